@@ -1,0 +1,90 @@
+"""The napari reader for FITS files (``*.fits``, ``*.fit``, ``*.fts``, and their ``.gz``).
+
+Each image HDU becomes an image layer; its header and WCS go into the layer's metadata, and a
+translate recorded by the plugin's writer is restored. Extensions that hold an error, variance
+or inverse-variance map open as their own (hidden) layers, ready to be picked as the noise of a
+registration. The file work is done by :mod:`napari_imreg.core.fits_io`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from napari_imreg.core.fits_io import FitsImage, is_fits_path, looks_like_fits, read_fits
+
+LayerData = tuple[Any, dict[str, Any], str]
+PathOrPaths = str | os.PathLike | Sequence[str | os.PathLike]
+
+_UNCERTAINTY_COLORMAP = "magma"
+
+
+def get_reader(path: PathOrPaths) -> Callable[[PathOrPaths], list[LayerData]] | None:
+    """Return :func:`read_fits_layers` if every path is a FITS file, else ``None``.
+
+    A file with a FITS name that does not start like FITS is declined (``None``), so napari can
+    try its other readers; a FITS file that turns out to be damaged raises a ``ValueError``
+    naming the file when it is read, which napari reports without stopping.
+    """
+    paths = [path] if isinstance(path, str | os.PathLike) else list(path)
+    if not paths:
+        return None
+    for one in paths:
+        if not is_fits_path(one) or Path(one).is_dir() or not looks_like_fits(one):
+            return None
+    return read_fits_layers
+
+
+def read_fits_layers(path: PathOrPaths) -> list[LayerData]:
+    """Read one or more FITS files into napari layer data (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        If a file cannot be parsed as FITS or holds no image.
+    """
+    paths = [path] if isinstance(path, str | os.PathLike) else list(path)
+    layers: list[LayerData] = []
+    for one in paths:
+        images = read_fits(one)
+        stem = _stem(one)
+        main_index = next((i for i, im in enumerate(images) if im.kind == "image"), 0)
+        for i, image in enumerate(images):
+            name = stem if i == main_index else f"{stem} [{image.name}]"
+            layers.append(_layer_data(image, name, Path(one), is_main=i == main_index))
+    return layers
+
+
+def _layer_data(image: FitsImage, name: str, path: Path, *, is_main: bool) -> LayerData:
+    metadata: dict[str, Any] = {
+        "fits_header": image.header,
+        "fits_wcs": image.wcs,
+        "fits_path": str(path),
+        "fits_extension": image.name,
+        "fits_kind": image.kind,
+    }
+    if image.shift is not None:
+        metadata["registration"] = {
+            "shift": image.shift,
+            "error": image.shift_error,
+            "reference": image.header.get("IMRREF"),
+            "method": image.header.get("IMRMETH"),
+        }
+    kwargs: dict[str, Any] = {"name": name, "metadata": metadata, "rgb": False}
+    if image.translate is not None:
+        kwargs["translate"] = image.translate
+    if image.kind != "image":
+        kwargs.update(colormap=_UNCERTAINTY_COLORMAP, visible=False)
+    elif not is_main:
+        kwargs["visible"] = False
+    return image.data, kwargs, "image"
+
+
+def _stem(path: str | os.PathLike) -> str:
+    name = Path(path).name
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        name, lower = name[:-3], lower[:-3]
+    return name.rsplit(".", 1)[0] if "." in name else name
