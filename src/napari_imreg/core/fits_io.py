@@ -269,13 +269,9 @@ def write_fits(
     shift = _check_vector(shift, "shift", ndim)
     shift_error = _check_vector(shift_error, "shift_error", ndim)
 
-    out = fits.Header()
-    if header is not None:
-        for card in header.cards:
-            key = card.keyword
-            if key in _STRUCTURAL or key.startswith("NAXIS") or key == "END":
-                continue
-            out.append(card, end=True)
+    out = fits.Header() if header is None else header.copy()  # a copy: cards are mutable
+    for key in [k for k in out if k in _STRUCTURAL or k.startswith("NAXIS")]:
+        out.remove(key, ignore_missing=True, remove_all=True)
     _set_vector(out, "IMRSHF", shift, "registration shift [pix], FITS axis {n}")
     _set_vector(out, "IMRERR", shift_error, "1-sigma error of IMRSHF{n} [pix]")
     _set_vector(out, "IMRTRN", translate, "translate [pix], FITS axis {n}")
@@ -321,8 +317,7 @@ def error_from_uncertainty(data: np.ndarray, kind: ImageKind) -> np.ndarray:
         return values.copy()
     if kind not in ("variance", "inverse_variance"):
         raise ValueError(
-            f"kind={kind!r} is not an uncertainty; use 'error', 'variance' or "
-            "'inverse_variance'."
+            f"kind={kind!r} is not an uncertainty; use 'error', 'variance' or 'inverse_variance'."
         )
     positive = values > 0
     with np.errstate(divide="ignore", invalid="ignore"):

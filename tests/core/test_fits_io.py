@@ -1,0 +1,208 @@
+"""FITS reading and writing: round trips, uncertainty extensions, shift keywords, WCS."""
+
+import gzip
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from napari_imreg.core.fits_io import (
+    error_from_uncertainty,
+    is_fits_path,
+    looks_like_fits,
+    read_fits,
+    write_fits,
+)
+
+
+def _celestial_header() -> fits.Header:
+    header = fits.Header()
+    header["CTYPE1"], header["CTYPE2"] = "RA---TAN", "DEC--TAN"
+    header["CRPIX1"], header["CRPIX2"] = 16.0, 12.0
+    header["CRVAL1"], header["CRVAL2"] = 202.47, 47.19
+    header["CDELT1"], header["CDELT2"] = -2.0e-4, 2.0e-4
+    header["OBJECT"] = "M51"
+    header["HISTORY"] = "made for a test"
+    return header
+
+
+@pytest.fixture
+def image():
+    return np.random.default_rng(0).normal(size=(24, 32)).astype(np.float32)
+
+
+@pytest.mark.parametrize("suffix", [".fits", ".fit", ".fts", ".fits.gz"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.uint16, np.int32])
+def test_round_trip_keeps_data_dtype_and_header(tmp_path, image, suffix, dtype):
+    data = (image * 100).astype(dtype)
+    path = write_fits(tmp_path / f"m51{suffix}", data, header=_celestial_header())
+    (read,) = read_fits(path)
+    assert read.data.dtype == np.dtype(dtype)
+    assert read.data.dtype.isnative
+    np.testing.assert_array_equal(read.data, data)
+    assert read.header["OBJECT"] == "M51"
+    assert "made for a test" in str(read.header["HISTORY"])
+    assert read.kind == "image"
+    assert read.name == "PRIMARY"
+    assert read.translate is None
+    assert read.shift is None
+
+
+def test_gzip_file_is_compressed(tmp_path, image):
+    path = write_fits(tmp_path / "a.fits.gz", image)
+    with gzip.open(path, "rb") as stream:
+        assert stream.read(9) == b"SIMPLE  ="
+
+
+def test_shift_and_translate_keywords_round_trip_in_numpy_order(tmp_path, image):
+    path = write_fits(
+        tmp_path / "a.fits",
+        image,
+        header=_celestial_header(),
+        translate=(1.5, -2.25),
+        shift=(1.5, -2.25),
+        shift_error=(0.01, 0.02),
+        reference="ref",
+        method="chi2",
+    )
+    (read,) = read_fits(path)
+    assert read.translate == (1.5, -2.25)
+    assert read.shift == (1.5, -2.25)
+    assert read.shift_error == (0.01, 0.02)
+    # FITS axis 1 is x, the last numpy axis.
+    assert read.header["IMRSHF1"] == -2.25
+    assert read.header["IMRSHF2"] == 1.5
+    assert read.header["IMRREF"] == "ref"
+    assert read.header["IMRMETH"] == "chi2"
+
+
+def test_translate_moves_the_wcs_with_the_data(tmp_path, image):
+    header = _celestial_header()
+    translate = (1.5, -2.25)  # (dy, dx) pixels
+    path = write_fits(tmp_path / "a.fits", image, header=header, translate=translate)
+    (read,) = read_fits(path)
+    assert read.header["CRPIX1"] == pytest.approx(16.0 + 2.25)
+    assert read.header["CRPIX2"] == pytest.approx(12.0 - 1.5)
+    # The sky position of data pixel p is now the old sky position of pixel p + translate.
+    old, new = read_fits(write_fits(tmp_path / "b.fits", image, header=header))[0].wcs, read.wcs
+    x, y = 5.0, 7.0
+    sky_new = new.pixel_to_world_values(x, y)
+    sky_old = old.pixel_to_world_values(x + translate[1], y + translate[0])
+    np.testing.assert_allclose(sky_new, sky_old, rtol=0, atol=1e-10)
+
+
+def test_writing_again_does_not_compound_the_translate(tmp_path, image):
+    first = read_fits(
+        write_fits(tmp_path / "a.fits", image, header=_celestial_header(), translate=(1.0, 2.0))
+    )[0]
+    second = read_fits(
+        write_fits(tmp_path / "b.fits", first.data, header=first.header, translate=(1.0, 2.0))
+    )[0]
+    assert second.header["CRPIX1"] == first.header["CRPIX1"] == pytest.approx(14.0)
+    cleared = read_fits(write_fits(tmp_path / "c.fits", first.data, header=first.header))[0]
+    assert cleared.header["CRPIX1"] == pytest.approx(16.0)
+    assert cleared.translate is None
+
+
+@pytest.mark.parametrize(
+    ("extname", "utype", "kind"),
+    [
+        ("ERR", None, "error"),
+        ("SIGMA", None, "error"),
+        ("VARIANCE", None, "variance"),
+        ("IVAR", None, "inverse_variance"),
+        ("UNCERT", "VarianceUncertainty", "variance"),
+        ("SCI2", None, "image"),
+    ],
+)
+def test_uncertainty_extensions_are_recognised(tmp_path, image, extname, utype, kind):
+    extension = fits.ImageHDU(np.abs(image) + 1, name=extname)
+    if utype:
+        extension.header["UTYPE"] = utype
+    path = tmp_path / "multi.fits"
+    fits.HDUList([fits.PrimaryHDU(image), extension, fits.BinTableHDU.from_columns([])]).writeto(
+        path
+    )
+    images = read_fits(path)
+    assert [im.kind for im in images] == ["image", kind]
+    assert images[1].name == extname
+    assert images[1].index == 1
+
+
+def test_error_from_uncertainty():
+    np.testing.assert_allclose(error_from_uncertainty(np.array([4.0, 9.0]), "variance"), [2, 3])
+    np.testing.assert_allclose(error_from_uncertainty(np.array([4.0]), "inverse_variance"), [0.5])
+    np.testing.assert_array_equal(
+        error_from_uncertainty(np.array([0.0, -1.0]), "variance"), [np.inf, np.inf]
+    )
+    out = error_from_uncertainty(np.ones(3, np.float32), "variance")
+    assert out.dtype == np.float32
+    with pytest.raises(ValueError, match="kind='image' is not an uncertainty"):
+        error_from_uncertainty(np.ones(3), "image")
+
+
+def test_names_and_magic(tmp_path, image):
+    assert is_fits_path("A.FITS.GZ")
+    assert is_fits_path("b.fts")
+    assert not is_fits_path("c.tif")
+    good = write_fits(tmp_path / "a.fits", image)
+    bad = tmp_path / "bad.fits"
+    bad.write_bytes(b"not a fits file at all")
+    assert looks_like_fits(good)
+    assert not looks_like_fits(bad)
+    assert not looks_like_fits(tmp_path / "missing.fits")
+
+
+def test_corrupt_and_truncated_files_raise_a_clear_error(tmp_path, image):
+    bad = tmp_path / "bad.fits"
+    bad.write_bytes(b"not a fits file at all")
+    with pytest.raises(ValueError, match=r"bad\.fits.*could not be read as FITS"):
+        read_fits(bad)
+    whole = write_fits(tmp_path / "whole.fits", image).read_bytes()
+    truncated = tmp_path / "truncated.fits"
+    truncated.write_bytes(whole[:3000])
+    with pytest.raises(ValueError, match=r"truncated\.fits.*could not be read as FITS"):
+        read_fits(truncated)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        read_fits(tmp_path / "missing.fits")
+
+
+def test_a_file_without_images_is_refused(tmp_path):
+    path = tmp_path / "table.fits"
+    columns = [fits.Column(name="a", format="E", array=np.arange(3.0))]
+    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(columns)]).writeto(path)
+    with pytest.raises(ValueError, match="holds no image HDU"):
+        read_fits(path)
+
+
+def test_bad_write_arguments(tmp_path, image):
+    with pytest.raises(ValueError, match=r"translate=.*has 1 values but the data has 2 axes"):
+        write_fits(tmp_path / "a.fits", image, translate=(1.0,))
+    with pytest.raises(ValueError, match=r"shift=.*non-finite"):
+        write_fits(tmp_path / "a.fits", image, shift=(np.nan, 1.0))
+    with pytest.raises(ValueError, match="dtype complex128"):
+        write_fits(tmp_path / "a.fits", image.astype(complex))
+    write_fits(tmp_path / "a.fits", image)
+    with pytest.raises(OSError, match="already exists"):
+        write_fits(tmp_path / "a.fits", image)
+
+
+def test_input_array_is_not_modified(tmp_path, image):
+    image.setflags(write=False)
+    before = image.copy()
+    write_fits(tmp_path / "a.fits", image, translate=(1.0, 1.0))
+    np.testing.assert_array_equal(image, before)
+
+
+def test_float16_and_bool_are_widened(tmp_path):
+    (half,) = read_fits(write_fits(tmp_path / "h.fits", np.ones((2, 3), np.float16)))
+    assert half.data.dtype == np.float32
+    (flag,) = read_fits(write_fits(tmp_path / "b.fits", np.ones((2, 3), bool)))
+    assert flag.data.dtype == np.uint8
+
+
+def test_header_argument_is_not_modified(tmp_path, image):
+    header = _celestial_header()
+    before = header.tostring()
+    write_fits(tmp_path / "a.fits", image, header=header, translate=(1.0, 2.0), shift=(1, 2))
+    assert header.tostring() == before
