@@ -1,0 +1,432 @@
+"""Registration by the peak of the cross-correlation: DFT upsampling and Taylor refinement.
+
+Two classic estimators, kept for the drop-in layer's ``register_images`` and
+``cross_correlation_shifts``, written for any number of dimensions:
+
+* :func:`register_dft` finds the correlation peak on a grid of ``1 / upsample_factor``
+  pixel with the matrix-multiply DFT of Guizar-Sicairos et al. (2008);
+* :func:`register_taylor` refines the integer peak with second-order Taylor steps
+  (Newton's method) on the band-limited correlation, whose derivatives are exact
+  Fourier sums rather than finite differences.
+
+Both treat the images as periodic (the correlation is circular) and return the core's
+:class:`~napari_imreg.core.register.RegistrationResult` with the same sign as
+:func:`~napari_imreg.core.register.register`: ``shift`` is the translation that, applied
+to `moving`, registers it onto `reference` (numpy axis order).
+
+Errors: with a scalar noise model, the chi-squared of the periodic model is
+``chi2(s) = (sum(reference**2) + sum(moving**2) - 2 CC(s)) / sigma**2``, so the
+curvature of the correlation at its peak gives the Fisher covariance
+``C = sigma**2 * inv(-Hessian(CC))``; ``sigma**2`` is the residual variance at the peak
+when no noise is given. The errors are the square roots of the diagonal of ``C``
+(Delta chi2 = 1, other axes profiled), like the chi-squared core's.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from . import _fft
+from ._validation import (
+    as_image,
+    check_max_shift,
+    check_same_shape,
+    check_upsample_factor,
+)
+from .fourier import axis_kernel, evaluate_series, upsampled_dft
+
+__all__ = ["register_dft", "register_taylor"]
+
+logger = logging.getLogger(__name__)
+
+
+def _prepare(reference, moving, zero_mean: bool) -> tuple[np.ndarray, np.ndarray]:
+    ref = as_image(reference, "reference")
+    mov = as_image(moving, "moving")
+    check_same_shape(ref, mov, ("reference", "moving"))
+    out = []
+    for name, image in (("reference", ref), ("moving", mov)):
+        image = np.array(image, dtype=np.float64)
+        finite = np.isfinite(image)
+        if not finite.all():
+            if not finite.any():
+                raise ValueError(f"{name} is NaN everywhere; there is nothing to register.")
+            logger.info("%s: %d non-finite pixels set to zero", name, int((~finite).sum()))
+        if zero_mean:
+            image -= image[finite].mean()
+        image[~finite] = 0.0
+        out.append(image)
+    return out[0], out[1]
+
+
+def _noise_variance(error, reference_error, shape, name: str) -> float | None:
+    """The summed variance of the two images' noise, or None to estimate it."""
+    total = 0.0
+    given = False
+    for label, value in ((name, error), ("reference_error", reference_error)):
+        if value is None:
+            continue
+        array = np.asarray(value, dtype=np.float64)
+        if array.ndim and array.shape != tuple(shape):
+            raise ValueError(
+                f"{label} has shape {array.shape} but the images have shape {tuple(shape)}; "
+                "pass a scalar 1-sigma noise or a map of the image's shape."
+            )
+        finite = array[np.isfinite(array)]
+        if finite.size == 0 or np.any(finite <= 0):
+            raise ValueError(
+                f"{label} must be a positive 1-sigma noise (scalar or map), got values down "
+                f"to {np.nanmin(array)!r}; use None to estimate it from the data."
+            )
+        total += float(np.mean(finite**2))
+        given = True
+    return total if given else None
+
+
+def _wrap(index: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Circular indices mapped to signed shifts in [-n/2, n/2)."""
+    n = np.asarray(shape)
+    return (np.asarray(index) + n // 2) % n - n // 2
+
+
+def _cross_power(ref: np.ndarray, mov: np.ndarray) -> tuple[np.ndarray, float]:
+    """``F(ref) conj(F(mov))`` with the Nyquist planes of even axes set to zero.
+
+    A sub-pixel translation cannot be represented at the Nyquist frequency of an even
+    axis (its phase is ambiguous), so that term would pull the peak; dropping it costs
+    one frequency out of ``n``. Also returns ``sum(ref**2) + sum(moving**2)`` over the
+    same frequencies (Parseval), so that the residual at the peak is consistent.
+    """
+    ref_ft = _fft.fftn(ref)
+    mov_ft = _fft.fftn(mov)
+    keep = np.ones(ref.shape, dtype=bool)
+    for axis, n in enumerate(ref.shape):
+        if n % 2 == 0 and n > 2:
+            index = [slice(None)] * ref.ndim
+            index[axis] = n // 2
+            keep[tuple(index)] = False
+    spectrum = np.where(keep, ref_ft * np.conj(mov_ft), 0.0)
+    energy = float(np.sum((np.abs(ref_ft) ** 2 + np.abs(mov_ft) ** 2)[keep])) / ref.size
+    return spectrum, energy
+
+
+def _integer_peak(correlation: np.ndarray, max_shift: np.ndarray | None) -> np.ndarray:
+    values = correlation
+    if max_shift is not None:
+        values = correlation.copy()
+        for axis, (n, limit) in enumerate(zip(correlation.shape, max_shift, strict=True)):
+            shifts = np.abs(_wrap(np.arange(n), (n,)))
+            outside = shifts > limit
+            if outside.all():
+                raise ValueError(f"max_shift={limit!r} excludes every shift along axis {axis}.")
+            index = [np.newaxis] * correlation.ndim
+            index[axis] = slice(None)
+            values = np.where(outside[tuple(index)], -np.inf, values)
+    peak = np.unravel_index(int(np.argmax(values)), values.shape)
+    return _wrap(np.array(peak), correlation.shape).astype(np.float64)
+
+
+def _derivatives(spectrum: np.ndarray, point: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Value, gradient and Hessian of the band-limited correlation at ``point``."""
+    ndim = spectrum.ndim
+
+    def evaluate(orders) -> float:
+        kernels = [
+            axis_kernel(n, [x], order=order)
+            for n, x, order in zip(spectrum.shape, point, orders, strict=True)
+        ]
+        return float(evaluate_series(spectrum, kernels, real=False).real.reshape(-1)[0])
+
+    value = evaluate([0] * ndim)
+    gradient = np.empty(ndim)
+    hessian = np.empty((ndim, ndim))
+    for a in range(ndim):
+        orders = [0] * ndim
+        orders[a] = 1
+        gradient[a] = evaluate(orders)
+        for b in range(a, ndim):
+            orders = [0] * ndim
+            orders[a] += 1
+            orders[b] += 1
+            hessian[a, b] = hessian[b, a] = evaluate(orders)
+    return value, gradient, hessian
+
+
+def _covariance(
+    hessian: np.ndarray, peak_value: float, energy: float, size: int, noise_var: float | None
+) -> tuple[np.ndarray | None, float | None, float | None]:
+    """Fisher covariance of the peak position; also the noise and chi2 at the peak."""
+    ndim = hessian.shape[0]
+    residual = max(energy - 2.0 * peak_value, 0.0)
+    dof = size - ndim
+    estimated = noise_var is None
+    variance = residual / max(dof, 1) if estimated else noise_var
+    curvature = -hessian
+    try:
+        eigenvalues = np.linalg.eigvalsh(curvature)
+    except np.linalg.LinAlgError:  # pragma: no cover - non-finite input already rejected
+        return None, None, None
+    if eigenvalues.min() <= 0:
+        return None, math.sqrt(variance), None
+    covariance = variance * np.linalg.inv(curvature)
+    chi2_min = residual / variance if variance > 0 else None
+    return covariance, math.sqrt(variance), chi2_min
+
+
+def _result(**fields: Any):
+    from .register import RegistrationResult
+
+    names = RegistrationResult.__dataclass_fields__
+    return RegistrationResult(**{key: fields.get(key) for key in names})
+
+
+def register_dft(
+    reference,
+    moving,
+    *,
+    upsample_factor: int = 1,
+    zero_mean: bool = True,
+    max_shift=None,
+    error=None,
+    reference_error=None,
+):
+    """Register by the cross-correlation peak, upsampled with a matrix-multiply DFT.
+
+    Parameters
+    ----------
+    reference, moving : array_like
+        Real images of the same shape, any number of dimensions, treated as periodic.
+        NaNs count as zero (after the mean is removed).
+    upsample_factor : int, keyword-only
+        The peak is located on a grid of ``1 / upsample_factor`` pixel; 1 gives the
+        integer peak.
+    zero_mean : bool, keyword-only
+        Subtract each image's mean first (otherwise a bright background pulls the peak
+        to zero shift).
+    max_shift : float or sequence of float, optional, keyword-only
+        Only integer peaks within this many pixels (per axis) of zero shift are
+        considered.
+    error, reference_error : float or array_like, optional, keyword-only
+        1-sigma noise of `moving` and `reference` (a map is reduced to its RMS). If both
+        are None the noise is estimated from the residual at the peak.
+
+    Returns
+    -------
+    RegistrationResult
+        ``shift`` (numpy order; ``fourier_shift(moving, shift)`` matches `reference`),
+        ``error`` and ``covariance`` from the curvature of the correlation peak plus
+        the rounding to the grid (variance ``1 / (12 upsample_factor**2)``; None if the
+        peak is not a proper maximum), ``noise``, ``chi2_min``, ``dof``,
+        ``upsample_factor``; ``delta_chi2`` holds the upsampled window around the peak as
+        Delta chi2 and ``delta_chi2_coords`` the shift of each of its samples.
+        ``method`` is ``"dft"``, ``boundary`` is ``"wrap"``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For images of different shapes, non-numeric data, an invalid upsample factor or
+        a `max_shift` that excludes every shift.
+
+    Notes
+    -----
+    The cross-correlation ``CC(t) = sum_x reference(x + t) moving(x)`` is the inverse
+    DFT of ``R = F(reference) conj(F(moving))``. Its integer peak comes from an inverse
+    FFT; around it, ``CC`` is evaluated on a window of ``1.5`` pixel sampled at
+    ``1 / upsample_factor`` by the separable matrix-multiply DFT, and the highest
+    sample is the shift. A moving image equal to the reference translated by ``d``
+    peaks at ``t = -d``, which is the registration shift.
+
+    References
+    ----------
+    M. Guizar-Sicairos, S. T. Thurman and J. R. Fienup, "Efficient subpixel image
+    registration algorithms", Opt. Lett. 33, 156-158 (2008).
+
+    Examples
+    --------
+    >>> from napari_imreg.core.synthetic import make_extended, make_shifted
+    >>> image = make_extended(64, seed=0)
+    >>> moving = make_shifted(image, (1.25, -3.5))
+    >>> register_dft(image, moving, upsample_factor=20).shift
+    (1.25, -3.5)
+    """
+    factor = check_upsample_factor(upsample_factor)
+    if factor == "auto":
+        raise ValueError(
+            "register_dft needs an integer upsample_factor (e.g. 100); 'auto' is a "
+            "feature of the chi-squared register()."
+        )
+    ref, mov = _prepare(reference, moving, zero_mean)
+    limits = check_max_shift(max_shift, ref.shape)
+    noise_var = _noise_variance(error, reference_error, ref.shape, "error")
+    spectrum, energy = _cross_power(ref, mov)
+    correlation = _fft.ifftn(spectrum).real
+    peak = _integer_peak(correlation, limits)
+    window = None
+    coords = None
+    if factor > 1:
+        half = math.ceil(0.75 * factor)
+        size = 2 * half + 1
+        start = peak - half / factor
+        window = upsampled_dft(
+            spectrum, upsample_factor=factor, output_shape=size, offset=start
+        ).real
+        best = np.array(np.unravel_index(int(np.argmax(window)), window.shape))
+        coords = tuple(s + np.arange(size) / factor for s in start)
+        peak = start + best / factor
+    value, _, hessian = _derivatives(spectrum, peak)
+    covariance, noise, chi2_min = _covariance(hessian, value, energy, ref.size, noise_var)
+    if covariance is not None:
+        # the answer is rounded to the 1/upsample_factor grid: a uniform error of that width
+        covariance = covariance + np.eye(ref.ndim) / (12.0 * factor**2)
+    delta = None
+    if window is not None and noise:
+        delta = 2.0 * (window.max() - window) / noise**2
+    return _result(
+        shift=tuple(float(v) for v in np.round(peak * factor) / factor),
+        error=None if covariance is None else tuple(np.sqrt(np.diag(covariance)).tolist()),
+        covariance=covariance,
+        chi2_min=chi2_min,
+        dof=ref.size - ref.ndim,
+        noise=None if noise_var is not None else noise,
+        upsample_factor=factor,
+        delta_chi2=delta,
+        delta_chi2_coords=coords if delta is not None else None,
+        boundary="wrap",
+        method="dft",
+    )
+
+
+def register_taylor(
+    reference,
+    moving,
+    *,
+    zero_mean: bool = True,
+    max_shift=None,
+    error=None,
+    reference_error=None,
+    max_iterations: int = 10,
+    tolerance: float = 1e-6,
+):
+    """Register by the cross-correlation peak refined with second-order Taylor steps.
+
+    Parameters
+    ----------
+    reference, moving : array_like
+        Real images of the same shape, any number of dimensions, treated as periodic.
+        NaNs count as zero (after the mean is removed).
+    zero_mean : bool, keyword-only
+        Subtract each image's mean first.
+    max_shift : float or sequence of float, optional, keyword-only
+        Only integer peaks within this many pixels (per axis) of zero shift are
+        considered.
+    error, reference_error : float or array_like, optional, keyword-only
+        1-sigma noise of `moving` and `reference` (a map is reduced to its RMS). If both
+        are None the noise is estimated from the residual at the peak.
+    max_iterations : int, keyword-only
+        The most Taylor (Newton) steps taken; 1 gives the classic single step from the
+        integer peak.
+    tolerance : float, keyword-only
+        Stop when a step is shorter than this, in pixels.
+
+    Returns
+    -------
+    RegistrationResult
+        ``shift`` (numpy order; ``fourier_shift(moving, shift)`` matches `reference`),
+        ``error``, ``covariance``, ``noise``, ``chi2_min`` and ``dof`` as for
+        :func:`register_dft`; ``upsample_factor``, ``delta_chi2`` and
+        ``delta_chi2_coords`` are None. ``method`` is ``"taylor"``, ``boundary`` is
+        ``"wrap"``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For images of different shapes, non-numeric data or a `max_shift` that excludes
+        every shift.
+
+    Warns
+    -----
+    RuntimeWarning
+        If the correlation is not curved like a maximum at the integer peak (flat or
+        saddle-shaped); the integer peak is returned, without errors.
+
+    Notes
+    -----
+    Around a point ``t``, ``CC(t + d) ~ CC(t) + g . d + d . H d / 2`` with the gradient
+    ``g`` and Hessian ``H`` of the band-limited correlation, evaluated exactly as
+    Fourier sums of ``(2 pi i k / n) R``. The maximum of this quadratic is at
+    ``d = -inv(H) g``. Starting from the integer peak, the step is repeated at the new
+    point until it is shorter than `tolerance`. Exact derivatives and the repeated step
+    remove the bias of a single finite-difference step (tens of milli-pixels on
+    extended emission), and the periodic correlation has no edge on which the peak
+    could fall.
+
+    References
+    ----------
+    B. T. Welsch et al., "Tests and comparisons of velocity-inversion techniques",
+    ApJ 670, 1434 (2007) (cross-correlation with Taylor refinement).
+
+    Examples
+    --------
+    >>> from napari_imreg.core.synthetic import make_extended, make_shifted
+    >>> image = make_extended(64, seed=0)
+    >>> moving = make_shifted(image, (1.3, -2.6))
+    >>> [round(v, 6) for v in register_taylor(image, moving).shift]
+    [1.3, -2.6]
+    """
+    if isinstance(max_iterations, bool) or int(max_iterations) != max_iterations:
+        raise TypeError(f"max_iterations must be an integer >= 1, got {max_iterations!r}.")
+    if max_iterations < 1:
+        raise ValueError(f"max_iterations must be >= 1, got {max_iterations!r}.")
+    if not tolerance > 0:
+        raise ValueError(f"tolerance must be a positive number of pixels, got {tolerance!r}.")
+    ref, mov = _prepare(reference, moving, zero_mean)
+    limits = check_max_shift(max_shift, ref.shape)
+    noise_var = _noise_variance(error, reference_error, ref.shape, "error")
+    spectrum, energy = _cross_power(ref, mov)
+    start = _integer_peak(_fft.ifftn(spectrum).real, limits)
+    point = start.copy()
+    value, gradient, hessian = _derivatives(spectrum, point)
+    if np.linalg.eigvalsh(-hessian).min() <= 0:
+        warnings.warn(
+            f"the cross-correlation is not curved like a maximum at shift "
+            f"{tuple(start.tolist())}; returning the integer peak without errors. "
+            "The images may be flat or unrelated.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    else:
+        for _ in range(int(max_iterations)):
+            step = -np.linalg.solve(hessian, gradient)
+            # backtracking: accept the longest fraction of the step that stays within a
+            # pixel of the integer peak, raises the correlation and keeps it concave
+            fraction = 1.0
+            while fraction > 1e-3:
+                candidate = point + fraction * step
+                if np.all(np.abs(candidate - start) <= 1.0):
+                    trial = _derivatives(spectrum, candidate)
+                    if trial[0] >= value and np.linalg.eigvalsh(-trial[2]).min() > 0:
+                        break
+                fraction /= 2.0
+            else:
+                logger.info("Taylor step found no higher correlation; stopping at %s", point)
+                break
+            point = candidate
+            value, gradient, hessian = trial
+            if np.max(np.abs(fraction * step)) < tolerance:
+                break
+    covariance, noise, chi2_min = _covariance(hessian, value, energy, ref.size, noise_var)
+    return _result(
+        shift=tuple(float(v) for v in point),
+        error=None if covariance is None else tuple(np.sqrt(np.diag(covariance)).tolist()),
+        covariance=covariance,
+        chi2_min=chi2_min,
+        dof=ref.size - ref.ndim,
+        noise=None if noise_var is not None else noise,
+        boundary="wrap",
+        method="taylor",
+    )
