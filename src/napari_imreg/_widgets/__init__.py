@@ -1,0 +1,1 @@
+"""The dock widgets of the napari plugin (one module per manifest contribution)."""

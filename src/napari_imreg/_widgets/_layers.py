@@ -1,0 +1,118 @@
+"""Turning napari layers into the arrays the core registers, and back into layer placement.
+
+Shared by the pair and stack widgets. Nothing here changes pixel values except picking a colour
+channel, or the standard luminance of an RGB layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from napari.layers import Image, Layer
+
+RgbChannel = Literal["luminance", "red", "green", "blue"]
+RGB_CHANNELS: tuple[str, ...] = ("luminance", "red", "green", "blue")
+
+# Rec. 709 luminance weights (the ones scikit-image's rgb2gray uses).
+_LUMINANCE = np.array([0.2125, 0.7154, 0.0721])
+#: A multiscale layer is registered at the finest level with at most this many pixels.
+MULTISCALE_PIXEL_BUDGET = 1024 * 1024
+
+
+@dataclass
+class LayerArray:
+    """A layer's pixels ready for the core, and how they relate to the layer.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        The array to register (one channel; one multiscale level).
+    level : int
+        The multiscale level used (0 for single-scale layers).
+    factor : numpy.ndarray
+        Full-resolution pixels per pixel of ``data``, per axis (1 for level 0).
+    notes : list of str
+        What was done to get ``data``, in words for the user.
+    """
+
+    data: np.ndarray
+    level: int = 0
+    factor: np.ndarray = field(default_factory=lambda: np.ones(0))
+    notes: list[str] = field(default_factory=list)
+
+
+def spatial_ndim(layer: Image) -> int:
+    """Number of data axes of an image layer, without the RGB(A) channel axis."""
+    return layer.ndim
+
+
+def layer_array(
+    layer: Image,
+    *,
+    channel: RgbChannel = "luminance",
+    pixel_budget: int = MULTISCALE_PIXEL_BUDGET,
+) -> LayerArray:
+    """Return the array of an image layer that the core should register.
+
+    A multiscale layer gives its finest level within ``pixel_budget`` pixels (shifts measured
+    there are multiplied by ``factor`` to get full-resolution pixels). An RGB layer gives the
+    chosen channel, or its luminance. The layer is never modified.
+    """
+    notes: list[str] = []
+    level = 0
+    if layer.multiscale:
+        levels = list(layer.data)
+        level = _choose_level([_spatial_shape(layer, lv.shape) for lv in levels], pixel_budget)
+        full = np.array(_spatial_shape(layer, levels[0].shape), dtype=float)
+        data = levels[level]
+        factor = full / np.array(_spatial_shape(layer, data.shape), dtype=float)
+        if level:
+            notes.append(
+                f"{layer.name!r} is multiscale: registered at level {level} "
+                f"(shape {tuple(_spatial_shape(layer, data.shape))}); shifts are reported in "
+                "full-resolution pixels."
+            )
+    else:
+        data = layer.data
+        factor = np.ones(layer.ndim)
+    array = np.asarray(data)
+    if layer.rgb:
+        array = rgb_to_channel(array, channel)
+        notes.append(f"{layer.name!r} is RGB: registering its {channel}.")
+    return LayerArray(data=array, level=level, factor=factor, notes=notes)
+
+
+def rgb_to_channel(rgb: np.ndarray, channel: RgbChannel) -> np.ndarray:
+    """One channel of an RGB(A) array (channels last), or its Rec. 709 luminance."""
+    if channel == "luminance":
+        return rgb[..., :3].astype(np.float64) @ _LUMINANCE
+    if channel not in RGB_CHANNELS:
+        raise ValueError(f"channel={channel!r} is not one of {RGB_CHANNELS}.")
+    return rgb[..., RGB_CHANNELS.index(channel) - 1]
+
+
+def crop_to_common(arrays: Sequence[np.ndarray]) -> tuple[list[np.ndarray], tuple[int, ...]]:
+    """Crop arrays of the same ndim to their common shape, anchored at pixel 0 of every axis."""
+    shape = tuple(int(n) for n in np.min([a.shape for a in arrays], axis=0))
+    window = tuple(slice(0, n) for n in shape)
+    return [a[window] for a in arrays], shape
+
+
+def describe(layer: Layer) -> str:
+    """A short description of a layer's array: name, shape, dtype."""
+    data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+    return f"{layer.name!r} {tuple(data.shape)} {data.dtype}"
+
+
+def _spatial_shape(layer: Image, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(shape[:-1]) if layer.rgb else tuple(shape)
+
+
+def _choose_level(shapes: Sequence[tuple[int, ...]], budget: int) -> int:
+    for index, shape in enumerate(shapes):
+        if int(np.prod(shape)) <= budget:
+            return index
+    return len(shapes) - 1

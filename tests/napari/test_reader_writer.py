@@ -1,0 +1,121 @@
+"""The FITS reader and writer, through napari's own open/save machinery."""
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from napari_imreg._reader import get_reader
+from napari_imreg._writer import write_image
+from napari_imreg.core.fits_io import read_fits, write_fits
+
+PLUGIN = "napari-imreg"
+
+
+def _header() -> fits.Header:
+    header = fits.Header()
+    header["CTYPE1"], header["CTYPE2"] = "RA---TAN", "DEC--TAN"
+    header["CRPIX1"], header["CRPIX2"] = 20.0, 10.0
+    header["CRVAL1"], header["CRVAL2"] = 10.0, -30.0
+    header["CDELT1"], header["CDELT2"] = -1.0e-4, 1.0e-4
+    header["TELESCOP"] = "TEST"
+    return header
+
+
+@pytest.fixture
+def image():
+    return np.random.default_rng(1).normal(size=(30, 40)).astype(np.float32)
+
+
+@pytest.fixture
+def multi_extension(tmp_path, image):
+    path = tmp_path / "exposure.fits"
+    fits.HDUList(
+        [
+            fits.PrimaryHDU(image, header=_header()),
+            fits.ImageHDU(np.full_like(image, 0.5), name="ERR"),
+            fits.ImageHDU(np.full_like(image, 0.25), name="VAR"),
+        ]
+    ).writeto(path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".fits", ".fit", ".fts", ".fits.gz"])
+def test_open_fits_in_viewer(viewer, tmp_path, image, suffix):
+    path = write_fits(tmp_path / f"m51{suffix}", image, header=_header())
+    layers = viewer.open(path, plugin=PLUGIN)
+    assert [layer.name for layer in layers] == ["m51"]
+    layer = layers[0]
+    np.testing.assert_array_equal(layer.data, image)
+    assert layer.metadata["fits_header"]["TELESCOP"] == "TEST"
+    assert layer.metadata["fits_wcs"].wcs.ctype[0] == "RA---TAN"
+    np.testing.assert_array_equal(layer.translate, [0, 0])
+
+
+def test_uncertainty_extensions_open_as_their_own_layers(viewer, multi_extension):
+    layers = viewer.open(multi_extension, plugin=PLUGIN)
+    assert [layer.name for layer in layers] == ["exposure", "exposure [ERR]", "exposure [VAR]"]
+    assert [layer.metadata["fits_kind"] for layer in layers] == ["image", "error", "variance"]
+    assert not layers[1].visible
+    np.testing.assert_array_equal(layers[2].data, 0.25)
+
+
+def test_round_trip_keeps_data_translate_and_header(viewer, tmp_path, image):
+    source = write_fits(tmp_path / "source.fits", image, header=_header())
+    (layer,) = viewer.open(source, plugin=PLUGIN)
+    layer.translate = (2.5, -1.25)
+    layer.metadata["registration"] = {"shift": (2.5, -1.25), "error": (0.01, 0.02)}
+    out = tmp_path / "saved.fits"
+    written = viewer.layers.save(str(out), selected=False, plugin=PLUGIN)
+    assert written == [str(out)]
+
+    (saved,) = read_fits(out)
+    np.testing.assert_array_equal(saved.data, image)
+    assert saved.data.dtype == image.dtype
+    assert saved.header["TELESCOP"] == "TEST"
+    assert saved.shift == (2.5, -1.25)
+    assert saved.shift_error == (0.01, 0.02)
+    assert saved.header["CRPIX1"] == pytest.approx(20.0 + 1.25)  # WCS follows the translate
+    assert saved.header["CRPIX2"] == pytest.approx(10.0 - 2.5)
+
+    (reopened,) = viewer.open(out, plugin=PLUGIN)
+    np.testing.assert_array_equal(reopened.data, image)
+    np.testing.assert_allclose(reopened.translate, (2.5, -1.25))
+    assert reopened.metadata["registration"]["shift"] == (2.5, -1.25)
+
+
+def test_writer_uses_pixels_for_scaled_layers_and_skips_rgb_channels(tmp_path):
+    meta = {"translate": (3.0, 4.0), "scale": (2.0, 0.5), "metadata": {}, "rgb": True}
+    rgb = np.zeros((5, 6, 3), np.uint8)
+    (path,) = write_image(str(tmp_path / "rgb.fits"), rgb, meta)
+    (saved,) = read_fits(path)
+    np.testing.assert_array_equal(saved.data, rgb)
+    assert saved.translate == (1.5, 8.0, 0.0)
+
+
+def test_reader_declines_other_files(tmp_path, image):
+    assert get_reader(str(tmp_path / "a.tif")) is None
+    not_fits = tmp_path / "fake.fits"
+    not_fits.write_text("this is a text file")
+    assert get_reader(str(not_fits)) is None
+    good = write_fits(tmp_path / "good.fits", image)
+    assert get_reader(str(good)) is not None
+    assert get_reader([str(good), str(tmp_path / "b.png")]) is None
+
+
+def test_corrupt_file_gives_a_clear_error_and_the_viewer_keeps_working(viewer, tmp_path, image):
+    whole = write_fits(tmp_path / "whole.fits", image).read_bytes()
+    truncated = tmp_path / "truncated.fits"
+    truncated.write_bytes(whole[:3000])
+    with pytest.raises(Exception, match=r"truncated\.fits.*could not be read as FITS"):
+        viewer.open(truncated, plugin=PLUGIN)
+    assert len(viewer.layers) == 0
+    viewer.add_image(image)  # still usable
+    assert len(viewer.layers) == 1
+
+
+def test_reader_for_a_non_fits_file_with_a_fits_name(viewer, tmp_path):
+    fake = tmp_path / "fake.fits"
+    fake.write_text("this is a text file")
+    with pytest.raises(Exception, match=r"fake\.fits"):
+        viewer.open(fake, plugin=PLUGIN)
+    assert len(viewer.layers) == 0
