@@ -251,8 +251,8 @@ def register_dft(
     >>> from napari_imreg.core.synthetic import make_extended, make_shifted
     >>> image = make_extended(64, seed=0)
     >>> moving = make_shifted(image, (1.25, -3.5))
-    >>> register_dft(image, moving, upsample_factor=20).shift
-    (1.25, -3.5)
+    >>> register_dft(image, moving, upsample_factor=20).shift.tolist()
+    [1.25, -3.5]
     """
     factor = check_upsample_factor(upsample_factor)
     if factor == "auto":
@@ -375,7 +375,7 @@ def register_taylor(
     >>> from napari_imreg.core.synthetic import make_extended, make_shifted
     >>> image = make_extended(64, seed=0)
     >>> moving = make_shifted(image, (1.3, -2.6))
-    >>> [round(v, 6) for v in register_taylor(image, moving).shift]
+    >>> np.round(register_taylor(image, moving).shift, 6).tolist()
     [1.3, -2.6]
     """
     if isinstance(max_iterations, bool) or int(max_iterations) != max_iterations:
