@@ -33,9 +33,10 @@ from magicgui.widgets import (
 from napari.layers import Image
 from napari.qt.threading import create_worker
 from napari.utils.colormaps import Colormap
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 
 from napari_imreg._widgets._layers import (
+    MULTISCALE_PIXEL_BUDGET,
     RGB_CHANNELS,
     LayerArray,
     RgbChannel,
@@ -103,7 +104,9 @@ class PairJob:
 
     @property
     def full_error(self) -> np.ndarray:
-        """The 1-sigma error of :attr:`full_shift`."""
+        """The 1-sigma error of :attr:`full_shift` (NaN where the method gave none)."""
+        if self.result.error is None:
+            return np.full(len(self.result.shift), np.nan)
         return np.asarray(self.result.error, dtype=float) * self.moving_array.factor
 
 
@@ -124,6 +127,8 @@ class PairRegistration:
     def __init__(self, viewer: napari.viewer.Viewer, options: PairOptions | None = None):
         self.viewer = viewer
         self.options = options or PairOptions()
+        #: Multiscale layers are registered at their finest level with at most this many pixels.
+        self.pixel_budget = MULTISCALE_PIXEL_BUDGET
 
     # ---------------------------------------------------------------- planning (main thread)
     def plan(self, reference: Image | None, moving: Sequence[Image]) -> list[PairJob]:
@@ -147,12 +152,16 @@ class PairRegistration:
                 "unselect it."
             )
         options = self.options
-        ref_array = layer_array(reference, channel=options.rgb_channel)
+        ref_array = layer_array(
+            reference, channel=options.rgb_channel, pixel_budget=self.pixel_budget
+        )
         return [self._plan_one(reference, ref_array, layer) for layer in moving]
 
     def _plan_one(self, reference: Image, ref_array: LayerArray, moving: Image) -> PairJob:
         options = self.options
-        mov_array = layer_array(moving, channel=options.rgb_channel)
+        mov_array = layer_array(
+            moving, channel=options.rgb_channel, pixel_budget=self.pixel_budget
+        )
         notes = [*ref_array.notes, *mov_array.notes]
         ref_data, mov_data = ref_array.data, mov_array.data
         if ref_data.ndim != mov_data.ndim:
@@ -369,6 +378,8 @@ def format_result(job: PairJob) -> str:
     axes = _axis_names(len(job.full_shift))
     parts = [
         f"d{name} = {value:+.4f} ± {err:.4f}"
+        if not np.isnan(err)
+        else f"d{name} = {value:+.4f} (no error)"
         for name, value, err in zip(axes, job.full_shift, job.full_error, strict=True)
     ]
     noise = job.result.noise
@@ -492,10 +503,13 @@ class PairWidget(Container):
             jobs,
             _progress={"total": len(jobs), "desc": "Registering"},
             _start_thread=False,
+            _connect={
+                "yielded": self._on_job_done,
+                "errored": self._on_error,
+                "warned": _on_warning,
+                "finished": self._on_finished,
+            },
         )
-        worker.yielded.connect(self._on_job_done)
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_finished)
         self.worker = worker
         self._run_button.enabled = False
         self._cancel_button.enabled = True
@@ -547,6 +561,11 @@ class PairWidget(Container):
         self._auto_upsample.visible = self._method.value != "taylor"
         chosen = [self._reference.value, *(self._moving.value or [])]
         self._rgb_channel.visible = any(isinstance(layer, Image) and layer.rgb for layer in chosen)
+
+
+def _on_warning(warning: tuple) -> None:
+    """A warning raised in the worker thread (``warnings.showwarning`` arguments)."""
+    show_warning(str(warning[0]))
 
 
 def _run_jobs(model: PairRegistration, jobs: list[PairJob]) -> Iterator[PairJob]:

@@ -31,7 +31,7 @@ from magicgui.widgets import (
 )
 from napari.layers import Image, Labels, Layer
 from napari.qt.threading import create_worker
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 
 from napari_imreg._widgets._layers import RGB_CHANNELS, RgbChannel, rgb_to_channel
 
@@ -402,10 +402,13 @@ class StackWidget(Container):
             job,
             _progress={"total": job.n_frames, "desc": f"Registering {job.layer.name}"},
             _start_thread=False,
+            _connect={
+                "yielded": self._on_frame,
+                "errored": self._on_error,
+                "warned": _on_warning,
+                "finished": self._on_finished,
+            },
         )
-        worker.yielded.connect(self._on_frame)
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_finished)
         self.worker = worker
         self._run_button.enabled = False
         self._cancel_button.enabled = True
@@ -546,6 +549,11 @@ class StackWidget(Container):
         path, _ = QFileDialog.getOpenFileName(self.native, "Load shifts", "", "CSV (*.csv)")
         if path:
             self.load_csv(path)
+
+
+def _on_warning(warning: tuple) -> None:
+    """A warning raised in the worker thread (``warnings.showwarning`` arguments)."""
+    show_warning(str(warning[0]))
 
 
 def _iterate(model: StackRegistration, job: StackJob) -> Iterator[FrameResult]:

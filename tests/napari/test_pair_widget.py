@@ -1,0 +1,263 @@
+"""The pair widget on a real viewer: known shifts recovered, layers added, inputs untouched."""
+
+import numpy as np
+import pytest
+
+from napari_imreg._sample_data import PAIR_SHIFT
+from napari_imreg._widgets import _pair
+from napari_imreg._widgets._pair import PairWidget
+from napari_imreg.core import make_extended, make_shifted
+
+PLUGIN = "napari-imreg"
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """The messages the widget sends to napari's error notifications."""
+    messages = []
+    monkeypatch.setattr(_pair, "show_error", messages.append)
+    return messages
+
+
+@pytest.fixture
+def sample_widget(viewer):
+    layers = viewer.open_sample(PLUGIN, "extended_pair")
+    assert [layer.name for layer in layers] == [
+        "extended reference",
+        "extended moving",
+        "extended moving error",
+    ]
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Register layers (pairs)")
+    assert isinstance(widget, PairWidget)
+    return widget
+
+
+def _run(widget, wait_for, **values):
+    for name, value in values.items():
+        getattr(widget, f"_{name}").value = value
+    assert widget.run() is not None
+    wait_for(widget)
+
+
+def _assert_recovers(shift, error, truth, *, slack=0.0):
+    shift, error = np.asarray(shift), np.asarray(error)
+    assert np.all(error > 0)
+    assert np.all(np.abs(shift - truth) <= 4 * error + slack), (shift, error, truth)
+
+
+def test_sample_pair_shifted_copy_and_delta_chi2_map(viewer, sample_widget, wait_for):
+    reference = viewer.layers["extended reference"]
+    moving = viewer.layers["extended moving"]
+    before = moving.data.copy(), reference.data.copy()
+    _run(sample_widget, wait_for)
+
+    (job,) = sample_widget.last_jobs
+    _assert_recovers(job.full_shift, job.full_error, PAIR_SHIFT)
+    copy = viewer.layers["extended moving registered"]
+    record = copy.metadata["registration"]
+    np.testing.assert_allclose(record["shift"], job.full_shift)
+    assert record["reference"] == "extended reference"
+    # the copy overlays the reference: residual at the noise level, inside the overlap
+    inner = (slice(20, -20), slice(20, -20))
+    residual = np.asarray(copy.data)[inner] - reference.data[inner]
+    assert residual.std() < 0.3
+
+    chi2 = viewer.layers["Δχ² extended moving"]
+    levels = chi2.metadata["sigma_levels"]
+    assert levels[0] < levels[1] < levels[2] <= chi2.contrast_limits[1]
+    # the cursor reads shift: the map's minimum sits at the measured shift, in world pixels
+    minimum = np.unravel_index(np.argmin(chi2.data), chi2.data.shape)
+    world = np.asarray(chi2.data_to_world(minimum))
+    np.testing.assert_allclose(world, job.full_shift, atol=2 * np.max(chi2.scale))
+
+    # inputs unmodified
+    np.testing.assert_array_equal(moving.data, before[0])
+    np.testing.assert_array_equal(reference.data, before[1])
+    np.testing.assert_array_equal(moving.translate, (0, 0))
+    # the shift and its error are shown as text
+    text = sample_widget._results.value
+    assert "extended moving → extended reference" in text
+    assert text.count("±") == 2
+
+
+def test_in_place_sets_translate_only(viewer, sample_widget, wait_for):
+    moving = viewer.layers["extended moving"]
+    before = moving.data.copy()
+    n_layers = len(viewer.layers)
+    _run(sample_widget, wait_for, output="in place (translate)")
+    (job,) = sample_widget.last_jobs
+    np.testing.assert_allclose(moving.translate, job.full_shift)
+    np.testing.assert_array_equal(moving.data, before)
+    assert moving.metadata["registration"]["output"] == "in place (translate)"
+    assert len(viewer.layers) == n_layers + 1  # only the Δχ² map
+
+
+@pytest.mark.parametrize(("method", "slack"), [("dft", 0.05), ("taylor", 0.05)])
+def test_other_methods(viewer, sample_widget, wait_for, method, slack):
+    sample_widget._auto_upsample.value = False
+    _run(sample_widget, wait_for, method=method, upsample=20, boundary="wrap")
+    (job,) = sample_widget.last_jobs
+    assert job.result.method == method
+    np.testing.assert_allclose(job.full_shift, PAIR_SHIFT, atol=slack)
+
+
+@pytest.mark.parametrize("noise", ["error layer", "scalar"])
+def test_noise_choices(viewer, sample_widget, wait_for, noise):
+    sample_widget._error_layer.value = viewer.layers["extended moving error"]
+    _run(sample_widget, wait_for, noise=noise, error_value=0.1)
+    (job,) = sample_widget.last_jobs
+    assert job.result.noise is None  # the noise was given, not estimated
+    _assert_recovers(job.full_shift, job.full_error, PAIR_SHIFT)
+
+
+def test_layers_with_scale_and_translate(viewer, wait_for):
+    reference = make_extended((64, 80), seed=2)
+    truth = (3.4, -2.7)
+    moving = make_shifted(reference, truth, noise=0.05, seed=3)
+    ref_layer = viewer.add_image(reference, scale=(2.0, 0.5), translate=(10.0, -4.0))
+    mov_layer = viewer.add_image(moving, scale=(2.0, 0.5), translate=(7.0, 1.0))
+    widget = PairWidget(viewer)
+    widget.set_layers(ref_layer, [mov_layer])
+    _run(widget, wait_for, output="in place (translate)", boundary="wrap")
+    (job,) = widget.last_jobs
+    _assert_recovers(job.full_shift, job.full_error, truth)
+    expected = np.array([10.0, -4.0]) + job.full_shift * np.array([2.0, 0.5])
+    np.testing.assert_allclose(mov_layer.translate, expected)
+
+
+def test_three_dimensional_layers(viewer, wait_for):
+    reference = make_extended((16, 40, 40), seed=4)
+    truth = (1.3, -2.6, 0.8)
+    moving = make_shifted(reference, truth, noise=0.05, seed=5)
+    widget = PairWidget(viewer)
+    widget.set_layers(viewer.add_image(reference), [viewer.add_image(moving)])
+    _run(widget, wait_for, boundary="wrap")
+    (job,) = widget.last_jobs
+    _assert_recovers(job.full_shift, job.full_error, truth)
+    assert viewer.layers["moving registered"].data.shape == (16, 40, 40)
+    assert "dz" in widget._results.value
+
+
+@pytest.mark.parametrize("channel", ["luminance", "green"])
+def test_rgb_layers(viewer, wait_for, channel):
+    gray = make_extended((64, 64), seed=6)
+    truth = (-2.2, 4.1)
+    moved = make_shifted(gray, truth, noise=0.02, seed=7)
+    tint = np.array([1.0, 0.7, 0.4])
+    reference = viewer.add_image((gray[..., None] + 4) / 8 * tint, rgb=True, name="ref")
+    moving = viewer.add_image((moved[..., None] + 4) / 8 * tint, rgb=True, name="mov")
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [moving])
+    assert not widget._rgb_channel.native.isHidden()
+    _run(widget, wait_for, rgb_channel=channel, boundary="wrap")
+    (job,) = widget.last_jobs
+    _assert_recovers(job.full_shift, job.full_error, truth)
+    copy = viewer.layers["mov registered"]
+    assert copy.rgb
+    assert copy.data.shape == moving.data.shape
+    assert any(channel in note for note in job.notes)
+
+
+def test_multiscale_registers_a_coarse_level_and_reports_full_resolution(viewer, wait_for):
+    full = make_extended((256, 256), seed=8)
+    truth = (6.0, -9.0)  # whole pixels at level 1 too
+    moved = make_shifted(full, truth, noise=0.02, seed=9)
+    pyramid = [full, full[::2, ::2]]
+    moving_pyramid = [moved, moved[::2, ::2]]
+    reference = viewer.add_image(pyramid, multiscale=True, name="ref")
+    moving = viewer.add_image(moving_pyramid, multiscale=True, name="mov")
+    widget = PairWidget(viewer)
+    widget.model.pixel_budget = 128 * 128
+    widget.set_layers(reference, [moving])
+    _run(widget, wait_for, boundary="wrap")
+    (job,) = widget.last_jobs
+    assert job.moving_array.level == 1
+    np.testing.assert_allclose(job.moving_array.factor, (2, 2))
+    np.testing.assert_allclose(job.full_shift, truth, atol=0.2)
+    assert any("multiscale" in note for note in job.notes)
+    copy = viewer.layers["mov registered"]
+    assert copy.multiscale
+    assert [level.shape for level in copy.data] == [(256, 256), (128, 128)]
+
+
+def test_different_shapes_and_dtypes_are_explained(viewer, wait_for):
+    reference = make_extended((64, 64), seed=10)
+    truth = (1.5, 2.5)
+    moving = make_shifted(reference, truth, noise=0.02, seed=11).astype(np.float32)
+    widget = PairWidget(viewer)
+    widget.set_layers(viewer.add_image(reference), [viewer.add_image(moving[:60, :62])])
+    _run(widget, wait_for)
+    (job,) = widget.last_jobs
+    label = widget._plan_label.value
+    assert "common region (60, 62)" in label
+    assert "dtypes differ (float64 and float32)" in label
+    assert job.moving_array.data.shape == (60, 62)
+
+
+def test_refusals_become_notifications(viewer, errors):
+    flat = viewer.add_image(np.zeros((32, 32)), name="flat")
+    cube = viewer.add_image(np.zeros((4, 32, 32)), name="cube")
+    widget = PairWidget(viewer)
+    widget.set_layers(flat, [cube])
+    assert widget.run() is None
+    assert "they have 3 and 2 axes" in errors[-1]
+    widget.set_layers(flat, [flat])
+    assert widget.run() is None
+    assert "also selected as a moving layer" in errors[-1]
+    widget.set_layers(flat, [])
+    assert widget.run() is None
+    assert "Choose one or more moving image layers" in errors[-1]
+    scaled = viewer.add_image(np.zeros((32, 32)), name="scaled", scale=(2, 2))
+    widget.set_layers(flat, [scaled])
+    assert widget.run() is None
+    assert "different pixel sizes" in errors[-1]
+    widget._noise.value = "error layer"
+    widget._error_layer.value = cube
+    widget.set_layers(flat, [viewer.add_image(np.zeros((32, 32)), name="other")])
+    assert widget.run() is None
+    assert "does not cover the moving layer" in errors[-1]
+
+
+def test_core_warnings_become_notifications(viewer, wait_for, monkeypatch):
+    # A constant image cannot be registered: the core warns, and the user sees the warning.
+    warnings = []
+    monkeypatch.setattr(_pair, "show_warning", warnings.append)
+    flat = viewer.add_image(np.zeros((32, 32)), name="flat")
+    ones = viewer.add_image(np.ones((32, 32)), name="ones")
+    widget = PairWidget(viewer)
+    widget.set_layers(flat, [ones])
+    widget.run()
+    wait_for(widget)
+    assert any("constant" in message for message in warnings)
+    assert "± inf" in widget._results.value
+
+
+def test_core_errors_become_notifications_and_the_viewer_keeps_working(
+    viewer, sample_widget, wait_for, errors, monkeypatch
+):
+    def fail(*args, **kwargs):
+        raise ValueError("upsample_factor must be 'auto' or an integer >= 1, got 0.")
+
+    monkeypatch.setattr(_pair, "register_arrays", fail)
+    n_layers = len(viewer.layers)
+    sample_widget.run()
+    wait_for(sample_widget)
+    assert errors == [
+        "Registration failed: upsample_factor must be 'auto' or an integer >= 1, got 0."
+    ]
+    assert len(viewer.layers) == n_layers
+    monkeypatch.undo()
+    monkeypatch.setattr(_pair, "show_error", errors.append)
+    sample_widget.run()  # the widget and the viewer still work
+    wait_for(sample_widget)
+    assert len(viewer.layers) == n_layers + 2
+
+
+def test_model_is_usable_without_the_widget(viewer):
+    layers = viewer.open_sample(PLUGIN, "extended_pair")
+    model = _pair.PairRegistration(viewer, _pair.PairOptions(boundary="wrap"))
+    (job,) = model.plan(layers[0], [layers[1]])
+    model.run(job)
+    added = model.apply(job)
+    assert [layer.name for layer in added] == ["extended moving registered", "Δχ² extended moving"]
+    _assert_recovers(job.full_shift, job.full_error, PAIR_SHIFT)
