@@ -1,0 +1,278 @@
+"""The chi-squared surface of a shift, from FFT cross-correlations, and its minimum.
+
+For a reference ``R``, a moving image ``M`` and per-pixel weights attached to each
+image's own frame, ``a(x)`` and ``b(y)``, the weighted squared residual of a shift
+``s`` is (equations 1-4 of the reference documentation, written for weights)::
+
+    A(s) = sum_x a(x) b(x - s) (R(x) - M(x - s))**2
+         = corr(a R**2, b) - 2 corr(a R, b M) + corr(a, b M**2)
+    W(s) = sum_x a(x) b(x - s) = corr(a, b)
+
+with ``corr(f, g)(s) = sum_x f(x) g(x - s)``, whose spectrum is ``F(f) conj(F(g))``.
+The surface minimised is ``A(s) / W(s)``: the mean weighted squared residual
+over the pixels the two images share at that shift. Without the division a shift
+that slides the images apart would win simply by comparing fewer pixels.
+
+Each term is a trigonometric series, so the surface, its gradient and its Hessian
+can be evaluated exactly at any sub-pixel shift by a direct sum over the spectrum
+(:func:`napari_imreg.core.fourier.axis_kernel`). That gives a continuous Newton
+refinement and a continuous curvature: no upsampling grid quantises the answer.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _fft
+from .fourier import axis_kernel, evaluate_series
+
+
+@dataclass
+class Series:
+    """``scale * IDFT(spectrum)(s) + constant`` for an ``rfftn`` half-spectrum."""
+
+    spectrum: np.ndarray | None
+    shape: tuple[int, ...]
+    scale: float = 1.0
+    constant: float = 0.0
+
+    def grid(self, threads=None) -> np.ndarray | float:
+        """Values at every whole-pixel shift (FFT layout), or the constant."""
+        if self.spectrum is None:
+            return self.constant
+        values = _fft.irfftn(self.spectrum, s=self.shape, threads=threads)
+        if self.scale != 1.0:
+            values *= self.scale
+        if self.constant:
+            values += self.constant
+        return values
+
+    def tensor(self, positions, orders) -> np.ndarray:
+        """Values or derivatives on a grid: ``positions[a]`` holds the coordinates along
+        axis ``a`` and ``orders[a]`` the derivative orders; the result has one axis of
+        length ``len(positions[a]) * len(orders[a])`` per axis (orders vary slowest)."""
+        ndim = len(self.shape)
+        if self.spectrum is None:
+            out = np.zeros([len(p) * len(o) for p, o in zip(positions, orders, strict=True)])
+            zero_order = tuple(slice(0, len(p)) for p in positions)
+            if all(o[0] == 0 for o in orders):
+                out[zero_order] = self.constant
+            return out
+        kernels = [
+            np.concatenate(
+                [
+                    axis_kernel(self.shape[a], positions[a], half=a == ndim - 1, order=k)
+                    for k in orders[a]
+                ]
+            )
+            for a in range(ndim)
+        ]
+        out = evaluate_series(self.spectrum, kernels, real=True) * self.scale
+        if self.constant and all(o[0] == 0 for o in orders):
+            out[tuple(slice(0, len(p)) for p in positions)] += self.constant
+        return out
+
+    def derivatives(self, point) -> tuple[float, np.ndarray, np.ndarray]:
+        """Value, gradient and Hessian at one shift."""
+        ndim = len(self.shape)
+        table = self.tensor([[p] for p in point], [(0, 1, 2)] * ndim)
+        return _unpack_derivatives(table, ndim)
+
+
+def _unpack_derivatives(table: np.ndarray, ndim: int):
+    value = float(table[(0,) * ndim])
+    grad = np.empty(ndim)
+    hess = np.empty((ndim, ndim))
+    for a in range(ndim):
+        index = [0] * ndim
+        index[a] = 1
+        grad[a] = table[tuple(index)]
+    for a, b in itertools.product(range(ndim), repeat=2):
+        index = [0] * ndim
+        index[a] += 1
+        index[b] += 1
+        hess[a, b] = table[tuple(index)]
+    return value, grad, hess
+
+
+@dataclass
+class Surface:
+    """The surface minimised: the mean weighted squared residual over shared pixels.
+
+    ``f(s) = A(s) / W(s) - (B(s) / W(s))**2``: ``A`` the weighted squared
+    residual, ``W`` the summed weight and ``B`` the weighted sum of the residual,
+    whose term fits a constant offset between the images at every shift
+    (``offset`` None: no offset fitted).
+    """
+
+    residual: Series
+    weight: Series
+    offset: Series | None
+    shape: tuple[int, ...]
+    reference_part: Series | None = None
+
+    def grid(self, threads=None) -> tuple[np.ndarray, np.ndarray]:
+        """``f`` and ``W`` at every whole-pixel shift (FFT layout)."""
+        weight = np.broadcast_to(self.weight.grid(threads), self.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.broadcast_to(self.residual.grid(threads), self.shape) / weight
+            if self.offset is not None:
+                f = f - (self.offset.grid(threads) / weight) ** 2
+        return f, weight
+
+    def derivatives(self, point) -> tuple[float, np.ndarray, np.ndarray]:
+        """Value, gradient and Hessian of ``f`` at one shift."""
+        w, gw, hw = self.weight.derivatives(point)
+        f, gf, hf = _quotient(self.residual.derivatives(point), (w, gw, hw))
+        if self.offset is not None:
+            v, gv, hv = _quotient(self.offset.derivatives(point), (w, gw, hw))
+            f = f - v * v
+            gf = gf - 2 * v * gv
+            hf = hf - 2 * (np.outer(gv, gv) + v * hv)
+        return f, gf, hf
+
+    def values(self, positions) -> np.ndarray:
+        """``f`` on the tensor grid of ``positions`` (one coordinate array per axis)."""
+        orders = [(0,)] * len(self.shape)
+        weight = self.weight.tensor(positions, orders)
+        f = self.residual.tensor(positions, orders) / weight
+        if self.offset is not None:
+            f = f - (self.offset.tensor(positions, orders) / weight) ** 2
+        return f
+
+    def weight_at(self, point) -> float:
+        return self.weight.derivatives(point)[0]
+
+    def reference_share(self, point) -> float:
+        """The reference's share of the residual variance at ``point``, in [0, 1].
+
+        ``sum w R (R - M)`` is the reference's noise variance times the weight (the
+        signal cancels in expectation), ``sum w (R - M)**2`` the sum of both.
+        """
+        if self.reference_part is None:
+            return 0.5
+        total = self.residual.derivatives(point)[0]
+        part = self.reference_part.derivatives(point)[0]
+        if not total > 0:
+            return 0.5
+        return float(np.clip(part / total, 0.0, 1.0))
+
+
+def _quotient(numerator, denominator):
+    """Value, gradient and Hessian of n / d from those of n and d."""
+    n, gn, hn = numerator
+    d, gd, hd = denominator
+    f = n / d
+    gf = (gn - f * gd) / d
+    hf = (hn - f * hd - np.outer(gf, gd) - np.outer(gd, gf)) / d
+    return f, gf, hf
+
+
+def signed_shifts(shape) -> list[np.ndarray]:
+    """The shift each FFT-layout index stands for, per axis (``fftfreq * n``)."""
+    return [np.fft.fftfreq(n, 1.0 / n) for n in shape]
+
+
+def whole_pixel_minimum(
+    surface: Surface, limits: np.ndarray, *, min_weight_fraction: float, threads=None
+) -> tuple[np.ndarray, float]:
+    """The whole-pixel shift minimising the surface within ``|s| <= limits``.
+
+    Returns the shift and the weight ``W`` there. Shifts where the images share
+    less than ``min_weight_fraction`` of the largest weight are not considered.
+    """
+    f, weight = surface.grid(threads)
+    shifts = signed_shifts(surface.shape)
+    allowed = np.ones(surface.shape, dtype=bool)
+    for axis, (values, limit) in enumerate(zip(shifts, limits, strict=True)):
+        ok = np.abs(values) <= limit
+        allowed &= ok.reshape([-1 if a == axis else 1 for a in range(len(shifts))])
+    allowed &= weight > min_weight_fraction * weight[allowed].max()
+    score = np.where(allowed & np.isfinite(f), f, np.inf)
+    if not np.isfinite(score).any():
+        raise ValueError(
+            "no shift leaves enough overlap between the images; raise max_shift or check "
+            "the masks and NaN pixels."
+        )
+    index = np.unravel_index(int(np.argmin(score)), surface.shape)
+    shift = np.array([shifts[a][i] for a, i in enumerate(index)], dtype=np.float64)
+    return shift, float(weight[index])
+
+
+def refine_minimum(
+    surface: Surface, start: np.ndarray, *, tolerance: float = 1e-7, max_iterations: int = 30
+) -> tuple[np.ndarray, float, np.ndarray, bool]:
+    """Newton's method on the continuous surface, from a whole-pixel minimum.
+
+    Steps are limited to half a pixel, accepted only when the surface decreases,
+    and the search stays within one pixel of ``start``. Returns the minimum, the
+    value and Hessian there, and whether the Hessian is positive definite.
+    """
+    point = np.asarray(start, dtype=np.float64).copy()
+    value, grad, hess = surface.derivatives(point)
+    for _ in range(max_iterations):
+        step = _newton_step(grad, hess)
+        accepted = None
+        for _halving in range(20):
+            trial = np.clip(point + step, start - 1.0, start + 1.0)
+            if np.max(np.abs(trial - point)) < tolerance:
+                break
+            candidate = surface.derivatives(trial)
+            if candidate[0] <= value:
+                accepted = trial, candidate
+                break
+            step = step / 2
+        if accepted is None:
+            break
+        moved = np.max(np.abs(accepted[0] - point))
+        point, (value, grad, hess) = accepted
+        if moved < tolerance:
+            break
+    positive = bool(np.all(np.linalg.eigvalsh(0.5 * (hess + hess.T)) > 0))
+    return point, value, hess, positive
+
+
+def _newton_step(grad: np.ndarray, hess: np.ndarray) -> np.ndarray:
+    sym = 0.5 * (hess + hess.T)
+    try:
+        eigenvalues = np.linalg.eigvalsh(sym)
+    except np.linalg.LinAlgError:  # pragma: no cover - non-finite Hessian
+        eigenvalues = np.array([-1.0])
+    # Where the surface is not convex, move downhill by a quarter pixel per axis.
+    convex = np.all(eigenvalues > 0)
+    step = -np.linalg.solve(sym, grad) if convex else -0.25 * np.sign(grad)
+    largest = np.max(np.abs(step)) if step.size else 0.0
+    if largest > 0.5:
+        step *= 0.5 / largest
+    return step
+
+
+def derivative_power(n: int) -> float:
+    """Mean of ``(2 pi k / n)**2`` over the frequencies of an axis of length ``n``.
+
+    The variance of the band-limited derivative of unit white noise (about pi**2 / 3).
+    """
+    k = np.fft.fftfreq(n, 1.0 / n)
+    return float(np.mean((2 * np.pi * k / n) ** 2))
+
+
+def marginal_errors(
+    hessian: np.ndarray, extra_score_covariance: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Covariance of the minimum of a chi2 with Hessian ``H``, and the marginal 1-sigma.
+
+    For a correctly weighted chi2 the score (gradient) has covariance ``2 H`` and
+    the covariance of the minimum is ``2 H^-1``; the 1-sigma of one parameter
+    with the others profiled out is ``sqrt((2 H^-1)_ii)``, where chi2 has risen
+    by 1. ``extra_score_covariance`` adds score variance the chi2 does not model
+    (the sandwich form ``H^-1 (2 H + J) H^-1``).
+    """
+    sym = 0.5 * (hessian + hessian.T)
+    inverse = np.linalg.inv(sym)
+    covariance = 2.0 * inverse
+    if extra_score_covariance is not None:
+        covariance = covariance + inverse @ extra_score_covariance @ inverse
+    return covariance, np.sqrt(np.diag(covariance))

@@ -1,0 +1,184 @@
+"""Validators shared by the core: each names the parameter, shows the value and suggests a fix."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "as_image",
+    "check_choice",
+    "check_error",
+    "check_max_shift",
+    "check_same_shape",
+    "check_shift",
+    "check_upsample_factor",
+]
+
+
+def _describe(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def as_image(value, name: str, *, min_ndim: int = 1, allow_nonfinite: bool = True) -> np.ndarray:
+    """Return ``value`` as a real numeric ndarray (no copy when possible).
+
+    Raises a ``TypeError`` for complex, string, object and ragged input and a
+    ``ValueError`` for 0-d, empty or too-small arrays, naming ``name``.
+    """
+    if isinstance(value, str | bytes):
+        raise TypeError(f"{name} must be a numeric array, got the string {_describe(value)}.")
+    try:
+        array = np.asarray(value)
+    except ValueError as exc:  # ragged nested lists
+        raise TypeError(
+            f"{name} must be a rectangular numeric array; it looks ragged ({exc}). "
+            "Pass a numpy array whose rows all have the same length."
+        ) from None
+    if array.dtype == object or array.dtype.kind in "USV":
+        raise TypeError(
+            f"{name} must hold real numbers, got dtype {array.dtype}. "
+            "Convert it with np.asarray(..., dtype=float) first "
+            "(ragged lists cannot be converted)."
+        )
+    if array.dtype.kind == "c":
+        raise TypeError(
+            f"{name} is complex ({array.dtype}); registration needs real images. "
+            "Pass np.abs(x) or x.real explicitly."
+        )
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}.")
+    if array.ndim == 0:
+        raise ValueError(f"{name} is a 0-d scalar ({_describe(value)}); pass an array of pixels.")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape}); pass an array with pixels.")
+    if array.ndim < min_ndim:
+        raise ValueError(
+            f"{name} must have at least {min_ndim} dimensions, got shape {array.shape}."
+        )
+    if max(array.shape) < 2:
+        raise ValueError(
+            f"{name} has shape {array.shape}: a single pixel carries no positional information. "
+            "Pass images with at least 2 pixels along some axis."
+        )
+    if not allow_nonfinite and array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite values; replace or mask them.")
+    return array
+
+
+def check_same_shape(first: np.ndarray, second: np.ndarray, names: tuple[str, str]) -> None:
+    """Raise a ``ValueError`` unless the two arrays have the same shape."""
+    if first.shape != second.shape:
+        raise ValueError(
+            f"{names[0]} has shape {first.shape} but {names[1]} has shape {second.shape}; "
+            "they must match. Crop or pad one of them "
+            "(or reproject FITS images onto a common grid)."
+        )
+
+
+def check_error(error, shape: tuple[int, ...], name: str) -> float | np.ndarray | None:
+    """Validate a 1-sigma noise given as ``None``, a positive scalar or a per-pixel map.
+
+    Returns ``None``, a float or a float64 array of ``shape``. NaN in a map is
+    allowed and marks pixels to ignore; zero, negative or infinite values are
+    rejected.
+    """
+    if error is None:
+        return None
+    if isinstance(error, numbers.Number) and not isinstance(error, bool):
+        if isinstance(error, complex):
+            raise TypeError(f"{name} must be real, got {error!r}.")
+        value = float(error)
+        if not np.isfinite(value) or value <= 0:
+            raise ValueError(
+                f"{name} must be a positive finite 1-sigma noise, got {value!r}. "
+                "Use error=None to estimate the noise from the data."
+            )
+        return value
+    array = as_image(error, name)
+    if array.ndim == 0 or array.size == 1:
+        return check_error(float(array.reshape(-1)[0]), shape, name)
+    if array.shape != tuple(shape):
+        raise ValueError(
+            f"{name} has shape {array.shape} but the images have shape {tuple(shape)}; "
+            "pass a scalar or a per-pixel map of the image's shape."
+        )
+    array = np.asarray(array, dtype=np.float64)
+    finite = np.isfinite(array)
+    if np.any(np.isinf(array)) or np.any(array[finite] <= 0):
+        raise ValueError(
+            f"{name} must be positive where finite: found zero, negative or infinite values "
+            f"(min {np.nanmin(array)!r}). Mark pixels to ignore with NaN or a mask instead."
+        )
+    if not finite.any():
+        raise ValueError(f"{name} is NaN everywhere: no pixel has a usable noise value.")
+    return array
+
+
+def check_choice(value, name: str, choices: Sequence[str]) -> str:
+    """Raise a ``ValueError`` unless ``value`` is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {options}; got {_describe(value)}.")
+    return value
+
+
+def check_upsample_factor(value) -> int | str:
+    """``"auto"`` or an integer >= 1."""
+    if isinstance(value, str):
+        if value == "auto":
+            return value
+        raise ValueError(f"upsample_factor must be 'auto' or an integer >= 1, got {value!r}.")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"upsample_factor must be 'auto' or an integer >= 1, got {_describe(value)}."
+        )
+    if not float(value).is_integer() or value < 1:
+        raise ValueError(
+            f"upsample_factor must be 'auto' or an integer >= 1, got {value!r}. "
+            "For 1/100 pixel sampling use upsample_factor=100."
+        )
+    return int(value)
+
+
+def check_shift(shift, ndim: int, name: str = "shift") -> np.ndarray:
+    """A finite shift with one entry per axis (a scalar applies to every axis)."""
+    try:
+        array = np.asarray(shift, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numbers, one per axis; got {_describe(shift)}.") from None
+    if array.ndim == 0:
+        array = np.full(ndim, float(array))
+    if array.shape != (ndim,):
+        raise ValueError(
+            f"{name} must have one value per axis ({ndim}), got {_describe(shift)}. "
+            "Shifts are in numpy axis order: (dy, dx) in 2-D."
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got {_describe(shift)}.")
+    return array
+
+
+def check_max_shift(value, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``None`` or a positive number (or one per axis) of pixels."""
+    if value is None:
+        return None
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"max_shift must be None or numbers of pixels, got {_describe(value)}."
+        ) from None
+    if array.ndim == 0:
+        array = np.full(len(shape), float(array))
+    if array.shape != (len(shape),):
+        raise ValueError(
+            f"max_shift must be a number or one number per axis ({len(shape)}), "
+            f"got {_describe(value)}."
+        )
+    if not np.all(np.isfinite(array)) or np.any(array < 0):
+        raise ValueError(f"max_shift must be finite and >= 0, got {_describe(value)}.")
+    return array
