@@ -16,7 +16,7 @@ import numpy as np
 import scipy.fft
 import scipy.special
 
-__all__ = ["block_reduce", "convolve_fft", "make_kernel"]
+__all__ = ["block_reduce", "convolve_fft", "correlate_fft", "make_kernel"]
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +194,39 @@ def convolve_fft(
     elif nan_mask.any():
         logger.debug("convolve_fft: %d NaNs counted as zero", int(nan_mask.sum()))
     return result.astype(dtype, copy=False)
+
+
+def correlate_fft(first, second, *, boundary: Literal["fill", "wrap"] = "wrap", **options):
+    """Cross-correlate two N-D arrays through FFTs, zero shift at the centre.
+
+    Parameters
+    ----------
+    first, second : array_like
+        Arrays with the same number of dimensions.
+    boundary : {"fill", "wrap"}, keyword-only
+        As in :func:`convolve_fft`.
+    **options
+        Other keyword options of :func:`convolve_fft`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``out[c + s] = sum_x first(x + s) second(x)`` with ``c = (n - 1) // 2`` per axis,
+        for arrays of equal shape; the shape of `first`.
+
+    Notes
+    -----
+    This is the convolution of `first` with `second` reversed along every axis.
+
+    Examples
+    --------
+    >>> out = correlate_fft([0.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0])
+    >>> int(np.argmax(out)) - (4 - 1) // 2
+    1
+    """
+    second = np.asarray(second)
+    flipped = second[(slice(None, None, -1),) * second.ndim] if second.ndim else second
+    return convolve_fft(first, flipped, boundary=boundary, **options)
 
 
 def make_kernel(

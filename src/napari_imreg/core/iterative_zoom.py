@@ -55,10 +55,17 @@ class ZoomResult:
     steps: int
 
 
-def _smallest_step(values: np.ndarray, best: float) -> float:
-    differences = np.abs(values - best)
-    nonzero = differences[differences > 0]
-    return float(nonzero.min()) if nonzero.size else 0.0
+def _neighbour_step(values: np.ndarray, best: np.ndarray) -> float:
+    """Largest difference between the best sample and its direct neighbours."""
+    centre = values[tuple(best)]
+    step = 0.0
+    for axis, n in enumerate(values.shape):
+        for delta in (-1, 1):
+            index = best.copy()
+            index[axis] += delta
+            if 0 <= index[axis] < n:
+                step = max(step, abs(float(values[tuple(index)] - centre)))
+    return step
 
 
 def zoom_to_extremum(
@@ -77,9 +84,8 @@ def zoom_to_extremum(
         Real array of any dimension, treated as band-limited and periodic (e.g. a
         chi-squared map).
     min_difference : float, keyword-only
-        Stop once the smallest non-zero difference between the best sample and the
-        others in the window is at most this (for a chi-squared map, 1 means the
-        window resolves Delta chi2 = 1).
+        Stop once the best sample differs from each of its direct neighbours by at most
+        this (for a chi-squared map, 1 means the samples resolve Delta chi2 = 1).
     zoom_shape : int or sequence of int, keyword-only
         Samples per axis of each window.
     zoom_step : float, keyword-only
@@ -138,7 +144,7 @@ def zoom_to_extremum(
     steps = 0
     best = np.array(np.unravel_index(int(pick(window)), window.shape))
     position = np.array([c[i] for c, i in zip(coordinates, best, strict=True)])
-    while _smallest_step(window, window[tuple(best)]) > min_difference:
+    while _neighbour_step(window, best) > min_difference:
         if steps == MAX_STEPS:
             warnings.warn(
                 f"zoom_to_extremum stopped after {MAX_STEPS} steps at zoom {zoom:g} without "

@@ -1,0 +1,60 @@
+"""Conversions between the core's conventions and the reference package's.
+
+The core speaks numpy axis order and registration sign: ``shift`` is the translation that
+registers the moving image onto the reference. The reference package reports ``(dx, dy)``,
+x first, as the offset of image 2 from image 1 (shift image 2 by minus these to match
+image 1): the same numbers reversed and negated. Every drop-in function converts through
+:func:`offset_xy` exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+logger = logging.getLogger("napari_imreg.image_registration")
+
+
+def offset_xy(shift) -> list[float]:
+    """The reference's ``[dx, dy, ...]`` from a core shift ``(..., dy, dx)``."""
+    return [-float(v) for v in np.asarray(shift, dtype=float)[::-1]]
+
+
+def error_xy(error, ndim: int = 2) -> list[float]:
+    """Per-axis errors in x-first order; ``inf`` where the core computed none."""
+    if error is None:
+        return [float("inf")] * ndim
+    return [float(v) for v in np.asarray(error, dtype=float)[::-1]]
+
+
+def core_shift(offsets_xy) -> tuple[float, ...]:
+    """The core shift ``(..., dy, dx)`` from the reference's ``(dx, dy, ...)`` offsets."""
+    return tuple(-float(v) for v in reversed(list(offsets_xy)))
+
+
+def ignore_options(function: str, **options) -> None:
+    """Log options that are accepted for compatibility but change nothing here."""
+    used = {k: v for k, v in options.items() if v is not None}
+    if used:
+        logger.debug("%s: options without effect here: %s", function, used)
+
+
+def check_unknown(function: str, kwargs: dict, allowed: frozenset[str] = frozenset()) -> None:
+    """Raise a TypeError for keyword arguments the function does not know."""
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise TypeError(
+            f"{function}() got unexpected keyword argument(s) {unknown}; see "
+            f"help(napari_imreg.image_registration.{function}) for the accepted options."
+        )
+
+
+def as_error_map(err):
+    """The reference's ``err``: zero or negative entries of a map mean "ignore this pixel"."""
+    if err is None or np.ndim(err) == 0:
+        return err
+    err = np.asarray(err, dtype=float)
+    if np.any(err <= 0):
+        err = np.where(err > 0, err, np.nan)
+    return err

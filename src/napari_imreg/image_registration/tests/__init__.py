@@ -1,0 +1,9 @@
+"""tests: the synthetic images of the reference package's notebook.
+
+Not a test suite: helpers that make test data (napari-imreg's own tests live in the
+repository's ``tests/`` directory).
+"""
+
+from .registration_testing import edge_weight, make_extended, make_offset_extended
+
+__all__ = ["edge_weight", "make_extended", "make_offset_extended"]
