@@ -1,0 +1,78 @@
+"""The npe2 manifest (packaged, importable, in the Layers > Register menu), the sample data and
+the main job."""
+
+import os
+from pathlib import Path
+
+import npe2
+import numpy as np
+import pytest
+from napari._app_model import get_app_model
+
+import napari_imreg
+from napari_imreg import __main__ as main_job
+from napari_imreg._display import virtual_display
+from napari_imreg._sample_data import HUBBLE_SHIFT
+from napari_imreg._widgets._pair import PairOptions, PairRegistration
+
+PLUGIN = "napari-imreg"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def manifest():
+    manager = npe2.PluginManager.instance()
+    manager.discover()
+    return manager.get_manifest(PLUGIN)
+
+
+def test_manifest_is_packaged_and_points_at_real_code(manifest):
+    packaged = Path(napari_imreg.__file__).parent / "napari.yaml"
+    assert packaged.read_text() == (REPO / "napari.yaml").read_text()
+    assert "Registration" in [str(category) for category in manifest.categories]
+    for command in manifest.contributions.commands:
+        assert callable(npe2.PluginManager.instance().commands.get(command.id))
+    contributions = manifest.contributions
+    assert len(contributions.widgets) == 2
+    assert len(contributions.sample_data) == 3
+    assert contributions.readers[0].filename_patterns[:4] == [
+        "*.fits",
+        "*.fit",
+        "*.fts",
+        "*.fits.gz",
+    ]
+
+
+def test_widgets_are_in_the_layers_register_menu(viewer):
+    menu = get_app_model().menus.get_menu("napari/layers/register")
+    ids = {getattr(item, "command", None) and item.command.id for item in menu}
+    assert {"napari-imreg.register_pair_widget", "napari-imreg.register_stack_widget"} <= ids
+    get_app_model().commands.execute_command("napari-imreg.register_pair_widget").result()
+    assert any("Register layers (pairs)" in name for name in viewer.window.dock_widgets)
+
+
+def test_real_image_sample_with_known_shift(viewer):
+    reference, moving = viewer.open_sample(PLUGIN, "shifted_hubble")
+    assert moving.metadata["known_shift"] == HUBBLE_SHIFT
+    model = PairRegistration(viewer, PairOptions(boundary="wrap"))
+    (job,) = model.plan(reference, [moving])
+    model.run(job)
+    error = job.full_error
+    assert np.all(np.abs(job.full_shift - HUBBLE_SHIFT) <= 4 * error + 0.01)
+
+
+def test_main_job_headless_prints_the_registration(capsys):
+    assert main_job.main(["--headless", "--no-screenshot"]) == 0
+    out = capsys.readouterr().out
+    assert "dy = +12.33" in out
+    assert "dx = -4.76" in out or "dx = -4.77" in out
+    assert "±" in out
+
+
+def test_virtual_display_starts_and_stops_xvfb(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    with virtual_display() as display:
+        assert display.startswith(":")
+        socket = Path(f"/tmp/.X11-unix/X{display[1:]}")
+        assert socket.exists()
+    assert "DISPLAY" not in os.environ
