@@ -115,6 +115,12 @@ def _cross_power(ref: np.ndarray, mov: np.ndarray) -> tuple[np.ndarray, float]:
     return spectrum, energy
 
 
+def _wrap_shift(shift: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A periodic shift mapped into [-n/2, n/2) per axis."""
+    n = np.asarray(shape, dtype=np.float64)
+    return (shift + n / 2) % n - n / 2
+
+
 def _integer_peak(correlation: np.ndarray, max_shift: np.ndarray | None) -> np.ndarray:
     values = correlation
     if max_shift is not None:
@@ -287,7 +293,7 @@ def register_dft(
     if window is not None and noise:
         delta = 2.0 * (window.max() - window) / noise**2
     return _result(
-        shift=tuple(float(v) for v in np.round(peak * factor) / factor),
+        shift=_wrap_shift(np.round(peak * factor) / factor, ref.shape),
         error=None if covariance is None else tuple(np.sqrt(np.diag(covariance)).tolist()),
         covariance=covariance,
         chi2_min=chi2_min,
@@ -421,7 +427,7 @@ def register_taylor(
                 break
     covariance, noise, chi2_min = _covariance(hessian, value, energy, ref.size, noise_var)
     return _result(
-        shift=tuple(float(v) for v in point),
+        shift=_wrap_shift(point, ref.shape),
         error=None if covariance is None else tuple(np.sqrt(np.diag(covariance)).tolist()),
         covariance=covariance,
         chi2_min=chi2_min,
