@@ -74,8 +74,9 @@ def load_header(source) -> fits.Header:
 
     Parameters
     ----------
-    source : Header, mapping, HDU, HDUList, str or path-like
-        A :class:`~astropy.io.fits.Header` (copied), a mapping of keywords, an HDU or
+    source : Header, mapping, HDU, HDUList, (array, header), str or path-like
+        A :class:`~astropy.io.fits.Header` (copied), a mapping of keywords, an
+        ``(array, header)`` pair, an HDU or
         HDUList (the first HDU with data), the path of a FITS file (its first image), the
         path of a header text file (as written by ``Header.totextfile``), or the header
         text itself.
@@ -100,6 +101,8 @@ def load_header(source) -> fits.Header:
     """
     if isinstance(source, fits.Header):
         return source.copy()
+    if _is_pair(source):
+        return load_header(source[1])
     if isinstance(source, fits.HDUList):
         return _first_hdu_with_data(source).header.copy()
     if hasattr(source, "header") and isinstance(source.header, fits.Header):
@@ -145,8 +148,9 @@ def load_data(source) -> np.ndarray:
 
     Parameters
     ----------
-    source : ndarray, HDU, HDUList, str or path-like
-        An array (returned as is), an HDU, an HDUList (its first HDU with data) or the
+    source : ndarray, (array, header), HDU, HDUList, str or path-like
+        An array (returned as is), an ``(array, header)`` pair, an HDU, an HDUList (its
+        first HDU with data) or the
         path of a FITS file (its first image HDU).
 
     Returns
@@ -168,6 +172,8 @@ def load_data(source) -> np.ndarray:
     """
     if isinstance(source, np.ndarray):
         return source
+    if _is_pair(source):
+        return np.asarray(source[0])
     if isinstance(source, fits.HDUList):
         return np.asarray(_first_hdu_with_data(source).data)
     if hasattr(source, "data") and isinstance(getattr(source, "data", None), np.ndarray):
@@ -179,6 +185,16 @@ def load_data(source) -> np.ndarray:
     raise TypeError(
         f"source must be an array, an HDU, an HDUList or a FITS file name, got "
         f"{type(source).__name__}."
+    )
+
+
+def _is_pair(source) -> bool:
+    """An ``(array, header)`` tuple, as reproject accepts."""
+    return (
+        isinstance(source, tuple)
+        and len(source) == 2
+        and isinstance(source[0], np.ndarray)
+        and isinstance(source[1], fits.Header | Mapping | WCS)
     )
 
 
@@ -537,7 +553,8 @@ def register_fits(
     sigma_cut : float, optional, keyword-only
         See :func:`match_images`.
     method : callable, optional, keyword-only
-        ``method(reference, moving, error=..., mask=..., **options)`` returning a result
+        ``method(reference, moving, error=..., mask=..., **options)`` (``mask`` True where
+        a pixel is to be ignored) returning a result
         with ``shift``, ``error`` and ``covariance``; default
         :func:`napari_imreg.core.register.register`.
     **options
@@ -568,7 +585,7 @@ def register_fits(
         )
     image1 = np.where(valid, image1, 0.0)
     image2 = np.where(valid, image2, 0.0)
-    mask = None if valid.all() else valid
+    mask = None if valid.all() else ~valid  # the core's masks mark pixels to ignore
     result = method(image1, image2, error=noise, mask=mask, **options)
     shift = tuple(float(v) for v in result.shift)
     covariance = getattr(result, "covariance", None)
