@@ -40,7 +40,11 @@ def extended_pair() -> list[LayerData]:
     moving = make_shifted(reference, PAIR_SHIFT, noise=PAIR_NOISE, seed=1)
     noise_map = np.full(moving.shape, PAIR_NOISE, dtype=moving.dtype)
     return [
-        (reference, {"name": "extended reference", "colormap": "gray"}, "image"),
+        (
+            reference,
+            {"name": "extended reference", "colormap": "green", "blending": "additive"},
+            "image",
+        ),
         (
             moving,
             {
@@ -115,7 +119,11 @@ def shifted_hubble() -> list[LayerData]:
     reference = rgb2gray(data.hubble_deep_field())[200:456, 300:556]
     moving = make_shifted(reference, HUBBLE_SHIFT, noise=HUBBLE_NOISE, seed=3)
     return [
-        (reference, {"name": "hubble reference", "colormap": "gray"}, "image"),
+        (
+            reference,
+            {"name": "hubble reference", "colormap": "green", "blending": "additive"},
+            "image",
+        ),
         (
             moving,
             {

@@ -186,6 +186,7 @@ def test_different_shapes_and_dtypes_are_explained(viewer, wait_for):
     moving = make_shifted(reference, truth, noise=0.02, seed=11).astype(np.float32)
     widget = PairWidget(viewer)
     widget.set_layers(viewer.add_image(reference), [viewer.add_image(moving[:60, :62])])
+    assert "common region (60, 62)" in widget._plan_label.value  # explained before running
     _run(widget, wait_for)
     (job,) = widget.last_jobs
     label = widget._plan_label.value
@@ -199,6 +200,7 @@ def test_refusals_become_notifications(viewer, errors):
     cube = viewer.add_image(np.zeros((4, 32, 32)), name="cube")
     widget = PairWidget(viewer)
     widget.set_layers(flat, [cube])
+    assert "they have 3 and 2 axes" in widget._plan_label.value  # explained before running
     assert widget.run() is None
     assert "they have 3 and 2 axes" in errors[-1]
     widget.set_layers(flat, [flat])

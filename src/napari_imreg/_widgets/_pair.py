@@ -420,6 +420,7 @@ class PairWidget(Container):
         self._run_button = PushButton(text="Register")
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._plan_label = Label(value="")
+        self._plan_label.native.setWordWrap(True)
         self._results = TextEdit(label="shifts", value="")
         self._results.read_only = True
 
@@ -446,6 +447,8 @@ class PairWidget(Container):
         for widget in (self._noise, self._method, self._auto_upsample, self._reference):
             widget.changed.connect(self._update_visibility)
         self._moving.changed.connect(self._update_visibility)
+        for widget in (self._reference, self._moving, self._noise, self._error_layer):
+            widget.changed.connect(self._explain)
         self._run_button.changed.connect(self.run)
         self._cancel_button.changed.connect(self.cancel)
         for event in ("inserted", "removed", "moved", "changed"):
@@ -522,6 +525,21 @@ class PairWidget(Container):
             self.worker.quit()
 
     # ---------------------------------------------------------------- callbacks
+    def explain(self) -> str:
+        """What a run would do with the layers chosen: notes (crops, channels, levels,
+        dtypes), or why it would refuse. Shown under the buttons as the choice changes."""
+        self.model.options = self.options
+        try:
+            jobs = self.model.plan(self._reference.value, self._moving.value or [])
+        except (ValueError, TypeError) as exc:
+            return str(exc)
+        notes = [note for job in jobs for note in job.notes]
+        return "\n".join(dict.fromkeys(notes))
+
+    def _explain(self, event: Any = None) -> None:
+        if not self.busy:
+            self._plan_label.value = self.explain()
+
     def _on_job_done(self, job: PairJob) -> None:
         try:
             self.model.apply(job)

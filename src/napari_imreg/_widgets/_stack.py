@@ -506,7 +506,7 @@ class StackWidget(Container):
         if layer is None:
             return [("0", 0)]
         labels = list(self.viewer.dims.axis_labels)[-layer.ndim :]
-        return [(f"{axis}: {label}", axis) for axis, label in enumerate(labels)]
+        return [(_axis_title(axis, label), axis) for axis, label in enumerate(labels)]
 
     def _other_choices(self, widget: Any = None) -> list[tuple[str, Layer]]:
         chosen = self._layer.value if hasattr(self, "_layer") else None
@@ -549,6 +549,14 @@ class StackWidget(Container):
         path, _ = QFileDialog.getOpenFileName(self.native, "Load shifts", "", "CSV (*.csv)")
         if path:
             self.load_csv(path)
+
+
+def _axis_title(axis: int, label: str) -> str:
+    """``"axis 0"``, with the viewer's axis label when it is a name (not a default number)."""
+    name = str(label)
+    if not name or name.lstrip("-").isdigit():
+        return f"axis {axis}"
+    return f"axis {axis} ({name})"
 
 
 def _on_warning(warning: tuple) -> None:
