@@ -1,0 +1,160 @@
+"""The FFT backend against numpy.fft: values, padding, untouched inputs, threads, fast shapes."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from napari_imreg.core import _fft
+
+SHAPES = [(16,), (15,), (8, 6), (7, 9), (4, 5, 6)]
+
+
+def _atol(expected, dtype=np.float64) -> float:
+    # FFT round-off grows like eps * log2(n) times the largest value.
+    eps = np.finfo(dtype).eps
+    return 50 * eps * max(float(np.abs(expected).max()), 1.0)
+
+
+def _axes(shape):
+    return tuple(range(len(shape)))
+
+
+def _padded(shape):
+    return tuple(n + 3 for n in shape)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("pad", [False, True])
+def test_rfftn_and_fftn_match_numpy(shape, pad):
+    rng = np.random.default_rng(0)
+    real = rng.standard_normal(shape)
+    cplx = real + 1j * rng.standard_normal(shape)
+    s = _padded(shape) if pad else None
+    expected = np.fft.rfftn(real, s=s, axes=_axes(shape))
+    np.testing.assert_allclose(_fft.rfftn(real, s=s), expected, rtol=0, atol=_atol(expected))
+    expected = np.fft.fftn(cplx, s=s, axes=_axes(shape))
+    np.testing.assert_allclose(_fft.fftn(cplx, s=s), expected, rtol=0, atol=_atol(expected))
+    expected = np.fft.ifftn(cplx, s=s, axes=_axes(shape))
+    np.testing.assert_allclose(_fft.ifftn(cplx, s=s), expected, rtol=0, atol=_atol(expected))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_irfftn_matches_numpy_and_inverts_rfftn(shape):
+    rng = np.random.default_rng(1)
+    real = rng.standard_normal(shape)
+    spectrum = np.fft.rfftn(real)
+    out = _fft.irfftn(spectrum, s=shape)
+    np.testing.assert_allclose(
+        out, np.fft.irfftn(spectrum, s=shape, axes=_axes(shape)), rtol=0, atol=_atol(real)
+    )
+    np.testing.assert_allclose(out, real, rtol=0, atol=_atol(real))
+    padded = _padded(shape)
+    spectrum = _fft.rfftn(real, s=padded)
+    np.testing.assert_allclose(
+        _fft.irfftn(spectrum, s=padded),
+        np.fft.irfftn(
+            np.fft.rfftn(real, s=padded, axes=_axes(shape)), s=padded, axes=_axes(shape)
+        ),
+        rtol=0,
+        atol=_atol(real),
+    )
+
+
+def test_dtypes_follow_the_input():
+    real32 = np.random.default_rng(2).standard_normal((6, 8)).astype(np.float32)
+    spectrum = _fft.rfftn(real32)
+    assert spectrum.dtype == np.complex64
+    assert _fft.irfftn(spectrum, s=real32.shape).dtype == np.float32
+    np.testing.assert_allclose(
+        spectrum, np.fft.rfftn(real32), rtol=0, atol=_atol(spectrum, np.float32)
+    )
+    # Integers compute in float64.
+    ints = np.arange(12).reshape(3, 4)
+    assert _fft.rfftn(ints).dtype == np.complex128
+    np.testing.assert_allclose(_fft.rfftn(ints), np.fft.rfftn(ints), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("func", ["rfftn", "irfftn", "fftn", "ifftn"])
+def test_inputs_are_not_modified(func):
+    rng = np.random.default_rng(3)
+    shape = (12, 10)
+    if func == "rfftn":
+        data = rng.standard_normal(shape)
+        kwargs = {}
+    else:
+        # A complex-to-real FFTW transform may overwrite its input: check it does not.
+        data = (
+            np.fft.rfftn(rng.standard_normal(shape))
+            if func == "irfftn"
+            else (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
+        )
+        kwargs = {"s": shape} if func == "irfftn" else {}
+    original = data.copy()
+    readonly = data.copy()
+    readonly.setflags(write=False)
+    first = getattr(_fft, func)(data, **kwargs)
+    np.testing.assert_array_equal(data, original)
+    second = getattr(_fft, func)(readonly, **kwargs)
+    np.testing.assert_array_equal(readonly, original)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_results_are_not_overwritten_by_later_calls():
+    rng = np.random.default_rng(4)
+    first_in, second_in = rng.standard_normal((2, 8, 8))
+    first = _fft.rfftn(first_in)
+    kept = first.copy()
+    _fft.rfftn(second_in)  # same shape: the same cached plan and buffers
+    np.testing.assert_array_equal(first, kept)
+
+
+def test_works_from_several_threads_at_once():
+    rng = np.random.default_rng(5)
+    shapes = [(32, 32), (30, 20), (64,), (9, 10, 11)] * 6
+    arrays = [rng.standard_normal(shape) for shape in shapes]
+
+    def job(array):
+        spectrum = _fft.rfftn(array)
+        return spectrum, _fft.irfftn(spectrum, s=array.shape)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(job, arrays))
+    for array, (spectrum, back) in zip(arrays, results, strict=True):
+        expected = np.fft.rfftn(array)
+        np.testing.assert_allclose(spectrum, expected, rtol=0, atol=_atol(expected))
+        np.testing.assert_allclose(back, array, rtol=0, atol=_atol(array))
+
+
+def test_plan_cache_is_bounded():
+    for n in range(4, 4 + 2 * _fft._PLAN_CACHE_SIZE):
+        _fft.rfftn(np.ones(n))
+    if _fft.BACKEND == "pyfftw":
+        assert len(_fft._local.plans) <= _fft._PLAN_CACHE_SIZE
+
+
+def test_explicit_threads():
+    array = np.random.default_rng(6).standard_normal((16, 16))
+    expected = np.fft.fftn(array)
+    np.testing.assert_allclose(_fft.fftn(array, threads=2), expected, rtol=0, atol=_atol(expected))
+    assert _fft.threads_for(10, 3) == 3
+    assert _fft.threads_for(10) == 1  # small transforms stay single-threaded
+    with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
+        _fft.threads_for(10, 0)
+
+
+def _is_smooth(n: int) -> bool:
+    for p in (2, 3, 5):
+        while n % p == 0:
+            n //= p
+    return n == 1
+
+
+@pytest.mark.parametrize("shape", [(1,), (7, 11), (13, 17, 97), (127,), (1000, 1001), (257,)])
+def test_next_fast_shape_is_the_smallest_smooth_shape(shape):
+    fast = _fft.next_fast_shape(shape)
+    assert len(fast) == len(shape)
+    for n, m in zip(shape, fast, strict=True):
+        assert m >= n
+        assert _is_smooth(m)
+        assert not any(_is_smooth(k) for k in range(n, m))
