@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 ReferenceName = Literal["mean", "previous"]
 REFERENCE_NAMES = ("mean", "previous")
 
+#: Name prefix of the registration tasks in dask graphs (progress bars count them).
+TASK_PREFIX = "register-stack"
+
 #: Frames per task are chosen so that a chunk of frames stays below this size.
 TARGET_CHUNK_BYTES = 64 * 2**20
 
@@ -347,6 +350,10 @@ def _whole_frames(stack: da.Array, frames_per_chunk: int) -> da.Array:
     return stack.rechunk(chunks)
 
 
+def _token(*parts) -> str:
+    return dask.base.tokenize(*parts)
+
+
 def _letters(ndim: int) -> str:
     return "zyx"[-ndim:] if ndim <= 3 else "".join(chr(ord("a") + i) for i in range(ndim))
 
@@ -416,6 +423,7 @@ def _lazy_table(
             concatenate=True,
             dtype=np.float64,
             meta=np.empty((0, 0)),
+            name=f"{TASK_PREFIX}-steps-{_token(moving, errors, options)}",
         )
         return _accumulate(steps, ndim, da)
 
@@ -432,6 +440,7 @@ def _lazy_table(
             dtype=stack.dtype,
         )
         ref_error = _reference_error_of_mean(errors, frames, per_frame=per_frame_errors)
+        token = _token(stack, errors, options)
         blocks = []
         for start, count in zip(
             np.cumsum((0, *stack.chunks[0][:-1])), stack.chunks[0], strict=True
@@ -449,6 +458,7 @@ def _lazy_table(
                 skip=None,
                 options=options,
                 threads=threads,
+                dask_key_name=f"{TASK_PREFIX}-mean-{token}-{start}",
             )
             blocks.append(da.from_delayed(table, shape=(count, _columns(ndim)), dtype=np.float64))
         return da.concatenate(blocks, axis=0)
@@ -476,6 +486,7 @@ def _lazy_table(
         concatenate=True,
         dtype=np.float64,
         meta=np.empty((0, 0)),
+        name=f"{TASK_PREFIX}-{_token(stack, ref, errors, skip, options)}",
     )
 
 

@@ -1,0 +1,383 @@
+"""register_stack, iter_register_stack and apply_shifts against known drifts.
+
+The truth is built independently of the registration: each frame is the same
+synthetic image moved by a known drift (``make_shifted``), plus noise.
+"""
+
+from __future__ import annotations
+
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+from dask.callbacks import Callback
+
+from napari_imreg.core import apply_shift, make_extended, make_shifted, register
+from napari_imreg.core.stack import (
+    StackResult,
+    apply_shifts,
+    iter_register_stack,
+    register_stack,
+)
+
+NOISE = 0.05
+
+
+def _drift(frames: int, ndim: int, seed: int, step: float = 0.6) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    drift = np.cumsum(rng.normal(0.0, step, (frames, ndim)), axis=0)
+    return drift - drift[0]
+
+
+def _stack(shape, drift, *, seed=0, noise=NOISE, dtype=np.float64):
+    image = make_extended(shape, seed=seed)
+    frames = [make_shifted(image, d, noise=noise, seed=seed + 1 + i) for i, d in enumerate(drift)]
+    return image, np.stack(frames).astype(dtype)
+
+
+def _assert_within(measured, truth, errors, *, sigmas=5.0, floor=1e-6):
+    deviation = np.abs(np.asarray(measured) - truth)
+    assert np.all(deviation <= sigmas * np.asarray(errors) + floor), (deviation, errors)
+
+
+class _CountTasks(Callback):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def _posttask(self, key, result, dsk, state, worker_id):
+        self.count += 1
+
+
+# ------------------------------------------------------------------ known drifts
+
+
+@pytest.mark.parametrize("boundary", ["wrap", "overlap"])
+@pytest.mark.parametrize("reference", [0, 4, -1])
+def test_frame_reference_recovers_known_drift(boundary, reference):
+    drift = _drift(7, 2, seed=1)
+    _, stack = _stack((96, 80), drift)
+    result = register_stack(stack, reference=reference, boundary=boundary)
+    index = reference % len(drift)
+    truth = drift - drift[index]
+    assert isinstance(result, StackResult)
+    assert result.shifts.shape == result.errors.shape == (7, 2)
+    assert result.chi2.shape == result.dof.shape == result.noise.shape == (7,)
+    _assert_within(result.shifts, truth, np.maximum(result.errors, 1e-3))
+    # The reference frame is the reference: zero by definition.
+    assert np.all(result.shifts[index] == 0)
+    assert np.all(result.errors[index] == 0)
+    others = np.delete(np.arange(7), index)
+    assert np.all(result.errors[others] > 0)
+    assert result.reference == index
+    assert result.boundary == boundary
+
+
+def test_previous_accumulates_drift_and_propagates_errors():
+    drift = _drift(9, 2, seed=2)
+    _, stack = _stack(96, drift)
+    result = register_stack(stack, reference="previous", boundary="wrap")
+    _assert_within(result.shifts, drift, np.maximum(result.errors, 1e-3))
+    # Each step is its own registration of neighbours; the errors add in quadrature.
+    steps = np.array(
+        [register(stack[i - 1], stack[i], boundary="wrap").error for i in range(1, len(stack))]
+    )
+    expected = np.vstack([np.zeros(2), np.sqrt(np.cumsum(steps**2, axis=0))])
+    np.testing.assert_allclose(result.errors, expected, rtol=1e-9)
+    assert np.all(np.diff(result.errors, axis=0) > 0)
+
+
+def test_mean_reference_measures_drift_about_the_mean():
+    drift = _drift(8, 2, seed=3, step=0.3)
+    _, stack = _stack(96, drift)
+    result = register_stack(stack, reference="mean", boundary="wrap")
+    # The mean frame sits near the mean drift (blurred): compare drifts about the mean.
+    measured = result.shifts - result.shifts.mean(axis=0)
+    np.testing.assert_allclose(measured, drift - drift.mean(axis=0), atol=0.05)
+    assert np.all(result.errors > 0)
+
+
+def test_array_reference_and_agreement_with_pair_registration():
+    drift = _drift(5, 2, seed=4)
+    image, stack = _stack(64, drift)
+    result = register_stack(stack, reference=image, boundary="overlap", error=NOISE)
+    for index, frame in enumerate(stack):
+        pair = register(image, frame, boundary="overlap", error=NOISE, reference_error=NOISE)
+        np.testing.assert_allclose(result.shifts[index], pair.shift, atol=1e-9)
+        np.testing.assert_allclose(result.errors[index], pair.error, rtol=1e-9)
+    assert result.noise is None
+    assert result.reference == "array"
+
+
+def test_volumes():
+    drift = _drift(4, 3, seed=5, step=0.8)
+    _, stack = _stack((20, 24, 28), drift)
+    result = register_stack(stack, boundary="wrap")
+    assert result.shifts.shape == (4, 3)
+    _assert_within(result.shifts, drift, np.maximum(result.errors, 1e-3))
+
+
+def test_frame_axis_anywhere():
+    drift = _drift(5, 2, seed=6)
+    _, stack = _stack(64, drift)
+    first = register_stack(stack, boundary="wrap")
+    last = register_stack(np.moveaxis(stack, 0, -1), axis=-1, boundary="wrap")
+    np.testing.assert_allclose(last.shifts, first.shifts, atol=1e-12)
+    assert last.axis == 2
+
+
+def test_per_frame_error_maps_and_float32_input():
+    drift = _drift(4, 2, seed=7)
+    _, stack = _stack(64, drift, dtype=np.float32)
+    errors = np.full(stack.shape, NOISE)
+    errors[2] *= 2.0  # one noisier frame: its error must grow accordingly
+    result = register_stack(stack, error=errors, boundary="wrap")
+    pair = register(
+        stack[0], stack[2], error=errors[2], reference_error=errors[0], boundary="wrap"
+    )
+    np.testing.assert_allclose(result.shifts[2], pair.shift, atol=1e-9)
+    np.testing.assert_allclose(result.errors[2], pair.error, rtol=1e-9)
+    assert np.all(result.errors[2] > result.errors[1])
+
+
+def test_errors_are_calibrated_over_noise_realisations():
+    """The spread of the measured drift over noise draws matches the reported 1-sigma."""
+    image = make_extended(64, seed=11)
+    truth = np.array([0.37, -1.21])
+    frames = [image] + [make_shifted(image, truth, noise=0.1, seed=100 + i) for i in range(60)]
+    noisy_reference = make_shifted(image, (0, 0), noise=0.1, seed=99)
+    frames[0] = noisy_reference
+    result = register_stack(np.stack(frames), boundary="wrap", error=0.1)
+    pulls = (result.shifts[1:] - truth) / result.errors[1:]
+    # Shared reference noise makes the frames' errors correlated; the spread of
+    # the pulls about their mean is the per-frame (moving-noise) part.
+    assert 0.4 < np.std(pulls) < 1.3
+
+
+def test_input_is_not_modified_and_read_only_input_works():
+    drift = _drift(4, 2, seed=8)
+    _, stack = _stack(48, drift)
+    copy = stack.copy()
+    stack.setflags(write=False)
+    register_stack(stack, boundary="wrap")
+    apply_shifts(stack, np.zeros((4, 2)))
+    np.testing.assert_array_equal(stack, copy)
+
+
+# ------------------------------------------------------------------------ dask
+
+
+@pytest.mark.parametrize("reference", [1, "mean", "previous"])
+def test_dask_input_is_lazy_and_matches_numpy(reference):
+    drift = _drift(9, 2, seed=9)
+    _, stack = _stack(64, drift)
+    reads = []
+
+    def counted(block):
+        reads.append(block.shape[0])
+        return block
+
+    lazy_stack = da.from_array(stack, chunks=(2, 32, 64)).map_blocks(
+        counted, meta=np.empty((0, 0, 0))
+    )
+    with _CountTasks() as tasks:
+        result = register_stack(lazy_stack, reference=reference, boundary="wrap")
+    assert tasks.count == 0
+    assert reads == []
+    assert result.is_lazy
+    assert isinstance(result.shifts, da.Array)
+    assert result.shifts.shape == (9, 2)
+    computed = result.compute(scheduler="threads")
+    eager = register_stack(stack, reference=reference, boundary="wrap")
+    for name in ("shifts", "errors", "chi2", "dof", "noise"):
+        np.testing.assert_allclose(getattr(computed, name), getattr(eager, name), rtol=1e-10)
+    assert not computed.is_lazy
+
+
+def test_dask_error_maps_and_reference_array():
+    drift = _drift(6, 2, seed=10)
+    image, stack = _stack(48, drift)
+    errors = np.full(stack.shape, NOISE)
+    eager = register_stack(stack, reference="mean", error=errors, boundary="wrap")
+    lazy = register_stack(
+        da.from_array(stack, chunks=(2, 48, 48)),
+        reference="mean",
+        error=da.from_array(errors, chunks=(3, 48, 48)),
+        boundary="wrap",
+    ).compute()
+    np.testing.assert_allclose(lazy.shifts, eager.shifts, atol=1e-10)
+    np.testing.assert_allclose(lazy.errors, eager.errors, rtol=1e-10)
+    with_array = register_stack(
+        da.from_array(stack, chunks=(4, 48, 48)), reference=da.from_array(image), boundary="wrap"
+    )
+    assert with_array.is_lazy
+    _assert_within(with_array.compute().shifts, drift, 1e-2)
+
+
+def test_local_cluster():
+    distributed = pytest.importorskip("distributed")
+    drift = _drift(6, 2, seed=12)
+    _, stack = _stack(48, drift)
+    lazy = register_stack(da.from_array(stack, chunks=(2, 48, 48)), boundary="wrap")
+    eager = register_stack(stack, boundary="wrap")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        computed = lazy.compute(scheduler=client)
+        aligned = apply_shifts(
+            da.from_array(stack, chunks=(2, 48, 48)), lazy.shifts, boundary="wrap"
+        ).compute(scheduler=client)
+    np.testing.assert_allclose(computed.shifts, eager.shifts, atol=1e-10)
+    np.testing.assert_allclose(aligned[3], apply_shift(stack[3], eager.shifts[3], boundary="wrap"))
+
+
+# ------------------------------------------------------------------ the iterator
+
+
+@pytest.mark.parametrize("reference", [0, 2, "mean", "previous"])
+def test_iterator_matches_register_stack(reference):
+    drift = _drift(5, 2, seed=13)
+    _, stack = _stack(48, drift)
+    whole = register_stack(stack, reference=reference, boundary="wrap")
+    items = list(iter_register_stack(stack, reference=reference, boundary="wrap", threads=1))
+    assert [index for index, _ in items] == list(range(5))
+    np.testing.assert_allclose([r.shift for _, r in items], whole.shifts, atol=1e-10)
+    np.testing.assert_allclose([r.error for _, r in items], whole.errors, rtol=1e-9)
+
+
+def test_iterator_reads_only_what_is_asked():
+    drift = _drift(6, 2, seed=14)
+    _, stack = _stack(48, drift)
+    reads = []
+
+    def counted(block):
+        reads.append(block.shape[0])
+        return block
+
+    lazy = da.from_array(stack, chunks=(1, 48, 48)).map_blocks(counted, meta=np.empty((0, 0, 0)))
+    iterator = iter_register_stack(lazy, boundary="wrap")
+    assert reads == []
+    first_two = [next(iterator), next(iterator)]
+    assert [i for i, _ in first_two] == [0, 1]
+    assert first_two[0][1].method == "reference"
+    assert len(reads) <= 3
+
+
+# ------------------------------------------------------------------ apply_shifts
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_apply_shifts_aligns_the_stack(dtype):
+    drift = _drift(5, 2, seed=15)
+    _image, stack = _stack(64, drift, noise=0.0, dtype=dtype)
+    result = register_stack(stack, boundary="wrap")
+    aligned = apply_shifts(stack, result, boundary="wrap")
+    assert aligned.dtype == dtype
+    assert aligned.shape == stack.shape
+    tolerance = 1e-3 if dtype == np.float32 else 1e-6
+    for frame in aligned:
+        np.testing.assert_allclose(frame, stack[0], atol=tolerance)
+
+
+def test_apply_shifts_is_lazy_for_dask():
+    drift = _drift(4, 2, seed=16)
+    _, stack = _stack(48, drift)
+    result = register_stack(da.from_array(stack, chunks=(2, 48, 48)), boundary="wrap")
+    with _CountTasks() as tasks:
+        aligned = apply_shifts(da.from_array(stack, chunks=(2, 48, 48)), result.shifts)
+    assert tasks.count == 0
+    assert isinstance(aligned, da.Array)
+    expected = [apply_shift(f, s) for f, s in zip(stack, result.compute().shifts, strict=True)]
+    np.testing.assert_allclose(aligned.compute(), np.stack(expected), atol=1e-12)
+
+
+def test_apply_shifts_on_another_axis():
+    stack = np.zeros((1, 6, 2))
+    stack[0, 2, :] = 1.0
+    moved = apply_shifts(stack, [(0.0, 1.0), (0.0, -1.0)], axis=2, order=1)
+    np.testing.assert_allclose(moved[0, :, 0], [0, 0, 0, 1, 0, 0])
+    np.testing.assert_allclose(moved[0, :, 1], [0, 1, 0, 0, 0, 0])
+
+
+# ------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"axis": 3}, ValueError, "axis=3 is out of range"),
+        ({"axis": 1.5}, TypeError, "axis must be an integer"),
+        ({"reference": 12}, ValueError, "reference=12 is not a frame"),
+        ({"reference": "median"}, ValueError, "reference must be one of"),
+        ({"reference": np.zeros((5, 5))}, ValueError, "reference has shape"),
+        ({"reference": None}, TypeError, "reference must be a frame index"),
+        ({"error": np.ones((3, 3))}, ValueError, "error has shape"),
+        ({"error": -1.0}, ValueError, "error must be a positive"),
+        ({"boundary": "reflect"}, ValueError, "boundary must be one of"),
+        ({"upsample_factor": 0}, ValueError, "upsample_factor"),
+        ({"max_shift": -2}, ValueError, "max_shift"),
+        ({"num_workers": 0}, ValueError, "num_workers must be >= 1"),
+    ],
+)
+def test_register_stack_rejects_bad_options(kwargs, error, match):
+    stack = np.zeros((3, 16, 16))
+    with pytest.raises(error, match=match):
+        register_stack(stack, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("stack", "error", "match"),
+    [
+        (np.zeros((16, 16)), ValueError, "3 dimensions"),
+        (np.zeros((2, 3, 4, 5, 6)), ValueError, "3 dimensions"),
+        (np.zeros((2, 8, 8), dtype=complex), TypeError, "complex"),
+        (da.zeros((2, 8, 8), dtype=complex), TypeError, "real numbers"),
+        ("frames.tif", TypeError, "string"),
+    ],
+)
+def test_register_stack_rejects_bad_stacks(stack, error, match):
+    with pytest.raises(error, match=match):
+        register_stack(stack)
+
+
+@pytest.mark.parametrize(
+    ("shifts", "kwargs", "match"),
+    [
+        (np.zeros((2, 2)), {}, r"shifts has shape \(2, 2\)"),
+        (np.zeros((3, 3)), {}, "one row of 2 values"),
+        (np.full((3, 2), np.nan), {}, "must be finite"),
+        (np.zeros((3, 2)), {"order": 7}, "order must be an integer"),
+        (np.zeros((3, 2)), {"boundary": "edge"}, "boundary must be one of"),
+    ],
+)
+def test_apply_shifts_rejects_bad_input(shifts, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        apply_shifts(np.zeros((3, 8, 8)), shifts, **kwargs)
+
+
+def test_single_frame_stack():
+    stack = make_extended(32, seed=3)[None]
+    result = register_stack(stack, reference="previous")
+    assert result.shifts.shape == (1, 2)
+    assert np.all(result.shifts == 0)
+    lazy = register_stack(da.from_array(stack), reference="previous").compute()
+    assert np.all(lazy.shifts == 0)
+
+
+def test_compute_is_one_pass():
+    drift = _drift(6, 2, seed=17)
+    _, stack = _stack(48, drift)
+    calls = []
+
+    def counted(block):
+        calls.append(1)
+        return block
+
+    lazy = da.from_array(stack, chunks=(3, 48, 48)).map_blocks(counted, meta=np.empty((0, 0, 0)))
+    result = register_stack(lazy, boundary="wrap")
+    with dask.config.set(scheduler="sync"):
+        result.compute()
+    assert len(calls) == 2  # each chunk read once for shifts, errors, chi2, dof and noise
