@@ -166,7 +166,7 @@ def test_refusals_become_notifications(viewer, timelapse, widget, errors):
 
 def test_worker_errors_become_notifications(viewer, widget, wait_for, errors, monkeypatch):
     def broken(stack, **options):
-        yield 0, _stack._Accumulated(shift=np.zeros(2), error=np.ones(2))
+        yield 0, _stack.FrameResult(index=0, shift=np.zeros(2), error=np.ones(2))
         raise ValueError("boundary must be one of ('overlap', 'wrap'), got 'x'.")
 
     monkeypatch.setattr(_stack, "_core_frames", broken)

@@ -44,11 +44,6 @@ class LayerArray:
     notes: list[str] = field(default_factory=list)
 
 
-def spatial_ndim(layer: Image) -> int:
-    """Number of data axes of an image layer, without the RGB(A) channel axis."""
-    return layer.ndim
-
-
 def layer_array(
     layer: Image,
     *,

@@ -569,79 +569,19 @@ def _iterate(model: StackRegistration, job: StackJob) -> Iterator[FrameResult]:
 
 
 def _core_frames(stack: np.ndarray, **options: Any) -> Iterator[tuple[int, Any]]:
-    """``(index, RegistrationResult)`` per frame, in frame order.
+    """``(index, RegistrationResult)`` per frame, in frame order, from the core."""
+    from napari_imreg.core.stack import iter_register_stack
 
-    Uses the core's frame-by-frame stack generator when it has one; otherwise drives the
-    core :class:`~napari_imreg.core.Registrar` frame by frame (the reference spectrum is
-    prepared once).
-    """
-    iterate = getattr(_core_stack_module(), "iter_register_stack", None)
-    if iterate is not None:
-        yield from iterate(stack, **options)
-        return
-    yield from _registrar_frames(stack, **options)
-
-
-def _registrar_frames(
-    stack: np.ndarray,
-    *,
-    axis: int,
-    reference: int | str,
-    error: float | None,
-    upsample_factor: int | str,
-    boundary: str,
-    zero_mean: bool,
-) -> Iterator[tuple[int, Any]]:
-    from napari_imreg.core import Registrar
-
-    settings = {"upsample_factor": upsample_factor, "boundary": boundary, "zero_mean": zero_mean}
-    frames = np.moveaxis(stack, axis, 0)
-    if reference == "previous":
-        # Each frame onto the one before; the drift from frame 0 is the running sum.
-        total, variance = np.zeros(frames.ndim - 1), np.zeros(frames.ndim - 1)
-        for index, frame in enumerate(frames):
-            if index:
-                step = Registrar(frames[index - 1], **settings).register(frame, error=error)
-                total = total + step.shift
-                variance = variance + np.square(step.error)
-            yield index, _Accumulated(shift=total.copy(), error=np.sqrt(variance))
-        return
-    target = np.mean(frames, axis=0) if reference == "mean" else frames[int(reference)]
-    registrar = Registrar(target, **settings)
-    for index, frame in enumerate(frames):
-        yield index, registrar.register(frame, error=error)
-
-
-@dataclass(frozen=True)
-class _Accumulated:
-    """The accumulated drift of a frame (previous-frame reference)."""
-
-    shift: np.ndarray
-    error: np.ndarray
-
-
-def _core_stack_module() -> Any:
-    try:
-        from napari_imreg.core import stack
-    except ImportError:
-        return None
-    return stack
+    yield from iter_register_stack(stack, **options)
 
 
 def _apply_shifts(
     frames: np.ndarray, shifts: np.ndarray, *, axis: int, boundary: str, order: int
 ) -> np.ndarray:
-    """Each frame moved by its shift, with the core's stack function if it has one."""
-    module = _core_stack_module()
-    if module is not None and hasattr(module, "apply_shifts"):
-        return module.apply_shifts(frames, shifts, axis=axis, boundary=boundary, order=order)
-    from napari_imreg.core import apply_shift
+    """Each frame moved by its shift (the core's :func:`~napari_imreg.core.stack.apply_shifts`)."""
+    from napari_imreg.core.stack import apply_shifts
 
-    moved = [
-        apply_shift(frame, shift, boundary=boundary, order=order)
-        for frame, shift in zip(np.moveaxis(frames, axis, 0), shifts, strict=True)
-    ]
-    return np.moveaxis(np.stack(moved), 0, axis)
+    return np.asarray(apply_shifts(frames, shifts, axis=axis, boundary=boundary, order=order))
 
 
 def _make_plot() -> tuple[Any, Any]:
