@@ -1,0 +1,274 @@
+"""Files in and out for the command line: images, stacks, shift tables.
+
+Images of a pair are read whole. Stacks are opened lazily as dask arrays (a
+memory-mapped npy or FITS cube, a zarr array, a TIFF through its zarr view), so a
+stack larger than memory is read one chunk at a time. Registered stacks are
+written the same way, chunk by chunk, to zarr or TIFF.
+
+Every reader raises ``ValueError`` with a one-line message naming the file when
+it cannot read it.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import weakref
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+
+__all__ = [
+    "STACK_OUTPUT_SUFFIXES",
+    "file_kind",
+    "read_image",
+    "read_stack",
+    "write_shifts_csv",
+    "write_stack",
+]
+
+_FITS = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
+_TIFF = (".tif", ".tiff")
+#: Endings of the files a registered stack can be written to.
+STACK_OUTPUT_SUFFIXES = (".zarr", ".tif", ".tiff")
+
+#: Frames per chunk aim at this many bytes when a file has no chunking of its own.
+_CHUNK_BYTES = 32 * 2**20
+
+
+class _ReadError(ValueError):
+    """A file that cannot be read as an image or stack (the message names it)."""
+
+
+def file_kind(path: str | os.PathLike) -> str:
+    """``"npy"``, ``"tiff"``, ``"fits"`` or ``"zarr"``, from the name (or a zarr folder)."""
+    name = str(path).lower().rstrip("/")
+    if name.endswith(".npy"):
+        return "npy"
+    if name.endswith(_TIFF):
+        return "tiff"
+    if name.endswith(_FITS):
+        return "fits"
+    if name.endswith(".zarr") or (Path(path).is_dir() and _is_zarr_dir(Path(path))):
+        return "zarr"
+    raise _ReadError(
+        f"{path}: unknown file type; use .npy, .tif/.tiff, .fits (.fit, .fts, .gz) or .zarr."
+    )
+
+
+def _is_zarr_dir(path: Path) -> bool:
+    return any((path / marker).exists() for marker in ("zarr.json", ".zarray", ".zgroup"))
+
+
+def _check_exists(path) -> None:
+    if not Path(path).exists():
+        raise _ReadError(f"{path}: no such file or directory.")
+
+
+def _native(array):
+    """Native byte order (FITS is big-endian), without reading a dask array."""
+    if array.dtype.byteorder in "=|" or array.dtype.isnative:
+        return array
+    return array.astype(array.dtype.newbyteorder("="))
+
+
+def read_image(path, *, dataset: str | None = None) -> np.ndarray:
+    """Read a whole image (or volume) into memory, in native byte order."""
+    array = read_stack(path, dataset=dataset, min_ndim=2)
+    return np.asarray(array.compute() if isinstance(array, da.Array) else array)
+
+
+def read_stack(path, *, dataset: str | None = None, min_ndim: int = 3):
+    """Open a stack lazily as a dask array (frames along axis 0 as stored).
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``.npy``, ``.tif``/``.tiff`` (multi-page), ``.fits`` (a cube) or ``.zarr``.
+    dataset : str, optional
+        The zarr array inside a group, or the FITS extension (name or index).
+        By default the only array of a zarr group, and the first FITS HDU with data.
+    min_ndim : int
+        Fewest dimensions accepted.
+    """
+    _check_exists(path)
+    kind = file_kind(path)
+    opener = {"npy": _open_npy, "tiff": _open_tiff, "fits": _open_fits, "zarr": _open_zarr}[kind]
+    try:
+        array = opener(path, dataset)
+    except _ReadError:
+        raise
+    except Exception as exc:  # the libraries raise many types for unreadable files
+        raise _ReadError(
+            f"{path}: cannot read it as {kind} ({type(exc).__name__}: {exc})"
+        ) from exc
+    if array.dtype.kind not in "biuf":
+        raise _ReadError(f"{path}: holds {array.dtype} data; images must be real numbers.")
+    if array.ndim < min_ndim:
+        raise _ReadError(
+            f"{path}: has shape {tuple(array.shape)}, needs at least {min_ndim} dimensions."
+        )
+    return _native(array)
+
+
+def _frame_chunks(shape, itemsize: int):
+    frame = int(np.prod(shape[1:])) * itemsize
+    return (max(1, _CHUNK_BYTES // max(frame, 1)), *shape[1:])
+
+
+def _open_npy(path, dataset):
+    data = np.load(path, mmap_mode="r", allow_pickle=False)
+    if data.ndim < 3:
+        return da.from_array(np.asarray(data), chunks=data.shape)
+    return da.from_array(data, chunks=_frame_chunks(data.shape, data.dtype.itemsize))
+
+
+def _open_tiff(path, dataset):
+    import tifffile
+    import zarr
+
+    tiff = tifffile.TiffFile(path)
+    store = tiff.series[0].aszarr()
+    # The file stays open while the lazy stack may read it, and closes with it.
+    weakref.finalize(store, tiff.close)
+    node = zarr.open(store, mode="r")
+    if isinstance(node, zarr.Group):  # pyramids and multi-series files: the first level
+        node = node[sorted(node.array_keys())[0]]
+    return da.from_zarr(node)
+
+
+def _open_fits(path, dataset):
+    from astropy.io import fits
+
+    # The memory map outlives the closed file object; the data stay readable.
+    with fits.open(path, memmap=True, lazy_load_hdus=False) as hdus:
+        data = _fits_data(path, hdus, dataset)
+    return da.from_array(data, chunks=_frame_chunks(data.shape, data.dtype.itemsize))
+
+
+def _fits_data(path, hdus, dataset):
+    if dataset is not None:
+        key = int(dataset) if str(dataset).isdigit() else dataset
+        try:
+            hdu = hdus[key]
+        except (KeyError, IndexError):
+            raise _ReadError(f"{path}: has no extension {dataset!r}.") from None
+    else:
+        with_data = [h for h in hdus if h.data is not None and h.data.ndim >= 2]
+        if not with_data:
+            raise _ReadError(f"{path}: no HDU holds an image.")
+        hdu = with_data[0]
+    if hdu.data is None:
+        raise _ReadError(f"{path}: extension {dataset!r} holds no data.")
+    return hdu.data
+
+
+def _open_zarr(path, dataset):
+    import zarr
+
+    node = zarr.open(str(path), mode="r")
+    if not isinstance(node, zarr.Group) and dataset is not None:
+        raise _ReadError(f"{path}: is a single zarr array, not a group; drop --dataset.")
+    if isinstance(node, zarr.Group):
+        if dataset is None:
+            names = sorted(node.array_keys())
+            if len(names) != 1:
+                listed = ", ".join(names) if names else "none"
+                raise _ReadError(
+                    f"{path}: is a zarr group with arrays {listed}; choose one with --dataset."
+                )
+            dataset = names[0]
+        try:
+            node = node[dataset]
+        except KeyError:
+            raise _ReadError(f"{path}: has no array {dataset!r}.") from None
+    return da.from_zarr(node)
+
+
+def axis_names(ndim: int) -> tuple[str, ...]:
+    """Column names of the shift components: ``("y", "x")`` or ``("z", "y", "x")``."""
+    return ("z", "y", "x")[-ndim:] if ndim <= 3 else tuple(f"axis{i}" for i in range(ndim))
+
+
+def write_shifts_csv(stream, result) -> None:
+    """Write a computed :class:`~napari_imreg.core.stack.StackResult` as CSV rows.
+
+    Columns: ``frame``, ``shift_<axis>``, ``error_<axis>`` (numpy axis order),
+    ``chi2``, ``dof`` and, when the noise was estimated, ``noise``.
+    """
+    shifts = np.asarray(result.shifts)
+    ndim = shifts.shape[1]
+    names = axis_names(ndim)
+    header = ["frame", *(f"shift_{n}" for n in names), *(f"error_{n}" for n in names)]
+    header += ["chi2", "dof"]
+    columns = [shifts, np.asarray(result.errors), np.asarray(result.chi2)[:, None]]
+    columns.append(np.asarray(result.dof)[:, None])
+    if result.noise is not None:
+        header.append("noise")
+        columns.append(np.asarray(result.noise)[:, None])
+    table = np.concatenate(columns, axis=1)
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(header)
+    for index, row in enumerate(table):
+        writer.writerow([index, *(f"{value:.8g}" for value in row)])
+
+
+def write_stack(
+    path, stack: da.Array, *, on_frames: Callable[[int], None] | None = None, window: int = 4
+) -> None:
+    """Write a (lazy) stack to ``.zarr`` or ``.tif``/``.tiff``, a few chunks of frames at a time.
+
+    ``window`` chunks are computed at once (in parallel), so memory holds about
+    that many chunks. ``on_frames(n)`` is called after each chunk of ``n`` frames
+    is written.
+    """
+    stack = stack.rechunk(dict.fromkeys(range(1, stack.ndim), -1))
+    name = str(path).lower().rstrip("/")
+    if not name.endswith(STACK_OUTPUT_SUFFIXES):
+        raise _ReadError(f"{path}: the registered stack can be written to .zarr, .tif or .tiff.")
+    if name.endswith(".zarr"):
+        _write_zarr(path, stack, on_frames, window)
+    else:
+        _write_tiff(path, stack, on_frames, window)
+
+
+def _chunks_of_frames(stack: da.Array, window: int) -> Iterator[np.ndarray]:
+    """The stack's chunks of frames in order, ``window`` of them computed at once."""
+    import dask
+
+    blocks = [stack.blocks[i] for i in range(stack.numblocks[0])]
+    for start in range(0, len(blocks), window):
+        yield from dask.compute(*blocks[start : start + window])
+
+
+def _write_zarr(path, stack: da.Array, on_frames, window: int) -> None:
+    import zarr
+
+    target = zarr.open_array(
+        str(path),
+        mode="w",
+        shape=stack.shape,
+        chunks=(1, *stack.shape[1:]),
+        dtype=stack.dtype,
+    )
+    start = 0
+    for block in _chunks_of_frames(stack, window):
+        target[start : start + len(block)] = block
+        start += len(block)
+        if on_frames is not None:
+            on_frames(len(block))
+
+
+def _write_tiff(path, stack: da.Array, on_frames, window: int) -> None:
+    import tifffile
+
+    def frames() -> Iterator[np.ndarray]:
+        for block in _chunks_of_frames(stack, window):
+            yield from block
+            if on_frames is not None:
+                on_frames(len(block))
+
+    big = stack.nbytes > 2**31
+    tifffile.imwrite(path, data=frames(), shape=stack.shape, dtype=stack.dtype, bigtiff=big)
