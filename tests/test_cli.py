@@ -137,7 +137,10 @@ def test_stack_to_stdout_with_reference_file_and_mean(files, capsys):
         (["frobnicate"], "No such command"),
     ],
 )
-def test_bad_input_exits_nonzero_with_one_line(files, argv, message, capsys):
+def test_bad_input_exits_nonzero_with_one_line(
+    files, argv, message, capsys, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # nothing may be written, but never into the repository
     folder, _, _ = files
     status = main([a.format(f=folder) for a in argv])
     assert status != 0
