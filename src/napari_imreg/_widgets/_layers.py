@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from napari.layers import Image, Layer
@@ -111,3 +111,25 @@ def _choose_level(shapes: Sequence[tuple[int, ...]], budget: int) -> int:
         if int(np.prod(shape)) <= budget:
             return index
     return len(shapes) - 1
+
+
+#: Tooltips of the controls shared by the pair and stack widgets.
+COMMON_TOOLTIPS = {
+    "_noise": "The 1-sigma noise of the images: estimated from the residual of the fit, "
+    "a single value, or (pairs) a per-pixel error layer such as a FITS ERR/VAR extension.",
+    "_error_value": "1-sigma noise per pixel, in the image's units.",
+    "_auto_upsample": "Sample the Δχ² map finely enough to show the 1, 2 and 3 sigma regions. "
+    "The chi2 shift and error do not depend on it.",
+    "_upsample": "Samples per pixel of the Δχ² map (chi2) or of the peak search (dft).",
+    "_boundary": "overlap: compare the images only where they overlap (real images); "
+    "wrap: treat them as periodic.",
+    "_zero_mean": "Subtract each image's mean first, so a background offset does not pull "
+    "the shift.",
+    "_rgb_channel": "RGB layers are registered on one channel or on their luminance.",
+}
+
+
+def set_tooltips(widget: Any, tooltips: dict[str, str]) -> None:
+    """Give a widget's controls (attributes named in ``tooltips``) their tooltips."""
+    for name, tip in tooltips.items():
+        getattr(widget, name).tooltip = tip

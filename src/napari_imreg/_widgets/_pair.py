@@ -36,6 +36,7 @@ from napari.utils.colormaps import Colormap
 from napari.utils.notifications import show_error, show_info, show_warning
 
 from napari_imreg._widgets._layers import (
+    COMMON_TOOLTIPS,
     MULTISCALE_PIXEL_BUDGET,
     RGB_CHANNELS,
     LayerArray,
@@ -43,6 +44,7 @@ from napari_imreg._widgets._layers import (
     crop_to_common,
     describe,
     layer_array,
+    set_tooltips,
 )
 
 if TYPE_CHECKING:
@@ -395,6 +397,20 @@ def sigma_levels(n_parameters: int) -> tuple[float, float, float]:
     return tuple(float(chi2.ppf(erf(n / np.sqrt(2.0)), n_parameters)) for n in (1, 2, 3))  # type: ignore[return-value]
 
 
+_TOOLTIPS = {
+    "_reference": "The image the others are registered onto.",
+    "_moving": "The images to register (select several with Ctrl or Shift).",
+    "_error_layer": "A layer holding the moving image's 1-sigma error per pixel (or its "
+    "variance, for a FITS VAR extension).",
+    "_method": "chi2: the chi-squared shift with calibrated errors and the Δχ² map; dft: the "
+    "upsampled cross-correlation peak; taylor: the peak refined by a Taylor expansion.",
+    "_output": "shifted copy: add a resampled copy of each moving layer; in place: set the "
+    "moving layer's translate (no resampling, the pixels are untouched).",
+    "_run_button": "Register each moving layer in the background; the viewer stays usable.",
+    "_cancel_button": "Stop after the layer being registered; finished ones are kept.",
+}
+
+
 class PairWidget(Container):
     """Dock widget: register image layers onto a reference, show shifts with errors."""
 
@@ -423,6 +439,7 @@ class PairWidget(Container):
         self._plan_label.native.setWordWrap(True)
         self._results = TextEdit(label="shifts", value="")
         self._results.read_only = True
+        set_tooltips(self, {**COMMON_TOOLTIPS, **_TOOLTIPS})
 
         self.extend(
             [

@@ -33,7 +33,13 @@ from napari.layers import Image, Labels, Layer
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 
-from napari_imreg._widgets._layers import RGB_CHANNELS, RgbChannel, rgb_to_channel
+from napari_imreg._widgets._layers import (
+    COMMON_TOOLTIPS,
+    RGB_CHANNELS,
+    RgbChannel,
+    rgb_to_channel,
+    set_tooltips,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -279,6 +285,20 @@ def load_shifts_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     return table[:, shift_cols], errors
 
 
+_TOOLTIPS = {
+    "_layer": "An image layer with a time or z axis (3 or more axes).",
+    "_axis": "The axis along which the frames are stacked.",
+    "_reference": "What each frame is registered onto: the first frame, a chosen frame, the "
+    "mean of all frames, or the previous frame (the drift then accumulates from frame 0).",
+    "_reference_index": "The reference frame's index along the frame axis.",
+    "_apply_to": "Other layers with the same frames (channels, labels) to move the same way.",
+    "_cancel_button": "Stop after the frame being registered; the frames done are kept.",
+    "_save_button": "Write the shifts and errors, one row per frame, to a CSV file.",
+    "_load_button": "Read shifts from a CSV file written by this widget.",
+    "_apply_button": "Add registered copies of the stack and the 'apply to' layers.",
+}
+
+
 class StackWidget(Container):
     """Dock widget: register a stack along a time or z axis and apply the drift to layers."""
 
@@ -335,6 +355,7 @@ class StackWidget(Container):
                 self._apply_button,
             ]
         )
+        set_tooltips(self, {**COMMON_TOOLTIPS, **_TOOLTIPS})
         self._figure, self._canvas = _make_plot()
         if self._canvas is not None:
             self.native.layout().addWidget(self._canvas)
