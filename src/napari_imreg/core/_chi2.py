@@ -113,14 +113,23 @@ class Surface:
     offset: Series | None
     shape: tuple[int, ...]
     reference_part: Series | None = None
+    filtered_cross: Series | None = None
 
-    def grid(self, threads=None) -> tuple[np.ndarray, np.ndarray]:
-        """``f`` and ``W`` at every whole-pixel shift (FFT layout)."""
-        weight = np.broadcast_to(self.weight.grid(threads), self.shape)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f = np.broadcast_to(self.residual.grid(threads), self.shape) / weight
+    def grid(self, threads=None) -> tuple[np.ndarray, np.ndarray | None]:
+        """``f`` at every whole-pixel shift (FFT layout), and ``W`` (None if constant)."""
+        f = self.residual.grid(threads)
+        if self.weight.spectrum is None:
+            f /= self.weight.constant
             if self.offset is not None:
-                f = f - (self.offset.grid(threads) / weight) ** 2
+                f -= (self.offset.grid(threads) / self.weight.constant) ** 2
+            return f, None
+        weight = self.weight.grid(threads)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f /= weight
+            if self.offset is not None:
+                offset = self.offset.grid(threads)
+                offset /= weight
+                f -= offset**2
         return f, weight
 
     def derivatives(self, point) -> tuple[float, np.ndarray, np.ndarray]:
@@ -186,12 +195,19 @@ def whole_pixel_minimum(
     """
     f, weight = surface.grid(threads)
     shifts = signed_shifts(surface.shape)
-    allowed = np.ones(surface.shape, dtype=bool)
+    allowed = None
     for axis, (values, limit) in enumerate(zip(shifts, limits, strict=True)):
-        ok = np.abs(values) <= limit
-        allowed &= ok.reshape([-1 if a == axis else 1 for a in range(len(shifts))])
-    allowed &= weight > min_weight_fraction * weight[allowed].max()
-    score = np.where(allowed & np.isfinite(f), f, np.inf)
+        if np.all(np.abs(values) <= limit):
+            continue
+        ok = (np.abs(values) <= limit).reshape([-1 if a == axis else 1 for a in range(f.ndim)])
+        allowed = ok if allowed is None else allowed & ok
+    if weight is not None:
+        enough = weight > min_weight_fraction * np.max(
+            weight if allowed is None else weight[allowed]
+        )
+        allowed = enough if allowed is None else allowed & enough
+    score = f if allowed is None else np.where(allowed, f, np.inf)
+    score = np.where(np.isfinite(score), score, np.inf) if not np.isfinite(score).all() else score
     if not np.isfinite(score).any():
         raise ValueError(
             "no shift leaves enough overlap between the images; raise max_shift or check "
@@ -199,7 +215,7 @@ def whole_pixel_minimum(
         )
     index = np.unravel_index(int(np.argmin(score)), surface.shape)
     shift = np.array([shifts[a][i] for a, i in enumerate(index)], dtype=np.float64)
-    return shift, float(weight[index])
+    return shift, float(surface.weight.constant if weight is None else weight[index])
 
 
 def refine_minimum(
@@ -215,22 +231,21 @@ def refine_minimum(
     value, grad, hess = surface.derivatives(point)
     for _ in range(max_iterations):
         step = _newton_step(grad, hess)
+        if np.max(np.abs(step)) < tolerance:
+            break
         accepted = None
-        for _halving in range(20):
+        for _halving in range(12):
             trial = np.clip(point + step, start - 1.0, start + 1.0)
-            if np.max(np.abs(trial - point)) < tolerance:
-                break
             candidate = surface.derivatives(trial)
-            if candidate[0] <= value:
+            # Near the minimum the values differ by round-off only: trust small
+            # Newton steps, check larger ones for descent.
+            if candidate[0] <= value or np.max(np.abs(step)) < 1e-3:
                 accepted = trial, candidate
                 break
             step = step / 2
         if accepted is None:
             break
-        moved = np.max(np.abs(accepted[0] - point))
         point, (value, grad, hess) = accepted
-        if moved < tolerance:
-            break
     positive = bool(np.all(np.linalg.eigvalsh(0.5 * (hess + hess.T)) > 0))
     return point, value, hess, positive
 
@@ -250,29 +265,20 @@ def _newton_step(grad: np.ndarray, hess: np.ndarray) -> np.ndarray:
     return step
 
 
-def derivative_power(n: int) -> float:
-    """Mean of ``(2 pi k / n)**2`` over the frequencies of an axis of length ``n``.
-
-    The variance of the band-limited derivative of unit white noise (about pi**2 / 3).
-    """
-    k = np.fft.fftfreq(n, 1.0 / n)
-    return float(np.mean((2 * np.pi * k / n) ** 2))
-
-
 def marginal_errors(
-    hessian: np.ndarray, extra_score_covariance: np.ndarray | None = None
+    hessian: np.ndarray, score_covariance: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Covariance of the minimum of a chi2 with Hessian ``H``, and the marginal 1-sigma.
 
-    For a correctly weighted chi2 the score (gradient) has covariance ``2 H`` and
-    the covariance of the minimum is ``2 H^-1``; the 1-sigma of one parameter
-    with the others profiled out is ``sqrt((2 H^-1)_ii)``, where chi2 has risen
-    by 1. ``extra_score_covariance`` adds score variance the chi2 does not model
-    (the sandwich form ``H^-1 (2 H + J) H^-1``).
+    The covariance is the sandwich ``H^-1 J H^-1``, ``J`` the covariance of the
+    chi2 gradient (score). For a correctly weighted chi2, ``J = 2 H`` (the
+    default) and this is ``2 H^-1``: the 1-sigma of one parameter with the
+    others profiled out, ``sqrt((2 H^-1)_ii)``, is where chi2 has risen by 1.
     """
     sym = 0.5 * (hessian + hessian.T)
     inverse = np.linalg.inv(sym)
-    covariance = 2.0 * inverse
-    if extra_score_covariance is not None:
-        covariance = covariance + inverse @ extra_score_covariance @ inverse
+    if score_covariance is None:
+        covariance = 2.0 * inverse
+    else:
+        covariance = inverse @ (0.5 * (score_covariance + score_covariance.T)) @ inverse
     return covariance, np.sqrt(np.diag(covariance))

@@ -89,15 +89,15 @@ def _run(kind: str, array: np.ndarray, s, threads: int | None) -> np.ndarray:
     if pyfftw is None:
         return getattr(scipy.fft, kind)(array, s=s, workers=nthreads)
     plan = _plan(kind, array.shape, array.dtype, s, nthreads)
+    # Every call writes into a fresh aligned output array, handed to the caller.
+    out = pyfftw.empty_aligned(plan.output_array.shape, dtype=plan.output_array.dtype)
     if plan.input_array.shape == array.shape:
         # Copy into the plan's own buffer: handing FFTW the caller's array would
         # let a complex-to-real transform overwrite it.
         plan.input_array[...] = array
-        out = plan()
-    else:  # a zero-padding wrapper: it copies into its padded buffer itself
-        out = plan(array)
-    # The output buffer is reused by the next call: hand back a copy.
-    return out.copy()
+        return plan(output_array=out)
+    # A zero-padding wrapper copies into its padded buffer itself.
+    return plan(array, output_array=out)
 
 
 def _real_dtype(array: np.ndarray) -> np.ndarray:

@@ -19,7 +19,6 @@ from . import _fft
 from ._chi2 import (
     Series,
     Surface,
-    derivative_power,
     marginal_errors,
     refine_minimum,
     whole_pixel_minimum,
@@ -52,6 +51,8 @@ BOUNDARIES = ("overlap", "wrap")
 MAP_HALF_WIDTH = 7
 #: Width, in pixels, of the cosine taper at the edges of the weights (overlap mode).
 TAPER_WIDTH = 8
+#: The binomial filter applied to both images in overlap mode (see ``Registrar``).
+SMOOTHING = np.array([0.25, 0.5, 0.25])
 
 
 class RegistrationWarning(UserWarning):
@@ -143,6 +144,24 @@ def _taper(n: int, width: int) -> np.ndarray:
     return profile
 
 
+def _filter_response(frequency: np.ndarray) -> np.ndarray:
+    """Transfer function of the symmetric kernel ``SMOOTHING`` at ``frequency`` (cycles/px)."""
+    half = SMOOTHING.size // 2
+    response = np.full(np.shape(frequency), SMOOTHING[half], dtype=np.float64)
+    for j in range(1, half + 1):
+        response += 2 * SMOOTHING[half + j] * np.cos(2 * np.pi * j * np.asarray(frequency))
+    return response
+
+
+def _smooth(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``values`` convolved with ``kernel`` along every axis (zero outside)."""
+    out = values
+    for axis in range(values.ndim):
+        if values.shape[axis] >= kernel.size:
+            out = scipy.ndimage.convolve1d(out, kernel, axis=axis, mode="constant")
+    return out
+
+
 def _move(values: np.ndarray, offsets, *, wrap: bool) -> np.ndarray:
     """``values`` moved by whole pixels (content to higher indices), periodic or zero-filled."""
     if wrap:
@@ -189,7 +208,9 @@ class _Image:
     valid: np.ndarray | None  # None: every pixel valid
 
     @classmethod
-    def prepare(cls, image: np.ndarray, mask, *, zero_mean: bool, name: str) -> _Image:
+    def prepare(
+        cls, image: np.ndarray, mask, *, zero_mean: bool, smooth: bool, name: str
+    ) -> _Image:
         data = np.array(image, dtype=np.float64)  # a copy: the caller's array is never touched
         invalid = ~np.isfinite(data)
         if mask is not None:
@@ -201,10 +222,18 @@ class _Image:
             valid = ~invalid
             data[invalid] = 0.0
         if zero_mean:
-            mean = data.mean() if valid is None else data[valid].mean()
-            data -= mean
+            data -= data.mean() if valid is None else data[valid].mean()
             if valid is not None:
                 data[~valid] = 0.0
+        if smooth:
+            data = _smooth(data, SMOOTHING)
+            # Pixels whose filter reached outside the image or an invalid pixel.
+            footprint = np.ones((SMOOTHING.size,) * data.ndim, dtype=bool)
+            inside = np.ones(data.shape, dtype=bool) if valid is None else valid
+            valid = scipy.ndimage.binary_erosion(inside, footprint, border_value=0)
+            if not valid.any():
+                raise ValueError(f"{name} is too small or too masked to register.")
+            data[~valid] = 0.0
         return cls(data, valid)
 
     def is_flat(self) -> bool:
@@ -212,58 +241,90 @@ class _Image:
         return bool(np.ptp(values) == 0)
 
 
-@dataclass
 class _Spectra:
-    """Spectra of one side's weighted image: F(w X**2), F(w X), F(w) (None: w is 1)."""
+    """Spectra of one side's weighted image: F(w X), F(w), F(w X**2) (w None: w is 1).
 
-    w_x2: np.ndarray
-    w_x: np.ndarray
-    w: np.ndarray | None
-    sum_w_x2: float
-    sum_w_x: float
-    sum_w: float
+    F(w X**2) is needed only against a non-uniform weight on the other side, so
+    it is computed on first use.
+    """
 
-    @classmethod
-    def of(cls, image: _Image, weight: np.ndarray | None, padded, threads) -> _Spectra:
+    def __init__(self, image: _Image, weight: np.ndarray | None, padded, threads):
         x = image.data
-        weighted = x if weight is None else weight * x
-        spectra = cls(
-            w_x2=_fft.rfftn(weighted * x, s=padded, threads=threads),
-            w_x=_fft.rfftn(weighted, s=padded, threads=threads),
-            w=None if weight is None else _fft.rfftn(weight, s=padded, threads=threads),
-            sum_w_x2=float(np.sum(weighted * x)),
-            sum_w_x=float(np.sum(weighted)),
-            sum_w=float(x.size if weight is None else np.sum(weight)),
-        )
-        return spectra
+        self._weighted = x if weight is None else weight * x
+        self._x = x
+        self._padded = padded
+        self._threads = threads
+        self._w_x2 = None
+        self.w_x = _fft.rfftn(self._weighted, s=padded, threads=threads)
+        self.w = None if weight is None else _fft.rfftn(weight, s=padded, threads=threads)
+        self.sum_w_x2 = float(np.vdot(self._weighted.ravel(), x.ravel()))
+        self.sum_w_x = float(np.sum(self._weighted))
+        self.sum_w = float(x.size if weight is None else np.sum(weight))
+
+    @property
+    def w_x2(self) -> np.ndarray:
+        if self._w_x2 is None:
+            self._w_x2 = _fft.rfftn(
+                self._weighted * self._x, s=self._padded, threads=self._threads
+            )
+        return self._w_x2
 
 
-def _surface(ref: _Spectra, mov: _Spectra, padded, *, fit_offset: bool) -> Surface:
+def _product(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``first * conj(second)`` with a single new array."""
+    out = np.conj(second)
+    out *= first
+    return out
+
+
+def _surface(
+    ref: _Spectra,
+    mov: _Spectra,
+    padded,
+    *,
+    fit_offset: bool,
+    split_noise: bool,
+    transfer=None,
+) -> Surface:
     """The surface of ``A``, ``W`` and (with ``fit_offset``) ``B`` from both sides' spectra.
 
     A side whose weight is uniform (``w`` None) contributes constants instead of
     spectra: a correlation with a constant is the constant times the other sum.
+    With ``split_noise`` the surface also carries ``T1 - T2``, the reference's
+    share of the residual (see :meth:`Surface.reference_share`). ``transfer``
+    (one 1-D array per axis) gives ``T2`` filtered once more by that transfer
+    function, for the covariance of a filtered registration.
     """
     shape = tuple(padded)
     # T1 = corr(a R**2, b), T2 = corr(a R, b M), T3 = corr(a, b M**2); a uniform
     # side turns T1 or T3 into a constant.
-    cross = ref.w_x * np.conj(mov.w_x)
-    t1 = None if mov.w is None else ref.w_x2 * np.conj(mov.w)
-    t3 = None if ref.w is None else ref.w * np.conj(mov.w_x2)
+    cross = _product(ref.w_x, mov.w_x)
+    filtered_cross = None
+    if transfer is not None:
+        spectrum = cross.copy()
+        for axis, factor in enumerate(transfer):
+            spectrum *= factor.reshape([-1 if a == axis else 1 for a in range(cross.ndim)])
+        filtered_cross = Series(spectrum, shape)
     t1_constant = ref.sum_w_x2 if mov.w is None else 0.0
     t3_constant = mov.sum_w_x2 if ref.w is None else 0.0
-    if t1 is None and t3 is None:
+    reference_part = None
+    if mov.w is None and ref.w is None:
         residual = Series(cross, shape, scale=-2.0, constant=t1_constant + t3_constant)
-        reference_part = Series(cross, shape, scale=-1.0, constant=t1_constant)
+        if split_noise:
+            reference_part = Series(cross, shape, scale=-1.0, constant=t1_constant)
     else:
-        spectrum = -2.0 * cross
-        for term in (t1, t3):
-            if term is not None:
-                spectrum += term
+        t1 = None if mov.w is None else _product(ref.w_x2, mov.w)
+        if split_noise:
+            part = -cross if t1 is None else t1 - cross
+            reference_part = Series(part, shape, constant=t1_constant)
+        spectrum = cross
+        spectrum *= -2.0
+        if t1 is not None:
+            spectrum += t1
+            del t1
+        if ref.w is not None:
+            spectrum += _product(ref.w, mov.w_x2)
         residual = Series(spectrum, shape, constant=t1_constant + t3_constant)
-        part = -cross if t1 is None else t1 - cross
-        reference_part = Series(part, shape, constant=t1_constant)
-    del t1, t3
 
     if ref.w is None and mov.w is None:
         weight = Series(None, shape, constant=float(np.prod(shape)))
@@ -272,7 +333,7 @@ def _surface(ref: _Spectra, mov: _Spectra, padded, *, fit_offset: bool) -> Surfa
     elif mov.w is None:
         weight = Series(None, shape, constant=ref.sum_w)
     else:
-        weight = Series(ref.w * np.conj(mov.w), shape)
+        weight = Series(_product(ref.w, mov.w), shape)
 
     offset = None
     if fit_offset and (ref.w is not None or mov.w is not None):
@@ -281,14 +342,15 @@ def _surface(ref: _Spectra, mov: _Spectra, padded, *, fit_offset: bool) -> Surfa
         if mov.w is None:
             constant += ref.sum_w_x
         else:
-            spectrum = ref.w_x * np.conj(mov.w)
+            spectrum = _product(ref.w_x, mov.w)
         if ref.w is None:
             constant -= mov.sum_w_x
+        elif spectrum is None:
+            spectrum = -_product(ref.w, mov.w_x)
         else:
-            term = ref.w * np.conj(mov.w_x)
-            spectrum = -term if spectrum is None else spectrum - term
+            spectrum -= _product(ref.w, mov.w_x)
         offset = Series(spectrum, shape, constant=constant)
-    return Surface(residual, weight, offset, shape, reference_part)
+    return Surface(residual, weight, offset, shape, reference_part, filtered_cross)
 
 
 class Registrar:
@@ -346,7 +408,13 @@ class Registrar:
         self.threads = threads
         self._reference_error = check_error(reference_error, ref.shape, "reference_error")
         mask = _check_mask(reference_mask, ref.shape, "reference_mask")
-        self._reference = _Image.prepare(ref, mask, zero_mean=self.zero_mean, name="reference")
+        # Overlap mode filters both images with a compact binomial kernel: near the
+        # Nyquist frequency a truncated (non-periodic) image cannot be interpolated
+        # by a sub-pixel amount, and that content would bias the shift.
+        self._smooth = self.boundary == "overlap"
+        self._reference = _Image.prepare(
+            ref, mask, zero_mean=self.zero_mean, smooth=self._smooth, name="reference"
+        )
         requested = check_max_shift(max_shift, ref.shape)
         half = np.asarray(ref.shape, dtype=np.float64) / 2
         if self.boundary == "wrap":
@@ -362,6 +430,74 @@ class Registrar:
             )
             self._taper = self._outer([_taper(n, TAPER_WIDTH) for n in ref.shape])
         self._reference_cache: dict = {}
+        valid = (
+            self._reference.data
+            if self._reference.valid is None
+            else self._reference.data[self._reference.valid]
+        )
+        self._reference_power = float(np.mean(valid**2))
+
+    @property
+    def _variance_factor(self) -> float:
+        """Variance of the filtered noise per unit variance of the raw noise."""
+        return float(np.sum(SMOOTHING**2)) ** len(self.shape) if self._smooth else 1.0
+
+    def _transfer(self, *, power: int) -> list[np.ndarray]:
+        """Per-axis ``|H(k)|**power`` of the filter on the padded frequencies (rfft layout)."""
+        out = []
+        for axis, n in enumerate(self._padded):
+            k = (
+                np.arange(n // 2 + 1)
+                if axis == len(self._padded) - 1
+                else np.fft.fftfreq(n, 1 / n)
+            )
+            out.append(np.cos(np.pi * k / n) ** (2 * power))
+        return out
+
+    def _surface(self, ref_spec: _Spectra, mov_spec: _Spectra, *, split_noise=False) -> Surface:
+        return _surface(
+            ref_spec,
+            mov_spec,
+            self._padded,
+            fit_offset=self.zero_mean,
+            split_noise=split_noise,
+            transfer=self._transfer(power=2) if self._smooth else None,
+        )
+
+    def _score_covariance(self, surface: Surface, shift, scale, chi2_hessian) -> np.ndarray:
+        """Covariance of the chi2 gradient due to the noise times the signal.
+
+        For white noise it is twice the Hessian. Filtering correlates the noise:
+        then it is ``4 / c2`` times the curvature of the correlation of the images
+        filtered twice, ``c2`` being the variance factor of the filter.
+        """
+        if surface.filtered_cross is None:
+            return 2.0 * chi2_hessian
+        weight = surface.weight_at(shift)
+        curvature = -surface.filtered_cross.derivatives(shift)[2]
+        return (4.0 / self._variance_factor) * (scale / weight) * curvature
+
+    def _noise_coupling_covariance(self, image: _Image, ref_var, mov_var, shift) -> np.ndarray:
+        """Covariance of the chi2 gradient due to the product of both images' noise.
+
+        When both images are noisy, the moving image's noise also enters the
+        model's gradient; its product with the reference's noise adds
+        ``4 * coupling * kappa / c2**2`` per axis, ``kappa`` the variance of the
+        (filtered) derivative of unit white noise. It vanishes when either image
+        is noiseless.
+        """
+        coupling = self._noise_coupling(image, ref_var, mov_var, shift)
+        if coupling == 0.0:
+            return np.zeros((len(self.shape), len(self.shape)))
+        fourth = self._transfer(power=4)
+        means = [float(np.mean(t)) for t in fourth] if self._smooth else [1.0] * len(self.shape)
+        kappa = []
+        for axis, n in enumerate(self._padded):
+            k = np.fft.fftfreq(n, 1 / n)
+            h4 = _filter_response(k / n) ** 4 if self._smooth else np.ones(n)
+            others = np.prod([m for a, m in enumerate(means) if a != axis])
+            kappa.append(float(np.mean(h4 * (2 * np.pi * k / n) ** 2)) * others)
+        return 4.0 * coupling * np.diag(kappa) / self._variance_factor**2
 
     @staticmethod
     def _outer(profiles) -> np.ndarray:
@@ -382,9 +518,11 @@ class Registrar:
             return self._reference_cache[cache_key]
         weight = self._base_weight(image)
         if isinstance(variance, np.ndarray):
-            inverse = 1.0 / np.where(np.isfinite(variance), variance, np.inf)
+            if self._smooth:  # the variance of the filtered image
+                variance = _smooth(np.where(np.isfinite(variance), variance, 0.0), SMOOTHING**2)
+            inverse = 1.0 / np.where(variance > 0, variance, np.inf)
             weight = inverse if weight is None else weight * inverse
-        spectra = _Spectra.of(image, weight, self._padded, self.threads)
+        spectra = _Spectra(image, weight, self._padded, self.threads)
         if cache_key is not None:
             self._reference_cache.clear()  # keep only the latest: bounded memory
             self._reference_cache[cache_key] = spectra
@@ -412,79 +550,84 @@ class Registrar:
         check_same_shape(self._reference.data, mov, ("reference", "moving"))
         moving_error = check_error(error, mov.shape, "error")
         mask = _check_mask(mask, mov.shape, "mask")
-        image = _Image.prepare(mov, mask, zero_mean=self.zero_mean, name="moving")
+        image = _Image.prepare(
+            mov, mask, zero_mean=self.zero_mean, smooth=self._smooth, name="moving"
+        )
         if self._reference.is_flat() or image.is_flat():
             return self._no_information()
 
         ref_err, mov_err = self._reference_error, moving_error
         estimate = ref_err is None and mov_err is None
-        scalar_var = sum(float(e) ** 2 for e in (ref_err, mov_err) if isinstance(e, float))
         ref_map = isinstance(ref_err, np.ndarray)
         mov_map = isinstance(mov_err, np.ndarray)
+        ref_var = 0.0 if ref_err is None else ref_err**2
+        mov_var = 0.0 if mov_err is None else mov_err**2
         if ref_map and mov_map:
             # Both noise maps: the variance of the difference lives in two frames.
             # Find the whole-pixel shift first, then carry the moving map into the
             # reference frame, so that one weight holds the total variance.
-            ref_spec = self._spectra(self._reference, ref_err**2)
-            mov_spec = self._spectra(image, mov_err**2)
-            surface = _surface(ref_spec, mov_spec, self._padded, fit_offset=self.zero_mean)
-            start, _ = whole_pixel_minimum(
-                surface, self._limits, min_weight_fraction=0.25, threads=self.threads
+            surface = self._surface(
+                self._spectra(self._reference, ref_var), self._spectra(image, mov_var)
             )
-            carried = _move(mov_err**2, start.astype(int), wrap=True)
-            ref_spec = self._spectra(self._reference, ref_err**2 + carried)
-            mov_spec = self._spectra(image, None)
+            start = whole_pixel_minimum(
+                surface, self._limits, min_weight_fraction=0.25, threads=self.threads
+            )[0]
+            total = ref_var + _move(mov_var, start.astype(int), wrap=True)
+            ref_spec, mov_spec = self._spectra(self._reference, total), self._spectra(image, None)
         elif ref_map:
-            extra = mov_err**2 if isinstance(mov_err, float) else 0.0
-            ref_spec = self._spectra(self._reference, ref_err**2 + extra, cache_key=("map", extra))
+            key = ("map", float(mov_var))
+            ref_spec = self._spectra(self._reference, ref_var + mov_var, cache_key=key)
             mov_spec = self._spectra(image, None)
         elif mov_map:
-            extra = ref_err**2 if isinstance(ref_err, float) else 0.0
             ref_spec = self._spectra(self._reference, None, cache_key=("plain",))
-            mov_spec = self._spectra(image, mov_err**2 + extra)
+            mov_spec = self._spectra(image, mov_var + ref_var)
         else:
             ref_spec = self._spectra(self._reference, None, cache_key=("plain",))
             mov_spec = self._spectra(image, None)
-
-        surface = _surface(ref_spec, mov_spec, self._padded, fit_offset=self.zero_mean)
+        surface = self._surface(ref_spec, mov_spec, split_noise=estimate)
         del ref_spec, mov_spec
-        start, _ = whole_pixel_minimum(
+
+        start = whole_pixel_minimum(
             surface, self._limits, min_weight_fraction=0.25, threads=self.threads
-        )
+        )[0]
         shift, f_min, hessian, positive = refine_minimum(surface, start)
         weight = surface.weight_at(shift)
 
+        # chi2 = f * W * scale, in units where the filtered noise has unit variance.
         ndim = mov.ndim
         fitted = ndim + (1 if self.zero_mean else 0)
+        filtered = self._variance_factor
         if estimate or not (ref_map or mov_map):
             pixels = weight
-        else:
-            # Weights hold 1/variance: convert back to a pixel count.
-            variance = (ref_err**2 if ref_map else 0.0) + (mov_err**2 if mov_map else 0.0)
-            pixels = weight * float(np.nanmean(variance + scalar_var))
+        else:  # the weights hold 1 / variance: convert back to a pixel count
+            pixels = (
+                weight
+                * filtered
+                * float(np.nanmean(np.broadcast_to(ref_var + mov_var, mov.shape)))
+            )
         dof = max(pixels - fitted, 1.0)
         noise = None
         if estimate:
-            noise_var = f_min * weight / dof
-            noise = float(np.sqrt(max(noise_var, 0.0)))
-            scale = weight / noise_var if noise_var > 0 else np.inf
+            noise_var = max(f_min * weight / dof, 1e-24 * self._reference_power)
+            noise = float(np.sqrt(noise_var / filtered))
+            scale = weight / noise_var
+            # Split it between the images: sum w R (R - M) / sum w (R - M)**2 is
+            # the reference's share.
+            share = surface.reference_share(shift)
+            ref_var, mov_var = noise_var * share, noise_var * (1.0 - share)
         elif ref_map or mov_map:
             scale = weight
         else:
-            scale = weight / scalar_var
+            scale = weight / (filtered * (ref_var + mov_var))
         chi2_hessian = hessian * scale
-        if estimate:
-            # Split the estimated variance of the difference between the images:
-            # sum w R (R - M) over sum w (R - M)**2 is the reference's share.
-            share = surface.reference_share(shift)
-            ref_var, mov_var = noise_var * share, noise_var * (1.0 - share)
-        else:
-            ref_var = 0.0 if ref_err is None else ref_err**2
-            mov_var = 0.0 if mov_err is None else mov_err**2
-        coupling = self._noise_coupling(image, ref_var, mov_var, shift)
-        extra = 4.0 * coupling * np.diag([derivative_power(n) for n in self._padded])
+
         if positive and np.all(np.isfinite(chi2_hessian)):
-            covariance, sigma = marginal_errors(chi2_hessian, extra)
+            score = self._score_covariance(surface, shift, scale, chi2_hessian)
+            score += self._noise_coupling_covariance(image, ref_var, mov_var, shift)
+            covariance, sigma = marginal_errors(chi2_hessian, score)
+            # Rescale the map so that delta chi2 = 1 stays the 1-sigma contour.
+            naive = np.diag(2.0 * np.linalg.inv(0.5 * (chi2_hessian + chi2_hessian.T)))
+            calibration = float(np.exp(np.mean(np.log(np.diag(covariance) / naive))))
         else:
             warnings.warn(
                 "the chi2 surface is not curved at its minimum: the images do not constrain "
@@ -494,8 +637,11 @@ class Registrar:
             )
             covariance = np.full((ndim, ndim), np.inf)
             sigma = np.full(ndim, np.inf)
+            calibration = 1.0
 
-        factor, coords, delta = self._delta_chi2_map(surface, shift, f_min, scale, sigma)
+        factor, coords, delta = self._delta_chi2_map(
+            surface, shift, f_min, scale / calibration, sigma
+        )
         logger.debug("registered: shift %s error %s (start %s)", shift, sigma, start)
         return RegistrationResult(
             shift=shift,
@@ -521,10 +667,12 @@ class Registrar:
         """
         if np.all(np.asarray(ref_var) == 0) or np.all(np.asarray(mov_var) == 0):
             return 0.0
-        whole = np.round(shift).astype(int)
-        wrap = self.boundary == "wrap"
         ref_weight = self._base_weight(self._reference)
         mov_weight = self._base_weight(image)
+        if ref_weight is None and mov_weight is None and np.ndim(ref_var) == np.ndim(mov_var) == 0:
+            return float(np.prod(self.shape) * ref_var * mov_var / (ref_var + mov_var) ** 2)
+        whole = np.round(shift).astype(int)
+        wrap = self.boundary == "wrap"
         weight = np.ones(self.shape) if ref_weight is None else ref_weight
         if mov_weight is not None:
             weight = weight * _move(mov_weight, whole, wrap=wrap)
