@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ...core.fourier import fourier_shift
@@ -22,7 +24,10 @@ def shiftnd(
     data : np.ndarray
         Array of any dimension (periodic); NaNs become zeros.
     offset : sequence of float
-        Translation per axis, numpy order: ``out[x] = data[x - offset]``.
+        Translation per axis, numpy order: ``out[x] = data[x - offset]``. (A scalar
+        offset with a non-zero third argument on a 2-D array, as in the reference's quick
+        example ``shiftnd(image, -yoff, -xoff)``, is read as ``(offset, phase)`` offsets,
+        with a warning.)
     phase : float
         An extra global phase, in radians (the result is multiplied by
         ``exp(-1j * phase)``).
@@ -53,6 +58,14 @@ def shiftnd(
     """
     ignore_options("shiftnd", use_numpy_fft=use_numpy_fft or None)
     data = np.asarray(data)
+    if np.ndim(offset) == 0 and data.ndim == 2 and phase != 0:
+        # the spec's quick example calls shiftnd(image, -yoff, -xoff)
+        warnings.warn(
+            f"shiftnd(data, {offset!r}, {phase!r}) is read as shiftnd(data, ({offset!r}, "
+            f"{phase!r})): pass the offsets as one sequence, (dy, dx).",
+            stacklevel=2,
+        )
+        offset, phase = (offset, phase), 0
     if np.isnan(data).any():
         data = np.nan_to_num(data)
     shifted = fourier_shift(data, offset, threads=nthreads)

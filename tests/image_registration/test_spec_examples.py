@@ -1,0 +1,139 @@
+"""Every example of the spec's documentation, run through the drop-in.
+
+The examples are the spec's scripts as written, legacy ``np.random`` calls included: scripts
+that seed numpy's global generator must keep working.
+"""
+# ruff: noqa: NPY002
+
+import numpy as np
+import pytest
+
+import napari_imreg.image_registration as image_registration
+from napari_imreg.image_registration import chi2_shift, chi2_shift_iterzoom
+
+
+def test_quick_example():
+    """The README's quick example: register, then shift image 2 back onto image 1."""
+    np.random.seed(0)
+    image = image_registration.tests.make_extended(100)
+    noise = 0.1
+    offset_image = image_registration.tests.make_offset_extended(image, 4.76, -2.3, noise=noise)
+    from napari_imreg.image_registration.fft_tools import shift
+
+    xoff, yoff, exoff, eyoff = chi2_shift(
+        image, offset_image, noise, return_error=True, upsample_factor="auto"
+    )
+    assert xoff == pytest.approx(4.76, abs=4 * exoff)
+    assert yoff == pytest.approx(-2.3, abs=4 * eyoff)
+    with pytest.warns(UserWarning, match="pass the offsets as one sequence"):
+        corrected_image2 = shift.shiftnd(offset_image, -yoff, -xoff)
+    assert np.std(corrected_image2 - image) == pytest.approx(noise, rel=0.1)
+    np.testing.assert_allclose(
+        corrected_image2, shift.shiftnd(offset_image, (-yoff, -xoff)), atol=1e-12
+    )
+
+
+def test_chi2_shift_example():
+    np.random.seed(1)
+    rr = ((np.indices([100, 100]) - np.array([50.0, 50.0])[:, None, None]) ** 2).sum(axis=0) ** 0.5
+    image = np.exp(-(rr**2) / (3.0**2 * 2.0)) * 20
+    shifted = np.roll(np.roll(image, 12, 0), 5, 1) + np.random.randn(100, 100)
+    dx, dy, edx, edy = chi2_shift(image, shifted, upsample_factor="auto")
+    assert dx == pytest.approx(5, abs=4 * edx)
+    assert dy == pytest.approx(12, abs=4 * edy)
+    shifted2 = image_registration.fft_tools.shift2d(image, 3.665, -4.25) + np.random.randn(
+        100, 100
+    )
+    dx2, dy2, edx2, edy2 = chi2_shift(image, shifted2, upsample_factor="auto")
+    assert dx2 == pytest.approx(3.665, abs=4 * edx2)
+    assert dy2 == pytest.approx(-4.25, abs=4 * edy2)
+    assert 0.01 < edx2 < 0.2
+
+
+def test_chi2_shift_iterzoom_example():
+    np.random.seed(42)  # so the doctest will pass
+    image = np.random.randn(50, 55)
+    shifted = np.roll(np.roll(image, 12, 0), 5, 1)
+    dx, dy, edx, edy = chi2_shift_iterzoom(image, shifted, upsample_factor="auto")
+    assert (dx, dy) == (pytest.approx(5, abs=1e-6), pytest.approx(12, abs=1e-6))
+    assert edx > 0
+    assert edy > 0
+    shifted2 = image_registration.fft_tools.shift2d(image, 3.665, -4.25)
+    dx2, dy2, edx2, edy2 = chi2_shift_iterzoom(image, shifted2, upsample_factor="auto")
+    # white noise has power at the Nyquist frequency of the even axis (50 rows), where a
+    # sub-pixel Fourier shift is ambiguous; the reference gives -4.236 here too
+    assert dx2 == pytest.approx(3.665, abs=0.005)
+    assert dy2 == pytest.approx(-4.25, abs=0.02)
+    assert 0 < edx2 < 0.01
+    assert 0 < edy2 < 0.01
+
+
+def test_cross_correlation_shifts_example():
+    im1 = np.zeros([10, 10])
+    im2 = np.zeros([10, 10])
+    im1[4, 3] = 1
+    im2[5, 5] = 1
+    yoff, xoff = image_registration.cross_correlation_shifts(im1, im2)
+    im1_aligned_to_im2 = np.roll(np.roll(im1, int(np.round(yoff)), 1), int(np.round(xoff)), 0)
+    assert (im1_aligned_to_im2 - im2).sum() == 0
+    # the names in the example are swapped: the first value is x (2 columns), then y (1 row)
+    assert (yoff, xoff) == (pytest.approx(2.0, abs=0.05), pytest.approx(1.0, abs=0.05))
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "expected"),
+    [
+        (([1, 0, 3], [1, 1, 1]), {}, [1, 4, 3]),
+        (([1, np.nan, 3], [1, 1, 1]), {"quiet": True}, [1, 4, 3]),
+        (([1, 0, 3], [0, 1, 0]), {}, [1, 0, 3]),
+        (([1, 2, 3], [1]), {}, [1, 2, 3]),
+        (([1, np.nan, 3], [0, 1, 0]), {"interpolate_nan": True}, [1, 0, 3]),
+        (([1, np.nan, 3], [0, 1, 0]), {"interpolate_nan": True, "min_wt": 1e-8}, [1, np.nan, 3]),
+        (([1, np.nan, 3], [1, 1, 1]), {"interpolate_nan": True}, [1, 4, 3]),
+        (
+            ([1, np.nan, 3], [1, 1, 1]),
+            {"interpolate_nan": True, "normalize_kernel": True, "ignore_edge_zeros": True},
+            [1, 2, 3],
+        ),
+    ],
+)
+def test_convolve_examples(args, kwargs, expected):
+    from napari_imreg.image_registration.fft_tools.convolve_nd import convolve
+
+    np.testing.assert_allclose(convolve(*args, **kwargs), expected, atol=1e-12)
+
+
+def test_convolve_warns_about_nans_unless_quiet():
+    from napari_imreg.image_registration.fft_tools.convolve_nd import convolve
+
+    with pytest.warns(UserWarning, match="NaN values, treated as 0"):
+        convolve([1, np.nan, 3], [1, 1, 1])
+
+
+def test_notebook():
+    """The comparison notebook: an extended image, offset by (4.76666, -12.3333), noise 0.1."""
+    np.random.seed(3)
+    im1 = image_registration.tests.make_extended(100)
+    im2 = image_registration.tests.make_offset_extended(
+        im1, 4.76666, -12.33333333333333333333333, noise=0.1
+    )
+    assert im1.std() == pytest.approx(1.0)
+    assert (im2 - np.roll(im1, (-12, 5), axis=(0, 1))).std() > 0.1  # really sub-pixel
+    dx, dy, edx, edy = chi2_shift(im1, im2, err=0.1, return_error=True, upsample_factor="auto")
+    assert dx == pytest.approx(4.76666, abs=4 * edx)
+    assert dy == pytest.approx(-12.33333, abs=4 * edy)
+    assert 0 < edx < 0.01
+    dxr, dyr, edxr, edyr = image_registration.register_images(
+        im1, im2, usfac=201, return_error=True
+    )
+    assert (dxr, dyr) == (
+        pytest.approx(4.76666, abs=4 * edxr),
+        pytest.approx(-12.33333, abs=4 * edyr),
+    )
+    dxc, dyc, edxc, edyc = image_registration.cross_correlation_shifts(
+        im1, im2, errim2=im2 * 0 + 0.1, return_error=True
+    )
+    assert (dxc, dyc) == (
+        pytest.approx(4.76666, abs=4 * edxc),
+        pytest.approx(-12.33333, abs=4 * edyc),
+    )
