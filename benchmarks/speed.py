@@ -447,7 +447,9 @@ def bench_big(frames: int = 1000, n: int = 1024, chunk: int = 8) -> dict:
     seconds = time.perf_counter() - start
     done.set()
     sampler.join()
-    error = np.abs(computed.shifts - (drift - drift[0]))
+    # Frame i is the image moved by +drift[i]: moving it back onto frame 0 takes
+    # -(drift[i] - drift[0]).
+    error = np.abs(computed.shifts + (drift - drift[0]))
     return {
         "frames": frames,
         "n": n,
