@@ -116,13 +116,24 @@ class Surface:
     filtered_cross: Series | None = None
 
     def grid(self, threads=None) -> tuple[np.ndarray, np.ndarray | None]:
-        """``f`` at every whole-pixel shift (FFT layout), and ``W`` (None if constant)."""
-        f = self.residual.grid(threads)
+        """A score at every whole-pixel shift (FFT layout), and ``W`` (None if constant).
+
+        The score is ``f`` up to an increasing affine map: its minimum and the
+        parabola through its neighbours are those of ``f``.
+        """
+        residual = self.residual
+        if self.weight.spectrum is None and self.offset is None and residual.spectrum is not None:
+            # f = (scale * IDFT + constant) / W: only the sign of the scale matters.
+            score = _fft.irfftn(residual.spectrum, s=self.shape, threads=threads)
+            if residual.scale < 0:
+                np.negative(score, out=score)
+            return score, None
+        f = residual.grid(threads)
         if self.weight.spectrum is None:
-            f /= self.weight.constant
+            f = f / self.weight.constant
             if self.offset is not None:
                 f -= (self.offset.grid(threads) / self.weight.constant) ** 2
-            return f, None
+            return np.broadcast_to(f, self.shape), None
         weight = self.weight.grid(threads)
         with np.errstate(divide="ignore", invalid="ignore"):
             f /= weight
@@ -163,8 +174,10 @@ class Surface:
         """
         if self.reference_part is None:
             return 0.5
-        total = self.residual.derivatives(point)[0]
-        part = self.reference_part.derivatives(point)[0]
+        at = [[p] for p in point]
+        orders = [(0,)] * len(point)
+        total = float(self.residual.tensor(at, orders).reshape(-1)[0])
+        part = float(self.reference_part.tensor(at, orders).reshape(-1)[0])
         if not total > 0:
             return 0.5
         return float(np.clip(part / total, 0.0, 1.0))
@@ -187,10 +200,11 @@ def signed_shifts(shape) -> list[np.ndarray]:
 
 def whole_pixel_minimum(
     surface: Surface, limits: np.ndarray, *, min_weight_fraction: float, threads=None
-) -> tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, np.ndarray]:
     """The whole-pixel shift minimising the surface within ``|s| <= limits``.
 
-    Returns the shift and the weight ``W`` there. Shifts where the images share
+    Returns the shift and a parabolic estimate of the sub-pixel offset from it
+    (a starting point for :func:`refine_minimum`). Shifts where the images share
     less than ``min_weight_fraction`` of the largest weight are not considered.
     """
     f, weight = surface.grid(threads)
@@ -207,7 +221,8 @@ def whole_pixel_minimum(
         )
         allowed = enough if allowed is None else allowed & enough
     score = f if allowed is None else np.where(allowed, f, np.inf)
-    score = np.where(np.isfinite(score), score, np.inf) if not np.isfinite(score).all() else score
+    if weight is not None:  # W can vanish: such shifts are not candidates
+        score = np.where(np.isfinite(score), score, np.inf)
     if not np.isfinite(score).any():
         raise ValueError(
             "no shift leaves enough overlap between the images; raise max_shift or check "
@@ -215,19 +230,41 @@ def whole_pixel_minimum(
         )
     index = np.unravel_index(int(np.argmin(score)), surface.shape)
     shift = np.array([shifts[a][i] for a, i in enumerate(index)], dtype=np.float64)
-    return shift, float(surface.weight.constant if weight is None else weight[index])
+    return shift, _parabolic_offset(score, index)
+
+
+def _parabolic_offset(score: np.ndarray, index) -> np.ndarray:
+    """Sub-pixel offset of the minimum from a parabola through each axis' neighbours."""
+    offset = np.zeros(score.ndim)
+    centre = score[index]
+    for axis, n in enumerate(score.shape):
+        before, after = list(index), list(index)
+        before[axis] = (index[axis] - 1) % n
+        after[axis] = (index[axis] + 1) % n
+        lo, hi = score[tuple(before)], score[tuple(after)]
+        curvature = lo - 2 * centre + hi
+        if np.isfinite(lo) and np.isfinite(hi) and curvature > 0:
+            offset[axis] = np.clip(0.5 * (lo - hi) / curvature, -0.5, 0.5)
+    return offset
 
 
 def refine_minimum(
-    surface: Surface, start: np.ndarray, *, tolerance: float = 1e-7, max_iterations: int = 30
+    surface: Surface,
+    start: np.ndarray,
+    *,
+    guess: np.ndarray | None = None,
+    tolerance: float = 1e-7,
+    max_iterations: int = 30,
 ) -> tuple[np.ndarray, float, np.ndarray, bool]:
     """Newton's method on the continuous surface, from a whole-pixel minimum.
 
-    Steps are limited to half a pixel, accepted only when the surface decreases,
-    and the search stays within one pixel of ``start``. Returns the minimum, the
+    Starts at ``guess`` (default ``start``); steps are limited to half a pixel,
+    large ones accepted only when the surface decreases, and the search stays
+    within one pixel of ``start``. Returns the minimum, the
     value and Hessian there, and whether the Hessian is positive definite.
     """
-    point = np.asarray(start, dtype=np.float64).copy()
+    start = np.asarray(start, dtype=np.float64)
+    point = start.copy() if guess is None else np.asarray(guess, dtype=np.float64).copy()
     value, grad, hess = surface.derivatives(point)
     for _ in range(max_iterations):
         step = _newton_step(grad, hess)

@@ -587,10 +587,10 @@ class Registrar:
         surface = self._surface(ref_spec, mov_spec, split_noise=estimate)
         del ref_spec, mov_spec
 
-        start = whole_pixel_minimum(
+        start, offset = whole_pixel_minimum(
             surface, self._limits, min_weight_fraction=0.25, threads=self.threads
-        )[0]
-        shift, f_min, hessian, positive = refine_minimum(surface, start)
+        )
+        shift, f_min, hessian, positive = refine_minimum(surface, start, guess=start + offset)
         weight = surface.weight_at(shift)
 
         # chi2 = f * W * scale, in units where the filtered noise has unit variance.
