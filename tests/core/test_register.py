@@ -133,6 +133,21 @@ def test_upsample_factor_and_threads_do_not_change_the_answer():
         np.testing.assert_allclose(other.error, base.error, rtol=1e-9, atol=0)
 
 
+@pytest.mark.parametrize("boundary", ["wrap", "overlap"])
+def test_invariant_to_intensity_scale_and_offset(boundary):
+    # chi2 with the noise estimated from the data does not depend on the units.
+    reference, moving = _pair((40, 40), (1.7, -0.3), boundary, noise=0.1, seed=40)
+    base = register(reference, moving, boundary=boundary)
+    scaled = register(1e3 * reference + 1e4, 1e3 * moving + 1e4, boundary=boundary)
+    np.testing.assert_allclose(scaled.shift, base.shift, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(scaled.error, base.error, rtol=1e-6, atol=0)
+    # Given errors scale with the data.
+    given = register(reference, moving, error=0.1, boundary=boundary)
+    given_scaled = register(1e3 * reference, 1e3 * moving, error=100.0, boundary=boundary)
+    np.testing.assert_allclose(given_scaled.shift, given.shift, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(given_scaled.error, given.error, rtol=1e-6, atol=0)
+
+
 def _spectral_gradient_max(image):
     """max |d image / d axis| per axis, from the exact band-limited derivative."""
     spectrum = np.fft.fftn(image)
