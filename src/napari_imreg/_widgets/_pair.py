@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 from magicgui.widgets import (
@@ -55,10 +55,11 @@ Method = Literal["chi2", "dft", "taylor"]
 Boundary = Literal["overlap", "wrap"]
 Output = Literal["shifted copy", "in place (translate)"]
 
-NOISE_CHOICES: tuple[str, ...] = ("estimate from data", "error layer", "scalar")
-METHOD_CHOICES: tuple[str, ...] = ("chi2", "dft", "taylor")
-BOUNDARY_CHOICES: tuple[str, ...] = ("overlap", "wrap")
-OUTPUT_CHOICES: tuple[str, ...] = ("shifted copy", "in place (translate)")
+# The dropdowns offer exactly the values of the types above.
+NOISE_CHOICES: tuple[str, ...] = get_args(Noise)
+METHOD_CHOICES: tuple[str, ...] = get_args(Method)
+BOUNDARY_CHOICES: tuple[str, ...] = get_args(Boundary)
+OUTPUT_CHOICES: tuple[str, ...] = get_args(Output)
 
 # Colours of the Δχ² map: inside 1σ, 1-2σ, 2-3σ, beyond 3σ.
 _SIGMA_COLORS = np.array(

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 from magicgui.widgets import (
@@ -45,11 +45,14 @@ if TYPE_CHECKING:
     import napari
 
 Reference = Literal["first frame", "frame index", "mean", "previous frame"]
-REFERENCE_CHOICES: tuple[str, ...] = ("first frame", "frame index", "mean", "previous frame")
-# How the model's reference choice is spelled for the core's register_stack.
+StackNoise = Literal["estimate from data", "scalar"]
+Boundary = Literal["overlap", "wrap"]
+# The dropdowns offer exactly the values of the types above.
+REFERENCE_CHOICES: tuple[str, ...] = get_args(Reference)
+NOISE_CHOICES: tuple[str, ...] = get_args(StackNoise)
+BOUNDARY_CHOICES: tuple[str, ...] = get_args(Boundary)
+# How the model's reference choice is spelled for the core's iter_register_stack.
 _CORE_REFERENCE = {"first frame": 0, "mean": "mean", "previous frame": "previous"}
-NOISE_CHOICES: tuple[str, ...] = ("estimate from data", "scalar")
-BOUNDARY_CHOICES: tuple[str, ...] = ("overlap", "wrap")
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,10 @@ class StackOptions:
     axis: int = 0
     reference: Reference = "first frame"
     reference_index: int = 0
-    noise: Literal["estimate from data", "scalar"] = "estimate from data"
+    noise: StackNoise = "estimate from data"
     error_value: float = 1.0
     upsample_factor: int | Literal["auto"] = "auto"
-    boundary: Literal["overlap", "wrap"] = "overlap"
+    boundary: Boundary = "overlap"
     zero_mean: bool = True
     rgb_channel: RgbChannel = "luminance"
 
