@@ -25,7 +25,8 @@ def test_make_extended_is_reproducible_and_seed_dependent():
     np.testing.assert_array_equal(
         make_extended(32, seed=generator_a), make_extended(32, seed=generator_b)
     )
-    assert not np.allclose(make_extended(32, seed=5), make_extended(32, seed=6))
+    # Two unit-std fields from different seeds differ by order 1 somewhere.
+    assert np.abs(make_extended(32, seed=5) - make_extended(32, seed=6)).max() > 0.5
 
 
 @pytest.mark.parametrize("shape", [(32, 32), (16, 18, 20)])
@@ -84,9 +85,8 @@ def test_make_crop_pair_integer_shift_is_an_offset_crop(shape):
     mov_window = tuple(slice(max(-s, 0), n - max(s, 0)) for s, n in zip(shift, shape, strict=True))
     np.testing.assert_allclose(moving[mov_window], reference[ref_window], rtol=0, atol=1e-12)
     # Crops of a larger scene: the edges do not wrap.
-    assert not np.allclose(
-        moving, np.roll(reference, tuple(-shift), axis=tuple(range(len(shape))))
-    )
+    rolled = np.roll(reference, tuple(-shift), axis=tuple(range(len(shape))))
+    assert np.abs(moving - rolled).max() > 0.5
 
 
 def test_make_crop_pair_noise_and_reproducibility():
