@@ -119,3 +119,48 @@ def test_reader_for_a_non_fits_file_with_a_fits_name(viewer, tmp_path):
     with pytest.raises(Exception, match=r"fake\.fits"):
         viewer.open(fake, plugin=PLUGIN)
     assert len(viewer.layers) == 0
+
+
+def test_registering_fits_layers_keeps_the_wcs_with_the_data(viewer, tmp_path, wait_for):
+    from napari_imreg._widgets._pair import PairWidget
+    from napari_imreg.core import make_extended, make_shifted
+
+    reference = make_extended((48, 64), seed=30)
+    truth = (2.5, -3.25)
+    moving = make_shifted(reference, truth, noise=0.02, seed=31)
+    write_fits(tmp_path / "ref.fits", reference, header=_header())
+    write_fits(tmp_path / "mov.fits", moving, header=_header())
+    (ref_layer,) = viewer.open(tmp_path / "ref.fits", plugin=PLUGIN)
+    (mov_layer,) = viewer.open(tmp_path / "mov.fits", plugin=PLUGIN)
+
+    widget = PairWidget(viewer)
+    widget.set_layers(ref_layer, [mov_layer])
+    widget._boundary.value = "wrap"
+    widget.run()
+    wait_for(widget)
+    (job,) = widget.last_jobs
+    shift = job.full_shift
+    np.testing.assert_allclose(shift, truth, atol=0.02)
+
+    # the resampled copy: its content moved by +shift, so CRPIX moves by +shift too
+    copy = viewer.layers["mov registered"]
+    viewer.layers.selection = {copy}
+    viewer.layers.save(str(tmp_path / "copy.fits"), selected=True, plugin=PLUGIN)
+    (saved_copy,) = read_fits(tmp_path / "copy.fits")
+    assert saved_copy.header["CRPIX1"] == pytest.approx(20.0 + shift[1])
+    assert saved_copy.header["CRPIX2"] == pytest.approx(10.0 + shift[0])
+    np.testing.assert_allclose(saved_copy.shift, shift)
+    assert saved_copy.header["IMRREF"] == "ref"
+
+    # in place: the translate goes to the file and comes back
+    widget._output.value = "in place (translate)"
+    widget.run()
+    wait_for(widget)
+    np.testing.assert_allclose(mov_layer.translate, shift)
+    viewer.layers.selection = {mov_layer}
+    viewer.layers.save(str(tmp_path / "placed.fits"), selected=True, plugin=PLUGIN)
+    (placed,) = viewer.open(tmp_path / "placed.fits", plugin=PLUGIN)
+    np.testing.assert_allclose(placed.translate, shift)
+    np.testing.assert_array_equal(placed.data, moving)
+    header = placed.metadata["fits_header"]
+    assert header["CRPIX1"] == pytest.approx(20.0 - shift[1])

@@ -272,9 +272,7 @@ class PairRegistration:
             moving.translate = _full_vector(moving.translate, target)
             moving.metadata = {**moving.metadata, "registration": record}
         else:
-            metadata = {
-                key: value for key, value in moving.metadata.items() if key.startswith("fits_")
-            }
+            metadata = _moved_fits_metadata(moving.metadata, shift)
             metadata["registration"] = record
             added.append(
                 self.viewer.add_image(
@@ -628,6 +626,18 @@ def _shift_image(data: np.ndarray, shift: np.ndarray, rgb: bool, boundary: str) 
         ]
         return np.stack(channels, axis=-1)
     return apply_shift(data, shift, boundary=boundary)
+
+
+def _moved_fits_metadata(metadata: dict[str, Any], shift: np.ndarray) -> dict[str, Any]:
+    """The FITS entries of a layer's metadata, for a copy whose content moved by ``shift``."""
+    from napari_imreg.core.fits_io import header_for_shifted_data, wcs_from_header
+
+    out = {key: value for key, value in metadata.items() if key.startswith("fits_")}
+    header = out.get("fits_header")
+    if header is not None and hasattr(header, "copy"):
+        out["fits_header"] = header_for_shifted_data(header, shift)
+        out["fits_wcs"] = wcs_from_header(out["fits_header"])
+    return out
 
 
 def _spatial_scale(layer: Image) -> np.ndarray:

@@ -50,9 +50,11 @@ __all__ = [
     "FITS_SUFFIXES",
     "FitsImage",
     "error_from_uncertainty",
+    "header_for_shifted_data",
     "is_fits_path",
     "looks_like_fits",
     "read_fits",
+    "wcs_from_header",
     "write_fits",
 ]
 
@@ -120,7 +122,7 @@ class FitsImage:
     def wcs(self) -> WCS | None:
         """The header's world coordinate system, or ``None`` if it has no celestial/spectral
         axes or cannot be parsed."""
-        return _wcs_from_header(self.header)
+        return wcs_from_header(self.header)
 
 
 def is_fits_path(path: str | os.PathLike) -> bool:
@@ -289,6 +291,31 @@ def write_fits(
     return path
 
 
+def header_for_shifted_data(header: fits.Header, shift: Sequence[float]) -> fits.Header:
+    """A copy of ``header`` for data resampled so that its content moved by ``shift``.
+
+    Pixel ``p`` of the resampled data holds what pixel ``p - shift`` held, so its WCS reference
+    pixel moves by ``+shift``: ``CRPIXn`` (and ``IMRCRPn``, the pre-translate value) grow by the
+    shift along FITS axis ``n``. The shift is in pixels, numpy axis order, one value per axis.
+
+    Examples
+    --------
+    >>> header = fits.Header({"NAXIS": 2, "CRPIX1": 10.0, "CRPIX2": 20.0})
+    >>> moved = header_for_shifted_data(header, (1.5, -2.0))
+    >>> moved["CRPIX1"], moved["CRPIX2"]
+    (8.0, 21.5)
+    """
+    vector = np.ravel(np.asarray(shift, dtype=float))
+    out = header.copy()
+    ndim = vector.size
+    for n in range(1, ndim + 1):
+        for stem in ("CRPIX", "IMRCRP"):
+            key = f"{stem}{n}"
+            if key in out:
+                out[key] = float(out[key]) + float(vector[ndim - n])
+    return out
+
+
 def error_from_uncertainty(data: np.ndarray, kind: ImageKind) -> np.ndarray:
     """Turn an uncertainty map into a 1-sigma error map.
 
@@ -408,7 +435,8 @@ def _check_vector(values, name: str, ndim: int) -> tuple[float, ...] | None:
     return vector
 
 
-def _wcs_from_header(header: fits.Header) -> WCS | None:
+def wcs_from_header(header: fits.Header) -> WCS | None:
+    """The header's WCS, or ``None`` if it has no WCS keywords or they cannot be parsed."""
     if not any(key.startswith(("CTYPE", "CRPIX", "CD1_", "PC1_")) for key in header):
         return None
     with warnings.catch_warnings():
