@@ -20,23 +20,40 @@ def _axes(shape):
     return tuple(range(len(shape)))
 
 
+def _mixed(shape):
+    return (shape[0] - 2, *(n + 2 for n in shape[1:]))
+
+
 def _padded(shape):
     return tuple(n + 3 for n in shape)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("pad", [False, True])
+@pytest.mark.parametrize("pad", ["none", "larger", "mixed"])
 def test_rfftn_and_fftn_match_numpy(shape, pad):
     rng = np.random.default_rng(0)
     real = rng.standard_normal(shape)
     cplx = real + 1j * rng.standard_normal(shape)
-    s = _padded(shape) if pad else None
+    # "mixed": the first axis is cropped, the others zero-padded (numpy's meaning of s).
+    s = {"none": None, "larger": _padded(shape), "mixed": _mixed(shape)}[pad]
     expected = np.fft.rfftn(real, s=s, axes=_axes(shape))
     np.testing.assert_allclose(_fft.rfftn(real, s=s), expected, rtol=0, atol=_atol(expected))
     expected = np.fft.fftn(cplx, s=s, axes=_axes(shape))
     np.testing.assert_allclose(_fft.fftn(cplx, s=s), expected, rtol=0, atol=_atol(expected))
     expected = np.fft.ifftn(cplx, s=s, axes=_axes(shape))
     np.testing.assert_allclose(_fft.ifftn(cplx, s=s), expected, rtol=0, atol=_atol(expected))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_irfftn_with_another_output_shape(shape):
+    # The spectrum of one shape inverted onto another: numpy pads or crops it.
+    rng = np.random.default_rng(8)
+    spectrum = np.fft.rfftn(rng.standard_normal(shape), axes=_axes(shape))
+    for s in (_padded(shape), _mixed(shape)):
+        expected = np.fft.irfftn(spectrum, s=s, axes=_axes(shape))
+        np.testing.assert_allclose(
+            _fft.irfftn(spectrum, s=s), expected, rtol=0, atol=_atol(expected)
+        )
 
 
 @pytest.mark.parametrize("shape", SHAPES)
