@@ -8,9 +8,11 @@ from astropy.io import fits
 
 from napari_imreg.core.fits_io import (
     error_from_uncertainty,
+    header_for_shifted_data,
     is_fits_path,
     looks_like_fits,
     read_fits,
+    wcs_from_header,
     write_fits,
 )
 
@@ -206,3 +208,20 @@ def test_header_argument_is_not_modified(tmp_path, image):
     before = header.tostring()
     write_fits(tmp_path / "a.fits", image, header=header, translate=(1.0, 2.0), shift=(1, 2))
     assert header.tostring() == before
+
+
+def test_header_for_shifted_data_moves_the_wcs_with_the_content():
+    header = _celestial_header()
+    shift = (1.5, -2.25)  # content moved by +shift (dy, dx)
+    moved = header_for_shifted_data(header, shift)
+    old, new = wcs_from_header(header), wcs_from_header(moved)
+    x, y = 5.0, 7.0
+    # pixel p of the shifted data shows what pixel p - shift showed
+    np.testing.assert_allclose(
+        new.pixel_to_world_values(x, y),
+        old.pixel_to_world_values(x - shift[1], y - shift[0]),
+        rtol=0,
+        atol=1e-10,
+    )
+    assert header["CRPIX1"] == 16.0  # the original is not modified
+    assert wcs_from_header(fits.Header({"OBJECT": "none"})) is None
