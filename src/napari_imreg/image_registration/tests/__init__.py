@@ -4,6 +4,11 @@ Not a test suite: helpers that make test data (napari-imreg's own tests live in 
 repository's ``tests/`` directory).
 """
 
-from .registration_testing import edge_weight, make_extended, make_offset_extended
+from .registration_testing import (
+    compare_methods,
+    edge_weight,
+    make_extended,
+    make_offset_extended,
+)
 
-__all__ = ["edge_weight", "make_extended", "make_offset_extended"]
+__all__ = ["compare_methods", "edge_weight", "make_extended", "make_offset_extended"]

@@ -8,7 +8,7 @@ from ...core.filters import convolve_fft, make_kernel
 from ...core.synthetic import make_extended as _core_extended
 from ...core.synthetic import make_shifted
 
-__all__ = ["edge_weight", "make_extended", "make_offset_extended"]
+__all__ = ["compare_methods", "edge_weight", "make_extended", "make_offset_extended"]
 
 
 def _legacy_seed() -> int:
@@ -95,3 +95,56 @@ def make_offset_extended(img, xsh, ysh, noise=1.0, mode="wrap", noise_taper=Fals
     if noise_taper:
         deviations /= edge_weight(img.shape[0])
     return moved + deviations
+
+
+def compare_methods(im1, im2, ntests=100, noise=np.std, usfac=201, **kwargs):
+    """Register `im2` plus fresh noise `ntests` times with each method of the notebook.
+
+    Parameters
+    ----------
+    im1, im2 : np.ndarray
+        The reference and the offset image.
+    ntests : int
+        Number of noise realisations.
+    noise : callable or float
+        The noise level added, or a function of `im2` giving it (default its std).
+    usfac : int
+        Upsampling factor of :func:`~napari_imreg.image_registration.register_images`.
+    **kwargs
+        Passed to every method.
+
+    Returns
+    -------
+    offsets, errors : np.ndarray
+        ``(ntests, 8)`` arrays with the columns of the reference: ``register_images``
+        (dx, dy), ``cross_correlation_shifts`` (dx, dy), the Gaussian fit (always 0, not
+        provided) and ``chi2_shift`` (dx, dy); `errors` holds the matching 1-sigma errors.
+        Seeded from numpy's global generator.
+
+    Examples
+    --------
+    >>> image = make_extended(32)
+    >>> moved = make_offset_extended(image, 1.5, 2, noise=0)
+    >>> offsets, errors = compare_methods(image, moved, ntests=2, noise=0.05)
+    >>> offsets.shape, bool(np.allclose(offsets[:, 6:], [1.5, 2], atol=0.05))
+    ((2, 8), True)
+    """
+    from ..chi2_shifts import chi2_shift
+    from ..cross_correlation_shifts import cross_correlation_shifts
+    from ..register_images import register_images
+
+    level = noise(im2) if callable(noise) else float(noise)
+    rng = np.random.default_rng(_legacy_seed())
+    offsets, errors = [], []
+    for _ in range(int(ntests)):
+        noisy = im2 + rng.standard_normal(im2.shape) * level
+        dxr, dyr, edxr, edyr = register_images(
+            im1, noisy, usfac=usfac, return_error=True, **kwargs
+        )
+        dxc, dyc, edxc, edyc = cross_correlation_shifts(
+            im1, noisy, errim2=level, return_error=True, **kwargs
+        )
+        dxx, dyx, edxx, edyx = chi2_shift(im1, noisy, err=level, return_error=True, **kwargs)
+        offsets.append([dxr, dyr, dxc, dyc, 0.0, 0.0, dxx, dyx])
+        errors.append([edxr, edyr, edxc, edyc, 0.0, 0.0, edxx, edyx])
+    return np.array(offsets), np.array(errors)
