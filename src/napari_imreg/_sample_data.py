@@ -116,8 +116,12 @@ def shifted_hubble() -> list[LayerData]:
             "The real-image sample needs scikit-image, which ships the Hubble deep field: "
             "pip install scikit-image"
         ) from exc
-    reference = rgb2gray(data.hubble_deep_field())[200:456, 300:556]
-    moving = make_shifted(reference, HUBBLE_SHIFT, noise=HUBBLE_NOISE, seed=3)
+    # Shift the whole field, then cut the same window from both: the window's edges do not
+    # wrap around, as in a real pair of exposures (register with boundary "overlap").
+    field = rgb2gray(data.hubble_deep_field())
+    window = (slice(200, 456), slice(300, 556))
+    reference = field[window]
+    moving = make_shifted(field, HUBBLE_SHIFT, noise=HUBBLE_NOISE, seed=3)[window]
     return [
         (
             reference,

@@ -54,7 +54,7 @@ def test_widgets_are_in_the_layers_register_menu(viewer):
 def test_real_image_sample_with_known_shift(viewer):
     reference, moving = viewer.open_sample(PLUGIN, "shifted_hubble")
     assert moving.metadata["known_shift"] == HUBBLE_SHIFT
-    model = PairRegistration(viewer, PairOptions(boundary="wrap"))
+    model = PairRegistration(viewer, PairOptions(boundary="overlap"))
     (job,) = model.plan(reference, [moving])
     model.run(job)
     error = job.full_error
