@@ -137,3 +137,15 @@ def test_notebook():
         pytest.approx(4.76666, abs=4 * edxc),
         pytest.approx(-12.33333, abs=4 * edyc),
     )
+
+
+def test_notebook_method_comparison_is_calibrated():
+    """The notebook judges errors by 'emeans/stds', which 'should be ~1 if correct'."""
+    np.random.seed(4)
+    im1 = image_registration.tests.make_extended(64)
+    im2 = image_registration.tests.make_offset_extended(im1, 4.76666, -12.3333, noise=0.1)
+    offsets, eoffsets = image_registration.tests.compare_methods(im1, im2, ntests=60, noise=0.1)
+    columns = [0, 1, 2, 3, 6, 7]  # register_images, cross_correlation_shifts, chi2_shift
+    ratio = eoffsets[:, columns].mean(axis=0) / offsets[:, columns].std(axis=0)
+    assert np.all((ratio > 0.7) & (ratio < 1.45)), ratio
+    np.testing.assert_allclose(offsets[:, 6:].mean(axis=0), [4.76666, -12.3333], atol=0.002)

@@ -138,28 +138,33 @@ def _integer_peak(correlation: np.ndarray, max_shift: np.ndarray | None) -> np.n
 
 
 def _derivatives(spectrum: np.ndarray, point: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Value, gradient and Hessian of the band-limited correlation at ``point``."""
+    """Value, gradient and Hessian of the band-limited correlation at ``point``.
+
+    One contraction of the spectrum with, per axis, the kernels of derivative orders
+    0, 1 and 2 gives every mixed derivative up to second order at once.
+    """
     ndim = spectrum.ndim
+    kernels = [
+        np.vstack([axis_kernel(n, [x], order=order) for order in (0, 1, 2)])
+        for n, x in zip(spectrum.shape, point, strict=True)
+    ]
+    table = evaluate_series(spectrum, kernels, real=False).real
 
-    def evaluate(orders) -> float:
-        kernels = [
-            axis_kernel(n, [x], order=order)
-            for n, x, order in zip(spectrum.shape, point, orders, strict=True)
-        ]
-        return float(evaluate_series(spectrum, kernels, real=False).real.reshape(-1)[0])
+    def entry(orders) -> float:
+        return float(table[tuple(orders)])
 
-    value = evaluate([0] * ndim)
+    value = entry([0] * ndim)
     gradient = np.empty(ndim)
     hessian = np.empty((ndim, ndim))
     for a in range(ndim):
         orders = [0] * ndim
         orders[a] = 1
-        gradient[a] = evaluate(orders)
+        gradient[a] = entry(orders)
         for b in range(a, ndim):
             orders = [0] * ndim
             orders[a] += 1
             orders[b] += 1
-            hessian[a, b] = hessian[b, a] = evaluate(orders)
+            hessian[a, b] = hessian[b, a] = entry(orders)
     return value, gradient, hessian
 
 
