@@ -32,18 +32,35 @@ from .fourier import axis_kernel, evaluate_series
 
 @dataclass
 class Series:
-    """``scale * IDFT(spectrum)(s) + constant`` for an ``rfftn`` half-spectrum."""
+    """``scale * IDFT(spectrum)(s) + constant`` for an ``rfftn`` half-spectrum.
+
+    ``factors`` (one 1-D spectrum per axis, the last a half-spectrum) stands
+    for a separable spectrum, their outer product; neither given: a constant.
+    """
 
     spectrum: np.ndarray | None
     shape: tuple[int, ...]
     scale: float = 1.0
     constant: float = 0.0
+    factors: list[np.ndarray] | None = None
+
+    @property
+    def is_constant(self) -> bool:
+        return self.spectrum is None and self.factors is None
 
     def grid(self, threads=None) -> np.ndarray | float:
         """Values at every whole-pixel shift (FFT layout), or the constant."""
-        if self.spectrum is None:
+        if self.is_constant:
             return self.constant
-        values = _fft.irfftn(self.spectrum, s=self.shape, threads=threads)
+        if self.factors is not None:
+            last = len(self.shape) - 1
+            profiles = [
+                np.fft.irfft(f, n) if a == last else np.fft.ifft(f).real
+                for a, (f, n) in enumerate(zip(self.factors, self.shape, strict=True))
+            ]
+            values = _outer(profiles)
+        else:
+            values = _fft.irfftn(self.spectrum, s=self.shape, threads=threads)
         if self.scale != 1.0:
             values *= self.scale
         if self.constant:
@@ -55,7 +72,7 @@ class Series:
         axis ``a`` and ``orders[a]`` the derivative orders; the result has one axis of
         length ``len(positions[a]) * len(orders[a])`` per axis (orders vary slowest)."""
         ndim = len(self.shape)
-        if self.spectrum is None:
+        if self.is_constant:
             out = np.zeros([len(p) * len(o) for p, o in zip(positions, orders, strict=True)])
             zero_order = tuple(slice(0, len(p)) for p in positions)
             if all(o[0] == 0 for o in orders):
@@ -70,7 +87,14 @@ class Series:
             )
             for a in range(ndim)
         ]
-        out = evaluate_series(self.spectrum, kernels, real=True) * self.scale
+        if self.factors is not None:
+            # Non-last axes give real values (full, conjugate-symmetric spectra);
+            # the real part of the product is then that of the last factor.
+            profiles = [k @ f for k, f in zip(kernels, self.factors, strict=True)]
+            profiles = [p.real for p in profiles]
+            out = _outer(profiles) * self.scale
+        else:
+            out = evaluate_series(self.spectrum, kernels, real=True) * self.scale
         if self.constant and all(o[0] == 0 for o in orders):
             out[tuple(slice(0, len(p)) for p in positions)] += self.constant
         return out
@@ -80,6 +104,14 @@ class Series:
         ndim = len(self.shape)
         table = self.tensor([[p] for p in point], [(0, 1, 2)] * ndim)
         return _unpack_derivatives(table, ndim)
+
+
+def _outer(profiles) -> np.ndarray:
+    """The outer product of 1-D arrays, one per axis."""
+    out = profiles[0]
+    for profile in profiles[1:]:
+        out = np.multiply.outer(out, profile)
+    return out
 
 
 def _unpack_derivatives(table: np.ndarray, ndim: int):
@@ -122,14 +154,14 @@ class Surface:
         parabola through its neighbours are those of ``f``.
         """
         residual = self.residual
-        if self.weight.spectrum is None and self.offset is None and residual.spectrum is not None:
+        if self.weight.is_constant and self.offset is None and residual.spectrum is not None:
             # f = (scale * IDFT + constant) / W: only the sign of the scale matters.
             score = _fft.irfftn(residual.spectrum, s=self.shape, threads=threads)
             if residual.scale < 0:
                 np.negative(score, out=score)
             return score, None
         f = residual.grid(threads)
-        if self.weight.spectrum is None:
+        if self.weight.is_constant:
             f = f / self.weight.constant
             if self.offset is not None:
                 f -= (self.offset.grid(threads) / self.weight.constant) ** 2

@@ -23,11 +23,19 @@ def _describe(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def as_image(value, name: str, *, min_ndim: int = 1, allow_nonfinite: bool = True) -> np.ndarray:
-    """Return ``value`` as a real numeric ndarray (no copy when possible).
+def as_image(
+    value,
+    name: str,
+    *,
+    min_ndim: int = 1,
+    allow_nonfinite: bool = True,
+    allow_complex: bool = False,
+) -> np.ndarray:
+    """Return ``value`` as a numeric ndarray (no copy when possible).
 
-    Raises a ``TypeError`` for complex, string, object and ragged input and a
-    ``ValueError`` for 0-d, empty or too-small arrays, naming ``name``.
+    Raises a ``TypeError`` for string, object and ragged input (and complex
+    input unless ``allow_complex``) and a ``ValueError`` for 0-d, empty or
+    too-small arrays, naming ``name``.
     """
     if isinstance(value, str | bytes):
         raise TypeError(f"{name} must be a numeric array, got the string {_describe(value)}.")
@@ -44,12 +52,12 @@ def as_image(value, name: str, *, min_ndim: int = 1, allow_nonfinite: bool = Tru
             "Convert it with np.asarray(..., dtype=float) first "
             "(ragged lists cannot be converted)."
         )
-    if array.dtype.kind == "c":
+    if array.dtype.kind == "c" and not allow_complex:
         raise TypeError(
             f"{name} is complex ({array.dtype}); registration needs real images. "
             "Pass np.abs(x) or x.real explicitly."
         )
-    if array.dtype.kind not in "biuf":
+    if array.dtype.kind not in "biufc":
         raise TypeError(f"{name} must be numeric, got dtype {array.dtype}.")
     if array.ndim == 0:
         raise ValueError(f"{name} is a 0-d scalar ({_describe(value)}); pass an array of pixels.")
@@ -98,9 +106,12 @@ def check_error(error, shape: tuple[int, ...], name: str) -> float | np.ndarray 
                 "Use error=None to estimate the noise from the data."
             )
         return value
+    if not isinstance(error, str | bytes) and np.ndim(error) <= 1 and np.size(error) == 1:
+        # A 0-d or one-element numeric array is a scalar noise.
+        value = np.asarray(error).reshape(-1)[0]
+        if isinstance(value, np.generic) and value.dtype.kind in "iuf":
+            return check_error(value.item(), shape, name)
     array = as_image(error, name)
-    if array.ndim == 0 or array.size == 1:
-        return check_error(float(array.reshape(-1)[0]), shape, name)
     if array.shape != tuple(shape):
         raise ValueError(
             f"{name} has shape {array.shape} but the images have shape {tuple(shape)}; "

@@ -109,7 +109,7 @@ def fourier_shift(image, shift, *, threads: int | None = None) -> np.ndarray:
     >>> np.allclose(fourier_shift(image, 3), np.roll(image, 3))
     True
     """
-    array = _work_dtype(as_image(image, "image"))
+    array = _work_dtype(as_image(image, "image", allow_complex=True))
     offsets = check_shift(shift, array.ndim)
     real = array.dtype.kind == "f"
     spectrum = _fft.rfftn(array, threads=threads) if real else _fft.fftn(array, threads=threads)
@@ -210,7 +210,7 @@ def fourier_zoom(image, zoom, *, center=None, output_shape=None) -> np.ndarray:
     >>> np.allclose(fine, np.sin(2 * np.pi * 3 * (10 + (np.arange(5) - 2) / 4) / 32))
     True
     """
-    array = _work_dtype(as_image(image, "image"))
+    array = _work_dtype(as_image(image, "image", allow_complex=True))
     zooms = check_shift(zoom, array.ndim, "zoom")
     if np.any(zooms <= 0):
         raise ValueError(f"zoom must be positive, got {zoom!r}.")

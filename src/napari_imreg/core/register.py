@@ -153,6 +153,21 @@ def _filter_response(frequency: np.ndarray) -> np.ndarray:
     return response
 
 
+def _outer(profiles) -> np.ndarray:
+    """The outer product of 1-D arrays, one per axis."""
+    out = profiles[0]
+    for profile in profiles[1:]:
+        out = np.multiply.outer(out, profile)
+    return out
+
+
+def _materialize(weight, shape, *, ones: bool = True):
+    """A weight as a full array (``ones``: None becomes an array of ones)."""
+    if weight is None:
+        return np.ones(shape) if ones else None
+    return _outer(weight) if isinstance(weight, list) else weight
+
+
 def _smooth(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """``values`` convolved with ``kernel`` along every axis (zero outside)."""
     out = values
@@ -175,6 +190,16 @@ def _move(values: np.ndarray, offsets, *, wrap: bool) -> np.ndarray:
         source.append(slice(max(-k, 0), n - max(k, 0)))
     out[tuple(target)] = values[tuple(source)]
     return out
+
+
+def _ignore_unknown_noise(mask, error):
+    """Add the pixels whose noise map is NaN to ``mask`` (True: ignore)."""
+    if not isinstance(error, np.ndarray):
+        return mask
+    unknown = ~np.isfinite(error)
+    if not unknown.any():
+        return mask
+    return unknown if mask is None else mask | unknown
 
 
 def _split_mask(mask, shape):
@@ -205,7 +230,8 @@ class _Image:
     """An image ready for correlation: invalid pixels zeroed, optionally zero-mean."""
 
     data: np.ndarray
-    valid: np.ndarray | None  # None: every pixel valid
+    valid: np.ndarray | None  # None: every pixel valid but the outer ``margin`` pixels
+    margin: int = 0
 
     @classmethod
     def prepare(
@@ -225,20 +251,34 @@ class _Image:
             data -= data.mean() if valid is None else data[valid].mean()
             if valid is not None:
                 data[~valid] = 0.0
+        margin = 0
         if smooth:
             data = _smooth(data, SMOOTHING)
             # Pixels whose filter reached outside the image or an invalid pixel.
+            margin = SMOOTHING.size // 2
+            if min(data.shape) <= 2 * margin:
+                raise ValueError(f"{name} is too small to register without wrapping.")
+            if valid is None:
+                for axis in range(data.ndim):
+                    edge = [slice(None)] * data.ndim
+                    edge[axis] = np.r_[0:margin, data.shape[axis] - margin : data.shape[axis]]
+                    data[tuple(edge)] = 0.0
+                return cls(data, None, margin)
             footprint = np.ones((SMOOTHING.size,) * data.ndim, dtype=bool)
-            inside = np.ones(data.shape, dtype=bool) if valid is None else valid
-            valid = scipy.ndimage.binary_erosion(inside, footprint, border_value=0)
+            valid = scipy.ndimage.binary_erosion(valid, footprint, border_value=0)
             if not valid.any():
-                raise ValueError(f"{name} is too small or too masked to register.")
+                raise ValueError(f"{name} is too masked to register.")
             data[~valid] = 0.0
         return cls(data, valid)
 
+    def values(self) -> np.ndarray:
+        """The valid pixels' values (a flat array, or the interior block)."""
+        if self.valid is not None:
+            return self.data[self.valid]
+        return self.data[tuple(slice(self.margin, n - self.margin) for n in self.data.shape)]
+
     def is_flat(self) -> bool:
-        values = self.data if self.valid is None else self.data[self.valid]
-        return bool(np.ptp(values) == 0)
+        return bool(np.ptp(self.values()) == 0)
 
 
 class _Spectra:
@@ -248,18 +288,50 @@ class _Spectra:
     it is computed on first use.
     """
 
-    def __init__(self, image: _Image, weight: np.ndarray | None, padded, threads):
+    def __init__(self, image: _Image, weight, padded, threads):
         x = image.data
-        self._weighted = x if weight is None else weight * x
         self._x = x
         self._padded = padded
         self._threads = threads
         self._w_x2 = None
+        self.w = None
+        self.w_factors = None
+        if weight is None:
+            self._weighted = x
+            self.sum_w = float(x.size)
+        elif isinstance(weight, list):  # separable: keep one 1-D spectrum per axis
+            self._weighted = x
+            for axis, profile in enumerate(weight):
+                self._weighted = self._weighted * profile.reshape(
+                    [-1 if a == axis else 1 for a in range(x.ndim)]
+                )
+            last = x.ndim - 1
+            self.w_factors = [
+                np.fft.rfft(p, n) if a == last else np.fft.fft(p, n)
+                for a, (p, n) in enumerate(zip(weight, padded, strict=True))
+            ]
+            self.sum_w = float(np.prod([p.sum() for p in weight]))
+        else:
+            self._weighted = weight * x
+            self.w = _fft.rfftn(weight, s=padded, threads=threads)
+            self.sum_w = float(np.sum(weight))
         self.w_x = _fft.rfftn(self._weighted, s=padded, threads=threads)
-        self.w = None if weight is None else _fft.rfftn(weight, s=padded, threads=threads)
         self.sum_w_x2 = float(np.vdot(self._weighted.ravel(), x.ravel()))
         self.sum_w_x = float(np.sum(self._weighted))
-        self.sum_w = float(x.size if weight is None else np.sum(weight))
+
+    @property
+    def uniform(self) -> bool:
+        return self.w is None and self.w_factors is None
+
+    def times_weight(self, array: np.ndarray, *, conjugate: bool) -> np.ndarray:
+        """A new array: ``array`` times this side's weight spectrum (or its conjugate)."""
+        if self.w_factors is None:
+            return _product(array, self.w) if conjugate else array * self.w
+        out = array.copy()
+        for axis, factor in enumerate(self.w_factors):
+            factor = np.conj(factor) if conjugate else factor
+            out *= factor.reshape([-1 if a == axis else 1 for a in range(array.ndim)])
+        return out
 
     @property
     def w_x2(self) -> np.ndarray:
@@ -305,15 +377,15 @@ def _surface(
         for axis, factor in enumerate(transfer):
             spectrum *= factor.reshape([-1 if a == axis else 1 for a in range(cross.ndim)])
         filtered_cross = Series(spectrum, shape)
-    t1_constant = ref.sum_w_x2 if mov.w is None else 0.0
-    t3_constant = mov.sum_w_x2 if ref.w is None else 0.0
+    t1_constant = ref.sum_w_x2 if mov.uniform else 0.0
+    t3_constant = mov.sum_w_x2 if ref.uniform else 0.0
     reference_part = None
-    if mov.w is None and ref.w is None:
+    if mov.uniform and ref.uniform:
         residual = Series(cross, shape, scale=-2.0, constant=t1_constant + t3_constant)
         if split_noise:
             reference_part = Series(cross, shape, scale=-1.0, constant=t1_constant)
     else:
-        t1 = None if mov.w is None else _product(ref.w_x2, mov.w)
+        t1 = None if mov.uniform else mov.times_weight(ref.w_x2, conjugate=True)
         if split_noise:
             part = -cross if t1 is None else t1 - cross
             reference_part = Series(part, shape, constant=t1_constant)
@@ -322,33 +394,36 @@ def _surface(
         if t1 is not None:
             spectrum += t1
             del t1
-        if ref.w is not None:
-            spectrum += _product(ref.w, mov.w_x2)
+        if not ref.uniform:
+            spectrum += ref.times_weight(np.conj(mov.w_x2), conjugate=False)
         residual = Series(spectrum, shape, constant=t1_constant + t3_constant)
 
-    if ref.w is None and mov.w is None:
+    if ref.uniform and mov.uniform:
         weight = Series(None, shape, constant=float(np.prod(shape)))
-    elif ref.w is None:
+    elif ref.uniform:
         weight = Series(None, shape, constant=mov.sum_w)
-    elif mov.w is None:
+    elif mov.uniform:
         weight = Series(None, shape, constant=ref.sum_w)
+    elif ref.w_factors is not None and mov.w_factors is not None:
+        factors = [a * np.conj(b) for a, b in zip(ref.w_factors, mov.w_factors, strict=True)]
+        weight = Series(None, shape, factors=factors)
     else:
-        weight = Series(_product(ref.w, mov.w), shape)
+        full = ref.w if ref.w is not None else _outer(ref.w_factors)
+        weight = Series(mov.times_weight(full, conjugate=True), shape)
 
     offset = None
-    if fit_offset and (ref.w is not None or mov.w is not None):
+    if fit_offset and not (ref.uniform and mov.uniform):
         # B(s) = corr(a R, b) - corr(a, b M); a uniform side gives a constant.
         spectrum, constant = None, 0.0
-        if mov.w is None:
+        if mov.uniform:
             constant += ref.sum_w_x
         else:
-            spectrum = _product(ref.w_x, mov.w)
-        if ref.w is None:
+            spectrum = mov.times_weight(ref.w_x, conjugate=True)
+        if ref.uniform:
             constant -= mov.sum_w_x
-        elif spectrum is None:
-            spectrum = -_product(ref.w, mov.w_x)
         else:
-            spectrum -= _product(ref.w, mov.w_x)
+            term = ref.times_weight(np.conj(mov.w_x), conjugate=False)
+            spectrum = -term if spectrum is None else spectrum - term
         offset = Series(spectrum, shape, constant=constant)
     return Surface(residual, weight, offset, shape, reference_part, filtered_cross)
 
@@ -407,7 +482,9 @@ class Registrar:
         self.zero_mean = bool(zero_mean)
         self.threads = threads
         self._reference_error = check_error(reference_error, ref.shape, "reference_error")
-        mask = _check_mask(reference_mask, ref.shape, "reference_mask")
+        mask = _ignore_unknown_noise(
+            _check_mask(reference_mask, ref.shape, "reference_mask"), self._reference_error
+        )
         # Overlap mode filters both images with a compact binomial kernel: near the
         # Nyquist frequency a truncated (non-periodic) image cannot be interpolated
         # by a sub-pixel amount, and that content would bias the shift.
@@ -428,14 +505,9 @@ class Registrar:
             self._padded = _fft.next_fast_shape(
                 np.asarray(ref.shape) + self._limits.astype(int) + 2
             )
-            self._taper = self._outer([_taper(n, TAPER_WIDTH) for n in ref.shape])
+            self._taper = [_taper(n, TAPER_WIDTH) for n in ref.shape]
         self._reference_cache: dict = {}
-        valid = (
-            self._reference.data
-            if self._reference.valid is None
-            else self._reference.data[self._reference.valid]
-        )
-        self._reference_power = float(np.mean(valid**2))
+        self._reference_power = float(np.mean(self._reference.values() ** 2))
 
     @property
     def _variance_factor(self) -> float:
@@ -499,25 +571,29 @@ class Registrar:
             kappa.append(float(np.mean(h4 * (2 * np.pi * k / n) ** 2)) * others)
         return 4.0 * coupling * np.diag(kappa) / self._variance_factor**2
 
-    @staticmethod
-    def _outer(profiles) -> np.ndarray:
-        out = profiles[0]
-        for profile in profiles[1:]:
-            out = np.multiply.outer(out, profile)
-        return out
-
-    def _base_weight(self, image: _Image) -> np.ndarray | None:
-        """Taper times validity; None when every weight is 1 (periodic, nothing masked)."""
-        weight = self._taper
-        if image.valid is not None:
-            weight = image.valid.astype(np.float64) if weight is None else weight * image.valid
-        return weight
+    def _base_weight(self, image: _Image):
+        """Taper times validity: None when every weight is 1 (periodic, nothing
+        masked), a list of 1-D profiles when it is separable, else an array."""
+        if image.valid is None:
+            if self._taper is None:
+                return None
+            profiles = []
+            for profile in self._taper:
+                profile = profile.copy()
+                if image.margin:
+                    profile[: image.margin] = 0.0
+                    profile[-image.margin :] = 0.0
+                profiles.append(profile)
+            return profiles
+        weight = image.valid.astype(np.float64)
+        return weight if self._taper is None else weight * _outer(self._taper)
 
     def _spectra(self, image: _Image, variance, *, cache_key=None) -> _Spectra:
         if cache_key is not None and cache_key in self._reference_cache:
             return self._reference_cache[cache_key]
         weight = self._base_weight(image)
         if isinstance(variance, np.ndarray):
+            weight = _materialize(weight, self.shape)
             if self._smooth:  # the variance of the filtered image
                 variance = _smooth(np.where(np.isfinite(variance), variance, 0.0), SMOOTHING**2)
             inverse = 1.0 / np.where(variance > 0, variance, np.inf)
@@ -549,7 +625,7 @@ class Registrar:
         mov = as_image(moving, "moving")
         check_same_shape(self._reference.data, mov, ("reference", "moving"))
         moving_error = check_error(error, mov.shape, "error")
-        mask = _check_mask(mask, mov.shape, "mask")
+        mask = _ignore_unknown_noise(_check_mask(mask, mov.shape, "mask"), moving_error)
         image = _Image.prepare(
             mov, mask, zero_mean=self.zero_mean, smooth=self._smooth, name="moving"
         )
@@ -667,8 +743,8 @@ class Registrar:
         """
         if np.all(np.asarray(ref_var) == 0) or np.all(np.asarray(mov_var) == 0):
             return 0.0
-        ref_weight = self._base_weight(self._reference)
-        mov_weight = self._base_weight(image)
+        ref_weight = _materialize(self._base_weight(self._reference), self.shape, ones=False)
+        mov_weight = _materialize(self._base_weight(image), self.shape, ones=False)
         if ref_weight is None and mov_weight is None and np.ndim(ref_var) == np.ndim(mov_var) == 0:
             return float(np.prod(self.shape) * ref_var * mov_var / (ref_var + mov_var) ** 2)
         whole = np.round(shift).astype(int)
