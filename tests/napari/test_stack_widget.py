@@ -119,7 +119,9 @@ def test_csv_round_trip_and_reapply(viewer, timelapse, widget, wait_for, tmp_pat
     fresh = StackWidget(viewer)
     fresh.set_layer(timelapse[1], apply_to=[labels])
     assert fresh.load_csv(path)
-    added = fresh.apply_shifts()
+    assert fresh.apply_shifts() is not None
+    wait_for(fresh)
+    added = fresh.last_added
     assert [layer.name for layer in added] == [
         "drifting stack (channel 2) registered [1]",
         "cells registered",

@@ -313,6 +313,8 @@ class StackWidget(Container):
         self.job: StackJob | None = None
         self.shifts: np.ndarray | None = None
         self.errors: np.ndarray | None = None
+        #: The layers added by the last "apply shifts".
+        self.last_added: list[Layer] = []
 
         self._layer = ComboBox(label="stack", choices=self._image_choices)
         self._axis = ComboBox(label="frame axis", choices=self._axis_choices)
@@ -444,20 +446,40 @@ class StackWidget(Container):
         if self.worker is not None:
             self.worker.quit()
 
-    def apply_shifts(self, event: Any = None) -> list[Layer]:
+    def apply_shifts(self, event: Any = None) -> Any:
         """Add registered copies of the stack and the 'apply to' layers, with the shifts held
-        (measured or loaded). Returns the layers added."""
+        (measured or loaded). The frames are resampled in a thread worker; the copies appear
+        in the viewer (and in :attr:`last_added`) as each layer is done. Returns the worker,
+        or None if there is nothing to apply."""
         if self.shifts is None or not len(self.shifts):
             show_info("No shifts yet: register the stack or load shifts from a CSV file.")
-            return []
+            return None
+        if self.busy:
+            show_info("Wait for the running registration to finish, or cancel it.")
+            return None
         self.model.options = self.options
         targets = [self._layer.value, *(self._apply_to.value or [])]
         targets = [layer for layer in dict.fromkeys(targets) if layer is not None]
-        try:
-            return self.model.apply(targets, self.shifts)
-        except (ValueError, TypeError) as exc:
-            show_error(f"Could not apply the shifts: {exc}")
-            return []
+        self.last_added = []
+        worker = create_worker(
+            _shifted_layers,
+            self.model,
+            targets,
+            np.array(self.shifts),
+            _progress={"total": len(targets), "desc": "Applying shifts"},
+            _start_thread=False,
+            _connect={
+                "yielded": self._add_layer,
+                "errored": self._on_apply_error,
+                "warned": _on_warning,
+                "finished": self._on_apply_finished,
+            },
+        )
+        self.worker = worker
+        self._run_button.enabled = self._apply_button.enabled = False
+        self._cancel_button.enabled = True
+        worker.start()
+        return worker
 
     def save_csv(self, path: str | os.PathLike) -> Path | None:
         """Save the shifts held to a CSV file."""
@@ -509,6 +531,19 @@ class StackWidget(Container):
         )
         self._save_button.enabled = self._apply_button.enabled = True
         self.apply_shifts()
+
+    def _add_layer(self, layer_data: tuple[np.ndarray, dict[str, Any], str]) -> None:
+        data, kwargs, kind = layer_data
+        add = self.viewer.add_labels if kind == "labels" else self.viewer.add_image
+        self.last_added.append(add(data, **kwargs))
+
+    def _on_apply_error(self, exc: Exception) -> None:
+        show_error(f"Could not apply the shifts: {exc}")
+
+    def _on_apply_finished(self) -> None:
+        self.worker = None
+        self._run_button.enabled = self._apply_button.enabled = True
+        self._cancel_button.enabled = False
 
     def _on_layers_changed(self, event: Any = None) -> None:
         self.reset_choices()
@@ -590,6 +625,13 @@ def _on_warning(warning: tuple) -> None:
 
 def _iterate(model: StackRegistration, job: StackJob) -> Iterator[FrameResult]:
     yield from model.frames(job)
+
+
+def _shifted_layers(
+    model: StackRegistration, layers: Sequence[Layer], shifts: np.ndarray
+) -> Iterator[tuple[np.ndarray, dict[str, Any], str]]:
+    for layer in layers:
+        yield model.shifted_layer_data(layer, shifts)
 
 
 def _core_frames(stack: np.ndarray, **options: Any) -> Iterator[tuple[int, Any]]:
