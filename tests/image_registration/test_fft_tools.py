@@ -253,3 +253,10 @@ def test_downsample_family():
         downsample.downsample_1d(array, 2)
     with pytest.raises(ValueError, match="3-D"):
         downsample.downsample_cube(array, 2)
+
+
+def test_float32_stays_float32():
+    image = np.random.default_rng(14).normal(size=(16, 16)).astype(np.float32)
+    assert fft_tools.smooth(image, kernelwidth=1).dtype == np.float32
+    assert convolve_nd.convolvend(image, np.ones((3, 3), np.float32) / 9).dtype == np.float32
+    assert fft_tools.shiftnd(image, (0.5, 0.5)).dtype == np.float32

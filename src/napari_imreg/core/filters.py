@@ -89,7 +89,7 @@ def convolve_fft(
     Returns
     -------
     numpy.ndarray
-        The convolution, with the shape of `array`; float32 for float32 inputs,
+        The convolution, with the shape of `array`; float32 for a float32 `array`,
         float64 otherwise.
 
     Raises
@@ -126,7 +126,7 @@ def convolve_fft(
         )
     if nan_treatment not in ("fill", "interpolate"):
         raise ValueError(f"nan_treatment must be 'fill' or 'interpolate', got {nan_treatment!r}.")
-    dtype = _float_dtype(data, kern)
+    dtype = _float_dtype(data)
     data = data.astype(np.float64)
     kern = kern.astype(np.float64)
 

@@ -63,7 +63,7 @@ def convolvend(
     Returns
     -------
     np.ndarray
-        The convolution, shape of `array`.
+        The convolution, shape of `array`; float32 for float32 data, float64 otherwise.
 
     Examples
     --------
@@ -99,7 +99,9 @@ def convolvend(
             "equivalent); use scipy.ndimage.convolve for other boundaries."
         )
     ignore_options("convolvend", fft_pad=fft_pad or None, psf_pad=psf_pad or None)
-    data = np.asarray(array, dtype=float)
+    data = np.asarray(array)
+    if data.dtype != np.float32:
+        data = data.astype(np.float64)
     if not interpolate_nan and not quiet and np.isnan(data).any():
         warnings.warn(
             "array contains NaN values, treated as 0; pass interpolate_nan=True to "
@@ -108,7 +110,7 @@ def convolvend(
         )
     return convolve_fft(
         data,
-        np.asarray(kernel, dtype=float),
+        np.asarray(kernel, dtype=data.dtype),
         boundary=boundary,
         fill_value=fill_value,
         normalize_kernel=normalize_kernel,

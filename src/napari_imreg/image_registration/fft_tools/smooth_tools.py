@@ -128,7 +128,9 @@ def smooth(
     if trapslope is None:
         trapslope = kwargs.get("trapshlope")
     ignore_options("smooth", silent=None if silent else silent)
-    image = np.asarray(image, dtype=float)
+    image = np.asarray(image)
+    if image.dtype != np.float32:
+        image = image.astype(np.float64)
     if nwidths != "max" or any(kernelwidth * min_nwidths > n for n in image.shape):
         widths = min_nwidths if nwidths == "max" else nwidths
         side = int(np.ceil(kernelwidth * widths))
