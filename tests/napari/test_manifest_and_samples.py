@@ -4,6 +4,7 @@ the main job."""
 import os
 from pathlib import Path
 
+import imageio
 import npe2
 import numpy as np
 import pytest
@@ -76,3 +77,16 @@ def test_virtual_display_starts_and_stops_xvfb(monkeypatch):
         socket = Path(f"/tmp/.X11-unix/X{display[1:]}")
         assert socket.exists()
     assert "DISPLAY" not in os.environ
+
+
+def test_demo_scene_runs_the_widget_and_writes_a_screenshot(make_napari_viewer, tmp_path):
+    from napari_imreg._demo import open_pair_demo, run_and_wait, screenshot
+
+    viewer = make_napari_viewer(show=True)
+    widget = open_pair_demo(viewer)
+    run_and_wait(widget)
+    assert "dy = +12.33" in widget._results.value
+    path = screenshot(viewer, tmp_path / "shot.png", size=(900, 600))
+    image = np.asarray(imageio.v3.imread(path))
+    assert image.shape[0] >= 500
+    assert image.std() > 0  # something was drawn
