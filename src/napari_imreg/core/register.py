@@ -362,7 +362,8 @@ def _surface(
 
     A side whose weight is uniform (``w`` None) contributes constants instead of
     spectra: a correlation with a constant is the constant times the other sum.
-    With ``split_noise`` the surface also carries ``T1 - T2``, the reference's
+    The moving side's spectra are not to be used again (their memory may be
+    reused). With ``split_noise`` the surface also carries ``T1 - T2``, the reference's
     share of the residual (see :meth:`Surface.reference_share`). ``transfer``
     (one 1-D array per axis) gives ``T2`` filtered once more by that transfer
     function, for the covariance of a filtered registration.
@@ -370,7 +371,12 @@ def _surface(
     shape = tuple(padded)
     # T1 = corr(a R**2, b), T2 = corr(a R, b M), T3 = corr(a, b M**2); a uniform
     # side turns T1 or T3 into a constant.
-    cross = _product(ref.w_x, mov.w_x)
+    if ref.uniform and mov.uniform and transfer is None:
+        # Only the cross term needs the moving spectrum: reuse its memory.
+        cross = np.conj(mov.w_x, out=mov.w_x)
+        cross *= ref.w_x
+    else:
+        cross = _product(ref.w_x, mov.w_x)
     filtered_cross = None
     if transfer is not None:
         spectrum = cross.copy()
