@@ -167,3 +167,17 @@ def test_verbose_prints_nothing(capsys, caplog):
         ir.register_images(im1, im2, DEBUG=True)
     assert capsys.readouterr().out == ""
     assert "chi2_shift" in caplog.text
+
+
+def test_three_dimensional_offsets_come_x_first():
+    volume = make_extended((16, 18, 20), seed=9)
+    moved = make_shifted(volume, (-0.5, -1.25, -2.0), noise=0.01, seed=10)  # dz, dy, dx
+    dx, dy, dz, edx, edy, edz, (xvals, yvals, zvals, chi2) = ir.chi2_shift(
+        volume, moved, return_chi2array=True
+    )
+    assert (dx, dy, dz) == (
+        pytest.approx(2.0, abs=5 * edx),
+        pytest.approx(1.25, abs=5 * edy),
+        pytest.approx(0.5, abs=5 * edz),
+    )
+    assert xvals.shape == yvals.shape == zvals.shape == chi2.shape

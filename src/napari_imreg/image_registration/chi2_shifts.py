@@ -52,11 +52,11 @@ def _legacy_returns(result, return_error: bool, return_chi2array: bool) -> list:
         returns += error_xy(result.error, len(result.shift))
     if return_chi2array:
         if result.delta_chi2 is None:
-            returns.append((None, None, None))
+            returns.append((None,) * (len(result.shift) + 1))
         else:
-            yy, xx = np.meshgrid(*result.delta_chi2_coords, indexing="ij")
+            grids = np.meshgrid(*result.delta_chi2_coords, indexing="ij")
             chi2 = result.delta_chi2 + (result.chi2_min or 0.0)
-            returns.append((xx, yy, chi2))
+            returns.append((*grids[::-1], chi2))  # (xvals, yvals[, zvals], chi2)
     return returns
 
 
@@ -85,7 +85,8 @@ def chi2_shift(
     Parameters
     ----------
     im1, im2 : np.ndarray
-        The reference image and the offset image, same shape (any dimension).
+        The reference image and the offset image, same shape. Any dimension: a 3-D pair
+        gives ``[dx, dy, dz]`` (x first, like the 2-D case).
     err : float or np.ndarray, optional
         1-sigma noise of `im2`, scalar or per pixel (entries <= 0 or NaN are ignored).
         If None, the noise is estimated from the residual, so errors stay calibrated.
