@@ -20,15 +20,6 @@ def test_integer_shift_is_np_roll(shape, sign):
     np.testing.assert_allclose(out, expected, rtol=0, atol=TOL64)
 
 
-COMPLEX_REJECTED = pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="documented as 'real or complex', but as_image rejects complex input with "
-    "TypeError 'image is complex ...; registration needs real images'",
-)
-
-
-@COMPLEX_REJECTED
 def test_integer_shift_of_complex_input():
     rng = np.random.default_rng(1)
     complex_image = rng.standard_normal((6, 7)) + 1j * rng.standard_normal((6, 7))
@@ -36,6 +27,18 @@ def test_integer_shift_of_complex_input():
     assert np.iscomplexobj(out)
     expected = np.roll(complex_image, (1, -2), axis=(0, 1))
     np.testing.assert_allclose(out, expected, rtol=0, atol=TOL64)
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_subpixel_shift_of_a_complex_exponential(dtype):
+    n = 20
+    x = np.arange(n)
+    wave = np.exp(2j * np.pi * 3 * x / n).astype(dtype)
+    out = fourier_shift(wave, 0.4)
+    assert out.dtype == dtype
+    expected = np.exp(2j * np.pi * 3 * (x - 0.4) / n)
+    tolerance = TOL32 if dtype == np.complex64 else TOL64
+    np.testing.assert_allclose(out, expected, rtol=0, atol=tolerance)
 
 
 def test_integer_shift_of_integer_input():
@@ -220,7 +223,6 @@ def test_fourier_zoom_2d_plane_wave_default_centre_and_shape():
     np.testing.assert_allclose(out, expected, rtol=0, atol=TOL64)
 
 
-@COMPLEX_REJECTED
 def test_fourier_zoom_of_complex_input_stays_complex():
     n = 16
     x = np.arange(n)

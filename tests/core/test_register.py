@@ -408,18 +408,7 @@ def test_nan_pixels_are_ignored(boundary):
     assert np.isfinite(result.shift).all()
 
 
-_NAN_ERROR_MAP_OVERLAP = pytest.mark.xfail(
-    strict=True,
-    raises=RegistrationWarning,
-    reason="overlap mode (since the binomial pre-filter): NaN in an error map no longer marks "
-    "pixels to ignore; the NaN variance is set to 0 and smoothed, so the garbage pixels get "
-    "finite weight and the shift runs to the search edge with a RegistrationWarning",
-)
-
-
-@pytest.mark.parametrize(
-    "boundary", ["wrap", pytest.param("overlap", marks=_NAN_ERROR_MAP_OVERLAP)]
-)
+@pytest.mark.parametrize("boundary", ["wrap", "overlap"])
 def test_nan_in_error_map_marks_pixels_to_ignore(boundary):
     truth = (0.4, 1.9)
     reference, moving = _pair((48, 48), truth, boundary, noise=0.1, seed=26)

@@ -52,6 +52,11 @@ def test_as_image_rejects_bad_input(value, error, match):
         as_image(value, "image")
 
 
+def test_as_image_allow_complex():
+    array = np.ones((2, 3), dtype=np.complex64)
+    assert as_image(array, "image", allow_complex=True) is array
+
+
 def test_as_image_min_ndim_and_nonfinite():
     with pytest.raises(ValueError, match=r"cube must have at least 3 dimensions, got shape"):
         as_image(np.ones((4, 4)), "cube", min_ndim=3)
@@ -82,11 +87,6 @@ def test_check_error_accepts_none_scalars_and_maps():
     assert np.isnan(out[0, 0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="check_error sends 0-d and one-element arrays through as_image, which rejects them "
-    "as '0-d scalar' / 'single pixel' before its own scalar branch (dead code) is reached",
-)
 @pytest.mark.parametrize("value", [np.array(0.25), np.array([0.25])])
 def test_check_error_treats_one_element_arrays_as_scalars(value):
     assert check_error(value, (4, 4), "error") == 0.25
