@@ -88,3 +88,18 @@ def test_match_fits_options():
     cut1, cut2 = FITS_tools.match_fits((image, h), (image, h), sigma_cut=1, use_mad_std=False)
     assert np.all((cut1 == 0) | (cut1 > image.std()))
     np.testing.assert_allclose(cut2, cut1, atol=1e-9)
+
+
+def test_register_fits_with_other_methods():
+    import napari_imreg.image_registration as ir
+
+    h = header(64, 64, crpix1=32.5)
+    image = make_extended(64, seed=4)
+    moving = make_shifted(image, (0.5, -1.25), noise=0.01, seed=5)
+    for method, options in (
+        (ir.register_images, {"usfac": 100}),
+        (ir.cross_correlation_shifts, {}),
+    ):
+        out = FITS_tools.register_fits((image, h), (moving, h), register_method=method, **options)
+        assert len(out) == 8
+        assert (out[0], out[1]) == (pytest.approx(1.25, abs=0.02), pytest.approx(-0.5, abs=0.02))

@@ -101,8 +101,10 @@ def register_fits(
     return_error : bool
         Also return the errors.
     register_method : callable
-        Any drop-in shift function called as ``register_method(image1, image2, err=...,
-        return_error=True, **kwargs)`` and returning ``(dx, dy, errx, erry)``. The default,
+        Any drop-in shift function called as ``register_method(image1, image2,
+        return_error=True, **kwargs)`` (plus ``err=`` when `errfile` is given) and returning
+        ``(dx, dy, errx, erry)``: the chi2 functions, ``register_images`` or
+        ``cross_correlation_shifts``. The default,
         :func:`chi2_shift_iterzoom`, works here (the reference's raised NameError).
     return_cropped_images : bool
         Also return the two images on the common grid.
@@ -129,10 +131,10 @@ def register_fits(
     image1, image2, header = core_fits.match_images(
         fitsfile1, fitsfile2, sigma_cut=sigma_cut or None, use_mad_std=use_mad_std
     )
-    errimage = None if errfile is None else core_fits.reproject_to_header(errfile, header)
-    xoff, yoff, exoff, eyoff = register_method(
-        image1, image2, err=errimage, return_error=True, **kwargs
-    )[:4]
+    if errfile is not None:
+        # only the chi2 methods take an error map; the others can be used without one
+        kwargs["err"] = core_fits.reproject_to_header(errfile, header)
+    xoff, yoff, exoff, eyoff = register_method(image1, image2, return_error=True, **kwargs)[:4]
     covariance = np.diag([float(eyoff) ** 2, float(exoff) ** 2])
     world, world_error = core_fits.pixel_to_world_offset(header, (yoff, xoff), covariance)
     returns = (float(xoff), float(yoff), float(world[0]), float(world[1]))
