@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from typing import Any
 
 import numpy as np
 
@@ -39,6 +38,7 @@ from ._validation import (
     check_upsample_factor,
 )
 from .fourier import axis_kernel, evaluate_series, upsampled_dft
+from .register import RegistrationResult
 
 __all__ = ["register_dft", "register_taylor"]
 
@@ -192,13 +192,6 @@ def _covariance(
     return covariance, math.sqrt(variance), chi2_min
 
 
-def _result(**fields: Any):
-    from .register import RegistrationResult
-
-    names = RegistrationResult.__dataclass_fields__
-    return RegistrationResult(**{key: fields.get(key) for key in names})
-
-
 def register_dft(
     reference,
     moving,
@@ -311,7 +304,7 @@ def register_dft(
     delta = None
     if window is not None and noise:
         delta = 2.0 * (window.max() - window) / noise**2
-    return _result(
+    return RegistrationResult(
         shift=_wrap_shift(np.round(peak * factor) / factor, ref.shape),
         error=None if covariance is None else tuple(np.sqrt(np.diag(covariance)).tolist()),
         covariance=covariance,
@@ -445,7 +438,7 @@ def register_taylor(
             if np.max(np.abs(fraction * step)) < tolerance:
                 break
     covariance, noise, chi2_min = _covariance(hessian, value, energy, ref.size, noise_var)
-    return _result(
+    return RegistrationResult(
         shift=_wrap_shift(point, ref.shape),
         error=None if covariance is None else tuple(np.sqrt(np.diag(covariance)).tolist()),
         covariance=covariance,
