@@ -232,6 +232,34 @@ def test_fourier_zoom_of_complex_input_stays_complex():
     np.testing.assert_allclose(out, np.exp(2j * np.pi * 2 * positions / n), rtol=0, atol=TOL64)
 
 
+def test_fourier_zoom_and_upsampled_dft_3d_plane_wave():
+    shape = (6, 7, 8)
+    frequencies = (1, -2, 3)
+    grids = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+
+    def wave(coords):
+        return np.cos(
+            2 * np.pi * sum(f * c / n for f, c, n in zip(frequencies, coords, shape, strict=True))
+        )
+
+    image = wave(grids)
+    centre, zoom, out_shape = (2.3, 3.1, 4.7), (2.0, 3.0, 4.0), (3, 4, 5)
+    axes = [
+        c + (np.arange(m) - (m - 1) / 2) / z
+        for c, z, m in zip(centre, zoom, out_shape, strict=True)
+    ]
+    expected = wave(np.meshgrid(*axes, indexing="ij"))
+    out = fourier_zoom(image, zoom, center=centre, output_shape=out_shape)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=TOL64)
+    offset = (0.5, -1.0, 2.25)
+    fine = upsampled_dft(np.fft.fftn(image), upsample_factor=4, output_shape=3, offset=offset)
+    axes = [o + np.arange(3) / 4 for o in offset]
+    np.testing.assert_allclose(
+        fine.real, wave(np.meshgrid(*axes, indexing="ij")), rtol=0, atol=TOL64
+    )
+    np.testing.assert_allclose(fine.imag, 0, rtol=0, atol=TOL64)
+
+
 def test_fourier_zoom_validates():
     with pytest.raises(ValueError, match="zoom must be positive"):
         fourier_zoom(np.ones((4, 4)), 0)
