@@ -596,3 +596,42 @@ def test_iterative_zoom_arity(return_zoomed):
     image = np.add.outer(np.cos(np.arange(16) / 3.0), np.cos(np.arange(16) / 3.0))
     out = ir.iterative_zoom.iterative_zoom(image, return_zoomed=return_zoomed)
     assert len(out) == (3 if return_zoomed else 2)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (9, 9), (8, 11), (7, 10)])
+@pytest.mark.parametrize("err_kind", ["none", "scalar", "map"])
+def test_chi2n_map_equals_the_reference(shape, err_kind):
+    """Same layout and the same terms as the reference, for even and odd sizes."""
+    reference = pytest.importorskip("image_registration")
+    rng = np.random.default_rng(7)
+    im1, im2 = rng.normal(size=shape), rng.normal(size=shape)
+    err = {"none": None, "scalar": 0.7, "map": rng.uniform(0.5, 2.0, shape)}[err_kind]
+    ours = ir.chi2n_map(im1, im2, err=err, return_all=True)
+    ref_err = err.copy() if isinstance(err, np.ndarray) else err  # the reference edits it
+    theirs = reference.chi2n_map(im1, im2, err=ref_err, return_all=True)
+    for mine, other in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(mine, other, atol=1e-9)
+
+
+@pytest.mark.parametrize("size", [9, 11])
+def test_zoom_and_upsample_equal_the_reference_on_odd_sizes(size):
+    """Without a Nyquist term (odd lengths) the Fourier tools agree with the reference."""
+    reference = pytest.importorskip("image_registration.fft_tools")
+    rng = np.random.default_rng(8)
+    signal = rng.normal(size=size)
+    image = rng.normal(size=(size, size + 2))
+    np.testing.assert_allclose(
+        ir.fft_tools.zoom.zoom1d(signal, usfac=3, outsize=7, offset=0.4),
+        reference.zoom.zoom1d(signal, usfac=3, outsize=7, offset=0.4),
+        atol=1e-10,
+    )
+    np.testing.assert_allclose(
+        ir.fft_tools.upsample_image(image, upsample_factor=2, xshift=1, yshift=3),
+        reference.upsample_image(image, upsample_factor=2, xshift=1, yshift=3).real,
+        atol=1e-10,
+    )
+    np.testing.assert_allclose(
+        ir.fft_tools.shiftnd(image, (0.3, -1.7)),
+        reference.shiftnd(image, (0.3, -1.7)),
+        atol=1e-10,
+    )
