@@ -234,25 +234,25 @@ def chi2_shift_iterzoom(
     check_unknown("chi2_shift_iterzoom", kwargs, _ITERZOOM_OPTIONS)
     ignore_options(
         "chi2_shift_iterzoom",
-        use_numpy_fft=use_numpy_fft or None,
         zoom_shape=zoom_shape,
         rezoom_shape=rezoom_shape,
         rezoom_factor=rezoom_factor,
         mindiff=mindiff,
         **kwargs,
     )
-    result = register(
+    return chi2_shift(
         im1,
         im2,
-        error=as_error_map(err),
+        err=err,
         upsample_factor=upsample_factor,
-        boundary=_core_boundary(boundary),
-        zero_mean=zeromean,
-        threads=nthreads,
+        boundary=boundary,
+        nthreads=nthreads,
+        use_numpy_fft=use_numpy_fft,
+        zeromean=zeromean,
+        verbose=verbose,
+        return_error=return_error,
+        return_chi2array=return_chi2array,
     )
-    if verbose:
-        logger.info("chi2_shift_iterzoom: %s", result)
-    return _legacy_returns(result, return_error, return_chi2array)
 
 
 def chi2n_map(
