@@ -31,13 +31,13 @@ import warnings
 import numpy as np
 
 from . import _fft
+from ._chi2 import Series
 from ._validation import (
     as_image,
     check_max_shift,
     check_same_shape,
     check_upsample_factor,
 )
-from .fourier import axis_kernel, evaluate_series, upsampled_dft
 from .register import RegistrationResult
 
 __all__ = ["register_dft", "register_taylor"]
@@ -97,25 +97,33 @@ def _wrap(index: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return (np.asarray(index) + n // 2) % n - n // 2
 
 
-def _cross_power(ref: np.ndarray, mov: np.ndarray) -> tuple[np.ndarray, float]:
-    """``F(ref) conj(F(mov))`` with the Nyquist planes of even axes set to zero.
+def _cross_power(ref: np.ndarray, mov: np.ndarray) -> tuple[Series, float]:
+    """The correlation ``CC`` as a band-limited series, without the Nyquist terms.
 
-    A sub-pixel translation cannot be represented at the Nyquist frequency of an even
-    axis (its phase is ambiguous), so that term would pull the peak; dropping it costs
-    one frequency out of ``n``. Also returns ``sum(ref**2) + sum(moving**2)`` over the
-    same frequencies (Parseval), so that the residual at the peak is consistent.
+    ``CC`` is the inverse DFT of ``F(ref) conj(F(mov))`` (half-spectrum layout). A sub-pixel
+    translation cannot be represented at the Nyquist frequency of an even axis (its
+    phase is ambiguous), so that term would pull the peak; dropping it costs one frequency
+    out of ``n``. Also returns ``sum(ref**2) + sum(mov**2)`` over the same frequencies
+    (Parseval), so that the residual at the peak is consistent.
     """
-    ref_ft = _fft.fftn(ref)
-    mov_ft = _fft.fftn(mov)
-    keep = np.ones(ref.shape, dtype=bool)
+    ref_ft = _fft.rfftn(ref)
+    mov_ft = _fft.rfftn(mov)
+    keep = np.ones(ref_ft.shape, dtype=bool)
     for axis, n in enumerate(ref.shape):
         if n % 2 == 0 and n > 2:
             index = [slice(None)] * ref.ndim
             index[axis] = n // 2
             keep[tuple(index)] = False
-    spectrum = np.where(keep, ref_ft * np.conj(mov_ft), 0.0)
-    energy = float(np.sum((np.abs(ref_ft) ** 2 + np.abs(mov_ft) ** 2)[keep])) / ref.size
-    return spectrum, energy
+    # each stored frequency of the last axis stands for itself and its conjugate
+    last = ref.shape[-1]
+    counts = np.full(ref_ft.shape[-1], 2.0)
+    counts[0] = 1.0
+    if last % 2 == 0:
+        counts[-1] = 1.0
+    power = (np.abs(ref_ft) ** 2 + np.abs(mov_ft) ** 2) * counts
+    energy = float(np.sum(power[keep])) / ref.size
+    cross = np.where(keep, ref_ft * np.conj(mov_ft), 0.0)
+    return Series(cross, tuple(ref.shape)), energy
 
 
 def _wrap_shift(shift: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -138,37 +146,6 @@ def _integer_peak(correlation: np.ndarray, max_shift: np.ndarray | None) -> np.n
             values = np.where(outside[tuple(index)], -np.inf, values)
     peak = np.unravel_index(int(np.argmax(values)), values.shape)
     return _wrap(np.array(peak), correlation.shape).astype(np.float64)
-
-
-def _derivatives(spectrum: np.ndarray, point: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Value, gradient and Hessian of the band-limited correlation at ``point``.
-
-    One contraction of the spectrum with, per axis, the kernels of derivative orders
-    0, 1 and 2 gives every mixed derivative up to second order at once.
-    """
-    ndim = spectrum.ndim
-    kernels = [
-        np.vstack([axis_kernel(n, [x], order=order) for order in (0, 1, 2)])
-        for n, x in zip(spectrum.shape, point, strict=True)
-    ]
-    table = evaluate_series(spectrum, kernels, real=False).real
-
-    def entry(orders) -> float:
-        return float(table[tuple(orders)])
-
-    value = entry([0] * ndim)
-    gradient = np.empty(ndim)
-    hessian = np.empty((ndim, ndim))
-    for a in range(ndim):
-        orders = [0] * ndim
-        orders[a] = 1
-        gradient[a] = entry(orders)
-        for b in range(a, ndim):
-            orders = [0] * ndim
-            orders[a] += 1
-            orders[b] += 1
-            hessian[a, b] = hessian[b, a] = entry(orders)
-    return value, gradient, hessian
 
 
 def _covariance(
@@ -272,8 +249,8 @@ def register_dft(
     ref, mov = _prepare(reference, moving, zero_mean)
     limits = check_max_shift(max_shift, ref.shape)
     noise_var = _noise_variance(error, reference_error, ref.shape, "error")
-    spectrum, energy = _cross_power(ref, mov)
-    correlation = _fft.ifftn(spectrum).real
+    series, energy = _cross_power(ref, mov)
+    correlation = series.grid()
     peak = _integer_peak(correlation, limits)
     window = None
     coords = None
@@ -290,13 +267,13 @@ def register_dft(
             half = math.ceil(reach * step)
             size = 2 * half + 1
             start = centre - half / step
-            window = upsampled_dft(
-                spectrum, upsample_factor=step, output_shape=size, offset=start
-            ).real
+            window = series.tensor(
+                [s0 + np.arange(size) / step for s0 in start], [(0,)] * ref.ndim
+            )
             best = np.array(np.unravel_index(int(np.argmax(window)), window.shape))
             peak = start + best / step
         coords = tuple(s + np.arange(size) / factor for s in start)
-    value, _, hessian = _derivatives(spectrum, peak)
+    value, _, hessian = series.derivatives(peak)
     covariance, noise, chi2_min = _covariance(hessian, value, energy, ref.size, noise_var)
     if covariance is not None:
         # the answer is rounded to the 1/upsample_factor grid: a uniform error of that width
@@ -405,10 +382,10 @@ def register_taylor(
     ref, mov = _prepare(reference, moving, zero_mean)
     limits = check_max_shift(max_shift, ref.shape)
     noise_var = _noise_variance(error, reference_error, ref.shape, "error")
-    spectrum, energy = _cross_power(ref, mov)
-    start = _integer_peak(_fft.ifftn(spectrum).real, limits)
+    series, energy = _cross_power(ref, mov)
+    start = _integer_peak(series.grid(), limits)
     point = start.copy()
-    value, gradient, hessian = _derivatives(spectrum, point)
+    value, gradient, hessian = series.derivatives(point)
     if np.linalg.eigvalsh(-hessian).min() <= 0:
         warnings.warn(
             f"the cross-correlation is not curved like a maximum at shift "
@@ -426,7 +403,7 @@ def register_taylor(
             while fraction > 1e-3:
                 candidate = point + fraction * step
                 if np.all(np.abs(candidate - start) <= 1.0):
-                    trial = _derivatives(spectrum, candidate)
+                    trial = series.derivatives(candidate)
                     if trial[0] >= value and np.linalg.eigvalsh(-trial[2]).min() > 0:
                         break
                 fraction /= 2.0
