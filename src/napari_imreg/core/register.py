@@ -542,7 +542,9 @@ class Registrar:
             transfer=self._transfer(power=2) if self._smooth else None,
         )
 
-    def _score_covariance(self, surface: Surface, shift, scale, chi2_hessian) -> np.ndarray:
+    def _score_covariance(
+        self, surface: Surface, image: _Image, shift, scale, chi2_hessian
+    ) -> np.ndarray:
         """Covariance of the chi2 gradient due to the noise times the signal.
 
         For white noise it is twice the Hessian. Filtering correlates the noise:
@@ -553,7 +555,25 @@ class Registrar:
             return 2.0 * chi2_hessian
         weight = surface.weight_at(shift)
         curvature = -surface.filtered_cross.derivatives(shift)[2]
-        return (4.0 / self._variance_factor) * (scale / weight) * curvature
+        # The score sums weight**2 where the curvature sums weight: the tapered
+        # edges count less in the variance than in the curvature.
+        ratio = self._squared_weight_ratio(image, shift)
+        return (4.0 / self._variance_factor) * ratio * (scale / weight) * curvature
+
+    def _squared_weight_ratio(self, image: _Image, shift) -> float:
+        """``sum t**2 / sum t`` for the geometric weight ``t(x) = a(x) b(x - s)``."""
+        whole = np.round(shift).astype(int)
+        ref_weight = self._base_weight(self._reference)
+        mov_weight = self._base_weight(image)
+        if isinstance(ref_weight, list) and isinstance(mov_weight, list):
+            ratio = 1.0
+            for a, b, k in zip(ref_weight, mov_weight, whole, strict=True):
+                moved = _move(b, [k], wrap=False)
+                ratio *= np.sum((a * moved) ** 2) / np.sum(a * moved)
+            return float(ratio)
+        a = _materialize(ref_weight, self.shape)
+        t = a * _move(_materialize(mov_weight, self.shape), whole, wrap=self.boundary == "wrap")
+        return float(np.sum(t**2) / np.sum(t))
 
     def _noise_coupling_covariance(self, image: _Image, ref_var, mov_var, shift) -> np.ndarray:
         """Covariance of the chi2 gradient due to the product of both images' noise.
@@ -704,7 +724,7 @@ class Registrar:
         chi2_hessian = hessian * scale
 
         if positive and np.all(np.isfinite(chi2_hessian)):
-            score = self._score_covariance(surface, shift, scale, chi2_hessian)
+            score = self._score_covariance(surface, image, shift, scale, chi2_hessian)
             score += self._noise_coupling_covariance(image, ref_var, mov_var, shift)
             covariance, sigma = marginal_errors(chi2_hessian, score)
             # Rescale the map so that delta chi2 = 1 stays the 1-sigma contour.
