@@ -159,7 +159,9 @@ class FFTLimit:
         return inverse(product), fa
 
     def calibrate(self, a, b, repeats: int) -> None:
-        """Pick the fastest backend for the three FFTs."""
+        """Pick the fastest backend for the three FFTs, and 1 or 2 BLAS threads for the DFT."""
+        from threadpoolctl import threadpool_limits
+
         timings = {}
         options = {
             name: (lambda p=p: self._ffts_pyfftw(p, a, b)) for name, p in self.candidates.items()
@@ -172,10 +174,20 @@ class FFTLimit:
         self.best = min(timings, key=timings.get)
         self._run = options[self.best]
         self.fft_seconds = timings[self.best]
+        spectrum = self._run()[1]
+        dft = {}
+        for threads in (1, 2):
+            with threadpool_limits(threads, user_api="blas"):
+                dft[threads] = median_time(lambda: dft_patch(spectrum, self.n), repeats)
+        self.blas_threads = min(dft, key=dft.get)
+        self.best += f", DFT with {self.blas_threads} BLAS thread(s)"
 
     def __call__(self, a, b):
+        from threadpoolctl import threadpool_limits
+
         _correlation, spectrum = self._run()
-        return dft_patch(spectrum, self.n)
+        with threadpool_limits(self.blas_threads, user_api="blas"):
+            return dft_patch(spectrum, self.n)
 
 
 def dft_patch(spectrum: np.ndarray, n: int) -> np.ndarray:
