@@ -97,7 +97,7 @@ def _wrap(index: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return (np.asarray(index) + n // 2) % n - n // 2
 
 
-def _cross_power(ref: np.ndarray, mov: np.ndarray) -> tuple[Series, float]:
+def _cross_power(ref: np.ndarray, mov: np.ndarray, threads: int | None) -> tuple[Series, float]:
     """The correlation ``CC`` as a band-limited series, without the Nyquist terms.
 
     ``CC`` is the inverse DFT of ``F(ref) conj(F(mov))`` (half-spectrum layout). A sub-pixel
@@ -106,8 +106,8 @@ def _cross_power(ref: np.ndarray, mov: np.ndarray) -> tuple[Series, float]:
     out of ``n``. Also returns ``sum(ref**2) + sum(mov**2)`` over the same frequencies
     (Parseval), so that the residual at the peak is consistent.
     """
-    ref_ft = _fft.rfftn(ref)
-    mov_ft = _fft.rfftn(mov)
+    ref_ft = _fft.rfftn(ref, threads=threads)
+    mov_ft = _fft.rfftn(mov, threads=threads)
     keep = np.ones(ref_ft.shape, dtype=bool)
     for axis, n in enumerate(ref.shape):
         if n % 2 == 0 and n > 2:
@@ -178,6 +178,7 @@ def register_dft(
     max_shift=None,
     error=None,
     reference_error=None,
+    threads: int | None = None,
 ):
     """Register by the cross-correlation peak, upsampled with a matrix-multiply DFT.
 
@@ -198,6 +199,8 @@ def register_dft(
     error, reference_error : float or array_like, optional, keyword-only
         1-sigma noise of `moving` and `reference` (a map is reduced to its RMS). If both
         are None the noise is estimated from the residual at the peak.
+    threads : int, optional, keyword-only
+        FFT threads (default: the core's choice by size).
 
     Returns
     -------
@@ -249,8 +252,8 @@ def register_dft(
     ref, mov = _prepare(reference, moving, zero_mean)
     limits = check_max_shift(max_shift, ref.shape)
     noise_var = _noise_variance(error, reference_error, ref.shape, "error")
-    series, energy = _cross_power(ref, mov)
-    correlation = series.grid()
+    series, energy = _cross_power(ref, mov, threads)
+    correlation = series.grid(threads)
     peak = _integer_peak(correlation, limits)
     window = None
     coords = None
@@ -306,6 +309,7 @@ def register_taylor(
     reference_error=None,
     max_iterations: int = 10,
     tolerance: float = 1e-6,
+    threads: int | None = None,
 ):
     """Register by the cross-correlation peak refined with second-order Taylor steps.
 
@@ -327,6 +331,8 @@ def register_taylor(
         integer peak.
     tolerance : float, keyword-only
         Stop when a step is shorter than this, in pixels.
+    threads : int, optional, keyword-only
+        FFT threads (default: the core's choice by size).
 
     Returns
     -------
@@ -382,8 +388,8 @@ def register_taylor(
     ref, mov = _prepare(reference, moving, zero_mean)
     limits = check_max_shift(max_shift, ref.shape)
     noise_var = _noise_variance(error, reference_error, ref.shape, "error")
-    series, energy = _cross_power(ref, mov)
-    start = _integer_peak(series.grid(), limits)
+    series, energy = _cross_power(ref, mov, threads)
+    start = _integer_peak(series.grid(threads), limits)
     point = start.copy()
     value, gradient, hessian = series.derivatives(point)
     if np.linalg.eigvalsh(-hessian).min() <= 0:

@@ -58,7 +58,8 @@ def cross_correlation_shifts(
     **kwargs
         The reference passed these to its convolution. ``boundary='wrap'`` and the padding
         options ``psf_pad``, ``fft_pad``, ``allow_huge``, ``nan_treatment``, ``quiet`` and
-        ``nthreads`` are accepted; the correlation here is always periodic, so another
+        ``nthreads`` (FFT threads, default 1) are accepted; the correlation here is always
+        periodic, so another
         ``boundary`` raises ValueError, and unknown keywords raise TypeError.
 
     Returns
@@ -90,6 +91,7 @@ def cross_correlation_shifts(
             "gaussfit=True is not supported: Gaussian fits to the correlation peak are biased "
             "(see the reference documentation); use gaussfit=False, or chi2_shift for errors."
         )
+    threads = kwargs.pop("nthreads", 1)
     ignore_options("cross_correlation_shifts", **kwargs)
     result = register_taylor(
         image1,
@@ -98,6 +100,7 @@ def cross_correlation_shifts(
         reference_error=errim1,
         zero_mean=zeromean,
         max_shift=maxoff,
+        threads=threads,
     )
     if verbose:
         logger.info("cross_correlation_shifts: %s", result)

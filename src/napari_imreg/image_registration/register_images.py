@@ -47,7 +47,9 @@ def register_images(
         Accepted for compatibility; nothing is printed or plotted.
     maxoff : int, optional
         Largest offset searched, in pixels per axis.
-    nthreads, use_numpy_fft : optional
+    nthreads : int
+        FFT threads.
+    use_numpy_fft : bool
         Accepted for compatibility; the core chooses the FFT backend.
 
     Returns
@@ -76,7 +78,12 @@ def register_images(
         raise ValueError(f"usfac must be an integer >= 1, got {usfac!r}; e.g. usfac=100.")
     ignore_options("register_images", DEBUG=DEBUG or None, use_numpy_fft=use_numpy_fft or None)
     result = register_dft(
-        im1, im2, upsample_factor=int(usfac), zero_mean=zeromean, max_shift=maxoff
+        im1,
+        im2,
+        upsample_factor=int(usfac),
+        zero_mean=zeromean,
+        max_shift=maxoff,
+        threads=nthreads,
     )
     output = offset_xy(result.shift)
     if return_error:
