@@ -33,6 +33,7 @@ faster) or ours over the limit.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import importlib.metadata
 import json
@@ -330,10 +331,29 @@ class StackRow:
     frames: int
     seconds: float
     runs: int
+    cpu_seconds: float = float("nan")
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds
+
+    @property
+    def cpu_fps(self) -> float:
+        return self.frames / self.cpu_seconds
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its children (the workers of a LocalCluster)."""
+    import psutil
+
+    total = time.process_time()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def bench_stack(frames: int, n: int, rounds: int, *, quick: bool) -> tuple[list[StackRow], dict]:
@@ -342,16 +362,9 @@ def bench_stack(frames: int, n: int, rounds: int, *, quick: bool) -> tuple[list[
     from napari_imreg.core.stack import register_stack
 
     stack = make_stack(frames, n)
-    rows: list[StackRow] = []
     checks = {}
-
-    def record(name, run, count, repeats):
-        run_first = run()  # warm-up (plans), and the answer for the agreement check
-        seconds = median_time(run, repeats)
-        rows.append(StackRow(name, count, seconds, repeats))
-        print(f"  {name}: {count / seconds:.1f} frames/s", flush=True)
-        return run_first
-
+    overlap_frames = frames if not quick else min(frames, 20)
+    ir_frames = min(frames, 40 if not quick else 10)
     with tempfile.TemporaryDirectory() as folder:
         import zarr
 
@@ -359,60 +372,69 @@ def bench_stack(frames: int, n: int, rounds: int, *, quick: bool) -> tuple[list[
         target = zarr.open_array(path, mode="w", shape=stack.shape, chunks=(10, n, n), dtype="f8")
         target[:] = stack
         on_disk = da.from_zarr(path)
+        runs = {
+            "ours wrap, numpy": (lambda: register_stack(stack, boundary="wrap").shifts, frames),
+            "ours wrap, dask threads (zarr)": (
+                lambda: (
+                    register_stack(on_disk, boundary="wrap").compute(scheduler="threads").shifts
+                ),
+                frames,
+            ),
+            "skimage loop": (
+                lambda: np.array([skimage_pcc(stack[0], f) for f in stack]),
+                frames,
+            ),
+            "ours overlap, numpy": (
+                lambda: register_stack(stack[:overlap_frames]).shifts,
+                overlap_frames,
+            ),
+            "image_registration loop": (
+                lambda: np.array(
+                    [image_registration_chi2(stack[0], f) for f in stack[:ir_frames]]
+                ),
+                ir_frames,
+            ),
+        }
+        once = {"ours overlap, numpy", "image_registration loop"}
+        with contextlib.ExitStack() as stack_of_contexts:
+            try:
+                from distributed import Client, LocalCluster
 
-        wrap = record(
-            "ours wrap, numpy",
-            lambda: register_stack(stack, boundary="wrap").shifts,
-            frames,
-            rounds,
-        )
-        record(
-            "ours wrap, dask threads (zarr)",
-            lambda: register_stack(on_disk, boundary="wrap").compute(scheduler="threads").shifts,
-            frames,
-            rounds,
-        )
-        overlap_frames = frames if not quick else min(frames, 20)
-        record(
-            "ours overlap, numpy",
-            lambda: register_stack(stack[:overlap_frames]).shifts,
-            overlap_frames,
-            max(1, rounds // 2),
-        )
-        try:
-            from distributed import Client, LocalCluster
-
-            with (
-                LocalCluster(
-                    n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-                ) as cluster,
-                Client(cluster) as client,
-            ):
-                record(
-                    "ours wrap, distributed 2 workers (zarr)",
+                cluster = stack_of_contexts.enter_context(
+                    LocalCluster(
+                        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+                    )
+                )
+                client = stack_of_contexts.enter_context(Client(cluster))
+                runs["ours wrap, distributed 2 workers (zarr)"] = (
                     lambda: (
                         register_stack(on_disk, boundary="wrap").compute(scheduler=client).shifts
                     ),
                     frames,
-                    rounds,
                 )
-        except ImportError:  # pragma: no cover
-            print("  (distributed not installed: skipped)")
-
-        sk = record(
-            "skimage loop",
-            lambda: np.array([skimage_pcc(stack[0], f) for f in stack]),
-            frames,
-            rounds,
-        )
-        ir_frames = min(frames, 40 if not quick else 10)
-        record(
-            "image_registration loop",
-            lambda: np.array([image_registration_chi2(stack[0], f) for f in stack[:ir_frames]]),
-            ir_frames,
-            1,
-        )
-    checks["max |ours - skimage| (px)"] = float(np.max(np.abs(np.asarray(wrap) - sk)))
+            except ImportError:  # pragma: no cover
+                print("  (distributed not installed: skipped)")
+            answers = {name: run() for name, (run, _) in runs.items()}  # warm-up
+            wall = {name: [] for name in runs}
+            cpu = {name: [] for name in runs}
+            # Interleaved rounds: a busy machine slows every method alike.
+            for round_index in range(rounds):
+                for name, (run, _) in runs.items():
+                    if name in once and round_index:
+                        continue
+                    start_cpu, start = cpu_seconds(), time.perf_counter()
+                    run()
+                    wall[name].append(time.perf_counter() - start)
+                    cpu[name].append(cpu_seconds() - start_cpu)
+    rows = []
+    for name, (_, count) in runs.items():
+        row = StackRow(name, count, float(np.median(wall[name])), len(wall[name]))
+        row.cpu_seconds = float(np.median(cpu[name]))
+        rows.append(row)
+        print(f"  {name}: {row.fps:.1f} frames/s, {row.cpu_fps:.1f} frames per CPU-s", flush=True)
+    checks["max |ours - skimage| (px)"] = float(
+        np.max(np.abs(np.asarray(answers["ours wrap, numpy"]) - answers["skimage loop"]))
+    )
     return rows, checks
 
 
@@ -562,14 +584,20 @@ def report(pairs, memory_sizes, stack_rows, checks, big, started, loads, command
         "",
         "Every frame registered onto frame 0. Ours reports calibrated errors for every frame; "
         "ours in parallel uses one FFT and one BLAS thread per frame. The zarr stack is on local "
-        "disk in chunks of 10 frames. image_registration ran on fewer frames (see the count).",
+        "disk in chunks of 10 frames. image_registration ran on fewer frames (see the count). "
+        "Methods run in interleaved rounds; CPU time (this process and the cluster's workers) "
+        "is less sensitive to other work on the machine than wall time.",
         "",
-        "| method | frames | frames/s | vs skimage loop |",
-        "| --- | --- | --- | --- |",
+        "| method | frames | runs | frames/s | vs skimage loop | frames per CPU-second | "
+        "vs skimage (CPU) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    skimage_fps = next(r.fps for r in stack_rows if r.name == "skimage loop")
+    skimage = next(r for r in stack_rows if r.name == "skimage loop")
     for r in stack_rows:
-        lines.append(f"| {r.name} | {r.frames} | {r.fps:.1f} | {r.fps / skimage_fps:.2f}x |")
+        lines.append(
+            f"| {r.name} | {r.frames} | {r.runs} | {r.fps:.1f} | {r.fps / skimage.fps:.2f}x | "
+            f"{r.cpu_fps:.1f} | {r.cpu_fps / skimage.cpu_fps:.2f}x |"
+        )
     for name, value in checks.items():
         lines += ["", f"Agreement check: {name} = {value:.3f}."]
     lines += [
