@@ -149,3 +149,24 @@ def test_notebook_method_comparison_is_calibrated():
     ratio = eoffsets[:, columns].mean(axis=0) / offsets[:, columns].std(axis=0)
     assert np.all((ratio > 0.7) & (ratio < 1.45)), ratio
     np.testing.assert_allclose(offsets[:, 6:].mean(axis=0), [4.76666, -12.3333], atol=0.002)
+
+
+def test_notebook_plots(capsys):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    np.random.seed(5)
+    im1 = image_registration.tests.make_extended(48)
+    im2 = image_registration.tests.make_offset_extended(im1, 4.76666, -12.3333, noise=0.1)
+    offsets, eoffsets = image_registration.tests.compare_methods(im1, im2, ntests=5, noise=0.1)
+    stds, emeans = image_registration.tests.plot_compare_methods(
+        offsets, eoffsets, dx=4.76666666, dy=-12.3333333333
+    )
+    printed = capsys.readouterr().out
+    assert "Standard Deviations:" in printed
+    assert "emeans/stds:" in printed
+    np.testing.assert_allclose(stds, offsets.std(axis=0))
+    np.testing.assert_allclose(emeans, eoffsets.mean(axis=0))
+    assert len(plt.figure(1).axes[0].lines) == 4
+    plt.close("all")

@@ -9,6 +9,13 @@ from .registration_testing import (
     edge_weight,
     make_extended,
     make_offset_extended,
+    plot_compare_methods,
 )
 
-__all__ = ["compare_methods", "edge_weight", "make_extended", "make_offset_extended"]
+__all__ = [
+    "compare_methods",
+    "edge_weight",
+    "make_extended",
+    "make_offset_extended",
+    "plot_compare_methods",
+]

@@ -8,7 +8,15 @@ from ...core.filters import convolve_fft, make_kernel
 from ...core.synthetic import make_extended as _core_extended
 from ...core.synthetic import make_shifted
 
-__all__ = ["compare_methods", "edge_weight", "make_extended", "make_offset_extended"]
+__all__ = [
+    "compare_methods",
+    "edge_weight",
+    "make_extended",
+    "make_offset_extended",
+    "plot_compare_methods",
+]
+
+_METHODS = ("register_images", "cross_correlation_shifts", "gaussian fit", "chi2_shift")
 
 
 def _legacy_seed() -> int:
@@ -148,3 +156,59 @@ def compare_methods(im1, im2, ntests=100, noise=np.std, usfac=201, **kwargs):
         offsets.append([dxr, dyr, dxc, dyc, 0.0, 0.0, dxx, dyx])
         errors.append([edxr, edyr, edxc, edyc, 0.0, 0.0, edxx, edyx])
     return np.array(offsets), np.array(errors)
+
+
+def plot_compare_methods(offsets, eoffsets, dx=None, dy=None, fig1=1, fig2=2, legend=True):
+    """Plot the output of :func:`compare_methods` and print how well the errors match.
+
+    Figure `fig1` shows every measured offset of each method, figure `fig2` the mean
+    offset of each method with its mean reported error; a black X marks ``(dx, dy)``.
+    The Gaussian-fit columns (not provided) are left out. Needs matplotlib.
+
+    Returns
+    -------
+    stds, error_means : np.ndarray
+        The scatter of the offsets and the mean reported errors, per column (8 values,
+        as printed). Their ratio should be near 1 when the errors are right.
+    """
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - matplotlib is in the test extra
+        raise ImportError(
+            "plot_compare_methods needs matplotlib: pip install matplotlib "
+            "(or the napari-imreg[napari] extra)."
+        ) from exc
+    offsets = np.asarray(offsets, dtype=float)
+    eoffsets = np.asarray(eoffsets, dtype=float)
+    stds = offsets.std(axis=0)
+    error_means = eoffsets.mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = error_means / stds
+    print("Standard Deviations: ", stds)
+    print("Error Means: ", error_means)
+    print("emeans/stds: ", ratios)
+    shown = [0, 1, 3]
+    for number, summary in ((fig1, False), (fig2, True)):
+        figure = plt.figure(number)
+        figure.clf()
+        axes = figure.add_subplot(111)
+        for method in shown:
+            x, y = offsets[:, 2 * method], offsets[:, 2 * method + 1]
+            if summary:
+                axes.errorbar(
+                    x.mean(),
+                    y.mean(),
+                    xerr=eoffsets[:, 2 * method].mean(),
+                    yerr=eoffsets[:, 2 * method + 1].mean(),
+                    marker="o",
+                    label=_METHODS[method],
+                )
+            else:
+                axes.plot(x, y, ".", alpha=0.5, label=_METHODS[method])
+        if dx is not None and dy is not None:
+            axes.plot(dx, dy, "kx", markersize=12, label="true offset")
+        axes.set_xlabel("dx (pixels)")
+        axes.set_ylabel("dy (pixels)")
+        if legend:
+            axes.legend(loc="best")
+    return stds, error_means
