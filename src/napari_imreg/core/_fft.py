@@ -21,14 +21,30 @@ try:  # pragma: no cover - exercised implicitly where pyfftw is installed
     import pyfftw.builders
 except ImportError:  # pragma: no cover
     pyfftw = None
+from threadpoolctl import ThreadpoolController
 
-__all__ = ["BACKEND", "fftn", "ifftn", "irfftn", "next_fast_shape", "rfftn", "threads_for"]
+__all__ = [
+    "BACKEND",
+    "fftn",
+    "ifftn",
+    "irfftn",
+    "next_fast_shape",
+    "one_blas_thread",
+    "rfftn",
+    "threads_for",
+]
 
 BACKEND = "pyfftw" if pyfftw is not None else "scipy"
 
 _PLAN_CACHE_SIZE = 24
 _MEASURE_MIN_SIZE = 1 << 16
 _local = threading.local()
+_blas = ThreadpoolController()
+
+
+def one_blas_thread():
+    """Context manager: BLAS on one thread (skinny matrix products are 5-10x slower on two)."""
+    return _blas.limit(limits=1, user_api="blas")
 
 
 def _available_cores() -> int:

@@ -63,8 +63,9 @@ def evaluate_series(spectrum: np.ndarray, kernels, *, real: bool) -> np.ndarray:
     the real part when the last axis is an ``rfftn`` half-spectrum.
     """
     out = spectrum
-    for axis in reversed(range(spectrum.ndim)):
-        out = np.tensordot(out, kernels[axis], axes=([axis], [1]))
+    with _fft.one_blas_thread():
+        for axis in reversed(range(spectrum.ndim)):
+            out = np.tensordot(out, kernels[axis], axes=([axis], [1]))
     out = out.transpose(tuple(reversed(range(out.ndim))))
     return out.real if real else out
 
