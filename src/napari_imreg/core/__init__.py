@@ -1,9 +1,15 @@
 """The registration core: pure numpy / scipy / astropy, no napari or Qt.
 
 Shifts are in numpy axis order (``(dy, dx)`` in 2-D) and are the translation
-that registers the moving image onto the reference.
+that registers the moving image onto the reference. One function per method:
+:func:`register` (chi-squared, calibrated errors), :func:`register_dft`
+(cross-correlation peak by DFT upsampling) and :func:`register_taylor`
+(cross-correlation peak refined by a Taylor expansion). FITS tools are in
+:mod:`napari_imreg.core.fits` (astropy) and stacks in :mod:`napari_imreg.core.stack`.
 """
 
+from .chi2map import Chi2Map, chi2_map
+from .crosscorr import register_dft, register_taylor
 from .fourier import fourier_shift, fourier_zoom, upsampled_dft
 from .register import (
     Registrar,
@@ -15,15 +21,19 @@ from .register import (
 from .synthetic import make_crop_pair, make_extended, make_shifted
 
 __all__ = [
+    "Chi2Map",
     "Registrar",
     "RegistrationResult",
     "RegistrationWarning",
     "apply_shift",
+    "chi2_map",
     "fourier_shift",
     "fourier_zoom",
     "make_crop_pair",
     "make_extended",
     "make_shifted",
     "register",
+    "register_dft",
+    "register_taylor",
     "upsampled_dft",
 ]

@@ -349,6 +349,32 @@ def _product(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return out
 
 
+def _nyquist_planes(shape) -> list[tuple]:
+    """Index tuples of the Nyquist planes of the even axes of an rfftn spectrum."""
+    planes = []
+    for axis, n in enumerate(shape):
+        if n % 2 == 0 and n > 2:
+            index = [slice(None)] * len(shape)
+            index[axis] = n // 2
+            planes.append(tuple(index))
+    return planes
+
+
+def _energy(spectrum: np.ndarray, planes, shape) -> float:
+    """``sum |x|**2`` carried by the given planes of an rfftn spectrum (Parseval)."""
+    if not planes:
+        return 0.0
+    mask = np.zeros(spectrum.shape, dtype=bool)
+    for plane in planes:
+        mask[plane] = True
+    counts = np.full(spectrum.shape[-1], 2.0)
+    counts[0] = 1.0
+    if shape[-1] % 2 == 0:
+        counts[-1] = 1.0
+    power = np.abs(spectrum) ** 2 * counts
+    return float(np.sum(power[mask]) / np.prod(shape))
+
+
 def _surface(
     ref: _Spectra,
     mov: _Spectra,
@@ -357,6 +383,7 @@ def _surface(
     fit_offset: bool,
     split_noise: bool,
     transfer=None,
+    drop_nyquist: bool = False,
 ) -> Surface:
     """The surface of ``A``, ``W`` and (with ``fit_offset``) ``B`` from both sides' spectra.
 
@@ -366,25 +393,35 @@ def _surface(
     reused). With ``split_noise`` the surface also carries ``T1 - T2``, the reference's
     share of the residual (see :meth:`Surface.reference_share`). ``transfer``
     (one 1-D array per axis) gives ``T2`` filtered once more by that transfer
-    function, for the covariance of a filtered registration.
+    function, for the covariance of a filtered registration. ``drop_nyquist``
+    leaves the Nyquist frequency of even axes out of ``T2``: a sub-pixel shift of
+    a real image cannot be represented there, and that term would pull the peak.
     """
     shape = tuple(padded)
     # T1 = corr(a R**2, b), T2 = corr(a R, b M), T3 = corr(a, b M**2); a uniform
     # side turns T1 or T3 into a constant.
+    t1_constant = ref.sum_w_x2 if mov.uniform else 0.0
+    t3_constant = mov.sum_w_x2 if ref.uniform else 0.0
+    nyquist = _nyquist_planes(shape) if drop_nyquist else []
+    if ref.uniform and mov.uniform:
+        # Leave the Nyquist terms out of the sums too (Parseval), so that the
+        # residual stays a sum of squares over the frequencies compared.
+        t1_constant -= _energy(ref.w_x, nyquist, shape)
+        t3_constant -= _energy(mov.w_x, nyquist, shape)
     if ref.uniform and mov.uniform and transfer is None:
         # Only the cross term needs the moving spectrum: reuse its memory.
         cross = np.conj(mov.w_x, out=mov.w_x)
         cross *= ref.w_x
     else:
         cross = _product(ref.w_x, mov.w_x)
+    for plane in nyquist:
+        cross[plane] = 0.0
     filtered_cross = None
     if transfer is not None:
         spectrum = cross.copy()
         for axis, factor in enumerate(transfer):
             spectrum *= factor.reshape([-1 if a == axis else 1 for a in range(cross.ndim)])
         filtered_cross = Series(spectrum, shape)
-    t1_constant = ref.sum_w_x2 if mov.uniform else 0.0
-    t3_constant = mov.sum_w_x2 if ref.uniform else 0.0
     reference_part = None
     if mov.uniform and ref.uniform:
         residual = Series(cross, shape, scale=-2.0, constant=t1_constant + t3_constant)
@@ -549,6 +586,7 @@ class Registrar:
             fit_offset=self.zero_mean,
             split_noise=split_noise,
             transfer=self._transfer(power=2) if self._smooth else None,
+            drop_nyquist=self.boundary == "wrap",
         )
 
     def _score_covariance(
@@ -710,6 +748,10 @@ class Registrar:
         filtered = self._variance_factor
         if estimate or not (ref_map or mov_map):
             pixels = weight
+            if self.boundary == "wrap" and surface.weight.is_constant:
+                # The Nyquist frequencies left out of the comparison carry no residual.
+                kept = np.prod([1 - 1 / n for n in self.shape if n % 2 == 0 and n > 2])
+                pixels = weight * kept
         else:  # the weights hold 1 / variance: convert back to a pixel count
             pixels = (
                 weight
