@@ -160,19 +160,23 @@ class Surface:
             if residual.scale < 0:
                 np.negative(score, out=score)
             return score, None
-        f = residual.grid(threads)
+        f = np.array(np.broadcast_to(residual.grid(threads), self.shape))
         if self.weight.is_constant:
-            f = f / self.weight.constant
+            f /= self.weight.constant
             if self.offset is not None:
-                f -= (self.offset.grid(threads) / self.weight.constant) ** 2
-            return np.broadcast_to(f, self.shape), None
+                offset = self.offset.grid(threads)
+                offset /= self.weight.constant
+                np.square(offset, out=offset)
+                f -= offset
+            return f, None
         weight = self.weight.grid(threads)
         with np.errstate(divide="ignore", invalid="ignore"):
             f /= weight
             if self.offset is not None:
                 offset = self.offset.grid(threads)
                 offset /= weight
-                f -= offset**2
+                np.square(offset, out=offset)
+                f -= offset
         return f, weight
 
     def derivatives(self, point) -> tuple[float, np.ndarray, np.ndarray]:
@@ -252,9 +256,11 @@ def whole_pixel_minimum(
             weight if allowed is None else weight[allowed]
         )
         allowed = enough if allowed is None else allowed & enough
-    score = f if allowed is None else np.where(allowed, f, np.inf)
+    score = f  # the grid is ours: mark the shifts that are not candidates in place
+    if allowed is not None:
+        score[~np.broadcast_to(allowed, score.shape)] = np.inf
     if weight is not None:  # W can vanish: such shifts are not candidates
-        score = np.where(np.isfinite(score), score, np.inf)
+        score[~np.isfinite(score)] = np.inf
     if not np.isfinite(score).any():
         raise ValueError(
             "no shift leaves enough overlap between the images; raise max_shift or check "

@@ -294,6 +294,7 @@ class _Spectra:
         self._padded = padded
         self._threads = threads
         self._w_x2 = None
+        self.keep = False
         self.w = None
         self.w_factors = None
         if weight is None:
@@ -323,15 +324,27 @@ class _Spectra:
     def uniform(self) -> bool:
         return self.w is None and self.w_factors is None
 
-    def times_weight(self, array: np.ndarray, *, conjugate: bool) -> np.ndarray:
-        """A new array: ``array`` times this side's weight spectrum (or its conjugate)."""
+    def times_weight(
+        self, array: np.ndarray, *, conjugate: bool, in_place: bool = False
+    ) -> np.ndarray:
+        """``array`` times this side's weight spectrum (or its conjugate): a new array,
+        or ``array`` itself when ``in_place``."""
         if self.w_factors is None:
-            return _product(array, self.w) if conjugate else array * self.w
-        out = array.copy()
+            weight = np.conj(self.w) if conjugate else self.w
+            if in_place:
+                array *= weight
+                return array
+            return array * weight
+        out = array if in_place else array.copy()
         for axis, factor in enumerate(self.w_factors):
             factor = np.conj(factor) if conjugate else factor
             out *= factor.reshape([-1 if a == axis else 1 for a in range(array.ndim)])
         return out
+
+    def release_squares(self) -> None:
+        """Drop F(w X**2) and the arrays behind it unless this side is kept for reuse."""
+        if not self.keep:
+            self._w_x2 = self._weighted = self._x = None
 
     @property
     def w_x2(self) -> np.ndarray:
@@ -421,25 +434,37 @@ def _surface(
         spectrum = cross.copy()
         for axis, factor in enumerate(transfer):
             spectrum *= factor.reshape([-1 if a == axis else 1 for a in range(cross.ndim)])
-        filtered_cross = Series(spectrum, shape)
+        # Only its curvature at the minimum is needed, for the error: single precision.
+        filtered_cross = Series(spectrum.astype(np.complex64), shape)
     reference_part = None
     if mov.uniform and ref.uniform:
         residual = Series(cross, shape, scale=-2.0, constant=t1_constant + t3_constant)
         if split_noise:
             reference_part = Series(cross, shape, scale=-1.0, constant=t1_constant)
     else:
-        t1 = None if mov.uniform else mov.times_weight(ref.w_x2, conjugate=True)
+        # A side not kept for reuse gives up the memory of its F(w X**2).
+        t1 = (
+            None
+            if mov.uniform
+            else mov.times_weight(ref.w_x2, conjugate=True, in_place=not ref.keep)
+        )
         if split_noise:
             part = -cross if t1 is None else t1 - cross
-            reference_part = Series(part, shape, constant=t1_constant)
+            # Only its ratio to the residual is needed: single precision.
+            reference_part = Series(part.astype(np.complex64), shape, constant=t1_constant)
+            del part
         spectrum = cross
         spectrum *= -2.0
         if t1 is not None:
             spectrum += t1
             del t1
         if not ref.uniform:
-            spectrum += ref.times_weight(np.conj(mov.w_x2), conjugate=False)
+            term = mov.w_x2 if not mov.keep else mov.w_x2.copy()
+            spectrum += ref.times_weight(np.conj(term, out=term), conjugate=False, in_place=True)
+            del term
         residual = Series(spectrum, shape, constant=t1_constant + t3_constant)
+        ref.release_squares()
+        mov.release_squares()
 
     if ref.uniform and mov.uniform:
         weight = Series(None, shape, constant=float(np.prod(shape)))
@@ -465,8 +490,12 @@ def _surface(
         if ref.uniform:
             constant -= mov.sum_w_x
         else:
-            term = ref.times_weight(np.conj(mov.w_x), conjugate=False)
-            spectrum = -term if spectrum is None else spectrum - term
+            # The moving spectrum's last use: conjugate and weight it in place.
+            term = ref.times_weight(np.conj(mov.w_x, out=mov.w_x), conjugate=False, in_place=True)
+            if spectrum is None:
+                spectrum = np.negative(term, out=term)
+            else:
+                spectrum -= term
         offset = Series(spectrum, shape, constant=constant)
     return Surface(residual, weight, offset, shape, reference_part, filtered_cross)
 
@@ -559,6 +588,8 @@ class Registrar:
             )
             self._taper = [_taper(n, TAPER_WIDTH) for n in ref.shape]
         self._reference_cache: dict = {}
+        #: Keep the reference's spectra between calls (False for a one-off registration).
+        self.keep_reference_spectra = True
         self._reference_power = float(np.mean(self._reference.values() ** 2))
 
     @property
@@ -672,9 +703,10 @@ class Registrar:
             inverse = 1.0 / np.where(variance > 0, variance, np.inf)
             weight = inverse if weight is None else weight * inverse
         spectra = _Spectra(image, weight, self._padded, self.threads)
-        if cache_key is not None:
+        if cache_key is not None and self.keep_reference_spectra:
             self._reference_cache.clear()  # keep only the latest: bounded memory
             self._reference_cache[cache_key] = spectra
+            spectra.keep = True
         return spectra
 
     def register(self, moving, *, error=None, mask=None) -> RegistrationResult:
@@ -977,6 +1009,7 @@ def register(
         prefilter=prefilter,
         threads=threads,
     )
+    registrar.keep_reference_spectra = False
     return registrar.register(mov, error=error, mask=moving_mask)
 
 
