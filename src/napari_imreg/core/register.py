@@ -238,17 +238,20 @@ class _Image:
         cls, image: np.ndarray, mask, *, zero_mean: bool, smooth: bool, name: str
     ) -> _Image:
         data = np.array(image, dtype=np.float64)  # a copy: the caller's array is never touched
-        invalid = ~np.isfinite(data)
-        if mask is not None:
-            invalid |= mask
-        if invalid.all():
-            raise ValueError(f"{name} has no valid pixel (all NaN, infinite or masked).")
+        total = float(data.sum())
         valid = None
-        if invalid.any():
-            valid = ~invalid
-            data[invalid] = 0.0
+        if mask is not None or not np.isfinite(total):  # a finite sum: no NaN or inf
+            invalid = ~np.isfinite(data)
+            if mask is not None:
+                invalid |= mask
+            if invalid.all():
+                raise ValueError(f"{name} has no valid pixel (all NaN, infinite or masked).")
+            if invalid.any():
+                valid = ~invalid
+                data[invalid] = 0.0
+                total = float(data.sum())
         if zero_mean:
-            data -= data.mean() if valid is None else data[valid].mean()
+            data -= total / (data.size if valid is None else np.count_nonzero(valid))
             if valid is not None:
                 data[~valid] = 0.0
         margin = 0
@@ -278,7 +281,8 @@ class _Image:
         return self.data[tuple(slice(self.margin, n - self.margin) for n in self.data.shape)]
 
     def is_flat(self) -> bool:
-        return bool(np.ptp(self.values()) == 0)
+        values = self.values()
+        return bool(values.max() == values.min())
 
 
 class _Spectra:
@@ -318,7 +322,7 @@ class _Spectra:
             self.sum_w = float(np.sum(weight))
         self.w_x = _fft.rfftn(self._weighted, s=padded, threads=threads)
         self.sum_w_x2 = float(np.vdot(self._weighted.ravel(), x.ravel()))
-        self.sum_w_x = float(np.sum(self._weighted))
+        self._sum_w_x = None
 
     @property
     def uniform(self) -> bool:
@@ -341,9 +345,17 @@ class _Spectra:
             out *= factor.reshape([-1 if a == axis else 1 for a in range(array.ndim)])
         return out
 
+    @property
+    def sum_w_x(self) -> float:
+        if self._sum_w_x is None:
+            self._sum_w_x = float(np.sum(self._weighted))
+        return self._sum_w_x
+
     def release_squares(self) -> None:
         """Drop F(w X**2) and the arrays behind it unless this side is kept for reuse."""
         if not self.keep:
+            if self._sum_w_x is None:
+                self._sum_w_x = float(np.sum(self._weighted))
             self._w_x2 = self._weighted = self._x = None
 
     @property
@@ -377,15 +389,15 @@ def _energy(spectrum: np.ndarray, planes, shape) -> float:
     """``sum |x|**2`` carried by the given planes of an rfftn spectrum (Parseval)."""
     if not planes:
         return 0.0
-    mask = np.zeros(spectrum.shape, dtype=bool)
-    for plane in planes:
-        mask[plane] = True
     counts = np.full(spectrum.shape[-1], 2.0)
     counts[0] = 1.0
     if shape[-1] % 2 == 0:
         counts[-1] = 1.0
-    power = np.abs(spectrum) ** 2 * counts
-    return float(np.sum(power[mask]) / np.prod(shape))
+    mask = np.zeros(spectrum.shape, dtype=bool)
+    for plane in planes:
+        mask[plane] = True
+    weights = np.broadcast_to(counts, spectrum.shape)[mask]
+    return float(np.sum(np.abs(spectrum[mask]) ** 2 * weights) / np.prod(shape))
 
 
 def _surface(
