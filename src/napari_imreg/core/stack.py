@@ -31,6 +31,7 @@ from typing import Any, Literal
 import dask
 import dask.array as da
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from ._validation import (
     as_image,
@@ -41,11 +42,6 @@ from ._validation import (
     check_upsample_factor,
 )
 from .register import BOUNDARIES, Boundary, Registrar, RegistrationResult, apply_shift
-
-try:  # pragma: no cover - threadpoolctl ships with most scientific stacks
-    from threadpoolctl import ThreadpoolController
-except ImportError:  # pragma: no cover
-    ThreadpoolController = None
 
 __all__ = ["StackResult", "apply_shifts", "iter_register_stack", "register_stack"]
 
@@ -154,9 +150,6 @@ def _one_blas_thread():
     that finishes lift the limit under one still running).
     """
     global _blas_users, _blas_limits
-    if ThreadpoolController is None:  # pragma: no cover
-        yield
-        return
     with _blas_lock:
         if _blas_users == 0:
             _blas_limits = ThreadpoolController().limit(limits=1, user_api="blas")
