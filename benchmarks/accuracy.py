@@ -113,7 +113,9 @@ def _reference_package():
     return image_registration
 
 
-def _ours(*, boundary: str, with_error: bool, both: bool = False) -> Callable:
+def _ours(
+    *, boundary: str, with_error: bool, both: bool = False, prefilter: bool = True
+) -> Callable:
     def run(reference, moving, case):
         error = np.full(moving.shape, case.noise) if with_error else None
         reference_error = error if both else None
@@ -123,6 +125,7 @@ def _ours(*, boundary: str, with_error: bool, both: bool = False) -> Callable:
             error=error,
             reference_error=reference_error,
             boundary=boundary,
+            prefilter=prefilter,
             threads=1,
         )
         return result.shift, result.error
@@ -171,6 +174,9 @@ def methods_for(kind: str) -> dict[str, Callable]:
             "ours wrap, error map": _ours(boundary="wrap", with_error=True),
             "ours overlap (default), error=None": _ours(boundary="overlap", with_error=False),
             "ours overlap (default), error map": _ours(boundary="overlap", with_error=True),
+            "ours overlap, prefilter=False": _ours(
+                boundary="overlap", with_error=False, prefilter=False
+            ),
             "chi2_shift, err=None": _chi2_shift(with_error=False),
             "chi2_shift, err map": _chi2_shift(with_error=True),
             SKIMAGE_LABEL: _skimage,
@@ -179,6 +185,9 @@ def methods_for(kind: str) -> dict[str, Callable]:
         return {
             "ours overlap (default), error=None": _ours(boundary="overlap", with_error=False),
             "ours overlap (default), error map": _ours(boundary="overlap", with_error=True),
+            "ours overlap, prefilter=False": _ours(
+                boundary="overlap", with_error=False, prefilter=False
+            ),
             "chi2_shift, err=None": _chi2_shift(with_error=False),
             "chi2_shift, err map": _chi2_shift(with_error=True),
             SKIMAGE_LABEL: _skimage,
