@@ -160,7 +160,9 @@ class Surface:
             if residual.scale < 0:
                 np.negative(score, out=score)
             return score, None
-        f = np.array(np.broadcast_to(residual.grid(threads), self.shape))
+        f = residual.grid(threads)
+        if np.ndim(f) == 0:  # a constant residual: a grid of it
+            f = np.full(self.shape, f)
         if self.weight.is_constant:
             f /= self.weight.constant
             if self.offset is not None:

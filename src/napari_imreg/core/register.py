@@ -169,11 +169,18 @@ def _materialize(weight, shape, *, ones: bool = True):
 
 
 def _smooth(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """``values`` convolved with ``kernel`` along every axis (zero outside)."""
+    """``values`` convolved with a 3-tap ``kernel`` along every axis (zero outside)."""
     out = values
     for axis in range(values.ndim):
-        if values.shape[axis] >= kernel.size:
-            out = scipy.ndimage.convolve1d(out, kernel, axis=axis, mode="constant")
+        if values.shape[axis] < kernel.size:
+            continue
+        before = [slice(None)] * values.ndim
+        after = [slice(None)] * values.ndim
+        before[axis], after[axis] = slice(None, -1), slice(1, None)
+        source = out
+        out = source * kernel[1]
+        out[tuple(after)] += kernel[0] * source[tuple(before)]
+        out[tuple(before)] += kernel[2] * source[tuple(after)]
     return out
 
 
@@ -650,20 +657,31 @@ class Registrar:
         curvature = -surface.filtered_cross.derivatives(shift)[2]
         return (4.0 / self._variance_factor) * ratio * (scale / weight) * curvature
 
-    def _squared_weight_ratio(self, image: _Image, shift) -> float:
-        """``sum t**2 / sum t`` for the geometric weight ``t(x) = a(x) b(x - s)``."""
+    def _weight_sums(self, image: _Image, shift) -> tuple[float, float]:
+        """``sum t`` and ``sum t**2`` for the geometric weight ``t(x) = a(x) b(x - s)``
+        (taper and validity, no noise), at the whole pixel nearest ``shift``."""
         whole = np.round(shift).astype(int)
+        wrap = self.boundary == "wrap"
         ref_weight = self._base_weight(self._reference)
         mov_weight = self._base_weight(image)
         if isinstance(ref_weight, list) and isinstance(mov_weight, list):
-            ratio = 1.0
+            first, second = 1.0, 1.0
             for a, b, k in zip(ref_weight, mov_weight, whole, strict=True):
-                moved = _move(b, [k], wrap=False)
-                ratio *= np.sum((a * moved) ** 2) / np.sum(a * moved)
-            return float(ratio)
+                t = a * _move(b, [k], wrap=wrap)
+                first *= float(np.sum(t))
+                second *= float(np.sum(t**2))
+            return first, second
         a = _materialize(ref_weight, self.shape)
-        t = a * _move(_materialize(mov_weight, self.shape), whole, wrap=self.boundary == "wrap")
-        return float(np.sum(t**2) / np.sum(t))
+        t = a * _move(_materialize(mov_weight, self.shape), whole, wrap=wrap)
+        return float(np.sum(t)), float(np.sum(t**2))
+
+    def _squared_weight_ratio(self, image: _Image, shift) -> float:
+        """``sum t**2 / sum t`` for the geometric weight (see :meth:`_weight_sums`)."""
+        first, second = self._weight_sums(image, shift)
+        return second / first
+
+    def _sum_squared_weights(self, image: _Image, shift) -> float:
+        return self._weight_sums(image, shift)[1]
 
     def _noise_coupling_covariance(self, image: _Image, ref_var, mov_var, shift) -> np.ndarray:
         """Covariance of the chi2 gradient due to the product of both images' noise.
@@ -864,10 +882,12 @@ class Registrar:
         """
         if np.all(np.asarray(ref_var) == 0) or np.all(np.asarray(mov_var) == 0):
             return 0.0
+        if np.ndim(ref_var) == np.ndim(mov_var) == 0:
+            # Scalar noise: the sum of the squared geometric weights, times a constant.
+            ratio = ref_var * mov_var / (ref_var + mov_var) ** 2
+            return float(self._sum_squared_weights(image, shift) * ratio)
         ref_weight = _materialize(self._base_weight(self._reference), self.shape, ones=False)
         mov_weight = _materialize(self._base_weight(image), self.shape, ones=False)
-        if ref_weight is None and mov_weight is None and np.ndim(ref_var) == np.ndim(mov_var) == 0:
-            return float(np.prod(self.shape) * ref_var * mov_var / (ref_var + mov_var) ** 2)
         whole = np.round(shift).astype(int)
         wrap = self.boundary == "wrap"
         weight = np.ones(self.shape) if ref_weight is None else ref_weight
