@@ -46,6 +46,7 @@ from napari_imreg._widgets._layers import (
     layer_array,
     set_tooltips,
 )
+from napari_imreg.core import delta_chi2_levels
 
 if TYPE_CHECKING:
     import napari
@@ -303,7 +304,7 @@ class PairRegistration:
             for c, f in zip(result.delta_chi2_coords, factor, strict=True)
         ]
         step = [c[1] - c[0] if c.size > 1 else 1.0 for c in coords]
-        levels = sigma_levels(len(coords))
+        levels = delta_chi2_levels(len(coords))
         top = levels[-1] * 1.25
         controls = np.concatenate([[0.0], np.asarray(levels) / top, [1.0]])
         colormap = Colormap(
@@ -386,14 +387,6 @@ def format_result(job: PairJob) -> str:
     noise = job.result.noise
     tail = f" (noise σ ≈ {noise:.3g}, estimated)" if noise is not None else ""
     return f"{job.moving.name} → {job.reference.name}: " + ", ".join(parts) + f" px{tail}"
-
-
-def sigma_levels(n_parameters: int) -> tuple[float, float, float]:
-    """Δχ² bounding the joint 1, 2 and 3 sigma regions of ``n_parameters`` shifts."""
-    from scipy.special import erf
-    from scipy.stats import chi2
-
-    return tuple(float(chi2.ppf(erf(n / np.sqrt(2.0)), n_parameters)) for n in (1, 2, 3))  # type: ignore[return-value]
 
 
 _TOOLTIPS = {

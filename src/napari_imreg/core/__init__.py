@@ -16,6 +16,7 @@ from .register import (
     RegistrationResult,
     RegistrationWarning,
     apply_shift,
+    delta_chi2_levels,
     register,
 )
 from .synthetic import make_crop_pair, make_extended, make_shifted
@@ -27,6 +28,7 @@ __all__ = [
     "RegistrationWarning",
     "apply_shift",
     "chi2_map",
+    "delta_chi2_levels",
     "fourier_shift",
     "fourier_zoom",
     "make_crop_pair",

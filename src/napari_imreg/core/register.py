@@ -14,6 +14,8 @@ from typing import Literal
 
 import numpy as np
 import scipy.ndimage
+import scipy.special
+import scipy.stats
 
 from . import _fft
 from ._chi2 import (
@@ -39,6 +41,7 @@ __all__ = [
     "RegistrationResult",
     "RegistrationWarning",
     "apply_shift",
+    "delta_chi2_levels",
     "register",
 ]
 
@@ -131,6 +134,24 @@ class RegistrationResult:
             else np.array2string(self.error, precision=4, separator=", ")
         )
         return f"RegistrationResult(shift={shift}, error={error}, method={self.method!r})"
+
+
+def delta_chi2_levels(ndim: int, sigmas=(1, 2, 3)) -> tuple[float, ...]:
+    """The delta-chi2 bounding the joint regions of ``ndim`` shift components.
+
+    The region of ``n`` sigma holds the probability a Gaussian gives to ``|x| < n``
+    (68.3%, 95.4%, 99.7%); for ``ndim`` parameters its delta-chi2 is the chi2
+    quantile with ``ndim`` degrees of freedom (2.30, 6.18, 11.83 in 2-D).
+
+    Examples
+    --------
+    >>> [round(level, 2) for level in delta_chi2_levels(2)]
+    [2.3, 6.18, 11.83]
+    """
+    if isinstance(ndim, bool) or int(ndim) != ndim or ndim < 1:
+        raise ValueError(f"ndim must be a positive integer, got {ndim!r}.")
+    coverage = scipy.special.erf(np.asarray(sigmas, dtype=np.float64) / np.sqrt(2.0))
+    return tuple(float(level) for level in scipy.stats.chi2.ppf(coverage, int(ndim)))
 
 
 def _taper(n: int, width: int) -> np.ndarray:
