@@ -685,6 +685,9 @@ class Registrar:
         wrap = self.boundary == "wrap"
         ref_weight = self._base_weight(self._reference)
         mov_weight = self._base_weight(image)
+        if ref_weight is None and mov_weight is None:  # periodic, nothing masked: all ones
+            count = float(np.prod(self.shape))
+            return count, count
         if isinstance(ref_weight, list) and isinstance(mov_weight, list):
             first, second = 1.0, 1.0
             for a, b, k in zip(ref_weight, mov_weight, whole, strict=True):
