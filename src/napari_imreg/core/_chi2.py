@@ -204,14 +204,27 @@ class Surface:
     def weight_at(self, point) -> float:
         return self.weight.derivatives(point)[0]
 
-    def reference_share(self, point) -> float:
+    def reference_share(self, point, value: float) -> float:
         """The reference's share of the residual variance at ``point``, in [0, 1].
+
+        ``value`` is ``f`` at ``point`` (known at the minimum).
 
         ``sum w R (R - M)`` is the reference's noise variance times the weight (the
         signal cancels in expectation), ``sum w (R - M)**2`` the sum of both.
         """
         if self.reference_part is None:
             return 0.5
+        if (
+            self.reference_part.spectrum is self.residual.spectrum
+            and self.weight.is_constant
+            and self.offset is None
+        ):
+            # Both are the cross term plus constants (residual = c - 2 T2, part = c1 - T2):
+            # the residual at the minimum gives T2, so no pass over the spectrum.
+            total = value * self.weight.constant
+            cross = (self.residual.constant - total) / 2.0
+            part = self.reference_part.constant - cross
+            return float(np.clip(part / total, 0.0, 1.0)) if total > 0 else 0.5
         at = [[p] for p in point]
         orders = [(0,)] * len(point)
         total = float(self.residual.tensor(at, orders).reshape(-1)[0])

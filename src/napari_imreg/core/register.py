@@ -852,7 +852,7 @@ class Registrar:
             scale = weight / noise_var
             # Split it between the images: sum w R (R - M) / sum w (R - M)**2 is
             # the reference's share.
-            share = surface.reference_share(shift)
+            share = surface.reference_share(shift, f_min)
             ref_var, mov_var = noise_var * share, noise_var * (1.0 - share)
         elif ref_map or mov_map:
             scale = weight
