@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from napari_imreg._sample_data import PAIR_SHIFT
-from napari_imreg._widgets import _pair
+from napari_imreg._widgets import _pair, _worker
 from napari_imreg._widgets._pair import PairWidget
 from napari_imreg.core import make_extended, make_shifted
 
@@ -221,7 +221,7 @@ def test_refusals_become_notifications(viewer, errors):
 def test_core_warnings_become_notifications(viewer, wait_for, monkeypatch):
     # A constant image cannot be registered: the core warns, and the user sees the warning.
     warnings = []
-    monkeypatch.setattr(_pair, "show_warning", warnings.append)
+    monkeypatch.setattr(_worker, "show_warning", warnings.append)
     flat = viewer.add_image(np.zeros((32, 32)), name="flat")
     ones = viewer.add_image(np.ones((32, 32)), name="ones")
     widget = PairWidget(viewer)

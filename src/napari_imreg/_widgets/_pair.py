@@ -31,9 +31,8 @@ from magicgui.widgets import (
     TextEdit,
 )
 from napari.layers import Image
-from napari.qt.threading import create_worker
 from napari.utils.colormaps import Colormap
-from napari.utils.notifications import show_error, show_info, show_warning
+from napari.utils.notifications import show_error, show_info
 
 from napari_imreg._widgets._layers import (
     COMMON_TOOLTIPS,
@@ -46,6 +45,7 @@ from napari_imreg._widgets._layers import (
     layer_array,
     set_tooltips,
 )
+from napari_imreg._widgets._worker import start_worker
 from napari_imreg.core import delta_chi2_levels
 
 if TYPE_CHECKING:
@@ -509,24 +509,17 @@ class PairWidget(Container):
         self._plan_label.value = "\n".join(dict.fromkeys(notes))
         self.last_jobs = []
         self._results.value = ""
-        worker = create_worker(
+        return start_worker(
+            self,
             _run_jobs,
             self.model,
             jobs,
-            _progress={"total": len(jobs), "desc": "Registering"},
-            _start_thread=False,
-            _connect={
-                "yielded": self._on_job_done,
-                "errored": self._on_error,
-                "warned": _on_warning,
-                "finished": self._on_finished,
-            },
+            total=len(jobs),
+            desc="Registering",
+            yielded=self._on_job_done,
+            errored=self._on_error,
+            finished=self._on_finished,
         )
-        self.worker = worker
-        self._run_button.enabled = False
-        self._cancel_button.enabled = True
-        worker.start()
-        return worker
 
     def cancel(self) -> None:
         """Stop after the registration in progress; finished ones are kept."""
@@ -588,11 +581,6 @@ class PairWidget(Container):
         self._auto_upsample.visible = self._method.value != "taylor"
         chosen = [self._reference.value, *(self._moving.value or [])]
         self._rgb_channel.visible = any(isinstance(layer, Image) and layer.rgb for layer in chosen)
-
-
-def _on_warning(warning: tuple) -> None:
-    """A warning raised in the worker thread (``warnings.showwarning`` arguments)."""
-    show_warning(str(warning[0]))
 
 
 def _run_jobs(model: PairRegistration, jobs: list[PairJob]) -> Iterator[PairJob]:

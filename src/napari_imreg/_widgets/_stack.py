@@ -30,8 +30,7 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.layers import Image, Labels, Layer
-from napari.qt.threading import create_worker
-from napari.utils.notifications import show_error, show_info, show_warning
+from napari.utils.notifications import show_error, show_info
 
 from napari_imreg._widgets._layers import (
     COMMON_TOOLTIPS,
@@ -40,6 +39,7 @@ from napari_imreg._widgets._layers import (
     rgb_to_channel,
     set_tooltips,
 )
+from napari_imreg._widgets._worker import start_worker
 
 if TYPE_CHECKING:
     import napari
@@ -422,24 +422,17 @@ class StackWidget(Container):
         self._progress.max = job.n_frames
         self._progress.value = 0
         self._status.value = f"Registering {job.n_frames} frames…"
-        worker = create_worker(
+        return start_worker(
+            self,
             _iterate,
             self.model,
             job,
-            _progress={"total": job.n_frames, "desc": f"Registering {job.layer.name}"},
-            _start_thread=False,
-            _connect={
-                "yielded": self._on_frame,
-                "errored": self._on_error,
-                "warned": _on_warning,
-                "finished": self._on_finished,
-            },
+            total=job.n_frames,
+            desc=f"Registering {job.layer.name}",
+            yielded=self._on_frame,
+            errored=self._on_error,
+            finished=self._on_finished,
         )
-        self.worker = worker
-        self._run_button.enabled = False
-        self._cancel_button.enabled = True
-        worker.start()
-        return worker
 
     def cancel(self) -> None:
         """Stop after the frame being registered; the frames done are kept and applied."""
@@ -461,24 +454,19 @@ class StackWidget(Container):
         targets = [self._layer.value, *(self._apply_to.value or [])]
         targets = [layer for layer in dict.fromkeys(targets) if layer is not None]
         self.last_added = []
-        worker = create_worker(
+        worker = start_worker(
+            self,
             _shifted_layers,
             self.model,
             targets,
             np.array(self.shifts),
-            _progress={"total": len(targets), "desc": "Applying shifts"},
-            _start_thread=False,
-            _connect={
-                "yielded": self._add_layer,
-                "errored": self._on_apply_error,
-                "warned": _on_warning,
-                "finished": self._on_apply_finished,
-            },
+            total=len(targets),
+            desc="Applying shifts",
+            yielded=self._add_layer,
+            errored=self._on_apply_error,
+            finished=self._on_apply_finished,
         )
-        self.worker = worker
-        self._run_button.enabled = self._apply_button.enabled = False
-        self._cancel_button.enabled = True
-        worker.start()
+        self._apply_button.enabled = False
         return worker
 
     def save_csv(self, path: str | os.PathLike) -> Path | None:
@@ -616,11 +604,6 @@ def _axis_title(axis: int, label: str) -> str:
     if not name or name.lstrip("-").isdigit():
         return f"axis {axis}"
     return f"axis {axis} ({name})"
-
-
-def _on_warning(warning: tuple) -> None:
-    """A warning raised in the worker thread (``warnings.showwarning`` arguments)."""
-    show_warning(str(warning[0]))
 
 
 def _iterate(model: StackRegistration, job: StackJob) -> Iterator[FrameResult]:

@@ -1,0 +1,49 @@
+"""Running a widget's work in a napari thread worker: progress, cancel, notifications."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_warning
+
+
+def notify_warning(warning: tuple) -> None:
+    """A warning raised in the worker thread (``warnings.showwarning`` arguments)."""
+    show_warning(str(warning[0]))
+
+
+def start_worker(
+    widget: Any,
+    function: Callable,
+    *args: Any,
+    total: int,
+    desc: str,
+    yielded: Callable,
+    errored: Callable,
+    finished: Callable,
+) -> Any:
+    """Run ``function(*args)`` off the GUI thread with a progress bar.
+
+    Each yielded value goes to ``yielded`` on the GUI thread; errors and warnings
+    become napari notifications. The widget's ``worker`` is set, its run button
+    disabled and its cancel button enabled until ``finished`` re-enables them.
+    """
+    worker = create_worker(
+        function,
+        *args,
+        _progress={"total": total, "desc": desc},
+        _start_thread=False,
+        _connect={
+            "yielded": yielded,
+            "errored": errored,
+            "warned": notify_warning,
+            "finished": finished,
+        },
+    )
+    widget.worker = worker
+    widget._run_button.enabled = False
+    widget._cancel_button.enabled = True
+    worker.start()
+    return worker
