@@ -763,7 +763,9 @@ class Registrar:
             spectra.keep = True
         return spectra
 
-    def register(self, moving, *, error=None, mask=None) -> RegistrationResult:
+    def register(
+        self, moving, *, error=None, mask=None, delta_chi2_map: bool = True
+    ) -> RegistrationResult:
         """Register ``moving`` onto the reference.
 
         Parameters
@@ -775,6 +777,9 @@ class Registrar:
             pixels to ignore). See the class documentation for ``None``.
         mask : array_like of bool, optional
             True marks moving pixels to ignore.
+        delta_chi2_map : bool
+            Compute the delta-chi2 map around the minimum (default). Stacks that
+            keep only shifts and errors skip it; the result's map fields are then None.
 
         Returns
         -------
@@ -878,8 +883,10 @@ class Registrar:
             sigma = np.full(ndim, np.inf)
             calibration = 1.0
 
-        factor, coords, delta = self._delta_chi2_map(
-            surface, shift, f_min, scale / calibration, sigma
+        factor, coords, delta = (
+            self._delta_chi2_map(surface, shift, f_min, scale / calibration, sigma)
+            if delta_chi2_map
+            else (None, None, None)
         )
         logger.debug("registered: shift %s error %s (start %s)", shift, sigma, start)
         return RegistrationResult(

@@ -288,7 +288,7 @@ def _register_chunk(
             if skip is not None and index == skip:
                 continue  # the reference frame: 0 by definition
             error = errors[row] if per_frame else errors
-            table[row] = _row(registrar.register(frame, error=error), ndim)
+            table[row] = _row(registrar.register(frame, error=error, delta_chi2_map=False), ndim)
     return table
 
 
@@ -312,7 +312,9 @@ def _register_steps(
             registrar = Registrar(
                 previous[row], reference_error=ref_error, threads=threads, **options
             )
-            table[row] = _row(registrar.register(frames[row], error=error), ndim)
+            table[row] = _row(
+                registrar.register(frames[row], error=error, delta_chi2_map=False), ndim
+            )
     return table
 
 
@@ -738,7 +740,7 @@ def _iterate(moved, reference, errors, per_frame, options, threads):
                 threads=threads,
                 **options,
             )
-            step = registrar.register(frame, error=frame_error(index))
+            step = registrar.register(frame, error=frame_error(index), delta_chi2_map=False)
             total = total + step.shift
             covariance = covariance + step.covariance
             yield (
@@ -771,7 +773,12 @@ def _iterate(moved, reference, errors, per_frame, options, threads):
         if index == skip:
             yield index, zero()
             continue
-        yield index, registrar.register(np.asarray(moved[index]), error=frame_error(index))
+        yield (
+            index,
+            registrar.register(
+                np.asarray(moved[index]), error=frame_error(index), delta_chi2_map=False
+            ),
+        )
 
 
 def apply_shifts(
