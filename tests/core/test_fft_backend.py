@@ -175,3 +175,45 @@ def test_next_fast_shape_is_the_smallest_smooth_shape(shape):
         assert m >= n
         assert _is_smooth(m)
         assert not any(_is_smooth(k) for k in range(n, m))
+
+
+def test_aligned_inputs_are_read_in_place_and_never_written():
+    # An array from _fft.empty is transformed where it lies; a later transform of a
+    # misaligned array (copied into the plan's buffer) must not write into it.
+    rng = np.random.default_rng(9)
+    first = _fft.empty((24, 20))
+    first[...] = rng.standard_normal(first.shape)
+    kept = first.copy()
+    np.testing.assert_allclose(_fft.rfftn(first), np.fft.rfftn(kept), rtol=0, atol=_atol(kept))
+    other = np.zeros(24 * 20 + 1)[1:].reshape(24, 20)  # misaligned by 8 bytes
+    other[...] = rng.standard_normal(other.shape)
+    np.testing.assert_allclose(_fft.rfftn(other), np.fft.rfftn(other), rtol=0, atol=_atol(other))
+    np.testing.assert_array_equal(first, kept)
+
+
+def test_inverse_scale_and_scratch_output():
+    rng = np.random.default_rng(10)
+    shape = (16, 12)
+    spectrum = np.fft.rfftn(rng.standard_normal(shape))
+    expected = np.fft.irfftn(spectrum, s=shape, axes=(0, 1))
+    scaled = _fft.irfftn(spectrum, s=shape, scale=-2.5)
+    np.testing.assert_allclose(scaled, -2.5 * expected, rtol=0, atol=_atol(expected))
+    scratch = _fft.irfftn(spectrum, s=shape, scratch=True)
+    np.testing.assert_allclose(scratch, expected, rtol=0, atol=_atol(expected))
+    # A scratch result is the plan's buffer: the next scratch call reuses it, a
+    # normal call returns an array of its own.
+    assert _fft.irfftn(2 * spectrum, s=shape, scratch=True) is scratch or _fft.BACKEND != "pyfftw"
+    assert not np.shares_memory(_fft.irfftn(spectrum, s=shape), scratch)
+
+
+def test_padded_inverse_is_right_call_after_call():
+    # A complex-to-real transform overwrites its input buffer, padding included:
+    # every call must start from a clean, zero-padded buffer.
+    rng = np.random.default_rng(11)
+    small, s = (6, 5), (10, 12)
+    for _ in range(3):
+        spectrum = rng.standard_normal(small) + 1j * rng.standard_normal(small)
+        expected = np.fft.irfftn(spectrum, s=s, axes=(0, 1))
+        np.testing.assert_allclose(
+            _fft.irfftn(spectrum, s=s), expected, rtol=0, atol=_atol(expected)
+        )

@@ -4,7 +4,8 @@ Everything in the core that transforms goes through the four functions here, so
 the backend is chosen in one place. Plans are cached per thread (an FFTW plan
 object owns its buffers, so two threads must not share one), in a small LRU
 cache. Small transforms are planned with ``FFTW_ESTIMATE`` (planning would cost
-more than it saves), large ones with ``FFTW_MEASURE`` under a time limit.
+more than it saves), large ones with ``FFTW_MEASURE``. Arrays made by :func:`empty`
+are transformed in place of a copy.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import scipy.fft
 
 try:  # pragma: no cover - exercised implicitly where pyfftw is installed
     import pyfftw
-    import pyfftw.builders
 except ImportError:  # pragma: no cover
     pyfftw = None
 from threadpoolctl import ThreadpoolController
 
 __all__ = [
     "BACKEND",
+    "empty",
     "fftn",
     "ifftn",
     "irfftn",
@@ -72,48 +73,112 @@ def next_fast_shape(shape) -> tuple[int, ...]:
     return tuple(scipy.fft.next_fast_len(int(n), real=True) for n in shape)
 
 
-def _plan(kind: str, template_shape, dtype, s, threads: int):
+class _Plan:
+    """One FFTW plan with its own aligned input and output buffers.
+
+    Inputs of exactly the plan's layout are transformed where they lie (FFTW
+    keeps the input of a forward transform intact); any other input is copied
+    into the plan's input buffer, zero-padded or cropped to the transform's
+    shape. The plan never keeps a reference to a caller's array.
+    """
+
+    def __init__(self, kind: str, input_shape, dtype, s, threads: int):
+        inverse = kind in ("irfftn", "ifftn")
+        real_in, real_out = kind == "rfftn", kind == "irfftn"
+        complex_dtype = np.result_type(dtype, np.complex64)
+        real_dtype = np.finfo(complex_dtype).dtype
+        shape = tuple(input_shape) if s is None else tuple(s)  # the transform's shape
+        if real_out:
+            buffer_shape = (*shape[:-1], shape[-1] // 2 + 1)
+            out_shape, out_dtype = shape, real_dtype
+        else:
+            buffer_shape = shape
+            out_shape = (*shape[:-1], shape[-1] // 2 + 1) if real_in else shape
+            out_dtype = complex_dtype
+        self.input = pyfftw.zeros_aligned(
+            buffer_shape, dtype=real_dtype if real_in else complex_dtype
+        )
+        self.output = pyfftw.empty_aligned(out_shape, dtype=out_dtype)
+        size = int(np.prod(shape))
+        self.fftw = pyfftw.FFTW(
+            self.input,
+            self.output,
+            axes=tuple(range(len(shape))),
+            direction="FFTW_BACKWARD" if inverse else "FFTW_FORWARD",
+            flags=("FFTW_MEASURE" if size >= _MEASURE_MIN_SIZE else "FFTW_ESTIMATE",),
+            threads=threads,
+        )
+        self.input.fill(0)  # measuring scribbles on the buffers
+        self.scale = 1.0 / size if inverse else None
+        # A complex-to-real transform overwrites its input, padding included.
+        self.destroys_input = real_out
+        self.block = tuple(
+            slice(0, min(a, b)) for a, b in zip(input_shape, buffer_shape, strict=True)
+        )
+        self.full = tuple(input_shape) == buffer_shape
+
+    def _takes_directly(self, array: np.ndarray) -> bool:
+        return (
+            not self.destroys_input
+            and array.shape == self.input.shape
+            and array.dtype == self.input.dtype
+            and array.flags.c_contiguous
+            and array.ctypes.data % self.fftw.input_alignment == 0
+        )
+
+    def __call__(self, array: np.ndarray, *, scratch: bool, scale: float = 1.0) -> np.ndarray:
+        if self._takes_directly(array):
+            source = array
+        else:
+            if self.destroys_input and not self.full:
+                self.input.fill(0)
+            self.input[self.block] = array[self.block]
+            source = self.input
+        out = (
+            self.output if scratch else pyfftw.empty_aligned(self.output.shape, self.output.dtype)
+        )
+        self.fftw.update_arrays(source, out)
+        try:
+            self.fftw.execute()
+        finally:
+            self.fftw.update_arrays(self.input, self.output)
+        factor = scale if self.scale is None else scale * self.scale
+        if factor != 1.0:
+            out *= factor
+        return out
+
+
+def _plan(kind: str, input_shape, dtype, s, threads: int) -> _Plan:
     cache = getattr(_local, "plans", None)
     if cache is None:
         cache = _local.plans = OrderedDict()
-    key = (kind, tuple(template_shape), np.dtype(dtype).str, s, threads)
+    key = (kind, tuple(input_shape), np.dtype(dtype).str, s, threads)
     plan = cache.get(key)
     if plan is not None:
         cache.move_to_end(key)
         return plan
-    template = pyfftw.empty_aligned(template_shape, dtype=dtype)
-    size = int(np.prod(template_shape))
-    effort = "FFTW_MEASURE" if size >= _MEASURE_MIN_SIZE else "FFTW_ESTIMATE"
-    builder = getattr(pyfftw.builders, kind)
-    plan = builder(
-        template,
-        s=s,
-        threads=threads,
-        planner_effort=effort,
-        auto_align_input=True,
-        auto_contiguous=True,
-    )
-    cache[key] = plan
+    plan = cache[key] = _Plan(kind, input_shape, dtype, s, threads)
     while len(cache) > _PLAN_CACHE_SIZE:
         cache.popitem(last=False)
     return plan
 
 
-def _run(kind: str, array: np.ndarray, s, threads: int | None) -> np.ndarray:
+def _run(kind: str, array: np.ndarray, s, threads: int | None, *, scratch=False, scale=1.0):
     s = None if s is None else tuple(int(n) for n in s)
     nthreads = threads_for(array.size if s is None else int(np.prod(s)), threads)
     if pyfftw is None:
-        return getattr(scipy.fft, kind)(array, s=s, workers=nthreads)
-    plan = _plan(kind, array.shape, array.dtype, s, nthreads)
-    # Every call writes into a fresh aligned output array, handed to the caller.
-    out = pyfftw.empty_aligned(plan.output_array.shape, dtype=plan.output_array.dtype)
-    if plan.input_array.shape == array.shape:
-        # Copy into the plan's own buffer: handing FFTW the caller's array would
-        # let a complex-to-real transform overwrite it.
-        plan.input_array[...] = array
-        return plan(output_array=out)
-    # A zero-padding wrapper copies into its padded buffer itself.
-    return plan(array, output_array=out)
+        out = getattr(scipy.fft, kind)(array, s=s, workers=nthreads)
+        if scale != 1.0:
+            out *= scale
+        return out
+    return _plan(kind, array.shape, array.dtype, s, nthreads)(array, scratch=scratch, scale=scale)
+
+
+def empty(shape, dtype=np.float64) -> np.ndarray:
+    """An uninitialised array laid out so that the transforms here read it in place."""
+    if pyfftw is None:
+        return np.empty(shape, dtype=dtype)
+    return pyfftw.empty_aligned(shape, dtype=dtype)
 
 
 def _real_dtype(array: np.ndarray) -> np.ndarray:
@@ -135,9 +200,23 @@ def rfftn(array: np.ndarray, s=None, *, threads: int | None = None) -> np.ndarra
     return _run("rfftn", _real_dtype(np.asarray(array)), s, threads)
 
 
-def irfftn(spectrum: np.ndarray, s, *, threads: int | None = None) -> np.ndarray:
-    """Inverse of :func:`rfftn`; ``s`` is the real output shape."""
-    return _run("irfftn", _complex_dtype(np.asarray(spectrum)), s, threads)
+def irfftn(
+    spectrum: np.ndarray,
+    s,
+    *,
+    threads: int | None = None,
+    scratch: bool = False,
+    scale: float = 1.0,
+) -> np.ndarray:
+    """Inverse of :func:`rfftn`; ``s`` is the real output shape.
+
+    ``scale`` multiplies the result (in the pass that normalises it).
+    ``scratch=True`` returns the plan's own output buffer instead of a new array
+    (no allocation): it is overwritten by the next inverse transform of that
+    shape on this thread, so use it at once.
+    """
+    spectrum = _complex_dtype(np.asarray(spectrum))
+    return _run("irfftn", spectrum, s, threads, scratch=scratch, scale=scale)
 
 
 def fftn(array: np.ndarray, s=None, *, threads: int | None = None) -> np.ndarray:
