@@ -12,6 +12,8 @@ integer shift is exactly ``np.roll``.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from . import _fft
@@ -56,17 +58,26 @@ def axis_kernel(n: int, positions, *, half: bool = False, order: int = 0) -> np.
     return kernel / n
 
 
-def evaluate_series(spectrum: np.ndarray, kernels, *, real: bool) -> np.ndarray:
+def evaluate_series(
+    spectrum: np.ndarray, kernels, *, real: bool, threads: int | None = None
+) -> np.ndarray:
     """Contract a spectrum with one kernel matrix per axis (see :func:`axis_kernel`).
 
     Returns an array of shape ``(rows of kernels[0], rows of kernels[1], ...)``;
-    the real part when the last axis is an ``rfftn`` half-spectrum.
+    the real part when the last axis is an ``rfftn`` half-spectrum. ``threads``
+    caps the BLAS threads as it caps the FFT threads (default: all cores for large
+    spectra, one for small ones, whose skinny products threads only slow down).
     """
-    out = spectrum
-    with _fft.one_blas_thread():
-        for axis in reversed(range(spectrum.ndim)):
-            out = np.tensordot(out, kernels[axis], axes=([axis], [1]))
-    out = out.transpose(tuple(reversed(range(out.ndim))))
+    ndim = spectrum.ndim
+    limit = _fft.one_blas_thread() if _fft.threads_for(spectrum.size, threads) == 1 else None
+    with limit or contextlib.nullcontext():
+        # The first axis first: one pass over the whole spectrum, and the
+        # products after it act on arrays a few rows long.
+        out = kernels[0] @ spectrum.reshape(spectrum.shape[0], -1)
+        out = out.reshape((kernels[0].shape[0], *spectrum.shape[1:]))
+        for axis in range(1, ndim):
+            out = np.tensordot(kernels[axis], out, axes=([1], [axis]))
+    out = out.transpose(tuple(reversed(range(ndim))))  # the rows came out last axis first
     return out.real if real else out
 
 
