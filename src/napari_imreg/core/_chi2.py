@@ -36,6 +36,7 @@ class Series:
 
     ``factors`` (one 1-D spectrum per axis, the last a half-spectrum) stands
     for a separable spectrum, their outer product; neither given: a constant.
+    ``threads`` caps the threads of its FFTs and matrix products.
     """
 
     spectrum: np.ndarray | None
@@ -43,13 +44,20 @@ class Series:
     scale: float = 1.0
     constant: float = 0.0
     factors: list[np.ndarray] | None = None
+    threads: int | None = None
 
     @property
     def is_constant(self) -> bool:
         return self.spectrum is None and self.factors is None
 
-    def grid(self, threads=None) -> np.ndarray | float:
-        """Values at every whole-pixel shift (FFT layout), or the constant."""
+    def grid(self, threads=None, *, scratch: bool = False, window=None) -> np.ndarray | float:
+        """Values at every whole-pixel shift (FFT layout), or the constant.
+
+        ``window`` (one index array per axis) keeps only those shifts: a new,
+        small array. ``scratch``: without a window, the values may live in the
+        FFT's own buffer, overwritten by the next inverse transform of this
+        shape (use them at once).
+        """
         if self.is_constant:
             return self.constant
         if self.factors is not None:
@@ -58,11 +66,21 @@ class Series:
                 np.fft.irfft(f, n) if a == last else np.fft.ifft(f).real
                 for a, (f, n) in enumerate(zip(self.factors, self.shape, strict=True))
             ]
+            if window is not None:
+                profiles = [p[w] for p, w in zip(profiles, window, strict=True)]
             values = _outer(profiles)
+            if self.scale != 1.0:
+                values *= self.scale
         else:
-            values = _fft.irfftn(self.spectrum, s=self.shape, threads=threads)
-        if self.scale != 1.0:
-            values *= self.scale
+            values = _fft.irfftn(
+                self.spectrum,
+                s=self.shape,
+                threads=threads,
+                scratch=scratch or window is not None,
+                scale=self.scale,
+            )
+            if window is not None:
+                values = values[np.ix_(*window)]
         if self.constant:
             values += self.constant
         return values
@@ -94,7 +112,8 @@ class Series:
             profiles = [p.real for p in profiles]
             out = _outer(profiles) * self.scale
         else:
-            out = evaluate_series(self.spectrum, kernels, real=True) * self.scale
+            out = evaluate_series(self.spectrum, kernels, real=True, threads=self.threads)
+            out *= self.scale
         if self.constant and all(o[0] == 0 for o in orders):
             out[tuple(slice(0, len(p)) for p in positions)] += self.constant
         return out
@@ -147,36 +166,39 @@ class Surface:
     reference_part: Series | None = None
     filtered_cross: Series | None = None
 
-    def grid(self, threads=None) -> tuple[np.ndarray, np.ndarray | None]:
-        """A score at every whole-pixel shift (FFT layout), and ``W`` (None if constant).
+    def grid(self, threads=None, window=None) -> tuple[np.ndarray, np.ndarray | None]:
+        """A score at every whole-pixel shift, and ``W`` (None if constant).
 
         The score is ``f`` up to an increasing affine map: its minimum and the
-        parabola through its neighbours are those of ``f``.
+        parabola through its neighbours are those of ``f``. Without a window it
+        is in FFT layout and may live in the FFT's scratch buffer (use it before
+        the next transform); ``window`` (one index array per axis) keeps only
+        those shifts.
         """
         residual = self.residual
-        if self.weight.is_constant and self.offset is None and residual.spectrum is not None:
+        if (
+            window is None
+            and self.weight.is_constant
+            and self.offset is None
+            and residual.spectrum is not None
+        ):
             # f = (scale * IDFT + constant) / W: only the sign of the scale matters.
-            score = _fft.irfftn(residual.spectrum, s=self.shape, threads=threads)
-            if residual.scale < 0:
-                np.negative(score, out=score)
+            sign = -1.0 if residual.scale < 0 else 1.0
+            score = _fft.irfftn(
+                residual.spectrum, s=self.shape, threads=threads, scratch=True, scale=sign
+            )
             return score, None
-        f = residual.grid(threads)
+        shape = self.shape if window is None else tuple(len(w) for w in window)
+        f = residual.grid(threads, window=window)
         if np.ndim(f) == 0:  # a constant residual: a grid of it
-            f = np.full(self.shape, f)
-        if self.weight.is_constant:
-            f /= self.weight.constant
-            if self.offset is not None:
-                offset = self.offset.grid(threads)
-                offset /= self.weight.constant
-                np.square(offset, out=offset)
-                f -= offset
-            return f, None
-        weight = self.weight.grid(threads)
+            f = np.full(shape, f)
+        weight = None if self.weight.is_constant else self.weight.grid(threads, window=window)
+        divisor = self.weight.constant if weight is None else weight
         with np.errstate(divide="ignore", invalid="ignore"):
-            f /= weight
+            f /= divisor
             if self.offset is not None:
-                offset = self.offset.grid(threads)
-                offset /= weight
+                offset = self.offset.grid(threads, scratch=True, window=window)
+                offset /= divisor
                 np.square(offset, out=offset)
                 f -= offset
         return f, weight
@@ -258,39 +280,40 @@ def whole_pixel_minimum(
     (a starting point for :func:`refine_minimum`). Shifts where the images share
     less than ``min_weight_fraction`` of the largest weight are not considered.
     """
-    f, weight = surface.grid(threads)
     shifts = signed_shifts(surface.shape)
-    allowed = None
-    for axis, (values, limit) in enumerate(zip(shifts, limits, strict=True)):
-        if np.all(np.abs(values) <= limit):
-            continue
-        ok = (np.abs(values) <= limit).reshape([-1 if a == axis else 1 for a in range(f.ndim)])
-        allowed = ok if allowed is None else allowed & ok
+    window = None
+    if not all(np.all(np.abs(v) <= limit) for v, limit in zip(shifts, limits, strict=True)):
+        # Only the candidates' values are needed: a window of the grid, in
+        # increasing shift along each axis.
+        window = []
+        for values, limit in zip(shifts, limits, strict=True):
+            keep = np.flatnonzero(np.abs(values) <= limit)
+            window.append(keep[np.argsort(values[keep], kind="stable")])
+        shifts = [values[keep] for values, keep in zip(shifts, window, strict=True)]
+    score, weight = surface.grid(threads, window)  # the score is ours to overwrite
     if weight is not None:
-        enough = weight > min_weight_fraction * np.max(
-            weight if allowed is None else weight[allowed]
-        )
-        allowed = enough if allowed is None else allowed & enough
-    score = f  # the grid is ours: mark the shifts that are not candidates in place
-    if allowed is not None:
-        score[~np.broadcast_to(allowed, score.shape)] = np.inf
-    if weight is not None:  # W can vanish: such shifts are not candidates
+        # Too little overlap, or none (W can vanish): not a candidate.
+        score[~(weight > min_weight_fraction * np.max(weight))] = np.inf
         score[~np.isfinite(score)] = np.inf
-    if not np.isfinite(score).any():
+    index = np.unravel_index(int(np.argmin(score)), score.shape)
+    if not np.isfinite(score[index]):  # the smallest is infinite: all are
         raise ValueError(
             "no shift leaves enough overlap between the images; raise max_shift or check "
             "the masks and NaN pixels."
         )
-    index = np.unravel_index(int(np.argmin(score)), surface.shape)
     shift = np.array([shifts[a][i] for a, i in enumerate(index)], dtype=np.float64)
-    return shift, _parabolic_offset(score, index)
+    periodic = [len(values) == n for values, n in zip(shifts, surface.shape, strict=True)]
+    return shift, _parabolic_offset(score, index, periodic)
 
 
-def _parabolic_offset(score: np.ndarray, index) -> np.ndarray:
-    """Sub-pixel offset of the minimum from a parabola through each axis' neighbours."""
+def _parabolic_offset(score: np.ndarray, index, periodic) -> np.ndarray:
+    """Sub-pixel offset of the minimum from a parabola through each axis' neighbours
+    (wrapping around the axes marked ``periodic``)."""
     offset = np.zeros(score.ndim)
     centre = score[index]
     for axis, n in enumerate(score.shape):
+        if not periodic[axis] and not 0 < index[axis] < n - 1:
+            continue
         before, after = list(index), list(index)
         before[axis] = (index[axis] - 1) % n
         after[axis] = (index[axis] + 1) % n
@@ -307,13 +330,16 @@ def refine_minimum(
     *,
     guess: np.ndarray | None = None,
     tolerance: float = 1e-7,
+    last_step: float = 1e-4,
     max_iterations: int = 30,
 ) -> tuple[np.ndarray, float, np.ndarray, bool]:
     """Newton's method on the continuous surface, from a whole-pixel minimum.
 
     Starts at ``guess`` (default ``start``); steps are limited to half a pixel,
     large ones accepted only when the surface decreases, and the search stays
-    within one pixel of ``start``. Returns the minimum, the
+    within one pixel of ``start``. A Newton step shorter than ``last_step`` is
+    taken without evaluating the surface again: convergence is quadratic, so
+    the next step would be of order its square. Returns the minimum, the
     value and Hessian there, and whether the Hessian is positive definite.
     """
     start = np.asarray(start, dtype=np.float64)
@@ -321,7 +347,14 @@ def refine_minimum(
     value, grad, hess = surface.derivatives(point)
     for _ in range(max_iterations):
         step = _newton_step(grad, hess)
-        if np.max(np.abs(step)) < tolerance:
+        size = np.max(np.abs(step)) if step.size else 0.0
+        if size < tolerance:
+            break
+        if size < last_step:
+            # The quadratic model's value there; the Hessian moves by a
+            # negligible fraction over so short a step.
+            point = np.clip(point + step, start - 1.0, start + 1.0)
+            value = value + 0.5 * float(grad @ step)
             break
         accepted = None
         for _halving in range(12):

@@ -190,19 +190,27 @@ def _materialize(weight, shape, *, ones: bool = True):
 
 
 def _smooth(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """``values`` convolved with a 3-tap ``kernel`` along every axis (zero outside)."""
-    out = values
-    for axis in range(values.ndim):
-        if values.shape[axis] < kernel.size:
+    """``values`` convolved with a symmetric 3-tap ``kernel`` along every axis (zero outside).
+
+    ``values`` (float64) serves as a work buffer and may be overwritten.
+    """
+    edge, centre = float(kernel[0]), float(kernel[1])
+    source, spare, scale = values, None, 1.0
+    for axis, n in enumerate(values.shape):
+        if n < kernel.size:
             continue
-        before = [slice(None)] * values.ndim
-        after = [slice(None)] * values.ndim
-        before[axis], after[axis] = slice(None, -1), slice(1, None)
-        source = out
-        out = source * kernel[1]
-        out[tuple(after)] += kernel[0] * source[tuple(before)]
-        out[tuple(before)] += kernel[2] * source[tuple(after)]
-    return out
+        lower = tuple(slice(None, -1) if a == axis else slice(None) for a in range(values.ndim))
+        upper = tuple(slice(1, None) if a == axis else slice(None) for a in range(values.ndim))
+        spare = _fft.empty(values.shape) if spare is None else spare
+        # centre / edge times x plus both neighbours; the edge weight is applied at the end.
+        np.multiply(source, centre / edge, out=spare)
+        spare[upper] += source[lower]
+        spare[lower] += source[upper]
+        source, spare = spare, source
+        scale *= edge
+    if scale != 1.0:
+        source *= scale
+    return source
 
 
 def _move(values: np.ndarray, offsets, *, wrap: bool) -> np.ndarray:
@@ -265,10 +273,15 @@ class _Image:
     def prepare(
         cls, image: np.ndarray, mask, *, zero_mean: bool, smooth: bool, name: str
     ) -> _Image:
-        data = np.array(image, dtype=np.float64)  # a copy: the caller's array is never touched
-        total = float(data.sum())
+        # A copy (the caller's array is never touched), laid out for the FFT.
+        data = _fft.empty(image.shape)
+        total = float(np.sum(image, dtype=np.float64))
         valid = None
-        if mask is not None or not np.isfinite(total):  # a finite sum: no NaN or inf
+        if mask is None and np.isfinite(total):  # a finite sum: no NaN or inf
+            # The copy and the subtraction of the mean in one pass.
+            np.subtract(image, total / data.size if zero_mean else 0.0, out=data)
+        else:
+            np.copyto(data, image)
             invalid = ~np.isfinite(data)
             if mask is not None:
                 invalid |= mask
@@ -278,10 +291,10 @@ class _Image:
                 valid = ~invalid
                 data[invalid] = 0.0
                 total = float(data.sum())
-        if zero_mean:
-            data -= total / (data.size if valid is None else np.count_nonzero(valid))
-            if valid is not None:
-                data[~valid] = 0.0
+            if zero_mean:
+                data -= total / (data.size if valid is None else np.count_nonzero(valid))
+                if valid is not None:
+                    data[~valid] = 0.0
         margin = 0
         if smooth:
             data = _smooth(data, SMOOTHING)
@@ -310,6 +323,9 @@ class _Image:
 
     def is_flat(self) -> bool:
         values = self.values()
+        first = values.flat[:64]
+        if first.max() != first.min():  # the usual case, told without a pass over the image
+            return False
         return bool(values.max() == values.min())
 
 
@@ -437,6 +453,7 @@ def _surface(
     split_noise: bool,
     transfer=None,
     drop_nyquist: bool = False,
+    threads: int | None = None,
 ) -> Surface:
     """The surface of ``A``, ``W`` and (with ``fit_offset``) ``B`` from both sides' spectra.
 
@@ -449,6 +466,7 @@ def _surface(
     function, for the covariance of a filtered registration. ``drop_nyquist``
     leaves the Nyquist frequency of even axes out of ``T2``: a sub-pixel shift of
     a real image cannot be represented there, and that term would pull the peak.
+    ``threads`` caps the threads the surface's evaluations use.
     """
     shape = tuple(padded)
     # T1 = corr(a R**2, b), T2 = corr(a R, b M), T3 = corr(a, b M**2); a uniform
@@ -471,16 +489,22 @@ def _surface(
         cross[plane] = 0.0
     filtered_cross = None
     if transfer is not None:
-        spectrum = cross.copy()
-        for axis, factor in enumerate(transfer):
-            spectrum *= factor.reshape([-1 if a == axis else 1 for a in range(cross.ndim)])
         # Only its curvature at the minimum is needed, for the error: single precision.
-        filtered_cross = Series(spectrum.astype(np.complex64), shape)
+        spectrum = cross.astype(np.complex64)
+        for axis, factor in enumerate(transfer):
+            spectrum *= factor.astype(np.float32).reshape(
+                [-1 if a == axis else 1 for a in range(cross.ndim)]
+            )
+        filtered_cross = Series(spectrum, shape, threads=threads)
     reference_part = None
     if mov.uniform and ref.uniform:
-        residual = Series(cross, shape, scale=-2.0, constant=t1_constant + t3_constant)
+        residual = Series(
+            cross, shape, scale=-2.0, constant=t1_constant + t3_constant, threads=threads
+        )
         if split_noise:
-            reference_part = Series(cross, shape, scale=-1.0, constant=t1_constant)
+            reference_part = Series(
+                cross, shape, scale=-1.0, constant=t1_constant, threads=threads
+            )
     else:
         # A side not kept for reuse gives up the memory of its F(w X**2).
         t1 = (
@@ -489,9 +513,13 @@ def _surface(
             else mov.times_weight(ref.w_x2, conjugate=True, in_place=not ref.keep)
         )
         if split_noise:
-            part = -cross if t1 is None else t1 - cross
             # Only its ratio to the residual is needed: single precision.
-            reference_part = Series(part.astype(np.complex64), shape, constant=t1_constant)
+            if t1 is None:
+                part = np.negative(cross, dtype=np.complex64)
+            else:
+                part = t1.astype(np.complex64)
+                part -= cross
+            reference_part = Series(part, shape, constant=t1_constant, threads=threads)
             del part
         spectrum = cross
         spectrum *= -2.0
@@ -502,7 +530,7 @@ def _surface(
             term = mov.w_x2 if not mov.keep else mov.w_x2.copy()
             spectrum += ref.times_weight(np.conj(term, out=term), conjugate=False, in_place=True)
             del term
-        residual = Series(spectrum, shape, constant=t1_constant + t3_constant)
+        residual = Series(spectrum, shape, constant=t1_constant + t3_constant, threads=threads)
         ref.release_squares()
         mov.release_squares()
 
@@ -517,7 +545,7 @@ def _surface(
         weight = Series(None, shape, factors=factors)
     else:
         full = ref.w if ref.w is not None else _outer(ref.w_factors)
-        weight = Series(mov.times_weight(full, conjugate=True), shape)
+        weight = Series(mov.times_weight(full, conjugate=True), shape, threads=threads)
 
     offset = None
     if fit_offset and not (ref.uniform and mov.uniform):
@@ -536,7 +564,7 @@ def _surface(
                 spectrum = np.negative(term, out=term)
             else:
                 spectrum -= term
-        offset = Series(spectrum, shape, constant=constant)
+        offset = Series(spectrum, shape, constant=constant, threads=threads)
     return Surface(residual, weight, offset, shape, reference_part, filtered_cross)
 
 
@@ -630,7 +658,6 @@ class Registrar:
         self._reference_cache: dict = {}
         #: Keep the reference's spectra between calls (False for a one-off registration).
         self.keep_reference_spectra = True
-        self._reference_power = float(np.mean(self._reference.values() ** 2))
 
     @property
     def _variance_factor(self) -> float:
@@ -658,6 +685,7 @@ class Registrar:
             split_noise=split_noise,
             transfer=self._transfer(power=2) if self._smooth else None,
             drop_nyquist=self.boundary == "wrap",
+            threads=self.threads,
         )
 
     def _score_covariance(
@@ -825,6 +853,7 @@ class Registrar:
             ref_spec = self._spectra(self._reference, None, cache_key=("plain",))
             mov_spec = self._spectra(image, None)
         surface = self._surface(ref_spec, mov_spec, split_noise=estimate)
+        reference_power = ref_spec.sum_w_x2 / ref_spec.sum_w  # its weighted mean square
         del ref_spec, mov_spec
 
         start, offset = whole_pixel_minimum(
@@ -852,7 +881,7 @@ class Registrar:
         dof = max(pixels - fitted, 1.0)
         noise = None
         if estimate:
-            noise_var = max(f_min * weight / dof, 1e-24 * self._reference_power)
+            noise_var = max(f_min * weight / dof, 1e-24 * reference_power)
             noise = float(np.sqrt(noise_var / filtered))
             scale = weight / noise_var
             # Split it between the images: sum w R (R - M) / sum w (R - M)**2 is
