@@ -217,3 +217,23 @@ def test_padded_inverse_is_right_call_after_call():
         np.testing.assert_allclose(
             _fft.irfftn(spectrum, s=s), expected, rtol=0, atol=_atol(expected)
         )
+
+
+@pytest.mark.parametrize("user_value", [None, "ACTIVE"])
+def test_import_leaves_the_environment_as_it_was(user_value):
+    # The OpenMP wait policy is set only while pyfftw loads, and never over the user's.
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if user_value is not None:
+        env["OMP_WAIT_POLICY"] = user_value
+    code = (
+        "import os; import napari_imreg.core._fft; "
+        "print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == (user_value or "unset")
