@@ -36,7 +36,6 @@ class Series:
 
     ``factors`` (one 1-D spectrum per axis, the last a half-spectrum) stands
     for a separable spectrum, their outer product; neither given: a constant.
-    ``threads`` caps the threads of its FFTs and matrix products.
     """
 
     spectrum: np.ndarray | None
@@ -44,7 +43,6 @@ class Series:
     scale: float = 1.0
     constant: float = 0.0
     factors: list[np.ndarray] | None = None
-    threads: int | None = None
 
     @property
     def is_constant(self) -> bool:
@@ -112,7 +110,7 @@ class Series:
             profiles = [p.real for p in profiles]
             out = _outer(profiles) * self.scale
         else:
-            out = evaluate_series(self.spectrum, kernels, real=True, threads=self.threads)
+            out = evaluate_series(self.spectrum, kernels, real=True)
             out *= self.scale
         if self.constant and all(o[0] == 0 for o in orders):
             out[tuple(slice(0, len(p)) for p in positions)] += self.constant

@@ -12,8 +12,6 @@ integer shift is exactly ``np.roll``.
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from . import _fft
@@ -58,19 +56,16 @@ def axis_kernel(n: int, positions, *, half: bool = False, order: int = 0) -> np.
     return kernel / n
 
 
-def evaluate_series(
-    spectrum: np.ndarray, kernels, *, real: bool, threads: int | None = None
-) -> np.ndarray:
+def evaluate_series(spectrum: np.ndarray, kernels, *, real: bool) -> np.ndarray:
     """Contract a spectrum with one kernel matrix per axis (see :func:`axis_kernel`).
 
     Returns an array of shape ``(rows of kernels[0], rows of kernels[1], ...)``;
-    the real part when the last axis is an ``rfftn`` half-spectrum. ``threads``
-    caps the BLAS threads as it caps the FFT threads (default: all cores for large
-    spectra, one for small ones, whose skinny products threads only slow down).
+    the real part when the last axis is an ``rfftn`` half-spectrum. BLAS runs on
+    one thread: these products are skinny, and idle OpenBLAS threads spin for a
+    long while after a threaded call, slowing whatever runs next (the FFTs).
     """
     ndim = spectrum.ndim
-    limit = _fft.one_blas_thread() if _fft.threads_for(spectrum.size, threads) == 1 else None
-    with limit or contextlib.nullcontext():
+    with _fft.one_blas_thread():
         # The first axis first: one pass over the whole spectrum, and the
         # products after it act on arrays a few rows long.
         out = kernels[0] @ spectrum.reshape(spectrum.shape[0], -1)

@@ -453,7 +453,6 @@ def _surface(
     split_noise: bool,
     transfer=None,
     drop_nyquist: bool = False,
-    threads: int | None = None,
 ) -> Surface:
     """The surface of ``A``, ``W`` and (with ``fit_offset``) ``B`` from both sides' spectra.
 
@@ -466,7 +465,6 @@ def _surface(
     function, for the covariance of a filtered registration. ``drop_nyquist``
     leaves the Nyquist frequency of even axes out of ``T2``: a sub-pixel shift of
     a real image cannot be represented there, and that term would pull the peak.
-    ``threads`` caps the threads the surface's evaluations use.
     """
     shape = tuple(padded)
     # T1 = corr(a R**2, b), T2 = corr(a R, b M), T3 = corr(a, b M**2); a uniform
@@ -495,16 +493,12 @@ def _surface(
             spectrum *= factor.astype(np.float32).reshape(
                 [-1 if a == axis else 1 for a in range(cross.ndim)]
             )
-        filtered_cross = Series(spectrum, shape, threads=threads)
+        filtered_cross = Series(spectrum, shape)
     reference_part = None
     if mov.uniform and ref.uniform:
-        residual = Series(
-            cross, shape, scale=-2.0, constant=t1_constant + t3_constant, threads=threads
-        )
+        residual = Series(cross, shape, scale=-2.0, constant=t1_constant + t3_constant)
         if split_noise:
-            reference_part = Series(
-                cross, shape, scale=-1.0, constant=t1_constant, threads=threads
-            )
+            reference_part = Series(cross, shape, scale=-1.0, constant=t1_constant)
     else:
         # A side not kept for reuse gives up the memory of its F(w X**2).
         t1 = (
@@ -519,7 +513,7 @@ def _surface(
             else:
                 part = t1.astype(np.complex64)
                 part -= cross
-            reference_part = Series(part, shape, constant=t1_constant, threads=threads)
+            reference_part = Series(part, shape, constant=t1_constant)
             del part
         spectrum = cross
         spectrum *= -2.0
@@ -530,7 +524,7 @@ def _surface(
             term = mov.w_x2 if not mov.keep else mov.w_x2.copy()
             spectrum += ref.times_weight(np.conj(term, out=term), conjugate=False, in_place=True)
             del term
-        residual = Series(spectrum, shape, constant=t1_constant + t3_constant, threads=threads)
+        residual = Series(spectrum, shape, constant=t1_constant + t3_constant)
         ref.release_squares()
         mov.release_squares()
 
@@ -545,7 +539,7 @@ def _surface(
         weight = Series(None, shape, factors=factors)
     else:
         full = ref.w if ref.w is not None else _outer(ref.w_factors)
-        weight = Series(mov.times_weight(full, conjugate=True), shape, threads=threads)
+        weight = Series(mov.times_weight(full, conjugate=True), shape)
 
     offset = None
     if fit_offset and not (ref.uniform and mov.uniform):
@@ -564,7 +558,7 @@ def _surface(
                 spectrum = np.negative(term, out=term)
             else:
                 spectrum -= term
-        offset = Series(spectrum, shape, constant=constant, threads=threads)
+        offset = Series(spectrum, shape, constant=constant)
     return Surface(residual, weight, offset, shape, reference_part, filtered_cross)
 
 
@@ -685,7 +679,6 @@ class Registrar:
             split_noise=split_noise,
             transfer=self._transfer(power=2) if self._smooth else None,
             drop_nyquist=self.boundary == "wrap",
-            threads=self.threads,
         )
 
     def _score_covariance(
@@ -824,99 +817,105 @@ class Registrar:
         if self._reference.is_flat() or image.is_flat():
             return self._no_information()
 
-        ref_err, mov_err = self._reference_error, moving_error
-        estimate = ref_err is None and mov_err is None
-        ref_map = isinstance(ref_err, np.ndarray)
-        mov_map = isinstance(mov_err, np.ndarray)
-        ref_var = 0.0 if ref_err is None else ref_err**2
-        mov_var = 0.0 if mov_err is None else mov_err**2
-        if ref_map and mov_map:
-            # Both noise maps: the variance of the difference lives in two frames.
-            # Find the whole-pixel shift first, then carry the moving map into the
-            # reference frame, so that one weight holds the total variance.
-            surface = self._surface(
-                self._spectra(self._reference, ref_var), self._spectra(image, mov_var)
-            )
-            start = whole_pixel_minimum(
+        # BLAS on one thread: threaded OpenBLAS spins long after each call and
+        # would slow the next transforms (see evaluate_series).
+        with _fft.one_blas_thread():
+            ref_err, mov_err = self._reference_error, moving_error
+            estimate = ref_err is None and mov_err is None
+            ref_map = isinstance(ref_err, np.ndarray)
+            mov_map = isinstance(mov_err, np.ndarray)
+            ref_var = 0.0 if ref_err is None else ref_err**2
+            mov_var = 0.0 if mov_err is None else mov_err**2
+            if ref_map and mov_map:
+                # Both noise maps: the variance of the difference lives in two frames.
+                # Find the whole-pixel shift first, then carry the moving map into the
+                # reference frame, so that one weight holds the total variance.
+                surface = self._surface(
+                    self._spectra(self._reference, ref_var), self._spectra(image, mov_var)
+                )
+                start = whole_pixel_minimum(
+                    surface, self._limits, min_weight_fraction=0.25, threads=self.threads
+                )[0]
+                total = ref_var + _move(mov_var, start.astype(int), wrap=True)
+                ref_spec, mov_spec = (
+                    self._spectra(self._reference, total),
+                    self._spectra(image, None),
+                )
+            elif ref_map:
+                key = ("map", float(mov_var))
+                ref_spec = self._spectra(self._reference, ref_var + mov_var, cache_key=key)
+                mov_spec = self._spectra(image, None)
+            elif mov_map:
+                ref_spec = self._spectra(self._reference, None, cache_key=("plain",))
+                mov_spec = self._spectra(image, mov_var + ref_var)
+            else:
+                ref_spec = self._spectra(self._reference, None, cache_key=("plain",))
+                mov_spec = self._spectra(image, None)
+            surface = self._surface(ref_spec, mov_spec, split_noise=estimate)
+            reference_power = ref_spec.sum_w_x2 / ref_spec.sum_w  # its weighted mean square
+            del ref_spec, mov_spec
+
+            start, offset = whole_pixel_minimum(
                 surface, self._limits, min_weight_fraction=0.25, threads=self.threads
-            )[0]
-            total = ref_var + _move(mov_var, start.astype(int), wrap=True)
-            ref_spec, mov_spec = self._spectra(self._reference, total), self._spectra(image, None)
-        elif ref_map:
-            key = ("map", float(mov_var))
-            ref_spec = self._spectra(self._reference, ref_var + mov_var, cache_key=key)
-            mov_spec = self._spectra(image, None)
-        elif mov_map:
-            ref_spec = self._spectra(self._reference, None, cache_key=("plain",))
-            mov_spec = self._spectra(image, mov_var + ref_var)
-        else:
-            ref_spec = self._spectra(self._reference, None, cache_key=("plain",))
-            mov_spec = self._spectra(image, None)
-        surface = self._surface(ref_spec, mov_spec, split_noise=estimate)
-        reference_power = ref_spec.sum_w_x2 / ref_spec.sum_w  # its weighted mean square
-        del ref_spec, mov_spec
-
-        start, offset = whole_pixel_minimum(
-            surface, self._limits, min_weight_fraction=0.25, threads=self.threads
-        )
-        shift, f_min, hessian, positive = refine_minimum(surface, start, guess=start + offset)
-        weight = surface.weight_at(shift)
-
-        # chi2 = f * W * scale, in units where the filtered noise has unit variance.
-        ndim = mov.ndim
-        fitted = ndim + (1 if self.zero_mean else 0)
-        filtered = self._variance_factor
-        if estimate or not (ref_map or mov_map):
-            pixels = weight
-            if self.boundary == "wrap" and surface.weight.is_constant:
-                # The Nyquist frequencies left out of the comparison carry no residual.
-                kept = np.prod([1 - 1 / n for n in self.shape if n % 2 == 0 and n > 2])
-                pixels = weight * kept
-        else:  # the weights hold 1 / variance: convert back to a pixel count
-            pixels = (
-                weight
-                * filtered
-                * float(np.nanmean(np.broadcast_to(ref_var + mov_var, mov.shape)))
             )
-        dof = max(pixels - fitted, 1.0)
-        noise = None
-        if estimate:
-            noise_var = max(f_min * weight / dof, 1e-24 * reference_power)
-            noise = float(np.sqrt(noise_var / filtered))
-            scale = weight / noise_var
-            # Split it between the images: sum w R (R - M) / sum w (R - M)**2 is
-            # the reference's share.
-            share = surface.reference_share(shift, f_min)
-            ref_var, mov_var = noise_var * share, noise_var * (1.0 - share)
-        elif ref_map or mov_map:
-            scale = weight
-        else:
-            scale = weight / (filtered * (ref_var + mov_var))
-        chi2_hessian = hessian * scale
+            shift, f_min, hessian, positive = refine_minimum(surface, start, guess=start + offset)
+            weight = surface.weight_at(shift)
 
-        if positive and np.all(np.isfinite(chi2_hessian)):
-            score = self._score_covariance(surface, image, shift, scale, chi2_hessian)
-            score += self._noise_coupling_covariance(image, ref_var, mov_var, shift)
-            covariance, sigma = marginal_errors(chi2_hessian, score)
-            # Rescale the map so that delta chi2 = 1 stays the 1-sigma contour.
-            naive = np.diag(2.0 * np.linalg.inv(0.5 * (chi2_hessian + chi2_hessian.T)))
-            calibration = float(np.exp(np.mean(np.log(np.diag(covariance) / naive))))
-        else:
-            warnings.warn(
-                "the chi2 surface is not curved at its minimum: the images do not constrain "
-                "the shift, so its error is infinite.",
-                RegistrationWarning,
-                stacklevel=3,
+            # chi2 = f * W * scale, in units where the filtered noise has unit variance.
+            ndim = mov.ndim
+            fitted = ndim + (1 if self.zero_mean else 0)
+            filtered = self._variance_factor
+            if estimate or not (ref_map or mov_map):
+                pixels = weight
+                if self.boundary == "wrap" and surface.weight.is_constant:
+                    # The Nyquist frequencies left out of the comparison carry no residual.
+                    kept = np.prod([1 - 1 / n for n in self.shape if n % 2 == 0 and n > 2])
+                    pixels = weight * kept
+            else:  # the weights hold 1 / variance: convert back to a pixel count
+                pixels = (
+                    weight
+                    * filtered
+                    * float(np.nanmean(np.broadcast_to(ref_var + mov_var, mov.shape)))
+                )
+            dof = max(pixels - fitted, 1.0)
+            noise = None
+            if estimate:
+                noise_var = max(f_min * weight / dof, 1e-24 * reference_power)
+                noise = float(np.sqrt(noise_var / filtered))
+                scale = weight / noise_var
+                # Split it between the images: sum w R (R - M) / sum w (R - M)**2 is
+                # the reference's share.
+                share = surface.reference_share(shift, f_min)
+                ref_var, mov_var = noise_var * share, noise_var * (1.0 - share)
+            elif ref_map or mov_map:
+                scale = weight
+            else:
+                scale = weight / (filtered * (ref_var + mov_var))
+            chi2_hessian = hessian * scale
+
+            if positive and np.all(np.isfinite(chi2_hessian)):
+                score = self._score_covariance(surface, image, shift, scale, chi2_hessian)
+                score += self._noise_coupling_covariance(image, ref_var, mov_var, shift)
+                covariance, sigma = marginal_errors(chi2_hessian, score)
+                # Rescale the map so that delta chi2 = 1 stays the 1-sigma contour.
+                naive = np.diag(2.0 * np.linalg.inv(0.5 * (chi2_hessian + chi2_hessian.T)))
+                calibration = float(np.exp(np.mean(np.log(np.diag(covariance) / naive))))
+            else:
+                warnings.warn(
+                    "the chi2 surface is not curved at its minimum: the images do not constrain "
+                    "the shift, so its error is infinite.",
+                    RegistrationWarning,
+                    stacklevel=3,
+                )
+                covariance = np.full((ndim, ndim), np.inf)
+                sigma = np.full(ndim, np.inf)
+                calibration = 1.0
+
+            factor, coords, delta = (
+                self._delta_chi2_map(surface, shift, f_min, scale / calibration, sigma)
+                if delta_chi2_map
+                else (None, None, None)
             )
-            covariance = np.full((ndim, ndim), np.inf)
-            sigma = np.full(ndim, np.inf)
-            calibration = 1.0
-
-        factor, coords, delta = (
-            self._delta_chi2_map(surface, shift, f_min, scale / calibration, sigma)
-            if delta_chi2_map
-            else (None, None, None)
-        )
         logger.debug("registered: shift %s error %s (start %s)", shift, sigma, start)
         return RegistrationResult(
             shift=shift,
