@@ -216,11 +216,20 @@ def median_time(run, repeats: int) -> float:
     return float(np.median(times))
 
 
+SETTLE = 0.3  # seconds of quiet before each timed call
+
+
 def interleaved(runs: dict, rounds: int) -> dict[str, list[float]]:
-    """Time each callable once per round, in turn, for ``rounds`` rounds."""
+    """Time each callable once per round, in turn, for ``rounds`` rounds.
+
+    Each call starts after a short pause: OpenBLAS and OpenMP threads keep
+    spinning for up to ~0.1 s after a threaded call, and would otherwise bill
+    one method for the previous method's idle threads.
+    """
     times = {name: [] for name in runs}
     for _ in range(rounds):
         for name, run in runs.items():
+            time.sleep(SETTLE)
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
@@ -422,6 +431,7 @@ def bench_stack(frames: int, n: int, rounds: int, *, quick: bool) -> tuple[list[
                 for name, (run, _) in runs.items():
                     if name in once and round_index:
                         continue
+                    time.sleep(SETTLE)
                     start_cpu, start = cpu_seconds(), time.perf_counter()
                     run()
                     wall[name].append(time.perf_counter() - start)
