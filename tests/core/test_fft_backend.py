@@ -237,3 +237,17 @@ def test_import_leaves_the_environment_as_it_was(user_value):
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == (user_value or "unset")
+
+
+def test_transforms_of_one_size_share_buffers_safely():
+    # A padded forward transform and an inverse of the padded size share their
+    # buffers: the inverse's scratch output must not leak into the forward's padding.
+    rng = np.random.default_rng(12)
+    small, s = (6, 5), (10, 12)
+    for _ in range(2):
+        image = rng.standard_normal(small)
+        expected = np.fft.rfftn(image, s=s, axes=(0, 1))
+        np.testing.assert_allclose(_fft.rfftn(image, s=s), expected, rtol=0, atol=_atol(expected))
+        noise = np.fft.rfftn(rng.standard_normal(s), axes=(0, 1))
+        _fft.irfftn(noise, s=s, scratch=True)  # fills the shared real buffer
+    np.testing.assert_allclose(_fft.rfftn(image, s=s), expected, rtol=0, atol=_atol(expected))

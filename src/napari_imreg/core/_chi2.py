@@ -53,8 +53,8 @@ class Series:
 
         ``window`` (one index array per axis) keeps only those shifts: a new,
         small array. ``scratch``: without a window, the values may live in the
-        FFT's own buffer, overwritten by the next inverse transform of this
-        shape (use them at once).
+        FFT's own buffer, overwritten by the next transform of this size (use
+        them at once).
         """
         if self.is_constant:
             return self.constant

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -94,13 +95,40 @@ def next_fast_shape(shape) -> tuple[int, ...]:
     return tuple(scipy.fft.next_fast_len(int(n), real=True) for n in shape)
 
 
+class _Buffer:
+    """An aligned array shared by the plans of one thread, and the plan that last wrote it."""
+
+    def __init__(self, shape, dtype):
+        self.array = pyfftw.zeros_aligned(shape, dtype=dtype)
+        self.writer = None
+
+
+def _buffer(shape, dtype, role: str) -> _Buffer:
+    """This thread's buffer of ``shape`` and ``dtype`` for ``role``.
+
+    A forward and an inverse transform of one size share their buffers (the
+    real array of one is the real array of the other, and so for the
+    spectrum), which halves the memory the plans keep. ``role`` keeps the input
+    and output of a complex transform apart.
+    """
+    registry = getattr(_local, "buffers", None)
+    if registry is None:
+        registry = _local.buffers = weakref.WeakValueDictionary()
+    key = (tuple(shape), np.dtype(dtype).str, role)
+    buffer = registry.get(key)
+    if buffer is None:
+        buffer = registry[key] = _Buffer(shape, dtype)
+    return buffer
+
+
 class _Plan:
-    """One FFTW plan with its own aligned input and output buffers.
+    """One FFTW plan, with aligned input and output buffers shared with this thread's
+    other plans of the same size.
 
     Inputs of exactly the plan's layout are transformed where they lie (FFTW
     keeps the input of a forward transform intact); any other input is copied
-    into the plan's input buffer, zero-padded or cropped to the transform's
-    shape. The plan never keeps a reference to a caller's array.
+    into the input buffer, zero-padded or cropped to the transform's shape. The
+    plan never keeps a reference to a caller's array.
     """
 
     def __init__(self, kind: str, input_shape, dtype, s, threads: int):
@@ -109,60 +137,66 @@ class _Plan:
         complex_dtype = np.result_type(dtype, np.complex64)
         real_dtype = np.finfo(complex_dtype).dtype
         shape = tuple(input_shape) if s is None else tuple(s)  # the transform's shape
-        if real_out:
-            buffer_shape = (*shape[:-1], shape[-1] // 2 + 1)
-            out_shape, out_dtype = shape, real_dtype
+        half = (*shape[:-1], shape[-1] // 2 + 1)
+        if real_in:
+            self.input = _buffer(shape, real_dtype, "real")
+            self.output = _buffer(half, complex_dtype, "half")
+        elif real_out:
+            self.input = _buffer(half, complex_dtype, "half")
+            self.output = _buffer(shape, real_dtype, "real")
         else:
-            buffer_shape = shape
-            out_shape = (*shape[:-1], shape[-1] // 2 + 1) if real_in else shape
-            out_dtype = complex_dtype
-        self.input = pyfftw.zeros_aligned(
-            buffer_shape, dtype=real_dtype if real_in else complex_dtype
-        )
-        self.output = pyfftw.empty_aligned(out_shape, dtype=out_dtype)
+            self.input = _buffer(shape, complex_dtype, "in")
+            self.output = _buffer(shape, complex_dtype, "out")
         size = int(np.prod(shape))
         self.fftw = pyfftw.FFTW(
-            self.input,
-            self.output,
+            self.input.array,
+            self.output.array,
             axes=tuple(range(len(shape))),
             direction="FFTW_BACKWARD" if inverse else "FFTW_FORWARD",
             flags=("FFTW_MEASURE" if size >= _MEASURE_MIN_SIZE else "FFTW_ESTIMATE",),
             threads=threads,
         )
-        self.input.fill(0)  # measuring scribbles on the buffers
+        # Measuring scribbles on both buffers: nobody's data is left in them.
+        self.input.writer = self.output.writer = None
         self.scale = 1.0 / size if inverse else None
         # A complex-to-real transform overwrites its input, padding included.
         self.destroys_input = real_out
         self.block = tuple(
-            slice(0, min(a, b)) for a, b in zip(input_shape, buffer_shape, strict=True)
+            slice(0, min(a, b)) for a, b in zip(input_shape, self.input.array.shape, strict=True)
         )
-        self.full = tuple(input_shape) == buffer_shape
+        self.full = tuple(input_shape) == self.input.array.shape
 
     def _takes_directly(self, array: np.ndarray) -> bool:
         return (
             not self.destroys_input
-            and array.shape == self.input.shape
-            and array.dtype == self.input.dtype
+            and array.shape == self.input.array.shape
+            and array.dtype == self.input.array.dtype
             and array.flags.c_contiguous
             and array.ctypes.data % self.fftw.input_alignment == 0
         )
 
     def __call__(self, array: np.ndarray, *, scratch: bool, scale: float = 1.0) -> np.ndarray:
+        buffer = self.input.array
         if self._takes_directly(array):
             source = array
         else:
-            if self.destroys_input and not self.full:
-                self.input.fill(0)
-            self.input[self.block] = array[self.block]
-            source = self.input
-        out = (
-            self.output if scratch else pyfftw.empty_aligned(self.output.shape, self.output.dtype)
-        )
+            # The padding must be zero: clear the buffer unless this plan wrote
+            # it last and left the padding alone.
+            if not self.full and (self.input.writer is not self or self.destroys_input):
+                buffer.fill(0)
+            buffer[self.block] = array[self.block]
+            self.input.writer = self
+            source = buffer
+        if scratch:
+            out = self.output.array
+            self.output.writer = self
+        else:
+            out = pyfftw.empty_aligned(self.output.array.shape, self.output.array.dtype)
         self.fftw.update_arrays(source, out)
         try:
             self.fftw.execute()
         finally:
-            self.fftw.update_arrays(self.input, self.output)
+            self.fftw.update_arrays(buffer, self.output.array)
         factor = scale if self.scale is None else scale * self.scale
         if factor != 1.0:
             out *= factor
@@ -232,9 +266,9 @@ def irfftn(
     """Inverse of :func:`rfftn`; ``s`` is the real output shape.
 
     ``scale`` multiplies the result (in the pass that normalises it).
-    ``scratch=True`` returns the plan's own output buffer instead of a new array
-    (no allocation): it is overwritten by the next inverse transform of that
-    shape on this thread, so use it at once.
+    ``scratch=True`` returns the transform's own buffer instead of a new array
+    (no allocation): the next transform of that size on this thread overwrites
+    it, so use it at once.
     """
     spectrum = _complex_dtype(np.asarray(spectrum))
     return _run("irfftn", spectrum, s, threads, scratch=scratch, scale=scale)

@@ -477,6 +477,19 @@ def _surface(
         # residual stays a sum of squares over the frequencies compared.
         t1_constant -= _energy(ref.w_x, nyquist, shape)
         t3_constant -= _energy(mov.w_x, nyquist, shape)
+    t1 = t3 = None
+    if not (ref.uniform and mov.uniform):
+        # The squared images' terms first, so that each side can drop its
+        # weighted image (unless kept for reuse) before the cross terms are made.
+        # A side not kept gives up the memory of its F(w X**2) too.
+        if not mov.uniform:
+            t1 = mov.times_weight(ref.w_x2, conjugate=True, in_place=not ref.keep)
+        if not ref.uniform:
+            term = mov.w_x2 if not mov.keep else mov.w_x2.copy()
+            t3 = ref.times_weight(np.conj(term, out=term), conjugate=False, in_place=True)
+            del term
+        ref.release_squares()
+        mov.release_squares()
     if ref.uniform and mov.uniform and transfer is None:
         # Only the cross term needs the moving spectrum: reuse its memory.
         cross = np.conj(mov.w_x, out=mov.w_x)
@@ -500,12 +513,6 @@ def _surface(
         if split_noise:
             reference_part = Series(cross, shape, scale=-1.0, constant=t1_constant)
     else:
-        # A side not kept for reuse gives up the memory of its F(w X**2).
-        t1 = (
-            None
-            if mov.uniform
-            else mov.times_weight(ref.w_x2, conjugate=True, in_place=not ref.keep)
-        )
         if split_noise:
             # Only its ratio to the residual is needed: single precision.
             if t1 is None:
@@ -517,16 +524,11 @@ def _surface(
             del part
         spectrum = cross
         spectrum *= -2.0
-        if t1 is not None:
-            spectrum += t1
-            del t1
-        if not ref.uniform:
-            term = mov.w_x2 if not mov.keep else mov.w_x2.copy()
-            spectrum += ref.times_weight(np.conj(term, out=term), conjugate=False, in_place=True)
-            del term
+        for term in (t1, t3):
+            if term is not None:
+                spectrum += term
+        del t1, t3, term
         residual = Series(spectrum, shape, constant=t1_constant + t3_constant)
-        ref.release_squares()
-        mov.release_squares()
 
     if ref.uniform and mov.uniform:
         weight = Series(None, shape, constant=float(np.prod(shape)))
