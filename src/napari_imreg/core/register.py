@@ -430,18 +430,28 @@ def _nyquist_planes(shape) -> list[tuple]:
 
 
 def _energy(spectrum: np.ndarray, planes, shape) -> float:
-    """``sum |x|**2`` carried by the given planes of an rfftn spectrum (Parseval)."""
+    """``sum |x|**2`` carried by the given planes of an rfftn spectrum (Parseval).
+
+    Each plane is read on its own (a few rows of the spectrum); an entry shared
+    with an earlier plane is counted once.
+    """
     if not planes:
         return 0.0
-    counts = np.full(spectrum.shape[-1], 2.0)
-    counts[0] = 1.0
+    counts = np.full(spectrum.shape[-1], 2.0)  # each stored frequency stands for two...
+    counts[0] = 1.0  # ...but zero
     if shape[-1] % 2 == 0:
-        counts[-1] = 1.0
-    mask = np.zeros(spectrum.shape, dtype=bool)
-    for plane in planes:
-        mask[plane] = True
-    weights = np.broadcast_to(counts, spectrum.shape)[mask]
-    return float(np.sum(np.abs(spectrum[mask]) ** 2 * weights) / np.prod(shape))
+        counts[-1] = 1.0  # and the last axis' Nyquist
+    axes = [next(a for a, i in enumerate(plane) if not isinstance(i, slice)) for plane in planes]
+    total = 0.0
+    for j, (plane, axis) in enumerate(zip(planes, axes, strict=True)):
+        values = np.abs(spectrum[plane]) ** 2
+        values *= counts if axis != spectrum.ndim - 1 else counts[-1]
+        for earlier, other in zip(planes[:j], axes[:j], strict=True):
+            shared = [slice(None)] * values.ndim
+            shared[other] = earlier[other]  # earlier planes lie on lower axes
+            values[tuple(shared)] = 0.0
+        total += float(np.sum(values))
+    return total / float(np.prod(shape))
 
 
 def _surface(
