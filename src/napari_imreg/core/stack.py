@@ -339,9 +339,14 @@ def _frames_per_chunk(frame_bytes: int, frames: int, workers: int) -> int:
 
 
 def _whole_frames(stack: da.Array, frames_per_chunk: int) -> da.Array:
-    """Rechunk so that each chunk holds whole frames (and at least a few of them)."""
+    """Rechunk so that each chunk holds whole frames, and more than a handful.
+
+    Chunks of a few frames are merged up to ``frames_per_chunk`` (each task
+    prepares the reference once). Chunks already a quarter of that or more are
+    kept as stored: merging them would copy the whole stack for little gain.
+    """
     chunks = dict.fromkeys(range(1, stack.ndim), -1)
-    if min(stack.chunks[0]) < frames_per_chunk:
+    if min(stack.chunks[0]) < max(1, frames_per_chunk // 4):
         chunks[0] = frames_per_chunk
     return stack.rechunk(chunks)
 
