@@ -1,0 +1,55 @@
+"""The chi2 surface's series: exact derivatives against finite differences, and
+Newton's method on them against a known minimum."""
+
+import numpy as np
+import pytest
+
+from napari_imreg.core import _chi2, make_extended
+
+
+def _correlation_series(shape, roll, seed=3):
+    image = make_extended(shape, seed=seed)
+    moved = np.roll(image, roll, axis=tuple(range(len(shape))))
+    axes = tuple(range(len(shape)))
+    spectrum = np.fft.rfftn(image, axes=axes) * np.conj(np.fft.rfftn(moved, axes=axes))
+    return _chi2.Series(spectrum, shape)
+
+
+@pytest.mark.parametrize("shape", [(64,), (64, 60), (16, 18, 14)])
+def test_third_derivatives_match_finite_differences_of_the_hessian(shape):
+    series = _correlation_series(shape, [1] * len(shape))
+    point = np.linspace(-0.7, 0.4, len(shape))
+    value, grad, hess, third = series.derivatives(point, third=True)
+    # The same pass gives the same lower orders as the plain call.
+    plain = series.derivatives(point)
+    np.testing.assert_allclose(value, plain[0], rtol=1e-12)
+    np.testing.assert_allclose(grad, plain[1], rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(hess, plain[2], rtol=1e-12, atol=1e-9)
+    h = 1e-4
+    for axis in range(len(shape)):
+        step = np.zeros(len(shape))
+        step[axis] = h
+        numeric = (series.derivatives(point + step)[2] - series.derivatives(point - step)[2]) / (
+            2 * h
+        )
+        np.testing.assert_allclose(
+            third[axis], numeric, rtol=1e-6, atol=1e-6 * np.abs(third).max()
+        )
+
+
+def test_newton_finds_a_known_maximum_of_the_correlation_to_machine_precision():
+    # -corr of an image with its roll by k peaks at exactly -k (a whole pixel,
+    # reached from a guess 0.3 px away).
+    shape, roll = (48, 52), np.array([2, -3])
+    series = _correlation_series(shape, roll)
+    surface = _chi2.Surface(
+        _chi2.Series(series.spectrum, shape, scale=-1.0),
+        _chi2.Series(None, shape, constant=1.0),
+        None,
+        shape,
+    )
+    truth = -roll.astype(float)
+    guess = truth + np.array([0.3, -0.2])
+    point, _, _, positive = _chi2.refine_minimum(surface, truth, guess=guess)
+    assert positive
+    np.testing.assert_allclose(point, truth, rtol=0, atol=1e-9)
