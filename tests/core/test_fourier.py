@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from napari_imreg.core import fourier_shift, fourier_zoom, make_extended, upsampled_dft
+from napari_imreg.core.fourier import axis_kernel, axis_kernels
 
 TOL64 = 1e-10
 TOL32 = 1e-4
@@ -279,3 +280,26 @@ def test_fourier_tools_do_not_modify_inputs():
     upsampled_dft(spectrum, upsample_factor=3, output_shape=4, offset=0.5)
     np.testing.assert_array_equal(image, original)
     np.testing.assert_array_equal(spectrum, spectrum_copy)
+
+
+@pytest.mark.parametrize("n", [16, 15])
+@pytest.mark.parametrize("half", [False, True])
+def test_stacked_derivative_kernels_differentiate_the_interpolant(n, half):
+    signal = np.random.default_rng(n).standard_normal(n)
+    spectrum = np.fft.rfft(signal) if half else np.fft.fft(signal)
+    points = np.array([0.3, 4.75, -2.2])
+    stacked = axis_kernels(n, points, half=half, orders=(0, 1, 2))
+    # The stack is the single-order kernels one after the other.
+    for index, order in enumerate((0, 1, 2)):
+        block = stacked[index * points.size : (index + 1) * points.size]
+        np.testing.assert_allclose(block, axis_kernel(n, points, half=half, order=order))
+
+    def values(x, order=0):
+        return (axis_kernel(n, x, half=half, order=order) @ spectrum).real
+
+    np.testing.assert_allclose(values(np.arange(n)), signal, atol=1e-12)  # it interpolates
+    h = 1e-5
+    first = (values(points + h) - values(points - h)) / (2 * h)
+    second = (values(points + h) - 2 * values(points) + values(points - h)) / h**2
+    np.testing.assert_allclose(values(points, 1), first, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(values(points, 2), second, rtol=1e-3, atol=1e-3)

@@ -15,19 +15,20 @@ that slides the images apart would win simply by comparing fewer pixels.
 
 Each term is a trigonometric series, so the surface, its gradient and its Hessian
 can be evaluated exactly at any sub-pixel shift by a direct sum over the spectrum
-(:func:`napari_imreg.core.fourier.axis_kernel`). That gives a continuous Newton
+(:func:`napari_imreg.core.fourier.axis_kernels`). That gives a continuous Newton
 refinement and a continuous curvature: no upsampling grid quantises the answer.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _fft
-from .fourier import axis_kernel, evaluate_series
+from .fourier import axis_kernels, evaluate_series
 
 
 @dataclass
@@ -95,12 +96,7 @@ class Series:
                 out[zero_order] = self.constant
             return out
         kernels = [
-            np.concatenate(
-                [
-                    axis_kernel(self.shape[a], positions[a], half=a == ndim - 1, order=k)
-                    for k in orders[a]
-                ]
-            )
+            _kernels(self.shape[a], tuple(np.ravel(positions[a])), a == ndim - 1, tuple(orders[a]))
             for a in range(ndim)
         ]
         if self.factors is not None:
@@ -123,6 +119,15 @@ class Series:
         orders = (0, 1, 2, 3) if third else (0, 1, 2)
         table = self.tensor([[p] for p in point], [orders] * ndim)
         return _unpack_derivatives(table, ndim, third=third)
+
+
+@functools.lru_cache(maxsize=16)
+def _kernels(n: int, positions: tuple, half: bool, orders: tuple) -> np.ndarray:
+    """:func:`axis_kernels`, cached and read-only: the series of one surface are
+    evaluated at the same points."""
+    kernels = axis_kernels(n, positions, half=half, orders=orders)
+    kernels.setflags(write=False)
+    return kernels
 
 
 def _outer(profiles) -> np.ndarray:

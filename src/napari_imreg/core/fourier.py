@@ -35,25 +35,38 @@ def axis_kernel(n: int, positions, *, half: bool = False, order: int = 0) -> np.
     ``rfftn`` spectrum: the weights count each stored frequency twice (once for its
     conjugate), and the caller takes the real part of the result.
     """
+    return axis_kernels(n, positions, half=half, orders=(order,))
+
+
+def axis_kernels(n: int, positions, *, half: bool = False, orders=(0,)) -> np.ndarray:
+    """:func:`axis_kernel` for several derivative orders, stacked (orders vary
+    slowest), from one evaluation of the exponentials."""
     k = _frequencies(n, half=half)
     x = np.asarray(positions, dtype=np.float64).reshape(-1)
-    kernel = np.exp((2j * np.pi / n) * np.outer(x, k))
-    if order:
-        kernel *= (2j * np.pi * k / n) ** order
-    if n % 2 == 0 and not half:
-        # Split the Nyquist term between +n/2 and -n/2 (real interpolant).
-        nyquist = n // 2
-        kernel[:, nyquist] = 0.5 * (
-            np.exp(1j * np.pi * x) * (1j * np.pi) ** order
-            + np.exp(-1j * np.pi * x) * (-1j * np.pi) ** order
-        )
+    base = np.exp((2j * np.pi / n) * np.outer(x, k))
     if half:
-        weights = np.full(k.size, 2.0)
-        weights[0] = 1.0
+        weights = np.full(k.size, 2.0 / n)
+        weights[0] = 1.0 / n
         if n % 2 == 0:
-            weights[-1] = 1.0
-        kernel *= weights
-    return kernel / n
+            weights[-1] = 1.0 / n
+        base *= weights
+    else:
+        base /= n
+    blocks = []
+    for order in orders:
+        block = base * (2j * np.pi * k / n) ** order if order else base.copy()
+        if n % 2 == 0 and not half:
+            # Split the Nyquist term between +n/2 and -n/2 (real interpolant).
+            block[:, n // 2] = (
+                0.5
+                * (
+                    np.exp(1j * np.pi * x) * (1j * np.pi) ** order
+                    + np.exp(-1j * np.pi * x) * (-1j * np.pi) ** order
+                )
+                / n
+            )
+        blocks.append(block)
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 
 def evaluate_series(spectrum: np.ndarray, kernels, *, real: bool) -> np.ndarray:
