@@ -1,11 +1,12 @@
 """The FFT backend: pyfftw with cached plans when available, scipy.fft otherwise.
 
 Everything in the core that transforms goes through the four functions here, so
-the backend is chosen in one place. Plans are cached per thread (an FFTW plan
-object owns its buffers, so two threads must not share one), in a small LRU
-cache. Small transforms are planned with ``FFTW_ESTIMATE`` (planning would cost
-more than it saves), large ones with ``FFTW_MEASURE``. Arrays made by :func:`empty`
-are transformed in place of a copy.
+the backend is chosen in one place. Plans are cached per thread, in a small LRU
+cache, with aligned buffers that the thread's plans of one size share (a buffer
+is never shared between threads). Small transforms are planned with
+``FFTW_ESTIMATE`` (planning would cost more than it saves), large ones with
+``FFTW_MEASURE``. Arrays made by :func:`empty` are transformed where they lie
+rather than copied.
 """
 
 from __future__ import annotations

@@ -290,7 +290,7 @@ class _Image:
 
     data: np.ndarray
     valid: np.ndarray | None  # None: every pixel valid but the outer ``margins`` per axis
-    margins: tuple[int, ...] = ()
+    margins: tuple[int, ...]
 
     @classmethod
     def prepare(cls, image: np.ndarray, mask, *, zero_mean: bool, kernels, name: str) -> _Image:
@@ -335,15 +335,14 @@ class _Image:
             if not valid.any():
                 raise ValueError(f"{name} is too masked to register.")
             data[~valid] = 0.0
-        return cls(data, valid)
+        return cls(data, valid, (0,) * data.ndim)
 
     def values(self) -> np.ndarray:
         """The valid pixels' values (a flat array, or the interior block)."""
         if self.valid is not None:
             return self.data[self.valid]
-        margins = self.margins or (0,) * self.data.ndim
         return self.data[
-            tuple(slice(m, n - m) for n, m in zip(self.data.shape, margins, strict=True))
+            tuple(slice(m, n - m) for n, m in zip(self.data.shape, self.margins, strict=True))
         ]
 
     def is_flat(self) -> bool:
@@ -669,8 +668,8 @@ class Registrar:
         # Overlap mode filters both images with a compact low-pass kernel: near the
         # Nyquist frequency a truncated (non-periodic) image cannot be interpolated
         # by a sub-pixel amount, and that content would bias the shift.
-        self._smooth = self.boundary == "overlap" and bool(prefilter)
-        self._kernels = _smoothing_kernels(ref.shape) if self._smooth else None
+        smooth = self.boundary == "overlap" and bool(prefilter)
+        self._kernels = _smoothing_kernels(ref.shape) if smooth else None
         self._reference = _Image.prepare(
             ref, mask, zero_mean=self.zero_mean, kernels=self._kernels, name="reference"
         )
@@ -691,6 +690,11 @@ class Registrar:
         self._reference_cache: dict = {}
         #: Keep the reference's spectra between calls (False for a one-off registration).
         self.keep_reference_spectra = True
+
+    @property
+    def _smooth(self) -> bool:
+        """Whether both images are filtered (overlap mode with ``prefilter``)."""
+        return self._kernels is not None
 
     @property
     def _variance_factor(self) -> float:
@@ -801,8 +805,7 @@ class Registrar:
             if self._taper is None:
                 return None
             profiles = []
-            margins = image.margins or (0,) * len(self._taper)
-            for profile, margin in zip(self._taper, margins, strict=True):
+            for profile, margin in zip(self._taper, image.margins, strict=True):
                 profile = profile.copy()
                 if margin:
                     profile[:margin] = 0.0
@@ -868,102 +871,106 @@ class Registrar:
         # BLAS on one thread: threaded OpenBLAS spins long after each call and
         # would slow the next transforms (see evaluate_series).
         with _fft.one_blas_thread():
-            ref_err, mov_err = self._reference_error, moving_error
-            estimate = ref_err is None and mov_err is None
-            ref_map = isinstance(ref_err, np.ndarray)
-            mov_map = isinstance(mov_err, np.ndarray)
-            ref_var = 0.0 if ref_err is None else ref_err**2
-            mov_var = 0.0 if mov_err is None else mov_err**2
-            if ref_map and mov_map:
-                # Both noise maps: the variance of the difference lives in two frames.
-                # Find the whole-pixel shift first, then carry the moving map into the
-                # reference frame, so that one weight holds the total variance.
-                surface = self._surface(
-                    self._spectra(self._reference, ref_var), self._spectra(image, mov_var)
-                )
-                start = whole_pixel_minimum(
-                    surface, self._limits, min_weight_fraction=0.25, threads=self.threads
-                )[0]
-                total = ref_var + _move(mov_var, start.astype(int), wrap=True)
-                ref_spec, mov_spec = (
-                    self._spectra(self._reference, total),
-                    self._spectra(image, None),
-                )
-            elif ref_map:
-                key = ("map", float(mov_var))
-                ref_spec = self._spectra(self._reference, ref_var + mov_var, cache_key=key)
-                mov_spec = self._spectra(image, None)
-            elif mov_map:
-                ref_spec = self._spectra(self._reference, None, cache_key=("plain",))
-                mov_spec = self._spectra(image, mov_var + ref_var)
-            else:
-                ref_spec = self._spectra(self._reference, None, cache_key=("plain",))
-                mov_spec = self._spectra(image, None)
-            surface = self._surface(ref_spec, mov_spec, split_noise=estimate)
-            reference_power = ref_spec.sum_w_x2 / ref_spec.sum_w  # its weighted mean square
-            del ref_spec, mov_spec
+            return self._measure(image, moving_error, delta_chi2_map=delta_chi2_map)
 
-            start, offset = whole_pixel_minimum(
+    def _measure(self, image: _Image, moving_error, *, delta_chi2_map: bool) -> RegistrationResult:
+        """The registration proper, of a prepared moving image with information in it."""
+        ref_err, mov_err = self._reference_error, moving_error
+        estimate = ref_err is None and mov_err is None
+        ref_map = isinstance(ref_err, np.ndarray)
+        mov_map = isinstance(mov_err, np.ndarray)
+        ref_var = 0.0 if ref_err is None else ref_err**2
+        mov_var = 0.0 if mov_err is None else mov_err**2
+        if ref_map and mov_map:
+            # Both noise maps: the variance of the difference lives in two frames.
+            # Find the whole-pixel shift first, then carry the moving map into the
+            # reference frame, so that one weight holds the total variance.
+            surface = self._surface(
+                self._spectra(self._reference, ref_var), self._spectra(image, mov_var)
+            )
+            start = whole_pixel_minimum(
                 surface, self._limits, min_weight_fraction=0.25, threads=self.threads
+            )[0]
+            total = ref_var + _move(mov_var, start.astype(int), wrap=True)
+            ref_spec, mov_spec = (
+                self._spectra(self._reference, total),
+                self._spectra(image, None),
             )
-            shift, f_min, hessian, positive = refine_minimum(surface, start, guess=start + offset)
-            weight = surface.weight_at(shift)
+        elif ref_map:
+            key = ("map", float(mov_var))
+            ref_spec = self._spectra(self._reference, ref_var + mov_var, cache_key=key)
+            mov_spec = self._spectra(image, None)
+        elif mov_map:
+            ref_spec = self._spectra(self._reference, None, cache_key=("plain",))
+            mov_spec = self._spectra(image, mov_var + ref_var)
+        else:
+            ref_spec = self._spectra(self._reference, None, cache_key=("plain",))
+            mov_spec = self._spectra(image, None)
+        surface = self._surface(ref_spec, mov_spec, split_noise=estimate)
+        reference_power = ref_spec.sum_w_x2 / ref_spec.sum_w  # its weighted mean square
+        del ref_spec, mov_spec
 
-            # chi2 = f * W * scale, in units where the filtered noise has unit variance.
-            ndim = mov.ndim
-            fitted = ndim + (1 if self.zero_mean else 0)
-            filtered = self._variance_factor
-            if estimate or not (ref_map or mov_map):
-                pixels = weight
-                if self.boundary == "wrap" and surface.weight.is_constant:
-                    # The Nyquist frequencies left out of the comparison carry no residual.
-                    kept = np.prod([1 - 1 / n for n in self.shape if n % 2 == 0 and n > 2])
-                    pixels = weight * kept
-            else:  # the weights hold 1 / variance: convert back to a pixel count
-                pixels = (
-                    weight
-                    * filtered
-                    * float(np.nanmean(np.broadcast_to(ref_var + mov_var, mov.shape)))
-                )
-            dof = max(pixels - fitted, 1.0)
-            noise = None
-            if estimate:
-                noise_var = max(f_min * weight / dof, 1e-24 * reference_power)
-                noise = float(np.sqrt(noise_var / filtered))
-                scale = weight / noise_var
-                # Split it between the images: sum w R (R - M) / sum w (R - M)**2 is
-                # the reference's share.
-                share = surface.reference_share(shift, f_min)
-                ref_var, mov_var = noise_var * share, noise_var * (1.0 - share)
-            elif ref_map or mov_map:
-                scale = weight
-            else:
-                scale = weight / (filtered * (ref_var + mov_var))
-            chi2_hessian = hessian * scale
+        start, offset = whole_pixel_minimum(
+            surface, self._limits, min_weight_fraction=0.25, threads=self.threads
+        )
+        shift, f_min, hessian, positive = refine_minimum(surface, start, guess=start + offset)
+        weight = surface.weight_at(shift)
 
-            if positive and np.all(np.isfinite(chi2_hessian)):
-                score = self._score_covariance(surface, image, shift, scale, chi2_hessian)
-                score += self._noise_coupling_covariance(image, ref_var, mov_var, shift)
-                covariance, sigma = marginal_errors(chi2_hessian, score)
-                # Rescale the map so that delta chi2 = 1 stays the 1-sigma contour.
-                naive = np.diag(2.0 * np.linalg.inv(0.5 * (chi2_hessian + chi2_hessian.T)))
-                calibration = float(np.exp(np.mean(np.log(np.diag(covariance) / naive))))
-            else:
-                warnings.warn(
-                    "the chi2 surface is not curved at its minimum: the images do not constrain "
-                    "the shift, so its error is infinite.",
-                    RegistrationWarning,
-                    stacklevel=3,
-                )
-                covariance = np.full((ndim, ndim), np.inf)
-                sigma = np.full(ndim, np.inf)
-                calibration = 1.0
-
-            factor, coords, delta = (
-                self._delta_chi2_map(surface, shift, f_min, scale / calibration, sigma)
-                if delta_chi2_map
-                else (None, None, None)
+        # chi2 = f * W * scale, in units where the filtered noise has unit variance.
+        ndim = len(self.shape)
+        fitted = ndim + (1 if self.zero_mean else 0)
+        filtered = self._variance_factor
+        if estimate or not (ref_map or mov_map):
+            pixels = weight
+            if self.boundary == "wrap" and surface.weight.is_constant:
+                # The Nyquist frequencies left out of the comparison carry no residual.
+                kept = np.prod([1 - 1 / n for n in self.shape if n % 2 == 0 and n > 2])
+                pixels = weight * kept
+        else:  # the weights hold 1 / variance: convert back to a pixel count
+            pixels = (
+                weight
+                * filtered
+                * float(np.nanmean(np.broadcast_to(ref_var + mov_var, self.shape)))
             )
+        dof = max(pixels - fitted, 1.0)
+        noise = None
+        if estimate:
+            noise_var = max(f_min * weight / dof, 1e-24 * reference_power)
+            noise = float(np.sqrt(noise_var / filtered))
+            scale = weight / noise_var
+            # Split it between the images: sum w R (R - M) / sum w (R - M)**2 is
+            # the reference's share.
+            share = surface.reference_share(shift, f_min)
+            ref_var, mov_var = noise_var * share, noise_var * (1.0 - share)
+        elif ref_map or mov_map:
+            scale = weight
+        else:
+            scale = weight / (filtered * (ref_var + mov_var))
+        chi2_hessian = hessian * scale
+
+        if positive and np.all(np.isfinite(chi2_hessian)):
+            score = self._score_covariance(surface, image, shift, scale, chi2_hessian)
+            score += self._noise_coupling_covariance(image, ref_var, mov_var, shift)
+            covariance, sigma = marginal_errors(chi2_hessian, score)
+            # Rescale the map so that delta chi2 = 1 stays the 1-sigma contour.
+            naive = np.diag(2.0 * np.linalg.inv(0.5 * (chi2_hessian + chi2_hessian.T)))
+            calibration = float(np.exp(np.mean(np.log(np.diag(covariance) / naive))))
+        else:
+            warnings.warn(
+                "the chi2 surface is not curved at its minimum: the images do not constrain "
+                "the shift, so its error is infinite.",
+                RegistrationWarning,
+                stacklevel=4,
+            )
+            covariance = np.full((ndim, ndim), np.inf)
+            sigma = np.full(ndim, np.inf)
+            calibration = 1.0
+
+        factor, coords, delta = (
+            self._delta_chi2_map(surface, shift, f_min, scale / calibration, sigma)
+            if delta_chi2_map
+            else (None, None, None)
+        )
         logger.debug("registered: shift %s error %s (start %s)", shift, sigma, start)
         return RegistrationResult(
             shift=shift,
