@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from napari_imreg.core import fourier_shift, fourier_zoom, make_extended, upsampled_dft
-from napari_imreg.core.fourier import axis_kernel, axis_kernels
+from napari_imreg.core.fourier import axis_kernel, axis_kernels, fourier_interpolate
 
 TOL64 = 1e-10
 TOL32 = 1e-4
@@ -303,3 +303,17 @@ def test_stacked_derivative_kernels_differentiate_the_interpolant(n, half):
     second = (values(points + h) - 2 * values(points) + values(points - h)) / h**2
     np.testing.assert_allclose(values(points, 1), first, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(values(points, 2), second, rtol=1e-3, atol=1e-3)
+
+
+def test_fourier_interpolate_reproduces_samples_and_shifts():
+    image = make_extended((12, 10, 8), seed=4)
+    grid = [np.arange(n, dtype=float) for n in image.shape]
+    np.testing.assert_allclose(fourier_interpolate(image, grid).real, image, atol=1e-12)
+    # Sampling at x - s is the Fourier shift by s.
+    shift = (0.3, -1.25, 2.5)
+    moved = [g - s for g, s in zip(grid, shift, strict=True)]
+    np.testing.assert_allclose(
+        fourier_interpolate(image, moved).real, fourier_shift(image, shift), atol=1e-10
+    )
+    with pytest.raises(ValueError, match="one coordinate array per axis"):
+        fourier_interpolate(image, grid[:2])

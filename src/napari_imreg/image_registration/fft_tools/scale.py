@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core import _fft
-from ...core.fourier import axis_kernel, evaluate_series
+from ...core.fourier import fourier_interpolate
 from .._legacy import ignore_options
 
 __all__ = ["fourier_interp1d", "fourier_interp2d", "fourier_interpnd"]
 
 
 def _interpolate(data, positions, return_real):
-    data = np.asarray(data)
-    spectrum = _fft.fftn(data.astype(np.result_type(data.dtype, np.float64)))
-    kernels = [axis_kernel(n, p) for n, p in zip(data.shape, positions, strict=True)]
-    values = evaluate_series(spectrum, kernels, real=False)
+    values = fourier_interpolate(data, positions)
     return values.real if return_real else values
 
 
