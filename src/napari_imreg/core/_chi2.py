@@ -31,12 +31,49 @@ from . import _fft
 from .fourier import axis_kernels, evaluate_series
 
 
+class Term:
+    """A function of the shift, evaluated with its derivatives on tensor grids."""
+
+    def tensor(self, positions, orders) -> np.ndarray:
+        """Values or derivatives on a grid: ``positions[a]`` holds the coordinates along
+        axis ``a`` and ``orders[a]`` the derivative orders; the result has one axis of
+        length ``len(positions[a]) * len(orders[a])`` per axis (orders vary slowest)."""
+        raise NotImplementedError
+
+    def derivatives(self, point, *, third: bool = False) -> tuple:
+        """Value, gradient and Hessian at one shift; with ``third``, also the
+        tensor of third derivatives (the same pass)."""
+        ndim = len(point)
+        orders = (0, 1, 2, 3) if third else (0, 1, 2)
+        table = self.tensor([[p] for p in point], [orders] * ndim)
+        return _unpack_derivatives(table, ndim, third=third)
+
+
+class TermSum(Term):
+    """The sum of several terms."""
+
+    def __init__(self, *terms: Term):
+        self.terms = terms
+
+    @property
+    def is_constant(self) -> bool:
+        return False
+
+    def tensor(self, positions, orders) -> np.ndarray:
+        out = self.terms[0].tensor(positions, orders)
+        for term in self.terms[1:]:
+            out = out + term.tensor(positions, orders)
+        return out
+
+
 @dataclass
-class Series:
+class Series(Term):
     """``scale * IDFT(spectrum)(s) + constant`` for an ``rfftn`` half-spectrum.
 
     ``factors`` (one 1-D spectrum per axis, the last a half-spectrum) stands
     for a separable spectrum, their outer product; neither given: a constant.
+    ``transfer`` (one real 1-D array per axis, on the spectrum's frequencies)
+    filters the spectrum by their outer product, without a copy of it.
     """
 
     spectrum: np.ndarray | None
@@ -44,6 +81,7 @@ class Series:
     scale: float = 1.0
     constant: float = 0.0
     factors: list[np.ndarray] | None = None
+    transfer: list[np.ndarray] | None = None
 
     @property
     def is_constant(self) -> bool:
@@ -85,9 +123,6 @@ class Series:
         return values
 
     def tensor(self, positions, orders) -> np.ndarray:
-        """Values or derivatives on a grid: ``positions[a]`` holds the coordinates along
-        axis ``a`` and ``orders[a]`` the derivative orders; the result has one axis of
-        length ``len(positions[a]) * len(orders[a])`` per axis (orders vary slowest)."""
         ndim = len(self.shape)
         if self.is_constant:
             out = np.zeros([len(p) * len(o) for p, o in zip(positions, orders, strict=True)])
@@ -99,6 +134,8 @@ class Series:
             _kernels(self.shape[a], tuple(np.ravel(positions[a])), a == ndim - 1, tuple(orders[a]))
             for a in range(ndim)
         ]
+        if self.transfer is not None:
+            kernels = [k * t for k, t in zip(kernels, self.transfer, strict=True)]
         if self.factors is not None:
             # Non-last axes give real values (full, conjugate-symmetric spectra);
             # the real part of the product is then that of the last factor.
@@ -111,14 +148,6 @@ class Series:
         if self.constant and all(o[0] == 0 for o in orders):
             out[tuple(slice(0, len(p)) for p in positions)] += self.constant
         return out
-
-    def derivatives(self, point, *, third: bool = False) -> tuple:
-        """Value, gradient and Hessian at one shift; with ``third``, also the
-        tensor of third derivatives (the same pass over the spectrum)."""
-        ndim = len(self.shape)
-        orders = (0, 1, 2, 3) if third else (0, 1, 2)
-        table = self.tensor([[p] for p in point], [orders] * ndim)
-        return _unpack_derivatives(table, ndim, third=third)
 
 
 @functools.lru_cache(maxsize=16)
@@ -169,11 +198,11 @@ class Surface:
     (``offset`` None: no offset fitted).
     """
 
-    residual: Series
-    weight: Series
-    offset: Series | None
+    residual: Term
+    weight: Term
+    offset: Term | None
     shape: tuple[int, ...]
-    reference_part: Series | None = None
+    reference_part: Term | None = None
     filtered_cross: Series | None = None
 
     def grid(self, threads=None, window=None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -256,7 +285,9 @@ class Surface:
         if self.reference_part is None:
             return 0.5
         if (
-            self.reference_part.spectrum is self.residual.spectrum
+            isinstance(self.residual, Series)
+            and isinstance(self.reference_part, Series)
+            and self.reference_part.spectrum is self.residual.spectrum
             and self.weight.is_constant
             and self.offset is None
         ):
@@ -322,10 +353,10 @@ def whole_pixel_minimum(
         )
     shift = np.array([shifts[a][i] for a, i in enumerate(index)], dtype=np.float64)
     periodic = [len(values) == n for values, n in zip(shifts, surface.shape, strict=True)]
-    return shift, _parabolic_offset(score, index, periodic)
+    return shift, parabolic_offset(score, index, periodic)
 
 
-def _parabolic_offset(score: np.ndarray, index, periodic) -> np.ndarray:
+def parabolic_offset(score: np.ndarray, index, periodic) -> np.ndarray:
     """Sub-pixel offset of the minimum from a parabola through each axis' neighbours
     (wrapping around the axes marked ``periodic``)."""
     offset = np.zeros(score.ndim)

@@ -1,0 +1,244 @@
+"""Correlations with the overlap mode's separable taper, at any shift, without an FFT.
+
+In overlap mode both images are weighted by one separable taper,
+``t(x) = prod_a t_a(x_a)``: zero over the filter's margin, a raised-cosine ramp,
+one in between. Of the chi-squared terms, only the cross term ``corr(a R, b M)``
+needs the detail of both images. The others correlate one image (or its square)
+with the other image's taper, for example::
+
+    corr(a R**2, b)(s) = sum_x a(x) R(x)**2 t(x - s)
+
+and those need the taper only where it differs from one. Writing
+``t_a = 1 - e_a``, with ``e_a`` non-zero only in a band at each end of the axis,
+the product over axes expands into one sum per set ``S`` of axes::
+
+    sum_x G(x) prod_a t_a(x_a - s_a)
+        = sum_S (-1)**|S| sum_{x_S} G_S(x_S) prod_{a in S} e_a(x_a - s_a)
+
+with ``G_S`` the weighted image summed over the axes not in ``S``. Those sums are
+made once, and an evaluation then reads the bands alone. The taper is a function
+of a continuous position, so any sub-pixel shift and its derivatives come
+exactly; at whole-pixel shifts the sums equal the zero-padded correlations.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._chi2 import Term
+
+__all__ = ["Taper", "TaperCorrelation", "TaperOverlap"]
+
+
+@dataclass(frozen=True)
+class Taper:
+    """The weight profile of one axis of length ``n``: zero over ``margin`` pixels
+    at each end, then a raised-cosine ramp over ``width`` pixels, then one.
+
+    As a function of a continuous position ``u``, the ramp is
+    ``(1 - cos(pi v / width)) / 2`` with ``v = u - margin + 1/2``; pixel ``margin + i``
+    of the ramp has weight ``(1 - cos(pi (i + 1/2) / width)) / 2``.
+    """
+
+    n: int
+    width: int
+    margin: int = 0
+
+    @classmethod
+    def for_axis(cls, n: int, width: int, margin: int = 0) -> Taper:
+        """The taper of an axis: a ramp ``width`` pixels long after the margin, at most
+        a quarter of the axis."""
+        return cls(n, min(width, n // 4), margin)
+
+    @property
+    def start(self) -> float:
+        """Where the low ramp begins (the weight is zero below)."""
+        return self.margin - 0.5
+
+    def samples(self) -> np.ndarray:
+        """The weight at each pixel."""
+        return 1.0 - self.complement(np.arange(self.n, dtype=np.float64))
+
+    def complement(self, u, order: int = 0) -> np.ndarray:
+        """The ``order``-th derivative of ``1 - t`` at positions ``u`` (zero beyond the ramps
+        for ``order > 0``; one outside the image for ``order == 0``)."""
+        u = np.asarray(u, dtype=np.float64)
+        out = np.zeros(u.shape)
+        if self.width == 0:
+            if order == 0:
+                out[(u < self.start + 0.5) | (u > self.n - 1 - self.start - 0.5)] = 1.0
+            return out
+        rate = np.pi / self.width
+        for mirrored in (False, True):
+            v = (self.n - 1 - u if mirrored else u) - self.start
+            if order == 0:
+                out[v < 0] = 1.0
+            ramp = (v >= 0) & (v <= self.width)
+            # d^o/dv^o of (1 + cos(rate v)) / 2, and d/du = -d/dv on the mirrored ramp.
+            values = 0.5 * rate**order * np.cos(rate * v[ramp] + order * np.pi / 2)
+            if order == 0:
+                values += 0.5
+            out[ramp] += -values if (mirrored and order % 2) else values
+        return out
+
+    def band(self, low: float, high: float) -> np.ndarray:
+        """The pixels ``x`` where ``1 - t(x - s)`` can be non-zero for ``low <= s <= high``."""
+        reach = self.start + self.width
+        first = min(self.n, max(0, math.ceil(reach + high)))
+        last = max(first, min(self.n, math.floor(self.n - 1 - reach + low) + 1))
+        return np.r_[0:first, last : self.n]
+
+
+def _kernel(taper: Taper, pixels, positions, orders, sign: int) -> np.ndarray:
+    """Rows ``(order, position)`` (orders slowest), columns ``pixels``: the derivative
+    of ``1 - t(x - sign * s)`` with respect to ``s``, at ``s = position``."""
+    positions = np.asarray(positions, dtype=np.float64).reshape(-1)
+    u = pixels[None, :] - sign * positions[:, None]
+    blocks = [(-sign) ** order * taper.complement(u, order) for order in orders]
+    return np.concatenate(blocks)
+
+
+def _constant_rows(positions, orders) -> np.ndarray:
+    """The derivative table of a constant one: 1 in the order-0 rows."""
+    return np.concatenate([np.full(len(positions), 1.0 if o == 0 else 0.0) for o in orders])
+
+
+class TaperCorrelation(Term):
+    """``scale * sum_x w(x) X(x)**power prod_a t_a(x_a - sign * s_a)`` for shifts ``s``
+    within ``reach``: the taper of the other image shifted by ``sign * s`` over this one.
+
+    ``w`` is this image's own taper (the same profiles). ``sign = +1`` gives
+    ``corr(w X**power, t)(s)``, ``sign = -1`` gives ``corr(t, w X**power)(s)``.
+    ``reach`` (one ``(low, high)`` pair per axis) bounds the shifts that will be
+    asked for: only the taper's bands for those are read from ``X``.
+    """
+
+    def __init__(self, marginals: Marginals, tapers, *, sign: int, reach, scale: float = 1.0):
+        self.tapers = list(tapers)
+        self.sign = sign
+        self.scale = scale
+        self.reach = [(float(lo), float(hi)) for lo, hi in reach]
+        ndim = len(self.tapers)
+        self.bands = [
+            t.band(*sorted((sign * lo, sign * hi)))
+            for t, (lo, hi) in zip(self.tapers, reach, strict=True)
+        ]
+        # Each sum is read on the bands of its axes alone; the full set of axes
+        # needs the weighted image itself there.
+        self.sums = {
+            axes: np.asarray(summed)[np.ix_(*[self.bands[a] for a in axes])]
+            for axes, summed in marginals.sums.items()
+        }
+        block = marginals.data[np.ix_(*self.bands)] ** marginals.power
+        for axis, (taper, band) in enumerate(zip(self.tapers, self.bands, strict=True)):
+            shape = [1] * ndim
+            shape[axis] = -1
+            block *= taper.samples()[band].reshape(shape)
+        self.sums[tuple(range(ndim))] = block
+
+    @property
+    def is_constant(self) -> bool:
+        return False
+
+    def tensor(self, positions, orders) -> np.ndarray:
+        ndim = len(self.tapers)
+        for axis, p in enumerate(positions):
+            lo, hi = self.reach[axis]
+            if np.min(p) < lo - 1e-9 or np.max(p) > hi + 1e-9:
+                raise RuntimeError(f"shift {p} along axis {axis} is beyond the reach {lo, hi}")
+        constants = [_constant_rows(p, o) for p, o in zip(positions, orders, strict=True)]
+        out = np.zeros([c.size for c in constants])
+        for axes, summed in self.sums.items():
+            term = summed
+            for position, axis in enumerate(axes):
+                kernel = _kernel(
+                    self.tapers[axis], self.bands[axis], positions[axis], orders[axis], self.sign
+                )
+                term = np.moveaxis(np.tensordot(kernel, term, axes=([1], [position])), 0, position)
+            # Axes not in the set contribute the constant one.
+            term = np.reshape(
+                term, [term.shape[axes.index(a)] if a in axes else 1 for a in range(ndim)]
+            )
+            for axis in range(ndim):
+                if axis not in axes:
+                    term = term * constants[axis].reshape(
+                        [-1 if a == axis else 1 for a in range(ndim)]
+                    )
+            out += (-1) ** len(axes) * term
+        return out * self.scale
+
+
+@dataclass
+class Marginals:
+    """``w X**power`` summed over every proper subset of axes, ``w`` the separable
+    taper: ``sums[S]`` keeps the axes ``S`` (its own weight applied along them)."""
+
+    data: np.ndarray
+    power: int
+    sums: dict
+
+    @classmethod
+    def of(cls, data: np.ndarray, power: int, tapers) -> Marginals:
+        ndim = data.ndim
+        profiles = [t.samples() for t in tapers]
+        letters = "abcdefghijklmnopqrstuvwxyz"[:ndim]
+        raw = {}
+        # Sums over one axis read the image (for a square, without making it).
+        for axis in range(ndim):
+            kept = "".join(c for a, c in enumerate(letters) if a != axis)
+            operands = [data] * power + [profiles[axis]]
+            spec = ",".join([letters] * power + [letters[axis]]) + "->" + kept
+            raw[tuple(a for a in range(ndim) if a != axis)] = np.einsum(spec, *operands)
+        # Smaller sets from larger ones (arrays of one dimension less each time).
+        for size in range(ndim - 2, -1, -1):
+            for axes in itertools.combinations(range(ndim), size):
+                parent_axis = next(a for a in range(ndim) if a not in axes)
+                parent = tuple(sorted((*axes, parent_axis)))
+                position = parent.index(parent_axis)
+                raw[axes] = np.tensordot(
+                    raw[parent], profiles[parent_axis], axes=([position], [0])
+                )
+        sums = {}
+        for axes, values in raw.items():
+            values = np.array(values, dtype=np.float64)
+            for position, axis in enumerate(axes):
+                shape = [1] * len(axes)
+                shape[position] = -1
+                values = values * profiles[axis].reshape(shape)
+            sums[axes] = values
+        return cls(data, power, sums)
+
+    @property
+    def total(self) -> float:
+        """``sum w X**power``."""
+        return float(self.sums[()])
+
+
+class TaperOverlap(Term):
+    """``W(s) = sum_x t(x) t(x - s)``: the weight the two images share at shift ``s``,
+    a product of one function per axis."""
+
+    def __init__(self, tapers):
+        self.tapers = list(tapers)
+        self.constant = 0.0
+
+    @property
+    def is_constant(self) -> bool:
+        return False
+
+    def tensor(self, positions, orders) -> np.ndarray:
+        profiles = []
+        for taper, p, o in zip(self.tapers, positions, orders, strict=True):
+            weight = taper.samples()
+            pixels = np.arange(taper.n, dtype=np.float64)
+            # sum_x t(x) (1 - e(x - s)), and its derivatives in s.
+            rows = weight.sum() * _constant_rows(p, o) - _kernel(taper, pixels, p, o, 1) @ weight
+            profiles.append(rows)
+        out = profiles[0]
+        for rows in profiles[1:]:
+            out = np.multiply.outer(out, rows)
+        return out

@@ -1,0 +1,107 @@
+"""The overlap mode's taper terms: correlations with a separable taper, summed in image space.
+
+The truth is the zero-padded correlation summed pixel by pixel (at whole-pixel
+shifts) and finite differences of the terms themselves (at sub-pixel shifts).
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from napari_imreg.core._taper import Marginals, Taper, TaperCorrelation, TaperOverlap
+
+
+def _tapers(shape, width=8, margin=2):
+    return [Taper.for_axis(n, width, margin) for n in shape]
+
+
+def _moved(weight, offsets):
+    """``weight(x - offsets)``, zero where that falls outside the array."""
+    out = np.zeros_like(weight)
+    src, dst = [], []
+    for n, k in zip(weight.shape, offsets, strict=True):
+        src.append(slice(max(0, -k), min(n, n - k)))
+        dst.append(slice(max(0, k), min(n, n + k)))
+    out[tuple(dst)] = weight[tuple(src)]
+    return out
+
+
+def _weight(tapers):
+    out = tapers[0].samples()
+    for taper in tapers[1:]:
+        out = np.multiply.outer(out, taper.samples())
+    return out
+
+
+def test_taper_profile():
+    taper = Taper.for_axis(40, 8, 2)
+    profile = taper.samples()
+    assert np.all(profile[:2] == 0)
+    assert np.all(profile[-2:] == 0)
+    assert np.all(profile[10:30] == 1)
+    np.testing.assert_allclose(profile, profile[::-1], atol=1e-15)
+    np.testing.assert_allclose(profile[2:10], 0.5 * (1 - np.cos(np.pi * (np.arange(8) + 0.5) / 8)))
+    # The ramp is never longer than a quarter of the axis.
+    assert Taper.for_axis(12, 8, 1).width == 3
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_taper_derivatives_match_finite_differences(order):
+    taper = Taper.for_axis(30, 6, 2)
+    u = np.linspace(-3, 33, 301)
+    h = 1e-5
+    numeric = (taper.complement(u + h, order - 1) - taper.complement(u - h, order - 1)) / (2 * h)
+    np.testing.assert_allclose(taper.complement(u, order), numeric, atol=1e-6 * 2.0**order)
+
+
+@pytest.mark.parametrize("shape", [(37,), (40, 37), (14, 17, 15)])
+@pytest.mark.parametrize("power", [1, 2])
+@pytest.mark.parametrize("sign", [1, -1])
+def test_taper_correlation_equals_the_padded_correlation(shape, power, sign):
+    rng = np.random.default_rng(len(shape) + power)
+    data = rng.normal(size=shape)
+    tapers = _tapers(shape, width=4 if len(shape) == 3 else 8, margin=1)
+    weight = _weight(tapers)
+    reach = [(-5, 6)] * len(shape)
+    term = TaperCorrelation(Marginals.of(data, power, tapers), tapers, sign=sign, reach=reach)
+    for shift in itertools.islice(itertools.product(range(-5, 7, 3), repeat=len(shape)), 20):
+        truth = np.sum(weight * data**power * _moved(weight, [sign * s for s in shift]))
+        value = term.tensor([[s] for s in shift], [(0,)] * len(shape)).item()
+        np.testing.assert_allclose(value, truth, rtol=1e-12, atol=1e-12 * np.sum(np.abs(data)))
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_taper_correlation_derivatives_match_finite_differences(sign):
+    rng = np.random.default_rng(7)
+    data = rng.normal(size=(33, 29))
+    tapers = _tapers(data.shape)
+    term = TaperCorrelation(
+        Marginals.of(data, 2, tapers), tapers, sign=sign, reach=[(-4, 4), (-4, 4)], scale=0.5
+    )
+    point, h = np.array([1.3, -2.6]), 1e-5
+    _, grad, hess = term.derivatives(point)
+    for axis in range(2):
+        step = np.eye(2)[axis] * h
+        ahead, behind = term.derivatives(point + step), term.derivatives(point - step)
+        np.testing.assert_allclose(grad[axis], (ahead[0] - behind[0]) / (2 * h), rtol=1e-6)
+        np.testing.assert_allclose(hess[axis], (ahead[1] - behind[1]) / (2 * h), rtol=1e-5)
+
+
+def test_taper_correlation_refuses_shifts_beyond_its_reach():
+    data = np.ones((20, 20))
+    tapers = _tapers(data.shape)
+    term = TaperCorrelation(Marginals.of(data, 1, tapers), tapers, sign=1, reach=[(-2, 2)] * 2)
+    with pytest.raises(RuntimeError, match="beyond the reach"):
+        term.tensor([[3.0], [0.0]], [(0,), (0,)])
+
+
+def test_taper_overlap_equals_the_summed_weights():
+    shape = (31, 26)
+    tapers = _tapers(shape)
+    weight = _weight(tapers)
+    overlap = TaperOverlap(tapers)
+    for shift in [(0, 0), (3, -4), (-7, 9)]:
+        truth = np.sum(weight * _moved(weight, shift))
+        value = overlap.tensor([[s] for s in shift], [(0,), (0,)]).item()
+        np.testing.assert_allclose(value, truth, rtol=1e-13)
