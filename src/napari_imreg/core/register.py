@@ -21,10 +21,13 @@ from . import _fft
 from ._chi2 import (
     Series,
     Surface,
+    TermSum,
     marginal_errors,
+    parabolic_offset,
     refine_minimum,
     whole_pixel_minimum,
 )
+from ._taper import Marginals, Taper, TaperCorrelation, TaperOverlap
 from ._validation import (
     as_image,
     check_choice,
@@ -62,6 +65,10 @@ SMOOTHING = np.array([-1.0, 4.0, 10.0, 4.0, -1.0]) / 16.0
 #: at Nyquist and narrower margins, which short axes cannot spare.
 SMOOTHING_SHORT = np.array([0.25, 0.5, 0.25])
 SHORT_AXIS = 32
+#: In overlap mode, images this many times ``BINNED_SIZE`` long (per axis, up to
+#: ``MAX_BINNING``) find their whole-pixel shift on images binned by that factor.
+BINNED_SIZE = 128
+MAX_BINNING = 4
 
 
 class RegistrationWarning(UserWarning):
@@ -160,17 +167,6 @@ def delta_chi2_levels(ndim: int, sigmas=(1, 2, 3)) -> tuple[float, ...]:
     return tuple(float(level) for level in scipy.stats.chi2.ppf(coverage, int(ndim)))
 
 
-def _taper(n: int, width: int) -> np.ndarray:
-    """1 in the middle, a raised-cosine ramp over ``width`` pixels at each end."""
-    profile = np.ones(n)
-    width = min(width, n // 4)
-    if width > 0:
-        ramp = 0.5 * (1 - np.cos(np.pi * (np.arange(width) + 0.5) / width))
-        profile[:width] = ramp
-        profile[n - width :] = ramp[::-1]
-    return profile
-
-
 def _smoothing_kernels(shape) -> list[np.ndarray]:
     """The filter of each axis: ``SMOOTHING``, or ``SMOOTHING_SHORT`` on short axes."""
     return [SMOOTHING if n >= SHORT_AXIS else SMOOTHING_SHORT for n in shape]
@@ -234,6 +230,35 @@ def _smooth(values: np.ndarray, kernels) -> np.ndarray:
                 spare += pairs
         source, spare = spare, source
     return source
+
+
+def _bin(values: np.ndarray, factors) -> np.ndarray:
+    """Means of blocks of ``factors`` pixels along each axis (a last partial block dropped)."""
+    crop = tuple(slice(0, n - n % f) for n, f in zip(values.shape, factors, strict=True))
+    blocks = []
+    for n, f in zip(values[crop].shape, factors, strict=True):
+        blocks += [n // f, f]
+    return values[crop].reshape(blocks).mean(axis=tuple(range(1, 2 * values.ndim, 2)))
+
+
+def _tapered_spectrum(values: np.ndarray, tapers, padded, threads) -> np.ndarray:
+    """The spectrum of ``values`` times the separable taper, zero-padded to ``padded``.
+
+    The image is written once into the transform's input, and the taper applied
+    only where it differs from one.
+    """
+    buffer = _fft.empty(tuple(padded))
+    ndim = values.ndim
+    for axis, n in enumerate(values.shape):
+        buffer[(slice(None),) * axis + (slice(n, None),)] = 0.0
+    inside = tuple(slice(0, n) for n in values.shape)
+    buffer[inside] = values
+    for axis, taper in enumerate(tapers):
+        profile = taper.samples()
+        edge = np.flatnonzero(profile != 1.0)
+        index = (*inside[:axis], edge, *inside[axis + 1 :])
+        buffer[index] *= profile[edge].reshape([-1 if a == axis else 1 for a in range(ndim)])
+    return _fft.rfftn(buffer, threads=threads)
 
 
 def _move(values: np.ndarray, offsets, *, wrap: bool) -> np.ndarray:
@@ -675,10 +700,11 @@ class Registrar:
         )
         requested = check_max_shift(max_shift, ref.shape)
         half = np.asarray(ref.shape, dtype=np.float64) / 2
+        self._binning = (1,) * ref.ndim
         if self.boundary == "wrap":
             self._limits = half if requested is None else np.minimum(requested, half)
             self._padded = ref.shape
-            self._taper = None
+            self._tapers = None
         else:
             default = np.maximum(1.0, np.floor(np.asarray(ref.shape) / 4))
             limits = default if requested is None else requested
@@ -686,8 +712,16 @@ class Registrar:
             self._padded = _fft.next_fast_shape(
                 np.asarray(ref.shape) + self._limits.astype(int) + 2
             )
-            self._taper = [_taper(n, TAPER_WIDTH) for n in ref.shape]
+            margins = [k.size // 2 for k in self._kernels] if smooth else [0] * ref.ndim
+            self._tapers = [
+                Taper.for_axis(n, TAPER_WIDTH, m) for n, m in zip(ref.shape, margins, strict=True)
+            ]
+            self._binning = tuple(
+                int(np.clip(n // BINNED_SIZE, 1, MAX_BINNING)) for n in ref.shape
+            )
         self._reference_cache: dict = {}
+        self._binned_reference: _Spectra | None = None
+        self._tapered_reference: dict = {}
         #: Keep the reference's spectra between calls (False for a one-off registration).
         self.keep_reference_spectra = True
 
@@ -703,15 +737,11 @@ class Registrar:
             return 1.0
         return float(np.prod([np.sum(kernel**2) for kernel in self._kernels]))
 
-    def _transfer(self, *, power: int) -> list[np.ndarray]:
+    def _transfer(self, padded, *, power: int) -> list[np.ndarray]:
         """Per-axis ``|H(k)|**power`` of the filter on the padded frequencies (rfft layout)."""
         out = []
-        for axis, n in enumerate(self._padded):
-            k = (
-                np.arange(n // 2 + 1)
-                if axis == len(self._padded) - 1
-                else np.fft.fftfreq(n, 1 / n)
-            )
+        for axis, n in enumerate(padded):
+            k = np.arange(n // 2 + 1) if axis == len(padded) - 1 else np.fft.fftfreq(n, 1 / n)
             out.append(np.abs(_filter_response(k / n, self._kernels[axis])) ** power)
         return out
 
@@ -722,7 +752,7 @@ class Registrar:
             self._padded,
             fit_offset=self.zero_mean,
             split_noise=split_noise,
-            transfer=self._transfer(power=2) if self._smooth else None,
+            transfer=self._transfer(self._padded, power=2) if self._smooth else None,
             drop_nyquist=self.boundary == "wrap",
         )
 
@@ -737,7 +767,7 @@ class Registrar:
         """
         # The score sums weight**2 where the curvature sums weight: the tapered
         # edges count less in the variance than in the curvature.
-        ratio = self._squared_weight_ratio(image, shift) if self._taper is not None else 1.0
+        ratio = self._squared_weight_ratio(image, shift) if self._tapers is not None else 1.0
         if surface.filtered_cross is None:
             return 2.0 * ratio * chi2_hessian
         weight = surface.weight_at(shift)
@@ -773,7 +803,9 @@ class Registrar:
     def _sum_squared_weights(self, image: _Image, shift) -> float:
         return self._weight_sums(image, shift)[1]
 
-    def _noise_coupling_covariance(self, image: _Image, ref_var, mov_var, shift) -> np.ndarray:
+    def _noise_coupling_covariance(
+        self, surface: Surface, image: _Image, ref_var, mov_var, shift
+    ) -> np.ndarray:
         """Covariance of the chi2 gradient due to the product of both images' noise.
 
         When both images are noisy, the moving image's noise also enters the
@@ -785,13 +817,14 @@ class Registrar:
         coupling = self._noise_coupling(image, ref_var, mov_var, shift)
         if coupling == 0.0:
             return np.zeros((len(self.shape), len(self.shape)))
+        padded = surface.shape
         means = (
-            [float(np.mean(t)) for t in self._transfer(power=4)]
+            [float(np.mean(t)) for t in self._transfer(padded, power=4)]
             if self._smooth
             else [1.0] * len(self.shape)
         )
         kappa = []
-        for axis, n in enumerate(self._padded):
+        for axis, n in enumerate(padded):
             k = np.fft.fftfreq(n, 1 / n)
             h4 = _filter_response(k / n, self._kernels[axis]) ** 4 if self._smooth else np.ones(n)
             others = np.prod([m for a, m in enumerate(means) if a != axis])
@@ -801,19 +834,12 @@ class Registrar:
     def _base_weight(self, image: _Image):
         """Taper times validity: None when every weight is 1 (periodic, nothing
         masked), a list of 1-D profiles when it is separable, else an array."""
+        if self._tapers is None:
+            return None if image.valid is None else image.valid.astype(np.float64)
+        profiles = [taper.samples() for taper in self._tapers]
         if image.valid is None:
-            if self._taper is None:
-                return None
-            profiles = []
-            for profile, margin in zip(self._taper, image.margins, strict=True):
-                profile = profile.copy()
-                if margin:
-                    profile[:margin] = 0.0
-                    profile[-margin:] = 0.0
-                profiles.append(profile)
             return profiles
-        weight = image.valid.astype(np.float64)
-        return weight if self._taper is None else weight * _outer(self._taper)
+        return image.valid * _outer(profiles)
 
     def _spectra(self, image: _Image, variance, *, cache_key=None) -> _Spectra:
         if cache_key is not None and cache_key in self._reference_cache:
@@ -881,39 +907,15 @@ class Registrar:
         mov_map = isinstance(mov_err, np.ndarray)
         ref_var = 0.0 if ref_err is None else ref_err**2
         mov_var = 0.0 if mov_err is None else mov_err**2
-        if ref_map and mov_map:
-            # Both noise maps: the variance of the difference lives in two frames.
-            # Find the whole-pixel shift first, then carry the moving map into the
-            # reference frame, so that one weight holds the total variance.
-            surface = self._surface(
-                self._spectra(self._reference, ref_var), self._spectra(image, mov_var)
+        if self._binned_search(image) and not (ref_map or mov_map):
+            surface, start, guess, reference_power = self._tapered_surface(
+                image, split_noise=estimate
             )
-            start = whole_pixel_minimum(
-                surface, self._limits, min_weight_fraction=0.25, threads=self.threads
-            )[0]
-            total = ref_var + _move(mov_var, start.astype(int), wrap=True)
-            ref_spec, mov_spec = (
-                self._spectra(self._reference, total),
-                self._spectra(image, None),
-            )
-        elif ref_map:
-            key = ("map", float(mov_var))
-            ref_spec = self._spectra(self._reference, ref_var + mov_var, cache_key=key)
-            mov_spec = self._spectra(image, None)
-        elif mov_map:
-            ref_spec = self._spectra(self._reference, None, cache_key=("plain",))
-            mov_spec = self._spectra(image, mov_var + ref_var)
         else:
-            ref_spec = self._spectra(self._reference, None, cache_key=("plain",))
-            mov_spec = self._spectra(image, None)
-        surface = self._surface(ref_spec, mov_spec, split_noise=estimate)
-        reference_power = ref_spec.sum_w_x2 / ref_spec.sum_w  # its weighted mean square
-        del ref_spec, mov_spec
-
-        start, offset = whole_pixel_minimum(
-            surface, self._limits, min_weight_fraction=0.25, threads=self.threads
-        )
-        shift, f_min, hessian, positive = refine_minimum(surface, start, guess=start + offset)
+            surface, start, guess, reference_power = self._spectral_surface(
+                image, ref_var, mov_var, split_noise=estimate
+            )
+        shift, f_min, hessian, positive = refine_minimum(surface, start, guess=guess)
         weight = surface.weight_at(shift)
 
         # chi2 = f * W * scale, in units where the filtered noise has unit variance.
@@ -950,7 +952,7 @@ class Registrar:
 
         if positive and np.all(np.isfinite(chi2_hessian)):
             score = self._score_covariance(surface, image, shift, scale, chi2_hessian)
-            score += self._noise_coupling_covariance(image, ref_var, mov_var, shift)
+            score += self._noise_coupling_covariance(surface, image, ref_var, mov_var, shift)
             covariance, sigma = marginal_errors(chi2_hessian, score)
             # Rescale the map so that delta chi2 = 1 stays the 1-sigma contour.
             naive = np.diag(2.0 * np.linalg.inv(0.5 * (chi2_hessian + chi2_hessian.T)))
@@ -985,6 +987,170 @@ class Registrar:
             boundary=self.boundary,
             method="chi2",
         )
+
+    def _spectral_surface(self, image: _Image, ref_var, mov_var, *, split_noise: bool):
+        """The surface from the spectra of every term, its whole-pixel minimum over the
+        whole range of shifts, a sub-pixel guess from there, and the reference's
+        weighted mean square."""
+        ref_map = isinstance(ref_var, np.ndarray)
+        mov_map = isinstance(mov_var, np.ndarray)
+        if ref_map and mov_map:
+            # Both noise maps: the variance of the difference lives in two frames.
+            # Find the whole-pixel shift first, then carry the moving map into the
+            # reference frame, so that one weight holds the total variance.
+            surface = self._surface(
+                self._spectra(self._reference, ref_var), self._spectra(image, mov_var)
+            )
+            start = whole_pixel_minimum(
+                surface, self._limits, min_weight_fraction=0.25, threads=self.threads
+            )[0]
+            total = ref_var + _move(mov_var, start.astype(int), wrap=True)
+            ref_spec, mov_spec = (
+                self._spectra(self._reference, total),
+                self._spectra(image, None),
+            )
+        elif ref_map:
+            key = ("map", float(mov_var))
+            ref_spec = self._spectra(self._reference, ref_var + mov_var, cache_key=key)
+            mov_spec = self._spectra(image, None)
+        elif mov_map:
+            ref_spec = self._spectra(self._reference, None, cache_key=("plain",))
+            mov_spec = self._spectra(image, mov_var + ref_var)
+        else:
+            ref_spec = self._spectra(self._reference, None, cache_key=("plain",))
+            mov_spec = self._spectra(image, None)
+        surface = self._surface(ref_spec, mov_spec, split_noise=split_noise)
+        reference_power = ref_spec.sum_w_x2 / ref_spec.sum_w  # its weighted mean square
+        del ref_spec, mov_spec
+
+        start, offset = whole_pixel_minimum(
+            surface, self._limits, min_weight_fraction=0.25, threads=self.threads
+        )
+        return surface, start, start + offset, reference_power
+
+    def _binned_search(self, image: _Image) -> bool:
+        """Whether the whole-pixel search runs on binned images: overlap mode, large
+        enough images, and weights that are the taper alone (nothing masked).
+
+        Every axis must hold a full ramp of the taper: on shorter ones, the taper
+        between pixels (the taper's terms) and the interpolant of the tapered image
+        (the cross term) part too much.
+        """
+        return (
+            self._tapers is not None
+            and max(self._binning) > 1
+            and min(self.shape) >= SHORT_AXIS
+            and self._reference.valid is None
+            and image.valid is None
+        )
+
+    def _binned_spectra(self, image: _Image) -> _Spectra:
+        binning = self._binning
+        data = _bin(image.data, binning)
+        weight = [
+            Taper.for_axis(n, max(1, TAPER_WIDTH // f), -(-t.margin // f)).samples()
+            for n, f, t in zip(data.shape, binning, self._tapers, strict=True)
+        ]
+        limits = np.floor(self._limits / binning).astype(int)
+        padded = _fft.next_fast_shape(np.asarray(data.shape) + limits + 2)
+        return _Spectra(_Image(data, None, (0,) * data.ndim), weight, padded, self.threads)
+
+    def _binned_estimate(self, image: _Image) -> np.ndarray:
+        """The shift, to a pixel or two: the whole-pixel minimum of the surface of both
+        images binned by ``self._binning``, refined by a parabola, in pixels."""
+        if self._binned_reference is None:
+            self._binned_reference = self._binned_spectra(self._reference)
+            self._binned_reference.keep = True
+        reference = self._binned_reference
+        surface = _surface(
+            reference,
+            self._binned_spectra(image),
+            reference._padded,
+            fit_offset=self.zero_mean,
+            split_noise=False,
+        )
+        limits = np.floor(self._limits / self._binning)
+        whole, offset = whole_pixel_minimum(
+            surface, limits, min_weight_fraction=0.25, threads=self.threads
+        )
+        return (whole + offset) * np.asarray(self._binning)
+
+    def _tapered_surface(self, image: _Image, *, split_noise: bool):
+        """The surface near the shift found on binned images, with the taper's terms
+        summed in image space (see ``_taper``) and the cross term from the spectra of
+        both tapered images, padded only as far as that shift needs. Returns it, the
+        whole-pixel minimum near the estimate, a sub-pixel guess, and the
+        reference's weighted mean square."""
+        estimate = self._binned_estimate(image)
+        centre = np.clip(np.round(estimate), -self._limits, self._limits)
+        radius = np.asarray(self._binning) // 2 + 1
+        # Room for one move of the window, Newton's pixel and the delta-chi2 map.
+        room = 2 * radius + MAP_HALF_WIDTH + 2
+        reach = [(c - r, c + r) for c, r in zip(centre, room, strict=True)]
+        extent = np.abs(centre).astype(int) + room + 1
+        padded = _fft.next_fast_shape(np.asarray(self.shape) + extent)
+        tapers = self._tapers
+
+        cached = self._tapered_reference
+        if cached.get("padded") != padded:
+            cached["spectrum"] = _tapered_spectrum(
+                self._reference.data, tapers, padded, self.threads
+            )
+            cached["padded"] = padded
+        if "squares" not in cached:
+            cached["squares"] = Marginals.of(self._reference.data, 2, tapers)
+            cached["values"] = Marginals.of(self._reference.data, 1, tapers)
+        cross = _tapered_spectrum(image.data, tapers, padded, self.threads)
+        np.conj(cross, out=cross)
+        cross *= cached["spectrum"]
+
+        ref_squares = TaperCorrelation(cached["squares"], tapers, sign=1, reach=reach)
+        mov_squares = TaperCorrelation(
+            Marginals.of(image.data, 2, tapers), tapers, sign=-1, reach=reach
+        )
+        residual = TermSum(ref_squares, mov_squares, Series(cross, padded, scale=-2.0))
+        offset = None
+        if self.zero_mean:
+            offset = TermSum(
+                TaperCorrelation(cached["values"], tapers, sign=1, reach=reach),
+                TaperCorrelation(
+                    Marginals.of(image.data, 1, tapers), tapers, sign=-1, reach=reach, scale=-1.0
+                ),
+            )
+        reference_part = (
+            TermSum(ref_squares, Series(cross, padded, scale=-1.0)) if split_noise else None
+        )
+        filtered = (
+            Series(cross, padded, transfer=self._transfer(padded, power=2))
+            if self._smooth
+            else None
+        )
+        surface = Surface(residual, TaperOverlap(tapers), offset, padded, reference_part, filtered)
+        start, guess = self._local_minimum(surface, centre, radius)
+        weight_sum = float(np.prod([t.samples().sum() for t in tapers]))
+        return surface, start, guess, cached["squares"].total / weight_sum
+
+    def _local_minimum(self, surface: Surface, centre, radius):
+        """The whole-pixel minimum of ``surface`` within ``radius`` of ``centre`` (the
+        window moved once if the minimum lies on its edge), and a parabolic guess."""
+        limits = self._limits
+        for _ in range(2):
+            window = [
+                np.arange(max(c - r, -lim), min(c + r, lim) + 1)
+                for c, r, lim in zip(centre, radius, limits, strict=True)
+            ]
+            score = surface.values(window)
+            index = np.unravel_index(int(np.argmin(score)), score.shape)
+            best = np.array([w[i] for w, i in zip(window, index, strict=True)])
+            on_edge = [
+                (i == 0 and w[0] > -lim) or (i == len(w) - 1 and w[-1] < lim)
+                for w, i, lim in zip(window, index, limits, strict=True)
+            ]
+            if not any(on_edge):
+                break
+            centre = best
+        offset = parabolic_offset(score, index, [False] * len(window))
+        return best, best + offset
 
     def _noise_coupling(self, image: _Image, ref_var, mov_var, shift) -> float:
         """``sum_x w(x)**2 v1(x) v2(x - s)`` at the best shift, chi2 weights ``w``.
