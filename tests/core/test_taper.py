@@ -105,3 +105,17 @@ def test_taper_overlap_equals_the_summed_weights():
         truth = np.sum(weight * _moved(weight, shift))
         value = overlap.tensor([[s] for s in shift], [(0,), (0,)]).item()
         np.testing.assert_allclose(value, truth, rtol=1e-13)
+
+
+@pytest.mark.parametrize("shape", [(37,), (40, 37), (14, 17, 15)])
+def test_marginals_from_the_spectrum_equal_the_direct_sums(shape):
+    rng = np.random.default_rng(11)
+    data = rng.normal(size=shape)
+    tapers = _tapers(shape, width=4, margin=1)
+    padded = [n + 9 for n in shape]
+    spectrum = np.fft.rfftn(data * _weight(tapers), s=padded, axes=tuple(range(len(shape))))
+    direct = Marginals.of(data, 1, tapers).sums
+    read = Marginals.from_spectrum(data, spectrum, padded).sums
+    assert read.keys() == direct.keys()
+    for axes, values in direct.items():
+        np.testing.assert_allclose(read[axes], values, atol=1e-12 * np.sum(np.abs(data)))

@@ -212,6 +212,28 @@ class Marginals:
             sums[axes] = values
         return cls(data, power, sums)
 
+    @classmethod
+    def from_spectrum(cls, data: np.ndarray, spectrum: np.ndarray, padded) -> Marginals:
+        """:meth:`of` with ``power=1``, read from the ``rfftn`` spectrum of the tapered
+        image zero-padded to ``padded``: a sum over axes is the zero frequency of
+        those axes, so each sum is a small inverse transform of one slice."""
+        ndim = data.ndim
+        sums = {}
+        for size in range(ndim):
+            for axes in itertools.combinations(range(ndim), size):
+                index = tuple(slice(None) if a in axes else 0 for a in range(ndim))
+                values = spectrum[index]
+                if not axes:
+                    values = values.real
+                elif ndim - 1 in axes:
+                    values = np.fft.irfftn(
+                        values, s=[padded[a] for a in axes], axes=tuple(range(len(axes)))
+                    )
+                else:
+                    values = np.fft.ifftn(values).real
+                sums[axes] = values[tuple(slice(0, data.shape[a]) for a in axes)]
+        return cls(data, 1, sums)
+
     @property
     def total(self) -> float:
         """``sum w X**power``."""

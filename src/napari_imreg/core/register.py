@@ -1083,7 +1083,7 @@ class Registrar:
         reference's weighted mean square."""
         estimate = self._binned_estimate(image)
         centre = np.clip(np.round(estimate), -self._limits, self._limits)
-        radius = np.asarray(self._binning) // 2 + 1
+        radius = np.maximum(np.asarray(self._binning) // 2, 1)
         # Room for one move of the window, Newton's pixel and the delta-chi2 map.
         room = 2 * radius + MAP_HALF_WIDTH + 2
         reach = [(c - r, c + r) for c, r in zip(centre, room, strict=True)]
@@ -1097,10 +1097,13 @@ class Registrar:
                 self._reference.data, tapers, padded, self.threads
             )
             cached["padded"] = padded
+            cached["values"] = Marginals.from_spectrum(
+                self._reference.data, cached["spectrum"], padded
+            )
         if "squares" not in cached:
             cached["squares"] = Marginals.of(self._reference.data, 2, tapers)
-            cached["values"] = Marginals.of(self._reference.data, 1, tapers)
         cross = _tapered_spectrum(image.data, tapers, padded, self.threads)
+        mov_values = Marginals.from_spectrum(image.data, cross, padded)
         np.conj(cross, out=cross)
         cross *= cached["spectrum"]
 
@@ -1113,9 +1116,7 @@ class Registrar:
         if self.zero_mean:
             offset = TermSum(
                 TaperCorrelation(cached["values"], tapers, sign=1, reach=reach),
-                TaperCorrelation(
-                    Marginals.of(image.data, 1, tapers), tapers, sign=-1, reach=reach, scale=-1.0
-                ),
+                TaperCorrelation(mov_values, tapers, sign=-1, reach=reach, scale=-1.0),
             )
         reference_part = (
             TermSum(ref_squares, Series(cross, padded, scale=-1.0)) if split_noise else None
