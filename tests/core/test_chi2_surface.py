@@ -3,8 +3,10 @@ Newton's method on them against a known minimum."""
 
 import numpy as np
 import pytest
+import scipy.ndimage
 
 from napari_imreg.core import _chi2, make_extended
+from napari_imreg.core.register import _smooth, _smoothing_kernels
 
 
 def _correlation_series(shape, roll, seed=3):
@@ -53,3 +55,23 @@ def test_newton_finds_a_known_maximum_of_the_correlation_to_machine_precision():
     point, _, _, positive = _chi2.refine_minimum(surface, truth, guess=guess)
     assert positive
     np.testing.assert_allclose(point, truth, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [((500,), np.float64), ((300, 250), np.float32), ((40, 30, 64), np.int32), ((3, 260), float)],
+)
+def test_smooth_equals_the_separable_convolution(shape, dtype):
+    # In blocks of rows, centred on the way: the same as filtering the centred
+    # image axis by axis with zeros beyond the edges (axes shorter than their
+    # kernel are left alone).
+    rng = np.random.default_rng(5)
+    values = (rng.normal(size=shape) * 100).astype(dtype)
+    kernels = _smoothing_kernels(shape)
+    truth = values.astype(np.float64) - 3.25
+    for axis, kernel in enumerate(kernels):
+        if shape[axis] >= kernel.size:
+            truth = scipy.ndimage.correlate1d(truth, kernel, axis=axis, mode="constant")
+    before = values.copy()
+    np.testing.assert_allclose(_smooth(values, kernels, subtract=3.25), truth, atol=1e-10)
+    np.testing.assert_array_equal(values, before)

@@ -65,6 +65,8 @@ SMOOTHING = np.array([-1.0, 4.0, 10.0, 4.0, -1.0]) / 16.0
 #: at Nyquist and narrower margins, which short axes cannot spare.
 SMOOTHING_SHORT = np.array([0.25, 0.5, 0.25])
 SHORT_AXIS = 32
+#: Elements per block of the filter's single pass (float64: 512 KiB, within cache).
+BLOCK_SIZE = 1 << 16
 #: In overlap mode, images this many times ``BINNED_SIZE`` long (per axis, up to
 #: ``MAX_BINNING``) find their whole-pixel shift on images binned by that factor.
 BINNED_SIZE = 128
@@ -196,40 +198,80 @@ def _materialize(weight, shape, *, ones: bool = True):
     return _outer(weight) if isinstance(weight, list) else weight
 
 
-def _smooth(values: np.ndarray, kernels) -> np.ndarray:
-    """``values`` convolved along each axis with that axis' symmetric kernel of odd
-    length (zero outside); axes shorter than their kernel are left alone.
+def _smooth(values: np.ndarray, kernels, *, subtract: float = 0.0) -> np.ndarray:
+    """``values - subtract`` convolved along each axis with that axis' symmetric kernel
+    of odd length (zero outside the array); axes shorter than their kernel are left
+    alone. Returns a new float64 array laid out for the FFT; ``values`` is only read.
 
-    ``values`` (float64) serves as a work buffer and may be overwritten. The last
-    axis, contiguous, goes through ``scipy.ndimage.correlate1d``; the others by
-    whole planes, adding each pair of neighbours ``j`` planes away.
+    One pass over the data: the first axis is filtered in blocks of rows small
+    enough to stay in cache, and each block is filtered along the other axes
+    (the last by ``scipy.ndimage.correlate1d``, the others by whole planes) and
+    written out before the next is read.
     """
-    ndim = values.ndim
-    source, spare, pairs = values, None, None
-    for axis, (n, kernel) in enumerate(zip(values.shape, kernels, strict=True)):
-        if n < kernel.size:
-            continue
-        if spare is None:
-            spare = _fft.empty(values.shape)
-        if axis == ndim - 1:
-            scipy.ndimage.correlate1d(source, kernel, axis=axis, output=spare, mode="constant")
+    out = _fft.empty(values.shape)
+    active = [n >= kernel.size for n, kernel in zip(values.shape, kernels, strict=True)]
+    first = kernels[0] if active[0] else np.ones(1)
+    half = first.size // 2
+    n = values.shape[0]
+    # The first axis' filter applied to ones: how much of ``subtract`` each row keeps.
+    kept = scipy.ndimage.correlate1d(np.ones(n), first, mode="constant")
+    rows = max(1, BLOCK_SIZE // max(1, values[0].size))
+    block = np.empty((min(rows, n), *values.shape[1:]))
+    spare = np.empty_like(block)
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        current = block[: stop - start]
+        np.multiply(values[start:stop], first[half], out=current, dtype=np.float64)
+        for j in range(1, half + 1):
+            for offset in (j, -j):  # rows i take values[i - offset] (zero beyond the edges)
+                lo, hi = max(start, offset), min(stop, n + offset)
+                if lo < hi:
+                    term = spare[: hi - lo]
+                    np.multiply(
+                        values[lo - offset : hi - offset],
+                        first[half + j],
+                        out=term,
+                        dtype=np.float64,
+                    )
+                    current[lo - start : hi - start] += term
+        if subtract:
+            current -= (subtract * kept[start:stop]).reshape([-1] + [1] * (values.ndim - 1))
+        for axis in range(1, values.ndim - 1):
+            if active[axis]:
+                _filter_planes(current, axis, kernels[axis], spare[: stop - start])
+        if values.ndim > 1 and active[-1]:
+            scipy.ndimage.correlate1d(
+                current, kernels[-1], axis=-1, output=out[start:stop], mode="constant"
+            )
         else:
-            if pairs is None:
-                pairs = np.empty(values.shape)
-            half = kernel.size // 2
-            np.multiply(source, kernel[half], out=spare)
-            for j in range(1, half + 1):
-                low = tuple(slice(None, -j) if a == axis else slice(None) for a in range(ndim))
-                high = tuple(slice(j, None) if a == axis else slice(None) for a in range(ndim))
-                first = tuple(slice(None, j) if a == axis else slice(None) for a in range(ndim))
-                # pairs[i] = source[i - j] + source[i + j], zero beyond the edges
-                np.copyto(pairs[high], source[low])
-                pairs[first] = 0.0
-                pairs[low] += source[high]
-                pairs *= kernel[half + j]
-                spare += pairs
-        source, spare = spare, source
-    return source
+            out[start:stop] = current
+    return out
+
+
+def _filter_planes(values: np.ndarray, axis: int, kernel: np.ndarray, work: np.ndarray) -> None:
+    """Filter ``values`` in place along ``axis`` by whole planes (``work``: an array of
+    its shape to overwrite)."""
+    ndim = values.ndim
+    half = kernel.size // 2
+    source = values.copy()
+    values *= kernel[half]
+    for j in range(1, half + 1):
+        low = tuple(slice(None, -j) if a == axis else slice(None) for a in range(ndim))
+        high = tuple(slice(j, None) if a == axis else slice(None) for a in range(ndim))
+        np.multiply(source[low], kernel[half + j], out=work[low])
+        values[high] += work[low]
+        np.multiply(source[high], kernel[half + j], out=work[high])
+        values[low] += work[high]
+
+
+def _zero_edges(values: np.ndarray, margins) -> np.ndarray:
+    """``values`` with the outer ``margins`` pixels of each axis set to zero (in place):
+    there the filter reached outside the image."""
+    for axis, (n, m) in enumerate(zip(values.shape, margins, strict=True)):
+        edge = [slice(None)] * values.ndim
+        edge[axis] = np.r_[0:m, n - m : n]
+        values[tuple(edge)] = 0.0
+    return values
 
 
 def _bin(values: np.ndarray, factors) -> np.ndarray:
@@ -319,48 +361,49 @@ class _Image:
 
     @classmethod
     def prepare(cls, image: np.ndarray, mask, *, zero_mean: bool, kernels, name: str) -> _Image:
-        """The image copied, invalid pixels zeroed, optionally centred, and filtered
-        with one kernel per axis (``kernels`` None: not filtered)."""
-        # A copy (the caller's array is never touched), laid out for the FFT.
-        data = _fft.empty(image.shape)
+        """The image copied (the caller's array is never touched), invalid pixels zeroed,
+        optionally centred, and filtered with one kernel per axis (``kernels`` None:
+        not filtered)."""
+        ndim = image.ndim
+        margins = (0,) * ndim if kernels is None else tuple(k.size // 2 for k in kernels)
+        if any(n <= 2 * m for n, m in zip(image.shape, margins, strict=True)):
+            raise ValueError(f"{name} is too small to register without wrapping.")
         total = float(np.sum(image, dtype=np.float64))
-        valid = None
         if mask is None and np.isfinite(total):  # a finite sum: no NaN or inf
-            # The copy and the subtraction of the mean in one pass.
-            np.subtract(image, total / data.size if zero_mean else 0.0, out=data)
-        else:
-            np.copyto(data, image)
-            invalid = ~np.isfinite(data)
-            if mask is not None:
-                invalid |= mask
-            if invalid.all():
-                raise ValueError(f"{name} has no valid pixel (all NaN, infinite or masked).")
-            if invalid.any():
-                valid = ~invalid
-                data[invalid] = 0.0
-                total = float(data.sum())
-            if zero_mean:
-                data -= total / (data.size if valid is None else np.count_nonzero(valid))
-                if valid is not None:
-                    data[~valid] = 0.0
-        if kernels is not None:
-            data = _smooth(data, kernels)
-            # Pixels whose filter reached outside the image or an invalid pixel.
-            margins = tuple(kernel.size // 2 for kernel in kernels)
-            if any(n <= 2 * m for n, m in zip(data.shape, margins, strict=True)):
-                raise ValueError(f"{name} is too small to register without wrapping.")
-            if valid is None:
-                for axis, (n, m) in enumerate(zip(data.shape, margins, strict=True)):
-                    edge = [slice(None)] * data.ndim
-                    edge[axis] = np.r_[0:m, n - m : n]
-                    data[tuple(edge)] = 0.0
+            mean = total / image.size if zero_mean else 0.0
+            if kernels is None:
+                data = _fft.empty(image.shape)
+                np.subtract(image, mean, out=data)  # the copy and the centring in one pass
                 return cls(data, None, margins)
-            footprint = np.ones(tuple(kernel.size for kernel in kernels), dtype=bool)
-            valid = scipy.ndimage.binary_erosion(valid, footprint, border_value=0)
-            if not valid.any():
-                raise ValueError(f"{name} is too masked to register.")
-            data[~valid] = 0.0
-        return cls(data, valid, (0,) * data.ndim)
+            return cls(_zero_edges(_smooth(image, kernels, subtract=mean), margins), None, margins)
+        data = _fft.empty(image.shape)
+        np.copyto(data, image)
+        invalid = ~np.isfinite(data)
+        if mask is not None:
+            invalid |= mask
+        if invalid.all():
+            raise ValueError(f"{name} has no valid pixel (all NaN, infinite or masked).")
+        valid = None
+        if invalid.any():
+            valid = ~invalid
+            data[invalid] = 0.0
+            total = float(data.sum())
+        if zero_mean:
+            data -= total / (data.size if valid is None else np.count_nonzero(valid))
+            if valid is not None:
+                data[~valid] = 0.0
+        if kernels is None:
+            return cls(data, valid, margins)
+        data = _smooth(data, kernels)
+        if valid is None:
+            return cls(_zero_edges(data, margins), None, margins)
+        # Pixels whose filter reached outside the image or an invalid pixel.
+        footprint = np.ones(tuple(kernel.size for kernel in kernels), dtype=bool)
+        valid = scipy.ndimage.binary_erosion(valid, footprint, border_value=0)
+        if not valid.any():
+            raise ValueError(f"{name} is too masked to register.")
+        data[~valid] = 0.0
+        return cls(data, valid, (0,) * ndim)
 
     def values(self) -> np.ndarray:
         """The valid pixels' values (a flat array, or the interior block)."""
