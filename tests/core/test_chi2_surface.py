@@ -6,7 +6,7 @@ import pytest
 import scipy.ndimage
 
 from napari_imreg.core import _chi2, make_extended
-from napari_imreg.core.register import _smooth, _smoothing_kernels
+from napari_imreg.core.register import _bin, _smooth, _smoothing_kernels
 
 
 def _correlation_series(shape, roll, seed=3):
@@ -75,3 +75,14 @@ def test_smooth_equals_the_separable_convolution(shape, dtype):
     before = values.copy()
     np.testing.assert_allclose(_smooth(values, kernels, subtract=3.25), truth, atol=1e-10)
     np.testing.assert_array_equal(values, before)
+
+
+@pytest.mark.parametrize(
+    ("shape", "factors"), [((103,), (4,)), ((50, 37), (3, 2)), ((9, 20, 18), (1, 4, 3))]
+)
+def test_bin_takes_block_means(shape, factors):
+    values = np.random.default_rng(6).normal(size=shape).astype(np.float32)
+    crop = values[tuple(slice(0, n - n % f) for n, f in zip(shape, factors, strict=True))]
+    blocks = [m for n, f in zip(crop.shape, factors, strict=True) for m in (n // f, f)]
+    truth = crop.astype(np.float64).reshape(blocks).mean(axis=tuple(range(1, 2 * len(shape), 2)))
+    np.testing.assert_allclose(_bin(values, factors), truth, rtol=1e-12, atol=1e-12)

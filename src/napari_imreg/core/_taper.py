@@ -23,6 +23,7 @@ exactly; at whole-pixel shifts the sums equal the zero-padded correlations.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -59,9 +60,15 @@ class Taper:
         """Where the low ramp begins (the weight is zero below)."""
         return self.margin - 0.5
 
+    @functools.cached_property
+    def _samples(self) -> np.ndarray:
+        samples = 1.0 - self.complement(np.arange(self.n, dtype=np.float64))
+        samples.setflags(write=False)
+        return samples
+
     def samples(self) -> np.ndarray:
-        """The weight at each pixel."""
-        return 1.0 - self.complement(np.arange(self.n, dtype=np.float64))
+        """The weight at each pixel (read-only)."""
+        return self._samples
 
     def complement(self, u, order: int = 0) -> np.ndarray:
         """The ``order``-th derivative of ``1 - t`` at positions ``u`` (zero beyond the ramps
@@ -85,21 +92,33 @@ class Taper:
             out[ramp] += -values if (mirrored and order % 2) else values
         return out
 
-    def band(self, low: float, high: float) -> np.ndarray:
-        """The pixels ``x`` where ``1 - t(x - s)`` can be non-zero for ``low <= s <= high``."""
+    def band(self, low: float, high: float) -> tuple[int, int]:
+        """``(first, last)``: the pixels ``x < first`` and ``x >= last`` are those where
+        ``1 - t(x - s)`` can be non-zero for ``low <= s <= high``."""
         reach = self.start + self.width
         first = min(self.n, max(0, math.ceil(reach + high)))
         last = max(first, min(self.n, math.floor(self.n - 1 - reach + low) + 1))
-        return np.r_[0:first, last : self.n]
+        return first, last
 
 
-def _kernel(taper: Taper, pixels, positions, orders, sign: int) -> np.ndarray:
-    """Rows ``(order, position)`` (orders slowest), columns ``pixels``: the derivative
-    of ``1 - t(x - sign * s)`` with respect to ``s``, at ``s = position``."""
-    positions = np.asarray(positions, dtype=np.float64).reshape(-1)
-    u = pixels[None, :] - sign * positions[:, None]
-    blocks = [(-sign) ** order * taper.complement(u, order) for order in orders]
-    return np.concatenate(blocks)
+def _pixels(n: int, band: tuple[int, int]) -> np.ndarray:
+    first, last = band
+    return np.r_[0:first, last:n]
+
+
+@functools.lru_cache(maxsize=64)
+def _kernel(taper: Taper, band: tuple[int, int], positions: tuple, orders: tuple, sign: int):
+    """Rows ``(order, position)`` (orders slowest), columns the pixels of ``band``: the
+    derivative of ``1 - t(x - sign * s)`` with respect to ``s``, at ``s = position``.
+    Cached and read-only: the terms of one surface are evaluated at the same shifts."""
+    u = _pixels(taper.n, band)[None, :] - sign * np.asarray(positions)[:, None]
+    kernel = np.concatenate([(-sign) ** order * taper.complement(u, order) for order in orders])
+    kernel.setflags(write=False)
+    return kernel
+
+
+def _key(positions) -> tuple:
+    return tuple(float(p) for p in np.ravel(positions))
 
 
 def _constant_rows(positions, orders) -> np.ndarray:
@@ -123,10 +142,11 @@ class TaperCorrelation(Term):
         self.scale = scale
         self.reach = [(float(lo), float(hi)) for lo, hi in reach]
         ndim = len(self.tapers)
-        self.bands = [
+        self._bands = [
             t.band(*sorted((sign * lo, sign * hi)))
             for t, (lo, hi) in zip(self.tapers, reach, strict=True)
         ]
+        self.bands = [_pixels(t.n, b) for t, b in zip(self.tapers, self._bands, strict=True)]
         # Each sum is read on the bands of its axes alone; the full set of axes
         # needs the weighted image itself there.
         self.sums = {
@@ -156,7 +176,11 @@ class TaperCorrelation(Term):
             term = summed
             for position, axis in enumerate(axes):
                 kernel = _kernel(
-                    self.tapers[axis], self.bands[axis], positions[axis], orders[axis], self.sign
+                    self.tapers[axis],
+                    self._bands[axis],
+                    _key(positions[axis]),
+                    tuple(orders[axis]),
+                    self.sign,
                 )
                 term = np.moveaxis(np.tensordot(kernel, term, axes=([1], [position])), 0, position)
             # Axes not in the set contribute the constant one.
@@ -256,9 +280,10 @@ class TaperOverlap(Term):
         profiles = []
         for taper, p, o in zip(self.tapers, positions, orders, strict=True):
             weight = taper.samples()
-            pixels = np.arange(taper.n, dtype=np.float64)
             # sum_x t(x) (1 - e(x - s)), and its derivatives in s.
-            rows = weight.sum() * _constant_rows(p, o) - _kernel(taper, pixels, p, o, 1) @ weight
+            everything = (taper.n, taper.n)  # no pixel is left out
+            kernel = _kernel(taper, everything, _key(p), tuple(o), 1)
+            rows = weight.sum() * _constant_rows(p, o) - kernel @ weight
             profiles.append(rows)
         out = profiles[0]
         for rows in profiles[1:]:
