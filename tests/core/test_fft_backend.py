@@ -251,3 +251,26 @@ def test_transforms_of_one_size_share_buffers_safely():
         noise = np.fft.rfftn(rng.standard_normal(s), axes=(0, 1))
         _fft.irfftn(noise, s=s, scratch=True)  # fills the shared real buffer
     np.testing.assert_allclose(_fft.rfftn(image, s=s), expected, rtol=0, atol=_atol(expected))
+
+
+@pytest.mark.parametrize("shape", [(50,), (30, 41), (12, 10, 14)])
+def test_rfftn_with_weights_equals_the_weighted_copy(shape):
+    # The weights act in the transform's own buffer: the input is left alone, the
+    # padding stays zero from one call to the next, and other weights follow.
+    rng = np.random.default_rng(9)
+    array = rng.normal(size=shape)
+    array.setflags(write=False)
+    padded = tuple(n + 7 for n in shape)
+    axes = tuple(range(len(shape)))
+    for _ in range(2):
+        weights = [np.where(rng.random(n) < 0.3, rng.random(n), 1.0) for n in shape]
+        product = array
+        for axis, weight in enumerate(weights):
+            product = product * weight.reshape([-1 if a == axis else 1 for a in axes])
+        expected = np.fft.rfftn(product, s=padded, axes=axes)
+        np.testing.assert_allclose(
+            _fft.rfftn(array, s=padded, weights=weights), expected, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            _fft.rfftn(array, s=padded), np.fft.rfftn(array, s=padded, axes=axes), atol=1e-12
+        )

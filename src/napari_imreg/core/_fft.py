@@ -176,9 +176,11 @@ class _Plan:
             and array.ctypes.data % self.fftw.input_alignment == 0
         )
 
-    def __call__(self, array: np.ndarray, *, scratch: bool, scale: float = 1.0) -> np.ndarray:
+    def __call__(
+        self, array: np.ndarray, *, scratch: bool, scale: float = 1.0, weights=None
+    ) -> np.ndarray:
         buffer = self.input.array
-        if self._takes_directly(array):
+        if weights is None and self._takes_directly(array):
             source = array
         else:
             # The padding must be zero: clear the buffer unless this plan wrote
@@ -186,6 +188,8 @@ class _Plan:
             if not self.full and (self.input.writer is not self or self.destroys_input):
                 buffer.fill(0)
             buffer[self.block] = array[self.block]
+            if weights is not None:
+                _apply_weights(buffer, self.block, weights)
             self.input.writer = self
             source = buffer
         if scratch:
@@ -204,6 +208,17 @@ class _Plan:
         return out
 
 
+def _apply_weights(buffer: np.ndarray, block, weights) -> None:
+    """Multiply ``buffer[block]`` by the outer product of ``weights`` (one 1-D array per
+    axis), touching only the entries where a weight differs from one."""
+    for axis, weight in enumerate(weights):
+        edge = np.flatnonzero(weight != 1.0)
+        if edge.size:
+            index = (*block[:axis], edge, *block[axis + 1 :])
+            shape = [-1 if a == axis else 1 for a in range(buffer.ndim)]
+            buffer[index] *= weight[edge].reshape(shape)
+
+
 def _plan(kind: str, input_shape, dtype, s, threads: int) -> _Plan:
     cache = getattr(_local, "plans", None)
     if cache is None:
@@ -219,15 +234,21 @@ def _plan(kind: str, input_shape, dtype, s, threads: int) -> _Plan:
     return plan
 
 
-def _run(kind: str, array: np.ndarray, s, threads: int | None, *, scratch=False, scale=1.0):
+def _run(
+    kind: str, array: np.ndarray, s, threads: int | None, *, scratch=False, scale=1.0, weights=None
+):
     s = None if s is None else tuple(int(n) for n in s)
     nthreads = threads_for(array.size if s is None else int(np.prod(s)), threads)
     if pyfftw is None:
+        if weights is not None:
+            array = array.astype(np.result_type(array, np.float64), copy=True)
+            _apply_weights(array, tuple(slice(None) for _ in array.shape), weights)
         out = getattr(scipy.fft, kind)(array, s=s, workers=nthreads)
         if scale != 1.0:
             out *= scale
         return out
-    return _plan(kind, array.shape, array.dtype, s, nthreads)(array, scratch=scratch, scale=scale)
+    plan = _plan(kind, array.shape, array.dtype, s, nthreads)
+    return plan(array, scratch=scratch, scale=scale, weights=weights)
 
 
 def empty(shape, dtype=np.float64) -> np.ndarray:
@@ -251,9 +272,13 @@ def _complex_dtype(array: np.ndarray) -> np.ndarray:
     return array.astype(np.complex128)
 
 
-def rfftn(array: np.ndarray, s=None, *, threads: int | None = None) -> np.ndarray:
-    """N-D FFT of a real array over all axes (numpy's conventions), zero-padded to ``s``."""
-    return _run("rfftn", _real_dtype(np.asarray(array)), s, threads)
+def rfftn(array: np.ndarray, s=None, *, threads: int | None = None, weights=None) -> np.ndarray:
+    """N-D FFT of a real array over all axes (numpy's conventions), zero-padded to ``s``.
+
+    ``weights`` (one 1-D array per axis) multiplies the array by their outer
+    product on its way into the transform (a taper), without a weighted copy.
+    """
+    return _run("rfftn", _real_dtype(np.asarray(array)), s, threads, weights=weights)
 
 
 def irfftn(

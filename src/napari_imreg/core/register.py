@@ -71,6 +71,8 @@ BLOCK_SIZE = 1 << 16
 #: ``MAX_BINNING``) find their whole-pixel shift on images binned by that factor.
 BINNED_SIZE = 128
 MAX_BINNING = 4
+#: The padding of the cross term on that road grows in steps of this many pixels.
+PADDING_STEP = 32
 
 
 class RegistrationWarning(UserWarning):
@@ -289,26 +291,6 @@ def _bin(values: np.ndarray, factors) -> np.ndarray:
             for part in parts[2:]:
                 out += part
     return out / float(np.prod(factors))
-
-
-def _tapered_spectrum(values: np.ndarray, tapers, padded, threads) -> np.ndarray:
-    """The spectrum of ``values`` times the separable taper, zero-padded to ``padded``.
-
-    The image is written once into the transform's input, and the taper applied
-    only where it differs from one.
-    """
-    buffer = _fft.empty(tuple(padded))
-    ndim = values.ndim
-    for axis, n in enumerate(values.shape):
-        buffer[(slice(None),) * axis + (slice(n, None),)] = 0.0
-    inside = tuple(slice(0, n) for n in values.shape)
-    buffer[inside] = values
-    for axis, taper in enumerate(tapers):
-        profile = taper.samples()
-        edge = np.flatnonzero(profile != 1.0)
-        index = (*inside[:axis], edge, *inside[axis + 1 :])
-        buffer[index] *= profile[edge].reshape([-1 if a == axis else 1 for a in range(ndim)])
-    return _fft.rfftn(buffer, threads=threads)
 
 
 def _move(values: np.ndarray, offsets, *, wrap: bool) -> np.ndarray:
@@ -1138,14 +1120,18 @@ class Registrar:
         # Room for one move of the window, Newton's pixel and the delta-chi2 map.
         room = 2 * radius + MAP_HALF_WIDTH + 2
         reach = [(c - r, c + r) for c, r in zip(centre, room, strict=True)]
+        # The padding in steps of PADDING_STEP: shifts that drift (a stack) reuse
+        # one transform size, and its plan.
         extent = np.abs(centre).astype(int) + room + 1
+        extent = -(-extent // PADDING_STEP) * PADDING_STEP
         padded = _fft.next_fast_shape(np.asarray(self.shape) + extent)
         tapers = self._tapers
+        profiles = [taper.samples() for taper in tapers]
 
         cached = self._tapered_reference
         if cached.get("padded") != padded:
-            cached["spectrum"] = _tapered_spectrum(
-                self._reference.data, tapers, padded, self.threads
+            cached["spectrum"] = _fft.rfftn(
+                self._reference.data, s=padded, threads=self.threads, weights=profiles
             )
             cached["padded"] = padded
             cached["values"] = Marginals.from_spectrum(
@@ -1153,7 +1139,7 @@ class Registrar:
             )
         if "squares" not in cached:
             cached["squares"] = Marginals.of(self._reference.data, 2, tapers)
-        cross = _tapered_spectrum(image.data, tapers, padded, self.threads)
+        cross = _fft.rfftn(image.data, s=padded, threads=self.threads, weights=profiles)
         mov_values = Marginals.from_spectrum(image.data, cross, padded)
         np.conj(cross, out=cross)
         cross *= cached["spectrum"]
