@@ -274,3 +274,15 @@ def test_rfftn_with_weights_equals_the_weighted_copy(shape):
         np.testing.assert_allclose(
             _fft.rfftn(array, s=padded), np.fft.rfftn(array, s=padded, axes=axes), atol=1e-12
         )
+
+
+def test_scipy_fallback_applies_weights_too(monkeypatch):
+    # Without pyfftw the transforms are scipy's; the weights then act on a copy.
+    array = np.random.default_rng(10).normal(size=(20, 17))
+    weights = [np.linspace(0.2, 1.0, 20), np.ones(17)]
+    expected = _fft.rfftn(array * weights[0][:, None], s=(25, 24))
+    monkeypatch.setattr(_fft, "pyfftw", None)
+    np.testing.assert_allclose(
+        _fft.rfftn(array, s=(25, 24), weights=weights), expected, atol=1e-12
+    )
+    assert np.all(weights[0] == np.linspace(0.2, 1.0, 20))

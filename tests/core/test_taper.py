@@ -39,9 +39,9 @@ def test_taper_profile():
     profile = taper.samples()
     assert np.all(profile[:2] == 0)
     assert np.all(profile[-2:] == 0)
-    assert np.all(profile[10:30] == 1)
+    assert np.all(profile[8:32] == 1)
     np.testing.assert_allclose(profile, profile[::-1], atol=1e-15)
-    np.testing.assert_allclose(profile[2:10], 0.5 * (1 - np.cos(np.pi * (np.arange(8) + 0.5) / 8)))
+    np.testing.assert_allclose(profile[2:8], 0.5 * (1 - np.cos(np.pi * (np.arange(6) + 0.5) / 6)))
     # The ramp is never longer than a quarter of the axis.
     assert Taper.for_axis(12, 8, 1).width == 3
 

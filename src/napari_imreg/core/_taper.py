@@ -51,9 +51,9 @@ class Taper:
 
     @classmethod
     def for_axis(cls, n: int, width: int, margin: int = 0) -> Taper:
-        """The taper of an axis: a ramp ``width`` pixels long after the margin, at most
-        a quarter of the axis."""
-        return cls(n, min(width, n // 4), margin)
+        """The taper of an axis: margin and ramp ``width`` pixels long together, the
+        ramp at most a quarter of the axis."""
+        return cls(n, max(1, min(width - margin, n // 4)), margin)
 
     @property
     def start(self) -> float:
