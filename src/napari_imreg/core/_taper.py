@@ -62,7 +62,7 @@ class Taper:
 
     @functools.cached_property
     def _samples(self) -> np.ndarray:
-        samples = 1.0 - self.complement(np.arange(self.n, dtype=np.float64))
+        samples = 1.0 - self.complement(np.arange(self.n, dtype=np.float64))[0]
         samples.setflags(write=False)
         return samples
 
@@ -70,26 +70,26 @@ class Taper:
         """The weight at each pixel (read-only)."""
         return self._samples
 
-    def complement(self, u, order: int = 0) -> np.ndarray:
-        """The ``order``-th derivative of ``1 - t`` at positions ``u`` (zero beyond the ramps
-        for ``order > 0``; one outside the image for ``order == 0``)."""
+    def complement(self, u, orders=(0,)) -> list[np.ndarray]:
+        """The derivatives of ``1 - t`` of each of ``orders`` at positions ``u``: one
+        outside the image and zero inside for order 0, zero beyond the ramps for
+        the others. All orders come from one cosine and one sine of each ramp."""
         u = np.asarray(u, dtype=np.float64)
-        out = np.zeros(u.shape)
-        if self.width == 0:
-            if order == 0:
-                out[(u < self.start + 0.5) | (u > self.n - 1 - self.start - 0.5)] = 1.0
-            return out
         rate = np.pi / self.width
+        out = [np.zeros(u.shape) for _ in orders]
         for mirrored in (False, True):
             v = (self.n - 1 - u if mirrored else u) - self.start
-            if order == 0:
-                out[v < 0] = 1.0
-            ramp = (v >= 0) & (v <= self.width)
-            # d^o/dv^o of (1 + cos(rate v)) / 2, and d/du = -d/dv on the mirrored ramp.
-            values = 0.5 * rate**order * np.cos(rate * v[ramp] + order * np.pi / 2)
-            if order == 0:
-                values += 0.5
-            out[ramp] += -values if (mirrored and order % 2) else values
+            phase = rate * np.clip(v, 0.0, self.width)  # 1 below the ramp, 0 above
+            cos, sin = np.cos(phase), np.sin(phase)
+            inside = (v > 0) & (v < self.width)
+            for values, order in zip(out, orders, strict=True):
+                # d^o/dv^o of (1 + cos(rate v)) / 2; d/du = -d/dv on the mirrored ramp.
+                if order == 0:
+                    values += 0.5 * (1.0 + cos)
+                    continue
+                wave = (cos, -sin, -cos, sin)[order % 4]
+                term = (0.5 * rate**order) * wave * inside
+                values += -term if (mirrored and order % 2) else term
         return out
 
     def band(self, low: float, high: float) -> tuple[int, int]:
@@ -112,7 +112,8 @@ def _kernel(taper: Taper, band: tuple[int, int], positions: tuple, orders: tuple
     derivative of ``1 - t(x - sign * s)`` with respect to ``s``, at ``s = position``.
     Cached and read-only: the terms of one surface are evaluated at the same shifts."""
     u = _pixels(taper.n, band)[None, :] - sign * np.asarray(positions)[:, None]
-    kernel = np.concatenate([(-sign) ** order * taper.complement(u, order) for order in orders])
+    parts = taper.complement(u, orders)
+    kernel = np.concatenate([(-sign) ** o * part for o, part in zip(orders, parts, strict=True)])
     kernel.setflags(write=False)
     return kernel
 
@@ -171,18 +172,24 @@ class TaperCorrelation(Term):
             if np.min(p) < lo - 1e-9 or np.max(p) > hi + 1e-9:
                 raise RuntimeError(f"shift {p} along axis {axis} is beyond the reach {lo, hi}")
         constants = [_constant_rows(p, o) for p, o in zip(positions, orders, strict=True)]
+        kernels = [
+            _kernel(taper, band, _key(p), tuple(o), self.sign)
+            for taper, band, p, o in zip(self.tapers, self._bands, positions, orders, strict=True)
+        ]
+        sums = self.sums
+        if ndim == 2:  # images: the four sums written out (the loop below, without its overhead)
+            (k0, k1), (c0, c1) = kernels, constants
+            out = float(sums[()]) * np.outer(c0, c1)
+            out -= np.outer(k0 @ sums[(0,)], c1)
+            out -= np.outer(c0, k1 @ sums[(1,)])
+            out += k0 @ sums[(0, 1)] @ k1.T
+            return out * self.scale
         out = np.zeros([c.size for c in constants])
-        for axes, summed in self.sums.items():
+        for axes, summed in sums.items():
             term = summed
             for position, axis in enumerate(axes):
-                kernel = _kernel(
-                    self.tapers[axis],
-                    self._bands[axis],
-                    _key(positions[axis]),
-                    tuple(orders[axis]),
-                    self.sign,
-                )
-                term = np.moveaxis(np.tensordot(kernel, term, axes=([1], [position])), 0, position)
+                contracted = np.tensordot(kernels[axis], term, axes=([1], [position]))
+                term = np.moveaxis(contracted, 0, position)
             # Axes not in the set contribute the constant one.
             term = np.reshape(
                 term, [term.shape[axes.index(a)] if a in axes else 1 for a in range(ndim)]

@@ -693,7 +693,7 @@ class Registrar:
         images with much power there (undersampled ones) show a systematic
         floor of about 1e-3 px that the error does not include. With it, that
         content is discounted, which costs some precision on such images (up to
-        1.8x in scatter for periodic white-ish spectra, none measurable on crops)
+        1.8x in scatter for periodic white-ish spectra, 2-7% on crops of them)
         and almost nothing on well-sampled ones.
     threads : int, optional
         FFT threads; default all cores for large images. Use 1 when registering
