@@ -787,3 +787,17 @@ def test_binned_registrar_reuses_the_reference():
         reused = registrar.register(moving)
         _assert_same_result(reused, register(reference, moving))
         _assert_within_errors(reused, truth)
+
+
+def test_binned_registrar_from_several_threads():
+    # Shifts that need different paddings, registered by threads sharing one Registrar.
+    reference = make_extended(BINNED_SHAPE, seed=43)
+    registrar = Registrar(reference, threads=1)
+    shifts = [(1.5, -2.0), (-45.2, 38.7), (20.1, 3.3), (-3.4, -50.5)] * 2
+    jobs = [make_shifted(reference, s, noise=0.1, seed=i) for i, s in enumerate(shifts)]
+    sequential = [registrar.register(moving) for moving in jobs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(registrar.register, jobs))
+    for first, second, truth in zip(sequential, parallel, shifts, strict=True):
+        _assert_same_result(first, second)
+        _assert_within_errors(first, truth)

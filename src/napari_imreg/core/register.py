@@ -755,6 +755,7 @@ class Registrar:
         self._reference_cache: dict = {}
         self._binned_reference: _Spectra | None = None
         self._tapered_reference: dict = {}
+        self._reference_squares: Marginals | None = None
         #: Keep the reference's spectra between calls (False for a one-off registration).
         self.keep_reference_spectra = True
 
@@ -1128,23 +1129,25 @@ class Registrar:
         tapers = self._tapers
         profiles = [taper.samples() for taper in tapers]
 
-        cached = self._tapered_reference
-        if cached.get("padded") != padded:
-            cached["spectrum"] = _fft.rfftn(
+        # The reference's spectrum for this padding, kept for the next call (the latest
+        # padding only). Threads sharing the Registrar each hold their own entry.
+        entry = self._tapered_reference.get(padded)
+        if entry is None:
+            spectrum = _fft.rfftn(
                 self._reference.data, s=padded, threads=self.threads, weights=profiles
             )
-            cached["padded"] = padded
-            cached["values"] = Marginals.from_spectrum(
-                self._reference.data, cached["spectrum"], padded
-            )
-        if "squares" not in cached:
-            cached["squares"] = Marginals.of(self._reference.data, 2, tapers)
+            entry = spectrum, Marginals.from_spectrum(self._reference.data, spectrum, padded)
+            self._tapered_reference = {padded: entry}
+        ref_spectrum, ref_values = entry
+        if self._reference_squares is None:
+            self._reference_squares = Marginals.of(self._reference.data, 2, tapers)
+        ref_squares_sums = self._reference_squares
         cross = _fft.rfftn(image.data, s=padded, threads=self.threads, weights=profiles)
         mov_values = Marginals.from_spectrum(image.data, cross, padded)
         np.conj(cross, out=cross)
-        cross *= cached["spectrum"]
+        cross *= ref_spectrum
 
-        ref_squares = TaperCorrelation(cached["squares"], tapers, sign=1, reach=reach)
+        ref_squares = TaperCorrelation(ref_squares_sums, tapers, sign=1, reach=reach)
         mov_squares = TaperCorrelation(
             Marginals.of(image.data, 2, tapers), tapers, sign=-1, reach=reach
         )
@@ -1152,7 +1155,7 @@ class Registrar:
         offset = None
         if self.zero_mean:
             offset = TermSum(
-                TaperCorrelation(cached["values"], tapers, sign=1, reach=reach),
+                TaperCorrelation(ref_values, tapers, sign=1, reach=reach),
                 TaperCorrelation(mov_values, tapers, sign=-1, reach=reach, scale=-1.0),
             )
         reference_part = (
@@ -1166,7 +1169,7 @@ class Registrar:
         surface = Surface(residual, TaperOverlap(tapers), offset, padded, reference_part, filtered)
         start, guess = self._local_minimum(surface, centre, radius)
         weight_sum = float(np.prod([t.samples().sum() for t in tapers]))
-        return surface, start, guess, cached["squares"].total / weight_sum
+        return surface, start, guess, ref_squares_sums.total / weight_sum
 
     def _local_minimum(self, surface: Surface, centre, radius):
         """The whole-pixel minimum of ``surface`` within ``radius`` of ``centre`` (the
