@@ -224,11 +224,19 @@ def interleaved(runs: dict, rounds: int) -> dict[str, list[float]]:
 
     Each call starts after a short pause: OpenBLAS and OpenMP threads keep
     spinning for up to ~0.1 s after a threaded call, and would otherwise bill
-    one method for the previous method's idle threads.
+    one method for the previous method's idle threads. The order is shuffled
+    in each round (seeded): on this machine the call after a large one can run
+    up to 1.5x slower (measured: our 2048² calls took 120-150 ms longer right
+    after skimage's than after our own), and a fixed order would bill that to
+    whichever method always comes next.
     """
     times = {name: [] for name in runs}
+    names = list(runs)
+    order = np.random.default_rng(0)
     for _ in range(rounds):
-        for name, run in runs.items():
+        for index in order.permutation(len(names)):
+            name = names[index]
+            run = runs[name]
             time.sleep(SETTLE)
             start = time.perf_counter()
             run()
@@ -537,7 +545,8 @@ def report(pairs, memory_sizes, stack_rows, checks, big, started, loads, command
         "compare the ratios, measured in the same rounds, more than the absolute times).",
         "",
         "All inputs are float64 extended-emission images (`make_extended`) with noise "
-        f"σ = {NOISE} of the signal. Times are medians over interleaved rounds.",
+        f"σ = {NOISE} of the signal. Times are medians over interleaved rounds, in an order "
+        "shuffled each round.",
         "",
         "## Pairs",
         "",
