@@ -105,7 +105,7 @@ class Series(Term):
             ]
             if window is not None:
                 profiles = [p[w] for p, w in zip(profiles, window, strict=True)]
-            values = _outer(profiles)
+            values = outer_product(profiles)
             if self.scale != 1.0:
                 values *= self.scale
         else:
@@ -141,7 +141,7 @@ class Series(Term):
             # the real part of the product is then that of the last factor.
             profiles = [k @ f for k, f in zip(kernels, self.factors, strict=True)]
             profiles = [p.real for p in profiles]
-            out = _outer(profiles) * self.scale
+            out = outer_product(profiles) * self.scale
         else:
             out = evaluate_series(self.spectrum, kernels, real=True)
             out *= self.scale
@@ -159,7 +159,7 @@ def _kernels(n: int, positions: tuple, half: bool, orders: tuple) -> np.ndarray:
     return kernels
 
 
-def _outer(profiles) -> np.ndarray:
+def outer_product(profiles) -> np.ndarray:
     """The outer product of 1-D arrays, one per axis."""
     out = profiles[0]
     for profile in profiles[1:]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._chi2 import Term
+from ._chi2 import Term, outer_product
 
 __all__ = ["Taper", "TaperCorrelation", "TaperOverlap"]
 
@@ -143,19 +143,19 @@ class TaperCorrelation(Term):
         self.scale = scale
         self.reach = [(float(lo), float(hi)) for lo, hi in reach]
         ndim = len(self.tapers)
-        self._bands = [
+        self._edges = [
             t.band(*sorted((sign * lo, sign * hi)))
             for t, (lo, hi) in zip(self.tapers, reach, strict=True)
         ]
-        self.bands = [_pixels(t.n, b) for t, b in zip(self.tapers, self._bands, strict=True)]
+        self._pixels = [_pixels(t.n, e) for t, e in zip(self.tapers, self._edges, strict=True)]
         # Each sum is read on the bands of its axes alone; the full set of axes
         # needs the weighted image itself there.
         self.sums = {
-            axes: np.asarray(summed)[np.ix_(*[self.bands[a] for a in axes])]
+            axes: np.asarray(summed)[np.ix_(*[self._pixels[a] for a in axes])]
             for axes, summed in marginals.sums.items()
         }
-        block = marginals.data[np.ix_(*self.bands)] ** marginals.power
-        for axis, (taper, band) in enumerate(zip(self.tapers, self.bands, strict=True)):
+        block = marginals.data[np.ix_(*self._pixels)] ** marginals.power
+        for axis, (taper, band) in enumerate(zip(self.tapers, self._pixels, strict=True)):
             shape = [1] * ndim
             shape[axis] = -1
             block *= taper.samples()[band].reshape(shape)
@@ -174,7 +174,7 @@ class TaperCorrelation(Term):
         constants = [_constant_rows(p, o) for p, o in zip(positions, orders, strict=True)]
         kernels = [
             _kernel(taper, band, _key(p), tuple(o), self.sign)
-            for taper, band, p, o in zip(self.tapers, self._bands, positions, orders, strict=True)
+            for taper, band, p, o in zip(self.tapers, self._edges, positions, orders, strict=True)
         ]
         sums = self.sums
         if ndim == 2:  # images: the four sums written out (the loop below, without its overhead)
@@ -277,7 +277,6 @@ class TaperOverlap(Term):
 
     def __init__(self, tapers):
         self.tapers = list(tapers)
-        self.constant = 0.0
 
     @property
     def is_constant(self) -> bool:
@@ -292,7 +291,4 @@ class TaperOverlap(Term):
             kernel = _kernel(taper, everything, _key(p), tuple(o), 1)
             rows = weight.sum() * _constant_rows(p, o) - kernel @ weight
             profiles.append(rows)
-        out = profiles[0]
-        for rows in profiles[1:]:
-            out = np.multiply.outer(out, rows)
-        return out
+        return outer_product(profiles)

@@ -23,6 +23,7 @@ from ._chi2 import (
     Surface,
     TermSum,
     marginal_errors,
+    outer_product,
     parabolic_offset,
     refine_minimum,
     whole_pixel_minimum,
@@ -185,19 +186,11 @@ def _filter_response(frequency: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return response
 
 
-def _outer(profiles) -> np.ndarray:
-    """The outer product of 1-D arrays, one per axis."""
-    out = profiles[0]
-    for profile in profiles[1:]:
-        out = np.multiply.outer(out, profile)
-    return out
-
-
 def _materialize(weight, shape, *, ones: bool = True):
     """A weight as a full array (``ones``: None becomes an array of ones)."""
     if weight is None:
         return np.ones(shape) if ones else None
-    return _outer(weight) if isinstance(weight, list) else weight
+    return outer_product(weight) if isinstance(weight, list) else weight
 
 
 def _smooth(values: np.ndarray, kernels, *, subtract: float = 0.0) -> np.ndarray:
@@ -632,7 +625,7 @@ def _surface(
         factors = [a * np.conj(b) for a, b in zip(ref.w_factors, mov.w_factors, strict=True)]
         weight = Series(None, shape, factors=factors)
     else:
-        full = ref.w if ref.w is not None else _outer(ref.w_factors)
+        full = ref.w if ref.w is not None else outer_product(ref.w_factors)
         weight = Series(mov.times_weight(full, conjugate=True), shape)
 
     offset = None
@@ -873,7 +866,7 @@ class Registrar:
         profiles = [taper.samples() for taper in self._tapers]
         if image.valid is None:
             return profiles
-        return image.valid * _outer(profiles)
+        return image.valid * outer_product(profiles)
 
     def _spectra(self, image: _Image, variance, *, cache_key=None) -> _Spectra:
         if cache_key is not None and cache_key in self._reference_cache:
@@ -941,7 +934,7 @@ class Registrar:
         mov_map = isinstance(mov_err, np.ndarray)
         ref_var = 0.0 if ref_err is None else ref_err**2
         mov_var = 0.0 if mov_err is None else mov_err**2
-        if self._binned_search(image) and not (ref_map or mov_map):
+        if self._binned_search(image, noise_maps=ref_map or mov_map):
             surface, start, guess, reference_power = self._tapered_surface(
                 image, split_noise=estimate
             )
@@ -1062,9 +1055,10 @@ class Registrar:
         )
         return surface, start, start + offset, reference_power
 
-    def _binned_search(self, image: _Image) -> bool:
+    def _binned_search(self, image: _Image, *, noise_maps: bool) -> bool:
         """Whether the whole-pixel search runs on binned images: overlap mode, large
-        enough images, and weights that are the taper alone (nothing masked).
+        enough images, and weights that are the taper alone (nothing masked, no
+        noise maps).
 
         Every axis must hold a full ramp of the taper: on shorter ones, the taper
         between pixels (the taper's terms) and the interpolant of the tapered image
@@ -1074,6 +1068,7 @@ class Registrar:
             self._tapers is not None
             and max(self._binning) > 1
             and min(self.shape) >= SHORT_AXIS
+            and not noise_maps
             and self._reference.valid is None
             and image.valid is None
         )
@@ -1092,10 +1087,12 @@ class Registrar:
     def _binned_estimate(self, image: _Image) -> np.ndarray:
         """The shift, to a pixel or two: the whole-pixel minimum of the surface of both
         images binned by ``self._binning``, refined by a parabola, in pixels."""
-        if self._binned_reference is None:
-            self._binned_reference = self._binned_spectra(self._reference)
-            self._binned_reference.keep = True
         reference = self._binned_reference
+        if reference is None:
+            reference = self._binned_spectra(self._reference)
+            if self.keep_reference_spectra:
+                reference.keep = True
+                self._binned_reference = reference
         surface = _surface(
             reference,
             self._binned_spectra(image),
@@ -1130,18 +1127,22 @@ class Registrar:
         profiles = [taper.samples() for taper in tapers]
 
         # The reference's spectrum for this padding, kept for the next call (the latest
-        # padding only). Threads sharing the Registrar each hold their own entry.
+        # padding only) unless the Registrar is a one-off. Threads sharing the
+        # Registrar each hold their own entry.
         entry = self._tapered_reference.get(padded)
         if entry is None:
             spectrum = _fft.rfftn(
                 self._reference.data, s=padded, threads=self.threads, weights=profiles
             )
             entry = spectrum, Marginals.from_spectrum(self._reference.data, spectrum, padded)
-            self._tapered_reference = {padded: entry}
+            if self.keep_reference_spectra:
+                self._tapered_reference = {padded: entry}
         ref_spectrum, ref_values = entry
-        if self._reference_squares is None:
-            self._reference_squares = Marginals.of(self._reference.data, 2, tapers)
         ref_squares_sums = self._reference_squares
+        if ref_squares_sums is None:
+            ref_squares_sums = Marginals.of(self._reference.data, 2, tapers)
+            if self.keep_reference_spectra:
+                self._reference_squares = ref_squares_sums
         cross = _fft.rfftn(image.data, s=padded, threads=self.threads, weights=profiles)
         mov_values = Marginals.from_spectrum(image.data, cross, padded)
         np.conj(cross, out=cross)
