@@ -58,14 +58,15 @@ def test_taper_derivatives_match_finite_differences(order):
 
 @pytest.mark.parametrize("shape", [(37,), (40, 37), (14, 17, 15)])
 @pytest.mark.parametrize("power", [1, 2])
-@pytest.mark.parametrize("sign", [1, -1])
-def test_taper_correlation_equals_the_padded_correlation(shape, power, sign):
+@pytest.mark.parametrize(("sign", "threads"), [(1, 1), (-1, 1), (1, 3)])
+def test_taper_correlation_equals_the_padded_correlation(shape, power, sign, threads):
     rng = np.random.default_rng(len(shape) + power)
     data = rng.normal(size=shape)
     tapers = _tapers(shape, width=4 if len(shape) == 3 else 8, margin=1)
     weight = _weight(tapers)
     reach = [(-5, 6)] * len(shape)
-    term = TaperCorrelation(Marginals.of(data, power, tapers), tapers, sign=sign, reach=reach)
+    sums = Marginals.of(data, power, tapers, threads=threads)
+    term = TaperCorrelation(sums, tapers, sign=sign, reach=reach)
     for shift in itertools.islice(itertools.product(range(-5, 7, 3), repeat=len(shape)), 20):
         truth = np.sum(weight * data**power * _moved(weight, [sign * s for s in shift]))
         value = term.tensor([[s] for s in shift], [(0,)] * len(shape)).item()

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._chi2 import Term, outer_product
+from ._rows import block_rows, map_rows
 
 __all__ = ["Taper", "TaperCorrelation", "TaperOverlap"]
 
@@ -213,17 +214,10 @@ class Marginals:
     sums: dict
 
     @classmethod
-    def of(cls, data: np.ndarray, power: int, tapers) -> Marginals:
+    def of(cls, data: np.ndarray, power: int, tapers, *, threads: int = 1) -> Marginals:
         ndim = data.ndim
         profiles = [t.samples() for t in tapers]
-        letters = "abcdefghijklmnopqrstuvwxyz"[:ndim]
-        raw = {}
-        # Sums over one axis read the image (for a square, without making it).
-        for axis in range(ndim):
-            kept = "".join(c for a, c in enumerate(letters) if a != axis)
-            operands = [data] * power + [profiles[axis]]
-            spec = ",".join([letters] * power + [letters[axis]]) + "->" + kept
-            raw[tuple(a for a in range(ndim) if a != axis)] = np.einsum(spec, *operands)
+        raw = _single_axis_sums(data, power, profiles, threads)
         # Smaller sets from larger ones (arrays of one dimension less each time).
         for size in range(ndim - 2, -1, -1):
             for axes in itertools.combinations(range(ndim), size):
@@ -269,6 +263,35 @@ class Marginals:
     def total(self) -> float:
         """``sum w X**power``."""
         return float(self.sums[()])
+
+
+def _single_axis_sums(data: np.ndarray, power: int, profiles, threads: int) -> dict:
+    """``sum_{x_a} t_a(x_a) X**power`` for each axis ``a``, keyed by the axes kept.
+
+    One pass over the data in blocks of rows (each block raised to ``power`` while
+    it is in cache); ``threads`` share the rows.
+    """
+    ndim = data.ndim
+    others = {
+        axis: np.empty([n for a, n in enumerate(data.shape) if a != axis])
+        for axis in range(1, ndim)
+    }
+    rows = block_rows(data)
+
+    def run(begin: int, end: int) -> np.ndarray:
+        first = np.zeros(data.shape[1:])
+        for start in range(begin, end, rows):
+            stop = min(end, start + rows)
+            block = np.power(data[start:stop], power, dtype=np.float64)
+            first += np.tensordot(profiles[0][start:stop], block, axes=([0], [0]))
+            for axis, out in others.items():
+                out[start:stop] = np.tensordot(block, profiles[axis], axes=([axis], [0]))
+        return first
+
+    raw = {tuple(range(ndim))[1:]: sum(map_rows(run, data.shape[0], threads))}
+    for axis, out in others.items():
+        raw[tuple(a for a in range(ndim) if a != axis)] = out
+    return raw
 
 
 class TaperOverlap(Term):
