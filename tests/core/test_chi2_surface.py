@@ -61,8 +61,7 @@ def test_newton_finds_a_known_maximum_of_the_correlation_to_machine_precision():
     ("shape", "dtype"),
     [((500,), np.float64), ((300, 250), np.float32), ((40, 30, 64), np.int32), ((3, 260), float)],
 )
-@pytest.mark.parametrize("threads", [1, 3])
-def test_smooth_equals_the_separable_convolution(shape, dtype, threads):
+def test_smooth_equals_the_separable_convolution(shape, dtype):
     # In blocks of rows, centred on the way: the same as filtering the centred
     # image axis by axis with zeros beyond the edges (axes shorter than their
     # kernel are left alone).
@@ -74,19 +73,16 @@ def test_smooth_equals_the_separable_convolution(shape, dtype, threads):
         if shape[axis] >= kernel.size:
             truth = scipy.ndimage.correlate1d(truth, kernel, axis=axis, mode="constant")
     before = values.copy()
-    out = _smooth(values, kernels, subtract=3.25, threads=threads)
-    np.testing.assert_allclose(out, truth, atol=1e-10)
+    np.testing.assert_allclose(_smooth(values, kernels, subtract=3.25), truth, atol=1e-10)
     np.testing.assert_array_equal(values, before)
 
 
 @pytest.mark.parametrize(
     ("shape", "factors"), [((103,), (4,)), ((50, 37), (3, 2)), ((9, 20, 18), (1, 4, 3))]
 )
-@pytest.mark.parametrize("threads", [1, 2, 5])
-def test_bin_takes_block_means(shape, factors, threads):
+def test_bin_takes_block_means(shape, factors):
     values = np.random.default_rng(6).normal(size=shape).astype(np.float32)
     crop = values[tuple(slice(0, n - n % f) for n, f in zip(shape, factors, strict=True))]
     blocks = [m for n, f in zip(crop.shape, factors, strict=True) for m in (n // f, f)]
     truth = crop.astype(np.float64).reshape(blocks).mean(axis=tuple(range(1, 2 * len(shape), 2)))
-    binned = _bin(values, factors, threads=threads)
-    np.testing.assert_allclose(binned, truth, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_bin(values, factors), truth, rtol=1e-12, atol=1e-12)

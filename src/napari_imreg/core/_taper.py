@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._chi2 import Term, outer_product
-from ._rows import block_rows, map_rows
+from ._rows import block_rows
 
 __all__ = ["Taper", "TaperCorrelation", "TaperOverlap"]
 
@@ -214,10 +214,10 @@ class Marginals:
     sums: dict
 
     @classmethod
-    def of(cls, data: np.ndarray, power: int, tapers, *, threads: int = 1) -> Marginals:
+    def of(cls, data: np.ndarray, power: int, tapers) -> Marginals:
         ndim = data.ndim
         profiles = [t.samples() for t in tapers]
-        raw = _single_axis_sums(data, power, profiles, threads)
+        raw = _single_axis_sums(data, power, profiles)
         # Smaller sets from larger ones (arrays of one dimension less each time).
         for size in range(ndim - 2, -1, -1):
             for axes in itertools.combinations(range(ndim), size):
@@ -265,30 +265,26 @@ class Marginals:
         return float(self.sums[()])
 
 
-def _single_axis_sums(data: np.ndarray, power: int, profiles, threads: int) -> dict:
+def _single_axis_sums(data: np.ndarray, power: int, profiles) -> dict:
     """``sum_{x_a} t_a(x_a) X**power`` for each axis ``a``, keyed by the axes kept.
 
-    One pass over the data in blocks of rows (each block raised to ``power`` while
-    it is in cache); ``threads`` share the rows.
+    One pass over the data in blocks of rows, each raised to ``power`` while it
+    is in cache.
     """
     ndim = data.ndim
+    first = np.zeros(data.shape[1:])
     others = {
         axis: np.empty([n for a, n in enumerate(data.shape) if a != axis])
         for axis in range(1, ndim)
     }
     rows = block_rows(data)
-
-    def run(begin: int, end: int) -> np.ndarray:
-        first = np.zeros(data.shape[1:])
-        for start in range(begin, end, rows):
-            stop = min(end, start + rows)
-            block = np.power(data[start:stop], power, dtype=np.float64)
-            first += np.tensordot(profiles[0][start:stop], block, axes=([0], [0]))
-            for axis, out in others.items():
-                out[start:stop] = np.tensordot(block, profiles[axis], axes=([axis], [0]))
-        return first
-
-    raw = {tuple(range(ndim))[1:]: sum(map_rows(run, data.shape[0], threads))}
+    for start in range(0, data.shape[0], rows):
+        stop = start + rows
+        block = np.power(data[start:stop], power, dtype=np.float64)
+        first += np.tensordot(profiles[0][start:stop], block, axes=([0], [0]))
+        for axis, out in others.items():
+            out[start:stop] = np.tensordot(block, profiles[axis], axes=([axis], [0]))
+    raw = {tuple(range(1, ndim)): first}
     for axis, out in others.items():
         raw[tuple(a for a in range(ndim) if a != axis)] = out
     return raw

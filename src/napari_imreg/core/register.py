@@ -28,7 +28,7 @@ from ._chi2 import (
     refine_minimum,
     whole_pixel_minimum,
 )
-from ._rows import block_rows, map_rows
+from ._rows import block_rows
 from ._taper import Marginals, Taper, TaperCorrelation, TaperOverlap
 from ._validation import (
     as_image,
@@ -192,7 +192,7 @@ def _materialize(weight, shape, *, ones: bool = True):
     return outer_product(weight) if isinstance(weight, list) else weight
 
 
-def _smooth(values: np.ndarray, kernels, *, subtract: float = 0.0, threads: int = 1) -> np.ndarray:
+def _smooth(values: np.ndarray, kernels, *, subtract: float = 0.0) -> np.ndarray:
     """``values - subtract`` convolved along each axis with that axis' symmetric kernel
     of odd length (zero outside the array); axes shorter than their kernel are left
     alone. Returns a new float64 array laid out for the FFT; ``values`` is only read.
@@ -200,7 +200,7 @@ def _smooth(values: np.ndarray, kernels, *, subtract: float = 0.0, threads: int 
     One pass over the data: the first axis is filtered in blocks of rows small
     enough to stay in cache, and each block is filtered along the other axes
     (the last by ``scipy.ndimage.correlate1d``, the others by whole planes) and
-    written out before the next is read. ``threads`` share the rows.
+    written out before the next is read.
     """
     out = _fft.empty(values.shape)
     active = [n >= kernel.size for n, kernel in zip(values.shape, kernels, strict=True)]
@@ -210,39 +210,35 @@ def _smooth(values: np.ndarray, kernels, *, subtract: float = 0.0, threads: int 
     # The first axis' filter applied to ones: how much of ``subtract`` each row keeps.
     kept = scipy.ndimage.correlate1d(np.ones(n), first, mode="constant")
     rows = block_rows(values)
-
-    def run(begin: int, end: int) -> None:
-        block = np.empty((min(rows, end - begin), *values.shape[1:]))
-        spare = np.empty_like(block)
-        for start in range(begin, end, rows):
-            stop = min(end, start + rows)
-            current = block[: stop - start]
-            np.multiply(values[start:stop], first[half], out=current, dtype=np.float64)
-            for j in range(1, half + 1):
-                for offset in (j, -j):  # row i takes values[i - offset] (zero beyond the edges)
-                    lo, hi = max(start, offset), min(stop, n + offset)
-                    if lo < hi:
-                        term = spare[: hi - lo]
-                        np.multiply(
-                            values[lo - offset : hi - offset],
-                            first[half + j],
-                            out=term,
-                            dtype=np.float64,
-                        )
-                        current[lo - start : hi - start] += term
-            if subtract:
-                current -= (subtract * kept[start:stop]).reshape([-1] + [1] * (values.ndim - 1))
-            for axis in range(1, values.ndim - 1):
-                if active[axis]:
-                    _filter_planes(current, axis, kernels[axis], spare[: stop - start])
-            if values.ndim > 1 and active[-1]:
-                scipy.ndimage.correlate1d(
-                    current, kernels[-1], axis=-1, output=out[start:stop], mode="constant"
-                )
-            else:
-                out[start:stop] = current
-
-    map_rows(run, n, threads)
+    block = np.empty((min(rows, n), *values.shape[1:]))
+    spare = np.empty_like(block)
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        current = block[: stop - start]
+        np.multiply(values[start:stop], first[half], out=current, dtype=np.float64)
+        for j in range(1, half + 1):
+            for offset in (j, -j):  # rows i take values[i - offset] (zero beyond the edges)
+                lo, hi = max(start, offset), min(stop, n + offset)
+                if lo < hi:
+                    term = spare[: hi - lo]
+                    np.multiply(
+                        values[lo - offset : hi - offset],
+                        first[half + j],
+                        out=term,
+                        dtype=np.float64,
+                    )
+                    current[lo - start : hi - start] += term
+        if subtract:
+            current -= (subtract * kept[start:stop]).reshape([-1] + [1] * (values.ndim - 1))
+        for axis in range(1, values.ndim - 1):
+            if active[axis]:
+                _filter_planes(current, axis, kernels[axis], spare[: stop - start])
+        if values.ndim > 1 and active[-1]:
+            scipy.ndimage.correlate1d(
+                current, kernels[-1], axis=-1, output=out[start:stop], mode="constant"
+            )
+        else:
+            out[start:stop] = current
     return out
 
 
@@ -272,31 +268,21 @@ def _zero_edges(values: np.ndarray, margins) -> np.ndarray:
     return values
 
 
-def _bin(values: np.ndarray, factors, *, threads: int = 1) -> np.ndarray:
+def _bin(values: np.ndarray, factors) -> np.ndarray:
     """Means of blocks of ``factors`` pixels along each axis (a last partial block dropped).
 
     Each axis is summed as its ``f`` interleaved slices, the last axis first:
     numpy reduces a short inner axis far more slowly than it adds arrays.
-    ``threads`` share the rows.
     """
-    kept = values[tuple(slice(0, n - n % f) for n, f in zip(values.shape, factors, strict=True))]
-    out = np.empty([n // f for n, f in zip(values.shape, factors, strict=True)])
-    first = factors[0]
-    scale = 1.0 / float(np.prod(factors))
-
-    def run(start: int, stop: int) -> None:
-        part = kept[start:stop]
-        for axis in reversed(range(values.ndim)):
-            f = factors[axis]
-            if f > 1:
-                slices = [part[(slice(None),) * axis + (slice(i, None, f),)] for i in range(f)]
-                part = np.add(slices[0], slices[1], dtype=np.float64)
-                for piece in slices[2:]:
-                    part += piece
-        np.multiply(part, scale, out=out[start // first : stop // first])
-
-    map_rows(run, kept.shape[0], threads, align=first)
-    return out
+    out = values[tuple(slice(0, n - n % f) for n, f in zip(values.shape, factors, strict=True))]
+    for axis in reversed(range(values.ndim)):
+        f = factors[axis]
+        if f > 1:
+            parts = [out[(slice(None),) * axis + (slice(i, None, f),)] for i in range(f)]
+            out = np.add(parts[0], parts[1], dtype=np.float64)
+            for part in parts[2:]:
+                out += part
+    return out / float(np.prod(factors))
 
 
 def _move(values: np.ndarray, offsets, *, wrap: bool) -> np.ndarray:
@@ -356,12 +342,10 @@ class _Image:
     margins: tuple[int, ...]
 
     @classmethod
-    def prepare(
-        cls, image: np.ndarray, mask, *, zero_mean: bool, kernels, name: str, threads: int = 1
-    ) -> _Image:
+    def prepare(cls, image: np.ndarray, mask, *, zero_mean: bool, kernels, name: str) -> _Image:
         """The image copied (the caller's array is never touched), invalid pixels zeroed,
         optionally centred, and filtered with one kernel per axis (``kernels`` None:
-        not filtered) by ``threads``."""
+        not filtered)."""
         ndim = image.ndim
         margins = (0,) * ndim if kernels is None else tuple(k.size // 2 for k in kernels)
         if any(n <= 2 * m for n, m in zip(image.shape, margins, strict=True)):
@@ -373,8 +357,7 @@ class _Image:
                 data = _fft.empty(image.shape)
                 np.subtract(image, mean, out=data)  # the copy and the centring in one pass
                 return cls(data, None, margins)
-            filtered = _smooth(image, kernels, subtract=mean, threads=threads)
-            return cls(_zero_edges(filtered, margins), None, margins)
+            return cls(_zero_edges(_smooth(image, kernels, subtract=mean), margins), None, margins)
         data = _fft.empty(image.shape)
         np.copyto(data, image)
         invalid = ~np.isfinite(data)
@@ -393,7 +376,7 @@ class _Image:
                 data[~valid] = 0.0
         if kernels is None:
             return cls(data, valid, margins)
-        data = _smooth(data, kernels, threads=threads)
+        data = _smooth(data, kernels)
         if valid is None:
             return cls(_zero_edges(data, margins), None, margins)
         # Pixels whose filter reached outside the image or an invalid pixel.
@@ -738,12 +721,7 @@ class Registrar:
         smooth = self.boundary == "overlap" and bool(prefilter)
         self._kernels = _smoothing_kernels(ref.shape) if smooth else None
         self._reference = _Image.prepare(
-            ref,
-            mask,
-            zero_mean=self.zero_mean,
-            kernels=self._kernels,
-            name="reference",
-            threads=self._pass_threads,
+            ref, mask, zero_mean=self.zero_mean, kernels=self._kernels, name="reference"
         )
         requested = check_max_shift(max_shift, ref.shape)
         half = np.asarray(ref.shape, dtype=np.float64) / 2
@@ -772,11 +750,6 @@ class Registrar:
         self._reference_squares: Marginals | None = None
         #: Keep the reference's spectra between calls (False for a one-off registration).
         self.keep_reference_spectra = True
-
-    @property
-    def _pass_threads(self) -> int:
-        """Threads sharing a pass over an image (filtering, binning, sums): as the FFTs'."""
-        return _fft.threads_for(int(np.prod(self.shape)), self.threads)
 
     @property
     def _smooth(self) -> bool:
@@ -904,7 +877,6 @@ class Registrar:
                 variance = _smooth(
                     np.where(np.isfinite(variance), variance, 0.0),
                     [kernel**2 for kernel in self._kernels],
-                    threads=self._pass_threads,
                 )
             inverse = 1.0 / np.where(variance > 0, variance, np.inf)
             weight = inverse if weight is None else weight * inverse
@@ -943,12 +915,7 @@ class Registrar:
         moving_error = check_error(error, mov.shape, "error")
         mask = _ignore_unknown_noise(_check_mask(mask, mov.shape, "mask"), moving_error)
         image = _Image.prepare(
-            mov,
-            mask,
-            zero_mean=self.zero_mean,
-            kernels=self._kernels,
-            name="moving",
-            threads=self._pass_threads,
+            mov, mask, zero_mean=self.zero_mean, kernels=self._kernels, name="moving"
         )
         if self._reference.is_flat() or image.is_flat():
             return self._no_information()
@@ -1107,7 +1074,7 @@ class Registrar:
 
     def _binned_spectra(self, image: _Image) -> _Spectra:
         binning = self._binning
-        data = _bin(image.data, binning, threads=self._pass_threads)
+        data = _bin(image.data, binning)
         weight = [
             Taper.for_axis(n, max(1, TAPER_WIDTH // f), -(-t.margin // f)).samples()
             for n, f, t in zip(data.shape, binning, self._tapers, strict=True)
@@ -1172,9 +1139,7 @@ class Registrar:
         ref_spectrum, ref_values = entry
         ref_squares_sums = self._reference_squares
         if ref_squares_sums is None:
-            ref_squares_sums = Marginals.of(
-                self._reference.data, 2, tapers, threads=self._pass_threads
-            )
+            ref_squares_sums = Marginals.of(self._reference.data, 2, tapers)
             if self.keep_reference_spectra:
                 self._reference_squares = ref_squares_sums
         cross = _fft.rfftn(image.data, s=padded, threads=self.threads, weights=profiles)
@@ -1184,10 +1149,7 @@ class Registrar:
 
         ref_squares = TaperCorrelation(ref_squares_sums, tapers, sign=1, reach=reach)
         mov_squares = TaperCorrelation(
-            Marginals.of(image.data, 2, tapers, threads=self._pass_threads),
-            tapers,
-            sign=-1,
-            reach=reach,
+            Marginals.of(image.data, 2, tapers), tapers, sign=-1, reach=reach
         )
         residual = TermSum(ref_squares, mov_squares, Series(cross, padded, scale=-2.0))
         offset = None
