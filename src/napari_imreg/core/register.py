@@ -73,6 +73,10 @@ BINNED_SIZE = 128
 MAX_BINNING = 4
 #: The padding of the cross term on that road grows in steps of this many pixels.
 PADDING_STEP = 32
+#: Axes this long or longer get wider edges in overlap mode: zero over 1/``LONG_EDGE``
+#: of the axis, then a ramp as long (see ``_overlap_taper``).
+LONG_AXIS = 1024
+LONG_EDGE = 128
 
 
 class RegistrationWarning(UserWarning):
@@ -169,6 +173,42 @@ def delta_chi2_levels(ndim: int, sigmas=(1, 2, 3)) -> tuple[float, ...]:
         raise ValueError(f"ndim must be a positive integer, got {ndim!r}.")
     coverage = scipy.special.erf(np.asarray(sigmas, dtype=np.float64) / np.sqrt(2.0))
     return tuple(float(level) for level in scipy.stats.chi2.ppf(coverage, int(ndim)))
+
+
+def _overlap_taper(n: int, filter_margin: int) -> Taper:
+    """The weight profile of an axis in overlap mode: zero over the filter's margin,
+    then a raised-cosine ramp, ``TAPER_WIDTH`` pixels together.
+
+    Axes of ``LONG_AXIS`` pixels or more stay zero over ``n // LONG_EDGE`` pixels and
+    ramp over as many (1.5% of the axis at each end):
+    - the ramp's spectrum leaks past the Nyquist frequency, and what leaks is the
+      image's level at the edge; on a 6 px ramp, strong edges (a 1-D spectrum, a
+      gradient across the image) bias the shift by up to ~0.01 px, which errors at
+      high signal-to-noise do not cover;
+    - the cross term of a shift up to ``2 n // LONG_EDGE`` pixels, less the room the
+      search needs, then needs no padding (``_cross_padding``): FFTs of the image's
+      own size, a power of two for the usual sizes.
+    """
+    taper = Taper.for_axis(n, TAPER_WIDTH, filter_margin)
+    if n >= LONG_AXIS:
+        edge = n // LONG_EDGE
+        taper = Taper(n, max(taper.width, edge), max(taper.margin, edge))
+    return taper
+
+
+def _cross_padding(shape, largest, tapers) -> tuple[int, ...]:
+    """The FFT shape for the cross term ``corr(aR, bM)`` of the tapered images, exact
+    at every shift up to ``largest`` pixels per axis.
+
+    A circular correlation of two images that are zero over ``m`` pixels at each
+    end equals the zero-padded one at shifts up to ``2 m``: an axis whose shifts
+    stay within that keeps its length (rounded up to a fast one). Others are
+    padded by the rest, in steps of ``PADDING_STEP`` so that shifts that drift (a
+    stack) reuse one transform size, and its plan.
+    """
+    short = [max(0, int(k) - 2 * t.margin) for k, t in zip(largest, tapers, strict=True)]
+    steps = [-(-k // PADDING_STEP) * PADDING_STEP for k in short]
+    return _fft.next_fast_shape(np.asarray(shape) + np.asarray(steps))
 
 
 def _smoothing_kernels(shape) -> list[np.ndarray]:
@@ -668,7 +708,8 @@ class Registrar:
     boundary : {"overlap", "wrap"}
         ``"overlap"`` (default) compares the images only where they overlap, as
         real (non-periodic) images need; the correlations are zero-padded and the
-        weights taper smoothly to zero over the outer ``TAPER_WIDTH`` pixels.
+        weights taper smoothly to zero over the outer ``TAPER_WIDTH`` pixels (on
+        axes of ``LONG_AXIS`` px or more, over the outer 1/64 of the axis).
         ``"wrap"`` treats both images as periodic (what FFT registration usually
         computes; exact for periodic data, biased for real images).
     zero_mean : bool
@@ -738,9 +779,7 @@ class Registrar:
                 np.asarray(ref.shape) + self._limits.astype(int) + 2
             )
             margins = [k.size // 2 for k in self._kernels] if smooth else [0] * ref.ndim
-            self._tapers = [
-                Taper.for_axis(n, TAPER_WIDTH, m) for n, m in zip(ref.shape, margins, strict=True)
-            ]
+            self._tapers = [_overlap_taper(n, m) for n, m in zip(ref.shape, margins, strict=True)]
             self._binning = tuple(
                 int(np.clip(n // BINNED_SIZE, 1, MAX_BINNING)) for n in ref.shape
             )
@@ -1076,7 +1115,7 @@ class Registrar:
         binning = self._binning
         data = _bin(image.data, binning)
         weight = [
-            Taper.for_axis(n, max(1, TAPER_WIDTH // f), -(-t.margin // f)).samples()
+            Taper(n, max(1, t.width // f), -(-t.margin // f)).samples()
             for n, f, t in zip(data.shape, binning, self._tapers, strict=True)
         ]
         limits = np.floor(self._limits / binning).astype(int)
@@ -1119,10 +1158,8 @@ class Registrar:
         reach = [(c - r, c + r) for c, r in zip(centre, room, strict=True)]
         # The padding in steps of PADDING_STEP: shifts that drift (a stack) reuse
         # one transform size, and its plan.
-        extent = np.abs(centre).astype(int) + room + 1
-        extent = -(-extent // PADDING_STEP) * PADDING_STEP
-        padded = _fft.next_fast_shape(np.asarray(self.shape) + extent)
         tapers = self._tapers
+        padded = _cross_padding(self.shape, np.abs(centre).astype(int) + room, tapers)
         profiles = [taper.samples() for taper in tapers]
 
         # The reference's spectrum for this padding, kept for the next call (the latest
