@@ -133,3 +133,31 @@ def test_marginals_over_several_blocks_of_rows_equal_the_direct_sums(shape):
     for axes, values in sums.items():
         summed = tuple(a for a in range(len(shape)) if a not in axes)
         np.testing.assert_allclose(values, weighted.sum(axis=summed), rtol=1e-10, atol=1e-9)
+
+
+@pytest.mark.parametrize("period", [50, 51])
+def test_a_taper_with_a_period_is_the_interpolant_of_its_samples(period):
+    analytic = Taper(40, 6, 2)
+    taper = Taper(40, 6, 2, period=period)
+    samples = analytic.samples()
+    np.testing.assert_array_equal(taper.samples(), samples)
+    # The real trigonometric interpolant of the samples zero-padded to the period,
+    # summed term by term (the Nyquist term of an even period split in two).
+    spectrum = np.fft.fft(samples, n=period)
+    k = np.fft.fftfreq(period, 1 / period)
+
+    def interpolant(u):
+        phases = np.exp(2j * np.pi * np.outer(u, k) / period)
+        if period % 2 == 0:
+            phases[:, period // 2] = np.cos(np.pi * u)
+        return (phases @ spectrum).real / period
+
+    u = np.arange(-6, 47) + 0.37
+    value, slope = taper.complement(u, (0, 1))
+    np.testing.assert_allclose(value, 1 - interpolant(u), atol=1e-12)
+    h = 1e-6
+    numeric = -(interpolant(u + h) - interpolant(u - h)) / (2 * h)
+    np.testing.assert_allclose(slope, numeric, atol=1e-7)
+    # At whole pixels it is the samples, and past the ramp it ripples a little.
+    np.testing.assert_allclose(taper.complement(np.arange(40.0))[0], 1 - samples, atol=1e-12)
+    assert 0 < np.max(np.abs(value - analytic.complement(u)[0])) < 0.05

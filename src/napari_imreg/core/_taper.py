@@ -35,6 +35,9 @@ from ._rows import block_rows
 
 __all__ = ["Taper", "TaperCorrelation", "TaperOverlap"]
 
+#: Pixels past the ramp over which an interpolated taper's ripples are summed.
+RIPPLE = 32
+
 
 @dataclass(frozen=True)
 class Taper:
@@ -44,11 +47,19 @@ class Taper:
     As a function of a continuous position ``u``, the ramp is
     ``(1 - cos(pi v / width)) / 2`` with ``v = u - margin + 1/2``; pixel ``margin + i``
     of the ramp has weight ``(1 - cos(pi (i + 1/2) / width)) / 2``.
+
+    With a ``period``, the taper between pixels is instead the trigonometric
+    interpolant of those samples, zero-padded to ``period``: what a correlation
+    computed by FFTs of that size sees. Terms summed with it then agree with a
+    cross term from such FFTs; the raised cosine differs from that interpolant
+    by what its spectrum leaks past Nyquist, times the image's level at the edges.
+    Its ripples beyond the ramp are left out past ``RIPPLE`` pixels.
     """
 
     n: int
     width: int
     margin: int = 0
+    period: int | None = None
 
     @classmethod
     def for_axis(cls, n: int, width: int, margin: int = 0) -> Taper:
@@ -63,9 +74,13 @@ class Taper:
 
     @functools.cached_property
     def _samples(self) -> np.ndarray:
-        samples = 1.0 - self.complement(np.arange(self.n, dtype=np.float64))[0]
+        samples = 1.0 - self._raised_cosine(np.arange(self.n, dtype=np.float64), (0,))[0]
         samples.setflags(write=False)
         return samples
+
+    @functools.cached_property
+    def _spectrum(self) -> np.ndarray:
+        return np.fft.rfft(self._samples, n=self.period)
 
     def samples(self) -> np.ndarray:
         """The weight at each pixel (read-only)."""
@@ -74,8 +89,34 @@ class Taper:
     def complement(self, u, orders=(0,)) -> list[np.ndarray]:
         """The derivatives of ``1 - t`` of each of ``orders`` at positions ``u``: one
         outside the image and zero inside for order 0, zero beyond the ramps for
-        the others. All orders come from one cosine and one sine of each ramp."""
+        the others (up to the interpolant's ripples, with a ``period``)."""
         u = np.asarray(u, dtype=np.float64)
+        if self.period is None:
+            return self._raised_cosine(u, orders)
+        return self._interpolated(u, orders)
+
+    def _interpolated(self, u: np.ndarray, orders) -> list[np.ndarray]:
+        """:meth:`complement` from the interpolant of the samples: for each fraction
+        of a pixel in ``u``, one inverse FFT per order shifts it onto the pixels."""
+        period = self.period
+        k = np.arange(period // 2 + 1)
+        whole = np.floor(u)
+        fractions, which = np.unique(u - whole, return_inverse=True)
+        which = which.reshape(u.shape)
+        index = whole.astype(np.intp) % period
+        out = [np.empty(u.shape) for _ in orders]
+        for i, fraction in enumerate(fractions):
+            moved = self._spectrum * np.exp((2j * np.pi / period) * k * fraction)
+            chosen = which == i
+            for values, order in zip(out, orders, strict=True):
+                series = moved * (2j * np.pi * k / period) ** order if order else moved
+                interpolant = np.fft.irfft(series, n=period)[index[chosen]]
+                values[chosen] = (1.0 - interpolant) if order == 0 else -interpolant
+        return out
+
+    def _raised_cosine(self, u: np.ndarray, orders) -> list[np.ndarray]:
+        """:meth:`complement` of the raised cosine: all orders from one cosine and
+        one sine of each ramp."""
         rate = np.pi / self.width
         out = [np.zeros(u.shape) for _ in orders]
         for mirrored in (False, True):
@@ -96,7 +137,7 @@ class Taper:
     def band(self, low: float, high: float) -> tuple[int, int]:
         """``(first, last)``: the pixels ``x < first`` and ``x >= last`` are those where
         ``1 - t(x - s)`` can be non-zero for ``low <= s <= high``."""
-        reach = self.start + self.width
+        reach = self.start + self.width + (0 if self.period is None else RIPPLE)
         first = min(self.n, max(0, math.ceil(reach + high)))
         last = max(first, min(self.n, math.floor(self.n - 1 - reach + low) + 1))
         return first, last

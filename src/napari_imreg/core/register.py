@@ -7,6 +7,7 @@ many moving images against one reference, preparing the reference once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 from dataclasses import dataclass
@@ -1158,9 +1159,12 @@ class Registrar:
         reach = [(c - r, c + r) for c, r in zip(centre, room, strict=True)]
         # The padding in steps of PADDING_STEP: shifts that drift (a stack) reuse
         # one transform size, and its plan.
-        tapers = self._tapers
-        padded = _cross_padding(self.shape, np.abs(centre).astype(int) + room, tapers)
-        profiles = [taper.samples() for taper in tapers]
+        padded = _cross_padding(self.shape, np.abs(centre).astype(int) + room, self._tapers)
+        profiles = [taper.samples() for taper in self._tapers]
+        # Between pixels, the taper as the FFTs of the cross term see it (``Taper``).
+        tapers = [
+            dataclasses.replace(t, period=p) for t, p in zip(self._tapers, padded, strict=True)
+        ]
 
         # The reference's spectrum for this padding, kept for the next call (the latest
         # padding only) unless the Registrar is a one-off. Threads sharing the
