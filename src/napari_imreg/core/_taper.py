@@ -96,23 +96,15 @@ class Taper:
         return self._interpolated(u, orders)
 
     def _interpolated(self, u: np.ndarray, orders) -> list[np.ndarray]:
-        """:meth:`complement` from the interpolant of the samples: for each fraction
-        of a pixel in ``u``, one inverse FFT per order shifts it onto the pixels."""
-        period = self.period
-        k = np.arange(period // 2 + 1)
+        """:meth:`complement` from the interpolant of the samples: each fraction of a
+        pixel in ``u`` shifts the spectrum, and one batch of inverse FFTs gives every
+        order at every pixel plus that fraction."""
         whole = np.floor(u)
         fractions, which = np.unique(u - whole, return_inverse=True)
-        which = which.reshape(u.shape)
-        index = whole.astype(np.intp) % period
-        out = [np.empty(u.shape) for _ in orders]
-        for i, fraction in enumerate(fractions):
-            moved = self._spectrum * np.exp((2j * np.pi / period) * k * fraction)
-            chosen = which == i
-            for values, order in zip(out, orders, strict=True):
-                series = moved * (2j * np.pi * k / period) ** order if order else moved
-                interpolant = np.fft.irfft(series, n=period)[index[chosen]]
-                values[chosen] = (1.0 - interpolant) if order == 0 else -interpolant
-        return out
+        values = _shifted_interpolants(self, tuple(fractions.tolist()), tuple(orders))
+        picked = values[:, which.reshape(u.shape), whole.astype(np.intp) % self.period]
+        pairs = zip(picked, orders, strict=True)
+        return [(1.0 - part) if order == 0 else -part for part, order in pairs]
 
     def _raised_cosine(self, u: np.ndarray, orders) -> list[np.ndarray]:
         """:meth:`complement` of the raised cosine: all orders from one cosine and
@@ -141,6 +133,20 @@ class Taper:
         first = min(self.n, max(0, math.ceil(reach + high)))
         last = max(first, min(self.n, math.floor(self.n - 1 - reach + low) + 1))
         return first, last
+
+
+@functools.lru_cache(maxsize=64)
+def _shifted_interpolants(taper: Taper, fractions: tuple, orders: tuple) -> np.ndarray:
+    """``values[order, fraction, pixel]``: the derivative of each order of a periodic
+    taper's interpolant at each pixel plus each fraction, over one period. Cached
+    and read-only: the terms of one surface ask for the same shifts."""
+    period = taper.period
+    k = np.arange(period // 2 + 1)
+    shifted = taper._spectrum * np.exp((2j * np.pi / period) * np.outer(fractions, k))
+    factors = np.stack([(2j * np.pi * k / period) ** order for order in orders])
+    values = np.fft.irfft(factors[:, None, :] * shifted[None, :, :], n=period, axis=-1)
+    values.setflags(write=False)
+    return values
 
 
 def _pixels(n: int, band: tuple[int, int]) -> np.ndarray:
