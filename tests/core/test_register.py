@@ -799,8 +799,10 @@ def test_errors_are_calibrated_binned(noisy, error):
 
 @pytest.mark.parametrize("noise", [0.01, 0.001])
 def test_long_spectra_errors_are_calibrated_at_high_signal_to_noise(noise):
-    # A 1-D spectrum has nothing to average the level at its edges over: with a
-    # short taper ramp, what leaks past Nyquist biased shifts by ~0.006 px here.
+    # A 1-D spectrum has nothing to average the level at its edges over: when the
+    # taper's terms took the raised cosine between pixels and the cross term the
+    # FFTs' interpolant, the two parted by what the ramp leaks past Nyquist times
+    # that level, and shifts here were off by ~0.006 px.
     rng = np.random.default_rng(77)
     pulls = []
     for _ in range(2 * CAL_TRIALS):

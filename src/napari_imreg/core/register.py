@@ -74,8 +74,8 @@ BINNED_SIZE = 128
 MAX_BINNING = 4
 #: The padding of the cross term on that road grows in steps of this many pixels.
 PADDING_STEP = 32
-#: Axes this long or longer get wider edges in overlap mode: zero over 1/``LONG_EDGE``
-#: of the axis, then a ramp as long (see ``_overlap_taper``).
+#: Axes this long or longer stay zero over 1/``LONG_EDGE`` of their length at each end
+#: in overlap mode (see ``_overlap_taper``).
 LONG_AXIS = 1024
 LONG_EDGE = 128
 
@@ -180,20 +180,15 @@ def _overlap_taper(n: int, filter_margin: int) -> Taper:
     """The weight profile of an axis in overlap mode: zero over the filter's margin,
     then a raised-cosine ramp, ``TAPER_WIDTH`` pixels together.
 
-    Axes of ``LONG_AXIS`` pixels or more stay zero over ``n // LONG_EDGE`` pixels and
-    ramp over as many (1.5% of the axis at each end):
-    - the ramp's spectrum leaks past the Nyquist frequency, and what leaks is the
-      image's level at the edge; on a 6 px ramp, strong edges (a 1-D spectrum, a
-      gradient across the image) bias the shift by up to ~0.01 px, which errors at
-      high signal-to-noise do not cover;
-    - the cross term of a shift up to ``2 n // LONG_EDGE`` pixels, less the room the
-      search needs, then needs no padding (``_cross_padding``): FFTs of the image's
-      own size, a power of two for the usual sizes.
+    Axes of ``LONG_AXIS`` pixels or more stay zero over ``n // LONG_EDGE`` pixels
+    (under 1% of the axis at each end): on the large-image road the cross term of a
+    shift up to twice that, less the room the search needs, then needs no padding
+    (``_cross_padding``), and its FFTs keep the image's own size, a power of two
+    for the usual sizes.
     """
     taper = Taper.for_axis(n, TAPER_WIDTH, filter_margin)
     if n >= LONG_AXIS:
-        edge = n // LONG_EDGE
-        taper = Taper(n, max(taper.width, edge), max(taper.margin, edge))
+        taper = Taper(n, taper.width, max(taper.margin, n // LONG_EDGE))
     return taper
 
 
@@ -710,7 +705,7 @@ class Registrar:
         ``"overlap"`` (default) compares the images only where they overlap, as
         real (non-periodic) images need; the correlations are zero-padded and the
         weights taper smoothly to zero over the outer ``TAPER_WIDTH`` pixels (on
-        axes of ``LONG_AXIS`` px or more, over the outer 1/64 of the axis).
+        axes of ``LONG_AXIS`` px or more, after a zero margin of 1/128 of the axis).
         ``"wrap"`` treats both images as periodic (what FFT registration usually
         computes; exact for periodic data, biased for real images).
     zero_mean : bool
