@@ -161,3 +161,24 @@ def test_a_taper_with_a_period_is_the_interpolant_of_its_samples(period):
     # At whole pixels it is the samples, and past the ramp it ripples a little.
     np.testing.assert_allclose(taper.complement(np.arange(40.0))[0], 1 - samples, atol=1e-12)
     assert 0 < np.max(np.abs(value - analytic.complement(u)[0])) < 0.05
+
+
+@pytest.mark.parametrize("period", [44, 45])
+def test_taper_overlap_with_a_period_sums_the_interpolated_taper(period):
+    # sum_x t(x) I[t](x - s): the samples against the interpolant, term by term.
+    tapers = [Taper(40, 6, 2, period=period), Taper(31, 4, 1, period=period)]
+    overlap = TaperOverlap(tapers)
+    point, h = np.array([1.3, -2.45]), 1e-5
+
+    def summed(s):
+        out = 1.0
+        for taper, shift in zip(tapers, s, strict=True):
+            moved = 1.0 - taper.complement(np.arange(taper.n) - shift)[0]
+            out *= float(taper.samples() @ moved)
+        return out
+
+    value = overlap.tensor([[x] for x in point], [(0, 1)] * 2)
+    assert value[0, 0] == pytest.approx(summed(point), rel=1e-12)
+    step = np.array([h, 0.0])
+    slope = (summed(point + step) - summed(point - step)) / (2 * h)
+    assert value[1, 0] == pytest.approx(slope, rel=1e-6)

@@ -32,6 +32,7 @@ import numpy as np
 
 from ._chi2 import Term, outer_product
 from ._rows import block_rows
+from .fourier import axis_kernels
 
 __all__ = ["Taper", "TaperCorrelation", "TaperOverlap"]
 
@@ -351,10 +352,14 @@ class TaperOverlap(Term):
     def tensor(self, positions, orders) -> np.ndarray:
         profiles = []
         for taper, p, o in zip(self.tapers, positions, orders, strict=True):
+            if taper.period is not None:
+                # The interpolated autocorrelation of the samples: a series on |T|**2.
+                kernel = axis_kernels(taper.period, p, half=True, orders=tuple(o))
+                profiles.append((kernel @ np.abs(taper._spectrum) ** 2).real)
+                continue
             weight = taper.samples()
             # sum_x t(x) (1 - e(x - s)), and its derivatives in s.
             everything = (taper.n, taper.n)  # no pixel is left out
             kernel = _kernel(taper, everything, _key(p), tuple(o), 1)
-            rows = weight.sum() * _constant_rows(p, o) - kernel @ weight
-            profiles.append(rows)
+            profiles.append(weight.sum() * _constant_rows(p, o) - kernel @ weight)
         return outer_product(profiles)
