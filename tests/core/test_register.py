@@ -318,6 +318,20 @@ def test_errors_are_calibrated_1d_and_3d(shape, boundary, noise):
         _assert_unit_pulls(pulls)
 
 
+def _crop_pulls(shape, noise, trials, *, seed, **kwargs):
+    """Pulls of ``register`` on crop pairs with shifts up to 6 px, noise in the moving crop."""
+    rng = np.random.default_rng(seed)
+    pulls = []
+    for _ in range(trials):
+        truth = rng.uniform(-6, 6, size=len(shape))
+        reference, moving = make_crop_pair(
+            shape, truth, noise=noise, seed=int(rng.integers(2**31))
+        )
+        result = register(reference, moving, **kwargs)
+        pulls.append((result.shift - truth) / result.error)
+    return np.array(pulls)
+
+
 def _assert_unit_pulls(pulls):
     # At least 2 * 40 = 80 pulls: the rms of 80 unit normals scatters by 1/sqrt(160)
     # = 0.08 and their mean by 0.11, so 0.7-1.3 and |mean| < 0.4 are ~3.5 sigma bands.
@@ -766,16 +780,8 @@ def test_errors_are_calibrated_binned_at_high_signal_to_noise(error):
     # With the raised cosine between pixels, the taper's terms and the cross term
     # parted by what the ramp leaks past Nyquist times the edges' level: errors
     # 2.3-2.8x too small at this noise on 256-512 px crops.
-    rng = np.random.default_rng(2027)
-    pulls = []
-    for _ in range(CAL_TRIALS):
-        truth = rng.uniform(-6, 6, size=2)
-        reference, moving = make_crop_pair(
-            BINNED_SHAPE, truth, noise=0.01, seed=int(rng.integers(2**31))
-        )
-        result = register(reference, moving, **({"error": 0.01} if error == "scalar" else {}))
-        pulls.append((result.shift - truth) / result.error)
-    _assert_unit_pulls(np.array(pulls))
+    kwargs = {"error": 0.01} if error == "scalar" else {}
+    _assert_unit_pulls(_crop_pulls(BINNED_SHAPE, 0.01, CAL_TRIALS, seed=2027, **kwargs))
 
 
 @pytest.mark.parametrize("noisy", ["moving", "both"])
@@ -803,16 +809,7 @@ def test_long_spectra_errors_are_calibrated_at_high_signal_to_noise(noise):
     # taper's terms took the raised cosine between pixels and the cross term the
     # FFTs' interpolant, the two parted by what the ramp leaks past Nyquist times
     # that level, and shifts here were off by ~0.006 px.
-    rng = np.random.default_rng(77)
-    pulls = []
-    for _ in range(2 * CAL_TRIALS):
-        truth = rng.uniform(-6, 6, size=1)
-        reference, moving = make_crop_pair(
-            (4096,), truth, noise=noise, seed=int(rng.integers(2**31))
-        )
-        result = register(reference, moving)
-        pulls.append((result.shift - truth) / result.error)
-    _assert_unit_pulls(np.array(pulls))
+    _assert_unit_pulls(_crop_pulls((4096,), noise, 2 * CAL_TRIALS, seed=77))
 
 
 def test_long_axes_correlate_without_padding(monkeypatch):
