@@ -328,7 +328,7 @@ def _single_axis_sums(data: np.ndarray, power: int, profiles) -> dict:
     rows = block_rows(data)
     for start in range(0, data.shape[0], rows):
         stop = start + rows
-        block = np.power(data[start:stop], power, dtype=np.float64)
+        block = data[start:stop].astype(np.float64, copy=False) ** power
         first += np.tensordot(profiles[0][start:stop], block, axes=([0], [0]))
         for axis, out in others.items():
             out[start:stop] = np.tensordot(block, profiles[axis], axes=([axis], [0]))

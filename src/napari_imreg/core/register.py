@@ -721,8 +721,8 @@ class Registrar:
         fraction of a pixel near its Nyquist frequency; without the filter,
         images with much power there (undersampled ones) show a systematic
         floor of about 1e-3 px that the error does not include. With it, that
-        content is discounted, which costs some precision on such images (up to
-        1.8x in scatter for periodic white-ish spectra, 2-7% on crops of them)
+        content is discounted, which costs precision on such images (on the
+        nearly white test images, 1.5-1.6x the scatter of ``prefilter=False``)
         and almost nothing on well-sampled ones.
     threads : int, optional
         FFT threads; default all cores for large images. Use 1 when registering
@@ -1094,9 +1094,10 @@ class Registrar:
         enough images, and weights that are the taper alone (nothing masked, no
         noise maps).
 
-        Every axis must hold a full ramp of the taper: on shorter ones, the taper
-        between pixels (the taper's terms) and the interpolant of the tapered image
-        (the cross term) part too much.
+        Axes shorter than ``SHORT_AXIS`` keep the full surface: they were left out
+        when the taper's terms took the raised cosine between pixels and parted
+        from the cross term there; not measured again since they take the
+        interpolant.
         """
         return (
             self._tapers is not None
@@ -1152,8 +1153,6 @@ class Registrar:
         # Room for one move of the window, Newton's pixel and the delta-chi2 map.
         room = 2 * radius + MAP_HALF_WIDTH + 2
         reach = [(c - r, c + r) for c, r in zip(centre, room, strict=True)]
-        # The padding in steps of PADDING_STEP: shifts that drift (a stack) reuse
-        # one transform size, and its plan.
         padded = _cross_padding(self.shape, np.abs(centre).astype(int) + room, self._tapers)
         profiles = [taper.samples() for taper in self._tapers]
         # Between pixels, the taper as the FFTs of the cross term see it (``Taper``).
@@ -1204,7 +1203,7 @@ class Registrar:
         )
         surface = Surface(residual, TaperOverlap(tapers), offset, padded, reference_part, filtered)
         start, guess = self._local_minimum(surface, centre, radius)
-        weight_sum = float(np.prod([t.samples().sum() for t in tapers]))
+        weight_sum = float(np.prod([profile.sum() for profile in profiles]))
         return surface, start, guess, ref_squares_sums.total / weight_sum
 
     def _local_minimum(self, surface: Surface, centre, radius):
