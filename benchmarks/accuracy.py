@@ -116,7 +116,7 @@ def _reference_package():
 
 
 def _ours(
-    *, boundary: str, with_error: bool, both: bool = False, prefilter: bool = True
+    *, boundary: str, with_error: bool, both: bool = False, prefilter: bool | float = True
 ) -> Callable:
     def run(reference, moving, case):
         error = np.full(moving.shape, case.noise) if with_error else None
@@ -168,6 +168,19 @@ def _skimage(reference, moving, case):
 SKIMAGE_LABEL = "skimage phase_cross_correlation †"
 
 
+def _filter_variants() -> dict[str, Callable]:
+    """Overlap mode with the filter fixed: at full strength (the default at high
+    signal-to-noise, and before the strength followed the noise) and off."""
+    return {
+        "ours overlap, prefilter=1.0 (full)": _ours(
+            boundary="overlap", with_error=False, prefilter=1.0
+        ),
+        "ours overlap, prefilter=False": _ours(
+            boundary="overlap", with_error=False, prefilter=False
+        ),
+    }
+
+
 def methods_for(kind: str) -> dict[str, Callable]:
     """The methods run on every trial of a case of ``kind``, by report label."""
     if kind == "periodic":
@@ -176,9 +189,7 @@ def methods_for(kind: str) -> dict[str, Callable]:
             "ours wrap, error map": _ours(boundary="wrap", with_error=True),
             "ours overlap (default), error=None": _ours(boundary="overlap", with_error=False),
             "ours overlap (default), error map": _ours(boundary="overlap", with_error=True),
-            "ours overlap, prefilter=False": _ours(
-                boundary="overlap", with_error=False, prefilter=False
-            ),
+            **_filter_variants(),
             "chi2_shift, err=None": _chi2_shift(with_error=False),
             "chi2_shift, err map": _chi2_shift(with_error=True),
             SKIMAGE_LABEL: _skimage,
@@ -187,9 +198,7 @@ def methods_for(kind: str) -> dict[str, Callable]:
         return {
             "ours overlap (default), error=None": _ours(boundary="overlap", with_error=False),
             "ours overlap (default), error map": _ours(boundary="overlap", with_error=True),
-            "ours overlap, prefilter=False": _ours(
-                boundary="overlap", with_error=False, prefilter=False
-            ),
+            **_filter_variants(),
             "chi2_shift, err=None": _chi2_shift(with_error=False),
             "chi2_shift, err map": _chi2_shift(with_error=True),
             SKIMAGE_LABEL: _skimage,

@@ -12,6 +12,7 @@ __all__ = [
     "check_choice",
     "check_error",
     "check_max_shift",
+    "check_prefilter",
     "check_same_shape",
     "check_shift",
     "check_upsample_factor",
@@ -153,6 +154,22 @@ def check_upsample_factor(value) -> int | str:
             "For 1/100 pixel sampling use upsample_factor=100."
         )
     return int(value)
+
+
+def check_prefilter(value) -> bool | float:
+    """``True``, ``False`` or a strength from 0 to 1."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"prefilter must be True, False or a strength from 0 to 1, got {_describe(value)}."
+        )
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(
+            f"prefilter must be True, False or a strength from 0 to 1, got {value!r}. "
+            "Use True to let the noise choose the strength."
+        )
+    return float(value)
 
 
 def check_shift(shift, ndim: int, name: str = "shift") -> np.ndarray:

@@ -8,7 +8,9 @@ many moving images against one reference, preparing the reference once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -29,6 +31,7 @@ from ._chi2 import (
     refine_minimum,
     whole_pixel_minimum,
 )
+from ._prefilter import EdgeContent, blend, filter_strength, floor_ratio
 from ._rows import block_rows
 from ._taper import Marginals, Taper, TaperCorrelation, TaperOverlap
 from ._validation import (
@@ -36,6 +39,7 @@ from ._validation import (
     check_choice,
     check_error,
     check_max_shift,
+    check_prefilter,
     check_same_shape,
     check_shift,
     check_upsample_factor,
@@ -78,6 +82,10 @@ PADDING_STEP = 32
 #: in overlap mode (see ``_overlap_taper``).
 LONG_AXIS = 1024
 LONG_EDGE = 128
+#: Filter strengths a Registrar keeps its reference prepared at (the latest ones).
+KEPT_ENGINES = 3
+#: With no error given, large images measure their noise on windows this wide.
+NOISE_WINDOW = 64
 
 
 class RegistrationWarning(UserWarning):
@@ -127,6 +135,9 @@ class RegistrationResult:
         ``"overlap"`` or ``"wrap"``.
     method : str
         The method that produced the result.
+    filter_strength : float or None
+        ``"overlap"`` mode: the strength, 0 to 1, of the filter both images went
+        through (see ``prefilter``); None for ``"wrap"`` and other methods.
     """
 
     shift: np.ndarray
@@ -140,6 +151,7 @@ class RegistrationResult:
     delta_chi2_coords: tuple[np.ndarray, ...] | None = None
     boundary: str = "overlap"
     method: str = "chi2"
+    filter_strength: float | None = None
 
     def __post_init__(self):
         for name in ("shift", "error", "covariance", "delta_chi2"):
@@ -376,6 +388,7 @@ class _Image:
     data: np.ndarray
     valid: np.ndarray | None  # None: every pixel valid but the outer ``margins`` per axis
     margins: tuple[int, ...]
+    source: np.ndarray | None = None  # the image as given (read only)
 
     @classmethod
     def prepare(cls, image: np.ndarray, mask, *, zero_mean: bool, kernels, name: str) -> _Image:
@@ -392,8 +405,9 @@ class _Image:
             if kernels is None:
                 data = _fft.empty(image.shape)
                 np.subtract(image, mean, out=data)  # the copy and the centring in one pass
-                return cls(data, None, margins)
-            return cls(_zero_edges(_smooth(image, kernels, subtract=mean), margins), None, margins)
+                return cls(data, None, margins, image)
+            data = _smooth(image, kernels, subtract=mean)
+            return cls(_zero_edges(data, margins), None, margins, image)
         data = _fft.empty(image.shape)
         np.copyto(data, image)
         invalid = ~np.isfinite(data)
@@ -411,17 +425,17 @@ class _Image:
             if valid is not None:
                 data[~valid] = 0.0
         if kernels is None:
-            return cls(data, valid, margins)
+            return cls(data, valid, margins, image)
         data = _smooth(data, kernels)
         if valid is None:
-            return cls(_zero_edges(data, margins), None, margins)
+            return cls(_zero_edges(data, margins), None, margins, image)
         # Pixels whose filter reached outside the image or an invalid pixel.
         footprint = np.ones(tuple(kernel.size for kernel in kernels), dtype=bool)
         valid = scipy.ndimage.binary_erosion(valid, footprint, border_value=0)
         if not valid.any():
             raise ValueError(f"{name} is too masked to register.")
         data[~valid] = 0.0
-        return cls(data, valid, (0,) * ndim)
+        return cls(data, valid, (0,) * ndim, image)
 
     def values(self) -> np.ndarray:
         """The valid pixels' values (a flat array, or the interior block)."""
@@ -715,15 +729,20 @@ class Registrar:
         Largest shift searched, per axis, in pixels. Default: half of each axis for
         ``"wrap"``, a quarter of each axis for ``"overlap"`` (raise it for larger
         offsets; the padded correlation then grows).
-    prefilter : bool
-        ``"overlap"`` only: filter both images with the 5-tap kernel
-        ``SMOOTHING`` first (default). A truncated image cannot be shifted by a
-        fraction of a pixel near its Nyquist frequency; without the filter,
-        images with much power there (undersampled ones) show a systematic
-        floor of about 1e-3 px that the error does not include. With it, that
-        content is discounted, which costs precision on such images (on the
-        nearly white test images, 1.5-1.6x the scatter of ``prefilter=False``)
-        and almost nothing on well-sampled ones.
+    prefilter : bool or float
+        ``"overlap"`` only. A truncated image cannot be shifted by a fraction of
+        a pixel near its Nyquist frequency: without a filter, images with much
+        power there show an error that pulls shifts toward whole pixels and that
+        the reported error does not include (a floor, about 1e-3 px on
+        the nearly white test images). ``True`` (default) filters both images
+        just enough to keep that floor at 0.3 of the noise's error, by blending
+        the 5-tap kernel ``SMOOTHING`` (zero response at Nyquist) with the
+        identity: the filter is at full strength at high signal-to-noise, weaker
+        as the noise grows, and absent once the noise's error dwarfs the floor
+        (see ``_prefilter``). The noise is the given errors', or, with none given,
+        the residual of a first registration at full strength. A number from 0
+        to 1 fixes the strength; ``False`` turns the filter off (and the margin
+        it needs). The strength used is the result's ``filter_strength``.
     threads : int, optional
         FFT threads; default all cores for large images. Use 1 when registering
         many images in parallel.
@@ -739,28 +758,271 @@ class Registrar:
         boundary: Boundary = "overlap",
         zero_mean: bool = True,
         max_shift=None,
-        prefilter: bool = True,
+        prefilter: bool | float = True,
         threads: int | None = None,
     ):
+        self._setup(
+            reference,
+            reference_error=reference_error,
+            reference_mask=reference_mask,
+            upsample_factor=upsample_factor,
+            boundary=boundary,
+            zero_mean=zero_mean,
+            max_shift=max_shift,
+            prefilter=prefilter,
+            threads=threads,
+        )
+        # Later calls prepare the reference from these: keep copies the caller
+        # cannot change, and prepare it now, so that its problems are reported here.
+        self._source = _private(self._source)
+        for name in ("reference_error", "reference_mask"):
+            self._options[name] = _private(self._options[name])
+        self._engine(1.0 if self._strength is None else self._strength)
+
+    @classmethod
+    def _one_off(cls, reference: np.ndarray, **options) -> Registrar:
+        """A Registrar for a single call (every option given): it reads ``reference``
+        in place (the call cannot change it), prepares it when the call needs it and
+        keeps no spectra."""
+        self = cls.__new__(cls)
+        self._setup(reference, **options)
+        self.keep_reference_spectra = False
+        return self
+
+    def _setup(
+        self,
+        reference,
+        *,
+        reference_error,
+        reference_mask,
+        upsample_factor,
+        boundary,
+        zero_mean,
+        max_shift,
+        prefilter,
+        threads,
+    ) -> None:
         ref = as_image(reference, "reference")
         self.shape = ref.shape
         self.boundary = check_choice(boundary, "boundary", BOUNDARIES)
-        self.upsample_factor = check_upsample_factor(upsample_factor)
-        self.zero_mean = bool(zero_mean)
+        prefilter = check_prefilter(prefilter)
+        self._options = {
+            "reference_error": check_error(reference_error, ref.shape, "reference_error"),
+            "reference_mask": _check_mask(reference_mask, ref.shape, "reference_mask"),
+            "upsample_factor": check_upsample_factor(upsample_factor),
+            "boundary": self.boundary,
+            "zero_mean": bool(zero_mean),
+            "max_shift": check_max_shift(max_shift, ref.shape),
+            "filter_margins": self.boundary == "overlap" and prefilter is not False,
+            "threads": threads,
+        }
+        #: The filter's strength, or None when each call chooses it from the noise.
+        self._strength = None if prefilter is True else float(prefilter)
+        if self.boundary == "wrap":
+            self._strength = 0.0
+        self._engines: dict[float, _Engine] = {}
+        self._lock = threading.Lock()
+        self._content: EdgeContent | None = None
+        self.keep_reference_spectra = True
+        self._source = ref
+        mask = self._options["reference_mask"]
+        self._complete = mask is None and bool(np.isfinite(np.sum(ref, dtype=np.float64)))
+
+    @property
+    def keep_reference_spectra(self) -> bool:
+        """Keep the reference's spectra between calls (False for a one-off registration)."""
+        return self._keep
+
+    @keep_reference_spectra.setter
+    def keep_reference_spectra(self, keep: bool) -> None:
+        self._keep = bool(keep)
+        for engine in self._engines.values():
+            engine.keep_reference_spectra = self._keep
+
+    def register(
+        self, moving, *, error=None, mask=None, delta_chi2_map: bool = True
+    ) -> RegistrationResult:
+        """Register ``moving`` onto the reference.
+
+        Parameters
+        ----------
+        moving : array_like
+            Image of the reference's shape.
+        error : float or array_like, optional
+            1-sigma noise of the moving image, scalar or per-pixel map (NaN marks
+            pixels to ignore). See the class documentation for ``None``.
+        mask : array_like of bool, optional
+            True marks moving pixels to ignore.
+        delta_chi2_map : bool
+            Compute the delta-chi2 map around the minimum (default). Stacks that
+            keep only shifts and errors skip it; the result's map fields are then None.
+
+        Returns
+        -------
+        RegistrationResult
+            ``shift`` registers ``moving`` onto the reference (numpy axis order).
+        """
+        mov = as_image(moving, "moving")
+        check_same_shape(self._source, mov, ("reference", "moving"))
+        moving_error = check_error(error, mov.shape, "error")
+        mask = _check_mask(mask, mov.shape, "mask")
+        strength, estimate = self._strength, None
+        if strength is None:
+            reference_error = self._options["reference_error"]
+            if reference_error is None and moving_error is None:
+                noise_var, estimate, pilot = self._unknown_noise(mov, mask, delta_chi2_map)
+                if noise_var is None:
+                    return pilot
+                strength = self._strength_for(noise_var, 0.0)
+                if pilot is not None and strength == 1.0:
+                    return pilot
+            else:
+                reference_var = _mean_variance(reference_error)
+                strength = self._strength_for(
+                    reference_var + _mean_variance(moving_error), reference_var
+                )
+        engine = self._engine(strength)
+        return engine.measure(mov, moving_error, mask, delta_chi2_map, estimate=estimate)
+
+    def _unknown_noise(self, mov: np.ndarray, mask, delta_chi2_map: bool):
+        """The noise variance of the difference when no error is given, measured at
+        full strength (which holds at any noise): ``(variance, estimate, pilot)``.
+
+        Images that take the binned search register a window of ``NOISE_WINDOW``
+        pixels per axis around the centre, cut at the whole-pixel shift found on
+        the binned images (``estimate``, reused). Others register whole
+        (``pilot``, the result itself should the noise need full strength).
+        The variance is None when the pilot finds no information.
+        """
+        engine = self._engine(1.0, prepare=False)
+        complete = mask is None and bool(np.isfinite(np.sum(mov, dtype=np.float64)))
+        if engine.binned_search(complete, noise_maps=False):
+            estimate = engine.binned_estimate(mov)
+            windows = _noise_windows(self.shape, np.round(estimate).astype(int))
+            if windows is not None:
+                window = Registrar._one_off(
+                    self._source[windows[0]],
+                    reference_error=None,
+                    reference_mask=None,
+                    upsample_factor="auto",
+                    boundary="overlap",
+                    zero_mean=self._options["zero_mean"],
+                    max_shift=None,
+                    prefilter=1.0,
+                    threads=self._options["threads"],
+                ).register(mov[windows[1]], delta_chi2_map=False)
+                if window.noise is not None and np.all(np.isfinite(window.error)):
+                    return window.noise**2, estimate, None
+        pilot = self._engine(1.0).measure(mov, None, mask, delta_chi2_map)
+        if pilot.noise is None or not np.all(np.isfinite(pilot.error)):
+            return None, None, pilot
+        return pilot.noise**2, None, pilot
+
+    def _strength_for(self, noise_var: float, reference_var: float) -> float:
+        """The filter's strength for a difference of noise variance ``noise_var``
+        (``reference_var`` of it in the reference)."""
+        kernels = _smoothing_kernels(self.shape)
+        if self._content is None:
+            reference = self._source
+            valid = np.isfinite(reference)
+            if self._options["reference_mask"] is not None:
+                valid &= ~self._options["reference_mask"]
+            if valid.all():
+                self._content = EdgeContent.measure(reference, None, kernels)
+            else:
+                zeroed = np.where(valid, reference, 0.0)
+                self._content = EdgeContent.measure(zeroed, valid, kernels)
+        ratio = floor_ratio(self._content, self.shape, noise_var, reference_var, kernels)
+        return filter_strength(ratio)
+
+    def _engine(self, strength: float, *, prepare: bool = True) -> _Engine:
+        """The registration at one filter strength (the latest few are kept), its
+        reference prepared unless ``prepare`` is False."""
+        with self._lock:
+            engine = self._engines.pop(strength, None)
+            if engine is None:
+                engine = _Engine(
+                    self._source,
+                    strength=strength,
+                    reference_complete=self._complete,
+                    **self._options,
+                )
+                engine.keep_reference_spectra = self._keep
+            self._engines[strength] = engine  # the most recent last
+            while len(self._engines) > KEPT_ENGINES:
+                del self._engines[next(iter(self._engines))]
+        if prepare:
+            engine._reference  # noqa: B018 - prepared here, where its errors belong
+        return engine
+
+
+def _noise_windows(shape, whole) -> tuple[tuple[slice, ...], tuple[slice, ...]] | None:
+    """Windows of up to ``NOISE_WINDOW`` pixels per axis, one in each image, that
+    show the same scene at a whole-pixel shift ``whole`` (the reference's pixel
+    ``x`` is the moving image's ``x - whole``), centred where both overlap; None
+    where the overlap is narrower than ``SHORT_AXIS``."""
+    reference, moving = [], []
+    for n, k in zip(shape, whole, strict=True):
+        low, high = max(0, k), min(n, n + k)  # the reference's pixels that both show
+        size = min(NOISE_WINDOW, high - low)
+        if size < SHORT_AXIS:
+            return None
+        start = low + (high - low - size) // 2
+        reference.append(slice(start, start + size))
+        moving.append(slice(start - k, start - k + size))
+    return tuple(reference), tuple(moving)
+
+
+def _private(array):
+    """``array`` itself if nobody can write to it, else a copy (None stays None)."""
+    if isinstance(array, np.ndarray) and array.flags.writeable:
+        return array.copy()
+    return array
+
+
+def _mean_variance(error) -> float:
+    """The mean variance of an error (scalar or map; NaN pixels left out; None: 0)."""
+    if error is None:
+        return 0.0
+    if np.ndim(error) == 0:
+        return float(error) ** 2
+    return float(np.nanmean(np.square(error)))
+
+
+class _Engine:
+    """A :class:`Registrar` at one filter strength: the reference prepared once, the
+    spectra it reuses, and the registration proper."""
+
+    def __init__(
+        self,
+        ref: np.ndarray,
+        *,
+        reference_error,
+        reference_mask,
+        upsample_factor,
+        boundary: Boundary,
+        zero_mean: bool,
+        max_shift,
+        strength: float,
+        filter_margins: bool,
+        reference_complete: bool,
+        threads: int | None,
+    ):
+        self.shape = ref.shape
+        self.boundary = boundary
+        self.upsample_factor = upsample_factor
+        self.zero_mean = zero_mean
         self.threads = threads
-        self._reference_error = check_error(reference_error, ref.shape, "reference_error")
-        mask = _ignore_unknown_noise(
-            _check_mask(reference_mask, ref.shape, "reference_mask"), self._reference_error
-        )
-        # Overlap mode filters both images with a compact low-pass kernel: near the
-        # Nyquist frequency a truncated (non-periodic) image cannot be interpolated
-        # by a sub-pixel amount, and that content would bias the shift.
-        smooth = self.boundary == "overlap" and bool(prefilter)
-        self._kernels = _smoothing_kernels(ref.shape) if smooth else None
-        self._reference = _Image.prepare(
-            ref, mask, zero_mean=self.zero_mean, kernels=self._kernels, name="reference"
-        )
-        requested = check_max_shift(max_shift, ref.shape)
+        self._reference_error = reference_error
+        self._reference_mask = _ignore_unknown_noise(reference_mask, reference_error)
+        # Overlap mode filters both images with a compact low-pass kernel, as
+        # strongly as ``strength`` (see ``_prefilter``).
+        full = _smoothing_kernels(ref.shape)
+        self.strength = strength if boundary == "overlap" else 0.0
+        self._kernels = blend(full, self.strength)
+        self._source = ref  # as given, never written to
+        self._reference_complete = reference_complete
+        requested = max_shift
         half = np.asarray(ref.shape, dtype=np.float64) / 2
         self._binning = (1,) * ref.ndim
         if self.boundary == "wrap":
@@ -774,7 +1036,7 @@ class Registrar:
             self._padded = _fft.next_fast_shape(
                 np.asarray(ref.shape) + self._limits.astype(int) + 2
             )
-            margins = [k.size // 2 for k in self._kernels] if smooth else [0] * ref.ndim
+            margins = [k.size // 2 if filter_margins else 0 for k in full]
             self._tapers = [_overlap_taper(n, m) for n, m in zip(ref.shape, margins, strict=True)]
             self._binning = tuple(
                 int(np.clip(n // BINNED_SIZE, 1, MAX_BINNING)) for n in ref.shape
@@ -785,6 +1047,18 @@ class Registrar:
         self._reference_squares: Marginals | None = None
         #: Keep the reference's spectra between calls (False for a one-off registration).
         self.keep_reference_spectra = True
+
+    @functools.cached_property
+    def _reference(self) -> _Image:
+        """The reference prepared (filtered) at this strength, on first use: the
+        binned search reads only the reference as given."""
+        return _Image.prepare(
+            self._source,
+            self._reference_mask,
+            zero_mean=self.zero_mean,
+            kernels=self._kernels,
+            name="reference",
+        )
 
     @property
     def _smooth(self) -> bool:
@@ -922,33 +1196,10 @@ class Registrar:
             spectra.keep = True
         return spectra
 
-    def register(
-        self, moving, *, error=None, mask=None, delta_chi2_map: bool = True
-    ) -> RegistrationResult:
-        """Register ``moving`` onto the reference.
-
-        Parameters
-        ----------
-        moving : array_like
-            Image of the reference's shape.
-        error : float or array_like, optional
-            1-sigma noise of the moving image, scalar or per-pixel map (NaN marks
-            pixels to ignore). See the class documentation for ``None``.
-        mask : array_like of bool, optional
-            True marks moving pixels to ignore.
-        delta_chi2_map : bool
-            Compute the delta-chi2 map around the minimum (default). Stacks that
-            keep only shifts and errors skip it; the result's map fields are then None.
-
-        Returns
-        -------
-        RegistrationResult
-            ``shift`` registers ``moving`` onto the reference (numpy axis order).
-        """
-        mov = as_image(moving, "moving")
-        check_same_shape(self._reference.data, mov, ("reference", "moving"))
-        moving_error = check_error(error, mov.shape, "error")
-        mask = _ignore_unknown_noise(_check_mask(mask, mov.shape, "mask"), moving_error)
+    def measure(self, mov: np.ndarray, moving_error, mask, delta_chi2_map: bool, estimate=None):
+        """Register the validated ``mov`` (see :meth:`Registrar.register`); ``estimate``:
+        the shift from :meth:`binned_estimate` when the caller has it."""
+        mask = _ignore_unknown_noise(mask, moving_error)
         image = _Image.prepare(
             mov, mask, zero_mean=self.zero_mean, kernels=self._kernels, name="moving"
         )
@@ -958,23 +1209,27 @@ class Registrar:
         # BLAS on one thread: threaded OpenBLAS spins long after each call and
         # would slow the next transforms (see evaluate_series).
         with _fft.one_blas_thread():
-            return self._measure(image, moving_error, delta_chi2_map=delta_chi2_map)
+            return self._measure(
+                image, moving_error, delta_chi2_map=delta_chi2_map, estimate=estimate
+            )
 
-    def _measure(self, image: _Image, moving_error, *, delta_chi2_map: bool) -> RegistrationResult:
+    def _measure(
+        self, image: _Image, moving_error, *, delta_chi2_map: bool, estimate
+    ) -> RegistrationResult:
         """The registration proper, of a prepared moving image with information in it."""
         ref_err, mov_err = self._reference_error, moving_error
-        estimate = ref_err is None and mov_err is None
+        unknown = ref_err is None and mov_err is None
         ref_map = isinstance(ref_err, np.ndarray)
         mov_map = isinstance(mov_err, np.ndarray)
         ref_var = 0.0 if ref_err is None else ref_err**2
         mov_var = 0.0 if mov_err is None else mov_err**2
-        if self._binned_search(image, noise_maps=ref_map or mov_map):
+        if self.binned_search(image.valid is None, noise_maps=ref_map or mov_map):
             surface, start, guess, reference_power = self._tapered_surface(
-                image, split_noise=estimate
+                image, split_noise=unknown, estimate=estimate
             )
         else:
             surface, start, guess, reference_power = self._spectral_surface(
-                image, ref_var, mov_var, split_noise=estimate
+                image, ref_var, mov_var, split_noise=unknown
             )
         shift, f_min, hessian, positive = refine_minimum(surface, start, guess=guess)
         weight = surface.weight_at(shift)
@@ -983,7 +1238,7 @@ class Registrar:
         ndim = len(self.shape)
         fitted = ndim + (1 if self.zero_mean else 0)
         filtered = self._variance_factor
-        if estimate or not (ref_map or mov_map):
+        if unknown or not (ref_map or mov_map):
             pixels = weight
             if self.boundary == "wrap" and surface.weight.is_constant:
                 # The Nyquist frequencies left out of the comparison carry no residual.
@@ -997,7 +1252,7 @@ class Registrar:
             )
         dof = max(pixels - fitted, 1.0)
         noise = None
-        if estimate:
+        if unknown:
             noise_var = max(f_min * weight / dof, 1e-24 * reference_power)
             noise = float(np.sqrt(noise_var / filtered))
             scale = weight / noise_var
@@ -1023,7 +1278,7 @@ class Registrar:
                 "the chi2 surface is not curved at its minimum: the images do not constrain "
                 "the shift, so its error is infinite.",
                 RegistrationWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
             covariance = np.full((ndim, ndim), np.inf)
             sigma = np.full(ndim, np.inf)
@@ -1047,6 +1302,7 @@ class Registrar:
             delta_chi2_coords=coords,
             boundary=self.boundary,
             method="chi2",
+            filter_strength=self.strength if self.boundary == "overlap" else None,
         )
 
     def _spectral_surface(self, image: _Image, ref_var, mov_var, *, split_noise: bool):
@@ -1089,10 +1345,10 @@ class Registrar:
         )
         return surface, start, start + offset, reference_power
 
-    def _binned_search(self, image: _Image, *, noise_maps: bool) -> bool:
+    def binned_search(self, complete: bool, *, noise_maps: bool) -> bool:
         """Whether the whole-pixel search runs on binned images: overlap mode, large
         enough images, and weights that are the taper alone (nothing masked, no
-        noise maps).
+        noise maps); ``complete``: the moving image has no invalid pixel.
 
         Axes shorter than ``SHORT_AXIS`` keep the full surface: they were left out
         when the taper's terms took the raised cosine between pixels and parted
@@ -1104,13 +1360,16 @@ class Registrar:
             and max(self._binning) > 1
             and min(self.shape) >= SHORT_AXIS
             and not noise_maps
-            and self._reference.valid is None
-            and image.valid is None
+            and self._reference_complete
+            and complete
         )
 
-    def _binned_spectra(self, image: _Image) -> _Spectra:
+    def _binned_spectra(self, image: np.ndarray) -> _Spectra:
+        """The spectra of the unfiltered ``image`` binned, tapered and centred."""
         binning = self._binning
-        data = _bin(image.data, binning)
+        data = _bin(image, binning)
+        if self.zero_mean:
+            data -= data.mean()
         weight = [
             Taper(n, max(1, t.width // f), -(-t.margin // f)).samples()
             for n, f, t in zip(data.shape, binning, self._tapers, strict=True)
@@ -1119,18 +1378,19 @@ class Registrar:
         padded = _fft.next_fast_shape(np.asarray(data.shape) + limits + 2)
         return _Spectra(_Image(data, None, (0,) * data.ndim), weight, padded, self.threads)
 
-    def _binned_estimate(self, image: _Image) -> np.ndarray:
+    def binned_estimate(self, moving: np.ndarray) -> np.ndarray:
         """The shift, to a pixel or two: the whole-pixel minimum of the surface of both
-        images binned by ``self._binning``, refined by a parabola, in pixels."""
+        images (unfiltered: the estimate is the same at every strength) binned by
+        ``self._binning``, refined by a parabola, in pixels."""
         reference = self._binned_reference
         if reference is None:
-            reference = self._binned_spectra(self._reference)
+            reference = self._binned_spectra(self._source)
             if self.keep_reference_spectra:
                 reference.keep = True
                 self._binned_reference = reference
         surface = _surface(
             reference,
-            self._binned_spectra(image),
+            self._binned_spectra(moving),
             reference._padded,
             fit_offset=self.zero_mean,
             split_noise=False,
@@ -1141,13 +1401,14 @@ class Registrar:
         )
         return (whole + offset) * np.asarray(self._binning)
 
-    def _tapered_surface(self, image: _Image, *, split_noise: bool):
+    def _tapered_surface(self, image: _Image, *, split_noise: bool, estimate=None):
         """The surface near the shift found on binned images, with the taper's terms
         summed in image space (see ``_taper``) and the cross term from the spectra of
         both tapered images, padded only as far as that shift needs. Returns it, the
         whole-pixel minimum near the estimate, a sub-pixel guess, and the
         reference's weighted mean square."""
-        estimate = self._binned_estimate(image)
+        if estimate is None:
+            estimate = self.binned_estimate(image.source)
         centre = np.clip(np.round(estimate), -self._limits, self._limits)
         radius = np.maximum(np.asarray(self._binning) // 2, 1)
         # Room for one move of the window, Newton's pixel and the delta-chi2 map.
@@ -1273,7 +1534,7 @@ class Registrar:
             "an image is constant (no structure to register): the shift is unconstrained "
             "and its error is infinite.",
             RegistrationWarning,
-            stacklevel=3,
+            stacklevel=5,
         )
         ndim = len(self.shape)
         return RegistrationResult(
@@ -1282,6 +1543,7 @@ class Registrar:
             covariance=np.full((ndim, ndim), np.inf),
             boundary=self.boundary,
             method="chi2",
+            filter_strength=self.strength if self.boundary == "overlap" else None,
         )
 
 
@@ -1386,7 +1648,7 @@ def register(
     mov = as_image(moving, "moving")
     check_same_shape(ref, mov, ("reference", "moving"))
     reference_mask, moving_mask = _split_mask(mask, ref.shape)
-    registrar = Registrar(
+    registrar = Registrar._one_off(
         ref,
         reference_error=reference_error,
         reference_mask=reference_mask,
@@ -1397,7 +1659,6 @@ def register(
         prefilter=prefilter,
         threads=threads,
     )
-    registrar.keep_reference_spectra = False
     return registrar.register(mov, error=error, mask=moving_mask)
 
 
