@@ -15,11 +15,14 @@ import pytest
 from napari_imreg.core import Registrar, make_crop_pair, register
 from napari_imreg.core._prefilter import (
     FLOOR_DECAY,
+    FLOOR_RESIDUE,
+    FLOOR_SCALE,
     FLOOR_TOLERANCE,
     EdgeContent,
     blend,
+    edge_scale,
     filter_strength,
-    floor_ratio,
+    floor_noise,
 )
 
 module = sys.modules["napari_imreg.core.register"]
@@ -55,27 +58,43 @@ def test_statistics_ignore_invalid_pixels():
 def test_noise_alone_needs_no_filter():
     # A reference of known noise and no structure: its statistics are the noise's.
     content = EdgeContent.measure(_white((200, 200), 0.5, 3), None, KERNELS)
-    ratio = floor_ratio(content, (200, 200), 0.5**2, 0.5**2 * 1.1, KERNELS)
-    assert ratio == 0.0
-    assert filter_strength(ratio) == 0.0
+    scale = edge_scale(content, (200, 200), 0.5**2 * 1.1, KERNELS)
+    assert scale == 0.0
+    assert filter_strength(scale, 2, 0.5**2) == 0.0
+    assert floor_noise(scale, 2, 0.0) == 0.0
 
 
-def test_floor_ratio_falls_as_the_noise_rises():
+def test_edge_scale_follows_the_model():
+    # P sqrt(N) / (n sqrt(G)): for a square image, P / sqrt(G), whatever its size.
     reference, _ = make_crop_pair(96, (0.0, 0.0), seed=4)
     content = EdgeContent.measure(reference, None, KERNELS)
-    low = floor_ratio(content, (96, 96), 0.01**2, 0.0, KERNELS)
-    high = floor_ratio(content, (96, 96), 0.02**2, 0.0, KERNELS)
-    assert low == pytest.approx(2 * high)
+    expected = content.nyquist_power / np.sqrt(content.gradient_power)
+    assert edge_scale(content, (96, 96), 0.0, KERNELS) == pytest.approx(expected)
+    # A 1-D spectrum of N pixels: P / (sqrt(N) sqrt(G)).
+    kernels = module._smoothing_kernels((400,))
+    assert edge_scale(content, (400,), 0.0, kernels) == pytest.approx(expected / 20)
 
 
-@pytest.mark.parametrize("ratio", [0.0, 0.2, 0.31, 0.5, 1.0, 3.0, 30.0, 1e6])
-def test_strength_keeps_the_floor_at_the_tolerance(ratio):
-    strength = filter_strength(ratio)
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("noise", [1e-4, 1e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0])
+def test_strength_keeps_the_floor_at_the_tolerance(ndim, noise):
+    scale = 0.05
+    strength = filter_strength(scale, ndim, noise**2)
     assert 0.0 <= strength <= 1.0
-    assert ratio * (1 - strength) ** FLOOR_DECAY <= FLOOR_TOLERANCE * (1 + 1e-9)
+    unfiltered = FLOOR_SCALE[ndim] * scale
+    assert unfiltered * (1 - strength) ** FLOOR_DECAY <= FLOOR_TOLERANCE * noise * (1 + 1e-9)
     # The least such multiple of the step: one step less lets the floor through.
     if strength > 0:
-        assert ratio * (1 - (strength - 0.1)) ** FLOOR_DECAY > FLOOR_TOLERANCE
+        assert unfiltered * (1 - (strength - 0.1)) ** FLOOR_DECAY > FLOOR_TOLERANCE * noise
+    # What the filter leaves is what the errors get.
+    assert floor_noise(scale, ndim, strength) == pytest.approx(
+        max(unfiltered * (1 - strength) ** FLOOR_DECAY, FLOOR_RESIDUE[ndim] * scale)
+    )
+
+
+def test_unknown_dimensions_take_the_3d_model():
+    assert floor_noise(0.05, 4, 0.5) == floor_noise(0.05, 3, 0.5)
+    assert filter_strength(0.05, 4, 1e-4) == filter_strength(0.05, 3, 1e-4)
 
 
 def test_blend_mixes_the_kernel_with_the_identity():
@@ -169,3 +188,23 @@ def test_registrar_keeps_its_own_reference():
     result = registrar.register(moving, error=0.3)
     assert 0.0 < result.filter_strength < 1.0
     np.testing.assert_array_equal(result.shift, expected.shift)
+
+
+@pytest.mark.parametrize("shape", [(97, 97), (256, 256)])
+@pytest.mark.parametrize("noise", [0.0, 1e-5])
+def test_errors_cover_the_floor_at_very_high_signal_to_noise(shape, noise):
+    # With (almost) no noise, the error left is the sub-pixel floor: the reported
+    # errors must cover it, not shrink to the noise's (or, estimated, to ~1e-14 px).
+    rng = np.random.default_rng(12)
+    pulls = []
+    for _ in range(20):
+        truth = rng.uniform(-5, 5, size=2)
+        seed = int(rng.integers(2**31))
+        reference, moving = make_crop_pair(shape, truth, noise=noise, seed=seed)
+        kwargs = {"error": noise} if noise else {}
+        result = register(reference, moving, **kwargs)
+        assert result.filter_strength == 1.0
+        pulls.append((result.shift - truth) / result.error)
+    pulls = np.array(pulls)
+    assert np.sqrt(np.mean(pulls**2)) < 1.3
+    assert np.abs(pulls).max() < 4.0

@@ -1,4 +1,4 @@
-"""How strongly overlap mode filters the images: as much as their noise requires.
+"""How strongly overlap mode filters the images, and what error that leaves.
 
 A truncated image cannot be shifted by a fraction of a pixel near its Nyquist
 frequency: near its edges, that content spreads past Nyquist and the sub-pixel
@@ -6,27 +6,31 @@ interpolant of the correlation misreads it. This leaves an error that depends
 on the true fractional shift (it pulls shifts toward whole pixels) and not on
 the noise. Overlap mode blends each axis' low-pass kernel ``K`` (zero response
 at Nyquist) with the identity: ``strength * K + (1 - strength) * delta``.
-Strength 1 removes that error, but also much of the shift information of
-images with power up to Nyquist (1.5-1.9x the scatter on the power-law test
+Strength 1 removes most of that error, but also much of the shift information
+of images with power up to Nyquist (1.5-1.9x the scatter on the power-law test
 images). So the filter is only as strong as the noise needs: just enough to keep
-this error well below the error the noise causes.
+this error well below the error the noise causes. What it leaves (the "floor")
+is added to the reported error.
 
 The model, from Monte Carlo runs on crops and periodic power-law images
-(``make_extended``, indices 1-3, 64-4096 px, noise 0.001-1, 1-D to 3-D):
+(``make_extended``, indices 1-3, 24-4096 px, noise 0 to 1, 1-D to 3-D):
 
-* Unfiltered, the floor's ratio to the noise's error is
-  ``r0 = c_d * P * sqrt(N) / (n * sigma * sqrt(G))``. ``P`` is the mean square
-  the kernel removes, ``G`` the mean squared difference of neighbours, both
-  averaged over the axes. ``N`` is the number of pixels, ``n`` the shortest
-  axis, ``sigma`` the noise of the difference of the two images. The floor
-  grows with the edges' length, the noise's error falls with the pixel count.
-  The scale ``c_d`` was fitted at 1.0-2.0 in 2-D and at 6-7 in 1-D (a point
-  edge). ``FLOOR_SCALE`` takes a margin above these.
-* At strength ``a`` the ratio falls as ``(1 - a) ** FLOOR_DECAY``.
+* The floor, as the noise level whose error it equals, is
+  ``nu = scale * max(c_d * (1 - strength) ** FLOOR_DECAY, k_d)`` with
+  ``scale = P * sqrt(N) / (n * sqrt(G))``. ``P`` is the mean square that the
+  kernel removes and ``G`` the mean squared difference of neighbours (both
+  averaged over the axes, the reference's noise taken out), ``N`` the number of
+  pixels and ``n`` the shortest axis: the floor grows with the edges' length,
+  the noise's error falls with the pixel count.
+* Unfiltered, the rms floor gave ``c_d`` = 1.9-2.0 in 2-D (64-256 px), 4.8-9.8
+  in 1-D (512-4096 px) and 0.5-1.1 in 3-D (24-40 px); at strength 0.5 it fell
+  as ``0.5 ** 1.6``. At full strength, ``k_d`` = 0.008-0.017 in 2-D, 0.034-0.071
+  in 1-D and 0.002-0.005 in 3-D. ``FLOOR_SCALE`` and ``FLOOR_RESIDUE`` take the
+  largest of each.
 
-The strength is the least that keeps the ratio at ``FLOOR_TOLERANCE``: the
-floor then adds at most 4% to the scatter. It is rounded up to a multiple of
-``STRENGTH_STEP``.
+The strength is the least multiple of ``STRENGTH_STEP`` that keeps
+``c_d * scale * (1 - strength) ** FLOOR_DECAY`` at ``FLOOR_TOLERANCE`` times the
+noise: the floor then adds at most 4.4% to the scatter.
 """
 
 from __future__ import annotations
@@ -37,10 +41,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.ndimage
 
-__all__ = ["EdgeContent", "blend", "filter_strength"]
+__all__ = ["EdgeContent", "blend", "edge_scale", "filter_strength", "floor_noise"]
 
-#: ``c_d`` of the model, per number of dimensions (3 and more use the 2-D value).
-FLOOR_SCALE = {1: 8.0, 2: 2.5}
+#: ``c_d`` of the model, per number of dimensions (more than 3 use the 3-D value).
+FLOOR_SCALE = {1: 10.0, 2: 2.2, 3: 1.2}
+#: ``k_d``: the floor left at full strength, in the same units.
+FLOOR_RESIDUE = {1: 0.075, 2: 0.018, 3: 0.006}
 #: Largest ratio of the floor to the noise's error that the strength allows.
 FLOOR_TOLERANCE = 0.3
 #: The floor's ratio at strength ``a`` is ``r0 * (1 - a) ** FLOOR_DECAY``.
@@ -108,35 +114,41 @@ def _mean_square(values: np.ndarray, where: np.ndarray) -> float:
     return float(np.sum(values[where] ** 2) / count) if count else 0.0
 
 
-def floor_ratio(
-    content: EdgeContent, shape, noise_var: float, reference_var: float, kernels
-) -> float:
-    """``r0``: the unfiltered floor over the noise's error (see the module's notes).
-
-    ``noise_var`` is the variance of the difference of the images, ``reference_var``
-    the part of it in the reference (the image ``content`` was measured on), which
-    is taken out of the statistics.
-    """
+def edge_scale(content: EdgeContent, shape, reference_var: float, kernels) -> float:
+    """``P sqrt(N) / (n sqrt(G))`` of the model (see the module's notes), with the
+    reference's noise variance ``reference_var`` taken out of the statistics; 0 when
+    they are all noise."""
     # Per unit variance of white noise, what the kernels remove (|1 - H|**2 summed).
     removed = float(np.mean([np.sum(k**2) - 2 * k[k.size // 2] + 1 for k in kernels]))
     nyquist = content.nyquist_power - removed * reference_var
     gradient = content.gradient_power - 2.0 * reference_var
-    # Statistics that the noise estimate explains away: an image of noise alone.
-    if nyquist <= 0.0 or gradient <= 0.0 or noise_var <= 0.0:
-        return 0.0 if noise_var > 0.0 else math.inf
-    scale = FLOOR_SCALE.get(len(shape), FLOOR_SCALE[2])
-    pixels = math.sqrt(math.prod(shape))
-    return scale * nyquist * pixels / (min(shape) * math.sqrt(noise_var * gradient))
+    if nyquist <= 0.0 or gradient <= 0.0:
+        return 0.0
+    return nyquist * math.sqrt(math.prod(shape)) / (min(shape) * math.sqrt(gradient))
 
 
-def filter_strength(ratio: float) -> float:
-    """The least strength (a multiple of ``STRENGTH_STEP``) that keeps a floor of
-    unfiltered ratio ``ratio`` at ``FLOOR_TOLERANCE`` of the noise's error."""
+def _constant(table: dict, ndim: int) -> float:
+    return table[min(ndim, max(table))]
+
+
+def filter_strength(scale: float, ndim: int, noise_var: float) -> float:
+    """The least strength (a multiple of ``STRENGTH_STEP``) that keeps the floor at
+    ``FLOOR_TOLERANCE`` of the noise's error, for a difference of noise variance
+    ``noise_var``."""
+    if noise_var <= 0.0:
+        return 1.0
+    ratio = _constant(FLOOR_SCALE, ndim) * scale / math.sqrt(noise_var)
     if ratio <= FLOOR_TOLERANCE:
         return 0.0
     needed = 1.0 - (FLOOR_TOLERANCE / ratio) ** (1.0 / FLOOR_DECAY)
     steps = math.ceil(needed / STRENGTH_STEP - 1e-9)
     return min(1.0, round(steps * STRENGTH_STEP, 9))
+
+
+def floor_noise(scale: float, ndim: int, strength: float) -> float:
+    """``nu``: the floor at ``strength``, as the noise level whose error it equals."""
+    unfiltered = _constant(FLOOR_SCALE, ndim) * (1.0 - strength) ** FLOOR_DECAY
+    return scale * max(unfiltered, _constant(FLOOR_RESIDUE, ndim))
 
 
 def blend(kernels, strength: float) -> list[np.ndarray] | None:

@@ -31,7 +31,7 @@ from ._chi2 import (
     refine_minimum,
     whole_pixel_minimum,
 )
-from ._prefilter import EdgeContent, blend, filter_strength, floor_ratio
+from ._prefilter import EdgeContent, blend, edge_scale, filter_strength, floor_noise
 from ._rows import block_rows
 from ._taper import Marginals, Taper, TaperCorrelation, TaperOverlap
 from ._validation import (
@@ -114,8 +114,10 @@ class RegistrationResult:
         ``translate = shift * scale``.
     error : numpy.ndarray or None
         Marginal 1-sigma uncertainty of each component of ``shift`` (the other
-        components profiled out: delta-chi2 = 1). ``inf`` when the data cannot
-        constrain the shift; ``None`` when the method computes no error.
+        components profiled out: delta-chi2 = 1). In ``"overlap"`` mode it holds
+        the sub-pixel floor the filter leaves (see ``prefilter``) as well as the
+        noise. ``inf`` when the data cannot constrain the shift; ``None`` when the
+        method computes no error.
     covariance : numpy.ndarray or None
         Covariance matrix of ``shift``, ``2 H^-1`` with ``H`` the chi2 Hessian.
     chi2_min : float or None
@@ -742,7 +744,10 @@ class Registrar:
         (see ``_prefilter``). The noise is the given errors', or, with none given,
         the residual of a first registration at full strength. A number from 0
         to 1 fixes the strength; ``False`` turns the filter off (and the margin
-        it needs). The strength used is the result's ``filter_strength``.
+        it needs). The strength used is the result's ``filter_strength``. The
+        floor left at that strength, as modelled, is added to the errors: it
+        dominates them only at signal-to-noise ratios above ~1000 per pixel (or
+        with a weak filter fixed by hand).
     threads : int, optional
         FFT threads; default all cores for large images. Use 1 when registering
         many images in parallel.
@@ -866,33 +871,40 @@ class Registrar:
         check_same_shape(self._source, mov, ("reference", "moving"))
         moving_error = check_error(error, mov.shape, "error")
         mask = _check_mask(mask, mov.shape, "mask")
-        strength, estimate = self._strength, None
+        reference_var = _mean_variance(self._options["reference_error"])
+        scale = self._edge_scale(reference_var)
+        strength, estimate, pilot = self._strength, None, None
         if strength is None:
-            reference_error = self._options["reference_error"]
-            if reference_error is None and moving_error is None:
-                noise_var, estimate, pilot = self._unknown_noise(mov, mask, delta_chi2_map)
+            if self._options["reference_error"] is None and moving_error is None:
+                noise_var, estimate, pilot = self._unknown_noise(
+                    mov, mask, delta_chi2_map, floor_var=self._floor_var(scale, 1.0)
+                )
                 if noise_var is None:
                     return pilot
-                strength = self._strength_for(noise_var, 0.0)
-                if pilot is not None and strength == 1.0:
-                    return pilot
             else:
-                reference_var = _mean_variance(reference_error)
-                strength = self._strength_for(
-                    reference_var + _mean_variance(moving_error), reference_var
-                )
-        engine = self._engine(strength)
-        return engine.measure(mov, moving_error, mask, delta_chi2_map, estimate=estimate)
+                noise_var = reference_var + _mean_variance(moving_error)
+            strength = filter_strength(scale, len(self.shape), noise_var)
+            if pilot is not None and strength == 1.0:
+                return pilot
+        return self._engine(strength).measure(
+            mov,
+            moving_error,
+            mask,
+            delta_chi2_map,
+            estimate=estimate,
+            floor_var=self._floor_var(scale, strength),
+        )
 
-    def _unknown_noise(self, mov: np.ndarray, mask, delta_chi2_map: bool):
+    def _unknown_noise(self, mov: np.ndarray, mask, delta_chi2_map: bool, *, floor_var: float):
         """The noise variance of the difference when no error is given, measured at
         full strength (which holds at any noise): ``(variance, estimate, pilot)``.
 
         Images that take the binned search register a window of ``NOISE_WINDOW``
         pixels per axis around the centre, cut at the whole-pixel shift found on
         the binned images (``estimate``, reused). Others register whole
-        (``pilot``, the result itself should the noise need full strength).
-        The variance is None when the pilot finds no information.
+        (``pilot``, the result itself should the noise need full strength: its
+        error holds the floor ``floor_var``). The variance is None when the pilot
+        finds no information.
         """
         engine = self._engine(1.0, prepare=False)
         complete = mask is None and bool(np.isfinite(np.sum(mov, dtype=np.float64)))
@@ -913,14 +925,16 @@ class Registrar:
                 ).register(mov[windows[1]], delta_chi2_map=False)
                 if window.noise is not None and np.all(np.isfinite(window.error)):
                     return window.noise**2, estimate, None
-        pilot = self._engine(1.0).measure(mov, None, mask, delta_chi2_map)
+        pilot = self._engine(1.0).measure(mov, None, mask, delta_chi2_map, floor_var=floor_var)
         if pilot.noise is None or not np.all(np.isfinite(pilot.error)):
             return None, None, pilot
         return pilot.noise**2, None, pilot
 
-    def _strength_for(self, noise_var: float, reference_var: float) -> float:
-        """The filter's strength for a difference of noise variance ``noise_var``
-        (``reference_var`` of it in the reference)."""
+    def _edge_scale(self, reference_var: float) -> float:
+        """The scale of the sub-pixel floor (see ``_prefilter``), from the reference's
+        statistics with its noise variance ``reference_var`` taken out; 0 for wrap."""
+        if self.boundary == "wrap":
+            return 0.0
         kernels = _smoothing_kernels(self.shape)
         if self._content is None:
             reference = self._source
@@ -932,8 +946,13 @@ class Registrar:
             else:
                 zeroed = np.where(valid, reference, 0.0)
                 self._content = EdgeContent.measure(zeroed, valid, kernels)
-        ratio = floor_ratio(self._content, self.shape, noise_var, reference_var, kernels)
-        return filter_strength(ratio)
+        return edge_scale(self._content, self.shape, reference_var, kernels)
+
+    def _floor_var(self, scale: float, strength: float) -> float:
+        """The floor's variance at ``strength``, as a noise variance; 0 for wrap."""
+        if self.boundary == "wrap":
+            return 0.0
+        return floor_noise(scale, len(self.shape), strength) ** 2
 
     def _engine(self, strength: float, *, prepare: bool = True) -> _Engine:
         """The registration at one filter strength (the latest few are kept), its
@@ -1196,9 +1215,19 @@ class _Engine:
             spectra.keep = True
         return spectra
 
-    def measure(self, mov: np.ndarray, moving_error, mask, delta_chi2_map: bool, estimate=None):
+    def measure(
+        self,
+        mov: np.ndarray,
+        moving_error,
+        mask,
+        delta_chi2_map: bool,
+        *,
+        estimate=None,
+        floor_var: float = 0.0,
+    ):
         """Register the validated ``mov`` (see :meth:`Registrar.register`); ``estimate``:
-        the shift from :meth:`binned_estimate` when the caller has it."""
+        the shift from :meth:`binned_estimate` when the caller has it; ``floor_var``:
+        the sub-pixel floor as a noise variance, added to the errors."""
         mask = _ignore_unknown_noise(mask, moving_error)
         image = _Image.prepare(
             mov, mask, zero_mean=self.zero_mean, kernels=self._kernels, name="moving"
@@ -1210,11 +1239,15 @@ class _Engine:
         # would slow the next transforms (see evaluate_series).
         with _fft.one_blas_thread():
             return self._measure(
-                image, moving_error, delta_chi2_map=delta_chi2_map, estimate=estimate
+                image,
+                moving_error,
+                delta_chi2_map=delta_chi2_map,
+                estimate=estimate,
+                floor_var=floor_var,
             )
 
     def _measure(
-        self, image: _Image, moving_error, *, delta_chi2_map: bool, estimate
+        self, image: _Image, moving_error, *, delta_chi2_map: bool, estimate, floor_var: float
     ) -> RegistrationResult:
         """The registration proper, of a prepared moving image with information in it."""
         ref_err, mov_err = self._reference_error, moving_error
@@ -1270,6 +1303,12 @@ class _Engine:
             score = self._score_covariance(surface, image, shift, scale, chi2_hessian)
             score += self._noise_coupling_covariance(surface, image, ref_var, mov_var, shift)
             covariance, sigma = marginal_errors(chi2_hessian, score)
+            # The sub-pixel floor, as noise of variance floor_var added to the
+            # difference's (whose mean, in the images' units, is noise_mean).
+            noise_mean = noise**2 if unknown else _mean_variance(ref_err) + _mean_variance(mov_err)
+            inflation = 1.0 + floor_var / noise_mean
+            covariance = covariance * inflation
+            sigma = sigma * np.sqrt(inflation)
             # Rescale the map so that delta chi2 = 1 stays the 1-sigma contour.
             naive = np.diag(2.0 * np.linalg.inv(0.5 * (chi2_hessian + chi2_hessian.T)))
             calibration = float(np.exp(np.mean(np.log(np.diag(covariance) / naive))))
@@ -1594,10 +1633,11 @@ def register(
     max_shift : float or sequence of float, optional
         Largest shift searched per axis in pixels (default: a quarter of each axis
         for ``"overlap"``, half for ``"wrap"``).
-    prefilter : bool
+    prefilter : bool or float
         ``"overlap"`` only: discount the content near the Nyquist frequency, which
-        a truncated image cannot be sub-pixel shifted with (default True; see
-        :class:`Registrar`).
+        a truncated image cannot be sub-pixel shifted with, as much as the noise
+        requires (default True), at a fixed strength from 0 to 1, or not at all
+        (False). See :class:`Registrar`.
     threads : int, optional
         FFT threads.
 
