@@ -22,7 +22,7 @@ Peers, run on the same trials:
 Usage::
 
     python benchmarks/accuracy.py                # full run: docs/accuracy.md, docs/accuracy.png
-    python benchmarks/accuracy.py --trials 200   # more trials per case
+    python benchmarks/accuracy.py --trials 1000  # more trials per case
     python benchmarks/accuracy.py --quick        # smoke run, prints the report only
 
 The run is deterministic (fixed seeds); only the date and the timings change.
@@ -619,7 +619,7 @@ def run(cases: list[Case], trials: int, processes: int) -> dict[Case, dict[str, 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=100, help="trials per case (100)")
+    parser.add_argument("--trials", type=int, default=300, help="trials per case (300)")
     parser.add_argument(
         "--quick",
         action="store_true",
