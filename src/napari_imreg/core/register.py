@@ -912,19 +912,19 @@ class Registrar:
             estimate = engine.binned_estimate(mov)
             windows = _noise_windows(self.shape, np.round(estimate).astype(int))
             if windows is not None:
-                window = Registrar._one_off(
+                noise = _Engine(
                     self._source[windows[0]],
-                    reference_error=None,
-                    reference_mask=None,
-                    upsample_factor="auto",
-                    boundary="overlap",
-                    zero_mean=self._options["zero_mean"],
-                    max_shift=None,
-                    prefilter=1.0,
-                    threads=self._options["threads"],
-                ).register(mov[windows[1]], delta_chi2_map=False)
-                if window.noise is not None and np.all(np.isfinite(window.error)):
-                    return window.noise**2, estimate, None
+                    **{
+                        **self._options,
+                        "reference_error": None,
+                        "reference_mask": None,
+                        "max_shift": None,
+                    },
+                    reference_complete=True,
+                    strength=1.0,
+                ).noise(mov[windows[1]])
+                if noise is not None:
+                    return noise**2, estimate, None
         pilot = self._engine(1.0).measure(mov, None, mask, delta_chi2_map, floor_var=floor_var)
         if pilot.noise is None or not np.all(np.isfinite(pilot.error)):
             return None, None, pilot
@@ -1006,6 +1006,21 @@ def _mean_variance(error) -> float:
     if np.ndim(error) == 0:
         return float(error) ** 2
     return float(np.nanmean(np.square(error)))
+
+
+@dataclass
+class _Fit:
+    """The minimum of chi2 (``f`` is chi2 / (weight * scale)) and what the errors need."""
+
+    surface: Surface
+    shift: np.ndarray
+    f_min: float
+    hessian: np.ndarray
+    positive: bool
+    weight: float  # the summed weight at the minimum
+    dof: float
+    noise: float | None  # estimated when no error is given
+    scale: float
 
 
 class _Engine:
@@ -1246,10 +1261,19 @@ class _Engine:
                 floor_var=floor_var,
             )
 
-    def _measure(
-        self, image: _Image, moving_error, *, delta_chi2_map: bool, estimate, floor_var: float
-    ) -> RegistrationResult:
-        """The registration proper, of a prepared moving image with information in it."""
+    def noise(self, mov: np.ndarray, estimate=None) -> float | None:
+        """The noise of the difference of the images, estimated from the residual at
+        the best shift (as with no error given); None when an image is flat."""
+        image = _Image.prepare(
+            mov, None, zero_mean=self.zero_mean, kernels=self._kernels, name="moving"
+        )
+        if self._reference.is_flat() or image.is_flat():
+            return None
+        with _fft.one_blas_thread():
+            return self._fit(image, None, estimate=estimate).noise
+
+    def _fit(self, image: _Image, moving_error, *, estimate) -> _Fit:
+        """The minimum of chi2, and what the errors need from it."""
         ref_err, mov_err = self._reference_error, moving_error
         unknown = ref_err is None and mov_err is None
         ref_map = isinstance(ref_err, np.ndarray)
@@ -1289,17 +1313,38 @@ class _Engine:
             noise_var = max(f_min * weight / dof, 1e-24 * reference_power)
             noise = float(np.sqrt(noise_var / filtered))
             scale = weight / noise_var
-            # Split it between the images: sum w R (R - M) / sum w (R - M)**2 is
-            # the reference's share.
-            share = surface.reference_share(shift, f_min)
-            ref_var, mov_var = noise_var * share, noise_var * (1.0 - share)
         elif ref_map or mov_map:
             scale = weight
         else:
             scale = weight / (filtered * (ref_var + mov_var))
-        chi2_hessian = hessian * scale
+        return _Fit(surface, shift, f_min, hessian, positive, weight, dof, noise, scale)
 
-        if positive and np.all(np.isfinite(chi2_hessian)):
+    def _measure(
+        self, image: _Image, moving_error, *, delta_chi2_map: bool, estimate, floor_var: float
+    ) -> RegistrationResult:
+        """The registration proper, of a prepared moving image with information in it."""
+        ref_err, mov_err = self._reference_error, moving_error
+        fit = self._fit(image, moving_error, estimate=estimate)
+        surface, shift, f_min, noise, scale = (
+            fit.surface,
+            fit.shift,
+            fit.f_min,
+            fit.noise,
+            fit.scale,
+        )
+        ndim = len(self.shape)
+        unknown = noise is not None
+        ref_var = 0.0 if ref_err is None else ref_err**2
+        mov_var = 0.0 if mov_err is None else mov_err**2
+        if unknown:
+            # Split the noise between the images: sum w R (R - M) / sum w (R - M)**2
+            # is the reference's share.
+            noise_var = noise**2 * self._variance_factor
+            share = surface.reference_share(shift, f_min)
+            ref_var, mov_var = noise_var * share, noise_var * (1.0 - share)
+        chi2_hessian = fit.hessian * scale
+
+        if fit.positive and np.all(np.isfinite(chi2_hessian)):
             score = self._score_covariance(surface, image, shift, scale, chi2_hessian)
             score += self._noise_coupling_covariance(surface, image, ref_var, mov_var, shift)
             covariance, sigma = marginal_errors(chi2_hessian, score)
@@ -1328,13 +1373,13 @@ class _Engine:
             if delta_chi2_map
             else (None, None, None)
         )
-        logger.debug("registered: shift %s error %s (start %s)", shift, sigma, start)
+        logger.debug("registered: shift %s error %s", shift, sigma)
         return RegistrationResult(
             shift=shift,
             error=sigma,
             covariance=covariance,
             chi2_min=float(f_min * scale),
-            dof=float(dof),
+            dof=float(fit.dof),
             noise=noise,
             upsample_factor=factor,
             delta_chi2=delta,
