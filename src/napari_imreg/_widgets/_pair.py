@@ -369,6 +369,7 @@ def registration_record(job: PairJob, options: PairOptions) -> dict[str, Any]:
         "method": options.method,
         "boundary": options.boundary,
         "noise": None if result.noise is None else float(result.noise),
+        "filter_strength": result.filter_strength,
         "upsample_factor": result.upsample_factor,
         "multiscale_level": job.moving_array.level,
         "output": options.output,

@@ -25,8 +25,8 @@ The model, from Monte Carlo runs on crops and periodic power-law images
 * Unfiltered, the rms floor gave ``c_d`` = 1.9-2.0 in 2-D (64-256 px), 4.8-9.8
   in 1-D (512-4096 px) and 0.5-1.1 in 3-D (24-40 px); at strength 0.5 it fell
   as ``0.5 ** 1.6``. At full strength, ``k_d`` = 0.008-0.017 in 2-D, 0.034-0.071
-  in 1-D and 0.002-0.005 in 3-D. ``FLOOR_SCALE`` and ``FLOOR_RESIDUE`` take the
-  largest of each.
+  in 1-D and 0.002-0.005 in 3-D. ``FLOOR_SCALE`` and ``FLOOR_RESIDUE`` sit a
+  little above the largest of each.
 
 The strength is the least multiple of ``STRENGTH_STEP`` that keeps
 ``c_d * scale * (1 - strength) ** FLOOR_DECAY`` at ``FLOOR_TOLERANCE`` times the
@@ -49,7 +49,7 @@ FLOOR_SCALE = {1: 10.0, 2: 2.2, 3: 1.2}
 FLOOR_RESIDUE = {1: 0.075, 2: 0.018, 3: 0.006}
 #: Largest ratio of the floor to the noise's error that the strength allows.
 FLOOR_TOLERANCE = 0.3
-#: The floor's ratio at strength ``a`` is ``r0 * (1 - a) ** FLOOR_DECAY``.
+#: The unfiltered floor falls as ``(1 - strength) ** FLOOR_DECAY``.
 FLOOR_DECAY = 1.6
 #: Strengths are rounded up to a multiple of this.
 STRENGTH_STEP = 0.1
