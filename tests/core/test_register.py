@@ -358,10 +358,13 @@ def test_errors_grow_with_noise(boundary):
         np.testing.assert_allclose(ratios, 10.0, rtol=0.3)
 
 
+@pytest.mark.parametrize("shape", [(24, 24), (256, 256)])
 @pytest.mark.parametrize("which", ["reference", "moving", "both"])
-def test_constant_image_warns_and_gives_infinite_errors(which):
-    image = make_extended((24, 24), seed=20)
-    flat = np.full((24, 24), 3.0)
+def test_constant_image_warns_and_gives_infinite_errors(which, shape):
+    # 256 px: the noise is measured on a window first (the filter's strength), on
+    # the large-image road.
+    image = make_extended(shape, seed=20)
+    flat = np.full(shape, 3.0)
     reference = flat if which in ("reference", "both") else image
     moving = flat if which in ("moving", "both") else image
     with pytest.warns(RegistrationWarning, match="constant"):
