@@ -22,11 +22,12 @@ The model, from Monte Carlo runs on crops and periodic power-law images
   averaged over the axes, the reference's noise taken out), ``N`` the number of
   pixels and ``n`` the shortest axis: the floor grows with the edges' length,
   the noise's error falls with the pixel count.
-* Unfiltered, the rms floor gave ``c_d`` = 1.9-2.0 in 2-D (64-256 px), 4.8-9.8
+* Unfiltered, the rms floor gave ``c_d`` = 1.3-2.2 in 2-D (64-256 px), 4.7-9.8
   in 1-D (512-4096 px) and 0.5-1.1 in 3-D (24-40 px); at strength 0.5 it fell
   as ``0.5 ** 1.6``. At full strength, ``k_d`` = 0.008-0.017 in 2-D, 0.034-0.071
-  in 1-D and 0.002-0.005 in 3-D. ``FLOOR_SCALE`` and ``FLOOR_RESIDUE`` sit a
-  little above the largest of each.
+  in 1-D and 0.002-0.005 in 3-D. ``FLOOR_SCALE`` and ``FLOOR_RESIDUE`` sit at
+  or a little above the largest of each; ``benchmarks/floor_model.py``
+  measures them again.
 
 The strength is the least multiple of ``STRENGTH_STEP`` that keeps
 ``c_d * scale * (1 - strength) ** FLOOR_DECAY`` at ``FLOOR_TOLERANCE`` times the
