@@ -835,6 +835,8 @@ class Registrar:
         self._content: EdgeContent | None = None
         self.keep_reference_spectra = True
         self._source = ref
+        #: The reference's mean noise variance (0 when not given).
+        self._reference_var = _mean_variance(self._options["reference_error"])
         mask = self._options["reference_mask"]
         self._complete = mask is None and bool(np.isfinite(np.sum(ref, dtype=np.float64)))
 
@@ -876,38 +878,41 @@ class Registrar:
         check_same_shape(self._source, mov, ("reference", "moving"))
         moving_error = check_error(error, mov.shape, "error")
         mask = _check_mask(mask, mov.shape, "mask")
-        reference_var = _mean_variance(self._options["reference_error"])
-        scale = self._edge_scale(reference_var)
-        strength, estimate = self._strength, None
+        unknown = self._options["reference_error"] is None and moving_error is None
+        noise_var = None if unknown else self._reference_var + _mean_variance(moving_error)
+        scale = self._edge_scale()
+        strength, estimate, fitted = self._strength, None, None
         if strength is None:
-            if self._options["reference_error"] is None and moving_error is None:
-                noise_var, found = self._unknown_noise(mov, mask, delta_chi2_map)
-                if noise_var is None:
-                    return found  # the images hold no information: the result says so
-                estimate = found
+            if unknown:
+                estimated, estimate, fitted = self._unknown_noise(mov, mask)
+                if estimated is None:  # no information: this call warns and says so
+                    return self._engine(1.0).measure(mov, None, mask, delta_chi2_map)
+                strength = filter_strength(scale, len(self.shape), estimated)
             else:
-                noise_var = reference_var + _mean_variance(moving_error)
-            strength = filter_strength(scale, len(self.shape), noise_var)
+                strength = filter_strength(scale, len(self.shape), noise_var)
         return self._engine(strength).measure(
             mov,
             moving_error,
             mask,
             delta_chi2_map,
             estimate=estimate,
+            noise_var=noise_var,
             floor_var=self._floor_var(scale, strength),
+            fitted=fitted if strength == 1.0 else None,
         )
 
-    def _unknown_noise(self, mov: np.ndarray, mask, delta_chi2_map: bool):
+    def _unknown_noise(self, mov: np.ndarray, mask):
         """The noise variance of the difference when no error is given, from the
-        residual of a registration at full strength (which holds at any noise):
-        ``(variance, estimate)``.
+        residual of a fit at full strength (which holds at any noise):
+        ``(variance, estimate, fitted)``.
 
-        Images that take the binned search register a window of ``NOISE_WINDOW``
-        pixels per axis around the centre, cut at the whole-pixel shift found on
-        the binned images (``estimate``, which the registration proper reuses).
-        Others register whole. A residual below the surface's precision gives a
-        small variance, hence full strength, as it should. With no information in
-        the images: ``(None, the result that says so)``.
+        Images that take the binned search fit a window of ``NOISE_WINDOW`` pixels
+        per axis around the centre, cut at the whole-pixel shift found on the binned
+        images (``estimate``, which the registration proper reuses). Others fit whole
+        (``fitted``, which finishes the registration should the strength come out
+        full). A residual below the surface's precision gives a small variance,
+        hence full strength, as it should. The variance is None when an image is
+        flat.
         """
         engine = self._engine(1.0, prepare=False)
         complete = mask is None and bool(np.isfinite(np.sum(mov, dtype=np.float64)))
@@ -915,7 +920,7 @@ class Registrar:
             estimate = engine.binned_estimate(mov)
             windows = _noise_windows(self.shape, np.round(estimate).astype(int))
             if windows is not None:
-                noise = _Engine(
+                window = _Engine(
                     self._source[windows[0]],
                     **{
                         **self._options,
@@ -925,17 +930,17 @@ class Registrar:
                     },
                     reference_complete=True,
                     strength=1.0,
-                ).noise(mov[windows[1]])
-                if noise is not None:
-                    return noise**2, estimate
-        noise = self._engine(1.0).noise(mov, mask)
-        if noise is None:  # no information: the registration at full strength warns
-            return None, self._engine(1.0).measure(mov, None, mask, delta_chi2_map)
-        return noise**2, None
+                ).fit_unknown_noise(mov[windows[1]])
+                if window is not None:
+                    return window[1].noise ** 2, estimate, None
+        fitted = self._engine(1.0).fit_unknown_noise(mov, mask)
+        if fitted is None:
+            return None, None, None
+        return fitted[1].noise ** 2, None, fitted
 
-    def _edge_scale(self, reference_var: float) -> float:
+    def _edge_scale(self) -> float:
         """The scale of the sub-pixel floor (see ``_prefilter``), from the reference's
-        statistics with its noise variance ``reference_var`` taken out; 0 for wrap."""
+        statistics with its known noise taken out; 0 for wrap."""
         if self.boundary == "wrap":
             return 0.0
         kernels = _smoothing_kernels(self.shape)
@@ -949,7 +954,7 @@ class Registrar:
             else:
                 zeroed = np.where(valid, reference, 0.0)
                 self._content = EdgeContent.measure(zeroed, valid, kernels)
-        return edge_scale(self._content, self.shape, reference_var, kernels)
+        return edge_scale(self._content, self.shape, self._reference_var, kernels)
 
     def _floor_var(self, scale: float, strength: float) -> float:
         """The floor's variance at ``strength``, as a noise variance; 0 for wrap."""
@@ -1234,6 +1239,27 @@ class _Engine:
             spectra.keep = True
         return spectra
 
+    def _prepare(self, mov: np.ndarray, moving_error, mask) -> _Image | None:
+        """The validated ``mov`` prepared like the reference; None when it or the
+        reference is flat (no information)."""
+        mask = _ignore_unknown_noise(mask, moving_error)
+        image = _Image.prepare(
+            mov, mask, zero_mean=self.zero_mean, kernels=self._kernels, name="moving"
+        )
+        if self._reference.is_flat() or image.is_flat():
+            return None
+        return image
+
+    def fit_unknown_noise(self, mov: np.ndarray, mask=None) -> tuple[_Image, _Fit] | None:
+        """``mov`` prepared and chi2 fitted as with no error given: the fit's ``noise``
+        is estimated from the residual of the surface at its minimum. None when an
+        image is flat. :meth:`measure` takes the pair to finish the registration."""
+        image = self._prepare(mov, None, mask)
+        if image is None:
+            return None
+        with _fft.one_blas_thread():
+            return image, self._fit(image, None, estimate=None)
+
     def measure(
         self,
         mov: np.ndarray,
@@ -1242,40 +1268,36 @@ class _Engine:
         delta_chi2_map: bool,
         *,
         estimate=None,
+        noise_var: float | None = None,
         floor_var: float = 0.0,
+        fitted: tuple[_Image, _Fit] | None = None,
     ):
-        """Register the validated ``mov`` (see :meth:`Registrar.register`); ``estimate``:
-        the shift from :meth:`binned_estimate` when the caller has it; ``floor_var``:
-        the sub-pixel floor as a noise variance, added to the errors."""
-        mask = _ignore_unknown_noise(mask, moving_error)
-        image = _Image.prepare(
-            mov, mask, zero_mean=self.zero_mean, kernels=self._kernels, name="moving"
-        )
-        if self._reference.is_flat() or image.is_flat():
-            return self._no_information()
+        """Register the validated ``mov`` (see :meth:`Registrar.register`).
 
+        ``estimate``: the shift from :meth:`binned_estimate` when the caller has it;
+        ``noise_var``: the mean noise variance of the difference when errors are
+        given; ``floor_var``: the sub-pixel floor as a noise variance, added to the
+        errors; ``fitted``: what :meth:`fit_unknown_noise` returned for ``mov``.
+        """
+        if fitted is None:
+            image, fit = self._prepare(mov, moving_error, mask), None
+            if image is None:
+                return self._no_information()
+        else:
+            image, fit = fitted
         # BLAS on one thread: threaded OpenBLAS spins long after each call and
         # would slow the next transforms (see evaluate_series).
         with _fft.one_blas_thread():
+            if fit is None:
+                fit = self._fit(image, moving_error, estimate=estimate)
             return self._measure(
                 image,
                 moving_error,
+                fit,
                 delta_chi2_map=delta_chi2_map,
-                estimate=estimate,
+                noise_var=noise_var,
                 floor_var=floor_var,
             )
-
-    def noise(self, mov: np.ndarray, mask=None) -> float | None:
-        """The noise of the difference of the images, estimated from the residual of
-        the chi2 surface at its minimum (as with no error given); None when an image
-        is flat."""
-        image = _Image.prepare(
-            mov, mask, zero_mean=self.zero_mean, kernels=self._kernels, name="moving"
-        )
-        if self._reference.is_flat() or image.is_flat():
-            return None
-        with _fft.one_blas_thread():
-            return self._fit(image, None, estimate=None).noise
 
     def _fit(self, image: _Image, moving_error, *, estimate) -> _Fit:
         """The minimum of chi2, and what the errors need from it."""
@@ -1358,11 +1380,18 @@ class _Engine:
         return float(np.mean(difference**2))
 
     def _measure(
-        self, image: _Image, moving_error, *, delta_chi2_map: bool, estimate, floor_var: float
+        self,
+        image: _Image,
+        moving_error,
+        fit: _Fit,
+        *,
+        delta_chi2_map: bool,
+        noise_var: float | None,
+        floor_var: float,
     ) -> RegistrationResult:
-        """The registration proper, of a prepared moving image with information in it."""
+        """The errors and the map, from the fit of a prepared moving image with
+        information in it."""
         ref_err, mov_err = self._reference_error, moving_error
-        fit = self._fit(image, moving_error, estimate=estimate)
         surface, shift, f_min, noise, scale = (
             fit.surface,
             fit.shift,
@@ -1396,8 +1425,8 @@ class _Engine:
             covariance, sigma = marginal_errors(chi2_hessian, score)
             # The sub-pixel floor, as noise of variance floor_var added to the
             # difference's (whose mean, in the images' units, is noise_mean).
-            noise_mean = noise**2 if unknown else _mean_variance(ref_err) + _mean_variance(mov_err)
-            inflation = 1.0 + floor_var / noise_mean
+            noise_mean = noise**2 if unknown else noise_var
+            inflation = 1.0 + floor_var / noise_mean if floor_var else 1.0
             covariance = covariance * inflation
             sigma = sigma * np.sqrt(inflation)
             # Rescale the map so that delta chi2 = 1 stays the 1-sigma contour.
