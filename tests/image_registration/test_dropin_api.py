@@ -317,11 +317,13 @@ SPEC_SIGNATURES = [
     (
         "FITS_tools",
         "match_fits",
+        # 0.2.10 added use_mad_std before return_header; the drop-in follows 0.2.10
         [
             ("fitsfile1", E),
             ("fitsfile2", E),
             ("header", None),
             ("sigma_cut", False),
+            ("use_mad_std", True),
             ("return_header", False),
         ],
     ),
