@@ -7,6 +7,7 @@ import numpy as np
 from ..core import fits as core_fits
 from ..core.crosscorr import register_taylor
 from ._legacy import check_size, check_unknown, error_xy, ignore_options, logger, offset_xy
+from .FITS_tools.match_images import matched_pair, offsets_on_grid
 
 __all__ = ["cross_correlation_shifts", "cross_correlation_shifts_FITS", "second_derivative"]
 
@@ -167,9 +168,9 @@ def cross_correlation_shifts_FITS(
 ):
     """Offset between two FITS images, in pixels and world units.
 
-    The second image is reprojected onto the first one's grid (needs the optional
-    `reproject` package: ``pip install 'napari-imreg[fits]'``), then registered with
-    `register_method`.
+    The second image is brought onto the first one's grid (without reprojection when the
+    grids differ by a translation; otherwise with the optional `reproject` package:
+    ``pip install 'napari-imreg[fits]'``), then registered with `register_method`.
 
     Parameters
     ----------
@@ -195,13 +196,14 @@ def cross_correlation_shifts_FITS(
         from image 1 in pixels of image 1 and in world units per FITS axis.
     """
     ignore_options("cross_correlation_shifts_FITS", quiet=None if quiet else quiet)
-    image1, image2, header = core_fits.match_images(
-        fitsfile1, fitsfile2, sigma_cut=sigma_cut or None, use_mad_std=False
+    # the reference cut at the plain standard deviation here
+    matched, _ = matched_pair(fitsfile1, fitsfile2, sigma_cut=sigma_cut, use_mad_std=False)
+    offsets = register_method(
+        matched.reference, matched.moving, verbose=verbose, return_error=False, **kwargs
     )
-    offsets = register_method(image1, image2, verbose=verbose, return_error=False, **kwargs)
-    xoff, yoff = float(offsets[0]), float(offsets[1])
-    world, _ = core_fits.pixel_to_world_offset(header, (yoff, xoff))
+    xoff, yoff = offsets_on_grid(offsets[0], offsets[1], matched)
+    world, _ = core_fits.pixel_to_world_offset(matched.wcs, (yoff, xoff))
     returns = (xoff, yoff, float(world[0]), float(world[1]))
     if return_cropped_images:
-        returns += (image1, image2)
+        returns += (matched.reference, matched.moving)
     return returns
