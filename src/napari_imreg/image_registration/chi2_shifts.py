@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.chi2map import chi2_map
-from ..core.register import delta_chi2_levels, register
+from ..core import chi2_map, delta_chi2_levels, register
 from ._legacy import (
     as_error_map,
     check_size,

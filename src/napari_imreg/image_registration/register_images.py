@@ -6,8 +6,7 @@ import numbers
 
 import numpy as np
 
-from ..core.crosscorr import register_dft
-from ..core.register import apply_shift
+from ..core import apply_shift, register_dft
 from ._legacy import error_xy, ignore_options, offset_xy
 
 __all__ = ["dftregistration", "register_images"]
