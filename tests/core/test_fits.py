@@ -226,3 +226,12 @@ def test_match_wcs_refuses_bad_shapes():
         core_fits.match_wcs(np.ones((2, 8, 8)), np.ones((8, 8)), wcs)
     with pytest.raises(ValueError, match="error has shape"):
         core_fits.match_wcs(np.ones((8, 8)), np.ones((8, 8)), wcs, error=np.ones((4, 4)))
+
+
+def test_world_offsets_keep_the_units_of_a_non_celestial_wcs():
+    reference, moving = make_crop_pair((40, 40), (0.5, 1.5), noise=0.01, seed=11)
+    header = linear_header(40, 40)
+    header["CDELT2"] = 2.0
+    result = core_fits.register_fits((reference, header), (moving, header))
+    assert result.world_unit == ""  # the header names no unit
+    np.testing.assert_allclose(result.world_offset, [result.shift[1], 2 * result.shift[0]])
