@@ -143,28 +143,58 @@ def test_register_fits_pixel_and_world_shift(shape):
     shift = (1.75, -2.5)
     reference, moving = make_crop_pair(shape, shift, noise=0.02, seed=3)
     header = sky_header(shape, cdelt=(-0.001, 0.002))
-    result = core_fits.register_fits((reference, header), (moving, header), boundary="overlap")
+    result = core_fits.register_fits((reference, header), (moving, header))
+    assert result.result.boundary == "overlap"  # the default for exposures
     np.testing.assert_allclose(result.shift, shift, atol=5 * max(result.error))
-    expected_world = core_fits.pixel_scale(header) @ np.array(result.shift)[::-1]
-    np.testing.assert_allclose(result.world_shift, expected_world)
+    # degrees per pixel -> arcsec: (d RA cos Dec, d Dec) = 3600 * (-0.001 dx, 0.002 dy)
+    assert result.world_unit == "arcsec"
     np.testing.assert_allclose(
-        result.world_error,
-        np.abs(np.diag(core_fits.pixel_scale(header))) * result.error[::-1],
-        rtol=0.05,
+        result.world_offset, [-3.6 * result.shift[1], 7.2 * result.shift[0]], rtol=1e-9
     )
-    assert result.header["NAXIS1"] == shape[1]
+    np.testing.assert_allclose(result.world_error, [3.6, 7.2] * result.error[::-1], rtol=0.05)
+    assert result.wcs.pixel_shape is None or result.wcs.pixel_shape == shape[::-1]
+    assert not result.reprojected
+    wrapped = core_fits.register_fits((reference, header), (moving, header), boundary="wrap")
+    assert wrapped.result.boundary == "wrap"
 
 
-def test_register_fits_uses_the_wcs():
-    """Two exposures of the same sky with different pointings need no shift."""
-    scene, _ = make_crop_pair((80, 80), (0, 0), seed=4)
+def test_register_wcs_takes_arrays_and_a_wcs():
+    reference, moving = make_crop_pair((64, 64), (1.25, -0.5), noise=0.02, seed=7)
+    header = sky_header((64, 64))
+    from_arrays = core_fits.register_wcs(reference, moving, core_fits.load_wcs(header))
+    from_pairs = core_fits.register_fits((reference, header), (moving, header))
+    np.testing.assert_allclose(from_arrays.shift, from_pairs.shift, atol=1e-12)
+    np.testing.assert_allclose(from_arrays.shift, (1.25, -0.5), atol=5 * max(from_arrays.error))
+    with pytest.raises(ValueError, match="boundary"):
+        core_fits.register_wcs(reference, moving, core_fits.load_wcs(header), boundary="nearest")
+
+
+@pytest.mark.parametrize("move", [(0.0, 3.0), (-2.0, 5.0), (1.5, -2.25)])
+def test_register_fits_uses_the_wcs_without_reproject(monkeypatch, move):
+    """Two exposures whose WCS differ by a translation (CRPIX) register without reproject."""
+    monkeypatch.setitem(sys.modules, "reproject", None)
+    scene, moved = make_crop_pair((80, 80), move, noise=0.02, seed=4)
     header = sky_header((80, 80))
     offset_header = header.copy()
-    offset_header["CRPIX1"] += 3.0  # the same sky, the pixels numbered 3 further along x
-    moved = np.roll(scene, 3, axis=1) + np.random.default_rng(6).normal(0, 0.02, scene.shape)
-    moved[:, :3] = np.nan
-    result = core_fits.register_fits((scene, header), (moved, offset_header), boundary="overlap")
-    np.testing.assert_allclose(result.shift, (0, 0), atol=0.01)
+    # the moving image's pixel p sees the reference's pixel p + move: its CRPIX is less
+    offset_header["CRPIX1"] -= move[1]
+    offset_header["CRPIX2"] -= move[0]
+    result = core_fits.register_fits((scene, header), (moved, offset_header))
+    assert not result.reprojected
+    np.testing.assert_allclose(result.shift, (0, 0), atol=5 * max(result.error))
+    # the same pixels under one WCS: the whole move is the pointing offset
+    same = core_fits.register_fits((scene, header), (moved, header))
+    np.testing.assert_allclose(same.shift, move, atol=5 * max(same.error))
+
+
+def test_a_rotated_grid_is_reprojected():
+    reference, moving = make_crop_pair((64, 64), (0, 0), noise=0.01, seed=8)
+    header = sky_header((64, 64))
+    rotated = header.copy()
+    rotated["CROTA2"] = 1.0
+    result = core_fits.register_fits((reference, header), (moving, rotated))
+    assert result.reprojected
+    assert np.all(np.isfinite(result.shift))
 
 
 def test_register_fits_sigma_cut_and_no_overlap():
@@ -175,3 +205,33 @@ def test_register_fits_sigma_cut_and_no_overlap():
     far = sky_header((48, 48), crval=(50.0, 20.0))
     with pytest.raises(ValueError, match="share no valid pixel"):
         core_fits.register_fits((reference, header), (moving, far))
+
+
+def test_sigma_cut_clips_as_the_reference_and_keeps_nan():
+    """Pixels at or below the cut become 0; NaN (outside a footprint) stays NaN."""
+    reference, moving = make_crop_pair((48, 48), (0, 0), seed=9)
+    moving[:, :5] = np.nan
+    wcs = core_fits.load_wcs(sky_header((48, 48)))
+    matched = core_fits.match_wcs(reference, moving, wcs, sigma_cut=1.0, use_mad_std=False)
+    threshold = np.nanstd(moving)
+    assert np.all(np.isnan(matched.moving[:, :5]))
+    kept = moving[:, 5:] > threshold
+    np.testing.assert_array_equal(matched.moving[:, 5:][kept], moving[:, 5:][kept])
+    assert np.all(matched.moving[:, 5:][~kept] == 0)
+
+
+def test_match_wcs_refuses_bad_shapes():
+    wcs = core_fits.load_wcs(sky_header((8, 8)))
+    with pytest.raises(ValueError, match="2-D"):
+        core_fits.match_wcs(np.ones((2, 8, 8)), np.ones((8, 8)), wcs)
+    with pytest.raises(ValueError, match="error has shape"):
+        core_fits.match_wcs(np.ones((8, 8)), np.ones((8, 8)), wcs, error=np.ones((4, 4)))
+
+
+def test_world_offsets_keep_the_units_of_a_non_celestial_wcs():
+    reference, moving = make_crop_pair((40, 40), (0.5, 1.5), noise=0.01, seed=11)
+    header = linear_header(40, 40)
+    header["CDELT2"] = 2.0
+    result = core_fits.register_fits((reference, header), (moving, header))
+    assert result.world_unit == ""  # the header names no unit
+    np.testing.assert_allclose(result.world_offset, [result.shift[1], 2 * result.shift[0]])

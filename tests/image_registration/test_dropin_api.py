@@ -85,6 +85,8 @@ SPEC_SIGNATURES = [
             ("zeromean", True),
         ],
     ),
+    # 0.2.10 replaced the spec's `quiet` (before sigma_cut) by `verbose` (after it); the
+    # drop-in follows 0.2.10's order and keeps `quiet` keyword-only
     (
         "",
         "cross_correlation_shifts_FITS",
@@ -92,8 +94,8 @@ SPEC_SIGNATURES = [
             ("fitsfile1", E),
             ("fitsfile2", E),
             ("return_cropped_images", False),
-            ("quiet", True),
             ("sigma_cut", False),
+            ("verbose", False),
         ],
     ),
     (
@@ -315,11 +317,13 @@ SPEC_SIGNATURES = [
     (
         "FITS_tools",
         "match_fits",
+        # 0.2.10 added use_mad_std before return_header; the drop-in follows 0.2.10
         [
             ("fitsfile1", E),
             ("fitsfile2", E),
             ("header", None),
             ("sigma_cut", False),
+            ("use_mad_std", True),
             ("return_header", False),
         ],
     ),

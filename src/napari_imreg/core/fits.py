@@ -20,27 +20,39 @@ the moving image, registers it onto the reference.
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from astropy import stats
+from astropy import units as u
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
+from ._validation import check_choice
+
+if TYPE_CHECKING:
+    from . import RegistrationResult
+
 __all__ = [
     "FitsRegistration",
+    "MatchedImages",
     "header_overlap",
     "load_data",
     "load_header",
+    "load_wcs",
     "match_images",
+    "match_wcs",
     "pixel_scale",
     "pixel_to_world_offset",
     "register_fits",
+    "register_wcs",
     "reproject_to_header",
+    "world_unit",
 ]
 
 logger = logging.getLogger(__name__)
@@ -437,6 +449,219 @@ def reproject_to_header(source, header, **kwargs) -> np.ndarray:
     return np.asarray(result)
 
 
+# How far (in pixels) the grid of one image may stray from a pure translation of the
+# other's and still be placed on it without resampling: well below the smallest errors the
+# core reports (about 1e-3 px at the highest signal-to-noise).
+_TRANSLATION_TOLERANCE = 1e-4
+
+
+def load_wcs(source) -> WCS:
+    """The 2-D world coordinate system of an image: its celestial axes, or its first two.
+
+    Parameters
+    ----------
+    source : WCS, Header or anything :func:`load_header` accepts
+        Where the header is.
+
+    Returns
+    -------
+    astropy.wcs.WCS
+        A 2-axis WCS, pixel axes in FITS order (x first).
+
+    Raises
+    ------
+    ValueError
+        If the WCS has fewer than two axes.
+
+    Examples
+    --------
+    >>> header = fits.Header({"NAXIS": 2, "CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN"})
+    >>> load_wcs(header).wcs.ctype[0]
+    'RA---TAN'
+    """
+    wcs = source if isinstance(source, WCS) else _quiet_wcs(load_header(source))
+    return _celestial_or_first_two(wcs)
+
+
+def _pixel_translation(
+    reference_wcs: WCS, moving_wcs: WCS, moving_shape: tuple[int, int]
+) -> np.ndarray | None:
+    """``t`` (numpy order) with reference pixel = moving pixel + t, or None if not a translation.
+
+    The corners and centre of the moving image are carried through the sky (SkyCoord, so
+    differing celestial frames are handled) onto the reference's pixel grid.
+    """
+    ny, nx = moving_shape
+    x = np.array([0.0, nx - 1, 0.0, nx - 1, (nx - 1) / 2])
+    y = np.array([0.0, 0.0, ny - 1, ny - 1, (ny - 1) / 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        world = moving_wcs.pixel_to_world(x, y)
+        world = world if isinstance(world, list | tuple) else [world]
+        x_ref, y_ref = (np.asarray(v, dtype=float) for v in reference_wcs.world_to_pixel(*world))
+    moves = np.stack([y_ref - y, x_ref - x], axis=1)
+    if not np.all(np.isfinite(moves)):
+        return None
+    if np.ptp(moves, axis=0).max() > _TRANSLATION_TOLERANCE:
+        return None
+    return moves.mean(axis=0)
+
+
+def _place(image: np.ndarray | None, translation: np.ndarray, shape: tuple[int, int]):
+    """`image` moved by the whole pixels `translation` onto a grid of `shape` (NaN elsewhere)."""
+    if image is None:
+        return None
+    out = np.full(shape, np.nan)
+    target, source = [], []
+    for n_out, n_in, move in zip(shape, image.shape, translation.astype(int), strict=True):
+        start, stop = max(move, 0), min(n_in + move, n_out)
+        if start >= stop:
+            return out
+        target.append(slice(start, stop))
+        source.append(slice(start - move, stop - move))
+    out[tuple(target)] = image[tuple(source)]
+    return out
+
+
+def _cut(image1: np.ndarray, image2: np.ndarray, sigma_cut: float, use_mad_std: bool):
+    """The reference's sigma cut: keep pixels above ``sigma_cut`` noise, zero the rest.
+
+    NaN pixels (outside a footprint) stay NaN. If no finite pixel survives in both images
+    the cut is skipped with a warning, as the reference did.
+    """
+
+    def noise(image):
+        return stats.mad_std(image, ignore_nan=True) if use_mad_std else np.nanstd(image)
+
+    cut1 = image1 * (image1 > sigma_cut * noise(image1))
+    cut2 = image2 * (image2 > sigma_cut * noise(image2))
+    if np.nansum(cut1 * cut2) == 0:
+        warnings.warn(
+            f"sigma_cut={sigma_cut} leaves no pixel above the cut in both images; "
+            "registering the uncut images.",
+            stacklevel=3,
+        )
+        return image1, image2
+    return cut1, cut2
+
+
+@dataclass(frozen=True)
+class MatchedImages:
+    """Two images on one pixel grid, as :func:`match_wcs` returns them.
+
+    Attributes
+    ----------
+    reference, moving : numpy.ndarray
+        The images on the grid of `wcs` (NaN outside a footprint), float64.
+    error : numpy.ndarray or None
+        The moving image's noise map on the same grid, if one was given.
+    wcs : astropy.wcs.WCS
+        The common grid: the reference's.
+    subpixel_offset : numpy.ndarray
+        ``(dy, dx)``: where the moving image's grid was moved by whole pixels only, the
+        fraction of a pixel by which its pixels still sit off the common grid. A
+        registration shift measured on these arrays includes it; subtract it. Zero when
+        the images were resampled or the grids agree to a whole pixel.
+    reprojected : bool
+        Whether the moving image was resampled (by `reproject`).
+    """
+
+    reference: np.ndarray
+    moving: np.ndarray
+    error: np.ndarray | None
+    wcs: WCS
+    subpixel_offset: np.ndarray
+    reprojected: bool
+
+
+def match_wcs(
+    reference,
+    moving,
+    reference_wcs: WCS,
+    moving_wcs: WCS | None = None,
+    *,
+    error=None,
+    sigma_cut: float | None = None,
+    use_mad_std: bool = True,
+    subpixel_offset: bool = False,
+) -> MatchedImages:
+    """Bring a moving image onto the pixel grid of a reference, both given with a WCS.
+
+    Parameters
+    ----------
+    reference, moving : array_like
+        2-D images (numpy order).
+    reference_wcs : astropy.wcs.WCS
+        The reference's grid (see :func:`load_wcs`).
+    moving_wcs : astropy.wcs.WCS, optional
+        The moving image's grid; default: the same as the reference's.
+    error : array_like, optional, keyword-only
+        The moving image's 1-sigma noise map, moved like it.
+    sigma_cut : float, optional, keyword-only
+        Keep only pixels above ``sigma_cut`` times each image's noise (robust standard
+        deviation with `use_mad_std`), zeroing the rest, as the reference package did.
+    use_mad_std : bool, keyword-only
+        Estimate that noise by the median absolute deviation (else the standard deviation).
+    subpixel_offset : bool, keyword-only
+        For grids that differ by a pure translation with a fractional part: move by whole
+        pixels and report the fraction in :attr:`MatchedImages.subpixel_offset` (for a
+        registration, which can subtract it) instead of resampling.
+
+    Returns
+    -------
+    MatchedImages
+
+    Raises
+    ------
+    ImportError
+        If the grids differ by more than a translation and `reproject` is not installed.
+    ValueError
+        For images that are not 2-D, or an error map of another shape than `moving`.
+
+    Notes
+    -----
+    Grids that agree, or differ by a pure translation (the same projection and pixel
+    scale, another reference pixel), need no resampling: the moving image is moved by
+    whole pixels. Other grids are resampled with `reproject` (bilinear).
+    """
+    reference = np.asarray(reference, dtype=float)
+    moving = np.asarray(moving, dtype=float)
+    for name, image in (("reference", reference), ("moving", moving)):
+        if image.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D image, got shape {image.shape}.")
+    noise = None if error is None else np.asarray(error, dtype=float)
+    if noise is not None and noise.shape != moving.shape:
+        raise ValueError(
+            f"error has shape {noise.shape} but moving has {moving.shape}; pass the moving "
+            "image's noise map."
+        )
+    moving_wcs = reference_wcs if moving_wcs is None else moving_wcs
+    translation = _pixel_translation(reference_wcs, moving_wcs, moving.shape)
+    whole = None if translation is None else np.round(translation)
+    fraction = np.zeros(2) if whole is None else translation - whole
+    if whole is not None and (subpixel_offset or np.abs(fraction).max() <= _TRANSLATION_TOLERANCE):
+        moved = _place(moving, whole, reference.shape)
+        noise = _place(noise, whole, reference.shape)
+        reprojected = False
+    else:
+        header = reference_wcs.to_header()
+        header["NAXIS"], header["NAXIS1"], header["NAXIS2"] = 2, *reference.shape[::-1]
+        moved = reproject_to_header((moving, moving_wcs), header)
+        if noise is not None:
+            noise = reproject_to_header((noise, moving_wcs), header)
+        fraction, reprojected = np.zeros(2), True
+    if sigma_cut:
+        reference, moved = _cut(reference, moved, sigma_cut, use_mad_std)
+    return MatchedImages(
+        reference=reference,
+        moving=moved,
+        error=noise,
+        wcs=reference_wcs,
+        subpixel_offset=fraction if subpixel_offset else np.zeros(2),
+        reprojected=reprojected,
+    )
+
+
 def match_images(
     source1,
     source2,
@@ -445,21 +670,20 @@ def match_images(
     sigma_cut: float | None = None,
     use_mad_std: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, fits.Header]:
-    """Bring two images onto one pixel grid.
+    """Bring two images, read from files, HDUs or ``(array, header)`` pairs, onto one grid.
+
+    A thin reader around :func:`match_wcs`.
 
     Parameters
     ----------
     source1, source2 : str, path-like, HDU or (array, header)
         The reference and the moving image.
     header : Header, optional, keyword-only
-        The common grid. Default: the grid of `source1`, which is then used unchanged.
-    sigma_cut : float, optional, keyword-only
-        Keep only pixels above ``sigma_cut`` times each image's noise (robust standard
-        deviation with `use_mad_std`), zeroing the rest, to register bright structure
-        only. If nothing survives in both images, the cut is skipped with a warning.
-    use_mad_std : bool, keyword-only
-        Estimate the noise with the median absolute deviation instead of the standard
-        deviation.
+        A common grid to resample both onto (needs `reproject`). Default: the grid of
+        `source1`, onto which `source2` is moved (without resampling when the grids differ
+        by whole pixels).
+    sigma_cut, use_mad_std : keyword-only
+        See :func:`match_wcs`.
 
     Returns
     -------
@@ -468,65 +692,196 @@ def match_images(
     header : astropy.io.fits.Header
         The common grid.
     """
-    if header is None:
-        header = load_header(source1)
-        image1 = np.asarray(load_data(source1), dtype=float)
-    else:
+    if header is not None:
         header = load_header(header)
-        image1 = reproject_to_header(source1, header)
-    image2 = reproject_to_header(source2, header)
-    if image1.shape != image2.shape:
-        raise ValueError(
-            f"the reference has shape {image1.shape} but its header describes "
-            f"{image2.shape}; fix NAXIS1/NAXIS2 or pass header= explicitly."
-        )
-    if sigma_cut:
-        noise = stats.mad_std if use_mad_std else np.nanstd
-        kwargs = {"ignore_nan": True} if use_mad_std else {}
-        cut1 = np.where(image1 > sigma_cut * noise(image1, **kwargs), image1, 0.0)
-        cut2 = np.where(image2 > sigma_cut * noise(image2, **kwargs), image2, 0.0)
-        if np.nansum(cut1 * cut2) == 0:
-            warnings.warn(
-                f"sigma_cut={sigma_cut} leaves no pixel above the cut in both images; "
-                "registering the uncut images.",
-                stacklevel=2,
-            )
-        else:
-            image1, image2 = cut1, cut2
-    return image1, image2, header
+        source1 = (reproject_to_header(source1, header), header)
+    reference, grid = load_data(source1), load_header(source1)
+    matched = match_wcs(
+        reference,
+        load_data(source2),
+        load_wcs(grid),
+        load_wcs(source2),
+        sigma_cut=sigma_cut,
+        use_mad_std=use_mad_std,
+    )
+    return matched.reference, matched.moving, grid
+
+
+def world_unit(wcs: WCS) -> str:
+    """The unit :func:`register_wcs` gives world offsets in: arcsec for angles.
+
+    Examples
+    --------
+    >>> world_unit(load_wcs(fits.Header({"NAXIS": 2, "CTYPE1": "RA---TAN",
+    ...                                  "CTYPE2": "DEC--TAN"})))
+    'arcsec'
+    """
+    units = [u.Unit(unit) for unit in wcs.world_axis_units[:2]]
+    if all(unit.physical_type == "angle" for unit in units):
+        return "arcsec"
+    return units[0].to_string()
+
+
+def _world_scale(wcs: WCS) -> np.ndarray:
+    """:func:`pixel_scale` in :func:`world_unit` per pixel."""
+    matrix = pixel_scale(wcs)
+    if world_unit(wcs) == "arcsec":
+        factors = [u.Unit(unit).to(u.arcsec) for unit in wcs.world_axis_units[:2]]
+        matrix = matrix * np.asarray(factors)[:, np.newaxis]
+    return matrix
 
 
 @dataclass(frozen=True)
 class FitsRegistration:
-    """The result of :func:`register_fits`.
+    """The result of :func:`register_wcs` and :func:`register_fits`.
 
     Attributes
     ----------
-    shift : tuple of float
-        ``(dy, dx)`` in pixels of `header`: the translation that registers the moving
-        image onto the reference.
-    error : tuple of float or None
-        Its 1-sigma errors (``None`` if the method gives none).
-    world_shift : tuple of float
-        The same translation in world units per FITS axis, ``(d world1, d world2)``.
-    world_error : tuple of float or None
+    shift : numpy.ndarray
+        ``(dy, dx)`` in pixels of the reference's grid: the translation that, applied to
+        the moving image after its WCS has placed it on that grid, registers it onto the
+        reference. Zero when the two WCS are right.
+    error : numpy.ndarray or None
         Its 1-sigma errors.
-    result : object
-        The full result of the registration method (a ``RegistrationResult``).
+    covariance : numpy.ndarray or None
+        Its 2x2 covariance (numpy order).
+    world_offset : numpy.ndarray
+        The same translation on the sky, per FITS axis: ``(d world1, d world2)``, e.g.
+        ``(dRA cos(Dec), dDec)`` on the tangent plane, in `world_unit`. This is the
+        correction to add to the moving image's world coordinates.
+    world_error : numpy.ndarray or None
+        Its 1-sigma errors (``sqrt(diag(M C M^T))``).
+    world_unit : str
+        ``"arcsec"`` for celestial axes, else the WCS's unit of its first axis (``""``
+        when it names none).
+    result : RegistrationResult
+        The core's registration of the two images on the common grid.
     reference, moving : numpy.ndarray
-        The two images on the common grid, as registered.
-    header : astropy.io.fits.Header
-        The common grid.
+        The two images as registered (NaN where a pixel was left out).
+    wcs : astropy.wcs.WCS
+        The common grid (the reference's).
+    reprojected : bool
+        Whether the moving image had to be resampled (grids differing by more than a
+        translation); otherwise it was moved by whole pixels.
     """
 
-    shift: tuple[float, ...]
-    error: tuple[float, ...] | None
-    world_shift: tuple[float, ...]
-    world_error: tuple[float, ...] | None
-    result: Any
+    shift: np.ndarray
+    error: np.ndarray | None
+    covariance: np.ndarray | None
+    world_offset: np.ndarray
+    world_error: np.ndarray | None
+    world_unit: str
+    result: RegistrationResult
     reference: np.ndarray
     moving: np.ndarray
-    header: fits.Header
+    wcs: WCS
+    reprojected: bool
+
+
+def register_wcs(
+    reference,
+    moving,
+    reference_wcs: WCS,
+    moving_wcs: WCS | None = None,
+    *,
+    error=None,
+    sigma_cut: float | None = None,
+    use_mad_std: bool = True,
+    boundary: Literal["overlap", "wrap"] = "overlap",
+    **options,
+) -> FitsRegistration:
+    """Register two images that carry world coordinates: the pointing offset, with errors.
+
+    Parameters
+    ----------
+    reference, moving : array_like
+        2-D images (numpy order).
+    reference_wcs : astropy.wcs.WCS
+        The reference's grid (:func:`load_wcs` gives it from a header).
+    moving_wcs : astropy.wcs.WCS, optional
+        The moving image's grid; default: the reference's.
+    error : array_like, optional, keyword-only
+        The moving image's 1-sigma noise map (or a scalar); estimated if None.
+    sigma_cut, use_mad_std : keyword-only
+        See :func:`match_wcs`.
+    boundary : {"overlap", "wrap"}, keyword-only
+        Real exposures do not wrap around, so the default compares only the overlapping
+        pixels; ``"wrap"`` treats them as periodic, as the reference package did.
+    **options
+        Passed to :func:`napari_imreg.core.register` (e.g. ``upsample_factor``).
+
+    Returns
+    -------
+    FitsRegistration
+        The shift in pixels of the reference's grid and on the sky, with their errors.
+
+    Raises
+    ------
+    ValueError
+        If the images share no valid pixel on the common grid.
+    ImportError
+        If the grids differ by more than a translation and `reproject` is not installed.
+
+    Notes
+    -----
+    Grids that agree, or differ by a pure translation, are handled without `reproject`:
+    the moving image is moved by whole pixels, and the fraction left is subtracted from
+    the measured shift. NaN pixels, and pixels outside either footprint, are left out.
+    The world offset is the pixel shift through the reference's pixel scale matrix at its
+    reference pixel.
+    """
+    from . import register  # at call time: the core's package imports this module
+
+    boundary = check_choice(boundary, "boundary", ("overlap", "wrap"))
+    scalar = error is None or isinstance(error, numbers.Real)
+    noise = error if scalar else None
+    matched = match_wcs(
+        reference,
+        moving,
+        reference_wcs,
+        moving_wcs,
+        error=None if scalar else error,
+        sigma_cut=sigma_cut,
+        use_mad_std=use_mad_std,
+        subpixel_offset=True,
+    )
+    image1, image2 = matched.reference, matched.moving
+    valid = np.isfinite(image1) & np.isfinite(image2)
+    if matched.error is not None:
+        valid &= np.isfinite(matched.error) & (matched.error > 0)
+        noise = np.where(valid, matched.error, 1.0)
+    if not valid.any():
+        raise ValueError(
+            "the two images share no valid pixel on the common grid; check that their "
+            "WCS overlap (header_overlap(..., overlap='intersection'))."
+        )
+    result = register(
+        np.where(valid, image1, 0.0),
+        np.where(valid, image2, 0.0),
+        error=noise,
+        mask=None if valid.all() else ~valid,  # the core's masks mark pixels to ignore
+        boundary=boundary,
+        **options,
+    )
+    shift = np.asarray(result.shift, dtype=float) - matched.subpixel_offset
+    scale = _world_scale(matched.wcs)
+    world_error = None
+    if result.covariance is not None:
+        world_error = np.sqrt(np.diag(scale @ result.covariance[::-1, ::-1] @ scale.T))
+    logger.debug("register_wcs: shift %s px", shift)
+    return FitsRegistration(
+        shift=shift,
+        error=result.error,
+        covariance=result.covariance,
+        world_offset=scale @ shift[::-1],
+        world_error=world_error,
+        world_unit=world_unit(matched.wcs),
+        result=result,
+        reference=np.where(valid, image1, np.nan),
+        moving=np.where(valid, image2, np.nan),
+        wcs=matched.wcs,
+        reprojected=matched.reprojected,
+    )
 
 
 def register_fits(
@@ -534,71 +889,37 @@ def register_fits(
     moving,
     *,
     error=None,
-    header=None,
     sigma_cut: float | None = None,
-    method: Callable[..., Any] | None = None,
+    use_mad_std: bool = True,
+    boundary: Literal["overlap", "wrap"] = "overlap",
     **options,
 ) -> FitsRegistration:
-    """Register two images with world coordinates, in pixels and in world units.
+    """Register two FITS images (files, HDUs or ``(array, header)`` pairs).
+
+    Reads the images and their WCS, and calls :func:`register_wcs`.
 
     Parameters
     ----------
-    reference, moving : str, path-like, HDU or (array, header)
-        The two images. `moving` (and `error`) are resampled onto the grid of `reference`
-        (or onto `header`).
-    error : str, path-like, HDU or (array, header), optional, keyword-only
-        The 1-sigma noise map of `moving`, resampled like it.
-    header : Header, optional, keyword-only
-        A common grid to resample both images onto (see :func:`header_overlap`).
-    sigma_cut : float, optional, keyword-only
-        See :func:`match_images`.
-    method : callable, optional, keyword-only
-        ``method(reference, moving, error=..., mask=..., **options)`` (``mask`` True where
-        a pixel is to be ignored) returning a result
-        with ``shift``, ``error`` and ``covariance``; default
-        :func:`napari_imreg.core.register.register`.
-    **options
-        Passed to `method` (e.g. ``upsample_factor``, ``boundary``).
+    reference, moving : str, path-like, HDU, HDUList or (array, header)
+        The two images with their headers.
+    error : same kinds, or float, optional, keyword-only
+        The moving image's 1-sigma noise map (or a scalar).
+    sigma_cut, use_mad_std, boundary, **options
+        See :func:`register_wcs`.
 
     Returns
     -------
     FitsRegistration
-        Pixel and world shifts with their errors, the images and the grid.
-
-    Notes
-    -----
-    Pixels that are NaN in either resampled image (outside a footprint) are left out of
-    the fit through the mask, and set to zero in the arrays handed to `method`.
     """
-    if method is None:
-        from .register import register as method
-    image1, image2, header = match_images(reference, moving, header=header, sigma_cut=sigma_cut)
-    noise = None if error is None else reproject_to_header(error, header)
-    valid = np.isfinite(image1) & np.isfinite(image2)
-    if noise is not None:
-        valid &= np.isfinite(noise) & (noise > 0)
-        noise = np.where(valid, noise, 1.0)
-    if not valid.any():
-        raise ValueError(
-            "the two images share no valid pixel on the common grid; check that their "
-            "WCS overlap (header_overlap(..., overlap='intersection'))."
-        )
-    image1 = np.where(valid, image1, 0.0)
-    image2 = np.where(valid, image2, 0.0)
-    mask = None if valid.all() else ~valid  # the core's masks mark pixels to ignore
-    result = method(image1, image2, error=noise, mask=mask, **options)
-    shift = tuple(float(v) for v in result.shift)
-    covariance = getattr(result, "covariance", None)
-    world, world_error = pixel_to_world_offset(header, shift, covariance)
-    pixel_error = getattr(result, "error", None)
-    logger.debug("register_fits: shift %s px, world %s", shift, world)
-    return FitsRegistration(
-        shift=shift,
-        error=None if pixel_error is None else tuple(float(v) for v in pixel_error),
-        world_shift=tuple(float(v) for v in world),
-        world_error=None if world_error is None else tuple(float(v) for v in world_error),
-        result=result,
-        reference=image1,
-        moving=image2,
-        header=header,
+    noise = error if error is None or isinstance(error, numbers.Real) else load_data(error)
+    return register_wcs(
+        load_data(reference),
+        load_data(moving),
+        load_wcs(reference),
+        load_wcs(moving),
+        error=noise,
+        sigma_cut=sigma_cut,
+        use_mad_std=use_mad_std,
+        boundary=boundary,
+        **options,
     )

@@ -50,6 +50,29 @@ def check_unknown(function: str, kwargs: dict, allowed: frozenset[str] = frozens
         )
 
 
+# astropy's convolve_fft, which the reference ran its correlations through, refuses arrays
+# above 1 GB unless allow_huge=True; the drop-in keeps that guard so scripts fail the same way.
+_HUGE_BYTES = 1e9
+_COMPLEX_BYTES = np.dtype(complex).itemsize
+
+
+def check_size(function: str, shape, allow_huge: bool, *, padded: bool = False) -> None:
+    """Raise the reference's ValueError for FFT arrays above 1 GB unless `allow_huge`.
+
+    The reference's correlations held complex arrays of the image shape (``'wrap'``) or,
+    with the other boundaries, of twice it per axis (zero padding).
+    """
+    fft_shape = tuple(2 * n for n in shape) if padded else tuple(shape)
+    nbytes = float(np.prod(fft_shape, dtype=float)) * _COMPLEX_BYTES
+    if nbytes > _HUGE_BYTES and not allow_huge:
+        raise ValueError(
+            f"{function}(): images of shape {tuple(shape)} need FFT arrays of "
+            f"{nbytes / 1e9:.2f} GB, above the 1 GB that image_registration refuses without "
+            "allow_huge; pass allow_huge=True to register them anyway, or bin the images "
+            "first (fft_tools.downsample)."
+        )
+
+
 def as_error_map(err):
     """The reference's ``err``: zero or negative entries of a map mean "ignore this pixel"."""
     if err is None or np.ndim(err) == 0:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.chi2map import chi2_map
-from ..core.register import register
+from ..core import chi2_map, delta_chi2_levels, register
 from ._legacy import (
     as_error_map,
+    check_size,
     check_unknown,
     error_xy,
     ignore_options,
@@ -21,10 +21,17 @@ from ._legacy import (
     offset_xy,
 )
 
-__all__ = ["chi2_shift", "chi2_shift_iterzoom", "chi2n_map"]
+__all__ = [
+    "chi2_shift",
+    "chi2_shift_iterzoom",
+    "chi2_shift_leastsq",
+    "chi2map_to_errors",
+    "chi2n_map",
+    "per_iteration",
+]
 
 _REJECTED_BOUNDARIES = ("constant", "reflect", "nearest")
-_ITERZOOM_OPTIONS = frozenset({"zoomstep", "minmax", "ploteach", "return_center"})
+_ITERZOOM_OPTIONS = frozenset({"zoomstep", "minmax", "ploteach", "return_center", "allow_huge"})
 
 
 def _core_boundary(boundary: str) -> str:
@@ -75,6 +82,7 @@ def chi2_shift(
     return_chi2array=False,
     max_auto_size=512,
     max_nsig=1.1,
+    allow_huge=False,
 ):
     """Offset of image 2 from image 1 with chi-squared errors (drop-in for the reference).
 
@@ -114,6 +122,9 @@ def chi2_shift(
         Also return ``(xvals, yvals, chi2)``: chi2 on a grid around the minimum, with the
         x and y shift of each sample in chi2-map coordinates (the minimum lies at
         ``(-dx, -dy)``, as in the reference).
+    allow_huge : bool
+        Register images whose FFT arrays exceed 1 GB (complex, the image shape). Without
+        it they raise ValueError, as in the reference.
 
     Returns
     -------
@@ -125,7 +136,8 @@ def chi2_shift(
     Raises
     ------
     ValueError
-        For mismatched shapes, an unsupported boundary or invalid errors.
+        For mismatched shapes, an unsupported boundary, invalid errors, or images above
+        the size guard without `allow_huge`.
 
     Notes
     -----
@@ -157,6 +169,7 @@ def chi2_shift(
         max_auto_size=max_auto_size if max_auto_size != 512 else None,
         max_nsig=max_nsig if max_nsig != 1.1 else None,
     )
+    check_size("chi2_shift", np.shape(im1), allow_huge)
     result = register(
         im1,
         im2,
@@ -206,7 +219,8 @@ def chi2_shift_iterzoom(
     zoom_shape, rezoom_shape, rezoom_factor, mindiff : optional
         Accepted for compatibility; they steered the reference's zoom steps.
     **kwargs
-        The reference passed these to its ``iterative_zoom``: ``zoomstep``, ``minmax``,
+        ``allow_huge`` as for :func:`chi2_shift` (the reference's raised NameError). The
+        reference passed the others to its ``iterative_zoom``: ``zoomstep``, ``minmax``,
         ``ploteach`` and ``return_center`` are accepted (without effect); anything else
         raises TypeError.
 
@@ -232,6 +246,7 @@ def chi2_shift_iterzoom(
     True
     """
     check_unknown("chi2_shift_iterzoom", kwargs, _ITERZOOM_OPTIONS)
+    allow_huge = kwargs.pop("allow_huge", False)
     ignore_options(
         "chi2_shift_iterzoom",
         zoom_shape=zoom_shape,
@@ -252,6 +267,7 @@ def chi2_shift_iterzoom(
         verbose=verbose,
         return_error=return_error,
         return_chi2array=return_chi2array,
+        allow_huge=allow_huge,
     )
 
 
@@ -265,6 +281,7 @@ def chi2n_map(
     use_numpy_fft=False,
     return_all=False,
     reduced=False,
+    allow_huge=False,
 ):
     """chi2 of every whole-pixel shift, in the reference's layout.
 
@@ -287,6 +304,9 @@ def chi2n_map(
         Also return the three terms.
     reduced : bool
         Divide chi2 by ``im2.size - 2``.
+    allow_huge : bool
+        Compute maps whose FFT arrays exceed 1 GB (complex: the image shape with 'wrap',
+        twice it per axis otherwise). Without it they raise ValueError, as in the reference.
 
     Returns
     -------
@@ -308,6 +328,7 @@ def chi2n_map(
     (1, 6)
     """
     ignore_options("chi2n_map", use_numpy_fft=use_numpy_fft or None)
+    check_size("chi2n_map", np.shape(im1), allow_huge, padded=boundary != "wrap")
     result = chi2_map(im1, im2, error=err, boundary=boundary, zero_mean=zeromean)
     chi2 = result.chi2
     if reduced:
@@ -315,3 +336,158 @@ def chi2n_map(
     if return_all:
         return chi2, result.term1, result.term2, result.term3
     return chi2
+
+
+def chi2map_to_errors(chi2map, zoomfactor=1.0, nsigma=1, nfitted=2):
+    """The extent of the region of a chi2 map within ``nsigma`` of its minimum.
+
+    Bookkeeping on the caller's map, as in the reference: the threshold is the core's
+    :func:`napari_imreg.core.delta_chi2_levels` for `nfitted` parameters, and the errors
+    are the distances from the minimum sample to the region's edge samples. They are
+    therefore quantised to the map's sampling; :func:`chi2_shift` gives continuous,
+    calibrated errors.
+
+    Parameters
+    ----------
+    chi2map : np.ndarray
+        A 2-D chi2 map whose minimum, and its ``nsigma`` region, lie inside the map.
+    zoomfactor : float
+        Samples per original pixel (the map's upsampling).
+    nsigma : float
+        Size of the region, in Gaussian sigma (1: 68.3% for `nfitted` parameters).
+    nfitted : int
+        Number of fitted parameters (the degrees of freedom of Delta chi2).
+
+    Returns
+    -------
+    tuple of float
+        ``(errx_low, errx_high, erry_low, erry_high)`` in original pixels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> yy, xx = np.indices((41, 41)) - 20
+    >>> chi2 = (xx / 4.0) ** 2 + (yy / 8.0) ** 2
+    >>> [float(e) for e in chi2map_to_errors(chi2, zoomfactor=4, nsigma=1)]
+    [1.5, 1.5, 3.0, 3.0]
+    """
+    chi2map = np.asarray(chi2map, dtype=float)
+    if chi2map.ndim != 2:
+        raise ValueError(f"chi2map must be 2-D, got shape {chi2map.shape}.")
+    (level,) = delta_chi2_levels(nfitted, sigmas=(nsigma,))
+    yy, xx = np.indices(chi2map.shape) / float(zoomfactor)
+    best = np.unravel_index(np.nanargmin(chi2map), chi2map.shape)
+    inside = chi2map - chi2map[best] < level
+    xcen, ycen = xx[best], yy[best]
+    return (
+        float(xcen - xx[inside].min()),
+        float(xx[inside].max() - xcen),
+        float(ycen - yy[inside].min()),
+        float(yy[inside].max() - ycen),
+    )
+
+
+def chi2_shift_leastsq(
+    im1,
+    im2,
+    err=None,
+    mode="wrap",
+    maxoff=None,
+    return_error=True,
+    guessx=0,
+    guessy=0,
+    use_fft=False,
+    ignore_outside=True,
+    verbose=False,
+    **kwargs,
+):
+    """Offset of image 2 from image 1 by least squares (drop-in for the reference).
+
+    The reference fitted the shift with `lmfit` from a starting guess, and called itself
+    obsolete: it depended on the guess and its errors were unreliable. This answers with
+    the core's global chi2 minimum and calibrated errors, like :func:`chi2_shift`.
+
+    Parameters
+    ----------
+    im1, im2 : np.ndarray
+        The reference image and the offset image, same shape.
+    err : float or np.ndarray, optional
+        1-sigma noise of `im2` (entries <= 0 or NaN are ignored); estimated if None.
+    mode : {'wrap', 'constant', 'reflect', 'nearest'}
+        'wrap' treats the images as periodic. The others described what lay beyond the
+        edges, whose pixels the reference then cropped (`ignore_outside`); they register
+        with the core's 'overlap' mode, which compares only the overlapping pixels.
+    maxoff : float, optional
+        Largest offset searched, in pixels per axis.
+    return_error : bool
+        Also return the 1-sigma errors.
+    guessx, guessy, use_fft, ignore_outside : optional
+        Accepted for compatibility: the core searches every whole-pixel shift, so needs no
+        starting guess.
+    verbose : bool
+        Log the result at INFO level; nothing is printed.
+    **kwargs
+        Options the reference passed to ``lmfit.minimize``; accepted without effect.
+
+    Returns
+    -------
+    tuple
+        ``(dx, dy)``, then ``(errx, erry)`` if `return_error`: the offset of `im2` from
+        `im1` (shift `im2` by ``(-dx, -dy)`` to match `im1`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(3).normal(size=(40, 40))
+    >>> dx, dy = chi2_shift_leastsq(image, np.roll(image, (2, -1), axis=(0, 1)),
+    ...                             return_error=False)
+    >>> round(dx, 6), round(dy, 6)
+    (-1.0, 2.0)
+    """
+    if mode not in ("wrap", *_REJECTED_BOUNDARIES):
+        raise ValueError(f"mode must be 'wrap', 'constant', 'reflect' or 'nearest', got {mode!r}.")
+    ignore_options(
+        "chi2_shift_leastsq",
+        guessx=guessx or None,
+        guessy=guessy or None,
+        use_fft=use_fft or None,
+        ignore_outside=None if ignore_outside else ignore_outside,
+        **kwargs,
+    )
+    result = register(
+        im1,
+        im2,
+        error=as_error_map(err),
+        boundary="wrap" if mode == "wrap" else "overlap",
+        max_shift=maxoff,
+    )
+    if verbose:
+        logger.info("chi2_shift_leastsq: %s", result)
+    returns = offset_xy(result.shift)
+    if return_error:
+        returns += error_xy(result.error, len(result.shift))
+    return tuple(returns)
+
+
+def per_iteration(pars, i, resid, *args, **kws):
+    """Log one iteration of a least-squares fit (an ``lmfit`` iteration callback).
+
+    The reference printed the parameters and chi2 for the first 100 iterations and every
+    tenth after; the same lines go to the logger ``napari_imreg.image_registration`` at
+    INFO level.
+
+    Parameters
+    ----------
+    pars : mapping
+        Parameter name to an object with ``.value`` (``lmfit.Parameters``) or a number.
+    i : int
+        Iteration number.
+    resid : np.ndarray
+        Residuals; their sum of squares is logged as chi2.
+    *args, **kws
+        Whatever else the fitter passes; ignored.
+    """
+    if i < 100 or i % 10 == 0:
+        values = {name: getattr(p, "value", p) for name, p in dict(pars).items()}
+        chi2 = float(np.sum(np.square(resid)))
+        logger.info("iteration %03d: %s chi^2: %s", i, values, chi2)

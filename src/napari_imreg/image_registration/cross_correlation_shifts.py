@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from ..core import fits as core_fits
-from ..core.crosscorr import register_taylor
-from ._legacy import check_unknown, error_xy, ignore_options, logger, offset_xy
+import numpy as np
 
-__all__ = ["cross_correlation_shifts", "cross_correlation_shifts_FITS"]
+from ..core import fits as core_fits
+from ..core import register_taylor
+from ._legacy import check_size, check_unknown, error_xy, ignore_options, logger, offset_xy
+from .FITS_tools.match_images import matched_pair, offsets_on_grid
+
+__all__ = ["cross_correlation_shifts", "cross_correlation_shifts_FITS", "second_derivative"]
 
 # keywords the reference passed on to its FFT convolution; they only changed padding
 _CONVOLVE_NO_OPS = frozenset(
@@ -57,10 +60,11 @@ def cross_correlation_shifts(
         Subtract each image's mean first.
     **kwargs
         The reference passed these to its convolution. ``boundary='wrap'`` and the padding
-        options ``psf_pad``, ``fft_pad``, ``allow_huge``, ``nan_treatment``, ``quiet`` and
-        ``nthreads`` (FFT threads, default 1) are accepted; the correlation here is always
-        periodic, so another
-        ``boundary`` raises ValueError, and unknown keywords raise TypeError.
+        options ``psf_pad``, ``fft_pad``, ``nan_treatment``, ``quiet`` and ``nthreads``
+        (FFT threads, default 1) are accepted; the correlation here is always periodic, so
+        another ``boundary`` raises ValueError, and unknown keywords raise TypeError.
+        ``allow_huge=True`` lifts the reference's size guard: without it, images whose
+        complex FFT arrays exceed 1 GB raise ValueError.
 
     Returns
     -------
@@ -92,6 +96,7 @@ def cross_correlation_shifts(
             "(see the reference documentation); use gaussfit=False, or chi2_shift for errors."
         )
     threads = kwargs.pop("nthreads", 1)
+    check_size("cross_correlation_shifts", np.shape(image1), kwargs.pop("allow_huge", False))
     ignore_options("cross_correlation_shifts", **kwargs)
     result = register_taylor(
         image1,
@@ -110,20 +115,62 @@ def cross_correlation_shifts(
     return tuple(returns)
 
 
+def second_derivative(image):
+    """Second derivatives of a 2-D image by central differences.
+
+    Pixels beyond the edges count as zero, as in the reference. The mixed derivative has
+    the sign of ``d2/dxdy``; the reference's had the opposite sign (its docstring promised
+    ``d/dxdy``), which is one cause of the bias of its Taylor step.
+
+    Parameters
+    ----------
+    image : np.ndarray
+        A 2-D array, x along the last axis.
+
+    Returns
+    -------
+    dxx, dyy, dxy : np.ndarray
+        ``d2/dx2``, ``d2/dy2`` and ``d2/dxdy``, each the shape of `image`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> yy, xx = np.indices((5, 5), dtype=float)
+    >>> dxx, dyy, dxy = second_derivative(3 * xx**2 + yy**2 + 0.5 * xx * yy)
+    >>> float(dxx[2, 2]), float(dyy[2, 2]), float(dxy[2, 2])
+    (6.0, 2.0, 0.5)
+    """
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"image must be 2-D, got shape {image.shape}.")
+    # one layer of zeros around the image, then each neighbour is a slice of it
+    padded = np.pad(image, 1)
+
+    def at(dy: int, dx: int) -> np.ndarray:
+        return padded[1 + dy : padded.shape[0] - 1 + dy, 1 + dx : padded.shape[1] - 1 + dx]
+
+    dxx = at(0, 1) + at(0, -1) - 2 * image
+    dyy = at(1, 0) + at(-1, 0) - 2 * image
+    dxy = 0.25 * (at(1, 1) + at(-1, -1) - at(1, -1) - at(-1, 1))
+    return dxx, dyy, dxy
+
+
 def cross_correlation_shifts_FITS(
     fitsfile1,
     fitsfile2,
     return_cropped_images=False,
-    quiet=True,
     sigma_cut=False,
+    verbose=False,
     register_method=cross_correlation_shifts,
+    *,
+    quiet=True,
     **kwargs,
 ):
     """Offset between two FITS images, in pixels and world units.
 
-    The second image is reprojected onto the first one's grid (needs the optional
-    `reproject` package: ``pip install 'napari-imreg[fits]'``), then registered with
-    `register_method`.
+    The second image is brought onto the first one's grid (without reprojection when the
+    grids differ by a translation; otherwise with the optional `reproject` package:
+    ``pip install 'napari-imreg[fits]'``), then registered with `register_method`.
 
     Parameters
     ----------
@@ -131,14 +178,16 @@ def cross_correlation_shifts_FITS(
         The reference and the offset image.
     return_cropped_images : bool
         Also return the two images as registered.
-    quiet : bool
-        Accepted for compatibility (nothing is printed).
     sigma_cut : bool or float
         Zero the pixels below ``sigma_cut`` standard deviations before registering.
+    verbose : bool
+        Passed to `register_method`, which logs its result (nothing is printed).
     register_method : callable
         Any drop-in shift function returning ``(dx, dy, ...)``.
+    quiet : bool, keyword-only
+        Accepted for compatibility with release 0.2.5, where it stood before `sigma_cut`.
     **kwargs
-        Passed to `register_method` (``verbose`` included).
+        Passed to `register_method`.
 
     Returns
     -------
@@ -147,13 +196,14 @@ def cross_correlation_shifts_FITS(
         from image 1 in pixels of image 1 and in world units per FITS axis.
     """
     ignore_options("cross_correlation_shifts_FITS", quiet=None if quiet else quiet)
-    image1, image2, header = core_fits.match_images(
-        fitsfile1, fitsfile2, sigma_cut=sigma_cut or None, use_mad_std=False
+    # the reference cut at the plain standard deviation here
+    matched, _ = matched_pair(fitsfile1, fitsfile2, sigma_cut=sigma_cut, use_mad_std=False)
+    offsets = register_method(
+        matched.reference, matched.moving, verbose=verbose, return_error=False, **kwargs
     )
-    offsets = register_method(image1, image2, return_error=False, **kwargs)
-    xoff, yoff = float(offsets[0]), float(offsets[1])
-    world, _ = core_fits.pixel_to_world_offset(header, (yoff, xoff))
+    xoff, yoff = offsets_on_grid(offsets[0], offsets[1], matched)
+    world, _ = core_fits.pixel_to_world_offset(matched.wcs, (yoff, xoff))
     returns = (xoff, yoff, float(world[0]), float(world[1]))
     if return_cropped_images:
-        returns += (image1, image2)
+        returns += (matched.reference, matched.moving)
     return returns

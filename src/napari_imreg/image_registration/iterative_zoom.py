@@ -7,7 +7,7 @@ import numpy as np
 from ..core.iterative_zoom import zoom_to_extremum
 from ._legacy import ignore_options
 
-__all__ = ["iterative_zoom", "iterative_zoom_1d"]
+__all__ = ["centers_to_edges", "iterative_zoom", "iterative_zoom_1d"]
 
 
 def _which(minmax) -> str:
@@ -124,3 +124,28 @@ def iterative_zoom_1d(
         minmax=minmax,
         return_center=return_center,
     )
+
+
+def centers_to_edges(arr):
+    """The edges of evenly spaced bins, from their centres (for ``pcolor``-style plots).
+
+    Parameters
+    ----------
+    arr : np.ndarray
+        1-D bin centres, evenly spaced (at least two).
+
+    Returns
+    -------
+    np.ndarray
+        ``arr.size + 1`` edges, half a step beyond the first and last centres.
+
+    Examples
+    --------
+    >>> centers_to_edges(np.array([0.0, 1.0, 2.0])).tolist()
+    [-0.5, 0.5, 1.5, 2.5]
+    """
+    arr = np.asarray(arr, dtype=float)
+    if arr.ndim != 1 or arr.size < 2:
+        raise ValueError(f"arr must hold at least two bin centres in 1-D, got shape {arr.shape}.")
+    step = arr[1] - arr[0]
+    return np.linspace(arr.min() - step / 2, arr.max() + step / 2, arr.size + 1)

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ...core.fourier import fourier_shift
+from ...core import fourier_shift
 from .._legacy import ignore_options
 
 __all__ = ["shift2d", "shiftnd"]

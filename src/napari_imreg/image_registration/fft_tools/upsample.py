@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.fourier import fourier_zoom, upsampled_dft
+from ...core import fourier_zoom, upsampled_dft
 from .._legacy import ignore_options
 
 __all__ = ["dftups", "dftups1d", "odddftups", "upsample_image"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.fourier import fourier_zoom
+from ...core import fourier_zoom
 from .._legacy import ignore_options
 
 __all__ = ["zoom1d", "zoom_on_pixel", "zoomnd"]
