@@ -1,4 +1,4 @@
-"""Files in and out for the command line: images, stacks, shift tables.
+"""Files in and out for the command line: images and stacks.
 
 Images of a pair are read whole. Stacks are opened lazily as dask arrays (a
 memory-mapped npy or FITS cube, a zarr array, a TIFF through its zarr view), so a
@@ -11,7 +11,6 @@ it cannot read it.
 
 from __future__ import annotations
 
-import csv
 import os
 import weakref
 from collections.abc import Callable, Iterator
@@ -25,7 +24,6 @@ __all__ = [
     "file_kind",
     "read_image",
     "read_stack",
-    "write_shifts_csv",
     "write_stack",
 ]
 
@@ -187,42 +185,15 @@ def _open_zarr(path, dataset):
     return da.from_zarr(node)
 
 
-def axis_names(ndim: int) -> tuple[str, ...]:
-    """Column names of the shift components: ``("y", "x")`` or ``("z", "y", "x")``."""
-    return ("z", "y", "x")[-ndim:] if ndim <= 3 else tuple(f"axis{i}" for i in range(ndim))
-
-
-def write_shifts_csv(stream, result) -> None:
-    """Write a computed :class:`~napari_imreg.core.stack.StackResult` as CSV rows.
-
-    Columns: ``frame``, ``shift_<axis>``, ``error_<axis>`` (numpy axis order),
-    ``chi2``, ``dof`` and, when the noise was estimated, ``noise``.
-    """
-    shifts = np.asarray(result.shifts)
-    ndim = shifts.shape[1]
-    names = axis_names(ndim)
-    header = ["frame", *(f"shift_{n}" for n in names), *(f"error_{n}" for n in names)]
-    header += ["chi2", "dof"]
-    columns = [shifts, np.asarray(result.errors), np.asarray(result.chi2)[:, None]]
-    columns.append(np.asarray(result.dof)[:, None])
-    if result.noise is not None:
-        header.append("noise")
-        columns.append(np.asarray(result.noise)[:, None])
-    table = np.concatenate(columns, axis=1)
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(header)
-    for index, row in enumerate(table):
-        writer.writerow([index, *(f"{value:.8g}" for value in row)])
-
-
 def write_stack(
     path, stack: da.Array, *, on_frames: Callable[[int], None] | None = None, window: int = 4
 ) -> None:
-    """Write a (lazy) stack to ``.zarr`` or ``.tif``/``.tiff``, a few chunks of frames at a time.
+    """Write a (lazy) stack to a new ``.zarr`` or ``.tif``/``.tiff``, chunk by chunk.
 
-    ``window`` chunks are computed at once (in parallel), so memory holds about
-    that many chunks. ``on_frames(n)`` is called after each chunk of ``n`` frames
-    is written.
+    ``path`` must not exist yet: the command line writes to a temporary name and renames it
+    into place (see :mod:`napari_imreg._atomic`). ``window`` chunks of frames are computed at
+    once (in parallel), so memory holds about that many chunks. ``on_frames(n)`` is called
+    after each chunk of ``n`` frames is written.
     """
     stack = stack.rechunk(dict.fromkeys(range(1, stack.ndim), -1))
     name = str(path).lower().rstrip("/")
@@ -248,7 +219,7 @@ def _write_zarr(path, stack: da.Array, on_frames, window: int) -> None:
 
     target = zarr.open_array(
         str(path),
-        mode="w",
+        mode="w-",  # "w" would empty an existing folder first
         shape=stack.shape,
         chunks=(1, *stack.shape[1:]),
         dtype=stack.dtype,
