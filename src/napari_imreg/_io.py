@@ -66,7 +66,7 @@ def _check_exists(path) -> None:
 
 
 def _native(array):
-    """Native byte order (FITS is big-endian), without reading a dask array."""
+    """Native byte order (a big-endian npy, say), without reading a dask array."""
     if array.dtype.byteorder in "=|" or array.dtype.isnative:
         return array
     return array.astype(array.dtype.newbyteorder("="))
@@ -75,7 +75,13 @@ def _native(array):
 def read_image(path, *, dataset: str | None = None) -> np.ndarray:
     """Read a whole image (or volume) into memory, in native byte order."""
     array = read_stack(path, dataset=dataset, min_ndim=2)
-    return np.asarray(array.compute() if isinstance(array, da.Array) else array)
+    try:
+        return np.asarray(array.compute() if isinstance(array, da.Array) else array)
+    except MemoryError:
+        raise _ReadError(
+            f"{path}: the image {tuple(array.shape)} ({array.nbytes / 2**30:.1f} GiB) does not "
+            "fit in memory; register a cut-out of it."
+        ) from None
 
 
 def read_stack(path, *, dataset: str | None = None, min_ndim: int = 3):
@@ -138,29 +144,13 @@ def _open_tiff(path, dataset):
 
 
 def _open_fits(path, dataset):
-    from astropy.io import fits
+    from napari_imreg.core.fits_io import read_fits_image
 
-    # The memory map outlives the closed file object; the data stay readable.
-    with fits.open(path, memmap=True, lazy_load_hdus=False) as hdus:
-        data = _fits_data(path, hdus, dataset)
-    return da.from_array(data, chunks=_frame_chunks(data.shape, data.dtype.itemsize))
-
-
-def _fits_data(path, hdus, dataset):
-    if dataset is not None:
-        key = int(dataset) if str(dataset).isdigit() else dataset
-        try:
-            hdu = hdus[key]
-        except (KeyError, IndexError):
-            raise _ReadError(f"{path}: has no extension {dataset!r}.") from None
-    else:
-        with_data = [h for h in hdus if h.data is not None and h.data.ndim >= 2]
-        if not with_data:
-            raise _ReadError(f"{path}: no HDU holds an image.")
-        hdu = with_data[0]
-    if hdu.data is None:
-        raise _ReadError(f"{path}: extension {dataset!r} holds no data.")
-    return hdu.data
+    # The napari reader's path: memory-mapped, scaled lazily, the HDU by the one rule.
+    try:
+        return read_fits_image(path, extension=dataset, lazy=True).data
+    except ValueError as exc:
+        raise _ReadError(str(exc)) from None
 
 
 def _open_zarr(path, dataset):

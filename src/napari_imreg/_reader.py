@@ -3,7 +3,9 @@
 Each image HDU becomes an image layer; its header and WCS go into the layer's metadata, and a
 translate recorded by the plugin's writer is restored. Extensions that hold an error, variance
 or inverse-variance map open as their own (hidden) layers, ready to be picked as the noise of a
-registration. The file work is done by :mod:`napari_imreg.core.fits_io`.
+registration. The data stay on disk: memory-mapped and wrapped in dask (as the command line
+reads them), so a file larger than memory opens and napari reads only the planes it shows.
+The file work is done by :mod:`napari_imreg.core.fits_io`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from napari_imreg.core.fits_io import FitsImage, is_fits_path, looks_like_fits, read_fits
+from napari_imreg.core.fits_io import (
+    FitsImage,
+    choose_image,
+    is_fits_path,
+    looks_like_fits,
+    read_fits,
+)
 
 LayerData = tuple[Any, dict[str, Any], str]
 PathOrPaths = str | os.PathLike | Sequence[str | os.PathLike]
@@ -48,9 +56,9 @@ def read_fits_layers(path: PathOrPaths) -> list[LayerData]:
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     layers: list[LayerData] = []
     for one in paths:
-        images = read_fits(one)
+        images = read_fits(one, lazy=True)
         stem = _stem(one)
-        main_index = next((i for i, im in enumerate(images) if im.kind == "image"), 0)
+        main_index = choose_image([image.kind for image in images])
         for i, image in enumerate(images):
             name = stem if i == main_index else f"{stem} [{image.name}]"
             layers.append(_layer_data(image, name, Path(one), is_main=i == main_index))
