@@ -19,6 +19,8 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 
+from napari_imreg.core._ondisk import lazy_frames
+
 __all__ = [
     "STACK_OUTPUT_SUFFIXES",
     "file_kind",
@@ -31,9 +33,6 @@ _FITS = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
 _TIFF = (".tif", ".tiff")
 #: Endings of the files a registered stack can be written to.
 STACK_OUTPUT_SUFFIXES = (".zarr", ".tif", ".tiff")
-
-#: Frames per chunk aim at this many bytes when a file has no chunking of its own.
-_CHUNK_BYTES = 32 * 2**20
 
 
 class _ReadError(ValueError):
@@ -117,16 +116,8 @@ def read_stack(path, *, dataset: str | None = None, min_ndim: int = 3):
     return _native(array)
 
 
-def _frame_chunks(shape, itemsize: int):
-    frame = int(np.prod(shape[1:])) * itemsize
-    return (max(1, _CHUNK_BYTES // max(frame, 1)), *shape[1:])
-
-
 def _open_npy(path, dataset):
-    data = np.load(path, mmap_mode="r", allow_pickle=False)
-    if data.ndim < 3:
-        return da.from_array(np.asarray(data), chunks=data.shape)
-    return da.from_array(data, chunks=_frame_chunks(data.shape, data.dtype.itemsize))
+    return lazy_frames(np.load(path, mmap_mode="r", allow_pickle=False))
 
 
 def _open_tiff(path, dataset):

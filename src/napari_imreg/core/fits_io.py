@@ -54,6 +54,8 @@ from astropy.io.fits.verify import VerifyWarning
 from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS, FITSFixedWarning
 
+from ._ondisk import lazy_frames
+
 __all__ = [
     "FITS_SUFFIXES",
     "FitsImage",
@@ -322,6 +324,8 @@ class _OpenFits:
         warnings.simplefilter("ignore", VerifyWarning)
         # A short file would otherwise load as garbage with only a warning.
         warnings.filterwarnings("error", "File may have been truncated", AstropyUserWarning)
+        # Bytes after the last HDU hold no data of ours.
+        warnings.filterwarnings("ignore", "Unexpected extra padding", AstropyUserWarning)
         try:
             # Raw data: astropy cannot memory-map scaled integers; _scaled scales them.
             self.hdus = fits.open(
@@ -548,11 +552,7 @@ def _data(hdu, path, *, lazy: bool):
     scaling = None if isinstance(hdu, fits.CompImageHDU) else _scaling(hdu.header, path)
     dtype = raw.dtype.newbyteorder("=") if scaling is None else scaling.dtype
     if lazy:
-        import dask.array as da
-
-        # name=False: dask would otherwise hash the data to name it, reading the whole file.
-        array = da.from_array(raw, chunks=_frame_chunks(raw.shape, raw.dtype.itemsize), name=False)
-        return array.map_blocks(_values, scaling, dtype=dtype)
+        return lazy_frames(raw).map_blocks(_values, scaling, dtype=dtype)
     try:
         return _values(np.asarray(raw), scaling)
     except MemoryError:
@@ -613,12 +613,6 @@ def _values(raw: np.ndarray, scaling: _Scaling | None) -> np.ndarray:
     if scaling.blank is not None:
         values[raw == scaling.blank] = np.nan
     return values
-
-
-def _frame_chunks(shape, itemsize: int) -> tuple[int, ...]:
-    """Whole frames along the first axis, about 32 MiB a chunk."""
-    frame = int(np.prod(shape[1:], dtype=np.int64)) * itemsize
-    return (max(1, 2**25 // max(frame, 1)), *shape[1:])
 
 
 def _kind_of(header: fits.Header, name: str) -> ImageKind:
