@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 import tifffile
 import zarr
+from astropy.io import fits
 
 import napari_imreg
 from napari_imreg.core import make_extended, make_shifted
@@ -267,3 +269,41 @@ def test_ctrl_c_while_waiting_for_a_scheduler_exits_130(folder, http_server):
     _, err = child.communicate(timeout=60)
     assert child.returncode == 130, err
     assert not (folder / "s.csv").exists()
+
+
+# ---------------------------------------------------------------- 5, 6: files that should open
+
+
+def test_a_uint16_camera_cube_registers_as_its_values_do(tmp_path):
+    stack = _stack(frames=4)
+    counts = np.round(stack / stack.max() * 60000).astype(np.uint16)
+    fits.writeto(tmp_path / "camera.fits", counts)  # astropy stores it with BZERO = 32768
+    assert fits.getheader(tmp_path / "camera.fits")["BZERO"] == 32768
+    np.save(tmp_path / "camera.npy", counts)
+    for name in ("camera.fits", "camera.npy"):
+        done = run("stack", name, "-o", f"{name}.csv", "--boundary", "wrap", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    assert (tmp_path / "camera.fits.csv").read_text() == (tmp_path / "camera.npy.csv").read_text()
+
+
+def test_an_image_larger_than_memory_gives_a_clear_error(tmp_path):
+    path = tmp_path / "sparse.fits"
+    header = fits.Header({"SIMPLE": True, "BITPIX": -32, "NAXIS": 2})
+    header["NAXIS1"], header["NAXIS2"] = 32768, 24576  # 3 GiB
+    with path.open("wb") as stream:
+        stream.write(header.tostring().encode())
+        stream.seek(2880 + -(-3 * 2**30 // 2880) * 2880 - 1)
+        stream.write(b"\0")
+    child = subprocess.run(
+        [*COMMAND, "pair", str(path), str(path)],
+        capture_output=True,
+        text=True,
+        env=_environment(),
+        timeout=300,
+        # 4 GiB of address space: the interpreter and the file's memory map fit, a copy does not.
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30)),
+        check=False,
+    )
+    assert child.returncode == 1, child.stderr
+    (line,) = child.stderr.strip().splitlines()
+    assert "sparse.fits: the image (24576, 32768) (3.0 GiB) does not fit in memory" in line

@@ -40,6 +40,7 @@ Keywords written (``n`` is the FITS axis number):
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import warnings
@@ -349,6 +350,12 @@ class _OpenFits:
     def _failure(self, exc: BaseException) -> BaseException:
         if not isinstance(exc, Exception) or isinstance(exc, _FileError):
             return exc  # KeyboardInterrupt passes through; our messages name the file already
+        if isinstance(exc, MemoryError) or getattr(exc, "errno", None) == errno.ENOMEM:
+            return _FileError(
+                f"path={str(self.path)!r} is too large to map into memory here "
+                f"({type(exc).__name__}: {exc}); free memory or address space, or read a "
+                "cut-out of it with another tool."
+            )
         return _FileError(
             f"path={str(self.path)!r} could not be read as FITS ({type(exc).__name__}: {exc}). "
             "Check that the file is complete and not corrupt."
