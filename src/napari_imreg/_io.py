@@ -172,7 +172,7 @@ def write_stack(
     """Write a (lazy) stack to a new ``.zarr`` or ``.tif``/``.tiff``, chunk by chunk.
 
     ``path`` must not exist yet: the command line writes to a temporary name and renames it
-    into place (see :mod:`napari_imreg._atomic`). ``window`` chunks of frames are computed at
+    into place (see :mod:`napari_imreg.core._atomic`). ``window`` chunks of frames are computed at
     once (in parallel), so memory holds about that many chunks. ``on_frames(n)`` is called
     after each chunk of ``n`` frames is written.
     """

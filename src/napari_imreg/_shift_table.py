@@ -21,7 +21,7 @@ from typing import TextIO
 
 import numpy as np
 
-from napari_imreg._atomic import staged
+from napari_imreg.core._atomic import staged
 
 __all__ = ["axis_names", "load_shifts_csv", "save_shifts_csv", "write_shift_rows"]
 

@@ -319,8 +319,8 @@ def stack(
     Ctrl-C, the files of an earlier run stay as they were.
     """
     from napari_imreg import _io
-    from napari_imreg._atomic import Staging, check_outputs
     from napari_imreg._shift_table import write_shift_rows
+    from napari_imreg.core._atomic import Staging, check_outputs
     from napari_imreg.core.stack import apply_shifts, register_stack
 
     if registered is not None and not str(registered).lower().rstrip("/").endswith(

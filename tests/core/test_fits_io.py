@@ -81,32 +81,41 @@ def test_shift_and_translate_keywords_round_trip_in_numpy_order(tmp_path, image)
     assert read.header["IMRMETH"] == "chi2"
 
 
-def test_translate_moves_the_wcs_with_the_data(tmp_path, image):
+def test_a_translate_is_recorded_and_the_wcs_kept(tmp_path, image):
     header = _celestial_header()
-    translate = (1.5, -2.25)  # (dy, dx) pixels
-    path = write_fits(tmp_path / "a.fits", image, header=header, translate=translate)
+    header["CRPIX1A"], header["LTV1"] = 3.0, -4.0
+    path = write_fits(tmp_path / "a.fits", image, header=header, translate=(1.5, -2.25))
     (read,) = read_fits(path)
-    assert read.header["CRPIX1"] == pytest.approx(16.0 + 2.25)
-    assert read.header["CRPIX2"] == pytest.approx(12.0 - 1.5)
-    # The sky position of data pixel p is now the old sky position of pixel p + translate.
-    old, new = read_fits(write_fits(tmp_path / "b.fits", image, header=header))[0].wcs, read.wcs
-    x, y = 5.0, 7.0
-    sky_new = new.pixel_to_world_values(x, y)
-    sky_old = old.pixel_to_world_values(x + translate[1], y + translate[0])
-    np.testing.assert_allclose(sky_new, sky_old, rtol=0, atol=1e-10)
+    assert read.translate == (1.5, -2.25)
+    # The data are written unmoved, so every pixel keeps its sky coordinates.
+    for key in ("CRPIX1", "CRPIX2", "CRPIX1A", "LTV1"):
+        assert read.header[key] == header[key]
+    assert "IMRCRP1" not in read.header
 
 
-def test_writing_again_does_not_compound_the_translate(tmp_path, image):
-    first = read_fits(
-        write_fits(tmp_path / "a.fits", image, header=_celestial_header(), translate=(1.0, 2.0))
-    )[0]
-    second = read_fits(
-        write_fits(tmp_path / "b.fits", first.data, header=first.header, translate=(1.0, 2.0))
-    )[0]
-    assert second.header["CRPIX1"] == first.header["CRPIX1"] == pytest.approx(14.0)
-    cleared = read_fits(write_fits(tmp_path / "c.fits", first.data, header=first.header))[0]
-    assert cleared.header["CRPIX1"] == pytest.approx(16.0)
-    assert cleared.translate is None
+def test_a_crpix_moved_by_an_earlier_version_is_put_back(tmp_path, image):
+    header = _celestial_header()
+    header["CRPIX1"], header["IMRCRP1"] = 18.25, 16.0  # as the writer of 0.1 left it
+    header["CRPIX2"], header["IMRCRP2"] = 10.5, 12.0
+    (read,) = read_fits(write_fits(tmp_path / "a.fits", image, header=header))
+    assert (read.header["CRPIX1"], read.header["CRPIX2"]) == (16.0, 12.0)
+    assert "IMRCRP1" not in read.header
+
+
+def test_a_failed_write_leaves_the_old_file_whole(tmp_path, image, monkeypatch):
+    path = write_fits(tmp_path / "a.fits", image)
+    before = path.read_bytes()
+
+    def full_disk(self, name, **kwargs):
+        with open(name, "wb") as stream:
+            stream.write(b"SIMPLE  =                    T")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fits.PrimaryHDU, "writeto", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_fits(path, image * 2, overwrite=True)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["a.fits"]
 
 
 @pytest.mark.parametrize(
@@ -215,8 +224,11 @@ def test_header_argument_is_not_modified(tmp_path, image):
 
 def test_header_for_shifted_data_moves_the_wcs_with_the_content():
     header = _celestial_header()
+    header["CRPIX1B"], header["CRPIX2B"], header["LTV1"], header["LTV2"] = 1.0, 2.0, -3.0, -4.0
     shift = (1.5, -2.25)  # content moved by +shift (dy, dx)
     moved = header_for_shifted_data(header, shift)
+    assert (moved["CRPIX1B"], moved["CRPIX2B"]) == (1.0 - 2.25, 2.0 + 1.5)
+    assert (moved["LTV1"], moved["LTV2"]) == (-3.0 - 2.25, -4.0 + 1.5)
     old, new = wcs_from_header(header), wcs_from_header(moved)
     x, y = 5.0, 7.0
     # pixel p of the shifted data shows what pixel p - shift showed
@@ -228,6 +240,8 @@ def test_header_for_shifted_data_moves_the_wcs_with_the_content():
     )
     assert header["CRPIX1"] == 16.0  # the original is not modified
     assert wcs_from_header(fits.Header({"OBJECT": "none"})) is None
+    with pytest.raises(ValueError, match=r"has 3 values but the header has NAXIS = 2"):
+        header_for_shifted_data(fits.Header({"NAXIS": 2}), (1.0, 2.0, 3.0))
 
 
 # ---------------------------------------------------------------- one reading path

@@ -55,6 +55,7 @@ from astropy.io.fits.verify import VerifyWarning
 from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS, FITSFixedWarning
 
+from ._atomic import staged
 from ._ondisk import lazy_frames
 
 __all__ = [
@@ -388,15 +389,17 @@ def write_fits(
         layout (``BITPIX``, ``NAXISn``, ``BSCALE``...), which astropy writes from ``data``.
     translate : sequence of float, optional
         Where the image is placed over its reference, in pixels, numpy axis order (a napari
-        layer's ``translate / scale``). Recorded as ``IMRTRNn``; ``CRPIXn`` becomes the
-        original ``CRPIXn`` minus the translate, so the WCS follows the data.
+        layer's ``translate / scale``). Recorded as ``IMRTRNn``; the WCS is left as it is,
+        since the data are written unmoved (a ``CRPIXn`` moved by an earlier version, which
+        kept the original in ``IMRCRPn``, is put back).
     shift, shift_error : sequence of float, optional
         A registration shift and its 1-sigma error, pixels, numpy axis order (``IMRSHFn``,
         ``IMRERRn``).
     reference, method : str, optional
         Recorded as ``IMRREF`` and ``IMRMETH``.
     overwrite : bool
-        Replace an existing file.
+        Replace an existing file. The file is written under a temporary name beside it and
+        renamed into place when complete, so a failed write leaves the old file as it was.
 
     Returns
     -------
@@ -407,7 +410,15 @@ def write_fits(
     ------
     ValueError
         If a sequence's length differs from ``data.ndim``, or the data is not numeric.
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is false.
     """
+    path = Path(path)
+    if not overwrite and (path.exists() or path.is_symlink()):
+        raise FileExistsError(
+            f"path={str(path)!r} already exists; pass overwrite=True to replace it, or choose "
+            "another name."
+        )
     data = np.asarray(data)
     if data.dtype == np.float16:
         data = data.astype(np.float32)
@@ -435,38 +446,52 @@ def write_fits(
         out["IMRREF"] = (str(reference)[:68], "registration reference")
     if method is not None:
         out["IMRMETH"] = (str(method)[:68], "registration method")
-    _move_crpix(out, translate, ndim)
+    _restore_crpix(out)
 
-    path = Path(path)
     hdu = fits.PrimaryHDU(data=np.ascontiguousarray(data), header=out)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), staged(path) as temporary:
         warnings.simplefilter("ignore", VerifyWarning)
-        hdu.writeto(path, overwrite=overwrite, output_verify="silentfix")
+        hdu.writeto(temporary, output_verify="silentfix")
     return path
 
 
 def header_for_shifted_data(header: fits.Header, shift: Sequence[float]) -> fits.Header:
     """A copy of ``header`` for data resampled so that its content moved by ``shift``.
 
-    Pixel ``p`` of the resampled data holds what pixel ``p - shift`` held, so its WCS reference
-    pixel moves by ``+shift``: ``CRPIXn`` (and ``IMRCRPn``, the pre-translate value) grow by the
-    shift along FITS axis ``n``. The shift is in pixels, numpy axis order, one value per axis.
+    Pixel ``p`` of the resampled data holds what pixel ``p - shift`` held, so every reference
+    pixel moves by ``+shift`` along its axis: ``CRPIXn``, those of the alternate WCS
+    (``CRPIXnA`` ... ``CRPIXnZ``), IRAF's physical-to-image offset ``LTVn``, and ``IMRCRPn``
+    of earlier versions. Every star thus keeps its sky coordinates. The shift is in pixels,
+    numpy axis order, one value per axis.
+
+    Raises
+    ------
+    ValueError
+        If ``header`` records ``NAXIS`` axes and ``shift`` has another number of values.
 
     Examples
     --------
-    >>> header = fits.Header({"NAXIS": 2, "CRPIX1": 10.0, "CRPIX2": 20.0})
+    >>> header = fits.Header({"NAXIS": 2, "CRPIX1": 10.0, "CRPIX2": 20.0, "LTV1": -5.0})
     >>> moved = header_for_shifted_data(header, (1.5, -2.0))
-    >>> moved["CRPIX1"], moved["CRPIX2"]
-    (8.0, 21.5)
+    >>> moved["CRPIX1"], moved["CRPIX2"], moved["LTV1"]
+    (8.0, 21.5, -7.0)
     """
     vector = np.ravel(np.asarray(shift, dtype=float))
-    out = header.copy()
     ndim = vector.size
+    naxis = header.get("NAXIS")
+    if isinstance(naxis, int) and naxis and naxis != ndim:
+        raise ValueError(
+            f"shift={tuple(vector.tolist())!r} has {ndim} values but the header has NAXIS = "
+            f"{naxis}; give one value per axis, numpy axis order."
+        )
+    out = header.copy()
     for n in range(1, ndim + 1):
-        for stem in ("CRPIX", "IMRCRP"):
-            key = f"{stem}{n}"
+        step = float(vector[ndim - n])
+        keys = [f"CRPIX{n}", f"LTV{n}", f"IMRCRP{n}"]
+        keys += [f"CRPIX{n}{letter}" for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
+        for key in keys:
             if key in out:
-                out[key] = float(out[key]) + float(vector[ndim - n])
+                out[key] = float(out[key]) + step
     return out
 
 
@@ -665,20 +690,14 @@ def _set_vector(header: fits.Header, stem: str, values, comment: str) -> None:
         header[f"{stem}{n}"] = (float(value), comment.format(n=n))
 
 
-def _move_crpix(header: fits.Header, translate, ndim: int) -> None:
-    for n in range(1, ndim + 1):
-        base_key, crpix_key = f"IMRCRP{n}", f"CRPIX{n}"
-        if translate is None and base_key not in header:
-            continue
-        if base_key in header:
-            base = float(header[base_key])
-        elif crpix_key in header:
-            base = float(header[crpix_key])
-        else:
-            continue
-        offset = 0.0 if translate is None else float(translate[ndim - n])
-        header[crpix_key] = base - offset
-        header[base_key] = (base, f"CRPIX{n} before the translate IMRTRN{n}")
+def _restore_crpix(header: fits.Header) -> None:
+    """Undo the ``CRPIXn`` move of files written by earlier versions (kept in ``IMRCRPn``)."""
+    for n in range(1, _MAX_FITS_AXES + 1):
+        base = header.get(f"IMRCRP{n}")
+        if base is None:
+            break
+        header[f"CRPIX{n}"] = float(base)
+        del header[f"IMRCRP{n}"]
 
 
 def _check_vector(values, name: str, ndim: int) -> tuple[float, ...] | None:
