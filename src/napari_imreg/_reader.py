@@ -33,8 +33,8 @@ def get_reader(path: PathOrPaths) -> Callable[[PathOrPaths], list[LayerData]] | 
     """Return :func:`read_fits_layers` if every path is a FITS file, else ``None``.
 
     A file with a FITS name that does not start like FITS is declined (``None``), so napari can
-    try its other readers; a FITS file that turns out to be damaged raises a ``ValueError``
-    naming the file when it is read, which napari reports without stopping.
+    try its other readers. A file that starts like FITS is claimed even if it turns out to be
+    damaged: only this reader can say what is wrong with it (see :func:`read_fits_layers`).
     """
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     if not paths:
@@ -51,12 +51,19 @@ def read_fits_layers(path: PathOrPaths) -> list[LayerData]:
     Raises
     ------
     ValueError
-        If a file cannot be parsed as FITS or holds no image.
+        If a file cannot be parsed as FITS or holds no image. The reason also goes to napari's
+        notifications: napari replaces a reader's error with its own "Tried opening with
+        napari-imreg, but failed" (and File > Open then offers other readers), so the
+        exception alone would not tell the user what is wrong with the file.
     """
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     layers: list[LayerData] = []
     for one in paths:
-        images = read_fits(one, lazy=True)
+        try:
+            images = read_fits(one, lazy=True)
+        except (OSError, ValueError) as exc:
+            _notify_error(f"napari-imreg cannot open {Path(one).name}: {exc}")
+            raise
         stem = _stem(one)
         main_index = choose_image([image.kind for image in images])
         for i, image in enumerate(images):
@@ -88,6 +95,13 @@ def _layer_data(image: FitsImage, name: str, path: Path, *, is_main: bool) -> La
     elif not is_main:
         kwargs["visible"] = False
     return image.data, kwargs, "image"
+
+
+def _notify_error(message: str) -> None:
+    # Imported here: the module imports without napari (npe2 validates it that way).
+    from napari.utils.notifications import show_error
+
+    show_error(message)
 
 
 def _stem(path: str | os.PathLike) -> str:

@@ -1,5 +1,7 @@
 """The FITS reader and writer, through napari's own open/save machinery."""
 
+import contextlib
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -191,3 +193,45 @@ def test_registering_fits_layers_keeps_the_wcs_with_the_data(viewer, tmp_path, w
     np.testing.assert_allclose(
         placed_wcs.pixel_to_world_values(x, y), truth_sky, rtol=0, atol=1e-9
     )
+
+
+@pytest.mark.parametrize("how", ["chosen in the dialog", "remembered for *.fits"])
+def test_file_open_on_a_truncated_file_tells_the_user_why(
+    viewer, tmp_path, image, monkeypatch, how
+):
+    from napari._qt.dialogs.qt_reader_dialog import QtReaderDialog
+    from napari.settings import get_settings
+    from napari.utils.notifications import notification_manager
+
+    whole = write_fits(tmp_path / "whole.fits", image).read_bytes()
+    truncated = tmp_path / "cut.fits"
+    truncated.write_bytes(whole[:3000])
+    shown = []
+    notification_manager.notification_ready.connect(lambda event: shown.append(event.message))
+    offered = []
+
+    def choose(dialog):
+        offered.append(dialog)
+        # napari's builtins also claim *.fits: the user picks this plugin, or (after it
+        # failed as the remembered reader) cancels.
+        return (PLUGIN, False) if how == "chosen in the dialog" else (None, False)
+
+    monkeypatch.setattr(QtReaderDialog, "get_user_choices", choose)
+    settings = get_settings().plugins
+    before = dict(settings.extension2reader)
+    if how == "remembered for *.fits":
+        settings.extension2reader = {**before, "*.fits": PLUGIN}
+    # With the plugin chosen in the dialog, napari re-raises the reader's error to its hook.
+    chosen = how == "chosen in the dialog"
+    raised = pytest.raises(ValueError, match=r"cut\.fits") if chosen else contextlib.nullcontext()
+    try:
+        with raised:
+            viewer.window._qt_viewer._qt_open([str(truncated)], stack=False)  # File > Open's call
+    finally:
+        settings.extension2reader = before
+    assert len(offered) == 1
+    reasons = [m for m in shown if "napari-imreg cannot open cut.fits" in m]
+    assert len(reasons) == 1, shown
+    assert "could not be read as FITS" in reasons[0]
+    assert "truncated" in reasons[0]
+    assert len(viewer.layers) == 0
