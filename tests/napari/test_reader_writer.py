@@ -235,3 +235,24 @@ def test_file_open_on_a_truncated_file_tells_the_user_why(
     assert "could not be read as FITS" in reasons[0]
     assert "truncated" in reasons[0]
     assert len(viewer.layers) == 0
+
+
+def test_reader_maps_the_file_and_reads_it_through_dask(tmp_path):
+    cube = np.arange(4 * 6 * 8, dtype=np.int16).reshape(4, 6, 8)
+    path = tmp_path / "cube.fits"
+    fits.writeto(path, cube)
+    ((data, _, _),) = get_reader(str(path))(str(path))
+    assert type(data).__module__.startswith("dask")
+    with fits.open(path, mode="update") as hdus:
+        hdus[0].data[3, 5, 7] = -1
+    assert int(data[3, 5, 7].compute()) == -1  # read when shown, not when opened
+
+
+def test_a_bad_translate_keyword_opens_the_layer_with_a_warning(viewer, tmp_path, image):
+    path = write_fits(tmp_path / "odd.fits", image, translate=(1.0, 2.0))
+    with fits.open(path, mode="update") as hdus:
+        hdus[0].header["IMRTRN1"] = "abc"
+    with pytest.warns(UserWarning, match=r"odd\.fits.*IMRTRNn.*ignored"):
+        (layer,) = viewer.open(path, plugin=PLUGIN)
+    np.testing.assert_array_equal(layer.data, image)
+    np.testing.assert_array_equal(layer.translate, [0, 0])
