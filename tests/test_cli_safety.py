@@ -307,3 +307,16 @@ def test_an_image_larger_than_memory_gives_a_clear_error(tmp_path):
     assert child.returncode == 1, child.stderr
     (line,) = child.stderr.strip().splitlines()
     assert "sparse.fits: the image (24576, 32768) (3.0 GiB) does not fit in memory" in line
+
+
+def test_a_stack_with_frames_not_measured_exits_3_and_keeps_the_others(tmp_path):
+    stack = _stack(frames=4)
+    stack[2] = 1.0  # a constant frame: its shift is unconstrained
+    np.save(tmp_path / "stack.npy", stack)
+    done = run("stack", "stack.npy", "-o", "s.csv", "--boundary", "wrap", cwd=tmp_path)
+    assert done.returncode == 3, done.stderr
+    assert "1 of 4 frames have a shift or error that is not finite (frames 2)" in done.stderr
+    rows = (tmp_path / "s.csv").read_text().splitlines()[1:]
+    errors = np.array([[float(v) for v in row.split(",")[3:5]] for row in rows])
+    assert np.all(np.isinf(errors[2]))
+    assert np.all(np.isfinite(np.delete(errors, 2, axis=0)))

@@ -373,6 +373,24 @@ def stack(
         click.echo(f"shifts of {count} frames written to {table}", err=True)
     if registered is not None:
         click.echo(f"registered stack written to {registered}", err=True)
+    unmeasured = _unmeasured_frames(result.shifts, result.errors)
+    if unmeasured is not None:
+        raise _NotMeasured(unmeasured)
+
+
+def _unmeasured_frames(shifts, errors) -> str | None:
+    """Which frames have a shift or error that is not finite, or ``None`` if none has."""
+    import numpy as np
+
+    bad = ~np.all(np.isfinite(shifts), axis=1) | ~np.all(np.isfinite(errors), axis=1)
+    if not bad.any():
+        return None
+    frames = np.flatnonzero(bad)
+    listed = ", ".join(str(i) for i in frames[:10]) + (", ..." if frames.size > 10 else "")
+    return (
+        f"{frames.size} of {bad.size} frames have a shift or error that is not finite "
+        f"(frames {listed}); their rows hold nan or inf."
+    )
 
 
 @contextlib.contextmanager
