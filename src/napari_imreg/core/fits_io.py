@@ -329,7 +329,7 @@ class _OpenFits:
         # Bytes after the last HDU hold no data of ours.
         warnings.filterwarnings("ignore", "Unexpected extra padding", AstropyUserWarning)
         try:
-            # Raw data: astropy cannot memory-map scaled integers; _scaled scales them.
+            # Raw data: astropy cannot memory-map scaled integers; _values scales them.
             self.hdus = fits.open(
                 self.path, memmap=True, lazy_load_hdus=False, do_not_scale_image_data=True
             )
