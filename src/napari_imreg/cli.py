@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 import threading
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -320,7 +322,7 @@ def stack(
     """
     from napari_imreg import _io
     from napari_imreg._shift_table import write_shift_rows
-    from napari_imreg.core._atomic import Staging, check_outputs
+    from napari_imreg.core._atomic import Staging
     from napari_imreg.core.stack import apply_shifts, register_stack
 
     if registered is not None and not str(registered).lower().rstrip("/").endswith(
@@ -333,7 +335,7 @@ def stack(
     outputs = [("--output", table), ("--registered", registered)]
     inputs = [stack_path, *([reference] if isinstance(reference, Path) else [])]
     # Checked before the work starts, so that a refusal costs nothing.
-    check_outputs([(o, p) for o, p in outputs if p is not None], inputs, overwrite=overwrite)
+    _check_outputs([(o, p) for o, p in outputs if p is not None], inputs, overwrite=overwrite)
 
     frames = _io.read_stack(stack_path, dataset=dataset)
     if isinstance(reference, Path):
@@ -391,6 +393,66 @@ def _unmeasured_frames(shifts, errors) -> str | None:
         f"{frames.size} of {bad.size} frames have a shift or error that is not finite "
         f"(frames {listed}); their rows hold nan or inf."
     )
+
+
+def _check_outputs(
+    outputs: Iterable[tuple[str, str | os.PathLike]],
+    inputs: Iterable[str | os.PathLike],
+    *,
+    overwrite: bool,
+) -> None:
+    """Refuse outputs that would replace an input, each other, or (without ``overwrite``) a file.
+
+    Parameters
+    ----------
+    outputs : iterable of (str, path)
+        Each output with the name of the option that chose it (``"--output"``).
+    inputs : iterable of path
+        Every file or folder read. An output is refused if it is one of them (compared by
+        inode, so links count), holds one (a folder replaced would take it along), or lies
+        inside one (the array of a zarr group).
+    overwrite : bool
+        Whether existing outputs may be replaced.
+
+    Raises
+    ------
+    ValueError
+        Naming the option, the path and what to do instead.
+    """
+    sources = [Path(p) for p in inputs]
+    seen: dict[Path, str] = {}
+    for option, path in outputs:
+        path = Path(path)
+        resolved = path.resolve()
+        for source in sources:
+            if _same(path, source) or _related(resolved, source.resolve()):
+                raise ValueError(
+                    f"{option} {path} would replace the input {source}; "
+                    "choose another name for the output."
+                )
+        if resolved in seen:
+            raise ValueError(
+                f"{option} {path} is also given to {seen[resolved]}; "
+                "give each output its own name."
+            )
+        seen[resolved] = option
+        if path.exists() and not overwrite:
+            raise ValueError(
+                f"{option} {path} already exists; pass --overwrite to replace it, "
+                "or choose another name."
+            )
+
+
+def _same(path: Path, source: Path) -> bool:
+    try:
+        return path.exists() and source.exists() and os.path.samefile(path, source)
+    except OSError:
+        return False
+
+
+def _related(output: Path, source: Path) -> bool:
+    """The same path, or one inside the other (a folder replaced takes its contents along)."""
+    return output == source or output in source.parents or source in output.parents
 
 
 @contextlib.contextmanager

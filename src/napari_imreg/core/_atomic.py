@@ -1,4 +1,4 @@
-"""Outputs that appear whole or not at all, and never in place of an input.
+"""Outputs that appear whole or not at all.
 
 Every file or folder the plugin writes is first written under a hidden temporary name in
 the folder of its target, then renamed onto the target once complete. A write cut short
@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["Staging", "check_outputs", "staged"]
+__all__ = ["Staging", "staged"]
 
 
 class Staging:
@@ -78,66 +78,6 @@ def staged(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path for one output, renamed onto ``target`` when the block ends well."""
     with Staging() as staging:
         yield staging.path_for(target)
-
-
-def check_outputs(
-    outputs: Iterable[tuple[str, str | os.PathLike]],
-    inputs: Iterable[str | os.PathLike],
-    *,
-    overwrite: bool,
-) -> None:
-    """Refuse outputs that would replace an input, each other, or (without ``overwrite``) a file.
-
-    Parameters
-    ----------
-    outputs : iterable of (str, path)
-        Each output with the name of the option that chose it (``"--output"``).
-    inputs : iterable of path
-        Every file or folder read. An output is refused if it is one of them (compared by
-        inode, so links count), holds one (a folder replaced would take it along), or lies
-        inside one (the array of a zarr group).
-    overwrite : bool
-        Whether existing outputs may be replaced.
-
-    Raises
-    ------
-    ValueError
-        Naming the option, the path and what to do instead.
-    """
-    sources = [Path(p) for p in inputs]
-    seen: dict[Path, str] = {}
-    for option, path in outputs:
-        path = Path(path)
-        resolved = path.resolve()
-        for source in sources:
-            if _same(path, source) or _related(resolved, source.resolve()):
-                raise ValueError(
-                    f"{option} {path} would replace the input {source}; "
-                    "choose another name for the output."
-                )
-        if resolved in seen:
-            raise ValueError(
-                f"{option} {path} is also given to {seen[resolved]}; "
-                "give each output its own name."
-            )
-        seen[resolved] = option
-        if path.exists() and not overwrite:
-            raise ValueError(
-                f"{option} {path} already exists; pass --overwrite to replace it, "
-                "or choose another name."
-            )
-
-
-def _same(path: Path, source: Path) -> bool:
-    try:
-        return path.exists() and source.exists() and os.path.samefile(path, source)
-    except OSError:
-        return False
-
-
-def _related(output: Path, source: Path) -> bool:
-    """The same path, or one inside the other (a folder replaced takes its contents along)."""
-    return output == source or output in source.parents or source in output.parents
 
 
 def _replace(temporary: Path, target: Path) -> None:
