@@ -1,4 +1,4 @@
-"""Files in and out for the command line: images, stacks, shift tables.
+"""Files in and out for the command line: images and stacks.
 
 Images of a pair are read whole. Stacks are opened lazily as dask arrays (a
 memory-mapped npy or FITS cube, a zarr array, a TIFF through its zarr view), so a
@@ -11,7 +11,6 @@ it cannot read it.
 
 from __future__ import annotations
 
-import csv
 import os
 import weakref
 from collections.abc import Callable, Iterator
@@ -20,12 +19,13 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 
+from napari_imreg.core._ondisk import lazy_frames
+
 __all__ = [
     "STACK_OUTPUT_SUFFIXES",
     "file_kind",
     "read_image",
     "read_stack",
-    "write_shifts_csv",
     "write_stack",
 ]
 
@@ -33,9 +33,6 @@ _FITS = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
 _TIFF = (".tif", ".tiff")
 #: Endings of the files a registered stack can be written to.
 STACK_OUTPUT_SUFFIXES = (".zarr", ".tif", ".tiff")
-
-#: Frames per chunk aim at this many bytes when a file has no chunking of its own.
-_CHUNK_BYTES = 32 * 2**20
 
 
 class _ReadError(ValueError):
@@ -68,7 +65,7 @@ def _check_exists(path) -> None:
 
 
 def _native(array):
-    """Native byte order (FITS is big-endian), without reading a dask array."""
+    """Native byte order (a big-endian npy, say), without reading a dask array."""
     if array.dtype.byteorder in "=|" or array.dtype.isnative:
         return array
     return array.astype(array.dtype.newbyteorder("="))
@@ -77,7 +74,13 @@ def _native(array):
 def read_image(path, *, dataset: str | None = None) -> np.ndarray:
     """Read a whole image (or volume) into memory, in native byte order."""
     array = read_stack(path, dataset=dataset, min_ndim=2)
-    return np.asarray(array.compute() if isinstance(array, da.Array) else array)
+    try:
+        return np.asarray(array.compute() if isinstance(array, da.Array) else array)
+    except MemoryError:
+        raise _ReadError(
+            f"{path}: the image {tuple(array.shape)} ({array.nbytes / 2**30:.1f} GiB) does not "
+            "fit in memory; register a cut-out of it."
+        ) from None
 
 
 def read_stack(path, *, dataset: str | None = None, min_ndim: int = 3):
@@ -113,16 +116,8 @@ def read_stack(path, *, dataset: str | None = None, min_ndim: int = 3):
     return _native(array)
 
 
-def _frame_chunks(shape, itemsize: int):
-    frame = int(np.prod(shape[1:])) * itemsize
-    return (max(1, _CHUNK_BYTES // max(frame, 1)), *shape[1:])
-
-
 def _open_npy(path, dataset):
-    data = np.load(path, mmap_mode="r", allow_pickle=False)
-    if data.ndim < 3:
-        return da.from_array(np.asarray(data), chunks=data.shape)
-    return da.from_array(data, chunks=_frame_chunks(data.shape, data.dtype.itemsize))
+    return lazy_frames(np.load(path, mmap_mode="r", allow_pickle=False))
 
 
 def _open_tiff(path, dataset):
@@ -140,29 +135,13 @@ def _open_tiff(path, dataset):
 
 
 def _open_fits(path, dataset):
-    from astropy.io import fits
+    from napari_imreg.core.fits_io import read_fits_image
 
-    # The memory map outlives the closed file object; the data stay readable.
-    with fits.open(path, memmap=True, lazy_load_hdus=False) as hdus:
-        data = _fits_data(path, hdus, dataset)
-    return da.from_array(data, chunks=_frame_chunks(data.shape, data.dtype.itemsize))
-
-
-def _fits_data(path, hdus, dataset):
-    if dataset is not None:
-        key = int(dataset) if str(dataset).isdigit() else dataset
-        try:
-            hdu = hdus[key]
-        except (KeyError, IndexError):
-            raise _ReadError(f"{path}: has no extension {dataset!r}.") from None
-    else:
-        with_data = [h for h in hdus if h.data is not None and h.data.ndim >= 2]
-        if not with_data:
-            raise _ReadError(f"{path}: no HDU holds an image.")
-        hdu = with_data[0]
-    if hdu.data is None:
-        raise _ReadError(f"{path}: extension {dataset!r} holds no data.")
-    return hdu.data
+    # The napari reader's path: memory-mapped, scaled lazily, the HDU by the one rule.
+    try:
+        return read_fits_image(path, extension=dataset, lazy=True).data
+    except ValueError as exc:
+        raise _ReadError(str(exc)) from None
 
 
 def _open_zarr(path, dataset):
@@ -187,42 +166,15 @@ def _open_zarr(path, dataset):
     return da.from_zarr(node)
 
 
-def axis_names(ndim: int) -> tuple[str, ...]:
-    """Column names of the shift components: ``("y", "x")`` or ``("z", "y", "x")``."""
-    return ("z", "y", "x")[-ndim:] if ndim <= 3 else tuple(f"axis{i}" for i in range(ndim))
-
-
-def write_shifts_csv(stream, result) -> None:
-    """Write a computed :class:`~napari_imreg.core.stack.StackResult` as CSV rows.
-
-    Columns: ``frame``, ``shift_<axis>``, ``error_<axis>`` (numpy axis order),
-    ``chi2``, ``dof`` and, when the noise was estimated, ``noise``.
-    """
-    shifts = np.asarray(result.shifts)
-    ndim = shifts.shape[1]
-    names = axis_names(ndim)
-    header = ["frame", *(f"shift_{n}" for n in names), *(f"error_{n}" for n in names)]
-    header += ["chi2", "dof"]
-    columns = [shifts, np.asarray(result.errors), np.asarray(result.chi2)[:, None]]
-    columns.append(np.asarray(result.dof)[:, None])
-    if result.noise is not None:
-        header.append("noise")
-        columns.append(np.asarray(result.noise)[:, None])
-    table = np.concatenate(columns, axis=1)
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(header)
-    for index, row in enumerate(table):
-        writer.writerow([index, *(f"{value:.8g}" for value in row)])
-
-
 def write_stack(
     path, stack: da.Array, *, on_frames: Callable[[int], None] | None = None, window: int = 4
 ) -> None:
-    """Write a (lazy) stack to ``.zarr`` or ``.tif``/``.tiff``, a few chunks of frames at a time.
+    """Write a (lazy) stack to a new ``.zarr`` or ``.tif``/``.tiff``, chunk by chunk.
 
-    ``window`` chunks are computed at once (in parallel), so memory holds about
-    that many chunks. ``on_frames(n)`` is called after each chunk of ``n`` frames
-    is written.
+    ``path`` must not exist yet: the command line writes to a temporary name and renames it
+    into place (see :mod:`napari_imreg.core._atomic`). ``window`` chunks of frames are computed at
+    once (in parallel), so memory holds about that many chunks. ``on_frames(n)`` is called
+    after each chunk of ``n`` frames is written.
     """
     stack = stack.rechunk(dict.fromkeys(range(1, stack.ndim), -1))
     name = str(path).lower().rstrip("/")
@@ -248,7 +200,7 @@ def _write_zarr(path, stack: da.Array, on_frames, window: int) -> None:
 
     target = zarr.open_array(
         str(path),
-        mode="w",
+        mode="w-",  # "w" would empty an existing folder first
         shape=stack.shape,
         chunks=(1, *stack.shape[1:]),
         dtype=stack.dtype,

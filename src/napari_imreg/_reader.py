@@ -3,7 +3,9 @@
 Each image HDU becomes an image layer; its header and WCS go into the layer's metadata, and a
 translate recorded by the plugin's writer is restored. Extensions that hold an error, variance
 or inverse-variance map open as their own (hidden) layers, ready to be picked as the noise of a
-registration. The file work is done by :mod:`napari_imreg.core.fits_io`.
+registration. The data stay on disk: memory-mapped and wrapped in dask (as the command line
+reads them), so a file larger than memory opens and napari reads only the planes it shows.
+The file work is done by :mod:`napari_imreg.core.fits_io`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from napari_imreg.core.fits_io import FitsImage, is_fits_path, looks_like_fits, read_fits
+from napari_imreg.core.fits_io import (
+    FitsImage,
+    choose_image,
+    is_fits_path,
+    looks_like_fits,
+    read_fits,
+)
 
 LayerData = tuple[Any, dict[str, Any], str]
 PathOrPaths = str | os.PathLike | Sequence[str | os.PathLike]
@@ -25,8 +33,8 @@ def get_reader(path: PathOrPaths) -> Callable[[PathOrPaths], list[LayerData]] | 
     """Return :func:`read_fits_layers` if every path is a FITS file, else ``None``.
 
     A file with a FITS name that does not start like FITS is declined (``None``), so napari can
-    try its other readers; a FITS file that turns out to be damaged raises a ``ValueError``
-    naming the file when it is read, which napari reports without stopping.
+    try its other readers. A file that starts like FITS is claimed even if it turns out to be
+    damaged: only this reader can say what is wrong with it (see :func:`read_fits_layers`).
     """
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     if not paths:
@@ -43,14 +51,21 @@ def read_fits_layers(path: PathOrPaths) -> list[LayerData]:
     Raises
     ------
     ValueError
-        If a file cannot be parsed as FITS or holds no image.
+        If a file cannot be parsed as FITS or holds no image. The reason also goes to napari's
+        notifications: napari replaces a reader's error with its own "Tried opening with
+        napari-imreg, but failed" (and File > Open then offers other readers), so the
+        exception alone would not tell the user what is wrong with the file.
     """
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     layers: list[LayerData] = []
     for one in paths:
-        images = read_fits(one)
+        try:
+            images = read_fits(one, lazy=True)
+        except (OSError, ValueError) as exc:
+            _notify_error(f"napari-imreg cannot open {Path(one).name}: {exc}")
+            raise
         stem = _stem(one)
-        main_index = next((i for i, im in enumerate(images) if im.kind == "image"), 0)
+        main_index = choose_image([image.kind for image in images])
         for i, image in enumerate(images):
             name = stem if i == main_index else f"{stem} [{image.name}]"
             layers.append(_layer_data(image, name, Path(one), is_main=i == main_index))
@@ -80,6 +95,13 @@ def _layer_data(image: FitsImage, name: str, path: Path, *, is_main: bool) -> La
     elif not is_main:
         kwargs["visible"] = False
     return image.data, kwargs, "image"
+
+
+def _notify_error(message: str) -> None:
+    # Imported here: the module imports without napari (npe2 validates it that way).
+    from napari.utils.notifications import show_error
+
+    show_error(message)
 
 
 def _stem(path: str | os.PathLike) -> str:

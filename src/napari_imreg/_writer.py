@@ -1,10 +1,14 @@
 """The napari writer: an image layer to a FITS file.
 
 The data is written unchanged. The header keeps the keywords of the file the layer came from
-(``metadata["fits_header"]``), records the registration shift and its error
-(``metadata["registration"]``), and moves the WCS reference pixel with the layer's translate;
-the translate itself is recorded so that the plugin's reader restores it. The file work is done
-by :func:`napari_imreg.core.fits_io.write_fits`.
+(``metadata["fits_header"]``) and its WCS, records the registration shift and its error
+(``metadata["registration"]``), and records the layer's translate so that the plugin's reader
+restores it. The file work is done by :func:`napari_imreg.core.fits_io.write_fits`.
+
+An existing file is replaced: napari calls a writer with the path its save dialog has already
+confirmed (and ``viewer.layers.save`` is asked for that path by name), so refusing would make
+Save fail. The replacement is atomic: the file is written beside the old one and renamed onto
+it only when complete, so a write cut short (a full disk) leaves the old file whole.
 """
 
 from __future__ import annotations
@@ -40,8 +44,9 @@ def write_image(path: str, data: Any, meta: Mapping[str, Any]) -> list[str]:
         translate = None
 
     registration = metadata.get("registration") or {}
-    shift = _padded(registration.get("shift"), ndim)
-    error = _padded(registration.get("error"), ndim)
+    rgb = bool(meta.get("rgb"))
+    shift = _padded(registration.get("shift"), ndim, rgb=rgb)
+    error = _padded(registration.get("error"), ndim, rgb=rgb)
     written = write_fits(
         path,
         array,
@@ -67,8 +72,13 @@ def _pixel_translate(meta: Mapping[str, Any], ndim: int) -> np.ndarray:
     return np.concatenate([pixels, np.zeros(max(ndim - pixels.size, 0))])[:ndim]
 
 
-def _padded(values: Any, ndim: int) -> tuple[float, ...] | None:
+def _padded(values: Any, ndim: int, *, rgb: bool) -> tuple[float, ...] | None:
+    """One value per data axis: an RGB layer's channel axis gets a zero.
+
+    Any other mismatch is left for :func:`write_fits` to refuse, naming the values: a shift
+    with a value too many cannot be cut to fit without losing what it says.
+    """
     if values is None:
         return None
-    vector = [float(v) for v in values]
-    return tuple(vector + [0.0] * (ndim - len(vector)))[:ndim]
+    vector = tuple(float(v) for v in values)
+    return (*vector, 0.0) if rgb and len(vector) == ndim - 1 else vector

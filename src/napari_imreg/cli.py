@@ -9,18 +9,37 @@ Shifts are printed and written in numpy axis order (``dy, dx``; ``dz, dy, dx``
 for volumes) with the core's sign: the translation that registers the moving
 image (each frame) onto the reference. Bad input ends the command with a
 one-line message on stderr and a non-zero exit status.
+
+Nothing the user had is lost: no output may name an input, an existing output is
+kept unless ``--overwrite`` is given, and every output is written under a
+temporary name and renamed into place only when the whole run has succeeded.
+
+Exit status: 0 for a measurement, 1 for an error, 2 for a usage error, 3 when the
+run finished but the answer is not a measurement (a shift or error that is not
+finite), 130 when interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import sys
+import threading
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
 
 __all__ = ["cli", "main"]
+
+#: Exit status of a run whose answer is not a measurement (see the module docstring).
+NOT_MEASURED = 3
+#: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
+INTERRUPTED = 130
+#: Seconds allowed to reach a dask scheduler and hear it answer as one.
+SCHEDULER_TIMEOUT = 20
 
 _BOUNDARY = click.Choice(["overlap", "wrap"])
 
@@ -130,40 +149,91 @@ def pair(
 ):
     """Register MOVING onto REFERENCE (FITS, TIFF, npy or zarr) and print the shift."""
     from napari_imreg import _io
-    from napari_imreg.core import register
+    from napari_imreg._shift_table import axis_names
+    from napari_imreg.core import RegistrationWarning, register
 
     ref = _io.read_image(reference, dataset=dataset)
     mov = _io.read_image(moving, dataset=dataset)
-    result = register(
-        ref,
-        mov,
-        error=error,
-        reference_error=reference_error,
-        boundary=boundary,
-        upsample_factor=upsample_factor,
-        max_shift=max_shift,
-    )
-    names = _io.axis_names(len(result.shift))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RegistrationWarning)
+        result = register(
+            ref,
+            mov,
+            error=error,
+            reference_error=reference_error,
+            boundary=boundary,
+            upsample_factor=upsample_factor,
+            max_shift=max_shift,
+        )
+    for caught_warning in caught:  # still shown on stderr, as without the recording
+        warnings.warn_explicit(
+            caught_warning.message,
+            caught_warning.category,
+            caught_warning.filename,
+            caught_warning.lineno,
+        )
+    notes = [str(w.message) for w in caught if issubclass(w.category, RegistrationWarning)]
+    unmeasured = _unmeasured(result, notes)
+    names = axis_names(len(result.shift))
     if as_json:
         import json
 
         payload = {
             "axes": list(names),
-            "shift": result.shift.tolist(),
-            "error": None if result.error is None else result.error.tolist(),
-            "chi2": result.chi2_min,
-            "dof": result.dof,
-            "noise": result.noise,
+            "shift": _finite_or_none(result.shift),
+            "error": None if result.error is None else _finite_or_none(result.error),
+            "chi2": _finite_or_none(result.chi2_min),
+            "dof": _finite_or_none(result.dof),
+            "noise": _finite_or_none(result.noise),
             "boundary": result.boundary,
+            "measured": unmeasured is None,
+            "why_not_measured": unmeasured,
         }
-        click.echo(json.dumps(payload))
-        return
-    parts = ", ".join(
-        f"{s:+.4f} ± {e:.4f}" for s, e in zip(result.shift, result.error, strict=True)
-    )
-    click.echo(f"shift (d{', d'.join(names)}) = ({parts}) px")
-    if result.chi2_min is not None and result.dof:
-        click.echo(f"chi2 = {result.chi2_min:.6g} for {result.dof:.0f} degrees of freedom")
+        # allow_nan=False: a value this code failed to turn into null raises, never prints NaN.
+        click.echo(json.dumps(payload, allow_nan=False))
+    else:
+        parts = ", ".join(
+            f"{s:+.4f} ± {e:.4f}" for s, e in zip(result.shift, result.error, strict=True)
+        )
+        click.echo(f"shift (d{', d'.join(names)}) = ({parts}) px")
+        if result.chi2_min is not None and result.dof:
+            click.echo(f"chi2 = {result.chi2_min:.6g} for {result.dof:.0f} degrees of freedom")
+    if unmeasured is not None:
+        raise _NotMeasured(unmeasured)
+
+
+class _NotMeasured(click.ClickException):
+    """The run finished, but its answer is not a measurement (exit status 3)."""
+
+    exit_code = NOT_MEASURED
+
+    def format_message(self) -> str:
+        return f"no measurement: {self.message}"
+
+
+def _finite_or_none(value):
+    """``value`` (a number or a sequence) with every non-finite number replaced by ``None``."""
+    if value is None:
+        return None
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    return float(value) if math.isfinite(value) else None
+
+
+def _unmeasured(result, notes: list[str]) -> str | None:
+    """Why ``result`` is not a measurement (which values are not finite), or ``None``."""
+    import numpy as np
+
+    bad = [
+        f"{name} is {'/'.join(sorted({str(v) for v in np.ravel(values) if not np.isfinite(v)}))}"
+        for name, values in (("shift", result.shift), ("error", result.error))
+        if values is not None and not np.all(np.isfinite(values))
+    ]
+    if not bad:
+        return None
+    return "; ".join(bad) + (f" ({' '.join(notes)})" if notes else "")
 
 
 @cli.command()
@@ -210,9 +280,22 @@ def pair(
     help="Address of a dask.distributed scheduler to run on (default: local threads).",
 )
 @click.option(
+    "--scheduler-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=SCHEDULER_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the scheduler to answer.",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show a progress bar (default: when stderr is a terminal).",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace outputs that exist already (an input is never replaced).",
 )
 def stack(
     stack_path,
@@ -228,10 +311,18 @@ def stack(
     order,
     workers,
     scheduler,
+    scheduler_timeout,
     progress,
+    overwrite,
 ):
-    """Register every frame of STACK (multi-page TIFF, FITS cube, zarr, npy) to CSV."""
+    """Register every frame of STACK (multi-page TIFF, FITS cube, zarr, npy) to CSV.
+
+    The outputs appear together when the run succeeds; until then, and after a failure or
+    Ctrl-C, the files of an earlier run stay as they were.
+    """
     from napari_imreg import _io
+    from napari_imreg._shift_table import write_shift_rows
+    from napari_imreg.core._atomic import Staging
     from napari_imreg.core.stack import apply_shifts, register_stack
 
     if registered is not None and not str(registered).lower().rstrip("/").endswith(
@@ -240,6 +331,12 @@ def stack(
         raise click.BadParameter(
             f"{registered}: use a name ending in .zarr, .tif or .tiff", param_hint="--registered"
         )
+    table = None if output == "-" else Path(output or f"{Path(stack_path).stem}_shifts.csv")
+    outputs = [("--output", table), ("--registered", registered)]
+    inputs = [stack_path, *([reference] if isinstance(reference, Path) else [])]
+    # Checked before the work starts, so that a refusal costs nothing.
+    _check_outputs([(o, p) for o, p in outputs if p is not None], inputs, overwrite=overwrite)
+
     frames = _io.read_stack(stack_path, dataset=dataset)
     if isinstance(reference, Path):
         reference = _io.read_image(reference)
@@ -254,27 +351,108 @@ def stack(
     )
     count = result.shifts.shape[0]
     disable = None if progress is None else not progress
-    with _scheduler(scheduler, workers) as compute_options:
+    with _scheduler(scheduler, workers, scheduler_timeout) as compute_options:
         with _FrameProgress(count, "registering", disable) as callback:
             result = result.compute(**compute_options)
             callback.finish()
-        if output == "-":
-            _io.write_shifts_csv(sys.stdout, result)
-        else:
-            target = Path(output) if output else Path(f"{Path(stack_path).stem}_shifts.csv")
-            with open(target, "w", newline="") as stream:
-                _io.write_shifts_csv(stream, result)
-            click.echo(f"shifts of {count} frames written to {target}", err=True)
-        if registered is not None:
-            aligned = apply_shifts(
-                frames, result.shifts, axis=axis, boundary=boundary, order=order
-            )
-            from tqdm import tqdm
+        columns = {"chi2": result.chi2, "dof": result.dof, "noise": result.noise}
+        with Staging() as staging:
+            if table is None:
+                write_shift_rows(sys.stdout, result.shifts, result.errors, **columns)
+            else:
+                with staging.path_for(table).open("w", newline="") as stream:
+                    write_shift_rows(stream, result.shifts, result.errors, **columns)
+            if registered is not None:
+                aligned = apply_shifts(
+                    frames, result.shifts, axis=axis, boundary=boundary, order=order
+                )
+                from tqdm import tqdm
 
-            bar = tqdm(total=count, unit="frame", desc="writing", disable=disable)
-            with bar, _dask_config(compute_options):
-                _io.write_stack(registered, aligned, on_frames=bar.update)
-            click.echo(f"registered stack written to {registered}", err=True)
+                bar = tqdm(total=count, unit="frame", desc="writing", disable=disable)
+                with bar, _dask_config(compute_options):
+                    _io.write_stack(staging.path_for(registered), aligned, on_frames=bar.update)
+    if table is not None:
+        click.echo(f"shifts of {count} frames written to {table}", err=True)
+    if registered is not None:
+        click.echo(f"registered stack written to {registered}", err=True)
+    unmeasured = _unmeasured_frames(result.shifts, result.errors)
+    if unmeasured is not None:
+        raise _NotMeasured(unmeasured)
+
+
+def _unmeasured_frames(shifts, errors) -> str | None:
+    """Which frames have a shift or error that is not finite, or ``None`` if none has."""
+    import numpy as np
+
+    bad = ~np.all(np.isfinite(shifts), axis=1) | ~np.all(np.isfinite(errors), axis=1)
+    if not bad.any():
+        return None
+    frames = np.flatnonzero(bad)
+    listed = ", ".join(str(i) for i in frames[:10]) + (", ..." if frames.size > 10 else "")
+    return (
+        f"{frames.size} of {bad.size} frames have a shift or error that is not finite "
+        f"(frames {listed}); their rows hold nan or inf."
+    )
+
+
+def _check_outputs(
+    outputs: Iterable[tuple[str, str | os.PathLike]],
+    inputs: Iterable[str | os.PathLike],
+    *,
+    overwrite: bool,
+) -> None:
+    """Refuse outputs that would replace an input, each other, or (without ``overwrite``) a file.
+
+    Parameters
+    ----------
+    outputs : iterable of (str, path)
+        Each output with the name of the option that chose it (``"--output"``).
+    inputs : iterable of path
+        Every file or folder read. An output is refused if it is one of them (compared by
+        inode, so links count), holds one (a folder replaced would take it along), or lies
+        inside one (the array of a zarr group).
+    overwrite : bool
+        Whether existing outputs may be replaced.
+
+    Raises
+    ------
+    ValueError
+        Naming the option, the path and what to do instead.
+    """
+    sources = [Path(p) for p in inputs]
+    seen: dict[Path, str] = {}
+    for option, path in outputs:
+        path = Path(path)
+        resolved = path.resolve()
+        for source in sources:
+            if _same(path, source) or _related(resolved, source.resolve()):
+                raise ValueError(
+                    f"{option} {path} would replace the input {source}; "
+                    "choose another name for the output."
+                )
+        if resolved in seen:
+            raise ValueError(
+                f"{option} {path} is also given to {seen[resolved]}; "
+                "give each output its own name."
+            )
+        seen[resolved] = option
+        if path.exists() and not overwrite:
+            raise ValueError(
+                f"{option} {path} already exists; pass --overwrite to replace it, "
+                "or choose another name."
+            )
+
+
+def _same(path: Path, source: Path) -> bool:
+    try:
+        return path.exists() and source.exists() and os.path.samefile(path, source)
+    except OSError:
+        return False
+
+
+def _related(output: Path, source: Path) -> bool:
+    """The same path, or one inside the other (a folder replaced takes its contents along)."""
+    return output == source or output in source.parents or source in output.parents
 
 
 @contextlib.contextmanager
@@ -286,7 +464,7 @@ def _dask_config(compute_options):
 
 
 @contextlib.contextmanager
-def _scheduler(address, workers):
+def _scheduler(address, workers, timeout):
     """Keyword arguments for ``dask.compute``: local threads, or a distributed client."""
     if address is None:
         options = {"scheduler": "threads"}
@@ -294,18 +472,44 @@ def _scheduler(address, workers):
             options["num_workers"] = workers
         yield options
         return
+    with _connect(address, timeout) as client:
+        yield {"scheduler": client}
+
+
+def _connect(address: str, timeout: float):
+    """A ``distributed.Client`` for ``address``, or a clear error within ``timeout`` seconds."""
     try:
         from distributed import Client
     except ImportError:
         raise click.ClickException(
             "--scheduler needs dask.distributed: pip install 'napari-imreg[distributed]'."
         ) from None
-    try:
-        client = Client(address, timeout="10s")
-    except OSError as exc:
-        raise click.ClickException(f"cannot reach the scheduler at {address} ({exc}).") from None
-    with client:
-        yield {"scheduler": client}
+    outcome = {}
+
+    def attempt():
+        try:
+            outcome["client"] = Client(address, timeout=f"{timeout}s")
+        except BaseException as exc:  # any failure is reported below
+            outcome["error"] = exc
+
+    # A peer that is not a scheduler can hold Client() past its own timeout (an HTTP server
+    # never answers the handshake); a daemon thread lets this wait end, and Ctrl-C with it.
+    thread = threading.Thread(target=attempt, name="napari-imreg-connect", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if "client" in outcome:
+        return outcome["client"]
+    error = outcome.get("error")
+    if error is None:
+        reason = f"no answer as a dask scheduler within {timeout:g} s"
+    elif isinstance(error, OSError):
+        reason = f"{type(error).__name__}: {_one_line(str(error))}"
+    else:  # a reply in another protocol, read as dask's (a "3 EiB" frame length, say)
+        reason = f"it answered, but not as a dask scheduler ({type(error).__name__})"
+    raise click.ClickException(
+        f"--scheduler {address}: cannot connect ({reason}). Give the address of a running "
+        "dask.distributed scheduler (tcp://HOST:8786), or leave --scheduler out to run here."
+    )
 
 
 class _FrameProgress:
@@ -352,9 +556,12 @@ def main(argv=None) -> int:
             cli.main(args=argv, prog_name="napari-imreg", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.Abort:
-        click.echo("napari-imreg: aborted.", err=True)
-        return 1
+    except (click.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        click.echo("napari-imreg: interrupted; no output was changed.", err=True)
+        return INTERRUPTED
+    except _NotMeasured as exc:
+        click.echo(f"napari-imreg: {_one_line(exc.format_message())}", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         click.echo(f"napari-imreg: error: {_one_line(exc.format_message())}", err=True)
         return exc.exit_code

@@ -7,11 +7,14 @@ import pytest
 from astropy.io import fits
 
 from napari_imreg.core.fits_io import (
+    choose_image,
     error_from_uncertainty,
     header_for_shifted_data,
+    image_hdu,
     is_fits_path,
     looks_like_fits,
     read_fits,
+    read_fits_image,
     wcs_from_header,
     write_fits,
 )
@@ -78,32 +81,41 @@ def test_shift_and_translate_keywords_round_trip_in_numpy_order(tmp_path, image)
     assert read.header["IMRMETH"] == "chi2"
 
 
-def test_translate_moves_the_wcs_with_the_data(tmp_path, image):
+def test_a_translate_is_recorded_and_the_wcs_kept(tmp_path, image):
     header = _celestial_header()
-    translate = (1.5, -2.25)  # (dy, dx) pixels
-    path = write_fits(tmp_path / "a.fits", image, header=header, translate=translate)
+    header["CRPIX1A"], header["LTV1"] = 3.0, -4.0
+    path = write_fits(tmp_path / "a.fits", image, header=header, translate=(1.5, -2.25))
     (read,) = read_fits(path)
-    assert read.header["CRPIX1"] == pytest.approx(16.0 + 2.25)
-    assert read.header["CRPIX2"] == pytest.approx(12.0 - 1.5)
-    # The sky position of data pixel p is now the old sky position of pixel p + translate.
-    old, new = read_fits(write_fits(tmp_path / "b.fits", image, header=header))[0].wcs, read.wcs
-    x, y = 5.0, 7.0
-    sky_new = new.pixel_to_world_values(x, y)
-    sky_old = old.pixel_to_world_values(x + translate[1], y + translate[0])
-    np.testing.assert_allclose(sky_new, sky_old, rtol=0, atol=1e-10)
+    assert read.translate == (1.5, -2.25)
+    # The data are written unmoved, so every pixel keeps its sky coordinates.
+    for key in ("CRPIX1", "CRPIX2", "CRPIX1A", "LTV1"):
+        assert read.header[key] == header[key]
+    assert "IMRCRP1" not in read.header
 
 
-def test_writing_again_does_not_compound_the_translate(tmp_path, image):
-    first = read_fits(
-        write_fits(tmp_path / "a.fits", image, header=_celestial_header(), translate=(1.0, 2.0))
-    )[0]
-    second = read_fits(
-        write_fits(tmp_path / "b.fits", first.data, header=first.header, translate=(1.0, 2.0))
-    )[0]
-    assert second.header["CRPIX1"] == first.header["CRPIX1"] == pytest.approx(14.0)
-    cleared = read_fits(write_fits(tmp_path / "c.fits", first.data, header=first.header))[0]
-    assert cleared.header["CRPIX1"] == pytest.approx(16.0)
-    assert cleared.translate is None
+def test_a_crpix_moved_by_an_earlier_version_is_put_back(tmp_path, image):
+    header = _celestial_header()
+    header["CRPIX1"], header["IMRCRP1"] = 18.25, 16.0  # as the writer of 0.1 left it
+    header["CRPIX2"], header["IMRCRP2"] = 10.5, 12.0
+    (read,) = read_fits(write_fits(tmp_path / "a.fits", image, header=header))
+    assert (read.header["CRPIX1"], read.header["CRPIX2"]) == (16.0, 12.0)
+    assert "IMRCRP1" not in read.header
+
+
+def test_a_failed_write_leaves_the_old_file_whole(tmp_path, image, monkeypatch):
+    path = write_fits(tmp_path / "a.fits", image)
+    before = path.read_bytes()
+
+    def full_disk(self, name, **kwargs):
+        with open(name, "wb") as stream:
+            stream.write(b"SIMPLE  =                    T")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fits.PrimaryHDU, "writeto", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_fits(path, image * 2, overwrite=True)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["a.fits"]
 
 
 @pytest.mark.parametrize(
@@ -212,8 +224,11 @@ def test_header_argument_is_not_modified(tmp_path, image):
 
 def test_header_for_shifted_data_moves_the_wcs_with_the_content():
     header = _celestial_header()
+    header["CRPIX1B"], header["CRPIX2B"], header["LTV1"], header["LTV2"] = 1.0, 2.0, -3.0, -4.0
     shift = (1.5, -2.25)  # content moved by +shift (dy, dx)
     moved = header_for_shifted_data(header, shift)
+    assert (moved["CRPIX1B"], moved["CRPIX2B"]) == (1.0 - 2.25, 2.0 + 1.5)
+    assert (moved["LTV1"], moved["LTV2"]) == (-3.0 - 2.25, -4.0 + 1.5)
     old, new = wcs_from_header(header), wcs_from_header(moved)
     x, y = 5.0, 7.0
     # pixel p of the shifted data shows what pixel p - shift showed
@@ -225,3 +240,131 @@ def test_header_for_shifted_data_moves_the_wcs_with_the_content():
     )
     assert header["CRPIX1"] == 16.0  # the original is not modified
     assert wcs_from_header(fits.Header({"OBJECT": "none"})) is None
+    with pytest.raises(ValueError, match=r"has 3 values but the header has NAXIS = 2"):
+        header_for_shifted_data(fits.Header({"NAXIS": 2}), (1.0, 2.0, 3.0))
+
+
+# ---------------------------------------------------------------- one reading path
+
+
+def _scaled_file(path, stored, **keywords):
+    hdu = fits.PrimaryHDU(stored)
+    for key, value in keywords.items():
+        hdu.header[key] = value
+    hdu.writeto(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("stored", "keywords"),
+    [
+        (np.arange(-300, 300, dtype=np.int16).reshape(3, 10, 20), {"BZERO": 32768}),  # uint16
+        (np.arange(0, 240, dtype=np.uint8).reshape(2, 6, 20), {"BZERO": -128}),  # int8
+        (np.arange(-600, 600, 2, dtype=np.int32).reshape(3, 10, 20), {"BZERO": 2**31}),
+        (
+            np.arange(600, dtype=np.int16).reshape(3, 10, 20),
+            {"BSCALE": 0.5, "BZERO": 10.0, "BLANK": 7},
+        ),
+        (np.arange(600, dtype=np.int32).reshape(3, 10, 20), {"BSCALE": 1e-3, "BZERO": -2.0}),
+        (np.linspace(0, 1, 600, dtype=np.float32).reshape(3, 10, 20), {"BSCALE": 2.0}),
+    ],
+)
+@pytest.mark.parametrize("lazy", [False, True])
+def test_scaled_integers_read_as_astropy_scales_them(tmp_path, stored, keywords, lazy):
+    path = _scaled_file(tmp_path / "scaled.fits", stored, **keywords)
+    truth = fits.getdata(path, memmap=False)  # astropy's own scaling, read whole
+    image = read_fits_image(path, lazy=lazy)
+    assert image.data.dtype == truth.dtype.newbyteorder("=")
+    np.testing.assert_array_equal(np.asarray(image.data), truth)
+    if "BLANK" in keywords:
+        assert np.isnan(np.asarray(image.data)).sum() == 1
+
+
+def test_lazy_read_reads_the_file_when_computed_not_before(tmp_path):
+    path = _scaled_file(tmp_path / "cam.fits", np.zeros((4, 8, 8), np.int16), BZERO=32768)
+    data = read_fits_image(path, lazy=True).data
+    with fits.open(path, mode="update", do_not_scale_image_data=True) as hdus:
+        hdus[0].data[2, 3, 4] = 5  # stored 5 is the value 32773
+    # A copy taken at opening (dask copies what it is given) would still hold 32768.
+    assert data.dtype == np.uint16
+    assert int(data[2, 3, 4].compute()) == 32773
+
+
+def _damaged(tmp_path, card, value, data=None):
+    """A FITS file whose header card ``card`` is overwritten with ``value`` (20 characters)."""
+    path = tmp_path / "damaged.fits"
+    fits.writeto(path, np.zeros((2, 32, 32), np.float32) if data is None else data)
+    raw = bytearray(path.read_bytes())
+    at = raw.index(card.ljust(8).encode() + b"=")
+    raw[at + 10 : at + 30] = value.rjust(20).encode()
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("card", "value", "message"),
+    [
+        ("NAXIS3", "0", r"holds no image HDU \(HDU 0 has no pixels \(NAXIS3 = 0\)\)"),
+        ("NAXIS1", "-5", r"NAXIS1 = -5; an axis length must be a whole number >= 0"),
+        ("NAXIS", "999", r"could not be read as FITS"),
+    ],
+)
+def test_damaged_axes_name_the_file_and_the_card(tmp_path, card, value, message):
+    path = _damaged(tmp_path, card, value)
+    for read in (read_fits, read_fits_image):
+        with pytest.raises(ValueError, match=message) as caught:
+            read(path)
+        assert "damaged.fits" in str(caught.value)
+
+
+def test_random_groups_are_not_an_image(tmp_path):
+    path = tmp_path / "groups.fits"
+    data = fits.GroupData(
+        np.zeros((3, 4, 4), np.float32), parnames=["u"], pardata=[np.zeros(3)], bitpix=-32
+    )
+    fits.GroupsHDU(data).writeto(path)
+    with pytest.raises(ValueError, match=r"groups\.fits.*random groups"):
+        read_fits(path)
+
+
+def test_a_bad_registration_keyword_is_ignored_with_a_warning(tmp_path, image):
+    path = write_fits(tmp_path / "a.fits", image, translate=(1.0, 2.0))
+    with fits.open(path, mode="update") as hdus:
+        hdus[0].header["IMRTRN1"] = "abc"
+    with pytest.warns(UserWarning, match=r"a\.fits.*IMRTRNn.*not a number.*ignored"):
+        (read,) = read_fits(path)
+    assert read.translate is None
+    np.testing.assert_array_equal(read.data, image)
+
+
+def test_a_sparse_file_larger_than_memory_opens_lazily(tmp_path):
+    path = tmp_path / "sparse.fits"
+    header = fits.Header({"SIMPLE": True, "BITPIX": -32, "NAXIS": 3})
+    header["NAXIS1"], header["NAXIS2"], header["NAXIS3"] = 1024, 1024, 768  # 3 GiB
+    with path.open("wb") as stream:
+        stream.write(header.tostring().encode())
+        stream.seek(2880 + -(-3 * 2**30 // 2880) * 2880 - 1)  # data padded to 2880 bytes
+        stream.write(b"\0")
+    data = read_fits_image(path, lazy=True).data
+    assert data.shape == (768, 1024, 1024)
+    assert float(data[700, 1000, 1000].compute()) == 0.0
+
+
+def test_one_rule_picks_the_image_hdu_everywhere(tmp_path, image):
+    from napari_imreg import _io
+    from napari_imreg.core import fits as core_fits
+
+    path = tmp_path / "err-first.fits"
+    table = fits.BinTableHDU.from_columns([fits.Column(name="a", format="E", array=[1.0])])
+    error = fits.ImageHDU(np.ones_like(image), name="ERR")
+    science = fits.ImageHDU(image, name="SCI")
+    fits.HDUList([fits.PrimaryHDU(), table, error, science]).writeto(path)
+
+    assert read_fits_image(path).name == "SCI"
+    assert choose_image([im.kind for im in read_fits(path)]) == 1
+    np.testing.assert_array_equal(_io.read_image(path), image)
+    np.testing.assert_array_equal(core_fits.load_data(path), image)
+    with fits.open(path) as hdus:
+        np.testing.assert_array_equal(core_fits.load_data(hdus), image)
+        assert image_hdu(hdus).name == "SCI"
+    assert core_fits.load_header(path)["EXTNAME"] == "SCI"

@@ -1,11 +1,14 @@
 """The FITS reader and writer, through napari's own open/save machinery."""
 
+import contextlib
+
 import numpy as np
 import pytest
 from astropy.io import fits
 
 from napari_imreg._reader import get_reader
 from napari_imreg._writer import write_image
+from napari_imreg.core import fits_io
 from napari_imreg.core.fits_io import read_fits, write_fits
 
 PLUGIN = "napari-imreg"
@@ -74,8 +77,8 @@ def test_round_trip_keeps_data_translate_and_header(viewer, tmp_path, image):
     assert saved.header["TELESCOP"] == "TEST"
     assert saved.shift == (2.5, -1.25)
     assert saved.shift_error == (0.01, 0.02)
-    assert saved.header["CRPIX1"] == pytest.approx(20.0 + 1.25)  # WCS follows the translate
-    assert saved.header["CRPIX2"] == pytest.approx(10.0 - 2.5)
+    # The data are saved unmoved, so their WCS is too; the translate is recorded beside it.
+    assert (saved.header["CRPIX1"], saved.header["CRPIX2"]) == (20.0, 10.0)
 
     (reopened,) = viewer.open(out, plugin=PLUGIN)
     np.testing.assert_array_equal(reopened.data, image)
@@ -90,6 +93,20 @@ def test_writer_uses_pixels_for_scaled_layers_and_skips_rgb_channels(tmp_path):
     (saved,) = read_fits(path)
     np.testing.assert_array_equal(saved.data, rgb)
     assert saved.translate == (1.5, 8.0, 0.0)
+
+
+def test_writer_refuses_a_shift_with_more_values_than_the_data_has_axes(tmp_path, image):
+    meta = {"metadata": {"registration": {"shift": (1.0, 2.0, 3.0)}}}
+    with pytest.raises(ValueError, match=r"shift=\(1.0, 2.0, 3.0\) has 3 values but the data"):
+        write_image(str(tmp_path / "a.fits"), image, meta)
+    assert not (tmp_path / "a.fits").exists()
+
+
+def test_writer_replaces_the_confirmed_file_atomically(tmp_path, image):
+    target = write_fits(tmp_path / "a.fits", np.zeros_like(image))
+    assert write_image(str(target), image, {"metadata": {}}) == [str(target)]
+    np.testing.assert_array_equal(read_fits(target)[0].data, image)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.fits"]
 
 
 def test_reader_declines_other_files(tmp_path, image):
@@ -162,5 +179,80 @@ def test_registering_fits_layers_keeps_the_wcs_with_the_data(viewer, tmp_path, w
     (placed,) = viewer.open(tmp_path / "placed.fits", plugin=PLUGIN)
     np.testing.assert_allclose(placed.translate, shift)
     np.testing.assert_array_equal(placed.data, moving)
-    header = placed.metadata["fits_header"]
-    assert header["CRPIX1"] == pytest.approx(20.0 - shift[1])
+
+    # Both outputs give a feature the sky coordinates it had in the moving file: pixel q of
+    # the moving data is pixel q + shift of the copy, and pixel q of the placed file.
+    original = fits_io.wcs_from_header(_header())
+    copy_wcs = saved_copy.wcs
+    placed_wcs = placed.metadata["fits_wcs"]
+    y, x = 17.0, 23.0
+    truth_sky = original.pixel_to_world_values(x, y)
+    np.testing.assert_allclose(
+        copy_wcs.pixel_to_world_values(x + shift[1], y + shift[0]), truth_sky, rtol=0, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        placed_wcs.pixel_to_world_values(x, y), truth_sky, rtol=0, atol=1e-9
+    )
+
+
+@pytest.mark.parametrize("how", ["chosen in the dialog", "remembered for *.fits"])
+def test_file_open_on_a_truncated_file_tells_the_user_why(
+    viewer, tmp_path, image, monkeypatch, how
+):
+    from napari._qt.dialogs.qt_reader_dialog import QtReaderDialog
+    from napari.settings import get_settings
+    from napari.utils.notifications import notification_manager
+
+    whole = write_fits(tmp_path / "whole.fits", image).read_bytes()
+    truncated = tmp_path / "cut.fits"
+    truncated.write_bytes(whole[:3000])
+    shown = []
+    notification_manager.notification_ready.connect(lambda event: shown.append(event.message))
+    offered = []
+
+    def choose(dialog):
+        offered.append(dialog)
+        # napari's builtins also claim *.fits: the user picks this plugin, or (after it
+        # failed as the remembered reader) cancels.
+        return (PLUGIN, False) if how == "chosen in the dialog" else (None, False)
+
+    monkeypatch.setattr(QtReaderDialog, "get_user_choices", choose)
+    settings = get_settings().plugins
+    before = dict(settings.extension2reader)
+    if how == "remembered for *.fits":
+        settings.extension2reader = {**before, "*.fits": PLUGIN}
+    # With the plugin chosen in the dialog, napari re-raises the reader's error to its hook.
+    chosen = how == "chosen in the dialog"
+    raised = pytest.raises(ValueError, match=r"cut\.fits") if chosen else contextlib.nullcontext()
+    try:
+        with raised:
+            viewer.window._qt_viewer._qt_open([str(truncated)], stack=False)  # File > Open's call
+    finally:
+        settings.extension2reader = before
+    assert len(offered) == 1
+    reasons = [m for m in shown if "napari-imreg cannot open cut.fits" in m]
+    assert len(reasons) == 1, shown
+    assert "could not be read as FITS" in reasons[0]
+    assert "truncated" in reasons[0]
+    assert len(viewer.layers) == 0
+
+
+def test_reader_maps_the_file_and_reads_it_through_dask(tmp_path):
+    cube = np.arange(4 * 6 * 8, dtype=np.int16).reshape(4, 6, 8)
+    path = tmp_path / "cube.fits"
+    fits.writeto(path, cube)
+    ((data, _, _),) = get_reader(str(path))(str(path))
+    assert type(data).__module__.startswith("dask")
+    with fits.open(path, mode="update") as hdus:
+        hdus[0].data[3, 5, 7] = -1
+    assert int(data[3, 5, 7].compute()) == -1  # read when shown, not when opened
+
+
+def test_a_bad_translate_keyword_opens_the_layer_with_a_warning(viewer, tmp_path, image):
+    path = write_fits(tmp_path / "odd.fits", image, translate=(1.0, 2.0))
+    with fits.open(path, mode="update") as hdus:
+        hdus[0].header["IMRTRN1"] = "abc"
+    with pytest.warns(UserWarning, match=r"odd\.fits.*IMRTRNn.*ignored"):
+        (layer,) = viewer.open(path, plugin=PLUGIN)
+    np.testing.assert_array_equal(layer.data, image)
+    np.testing.assert_array_equal(layer.translate, [0, 0])

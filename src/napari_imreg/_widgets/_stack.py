@@ -10,7 +10,6 @@ other layers with the same frames (channels, labels). Shifts save to and load fr
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels, Layer
 from napari.utils.notifications import show_error, show_info
 
+from napari_imreg._shift_table import load_shifts_csv, save_shifts_csv
 from napari_imreg._widgets._layers import (
     COMMON_TOOLTIPS,
     RGB_CHANNELS,
@@ -238,54 +238,6 @@ class StackRegistration:
             add = self.viewer.add_labels if kind == "labels" else self.viewer.add_image
             added.append(add(data, **kwargs))
         return added
-
-
-def save_shifts_csv(
-    path: str | os.PathLike, shifts: np.ndarray, errors: np.ndarray | None = None
-) -> Path:
-    """Write one row per frame: ``frame, shift_0.., error_0..`` (pixels, numpy axis order)."""
-    shifts = np.atleast_2d(np.asarray(shifts, dtype=float))
-    ndim = shifts.shape[1]
-    errors = np.full_like(shifts, np.nan) if errors is None else np.asarray(errors, dtype=float)
-    path = Path(path)
-    with path.open("w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(
-            ["frame", *(f"shift_{i}" for i in range(ndim)), *(f"error_{i}" for i in range(ndim))]
-        )
-        for index, (shift, error) in enumerate(zip(shifts, errors, strict=True)):
-            writer.writerow([index, *(repr(float(v)) for v in (*shift, *error))])
-    return path
-
-
-def load_shifts_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Read shifts written by :func:`save_shifts_csv`; returns ``(shifts, errors)``.
-
-    Raises
-    ------
-    ValueError
-        If the file has no ``shift_`` columns or a value is not a number.
-    """
-    path = Path(path)
-    with path.open(newline="") as stream:
-        rows = list(csv.reader(stream))
-    if not rows:
-        raise ValueError(f"{str(path)!r} is empty; expected a header and one row per frame.")
-    header = rows[0]
-    shift_cols = [i for i, name in enumerate(header) if name.startswith("shift_")]
-    error_cols = [i for i, name in enumerate(header) if name.startswith("error_")]
-    if not shift_cols:
-        raise ValueError(
-            f"{str(path)!r} has no shift_ columns (header {header}); save shifts from the stack "
-            "widget to get the expected layout."
-        )
-    try:
-        table = np.array([[float(row[i]) for i in range(len(header))] for row in rows[1:]])
-    except (ValueError, IndexError) as exc:
-        raise ValueError(f"{str(path)!r} holds a row that is not all numbers: {exc}") from exc
-    table = table.reshape(-1, len(header))
-    errors = table[:, error_cols] if error_cols else np.full((len(table), len(shift_cols)), np.nan)
-    return table[:, shift_cols], errors
 
 
 _TOOLTIPS = {

@@ -211,18 +211,16 @@ def _is_pair(source) -> bool:
 
 
 def _first_hdu_with_data(hdus: fits.HDUList):
-    for hdu in hdus:
-        if getattr(hdu, "data", None) is not None and np.ndim(hdu.data) > 0:
-            return hdu
-    raise ValueError("the HDUList holds no HDU with image data.")
+    from .fits_io import image_hdu
+
+    return image_hdu(hdus)
 
 
 def _read_first_image(path) -> tuple[np.ndarray, fits.Header]:
-    from .fits_io import read_fits
+    from .fits_io import read_fits_image
 
-    images = read_fits(path)
-    chosen = next((image for image in images if image.kind == "image"), images[0])
-    return chosen.data, chosen.header.copy()
+    image = read_fits_image(path)
+    return image.data, image.header.copy()
 
 
 def _celestial_or_first_two(wcs: WCS) -> WCS:
