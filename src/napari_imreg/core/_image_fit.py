@@ -104,6 +104,11 @@ def _beta3_derivative(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.where(a < 1, inner, np.where(a < 2, outer, 0.0))
 
 
+def _beta3_second(x: np.ndarray) -> np.ndarray:
+    a = np.abs(x)
+    return np.where(a < 1, -2 + 3 * a, np.where(a < 2, 2 - a, 0.0))
+
+
 def _shift_axis(values, axis, shift, *, derivative, wrap):
     """Evaluate spline coefficients along one axis at ``i - shift`` (4 taps).
 
@@ -113,7 +118,7 @@ def _shift_axis(values, axis, shift, *, derivative, wrap):
     n = values.shape[axis]
     whole = np.floor(-shift)
     frac = -shift - whole
-    kernel = _beta3_derivative if derivative else _beta3
+    kernel = (_beta3, _beta3_derivative, _beta3_second)[int(derivative)]
     out = np.zeros_like(values)
     base = np.arange(n) + int(whole)
     for tap in (-1, 0, 1, 2):
@@ -183,6 +188,48 @@ def _spline_model(coefficients, shift, *, wrap):
     return value, gradients
 
 
+def _spline_curvatures(coefficients, shift, *, wrap):
+    """Second derivatives ``d2 moving / dx_k dx_l`` at ``x - shift``, keyed ``(k, l)``, k <= l."""
+    ndim = coefficients.ndim
+    out = {}
+    for k in range(ndim):
+        for m in range(k, ndim):
+            values = coefficients
+            for axis in range(ndim):
+                order = (axis == k) + (axis == m)
+                values = _shift_axis(values, axis, shift[axis], derivative=order, wrap=wrap)
+            out[k, m] = values
+    return out
+
+
+def _observed_hessian(jacobian, residual, weight, gain, gradients, curvatures):
+    """``sum w (J J^T - r d2m)``: the least-squares Hessian with the residual term.
+
+    The Gauss-Newton ``sum w J J^T`` alone counts the moving image's noise in its
+    gradient as information: at low signal-to-noise it overstates the curvature
+    and understates the error. The residual term removes that in expectation
+    (``E[n d2n] = -E[dn dn]`` for stationary noise) and leaves the observed
+    information (Efron & Hinkley 1978).
+    """
+    p = jacobian.shape[-1]
+    ndim = len(gradients)
+    wj = (jacobian * weight[..., None]).reshape(-1, p)
+    hessian = wj.T @ jacobian.reshape(-1, p)
+    wr = weight * residual
+    for (k, m), values in curvatures.items():
+        # d2 model / ds_k ds_m = gain * d2 moving / dx_k dx_m.
+        term = gain * float(np.sum(wr * values))
+        hessian[k, m] -= term
+        if k != m:
+            hessian[m, k] -= term
+    for k in range(ndim):
+        # d2 model / ds_k dgain = -d moving / dx_k.
+        term = -float(np.sum(wr * gradients[k]))
+        hessian[k, ndim] -= term
+        hessian[ndim, k] -= term
+    return hessian
+
+
 def _fourier_model(moving, shift, *, wrap):
     """``moving(x - shift)`` by the Fourier shift theorem (mirror-extended unless wrapped)."""
     padded = moving if wrap else np.pad(moving, [(0, n) for n in moving.shape], mode="symmetric")
@@ -226,7 +273,7 @@ def _block_sums(scores: np.ndarray, block: int) -> np.ndarray:
     return summed.reshape(-1, scores.shape[-1])
 
 
-def sandwich_covariance(jacobian, residual, weight, *, block: int = BLOCK):
+def sandwich_covariance(jacobian, residual, weight, *, block: int = BLOCK, hessian=None):
     """Cluster-robust covariance ``H^-1 Omega H^-1`` of a weighted least-squares fit.
 
     Parameters
@@ -241,6 +288,9 @@ def sandwich_covariance(jacobian, residual, weight, *, block: int = BLOCK):
     block : int
         Block edge in pixels: the scores ``w r J`` are summed over blocks before
         their outer products, so residuals correlated within a block count fully.
+    hessian : numpy.ndarray, optional
+        The ``(p, p)`` Hessian to use as ``H`` (e.g. the observed one); default
+        ``sum w J J^T``.
 
     Returns
     -------
@@ -260,7 +310,8 @@ def sandwich_covariance(jacobian, residual, weight, *, block: int = BLOCK):
     """
     wj = jacobian * weight[..., None]
     p = jacobian.shape[-1]
-    hessian = wj.reshape(-1, p).T @ jacobian.reshape(-1, p)
+    if hessian is None:
+        hessian = wj.reshape(-1, p).T @ jacobian.reshape(-1, p)
     scores = wj * residual[..., None]
     sums = _block_sums(scores, block)
     occupied = np.any(sums != 0, axis=1)
@@ -269,6 +320,28 @@ def sandwich_covariance(jacobian, residual, weight, *, block: int = BLOCK):
     omega = sums.T @ sums * groups / (groups - 1)
     inverse = np.linalg.pinv(hessian)
     return inverse @ omega @ inverse, hessian
+
+
+def _largest_sandwich(jacobian, residual, weight, block, hessian):
+    """The sandwich at blocks of ``block // 2``, ``block`` and ``2 block`` pixels, the largest.
+
+    A residual correlated beyond the block is cut at the block edges and its
+    covariance lost: the estimate grows with the block until the blocks hold
+    the correlation, then levels off (and gets noisier). Taking the largest of
+    three sizes is the conservative end of that plateau.
+    """
+    best = None
+    for size in (max(block // 2, 1), block, 2 * block):
+        if all(n < 2 * size for n in residual.shape):
+            continue
+        covariance, full = sandwich_covariance(
+            jacobian, residual, weight, block=size, hessian=hessian
+        )
+        if best is None or np.trace(covariance[:2, :2]) > np.trace(best[0][:2, :2]):
+            best = (covariance, full)
+    if best is None:
+        best = sandwich_covariance(jacobian, residual, weight, block=block, hessian=hessian)
+    return best
 
 
 def _fit_gain(model, reference, weight):
@@ -287,15 +360,34 @@ def _huber(residual, weight, sigma):
     return np.where(z > HUBER_THRESHOLD, HUBER_THRESHOLD / np.maximum(z, 1e-300), 1.0)
 
 
+def pixel_noise(image) -> float:
+    """The white-noise std of an image from its finest mixed differences.
+
+    The difference of neighbouring pixels along every axis at once (the finest
+    "diagonal" Haar detail, Donoho & Johnstone 1994) cancels smooth content, and
+    its median absolute value over 0.6745 is the noise std; edges and texture can
+    only make it larger, so it is an upper bound on the noise.
+    """
+    detail = np.asarray(image, dtype=np.float64)
+    for axis in range(detail.ndim):
+        n = detail.shape[axis] // 2 * 2
+        even = np.take(detail, np.arange(0, n, 2), axis=axis)
+        odd = np.take(detail, np.arange(1, n, 2), axis=axis)
+        detail = (odd - even) / np.sqrt(2.0)
+    return float(np.median(np.abs(detail)) / 0.6745) if detail.size else 0.0
+
+
 def _moving_noise(gain, weight, moving_variance, sigma, known):
     """``A = gain^2 sum w var_moving``: the moving image's noise in the weighted residual.
 
-    With the noise estimated, the residual's variance ``sigma^2`` is split evenly
-    between the two images (the moving one's share ``sigma^2 / 2`` per unit weight).
+    With the noise estimated, ``moving_variance`` holds the moving image's
+    :func:`pixel_noise` squared; the residual's variance ``sigma^2`` caps it. Both
+    are upper bounds that overestimate in different ways (the first from texture,
+    the second from the reference's noise and the model's misfit).
     """
     if known:
         return float(gain**2 * np.sum(weight * moving_variance))
-    return float(np.sum(weight) * sigma**2 / 2)
+    return float(np.sum(weight) * min(sigma**2, gain**2 * float(moving_variance)))
 
 
 def fit_image_shift(
@@ -308,7 +400,7 @@ def fit_image_shift(
     weight=None,
     boundary: Literal["overlap", "wrap"] = "overlap",
     covariance=None,
-    robust: bool = True,
+    robust: bool = False,
     block: int = BLOCK,
 ) -> ImageFit:
     """Refine a shift in image space and give it an error that holds the model's misfit.
@@ -336,7 +428,9 @@ def fit_image_shift(
         used when the Fourier model is reported.
     robust : bool
         Down-weight pixels beyond ``HUBER_THRESHOLD`` standard deviations (Huber
-        IRLS), so a hot pixel or a cosmic ray does not pull the shift.
+        IRLS), so a hot pixel or a cosmic ray does not pull the shift. Off by
+        default: at high signal-to-noise the model's misfit at sharp edges exceeds
+        the threshold, and those are the pixels that carry the shift.
     block : int
         Block edge of the sandwich's clusters.
 
@@ -359,6 +453,9 @@ def fit_image_shift(
     known = reference_variance is not None or moving_variance is not None
     ref_var = 0.0 if reference_variance is None else np.asarray(reference_variance) / scale**2
     mov_var = 0.0 if moving_variance is None else np.asarray(moving_variance) / scale**2
+    if not known:
+        # Only for the interpolation-noise term: the moving image's own noise level.
+        mov_var = pixel_noise(mov) ** 2
     extra = np.ones(ref.shape) if weight is None else np.asarray(weight, dtype=np.float64)
 
     coefficients = ndimage.spline_filter(mov, order=3, mode="grid-wrap" if wrap else "mirror")
@@ -387,7 +484,9 @@ def fit_image_shift(
         _, dk = _noise_gain(shift)
         gradient[:ndim] += 0.5 * _moving_noise(gain, w, mov_var, sigma, known) * dk
         step = np.linalg.lstsq(hessian, gradient, rcond=None)[0]
-        shift += step[:ndim]
+        # Half a pixel per step at most, and within a pixel of the search's answer:
+        # the stage refines the minimum the search found, it does not look for another.
+        shift = np.clip(shift + np.clip(step[:ndim], -0.5, 0.5), start - 1.0, start + 1.0)
         if np.max(np.abs(step[:ndim])) < SHIFT_TOLERANCE:
             break
     value, gradients = _spline_model(coefficients, shift, wrap=wrap)
@@ -397,7 +496,14 @@ def fit_image_shift(
     gain, offset = _fit_gain(value, ref, w)
     residual = ref - gain * value - offset
     jacobian = np.stack([-gain * g for g in gradients] + [value, np.ones_like(value)], -1)
-    sandwich, hessian = sandwich_covariance(jacobian, residual, w, block=block)
+    observed = _observed_hessian(
+        jacobian, residual, w, gain, gradients, _spline_curvatures(coefficients, shift, wrap=wrap)
+    )
+    if np.any(np.linalg.eigvalsh(observed[:ndim, :ndim]) <= 0):
+        # No curvature left once the noise is discounted: the data do not hold the
+        # shift (the significance test should have said so); keep Gauss-Newton's.
+        observed = None
+    sandwich, hessian = _largest_sandwich(jacobian, residual, w, block, observed)
     chi2 = float(np.sum(w * residual**2))
     dof = float(np.sum(overlap > 0) - p)
     noise = np.linalg.pinv(hessian)
@@ -413,13 +519,39 @@ def fit_image_shift(
     k_spline, _ = _noise_gain(shift)
     sigma_all = np.sqrt(chi2 / max(dof, 1.0))
     spline_chi2 = chi2 + (1.0 - k_spline) * _moving_noise(gain, w, mov_var, sigma_all, known)
-    use_fourier = f_chi2 < spline_chi2
-    difference = (shift - start)[:, None]
-    model_cov = difference @ difference.T
+    # Prefer the Fourier model only when its residual is lower by more than three
+    # times the noise in the difference of the two chi2 (2 sqrt(sum w delta^2 s2),
+    # delta the models' difference): at low signal-to-noise the comparison is noise.
+    delta = gain * value + offset - f_gain * fourier - f_offset
+    unit = 1.0 if known else f_chi2 / max(dof, 1.0)
+    margin = 3.0 * 2.0 * np.sqrt(float(np.sum(w * delta**2)) * unit)
     noise = noise[:ndim, :ndim]
-    if use_fourier and covariance is not None:
-        noise = np.asarray(covariance, dtype=np.float64)
+    pipeline = None if covariance is None else np.asarray(covariance, dtype=np.float64)
+    if not np.all(np.isfinite(shift)):
+        use_fourier = True
+    elif abs(spline_chi2 - f_chi2) > margin:
+        use_fourier = bool(f_chi2 < spline_chi2)
+    else:
+        # The residuals cannot tell the models apart (noise-dominated): report the
+        # one with the smaller noise error; the pipeline's filter often wins there.
+        use_fourier = pipeline is not None and np.trace(pipeline) < np.trace(noise)
+    difference = np.nan_to_num(shift - start, nan=1.0)[:, None]
     sandwich = sandwich[:ndim, :ndim]
+    if use_fourier:
+        # The Fourier answer's own residual, with the spline's Jacobian (the two
+        # models' gradients agree to the spline's interpolation error).
+        f_residual = ref - f_gain * fourier - f_offset
+        sandwich = _largest_sandwich(jacobian, f_residual, w, block, hessian)[0]
+        sandwich = sandwich[:ndim, :ndim]
+        noise = pipeline if pipeline is not None else noise
+        # The spline's shift is off by the spline's bias, which grows as the square
+        # root of its misfit; the Fourier model's misfit is at most the comparison's
+        # noise (``margin``) where the spline's exceeds it by ``spline_chi2 - f_chi2``,
+        # so the Fourier answer's bias is at most |D| sqrt(margin / that).
+        excess = max(spline_chi2 - f_chi2, margin, 1e-300)
+        model_cov = difference @ difference.T * (margin / excess)
+    else:
+        model_cov = difference @ difference.T
     base = sandwich if np.trace(sandwich) > np.trace(noise) else noise
     total = base + model_cov
     return ImageFit(

@@ -44,6 +44,11 @@ class Significance:
         Independent samples in the search window.
     peak : numpy.ndarray
         The whole-pixel shift of the best match (sign of :func:`register`).
+    agrees : bool
+        The pipeline's ``shift`` (if given) lies within one correlation cell of
+        ``peak``: a chi2 minimum elsewhere is a different answer, not a refinement.
+    cell : float
+        Pixels per independent sample of the correlation surface.
     on_boundary : bool
         The peak lies within one pixel of the ``max_shift`` edge on some axis (not
         for an axis whose window spans the whole periodic image).
@@ -55,11 +60,18 @@ class Significance:
     n_eff: float
     peak: np.ndarray
     on_boundary: bool
+    agrees: bool = True
+    cell: float = 1.0
+
+    @property
+    def measured(self) -> bool:
+        """A significant match, inside the search window, that the pipeline found."""
+        return self.significant and self.agrees and not self.on_boundary
 
 
 def _autocorrelation(image, shape):
     """Autocorrelation of a zero-mean, unit-norm image, on the padded lags."""
-    spectrum = np.fft.fftn(image, shape)
+    spectrum = np.fft.fftn(image, shape, axes=range(image.ndim))
     return np.fft.ifftn(np.abs(spectrum) ** 2).real
 
 
@@ -75,16 +87,21 @@ def _surface(reference, moving, wrap):
     ref = ref / (np.sqrt(np.sum(ref**2)) or 1.0)
     mov = mov / (np.sqrt(np.sum(mov**2)) or 1.0)
     shape = ref.shape if wrap else tuple(2 * n for n in ref.shape)
-    cross = np.fft.ifftn(np.fft.fftn(ref, shape) * np.conj(np.fft.fftn(mov, shape))).real
+    axes = tuple(range(ref.ndim))
+    cross = np.fft.ifftn(
+        np.fft.fftn(ref, shape, axes=axes) * np.conj(np.fft.fftn(mov, shape, axes=axes))
+    ).real
     bartlett = float(np.sum(_autocorrelation(ref, shape) * _autocorrelation(mov, shape)))
     bartlett = max(bartlett, 1.0 / ref.size)
     fraction = np.ones(shape)
     if not wrap:
         ones = np.ones(ref.shape)
-        fraction = np.fft.ifftn(np.abs(np.fft.fftn(ones, shape)) ** 2).real / ones.size
+        fraction = np.fft.ifftn(np.abs(np.fft.fftn(ones, shape, axes=axes)) ** 2).real / ones.size
         fraction = np.maximum(fraction, 1.0 / ones.size)
-    # raw / f is the correlation over the overlap; its null std is sqrt(S / (N f)).
-    z = cross * np.sqrt(ref.size / (bartlett * fraction))
+    # raw / f is the correlation over the overlap; Fisher's transform atanh makes
+    # it Gaussian with std sqrt(S / (N f)) under the null, also near |c| = 1.
+    correlation = np.clip(cross / fraction, -1 + 1e-12, 1 - 1e-12)
+    z = np.arctanh(correlation) * np.sqrt(ref.size * fraction / bartlett)
     return z, bartlett
 
 
@@ -94,6 +111,7 @@ def match_significance(
     *,
     max_shift,
     boundary="overlap",
+    shift=None,
     alpha: float = FALSE_ALARM,
 ) -> Significance:
     """Test whether the best whole-pixel match is significant, and whether it is on the edge.
@@ -106,6 +124,8 @@ def match_significance(
         The largest shift searched per axis, pixels.
     boundary : {"overlap", "wrap"}
         Whether the images are periodic.
+    shift : array_like, optional
+        The pipeline's shift, to check that it is this peak's.
     alpha : float
         False-alarm probability of the test.
 
@@ -151,7 +171,14 @@ def match_significance(
         spans = wrap and limit[axis] >= n / 2
         if not spans and abs(peak[axis]) >= limit[axis] - 1:
             on_edge = True
+    agrees = True
+    if shift is not None:
+        # Within the correlation cell's half-width of the peak (at least 1.5 px).
+        reach = max(1.5, 0.5 * np.sqrt(cell))
+        agrees = bool(np.all(np.abs(np.asarray(shift, dtype=np.float64) - peak) <= reach))
     return Significance(
+        agrees=agrees,
+        cell=cell,
         significant=p_value < alpha,
         z=z,
         p_value=p_value,
