@@ -197,7 +197,8 @@ def main(argv=None):
                 s = _summary(sel)
                 o, n = s["old"], s["new"]
                 lines.append(
-                    f"| {noise} | {snr:g} | {mode} | {o[0]:.4f} | {o[1]:.4f} | {o[2]:.2f} | {o[3]:.2f} "
+                    f"| {noise} | {snr:g} | {mode} | {o[0]:.4f} | {o[1]:.4f} "
+                    f"| {o[2]:.2f} | {o[3]:.2f} "
                     f"| {s['flagged']:.2f} | {n[0]:.4f} | {n[1]:.4f} | {n[2]:.2f} | {n[3]:.2f} "
                     f"| {s['turbo']:.4f} | {s['pcc']:.4f} "
                     f"| {s['old_conv']:.4f} / {s['new_conv']:.4f} / {s['turbo_conv']:.4f} |"
