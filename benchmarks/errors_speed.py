@@ -43,9 +43,7 @@ def main():
             warnings.simplefilter("ignore")
             result = register(pair.reference, pair.moving)
             t_reg = _best(lambda: register(pair.reference, pair.moving), repeats)
-        t_fit = _best(
-            lambda: fit_image_shift(pair.reference, pair.moving, result.shift), repeats
-        )
+        t_fit = _best(lambda: fit_image_shift(pair.reference, pair.moving, result.shift), repeats)
         t_sig = _best(
             lambda: match_significance(pair.reference, pair.moving, max_shift=size // 4),
             repeats,

@@ -36,7 +36,7 @@ import numpy as np
 from scipy import ndimage
 
 #: Gauss-Newton stops when no shift component moves by more than this (pixels).
-SHIFT_TOLERANCE = 1e-7
+SHIFT_TOLERANCE = 1e-5
 #: At most this many Gauss-Newton steps.
 MAX_ITERATIONS = 12
 #: Huber threshold, in units of the residual's standard deviation, beyond which a
@@ -116,22 +116,43 @@ def _shift_axis(values, axis, shift, *, derivative, wrap):
     those pixels get zero weight from :func:`_overlap_weight` anyway.
     """
     n = values.shape[axis]
-    whole = np.floor(-shift)
+    whole = int(np.floor(-shift))
     frac = -shift - whole
     kernel = (_beta3, _beta3_derivative, _beta3_second)[int(derivative)]
+    # Pad once, then every tap is a slice (a view), not a gather.
+    low = max(0, -(whole - 1))
+    high = max(0, whole + 2)
+    pad = [(0, 0)] * values.ndim
+    pad[axis] = (low, high)
+    # numpy's "reflect" is the whole-sample mirror that spline_filter(mode="mirror") assumes.
+    padded = np.pad(values, pad, mode="wrap" if wrap else "reflect") if low or high else values
     out = np.zeros_like(values)
-    base = np.arange(n) + int(whole)
     for tap in (-1, 0, 1, 2):
-        index = base + tap
-        if wrap:
-            index = np.mod(index, n)
-        else:
-            # Whole-sample mirror, as ndimage.spline_filter(mode="mirror") assumes.
-            period = 2 * (n - 1) if n > 1 else 1
-            index = np.abs(np.mod(index, period))
-            index = np.where(index > n - 1, period - index, index)
-        out += kernel(frac - tap) * np.take(values, index, axis=axis)
+        start = low + whole + tap
+        index = [slice(None)] * values.ndim
+        index[axis] = slice(start, start + n)
+        out += float(kernel(np.asarray(frac - tap))) * padded[tuple(index)]
     return out
+
+
+def _evaluate(coefficients, shift, orders, *, wrap):
+    """The spline's derivatives of the given orders (one tuple per axis) at ``x - shift``.
+
+    Evaluation is separable, axis after axis; results that share their leading
+    orders share those passes (the value, the gradient and the curvatures of a
+    2-D image take 7 passes instead of 12).
+    """
+    cache = {(): coefficients}
+
+    def prefix(key):
+        if key not in cache:
+            axis = len(key) - 1
+            cache[key] = _shift_axis(
+                prefix(key[:-1]), axis, shift[axis], derivative=key[-1], wrap=wrap
+            )
+        return cache[key]
+
+    return {order: prefix(tuple(order)) for order in orders}
 
 
 @functools.cache
@@ -173,33 +194,26 @@ def _noise_gain(shift):
     return total, gradient
 
 
+def _gradient_orders(ndim):
+    return [tuple(int(axis == k) for axis in range(ndim)) for k in range(ndim)]
+
+
 def _spline_model(coefficients, shift, *, wrap):
     """``moving(x - shift)`` and its derivatives along each axis, from the coefficients."""
     ndim = coefficients.ndim
-    value = coefficients
-    for axis in range(ndim):
-        value = _shift_axis(value, axis, shift[axis], derivative=False, wrap=wrap)
-    gradients = []
-    for k in range(ndim):
-        g = coefficients
-        for axis in range(ndim):
-            g = _shift_axis(g, axis, shift[axis], derivative=axis == k, wrap=wrap)
-        gradients.append(g)
-    return value, gradients
+    zero = (0,) * ndim
+    gradient_orders = _gradient_orders(ndim)
+    values = _evaluate(coefficients, shift, [zero, *gradient_orders], wrap=wrap)
+    return values[zero], [values[o] for o in gradient_orders]
 
 
 def _spline_curvatures(coefficients, shift, *, wrap):
     """Second derivatives ``d2 moving / dx_k dx_l`` at ``x - shift``, keyed ``(k, l)``, k <= l."""
     ndim = coefficients.ndim
-    out = {}
-    for k in range(ndim):
-        for m in range(k, ndim):
-            values = coefficients
-            for axis in range(ndim):
-                order = (axis == k) + (axis == m)
-                values = _shift_axis(values, axis, shift[axis], derivative=order, wrap=wrap)
-            out[k, m] = values
-    return out
+    keys = [(k, m) for k in range(ndim) for m in range(k, ndim)]
+    orders = [tuple((axis == k) + (axis == m) for axis in range(ndim)) for k, m in keys]
+    values = _evaluate(coefficients, shift, orders, wrap=wrap)
+    return {key: values[order] for key, order in zip(keys, orders, strict=True)}
 
 
 def _observed_hessian(jacobian, residual, weight, gain, gradients, curvatures):
@@ -231,17 +245,27 @@ def _observed_hessian(jacobian, residual, weight, gain, gradients, curvatures):
 
 
 def _fourier_model(moving, shift, *, wrap):
-    """``moving(x - shift)`` by the Fourier shift theorem (mirror-extended unless wrapped)."""
-    padded = moving if wrap else np.pad(moving, [(0, n) for n in moving.shape], mode="symmetric")
-    spectrum = np.fft.fftn(padded)
+    """``moving(x - shift)`` by the Fourier shift theorem (mirror-extended unless wrapped).
+
+    Outside ``wrap`` the image is mirrored by a margin of the shift plus 16 pixels
+    per side, so the periodic copy's seam stays outside the overlap.
+    """
+    if wrap:
+        padded = moving
+        margins = [0] * moving.ndim
+    else:
+        margins = [int(np.ceil(abs(s))) + 16 for s in shift]
+        padded = np.pad(moving, [(m, m) for m in margins], mode="symmetric")
+    axes = tuple(range(padded.ndim))
+    spectrum = np.fft.rfftn(padded, axes=axes)
     for axis, n in enumerate(padded.shape):
-        k = np.fft.fftfreq(n)
+        k = np.fft.rfftfreq(n) if axis == padded.ndim - 1 else np.fft.fftfreq(n)
         phase = np.exp(-2j * np.pi * k * shift[axis])
-        shape = [1] * padded.ndim
-        shape[axis] = n
-        spectrum *= phase.reshape(shape)
-    out = np.fft.ifftn(spectrum).real
-    return out[tuple(slice(0, n) for n in moving.shape)]
+        view = [1] * padded.ndim
+        view[axis] = len(k)
+        spectrum *= phase.reshape(view)
+    out = np.fft.irfftn(spectrum, s=padded.shape, axes=axes)
+    return out[tuple(slice(m, m + n) for m, n in zip(margins, moving.shape, strict=True))]
 
 
 def _overlap_weight(shape, shift, *, wrap, margin=1.0):
@@ -552,7 +576,17 @@ def fit_image_shift(
         model_cov = difference @ difference.T * (margin / excess)
     else:
         model_cov = difference @ difference.T
+    if use_fourier and pipeline is not None and spline_chi2 - f_chi2 > margin:
+        # The data prefer the Fourier model clearly, i.e. they are close to band-
+        # limited: the pipeline's own error is calibrated there (docs/accuracy.md),
+        # and the sandwich of this module's Fourier residual (mirror-padded, no
+        # filter) would count its edge ringing, which the pipeline does not have.
+        sandwich = 0 * noise
     base = sandwich if np.trace(sandwich) > np.trace(noise) else noise
+    if pipeline is not None and np.trace(pipeline) > np.trace(base):
+        # The pipeline's noise error is calibrated where the noise dominates (its
+        # filter's strength follows the noise) and the linearisation above is not.
+        base = pipeline
     total = base + model_cov
     return ImageFit(
         shift=start.copy() if use_fourier else shift.copy(),

@@ -26,6 +26,9 @@ from scipy import special
 
 #: The best match is a measurement when its false-alarm probability is below this.
 FALSE_ALARM = 1e-3
+#: Larger images are binned to at most this many pixels per axis for the test: the
+#: decision needs the match's significance, which binning keeps, not its precision.
+TEST_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,15 @@ class Significance:
     def measured(self) -> bool:
         """A significant match, inside the search window, that the pipeline found."""
         return self.significant and self.agrees and not self.on_boundary
+
+
+def _bin(image, factor):
+    """Block means of ``factor`` pixels per axis (the remainder trimmed)."""
+    trimmed = image[tuple(slice(0, n // factor * factor) for n in image.shape)]
+    shape = []
+    for n in trimmed.shape:
+        shape += [n // factor, factor]
+    return trimmed.reshape(shape).mean(axis=tuple(range(1, 2 * image.ndim, 2)))
 
 
 def _autocorrelation(image, shape):
@@ -150,8 +162,13 @@ def match_significance(
     reference = np.asarray(reference, dtype=np.float64)
     moving = np.asarray(moving, dtype=np.float64)
     wrap = boundary == "wrap"
-    shape = reference.shape
     limit = np.broadcast_to(np.asarray(max_shift, dtype=np.float64), (reference.ndim,))
+    factor = max(1, -(-max(reference.shape) // TEST_SIZE))
+    if factor > 1:
+        reference, moving = _bin(reference, factor), _bin(moving, factor)
+        limit = limit / factor
+        shift = None if shift is None else np.asarray(shift, dtype=np.float64) / factor
+    shape = reference.shape
     zmap, cell = _surface(reference, moving, wrap)
     grids = np.meshgrid(
         *[np.fft.fftfreq(n, 1.0 / n) for n in zmap.shape], indexing="ij", sparse=True
@@ -178,11 +195,11 @@ def match_significance(
         agrees = bool(np.all(np.abs(np.asarray(shift, dtype=np.float64) - peak) <= reach))
     return Significance(
         agrees=agrees,
-        cell=cell,
+        cell=cell * factor**reference.ndim,
         significant=p_value < alpha,
         z=z,
         p_value=p_value,
         n_eff=n_eff,
-        peak=peak,
+        peak=peak * factor,
         on_boundary=on_edge,
     )
