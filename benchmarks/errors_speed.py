@@ -22,11 +22,11 @@ from napari_imreg.core._image_fit import fit_image_shift
 from napari_imreg.core._significance import match_significance
 
 
-def _best(function, repeats):
+def _best(function, repeats, *args, **kwargs):
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()
-        function()
+        function(*args, **kwargs)
         best = min(best, time.perf_counter() - start)
     return best
 
