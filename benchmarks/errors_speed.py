@@ -42,11 +42,10 @@ def main():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = register(pair.reference, pair.moving)
-            t_reg = _best(lambda: register(pair.reference, pair.moving), repeats)
-        t_fit = _best(lambda: fit_image_shift(pair.reference, pair.moving, result.shift), repeats)
+            t_reg = _best(register, repeats, pair.reference, pair.moving)
+        t_fit = _best(fit_image_shift, repeats, pair.reference, pair.moving, result.shift)
         t_sig = _best(
-            lambda: match_significance(pair.reference, pair.moving, max_shift=size // 4),
-            repeats,
+            match_significance, repeats, pair.reference, pair.moving, max_shift=size // 4
         )
         print(
             f"| {size}² | {t_reg:.3f} s | {t_fit:.3f} s | {t_sig:.3f} s "
