@@ -7,14 +7,16 @@ cubic B-spline (TurboReg's model) over the overlap. It then chooses between that
 model and the pipeline's Fourier model by their weighted residuals, and reports a
 covariance that holds what neither model can fit:
 
-``C = max(C_noise, C_sandwich) + D D^T``
+``C = max(C_noise, C_sandwich, C_pipeline) + D D^T``
 
-* ``C_noise``: the Fisher covariance ``H^-1`` of the weighted least squares (times
-  chi2/dof when the noise was estimated).
+* ``C_noise``: the covariance ``H^-1`` of the weighted least squares (times
+  chi2/dof when the noise was estimated), ``H`` the observed Hessian.
+* ``C_pipeline``: the pipeline's own covariance, a floor where noise dominates.
 * ``C_sandwich``: ``H^-1 Omega H^-1`` with ``Omega`` the per-pixel scores summed
   over blocks of pixels (cluster-robust), so a residual correlated over a few
   pixels counts as what it is.
-* ``D``: the difference between the shifts of the two interpolation models. The
+* ``D``: the difference between the shifts of the two interpolation models (scaled
+  by ``sqrt(margin / excess)`` when the residuals clearly prefer the Fourier one). The
   least-squares scores sum to zero at the fitted shift, so a bias that the model
   makes coherently over the whole image is invisible in the residual; the spread
   of two models with different failure modes (the spline attenuates and delays the
