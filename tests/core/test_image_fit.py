@@ -188,3 +188,24 @@ def test_spline_model_matches_scipy_shift(boundary, shift):
         minus, _ = _spline_model(coefficients, moved, wrap=boundary == "wrap")
         numeric = -(plus - minus) / (2 * step)
         assert np.allclose(gradients[axis][inside], numeric[inside], atol=1e-6)
+
+
+@pytest.mark.parametrize("ndim", [1, 3])
+def test_stage_and_significance_work_in_other_dimensions(ndim):
+    from scipy import ndimage
+
+    rng = np.random.default_rng(12)
+    size = {1: 4096, 3: 96}[ndim]
+    shape = {1: (256,), 3: (16, 16, 16)}[ndim]
+    scene = ndimage.gaussian_filter(rng.normal(size=(size,) * ndim), 3.0)
+    pulls = []
+    for _ in range(6):
+        offset = rng.integers(-6, 7, ndim)
+        pair = make_binned_pair(scene, shape, offset, rng=rng, snr=20)
+        start = _register(pair.reference, pair.moving).shift
+        fit = fit_image_shift(pair.reference, pair.moving, start)
+        assert fit.shift.shape == (ndim,)
+        pulls.append((fit.shift - pair.shift) / fit.error)
+        sig = match_significance(pair.reference, pair.moving, max_shift=4, shift=start)
+        assert sig.measured
+    assert np.all(np.abs(pulls) < 4)

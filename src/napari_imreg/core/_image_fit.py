@@ -357,13 +357,14 @@ def _largest_sandwich(jacobian, residual, weight, block, hessian):
     three sizes is the conservative end of that plateau.
     """
     best = None
+    ndim = residual.ndim
     for size in (max(block // 2, 1), block, 2 * block):
         if all(n < 2 * size for n in residual.shape):
             continue
         covariance, full = sandwich_covariance(
             jacobian, residual, weight, block=size, hessian=hessian
         )
-        if best is None or np.trace(covariance[:2, :2]) > np.trace(best[0][:2, :2]):
+        if best is None or np.trace(covariance[:ndim, :ndim]) > np.trace(best[0][:ndim, :ndim]):
             best = (covariance, full)
     if best is None:
         best = sandwich_covariance(jacobian, residual, weight, block=block, hessian=hessian)
