@@ -142,16 +142,32 @@ def _evaluate(coefficients, shift, orders, *, wrap):
 
     Evaluation is separable, axis after axis; results that share their leading
     orders share those passes (the value, the gradient and the curvatures of a
-    2-D image take 7 passes instead of 12).
+    2-D image take 7 passes instead of 12). The coefficients are padded once on
+    every axis, so each pass is four slices of its input.
     """
-    cache = {(): coefficients}
+    wholes = [int(np.floor(-s)) for s in shift]
+    lows = [max(0, 1 - w) for w in wholes]
+    highs = [max(0, w + 2) for w in wholes]
+    padded = np.pad(
+        coefficients, list(zip(lows, highs, strict=True)), mode="wrap" if wrap else "reflect"
+    )
+    kernels = (_beta3, _beta3_derivative, _beta3_second)
+    cache = {(): padded}
 
     def prefix(key):
         if key not in cache:
             axis = len(key) - 1
-            cache[key] = _shift_axis(
-                prefix(key[:-1]), axis, shift[axis], derivative=key[-1], wrap=wrap
-            )
+            values = prefix(key[:-1])
+            n = coefficients.shape[axis]
+            frac = -shift[axis] - wholes[axis]
+            out = None
+            for tap in (-1, 0, 1, 2):
+                start = lows[axis] + wholes[axis] + tap
+                index = [slice(None)] * values.ndim
+                index[axis] = slice(start, start + n)
+                term = float(kernels[key[-1]](np.asarray(frac - tap))) * values[tuple(index)]
+                out = term if out is None else out.__iadd__(term)
+            cache[key] = out
         return cache[key]
 
     return {order: prefix(tuple(order)) for order in orders}
@@ -285,20 +301,6 @@ def _overlap_weight(shape, shift, *, wrap, margin=1.0):
     return weight
 
 
-def _block_sums(scores: np.ndarray, block: int) -> np.ndarray:
-    """Sum the per-pixel scores (last axis: parameter) over blocks of ``block`` pixels."""
-    ndim = scores.ndim - 1
-    shape = scores.shape[:-1]
-    pad = [(0, (-n) % block) for n in shape] + [(0, 0)]
-    padded = np.pad(scores, pad)
-    new_shape = []
-    for n in padded.shape[:-1]:
-        new_shape += [n // block, block]
-    summed = padded.reshape([*new_shape, scores.shape[-1]])
-    summed = summed.sum(axis=tuple(range(1, 2 * ndim, 2)))
-    return summed.reshape(-1, scores.shape[-1])
-
-
 def sandwich_covariance(jacobian, residual, weight, *, block: int = BLOCK, hessian=None):
     """Cluster-robust covariance ``H^-1 Omega H^-1`` of a weighted least-squares fit.
 
@@ -339,7 +341,7 @@ def sandwich_covariance(jacobian, residual, weight, *, block: int = BLOCK, hessi
     if hessian is None:
         hessian = wj.reshape(-1, p).T @ jacobian.reshape(-1, p)
     scores = wj * residual[..., None]
-    sums = _block_sums(scores, block)
+    sums = _grid_sums(scores, block).reshape(-1, scores.shape[-1])
     occupied = np.any(sums != 0, axis=1)
     sums = sums[occupied]
     groups = max(len(sums), 2)
@@ -354,21 +356,41 @@ def _largest_sandwich(jacobian, residual, weight, block, hessian):
     A residual correlated beyond the block is cut at the block edges and its
     covariance lost: the estimate grows with the block until the blocks hold
     the correlation, then levels off (and gets noisier). Taking the largest of
-    three sizes is the conservative end of that plateau.
+    three sizes is the conservative end of that plateau. The scores are summed
+    once over the smallest blocks, and those sums merged two by two per axis.
     """
-    best = None
     ndim = residual.ndim
-    for size in (max(block // 2, 1), block, 2 * block):
-        if all(n < 2 * size for n in residual.shape):
-            continue
-        covariance, full = sandwich_covariance(
-            jacobian, residual, weight, block=size, hessian=hessian
-        )
-        if best is None or np.trace(covariance[:ndim, :ndim]) > np.trace(best[0][:ndim, :ndim]):
-            best = (covariance, full)
-    if best is None:
-        best = sandwich_covariance(jacobian, residual, weight, block=block, hessian=hessian)
-    return best
+    p = jacobian.shape[-1]
+    wj = jacobian * weight[..., None]
+    if hessian is None:
+        hessian = wj.reshape(-1, p).T @ jacobian.reshape(-1, p)
+    inverse = np.linalg.pinv(hessian)
+    grid = _grid_sums(wj * residual[..., None], max(block // 2, 1))
+    best = None
+    for level in range(3):
+        if level:
+            grid = _grid_sums(grid, 2)
+        sums = grid.reshape(-1, p)
+        sums = sums[np.any(sums != 0, axis=1)]
+        if level and len(sums) < 4:
+            break
+        groups = max(len(sums), 2)
+        covariance = inverse @ (sums.T @ sums * groups / (groups - 1)) @ inverse
+        if best is None or np.trace(covariance[:ndim, :ndim]) > np.trace(best[:ndim, :ndim]):
+            best = covariance
+    return best, hessian
+
+
+def _grid_sums(values: np.ndarray, block: int) -> np.ndarray:
+    """Sum over blocks of ``block`` along every axis but the last, keeping the grid shape."""
+    ndim = values.ndim - 1
+    pad = [(0, (-n) % block) for n in values.shape[:-1]] + [(0, 0)]
+    padded = np.pad(values, pad) if any(h for _, h in pad) else values
+    shape = []
+    for n in padded.shape[:-1]:
+        shape += [n // block, block]
+    summed = padded.reshape([*shape, values.shape[-1]])
+    return summed.sum(axis=tuple(range(1, 2 * ndim, 2)))
 
 
 def _fit_gain(model, reference, weight):
