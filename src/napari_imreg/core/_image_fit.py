@@ -464,9 +464,11 @@ def fit_image_shift(
         within a fraction of a pixel of the truth: the starting point and the
         Fourier model's answer.
     reference_variance, moving_variance : float or array_like, optional
-        Noise variance of each image, scalar or per-pixel. Per-pixel maps should go
-        through :func:`variance_model` first. If both are None the noise is
-        estimated from the residual.
+        Noise variance of each image, scalar or per-pixel. Per-pixel maps are in
+        the reference frame (``moving_variance[x]`` is the variance of the moving
+        pixel that lands on ``x``): pass them through :func:`variance_model`,
+        which also makes them independent of the noise. If both are None the
+        noise is estimated from the residual.
     weight : array_like, optional
         Extra per-pixel weight in the reference frame, 0 to 1 (a mask, a taper).
     boundary : {"overlap", "wrap"}
