@@ -1,0 +1,683 @@
+"""The image-space stage: least-squares refinement and errors from the residual.
+
+A stage that runs after the whole-pixel and sub-pixel search of :func:`register`.
+It fits ``reference(x) = gain * moving(x - shift) + offset`` in image space, by
+Gauss-Newton on (shift, gain, offset), with the moving image interpolated by a
+cubic B-spline (TurboReg's model) over the overlap. It then chooses between that
+model and the pipeline's Fourier model by their weighted residuals, and reports a
+covariance that holds what neither model can fit:
+
+``C = max(C_noise, C_sandwich, C_pipeline) + D D^T``
+
+* ``C_noise``: the covariance ``H^-1`` of the weighted least squares (times
+  chi2/dof when the noise was estimated), ``H`` the observed Hessian.
+* ``C_pipeline``: the pipeline's own covariance, a floor where noise dominates.
+* ``C_sandwich``: ``H^-1 Omega H^-1`` with ``Omega`` the per-pixel scores summed
+  over blocks of pixels (cluster-robust), so a residual correlated over a few
+  pixels counts as what it is.
+* ``D``: the difference between the shifts of the two interpolation models (scaled
+  by ``sqrt(margin / excess)`` when the residuals clearly prefer the Fourier one). The
+  least-squares scores sum to zero at the fitted shift, so a bias that the model
+  makes coherently over the whole image is invisible in the residual; the spread
+  of two models with different failure modes (the spline attenuates and delays the
+  highest frequencies, the Fourier model rings at truncated edges and aliases)
+  measures it from the data instead.
+
+Everything is computed on images divided by one scale, so the stage does not
+depend on the data's units. ``docs/how-it-works-errors.md`` has the derivation and
+the figures.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import ndimage
+
+#: Gauss-Newton stops when no shift component moves by more than this (pixels).
+SHIFT_TOLERANCE = 1e-5
+#: At most this many Gauss-Newton steps.
+MAX_ITERATIONS = 12
+#: Huber threshold, in units of the residual's standard deviation, beyond which a
+#: pixel's weight falls as 1/|r| (hot pixels, cosmic rays; see issue 14).
+HUBER_THRESHOLD = 3.0
+#: Block edge, in pixels, over which the scores are summed for the sandwich.
+BLOCK = 8
+
+
+@dataclass(frozen=True)
+class ImageFit:
+    """The outcome of :func:`fit_image_shift`.
+
+    Attributes
+    ----------
+    shift : numpy.ndarray
+        Translation (numpy axis order) that registers the moving image onto the
+        reference, as :func:`register`'s.
+    covariance : numpy.ndarray
+        Covariance of ``shift``, including the model term (see the module).
+    error : numpy.ndarray
+        ``sqrt(diag(covariance))``.
+    gain, offset : float
+        ``reference ~ gain * moving(x - shift) + offset`` (offset in the input's units).
+    model : str
+        The interpolation model whose shift is reported: ``"spline"`` or ``"fourier"``.
+    spline_shift : numpy.ndarray
+        The cubic B-spline model's shift.
+    noise_covariance, sandwich_covariance, model_covariance : numpy.ndarray
+        The three terms of ``covariance``.
+    chi2 : float
+        Weighted squared residual of the reported model (with estimated noise, in
+        units of that noise, so close to ``dof``).
+    dof : float
+        Effective pixels compared minus fitted parameters.
+    outliers : int
+        Pixels down-weighted by the Huber weights.
+    """
+
+    shift: np.ndarray
+    covariance: np.ndarray
+    error: np.ndarray
+    gain: float
+    offset: float
+    model: str
+    spline_shift: np.ndarray
+    noise_covariance: np.ndarray
+    sandwich_covariance: np.ndarray
+    model_covariance: np.ndarray
+    chi2: float
+    dof: float
+    outliers: int
+
+
+def _beta3(x: np.ndarray) -> np.ndarray:
+    """The cubic B-spline."""
+    a = np.abs(x)
+    return np.where(a < 1, 2 / 3 - a**2 + a**3 / 2, np.where(a < 2, (2 - a) ** 3 / 6, 0.0))
+
+
+def _beta3_derivative(x: np.ndarray) -> np.ndarray:
+    a = np.abs(x)
+    inner = -2 * a + 1.5 * a**2
+    outer = -((2 - a) ** 2) / 2
+    return np.sign(x) * np.where(a < 1, inner, np.where(a < 2, outer, 0.0))
+
+
+def _beta3_second(x: np.ndarray) -> np.ndarray:
+    a = np.abs(x)
+    return np.where(a < 1, -2 + 3 * a, np.where(a < 2, 2 - a, 0.0))
+
+
+def _shift_axis(values, axis, shift, *, derivative, wrap):
+    """Evaluate spline coefficients along one axis at ``i - shift`` (4 taps).
+
+    Outside the image (``wrap`` False) the mirror-extended coefficients are used;
+    those pixels get zero weight from :func:`_overlap_weight` anyway.
+    """
+    n = values.shape[axis]
+    whole = int(np.floor(-shift))
+    frac = -shift - whole
+    kernel = (_beta3, _beta3_derivative, _beta3_second)[int(derivative)]
+    # Pad once, then every tap is a slice (a view), not a gather.
+    low = max(0, -(whole - 1))
+    high = max(0, whole + 2)
+    pad = [(0, 0)] * values.ndim
+    pad[axis] = (low, high)
+    # numpy's "reflect" is the whole-sample mirror that spline_filter(mode="mirror") assumes.
+    padded = np.pad(values, pad, mode="wrap" if wrap else "reflect") if low or high else values
+    out = np.zeros_like(values)
+    for tap in (-1, 0, 1, 2):
+        start = low + whole + tap
+        index = [slice(None)] * values.ndim
+        index[axis] = slice(start, start + n)
+        out += float(kernel(np.asarray(frac - tap))) * padded[tuple(index)]
+    return out
+
+
+def _evaluate(coefficients, shift, orders, *, wrap):
+    """The spline's derivatives of the given orders (one tuple per axis) at ``x - shift``.
+
+    Evaluation is separable, axis after axis; results that share their leading
+    orders share those passes (the value, the gradient and the curvatures of a
+    2-D image take 7 passes instead of 12). The coefficients are padded once on
+    every axis, so each pass is four slices of its input.
+    """
+    wholes = [int(np.floor(-s)) for s in shift]
+    lows = [max(0, 1 - w) for w in wholes]
+    highs = [max(0, w + 2) for w in wholes]
+    padded = np.pad(
+        coefficients, list(zip(lows, highs, strict=True)), mode="wrap" if wrap else "reflect"
+    )
+    kernels = (_beta3, _beta3_derivative, _beta3_second)
+    cache = {(): padded}
+
+    def prefix(key):
+        if key not in cache:
+            axis = len(key) - 1
+            values = prefix(key[:-1])
+            n = coefficients.shape[axis]
+            frac = -shift[axis] - wholes[axis]
+            out = None
+            for tap in (-1, 0, 1, 2):
+                start = lows[axis] + wholes[axis] + tap
+                index = [slice(None)] * values.ndim
+                index[axis] = slice(start, start + n)
+                term = float(kernels[key[-1]](np.asarray(frac - tap))) * values[tuple(index)]
+                out = term if out is None else out.__iadd__(term)
+            cache[key] = out
+        return cache[key]
+
+    return {order: prefix(tuple(order)) for order in orders}
+
+
+@functools.cache
+def _noise_gain_table(samples: int = 257, length: int = 64):
+    """Variance gain of cubic-spline interpolation of white noise, against the fraction.
+
+    Interpolating white noise of unit variance at a fraction ``f`` of a pixel gives
+    variance ``k(f) = sum_j h_f[j]^2`` (1 at ``f = 0``, about 0.6 at ``f = 1/2``
+    for the interpolating cubic spline), with ``h_f`` the cardinal spline's
+    weights. Tabulated from the impulse response; a residual of an interpolated
+    noisy image therefore has less variance between pixels than on them, and a
+    least-squares fit that ignored it would be pulled to half-pixel shifts.
+    """
+    fractions = np.linspace(0.0, 1.0, samples)
+    impulse = np.zeros(length)
+    impulse[length // 2] = 1.0
+    coefficients = ndimage.spline_filter1d(impulse, order=3, mode="grid-wrap")
+    gains = np.array(
+        [
+            np.sum(_shift_axis(coefficients, 0, f, derivative=False, wrap=True) ** 2)
+            for f in fractions
+        ]
+    )
+    return fractions, gains
+
+
+def _noise_gain(shift):
+    """``K(s) = prod k(frac(s_axis))`` and its gradient (see :func:`_noise_gain_table`)."""
+    fractions, gains = _noise_gain_table()
+    step = fractions[1] - fractions[0]
+    frac = np.mod(shift, 1.0)
+    k = np.interp(frac, fractions, gains)
+    dk = (
+        np.interp(frac + step, fractions, gains, period=1.0)
+        - np.interp(frac - step, fractions, gains, period=1.0)
+    ) / (2 * step)
+    total = float(np.prod(k))
+    gradient = np.array([total / k[i] * dk[i] for i in range(len(k))])
+    return total, gradient
+
+
+def _gradient_orders(ndim):
+    return [tuple(int(axis == k) for axis in range(ndim)) for k in range(ndim)]
+
+
+def _spline_model(coefficients, shift, *, wrap):
+    """``moving(x - shift)`` and its derivatives along each axis, from the coefficients."""
+    ndim = coefficients.ndim
+    zero = (0,) * ndim
+    gradient_orders = _gradient_orders(ndim)
+    values = _evaluate(coefficients, shift, [zero, *gradient_orders], wrap=wrap)
+    return values[zero], [values[o] for o in gradient_orders]
+
+
+def _spline_curvatures(coefficients, shift, *, wrap):
+    """Second derivatives ``d2 moving / dx_k dx_l`` at ``x - shift``, keyed ``(k, l)``, k <= l."""
+    ndim = coefficients.ndim
+    keys = [(k, m) for k in range(ndim) for m in range(k, ndim)]
+    orders = [tuple((axis == k) + (axis == m) for axis in range(ndim)) for k, m in keys]
+    values = _evaluate(coefficients, shift, orders, wrap=wrap)
+    return {key: values[order] for key, order in zip(keys, orders, strict=True)}
+
+
+def _observed_hessian(jacobian, residual, weight, gain, gradients, curvatures):
+    """``sum w (J J^T - r d2m)``: the least-squares Hessian with the residual term.
+
+    The Gauss-Newton ``sum w J J^T`` alone counts the moving image's noise in its
+    gradient as information: at low signal-to-noise it overstates the curvature
+    and understates the error. The residual term removes that in expectation
+    (``E[n d2n] = -E[dn dn]`` for stationary noise) and leaves the observed
+    information (Efron & Hinkley 1978).
+    """
+    p = jacobian.shape[-1]
+    ndim = len(gradients)
+    wj = (jacobian * weight[..., None]).reshape(-1, p)
+    hessian = wj.T @ jacobian.reshape(-1, p)
+    wr = weight * residual
+    for (k, m), values in curvatures.items():
+        # d2 model / ds_k ds_m = gain * d2 moving / dx_k dx_m.
+        term = gain * float(np.sum(wr * values))
+        hessian[k, m] -= term
+        if k != m:
+            hessian[m, k] -= term
+    for k in range(ndim):
+        # d2 model / ds_k dgain = -d moving / dx_k.
+        term = -float(np.sum(wr * gradients[k]))
+        hessian[k, ndim] -= term
+        hessian[ndim, k] -= term
+    return hessian
+
+
+def _fourier_model(moving, shift, *, wrap):
+    """``moving(x - shift)`` by the Fourier shift theorem (mirror-extended unless wrapped).
+
+    Outside ``wrap`` the image is mirrored by a margin of the shift plus 16 pixels
+    per side, so the periodic copy's seam stays outside the overlap.
+    """
+    if wrap:
+        padded = moving
+        margins = [0] * moving.ndim
+    else:
+        margins = [int(np.ceil(abs(s))) + 16 for s in shift]
+        padded = np.pad(moving, [(m, m) for m in margins], mode="symmetric")
+    axes = tuple(range(padded.ndim))
+    spectrum = np.fft.rfftn(padded, axes=axes)
+    for axis, n in enumerate(padded.shape):
+        k = np.fft.rfftfreq(n) if axis == padded.ndim - 1 else np.fft.fftfreq(n)
+        phase = np.exp(-2j * np.pi * k * shift[axis])
+        view = [1] * padded.ndim
+        view[axis] = len(k)
+        spectrum *= phase.reshape(view)
+    out = np.fft.irfftn(spectrum, s=padded.shape, axes=axes)
+    return out[tuple(slice(m, m + n) for m, n in zip(margins, moving.shape, strict=True))]
+
+
+def _overlap_weight(shape, shift, *, wrap, margin=1.0):
+    """1 where ``x - shift`` lies inside the moving image by ``margin`` pixels, else 0."""
+    weight = np.ones(shape)
+    if wrap:
+        return weight
+    for axis, n in enumerate(shape):
+        x = np.arange(n) - shift[axis]
+        inside = (x >= margin) & (x <= n - 1 - margin)
+        profile = np.where(inside, 1.0, 0.0)
+        view = [1] * len(shape)
+        view[axis] = n
+        weight = weight * profile.reshape(view)
+    return weight
+
+
+def sandwich_covariance(jacobian, residual, weight, *, block: int = BLOCK, hessian=None):
+    """Cluster-robust covariance ``H^-1 Omega H^-1`` of a weighted least-squares fit.
+
+    Parameters
+    ----------
+    jacobian : numpy.ndarray
+        Shape ``image.shape + (p,)``: derivative of the model at each pixel with
+        respect to each of the ``p`` parameters.
+    residual : numpy.ndarray
+        Data minus model, ``image.shape``.
+    weight : numpy.ndarray
+        The least-squares weight of each pixel (inverse variance, or relative).
+    block : int
+        Block edge in pixels: the scores ``w r J`` are summed over blocks before
+        their outer products, so residuals correlated within a block count fully.
+    hessian : numpy.ndarray, optional
+        The ``(p, p)`` Hessian to use as ``H`` (e.g. the observed one); default
+        ``sum w J J^T``.
+
+    Returns
+    -------
+    covariance : numpy.ndarray
+        ``(p, p)``, with the small-sample factor ``G / (G - 1)`` for ``G`` blocks
+        that hold data.
+    hessian : numpy.ndarray
+        ``H = sum w J J^T``.
+
+    Notes
+    -----
+    For the estimate ``theta`` minimising ``sum w (d - m(theta))^2``, the
+    linearisation ``theta - theta_0 = H^-1 sum w J r`` gives
+    ``Cov = H^-1 Cov(sum w J r) H^-1``; summing the scores over blocks larger than
+    the residual's correlation length makes the block sums nearly independent, so
+    ``Omega = G/(G-1) sum_b s_b s_b^T`` estimates ``Cov(sum w J r)``.
+    """
+    wj = jacobian * weight[..., None]
+    p = jacobian.shape[-1]
+    if hessian is None:
+        hessian = wj.reshape(-1, p).T @ jacobian.reshape(-1, p)
+    scores = wj * residual[..., None]
+    sums = _grid_sums(scores, block).reshape(-1, scores.shape[-1])
+    occupied = np.any(sums != 0, axis=1)
+    sums = sums[occupied]
+    groups = max(len(sums), 2)
+    omega = sums.T @ sums * groups / (groups - 1)
+    inverse = np.linalg.pinv(hessian)
+    return inverse @ omega @ inverse, hessian
+
+
+def _largest_sandwich(jacobian, residual, weight, block, hessian):
+    """The sandwich at blocks of ``block // 2``, ``block`` and ``2 block`` pixels, the largest.
+
+    A residual correlated beyond the block is cut at the block edges and its
+    covariance lost: the estimate grows with the block until the blocks hold
+    the correlation, then levels off (and gets noisier). Taking the largest of
+    three sizes is the conservative end of that plateau. The scores are summed
+    once over the smallest blocks, and those sums merged two by two per axis.
+    """
+    ndim = residual.ndim
+    p = jacobian.shape[-1]
+    wj = jacobian * weight[..., None]
+    if hessian is None:
+        hessian = wj.reshape(-1, p).T @ jacobian.reshape(-1, p)
+    inverse = np.linalg.pinv(hessian)
+    grid = _grid_sums(wj * residual[..., None], max(block // 2, 1))
+    best = None
+    for level in range(3):
+        if level:
+            grid = _grid_sums(grid, 2)
+        sums = grid.reshape(-1, p)
+        sums = sums[np.any(sums != 0, axis=1)]
+        if level and len(sums) < 4:
+            break
+        groups = max(len(sums), 2)
+        covariance = inverse @ (sums.T @ sums * groups / (groups - 1)) @ inverse
+        if best is None or np.trace(covariance[:ndim, :ndim]) > np.trace(best[:ndim, :ndim]):
+            best = covariance
+    return best, hessian
+
+
+def _grid_sums(values: np.ndarray, block: int) -> np.ndarray:
+    """Sum over blocks of ``block`` along every axis but the last, keeping the grid shape."""
+    ndim = values.ndim - 1
+    pad = [(0, (-n) % block) for n in values.shape[:-1]] + [(0, 0)]
+    padded = np.pad(values, pad) if any(h for _, h in pad) else values
+    shape = []
+    for n in padded.shape[:-1]:
+        shape += [n // block, block]
+    summed = padded.reshape([*shape, values.shape[-1]])
+    return summed.sum(axis=tuple(range(1, 2 * ndim, 2)))
+
+
+def _fit_gain(model, reference, weight):
+    """Weighted linear fit ``reference = gain * model + offset``."""
+    sw = weight.sum()
+    mx = (weight * model).sum() / sw
+    my = (weight * reference).sum() / sw
+    vx = (weight * (model - mx) ** 2).sum()
+    gain = (weight * (model - mx) * (reference - my)).sum() / vx if vx > 0 else 1.0
+    return gain, my - gain * mx
+
+
+def _huber(residual, weight, sigma):
+    """Huber factors on the standardised residual; 1 for ordinary pixels."""
+    z = np.abs(residual) * np.sqrt(weight) / sigma
+    return np.where(z > HUBER_THRESHOLD, HUBER_THRESHOLD / np.maximum(z, 1e-300), 1.0)
+
+
+def pixel_noise(image) -> float:
+    """The white-noise std of an image from its finest mixed differences.
+
+    The difference of neighbouring pixels along every axis at once (the finest
+    "diagonal" Haar detail, Donoho & Johnstone 1994) cancels smooth content, and
+    its median absolute value over 0.6745 is the noise std; edges and texture can
+    only make it larger, so it is an upper bound on the noise.
+    """
+    detail = np.asarray(image, dtype=np.float64)
+    for axis in range(detail.ndim):
+        n = detail.shape[axis] // 2 * 2
+        even = np.take(detail, np.arange(0, n, 2), axis=axis)
+        odd = np.take(detail, np.arange(1, n, 2), axis=axis)
+        detail = (odd - even) / np.sqrt(2.0)
+    return float(np.median(np.abs(detail)) / 0.6745) if detail.size else 0.0
+
+
+def _moving_noise(gain, weight, moving_variance, sigma, known):
+    """``A = gain^2 sum w var_moving``: the moving image's noise in the weighted residual.
+
+    With the noise estimated, ``moving_variance`` holds the moving image's
+    :func:`pixel_noise` squared; the residual's variance ``sigma^2`` caps it. Both
+    are upper bounds that overestimate in different ways (the first from texture,
+    the second from the reference's noise and the model's misfit).
+    """
+    if known:
+        return float(gain**2 * np.sum(weight * moving_variance))
+    return float(np.sum(weight) * min(sigma**2, gain**2 * float(moving_variance)))
+
+
+def fit_image_shift(
+    reference,
+    moving,
+    shift,
+    *,
+    reference_variance=None,
+    moving_variance=None,
+    weight=None,
+    boundary: Literal["overlap", "wrap"] = "overlap",
+    covariance=None,
+    robust: bool = False,
+    block: int = BLOCK,
+) -> ImageFit:
+    """Refine a shift in image space and give it an error that holds the model's misfit.
+
+    Parameters
+    ----------
+    reference, moving : array_like
+        The two images (same shape, any dimension, finite; mask bad pixels with
+        ``weight``).
+    shift : array_like
+        The pipeline's shift (numpy axis order, the sign of :func:`register`),
+        within a fraction of a pixel of the truth: the starting point and the
+        Fourier model's answer.
+    reference_variance, moving_variance : float or array_like, optional
+        Noise variance of each image, scalar or per-pixel. Per-pixel maps are in
+        the reference frame (``moving_variance[x]`` is the variance of the moving
+        pixel that lands on ``x``): pass them through :func:`variance_model`,
+        which also makes them independent of the noise. If both are None the
+        noise is estimated from the residual.
+    weight : array_like, optional
+        Extra per-pixel weight in the reference frame, 0 to 1 (a mask, a taper).
+    boundary : {"overlap", "wrap"}
+        ``"overlap"``: only pixels whose model lies inside the moving image count.
+        ``"wrap"``: periodic images.
+    covariance : array_like, optional
+        The pipeline's covariance of ``shift`` (its Fourier model's noise term),
+        used when the Fourier model is reported.
+    robust : bool
+        Down-weight pixels beyond ``HUBER_THRESHOLD`` standard deviations (Huber
+        IRLS), so a hot pixel or a cosmic ray does not pull the shift. Off by
+        default: at high signal-to-noise the model's misfit at sharp edges exceeds
+        the threshold, and those are the pixels that carry the shift.
+    block : int
+        Block edge of the sandwich's clusters.
+
+    Returns
+    -------
+    ImageFit
+        The shift (sign of :func:`register`), its covariance and its parts, the
+        gain and offset, the chosen model.
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    moving = np.asarray(moving, dtype=np.float64)
+    start = np.asarray(shift, dtype=np.float64).copy()
+    shift = start.copy()
+    ndim = reference.ndim
+    wrap = boundary == "wrap"
+    # One scale for both images and their variances: everything below is unit-free.
+    scale = float(np.std(reference)) or float(np.max(np.abs(reference))) or 1.0
+    ref = reference / scale
+    mov = moving / scale
+    known = reference_variance is not None or moving_variance is not None
+    ref_var = 0.0 if reference_variance is None else np.asarray(reference_variance) / scale**2
+    mov_var = 0.0 if moving_variance is None else np.asarray(moving_variance) / scale**2
+    if not known:
+        # Only for the interpolation-noise term: the moving image's own noise level.
+        mov_var = pixel_noise(mov) ** 2
+    extra = np.ones(ref.shape) if weight is None else np.asarray(weight, dtype=np.float64)
+
+    coefficients = ndimage.spline_filter(mov, order=3, mode="grid-wrap" if wrap else "mirror")
+    p = ndim + 2
+    gain, offset = 1.0, 0.0
+    huber = np.ones(ref.shape)
+    sigma = 1.0
+    for _ in range(MAX_ITERATIONS):
+        value, gradients = _spline_model(coefficients, shift, wrap=wrap)
+        overlap = _overlap_weight(ref.shape, shift, wrap=wrap) * extra
+        variance = ref_var + gain**2 * mov_var if known else 1.0
+        base = overlap / variance
+        gain, offset = _fit_gain(value, ref, base * huber)
+        residual = ref - gain * value - offset
+        w = base * huber
+        sigma = np.sqrt(np.sum(w * residual**2) / max(np.sum(overlap > 0) - p, 1))
+        if robust:
+            huber = _huber(residual, base, max(sigma, 1.0) if known else sigma)
+            w = base * huber
+        jacobian = np.stack([-gain * g for g in gradients] + [value, np.ones_like(value)], -1)
+        jw = (jacobian * w[..., None]).reshape(-1, p)
+        hessian = jw.T @ jacobian.reshape(-1, p)
+        # Minimise chi2 - A K(s): the interpolated noise's variance K(s) depends on
+        # the shift, and A = gain^2 sum w var_moving is the moving noise it scales.
+        gradient = jw.T @ residual.ravel()
+        _, dk = _noise_gain(shift)
+        gradient[:ndim] += 0.5 * _moving_noise(gain, w, mov_var, sigma, known) * dk
+        step = np.linalg.lstsq(hessian, gradient, rcond=None)[0]
+        # Half a pixel per step at most, and within a pixel of the search's answer:
+        # the stage refines the minimum the search found, it does not look for another.
+        shift = np.clip(shift + np.clip(step[:ndim], -0.5, 0.5), start - 1.0, start + 1.0)
+        if np.max(np.abs(step[:ndim])) < SHIFT_TOLERANCE:
+            break
+    value, gradients = _spline_model(coefficients, shift, wrap=wrap)
+    overlap = _overlap_weight(ref.shape, shift, wrap=wrap) * extra
+    variance = ref_var + gain**2 * mov_var if known else 1.0
+    w = overlap / variance * huber
+    gain, offset = _fit_gain(value, ref, w)
+    residual = ref - gain * value - offset
+    jacobian = np.stack([-gain * g for g in gradients] + [value, np.ones_like(value)], -1)
+    observed = _observed_hessian(
+        jacobian, residual, w, gain, gradients, _spline_curvatures(coefficients, shift, wrap=wrap)
+    )
+    if np.any(np.linalg.eigvalsh(observed[:ndim, :ndim]) <= 0):
+        # No curvature left once the noise is discounted: the data do not hold the
+        # shift (the significance test should have said so); keep Gauss-Newton's.
+        observed = None
+    sandwich, hessian = _largest_sandwich(jacobian, residual, w, block, observed)
+    chi2 = float(np.sum(w * residual**2))
+    dof = float(np.sum(overlap > 0) - p)
+    noise = np.linalg.pinv(hessian)
+    if not known:
+        noise = noise * chi2 / max(dof, 1.0)
+
+    # The Fourier model at the pipeline's shift, on the same pixels and weights.
+    fourier = _fourier_model(mov, start, wrap=wrap)
+    f_gain, f_offset = _fit_gain(fourier, ref, w)
+    f_chi2 = float(np.sum(w * (ref - f_gain * fourier - f_offset) ** 2))
+    # The spline's residual holds K(s) times the moving noise, the Fourier's about
+    # once: compare them on the same footing.
+    k_spline, _ = _noise_gain(shift)
+    sigma_all = np.sqrt(chi2 / max(dof, 1.0))
+    spline_chi2 = chi2 + (1.0 - k_spline) * _moving_noise(gain, w, mov_var, sigma_all, known)
+    # Prefer the Fourier model only when its residual is lower by more than three
+    # times the noise in the difference of the two chi2 (2 sqrt(sum w delta^2 s2),
+    # delta the models' difference): at low signal-to-noise the comparison is noise.
+    delta = gain * value + offset - f_gain * fourier - f_offset
+    unit = 1.0 if known else f_chi2 / max(dof, 1.0)
+    margin = 3.0 * 2.0 * np.sqrt(float(np.sum(w * delta**2)) * unit)
+    noise = noise[:ndim, :ndim]
+    pipeline = None if covariance is None else np.asarray(covariance, dtype=np.float64)
+    if not np.all(np.isfinite(shift)):
+        use_fourier = True
+    elif abs(spline_chi2 - f_chi2) > margin:
+        use_fourier = bool(f_chi2 < spline_chi2)
+    else:
+        # The residuals cannot tell the models apart (noise-dominated): report the
+        # one with the smaller noise error; the pipeline's filter often wins there.
+        use_fourier = pipeline is not None and np.trace(pipeline) < np.trace(noise)
+    difference = np.nan_to_num(shift - start, nan=1.0)[:, None]
+    sandwich = sandwich[:ndim, :ndim]
+    if use_fourier:
+        # The Fourier answer's own residual, with the spline's Jacobian (the two
+        # models' gradients agree to the spline's interpolation error).
+        f_residual = ref - f_gain * fourier - f_offset
+        sandwich = _largest_sandwich(jacobian, f_residual, w, block, hessian)[0]
+        sandwich = sandwich[:ndim, :ndim]
+        noise = pipeline if pipeline is not None else noise
+        # The spline's shift is off by the spline's bias, which grows as the square
+        # root of its misfit; the Fourier model's misfit is at most the comparison's
+        # noise (``margin``) where the spline's exceeds it by ``spline_chi2 - f_chi2``,
+        # so the Fourier answer's bias is at most |D| sqrt(margin / that).
+        excess = max(spline_chi2 - f_chi2, margin, 1e-300)
+        model_cov = difference @ difference.T * (margin / excess)
+    else:
+        model_cov = difference @ difference.T
+    if use_fourier and pipeline is not None and spline_chi2 - f_chi2 > margin:
+        # The data prefer the Fourier model clearly, i.e. they are close to band-
+        # limited: the pipeline's own error is calibrated there (docs/accuracy.md),
+        # and the sandwich of this module's Fourier residual (mirror-padded, no
+        # filter) would count its edge ringing, which the pipeline does not have.
+        sandwich = 0 * noise
+    base = sandwich if np.trace(sandwich) > np.trace(noise) else noise
+    if pipeline is not None and np.trace(pipeline) > np.trace(base):
+        # The pipeline's noise error is calibrated where the noise dominates (its
+        # filter's strength follows the noise) and the linearisation above is not.
+        base = pipeline
+    total = base + model_cov
+    return ImageFit(
+        shift=start.copy() if use_fourier else shift.copy(),
+        covariance=total,
+        error=np.sqrt(np.diag(total)),
+        gain=float(f_gain if use_fourier else gain),
+        offset=float((f_offset if use_fourier else offset) * scale),
+        model="fourier" if use_fourier else "spline",
+        spline_shift=shift.copy(),
+        noise_covariance=noise,
+        sandwich_covariance=sandwich,
+        model_covariance=model_cov,
+        chi2=f_chi2 if use_fourier else chi2,
+        dof=dof,
+        outliers=int(np.sum(huber < 1)),
+    )
+
+
+def variance_model(
+    reference_variance,
+    moving_variance,
+    shift,
+    *,
+    boundary: Literal["overlap", "wrap"] = "overlap",
+    smooth: float = 2.0,
+):
+    """Variance maps for the weights that do not correlate with the noise they weigh.
+
+    A Poisson error map made from the data (``variance = counts``) is low where the
+    counts fluctuated low: those pixels get more weight, so the weighted residual
+    favours the shift that lines up the downward fluctuations, and the fit is
+    biased by far more than its error (0.2-0.8 px in issue 13). The fix is to
+    weigh with a model of the variance that is independent of each pixel's own
+    noise: the two maps brought to the reference frame, averaged (the moving one
+    by ``shift``), and smoothed by a Gaussian of ``smooth`` pixels, which shrinks a
+    pixel's own fluctuation by ``~1 / (2 sqrt(pi) smooth)`` per axis.
+
+    Parameters
+    ----------
+    reference_variance, moving_variance : array_like
+        Per-pixel variance of each image (e.g. ``error**2``), in its own frame.
+    shift : array_like
+        The pipeline's shift (sign of :func:`register`).
+    boundary : {"overlap", "wrap"}
+        How the moving map is brought to the reference frame.
+    smooth : float
+        Gaussian sigma, pixels.
+
+    Returns
+    -------
+    reference_model, moving_model : numpy.ndarray
+        The variance of each image in the reference frame, for
+        :func:`fit_image_shift`; both follow the same smoothed mean profile, scaled
+        to each image's own mean variance (so unequal exposures keep their ratio).
+    """
+    ref = np.asarray(reference_variance, dtype=np.float64)
+    mov = np.asarray(moving_variance, dtype=np.float64)
+    mode = "grid-wrap" if boundary == "wrap" else "nearest"
+    moved = ndimage.shift(mov, shift, order=1, mode=mode)
+    ref_mean, mov_mean = float(ref.mean()), float(mov.mean())
+    # The shape of the variance from both images; each image keeps its own level.
+    profile = ref / (ref_mean or 1.0) + moved / (mov_mean or 1.0)
+    profile = ndimage.gaussian_filter(
+        profile / 2.0, smooth, mode="wrap" if boundary == "wrap" else "nearest"
+    )
+    profile = np.maximum(profile, 1e-3 * profile.mean())
+    return profile * ref_mean, profile * mov_mean
