@@ -1,0 +1,526 @@
+"""A registration robust to what real pairs differ by, stage by stage (issue 14).
+
+:func:`register_robust` is the prototype of the stages :func:`register` gains: each
+stage is a function of its own here, so that the pipeline of issue 12 can take them
+one by one.
+
+1. **prepare**: masks from the caller, NaN pixels and saturation
+   (:func:`napari_imreg.core._outliers.saturated`).
+2. **whole-pixel search** on copies whose outer 1% of values is clipped
+   (:func:`napari_imreg.core._outliers.search_copy`), over the chi2 surface with
+   the brightness fit profiled out (:class:`ProfiledSurface`).
+3. **outliers**: the residual after alignment is clipped at ``threshold`` robust
+   sigmas (:func:`napari_imreg.core._outliers.clip_residual`), and the surface made
+   again without those pixels; repeated until the clipped set stops changing.
+4. **refine**: Newton's method on the profiled surface of the images as given.
+5. **errors**: ``2 sigma**2 H^-1 / W`` with ``H`` the Hessian of the profiled mean
+   residual (the gain and offset profiled out), ``sigma**2`` the residual over the
+   degrees of freedom (pixels kept minus the shift and brightness parameters).
+
+The surface is made of six FFT correlations (:func:`overlap_sums`); the pipeline's
+own surface code makes them faster (the separable taper, the binned road) and
+filters the images first. This prototype does not filter: its accuracy on binned
+scenes is the unfiltered chi2's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.ndimage
+
+from . import _fft
+from ._brightness import (
+    Jet,
+    OverlapSums,
+    check_brightness,
+    fitted_parameters,
+    profiled_residual,
+)
+from ._chi2 import Series, marginal_errors, outer_product, refine_minimum, whole_pixel_minimum
+from ._outliers import clip_residual, saturated, search_copy
+from ._validation import as_image, check_choice, check_error, check_max_shift, check_same_shape
+
+__all__ = ["ProfiledSurface", "RobustResult", "overlap_sums", "register_robust"]
+
+#: Width in pixels of the raised-cosine taper of the weights in overlap mode.
+TAPER_WIDTH = 8
+#: Shifts where the images share less than this fraction of the largest weight are
+#: not candidates.
+MIN_OVERLAP = 0.25
+#: The interpolation error allowed in the residual, as a multiple of the difference
+#: between the cubic and the linear interpolant of the moving image.
+MODEL_ERROR = 3.0
+MODEL_REACH = 1
+
+
+@dataclass(frozen=True)
+class RobustResult:
+    """The outcome of :func:`register_robust`.
+
+    Attributes
+    ----------
+    shift : numpy.ndarray
+        Translation (numpy axis order) that registers the moving image onto the
+        reference: ``reference(x) ~ scale * moving(x - shift) + offset``.
+    error, covariance : numpy.ndarray
+        Marginal 1-sigma per axis and covariance of ``shift`` (gain and offset
+        profiled out).
+    scale, offset : float
+        The fitted brightness relation ``reference ~ scale * moving + offset``
+        (1 and 0 where not fitted).
+    chi2_min, dof : float
+        chi2 at the minimum and its degrees of freedom (pixel weight kept minus the
+        shift and brightness parameters).
+    noise : float or None
+        1-sigma of the residual, estimated from it when no error was given.
+    clipped : int
+        Pixels set aside by the residual clipping (both images counted).
+    saturated : int
+        Pixels set aside as saturated (both images counted, grown by one pixel).
+    reference_mask, moving_mask : numpy.ndarray of bool
+        All the pixels left out of the final chi2 (the caller's masks included).
+    brightness, boundary : str
+        The options used.
+    """
+
+    shift: np.ndarray
+    error: np.ndarray
+    covariance: np.ndarray
+    scale: float
+    offset: float
+    chi2_min: float
+    dof: float
+    noise: float | None
+    clipped: int
+    saturated: int
+    reference_mask: np.ndarray
+    moving_mask: np.ndarray
+    brightness: str
+    boundary: str
+
+
+def _taper_profile(n: int, width: int) -> np.ndarray:
+    """Raised cosine over ``width`` pixels at each end of an axis, one between."""
+    width = max(1, min(width, n // 4))
+    ramp = 0.5 * (1.0 - np.cos(np.pi * (np.arange(width) + 0.5) / width))
+    profile = np.ones(n)
+    profile[:width] = ramp
+    profile[n - width :] = ramp[::-1]
+    return profile
+
+
+def overlap_sums(
+    reference: np.ndarray,
+    moving: np.ndarray,
+    reference_weight: np.ndarray,
+    moving_weight: np.ndarray,
+    padded,
+    *,
+    threads=None,
+) -> OverlapSums:
+    """The six overlap sums of :mod:`napari_imreg.core._brightness` as series in the shift.
+
+    ``reference_weight`` (``a``) and ``moving_weight`` (``b``) are zero at the pixels
+    left out (their image values are then ignored). Each sum is the correlation
+    ``corr(f, g)(s) = sum_x f(x) g(x - s)``, spectrum ``F(f) conj(F(g))``, on the
+    FFT shape ``padded`` (the images' shape: periodic; larger: zero-padded).
+
+    Returns
+    -------
+    OverlapSums
+        Of :class:`napari_imreg.core._chi2.Series`: exact at whole-pixel shifts,
+        and their trigonometric interpolant (with its derivatives) between.
+    """
+    r = np.where(reference_weight > 0, reference, 0.0)
+    m = np.where(moving_weight > 0, moving, 0.0)
+    a, b = reference_weight, moving_weight
+    shape = tuple(int(n) for n in padded)
+
+    def spectrum(x):
+        return _fft.rfftn(x, s=shape, threads=threads).copy()
+
+    fa, far, far2 = spectrum(a), spectrum(a * r), spectrum(a * r * r)
+    fb, fbm, fbm2 = spectrum(b), spectrum(b * m), spectrum(b * m * m)
+
+    def corr(f, g):
+        return Series(f * np.conj(g), shape)
+
+    return OverlapSums(
+        w=corr(fa, fb),
+        r=corr(far, fb),
+        m=corr(fa, fbm),
+        rr=corr(far2, fb),
+        mm=corr(fa, fbm2),
+        rm=corr(far, fbm),
+    )
+
+
+class ProfiledSurface:
+    """The mean weighted residual over the overlap, the brightness fit profiled out:
+    ``f(s) = min_{g, c} sum w (R - g M' - c)**2 / W``.
+
+    It offers what :func:`napari_imreg.core._chi2.whole_pixel_minimum` and
+    :func:`napari_imreg.core._chi2.refine_minimum` ask of a surface (``shape``,
+    ``grid``, ``derivatives``, ``weight_at``), so those run on it unchanged.
+    """
+
+    def __init__(self, sums: OverlapSums, brightness: str, *, normalised: bool = False):
+        self.sums = sums
+        self.brightness = brightness
+        self.normalised = normalised and brightness == "scale+offset"
+        self.shape = sums.w.shape
+
+    def _terms(self):
+        s = self.sums
+        return (s.w, s.r, s.m, s.rr, s.mm, s.rm)
+
+    def grid(self, threads=None, window=None):
+        """The score at every whole-pixel shift (FFT layout, or ``window``) and ``W``."""
+        values = [term.grid(threads, window=window) for term in self._terms()]
+        values = [np.array(v, dtype=np.float64) for v in values]
+        weight = np.broadcast_to(values[0], np.broadcast_shapes(*[np.shape(v) for v in values]))
+        fit = profiled_residual(OverlapSums(*values), self.brightness)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.normalised:
+                # 1 - rho**2: a flat overlap (rho ~ 0) scores 1, however small its
+                # residual, where the mean residual would favour it.
+                w, r, rr = values[0], values[1], values[3]
+                score = np.array(fit.residual / (rr - r * r / w), dtype=np.float64)
+            else:
+                score = np.array(fit.residual / weight, dtype=np.float64)
+        return score, np.array(weight)
+
+    def fit_at(self, point):
+        """The :class:`~napari_imreg.core._brightness.BrightnessFit` at one shift (floats)."""
+        orders = [(0,)] * len(point)
+        at = [[p] for p in point]
+        values = [float(term.tensor(at, orders).reshape(-1)[0]) for term in self._terms()]
+        return profiled_residual(OverlapSums(*values), self.brightness), values[0]
+
+    def derivatives(self, point, *, third: bool = False):
+        """Value, gradient and Hessian of ``f`` at one shift (and None: no third
+        derivatives, so Newton steps are quadratic)."""
+        jets = [Jet(*term.derivatives(point)) for term in self._terms()]
+        f = profiled_residual(OverlapSums(*jets), self.brightness).residual / jets[0]
+        if not isinstance(f, Jet):  # pragma: no cover - a constant surface
+            f = Jet.constant(f, len(point))
+        out = (f.value, f.grad, f.hess)
+        return (*out, None) if third else out
+
+    def weight_at(self, point) -> float:
+        return float(self.sums.w.derivatives(point)[0])
+
+
+def _moved(values: np.ndarray, shift, *, wrap: bool, order: int = 3, fill=0.0) -> np.ndarray:
+    """``values(x - shift)`` by a cubic spline (local: an outlier rings over a few
+    pixels only, where an FFT shift would spread it along whole rows)."""
+    mode = "grid-wrap" if wrap else "constant"
+    return scipy.ndimage.shift(values, shift, order=order, mode=mode, cval=fill, prefilter=True)
+
+
+def _weights(shape, valid: np.ndarray, wrap: bool, variance=None) -> np.ndarray:
+    """The weight of each pixel: the taper (overlap mode) where valid, over ``variance``."""
+    weight = valid.astype(np.float64)
+    if not wrap:
+        weight *= outer_product([_taper_profile(n, TAPER_WIDTH) for n in shape])
+    if variance is not None:
+        weight = weight / variance
+    return weight
+
+
+def _surface(
+    reference, moving, ref_weight, mov_weight, padded, brightness, threads, normalised=False
+):
+    sums = overlap_sums(reference, moving, ref_weight, mov_weight, padded, threads=threads)
+    return ProfiledSurface(sums, brightness, normalised=normalised)
+
+
+def register_robust(
+    reference,
+    moving,
+    *,
+    error=None,
+    reference_error=None,
+    mask=None,
+    boundary: str = "overlap",
+    brightness: str | None = None,
+    zero_mean: bool | None = None,
+    outliers: bool = True,
+    threshold: float = 5.0,
+    saturation: bool = True,
+    max_shift=None,
+    max_iterations: int = 4,
+    threads=None,
+) -> RobustResult:
+    """Measure the shift between two images that also differ by a gain and an offset,
+    hot pixels, cosmic rays and saturation.
+
+    Parameters
+    ----------
+    reference, moving : array_like
+        Real images of the same shape, any dimension. NaN pixels are ignored.
+    error, reference_error : float or array_like, optional
+        1-sigma noise of ``moving`` and ``reference``; with neither, the noise is
+        estimated from the residual.
+    mask : array_like of bool, or a pair of them, optional
+        True marks pixels to ignore (one for both images, or one per image).
+    boundary : {"overlap", "wrap"}
+        Non-periodic images compared over their overlap, or periodic ones.
+    brightness : {"scale+offset", "offset", "none"}, optional
+        What is fitted between the images: ``reference ~ scale * moving + offset``,
+        an offset only, or nothing. Default ``"scale+offset"``, or what
+        ``zero_mean`` says when given (True: ``"offset"``).
+    zero_mean : bool, optional
+        The older name: True is ``brightness="offset"``, False ``"none"``.
+    outliers : bool
+        Clip the residual at ``threshold`` robust sigmas, and search on images
+        whose top and bottom 1% are clipped (default True).
+    threshold : float
+        The clipping level, in robust sigmas of the residual.
+    saturation : bool
+        Leave out pixels at an image's largest value when three or more are.
+    max_shift : float or sequence of float, optional
+        Largest shift searched per axis (default: a quarter of each axis for
+        ``"overlap"``, half for ``"wrap"``).
+    max_iterations : int
+        Rounds of clipping and refinement at most.
+    threads : int, optional
+        FFT threads.
+
+    Returns
+    -------
+    RobustResult
+        ``shift`` registers ``moving`` onto ``reference``
+        (``fourier_shift(moving, shift)`` reproduces it); ``scale`` and ``offset``
+        the fitted brightness; ``clipped`` and ``saturated`` the pixels set aside.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For invalid images, errors, masks or options (the message names it).
+
+    Examples
+    --------
+    >>> from napari_imreg.core import make_extended, make_shifted
+    >>> ref = make_extended(64, seed=1)
+    >>> mov = 4.0 * make_shifted(ref, (-1.5, 2.25)) + 10.0
+    >>> result = register_robust(ref, mov, boundary="wrap")
+    >>> np.round(result.shift, 3), round(result.scale, 3)
+    (array([ 1.5 , -2.25]), 0.25)
+    """
+    ref = np.asarray(as_image(reference, "reference"), dtype=np.float64)
+    mov = np.asarray(as_image(moving, "moving"), dtype=np.float64)
+    check_same_shape(ref, mov, ("reference", "moving"))
+    boundary = check_choice(boundary, "boundary", ("overlap", "wrap"))
+    brightness = check_brightness(brightness, zero_mean)
+    if not (isinstance(threshold, int | float) and threshold > 0):
+        raise ValueError(f"threshold must be a positive number of sigmas, got {threshold!r}.")
+    wrap = boundary == "wrap"
+    shape = ref.shape
+    ndim = ref.ndim
+    mov_err = check_error(error, shape, "error")
+    ref_err = check_error(reference_error, shape, "reference_error")
+    limits = check_max_shift(max_shift, shape)
+    if limits is None:
+        limits = np.array([n / (2 if wrap else 4) for n in shape])
+
+    # Prepare: the pixels each image cannot offer.
+    if mask is None:
+        ref_mask = mov_mask = np.zeros(shape, dtype=bool)
+    elif isinstance(mask, tuple | list) and len(mask) == 2 and np.ndim(mask[0]) == ndim:
+        ref_mask, mov_mask = (np.asarray(m, dtype=bool) for m in mask)
+    else:
+        ref_mask = mov_mask = np.asarray(mask, dtype=bool)
+    for name, m in (("mask", ref_mask), ("mask", mov_mask)):
+        if m.shape != shape:
+            raise ValueError(f"{name} has shape {m.shape} but the images have shape {shape}.")
+    ref_mask = ref_mask | ~np.isfinite(ref)
+    mov_mask = mov_mask | ~np.isfinite(mov)
+    for err, m in ((ref_err, ref_mask), (mov_err, mov_mask)):
+        if isinstance(err, np.ndarray):
+            m |= ~np.isfinite(err)
+    n_saturated = 0
+    if saturation:
+        ref_sat, mov_sat = (
+            saturated(np.where(ref_mask, np.nan, ref)),
+            saturated(np.where(mov_mask, np.nan, mov)),
+        )
+        n_saturated = int(
+            np.count_nonzero(ref_sat & ~ref_mask) + np.count_nonzero(mov_sat & ~mov_mask)
+        )
+        ref_mask, mov_mask = ref_mask | ref_sat, mov_mask | mov_sat
+    if ref_mask.all() or mov_mask.all():
+        raise ValueError("no valid pixel left in one of the images (masked, NaN or saturated).")
+
+    padded = (
+        shape
+        if wrap
+        else _fft.next_fast_shape(np.asarray(shape) + np.ceil(limits).astype(int) + 1)
+    )
+    ref_clean = np.where(ref_mask, 0.0, ref)
+    mov_clean = np.where(mov_mask, 0.0, mov)
+
+    # Whole-pixel search, on copies whose outliers weigh no more than real features.
+    ref_search, mov_search = ref_clean, mov_clean
+    if outliers:
+        ref_search = search_copy(ref_clean, ~ref_mask)
+        mov_search = search_copy(mov_clean, ~mov_mask)
+    surface = _surface(
+        ref_search,
+        mov_search,
+        _weights(shape, ~ref_mask, wrap),
+        _weights(shape, ~mov_mask, wrap),
+        padded,
+        brightness,
+        threads,
+        normalised=True,
+    )
+    start, offset = whole_pixel_minimum(
+        surface, limits, min_weight_fraction=MIN_OVERLAP, threads=threads
+    )
+    shift, *_ = refine_minimum(surface, start, guess=start + offset)
+
+    # Outliers: clip the residual at the current alignment, refine, until stable.
+    fit = surface.fit_at(shift)[0]
+    clip_ref = np.zeros(shape, dtype=bool)
+    clip_mov = np.zeros(shape, dtype=bool)
+    ref_var = None if ref_err is None else np.asarray(ref_err, dtype=np.float64) ** 2
+    mov_var = None if mov_err is None else np.asarray(mov_err, dtype=np.float64) ** 2
+    for iteration in range(max(1, int(max_iterations))):
+        if outliers:
+            new_ref, new_mov = _clip_outliers(
+                ref_clean, mov, ref_mask, mov_mask, shift, fit, wrap=wrap, threshold=threshold
+            )
+            # The clipped set only grows: a pixel once found out stays out, so the
+            # rounds cannot cycle (an outlier left in would pull the next shift).
+            new_ref |= clip_ref
+            new_mov |= clip_mov
+            if (
+                iteration
+                and np.array_equal(new_ref, clip_ref)
+                and np.array_equal(new_mov, clip_mov)
+            ):
+                break
+            clip_ref, clip_mov = new_ref, new_mov
+        surface, weight_r = _final_surface(
+            ref_clean,
+            mov_clean,
+            ref_mask | clip_ref,
+            mov_mask | clip_mov,
+            shape,
+            padded,
+            brightness,
+            wrap,
+            ref_var,
+            mov_var,
+            shift,
+            threads,
+        )
+        shift, f_min, hessian, positive = refine_minimum(surface, np.round(shift), guess=shift)
+        fit, weight = surface.fit_at(shift)
+        if not outliers:
+            break
+
+    known = ref_err is not None or mov_err is not None
+    nfit = ndim + fitted_parameters(brightness)
+    residual_sum = f_min * weight
+    if known:
+        # The weights held 1 / variance: the residual is chi2, and the pixels kept
+        # are the weight of the taper and masks alone.
+        pixels = float(surface_pixels(weight_r, ~(mov_mask | clip_mov), shape, wrap, shift))
+        dof = max(pixels - nfit, 1.0)
+        chi2 = residual_sum
+        scale_to_chi2 = weight
+        noise = None
+    else:
+        dof = max(weight - nfit, 1.0)
+        noise_var = residual_sum / dof
+        chi2 = dof
+        scale_to_chi2 = weight / noise_var
+        noise = float(np.sqrt(noise_var))
+    if positive:
+        covariance, error_out = marginal_errors(hessian * scale_to_chi2)
+    else:
+        covariance = np.full((ndim, ndim), np.inf)
+        error_out = np.full(ndim, np.inf)
+    n_clipped = int(np.count_nonzero(clip_ref) + np.count_nonzero(clip_mov))
+    return RobustResult(
+        shift=np.asarray(shift, dtype=np.float64),
+        error=error_out,
+        covariance=covariance,
+        scale=float(fit.scale),
+        offset=float(fit.offset),
+        chi2_min=float(chi2),
+        dof=float(dof),
+        noise=noise,
+        clipped=n_clipped,
+        saturated=n_saturated,
+        reference_mask=ref_mask | clip_ref,
+        moving_mask=mov_mask | clip_mov,
+        brightness=brightness,
+        boundary=boundary,
+    )
+
+
+def _clip_outliers(ref, mov, ref_mask, mov_mask, shift, fit, *, wrap, threshold):
+    """The pixels of each image whose residual ``R - g M' - c`` at ``shift`` is an
+    outlier (:func:`napari_imreg.core._outliers.clip_residual`), as a mask on each
+    image's own grid."""
+    fill = float(np.median(mov[~mov_mask]))
+    filled = np.where(mov_mask, fill, mov)
+    moved = _moved(filled, shift, wrap=wrap)
+    moved_valid = _moved((~mov_mask).astype(np.float64), shift, wrap=wrap, order=1) > 0.999
+    valid = ~ref_mask & moved_valid
+    residual = ref - float(fit.scale) * moved - float(fit.offset)
+    # What the interpolation can leave at sharp features: the cubic interpolant
+    # against the linear one at the same fraction of a pixel, over the neighbouring
+    # pixels (an edge moves). Only where both images are sharp: an outlier makes
+    # its own image sharp, and must not excuse itself.
+    fraction = np.asarray(shift) - np.round(shift)
+    sharp_mov = np.abs(moved - _moved(filled, shift, wrap=wrap, order=1))
+    sharp_ref = np.abs(
+        _moved(ref, fraction, wrap=wrap) - _moved(ref, fraction, wrap=wrap, order=1)
+    )
+    if MODEL_REACH:
+        size = 2 * MODEL_REACH + 1
+        sharp_mov = scipy.ndimage.maximum_filter(sharp_mov, size=size)
+        sharp_ref = scipy.ndimage.maximum_filter(sharp_ref, size=size)
+    model_error = MODEL_ERROR * np.minimum(abs(float(fit.scale)) * sharp_mov, sharp_ref)
+    clipped, _sigma = clip_residual(residual, valid, threshold=threshold, model_error=model_error)
+    # The same pixels on the moving image's grid (those that reached them).
+    on_moving = _moved(clipped.astype(np.float64), -np.asarray(shift), wrap=wrap, order=1) > 0
+    return clipped, on_moving & ~mov_mask
+
+
+def _final_surface(
+    ref, mov, ref_mask, mov_mask, shape, padded, brightness, wrap, ref_var, mov_var, shift, threads
+):
+    """The profiled surface of the images as given, without the masked pixels; with
+    noise given, the reference's weights hold ``1 / (ref_var + g**2 mov_var)``, the
+    moving variance brought to the reference's grid by the current shift."""
+    ref_w = _weights(shape, ~ref_mask, wrap)
+    mov_w = _weights(shape, ~mov_mask, wrap)
+    if ref_var is None and mov_var is None:
+        return _surface(ref, mov, ref_w, mov_w, padded, brightness, threads), ref_w
+    # The gain multiplies the moving noise: take it from an unweighted fit first.
+    plain = _surface(ref, mov, ref_w, mov_w, padded, brightness, threads)
+    gain = float(plain.fit_at(shift)[0].scale)
+    total = 0.0 if ref_var is None else ref_var
+    if mov_var is not None:
+        moved = (
+            mov_var
+            if np.ndim(mov_var) == 0
+            else _moved(mov_var, shift, wrap=wrap, order=1, fill=np.nan)
+        )
+        total = total + gain**2 * moved
+    total = np.broadcast_to(np.where(np.isfinite(total), total, np.inf), shape)
+    return _surface(ref, mov, ref_w / total, mov_w, padded, brightness, threads), ref_w
+
+
+def surface_pixels(ref_weight, mov_valid, shape, wrap, shift) -> float:
+    """The taper-and-mask weight of the overlap at ``shift`` (a pixel count)."""
+    mov_w = _weights(shape, mov_valid, wrap)
+    moved = _moved(mov_w, shift, wrap=wrap, order=1)
+    return float(np.sum(ref_weight * moved))
