@@ -28,18 +28,18 @@ from __future__ import annotations
 import numpy as np
 import scipy.ndimage
 
-__all__ = ["clip_residual", "robust_sigma", "saturated", "search_copy"]
+__all__ = ["clip_residual", "dilate", "robust_sigma", "saturated", "search_copy"]
 
 #: MAD to Gaussian sigma.
 MAD_SIGMA = 1.482602218505602
 
 
-def _grow(mask: np.ndarray, grow: int) -> np.ndarray:
-    """``mask`` dilated by ``grow`` pixels along every axis and diagonal."""
-    if grow <= 0 or not mask.any():
+def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """``mask`` dilated by ``pixels`` along every axis and diagonal."""
+    if pixels <= 0 or not mask.any():
         return mask
     structure = scipy.ndimage.generate_binary_structure(mask.ndim, mask.ndim)
-    return scipy.ndimage.binary_dilation(mask, structure, iterations=int(grow))
+    return scipy.ndimage.binary_dilation(mask, structure, iterations=int(pixels))
 
 
 def saturated(image, *, min_pixels: int = 3, grow: int = 0) -> np.ndarray:
@@ -78,7 +78,7 @@ def saturated(image, *, min_pixels: int = 3, grow: int = 0) -> np.ndarray:
     mask = image == top
     if np.count_nonzero(mask) < int(min_pixels):
         return np.zeros(image.shape, dtype=bool)
-    return _grow(mask, grow)
+    return dilate(mask, grow)
 
 
 def search_copy(image: np.ndarray, valid: np.ndarray | None = None, *, tail: float = 0.01):
@@ -154,4 +154,4 @@ def clip_residual(
         return np.zeros(residual.shape, dtype=bool), sigma
     scale = sigma if model_error is None else np.sqrt(sigma**2 + model_error**2)
     outliers = valid & (np.abs(residual - centre) > threshold * scale)
-    return _grow(outliers, grow) & valid, sigma
+    return dilate(outliers, grow) & valid, sigma

@@ -39,8 +39,9 @@ from ._brightness import (
     profiled_residual,
 )
 from ._chi2 import Series, marginal_errors, outer_product, refine_minimum, whole_pixel_minimum
-from ._outliers import clip_residual, saturated, search_copy
+from ._outliers import clip_residual, dilate, saturated, search_copy
 from ._validation import as_image, check_choice, check_error, check_max_shift, check_same_shape
+from .register import SHORT_AXIS, SMOOTHING, SMOOTHING_SHORT
 
 __all__ = ["ProfiledSurface", "RobustResult", "overlap_sums", "register_robust"]
 
@@ -52,6 +53,10 @@ MIN_OVERLAP = 0.25
 #: The interpolation error allowed in the residual, as a multiple of the difference
 #: between the cubic and the linear interpolant of the moving image.
 MODEL_ERROR = 3.0
+#: Outlier pixels the search copies allow for (clipped: at least 1%, at most 5%).
+SEARCH_OUTLIERS = 64
+#: The filter is skipped where it would keep less than this fraction of the valid pixels.
+FILTER_KEEPS = 0.5
 MODEL_REACH = 1
 
 
@@ -197,12 +202,18 @@ class ProfiledSurface:
         orders = [(0,)] * len(point)
         at = [[p] for p in point]
         values = [float(term.tensor(at, orders).reshape(-1)[0]) for term in self._terms()]
+        if not values[0] > 0:
+            return profiled_residual(OverlapSums(1.0, 0.0, 0.0, 0.0, 0.0, 0.0), "none"), 0.0
         return profiled_residual(OverlapSums(*values), self.brightness), values[0]
 
     def derivatives(self, point, *, third: bool = False):
         """Value, gradient and Hessian of ``f`` at one shift (and None: no third
         derivatives, so Newton steps are quadratic)."""
         jets = [Jet(*term.derivatives(point)) for term in self._terms()]
+        if not jets[0].value > 0:  # no overlap left there: not a candidate
+            ndim = len(point)
+            out = (np.inf, np.zeros(ndim), np.zeros((ndim, ndim)))
+            return (*out, None) if third else out
         f = profiled_residual(OverlapSums(*jets), self.brightness).residual / jets[0]
         if not isinstance(f, Jet):  # pragma: no cover - a constant surface
             f = Jet.constant(f, len(point))
@@ -252,6 +263,7 @@ def register_robust(
     saturation: bool = True,
     max_shift=None,
     max_iterations: int = 4,
+    prefilter: bool = True,
     threads=None,
 ) -> RobustResult:
     """Measure the shift between two images that also differ by a gain and an offset,
@@ -286,6 +298,11 @@ def register_robust(
         ``"overlap"``, half for ``"wrap"``).
     max_iterations : int
         Rounds of clipping and refinement at most.
+    prefilter : bool
+        ``"overlap"`` only: find the shift on both images through the pipeline's
+        low-pass filter (:data:`napari_imreg.core.register.SMOOTHING`), which a
+        truncated image's near-Nyquist content would otherwise bias; the errors
+        come from the images as given.
     threads : int, optional
         FFT threads.
 
@@ -364,9 +381,13 @@ def register_robust(
 
     # Whole-pixel search, on copies whose outliers weigh no more than real features.
     ref_search, mov_search = ref_clean, mov_clean
+    extreme = (None, None)
     if outliers:
-        ref_search = search_copy(ref_clean, ~ref_mask)
-        mov_search = search_copy(mov_clean, ~mov_mask)
+        # Small images: a few streaks are a larger share of the pixels.
+        tail = float(np.clip(SEARCH_OUTLIERS / ref.size, 0.01, 0.05))
+        ref_search = search_copy(ref_clean, ~ref_mask, tail=tail)
+        mov_search = search_copy(mov_clean, ~mov_mask, tail=tail)
+        extreme = (ref_search != ref_clean, mov_search != mov_clean)
     surface = _surface(
         ref_search,
         mov_search,
@@ -391,7 +412,16 @@ def register_robust(
     for iteration in range(max(1, int(max_iterations))):
         if outliers:
             new_ref, new_mov = _clip_outliers(
-                ref_clean, mov, ref_mask, mov_mask, shift, fit, wrap=wrap, threshold=threshold
+                ref_clean,
+                mov,
+                ref_mask,
+                mov_mask,
+                shift,
+                fit,
+                wrap=wrap,
+                threshold=threshold,
+                extreme=extreme,
+                levelled=None if not outliers else (ref_search, mov_search),
             )
             # The clipped set only grows: a pixel once found out stays out, so the
             # rounds cannot cycle (an outlier left in would pull the next shift).
@@ -417,27 +447,53 @@ def register_robust(
             mov_var,
             shift,
             threads,
+            prefilter=prefilter,
         )
         shift, f_min, hessian, positive = refine_minimum(surface, np.round(shift), guess=shift)
         fit, weight = surface.fit_at(shift)
         if not outliers:
             break
 
+    # Errors: from the images as given (the filter correlates the noise between
+    # pixels, which the Fisher matrix of independent pixels would not see).
+    if prefilter and not wrap:
+        surface, weight_r = _final_surface(
+            ref_clean,
+            mov_clean,
+            ref_mask | clip_ref,
+            mov_mask | clip_mov,
+            shape,
+            padded,
+            brightness,
+            wrap,
+            ref_var,
+            mov_var,
+            shift,
+            threads,
+            prefilter=False,
+        )
+        f_min, _, hessian = surface.derivatives(shift)
+        fit, weight = surface.fit_at(shift)
+        positive = bool(np.all(np.linalg.eigvalsh(0.5 * (hessian + hessian.T)) > 0))
     known = ref_err is not None or mov_err is not None
     nfit = ndim + fitted_parameters(brightness)
-    residual_sum = f_min * weight
     if known:
         # The weights held 1 / variance: the residual is chi2, and the pixels kept
         # are the weight of the taper and masks alone.
         pixels = float(surface_pixels(weight_r, ~(mov_mask | clip_mov), shape, wrap, shift))
         dof = max(pixels - nfit, 1.0)
-        chi2 = residual_sum
+        chi2 = f_min * weight
         scale_to_chi2 = weight
         noise = None
     else:
-        dof = max(weight - nfit, 1.0)
-        noise_var = residual_sum / dof
-        chi2 = dof
+        # The noise from the explicit residual: the surface's own residual, made of
+        # interpolated sums, can fall below it (or below zero) where much is masked.
+        squares, pixels = _explicit_residual(
+            ref_clean, mov, ref_mask | clip_ref, mov_mask | clip_mov, shift, fit, wrap=wrap
+        )
+        dof = max(pixels - nfit, 1.0)
+        noise_var = max(squares / dof, np.finfo(float).tiny)
+        chi2 = squares / noise_var
         scale_to_chi2 = weight / noise_var
         noise = float(np.sqrt(noise_var))
     if positive:
@@ -464,10 +520,27 @@ def register_robust(
     )
 
 
-def _clip_outliers(ref, mov, ref_mask, mov_mask, shift, fit, *, wrap, threshold):
+def _clip_outliers(
+    ref,
+    mov,
+    ref_mask,
+    mov_mask,
+    shift,
+    fit,
+    *,
+    wrap,
+    threshold,
+    extreme=(None, None),
+    levelled=None,
+):
     """The pixels of each image whose residual ``R - g M' - c`` at ``shift`` is an
     outlier (:func:`napari_imreg.core._outliers.clip_residual`), as a mask on each
-    image's own grid."""
+    image's own grid.
+
+    ``extreme`` (one mask per image, or None): the pixels in the outer tails of the
+    image's values. Those outside the overlap, which no residual judges, are set
+    aside too: at the neighbouring whole-pixel shifts they enter the sums, and the
+    interpolant of the sums between those shifts carries them to this one."""
     fill = float(np.median(mov[~mov_mask]))
     filled = np.where(mov_mask, fill, mov)
     moved = _moved(filled, shift, wrap=wrap)
@@ -478,10 +551,16 @@ def _clip_outliers(ref, mov, ref_mask, mov_mask, shift, fit, *, wrap, threshold)
     # against the linear one at the same fraction of a pixel, over the neighbouring
     # pixels (an edge moves). Only where both images are sharp: an outlier makes
     # its own image sharp, and must not excuse itself.
+    # Judged on the copies whose tails are clipped (``levelled``): there a hot
+    # pixel near another image's hot pixel cannot make both look sharp.
     fraction = np.asarray(shift) - np.round(shift)
-    sharp_mov = np.abs(moved - _moved(filled, shift, wrap=wrap, order=1))
+    ref_level, mov_level = (ref, filled) if levelled is None else levelled
+    mov_level = np.where(mov_mask, fill, mov_level)
+    sharp_mov = np.abs(
+        _moved(mov_level, shift, wrap=wrap) - _moved(mov_level, shift, wrap=wrap, order=1)
+    )
     sharp_ref = np.abs(
-        _moved(ref, fraction, wrap=wrap) - _moved(ref, fraction, wrap=wrap, order=1)
+        _moved(ref_level, fraction, wrap=wrap) - _moved(ref_level, fraction, wrap=wrap, order=1)
     )
     if MODEL_REACH:
         size = 2 * MODEL_REACH + 1
@@ -490,16 +569,69 @@ def _clip_outliers(ref, mov, ref_mask, mov_mask, shift, fit, *, wrap, threshold)
     model_error = MODEL_ERROR * np.minimum(abs(float(fit.scale)) * sharp_mov, sharp_ref)
     clipped, _sigma = clip_residual(residual, valid, threshold=threshold, model_error=model_error)
     # The same pixels on the moving image's grid (those that reached them).
-    on_moving = _moved(clipped.astype(np.float64), -np.asarray(shift), wrap=wrap, order=1) > 0
-    return clipped, on_moving & ~mov_mask
+    back = -np.asarray(shift)
+    on_moving = _moved(clipped.astype(np.float64), back, wrap=wrap, order=1) > 0
+    on_moving &= ~mov_mask
+    ref_extreme, mov_extreme = extreme
+    if ref_extreme is not None:
+        clipped |= dilate(ref_extreme & ~valid & ~ref_mask, 1)
+    if mov_extreme is not None:
+        judged = _moved(valid.astype(np.float64), back, wrap=wrap, order=1) > 0
+        on_moving |= dilate(mov_extreme & ~judged & ~mov_mask, 1)
+    return clipped, on_moving
+
+
+def _filtered(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` (masked pixels zeroed) through the pipeline's low-pass filter along
+    each axis, and the mask grown to every pixel the filter drew from a masked one
+    or from outside the image."""
+    kernels = [SMOOTHING if n >= SHORT_AXIS else SMOOTHING_SHORT for n in image.shape]
+    out = np.where(mask, 0.0, image)
+    for axis, kernel in enumerate(kernels):
+        out = scipy.ndimage.correlate1d(out, kernel, axis=axis, mode="constant")
+    footprint = np.ones(tuple(k.size for k in kernels), dtype=bool)
+    valid = scipy.ndimage.binary_erosion(~mask, footprint, border_value=0)
+    if np.count_nonzero(valid) < FILTER_KEEPS * np.count_nonzero(~mask):
+        # Masked in so many places that the filter would leave too little: unfiltered.
+        return np.where(mask, 0.0, image), mask
+    return np.where(valid, out, 0.0), ~valid
+
+
+def _explicit_residual(ref, mov, ref_mask, mov_mask, shift, fit, *, wrap):
+    """``sum w (R - g M' - c)**2`` and ``sum w`` over the pixels kept, ``M'`` the moving
+    image moved by a cubic spline and ``w`` the taper of both images."""
+    fill = float(np.median(mov[~mov_mask]))
+    moved = _moved(np.where(mov_mask, fill, mov), shift, wrap=wrap)
+    shape = ref.shape
+    weight = _weights(shape, ~ref_mask, wrap) * np.clip(
+        _moved(_weights(shape, ~mov_mask, wrap), shift, wrap=wrap, order=1), 0.0, None
+    )
+    residual = np.where(weight > 0, ref - float(fit.scale) * moved - float(fit.offset), 0.0)
+    return float(np.sum(weight * residual**2)), float(np.sum(weight))
 
 
 def _final_surface(
-    ref, mov, ref_mask, mov_mask, shape, padded, brightness, wrap, ref_var, mov_var, shift, threads
+    ref,
+    mov,
+    ref_mask,
+    mov_mask,
+    shape,
+    padded,
+    brightness,
+    wrap,
+    ref_var,
+    mov_var,
+    shift,
+    threads,
+    *,
+    prefilter=False,
 ):
     """The profiled surface of the images as given, without the masked pixels; with
     noise given, the reference's weights hold ``1 / (ref_var + g**2 mov_var)``, the
     moving variance brought to the reference's grid by the current shift."""
+    if prefilter:
+        ref, ref_mask = _filtered(ref, ref_mask)
+        mov, mov_mask = _filtered(mov, mov_mask)
     ref_w = _weights(shape, ~ref_mask, wrap)
     mov_w = _weights(shape, ~mov_mask, wrap)
     if ref_var is None and mov_var is None:
