@@ -172,10 +172,10 @@ def make_pair(name: str, case: str, *, rng, size: int = 96) -> Pair:
         moving = add_streaks(moving, 3, bright, rng)
     if case == "saturation":
         # A longer exposure of the moving image on the same detector: both clip at one
-        # full well, set where 2% of the reference's pixels reach it.
-        full_well = float(np.quantile(reference, 0.98))
+        # full well, set where 1% of the reference's pixels reach it.
+        full_well = float(np.quantile(reference, 0.99))
         reference = np.minimum(reference, full_well)
-        moving = np.minimum(1.5 * moving, full_well)
+        moving = np.minimum(1.2 * moving, full_well)
     return Pair(reference, moving, shift_full / BIN, name, case, sigma)
 
 
