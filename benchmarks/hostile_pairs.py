@@ -191,13 +191,20 @@ def usable_scenes(size: int = 96, smallest: int = 40) -> tuple[str, ...]:
 
 
 def make_stack(
-    name: str, *, frames: int = 40, fade: float = 0.05, background: float = 0.0, rng, size=96
+    name: str,
+    *,
+    frames: int = 40,
+    fade: float = 0.05,
+    background: float = 0.0,
+    tilt: float = 0.0,
+    rng,
+    size=96,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A time-lapse that drifts by a random walk of whole full-resolution pixels.
 
     Frame ``k`` is multiplied by ``(1 - fade)**k`` (bleaching) and gains
-    ``background * k / frames`` scene stds of a tilted background (a drift of the
-    background and of its gradient). Returns the stack and the true position of each
+    ``background * k / frames`` scene stds of background, tilted by ``tilt`` (its
+    relative change across the frame: a drift of the background and of its gradient). Returns the stack and the true position of each
     frame (binned pixels, frame 0 at zero), which is also the shift that registers frame ``k`` onto
     frame 0 (``register_stack(reference="first")`` should report it).
     """
@@ -226,7 +233,7 @@ def make_stack(
         frame = frame * (1.0 - fade) ** k
         if background:
             y, x = np.indices(frame.shape) / frame.shape[0]
-            frame = frame + background * std * (k / frames) * (1.0 + 0.5 * y + 0.3 * x)
+            frame = frame + background * std * (k / frames) * (1.0 + tilt * (0.8 * y + 0.6 * x))
         stack.append(frame)
     positions = (walk - walk[0]) / BIN
     return np.stack(stack), positions

@@ -429,12 +429,15 @@ def register_robust(
                 wrap=wrap,
                 threshold=threshold,
                 extreme=extreme,
-                levelled=None if not outliers else (ref_search, mov_search),
+                levelled=(ref_search, mov_search) if outliers else None,
             )
-            # The clipped set only grows: a pixel once found out stays out, so the
-            # rounds cannot cycle (an outlier left in would pull the next shift).
-            new_ref |= clip_ref
-            new_mov |= clip_mov
+            # The first round judges with the gain of the search copies, whose tails
+            # are levelled: it may clip the cores of real bright features, so the
+            # second judges afresh. From then on the set only grows: a pixel once
+            # found out stays out, and the rounds cannot cycle.
+            if iteration >= 2:
+                new_ref |= clip_ref
+                new_mov |= clip_mov
             if (
                 iteration
                 and np.array_equal(new_ref, clip_ref)
