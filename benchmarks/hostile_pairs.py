@@ -204,9 +204,10 @@ def make_stack(
 
     Frame ``k`` is multiplied by ``(1 - fade)**k`` (bleaching) and gains
     ``background * k / frames`` scene stds of background, tilted by ``tilt`` (its
-    relative change across the frame: a drift of the background and of its gradient). Returns the stack and the true position of each
-    frame (binned pixels, frame 0 at zero), which is also the shift that registers frame ``k`` onto
-    frame 0 (``register_stack(reference="first")`` should report it).
+    relative change across the frame: a drift of the background and of its
+    gradient). Returns the stack and the true position of each frame (binned
+    pixels, frame 0 at zero), which is also the shift that registers frame ``k``
+    onto frame 0 (``register_stack(reference=0)`` should report it).
     """
     image = scene(name)
     steps = rng.integers(-2, 3, size=(frames, 2))

@@ -211,7 +211,7 @@ def profiled_residual(sums: OverlapSums, brightness: str) -> BrightnessFit:
     >>> sums = OverlapSums(100.0, ref.sum(), mov.sum(), (ref**2).sum(), (mov**2).sum(),
     ...                    (ref * mov).sum())
     >>> fit = profiled_residual(sums, "scale+offset")
-    >>> round(float(fit.scale), 6), round(float(fit.offset), 6), abs(fit.residual) < 1e-9
+    >>> round(float(fit.scale), 6), round(float(fit.offset), 6), bool(abs(fit.residual) < 1e-9)
     (2.0, 6.0, True)
     """
     w, r, m, rr, mm, rm = sums.w, sums.r, sums.m, sums.rr, sums.mm, sums.rm
