@@ -122,6 +122,8 @@ def test_the_profiled_surface_derivatives_are_those_of_its_values():
         return fit.residual / w
 
     value, grad, hess = surface.derivatives(point)
+    grid = surface.values([np.array([point[0]]), np.array([point[1]])])
+    assert grid[0, 0] == pytest.approx(f(point), rel=1e-10)
     assert value == pytest.approx(f(point), rel=1e-10)
     h = 1e-4
     steps = np.eye(2) * h

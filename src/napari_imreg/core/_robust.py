@@ -221,6 +221,18 @@ class ProfiledSurface:
                 score = np.array(fit.residual / weight, dtype=np.float64)
         return score, np.array(weight)
 
+    def values(self, positions) -> np.ndarray:
+        """``f`` (or the search score) on the tensor grid of ``positions`` (one array of
+        shifts per axis): what the surface code's tapered road asks of a surface, whose
+        terms are evaluated by ``tensor`` alone."""
+        orders = [(0,)] * len(positions)
+        values = [term.tensor(positions, orders) for term in self._terms()]
+        fit = profiled_residual(OverlapSums(*values), self.brightness)
+        w, r, rr = values[0], values[1], values[3]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            divisor = rr - r * r / w if self.normalised else w
+            return np.where(w > 0, fit.residual / divisor, np.inf)
+
     def fit_at(self, point):
         """The :class:`~napari_imreg.core._brightness.BrightnessFit` at one shift (floats)."""
         orders = [(0,)] * len(point)
