@@ -21,6 +21,7 @@ from napari_imreg.core import fourier_shift
 from napari_imreg.core._brightness import (
     Jet,
     OverlapSums,
+    TiltSums,
     check_brightness,
     profiled_residual,
 )
@@ -91,6 +92,35 @@ def test_profiled_residual_is_the_weighted_least_squares_minimum(brightness):
         assert (fit.scale, fit.offset) == pytest.approx(tuple(beta), rel=1e-9)
 
 
+def test_the_tilt_fit_is_the_weighted_least_squares_minimum():
+    rng = np.random.default_rng(12)
+    n = 300
+    w = rng.uniform(0.2, 1.0, n)
+    x = rng.uniform(-0.5, 0.5, (2, n))
+    mov = rng.normal(size=n)
+    ref = 0.7 * mov + 2.0 + 3.0 * x[0] - 1.5 * x[1] + rng.normal(scale=0.1, size=n)
+    columns = np.stack([mov, np.ones(n), x[0], x[1]], axis=1)
+    sw = np.sqrt(w)
+    beta = np.linalg.lstsq(columns * sw[:, None], ref * sw, rcond=None)[0]
+    expected = float(np.sum(w * (ref - columns @ beta) ** 2))
+
+    def total(*factors):
+        return float(np.sum(w * np.prod(factors, axis=0)))
+
+    tilt = TiltSums(
+        x=(total(x[0]), total(x[1])),
+        xm=(total(x[0], mov), total(x[1], mov)),
+        xr=(total(x[0], ref), total(x[1], ref)),
+        xx=(total(x[0], x[0]), total(x[0], x[1]), total(x[1], x[1])),
+    )
+    sums = OverlapSums(
+        w.sum(), total(ref), total(mov), total(ref, ref), total(mov, mov), total(ref, mov), tilt
+    )
+    fit = profiled_residual(sums, "scale+offset+tilt")
+    assert fit.residual == pytest.approx(expected, rel=1e-9)
+    assert (fit.scale, fit.offset) == pytest.approx(tuple(beta[:2]), rel=1e-9)
+
+
 def test_anticorrelated_images_fit_no_gain():
     rng = np.random.default_rng(1)
     mov = rng.normal(size=100)
@@ -156,6 +186,7 @@ def test_check_brightness_maps_zero_mean_and_rejects_contradictions():
     assert check_brightness(None, zero_mean=True) == "offset"
     assert check_brightness(None, zero_mean=False) == "none"
     assert check_brightness("offset", zero_mean=True) == "offset"
+    assert check_brightness("scale+offset+tilt") == "scale+offset+tilt"
     with pytest.raises(ValueError, match="brightness must be one of"):
         check_brightness("gain")
     with pytest.raises(ValueError, match="contradicts brightness"):
@@ -286,6 +317,22 @@ def test_saturated_pairs_stay_within_their_errors(clean_rms):
     assert all(abs(r.scale - 1 / 1.2) < 0.1 for _, _, r in trials)  # the unsaturated gain
 
 
+def test_a_background_gradient_is_fitted_by_the_tilt(clean_rms):
+    """A ramp of one scene std across the moving image is no gain or offset: the
+    tilt fit absorbs it."""
+    errors, pulls = [], []
+    for seed in SEEDS:
+        for name in SCENES:
+            rng = np.random.default_rng([seed, SCENES.index(name)])
+            pair = hostile_pairs.make_pair(name, "gradient", rng=rng)
+            result = register_robust(pair.reference, pair.moving, brightness="scale+offset+tilt")
+            errors.append(result.shift - pair.shift)
+            pulls.append(errors[-1] / result.error)
+    errors = np.array(errors)
+    assert float(np.sqrt(np.mean(errors**2))) <= 1.5 * clean_rms + 0.005
+    assert np.abs(np.array(pulls)).max() <= 4.0
+
+
 def test_the_clean_pairs_are_accurate_and_within_four_sigma(clean_rms):
     trials = _trials("clean")
     assert clean_rms < 0.02
@@ -293,23 +340,35 @@ def test_the_clean_pairs_are_accurate_and_within_four_sigma(clean_rms):
 
 
 @pytest.mark.parametrize("reference", ["first", 9, "mean", "previous"])
-def test_a_bleaching_stack_with_a_drifting_background_registers(reference):
+@pytest.mark.parametrize("brightness", ["scale+offset", "scale+offset+tilt"])
+def test_a_bleaching_stack_with_a_drifting_background_registers(reference, brightness):
     """20 frames fading 10% a frame (to 0.14 of the first) while the background
-    rises by 5 scene stds and the field drifts: every frame within 0.05 px."""
+    rises by 5 scene stds (tilted, for the tilt fit) and the field drifts: every
+    frame within 0.05 px."""
+    tilt = 0.5 if brightness == "scale+offset+tilt" else 0.0
     stack, positions = hostile_pairs.make_stack(
-        "camera", frames=20, fade=0.1, background=5.0, rng=np.random.default_rng(8), size=64
+        "camera",
+        frames=20,
+        fade=0.1,
+        background=5.0,
+        tilt=tilt,
+        rng=np.random.default_rng(8),
+        size=64,
     )
     shifts = np.zeros_like(positions)
     if reference == "previous":
         for k in range(1, len(stack)):
-            shifts[k] = shifts[k - 1] + register_robust(stack[k - 1], stack[k]).shift
+            step = register_robust(stack[k - 1], stack[k], brightness=brightness)
+            shifts[k] = shifts[k - 1] + step.shift
     else:
         target = (
             stack.mean(axis=0)
             if reference == "mean"
             else stack[0 if reference == "first" else reference]
         )
-        shifts = np.array([register_robust(target, frame).shift for frame in stack])
+        shifts = np.array(
+            [register_robust(target, frame, brightness=brightness).shift for frame in stack]
+        )
         shifts -= shifts[0]
     np.testing.assert_allclose(shifts, positions, atol=0.05)
 

@@ -47,8 +47,8 @@ __all__ = [
     "profiled_residual",
 ]
 
-Brightness = Literal["scale+offset", "offset", "none"]
-BRIGHTNESS_FITS = ("scale+offset", "offset", "none")
+Brightness = Literal["scale+offset+tilt", "scale+offset", "offset", "none"]
+BRIGHTNESS_FITS = ("scale+offset+tilt", "scale+offset", "offset", "none")
 #: A centred moving power below this fraction of the reference's leaves the gain
 #: unconstrained (a flat moving overlap): no gain is fitted there.
 FLAT = 1e-12
@@ -84,7 +84,16 @@ def check_brightness(brightness, zero_mean=None) -> str:
 
 def fitted_parameters(brightness: str) -> int:
     """How many brightness parameters a fit uses (for the degrees of freedom)."""
+    if brightness == "scale+offset+tilt":
+        raise ValueError("the tilt adds one parameter per axis: use fitted_parameters(b, ndim)")
     return {"scale+offset": 2, "offset": 1, "none": 0}[brightness]
+
+
+def fitted_count(brightness: str, ndim: int) -> int:
+    """Brightness parameters fitted, the tilt's one per axis included."""
+    if brightness == "scale+offset+tilt":
+        return 2 + ndim
+    return fitted_parameters(brightness)
 
 
 class Jet:
@@ -150,9 +159,23 @@ class Jet:
 
 
 @dataclass(frozen=True)
+class TiltSums:
+    """The sums a background tilt needs, with ``x_j`` the reference's coordinate along
+    axis ``j`` (centred and scaled to [-1/2, 1/2]): ``x[j] = sum w x_j``,
+    ``xm[j] = sum w x_j M'``, ``xr[j] = sum w x_j R`` and ``xx`` the ``sum w x_i x_j``
+    for ``i <= j`` in the order of ``itertools.combinations_with_replacement``."""
+
+    x: tuple
+    xm: tuple
+    xr: tuple
+    xx: tuple
+
+
+@dataclass(frozen=True)
 class OverlapSums:
     """The six weighted sums over the overlap at a shift (arrays over a grid of
-    shifts, floats, or :class:`Jet`); see the module docstring."""
+    shifts, floats, or :class:`Jet`); see the module docstring. ``tilt``: the sums
+    of :class:`TiltSums`, for ``brightness="scale+offset+tilt"``."""
 
     w: object
     r: object
@@ -160,6 +183,7 @@ class OverlapSums:
     rr: object
     mm: object
     rm: object
+    tilt: TiltSums | None = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +239,8 @@ def profiled_residual(sums: OverlapSums, brightness: str) -> BrightnessFit:
     (2.0, 6.0, True)
     """
     w, r, m, rr, mm, rm = sums.w, sums.r, sums.m, sums.rr, sums.mm, sums.rm
+    if brightness == "scale+offset+tilt":
+        return _tilted(sums)
     if brightness == "none":
         return BrightnessFit(rr - 2.0 * rm + mm, 1.0, 0.0)
     if brightness == "offset":
@@ -237,3 +263,64 @@ def profiled_residual(sums: OverlapSums, brightness: str) -> BrightnessFit:
         residual = crr - gain * crm
         offset = (r - gain * m) / w
     return BrightnessFit(residual, gain, offset)
+
+
+def _solve(matrix, rhs):
+    """Solve a small symmetric positive definite system by elimination without
+    pivoting; the entries may be arrays (one system per shift) or :class:`Jet`."""
+    k = len(rhs)
+    a = [list(row) for row in matrix]
+    b = list(rhs)
+    for p in range(k):
+        for row in range(p + 1, k):
+            factor = a[row][p] / a[p][p]
+            for col in range(p + 1, k):
+                a[row][col] = a[row][col] - factor * a[p][col]
+            b[row] = b[row] - factor * b[p]
+    x = [None] * k
+    for p in reversed(range(k)):
+        total = b[p]
+        for col in range(p + 1, k):
+            total = total - a[p][col] * x[col]
+        x[p] = total / a[p][p]
+    return x
+
+
+def _tilted(sums: OverlapSums) -> BrightnessFit:
+    """``min sum w (R - g M' - c - t . x)**2`` by the normal equations of the columns
+    ``M', 1, x_1 .. x_n``; where the gain comes out negative, the fit of ``1, x``
+    alone (no match). The offset returned is ``c``, at the centre of the reference."""
+    tilt = sums.tilt
+    if tilt is None:
+        raise ValueError('brightness="scale+offset+tilt" needs the tilt sums (OverlapSums.tilt).')
+    n = len(tilt.x)
+    size = n + 2
+    a = [[None] * size for _ in range(size)]
+    a[0][0], a[0][1], a[1][1] = sums.mm, sums.m, sums.w
+    for j in range(n):
+        a[0][2 + j] = tilt.xm[j]
+        a[1][2 + j] = tilt.x[j]
+    pairs = [(i, j) for i in range(n) for j in range(i, n)]
+    for (i, j), value in zip(pairs, tilt.xx, strict=True):
+        a[2 + i][2 + j] = value
+    for i in range(size):
+        for j in range(i):
+            a[i][j] = a[j][i]
+    b = [sums.rm, sums.r, *tilt.xr]
+    beta = _solve(a, b)
+    residual = sums.rr - sum(bi * xi for bi, xi in zip(b, beta, strict=True))
+    # Without the moving image: the background model alone.
+    reduced = _solve([row[1:] for row in a[1:]], b[1:])
+    unmatched = sums.rr - sum(bi * xi for bi, xi in zip(b[1:], reduced, strict=True))
+    gain = beta[0]
+    if isinstance(gain, Jet):
+        if gain.value > 0:
+            return BrightnessFit(residual, gain, beta[1])
+        return BrightnessFit(unmatched, 0.0, reduced[0])
+    with np.errstate(invalid="ignore"):
+        matched = np.asarray(gain) > 0
+        return BrightnessFit(
+            np.where(matched, residual, unmatched),
+            np.where(matched, gain, 0.0),
+            np.where(matched, beta[1], reduced[0]),
+        )

@@ -34,8 +34,9 @@ from . import _fft
 from ._brightness import (
     Jet,
     OverlapSums,
+    TiltSums,
     check_brightness,
-    fitted_parameters,
+    fitted_count,
     profiled_residual,
 )
 from ._chi2 import Series, marginal_errors, outer_product, refine_minimum, whole_pixel_minimum
@@ -135,6 +136,7 @@ def overlap_sums(
     *,
     threads=None,
     drop_nyquist: bool = False,
+    tilt: bool = False,
 ) -> OverlapSums:
     """The six overlap sums of :mod:`napari_imreg.core._brightness` as series in the shift.
 
@@ -143,7 +145,8 @@ def overlap_sums(
     ``corr(f, g)(s) = sum_x f(x) g(x - s)``, spectrum ``F(f) conj(F(g))``, on the
     FFT shape ``padded`` (the images' shape: periodic; larger: zero-padded).
     ``drop_nyquist`` leaves the Nyquist frequency of even axes out of the cross sum
-    (periodic images).
+    (periodic images). ``tilt`` adds the sums of a background tilt
+    (:class:`napari_imreg.core._brightness.TiltSums`).
 
     Returns
     -------
@@ -176,6 +179,20 @@ def overlap_sums(
     def corr(f, g):
         return Series(f * np.conj(g), shape)
 
+    tilt_sums = None
+    if tilt:
+        # The reference's coordinates, centred and scaled to [-1/2, 1/2].
+        grids = np.meshgrid(
+            *[(np.arange(n) - (n - 1) / 2) / n for n in reference.shape], indexing="ij"
+        )
+        fx = [spectrum(a * x) for x in grids]
+        pairs = [(i, j) for i in range(len(grids)) for j in range(i, len(grids))]
+        tilt_sums = TiltSums(
+            x=tuple(corr(f, fb) for f in fx),
+            xm=tuple(corr(f, fbm) for f in fx),
+            xr=tuple(corr(spectrum(a * x * r), fb) for x in grids),
+            xx=tuple(corr(spectrum(a * grids[i] * grids[j]), fb) for i, j in pairs),
+        )
     return OverlapSums(
         w=corr(fa, fb),
         r=corr(far, fb),
@@ -183,6 +200,7 @@ def overlap_sums(
         rr=corr(far2, fb),
         mm=corr(fa, fbm2),
         rm=Series(cross, shape),
+        tilt=tilt_sums,
     )
 
 
@@ -198,19 +216,36 @@ class ProfiledSurface:
     def __init__(self, sums: OverlapSums, brightness: str, *, normalised: bool = False):
         self.sums = sums
         self.brightness = brightness
-        self.normalised = normalised and brightness == "scale+offset"
+        self.normalised = normalised and brightness.startswith("scale+offset")
         self.shape = sums.w.shape
 
     def _terms(self):
         s = self.sums
-        return (s.w, s.r, s.m, s.rr, s.mm, s.rm)
+        terms = [s.w, s.r, s.m, s.rr, s.mm, s.rm]
+        if s.tilt is not None:
+            terms += [*s.tilt.x, *s.tilt.xm, *s.tilt.xr, *s.tilt.xx]
+        return terms
+
+    def _sums(self, values) -> OverlapSums:
+        """The sums rebuilt from values in the order of ``_terms``."""
+        if self.sums.tilt is None:
+            return OverlapSums(*values[:6])
+        n = len(self.sums.tilt.x)
+        rest = values[6:]
+        tilt = TiltSums(
+            tuple(rest[:n]),
+            tuple(rest[n : 2 * n]),
+            tuple(rest[2 * n : 3 * n]),
+            tuple(rest[3 * n :]),
+        )
+        return OverlapSums(*values[:6], tilt=tilt)
 
     def grid(self, threads=None, window=None):
         """The score at every whole-pixel shift (FFT layout, or ``window``) and ``W``."""
         values = [term.grid(threads, window=window) for term in self._terms()]
         values = [np.array(v, dtype=np.float64) for v in values]
         weight = np.broadcast_to(values[0], np.broadcast_shapes(*[np.shape(v) for v in values]))
-        fit = profiled_residual(OverlapSums(*values), self.brightness)
+        fit = profiled_residual(self._sums(values), self.brightness)
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.normalised:
                 # 1 - rho**2: a flat overlap (rho ~ 0) scores 1, however small its
@@ -227,7 +262,7 @@ class ProfiledSurface:
         terms are evaluated by ``tensor`` alone."""
         orders = [(0,)] * len(positions)
         values = [term.tensor(positions, orders) for term in self._terms()]
-        fit = profiled_residual(OverlapSums(*values), self.brightness)
+        fit = profiled_residual(self._sums(values), self.brightness)
         w, r, rr = values[0], values[1], values[3]
         with np.errstate(divide="ignore", invalid="ignore"):
             divisor = rr - r * r / w if self.normalised else w
@@ -240,7 +275,7 @@ class ProfiledSurface:
         values = [float(term.tensor(at, orders).reshape(-1)[0]) for term in self._terms()]
         if not values[0] > 0:
             return profiled_residual(OverlapSums(1.0, 0.0, 0.0, 0.0, 0.0, 0.0), "none"), 0.0
-        return profiled_residual(OverlapSums(*values), self.brightness), values[0]
+        return profiled_residual(self._sums(values), self.brightness), values[0]
 
     def derivatives(self, point, *, third: bool = False):
         """Value, gradient and Hessian of ``f`` at one shift (and None: no third
@@ -250,7 +285,7 @@ class ProfiledSurface:
             ndim = len(point)
             out = (np.inf, np.zeros(ndim), np.zeros((ndim, ndim)))
             return (*out, None) if third else out
-        f = profiled_residual(OverlapSums(*jets), self.brightness).residual / jets[0]
+        f = profiled_residual(self._sums(jets), self.brightness).residual / jets[0]
         if not isinstance(f, Jet):  # pragma: no cover - a constant surface
             f = Jet.constant(f, len(point))
         out = (f.value, f.grad, f.hess)
@@ -282,7 +317,14 @@ def _surface(
 ):
     wrap = tuple(padded) == tuple(reference.shape)
     sums = overlap_sums(
-        reference, moving, ref_weight, mov_weight, padded, threads=threads, drop_nyquist=wrap
+        reference,
+        moving,
+        ref_weight,
+        mov_weight,
+        padded,
+        threads=threads,
+        drop_nyquist=wrap,
+        tilt=brightness == "scale+offset+tilt",
     )
     return ProfiledSurface(sums, brightness, normalised=normalised)
 
@@ -524,7 +566,7 @@ def register_robust(
         unfiltered = refine_minimum(surface, np.round(shift), guess=shift)[0]
         floor = FLOOR * np.abs(unfiltered - shift)
     known = ref_err is not None or mov_err is not None
-    nfit = ndim + fitted_parameters(brightness)
+    nfit = ndim + fitted_count(brightness, ndim)
     if known:
         # The weights held 1 / variance: the residual is chi2, and the pixels kept
         # are the weight of the taper and masks alone.
