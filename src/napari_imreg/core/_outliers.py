@@ -18,9 +18,9 @@ Three pieces, each a pure function on arrays, for three stages of the pipeline:
   whatever its shape.
 
 Clipped pixels leave every sum: the degrees of freedom are the weight of the pixels
-kept, and the noise estimated from the residual is that of the pixels kept (with
-a ``threshold`` of 5 the clipping removes a fraction 6e-7 of Gaussian noise, which
-lowers the variance by less than 1e-5 of itself).
+kept, and the noise estimated from the residual is that of the pixels kept (at a
+``threshold`` of 5 or more, clipping removes under 6e-7 of Gaussian noise, and lowers
+its variance by less than 1e-5 of itself).
 """
 
 from __future__ import annotations
