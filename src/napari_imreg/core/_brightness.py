@@ -1,0 +1,326 @@
+"""The brightness relation fitted between the images, profiled out of chi2 analytically.
+
+For a shift ``s`` the overlap sums (weights ``w(x) = a(x) b(x - s)``, see
+:mod:`napari_imreg.core._chi2`) are::
+
+    W = sum w          R = sum w R          M = sum w M'
+    RR = sum w R**2    MM = sum w M'**2     RM = sum w R M'
+
+with ``M'(x) = M(x - s)``. Each is one cross-correlation, a function of ``s`` that the
+surface code already makes (``W``: corr(a, b); ``R``: corr(aR, b); ``M``: corr(a, bM);
+``RR``: corr(aR**2, b); ``MM``: corr(a, bM**2); ``RM``: corr(aR, bM)). The residual
+``sum w (R - g M' - c)**2`` minimised over the fitted gain ``g`` and offset ``c`` is
+then a closed form in the six sums:
+
+* ``"none"`` (``g = 1, c = 0``): ``RR - 2 RM + MM``;
+* ``"offset"`` (``g = 1``): that minus ``(R - M)**2 / W``, today's ``zero_mean=True``;
+* ``"scale+offset"``: with the centred sums ``Crr = RR - R**2/W``, ``Cmm = MM - M**2/W``,
+  ``Crm = RM - R M / W``, the residual is ``Crr - Crm**2 / Cmm = Crr (1 - rho**2)``,
+  ``rho`` the weighted correlation of the images over the overlap, at
+  ``g = Crm / Cmm`` and ``c = (R - g M) / W``. The gain is held at zero or above
+  (a contrast inversion is no match): where ``Crm < 0`` the residual is ``Crr``.
+
+The fit costs no search: the whole-pixel search evaluates the closed form on the grids
+of the six sums, and Newton's method evaluates it on their values and derivatives at
+one sub-pixel shift (:class:`Jet` carries value, gradient and Hessian through the
+same formula, so the Hessian is that of the profiled chi2 and the Fisher errors
+account for the fitted gain and offset: profiling is the Schur complement).
+
+The sums are those of whichever images the pipeline compares (filtered, masked,
+tapered): this module only combines them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+__all__ = [
+    "BRIGHTNESS_FITS",
+    "BrightnessFit",
+    "Jet",
+    "OverlapSums",
+    "check_brightness",
+    "fitted_parameters",
+    "profiled_residual",
+]
+
+Brightness = Literal["scale+offset+tilt", "scale+offset", "offset", "none"]
+BRIGHTNESS_FITS = ("scale+offset+tilt", "scale+offset", "offset", "none")
+#: A centred moving power below this fraction of the reference's leaves the gain
+#: unconstrained (a flat moving overlap): no gain is fitted there.
+FLAT = 1e-12
+
+
+def check_brightness(brightness, zero_mean=None) -> str:
+    """The brightness fit named by ``brightness``, or by the older ``zero_mean``.
+
+    ``brightness`` None follows ``zero_mean`` (True: ``"offset"``, False:
+    ``"none"``), and both None give ``"scale+offset"``. Both given must agree.
+
+    Examples
+    --------
+    >>> check_brightness(None), check_brightness(None, zero_mean=False)
+    ('scale+offset', 'none')
+    """
+    if brightness is None:
+        if zero_mean is None:
+            return "scale+offset"
+        return "offset" if bool(zero_mean) else "none"
+    if brightness not in BRIGHTNESS_FITS:
+        raise ValueError(
+            f"brightness must be one of {BRIGHTNESS_FITS}, got {brightness!r}; "
+            '"scale+offset" fits a gain and an offset between the images.'
+        )
+    if zero_mean is not None and bool(zero_mean) != (brightness != "none"):
+        raise ValueError(
+            f"zero_mean={zero_mean!r} contradicts brightness={brightness!r}: "
+            "give only brightness (zero_mean=True is brightness='offset')."
+        )
+    return brightness
+
+
+def fitted_parameters(brightness: str) -> int:
+    """How many brightness parameters a fit uses (for the degrees of freedom)."""
+    if brightness == "scale+offset+tilt":
+        raise ValueError("the tilt adds one parameter per axis: use fitted_parameters(b, ndim)")
+    return {"scale+offset": 2, "offset": 1, "none": 0}[brightness]
+
+
+def fitted_count(brightness: str, ndim: int) -> int:
+    """Brightness parameters fitted, the tilt's one per axis included."""
+    if brightness == "scale+offset+tilt":
+        return 2 + ndim
+    return fitted_parameters(brightness)
+
+
+class Jet:
+    """A value with its gradient and Hessian in the shift, closed under + - * /.
+
+    Lets one formula serve both the grids of the whole-pixel search (numpy arrays)
+    and Newton's method at a sub-pixel shift (a Jet per sum).
+    """
+
+    __slots__ = ("grad", "hess", "value")
+
+    def __init__(self, value, grad, hess):
+        self.value = float(value)
+        self.grad = np.asarray(grad, dtype=np.float64)
+        self.hess = np.asarray(hess, dtype=np.float64)
+
+    @classmethod
+    def constant(cls, value, ndim: int) -> Jet:
+        return cls(value, np.zeros(ndim), np.zeros((ndim, ndim)))
+
+    def _lift(self, other) -> Jet:
+        return other if isinstance(other, Jet) else Jet.constant(other, self.grad.size)
+
+    def __add__(self, other):
+        other = self._lift(other)
+        return Jet(self.value + other.value, self.grad + other.grad, self.hess + other.hess)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Jet(-self.value, -self.grad, -self.hess)
+
+    def __sub__(self, other):
+        return self + (-self._lift(other))
+
+    def __rsub__(self, other):
+        return self._lift(other) - self
+
+    def __mul__(self, other):
+        other = self._lift(other)
+        cross = np.outer(self.grad, other.grad)
+        return Jet(
+            self.value * other.value,
+            self.grad * other.value + self.value * other.grad,
+            self.hess * other.value + self.value * other.hess + cross + cross.T,
+        )
+
+    __rmul__ = __mul__
+
+    def reciprocal(self) -> Jet:
+        v = self.value
+        return Jet(
+            1.0 / v,
+            -self.grad / v**2,
+            -self.hess / v**2 + 2.0 * np.outer(self.grad, self.grad) / v**3,
+        )
+
+    def __truediv__(self, other):
+        return self * self._lift(other).reciprocal()
+
+    def __rtruediv__(self, other):
+        return self._lift(other) * self.reciprocal()
+
+
+@dataclass(frozen=True)
+class TiltSums:
+    """The sums a background tilt needs, with ``x_j`` the reference's coordinate along
+    axis ``j`` (centred and scaled to [-1/2, 1/2]): ``x[j] = sum w x_j``,
+    ``xm[j] = sum w x_j M'``, ``xr[j] = sum w x_j R`` and ``xx`` the ``sum w x_i x_j``
+    for ``i <= j`` in the order of ``itertools.combinations_with_replacement``."""
+
+    x: tuple
+    xm: tuple
+    xr: tuple
+    xx: tuple
+
+
+@dataclass(frozen=True)
+class OverlapSums:
+    """The six weighted sums over the overlap at a shift (arrays over a grid of
+    shifts, floats, or :class:`Jet`); see the module docstring. ``tilt``: the sums
+    of :class:`TiltSums`, for ``brightness="scale+offset+tilt"``."""
+
+    w: object
+    r: object
+    m: object
+    rr: object
+    mm: object
+    rm: object
+    tilt: TiltSums | None = None
+
+
+@dataclass(frozen=True)
+class BrightnessFit:
+    """The residual minimised over the fitted brightness, and the fit.
+
+    ``residual`` is ``min sum w (R - scale M' - offset)**2``; ``scale`` and
+    ``offset`` the gain and offset that reach it (1 and 0 where not fitted). Each
+    has the type of the sums (array, float or :class:`Jet`).
+    """
+
+    residual: object
+    scale: object
+    offset: object
+
+
+def _value(x):
+    return x.value if isinstance(x, Jet) else x
+
+
+def profiled_residual(sums: OverlapSums, brightness: str) -> BrightnessFit:
+    """Minimise the weighted residual over the brightness fit, in closed form.
+
+    Parameters
+    ----------
+    sums : OverlapSums
+        The weighted sums at one shift or on a grid of shifts.
+    brightness : {"scale+offset", "offset", "none"}
+        What is fitted between the images.
+
+    Returns
+    -------
+    BrightnessFit
+        The profiled residual (chi2 times the noise variance, for weights of one;
+        chi2 itself for weights of ``1 / variance``), the gain and the offset.
+
+    Notes
+    -----
+    With ``Crr, Cmm, Crm`` the centred sums, the residual of a gain ``g`` and the
+    best offset is ``Crr - 2 g Crm + g**2 Cmm``, least at ``g = Crm / Cmm``. Where the
+    moving overlap is flat (``Cmm`` ~ 0) or anti-correlated (``Crm < 0``) the gain
+    is zero and the residual ``Crr``: the images do not match there.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> ref = rng.normal(size=100)
+    >>> mov = 0.5 * ref - 3.0
+    >>> sums = OverlapSums(100.0, ref.sum(), mov.sum(), (ref**2).sum(), (mov**2).sum(),
+    ...                    (ref * mov).sum())
+    >>> fit = profiled_residual(sums, "scale+offset")
+    >>> round(float(fit.scale), 6), round(float(fit.offset), 6), bool(abs(fit.residual) < 1e-9)
+    (2.0, 6.0, True)
+    """
+    w, r, m, rr, mm, rm = sums.w, sums.r, sums.m, sums.rr, sums.mm, sums.rm
+    if brightness == "scale+offset+tilt":
+        return _tilted(sums)
+    if brightness == "none":
+        return BrightnessFit(rr - 2.0 * rm + mm, 1.0, 0.0)
+    if brightness == "offset":
+        difference = r - m
+        return BrightnessFit(rr - 2.0 * rm + mm - difference * difference / w, 1.0, difference / w)
+    if brightness != "scale+offset":
+        raise ValueError(f"brightness must be one of {BRIGHTNESS_FITS}, got {brightness!r}.")
+    crr = rr - r * r / w
+    cmm = mm - m * m / w
+    crm = rm - r * m / w
+    if isinstance(crm, Jet) or isinstance(cmm, Jet):
+        # One shift: the branch is the value's.
+        if _value(crm) > 0 and _value(cmm) > FLAT * abs(_value(crr)):
+            gain = crm / cmm
+            return BrightnessFit(crr - crm * gain, gain, (r - gain * m) / w)
+        return BrightnessFit(crr, 0.0, r / w)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        matched = (crm > 0) & (cmm > FLAT * np.abs(crr))
+        gain = np.where(matched, crm / np.where(matched, cmm, 1.0), 0.0)
+        residual = crr - gain * crm
+        offset = (r - gain * m) / w
+    return BrightnessFit(residual, gain, offset)
+
+
+def _solve(matrix, rhs):
+    """Solve a small symmetric positive definite system by elimination without
+    pivoting; the entries may be arrays (one system per shift) or :class:`Jet`."""
+    k = len(rhs)
+    a = [list(row) for row in matrix]
+    b = list(rhs)
+    for p in range(k):
+        for row in range(p + 1, k):
+            factor = a[row][p] / a[p][p]
+            for col in range(p + 1, k):
+                a[row][col] = a[row][col] - factor * a[p][col]
+            b[row] = b[row] - factor * b[p]
+    x = [None] * k
+    for p in reversed(range(k)):
+        total = b[p]
+        for col in range(p + 1, k):
+            total = total - a[p][col] * x[col]
+        x[p] = total / a[p][p]
+    return x
+
+
+def _tilted(sums: OverlapSums) -> BrightnessFit:
+    """``min sum w (R - g M' - c - t . x)**2`` by the normal equations of the columns
+    ``M', 1, x_1 .. x_n``; where the gain comes out negative, the fit of ``1, x``
+    alone (no match). The offset returned is ``c``, at the centre of the reference."""
+    tilt = sums.tilt
+    if tilt is None:
+        raise ValueError('brightness="scale+offset+tilt" needs the tilt sums (OverlapSums.tilt).')
+    n = len(tilt.x)
+    size = n + 2
+    a = [[None] * size for _ in range(size)]
+    a[0][0], a[0][1], a[1][1] = sums.mm, sums.m, sums.w
+    for j in range(n):
+        a[0][2 + j] = tilt.xm[j]
+        a[1][2 + j] = tilt.x[j]
+    pairs = [(i, j) for i in range(n) for j in range(i, n)]
+    for (i, j), value in zip(pairs, tilt.xx, strict=True):
+        a[2 + i][2 + j] = value
+    for i in range(size):
+        for j in range(i):
+            a[i][j] = a[j][i]
+    b = [sums.rm, sums.r, *tilt.xr]
+    beta = _solve(a, b)
+    residual = sums.rr - sum(bi * xi for bi, xi in zip(b, beta, strict=True))
+    # Without the moving image: the background model alone.
+    reduced = _solve([row[1:] for row in a[1:]], b[1:])
+    unmatched = sums.rr - sum(bi * xi for bi, xi in zip(b[1:], reduced, strict=True))
+    gain = beta[0]
+    if isinstance(gain, Jet):
+        if gain.value > 0:
+            return BrightnessFit(residual, gain, beta[1])
+        return BrightnessFit(unmatched, 0.0, reduced[0])
+    with np.errstate(invalid="ignore"):
+        matched = np.asarray(gain) > 0
+        return BrightnessFit(
+            np.where(matched, residual, unmatched),
+            np.where(matched, gain, 0.0),
+            np.where(matched, beta[1], reduced[0]),
+        )
