@@ -8,17 +8,13 @@ that registers the moving image onto the reference. One function per method:
 :mod:`napari_imreg.core.fits` (astropy) and stacks in :mod:`napari_imreg.core.stack`.
 """
 
+from ._apply import apply_shift
+from ._deltachi2 import delta_chi2_levels
+from ._register import Registrar, register
+from ._result import RegistrationResult, RegistrationWarning
 from .chi2map import Chi2Map, chi2_map
 from .crosscorr import register_dft, register_taylor
 from .fourier import fourier_shift, fourier_zoom, upsampled_dft
-from .register import (
-    Registrar,
-    RegistrationResult,
-    RegistrationWarning,
-    apply_shift,
-    delta_chi2_levels,
-    register,
-)
 from .synthetic import make_crop_pair, make_extended, make_shifted
 
 __all__ = [

@@ -32,13 +32,13 @@ import numpy as np
 
 from . import _fft
 from ._chi2 import Series
+from ._result import RegistrationResult
 from ._validation import (
     as_image,
     check_max_shift,
     check_same_shape,
     check_upsample_factor,
 )
-from .register import RegistrationResult
 
 __all__ = ["register_dft", "register_taylor"]
 

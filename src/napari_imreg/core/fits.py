@@ -571,7 +571,7 @@ def register_fits(
     the fit through the mask, and set to zero in the arrays handed to `method`.
     """
     if method is None:
-        from .register import register as method
+        from ._register import register as method
     image1, image2, header = match_images(reference, moving, header=header, sigma_cut=sigma_cut)
     noise = None if error is None else reproject_to_header(error, header)
     valid = np.isfinite(image1) & np.isfinite(image2)

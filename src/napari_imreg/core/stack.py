@@ -34,6 +34,10 @@ import dask.array as da
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from ._apply import apply_shift
+from ._options import BOUNDARIES, Boundary
+from ._register import Registrar
+from ._result import RegistrationResult
 from ._validation import (
     as_image,
     check_choice,
@@ -42,7 +46,6 @@ from ._validation import (
     check_shift,
     check_upsample_factor,
 )
-from .register import BOUNDARIES, Boundary, Registrar, RegistrationResult, apply_shift
 
 __all__ = ["StackResult", "apply_shifts", "iter_register_stack", "register_stack"]
 

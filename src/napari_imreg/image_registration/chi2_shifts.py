@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import register
 from ..core.chi2map import chi2_map
-from ..core.register import register
 from ._legacy import (
     as_error_map,
     check_unknown,

@@ -6,8 +6,8 @@ import numbers
 
 import numpy as np
 
+from ..core import apply_shift
 from ..core.crosscorr import register_dft
-from ..core.register import apply_shift
 from ._legacy import error_xy, ignore_options, offset_xy
 
 __all__ = ["register_images"]

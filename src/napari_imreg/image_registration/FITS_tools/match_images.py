@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...core import apply_shift
 from ...core import fits as core_fits
-from ...core.register import apply_shift
 from .._legacy import core_shift, ignore_options
 from ..chi2_shifts import chi2_shift_iterzoom
 
