@@ -232,7 +232,7 @@ def stack(
 ):
     """Register every frame of STACK (multi-page TIFF, FITS cube, zarr, npy) to CSV."""
     from napari_imreg import _io
-    from napari_imreg.core.stack import apply_shifts, register_stack
+    from napari_imreg.core import apply_shifts, register_stack
 
     if registered is not None and not str(registered).lower().rstrip("/").endswith(
         _io.STACK_OUTPUT_SUFFIXES

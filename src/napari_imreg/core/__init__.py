@@ -8,10 +8,11 @@ that registers the moving image onto the reference. One function per method:
 :mod:`napari_imreg.core.fits` (astropy) and stacks in :mod:`napari_imreg.core.stack`.
 """
 
-from ._apply import apply_shift
+from ._apply import apply_shift, apply_shifts
 from ._deltachi2 import delta_chi2_levels
 from ._register import Registrar, register
-from ._result import RegistrationResult, RegistrationWarning
+from ._result import RegistrationResult, RegistrationWarning, StackResult
+from ._stack import iter_register_stack, register_stack
 from .chi2map import Chi2Map, chi2_map
 from .crosscorr import register_dft, register_taylor
 from .fourier import fourier_shift, fourier_zoom, upsampled_dft
@@ -22,16 +23,20 @@ __all__ = [
     "Registrar",
     "RegistrationResult",
     "RegistrationWarning",
+    "StackResult",
     "apply_shift",
+    "apply_shifts",
     "chi2_map",
     "delta_chi2_levels",
     "fourier_shift",
     "fourier_zoom",
+    "iter_register_stack",
     "make_crop_pair",
     "make_extended",
     "make_shifted",
     "register",
     "register_dft",
+    "register_stack",
     "register_taylor",
     "upsampled_dft",
 ]

@@ -1,12 +1,15 @@
-"""The result type of a registration, and its warning."""
+"""The result types of a registration and of a stack, and the warning."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import warnings
 from dataclasses import dataclass
 
+import dask
+import dask.array as da
 import numpy as np
 
 
@@ -92,6 +95,80 @@ class RegistrationResult:
             else np.array2string(self.error, precision=4, separator=", ")
         )
         return f"RegistrationResult(shift={shift}, error={error}, method={self.method!r})"
+
+
+@dataclass(frozen=True)
+class StackResult:
+    """The drift of every frame of a stack; :func:`register_stack` returns this type.
+
+    Every per-frame field is a numpy array for numpy input and a dask array for
+    dask input (call :meth:`compute` to get numpy arrays in one pass).
+
+    Attributes
+    ----------
+    shifts : numpy.ndarray or dask.array.Array
+        ``(frames, ndim)``: for each frame, the translation in pixels and numpy axis
+        order (``(dy, dx)`` for 2-D frames, ``(dz, dy, dx)`` for volumes) that
+        registers it onto the reference: ``fourier_shift(frame, shift)`` reproduces
+        the reference, and :func:`apply_shifts` aligns the stack. With
+        ``reference="previous"`` it is the accumulated drift onto the first frame.
+    errors : numpy.ndarray or dask.array.Array
+        ``(frames, ndim)`` marginal 1-sigma errors of ``shifts``. With
+        ``reference="previous"`` the step errors are added in quadrature (the drift
+        is a random walk), so they grow along the stack.
+    chi2 : numpy.ndarray or dask.array.Array
+        ``(frames,)`` chi2 at the best shift of each registration (the step's, for
+        ``"previous"``).
+    dof : numpy.ndarray or dask.array.Array
+        ``(frames,)`` degrees of freedom of each chi2.
+    noise : numpy.ndarray or dask.array.Array or None
+        ``(frames,)`` the 1-sigma noise of each difference image, estimated from
+        the residual; ``None`` when an ``error`` was given.
+    reference : int or str
+        The frame index, ``"mean"``, ``"previous"`` or ``"array"``. The reference
+        frame itself (or the first frame, for ``"previous"``) is not registered:
+        its shift and error are 0 by definition, and its chi2 and dof are 0.
+    axis : int
+        The frame axis of the input stack.
+    boundary : str
+        ``"overlap"`` or ``"wrap"``.
+    """
+
+    shifts: np.ndarray | da.Array
+    errors: np.ndarray | da.Array
+    chi2: np.ndarray | da.Array
+    dof: np.ndarray | da.Array
+    noise: np.ndarray | da.Array | None
+    reference: int | str
+    axis: int
+    boundary: str
+
+    _ARRAY_FIELDS = ("shifts", "errors", "chi2", "dof", "noise")
+
+    @property
+    def is_lazy(self) -> bool:
+        """True when the per-frame fields are dask arrays, not yet computed."""
+        return isinstance(self.shifts, da.Array)
+
+    def compute(self, **kwargs) -> StackResult:
+        """The same result with numpy arrays, all fields computed in one pass.
+
+        Keyword arguments go to :func:`dask.compute` (``scheduler=...``, for
+        example). A result that is already computed is returned unchanged.
+        """
+        if not self.is_lazy:
+            return self
+        names = [n for n in self._ARRAY_FIELDS if getattr(self, n) is not None]
+        values = dask.compute(*(getattr(self, n) for n in names), **kwargs)
+        return dataclasses.replace(self, **dict(zip(names, values, strict=True)))
+
+    def __repr__(self) -> str:
+        frames, ndim = self.shifts.shape
+        state = "lazy" if self.is_lazy else "computed"
+        return (
+            f"StackResult({frames} frames, ndim={ndim}, reference={self.reference!r}, "
+            f"boundary={self.boundary!r}, {state})"
+        )
 
 
 def warn_registration(message: str) -> None:
