@@ -10,6 +10,7 @@ that registers the moving image onto the reference. One function per method:
 
 from ._apply import apply_shift, apply_shifts
 from ._deltachi2 import delta_chi2_levels
+from ._options import Options
 from ._register import Registrar, register
 from ._result import RegistrationResult, RegistrationWarning, StackResult
 from ._stack import iter_register_stack, register_stack
@@ -20,6 +21,7 @@ from .synthetic import make_crop_pair, make_extended, make_shifted
 
 __all__ = [
     "Chi2Map",
+    "Options",
     "Registrar",
     "RegistrationResult",
     "RegistrationWarning",

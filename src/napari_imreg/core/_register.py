@@ -8,19 +8,16 @@ from typing import Literal
 import numpy as np
 
 from ._engine import Engine
-from ._options import BOUNDARIES, Boundary
+from ._options import Boundary, Options
 from ._prefilter import EdgeContent, filter_strength
 from ._prepare import check_mask, split_mask
 from ._result import RegistrationResult
 from ._strength import floor_variance, reference_edge_scale, unknown_noise
 from ._validation import (
     as_image,
-    check_choice,
     check_error,
     check_max_shift,
-    check_prefilter,
     check_same_shape,
-    check_upsample_factor,
 )
 
 #: Filter strengths a Registrar keeps its reference prepared at (the latest ones).
@@ -93,10 +90,8 @@ class Registrar:
         prefilter: bool | float = True,
         threads: int | None = None,
     ):
-        self._setup(
-            reference,
-            reference_error=reference_error,
-            reference_mask=reference_mask,
+        reference = as_image(reference, "reference")
+        options = Options(
             upsample_factor=upsample_factor,
             boundary=boundary,
             zero_mean=zero_mean,
@@ -104,49 +99,56 @@ class Registrar:
             prefilter=prefilter,
             threads=threads,
         )
+        self._setup(reference, options, reference_error=reference_error, mask=reference_mask)
+        self._keep_copies()
+
+    @classmethod
+    def from_options(
+        cls, reference, options: Options, *, reference_error=None, reference_mask=None
+    ) -> Registrar:
+        """A Registrar from options already made (see :class:`Options`)."""
+        self = cls.__new__(cls)
+        reference = as_image(reference, "reference")
+        self._setup(reference, options, reference_error=reference_error, mask=reference_mask)
+        self._keep_copies()
+        return self
+
+    def _keep_copies(self) -> None:
         # Later calls prepare the reference from these: keep copies the caller
         # cannot change, and prepare it now, so that its problems are reported here.
         self._source = _private(self._source)
         for name in ("reference_error", "reference_mask"):
-            self._options[name] = _private(self._options[name])
+            self._inputs[name] = _private(self._inputs[name])
         self._engine(1.0 if self._strength is None else self._strength)
 
     @classmethod
-    def _one_off(cls, reference: np.ndarray, **options) -> Registrar:
-        """A Registrar for a single call (every option given): it reads ``reference``
-        in place (the call cannot change it), prepares it when the call needs it and
-        keeps no spectra."""
+    def _one_off(
+        cls, reference: np.ndarray, options: Options, *, reference_error, reference_mask
+    ) -> Registrar:
+        """A Registrar for a single call: it reads ``reference`` (validated) in place
+        (the call cannot change it), prepares it when the call needs it and keeps no
+        spectra."""
         self = cls.__new__(cls)
-        self._setup(reference, **options)
+        self._setup(reference, options, reference_error=reference_error, mask=reference_mask)
         self.keep_reference_spectra = False
         return self
 
-    def _setup(
-        self,
-        reference,
-        *,
-        reference_error,
-        reference_mask,
-        upsample_factor,
-        boundary,
-        zero_mean,
-        max_shift,
-        prefilter,
-        threads,
-    ) -> None:
-        ref = as_image(reference, "reference")
+    def _setup(self, ref: np.ndarray, options: Options, *, reference_error, mask) -> None:
         self.shape = ref.shape
-        self.boundary = check_choice(boundary, "boundary", BOUNDARIES)
-        prefilter = check_prefilter(prefilter)
-        self._options = {
+        #: The options, validated (see :class:`Options`).
+        self.options = options
+        self.boundary = options.boundary
+        prefilter = options.prefilter
+        #: What each engine is made from.
+        self._inputs = {
             "reference_error": check_error(reference_error, ref.shape, "reference_error"),
-            "reference_mask": check_mask(reference_mask, ref.shape, "reference_mask"),
-            "upsample_factor": check_upsample_factor(upsample_factor),
+            "reference_mask": check_mask(mask, ref.shape, "reference_mask"),
+            "upsample_factor": options.upsample_factor,
             "boundary": self.boundary,
-            "zero_mean": bool(zero_mean),
-            "max_shift": check_max_shift(max_shift, ref.shape),
+            "zero_mean": options.zero_mean,
+            "max_shift": check_max_shift(options.max_shift, ref.shape),
             "filter_margins": self.boundary == "overlap" and prefilter is not False,
-            "threads": threads,
+            "threads": options.threads,
         }
         #: The filter's strength, or None when each call chooses it from the noise.
         self._strength = None if prefilter is True else float(prefilter)
@@ -158,8 +160,8 @@ class Registrar:
         self.keep_reference_spectra = True
         self._source = ref
         #: The reference's mean noise variance (0 when not given).
-        self._reference_var = mean_variance(self._options["reference_error"])
-        mask = self._options["reference_mask"]
+        self._reference_var = mean_variance(self._inputs["reference_error"])
+        mask = self._inputs["reference_mask"]
         self._complete = mask is None and bool(np.isfinite(np.sum(ref, dtype=np.float64)))
 
     @property
@@ -200,7 +202,7 @@ class Registrar:
         check_same_shape(self._source, mov, ("reference", "moving"))
         moving_error = check_error(error, mov.shape, "error")
         mask = check_mask(mask, mov.shape, "mask")
-        unknown = self._options["reference_error"] is None and moving_error is None
+        unknown = self._inputs["reference_error"] is None and moving_error is None
         noise_var = None if unknown else self._reference_var + mean_variance(moving_error)
         scale = reference_edge_scale(self)
         strength, estimate, fitted = self._strength, None, None
@@ -233,7 +235,7 @@ class Registrar:
                     self._source,
                     strength=strength,
                     reference_complete=self._complete,
-                    **self._options,
+                    **self._inputs,
                 )
                 engine.keep_reference_spectra = self._keep
             self._engines[strength] = engine  # the most recent last
@@ -271,7 +273,7 @@ def register(
     boundary: Boundary = "overlap",
     zero_mean: bool = True,
     max_shift=None,
-    prefilter: bool = True,
+    prefilter: bool | float = True,
     threads: int | None = None,
 ) -> RegistrationResult:
     """Measure the translation between two images, with calibrated 1-sigma errors.
@@ -362,15 +364,15 @@ def register(
     mov = as_image(moving, "moving")
     check_same_shape(ref, mov, ("reference", "moving"))
     reference_mask, moving_mask = split_mask(mask, ref.shape)
-    registrar = Registrar._one_off(
-        ref,
-        reference_error=reference_error,
-        reference_mask=reference_mask,
+    options = Options(
         upsample_factor=upsample_factor,
         boundary=boundary,
         zero_mean=zero_mean,
         max_shift=max_shift,
         prefilter=prefilter,
         threads=threads,
+    )
+    registrar = Registrar._one_off(
+        ref, options, reference_error=reference_error, reference_mask=reference_mask
     )
     return registrar.register(mov, error=error, mask=moving_mask)

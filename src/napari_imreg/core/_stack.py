@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import numbers
+import warnings
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -28,8 +29,8 @@ import dask.array as da
 import numpy as np
 
 from . import _fft
-from ._options import BOUNDARIES, Boundary
-from ._result import RegistrationResult, StackResult
+from ._options import Boundary, Options
+from ._result import RegistrationResult, RegistrationWarning, StackResult
 from ._stack_driver import against_one, onto_previous
 from ._stack_graph import (
     dask_view,
@@ -43,7 +44,6 @@ from ._validation import (
     check_choice,
     check_error,
     check_max_shift,
-    check_upsample_factor,
 )
 
 __all__ = ["iter_register_stack", "register_stack"]
@@ -130,14 +130,11 @@ def _check_stack_error(error, shape: tuple[int, ...]):
     return check_error(array, shape[1:], "error")
 
 
-def _check_options(upsample_factor, boundary, zero_mean, max_shift, frame_shape) -> dict:
-    check_max_shift(max_shift, frame_shape)
-    return {
-        "upsample_factor": check_upsample_factor(upsample_factor),
-        "boundary": check_choice(boundary, "boundary", BOUNDARIES),
-        "zero_mean": bool(zero_mean),
-        "max_shift": max_shift,
-    }
+def _check_options(frame_shape, **options) -> Options:
+    """The options made once for every frame, ``max_shift`` checked against a frame."""
+    made = Options(**options)
+    check_max_shift(made.max_shift, frame_shape)
+    return made
 
 
 def _is_per_frame(errors, stack_ndim: int) -> bool:
@@ -164,6 +161,7 @@ def register_stack(
     boundary: Boundary = "overlap",
     zero_mean: bool = True,
     max_shift=None,
+    prefilter: bool | float = True,
     num_workers: int | None = None,
 ) -> StackResult:
     """Measure the drift of every frame of a stack, with calibrated 1-sigma errors.
@@ -190,8 +188,8 @@ def register_stack(
         or a map per frame (an array of the stack's shape, frames first). The
         reference's noise follows from it (divided by sqrt(frames) for the mean).
         ``None`` estimates the noise from the data, per frame.
-    upsample_factor, boundary, zero_mean, max_shift
-        As for :func:`napari_imreg.core.register`.
+    upsample_factor, boundary, zero_mean, max_shift, prefilter
+        As for :func:`napari_imreg.core.register` (see :class:`Options`).
     num_workers : int, optional
         Frames registered at once for numpy input (default: the number of CPUs).
         For dask input the scheduler decides.
@@ -240,16 +238,29 @@ def register_stack(
     frames, frame_shape = moved.shape[0], tuple(moved.shape[1:])
     reference = _check_reference(reference, frames, frame_shape)
     errors = _check_stack_error(error, tuple(moved.shape))
-    options = _check_options(upsample_factor, boundary, zero_mean, max_shift, frame_shape)
+    options = _check_options(
+        frame_shape,
+        upsample_factor=upsample_factor,
+        boundary=boundary,
+        zero_mean=zero_mean,
+        max_shift=max_shift,
+        prefilter=prefilter,
+        threads=1,
+    )
     workers = check_workers(num_workers)
 
     lazy = isinstance(array, da.Array)
     frame_bytes = int(np.prod(frame_shape)) * max(moved.dtype.itemsize, 8)
     per_chunk = frames_per_chunk(frame_bytes, frames, workers)
     moved = whole_frames(moved, per_chunk) if lazy else dask_view(moved, per_chunk)
-    table = lazy_table(moved, reference, errors, options=options, threads=1)
+    table = lazy_table(moved, reference, errors, options=options)
     if not lazy:
-        table = table.compute(scheduler="threads", num_workers=workers)
+        # The frames' warnings rise in worker threads: report them here, at the caller.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RegistrationWarning)
+            table = table.compute(scheduler="threads", num_workers=workers)
+        for warning in caught:
+            warnings.warn(warning.message, stacklevel=2)
     label = reference if isinstance(reference, int | str) else "array"
     ndim = len(frame_shape)
     return StackResult(
@@ -260,7 +271,7 @@ def register_stack(
         noise=None if errors is not None else table[:, 2 * ndim + 2],
         reference=label,
         axis=axis,
-        boundary=options["boundary"],
+        boundary=options.boundary,
     )
 
 
@@ -274,6 +285,7 @@ def iter_register_stack(
     boundary: Boundary = "overlap",
     zero_mean: bool = True,
     max_shift=None,
+    prefilter: bool | float = True,
     threads: int | None = None,
 ) -> Iterator[tuple[int, RegistrationResult]]:
     """Register a stack one frame at a time, yielding ``(index, result)`` in frame order.
@@ -285,7 +297,7 @@ def iter_register_stack(
 
     Parameters
     ----------
-    stack, axis, reference, error, upsample_factor, boundary, zero_mean, max_shift
+    stack, axis, reference, error, upsample_factor, boundary, zero_mean, max_shift, prefilter
         As for :func:`register_stack`.
     threads : int, optional
         FFT threads per registration (default: all cores for large frames).
@@ -322,12 +334,20 @@ def iter_register_stack(
     frames, frame_shape = moved.shape[0], tuple(moved.shape[1:])
     reference = _check_reference(reference, frames, frame_shape)
     errors = _check_stack_error(error, tuple(moved.shape))
-    options = _check_options(upsample_factor, boundary, zero_mean, max_shift, frame_shape)
+    options = _check_options(
+        frame_shape,
+        upsample_factor=upsample_factor,
+        boundary=boundary,
+        zero_mean=zero_mean,
+        max_shift=max_shift,
+        prefilter=prefilter,
+        threads=threads,
+    )
     per_frame = _is_per_frame(errors, moved.ndim)
-    return _iterate(moved, reference, errors, per_frame, options, threads)
+    return _iterate(moved, reference, errors, per_frame, options)
 
 
-def _iterate(moved, reference, errors, per_frame, options, threads):
+def _iterate(moved, reference, errors, per_frame, options: Options):
     frames = moved.shape[0]
     ndim = moved.ndim - 1
 
@@ -340,7 +360,7 @@ def _iterate(moved, reference, errors, per_frame, options, threads):
             error=np.zeros(ndim),
             covariance=np.zeros((ndim, ndim)),
             chi2_min=0.0,
-            boundary=options["boundary"],
+            boundary=options.boundary,
             method="reference",
         )
 
@@ -348,7 +368,7 @@ def _iterate(moved, reference, errors, per_frame, options, threads):
         total = np.zeros(ndim)
         covariance = np.zeros((ndim, ndim))
         yield 0, zero()
-        steps = onto_previous(_pairs(moved, frame_error), options=options, threads=threads)
+        steps = onto_previous(_pairs(moved, frame_error), options)
         for index, step in enumerate(steps, start=1):
             total = total + step.shift
             covariance = covariance + step.covariance
@@ -378,9 +398,7 @@ def _iterate(moved, reference, errors, per_frame, options, threads):
         None if index == skip else (np.asarray(moved[index]), frame_error(index))
         for index in range(frames)
     )
-    results = against_one(
-        np.asarray(target), reference_error, items, options=options, threads=threads
-    )
+    results = against_one(np.asarray(target), reference_error, items, options)
     for index, result in enumerate(results):
         yield index, zero() if result is None else result
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from ._options import Options
 from ._register import Registrar
 from ._result import RegistrationResult
 
@@ -36,11 +37,11 @@ def table(results: Iterable[RegistrationResult | None], count: int, ndim: int) -
 
 
 def against_one(
-    reference: np.ndarray, reference_error, frames: Iterable, *, options: dict, threads
+    reference: np.ndarray, reference_error, frames: Iterable, options: Options
 ) -> Iterator[RegistrationResult | None]:
     """Register each ``(frame, error)`` of ``frames`` onto ``reference``, prepared once;
     an item None (the reference frame itself) yields None."""
-    registrar = Registrar(reference, reference_error=reference_error, threads=threads, **options)
+    registrar = Registrar.from_options(reference, options, reference_error=reference_error)
     for item in frames:
         if item is None:
             yield None
@@ -49,9 +50,9 @@ def against_one(
         yield registrar.register(frame, error=error, delta_chi2_map=False)
 
 
-def onto_previous(pairs: Iterable, *, options: dict, threads) -> Iterator[RegistrationResult]:
+def onto_previous(pairs: Iterable, options: Options) -> Iterator[RegistrationResult]:
     """Register each frame of ``(previous, frame, previous_error, error)`` onto its
     predecessor: the steps of the drift."""
     for previous, frame, previous_error, error in pairs:
-        registrar = Registrar(previous, reference_error=previous_error, threads=threads, **options)
+        registrar = Registrar.from_options(previous, options, reference_error=previous_error)
         yield registrar.register(frame, error=error, delta_chi2_map=False)

@@ -11,6 +11,7 @@ import dask.array as da
 import numpy as np
 
 from . import _fft
+from ._options import Options
 from ._stack_driver import against_one, onto_previous, row_columns, table
 
 #: Name prefix of the registration tasks in dask graphs (progress bars count them).
@@ -29,8 +30,7 @@ def _register_chunk(
     reference_error,
     *,
     skip: int | None,
-    options: dict,
-    threads: int | None,
+    options: Options,
 ) -> np.ndarray:
     """Register a chunk of frames against one reference; one table row per frame.
 
@@ -45,7 +45,7 @@ def _register_chunk(
         for row, (index, frame) in enumerate(zip(indices, frames, strict=True))
     )
     with _fft.one_blas_thread():
-        results = against_one(reference, reference_error, items, options=options, threads=threads)
+        results = against_one(reference, reference_error, items, options)
         return table(results, len(frames), frames.ndim - 1)
 
 
@@ -55,8 +55,7 @@ def _register_steps(
     errors,
     previous_errors,
     *,
-    options: dict,
-    threads: int | None,
+    options: Options,
 ) -> np.ndarray:
     """Register each frame onto the frame before it; one table row per step."""
     per_frame = isinstance(errors, np.ndarray) and errors.ndim == frames.ndim
@@ -70,7 +69,7 @@ def _register_steps(
         for row in range(len(frames))
     )
     with _fft.one_blas_thread():
-        steps = onto_previous(pairs, options=options, threads=threads)
+        steps = onto_previous(pairs, options)
         return table(steps, len(frames), frames.ndim - 1)
 
 
@@ -153,8 +152,7 @@ def lazy_table(
     reference,
     errors,
     *,
-    options: dict,
-    threads: int | None,
+    options: Options,
 ) -> da.Array:
     """The per-frame table as a dask array: one task per chunk of frames."""
     frames = stack.shape[0]
@@ -181,7 +179,7 @@ def lazy_table(
             step_errors = (errors[1:], frame_index)
             previous_errors = (errors[:-1].rechunk(errors[1:].chunks), frame_index)
         steps = da.blockwise(
-            partial(_register_steps, options=options, threads=threads),
+            partial(_register_steps, options=options),
             "tc",
             moving,
             frame_index,
@@ -227,7 +225,6 @@ def lazy_table(
                 ref_error,
                 skip=None,
                 options=options,
-                threads=threads,
                 dask_key_name=f"{TASK_PREFIX}-mean-{token}-{start}",
             )
             blocks.append(
@@ -244,7 +241,7 @@ def lazy_table(
         ref = da.asarray(reference).rechunk(-1)
         ref_error_args = error_args
     return da.blockwise(
-        partial(_register_chunk, skip=skip, options=options, threads=threads),
+        partial(_register_chunk, skip=skip, options=options),
         "tc",
         stack,
         frame_index,

@@ -35,7 +35,7 @@ def unknown_noise(registrar, mov: np.ndarray, mask):
             window = Engine(
                 registrar._source[windows[0]],
                 **{
-                    **registrar._options,
+                    **registrar._inputs,
                     "reference_error": None,
                     "reference_mask": None,
                     "max_shift": None,
@@ -60,8 +60,8 @@ def reference_edge_scale(registrar) -> float:
     if registrar._content is None:
         reference = registrar._source
         valid = np.isfinite(reference)
-        if registrar._options["reference_mask"] is not None:
-            valid &= ~registrar._options["reference_mask"]
+        if registrar._inputs["reference_mask"] is not None:
+            valid &= ~registrar._inputs["reference_mask"]
         if valid.all():
             registrar._content = EdgeContent.measure(reference, None, kernels)
         else:
