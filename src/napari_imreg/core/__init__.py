@@ -5,7 +5,9 @@ that registers the moving image onto the reference. One function per method:
 :func:`register` (chi-squared, calibrated errors), :func:`register_dft`
 (cross-correlation peak by DFT upsampling) and :func:`register_taylor`
 (cross-correlation peak refined by a Taylor expansion). FITS tools are in
-:mod:`napari_imreg.core.fits` (astropy) and stacks in :mod:`napari_imreg.core.stack`.
+:mod:`napari_imreg.core.fits` (astropy); stacks are :func:`register_stack` and
+:func:`iter_register_stack`. The stages of :func:`register` are private modules,
+one per stage (see docs/architecture.md).
 """
 
 from ._apply import apply_shift, apply_shifts

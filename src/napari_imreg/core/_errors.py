@@ -1,4 +1,7 @@
-"""The errors of the shift: the covariance from the curvature and the noise."""
+"""The errors of the shift: the covariance from the curvature and the noise.
+
+See docs/how-it-works.md, "The error model".
+"""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from ._taper import Taper
 #: Width, in pixels, of the cosine taper at the edges of the weights (overlap mode).
 TAPER_WIDTH = 8
 #: Axes this long or longer stay zero over 1/``LONG_EDGE`` of their length at each end
-#: in overlap mode (see ``_overlap_taper``).
+#: in overlap mode (see ``overlap_taper``).
 LONG_AXIS = 1024
 LONG_EDGE = 128
 

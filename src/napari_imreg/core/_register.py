@@ -56,22 +56,11 @@ class Registrar:
         ``"wrap"``, a quarter of each axis for ``"overlap"`` (raise it for larger
         offsets; the padded correlation then grows).
     prefilter : bool or float
-        ``"overlap"`` only. A truncated image cannot be shifted by a fraction of
-        a pixel near its Nyquist frequency: without a filter, images with much
-        power there show an error that pulls shifts toward whole pixels and that
-        the reported error does not include (a floor, about 1e-3 px on
-        the nearly white test images). ``True`` (default) filters both images
-        just enough to keep that floor at 0.3 of the noise's error, by blending
-        the 5-tap kernel ``SMOOTHING`` (zero response at Nyquist) with the
-        identity: the filter is at full strength at high signal-to-noise, weaker
-        as the noise grows, and absent once the noise's error dwarfs the floor
-        (see ``_prefilter``). The noise is the given errors', or, with none given,
-        the residual of a first registration at full strength. A number from 0
-        to 1 fixes the strength; ``False`` turns the filter off (and the margin
-        it needs). The strength used is the result's ``filter_strength``. The
-        floor left at that strength, as modelled, is added to the errors: it
-        dominates them only at signal-to-noise ratios above ~1000 per pixel (or
-        with a weak filter fixed by hand).
+        ``"overlap"`` only. ``True`` (default) low-passes both images just enough to
+        keep the sub-pixel floor of truncated images at 0.3 of the noise's error; a
+        number from 0 to 1 fixes the strength; ``False`` turns the filter off. The
+        strength used is the result's ``filter_strength``, and the floor it leaves
+        is added to the errors (docs/how-it-works.md, "The filter and its strength").
     threads : int, optional
         FFT threads; default all cores for large images. Use 1 when registering
         many images in parallel.
@@ -334,18 +323,11 @@ def register(
 
     Notes
     -----
-    With weights ``a`` and ``b`` attached to each image (inverse variances,
-    validity and, for ``"overlap"``, a taper), the surface minimised is the mean
-    weighted squared residual over the shared pixels,
-
-    .. math:: f(s) = \\frac{\\sum_x a(x) b(x-s) (R(x) - M(x-s))^2}{\\sum_x a(x) b(x-s)},
-
-    each sum a combination of cross-correlations computed by FFT (equations 2-4
-    of the reference documentation). chi2 is ``f`` times the summed weight at the
-    minimum, so ``delta chi2 = 1`` is a 1-sigma change. The error of axis ``i``
-    is ``sqrt((2 H^-1)_ii)`` with ``H`` the Hessian of chi2 at the minimum: the
-    marginal 1-sigma for one parameter with the others profiled out. With no
-    error given, the noise variance is the residual ``chi2 / dof``.
+    The surface minimised is the mean weighted squared residual over the pixels
+    the images share at each shift, from FFT cross-correlations; ``delta chi2 = 1``
+    is a 1-sigma change, and the error of axis ``i`` is ``sqrt((2 H^-1)_ii)`` with
+    ``H`` the chi2 Hessian, corrected for the taper, the filter and the noise of
+    both images. The derivations are in docs/how-it-works.md.
 
     References
     ----------

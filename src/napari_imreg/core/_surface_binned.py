@@ -1,4 +1,7 @@
-"""The large-image road: the whole-pixel shift on binned images, then the surface near it."""
+"""The large-image road: the whole-pixel shift on binned images, then the surface near it.
+
+See docs/how-it-works.md, "The large-image road".
+"""
 
 from __future__ import annotations
 
@@ -42,10 +45,9 @@ def binned_search(engine, complete: bool, *, noise_maps: bool) -> bool:
     enough images, and weights that are the taper alone (nothing masked, no
     noise maps); ``complete``: the moving image has no invalid pixel.
 
-    Axes shorter than ``SHORT_AXIS`` keep the full surface: they were left out
-    when the taper's terms took the raised cosine between pixels and parted
-    from the cross term there; not measured again since they take the
-    interpolant.
+    Images with an axis shorter than ``SHORT_AXIS`` keep the full surface: between
+    pixels, the taper's terms and the cross term part on such axes
+    (docs/how-it-works.md, "The large-image road").
     """
     return (
         engine._tapers is not None
