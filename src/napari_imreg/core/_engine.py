@@ -179,12 +179,12 @@ class Engine:
             errors = measure_errors(
                 self, image, moving_error, fit, noise_var=noise_var, floor_var=floor_var
             )
-        delta = (None, None, None)
-        if delta_chi2_map:
-            scale = errors.scale / errors.calibration
-            delta = build_delta_chi2_map(
-                fit.surface, fit.shift, fit.f_min, scale, errors.sigma, self.upsample_factor
-            )
+            delta = (None, None, None)
+            if delta_chi2_map:
+                scale = errors.scale / errors.calibration
+                delta = build_delta_chi2_map(
+                    fit.surface, fit.shift, fit.f_min, scale, errors.sigma, self.upsample_factor
+                )
         logger.debug("registered: shift %s error %s", fit.shift, errors.sigma)
         return self._result(fit, errors, *delta)
 
