@@ -27,6 +27,9 @@ KEPT_ENGINES = 3
 class Registrar:
     """Registers moving images against one reference, preparing the reference once.
 
+    The options are those of :class:`Options`, by name; :meth:`from_options`
+    takes an :class:`Options` already made.
+
     Parameters
     ----------
     reference : array_like
