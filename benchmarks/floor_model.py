@@ -25,22 +25,21 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
 from napari_imreg.core import _prefilter, make_crop_pair, register
+from napari_imreg.core._filter import smoothing_kernels
 from napari_imreg.core._prefilter import EdgeContent, edge_scale
 
-REGISTER = sys.modules["napari_imreg.core.register"]
 #: A noise small enough to leave only the floor, large enough for float64.
 UNIT = 1e-3
 
 
 def _scale(reference: np.ndarray) -> float:
-    kernels = REGISTER._smoothing_kernels(reference.shape)
+    kernels = smoothing_kernels(reference.shape)
     content = EdgeContent.measure(reference, None, kernels)
     return edge_scale(content, reference.shape, 0.0, kernels)
 

@@ -39,9 +39,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import hostile_pairs  # the generator of the pairs
-from napari_imreg.core import register
+from napari_imreg.core import register, register_stack
 from napari_imreg.core._robust import register_robust
-from napari_imreg.core.stack import register_stack
 
 ROOT_SEED = 20261205
 

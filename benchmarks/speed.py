@@ -376,7 +376,7 @@ def cpu_seconds() -> float:
 def bench_stack(frames: int, n: int, rounds: int, *, quick: bool) -> tuple[list[StackRow], dict]:
     import dask.array as da
 
-    from napari_imreg.core.stack import register_stack
+    from napari_imreg.core import register_stack
 
     stack = make_stack(frames, n)
     checks = {}
@@ -461,8 +461,7 @@ def bench_big(frames: int = 1000, n: int = 1024, chunk: int = 8) -> dict:
     import dask.array as da
     import psutil
 
-    from napari_imreg.core import fourier_shift, make_extended
-    from napari_imreg.core.stack import register_stack
+    from napari_imreg.core import fourier_shift, make_extended, register_stack
 
     image = make_extended((n, n), seed=5)
     drift = np.cumsum(np.random.default_rng(5).normal(0, 0.3, (frames, 2)), axis=0)

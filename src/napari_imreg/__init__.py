@@ -18,16 +18,18 @@ from .core import (
     Registrar,
     RegistrationResult,
     RegistrationWarning,
+    StackResult,
     apply_shift,
+    apply_shifts,
     fourier_shift,
     fourier_zoom,
     make_crop_pair,
     make_extended,
     make_shifted,
     register,
+    register_stack,
     upsampled_dft,
 )
-from .core.stack import StackResult, apply_shifts, register_stack
 
 try:
     __version__ = version("napari-imreg")

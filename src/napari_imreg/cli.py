@@ -322,8 +322,8 @@ def stack(
     """
     from napari_imreg import _io
     from napari_imreg._shift_table import write_shift_rows
+    from napari_imreg.core import apply_shifts, register_stack
     from napari_imreg.core._atomic import Staging
-    from napari_imreg.core.stack import apply_shifts, register_stack
 
     if registered is not None and not str(registered).lower().rstrip("/").endswith(
         _io.STACK_OUTPUT_SUFFIXES

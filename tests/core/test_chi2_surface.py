@@ -6,7 +6,8 @@ import pytest
 import scipy.ndimage
 
 from napari_imreg.core import _chi2, make_extended
-from napari_imreg.core.register import _bin, _smooth, _smoothing_kernels
+from napari_imreg.core._filter import smooth, smoothing_kernels
+from napari_imreg.core._prepare import bin_blocks
 
 
 def _correlation_series(shape, roll, seed=3):
@@ -67,13 +68,13 @@ def test_smooth_equals_the_separable_convolution(shape, dtype):
     # kernel are left alone).
     rng = np.random.default_rng(5)
     values = (rng.normal(size=shape) * 100).astype(dtype)
-    kernels = _smoothing_kernels(shape)
+    kernels = smoothing_kernels(shape)
     truth = values.astype(np.float64) - 3.25
     for axis, kernel in enumerate(kernels):
         if shape[axis] >= kernel.size:
             truth = scipy.ndimage.correlate1d(truth, kernel, axis=axis, mode="constant")
     before = values.copy()
-    np.testing.assert_allclose(_smooth(values, kernels, subtract=3.25), truth, atol=1e-10)
+    np.testing.assert_allclose(smooth(values, kernels, subtract=3.25), truth, atol=1e-10)
     np.testing.assert_array_equal(values, before)
 
 
@@ -85,4 +86,4 @@ def test_bin_takes_block_means(shape, factors):
     crop = values[tuple(slice(0, n - n % f) for n, f in zip(shape, factors, strict=True))]
     blocks = [m for n, f in zip(crop.shape, factors, strict=True) for m in (n // f, f)]
     truth = crop.astype(np.float64).reshape(blocks).mean(axis=tuple(range(1, 2 * len(shape), 2)))
-    np.testing.assert_allclose(_bin(values, factors), truth, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(bin_blocks(values, factors), truth, rtol=1e-12, atol=1e-12)

@@ -1,11 +1,14 @@
 """The FFT backend against numpy.fft: values, padding, untouched inputs, threads, fast shapes."""
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from threadpoolctl import ThreadpoolController
 
 from napari_imreg.core import _fft
+from napari_imreg.core._stack import check_workers
 
 SHAPES = [(16,), (15,), (8, 6), (7, 9), (4, 5, 6)]
 
@@ -286,3 +289,30 @@ def test_scipy_fallback_applies_weights_too(monkeypatch):
         _fft.rfftn(array, s=(25, 24), weights=weights), expected, atol=1e-12
     )
     assert np.all(weights[0] == np.linspace(0.2, 1.0, 20))
+
+
+def test_cores_fall_back_to_the_cpu_count_without_affinity(monkeypatch):
+    # macOS and Windows have no sched_getaffinity: every core counts, for the FFT
+    # threads and the stack's workers alike (the stack used to fall back to 1).
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 7)
+    assert _fft.available_cores() == 7
+    assert _fft.threads_for(1 << 20) == 7
+    assert check_workers(None) == 7
+
+
+def _blas_threads():
+    return [info["num_threads"] for info in ThreadpoolController().select(user_api="blas").info()]
+
+
+def test_blas_limit_holds_until_its_last_user_leaves():
+    # Two users whose spans overlap, as two stack tasks on two threads: the first to
+    # leave must not lift the limit under the second.
+    before = _blas_threads()
+    first, second = _fft.one_blas_thread(), _fft.one_blas_thread()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert all(n == 1 for n in _blas_threads())
+    second.__exit__(None, None, None)
+    assert _blas_threads() == before

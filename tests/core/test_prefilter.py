@@ -7,12 +7,11 @@ shifts); a whole-pixel shift of one scene makes the noise windows show the same
 pixels.
 """
 
-import sys
-
 import numpy as np
 import pytest
 
 from napari_imreg.core import Registrar, make_crop_pair, register
+from napari_imreg.core._filter import filter_response, smoothing_kernels
 from napari_imreg.core._prefilter import (
     FLOOR_DECAY,
     FLOOR_RESIDUE,
@@ -24,9 +23,9 @@ from napari_imreg.core._prefilter import (
     filter_strength,
     floor_noise,
 )
+from napari_imreg.core._strength import NOISE_WINDOW, noise_windows
 
-module = sys.modules["napari_imreg.core.register"]
-KERNELS = module._smoothing_kernels((200, 200))
+KERNELS = smoothing_kernels((200, 200))
 #: Per unit variance of white noise, the variance the 5-tap kernel removes: |1 - H|**2
 #: summed over its taps, (6/16)**2 + 2 (4/16)**2 + 2 (1/16)**2.
 REMOVED = 70 / 256
@@ -71,7 +70,7 @@ def test_edge_scale_follows_the_model():
     expected = content.nyquist_power / np.sqrt(content.gradient_power)
     assert edge_scale(content, (96, 96), 0.0, KERNELS) == pytest.approx(expected)
     # A 1-D spectrum of N pixels: P / (sqrt(N) sqrt(G)).
-    kernels = module._smoothing_kernels((400,))
+    kernels = smoothing_kernels((400,))
     assert edge_scale(content, (400,), 0.0, kernels) == pytest.approx(expected / 20)
 
 
@@ -103,7 +102,7 @@ def test_blend_mixes_the_kernel_with_the_identity():
     half = blend(KERNELS, 0.5)[0]
     assert half.sum() == pytest.approx(1.0)
     # Response at Nyquist: 1 - strength (the kernel's is 0).
-    nyquist = module._filter_response(np.array([0.5]), half)[0]
+    nyquist = filter_response(np.array([0.5]), half)[0]
     assert nyquist == pytest.approx(0.5)
 
 
@@ -171,12 +170,12 @@ def test_noise_windows_show_the_same_pixels():
     # A whole-pixel shift of one scene: the windows hold the very same values.
     truth = (-7, 12)
     reference, moving = make_crop_pair((150, 180), truth, seed=10)
-    windows = module._noise_windows(reference.shape, np.array(truth))
+    windows = noise_windows(reference.shape, np.array(truth))
     assert windows is not None
     np.testing.assert_allclose(reference[windows[0]], moving[windows[1]], atol=1e-9)
-    assert reference[windows[0]].shape == (module.NOISE_WINDOW,) * 2
+    assert reference[windows[0]].shape == (NOISE_WINDOW,) * 2
     # An overlap narrower than a short axis has no window.
-    assert module._noise_windows((150, 40), np.array([0, 12])) is None
+    assert noise_windows((150, 40), np.array([0, 12])) is None
 
 
 def test_registrar_keeps_its_own_reference():

@@ -8,7 +8,6 @@ sampling scatter of the number of trials.
 
 import dataclasses
 import itertools
-import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,6 +18,7 @@ from napari_imreg.core import (
     Registrar,
     RegistrationResult,
     RegistrationWarning,
+    _surface_binned,
     apply_shift,
     fourier_shift,
     make_crop_pair,
@@ -834,10 +834,11 @@ def test_long_axes_correlate_without_padding(monkeypatch):
     _assert_within_errors(unpadded, truth)
     # The same registration with every axis padded, as if no margin kept the
     # circular correlation clean: only the interpolant's period differs.
-    module = sys.modules["napari_imreg.core.register"]
-    tight = module._cross_padding
+    tight = _surface_binned.cross_padding
     monkeypatch.setattr(
-        module, "_cross_padding", lambda *args: tight(args[0], np.asarray(args[1]) + 64, args[2])
+        _surface_binned,
+        "cross_padding",
+        lambda *args: tight(args[0], np.asarray(args[1]) + 64, args[2]),
     )
     wide = register(reference, moving, prefilter=1.0)
     np.testing.assert_allclose(unpadded.shift, wide.shift, atol=0.01 * unpadded.error.min())

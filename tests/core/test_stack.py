@@ -12,11 +12,14 @@ import numpy as np
 import pytest
 from dask.callbacks import Callback
 
-from napari_imreg.core import apply_shift, make_extended, make_shifted, register
-from napari_imreg.core.stack import (
+from napari_imreg.core import (
     StackResult,
+    apply_shift,
     apply_shifts,
     iter_register_stack,
+    make_extended,
+    make_shifted,
+    register,
     register_stack,
 )
 

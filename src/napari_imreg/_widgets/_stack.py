@@ -571,7 +571,7 @@ def _shifted_layers(
 
 def _core_frames(stack: np.ndarray, **options: Any) -> Iterator[tuple[int, Any]]:
     """``(index, RegistrationResult)`` per frame, in frame order, from the core."""
-    from napari_imreg.core.stack import iter_register_stack
+    from napari_imreg.core import iter_register_stack
 
     yield from iter_register_stack(stack, **options)
 
@@ -579,8 +579,8 @@ def _core_frames(stack: np.ndarray, **options: Any) -> Iterator[tuple[int, Any]]
 def _apply_shifts(
     frames: np.ndarray, shifts: np.ndarray, *, axis: int, boundary: str, order: int
 ) -> np.ndarray:
-    """Each frame moved by its shift (the core's :func:`~napari_imreg.core.stack.apply_shifts`)."""
-    from napari_imreg.core.stack import apply_shifts
+    """Each frame moved by its shift (the core's :func:`~napari_imreg.core.apply_shifts`)."""
+    from napari_imreg.core import apply_shifts
 
     return np.asarray(apply_shifts(frames, shifts, axis=axis, boundary=boundary, order=order))
 

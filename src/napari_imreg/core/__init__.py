@@ -4,38 +4,50 @@ Shifts are in numpy axis order (``(dy, dx)`` in 2-D) and are the translation
 that registers the moving image onto the reference. One function per method:
 :func:`register` (chi-squared, calibrated errors), :func:`register_dft`
 (cross-correlation peak by DFT upsampling) and :func:`register_taylor`
-(cross-correlation peak refined by a Taylor expansion). FITS tools are in
-:mod:`napari_imreg.core.fits` (astropy) and stacks in :mod:`napari_imreg.core.stack`.
+(cross-correlation peak refined by a Taylor expansion). FITS images register
+through :func:`register_fits` (files) or :func:`register_wcs` (arrays plus a WCS);
+stacks through :func:`register_stack` and :func:`iter_register_stack`. The stages
+of :func:`register` are private modules, one per stage (see docs/architecture.md).
 """
 
+from ._apply import apply_shift, apply_shifts
+from ._deltachi2 import delta_chi2_levels
+from ._options import Options
+from ._register import Registrar, register
+from ._result import RegistrationResult, RegistrationWarning, StackResult
+from ._stack import iter_register_stack, register_stack
 from .chi2map import Chi2Map, chi2_map
 from .crosscorr import register_dft, register_taylor
+from .fits import FitsRegistration, MatchedImages, load_wcs, match_wcs, register_fits, register_wcs
 from .fourier import fourier_shift, fourier_zoom, upsampled_dft
-from .register import (
-    Registrar,
-    RegistrationResult,
-    RegistrationWarning,
-    apply_shift,
-    delta_chi2_levels,
-    register,
-)
 from .synthetic import make_crop_pair, make_extended, make_shifted
 
 __all__ = [
     "Chi2Map",
+    "FitsRegistration",
+    "MatchedImages",
+    "Options",
     "Registrar",
     "RegistrationResult",
     "RegistrationWarning",
+    "StackResult",
     "apply_shift",
+    "apply_shifts",
     "chi2_map",
     "delta_chi2_levels",
     "fourier_shift",
     "fourier_zoom",
+    "iter_register_stack",
+    "load_wcs",
     "make_crop_pair",
     "make_extended",
     "make_shifted",
+    "match_wcs",
     "register",
     "register_dft",
+    "register_fits",
+    "register_stack",
     "register_taylor",
+    "register_wcs",
     "upsampled_dft",
 ]

@@ -15,6 +15,7 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.fft
@@ -48,6 +49,7 @@ pyfftw = _import_pyfftw()
 
 __all__ = [
     "BACKEND",
+    "available_cores",
     "empty",
     "fftn",
     "ifftn",
@@ -66,15 +68,44 @@ _local = threading.local()
 _blas = ThreadpoolController()
 
 
-def one_blas_thread():
-    """Context manager: BLAS on one thread (skinny matrix products are 5-10x slower on two)."""
-    return _blas.limit(limits=1, user_api="blas")
+class _BlasLimit:
+    """BLAS on one thread while any caller in this process needs it.
+
+    Reference-counted: the first caller in limits BLAS, the last one out restores
+    it (a limit set and restored per caller would let one that finishes lift the
+    limit under another still running, in another thread).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._users = 0
+        self._limits = None
+
+    @contextmanager
+    def __call__(self):
+        with self._lock:
+            if self._users == 0:
+                self._limits = _blas.limit(limits=1, user_api="blas")
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    self._limits.restore_original_limits()
+                    self._limits = None
 
 
-def _available_cores() -> int:
+#: Context manager: BLAS on one thread (skinny matrix products are 5-10x slower on two).
+one_blas_thread = _BlasLimit()
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity where the OS reports one)."""
     try:
         return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
+    except AttributeError:  # macOS and Windows have no affinity call
         return os.cpu_count() or 1
 
 
@@ -88,7 +119,7 @@ def threads_for(size: int, threads: int | None = None) -> int:
         if int(threads) < 1:
             raise ValueError(f"threads must be >= 1, got {threads!r}.")
         return int(threads)
-    return _available_cores() if size >= 1 << 18 else 1
+    return available_cores() if size >= 1 << 18 else 1
 
 
 def next_fast_shape(shape) -> tuple[int, ...]:

@@ -1,37 +1,11 @@
 """How strongly overlap mode filters the images, and what error that leaves.
 
-A truncated image cannot be shifted by a fraction of a pixel near its Nyquist
-frequency: near its edges, that content spreads past Nyquist and the sub-pixel
-interpolant of the correlation misreads it. This leaves an error that depends
-on the true fractional shift (it pulls shifts toward whole pixels) and not on
-the noise. Overlap mode blends each axis' low-pass kernel ``K`` (zero response
-at Nyquist) with the identity: ``strength * K + (1 - strength) * delta``.
-Strength 1 removes most of that error, but also much of the shift information
-of images with power up to Nyquist (1.5-1.9x the scatter on the power-law test
-images). So the filter is only as strong as the noise needs: just enough to keep
-this error well below the error the noise causes. What it leaves (the "floor")
-is added to the reported error.
-
-The model, from Monte Carlo runs on crops and periodic power-law images
-(``make_extended``, indices 1-3, 24-4096 px, noise 0 to 1, 1-D to 3-D):
-
-* The floor, as the noise level whose error it equals, is
-  ``nu = scale * max(c_d * (1 - strength) ** FLOOR_DECAY, k_d)`` with
-  ``scale = P * sqrt(N) / (n * sqrt(G))``. ``P`` is the mean square that the
-  kernel removes and ``G`` the mean squared difference of neighbours (both
-  averaged over the axes, the reference's noise taken out), ``N`` the number of
-  pixels and ``n`` the shortest axis: the floor grows with the edges' length,
-  the noise's error falls with the pixel count.
-* Unfiltered, the rms floor gave ``c_d`` = 1.3-2.2 in 2-D (64-256 px), 4.7-9.8
-  in 1-D (512-4096 px) and 0.5-1.1 in 3-D (24-40 px); at strength 0.5 it fell
-  as ``0.5 ** 1.6``. At full strength, ``k_d`` = 0.008-0.017 in 2-D, 0.034-0.071
-  in 1-D and 0.002-0.005 in 3-D. ``FLOOR_SCALE`` and ``FLOOR_RESIDUE`` sit at
-  or a little above the largest of each; ``benchmarks/floor_model.py``
-  measures them again.
-
-The strength is the least multiple of ``STRENGTH_STEP`` that keeps
-``c_d * scale * (1 - strength) ** FLOOR_DECAY`` at ``FLOOR_TOLERANCE`` times the
-noise: the floor then adds at most 4.4% to the scatter.
+Each axis' low-pass kernel is blended with the identity, ``strength * K +
+(1 - strength) * delta``, only as strongly as the noise needs to keep the
+sub-pixel floor of truncated images well below the noise's error; the floor
+left is added to the reported error. The floor model ``nu = scale * max(c_d *
+(1 - strength) ** FLOOR_DECAY, k_d)``, its measured constants and the rule for
+the strength are derived in docs/how-it-works.md, "The filter and its strength".
 """
 
 from __future__ import annotations

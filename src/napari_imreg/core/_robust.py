@@ -40,9 +40,9 @@ from ._brightness import (
     profiled_residual,
 )
 from ._chi2 import Series, marginal_errors, outer_product, refine_minimum, whole_pixel_minimum
+from ._filter import SHORT_AXIS, SMOOTHING, SMOOTHING_SHORT
 from ._outliers import clip_residual, dilate, saturated, search_copy
 from ._validation import as_image, check_choice, check_error, check_max_shift, check_same_shape
-from .register import SHORT_AXIS, SMOOTHING, SMOOTHING_SHORT
 
 __all__ = ["ProfiledSurface", "RobustResult", "overlap_sums", "register_robust"]
 
@@ -389,7 +389,7 @@ def register_robust(
         Rounds of clipping and refinement at most.
     prefilter : bool
         ``"overlap"`` only: find the shift on both images through the pipeline's
-        low-pass filter (:data:`napari_imreg.core.register.SMOOTHING`), which a
+        low-pass filter (:data:`napari_imreg.core._filter.SMOOTHING`), which a
         truncated image's near-Nyquist content would otherwise bias; the errors
         come from the images as given.
     threads : int, optional

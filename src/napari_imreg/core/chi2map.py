@@ -2,7 +2,7 @@
 
 :func:`chi2_map` evaluates equations 1-4 of the reference documentation at every
 integer shift: a diagnostic image of the whole search space (the typed
-:func:`~napari_imreg.core.register.register` only samples the surface near its
+:func:`~napari_imreg.core.register` only samples the surface near its
 minimum). It also implements the boundary conditions the reference documents,
 which decide what the model image is where the shift moves it past an edge.
 """

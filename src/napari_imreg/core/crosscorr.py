@@ -10,8 +10,8 @@ Two classic estimators, kept for the drop-in layer's ``register_images`` and
   Fourier sums rather than finite differences.
 
 Both treat the images as periodic (the correlation is circular) and return the core's
-:class:`~napari_imreg.core.register.RegistrationResult` with the same sign as
-:func:`~napari_imreg.core.register.register`: ``shift`` is the translation that, applied
+:class:`~napari_imreg.core.RegistrationResult` with the same sign as
+:func:`~napari_imreg.core.register`: ``shift`` is the translation that, applied
 to `moving`, registers it onto `reference` (numpy axis order).
 
 Errors: with a scalar noise model, the chi-squared of the periodic model is
@@ -32,13 +32,13 @@ import numpy as np
 
 from . import _fft
 from ._chi2 import Series
+from ._result import RegistrationResult
 from ._validation import (
     as_image,
     check_max_shift,
     check_same_shape,
     check_upsample_factor,
 )
-from .register import RegistrationResult
 
 __all__ = ["register_dft", "register_taylor"]
 

@@ -1,0 +1,220 @@
+"""One filter strength's registration: the reference prepared once, and the stages run in order."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import numpy as np
+
+from . import _fft
+from ._chi2 import outer_product
+from ._deltachi2 import delta_chi2_map as build_delta_chi2_map
+from ._errors import Errors, measure_errors
+from ._filter import filter_response, smoothing_kernels
+from ._options import Boundary
+from ._prefilter import blend
+from ._prepare import PreparedImage, ignore_unknown_noise, overlap_taper
+from ._refine import Fit, fit_minimum
+from ._result import RegistrationResult, warn_registration
+from ._surface_binned import BINNED_SIZE, MAX_BINNING
+from ._surface_spectral import Spectra
+from ._taper import Marginals
+
+logger = logging.getLogger(__name__)
+
+
+class Engine:
+    """A :class:`Registrar` at one filter strength: the reference prepared once, the
+    spectra it reuses, and the registration proper."""
+
+    def __init__(
+        self,
+        ref: np.ndarray,
+        *,
+        reference_error,
+        reference_mask,
+        upsample_factor,
+        boundary: Boundary,
+        zero_mean: bool,
+        max_shift,
+        strength: float,
+        filter_margins: bool,
+        reference_complete: bool,
+        threads: int | None,
+    ):
+        self.shape = ref.shape
+        self.boundary = boundary
+        self.upsample_factor = upsample_factor
+        self.zero_mean = zero_mean
+        self.threads = threads
+        self._reference_error = reference_error
+        self._reference_mask = ignore_unknown_noise(reference_mask, reference_error)
+        # Overlap mode filters both images with a compact low-pass kernel, as
+        # strongly as ``strength`` (see ``_prefilter``).
+        full = smoothing_kernels(ref.shape)
+        self.strength = strength if boundary == "overlap" else 0.0
+        self._kernels = blend(full, self.strength)
+        self._source = ref  # as given, never written to
+        self._reference_complete = reference_complete
+        requested = max_shift
+        half = np.asarray(ref.shape, dtype=np.float64) / 2
+        self._binning = (1,) * ref.ndim
+        if self.boundary == "wrap":
+            self._limits = half if requested is None else np.minimum(requested, half)
+            self._padded = ref.shape
+            self._tapers = None
+        else:
+            default = np.maximum(1.0, np.floor(np.asarray(ref.shape) / 4))
+            limits = default if requested is None else requested
+            self._limits = np.minimum(np.floor(limits), np.asarray(ref.shape) - 1)
+            self._padded = _fft.next_fast_shape(
+                np.asarray(ref.shape) + self._limits.astype(int) + 2
+            )
+            margins = [k.size // 2 if filter_margins else 0 for k in full]
+            self._tapers = [overlap_taper(n, m) for n, m in zip(ref.shape, margins, strict=True)]
+            self._binning = tuple(
+                int(np.clip(n // BINNED_SIZE, 1, MAX_BINNING)) for n in ref.shape
+            )
+        self._reference_cache: dict = {}
+        self._binned_reference: Spectra | None = None
+        self._tapered_reference: dict = {}
+        self._reference_squares: Marginals | None = None
+        #: Keep the reference's spectra between calls (False for a one-off registration).
+        self.keep_reference_spectra = True
+
+    @functools.cached_property
+    def _reference(self) -> PreparedImage:
+        """The reference prepared (filtered) at this strength, on first use: the
+        binned search reads only the reference as given."""
+        return PreparedImage.prepare(
+            self._source,
+            self._reference_mask,
+            zero_mean=self.zero_mean,
+            kernels=self._kernels,
+            name="reference",
+        )
+
+    @property
+    def _smooth(self) -> bool:
+        """Whether both images are filtered (overlap mode with ``prefilter``)."""
+        return self._kernels is not None
+
+    @property
+    def _variance_factor(self) -> float:
+        """Variance of the filtered noise per unit variance of the raw noise."""
+        if not self._smooth:
+            return 1.0
+        return float(np.prod([np.sum(kernel**2) for kernel in self._kernels]))
+
+    def _transfer(self, padded, *, power: int) -> list[np.ndarray]:
+        """Per-axis ``|H(k)|**power`` of the filter on the padded frequencies (rfft layout)."""
+        out = []
+        for axis, n in enumerate(padded):
+            k = np.arange(n // 2 + 1) if axis == len(padded) - 1 else np.fft.fftfreq(n, 1 / n)
+            out.append(np.abs(filter_response(k / n, self._kernels[axis])) ** power)
+        return out
+
+    def _base_weight(self, image: PreparedImage):
+        """Taper times validity: None when every weight is 1 (periodic, nothing
+        masked), a list of 1-D profiles when it is separable, else an array."""
+        if self._tapers is None:
+            return None if image.valid is None else image.valid.astype(np.float64)
+        profiles = [taper.samples() for taper in self._tapers]
+        if image.valid is None:
+            return profiles
+        return image.valid * outer_product(profiles)
+
+    def _prepare(self, mov: np.ndarray, moving_error, mask) -> PreparedImage | None:
+        """The validated ``mov`` prepared like the reference; None when it or the
+        reference is flat (no information)."""
+        mask = ignore_unknown_noise(mask, moving_error)
+        image = PreparedImage.prepare(
+            mov, mask, zero_mean=self.zero_mean, kernels=self._kernels, name="moving"
+        )
+        if self._reference.is_flat() or image.is_flat():
+            return None
+        return image
+
+    def fit_unknown_noise(self, mov: np.ndarray, mask=None) -> tuple[PreparedImage, Fit] | None:
+        """``mov`` prepared and chi2 fitted as with no error given: the fit's ``noise``
+        is estimated from the residual of the surface at its minimum. None when an
+        image is flat. :meth:`measure` takes the pair to finish the registration."""
+        image = self._prepare(mov, None, mask)
+        if image is None:
+            return None
+        with _fft.one_blas_thread():
+            return image, fit_minimum(self, image, None, estimate=None)
+
+    def measure(
+        self,
+        mov: np.ndarray,
+        moving_error,
+        mask,
+        delta_chi2_map: bool,
+        *,
+        estimate=None,
+        noise_var: float | None = None,
+        floor_var: float = 0.0,
+        fitted: tuple[PreparedImage, Fit] | None = None,
+    ):
+        """Register the validated ``mov`` (see :meth:`Registrar.register`).
+
+        ``estimate``: the shift from :meth:`binned_estimate` when the caller has it;
+        ``noise_var``: the mean noise variance of the difference when errors are
+        given; ``floor_var``: the sub-pixel floor as a noise variance, added to the
+        errors; ``fitted``: what :meth:`fit_unknown_noise` returned for ``mov``.
+        """
+        if fitted is None:
+            image, fit = self._prepare(mov, moving_error, mask), None
+            if image is None:
+                return self._no_information()
+        else:
+            image, fit = fitted
+        # BLAS on one thread: threaded OpenBLAS spins long after each call and
+        # would slow the next transforms (see evaluate_series).
+        with _fft.one_blas_thread():
+            if fit is None:
+                fit = fit_minimum(self, image, moving_error, estimate=estimate)
+            errors = measure_errors(
+                self, image, moving_error, fit, noise_var=noise_var, floor_var=floor_var
+            )
+            delta = (None, None, None)
+            if delta_chi2_map:
+                scale = errors.scale / errors.calibration
+                delta = build_delta_chi2_map(
+                    fit.surface, fit.shift, fit.f_min, scale, errors.sigma, self.upsample_factor
+                )
+        logger.debug("registered: shift %s error %s", fit.shift, errors.sigma)
+        return self._result(fit, errors, *delta)
+
+    def _result(self, fit: Fit, errors: Errors, factor, coords, delta) -> RegistrationResult:
+        return RegistrationResult(
+            shift=fit.shift,
+            error=errors.sigma,
+            covariance=errors.covariance,
+            chi2_min=float(fit.f_min * errors.scale),
+            dof=float(fit.dof),
+            noise=errors.noise,
+            upsample_factor=factor,
+            delta_chi2=delta,
+            delta_chi2_coords=coords,
+            boundary=self.boundary,
+            method="chi2",
+            filter_strength=self.strength if self.boundary == "overlap" else None,
+        )
+
+    def _no_information(self) -> RegistrationResult:
+        warn_registration(
+            "an image is constant (no structure to register): the shift is unconstrained "
+            "and its error is infinite."
+        )
+        ndim = len(self.shape)
+        return RegistrationResult(
+            shift=np.zeros(ndim),
+            error=np.full(ndim, np.inf),
+            covariance=np.full((ndim, ndim), np.inf),
+            boundary=self.boundary,
+            method="chi2",
+            filter_strength=self.strength if self.boundary == "overlap" else None,
+        )

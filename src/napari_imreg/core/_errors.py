@@ -1,0 +1,233 @@
+"""The errors of the shift: the covariance from the curvature and the noise.
+
+See docs/how-it-works.md, "The error model".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _fft
+from ._chi2 import Surface, marginal_errors, outer_product
+from ._filter import filter_response
+from ._prepare import TAPER_WIDTH, PreparedImage, materialize, move
+from ._refine import Fit
+from ._result import warn_registration
+from .fourier import fourier_shift
+
+#: With no error given, at full filter strength, a noise variance below this fraction
+#: of the reference's power is checked against the residual of the interior, whose
+#: pixels lie this many pixels or more past both tapers.
+INTERIOR_SNR = 1e-3
+INTERIOR_MARGIN = 8
+
+
+def _score_covariance(
+    engine, surface: Surface, image: PreparedImage, shift, scale, chi2_hessian
+) -> np.ndarray:
+    """Covariance of the chi2 gradient due to the noise times the signal.
+
+    For white noise it is twice the Hessian. Filtering correlates the noise:
+    then it is ``4 / c2`` times the curvature of the correlation of the images
+    filtered twice, ``c2`` being the variance factor of the filter.
+    """
+    # The score sums weight**2 where the curvature sums weight: the tapered
+    # edges count less in the variance than in the curvature.
+    ratio = _squared_weight_ratio(engine, image, shift) if engine._tapers is not None else 1.0
+    if surface.filtered_cross is None:
+        return 2.0 * ratio * chi2_hessian
+    weight = surface.weight_at(shift)
+    curvature = -surface.filtered_cross.derivatives(shift)[2]
+    return (4.0 / engine._variance_factor) * ratio * (scale / weight) * curvature
+
+
+def _weight_sums(engine, image: PreparedImage, shift) -> tuple[float, float]:
+    """``sum t`` and ``sum t**2`` for the geometric weight ``t(x) = a(x) b(x - s)``
+    (taper and validity, no noise), at the whole pixel nearest ``shift``."""
+    whole = np.round(shift).astype(int)
+    wrap = engine.boundary == "wrap"
+    ref_weight = engine._base_weight(engine._reference)
+    mov_weight = engine._base_weight(image)
+    if ref_weight is None and mov_weight is None:  # periodic, nothing masked: all ones
+        count = float(np.prod(engine.shape))
+        return count, count
+    if isinstance(ref_weight, list) and isinstance(mov_weight, list):
+        first, second = 1.0, 1.0
+        for a, b, k in zip(ref_weight, mov_weight, whole, strict=True):
+            t = a * move(b, [k], wrap=wrap)
+            first *= float(np.sum(t))
+            second *= float(np.sum(t**2))
+        return first, second
+    a = materialize(ref_weight, engine.shape)
+    t = a * move(materialize(mov_weight, engine.shape), whole, wrap=wrap)
+    return float(np.sum(t)), float(np.sum(t**2))
+
+
+def _squared_weight_ratio(engine, image: PreparedImage, shift) -> float:
+    """``sum t**2 / sum t`` for the geometric weight (see :meth:`_weight_sums`)."""
+    first, second = _weight_sums(engine, image, shift)
+    return second / first
+
+
+def _sum_squared_weights(engine, image: PreparedImage, shift) -> float:
+    return _weight_sums(engine, image, shift)[1]
+
+
+def _noise_coupling_covariance(
+    engine, surface: Surface, image: PreparedImage, ref_var, mov_var, shift
+) -> np.ndarray:
+    """Covariance of the chi2 gradient due to the product of both images' noise.
+
+    When both images are noisy, the moving image's noise also enters the
+    model's gradient; its product with the reference's noise adds
+    ``4 * coupling * kappa / c2**2`` per axis, ``kappa`` the variance of the
+    (filtered) derivative of unit white noise. It vanishes when either image
+    is noiseless.
+    """
+    coupling = _noise_coupling(engine, image, ref_var, mov_var, shift)
+    if coupling == 0.0:
+        return np.zeros((len(engine.shape), len(engine.shape)))
+    padded = surface.shape
+    means = (
+        [float(np.mean(t)) for t in engine._transfer(padded, power=4)]
+        if engine._smooth
+        else [1.0] * len(engine.shape)
+    )
+    kappa = []
+    for axis, n in enumerate(padded):
+        k = np.fft.fftfreq(n, 1 / n)
+        h4 = filter_response(k / n, engine._kernels[axis]) ** 4 if engine._smooth else np.ones(n)
+        others = np.prod([m for a, m in enumerate(means) if a != axis])
+        kappa.append(float(np.mean(h4 * (2 * np.pi * k / n) ** 2)) * others)
+    return 4.0 * coupling * np.diag(kappa) / engine._variance_factor**2
+
+
+def _noise_coupling(engine, image: PreparedImage, ref_var, mov_var, shift) -> float:
+    """``sum_x w(x)**2 v1(x) v2(x - s)`` at the best shift, chi2 weights ``w``.
+
+    When both images are noisy, the noise of the moving image also enters
+    the model's gradient; its product with the reference's noise adds score
+    variance ``4 * coupling * mean((2 pi k / n)**2)`` per axis, which the chi2
+    curvature does not see. It vanishes when either image is noiseless.
+    """
+    if np.all(np.asarray(ref_var) == 0) or np.all(np.asarray(mov_var) == 0):
+        return 0.0
+    if np.ndim(ref_var) == np.ndim(mov_var) == 0:
+        # Scalar noise: the sum of the squared geometric weights, times a constant.
+        ratio = ref_var * mov_var / (ref_var + mov_var) ** 2
+        return float(_sum_squared_weights(engine, image, shift) * ratio)
+    ref_weight = materialize(engine._base_weight(engine._reference), engine.shape, ones=False)
+    mov_weight = materialize(engine._base_weight(image), engine.shape, ones=False)
+    whole = np.round(shift).astype(int)
+    wrap = engine.boundary == "wrap"
+    weight = np.ones(engine.shape) if ref_weight is None else ref_weight
+    if mov_weight is not None:
+        weight = weight * move(mov_weight, whole, wrap=wrap)
+    elif not wrap:  # pragma: no cover - overlap weights are never uniform
+        weight = weight * move(np.ones(engine.shape), whole, wrap=False)
+    moved_var = move(mov_var, whole, wrap=wrap) if np.ndim(mov_var) else mov_var
+    total = ref_var + moved_var
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = weight**2 * ref_var * moved_var / total**2
+    return float(np.nansum(np.broadcast_to(term, engine.shape)))
+
+
+def _interior_variance(engine, image: PreparedImage, shift) -> float | None:
+    """The variance of the filtered difference at ``shift``, from the pixels
+    ``INTERIOR_MARGIN`` or more past both images' tapers: the moving image, tapered
+    and zero-padded, shifted by FFT, against the reference. None when the images
+    have invalid pixels or too small an interior.
+
+    At high signal-to-noise the residual of the chi2 surface can fall below the
+    noise by the surface's own inconsistency between pixels (its terms are
+    interpolated one by one), down to zero. This explicit residual cannot: away
+    from the edges the shift is exact but for what leaks in from them, ~1e-3 of
+    the images' level on 64-97 px crops, so it errs on the large side there."""
+    if engine._tapers is None or image.valid is not None or engine._reference.valid is not None:
+        return None
+    reach = np.ceil(np.abs(shift)).astype(int)
+    inside = []
+    for n, taper, k in zip(engine.shape, engine._tapers, reach, strict=True):
+        start = taper.margin + taper.width + INTERIOR_MARGIN + k
+        if n - 2 * start < INTERIOR_MARGIN:
+            return None
+        inside.append(slice(start, n - start))
+    padded = _fft.next_fast_shape(np.asarray(engine.shape) + reach + TAPER_WIDTH)
+    tapered = np.zeros(padded)
+    tapered[tuple(slice(0, n) for n in engine.shape)] = (
+        outer_product([taper.samples() for taper in engine._tapers]) * image.data
+    )
+    moved = fourier_shift(tapered, shift, threads=engine.threads)
+    difference = engine._reference.data[tuple(inside)] - moved[tuple(inside)]
+    if engine.zero_mean:
+        difference -= difference.mean()
+    return float(np.mean(difference**2))
+
+
+@dataclass(frozen=True)
+class Errors:
+    """The errors of a fit: the covariance and 1-sigma of the shift, the noise, chi2's
+    scale, and the factor that keeps delta chi2 = 1 the 1-sigma contour of the map."""
+
+    covariance: np.ndarray
+    sigma: np.ndarray
+    noise: float | None
+    scale: float
+    calibration: float
+
+
+def measure_errors(
+    engine, image: PreparedImage, moving_error, fit: Fit, *, noise_var, floor_var: float
+) -> Errors:
+    """The errors of the shift, from the fit of a prepared moving image with
+    information in it (see docs/how-it-works.md, "The errors")."""
+    ref_err, mov_err = engine._reference_error, moving_error
+    surface, shift, f_min, noise, scale = (
+        fit.surface,
+        fit.shift,
+        fit.f_min,
+        fit.noise,
+        fit.scale,
+    )
+    ndim = len(engine.shape)
+    unknown = noise is not None
+    ref_var = 0.0 if ref_err is None else ref_err**2
+    mov_var = 0.0 if mov_err is None else mov_err**2
+    if unknown:
+        noise_var = noise**2 * engine._variance_factor
+        if engine.strength == 1.0 and noise_var < INTERIOR_SNR * fit.reference_power:
+            # Near the precision of the interpolated surface: no less than the
+            # residual of the interior.
+            interior = _interior_variance(engine, image, shift)
+            if interior is not None and interior > noise_var:
+                noise_var = interior
+                noise = float(np.sqrt(noise_var / engine._variance_factor))
+                scale = fit.weight / noise_var
+        # Split the noise between the images: sum w R (R - M) / sum w (R - M)**2
+        # is the reference's share.
+        share = surface.reference_share(shift, f_min)
+        ref_var, mov_var = noise_var * share, noise_var * (1.0 - share)
+    chi2_hessian = fit.hessian * scale
+
+    if not (fit.positive and np.all(np.isfinite(chi2_hessian))):
+        warn_registration(
+            "the chi2 surface is not curved at its minimum: the images do not constrain "
+            "the shift, so its error is infinite."
+        )
+        infinite = np.full((ndim, ndim), np.inf)
+        return Errors(infinite, np.full(ndim, np.inf), noise, scale, 1.0)
+    score = _score_covariance(engine, surface, image, shift, scale, chi2_hessian)
+    score += _noise_coupling_covariance(engine, surface, image, ref_var, mov_var, shift)
+    covariance, sigma = marginal_errors(chi2_hessian, score)
+    # The sub-pixel floor, as noise of variance floor_var added to the
+    # difference's (whose mean, in the images' units, is noise_mean).
+    noise_mean = noise**2 if unknown else noise_var
+    inflation = 1.0 + floor_var / noise_mean if floor_var else 1.0
+    covariance = covariance * inflation
+    sigma = sigma * np.sqrt(inflation)
+    # Rescale the map so that delta chi2 = 1 stays the 1-sigma contour.
+    naive = np.diag(2.0 * np.linalg.inv(0.5 * (chi2_hessian + chi2_hessian.T)))
+    calibration = float(np.exp(np.mean(np.log(np.diag(covariance) / naive))))
+    return Errors(covariance, sigma, noise, scale, calibration)

@@ -1,0 +1,95 @@
+"""The options of a chi-squared registration: one frozen object, validated once.
+
+:func:`register`, :class:`Registrar`, :func:`register_stack` and
+:func:`iter_register_stack` take these options by name and build one
+:class:`Options` from them. Front ends (the CLI, the widgets) can read the names,
+types, choices and defaults from the class rather than repeat them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from ._validation import check_choice, check_prefilter, check_upsample_factor
+
+Boundary = Literal["overlap", "wrap"]
+BOUNDARIES: tuple[str, ...] = get_args(Boundary)
+
+
+@dataclass(frozen=True)
+class Options:
+    """The options of a chi-squared registration, validated when made.
+
+    Attributes
+    ----------
+    upsample_factor : int or "auto"
+        Samples per pixel of the delta-chi2 map (the shift and error are continuous
+        and do not depend on it). ``"auto"`` samples the 1, 2 and 3-sigma regions.
+    boundary : {"overlap", "wrap"}
+        ``"overlap"``: chi2 over the overlap only, for real images whose edges do
+        not wrap. ``"wrap"``: periodic images.
+    zero_mean : bool
+        Subtract each image's mean first.
+    max_shift : float, sequence of float or None
+        Largest shift searched per axis, in pixels (checked against the images'
+        shape when they are known). None: a quarter of each axis for
+        ``"overlap"``, half for ``"wrap"``.
+    prefilter : bool or float
+        ``"overlap"`` only: low-pass both images as strongly as the noise needs
+        (True), at a fixed strength from 0 to 1, or not at all (False). See
+        docs/how-it-works.md, "The filter".
+    threads : int or None
+        FFT threads per registration; None: all cores for large images.
+
+    Examples
+    --------
+    >>> Options(boundary="wrap").boundary
+    'wrap'
+    >>> Options.choices()["boundary"]
+    ('overlap', 'wrap')
+    """
+
+    upsample_factor: int | Literal["auto"] = "auto"
+    boundary: Boundary = "overlap"
+    zero_mean: bool = True
+    max_shift: float | tuple[float, ...] | None = None
+    prefilter: bool | float = True
+    threads: int | None = None
+
+    def __post_init__(self):
+        checked = {
+            "upsample_factor": check_upsample_factor(self.upsample_factor),
+            "boundary": check_choice(self.boundary, "boundary", BOUNDARIES),
+            "zero_mean": bool(self.zero_mean),
+            "prefilter": check_prefilter(self.prefilter),
+            "threads": _check_threads(self.threads),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    @staticmethod
+    def choices() -> dict[str, tuple[Any, ...]]:
+        """The options whose values come from a fixed list, and that list."""
+        return {"boundary": BOUNDARIES, "upsample_factor": ("auto",)}
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Each option's name and default, in the order of the signatures."""
+        return {field.name: field.default for field in dataclasses.fields(cls)}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The options as keyword arguments of :func:`register` or :class:`Registrar`."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+
+
+def _check_threads(value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"threads must be a positive integer or None, got {value!r}.")
+    if value < 1:
+        raise ValueError(f"threads must be >= 1, got {value!r}; use None for all cores.")
+    return int(value)

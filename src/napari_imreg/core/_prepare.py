@@ -1,0 +1,192 @@
+"""Preparing the images: masks, invalid pixels, filtering, weights, whole-pixel moves, binning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.ndimage
+
+from . import _fft
+from ._chi2 import outer_product
+from ._filter import smooth
+from ._taper import Taper
+
+#: Width, in pixels, of the cosine taper at the edges of the weights (overlap mode).
+TAPER_WIDTH = 8
+#: Axes this long or longer stay zero over 1/``LONG_EDGE`` of their length at each end
+#: in overlap mode (see ``overlap_taper``).
+LONG_AXIS = 1024
+LONG_EDGE = 128
+
+
+def overlap_taper(n: int, filter_margin: int) -> Taper:
+    """The weight profile of an axis in overlap mode: zero over the filter's margin,
+    then a raised-cosine ramp, ``TAPER_WIDTH`` pixels together.
+
+    Axes of ``LONG_AXIS`` pixels or more stay zero over ``n // LONG_EDGE`` pixels
+    (under 1% of the axis at each end): on the large-image road the cross term of a
+    shift up to twice that, less the room the search needs, then needs no padding
+    (``cross_padding``), and its FFTs keep the image's own size, a power of two
+    for the usual sizes.
+    """
+    taper = Taper.for_axis(n, TAPER_WIDTH, filter_margin)
+    if n >= LONG_AXIS:
+        taper = Taper(n, taper.width, max(taper.margin, n // LONG_EDGE))
+    return taper
+
+
+def materialize(weight, shape, *, ones: bool = True):
+    """A weight as a full array (``ones``: None becomes an array of ones)."""
+    if weight is None:
+        return np.ones(shape) if ones else None
+    return outer_product(weight) if isinstance(weight, list) else weight
+
+
+def zero_edges(values: np.ndarray, margins) -> np.ndarray:
+    """``values`` with the outer ``margins`` pixels of each axis set to zero (in place):
+    there the filter reached outside the image."""
+    for axis, (n, m) in enumerate(zip(values.shape, margins, strict=True)):
+        edge = [slice(None)] * values.ndim
+        edge[axis] = np.r_[0:m, n - m : n]
+        values[tuple(edge)] = 0.0
+    return values
+
+
+def bin_blocks(values: np.ndarray, factors) -> np.ndarray:
+    """Means of blocks of ``factors`` pixels along each axis (a last partial block dropped).
+
+    Each axis is summed as its ``f`` interleaved slices, the last axis first:
+    numpy reduces a short inner axis far more slowly than it adds arrays.
+    """
+    out = values[tuple(slice(0, n - n % f) for n, f in zip(values.shape, factors, strict=True))]
+    for axis in reversed(range(values.ndim)):
+        f = factors[axis]
+        if f > 1:
+            parts = [out[(slice(None),) * axis + (slice(i, None, f),)] for i in range(f)]
+            out = np.add(parts[0], parts[1], dtype=np.float64)
+            for part in parts[2:]:
+                out += part
+    return out / float(np.prod(factors))
+
+
+def move(values: np.ndarray, offsets, *, wrap: bool) -> np.ndarray:
+    """``values`` moved by whole pixels (content to higher indices), periodic or zero-filled."""
+    if wrap:
+        return np.roll(values, tuple(offsets), axis=tuple(range(values.ndim)))
+    out = np.zeros_like(values)
+    target = []
+    source = []
+    for n, k in zip(values.shape, offsets, strict=True):
+        k = int(np.clip(k, -n, n))
+        target.append(slice(max(k, 0), n + min(k, 0)))
+        source.append(slice(max(-k, 0), n - max(k, 0)))
+    out[tuple(target)] = values[tuple(source)]
+    return out
+
+
+def ignore_unknown_noise(mask, error):
+    """Add the pixels whose noise map is NaN to ``mask`` (True: ignore)."""
+    if not isinstance(error, np.ndarray):
+        return mask
+    unknown = ~np.isfinite(error)
+    if not unknown.any():
+        return mask
+    return unknown if mask is None else mask | unknown
+
+
+def split_mask(mask, shape):
+    if mask is None:
+        return None, None
+    if isinstance(mask, tuple | list) and len(mask) == 2 and np.ndim(mask[0]) == len(shape):
+        return mask[0], mask[1]
+    return mask, mask
+
+
+def check_mask(mask, shape, name):
+    if mask is None:
+        return None
+    array = np.asarray(mask)
+    if array.dtype != bool:
+        raise TypeError(
+            f"{name} must be a boolean array (True marks pixels to ignore), got {array.dtype}."
+        )
+    if array.shape != tuple(shape):
+        raise ValueError(
+            f"{name} has shape {array.shape} but the images have shape {tuple(shape)}."
+        )
+    return array
+
+
+@dataclass
+class PreparedImage:
+    """An image ready for correlation: invalid pixels zeroed, optionally zero-mean."""
+
+    data: np.ndarray
+    valid: np.ndarray | None  # None: every pixel valid but the outer ``margins`` per axis
+    margins: tuple[int, ...]
+    source: np.ndarray | None = None  # the image as given (read only)
+
+    @classmethod
+    def prepare(
+        cls, image: np.ndarray, mask, *, zero_mean: bool, kernels, name: str
+    ) -> PreparedImage:
+        """The image copied (the caller's array is never touched), invalid pixels zeroed,
+        optionally centred, and filtered with one kernel per axis (``kernels`` None:
+        not filtered)."""
+        ndim = image.ndim
+        margins = (0,) * ndim if kernels is None else tuple(k.size // 2 for k in kernels)
+        if any(n <= 2 * m for n, m in zip(image.shape, margins, strict=True)):
+            raise ValueError(f"{name} is too small to register without wrapping.")
+        total = float(np.sum(image, dtype=np.float64))
+        if mask is None and np.isfinite(total):  # a finite sum: no NaN or inf
+            mean = total / image.size if zero_mean else 0.0
+            if kernels is None:
+                data = _fft.empty(image.shape)
+                np.subtract(image, mean, out=data)  # the copy and the centring in one pass
+                return cls(data, None, margins, image)
+            data = smooth(image, kernels, subtract=mean)
+            return cls(zero_edges(data, margins), None, margins, image)
+        data = _fft.empty(image.shape)
+        np.copyto(data, image)
+        invalid = ~np.isfinite(data)
+        if mask is not None:
+            invalid |= mask
+        if invalid.all():
+            raise ValueError(f"{name} has no valid pixel (all NaN, infinite or masked).")
+        valid = None
+        if invalid.any():
+            valid = ~invalid
+            data[invalid] = 0.0
+            total = float(data.sum())
+        if zero_mean:
+            data -= total / (data.size if valid is None else np.count_nonzero(valid))
+            if valid is not None:
+                data[~valid] = 0.0
+        if kernels is None:
+            return cls(data, valid, margins, image)
+        data = smooth(data, kernels)
+        if valid is None:
+            return cls(zero_edges(data, margins), None, margins, image)
+        # Pixels whose filter reached outside the image or an invalid pixel.
+        footprint = np.ones(tuple(kernel.size for kernel in kernels), dtype=bool)
+        valid = scipy.ndimage.binary_erosion(valid, footprint, border_value=0)
+        if not valid.any():
+            raise ValueError(f"{name} is too masked to register.")
+        data[~valid] = 0.0
+        return cls(data, valid, (0,) * ndim, image)
+
+    def values(self) -> np.ndarray:
+        """The valid pixels' values (a flat array, or the interior block)."""
+        if self.valid is not None:
+            return self.data[self.valid]
+        return self.data[
+            tuple(slice(m, n - m) for n, m in zip(self.data.shape, self.margins, strict=True))
+        ]
+
+    def is_flat(self) -> bool:
+        values = self.values()
+        first = values.flat[:64]
+        if first.max() != first.min():  # the usual case, told without a pass over the image
+            return False
+        return bool(values.max() == values.min())

@@ -1,0 +1,76 @@
+"""The continuous minimum of the chi2 surface, and the chi2 scale and dof there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._chi2 import Surface, refine_minimum
+from ._prepare import PreparedImage
+from ._surface_binned import binned_search, tapered_surface
+from ._surface_spectral import spectral_surface
+
+
+@dataclass
+class Fit:
+    """The minimum of chi2 (``f`` is chi2 / (weight * scale)) and what the errors need."""
+
+    surface: Surface
+    shift: np.ndarray
+    f_min: float
+    hessian: np.ndarray
+    positive: bool
+    weight: float  # the summed weight at the minimum
+    dof: float
+    noise: float | None  # estimated from the residual when no error is given
+    scale: float
+    reference_power: float  # the reference's weighted mean square
+
+
+def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
+    """The minimum of chi2, and what the errors need from it."""
+    ref_err, mov_err = engine._reference_error, moving_error
+    unknown = ref_err is None and mov_err is None
+    ref_map = isinstance(ref_err, np.ndarray)
+    mov_map = isinstance(mov_err, np.ndarray)
+    ref_var = 0.0 if ref_err is None else ref_err**2
+    mov_var = 0.0 if mov_err is None else mov_err**2
+    if binned_search(engine, image.valid is None, noise_maps=ref_map or mov_map):
+        surface, start, guess, reference_power = tapered_surface(
+            engine, image, split_noise=unknown, estimate=estimate
+        )
+    else:
+        surface, start, guess, reference_power = spectral_surface(
+            engine, image, ref_var, mov_var, split_noise=unknown
+        )
+    shift, f_min, hessian, positive = refine_minimum(surface, start, guess=guess)
+    weight = surface.weight_at(shift)
+
+    # chi2 = f * W * scale, in units where the filtered noise has unit variance.
+    ndim = len(engine.shape)
+    fitted = ndim + (1 if engine.zero_mean else 0)
+    filtered = engine._variance_factor
+    if unknown or not (ref_map or mov_map):
+        pixels = weight
+        if engine.boundary == "wrap" and surface.weight.is_constant:
+            # The Nyquist frequencies left out of the comparison carry no residual.
+            kept = np.prod([1 - 1 / n for n in engine.shape if n % 2 == 0 and n > 2])
+            pixels = weight * kept
+    else:  # the weights hold 1 / variance: convert back to a pixel count
+        pixels = (
+            weight * filtered * float(np.nanmean(np.broadcast_to(ref_var + mov_var, engine.shape)))
+        )
+    dof = max(pixels - fitted, 1.0)
+    noise = None
+    if unknown:
+        noise_var = max(f_min * weight / dof, 1e-24 * reference_power)
+        noise = float(np.sqrt(noise_var / filtered))
+        scale = weight / noise_var
+    elif ref_map or mov_map:
+        scale = weight
+    else:
+        scale = weight / (filtered * (ref_var + mov_var))
+    return Fit(
+        surface, shift, f_min, hessian, positive, weight, dof, noise, scale, reference_power
+    )

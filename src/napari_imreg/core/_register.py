@@ -1,0 +1,363 @@
+"""Chi-squared registration: :func:`register` and :class:`Registrar`."""
+
+from __future__ import annotations
+
+import threading
+from typing import Literal
+
+import numpy as np
+
+from ._engine import Engine
+from ._options import Boundary, Options
+from ._prefilter import EdgeContent, filter_strength
+from ._prepare import check_mask, split_mask
+from ._result import RegistrationResult
+from ._strength import floor_variance, reference_edge_scale, unknown_noise
+from ._validation import (
+    as_image,
+    check_error,
+    check_max_shift,
+    check_same_shape,
+)
+
+#: Filter strengths a Registrar keeps its reference prepared at (the latest ones).
+KEPT_ENGINES = 3
+
+
+class Registrar:
+    """Registers moving images against one reference, preparing the reference once.
+
+    The options are those of :class:`Options`, by name; :meth:`from_options`
+    takes an :class:`Options` already made.
+
+    Parameters
+    ----------
+    reference : array_like
+        The reference image, any dimension.
+    reference_error : float or array_like, optional
+        1-sigma noise of the reference (scalar or per-pixel map). ``None`` means
+        noiseless when the moving image's error is given, and "estimate from the
+        data" when neither is given.
+    reference_mask : array_like of bool, optional
+        True marks reference pixels to ignore. NaN and infinite pixels are always ignored.
+    upsample_factor : int or "auto"
+        Samples per pixel of the returned delta-chi2 map. The shift and its error
+        are computed continuously and do not depend on it. ``"auto"`` samples the
+        map finely enough to show the 1, 2 and 3-sigma regions.
+    boundary : {"overlap", "wrap"}
+        ``"overlap"`` (default) compares the images only where they overlap, as
+        real (non-periodic) images need; the correlations are zero-padded and the
+        weights taper smoothly to zero over the outer ``TAPER_WIDTH`` pixels (on
+        axes of ``LONG_AXIS`` px or more, after a zero margin of 1/128 of the axis).
+        ``"wrap"`` treats both images as periodic (what FFT registration usually
+        computes; exact for periodic data, biased for real images).
+    zero_mean : bool
+        Subtract each image's mean first (a constant background offset between
+        the images then does not pull the shift).
+    max_shift : float or sequence of float, optional
+        Largest shift searched, per axis, in pixels. Default: half of each axis for
+        ``"wrap"``, a quarter of each axis for ``"overlap"`` (raise it for larger
+        offsets; the padded correlation then grows).
+    prefilter : bool or float
+        ``"overlap"`` only. ``True`` (default) low-passes both images just enough to
+        keep the sub-pixel floor of truncated images at 0.3 of the noise's error; a
+        number from 0 to 1 fixes the strength; ``False`` turns the filter off. The
+        strength used is the result's ``filter_strength``, and the floor it leaves
+        is added to the errors (docs/how-it-works.md, "The filter and its strength").
+    threads : int, optional
+        FFT threads; default all cores for large images. Use 1 when registering
+        many images in parallel.
+    """
+
+    def __init__(
+        self,
+        reference,
+        *,
+        reference_error=None,
+        reference_mask=None,
+        upsample_factor: int | Literal["auto"] = "auto",
+        boundary: Boundary = "overlap",
+        zero_mean: bool = True,
+        max_shift=None,
+        prefilter: bool | float = True,
+        threads: int | None = None,
+    ):
+        reference = as_image(reference, "reference")
+        options = Options(
+            upsample_factor=upsample_factor,
+            boundary=boundary,
+            zero_mean=zero_mean,
+            max_shift=max_shift,
+            prefilter=prefilter,
+            threads=threads,
+        )
+        self._setup(reference, options, reference_error=reference_error, mask=reference_mask)
+        self._keep_copies()
+
+    @classmethod
+    def from_options(
+        cls, reference, options: Options, *, reference_error=None, reference_mask=None
+    ) -> Registrar:
+        """A Registrar from options already made (see :class:`Options`)."""
+        self = cls.__new__(cls)
+        reference = as_image(reference, "reference")
+        self._setup(reference, options, reference_error=reference_error, mask=reference_mask)
+        self._keep_copies()
+        return self
+
+    def _keep_copies(self) -> None:
+        # Later calls prepare the reference from these: keep copies the caller
+        # cannot change, and prepare it now, so that its problems are reported here.
+        self._source = _private(self._source)
+        for name in ("reference_error", "reference_mask"):
+            self._inputs[name] = _private(self._inputs[name])
+        self._engine(1.0 if self._strength is None else self._strength)
+
+    @classmethod
+    def _one_off(
+        cls, reference: np.ndarray, options: Options, *, reference_error, reference_mask
+    ) -> Registrar:
+        """A Registrar for a single call: it reads ``reference`` (validated) in place
+        (the call cannot change it), prepares it when the call needs it and keeps no
+        spectra."""
+        self = cls.__new__(cls)
+        self._setup(reference, options, reference_error=reference_error, mask=reference_mask)
+        self.keep_reference_spectra = False
+        return self
+
+    def _setup(self, ref: np.ndarray, options: Options, *, reference_error, mask) -> None:
+        self.shape = ref.shape
+        #: The options, validated (see :class:`Options`).
+        self.options = options
+        self.boundary = options.boundary
+        prefilter = options.prefilter
+        #: What each engine is made from.
+        self._inputs = {
+            "reference_error": check_error(reference_error, ref.shape, "reference_error"),
+            "reference_mask": check_mask(mask, ref.shape, "reference_mask"),
+            "upsample_factor": options.upsample_factor,
+            "boundary": self.boundary,
+            "zero_mean": options.zero_mean,
+            "max_shift": check_max_shift(options.max_shift, ref.shape),
+            "filter_margins": self.boundary == "overlap" and prefilter is not False,
+            "threads": options.threads,
+        }
+        #: The filter's strength, or None when each call chooses it from the noise.
+        self._strength = None if prefilter is True else float(prefilter)
+        if self.boundary == "wrap":
+            self._strength = 0.0
+        self._engines: dict[float, Engine] = {}
+        self._lock = threading.Lock()
+        self._content: EdgeContent | None = None
+        self.keep_reference_spectra = True
+        self._source = ref
+        #: The reference's mean noise variance (0 when not given).
+        self._reference_var = mean_variance(self._inputs["reference_error"])
+        mask = self._inputs["reference_mask"]
+        self._complete = mask is None and bool(np.isfinite(np.sum(ref, dtype=np.float64)))
+
+    @property
+    def keep_reference_spectra(self) -> bool:
+        """Keep the reference's spectra between calls (False for a one-off registration)."""
+        return self._keep
+
+    @keep_reference_spectra.setter
+    def keep_reference_spectra(self, keep: bool) -> None:
+        self._keep = bool(keep)
+        for engine in self._engines.values():
+            engine.keep_reference_spectra = self._keep
+
+    def register(
+        self, moving, *, error=None, mask=None, delta_chi2_map: bool = True
+    ) -> RegistrationResult:
+        """Register ``moving`` onto the reference.
+
+        Parameters
+        ----------
+        moving : array_like
+            Image of the reference's shape.
+        error : float or array_like, optional
+            1-sigma noise of the moving image, scalar or per-pixel map (NaN marks
+            pixels to ignore). See the class documentation for ``None``.
+        mask : array_like of bool, optional
+            True marks moving pixels to ignore.
+        delta_chi2_map : bool
+            Compute the delta-chi2 map around the minimum (default). Stacks that
+            keep only shifts and errors skip it; the result's map fields are then None.
+
+        Returns
+        -------
+        RegistrationResult
+            ``shift`` registers ``moving`` onto the reference (numpy axis order).
+        """
+        mov = as_image(moving, "moving")
+        check_same_shape(self._source, mov, ("reference", "moving"))
+        moving_error = check_error(error, mov.shape, "error")
+        mask = check_mask(mask, mov.shape, "mask")
+        unknown = self._inputs["reference_error"] is None and moving_error is None
+        noise_var = None if unknown else self._reference_var + mean_variance(moving_error)
+        scale = reference_edge_scale(self)
+        strength, estimate, fitted = self._strength, None, None
+        if strength is None:
+            if unknown:
+                estimated, estimate, fitted = unknown_noise(self, mov, mask)
+                if estimated is None:  # no information: this call warns and says so
+                    return self._engine(1.0).measure(mov, None, mask, delta_chi2_map)
+                strength = filter_strength(scale, len(self.shape), estimated)
+            else:
+                strength = filter_strength(scale, len(self.shape), noise_var)
+        return self._engine(strength).measure(
+            mov,
+            moving_error,
+            mask,
+            delta_chi2_map,
+            estimate=estimate,
+            noise_var=noise_var,
+            floor_var=floor_variance(self, scale, strength),
+            fitted=fitted if strength == 1.0 else None,
+        )
+
+    def _engine(self, strength: float, *, prepare: bool = True) -> Engine:
+        """The registration at one filter strength (the latest few are kept), its
+        reference prepared unless ``prepare`` is False."""
+        with self._lock:
+            engine = self._engines.pop(strength, None)
+            if engine is None:
+                engine = Engine(
+                    self._source,
+                    strength=strength,
+                    reference_complete=self._complete,
+                    **self._inputs,
+                )
+                engine.keep_reference_spectra = self._keep
+            self._engines[strength] = engine  # the most recent last
+            while len(self._engines) > KEPT_ENGINES:
+                del self._engines[next(iter(self._engines))]
+        if prepare:
+            engine._reference  # noqa: B018 - prepared here, where its errors belong
+        return engine
+
+
+def _private(array):
+    """``array`` itself if nobody can write to it, else a copy (None stays None)."""
+    if isinstance(array, np.ndarray) and array.flags.writeable:
+        return array.copy()
+    return array
+
+
+def mean_variance(error) -> float:
+    """The mean variance of an error (scalar or map; NaN pixels left out; None: 0)."""
+    if error is None:
+        return 0.0
+    if np.ndim(error) == 0:
+        return float(error) ** 2
+    return float(np.nanmean(np.square(error)))
+
+
+def register(
+    reference,
+    moving,
+    *,
+    error=None,
+    reference_error=None,
+    mask=None,
+    upsample_factor: int | Literal["auto"] = "auto",
+    boundary: Boundary = "overlap",
+    zero_mean: bool = True,
+    max_shift=None,
+    prefilter: bool | float = True,
+    threads: int | None = None,
+) -> RegistrationResult:
+    """Measure the translation between two images, with calibrated 1-sigma errors.
+
+    The chi-squared method: chi2 as a function of shift from FFT
+    cross-correlations, its whole-pixel minimum, then Newton's method on the
+    exact band-limited interpolant of the surface for the sub-pixel minimum and
+    its curvature.
+
+    Parameters
+    ----------
+    reference, moving : array_like
+        Real images of the same shape, any dimension (spectra, images, volumes).
+        NaN and infinite pixels are ignored. Neither is modified.
+    error : float or array_like, optional
+        1-sigma noise of ``moving``: a scalar or a per-pixel map.
+    reference_error : float or array_like, optional
+        1-sigma noise of ``reference``. If both errors are None (the default) the
+        noise is estimated from the residual at the best shift, which then covers
+        the noise of both images. If only one is given, the other image is taken
+        as noiseless: for two equally noisy exposures, pass both.
+    mask : array_like of bool, or a pair of them, optional
+        True marks pixels to ignore: one mask for both images (e.g. a detector's
+        bad pixels) or ``(reference_mask, moving_mask)``.
+    upsample_factor : int or "auto"
+        Samples per pixel of the returned delta-chi2 map (the shift and error are
+        continuous and do not depend on it).
+    boundary : {"overlap", "wrap"}
+        ``"overlap"`` (default): non-periodic, chi2 over the overlap only, right
+        for real images whose edges do not wrap. ``"wrap"``: periodic images.
+    zero_mean : bool
+        Subtract each image's mean first (default True).
+    max_shift : float or sequence of float, optional
+        Largest shift searched per axis in pixels (default: a quarter of each axis
+        for ``"overlap"``, half for ``"wrap"``).
+    prefilter : bool or float
+        ``"overlap"`` only: discount the content near the Nyquist frequency, which
+        a truncated image cannot be sub-pixel shifted with, as much as the noise
+        requires (default True), at a fixed strength from 0 to 1, or not at all
+        (False). See :class:`Registrar`.
+    threads : int, optional
+        FFT threads.
+
+    Returns
+    -------
+    RegistrationResult
+        ``shift`` (numpy axis order, ``(dy, dx)`` in 2-D) is the translation that
+        registers ``moving`` onto ``reference``: ``fourier_shift(moving, shift)``
+        reproduces ``reference``. ``error`` is the marginal 1-sigma per axis.
+
+    Raises
+    ------
+    TypeError
+        For complex, string, object or ragged input.
+    ValueError
+        For mismatched shapes, empty or single-pixel images, invalid errors,
+        masks, ``upsample_factor``, ``boundary`` or ``max_shift``.
+
+    Notes
+    -----
+    The surface minimised is the mean weighted squared residual over the pixels
+    the images share at each shift, from FFT cross-correlations; ``delta chi2 = 1``
+    is a 1-sigma change, and the error of axis ``i`` is ``sqrt((2 H^-1)_ii)`` with
+    ``H`` the chi2 Hessian, corrected for the taper, the filter and the noise of
+    both images. The derivations are in docs/how-it-works.md.
+
+    References
+    ----------
+    M. Guizar-Sicairos, S. T. Thurman and J. R. Fienup, "Efficient subpixel image
+    registration algorithms", Opt. Lett. 33, 156-158 (2008).
+
+    Examples
+    --------
+    >>> from napari_imreg.core.synthetic import make_crop_pair
+    >>> reference, moving = make_crop_pair(64, (2.25, -1.5), noise=0.05, seed=0)
+    >>> result = register(reference, moving)
+    >>> bool(abs(result.shift - (2.25, -1.5)).max() < 5 * result.error.max())
+    True
+    """
+    ref = as_image(reference, "reference")
+    mov = as_image(moving, "moving")
+    check_same_shape(ref, mov, ("reference", "moving"))
+    reference_mask, moving_mask = split_mask(mask, ref.shape)
+    options = Options(
+        upsample_factor=upsample_factor,
+        boundary=boundary,
+        zero_mean=zero_mean,
+        max_shift=max_shift,
+        prefilter=prefilter,
+        threads=threads,
+    )
+    registrar = Registrar._one_off(
+        ref, options, reference_error=reference_error, reference_mask=reference_mask
+    )
+    return registrar.register(mov, error=error, mask=moving_mask)

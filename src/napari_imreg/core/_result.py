@@ -1,0 +1,181 @@
+"""The result types of a registration and of a stack, and the warning."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+
+import dask
+import dask.array as da
+import numpy as np
+
+
+class RegistrationWarning(UserWarning):
+    """The data cannot support a confident shift (no structure, flat chi2 surface)."""
+
+
+def _frozen(array):
+    if array is None:
+        return None
+    out = np.array(array, dtype=np.float64)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True)
+class RegistrationResult:
+    """The outcome of a registration; every method returns this type.
+
+    Attributes
+    ----------
+    shift : numpy.ndarray
+        Translation, in pixels and numpy axis order (``(dy, dx)`` in 2-D), that
+        registers the moving image onto the reference:
+        ``fourier_shift(moving, shift)`` reproduces the reference, and a napari
+        layer of the moving image overlays the reference with
+        ``translate = shift * scale``.
+    error : numpy.ndarray or None
+        Marginal 1-sigma uncertainty of each component of ``shift`` (the other
+        components profiled out: delta-chi2 = 1). In ``"overlap"`` mode it holds
+        the sub-pixel floor the filter leaves (see ``prefilter``) as well as the
+        noise. ``inf`` when the data cannot constrain the shift; ``None`` when the
+        method computes no error.
+    covariance : numpy.ndarray or None
+        Covariance matrix of ``shift``, ``2 H^-1`` with ``H`` the chi2 Hessian.
+    chi2_min : float or None
+        chi2 at the best shift.
+    dof : float or None
+        Degrees of freedom: pixels compared (weighted by the edge taper) minus fitted parameters.
+    noise : float or None
+        The 1-sigma noise of the difference image estimated from the residual,
+        when no error was given; ``None`` otherwise.
+    upsample_factor : int or None
+        Samples per pixel of the delta-chi2 map.
+    delta_chi2 : numpy.ndarray or None
+        chi2 minus its minimum on a grid of shifts around the best one.
+    delta_chi2_coords : tuple of numpy.ndarray or None
+        For each axis, the shift value of each sample of ``delta_chi2``.
+    boundary : str
+        ``"overlap"`` or ``"wrap"``.
+    method : str
+        The method that produced the result.
+    filter_strength : float or None
+        ``"overlap"`` mode: the strength, 0 to 1, of the filter both images went
+        through (see ``prefilter``); None for ``"wrap"`` and other methods.
+    """
+
+    shift: np.ndarray
+    error: np.ndarray | None = None
+    covariance: np.ndarray | None = None
+    chi2_min: float | None = None
+    dof: float | None = None
+    noise: float | None = None
+    upsample_factor: int | None = None
+    delta_chi2: np.ndarray | None = None
+    delta_chi2_coords: tuple[np.ndarray, ...] | None = None
+    boundary: str = "overlap"
+    method: str = "chi2"
+    filter_strength: float | None = None
+
+    def __post_init__(self):
+        for name in ("shift", "error", "covariance", "delta_chi2"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+        if self.delta_chi2_coords is not None:
+            coords = tuple(_frozen(c) for c in self.delta_chi2_coords)
+            object.__setattr__(self, "delta_chi2_coords", coords)
+
+    def __repr__(self) -> str:
+        shift = np.array2string(self.shift, precision=4, separator=", ")
+        error = (
+            "None"
+            if self.error is None
+            else np.array2string(self.error, precision=4, separator=", ")
+        )
+        return f"RegistrationResult(shift={shift}, error={error}, method={self.method!r})"
+
+
+@dataclass(frozen=True)
+class StackResult:
+    """The drift of every frame of a stack; :func:`register_stack` returns this type.
+
+    Every per-frame field is a numpy array for numpy input and a dask array for
+    dask input (call :meth:`compute` to get numpy arrays in one pass).
+
+    Attributes
+    ----------
+    shifts : numpy.ndarray or dask.array.Array
+        ``(frames, ndim)``: for each frame, the translation in pixels and numpy axis
+        order (``(dy, dx)`` for 2-D frames, ``(dz, dy, dx)`` for volumes) that
+        registers it onto the reference: ``fourier_shift(frame, shift)`` reproduces
+        the reference, and :func:`apply_shifts` aligns the stack. With
+        ``reference="previous"`` it is the accumulated drift onto the first frame.
+    errors : numpy.ndarray or dask.array.Array
+        ``(frames, ndim)`` marginal 1-sigma errors of ``shifts``. With
+        ``reference="previous"`` the step errors are added in quadrature (the drift
+        is a random walk), so they grow along the stack.
+    chi2 : numpy.ndarray or dask.array.Array
+        ``(frames,)`` chi2 at the best shift of each registration (the step's, for
+        ``"previous"``).
+    dof : numpy.ndarray or dask.array.Array
+        ``(frames,)`` degrees of freedom of each chi2.
+    noise : numpy.ndarray or dask.array.Array or None
+        ``(frames,)`` the 1-sigma noise of each difference image, estimated from
+        the residual; ``None`` when an ``error`` was given.
+    reference : int or str
+        The frame index, ``"mean"``, ``"previous"`` or ``"array"``. The reference
+        frame itself (or the first frame, for ``"previous"``) is not registered:
+        its shift and error are 0 by definition, and its chi2 and dof are 0.
+    axis : int
+        The frame axis of the input stack.
+    boundary : str
+        ``"overlap"`` or ``"wrap"``.
+    """
+
+    shifts: np.ndarray | da.Array
+    errors: np.ndarray | da.Array
+    chi2: np.ndarray | da.Array
+    dof: np.ndarray | da.Array
+    noise: np.ndarray | da.Array | None
+    reference: int | str
+    axis: int
+    boundary: str
+
+    _ARRAY_FIELDS = ("shifts", "errors", "chi2", "dof", "noise")
+
+    @property
+    def is_lazy(self) -> bool:
+        """True when the per-frame fields are dask arrays, not yet computed."""
+        return isinstance(self.shifts, da.Array)
+
+    def compute(self, **kwargs) -> StackResult:
+        """The same result with numpy arrays, all fields computed in one pass.
+
+        Keyword arguments go to :func:`dask.compute` (``scheduler=...``, for
+        example). A result that is already computed is returned unchanged.
+        """
+        if not self.is_lazy:
+            return self
+        names = [n for n in self._ARRAY_FIELDS if getattr(self, n) is not None]
+        values = dask.compute(*(getattr(self, n) for n in names), **kwargs)
+        return dataclasses.replace(self, **dict(zip(names, values, strict=True)))
+
+    def __repr__(self) -> str:
+        frames, ndim = self.shifts.shape
+        state = "lazy" if self.is_lazy else "computed"
+        return (
+            f"StackResult({frames} frames, ndim={ndim}, reference={self.reference!r}, "
+            f"boundary={self.boundary!r}, {state})"
+        )
+
+
+def warn_registration(message: str) -> None:
+    """Warn with :class:`RegistrationWarning`, reported at the first caller outside the
+    core: the public entry points sit at different depths above the stage that warns."""
+    core = os.path.dirname(__file__)
+    frame, level = sys._getframe(1), 2
+    while frame is not None and os.path.dirname(frame.f_code.co_filename) == core:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, RegistrationWarning, stacklevel=level)

@@ -1,0 +1,413 @@
+"""Registering stacks of frames: time-lapses, exposure series, volumes over time.
+
+:func:`register_stack` measures the drift of every frame of a stack against one
+reference (a frame, the mean frame, a given image, or each previous frame) and
+returns a :class:`StackResult`. :func:`apply_shifts` moves every frame by its
+shift. Both take numpy arrays, which they compute at once, or dask arrays, which
+they return lazily: nothing is read or registered until the result is computed,
+then frames are registered in parallel on whatever dask scheduler is active (the
+local threads by default, a ``dask.distributed`` client when one exists), with
+memory bounded by the chunks in flight. :func:`iter_register_stack` yields one
+frame at a time, for progress bars and cancellation.
+
+Inside each task the reference is prepared once (its spectra are reused for every
+frame of the chunk) and each registration uses one FFT thread and one BLAS thread:
+with frames registered in parallel, threads inside each registration only compete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import numbers
+import warnings
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import dask
+import dask.array as da
+import numpy as np
+
+from . import _fft
+from ._options import Boundary, Options
+from ._result import RegistrationResult, RegistrationWarning, StackResult
+from ._stack_driver import against_one, onto_previous
+from ._stack_graph import (
+    dask_view,
+    frames_per_chunk,
+    lazy_table,
+    reference_error_of_mean,
+    whole_frames,
+)
+from ._validation import (
+    as_image,
+    check_choice,
+    check_error,
+    check_max_shift,
+)
+
+__all__ = ["iter_register_stack", "register_stack"]
+
+logger = logging.getLogger(__name__)
+
+ReferenceName = Literal["mean", "previous"]
+REFERENCE_NAMES = ("mean", "previous")
+
+
+def as_stack(stack) -> np.ndarray | da.Array:
+    """A numeric array of frames, as numpy or dask, without reading a dask array."""
+    if isinstance(stack, da.Array):
+        if stack.dtype.kind not in "biuf":
+            raise TypeError(
+                f"stack must hold real numbers, got dtype {stack.dtype}. "
+                "Convert it with stack.astype(float) first."
+            )
+        return stack
+    return as_image(stack, "stack")
+
+
+def check_axis(axis, ndim: int) -> int:
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"axis must be an integer, got {axis!r}.")
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"axis={axis} is out of range for a stack with {ndim} dimensions; "
+            f"use an axis from {-ndim} to {ndim - 1}."
+        )
+    return int(axis) % ndim
+
+
+def check_stack_shape(shape: tuple[int, ...]) -> None:
+    if len(shape) not in (3, 4):
+        raise ValueError(
+            f"stack must have 3 dimensions (frames of 2-D images) or 4 (frames of volumes), "
+            f"got shape {shape}. For a single pair use napari_imreg.core.register."
+        )
+    if shape[0] < 1:
+        raise ValueError(f"stack has no frames (shape {shape}).")
+
+
+def _check_reference(reference, frames: int, frame_shape) -> int | str | Any:
+    """An index in range, ``"mean"``, ``"previous"``, or a frame-shaped array."""
+    if isinstance(reference, str):
+        return check_choice(reference, "reference", REFERENCE_NAMES)
+    if isinstance(reference, numbers.Integral) and not isinstance(reference, bool):
+        if not -frames <= reference < frames:
+            raise ValueError(
+                f"reference={reference} is not a frame of this stack ({frames} frames); "
+                f"use an index from {-frames} to {frames - 1}, 'mean' or 'previous'."
+            )
+        return int(reference) % frames
+    if isinstance(reference, bool) or np.ndim(reference) == 0:
+        raise TypeError(
+            f"reference must be a frame index, 'mean', 'previous' or an image, got {reference!r}."
+        )
+    array = reference if isinstance(reference, da.Array) else as_image(reference, "reference")
+    if tuple(array.shape) != tuple(frame_shape):
+        raise ValueError(
+            f"reference has shape {tuple(array.shape)} but the frames have shape "
+            f"{tuple(frame_shape)}; pass an image of the frames' shape."
+        )
+    return array
+
+
+def _check_stack_error(error, shape: tuple[int, ...]):
+    """None, a positive scalar, a frame-shaped map or a stack-shaped map (frames first)."""
+    if error is None or isinstance(error, numbers.Number):
+        return check_error(error, shape[1:], "error")
+    if isinstance(error, da.Array):
+        if tuple(error.shape) not in (tuple(shape), tuple(shape[1:])):
+            raise ValueError(
+                f"error has shape {tuple(error.shape)}; pass a scalar, a map of one frame "
+                f"{tuple(shape[1:])} or of the whole stack {tuple(shape)}."
+            )
+        return error
+    array = as_image(error, "error")
+    if array.shape == tuple(shape):
+        for index in range(shape[0]):
+            check_error(array[index], shape[1:], f"error[{index}]")
+        return array
+    return check_error(array, shape[1:], "error")
+
+
+def _check_options(frame_shape, **options) -> Options:
+    """The options made once for every frame, ``max_shift`` checked against a frame."""
+    made = Options(**options)
+    check_max_shift(made.max_shift, frame_shape)
+    return made
+
+
+def _is_per_frame(errors, stack_ndim: int) -> bool:
+    return isinstance(errors, np.ndarray | da.Array) and errors.ndim == stack_ndim
+
+
+def check_workers(num_workers) -> int:
+    if num_workers is None:
+        return _fft.available_cores()
+    if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral):
+        raise TypeError(f"num_workers must be a positive integer or None, got {num_workers!r}.")
+    if num_workers < 1:
+        raise ValueError(f"num_workers must be >= 1, got {num_workers!r}.")
+    return int(num_workers)
+
+
+def register_stack(
+    stack,
+    *,
+    axis: int = 0,
+    reference: int | ReferenceName | Any = 0,
+    error=None,
+    upsample_factor: int | Literal["auto"] = "auto",
+    boundary: Boundary = "overlap",
+    zero_mean: bool = True,
+    max_shift=None,
+    prefilter: bool | float = True,
+    num_workers: int | None = None,
+) -> StackResult:
+    """Measure the drift of every frame of a stack, with calibrated 1-sigma errors.
+
+    Each frame is registered with the chi-squared method of
+    :func:`napari_imreg.core.register`; the reference is prepared once per task
+    and reused for every frame.
+
+    Parameters
+    ----------
+    stack : array_like or dask.array.Array
+        Frames of 2-D images (3-D array) or of volumes (4-D array). A numpy array
+        is registered at once; a dask array gives a lazy result (nothing is read
+        until it is computed) that runs on the active dask scheduler.
+    axis : int
+        The frame axis.
+    reference : int, {"mean", "previous"} or array_like
+        What each frame is registered onto: a frame index, the mean frame, each
+        frame's predecessor (the drifts are then accumulated from the first
+        frame, with the step errors added in quadrature), or a given image of the
+        frames' shape (numpy or dask).
+    error : float or array_like, optional
+        1-sigma noise of every frame: a scalar, a map of one frame shared by all,
+        or a map per frame (an array of the stack's shape, frames first). The
+        reference's noise follows from it (divided by sqrt(frames) for the mean).
+        ``None`` estimates the noise from the data, per frame.
+    upsample_factor, boundary, zero_mean, max_shift, prefilter
+        As for :func:`napari_imreg.core.register` (see :class:`Options`).
+    num_workers : int, optional
+        Frames registered at once for numpy input (default: the number of CPUs).
+        For dask input the scheduler decides.
+
+    Returns
+    -------
+    StackResult
+        ``shifts[i]`` (numpy axis order) registers frame ``i`` onto the
+        reference, as ``register(reference, frame).shift`` would; ``errors``,
+        ``chi2``, ``dof`` and ``noise`` per frame. Dask arrays for dask input.
+
+    Raises
+    ------
+    TypeError
+        For non-numeric stacks or a reference of the wrong kind.
+    ValueError
+        For stacks that are not 3-D or 4-D, an axis or reference index out of
+        range, a reference or error of the wrong shape, and invalid options.
+
+    Notes
+    -----
+    Frames are registered in parallel, each with one FFT and one BLAS thread
+    (threads inside each registration would only compete with the other frames).
+    For dask input the memory in use is about the chunks in flight plus a few
+    frame-sized buffers per worker; ``reference="mean"`` reads the stack twice
+    (once for the mean, once to register) rather than holding it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_imreg.core import make_extended, make_shifted
+    >>> image = make_extended(64, seed=1)
+    >>> drift = [(0.0, 0.0), (0.5, -0.25), (1.0, -0.5)]
+    >>> stack = np.stack([make_shifted(image, d, noise=0.01, seed=i)
+    ...                   for i, d in enumerate(drift)])
+    >>> result = register_stack(stack, boundary="wrap")
+    >>> bool(np.allclose(result.shifts, drift, atol=0.01))
+    True
+    """
+    array = as_stack(stack)
+    axis = check_axis(axis, array.ndim)
+    moved = (
+        da.moveaxis(array, axis, 0) if isinstance(array, da.Array) else np.moveaxis(array, axis, 0)
+    )
+    check_stack_shape(tuple(moved.shape))
+    frames, frame_shape = moved.shape[0], tuple(moved.shape[1:])
+    reference = _check_reference(reference, frames, frame_shape)
+    errors = _check_stack_error(error, tuple(moved.shape))
+    options = _check_options(
+        frame_shape,
+        upsample_factor=upsample_factor,
+        boundary=boundary,
+        zero_mean=zero_mean,
+        max_shift=max_shift,
+        prefilter=prefilter,
+        threads=1,
+    )
+    workers = check_workers(num_workers)
+
+    lazy = isinstance(array, da.Array)
+    frame_bytes = int(np.prod(frame_shape)) * max(moved.dtype.itemsize, 8)
+    per_chunk = frames_per_chunk(frame_bytes, frames, workers)
+    moved = whole_frames(moved, per_chunk) if lazy else dask_view(moved, per_chunk)
+    table = lazy_table(moved, reference, errors, options=options)
+    if not lazy:
+        # The frames' warnings rise in worker threads: report them here, at the caller.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RegistrationWarning)
+            table = table.compute(scheduler="threads", num_workers=workers)
+        for warning in caught:
+            warnings.warn(warning.message, stacklevel=2)
+    label = reference if isinstance(reference, int | str) else "array"
+    ndim = len(frame_shape)
+    return StackResult(
+        shifts=table[:, :ndim],
+        errors=table[:, ndim : 2 * ndim],
+        chi2=table[:, 2 * ndim],
+        dof=table[:, 2 * ndim + 1],
+        noise=None if errors is not None else table[:, 2 * ndim + 2],
+        reference=label,
+        axis=axis,
+        boundary=options.boundary,
+    )
+
+
+def iter_register_stack(
+    stack,
+    *,
+    axis: int = 0,
+    reference: int | ReferenceName | Any = 0,
+    error=None,
+    upsample_factor: int | Literal["auto"] = "auto",
+    boundary: Boundary = "overlap",
+    zero_mean: bool = True,
+    max_shift=None,
+    prefilter: bool | float = True,
+    threads: int | None = None,
+) -> Iterator[tuple[int, RegistrationResult]]:
+    """Register a stack one frame at a time, yielding ``(index, result)`` in frame order.
+
+    The same registration as :func:`register_stack`, for callers that show
+    progress or may stop early: each frame is read (for dask input) and
+    registered only when the next item is requested, so abandoning the iterator
+    cancels the rest and keeps what was done.
+
+    Parameters
+    ----------
+    stack, axis, reference, error, upsample_factor, boundary, zero_mean, max_shift, prefilter
+        As for :func:`register_stack`.
+    threads : int, optional
+        FFT threads per registration (default: all cores for large frames).
+
+    Yields
+    ------
+    index : int
+        The frame index along ``axis``.
+    result : RegistrationResult
+        ``result.shift`` registers the frame onto the reference (numpy axis
+        order). With ``reference="previous"``, ``shift``, ``error`` and
+        ``covariance`` are the accumulated drift onto the first frame, and the
+        other fields those of the step from the previous frame. The reference
+        frame itself (and the first frame for ``"previous"``) comes with a zero
+        shift, error and covariance, ``chi2_min=0`` and ``method="reference"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_imreg.core import make_extended, make_shifted
+    >>> image = make_extended(32, seed=2)
+    >>> stack = np.stack([image, make_shifted(image, (1.5, 0.0), noise=0.01, seed=3)])
+    >>> for index, result in iter_register_stack(stack, boundary="wrap"):
+    ...     print(index, np.round(result.shift, 1) + 0.0)
+    0 [0. 0.]
+    1 [1.5 0. ]
+    """
+    array = as_stack(stack)
+    axis = check_axis(axis, array.ndim)
+    moved = (
+        da.moveaxis(array, axis, 0) if isinstance(array, da.Array) else np.moveaxis(array, axis, 0)
+    )
+    check_stack_shape(tuple(moved.shape))
+    frames, frame_shape = moved.shape[0], tuple(moved.shape[1:])
+    reference = _check_reference(reference, frames, frame_shape)
+    errors = _check_stack_error(error, tuple(moved.shape))
+    options = _check_options(
+        frame_shape,
+        upsample_factor=upsample_factor,
+        boundary=boundary,
+        zero_mean=zero_mean,
+        max_shift=max_shift,
+        prefilter=prefilter,
+        threads=threads,
+    )
+    per_frame = _is_per_frame(errors, moved.ndim)
+    return _iterate(moved, reference, errors, per_frame, options)
+
+
+def _iterate(moved, reference, errors, per_frame, options: Options):
+    frames = moved.shape[0]
+    ndim = moved.ndim - 1
+
+    def frame_error(index):
+        return np.asarray(errors[index]) if per_frame else errors
+
+    def zero():
+        return RegistrationResult(
+            shift=np.zeros(ndim),
+            error=np.zeros(ndim),
+            covariance=np.zeros((ndim, ndim)),
+            chi2_min=0.0,
+            boundary=options.boundary,
+            method="reference",
+        )
+
+    if isinstance(reference, str) and reference == "previous":
+        total = np.zeros(ndim)
+        covariance = np.zeros((ndim, ndim))
+        yield 0, zero()
+        steps = onto_previous(_pairs(moved, frame_error), options)
+        for index, step in enumerate(steps, start=1):
+            total = total + step.shift
+            covariance = covariance + step.covariance
+            yield (
+                index,
+                dataclasses.replace(
+                    step,
+                    shift=total,
+                    error=np.sqrt(np.diag(covariance)),
+                    covariance=covariance,
+                ),
+            )
+        return
+
+    skip = reference if isinstance(reference, int) else None
+    if isinstance(reference, str) and reference == "mean":
+        target = moved.mean(axis=0, dtype=np.float64)
+        reference_error = reference_error_of_mean(errors, frames, per_frame=per_frame)
+    elif skip is not None:
+        target = moved[skip]
+        reference_error = frame_error(skip)
+    else:
+        target = reference
+        reference_error = None if per_frame else errors
+    target, reference_error = dask.compute(target, reference_error)
+    items = (
+        None if index == skip else (np.asarray(moved[index]), frame_error(index))
+        for index in range(frames)
+    )
+    results = against_one(np.asarray(target), reference_error, items, options)
+    for index, result in enumerate(results):
+        yield index, zero() if result is None else result
+
+
+def _pairs(moved, frame_error):
+    """``(previous, frame, previous_error, error)`` for each frame after the first,
+    each frame read once."""
+    previous = np.asarray(moved[0])
+    for index in range(1, moved.shape[0]):
+        frame = np.asarray(moved[index])
+        yield previous, frame, frame_error(index - 1), frame_error(index)
+        previous = frame

@@ -1,0 +1,281 @@
+"""The stack as a dask graph: one task per chunk of frames, each running the driver."""
+
+from __future__ import annotations
+
+import numbers
+import uuid
+from functools import partial
+
+import dask
+import dask.array as da
+import numpy as np
+
+from . import _fft
+from ._options import Options
+from ._stack_driver import against_one, onto_previous, row_columns, table
+
+#: Name prefix of the registration tasks in dask graphs (progress bars count them).
+TASK_PREFIX = "register-stack"
+
+
+#: Frames per task are chosen so that a chunk of frames stays below this size.
+TARGET_CHUNK_BYTES = 64 * 2**20
+
+
+def _register_chunk(
+    frames: np.ndarray,
+    indices: np.ndarray,
+    reference: np.ndarray,
+    errors,
+    reference_error,
+    *,
+    skip: int | None,
+    options: Options,
+) -> np.ndarray:
+    """Register a chunk of frames against one reference; one table row per frame.
+
+    ``errors`` is None, a scalar, one frame's map, or one map per frame of the
+    chunk (``errors.ndim == frames.ndim``).
+    """
+    per_frame = isinstance(errors, np.ndarray) and errors.ndim == frames.ndim
+    items = (
+        None
+        if skip is not None and index == skip
+        else (frame, errors[row] if per_frame else errors)
+        for row, (index, frame) in enumerate(zip(indices, frames, strict=True))
+    )
+    with _fft.one_blas_thread():
+        results = against_one(reference, reference_error, items, options)
+        return table(results, len(frames), frames.ndim - 1)
+
+
+def _register_steps(
+    frames: np.ndarray,
+    previous: np.ndarray,
+    errors,
+    previous_errors,
+    *,
+    options: Options,
+) -> np.ndarray:
+    """Register each frame onto the frame before it; one table row per step."""
+    per_frame = isinstance(errors, np.ndarray) and errors.ndim == frames.ndim
+    pairs = (
+        (
+            previous[row],
+            frames[row],
+            previous_errors[row] if per_frame else previous_errors,
+            errors[row] if per_frame else errors,
+        )
+        for row in range(len(frames))
+    )
+    with _fft.one_blas_thread():
+        steps = onto_previous(pairs, options)
+        return table(steps, len(frames), frames.ndim - 1)
+
+
+def _accumulate(steps, ndim: int, xp):
+    """Per-frame table of accumulated drift from the step table (frame 0 first)."""
+    first = xp.zeros((1, row_columns(ndim)))
+    shifts = xp.cumsum(steps[:, :ndim], axis=0)
+    errors = xp.sqrt(xp.cumsum(steps[:, ndim : 2 * ndim] ** 2, axis=0))
+    rest = xp.concatenate([shifts, errors, steps[:, 2 * ndim :]], axis=1)
+    return xp.concatenate([first, rest], axis=0)
+
+
+def frames_per_chunk(frame_bytes: int, frames: int, workers: int) -> int:
+    """Enough frames per task to amortise the reference, few enough to balance the workers."""
+    by_memory = max(1, TARGET_CHUNK_BYTES // max(frame_bytes, 1))
+    by_balance = max(1, -(-frames // (4 * max(workers, 1))))
+    return int(max(1, min(by_memory, by_balance)))
+
+
+def whole_frames(stack: da.Array, frames_per_chunk: int) -> da.Array:
+    """Rechunk so that each chunk holds whole frames, and more than a handful.
+
+    Chunks of a few frames are merged up to ``frames_per_chunk`` (each task
+    prepares the reference once). Chunks already a quarter of that or more are
+    kept as stored: merging them would copy the whole stack for little gain.
+    """
+    chunks = dict.fromkeys(range(1, stack.ndim), -1)
+    if min(stack.chunks[0]) < max(1, frames_per_chunk // 4):
+        chunks[0] = frames_per_chunk
+    return stack.rechunk(chunks)
+
+
+def dask_view(stack: np.ndarray, frames_per_chunk: int) -> da.Array:
+    """A numpy stack as a dask array of whole-frame chunks that are views of it.
+
+    ``da.from_array`` would copy the stack and hash all of it for a name: for a
+    stack registered at once, that costs as much as registering a fifth of it.
+    """
+    name = f"{TASK_PREFIX}-frames-{uuid.uuid4().hex}"
+    starts = range(0, stack.shape[0], frames_per_chunk)
+    rest = (0,) * (stack.ndim - 1)
+    graph = {
+        (name, i, *rest): stack[start : start + frames_per_chunk] for i, start in enumerate(starts)
+    }
+    counts = tuple(min(frames_per_chunk, stack.shape[0] - start) for start in starts)
+    chunks = (counts, *((n,) for n in stack.shape[1:]))
+    return da.Array(graph, name, chunks, dtype=stack.dtype)
+
+
+def _token(*parts) -> str:
+    return dask.base.tokenize(*parts)
+
+
+def axis_letters(ndim: int) -> str:
+    return "zyx"[-ndim:] if ndim <= 3 else "".join(chr(ord("a") + i) for i in range(ndim))
+
+
+class _Opaque:
+    """Hides a dask array from dask, so that a task can compute it itself."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __dask_tokenize__(self):
+        return dask.base.tokenize(self.array)
+
+
+def _streamed_mean(hidden: _Opaque, dtype) -> np.ndarray:
+    """The mean frame, computed inside one task in a single streaming pass."""
+    mean = hidden.array.mean(axis=0, dtype=np.float64).compute(scheduler="threads")
+    return mean.astype(dtype, copy=False)
+
+
+def _chunk_of(hidden: _Opaque) -> np.ndarray:
+    return np.asarray(hidden.array.compute(scheduler="sync"))
+
+
+def lazy_table(
+    stack: da.Array,
+    reference,
+    errors,
+    *,
+    options: Options,
+) -> da.Array:
+    """The per-frame table as a dask array: one task per chunk of frames."""
+    frames = stack.shape[0]
+    frame_shape = stack.shape[1:]
+    ndim = len(frame_shape)
+    letters = axis_letters(ndim)
+    frame_index = "t" + letters
+    new_axes = {"c": row_columns(ndim)}
+    per_frame_errors = isinstance(errors, np.ndarray | da.Array) and errors.ndim == stack.ndim
+    if per_frame_errors:
+        errors = da.asarray(errors).rechunk(stack.chunks)
+    error_args = (errors, frame_index) if per_frame_errors else (errors, None)
+    if isinstance(errors, da.Array) and not per_frame_errors:
+        error_args = (errors.rechunk(-1), letters)
+
+    if isinstance(reference, str) and reference == "previous":
+        if frames == 1:
+            return da.zeros((1, row_columns(ndim)), chunks=(1, -1))
+        moving = stack[1:]
+        previous = stack[:-1].rechunk(moving.chunks)
+        step_errors = error_args
+        previous_errors = error_args
+        if per_frame_errors:
+            step_errors = (errors[1:], frame_index)
+            previous_errors = (errors[:-1].rechunk(errors[1:].chunks), frame_index)
+        steps = da.blockwise(
+            partial(_register_steps, options=options),
+            "tc",
+            moving,
+            frame_index,
+            previous,
+            frame_index,
+            *step_errors,
+            *previous_errors,
+            new_axes=new_axes,
+            concatenate=True,
+            dtype=np.float64,
+            meta=np.empty((0, 0)),
+            name=f"{TASK_PREFIX}-steps-{_token(moving, errors, options)}",
+        )
+        return _accumulate(steps, ndim, da)
+
+    indices = da.arange(frames, chunks=(stack.chunks[0],))
+    if isinstance(reference, str) and reference == "mean":
+        # The mean needs a pass over the whole stack before any frame can be
+        # registered. Sharing the chunks between the two passes would keep every
+        # chunk in memory until the mean is known, so each pass reads the data
+        # itself: the mean in one streaming task, each registration task its own
+        # chunk.
+        ref = da.from_delayed(
+            dask.delayed(_streamed_mean)(_Opaque(stack), stack.dtype),
+            shape=frame_shape,
+            dtype=stack.dtype,
+        )
+        ref_error = reference_error_of_mean(errors, frames, per_frame=per_frame_errors)
+        token = _token(stack, errors, options)
+        blocks = []
+        for start, count in zip(
+            np.cumsum((0, *stack.chunks[0][:-1])), stack.chunks[0], strict=True
+        ):
+            chunk = dask.delayed(_chunk_of)(_Opaque(stack[start : start + count]))
+            chunk_errors = errors
+            if per_frame_errors:
+                chunk_errors = dask.delayed(_chunk_of)(_Opaque(errors[start : start + count]))
+            chunk_table = dask.delayed(_register_chunk)(
+                chunk,
+                np.arange(start, start + count),
+                ref,
+                chunk_errors,
+                ref_error,
+                skip=None,
+                options=options,
+                dask_key_name=f"{TASK_PREFIX}-mean-{token}-{start}",
+            )
+            blocks.append(
+                da.from_delayed(chunk_table, shape=(count, row_columns(ndim)), dtype=np.float64)
+            )
+        return da.concatenate(blocks, axis=0)
+
+    if isinstance(reference, numbers.Integral):
+        skip = int(reference)
+        ref = stack[skip].rechunk(-1)
+        ref_error_args = (errors[skip].rechunk(-1), letters) if per_frame_errors else error_args
+    else:
+        skip = None
+        ref = da.asarray(reference).rechunk(-1)
+        ref_error_args = error_args
+    return da.blockwise(
+        partial(_register_chunk, skip=skip, options=options),
+        "tc",
+        stack,
+        frame_index,
+        indices,
+        "t",
+        ref,
+        letters,
+        *error_args,
+        *ref_error_args,
+        new_axes=new_axes,
+        concatenate=True,
+        dtype=np.float64,
+        meta=np.empty((0, 0)),
+        name=f"{TASK_PREFIX}-{_token(stack, ref, errors, skip, options)}",
+    )
+
+
+def reference_error_of_mean(errors, frames: int, *, per_frame: bool):
+    """The 1-sigma noise of the mean frame: sqrt(sum of the variances) / frames."""
+    if errors is None:
+        return None
+    if not per_frame:
+        return errors / np.sqrt(frames)
+    if isinstance(errors, da.Array):
+        return da.from_delayed(
+            dask.delayed(_streamed_quadrature_mean)(_Opaque(errors)),
+            shape=errors.shape[1:],
+            dtype=np.float64,
+        )
+    return np.sqrt(np.sum(np.square(errors, dtype=np.float64), axis=0)) / frames
+
+
+def _streamed_quadrature_mean(hidden: _Opaque) -> np.ndarray:
+    """sqrt(sum of squares) / count over the first axis, in one streaming pass."""
+    array = hidden.array
+    total = (array.astype(np.float64) ** 2).sum(axis=0).compute(scheduler="threads")
+    return np.sqrt(total) / array.shape[0]

@@ -1,0 +1,94 @@
+"""Choosing the filter strength: the reference's edge content and the noise."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._engine import Engine
+from ._filter import SHORT_AXIS, smoothing_kernels
+from ._prefilter import EdgeContent, edge_scale, floor_noise
+from ._surface_binned import binned_estimate, binned_search
+
+#: With no error given, large images measure their noise on windows this wide.
+NOISE_WINDOW = 64
+
+
+def unknown_noise(registrar, mov: np.ndarray, mask):
+    """The noise variance of the difference when no error is given, from the
+    residual of a fit at full strength (which holds at any noise):
+    ``(variance, estimate, fitted)``.
+
+    Images that take the binned search fit a window of ``NOISE_WINDOW`` pixels
+    per axis around the centre, cut at the whole-pixel shift found on the binned
+    images (``estimate``, which the registration proper reuses). Others fit whole
+    (``fitted``, which finishes the registration should the strength come out
+    full). A residual below the surface's precision gives a small variance,
+    hence full strength, as it should. The variance is None when an image is
+    flat.
+    """
+    engine = registrar._engine(1.0, prepare=False)
+    complete = mask is None and bool(np.isfinite(np.sum(mov, dtype=np.float64)))
+    if binned_search(engine, complete, noise_maps=False):
+        estimate = binned_estimate(engine, mov)
+        windows = noise_windows(registrar.shape, np.round(estimate).astype(int))
+        if windows is not None:
+            window = Engine(
+                registrar._source[windows[0]],
+                **{
+                    **registrar._inputs,
+                    "reference_error": None,
+                    "reference_mask": None,
+                    "max_shift": None,
+                },
+                reference_complete=True,
+                strength=1.0,
+            ).fit_unknown_noise(mov[windows[1]])
+            if window is not None:
+                return window[1].noise ** 2, estimate, None
+    fitted = registrar._engine(1.0).fit_unknown_noise(mov, mask)
+    if fitted is None:
+        return None, None, None
+    return fitted[1].noise ** 2, None, fitted
+
+
+def reference_edge_scale(registrar) -> float:
+    """The scale of the sub-pixel floor (see ``_prefilter``), from the reference's
+    statistics with its known noise taken out; 0 for wrap."""
+    if registrar.boundary == "wrap":
+        return 0.0
+    kernels = smoothing_kernels(registrar.shape)
+    if registrar._content is None:
+        reference = registrar._source
+        valid = np.isfinite(reference)
+        if registrar._inputs["reference_mask"] is not None:
+            valid &= ~registrar._inputs["reference_mask"]
+        if valid.all():
+            registrar._content = EdgeContent.measure(reference, None, kernels)
+        else:
+            zeroed = np.where(valid, reference, 0.0)
+            registrar._content = EdgeContent.measure(zeroed, valid, kernels)
+    return edge_scale(registrar._content, registrar.shape, registrar._reference_var, kernels)
+
+
+def floor_variance(registrar, scale: float, strength: float) -> float:
+    """The floor's variance at ``strength``, as a noise variance; 0 for wrap."""
+    if registrar.boundary == "wrap":
+        return 0.0
+    return floor_noise(scale, len(registrar.shape), strength) ** 2
+
+
+def noise_windows(shape, whole) -> tuple[tuple[slice, ...], tuple[slice, ...]] | None:
+    """Windows of up to ``NOISE_WINDOW`` pixels per axis, one in each image, that
+    show the same scene at a whole-pixel shift ``whole`` (the reference's pixel
+    ``x`` is the moving image's ``x - whole``), centred where both overlap; None
+    where the overlap is narrower than ``SHORT_AXIS``."""
+    reference, moving = [], []
+    for n, k in zip(shape, whole, strict=True):
+        low, high = max(0, k), min(n, n + k)  # the reference's pixels that both show
+        size = min(NOISE_WINDOW, high - low)
+        if size < SHORT_AXIS:
+            return None
+        start = low + (high - low - size) // 2
+        reference.append(slice(start, start + size))
+        moving.append(slice(start - k, start - k + size))
+    return tuple(reference), tuple(moving)

@@ -1,0 +1,188 @@
+"""The large-image road: the whole-pixel shift on binned images, then the surface near it.
+
+See docs/how-it-works.md, "The large-image road".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from . import _fft
+from ._chi2 import Series, Surface, TermSum, parabolic_offset, whole_pixel_minimum
+from ._deltachi2 import MAP_HALF_WIDTH
+from ._filter import SHORT_AXIS
+from ._prepare import PreparedImage, bin_blocks
+from ._surface_spectral import Spectra, surface_from_spectra
+from ._taper import Marginals, Taper, TaperCorrelation, TaperOverlap
+
+#: In overlap mode, images this many times ``BINNED_SIZE`` long (per axis, up to
+#: ``MAX_BINNING``) find their whole-pixel shift on images binned by that factor.
+BINNED_SIZE = 128
+MAX_BINNING = 4
+#: The padding of the cross term on that road grows in steps of this many pixels.
+PADDING_STEP = 32
+
+
+def cross_padding(shape, largest, tapers) -> tuple[int, ...]:
+    """The FFT shape for the cross term ``corr(aR, bM)`` of the tapered images, exact
+    at every shift up to ``largest`` pixels per axis.
+
+    A circular correlation of two images that are zero over ``m`` pixels at each
+    end equals the zero-padded one at shifts up to ``2 m``: an axis whose shifts
+    stay within that keeps its length (rounded up to a fast one). Others are
+    padded by the rest, in steps of ``PADDING_STEP`` so that shifts that drift (a
+    stack) reuse one transform size, and its plan.
+    """
+    short = [max(0, int(k) - 2 * t.margin) for k, t in zip(largest, tapers, strict=True)]
+    steps = [-(-k // PADDING_STEP) * PADDING_STEP for k in short]
+    return _fft.next_fast_shape(np.asarray(shape) + np.asarray(steps))
+
+
+def binned_search(engine, complete: bool, *, noise_maps: bool) -> bool:
+    """Whether the whole-pixel search runs on binned images: overlap mode, large
+    enough images, and weights that are the taper alone (nothing masked, no
+    noise maps); ``complete``: the moving image has no invalid pixel.
+
+    Images with an axis shorter than ``SHORT_AXIS`` keep the full surface: between
+    pixels, the taper's terms and the cross term part on such axes
+    (docs/how-it-works.md, "The large-image road").
+    """
+    return (
+        engine._tapers is not None
+        and max(engine._binning) > 1
+        and min(engine.shape) >= SHORT_AXIS
+        and not noise_maps
+        and engine._reference_complete
+        and complete
+    )
+
+
+def _binned_spectra(engine, image: np.ndarray) -> Spectra:
+    """The spectra of the unfiltered ``image`` binned, tapered and centred."""
+    binning = engine._binning
+    data = bin_blocks(image, binning)
+    if engine.zero_mean:
+        data -= data.mean()
+    weight = [
+        Taper(n, max(1, t.width // f), -(-t.margin // f)).samples()
+        for n, f, t in zip(data.shape, binning, engine._tapers, strict=True)
+    ]
+    limits = np.floor(engine._limits / binning).astype(int)
+    padded = _fft.next_fast_shape(np.asarray(data.shape) + limits + 2)
+    return Spectra(PreparedImage(data, None, (0,) * data.ndim), weight, padded, engine.threads)
+
+
+def binned_estimate(engine, moving: np.ndarray) -> np.ndarray:
+    """The shift, to a pixel or two: the whole-pixel minimum of the surface of both
+    images (unfiltered: the estimate is the same at every strength) binned by
+    ``engine._binning``, refined by a parabola, in pixels."""
+    reference = engine._binned_reference
+    if reference is None:
+        reference = _binned_spectra(engine, engine._source)
+        if engine.keep_reference_spectra:
+            reference.keep = True
+            engine._binned_reference = reference
+    surface = surface_from_spectra(
+        reference,
+        _binned_spectra(engine, moving),
+        reference._padded,
+        fit_offset=engine.zero_mean,
+        split_noise=False,
+    )
+    limits = np.floor(engine._limits / engine._binning)
+    whole, offset = whole_pixel_minimum(
+        surface, limits, min_weight_fraction=0.25, threads=engine.threads
+    )
+    return (whole + offset) * np.asarray(engine._binning)
+
+
+def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate=None):
+    """The surface near the shift found on binned images, with the taper's terms
+    summed in image space (see ``_taper``) and the cross term from the spectra of
+    both tapered images, padded only as far as that shift needs. Returns it, the
+    whole-pixel minimum near the estimate, a sub-pixel guess, and the
+    reference's weighted mean square."""
+    if estimate is None:
+        estimate = binned_estimate(engine, image.source)
+    centre = np.clip(np.round(estimate), -engine._limits, engine._limits)
+    radius = np.maximum(np.asarray(engine._binning) // 2, 1)
+    # Room for one move of the window, Newton's pixel and the delta-chi2 map.
+    room = 2 * radius + MAP_HALF_WIDTH + 2
+    reach = [(c - r, c + r) for c, r in zip(centre, room, strict=True)]
+    padded = cross_padding(engine.shape, np.abs(centre).astype(int) + room, engine._tapers)
+    profiles = [taper.samples() for taper in engine._tapers]
+    # Between pixels, the taper as the FFTs of the cross term see it (``Taper``).
+    tapers = [
+        dataclasses.replace(t, period=p) for t, p in zip(engine._tapers, padded, strict=True)
+    ]
+
+    # The reference's spectrum for this padding, kept for the next call (the latest
+    # padding only) unless the Registrar is a one-off. Threads sharing the
+    # Registrar each hold their own entry.
+    entry = engine._tapered_reference.get(padded)
+    if entry is None:
+        spectrum = _fft.rfftn(
+            engine._reference.data, s=padded, threads=engine.threads, weights=profiles
+        )
+        entry = spectrum, Marginals.from_spectrum(engine._reference.data, spectrum, padded)
+        if engine.keep_reference_spectra:
+            engine._tapered_reference = {padded: entry}
+    ref_spectrum, ref_values = entry
+    ref_squares_sums = engine._reference_squares
+    if ref_squares_sums is None:
+        ref_squares_sums = Marginals.of(engine._reference.data, 2, tapers)
+        if engine.keep_reference_spectra:
+            engine._reference_squares = ref_squares_sums
+    cross = _fft.rfftn(image.data, s=padded, threads=engine.threads, weights=profiles)
+    mov_values = Marginals.from_spectrum(image.data, cross, padded)
+    np.conj(cross, out=cross)
+    cross *= ref_spectrum
+
+    ref_squares = TaperCorrelation(ref_squares_sums, tapers, sign=1, reach=reach)
+    mov_squares = TaperCorrelation(
+        Marginals.of(image.data, 2, tapers), tapers, sign=-1, reach=reach
+    )
+    residual = TermSum(ref_squares, mov_squares, Series(cross, padded, scale=-2.0))
+    offset = None
+    if engine.zero_mean:
+        offset = TermSum(
+            TaperCorrelation(ref_values, tapers, sign=1, reach=reach),
+            TaperCorrelation(mov_values, tapers, sign=-1, reach=reach, scale=-1.0),
+        )
+    reference_part = (
+        TermSum(ref_squares, Series(cross, padded, scale=-1.0)) if split_noise else None
+    )
+    filtered = (
+        Series(cross, padded, transfer=engine._transfer(padded, power=2))
+        if engine._smooth
+        else None
+    )
+    surface = Surface(residual, TaperOverlap(tapers), offset, padded, reference_part, filtered)
+    start, guess = _local_minimum(engine, surface, centre, radius)
+    weight_sum = float(np.prod([profile.sum() for profile in profiles]))
+    return surface, start, guess, ref_squares_sums.total / weight_sum
+
+
+def _local_minimum(engine, surface: Surface, centre, radius):
+    """The whole-pixel minimum of ``surface`` within ``radius`` of ``centre`` (the
+    window moved once if the minimum lies on its edge), and a parabolic guess."""
+    limits = engine._limits
+    for _ in range(2):
+        window = [
+            np.arange(max(c - r, -lim), min(c + r, lim) + 1)
+            for c, r, lim in zip(centre, radius, limits, strict=True)
+        ]
+        score = surface.values(window)
+        index = np.unravel_index(int(np.argmin(score)), score.shape)
+        best = np.array([w[i] for w, i in zip(window, index, strict=True)])
+        on_edge = [
+            (i == 0 and w[0] > -lim) or (i == len(w) - 1 and w[-1] < lim)
+            for w, i, lim in zip(window, index, limits, strict=True)
+        ]
+        if not any(on_edge):
+            break
+        centre = best
+    offset = parabolic_offset(score, index, [False] * len(window))
+    return best, best + offset

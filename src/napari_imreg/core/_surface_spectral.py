@@ -1,0 +1,331 @@
+"""The full chi2 surface, every term from the spectra of the weighted images."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _fft
+from ._chi2 import Series, Surface, outer_product, whole_pixel_minimum
+from ._filter import smooth
+from ._prepare import PreparedImage, materialize, move
+
+
+class Spectra:
+    """Spectra of one side's weighted image: F(w X), F(w), F(w X**2) (w None: w is 1).
+
+    F(w X**2) is needed only against a non-uniform weight on the other side, so
+    it is computed on first use.
+    """
+
+    def __init__(self, image: PreparedImage, weight, padded, threads):
+        x = image.data
+        self._x = x
+        self._padded = padded
+        self._threads = threads
+        self._w_x2 = None
+        self.keep = False
+        self.w = None
+        self.w_factors = None
+        if weight is None:
+            self._weighted = x
+            self.sum_w = float(x.size)
+        elif isinstance(weight, list):  # separable: keep one 1-D spectrum per axis
+            self._weighted = x
+            for axis, profile in enumerate(weight):
+                self._weighted = self._weighted * profile.reshape(
+                    [-1 if a == axis else 1 for a in range(x.ndim)]
+                )
+            last = x.ndim - 1
+            self.w_factors = [
+                np.fft.rfft(p, n) if a == last else np.fft.fft(p, n)
+                for a, (p, n) in enumerate(zip(weight, padded, strict=True))
+            ]
+            self.sum_w = float(np.prod([p.sum() for p in weight]))
+        else:
+            self._weighted = weight * x
+            self.w = _fft.rfftn(weight, s=padded, threads=threads)
+            self.sum_w = float(np.sum(weight))
+        self.w_x = _fft.rfftn(self._weighted, s=padded, threads=threads)
+        self.sum_w_x2 = float(np.vdot(self._weighted.ravel(), x.ravel()))
+        self._sum_w_x = None
+
+    @property
+    def uniform(self) -> bool:
+        return self.w is None and self.w_factors is None
+
+    def times_weight(
+        self, array: np.ndarray, *, conjugate: bool, in_place: bool = False
+    ) -> np.ndarray:
+        """``array`` times this side's weight spectrum (or its conjugate): a new array,
+        or ``array`` itself when ``in_place``."""
+        if self.w_factors is None:
+            weight = np.conj(self.w) if conjugate else self.w
+            if in_place:
+                array *= weight
+                return array
+            return array * weight
+        out = array if in_place else array.copy()
+        for axis, factor in enumerate(self.w_factors):
+            factor = np.conj(factor) if conjugate else factor
+            out *= factor.reshape([-1 if a == axis else 1 for a in range(array.ndim)])
+        return out
+
+    @property
+    def sum_w_x(self) -> float:
+        if self._sum_w_x is None:
+            self._sum_w_x = float(np.sum(self._weighted))
+        return self._sum_w_x
+
+    def release_squares(self) -> None:
+        """Drop F(w X**2) and the arrays behind it unless this side is kept for reuse."""
+        if not self.keep:
+            if self._sum_w_x is None:
+                self._sum_w_x = float(np.sum(self._weighted))
+            self._w_x2 = self._weighted = self._x = None
+
+    @property
+    def w_x2(self) -> np.ndarray:
+        if self._w_x2 is None:
+            self._w_x2 = _fft.rfftn(
+                self._weighted * self._x, s=self._padded, threads=self._threads
+            )
+        return self._w_x2
+
+
+def _product(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``first * conj(second)`` with a single new array."""
+    out = np.conj(second)
+    out *= first
+    return out
+
+
+def _nyquist_planes(shape) -> list[tuple]:
+    """Index tuples of the Nyquist planes of the even axes of an rfftn spectrum."""
+    planes = []
+    for axis, n in enumerate(shape):
+        if n % 2 == 0 and n > 2:
+            index = [slice(None)] * len(shape)
+            index[axis] = n // 2
+            planes.append(tuple(index))
+    return planes
+
+
+def _energy(spectrum: np.ndarray, planes, shape) -> float:
+    """``sum |x|**2`` carried by the given planes of an rfftn spectrum (Parseval).
+
+    Each plane is read on its own (a few rows of the spectrum); an entry shared
+    with an earlier plane is counted once.
+    """
+    if not planes:
+        return 0.0
+    counts = np.full(spectrum.shape[-1], 2.0)  # each stored frequency stands for two...
+    counts[0] = 1.0  # ...but zero
+    if shape[-1] % 2 == 0:
+        counts[-1] = 1.0  # and the last axis' Nyquist
+    axes = [next(a for a, i in enumerate(plane) if not isinstance(i, slice)) for plane in planes]
+    total = 0.0
+    for j, (plane, axis) in enumerate(zip(planes, axes, strict=True)):
+        values = np.abs(spectrum[plane]) ** 2
+        values *= counts if axis != spectrum.ndim - 1 else counts[-1]
+        for earlier, other in zip(planes[:j], axes[:j], strict=True):
+            shared = [slice(None)] * values.ndim
+            shared[other] = earlier[other]  # earlier planes lie on lower axes
+            values[tuple(shared)] = 0.0
+        total += float(np.sum(values))
+    return total / float(np.prod(shape))
+
+
+def surface_from_spectra(
+    ref: Spectra,
+    mov: Spectra,
+    padded,
+    *,
+    fit_offset: bool,
+    split_noise: bool,
+    transfer=None,
+    drop_nyquist: bool = False,
+) -> Surface:
+    """The surface of ``A``, ``W`` and (with ``fit_offset``) ``B`` from both sides' spectra.
+
+    A side whose weight is uniform (``w`` None) contributes constants instead of
+    spectra: a correlation with a constant is the constant times the other sum.
+    The moving side's spectra are not to be used again (their memory may be
+    reused). With ``split_noise`` the surface also carries ``T1 - T2``, the reference's
+    share of the residual (see :meth:`Surface.reference_share`). ``transfer``
+    (one 1-D array per axis) gives ``T2`` filtered once more by that transfer
+    function, for the covariance of a filtered registration. ``drop_nyquist``
+    leaves the Nyquist frequency of even axes out of ``T2``: a sub-pixel shift of
+    a real image cannot be represented there, and that term would pull the peak.
+    """
+    shape = tuple(padded)
+    # T1 = corr(a R**2, b), T2 = corr(a R, b M), T3 = corr(a, b M**2); a uniform
+    # side turns T1 or T3 into a constant.
+    t1_constant = ref.sum_w_x2 if mov.uniform else 0.0
+    t3_constant = mov.sum_w_x2 if ref.uniform else 0.0
+    nyquist = _nyquist_planes(shape) if drop_nyquist else []
+    if ref.uniform and mov.uniform:
+        # Leave the Nyquist terms out of the sums too (Parseval), so that the
+        # residual stays a sum of squares over the frequencies compared.
+        t1_constant -= _energy(ref.w_x, nyquist, shape)
+        t3_constant -= _energy(mov.w_x, nyquist, shape)
+    t1 = t3 = None
+    if not (ref.uniform and mov.uniform):
+        # The squared images' terms first, so that each side can drop its
+        # weighted image (unless kept for reuse) before the cross terms are made.
+        # A side not kept gives up the memory of its F(w X**2) too.
+        if not mov.uniform:
+            t1 = mov.times_weight(ref.w_x2, conjugate=True, in_place=not ref.keep)
+        if not ref.uniform:
+            term = mov.w_x2 if not mov.keep else mov.w_x2.copy()
+            t3 = ref.times_weight(np.conj(term, out=term), conjugate=False, in_place=True)
+            del term
+        ref.release_squares()
+        mov.release_squares()
+    if ref.uniform and mov.uniform and transfer is None:
+        # Only the cross term needs the moving spectrum: reuse its memory.
+        cross = np.conj(mov.w_x, out=mov.w_x)
+        cross *= ref.w_x
+    else:
+        cross = _product(ref.w_x, mov.w_x)
+    for plane in nyquist:
+        cross[plane] = 0.0
+    filtered_cross = None
+    if transfer is not None:
+        # Only its curvature at the minimum is needed, for the error: single precision.
+        spectrum = cross.astype(np.complex64)
+        for axis, factor in enumerate(transfer):
+            spectrum *= factor.astype(np.float32).reshape(
+                [-1 if a == axis else 1 for a in range(cross.ndim)]
+            )
+        filtered_cross = Series(spectrum, shape)
+    reference_part = None
+    if mov.uniform and ref.uniform:
+        residual = Series(cross, shape, scale=-2.0, constant=t1_constant + t3_constant)
+        if split_noise:
+            reference_part = Series(cross, shape, scale=-1.0, constant=t1_constant)
+    else:
+        if split_noise:
+            # Only its ratio to the residual is needed: single precision.
+            if t1 is None:
+                part = np.negative(cross, dtype=np.complex64)
+            else:
+                part = t1.astype(np.complex64)
+                part -= cross
+            reference_part = Series(part, shape, constant=t1_constant)
+            del part
+        spectrum = cross
+        spectrum *= -2.0
+        for term in (t1, t3):
+            if term is not None:
+                spectrum += term
+        del t1, t3, term
+        residual = Series(spectrum, shape, constant=t1_constant + t3_constant)
+
+    if ref.uniform and mov.uniform:
+        weight = Series(None, shape, constant=float(np.prod(shape)))
+    elif ref.uniform:
+        weight = Series(None, shape, constant=mov.sum_w)
+    elif mov.uniform:
+        weight = Series(None, shape, constant=ref.sum_w)
+    elif ref.w_factors is not None and mov.w_factors is not None:
+        factors = [a * np.conj(b) for a, b in zip(ref.w_factors, mov.w_factors, strict=True)]
+        weight = Series(None, shape, factors=factors)
+    else:
+        full = ref.w if ref.w is not None else outer_product(ref.w_factors)
+        weight = Series(mov.times_weight(full, conjugate=True), shape)
+
+    offset = None
+    if fit_offset and not (ref.uniform and mov.uniform):
+        # B(s) = corr(a R, b) - corr(a, b M); a uniform side gives a constant.
+        spectrum, constant = None, 0.0
+        if mov.uniform:
+            constant += ref.sum_w_x
+        else:
+            spectrum = mov.times_weight(ref.w_x, conjugate=True)
+        if ref.uniform:
+            constant -= mov.sum_w_x
+        else:
+            # The moving spectrum's last use: conjugate and weight it in place.
+            term = ref.times_weight(np.conj(mov.w_x, out=mov.w_x), conjugate=False, in_place=True)
+            if spectrum is None:
+                spectrum = np.negative(term, out=term)
+            else:
+                spectrum -= term
+        offset = Series(spectrum, shape, constant=constant)
+    return Surface(residual, weight, offset, shape, reference_part, filtered_cross)
+
+
+def full_surface(engine, ref_spec: Spectra, mov_spec: Spectra, *, split_noise=False) -> Surface:
+    return surface_from_spectra(
+        ref_spec,
+        mov_spec,
+        engine._padded,
+        fit_offset=engine.zero_mean,
+        split_noise=split_noise,
+        transfer=engine._transfer(engine._padded, power=2) if engine._smooth else None,
+        drop_nyquist=engine.boundary == "wrap",
+    )
+
+
+def weighted_spectra(engine, image: PreparedImage, variance, *, cache_key=None) -> Spectra:
+    if cache_key is not None and cache_key in engine._reference_cache:
+        return engine._reference_cache[cache_key]
+    weight = engine._base_weight(image)
+    if isinstance(variance, np.ndarray):
+        weight = materialize(weight, engine.shape)
+        if engine._smooth:  # the variance of the filtered image
+            variance = smooth(
+                np.where(np.isfinite(variance), variance, 0.0),
+                [kernel**2 for kernel in engine._kernels],
+            )
+        inverse = 1.0 / np.where(variance > 0, variance, np.inf)
+        weight = inverse if weight is None else weight * inverse
+    spectra = Spectra(image, weight, engine._padded, engine.threads)
+    if cache_key is not None and engine.keep_reference_spectra:
+        engine._reference_cache.clear()  # keep only the latest: bounded memory
+        engine._reference_cache[cache_key] = spectra
+        spectra.keep = True
+    return spectra
+
+
+def spectral_surface(engine, image: PreparedImage, ref_var, mov_var, *, split_noise: bool):
+    """The surface from the spectra of every term, its whole-pixel minimum over the
+    whole range of shifts, a sub-pixel guess from there, and the reference's
+    weighted mean square."""
+    ref_map = isinstance(ref_var, np.ndarray)
+    mov_map = isinstance(mov_var, np.ndarray)
+    if ref_map and mov_map:
+        # Both noise maps: the variance of the difference lives in two frames.
+        # Find the whole-pixel shift first, then carry the moving map into the
+        # reference frame, so that one weight holds the total variance.
+        surface = full_surface(
+            engine,
+            weighted_spectra(engine, engine._reference, ref_var),
+            weighted_spectra(engine, image, mov_var),
+        )
+        start = whole_pixel_minimum(
+            surface, engine._limits, min_weight_fraction=0.25, threads=engine.threads
+        )[0]
+        total = ref_var + move(mov_var, start.astype(int), wrap=True)
+        ref_spec, mov_spec = (
+            weighted_spectra(engine, engine._reference, total),
+            weighted_spectra(engine, image, None),
+        )
+    elif ref_map:
+        key = ("map", float(mov_var))
+        ref_spec = weighted_spectra(engine, engine._reference, ref_var + mov_var, cache_key=key)
+        mov_spec = weighted_spectra(engine, image, None)
+    elif mov_map:
+        ref_spec = weighted_spectra(engine, engine._reference, None, cache_key=("plain",))
+        mov_spec = weighted_spectra(engine, image, mov_var + ref_var)
+    else:
+        ref_spec = weighted_spectra(engine, engine._reference, None, cache_key=("plain",))
+        mov_spec = weighted_spectra(engine, image, None)
+    surface = full_surface(engine, ref_spec, mov_spec, split_noise=split_noise)
+    reference_power = ref_spec.sum_w_x2 / ref_spec.sum_w  # its weighted mean square
+    del ref_spec, mov_spec
+
+    start, offset = whole_pixel_minimum(
+        surface, engine._limits, min_weight_fraction=0.25, threads=engine.threads
+    )
+    return surface, start, start + offset, reference_power

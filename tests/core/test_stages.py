@@ -1,0 +1,98 @@
+"""Each stage of the pipeline on its own, against a truth built without it: a known
+whole-pixel shift, an analytic covariance, a quadratic map, a hand-made mean."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from napari_imreg.core import Registrar, make_crop_pair, make_extended
+from napari_imreg.core._deltachi2 import MAP_HALF_WIDTH, delta_chi2_map
+from napari_imreg.core._errors import measure_errors
+from napari_imreg.core._prepare import PreparedImage
+from napari_imreg.core._refine import Fit
+from napari_imreg.core._surface_binned import binned_estimate
+from napari_imreg.core._surface_spectral import spectral_surface
+
+
+@pytest.mark.parametrize("whole", [(0, 0), (3, -5), (-7, 2)])
+def test_whole_pixel_stage_finds_a_known_integer_shift(whole):
+    # np.roll moves a periodic image by whole pixels exactly.
+    reference = make_extended((48, 40), seed=7)
+    moving = np.roll(reference, tuple(-k for k in whole), axis=(0, 1))
+    engine = Registrar(reference, boundary="wrap")._engine(0.0)
+    image = engine._prepare(moving, None, None)
+    _, start, guess, _ = spectral_surface(engine, image, 0.0, 0.0, split_noise=False)
+    np.testing.assert_array_equal(start, whole)
+    np.testing.assert_allclose(guess, whole, atol=1e-6)
+
+
+def test_binned_stage_lands_within_a_binned_pixel():
+    truth = np.array([7.3, -12.6])
+    reference, moving = make_crop_pair((512, 512), truth, noise=0.05, seed=8)
+    engine = Registrar(reference)._engine(1.0, prepare=False)
+    assert engine._binning == (4, 4)
+    estimate = binned_estimate(engine, moving)
+    assert np.all(np.abs(estimate - truth) <= 2.0)
+
+
+def _quadratic_fit(hessian, scale):
+    # A surface whose score has the white-noise covariance 2 H (no taper, no filter).
+    surface = SimpleNamespace(filtered_cross=None)
+    return Fit(surface, np.zeros(2), 0.0, hessian, True, 1.0, 100.0, None, scale, 1.0)
+
+
+def test_errors_stage_gives_the_analytic_covariance_of_a_quadratic():
+    hessian = np.array([[4.0, 1.0], [1.0, 2.0]])
+    scale = 2.5
+    engine = SimpleNamespace(
+        _reference_error=None, shape=(32, 32), strength=0.0, _variance_factor=1.0, _tapers=None
+    )
+    errors = measure_errors(
+        engine, None, 0.1, _quadratic_fit(hessian, scale), noise_var=0.01, floor_var=0.0
+    )
+    analytic = 2.0 * np.linalg.inv(scale * hessian)
+    np.testing.assert_allclose(errors.covariance, analytic, rtol=1e-12)
+    np.testing.assert_allclose(errors.sigma, np.sqrt(np.diag(analytic)), rtol=1e-12)
+    assert errors.calibration == pytest.approx(1.0)
+    # A floor of the noise's own variance doubles the covariance.
+    floored = measure_errors(
+        engine, None, 0.1, _quadratic_fit(hessian, scale), noise_var=0.01, floor_var=0.01
+    )
+    np.testing.assert_allclose(floored.covariance, 2.0 * analytic, rtol=1e-12)
+
+
+def test_delta_chi2_stage_samples_the_quadratic_around_the_minimum():
+    curvature = np.array([3.0, 0.5])
+    shift = np.array([1.25, -0.5])
+
+    def values(coords):
+        grids = np.meshgrid(*coords, indexing="ij")
+        return 10.0 + sum(
+            c * (g - s) ** 2 for c, g, s in zip(curvature, grids, shift, strict=True)
+        )
+
+    surface = SimpleNamespace(values=values)
+    factor, coords, delta = delta_chi2_map(surface, shift, 10.0, 2.0, np.array([0.1, 0.2]), 4)
+    assert factor == 4
+    expected = (np.arange(2 * MAP_HALF_WIDTH + 1) - MAP_HALF_WIDTH) / 4
+    for axis in range(2):
+        np.testing.assert_allclose(coords[axis], shift[axis] + expected)
+    grids = np.meshgrid(expected, expected, indexing="ij")
+    np.testing.assert_allclose(delta, 2.0 * (3.0 * grids[0] ** 2 + 0.5 * grids[1] ** 2))
+    # "auto" samples the 3-sigma region of the widest axis across the map.
+    auto = delta_chi2_map(surface, shift, 10.0, 2.0, np.array([0.1, 0.2]), "auto")[0]
+    assert auto == int(np.ceil(MAP_HALF_WIDTH / (3 * 0.2)))
+
+
+def test_prepare_stage_zeroes_invalid_pixels_and_centres_the_valid_ones():
+    image = np.arange(30.0).reshape(5, 6)
+    image[1, 2] = np.nan
+    mask = np.zeros((5, 6), dtype=bool)
+    mask[3, 4] = True
+    prepared = PreparedImage.prepare(image, mask, zero_mean=True, kernels=None, name="moving")
+    valid = np.isfinite(image) & ~mask
+    np.testing.assert_array_equal(prepared.valid, valid)
+    np.testing.assert_allclose(prepared.data[valid], image[valid] - image[valid].mean())
+    assert np.all(prepared.data[~valid] == 0.0)
+    assert np.isnan(image[1, 2])  # the input is not touched
