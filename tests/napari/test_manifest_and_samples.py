@@ -28,7 +28,10 @@ def manifest():
 
 
 def test_manifest_is_packaged_and_points_at_real_code(manifest):
+    # A real file, not a symlink (a Windows clone without symlinks would ship a text stub),
+    # kept identical to the root copy.
     packaged = Path(napari_imreg.__file__).parent / "napari.yaml"
+    assert not packaged.is_symlink()
     assert packaged.read_text() == (REPO / "napari.yaml").read_text()
     assert "Registration" in [str(category) for category in manifest.categories]
     for command in manifest.contributions.commands:
