@@ -113,6 +113,31 @@ def _choose_level(shapes: Sequence[tuple[int, ...]], budget: int) -> int:
     return len(shapes) - 1
 
 
+#: The metadata key that marks a layer as this plugin's output: ``{"output": role, ...}`` naming
+#: its sources. A new run on the same sources replaces it, and outputs are not offered as inputs.
+OUTPUT_KEY = "napari_imreg_output"
+
+
+def is_output(layer: Layer) -> bool:
+    """Whether a layer was added by this plugin's widgets."""
+    return OUTPUT_KEY in layer.metadata
+
+
+def add_output(viewer: Any, kind: str, data: Any, **kwargs: Any) -> Layer:
+    """Add an output layer (``kind`` "image" or "labels") in the place of the previous output
+    with the same ``metadata[OUTPUT_KEY]``, which it replaces."""
+    tag = kwargs["metadata"][OUTPUT_KEY]
+    previous = [layer for layer in viewer.layers if layer.metadata.get(OUTPUT_KEY) == tag]
+    index = viewer.layers.index(previous[0]) if previous else None
+    for layer in previous:
+        viewer.layers.remove(layer)
+    add = viewer.add_labels if kind == "labels" else viewer.add_image
+    layer = add(data, **kwargs)
+    if index is not None:
+        viewer.layers.move(viewer.layers.index(layer), index)
+    return layer
+
+
 #: Tooltips of the controls shared by the pair and stack widgets.
 COMMON_TOOLTIPS = {
     "_noise": "The 1-sigma noise of the images: estimated from the residual of the fit, "

@@ -45,11 +45,14 @@ from qtpy.QtWidgets import QSizePolicy
 from napari_imreg._widgets._layers import (
     COMMON_TOOLTIPS,
     MULTISCALE_PIXEL_BUDGET,
+    OUTPUT_KEY,
     RGB_CHANNELS,
     LayerArray,
     RgbChannel,
+    add_output,
     crop_to_common,
     describe,
+    is_output,
     layer_array,
     set_tooltips,
 )
@@ -71,10 +74,6 @@ METHOD_CHOICES: tuple[str, ...] = get_args(Method)
 BOUNDARY_CHOICES: tuple[str, ...] = get_args(Boundary)
 OUTPUT_CHOICES: tuple[str, ...] = get_args(Output)
 
-#: The metadata key that marks a layer as this plugin's output: ``{"output": role,
-#: "reference": name, "moving": name}``. Outputs are replaced by a new run on the same pair and
-#: are not offered as inputs.
-OUTPUT_KEY = "napari_imreg_output"
 #: The Δχ² map layer spans this fraction of the reference's smaller displayed side.
 MAP_SIZE = 0.4
 
@@ -286,7 +285,9 @@ class PairRegistration:
             metadata["registration"] = record
             metadata[OUTPUT_KEY] = _output_tag("registered copy", job)
             added.append(
-                self._add_output(
+                add_output(
+                    self.viewer,
+                    "image",
                     job.shifted,
                     name=f"{moving.name} registered",
                     scale=moving.scale,
@@ -306,18 +307,6 @@ class PairRegistration:
                 added.append(chi2_layer)
         return added
 
-    def _add_output(self, data: Any, **kwargs: Any) -> Image:
-        """Add an output layer in the place of the same pair's previous one, if any."""
-        tag = kwargs["metadata"][OUTPUT_KEY]
-        previous = [layer for layer in self.viewer.layers if layer.metadata.get(OUTPUT_KEY) == tag]
-        index = self.viewer.layers.index(previous[0]) if previous else None
-        for layer in previous:
-            self.viewer.layers.remove(layer)
-        layer = self.viewer.add_image(data, **kwargs)
-        if index is not None:
-            self.viewer.layers.move(self.viewer.layers.index(layer), index)
-        return layer
-
     def _add_delta_chi2(self, job: PairJob) -> Any:
         result = job.result
         if getattr(result, "delta_chi2", None) is None or result.delta_chi2_coords is None:
@@ -329,7 +318,9 @@ class PairRegistration:
             colors=SIGMA_COLORS, controls=controls, interpolation="zero", name="delta_chi2_sigma"
         )
         scale, translate = map_placement(job.reference, result.delta_chi2.shape)
-        return self._add_output(
+        return add_output(
+            self.viewer,
+            "image",
             np.asarray(result.delta_chi2),
             name=f"Δχ² {job.moving.name}",
             scale=scale,
@@ -755,11 +746,7 @@ class PairWidget(Container):
 
 def _inputs(viewer: napari.viewer.Viewer) -> list[Image]:
     """The image layers a user may register: not this plugin's outputs."""
-    return [
-        layer
-        for layer in viewer.layers
-        if isinstance(layer, Image) and OUTPUT_KEY not in layer.metadata
-    ]
+    return [layer for layer in viewer.layers if isinstance(layer, Image) and not is_output(layer)]
 
 
 def _camera(viewer: napari.viewer.Viewer) -> Any:
