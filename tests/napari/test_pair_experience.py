@@ -168,7 +168,7 @@ def test_layers_opened_later_are_preselected_and_stale_results_cleared(viewer, w
     # Item 7: a widget docked on an empty viewer answered "Choose one or more moving…".
     widget = PairWidget(viewer)
     reference, moving = _pair_layers(viewer)
-    assert widget._reference.value is reference
+    assert widget._reference.value == reference
     assert widget._moving.value == [moving]
     widget._boundary.value = "wrap"
     widget.run()

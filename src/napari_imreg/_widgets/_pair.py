@@ -156,7 +156,8 @@ class PairRegistration:
         moving = list(moving)
         if not moving:
             raise ValueError("Choose one or more moving image layers to register.")
-        if any(layer is reference for layer in moving):
+        # Layers compare with ==: napari hands plugins proxies, a new one per access.
+        if any(layer == reference for layer in moving):
             raise ValueError(
                 f"The reference {reference.name!r} is also selected as a moving layer; "
                 "unselect it."
@@ -235,7 +236,7 @@ class PairRegistration:
         layer = options.error_layer
         if layer is None:
             raise ValueError("Choose the error layer, or another kind of noise.")
-        if layer is moving:
+        if layer == moving:
             raise ValueError(f"The error layer {layer.name!r} is the moving layer itself.")
         error = _error_array(layer, options.rgb_channel)
         if error.ndim != len(shape) or any(e < s for e, s in zip(error.shape, shape, strict=True)):

@@ -660,7 +660,7 @@ class StackWidget(Container):
             (layer.name, layer)
             for layer in self.viewer.layers
             if isinstance(layer, Image | Labels)
-            and layer is not chosen
+            and layer != chosen
             and layer.ndim >= 3
             and not is_output(layer)
         ]
