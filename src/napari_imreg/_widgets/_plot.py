@@ -119,7 +119,8 @@ class ShiftPlot(_Plot):
             start = point(done - 0.5, high).x()
             shade = QRectF(start, area.top(), area.right() - start, area.height())
             painter.fillRect(shade, QColor(255, 255, 255, 25))
-            painter.drawText(shade, int(Qt.AlignmentFlag.AlignCenter), "not registered")
+            if shade.width() > painter.fontMetrics().horizontalAdvance("not registered"):
+                painter.drawText(shade, int(Qt.AlignmentFlag.AlignCenter), "not registered")
         frames = np.arange(done)
         names = _axis_names(shifts.shape[1])
         for axis in range(shifts.shape[1]):
@@ -231,8 +232,10 @@ class DeltaChi2Plot(_Plot):
         picture = QImage(rgba.data, columns, rows, 4 * columns, QImage.Format.Format_RGBA8888)
         painter.drawImage(area, picture.copy())
         painter.setPen(QPen(QColor("white"), 1.2))
+        painter.setClipRect(area)  # the 3σ ellipse can reach past the sampled map
         for points in self.ellipses:
             painter.drawPolyline(QPolygonF([point(dy, dx) for dy, dx in points]))
+        painter.setClipping(False)
         centre = point(*self.shift)
         painter.drawLine(centre + QPointF(-5, 0), centre + QPointF(5, 0))
         painter.drawLine(centre + QPointF(0, -5), centre + QPointF(0, 5))
@@ -241,7 +244,7 @@ class DeltaChi2Plot(_Plot):
         painter.drawText(
             QRectF(area.left(), area.bottom() + 4, area.width(), 20),
             int(Qt.AlignmentFlag.AlignHCenter),
-            f"dx {x0:+.4g} … {x1:+.4g} px",
+            f"dx {_span(x0, x1)} px",
         )
         painter.save()
         painter.translate(area.left() - 6, area.center().y())
@@ -249,7 +252,7 @@ class DeltaChi2Plot(_Plot):
         painter.drawText(
             QRectF(-area.height() / 2, -18, area.height(), 16),
             int(Qt.AlignmentFlag.AlignHCenter),
-            f"dy {y0:+.4g} … {y1:+.4g} px",
+            f"dy {_span(y0, y1)} px",
         )
         painter.restore()
         left = area.right() + 10
@@ -270,6 +273,13 @@ class DeltaChi2Plot(_Plot):
                 self.title,
             )
         painter.end()
+
+
+def _span(low: float, high: float) -> str:
+    """``low … high`` with enough decimals to tell the two apart."""
+    width = abs(high - low)
+    decimals = 3 if width == 0 else max(0, 1 - int(np.floor(np.log10(width))))
+    return f"{low:+.{decimals}f} … {high:+.{decimals}f}"
 
 
 def _axis_names(ndim: int) -> list[str]:

@@ -590,6 +590,8 @@ class StackWidget(Container):
 
     def _show_progress(self, job: StackJob) -> None:
         self._progress.value = job.done
+        if self.busy:
+            self._status.value = f"Registering {job.n_frames} frames… {job.done} done."
         self.shifts, self.errors = np.array(job.shifts), np.array(job.errors)
         self.plot.set_data(self.shifts, self.errors, job.n_frames)
 
