@@ -228,3 +228,23 @@ def test_fits_orientation_y_up(viewer):
     assert str(_pair._camera(viewer).orientation2d[0].value) == "up"
     widget._y_up.value = False
     assert str(_pair._camera(viewer).orientation2d[0].value) == "down"
+
+
+def test_a_dask_pair_is_read_off_the_gui_thread(viewer, wait_for):
+    # Item 15: planning (on the GUI thread) read whole layers with np.asarray.
+    import dask.array as da
+
+    reference = make_extended((64, 64), seed=34)
+    moving = make_shifted(reference, (1.7, -0.6), noise=0.02, seed=35)
+    ref = viewer.add_image(da.from_array(reference, chunks=32), name="ref")
+    mov = viewer.add_image(da.from_array(moving, chunks=32), name="mov")
+    widget = PairWidget(viewer)
+    widget.set_layers(ref, [mov])
+    widget._boundary.value = "wrap"
+    widget.model.options = widget.options
+    (job,) = widget.model.plan(ref, [mov])
+    assert isinstance(job.moving_array.data, da.Array)
+    widget.run()
+    wait_for(widget)
+    (done,) = widget.last_jobs
+    np.testing.assert_allclose(done.full_shift, (1.7, -0.6), atol=0.02)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import dask.array as da
 import numpy as np
 from napari.layers import Image, Layer
 
@@ -28,8 +29,8 @@ class LayerArray:
 
     Attributes
     ----------
-    data : numpy.ndarray
-        The array to register (one channel; one multiscale level).
+    data : numpy.ndarray or dask.array.Array
+        The array to register (one channel; one multiscale level), lazy for a lazy layer.
     level : int
         The multiscale level used (0 for single-scale layers).
     factor : numpy.ndarray
@@ -73,11 +74,18 @@ def layer_array(
     else:
         data = layer.data
         factor = np.ones(layer.ndim)
-    array = np.asarray(data)
+    # Kept lazy: reading a dask or zarr layer would stall the GUI thread, where jobs are
+    # planned. The worker reads it (see :func:`materialize`).
+    array = data if isinstance(data, np.ndarray | da.Array) else da.from_array(data)
     if layer.rgb:
         array = rgb_to_channel(array, channel)
         notes.append(f"{layer.name!r} is RGB: registering its {channel}.")
     return LayerArray(data=array, level=level, factor=factor, notes=notes)
+
+
+def materialize(array: Any) -> Any:
+    """A numpy array of a lazy one (off the GUI thread); anything else as it is."""
+    return np.asarray(array) if isinstance(array, da.Array) else array
 
 
 def rgb_to_channel(rgb: np.ndarray, channel: RgbChannel) -> np.ndarray:

@@ -54,6 +54,7 @@ from napari_imreg._widgets._layers import (
     describe,
     is_output,
     layer_array,
+    materialize,
     set_tooltips,
 )
 from napari_imreg._widgets._plot import SIGMA_COLORS, DeltaChi2Plot
@@ -250,7 +251,10 @@ class PairRegistration:
     def run(self, job: PairJob) -> PairJob:
         """Register one job with the core; fills ``job.result``. Safe off the GUI thread."""
         job.result = register_arrays(
-            job.reference_array.data, job.moving_array.data, error=job.error, options=self.options
+            materialize(job.reference_array.data),
+            materialize(job.moving_array.data),
+            error=materialize(job.error),
+            options=self.options,
         )
         if self.options.output == "shifted copy":
             job.shifted = self._shifted_copy(job)
