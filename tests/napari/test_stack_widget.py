@@ -251,3 +251,9 @@ def test_worker_errors_become_notifications(viewer, widget, wait_for, errors, mo
     ]
     assert not widget.busy
     viewer.add_image(np.zeros((3, 4, 4)))  # the viewer still works
+
+
+def test_a_long_status_wraps(viewer, widget):
+    widget._status.value = "Stack registration failed: " + "a message of many words " * 20
+    widget.native.layout().activate()
+    assert widget._status.native.minimumSizeHint().width() < 500
