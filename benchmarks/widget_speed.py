@@ -12,6 +12,7 @@ Usage::
 
     python benchmarks/widget_speed.py                   # 200 frames of 512², 3 rounds
     python benchmarks/widget_speed.py --frames 100 --size 256 --rounds 2
+    python benchmarks/widget_speed.py --reference mean   # or "previous frame"
 """
 
 from __future__ import annotations
@@ -28,21 +29,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from speed import load_average, make_stack
 
+#: The widget's reference choices, as the core spells them.
+REFERENCES = {"first frame": 0, "mean": "mean", "previous frame": "previous"}
 
-def headless(stack: np.ndarray, boundary: str) -> float:
+
+def headless(stack: np.ndarray, boundary: str, reference: str) -> float:
     """Seconds for the core's register_stack with its defaults."""
     from napari_imreg import register_stack
 
     began = time.perf_counter()
-    register_stack(stack, boundary=boundary)
+    register_stack(stack, boundary=boundary, reference=REFERENCES[reference])
     return time.perf_counter() - began
 
 
-def in_widget(widget, boundary: str) -> float:
+def in_widget(widget, boundary: str, reference: str) -> float:
     """Seconds from pressing "Register stack" to the worker's end, events processed."""
     from qtpy.QtWidgets import QApplication
 
     widget._boundary.value = boundary
+    widget._reference.value = reference
     widget._apply_when_done.value = False
     began = time.perf_counter()
     widget.run()
@@ -54,7 +59,7 @@ def in_widget(widget, boundary: str) -> float:
     return elapsed
 
 
-def _widget_seconds(frames: int, size: int, boundary: str) -> float:
+def _widget_seconds(frames: int, size: int, boundary: str, reference: str) -> float:
     import napari
     from napari_imreg._display import ensure_runtime_dir, virtual_display
     from napari_imreg._widgets._stack import StackWidget
@@ -68,21 +73,22 @@ def _widget_seconds(frames: int, size: int, boundary: str) -> float:
             widget = StackWidget(viewer)
             viewer.window.add_dock_widget(widget)
             widget.set_layer(layer)
-            in_widget(widget, boundary)
-            return in_widget(widget, boundary)
+            in_widget(widget, boundary, reference)
+            return in_widget(widget, boundary, reference)
         finally:
             viewer.close()
 
 
-def _headless_seconds(frames: int, size: int, boundary: str) -> float:
+def _headless_seconds(frames: int, size: int, boundary: str, reference: str) -> float:
     stack = make_stack(frames, size)
-    headless(stack, boundary)
-    return headless(stack, boundary)
+    headless(stack, boundary, reference)
+    return headless(stack, boundary, reference)
 
 
 def _in_process(side: str, args: argparse.Namespace) -> float:
     command = [sys.executable, __file__, "--side", side, "--frames", str(args.frames)]
     command += ["--size", str(args.size), "--boundary", args.boundary]
+    command += ["--reference", args.reference]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])
 
@@ -93,11 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--boundary", choices=("overlap", "wrap"), default="overlap")
+    parser.add_argument("--reference", choices=tuple(REFERENCES), default="first frame")
     parser.add_argument("--side", choices=("headless", "widget"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.side is not None:  # one timing, in this process, for the parent
         timing = _widget_seconds if args.side == "widget" else _headless_seconds
-        print(timing(args.frames, args.size, args.boundary))
+        print(timing(args.frames, args.size, args.boundary, args.reference))
         return 0
 
     times: dict[str, list[float]] = {"headless": [], "widget": []}
@@ -107,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     fps = {name: args.frames / np.median(values) for name, values in times.items()}
     print(
         f"{args.frames} frames of {args.size}², boundary={args.boundary!r}, "
+        f"reference={args.reference!r}, "
         f"{args.rounds} rounds, load {load_average()}"
     )
     for name, value in fps.items():
