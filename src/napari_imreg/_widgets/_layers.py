@@ -110,6 +110,12 @@ def describe(layer: Layer) -> str:
     return f"{layer.name!r} {tuple(data.shape)} {data.dtype}"
 
 
+def axis_names(ndim: int) -> list[str]:
+    """The names of a shift's components in numpy order: ``["y", "x"]``, ``["z", "y", "x"]``."""
+    names = ["x", "y", "z"]
+    return [names[ndim - 1 - i] if ndim - 1 - i < 3 else f"axis{i}" for i in range(ndim)]
+
+
 def _spatial_shape(layer: Image, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(shape[:-1]) if layer.rgb else tuple(shape)
 

@@ -50,6 +50,7 @@ from napari_imreg._widgets._layers import (
     LayerArray,
     RgbChannel,
     add_output,
+    axis_names,
     crop_to_common,
     describe,
     is_output,
@@ -455,7 +456,7 @@ def registration_record(job: PairJob, options: PairOptions) -> dict[str, Any]:
 def format_result(job: PairJob) -> str:
     """The pair, then one line per axis: the shift and its 1-sigma error in pixels, and in
     physical units (the layer's scale and units, or its FITS WCS in arcsec) when it has any."""
-    axes = _axis_names(len(job.full_shift))
+    axes = axis_names(len(job.full_shift))
     physical = physical_units(job.moving)
     lines = [f"{job.moving.name} → {job.reference.name}:"]
     values = zip(axes, job.full_shift, job.full_error, strict=True)
@@ -838,8 +839,3 @@ def _full_vector(current: Sequence[float], tail: np.ndarray) -> np.ndarray:
     out = np.asarray(current, dtype=float).copy()
     out[-len(tail) :] = tail
     return out
-
-
-def _axis_names(ndim: int) -> list[str]:
-    names = ["x", "y", "z"]
-    return [names[ndim - 1 - i] if ndim - 1 - i < 3 else f"axis{i}" for i in range(ndim)]

@@ -14,6 +14,8 @@ from qtpy.QtCore import QPointF, QRectF, Qt
 from qtpy.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
+from napari_imreg._widgets._layers import axis_names
+
 #: Colours of the Δχ² regions, shared with the map layer's colormap: inside 1σ, 1-2σ, 2-3σ,
 #: beyond 3σ (RGBA, 0-1).
 SIGMA_COLORS = np.array(
@@ -73,8 +75,6 @@ class ShiftPlot(_Plot):
         self.shifts: np.ndarray | None = None
         self.errors: np.ndarray | None = None
         self.n_frames = 0
-        #: How often the plot was painted (the widget throttles its updates).
-        self.paints = 0
 
     def set_data(
         self, shifts: np.ndarray | None, errors: np.ndarray | None, n_frames: int
@@ -86,7 +86,6 @@ class ShiftPlot(_Plot):
         self.update()
 
     def paintEvent(self, event) -> None:
-        self.paints += 1
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         self._background(painter)
@@ -122,7 +121,7 @@ class ShiftPlot(_Plot):
             if shade.width() > painter.fontMetrics().horizontalAdvance("not registered"):
                 painter.drawText(shade, int(Qt.AlignmentFlag.AlignCenter), "not registered")
         frames = np.arange(done)
-        names = _axis_names(shifts.shape[1])
+        names = axis_names(shifts.shape[1])
         for axis in range(shifts.shape[1]):
             color = QColor(_SERIES_COLORS[axis % len(_SERIES_COLORS)])
             upper = shifts[:, axis] + errors[:, axis]
@@ -280,8 +279,3 @@ def _span(low: float, high: float) -> str:
     width = abs(high - low)
     decimals = 3 if width == 0 else max(0, 1 - int(np.floor(np.log10(width))))
     return f"{low:+.{decimals}f} … {high:+.{decimals}f}"
-
-
-def _axis_names(ndim: int) -> list[str]:
-    names = ["x", "y", "z"]
-    return [names[ndim - 1 - i] if ndim - 1 - i < 3 else f"axis{i}" for i in range(ndim)]
