@@ -16,7 +16,7 @@ would be a speck, and a 3-D one would wreck the dims sliders). Registering the s
 replaces its outputs, and the outputs are not offered as inputs.
 
 Nothing here computes a shift: that is :func:`napari_imreg.core.register` (or the DFT / Taylor
-methods of :mod:`napari_imreg.core.crosscorr`).
+methods, :func:`~napari_imreg.core.register_dft` and :func:`~napari_imreg.core.register_taylor`).
 """
 
 from __future__ import annotations
@@ -421,17 +421,13 @@ def register_arrays(
             boundary=options.boundary,
             zero_mean=options.zero_mean,
         )
-    from napari_imreg.core import crosscorr
-
     if options.method == "dft":
         upsample = 10 if options.upsample_factor == "auto" else options.upsample_factor
-        return crosscorr.register_dft(
+        return core.register_dft(
             reference, moving, error=error, upsample_factor=upsample, zero_mean=options.zero_mean
         )
     if options.method == "taylor":
-        return crosscorr.register_taylor(
-            reference, moving, error=error, zero_mean=options.zero_mean
-        )
+        return core.register_taylor(reference, moving, error=error, zero_mean=options.zero_mean)
     raise ValueError(f"method={options.method!r} is not one of {METHOD_CHOICES}.")
 
 
