@@ -2,30 +2,35 @@
 
     python scripts/screenshots.py [--out docs/images]
 
-Each scene is what a user gets by hand: open a sample (File > Open Sample > napari-imreg), open
-the widget (Layers > Register), press the button. Writes:
+Each scene is what a user gets by hand: open a sample or an image pair, open the widget
+(Layers > Register), press the button. Writes:
 
-* ``pair-widget.png``: the sample pair registered; the registered copy (magenta) on the
-  reference (green) turns white where they agree;
-* ``delta-chi2.png``: the Δχ² map of that registration, zoomed; the cursor reads the shift in
-  pixels, and the colours mark the 1, 2 and 3 sigma regions;
-* ``stack-widget.png``: the drifting time-lapse registered, with the shift-per-frame plot.
+* ``delta-chi2.png``: the sample pair registered, as it then looks: the registered copy
+  (magenta) on the reference (green), the Δχ² map layer beside them, and the widget's plot of
+  the map with its 1σ/2σ/3σ regions, fitted ellipses and legend;
+* ``pair-3d.png``: a pair of volumes (scale 2, 0.5, 0.5) registered, the z slider intact;
+* ``pair-units.png``: a pair in µm (scale 0.2 µm per pixel), shifts in pixels and in µm;
+* ``stack-widget.png``: a stack being registered, mid-run, with the shift-per-frame plot.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 import numpy as np
 
-from napari_imreg._demo import open_pair_demo, open_stack_demo, run_and_wait, screenshot
+from napari_imreg._demo import open_pair_demo, run_and_wait, screenshot
 from napari_imreg._display import ensure_runtime_dir, virtual_display
+from napari_imreg.core import make_extended, make_shifted
 
 REPO = Path(__file__).resolve().parents[1]
+PAIR_WIDGET = ("napari-imreg", "Register layers (pairs)")
+STACK_WIDGET = ("napari-imreg", "Register a stack (time-lapse or z-drift)")
 
 
-def pair_scenes(out: Path) -> list[Path]:
+def delta_chi2_scene(out: Path) -> Path:
     import napari
 
     viewer = napari.Viewer(title="napari-imreg: register layers", show=True)
@@ -33,36 +38,91 @@ def pair_scenes(out: Path) -> list[Path]:
         widget = open_pair_demo(viewer)
         run_and_wait(widget)
         viewer.layers["extended moving"].visible = False
-        chi2 = viewer.layers["Δχ² extended moving"]
-        chi2.visible = False
-        viewer.layers.selection.active = viewer.layers["extended moving registered"]
+        viewer.layers.selection.active = viewer.layers["Δχ² extended moving"]
         viewer.reset_view()
-        written = [screenshot(viewer, out / "pair-widget.png")]
+        return screenshot(viewer, out / "delta-chi2.png", size=(1500, 950))
+    finally:
+        viewer.close()
 
-        for layer in viewer.layers:
-            layer.visible = layer is chi2
-        chi2.visible = True
-        viewer.layers.selection.active = chi2
-        viewer.fit_to_view(layers=[chi2], margin=0.1)
-        minimum = np.unravel_index(np.argmin(chi2.data), chi2.data.shape)
-        viewer.cursor.position = tuple(chi2.data_to_world(minimum))
-        written.append(screenshot(viewer, out / "delta-chi2.png"))
-        return written
+
+def _pair(viewer, shape, shift, **kwargs):
+    reference = make_extended(shape, seed=50)
+    moving = make_shifted(reference, shift, noise=0.05, seed=51)
+    colours = {"colormap": "green", "blending": "additive"}
+    ref = viewer.add_image(reference, name="reference", **colours, **kwargs)
+    mov = viewer.add_image(
+        moving, name="moving", colormap="magenta", blending="additive", **kwargs
+    )
+    return ref, mov
+
+
+def pair_3d_scene(out: Path) -> Path:
+    import napari
+
+    viewer = napari.Viewer(title="napari-imreg: a 3-D pair", show=True)
+    try:
+        reference, moving = _pair(viewer, (48, 96, 96), (2.3, -3.6, 1.8), scale=(2, 0.5, 0.5))
+        _, widget = viewer.window.add_plugin_dock_widget(*PAIR_WIDGET)
+        widget.set_layers(reference, [moving])
+        widget._boundary.value = "wrap"
+        run_and_wait(widget)
+        moving.visible = False
+        viewer.dims.set_point(0, 48)
+        viewer.reset_view()
+        return screenshot(viewer, out / "pair-3d.png", size=(1500, 950))
+    finally:
+        viewer.close()
+
+
+def pair_units_scene(out: Path) -> Path:
+    import napari
+
+    viewer = napari.Viewer(title="napari-imreg: a pair in µm", show=True)
+    try:
+        reference, moving = _pair(viewer, (128, 128), (4.3, -2.7), scale=(0.2, 0.2), units="µm")
+        _, widget = viewer.window.add_plugin_dock_widget(*PAIR_WIDGET)
+        widget.set_layers(reference, [moving])
+        widget._boundary.value = "wrap"
+        run_and_wait(widget)
+        moving.visible = False
+        viewer.scale_bar.visible = True
+        viewer.reset_view()
+        return screenshot(viewer, out / "pair-units.png", size=(1500, 950))
     finally:
         viewer.close()
 
 
 def stack_scene(out: Path) -> Path:
+    """The stack widget mid-run, on a stack long enough to catch it working."""
+    from qtpy.QtWidgets import QApplication
+
     import napari
 
     viewer = napari.Viewer(title="napari-imreg: register a stack", show=True)
     try:
-        widget = open_stack_demo(viewer)
-        run_and_wait(widget)
-        for layer in viewer.layers:
-            layer.visible = layer.name.endswith("registered")
-        viewer.dims.set_point(0, 8)
-        return screenshot(viewer, out / "stack-widget.png", size=(1500, 1000))
+        base = make_extended((256, 256), seed=52)
+        rng = np.random.default_rng(53)
+        drift = np.cumsum(rng.normal(0, 0.4, (240, 2)), axis=0)
+        drift[0] = 0
+        frames = np.stack([make_shifted(base, d, noise=0.05, seed=i) for i, d in enumerate(drift)])
+        layer = viewer.add_image(frames, name="drifting stack")
+        _, widget = viewer.window.add_plugin_dock_widget(*STACK_WIDGET)
+        widget.set_layer(layer)
+        widget._boundary.value = "wrap"
+        widget.run()
+        deadline = time.monotonic() + 300
+        while widget.busy and widget.job.done < 0.45 * widget.job.n_frames:
+            QApplication.processEvents()
+            time.sleep(0.01)
+            if time.monotonic() > deadline:
+                break
+        widget._show_progress(widget.job)
+        path = screenshot(viewer, out / "stack-widget.png", size=(1500, 1000))
+        widget.cancel()
+        while widget.busy:
+            QApplication.processEvents()
+            time.sleep(0.01)
+        return path
     finally:
         viewer.close()
 
@@ -73,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ensure_runtime_dir()
     with virtual_display():
-        written = [*pair_scenes(args.out), stack_scene(args.out)]
+        scenes = (delta_chi2_scene, pair_3d_scene, pair_units_scene, stack_scene)
+        written = [scene(args.out) for scene in scenes]
     for path in written:
         print(path)
     return 0

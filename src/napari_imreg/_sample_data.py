@@ -11,7 +11,8 @@
   copy shifted by a known sub-pixel amount.
 
 The known shifts are in each moving layer's ``metadata["known_shift"]`` (``"known_shifts"``
-for the stack, one row per frame). The images are made by :mod:`napari_imreg.core.synthetic`.
+for the stack, one row per frame). The images are made by the core's
+:func:`~napari_imreg.core.make_extended` and :func:`~napari_imreg.core.make_shifted`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_imreg.core.synthetic import make_extended, make_shifted
+from napari_imreg.core import make_extended, make_shifted
 
 LayerData = tuple[Any, dict[str, Any], str]
 

@@ -13,9 +13,10 @@ if not os.environ.get("XDG_RUNTIME_DIR"):
 
 
 @pytest.fixture
-def viewer(make_napari_viewer):
-    """A real napari viewer (not shown), closed by napari's fixture after the test."""
-    return make_napari_viewer()
+def viewer(make_napari_viewer_proxy):
+    """A real napari viewer (not shown) behind the proxy napari hands to plugins, which allows
+    public attributes only; closed by napari's fixture after the test."""
+    return make_napari_viewer_proxy()
 
 
 @pytest.fixture

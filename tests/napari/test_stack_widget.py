@@ -2,6 +2,7 @@
 
 import threading
 
+import dask.array as da
 import numpy as np
 import pytest
 
@@ -69,40 +70,111 @@ def test_drift_is_recovered_and_applied(viewer, timelapse, widget, wait_for):
         inner = (slice(None), slice(12, -12), slice(12, -12))
         spread = np.asarray(other.data)[inner].std(axis=0).mean()
         assert spread < 0.5 * channel.data[inner].std(axis=0).mean()
-        # the plot shows one error-bar series per axis
-        (axes,) = widget._figure.axes
-        assert len(axes.containers) == 2
+        # the plot shows every frame's shift, per axis
+        np.testing.assert_array_equal(widget.plot.shifts, widget.shifts)
+        assert widget.plot.n_frames == len(truth)
         assert widget._status.value == f"Registered {len(truth)} frames."
     # inputs unmodified
     np.testing.assert_array_equal(stack.data, before[0])
     np.testing.assert_array_equal(channel.data, before[1])
 
 
-def test_cancel_keeps_the_frames_already_registered(
+def test_cancel_keeps_a_marked_partial_result_and_applying_is_a_choice(
     viewer, timelapse, widget, wait_for, qtbot, monkeypatch
 ):
+    # Item 9: a cancel added a copy whose later frames were empty, without asking.
     gate = threading.Event()
-    original = _stack._core_frames
+    original = _stack._compute
+    calls = []
 
-    def gated(stack, **options):
-        for index, item in enumerate(original(stack, **options)):
-            if index == 3:
-                gate.wait(timeout=30)
-            yield index, item[1]
+    def gated(*arrays):
+        calls.append(1)
+        if len(calls) == 2:
+            gate.wait(timeout=30)
+        return original(*arrays)
 
-    monkeypatch.setattr(_stack, "_core_frames", gated)
+    monkeypatch.setattr(_stack, "_compute", gated)
+    n_layers = len(viewer.layers)
     widget.run()
-    qtbot.waitUntil(lambda: widget.job.done == 3, timeout=30_000)
+    qtbot.waitUntil(lambda: widget.job.done > 0, timeout=30_000)
+    first = widget.job.done
     widget.cancel()
     gate.set()
     wait_for(widget)
 
-    assert widget.job.done == 4  # the frame in progress finishes, then the worker stops
-    assert len(widget.shifts) == 4
-    assert viewer.layers["drifting stack registered"].data.shape[0] == 4
-    assert "Cancelled: kept the 4 of 16 frames registered." in widget._status.value
-    truth = timelapse[0].metadata["known_shifts"][:4]
+    done = widget.job.done  # the group in progress finishes, then the worker stops
+    assert first < done < 16
+    assert len(widget.shifts) == done
+    assert len(viewer.layers) == n_layers  # nothing applied without asking
+    assert f"Cancelled: kept the {done} of 16 frames registered" in widget._status.value
+    assert widget.plot.n_frames == 16  # the plot shows the frames not registered
+    truth = timelapse[0].metadata["known_shifts"][:done]
     np.testing.assert_allclose(widget.shifts, truth, atol=0.02)
+
+    widget.apply_shifts()
+    wait_for(widget)
+    copy = viewer.layers[f"drifting stack registered (partial: frames 0-{done - 1} of 16)"]
+    assert copy.data.shape[0] == done
+    assert copy.metadata["stack_registration"]["partial"]
+
+
+def test_applying_when_done_can_be_turned_off(viewer, timelapse, widget, wait_for):
+    widget._apply_when_done.value = False
+    n_layers = len(viewer.layers)
+    widget.run()
+    wait_for(widget)
+    assert len(viewer.layers) == n_layers
+    assert widget._apply_button.enabled
+    widget.apply_shifts()
+    wait_for(widget)
+    assert [layer.name for layer in widget.last_added] == [
+        "drifting stack registered",
+        "drifting stack (channel 2) registered",
+    ]
+    # registering again replaces the copies, which are not offered as inputs
+    widget.run()
+    wait_for(widget)
+    widget.apply_shifts()
+    wait_for(widget)
+    assert len(viewer.layers) == n_layers + 2
+    assert [name for name, _ in widget._other_choices()] == ["drifting stack (channel 2)"]
+
+
+def test_plot_updates_are_throttled(viewer, wait_for, monkeypatch):
+    # Issue 15: per-frame plot redraws held the widget to a quarter of the headless speed.
+    from napari_imreg.core import make_extended, make_shifted
+
+    base = make_extended((32, 32), seed=40)
+    frames = np.stack([make_shifted(base, (0.1 * i, 0.0), noise=0.02, seed=i) for i in range(64)])
+    layer = viewer.add_image(frames, name="many frames")
+    widget = StackWidget(viewer)
+    widget.set_layer(layer)
+    widget._boundary.value = "wrap"
+    updates = []
+    original = widget.plot.set_data
+    monkeypatch.setattr(widget.plot, "set_data", lambda *a: updates.append(a) or original(*a))
+    widget.run()
+    wait_for(widget)
+    assert widget.job.done == 64
+    assert len(updates) <= 6  # the start, a few batches, the end; not one per 4 frames
+
+
+def test_a_dask_layer_stays_lazy(viewer, timelapse, wait_for):
+    # Item 15: the widget read the whole stack on the GUI thread with np.asarray.
+    stack = timelapse[0]
+    lazy = viewer.add_image(da.from_array(stack.data, chunks=(4, 96, 96)), name="lazy stack")
+    widget = StackWidget(viewer)
+    widget.set_layer(lazy)
+    widget._boundary.value = "wrap"
+    job = widget.model.plan(lazy)
+    assert isinstance(job.stack, da.Array)
+    widget.run()
+    wait_for(widget)
+    np.testing.assert_allclose(widget.shifts, stack.metadata["known_shifts"], atol=0.02)
+    wait_for(widget)
+    copy = viewer.layers["lazy stack registered"]
+    assert isinstance(copy.data, da.Array)
+    assert copy.data.shape == stack.data.shape
 
 
 def test_csv_round_trip_and_reapply(viewer, timelapse, widget, wait_for, tmp_path):
@@ -123,7 +195,7 @@ def test_csv_round_trip_and_reapply(viewer, timelapse, widget, wait_for, tmp_pat
     wait_for(fresh)
     added = fresh.last_added
     assert [layer.name for layer in added] == [
-        "drifting stack (channel 2) registered [1]",
+        "drifting stack (channel 2) registered",  # replaces the copy of the first run
         "cells registered",
     ]
     moved_labels = added[1]
@@ -168,11 +240,10 @@ def test_refusals_become_notifications(viewer, timelapse, widget, errors):
 
 
 def test_worker_errors_become_notifications(viewer, widget, wait_for, errors, monkeypatch):
-    def broken(stack, **options):
-        yield 0, _stack.FrameResult(index=0, shift=np.zeros(2), error=np.ones(2))
+    def broken(frames, **options):
         raise ValueError("boundary must be one of ('overlap', 'wrap'), got 'x'.")
 
-    monkeypatch.setattr(_stack, "_core_frames", broken)
+    monkeypatch.setattr(_stack, "_core_register_stack", broken)
     widget.run()
     wait_for(widget)
     assert errors == [
@@ -180,3 +251,9 @@ def test_worker_errors_become_notifications(viewer, widget, wait_for, errors, mo
     ]
     assert not widget.busy
     viewer.add_image(np.zeros((3, 4, 4)))  # the viewer still works
+
+
+def test_a_long_status_wraps(viewer, widget):
+    widget._status.value = "Stack registration failed: " + "a message of many words " * 20
+    widget.native.layout().activate()
+    assert widget._status.native.minimumSizeHint().width() < 500

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import dask.array as da
 import numpy as np
 from napari.layers import Image, Layer
 
@@ -28,8 +29,8 @@ class LayerArray:
 
     Attributes
     ----------
-    data : numpy.ndarray
-        The array to register (one channel; one multiscale level).
+    data : numpy.ndarray or dask.array.Array
+        The array to register (one channel; one multiscale level), lazy for a lazy layer.
     level : int
         The multiscale level used (0 for single-scale layers).
     factor : numpy.ndarray
@@ -73,11 +74,18 @@ def layer_array(
     else:
         data = layer.data
         factor = np.ones(layer.ndim)
-    array = np.asarray(data)
+    # Kept lazy: reading a dask or zarr layer would stall the GUI thread, where jobs are
+    # planned. The worker reads it (see :func:`materialize`).
+    array = data if isinstance(data, np.ndarray | da.Array) else da.from_array(data)
     if layer.rgb:
         array = rgb_to_channel(array, channel)
         notes.append(f"{layer.name!r} is RGB: registering its {channel}.")
     return LayerArray(data=array, level=level, factor=factor, notes=notes)
+
+
+def materialize(array: Any) -> Any:
+    """A numpy array of a lazy one (off the GUI thread); anything else as it is."""
+    return np.asarray(array) if isinstance(array, da.Array) else array
 
 
 def rgb_to_channel(rgb: np.ndarray, channel: RgbChannel) -> np.ndarray:
@@ -102,6 +110,12 @@ def describe(layer: Layer) -> str:
     return f"{layer.name!r} {tuple(data.shape)} {data.dtype}"
 
 
+def axis_names(ndim: int) -> list[str]:
+    """The names of a shift's components in numpy order: ``["y", "x"]``, ``["z", "y", "x"]``."""
+    names = ["x", "y", "z"]
+    return [names[ndim - 1 - i] if ndim - 1 - i < 3 else f"axis{i}" for i in range(ndim)]
+
+
 def _spatial_shape(layer: Image, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(shape[:-1]) if layer.rgb else tuple(shape)
 
@@ -111,6 +125,31 @@ def _choose_level(shapes: Sequence[tuple[int, ...]], budget: int) -> int:
         if int(np.prod(shape)) <= budget:
             return index
     return len(shapes) - 1
+
+
+#: The metadata key that marks a layer as this plugin's output: ``{"output": role, ...}`` naming
+#: its sources. A new run on the same sources replaces it, and outputs are not offered as inputs.
+OUTPUT_KEY = "napari_imreg_output"
+
+
+def is_output(layer: Layer) -> bool:
+    """Whether a layer was added by this plugin's widgets."""
+    return OUTPUT_KEY in layer.metadata
+
+
+def add_output(viewer: Any, kind: str, data: Any, **kwargs: Any) -> Layer:
+    """Add an output layer (``kind`` "image" or "labels") in the place of the previous output
+    with the same ``metadata[OUTPUT_KEY]``, which it replaces."""
+    tag = kwargs["metadata"][OUTPUT_KEY]
+    previous = [layer for layer in viewer.layers if layer.metadata.get(OUTPUT_KEY) == tag]
+    index = viewer.layers.index(previous[0]) if previous else None
+    for layer in previous:
+        viewer.layers.remove(layer)
+    add = viewer.add_labels if kind == "labels" else viewer.add_image
+    layer = add(data, **kwargs)
+    if index is not None:
+        viewer.layers.move(viewer.layers.index(layer), index)
+    return layer
 
 
 #: Tooltips of the controls shared by the pair and stack widgets.

@@ -6,10 +6,17 @@ Two parts, in the napari-animation manner:
   layers (main thread), registered by one core call each (worker thread), and turned into
   layers or a translate (main thread). Scripts and tests can use it without the widget.
 * a thin widget, :class:`PairWidget`: magicgui controls that fill the options, a button that
-  runs the jobs in a napari thread worker, and a text box with each shift and its 1-sigma error.
+  runs the jobs in a napari thread worker, a text box with each shift and its 1-sigma error (in
+  pixels, and in µm or arcsec when the layer has a scale, units or a WCS), and a plot of the
+  Δχ² map with its 1σ/2σ/3σ regions and fitted ellipses.
+
+The Δχ² map also becomes a layer, placed beside the reference image and sized to be seen with
+it (its samples are a small fraction of a pixel of shift apart: placed at the shift values, it
+would be a speck, and a 3-D one would wreck the dims sliders). Registering the same pair again
+replaces its outputs, and the outputs are not offered as inputs.
 
 Nothing here computes a shift: that is :func:`napari_imreg.core.register` (or the DFT / Taylor
-methods of :mod:`napari_imreg.core.crosscorr`).
+methods, :func:`~napari_imreg.core.register_dft` and :func:`~napari_imreg.core.register_taylor`).
 """
 
 from __future__ import annotations
@@ -33,18 +40,25 @@ from magicgui.widgets import (
 from napari.layers import Image
 from napari.utils.colormaps import Colormap
 from napari.utils.notifications import show_error, show_info
+from qtpy.QtWidgets import QSizePolicy
 
 from napari_imreg._widgets._layers import (
     COMMON_TOOLTIPS,
     MULTISCALE_PIXEL_BUDGET,
+    OUTPUT_KEY,
     RGB_CHANNELS,
     LayerArray,
     RgbChannel,
+    add_output,
+    axis_names,
     crop_to_common,
     describe,
+    is_output,
     layer_array,
+    materialize,
     set_tooltips,
 )
+from napari_imreg._widgets._plot import SIGMA_COLORS, DeltaChi2Plot
 from napari_imreg._widgets._worker import start_worker
 from napari_imreg.core import delta_chi2_levels
 
@@ -62,15 +76,8 @@ METHOD_CHOICES: tuple[str, ...] = get_args(Method)
 BOUNDARY_CHOICES: tuple[str, ...] = get_args(Boundary)
 OUTPUT_CHOICES: tuple[str, ...] = get_args(Output)
 
-# Colours of the Δχ² map: inside 1σ, 1-2σ, 2-3σ, beyond 3σ.
-_SIGMA_COLORS = np.array(
-    [
-        [1.00, 0.93, 0.35, 1.0],
-        [0.96, 0.55, 0.20, 1.0],
-        [0.55, 0.20, 0.55, 1.0],
-        [0.08, 0.06, 0.18, 1.0],
-    ]
-)
+#: The Δχ² map layer spans this fraction of the reference's smaller displayed side.
+MAP_SIZE = 0.4
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class PairOptions:
     zero_mean: bool = True
     rgb_channel: RgbChannel = "luminance"
     output: Output = "shifted copy"
+    delta_chi2_map: bool = True
 
 
 @dataclass
@@ -150,11 +158,14 @@ class PairRegistration:
         moving = list(moving)
         if not moving:
             raise ValueError("Choose one or more moving image layers to register.")
-        if any(layer is reference for layer in moving):
+        # Layers compare with ==: napari hands plugins proxies, a new one per access.
+        if any(layer == reference for layer in moving):
             raise ValueError(
                 f"The reference {reference.name!r} is also selected as a moving layer; "
                 "unselect it."
             )
+        for layer in (reference, *moving):
+            _check_axis_aligned(layer)
         options = self.options
         ref_array = layer_array(
             reference, channel=options.rgb_channel, pixel_budget=self.pixel_budget
@@ -227,7 +238,7 @@ class PairRegistration:
         layer = options.error_layer
         if layer is None:
             raise ValueError("Choose the error layer, or another kind of noise.")
-        if layer is moving:
+        if layer == moving:
             raise ValueError(f"The error layer {layer.name!r} is the moving layer itself.")
         error = _error_array(layer, options.rgb_channel)
         if error.ndim != len(shape) or any(e < s for e, s in zip(error.shape, shape, strict=True)):
@@ -241,7 +252,10 @@ class PairRegistration:
     def run(self, job: PairJob) -> PairJob:
         """Register one job with the core; fills ``job.result``. Safe off the GUI thread."""
         job.result = register_arrays(
-            job.reference_array.data, job.moving_array.data, error=job.error, options=self.options
+            materialize(job.reference_array.data),
+            materialize(job.moving_array.data),
+            error=materialize(job.error),
+            options=self.options,
         )
         if self.options.output == "shifted copy":
             job.shifted = self._shifted_copy(job)
@@ -275,12 +289,16 @@ class PairRegistration:
         else:
             metadata = _moved_fits_metadata(moving.metadata, shift)
             metadata["registration"] = record
+            metadata[OUTPUT_KEY] = _output_tag("registered copy", job)
             added.append(
-                self.viewer.add_image(
+                add_output(
+                    self.viewer,
+                    "image",
                     job.shifted,
                     name=f"{moving.name} registered",
                     scale=moving.scale,
                     translate=reference.translate,
+                    units=moving.units,
                     rgb=moving.rgb,
                     multiscale=moving.multiscale,
                     colormap=moving.colormap if not moving.rgb else None,
@@ -289,40 +307,99 @@ class PairRegistration:
                     metadata=metadata,
                 )
             )
-        chi2_layer = self._add_delta_chi2(job)
-        if chi2_layer is not None:
-            added.append(chi2_layer)
+        if self.options.delta_chi2_map:
+            chi2_layer = self._add_delta_chi2(job)
+            if chi2_layer is not None:
+                added.append(chi2_layer)
         return added
 
     def _add_delta_chi2(self, job: PairJob) -> Any:
         result = job.result
         if getattr(result, "delta_chi2", None) is None or result.delta_chi2_coords is None:
             return None
-        factor = job.moving_array.factor
-        coords = [
-            np.asarray(c, dtype=float) * f
-            for c, f in zip(result.delta_chi2_coords, factor, strict=True)
-        ]
-        step = [c[1] - c[0] if c.size > 1 else 1.0 for c in coords]
-        levels = delta_chi2_levels(len(coords))
+        levels = delta_chi2_levels(result.delta_chi2.ndim)
         top = levels[-1] * 1.25
         controls = np.concatenate([[0.0], np.asarray(levels) / top, [1.0]])
         colormap = Colormap(
-            colors=_SIGMA_COLORS, controls=controls, interpolation="zero", name="delta_chi2_sigma"
+            colors=SIGMA_COLORS, controls=controls, interpolation="zero", name="delta_chi2_sigma"
         )
-        return self.viewer.add_image(
+        scale, translate = map_placement(job.reference, result.delta_chi2.shape)
+        return add_output(
+            self.viewer,
+            "image",
             np.asarray(result.delta_chi2),
             name=f"Δχ² {job.moving.name}",
-            scale=step,
-            translate=[c[0] for c in coords],
+            scale=scale,
+            translate=translate,
+            units=job.reference.units,
             colormap=colormap,
             contrast_limits=(0.0, top),
             metadata={
                 "sigma_levels": levels,
-                "units": "shift in pixels (the cursor reads the shift)",
+                "shift_coords": map_coords(job),
+                "about": "Δχ² around the best shift, placed beside the reference (its position "
+                "is not the shift): 1σ yellow, 2σ orange, 3σ purple. shift_coords holds the "
+                "shift in pixels of each sample, per axis.",
                 "registration": registration_record(job, self.options),
+                OUTPUT_KEY: _output_tag("delta_chi2", job),
             },
         )
+
+
+def map_placement(reference: Image, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Scale and translate of a Δχ² map layer of ``shape``, beside ``reference``.
+
+    In the two displayed (last) axes the map spans :data:`MAP_SIZE` of the reference's smaller
+    side, top-aligned, just right of it. Along any leading axis each map plane takes one
+    reference plane, the middle planes together, so the dims sliders keep the reference's
+    steps and range.
+    """
+    ndim = len(shape)
+    counts = np.asarray(shape, dtype=float)
+    pixel = np.asarray(reference.scale[-ndim:], dtype=float)
+    low, high = np.asarray(reference.extent.world, dtype=float)[:, -ndim:]
+    size = high - low + pixel
+    scale, translate = pixel.copy(), low.copy()
+    data = reference.data[0] if reference.multiscale else reference.data
+    planes = _spatial_shape(reference, data.shape)[-ndim:]
+    shown = min(ndim, 2)
+    for axis in range(ndim - shown):
+        translate[axis] = low[axis] + (planes[axis] // 2 - shape[axis] // 2) * pixel[axis]
+    side = MAP_SIZE * float(np.min(size[-shown:]))
+    scale[-shown:] = side / counts[-shown:]
+    translate[-shown:] = low[-shown:] - pixel[-shown:] / 2 + scale[-shown:] / 2
+    translate[-1] = high[-1] + pixel[-1] / 2 + 0.05 * size[-1] + scale[-1] / 2
+    return scale, translate
+
+
+def map_coords(job: PairJob) -> tuple[np.ndarray, ...]:
+    """The shift, in full-resolution pixels, of each Δχ² sample along each axis."""
+    factor = job.moving_array.factor
+    return tuple(
+        np.asarray(c, dtype=float) * f
+        for c, f in zip(job.result.delta_chi2_coords, factor, strict=True)
+    )
+
+
+def map_plane(job: PairJob) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray, Any]:
+    """The (dy, dx) plane of the Δχ² map through its minimum, with its coordinates, the shift
+    and the covariance of (dy, dx) at the best value of the other components (None if the
+    result has none)."""
+    result = job.result
+    values = np.asarray(result.delta_chi2)
+    coords = map_coords(job)
+    lead = np.unravel_index(np.argmin(values), values.shape)[: values.ndim - 2]
+    plane = values[lead]
+    covariance = None
+    if result.covariance is not None:
+        factor = np.asarray(job.moving_array.factor, dtype=float)
+        full = np.asarray(result.covariance) * np.outer(factor, factor)
+        with np.errstate(all="ignore"):
+            try:
+                covariance = np.linalg.inv(np.linalg.inv(full)[-2:, -2:])
+            except np.linalg.LinAlgError:
+                covariance = None
+    return plane, coords[-2:], job.full_shift[-2:], covariance
 
 
 def register_arrays(
@@ -344,17 +421,13 @@ def register_arrays(
             boundary=options.boundary,
             zero_mean=options.zero_mean,
         )
-    from napari_imreg.core import crosscorr
-
     if options.method == "dft":
         upsample = 10 if options.upsample_factor == "auto" else options.upsample_factor
-        return crosscorr.register_dft(
+        return core.register_dft(
             reference, moving, error=error, upsample_factor=upsample, zero_mean=options.zero_mean
         )
     if options.method == "taylor":
-        return crosscorr.register_taylor(
-            reference, moving, error=error, zero_mean=options.zero_mean
-        )
+        return core.register_taylor(reference, moving, error=error, zero_mean=options.zero_mean)
     raise ValueError(f"method={options.method!r} is not one of {METHOD_CHOICES}.")
 
 
@@ -377,17 +450,52 @@ def registration_record(job: PairJob, options: PairOptions) -> dict[str, Any]:
 
 
 def format_result(job: PairJob) -> str:
-    """One line per axis: the shift and its 1-sigma error, in pixels."""
-    axes = _axis_names(len(job.full_shift))
-    parts = [
-        f"d{name} = {value:+.4f} ± {err:.4f}"
-        if not np.isnan(err)
-        else f"d{name} = {value:+.4f} (no error)"
-        for name, value, err in zip(axes, job.full_shift, job.full_error, strict=True)
-    ]
+    """The pair, then one line per axis: the shift and its 1-sigma error in pixels, and in
+    physical units (the layer's scale and units, or its FITS WCS in arcsec) when it has any."""
+    axes = axis_names(len(job.full_shift))
+    physical = physical_units(job.moving)
+    lines = [f"{job.moving.name} → {job.reference.name}:"]
+    values = zip(axes, job.full_shift, job.full_error, strict=True)
+    for axis, (name, value, err) in enumerate(values):
+        line = f"  d{name} = {format_measure(value, err)} px"
+        if physical is not None:
+            factor, unit = physical[axis]
+            line += f" = {format_measure(value * factor, err * factor)} {unit}"
+        lines.append(line)
     noise = job.result.noise
-    tail = f" (noise σ ≈ {noise:.3g}, estimated)" if noise is not None else ""
-    return f"{job.moving.name} → {job.reference.name}: " + ", ".join(parts) + f" px{tail}"
+    if noise is not None:
+        lines.append(f"  (noise σ ≈ {noise:.3g}, estimated from the data)")
+    return "\n".join(lines)
+
+
+def format_measure(value: float, error: float) -> str:
+    """``value ± error`` with two significant digits of the error, and the value to the same
+    decimal place (an error of 3e-5 is not printed as 0.0000)."""
+    if not np.isfinite(error) or error <= 0:
+        text = f"{value:+.4f}"
+        if np.isnan(error):
+            return f"{text} (no error)"
+        return f"{text} ± {error:.4g}"
+    decimals = max(0, 1 - int(np.floor(np.log10(error))))
+    return f"{value:+.{decimals}f} ± {error:.{decimals}f}"
+
+
+def physical_units(layer: Image) -> list[tuple[float, str]] | None:
+    """Per axis, the size of one data pixel and its unit: arcsec from a celestial FITS WCS,
+    else the layer's scale and units. None when both are plain pixels."""
+    wcs = layer.metadata.get("fits_wcs")
+    if wcs is not None and getattr(wcs, "has_celestial", False) and layer.ndim == 2:
+        from astropy.wcs.utils import proj_plane_pixel_scales
+
+        # The WCS counts axes x first; numpy's order is y first.
+        degrees = proj_plane_pixel_scales(wcs.celestial)[::-1]
+        return [(float(d) * 3600.0, "arcsec") for d in degrees]
+    scale = np.asarray(layer.scale, dtype=float)
+    units = [f"{unit:~P}" for unit in layer.units]
+    if np.allclose(scale, 1.0) and all(unit == "pixel" for unit in units):
+        return None
+    names = [unit if unit != "pixel" else "world units" for unit in units]
+    return list(zip((float(s) for s in scale), names, strict=True))
 
 
 _TOOLTIPS = {
@@ -401,6 +509,10 @@ _TOOLTIPS = {
     "moving layer's translate (no resampling, the pixels are untouched).",
     "_run_button": "Register each moving layer in the background; the viewer stays usable.",
     "_cancel_button": "Stop after the layer being registered; finished ones are kept.",
+    "_show_map": "Add the Δχ² map as a layer beside the reference, and plot it here: the "
+    "1σ/2σ/3σ regions of the shift, the fitted ellipses and the shift.",
+    "_y_up": "Show images with the y axis up, as DS9 shows FITS images (only the view turns; "
+    "the data and shifts are unchanged).",
 }
 
 
@@ -426,12 +538,18 @@ class PairWidget(Container):
         self._zero_mean = CheckBox(text="zero mean", value=True)
         self._rgb_channel = ComboBox(label="RGB channel", choices=RGB_CHANNELS, value="luminance")
         self._output = ComboBox(label="output", choices=OUTPUT_CHOICES, value="shifted copy")
+        self._show_map = CheckBox(text="Δχ² map (layer and plot)", value=True)
+        self._y_up = CheckBox(text="y axis up (FITS, as DS9)", value=_y_is_up(viewer))
         self._run_button = PushButton(text="Register")
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._plan_label = Label(value="")
         self._plan_label.native.setWordWrap(True)
         self._results = TextEdit(label="shifts", value="")
         self._results.read_only = True
+        # Long notes and results wrap instead of widening the dock (and squeezing the canvas).
+        for text in (self._plan_label, self._results):
+            text.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.plot = DeltaChi2Plot()
         set_tooltips(self, {**COMMON_TOOLTIPS, **_TOOLTIPS})
 
         self.extend(
@@ -448,12 +566,15 @@ class PairWidget(Container):
                 self._zero_mean,
                 self._rgb_channel,
                 self._output,
+                self._show_map,
+                self._y_up,
                 self._run_button,
                 self._cancel_button,
                 self._plan_label,
                 self._results,
             ]
         )
+        self.native.layout().addWidget(self.plot)
         for widget in (self._noise, self._method, self._auto_upsample, self._reference):
             widget.changed.connect(self._update_visibility)
         self._moving.changed.connect(self._update_visibility)
@@ -461,6 +582,8 @@ class PairWidget(Container):
             widget.changed.connect(self._explain)
         self._run_button.changed.connect(self.run)
         self._cancel_button.changed.connect(self.cancel)
+        self._show_map.changed.connect(self._on_show_map)
+        self._y_up.changed.connect(self._on_y_up)
         for event in ("inserted", "removed", "moved", "changed"):
             getattr(viewer.layers.events, event).connect(self._on_layers_changed)
         self._preselect()
@@ -481,6 +604,7 @@ class PairWidget(Container):
             zero_mean=bool(self._zero_mean.value),
             rgb_channel=self._rgb_channel.value,
             output=self._output.value,
+            delta_chi2_map=bool(self._show_map.value),
         )
 
     @property
@@ -505,11 +629,11 @@ class PairWidget(Container):
         except (ValueError, TypeError) as exc:
             show_error(str(exc))
             self._plan_label.value = str(exc)
+            self._clear_results()
             return None
         notes = [note for job in jobs for note in job.notes]
         self._plan_label.value = "\n".join(dict.fromkeys(notes))
-        self.last_jobs = []
-        self._results.value = ""
+        self._clear_results()
         return start_worker(
             self,
             _run_jobs,
@@ -552,6 +676,7 @@ class PairWidget(Container):
         self.last_jobs.append(job)
         line = format_result(job)
         self._results.value = f"{self._results.value}\n{line}".strip()
+        self._show_plot(job)
 
     def _on_error(self, exc: Exception) -> None:
         show_error(f"Registration failed: {exc}")
@@ -564,12 +689,49 @@ class PairWidget(Container):
 
     def _on_layers_changed(self, event: Any = None) -> None:
         self.reset_choices()
+        if self.busy:
+            return
+        # Results of layers that are gone no longer describe the viewer.
+        present = list(self.viewer.layers)
+        if any(
+            job.moving not in present or job.reference not in present for job in self.last_jobs
+        ):
+            self._clear_results()
+        if self._reference.value is None or not self._moving.value:
+            self._preselect()  # layers opened after the widget was docked
+
+    def _clear_results(self) -> None:
+        self.last_jobs = []
+        self._results.value = ""
+        self.plot.clear()
+
+    def _show_plot(self, job: PairJob) -> None:
+        if (
+            not self._show_map.value
+            or job.result.delta_chi2 is None
+            or job.result.delta_chi2.ndim < 2
+        ):
+            self.plot.clear()
+            return
+        plane, coords, shift, covariance = map_plane(job)
+        levels = delta_chi2_levels(job.result.delta_chi2.ndim)
+        plane_note = "" if job.result.delta_chi2.ndim == 2 else " (plane through the best dz)"
+        self.plot.set_map(
+            plane, coords, levels, shift, covariance, f"{job.moving.name}{plane_note}"
+        )
+
+    def _on_show_map(self, event: Any = None) -> None:
+        self.plot.setVisible(bool(self._show_map.value))
+
+    def _on_y_up(self, event: Any = None) -> None:
+        camera = _camera(self.viewer)
+        camera.orientation2d = ("up" if self._y_up.value else "down", camera.orientation2d[1])
 
     def _image_choices(self, widget: Any = None) -> list[tuple[str, Image]]:
-        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Image)]
+        return [(layer.name, layer) for layer in _inputs(self.viewer)]
 
     def _preselect(self) -> None:
-        images = [layer for layer in self.viewer.layers if isinstance(layer, Image)]
+        images = _inputs(self.viewer)
         if len(images) >= 2:
             self._reference.value = images[0]
             self._moving.value = [images[1]]
@@ -582,6 +744,21 @@ class PairWidget(Container):
         self._auto_upsample.visible = self._method.value != "taylor"
         chosen = [self._reference.value, *(self._moving.value or [])]
         self._rgb_channel.visible = any(isinstance(layer, Image) and layer.rgb for layer in chosen)
+
+
+def _inputs(viewer: napari.viewer.Viewer) -> list[Image]:
+    """The image layers a user may register: not this plugin's outputs."""
+    return [layer for layer in viewer.layers if isinstance(layer, Image) and not is_output(layer)]
+
+
+def _camera(viewer: napari.viewer.Viewer) -> Any:
+    """The viewer's camera (``viewer.scene.camera`` since napari 0.9, ``viewer.camera`` before)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None else viewer.camera
+
+
+def _y_is_up(viewer: napari.viewer.Viewer) -> bool:
+    return str(getattr(_camera(viewer).orientation2d[0], "value", "")) == "up"
 
 
 def _run_jobs(model: PairRegistration, jobs: list[PairJob]) -> Iterator[PairJob]:
@@ -606,7 +783,13 @@ def _shift_image(data: np.ndarray, shift: np.ndarray, rgb: bool, boundary: str) 
         channels = [
             apply_shift(data[..., c], shift, boundary=boundary) for c in range(data.shape[-1])
         ]
-        return np.stack(channels, axis=-1)
+        moved = np.stack(channels, axis=-1)
+        if np.issubdtype(data.dtype, np.integer):
+            # napari reads float RGB as 0-1: a float copy of 0-255 data showed white, at 8x
+            # the memory. Back in the source's dtype, it shows as the source does.
+            info = np.iinfo(data.dtype)
+            moved = np.clip(np.rint(moved), info.min, info.max).astype(data.dtype)
+        return moved
     return apply_shift(data, shift, boundary=boundary)
 
 
@@ -622,6 +805,24 @@ def _moved_fits_metadata(metadata: dict[str, Any], shift: np.ndarray) -> dict[st
     return out
 
 
+def _check_axis_aligned(layer: Image) -> None:
+    """Refuse a layer whose data axes are not the world axes: a shift in data pixels then
+    does not map to a translate (a rotate of 90 degrees put the copy about 2 units off)."""
+    linear = np.asarray(layer.affine.affine_matrix, dtype=float)[:-1, :-1]
+    rotate = np.asarray(layer.rotate, dtype=float)
+    turned = not np.allclose(rotate, np.eye(len(rotate))) or np.any(np.asarray(layer.shear))
+    if turned or not np.allclose(linear, np.diag(np.diag(linear))):
+        raise ValueError(
+            f"{layer.name!r} is rotated, sheared or has an affine transform; the plugin "
+            "registers axis-aligned layers only. Reset its rotate, shear and affine (the "
+            "pixels stay as they are) and register again."
+        )
+
+
+def _output_tag(role: str, job: PairJob) -> dict[str, str]:
+    return {"output": role, "reference": job.reference.name, "moving": job.moving.name}
+
+
 def _spatial_scale(layer: Image) -> np.ndarray:
     return np.asarray(layer.scale, dtype=float)
 
@@ -634,8 +835,3 @@ def _full_vector(current: Sequence[float], tail: np.ndarray) -> np.ndarray:
     out = np.asarray(current, dtype=float).copy()
     out[-len(tail) :] = tail
     return out
-
-
-def _axis_names(ndim: int) -> list[str]:
-    names = ["x", "y", "z"]
-    return [names[ndim - 1 - i] if ndim - 1 - i < 3 else f"axis{i}" for i in range(ndim)]

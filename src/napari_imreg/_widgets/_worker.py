@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from napari.qt.threading import create_worker
+from napari.utils import progress
 from napari.utils.notifications import show_warning
 
 
@@ -23,17 +24,18 @@ def start_worker(
     yielded: Callable,
     errored: Callable,
     finished: Callable,
+    count: Callable[[Any], int] | None = None,
 ) -> Any:
     """Run ``function(*args)`` off the GUI thread with a progress bar.
 
-    Each yielded value goes to ``yielded`` on the GUI thread; errors and warnings
-    become napari notifications. The widget's ``worker`` is set, its run button
-    disabled and its cancel button enabled until ``finished`` re-enables them.
+    Each yielded value goes to ``yielded`` on the GUI thread and moves the progress bar by
+    ``count(value)`` steps (one step each if ``count`` is None); errors and warnings become
+    napari notifications. The widget's ``worker`` is set, its run button disabled and its
+    cancel button enabled until ``finished`` re-enables them.
     """
     worker = create_worker(
         function,
         *args,
-        _progress={"total": total, "desc": desc},
         _start_thread=False,
         _connect={
             "yielded": yielded,
@@ -42,6 +44,10 @@ def start_worker(
             "finished": finished,
         },
     )
+    bar = progress(total=total, desc=desc)
+    worker.yielded.connect(lambda value: bar.update(1 if count is None else count(value)))
+    worker.finished.connect(bar.close)
+    worker.pbar = bar
     widget.worker = worker
     widget._run_button.enabled = False
     widget._cancel_button.enabled = True
