@@ -197,8 +197,10 @@ def test_registering_fits_layers_keeps_the_wcs_with_the_data(viewer, tmp_path, w
 
 @pytest.mark.parametrize("how", ["chosen in the dialog", "remembered for *.fits"])
 def test_file_open_on_a_truncated_file_tells_the_user_why(
-    viewer, tmp_path, image, monkeypatch, how
+    make_napari_viewer, tmp_path, image, monkeypatch, how
 ):
+    # File > Open's call lives on the Qt viewer, which the plugins' proxy viewer hides.
+    viewer = make_napari_viewer()
     from napari._qt.dialogs.qt_reader_dialog import QtReaderDialog
     from napari.settings import get_settings
     from napari.utils.notifications import notification_manager
