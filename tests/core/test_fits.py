@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from napari_imreg.core import fits as core_fits
+from napari_imreg.core import _fits as core_fits
 from napari_imreg.core.synthetic import make_crop_pair
 
 

@@ -1,4 +1,4 @@
-"""The drop-in FITS_tools: thin calls into napari_imreg.core.fits."""
+"""The drop-in FITS_tools: thin calls into napari_imreg.core._fits."""
 
 import numpy as np
 import pytest

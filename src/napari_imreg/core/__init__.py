@@ -12,13 +12,20 @@ of :func:`register` are private modules, one per stage (see docs/architecture.md
 
 from ._apply import apply_shift, apply_shifts
 from ._deltachi2 import delta_chi2_levels
+from ._fits import (
+    FitsRegistration,
+    MatchedImages,
+    load_wcs,
+    match_wcs,
+    register_fits,
+    register_wcs,
+)
 from ._options import Options
 from ._register import Registrar, register
 from ._result import RegistrationResult, RegistrationWarning, StackResult
 from ._stack import iter_register_stack, register_stack
 from .chi2map import Chi2Map, chi2_map
 from .crosscorr import register_dft, register_taylor
-from .fits import FitsRegistration, MatchedImages, load_wcs, match_wcs, register_fits, register_wcs
 from .fourier import fourier_shift, fourier_zoom, upsampled_dft
 from .synthetic import make_crop_pair, make_extended, make_shifted
 

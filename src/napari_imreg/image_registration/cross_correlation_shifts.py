@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import fits as core_fits
+from ..core import _fits as core_fits
 from ..core import register_taylor
 from ._legacy import check_size, check_unknown, error_xy, ignore_options, logger, offset_xy
 from .FITS_tools.match_images import matched_pair, offsets_on_grid
