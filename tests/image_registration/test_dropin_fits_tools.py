@@ -5,7 +5,7 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from napari_imreg.core.synthetic import make_extended, make_shifted
+from napari_imreg.core import make_extended, make_shifted
 from napari_imreg.image_registration import FITS_tools
 
 

@@ -15,7 +15,7 @@ that slides the images apart would win simply by comparing fewer pixels.
 
 Each term is a trigonometric series, so the surface, its gradient and its Hessian
 can be evaluated exactly at any sub-pixel shift by a direct sum over the spectrum
-(:func:`napari_imreg.core.fourier.axis_kernels`). That gives a continuous Newton
+(:func:`napari_imreg.core._fourier.axis_kernels`). That gives a continuous Newton
 refinement and a continuous curvature: no upsampling grid quantises the answer.
 """
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _fft
-from .fourier import axis_kernels, evaluate_series
+from ._fourier import axis_kernels, evaluate_series
 
 
 class Term:

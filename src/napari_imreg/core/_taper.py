@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._chi2 import Term, outer_product
+from ._fourier import axis_kernels
 from ._rows import block_rows
-from .fourier import axis_kernels
 
 __all__ = ["Taper", "TaperCorrelation", "TaperOverlap"]
 
