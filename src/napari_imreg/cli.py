@@ -88,7 +88,8 @@ def _metavar(member) -> str:
         return str(typing.get_args(member)[0])
     if typing.get_origin(member) is tuple:
         return "FLOAT,FLOAT..."
-    return {bool: "true|false", int: "INTEGER", float: "FLOAT"}[member]
+    names = {bool: "true|false", int: "INTEGER", float: "FLOAT"}
+    return names.get(member, getattr(member, "__name__", "VALUE").upper())
 
 
 def _parse(text: str, members: list):
