@@ -128,10 +128,16 @@ def test_stack_to_stdout_with_reference_file_and_mean(files, capsys):
         (["stack", "{f}/ref.npy"], "needs at least 3 dimensions"),
         (["stack", "{f}/stack.npy", "--reference", "99"], "reference=99 is not a frame"),
         (["stack", "{f}/stack.npy", "--reference", "median"], "not a frame index"),
-        (["stack", "{f}/stack.npy", "--boundary", "reflect"], "'reflect' is not one of"),
+        (
+            ["stack", "{f}/stack.npy", "--boundary", "reflect"],
+            "boundary must be one of 'overlap', 'wrap'",
+        ),
         (["stack", "{f}/stack.npy", "--axis", "5"], "axis=5 is out of range"),
         (["stack", "{f}/stack.npy", "--registered", "out.png"], "use a name ending in .zarr"),
-        (["stack", "{f}/stack.npy", "--upsample-factor", "zero"], "neither 'auto' nor"),
+        (
+            ["stack", "{f}/stack.npy", "--upsample-factor", "zero"],
+            "upsample_factor must be 'auto' or an integer",
+        ),
         (["stack", "{f}/bad.tif"], "bad.tif: cannot read it as tiff"),
         (["stack", "{f}/stack.zarr", "--dataset", "nope"], ""),
         (["frobnicate"], "No such command"),

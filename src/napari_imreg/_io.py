@@ -135,7 +135,7 @@ def _open_tiff(path, dataset):
 
 
 def _open_fits(path, dataset):
-    from napari_imreg.core.fits_io import read_fits_image
+    from napari_imreg.core import read_fits_image
 
     # The napari reader's path: memory-mapped, scaled lazily, the HDU by the one rule.
     try:

@@ -5,7 +5,7 @@ translate recorded by the plugin's writer is restored. Extensions that hold an e
 or inverse-variance map open as their own (hidden) layers, ready to be picked as the noise of a
 registration. The data stay on disk: memory-mapped and wrapped in dask (as the command line
 reads them), so a file larger than memory opens and napari reads only the planes it shows.
-The file work is done by :mod:`napari_imreg.core.fits_io`.
+The file work is done by :func:`napari_imreg.core.read_fits`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from napari_imreg.core.fits_io import (
-    FitsImage,
-    choose_image,
-    is_fits_path,
-    looks_like_fits,
-    read_fits,
-)
+from napari_imreg.core import FitsImage, read_fits
+from napari_imreg.core._fits import choose_image, is_fits_path, looks_like_fits
 
 LayerData = tuple[Any, dict[str, Any], str]
 PathOrPaths = str | os.PathLike | Sequence[str | os.PathLike]

@@ -3,7 +3,7 @@
 The data is written unchanged. The header keeps the keywords of the file the layer came from
 (``metadata["fits_header"]``) and its WCS, records the registration shift and its error
 (``metadata["registration"]``), and records the layer's translate so that the plugin's reader
-restores it. The file work is done by :func:`napari_imreg.core.fits_io.write_fits`.
+restores it. The file work is done by :func:`napari_imreg.core.write_fits`.
 
 An existing file is replaced: napari calls a writer with the path its save dialog has already
 confirmed (and ``viewer.layers.save`` is asked for that path by name), so refusing would make
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from napari_imreg.core.fits_io import write_fits
+from napari_imreg.core import write_fits
 
 
 def write_image(path: str, data: Any, meta: Mapping[str, Any]) -> list[str]:

@@ -22,15 +22,21 @@ finite), 130 when interrupted (Ctrl-C).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import inspect
 import math
 import os
 import sys
 import threading
+import types
+import typing
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import click
+
+from napari_imreg.core import Options, register, register_stack
 
 __all__ = ["cli", "main"]
 
@@ -41,22 +47,120 @@ INTERRUPTED = 130
 #: Seconds allowed to reach a dask scheduler and hear it answer as one.
 SCHEDULER_TIMEOUT = 20
 
-_BOUNDARY = click.Choice(["overlap", "wrap"])
 
+class _OptionValue(click.ParamType):
+    """A value of one field of the core's :class:`Options`, validated by the core itself.
 
-class _UpsampleFactor(click.ParamType):
-    name = "auto|INTEGER"
+    The text becomes the first type of the field's annotation it parses as (a listed
+    choice, a boolean word, an integer, a number, numbers separated by commas); text that
+    parses as none goes to the core as it is, so every refusal is the core's message.
+    """
+
+    def __init__(self, field: str, annotation):
+        self.field = field
+        self.members = _members(annotation)
+        self.name = "|".join(_metavar(member) for member in self.members if member is not None)
+
+    def get_metavar(self, param, ctx=None):  # as named, not upper-cased by click
+        return self.name
 
     def convert(self, value, param, ctx):
-        if value == "auto" or isinstance(value, int):
-            return value
+        if isinstance(value, str):
+            value = _parse(value, self.members)
         try:
-            number = int(value)
-        except ValueError:
-            self.fail(f"{value!r} is neither 'auto' nor an integer", param, ctx)
-        if number < 1:
-            self.fail(f"{value!r} must be >= 1", param, ctx)
-        return number
+            options = Options(**{self.field: value})
+        except (TypeError, ValueError) as exc:
+            self.fail(str(exc), param, ctx)
+        return getattr(options, self.field)
+
+
+def _members(annotation) -> list:
+    """The types a field's annotation allows, one choice per ``Literal`` value."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [m for arg in typing.get_args(annotation) for m in _members(arg)]
+    if typing.get_origin(annotation) is typing.Literal:
+        return [typing.Literal[value] for value in typing.get_args(annotation)]
+    return [None if annotation is type(None) else annotation]
+
+
+def _metavar(member) -> str:
+    if typing.get_origin(member) is typing.Literal:
+        return str(typing.get_args(member)[0])
+    if typing.get_origin(member) is tuple:
+        return "FLOAT,FLOAT..."
+    names = {bool: "true|false", int: "INTEGER", float: "FLOAT"}
+    return names.get(member, getattr(member, "__name__", "VALUE").upper())
+
+
+def _parse(text: str, members: list):
+    words = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+    for member in members:
+        if typing.get_origin(member) is typing.Literal and text == typing.get_args(member)[0]:
+            return text
+        if member is bool and text.lower() in words:
+            return words[text.lower()]
+    for member in members:
+        with contextlib.suppress(ValueError):
+            if member is int:
+                return int(text)
+            if member is float:
+                return float(text)
+            if typing.get_origin(member) is tuple and "," in text:
+                return tuple(float(part) for part in text.split(","))
+    return text
+
+
+def _option_help() -> dict[str, str]:
+    """Each field's description, from the Attributes section of :class:`Options`."""
+    lines = inspect.cleandoc(Options.__doc__).splitlines()
+    start = lines.index("Attributes") + 2
+    helps: dict[str, list[str]] = {}
+    for line in lines[start:]:
+        if line and not line.startswith(" "):
+            if " : " not in line:
+                break  # the next section
+            helps[line.split(" : ")[0]] = []
+        elif line.strip():
+            helps[list(helps)[-1]].append(line.strip())
+    return {name: " ".join(text).replace("``", "") for name, text in helps.items()}
+
+
+def _core_options(entry_point: Callable):
+    """Click options for the fields of :class:`Options` that ``entry_point`` takes.
+
+    Names, types, choices, defaults and help all come from :class:`Options`, so an option
+    added to the core appears here without a second list. A boolean field becomes a
+    ``--name/--no-name`` flag.
+    """
+    taken = inspect.signature(entry_point).parameters
+    hints = typing.get_type_hints(Options)
+    helps = _option_help()
+    options = []
+    for field in dataclasses.fields(Options):
+        if field.name not in taken:
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        if hints[field.name] is bool:
+            flag, kind = f"{flag}/--no-{flag[2:]}", None
+        else:
+            kind = _OptionValue(field.name, hints[field.name])
+        options.append(
+            click.option(
+                flag,
+                field.name,
+                type=kind,
+                default=field.default,
+                show_default=True,
+                help=helps.get(field.name),
+            )
+        )
+
+    def decorate(function):
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
 
 
 class _Reference(click.ParamType):
@@ -79,30 +183,10 @@ class _Reference(click.ParamType):
 def _common_options(function):
     options = [
         click.option(
-            "--boundary",
-            type=_BOUNDARY,
-            default="overlap",
-            show_default=True,
-            help="'overlap': non-periodic images; 'wrap': periodic (like FFT phase correlation).",
-        ),
-        click.option(
-            "--upsample-factor",
-            type=_UpsampleFactor(),
-            default="auto",
-            show_default=True,
-            help="Samples per pixel of the delta-chi2 map (the shift itself is continuous).",
-        ),
-        click.option(
             "--error",
             type=click.FloatRange(min=0, min_open=True),
             default=None,
             help="1-sigma noise per pixel of the moving image(s); default: from the data.",
-        ),
-        click.option(
-            "--max-shift",
-            type=click.FloatRange(min=0),
-            default=None,
-            help="Largest shift searched, in pixels (all axes).",
         ),
         click.option(
             "--dataset",
@@ -128,6 +212,7 @@ def cli():
 @cli.command()
 @click.argument("reference", type=click.Path(exists=True, dir_okay=True))
 @click.argument("moving", type=click.Path(exists=True, dir_okay=True))
+@_core_options(register)
 @_common_options
 @click.option(
     "--reference-error",
@@ -136,21 +221,11 @@ def cli():
     help="1-sigma noise per pixel of the reference image.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def pair(
-    reference,
-    moving,
-    boundary,
-    upsample_factor,
-    error,
-    max_shift,
-    dataset,
-    reference_error,
-    as_json,
-):
+def pair(reference, moving, error, dataset, reference_error, as_json, **options):
     """Register MOVING onto REFERENCE (FITS, TIFF, npy or zarr) and print the shift."""
     from napari_imreg import _io
     from napari_imreg._shift_table import axis_names
-    from napari_imreg.core import RegistrationWarning, register
+    from napari_imreg.core import RegistrationWarning
 
     ref = _io.read_image(reference, dataset=dataset)
     mov = _io.read_image(moving, dataset=dataset)
@@ -161,9 +236,7 @@ def pair(
             mov,
             error=error,
             reference_error=reference_error,
-            boundary=boundary,
-            upsample_factor=upsample_factor,
-            max_shift=max_shift,
+            **options,
         )
     for caught_warning in caught:  # still shown on stderr, as without the recording
         warnings.warn_explicit(
@@ -253,6 +326,7 @@ def _unmeasured(result, notes: list[str]) -> str | None:
     show_default=True,
     help="A frame index, 'mean', 'previous' (frame to frame, drift accumulated) or an image file.",
 )
+@_core_options(register_stack)
 @_common_options
 @click.option(
     "--registered",
@@ -302,10 +376,7 @@ def stack(
     output,
     axis,
     reference,
-    boundary,
-    upsample_factor,
     error,
-    max_shift,
     dataset,
     registered,
     order,
@@ -314,6 +385,7 @@ def stack(
     scheduler_timeout,
     progress,
     overwrite,
+    **options,
 ):
     """Register every frame of STACK (multi-page TIFF, FITS cube, zarr, npy) to CSV.
 
@@ -322,7 +394,7 @@ def stack(
     """
     from napari_imreg import _io
     from napari_imreg._shift_table import write_shift_rows
-    from napari_imreg.core import apply_shifts, register_stack
+    from napari_imreg.core import apply_shifts
     from napari_imreg.core._atomic import Staging
 
     if registered is not None and not str(registered).lower().rstrip("/").endswith(
@@ -345,9 +417,7 @@ def stack(
         axis=axis,
         reference=reference,
         error=error,
-        boundary=boundary,
-        upsample_factor=upsample_factor,
-        max_shift=max_shift,
+        **options,
     )
     count = result.shifts.shape[0]
     disable = None if progress is None else not progress
@@ -364,7 +434,7 @@ def stack(
                     write_shift_rows(stream, result.shifts, result.errors, **columns)
             if registered is not None:
                 aligned = apply_shifts(
-                    frames, result.shifts, axis=axis, boundary=boundary, order=order
+                    frames, result.shifts, axis=axis, boundary=options["boundary"], order=order
                 )
                 from tqdm import tqdm
 

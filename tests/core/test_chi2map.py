@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 
-from napari_imreg.core.chi2map import chi2_map
+from napari_imreg.core import chi2_map
 
 MODES = {"wrap": "grid-wrap", "constant": "constant", "reflect": "reflect", "nearest": "nearest"}
 

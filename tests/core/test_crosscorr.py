@@ -3,9 +3,13 @@
 import numpy as np
 import pytest
 
-from napari_imreg.core.crosscorr import register_dft, register_taylor
-from napari_imreg.core.fourier import fourier_shift
-from napari_imreg.core.synthetic import make_extended, make_shifted
+from napari_imreg.core import (
+    fourier_shift,
+    make_extended,
+    make_shifted,
+    register_dft,
+    register_taylor,
+)
 
 SHAPES = [(64, 64), (65, 65), (64, 65), (31, 40)]
 SHIFTS = [(1.3, -2.6), (-0.5, 0.5), (7.25, 3.75), (0.0, 0.0)]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 
-from napari_imreg.core.filters import block_reduce, convolve_fft, correlate_fft, make_kernel
+from napari_imreg.core._filters import block_reduce, convolve_fft, correlate_fft, make_kernel
 
 
 @pytest.mark.parametrize("shape", [(17, 20), (16, 16), (9,), (6, 7, 8)])

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from napari_imreg.core import fits as core_fits
-from napari_imreg.core.synthetic import make_crop_pair
+from napari_imreg.core import _fits as core_fits
+from napari_imreg.core import make_crop_pair
 
 
 def sky_header(shape=(60, 80), *, crval=(10.0, 20.0), cdelt=(-0.001, 0.001), crpix=None):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from napari_imreg.core.fits_io import (
+from napari_imreg.core._fits import (
     choose_image,
     error_from_uncertainty,
     header_for_shifted_data,
@@ -352,7 +352,7 @@ def test_a_sparse_file_larger_than_memory_opens_lazily(tmp_path):
 
 def test_one_rule_picks_the_image_hdu_everywhere(tmp_path, image):
     from napari_imreg import _io
-    from napari_imreg.core import fits as core_fits
+    from napari_imreg.core import _fits as core_fits
 
     path = tmp_path / "err-first.fits"
     table = fits.BinTableHDU.from_columns([fits.Column(name="a", format="E", array=[1.0])])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from napari_imreg.core import fourier_shift, fourier_zoom, make_extended, upsampled_dft
-from napari_imreg.core.fourier import axis_kernel, axis_kernels, fourier_interpolate
+from napari_imreg.core._fourier import axis_kernel, axis_kernels, fourier_interpolate
 
 TOL64 = 1e-10
 TOL32 = 1e-4

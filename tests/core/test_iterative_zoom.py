@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from napari_imreg.core.iterative_zoom import zoom_to_extremum
+from napari_imreg.core._iterative_zoom import zoom_to_extremum
 
 
 def bowl(shape, centre):

@@ -29,6 +29,14 @@ def test_core_imports_no_gui_modules():
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     # The walk found the modules this test is about.
-    for module in ("_register", "fourier", "synthetic", "_chi2", "_fft", "_validation"):
+    for module in (
+        "_register",
+        "_fourier",
+        "_synthetic",
+        "_chi2",
+        "_fft",
+        "_validation",
+        "_fits._files",
+    ):
         assert f"napari_imreg.core.{module}" in report["imported"]
     assert report["gui"] == []

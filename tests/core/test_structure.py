@@ -1,5 +1,5 @@
 """The core's shape, kept: no module, class or function past its size; the public
-names in one place; no public name hiding a module.
+names in one place; every module private; no public name hiding a module.
 
 Sizes are signs of the shape (issue "the core as a pipeline"): a stage that grows
 past them has a seam to split at. Functions and classes are counted without their
@@ -96,3 +96,13 @@ def test_no_public_name_hides_a_module():
         importlib.import_module(f"{core.__name__}.{module}")
     hidden = sorted(set(core.__all__) & modules)
     assert hidden == [], f"these names hide a module of the same name: {hidden}"
+
+
+def test_every_core_module_is_private():
+    # The public names live in napari_imreg.core alone, so a module can move or split freely.
+    public = [
+        str(path.relative_to(CORE))
+        for path in _sources()
+        if not all(part.startswith("_") for part in path.relative_to(CORE).with_suffix("").parts)
+    ]
+    assert public == [], f"these core modules are public; prefix them with '_': {public}"

@@ -88,7 +88,7 @@ def _accuracy() -> None:
     import tempfile
 
     import napari_imreg.image_registration as ir
-    from napari_imreg.core import fits as core_fits
+    from napari_imreg.core import _fits as core_fits
 
     rows = []
     with tempfile.TemporaryDirectory() as directory:

@@ -8,7 +8,7 @@ import pytest
 from astropy.io import fits
 
 import napari_imreg.image_registration as ir
-from napari_imreg.core.synthetic import make_crop_pair, make_extended, make_shifted
+from napari_imreg.core import make_crop_pair, make_extended, make_shifted
 
 E = inspect.Parameter.empty
 

@@ -1,11 +1,11 @@
-"""The drop-in FITS_tools: thin calls into napari_imreg.core.fits."""
+"""The drop-in FITS_tools: thin calls into napari_imreg.core._fits."""
 
 import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from napari_imreg.core.synthetic import make_extended, make_shifted
+from napari_imreg.core import make_extended, make_shifted
 from napari_imreg.image_registration import FITS_tools
 
 

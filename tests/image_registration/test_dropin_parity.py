@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 import napari_imreg.image_registration as ir
-from napari_imreg.core import RegistrationWarning
-from napari_imreg.core.synthetic import make_crop_pair, make_extended, make_shifted
+from napari_imreg.core import RegistrationWarning, make_crop_pair, make_extended, make_shifted
 from napari_imreg.image_registration import chi2_shifts
 from napari_imreg.image_registration.iterative_zoom import centers_to_edges
 

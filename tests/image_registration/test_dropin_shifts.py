@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import napari_imreg.image_registration as ir
-from napari_imreg.core.synthetic import make_crop_pair, make_extended, make_shifted
+from napari_imreg.core import make_crop_pair, make_extended, make_shifted
 
 SHAPES = [(64, 64), (65, 65), (64, 65), (50, 55)]
 OFFSETS = [(3.3, -1.7), (-4.25, 0.5), (0.0, 0.0)]  # (dx, dy): offset of image 2 from image 1

@@ -17,7 +17,7 @@ import pytest
 from _hubble import BIN, OFFSETS, sky_header, write_pair
 
 import napari_imreg.image_registration as ir
-from napari_imreg.core import fits as core_fits
+from napari_imreg.core import _fits as core_fits
 
 TOLERANCE = 0.025  # px, see the module docstring
 ARCSEC = 0.16  # per binned pixel, the pairs' CDELT

@@ -8,8 +8,8 @@ from astropy.io import fits
 
 from napari_imreg._reader import get_reader
 from napari_imreg._writer import write_image
-from napari_imreg.core import fits_io
-from napari_imreg.core.fits_io import read_fits, write_fits
+from napari_imreg.core import _fits
+from napari_imreg.core._fits import read_fits, write_fits
 
 PLUGIN = "napari-imreg"
 
@@ -182,7 +182,7 @@ def test_registering_fits_layers_keeps_the_wcs_with_the_data(viewer, tmp_path, w
 
     # Both outputs give a feature the sky coordinates it had in the moving file: pixel q of
     # the moving data is pixel q + shift of the copy, and pixel q of the placed file.
-    original = fits_io.wcs_from_header(_header())
+    original = _fits.wcs_from_header(_header())
     copy_wcs = saved_copy.wcs
     placed_wcs = placed.metadata["fits_wcs"]
     y, x = 17.0, 23.0

@@ -767,7 +767,7 @@ def _run_jobs(model: PairRegistration, jobs: list[PairJob]) -> Iterator[PairJob]
 
 
 def _error_array(layer: Image, channel: RgbChannel) -> np.ndarray:
-    from napari_imreg.core.fits_io import error_from_uncertainty
+    from napari_imreg.core import error_from_uncertainty
 
     array = layer_array(layer, channel=channel).data
     kind = layer.metadata.get("fits_kind", "error")
@@ -795,7 +795,7 @@ def _shift_image(data: np.ndarray, shift: np.ndarray, rgb: bool, boundary: str) 
 
 def _moved_fits_metadata(metadata: dict[str, Any], shift: np.ndarray) -> dict[str, Any]:
     """The FITS entries of a layer's metadata, for a copy whose content moved by ``shift``."""
-    from napari_imreg.core.fits_io import header_for_shifted_data, wcs_from_header
+    from napari_imreg.core import header_for_shifted_data, wcs_from_header
 
     out = {key: value for key, value in metadata.items() if key.startswith("fits_")}
     header = out.get("fits_header")

@@ -5,25 +5,41 @@ that registers the moving image onto the reference. One function per method:
 :func:`register` (chi-squared, calibrated errors), :func:`register_dft`
 (cross-correlation peak by DFT upsampling) and :func:`register_taylor`
 (cross-correlation peak refined by a Taylor expansion). FITS images register
-through :func:`register_fits` (files) or :func:`register_wcs` (arrays plus a WCS);
-stacks through :func:`register_stack` and :func:`iter_register_stack`. The stages
+through :func:`register_fits` (files) or :func:`register_wcs` (arrays plus a WCS),
+and FITS files are read and written by :func:`read_fits` and :func:`write_fits`. Stacks
+register through :func:`register_stack` and :func:`iter_register_stack`. The stages
 of :func:`register` are private modules, one per stage (see docs/architecture.md).
 """
 
 from ._apply import apply_shift, apply_shifts
+from ._chi2map import Chi2Map, chi2_map
+from ._crosscorr import register_dft, register_taylor
 from ._deltachi2 import delta_chi2_levels
+from ._fits import (
+    FitsImage,
+    FitsRegistration,
+    MatchedImages,
+    error_from_uncertainty,
+    header_for_shifted_data,
+    load_wcs,
+    match_wcs,
+    read_fits,
+    read_fits_image,
+    register_fits,
+    register_wcs,
+    wcs_from_header,
+    write_fits,
+)
+from ._fourier import fourier_shift, fourier_zoom, upsampled_dft
 from ._options import Options
 from ._register import Registrar, register
 from ._result import RegistrationResult, RegistrationWarning, StackResult
 from ._stack import iter_register_stack, register_stack
-from .chi2map import Chi2Map, chi2_map
-from .crosscorr import register_dft, register_taylor
-from .fits import FitsRegistration, MatchedImages, load_wcs, match_wcs, register_fits, register_wcs
-from .fourier import fourier_shift, fourier_zoom, upsampled_dft
-from .synthetic import make_crop_pair, make_extended, make_shifted
+from ._synthetic import make_crop_pair, make_extended, make_shifted
 
 __all__ = [
     "Chi2Map",
+    "FitsImage",
     "FitsRegistration",
     "MatchedImages",
     "Options",
@@ -35,14 +51,18 @@ __all__ = [
     "apply_shifts",
     "chi2_map",
     "delta_chi2_levels",
+    "error_from_uncertainty",
     "fourier_shift",
     "fourier_zoom",
+    "header_for_shifted_data",
     "iter_register_stack",
     "load_wcs",
     "make_crop_pair",
     "make_extended",
     "make_shifted",
     "match_wcs",
+    "read_fits",
+    "read_fits_image",
     "register",
     "register_dft",
     "register_fits",
@@ -50,4 +70,6 @@ __all__ = [
     "register_taylor",
     "register_wcs",
     "upsampled_dft",
+    "wcs_from_header",
+    "write_fits",
 ]

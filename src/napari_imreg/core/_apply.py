@@ -9,12 +9,12 @@ import numpy as np
 import scipy.ndimage
 
 from . import _fft
+from ._fourier import fourier_shift
 from ._options import BOUNDARIES, Boundary
 from ._result import StackResult
 from ._stack import as_stack, check_axis, check_stack_shape, check_workers
 from ._stack_graph import axis_letters, frames_per_chunk
 from ._validation import as_image, check_choice, check_shift
-from .fourier import fourier_shift
 
 
 def apply_shift(

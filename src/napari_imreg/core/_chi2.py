@@ -1,22 +1,9 @@
 """The chi-squared surface of a shift, from FFT cross-correlations, and its minimum.
 
-For a reference ``R``, a moving image ``M`` and per-pixel weights attached to each
-image's own frame, ``a(x)`` and ``b(y)``, the weighted squared residual of a shift
-``s`` is (equations 1-4 of the reference documentation, written for weights)::
-
-    A(s) = sum_x a(x) b(x - s) (R(x) - M(x - s))**2
-         = corr(a R**2, b) - 2 corr(a R, b M) + corr(a, b M**2)
-    W(s) = sum_x a(x) b(x - s) = corr(a, b)
-
-with ``corr(f, g)(s) = sum_x f(x) g(x - s)``, whose spectrum is ``F(f) conj(F(g))``.
-The surface minimised is ``A(s) / W(s)``: the mean weighted squared residual
-over the pixels the two images share at that shift. Without the division a shift
-that slides the images apart would win simply by comparing fewer pixels.
-
-Each term is a trigonometric series, so the surface, its gradient and its Hessian
-can be evaluated exactly at any sub-pixel shift by a direct sum over the spectrum
-(:func:`napari_imreg.core.fourier.axis_kernels`). That gives a continuous Newton
-refinement and a continuous curvature: no upsampling grid quantises the answer.
+The surface is the mean weighted squared residual over the pixels the two images share
+at each shift, ``A(s) / W(s)``, built from correlations that are trigonometric series;
+so the surface and its derivatives are exact at any sub-pixel shift, and Newton's method
+needs no upsampling grid. The derivation: docs/how-it-works.md, "The χ² terms".
 """
 
 from __future__ import annotations
@@ -28,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _fft
-from .fourier import axis_kernels, evaluate_series
+from ._fourier import axis_kernels, evaluate_series
 
 
 class Term:

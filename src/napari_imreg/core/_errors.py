@@ -12,10 +12,10 @@ import numpy as np
 from . import _fft
 from ._chi2 import Surface, marginal_errors, outer_product
 from ._filter import filter_response
+from ._fourier import fourier_shift
 from ._prepare import TAPER_WIDTH, PreparedImage, materialize, move
 from ._refine import Fit
 from ._result import warn_registration
-from .fourier import fourier_shift
 
 #: With no error given, at full filter strength, a noise variance below this fraction
 #: of the reference's power is checked against the residual of the interior, whose

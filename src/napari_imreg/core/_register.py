@@ -339,7 +339,7 @@ def register(
 
     Examples
     --------
-    >>> from napari_imreg.core.synthetic import make_crop_pair
+    >>> from napari_imreg.core import make_crop_pair
     >>> reference, moving = make_crop_pair(64, (2.25, -1.5), noise=0.05, seed=0)
     >>> result = register(reference, moving)
     >>> bool(abs(result.shift - (2.25, -1.5)).max() < 5 * result.error.max())

@@ -1,24 +1,9 @@
 """Correlations with the overlap mode's separable taper, at any shift, without an FFT.
 
-In overlap mode both images are weighted by one separable taper,
-``t(x) = prod_a t_a(x_a)``: zero over the filter's margin, a raised-cosine ramp,
-one in between. Of the chi-squared terms, only the cross term ``corr(a R, b M)``
-needs the detail of both images. The others correlate one image (or its square)
-with the other image's taper, for example::
-
-    corr(a R**2, b)(s) = sum_x a(x) R(x)**2 t(x - s)
-
-and those need the taper only where it differs from one. Writing
-``t_a = 1 - e_a``, with ``e_a`` non-zero only in a band at each end of the axis,
-the product over axes expands into one sum per set ``S`` of axes::
-
-    sum_x G(x) prod_a t_a(x_a - s_a)
-        = sum_S (-1)**|S| sum_{x_S} G_S(x_S) prod_{a in S} e_a(x_a - s_a)
-
-with ``G_S`` the weighted image summed over the axes not in ``S``. Those sums are
-made once, and an evaluation then reads the bands alone. The taper is a function
-of a continuous position, so any sub-pixel shift and its derivatives come
-exactly; at whole-pixel shifts the sums equal the zero-padded correlations.
+Only the cross term of chi-squared needs the detail of both images; the others correlate
+one image with the other's taper, which differs from one only in a band at each end of an
+axis, so they are summed over those bands alone, exactly at any sub-pixel shift. The
+expansion: docs/how-it-works.md, "The taper (overlap mode)".
 """
 
 from __future__ import annotations
@@ -31,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._chi2 import Term, outer_product
+from ._fourier import axis_kernels
 from ._rows import block_rows
-from .fourier import axis_kernels
 
 __all__ = ["Taper", "TaperCorrelation", "TaperOverlap"]
 

@@ -1,7 +1,7 @@
 """chi2 shifts: the reference package's chi-squared functions, answered by the core.
 
 ``chi2_shift`` and ``chi2_shift_iterzoom`` call :func:`napari_imreg.core.register`;
-``chi2n_map`` calls :func:`napari_imreg.core.chi2map.chi2_map`. Names, parameters,
+``chi2n_map`` calls :func:`napari_imreg.core.chi2_map`. Names, parameters,
 defaults, return order ``(dx, dy, ...)`` and the number of returned values are the
 reference's; see ``docs/migration.md`` for what changed in the numbers and why.
 """
@@ -285,7 +285,7 @@ def chi2n_map(
 ):
     """chi2 of every whole-pixel shift, in the reference's layout.
 
-    A thin call of :func:`napari_imreg.core.chi2map.chi2_map`.
+    A thin call of :func:`napari_imreg.core.chi2_map`.
 
     Parameters
     ----------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import fits as core_fits
+from ..core import _fits as core_fits
 from ..core import register_taylor
 from ._legacy import check_size, check_unknown, error_xy, ignore_options, logger, offset_xy
 from .FITS_tools.match_images import matched_pair, offsets_on_grid
@@ -31,7 +31,7 @@ def cross_correlation_shifts(
 ):
     """Offset of image 2 from image 1 by the correlation peak and a Taylor expansion.
 
-    A thin call of :func:`napari_imreg.core.crosscorr.register_taylor`, which repeats the
+    A thin call of :func:`napari_imreg.core.register_taylor`, which repeats the
     second-order Taylor step with exact Fourier derivatives until it converges. This
     removes the reference's +0.5 pixel error on odd-length axes, the 70-110 milli-pixel
     bias of its single finite-difference step, its crash when the peak sits on the array

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.iterative_zoom import zoom_to_extremum
+from ..core._iterative_zoom import zoom_to_extremum
 from ._legacy import ignore_options
 
 __all__ = ["centers_to_edges", "iterative_zoom", "iterative_zoom_1d"]
@@ -32,7 +32,7 @@ def iterative_zoom(
 ):
     """Zoom in on the minimum (or maximum) of an image until it is resolved.
 
-    A thin call of :func:`napari_imreg.core.iterative_zoom.zoom_to_extremum` (any
+    A thin call of :func:`napari_imreg.core._iterative_zoom.zoom_to_extremum` (any
     dimension).
 
     Parameters

@@ -34,7 +34,7 @@ def register_images(
 ):
     """Offset of image 2 from image 1 by the upsampled cross-correlation peak.
 
-    A thin call of :func:`napari_imreg.core.crosscorr.register_dft`.
+    A thin call of :func:`napari_imreg.core.register_dft`.
 
     Parameters
     ----------
@@ -114,7 +114,7 @@ def dftregistration(
 
     The reference's translation of the authors' MATLAB code, which
     :func:`register_images` called after transforming its images. This transforms back
-    and calls :func:`napari_imreg.core.crosscorr.register_dft`; unlike
+    and calls :func:`napari_imreg.core.register_dft`; unlike
     :func:`register_images` it answers in numpy order, rows first, as the reference did.
 
     Parameters

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...core import fits as core_fits
+from ...core import _fits as core_fits
 from .._legacy import ignore_options
 
 __all__ = ["fits_overlap", "header_overlap"]
@@ -11,7 +11,7 @@ __all__ = ["fits_overlap", "header_overlap"]
 def header_overlap(hdr1, hdr2, max_separation=180, overlap="union"):
     """A header covering the union or intersection of two headers' footprints.
 
-    A thin call of :func:`napari_imreg.core.fits.header_overlap`: the projection and
+    A thin call of :func:`napari_imreg.core._fits.header_overlap`: the projection and
     orientation of `hdr1`, the finer pixel scale of the two, and the size and reference
     pixel that cover the requested area.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...core import fits as core_fits
+from ...core import _fits as core_fits
 
 __all__ = ["get_cd", "load_data", "load_header"]
 
@@ -10,7 +10,7 @@ __all__ = ["get_cd", "load_data", "load_header"]
 def load_header(header):
     """A FITS header from a Header, an HDU, a FITS file, a header text file or header text.
 
-    See :func:`napari_imreg.core.fits.load_header`.
+    See :func:`napari_imreg.core._fits.load_header`.
 
     Examples
     --------
@@ -23,7 +23,7 @@ def load_header(header):
 def load_data(data):
     """An image from an array, an HDU, an HDUList or a FITS file.
 
-    See :func:`napari_imreg.core.fits.load_data`.
+    See :func:`napari_imreg.core._fits.load_data`.
 
     Examples
     --------
@@ -48,7 +48,7 @@ def get_cd(wcs, n=1):
     -------
     float
         The diagonal element of the pixel scale matrix. For rotated headers use
-        :func:`napari_imreg.core.fits.pixel_scale` for the whole matrix. (The reference
+        :func:`napari_imreg.core._fits.pixel_scale` for the whole matrix. (The reference
         returned None when ``CDn_n`` was 0.)
 
     Examples

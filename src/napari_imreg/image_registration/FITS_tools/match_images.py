@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...core import _fits as core_fits
 from ...core import apply_shift
-from ...core import fits as core_fits
 from .._legacy import core_shift, ignore_options, offset_xy
 from ..chi2_shifts import chi2_shift, chi2_shift_iterzoom
 
@@ -54,7 +54,7 @@ def match_fits(
 ):
     """Bring image 2 (and image 1, if `header` is given) onto one grid.
 
-    A thin call of :func:`napari_imreg.core.fits.match_images`: grids that differ by whole
+    A thin call of :func:`napari_imreg.core._fits.match_images`: grids that differ by whole
     pixels need no reprojection.
 
     Parameters
@@ -92,7 +92,7 @@ def match_fits(
 def matched_pair(fitsfile1, fitsfile2, errfile=None, *, sigma_cut=None, use_mad_std=True):
     """Both images (and the error map) on image 1's grid, for a registration.
 
-    Returns the core's :class:`~napari_imreg.core.fits.MatchedImages` (its
+    Returns the core's :class:`~napari_imreg.core._fits.MatchedImages` (its
     ``subpixel_offset`` is for :func:`offsets_on_grid`) and image 1's header.
     """
     header = core_fits.load_header(fitsfile1)
@@ -129,10 +129,10 @@ def register_fits(
     """Offset of FITS image 2 from image 1, in pixels and world units, with errors.
 
     Image 2 (and `errfile`) are brought onto image 1's grid
-    (:func:`napari_imreg.core.fits.match_wcs`: without reprojection when the grids differ
+    (:func:`napari_imreg.core._fits.match_wcs`: without reprojection when the grids differ
     by a translation), registered with `register_method`, and the offsets converted to
     world units with the grid's pixel scale matrix
-    (:func:`napari_imreg.core.fits.pixel_to_world_offset`).
+    (:func:`napari_imreg.core._fits.pixel_to_world_offset`).
 
     Parameters
     ----------

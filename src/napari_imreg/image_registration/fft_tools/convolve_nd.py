@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ...core.filters import convolve_fft
+from ...core._filters import convolve_fft
 from .._legacy import ignore_options
 
 __all__ = ["convolve", "convolve_nd", "convolvend"]
@@ -32,7 +32,7 @@ def convolvend(
 ):
     """Convolve an N-D array with an N-D kernel (origin at index ``size // 2``).
 
-    A thin call of :func:`napari_imreg.core.filters.convolve_fft`.
+    A thin call of :func:`napari_imreg.core._filters.convolve_fft`.
 
     Parameters
     ----------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...core.filters import correlate_fft
+from ...core._filters import correlate_fft
 from .._legacy import check_unknown, ignore_options
 
 __all__ = ["correlate2d"]
@@ -14,7 +14,7 @@ _PASSED = frozenset({"fill_value", "nan_treatment", "normalize_kernel"})
 def correlate2d(im1, im2, boundary="wrap", nthreads=1, use_numpy_fft=False, **kwargs):
     """Cross-correlation of two images, zero shift at the centre.
 
-    A thin call of :func:`napari_imreg.core.filters.correlate_fft` (any dimension).
+    A thin call of :func:`napari_imreg.core._filters.correlate_fft` (any dimension).
 
     Parameters
     ----------

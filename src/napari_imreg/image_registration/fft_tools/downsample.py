@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.filters import block_reduce
+from ...core._filters import block_reduce
 
 __all__ = ["downsample", "downsample_1d", "downsample_axis", "downsample_cube"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.fourier import fourier_interpolate
+from ...core._fourier import fourier_interpolate
 from .._legacy import ignore_options
 
 __all__ = ["fourier_interp1d", "fourier_interp2d", "fourier_interpnd"]

@@ -17,7 +17,7 @@ def shiftnd(
 ):
     """Translate an array by `offset` pixels with the Fourier shift theorem.
 
-    A thin call of :func:`napari_imreg.core.fourier.fourier_shift`.
+    A thin call of :func:`napari_imreg.core.fourier_shift`.
 
     Parameters
     ----------

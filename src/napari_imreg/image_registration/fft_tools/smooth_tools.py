@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.filters import block_reduce, convolve_fft
-from ...core.filters import make_kernel as _core_kernel
+from ...core._filters import block_reduce, convolve_fft
+from ...core._filters import make_kernel as _core_kernel
 from .._legacy import check_unknown, ignore_options
 
 __all__ = ["make_kernel", "smooth"]
@@ -19,7 +19,7 @@ def make_kernel(
     normalize_kernel=np.sum,
     force_odd=False,
 ):
-    """A centred N-D kernel (see :func:`napari_imreg.core.filters.make_kernel`).
+    """A centred N-D kernel (see :func:`napari_imreg.core._filters.make_kernel`).
 
     Parameters
     ----------

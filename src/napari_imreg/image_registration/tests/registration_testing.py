@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...core import make_extended as _core_extended
 from ...core import make_shifted
-from ...core.filters import convolve_fft, make_kernel
-from ...core.synthetic import make_extended as _core_extended
+from ...core._filters import convolve_fft, make_kernel
 
 __all__ = [
     "compare_methods",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._fourier import fourier_shift
 from ._validation import check_shift
-from .fourier import fourier_shift
 
 __all__ = ["make_crop_pair", "make_extended", "make_shifted"]
 

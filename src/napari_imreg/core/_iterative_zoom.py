@@ -1,7 +1,7 @@
 """Locating the minimum (or maximum) of a sampled surface by repeated Fourier zooms.
 
 Each step magnifies a small window around the current best sample with the
-band-limited interpolant of the whole array (:func:`~napari_imreg.core.fourier.fourier_zoom`)
+band-limited interpolant of the whole array (:func:`~napari_imreg.core._fourier.fourier_zoom`)
 and moves to the best sample of the window, until neighbouring samples differ by less
 than a threshold. It works in any number of dimensions.
 """
@@ -16,8 +16,8 @@ from typing import Literal
 
 import numpy as np
 
+from ._fourier import fourier_zoom
 from ._validation import as_image, check_choice
-from .fourier import fourier_zoom
 
 __all__ = ["ZoomResult", "zoom_to_extremum"]
 

@@ -47,56 +47,38 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from astropy.io import fits
 from astropy.io.fits.verify import VerifyWarning
 from astropy.utils.exceptions import AstropyUserWarning
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 
-from ._atomic import staged
-from ._ondisk import lazy_frames
-
-__all__ = [
-    "FITS_SUFFIXES",
-    "FitsImage",
-    "choose_image",
-    "error_from_uncertainty",
-    "header_for_shifted_data",
-    "image_hdu",
-    "is_fits_path",
-    "looks_like_fits",
-    "read_fits",
-    "read_fits_image",
-    "wcs_from_header",
-    "write_fits",
-]
+from .._atomic import staged
+from .._ondisk import lazy_frames
+from ._header import (
+    _MAX_FITS_AXES,
+    ImageKind,
+    _check_vector,
+    _get_vector,
+    _kind_of,
+    _restore_crpix,
+    _set_vector,
+    wcs_from_header,
+)
 
 #: File name endings read and written as FITS (gzip-compressed files included).
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
 
-ImageKind = Literal["image", "error", "variance", "inverse_variance"]
-
-# Extension names (EXTNAME) that mark an uncertainty map, by kind.
-_ERROR_NAMES = frozenset(
-    {"ERR", "ERROR", "ERRORS", "SIGMA", "UNCERT", "UNCERTAINTY", "STDDEV", "STD", "NOISE", "RMS"}
-)
-_VARIANCE_NAMES = frozenset({"VAR", "VARIANCE", "VARIANCES"})
-_INVERSE_VARIANCE_NAMES = frozenset({"IVAR", "INVVAR", "IVARIANCE", "INVERSE_VARIANCE"})
-# astropy's CCDData records the uncertainty class in UTYPE.
-_UTYPES: dict[str, ImageKind] = {
-    "stddevuncertainty": "error",
-    "varianceuncertainty": "variance",
-    "inversevariance": "inverse_variance",
-}
 
 # Keywords that describe the array layout; astropy rewrites them from the data.
 _STRUCTURAL = ("SIMPLE", "XTENSION", "BITPIX", "EXTEND", "PCOUNT", "GCOUNT", "BSCALE", "BZERO")
 _STRUCTURAL += ("BLANK", "CHECKSUM", "DATASUM")
 
-_MAX_FITS_AXES = 999
+
 _FITS_MAGIC = b"SIMPLE  ="
+
+
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -184,7 +166,7 @@ def choose_image(kinds: Sequence[ImageKind]) -> int:
     -------
     int
         The position in ``kinds`` of the first science image, or 0 if every HDU holds an
-        uncertainty map. The command line, the napari reader and :mod:`napari_imreg.core.fits`
+        uncertainty map. The command line, the napari reader and :func:`register_fits`
         all choose through this function.
 
     Examples
@@ -455,85 +437,6 @@ def write_fits(
     return path
 
 
-def header_for_shifted_data(header: fits.Header, shift: Sequence[float]) -> fits.Header:
-    """A copy of ``header`` for data resampled so that its content moved by ``shift``.
-
-    Pixel ``p`` of the resampled data holds what pixel ``p - shift`` held, so every reference
-    pixel moves by ``+shift`` along its axis: ``CRPIXn``, those of the alternate WCS
-    (``CRPIXnA`` ... ``CRPIXnZ``), IRAF's physical-to-image offset ``LTVn``, and ``IMRCRPn``
-    of earlier versions. Every star thus keeps its sky coordinates. The shift is in pixels,
-    numpy axis order, one value per axis.
-
-    Raises
-    ------
-    ValueError
-        If ``header`` records ``NAXIS`` axes and ``shift`` has another number of values.
-
-    Examples
-    --------
-    >>> header = fits.Header({"NAXIS": 2, "CRPIX1": 10.0, "CRPIX2": 20.0, "LTV1": -5.0})
-    >>> moved = header_for_shifted_data(header, (1.5, -2.0))
-    >>> moved["CRPIX1"], moved["CRPIX2"], moved["LTV1"]
-    (8.0, 21.5, -7.0)
-    """
-    vector = np.ravel(np.asarray(shift, dtype=float))
-    ndim = vector.size
-    naxis = header.get("NAXIS")
-    if isinstance(naxis, int) and naxis and naxis != ndim:
-        raise ValueError(
-            f"shift={tuple(vector.tolist())!r} has {ndim} values but the header has NAXIS = "
-            f"{naxis}; give one value per axis, numpy axis order."
-        )
-    out = header.copy()
-    for n in range(1, ndim + 1):
-        step = float(vector[ndim - n])
-        keys = [f"CRPIX{n}", f"LTV{n}", f"IMRCRP{n}"]
-        keys += [f"CRPIX{n}{letter}" for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
-        for key in keys:
-            if key in out:
-                out[key] = float(out[key]) + step
-    return out
-
-
-def error_from_uncertainty(data: np.ndarray, kind: ImageKind) -> np.ndarray:
-    """Turn an uncertainty map into a 1-sigma error map.
-
-    Parameters
-    ----------
-    data : numpy.ndarray
-        The map as stored.
-    kind : {"error", "variance", "inverse_variance"}
-        What it holds (:attr:`FitsImage.kind`).
-
-    Returns
-    -------
-    numpy.ndarray
-        The 1-sigma error, same shape, float (float32 stays float32). Non-positive variances
-        and inverse variances give ``inf`` (a pixel with no information).
-
-    Examples
-    --------
-    >>> error_from_uncertainty(np.array([4.0, 0.25]), "variance")
-    array([2. , 0.5])
-    """
-    values = np.asarray(data)
-    if values.dtype != np.float32:
-        values = values.astype(np.float64)
-    if kind == "error":
-        return values.copy()
-    if kind not in ("variance", "inverse_variance"):
-        raise ValueError(
-            f"kind={kind!r} is not an uncertainty; use 'error', 'variance' or 'inverse_variance'."
-        )
-    positive = values > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sigma = np.sqrt(values) if kind == "variance" else 1.0 / np.sqrt(values)
-    return np.where(positive, sigma, np.inf).astype(values.dtype, copy=False)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
 def _image_from_hdu(hdu, index: int, path, *, lazy: bool) -> FitsImage:
     header = hdu.header.copy()
     name = _hdu_name(hdu, index)
@@ -645,83 +548,3 @@ def _values(raw: np.ndarray, scaling: _Scaling | None) -> np.ndarray:
     if scaling.blank is not None:
         values[raw == scaling.blank] = np.nan
     return values
-
-
-def _kind_of(header: fits.Header, name: str) -> ImageKind:
-    utype = str(header.get("UTYPE", "")).strip().lower()
-    if utype in _UTYPES:
-        return _UTYPES[utype]
-    upper = name.upper()
-    if upper in _ERROR_NAMES:
-        return "error"
-    if upper in _VARIANCE_NAMES:
-        return "variance"
-    if upper in _INVERSE_VARIANCE_NAMES:
-        return "inverse_variance"
-    return "image"
-
-
-def _get_vector(header: fits.Header, stem: str, ndim: int, path) -> tuple[float, ...] | None:
-    keys = [f"{stem}{n}" for n in range(ndim, 0, -1)]  # numpy order: last FITS axis first
-    if not any(key in header for key in keys):
-        return None
-    try:
-        return tuple(float(header.get(key, 0.0)) for key in keys)
-    except (TypeError, ValueError):
-        values = {key: header.get(key) for key in keys if key in header}
-        # A damaged record must not keep the image from opening.
-        warnings.warn(
-            f"path={str(path)!r}: {stem}n holds a value that is not a number ({values}); "
-            "the recorded value is ignored.",
-            UserWarning,
-            stacklevel=4,
-        )
-        return None
-
-
-def _set_vector(header: fits.Header, stem: str, values, comment: str) -> None:
-    for n in range(1, _MAX_FITS_AXES + 1):  # forget stale values from an earlier write
-        if f"{stem}{n}" not in header:
-            break
-        del header[f"{stem}{n}"]
-    if values is None:
-        return
-    for n, value in enumerate(reversed(values), start=1):
-        header[f"{stem}{n}"] = (float(value), comment.format(n=n))
-
-
-def _restore_crpix(header: fits.Header) -> None:
-    """Undo the ``CRPIXn`` move of files written by earlier versions (kept in ``IMRCRPn``)."""
-    for n in range(1, _MAX_FITS_AXES + 1):
-        base = header.get(f"IMRCRP{n}")
-        if base is None:
-            break
-        header[f"CRPIX{n}"] = float(base)
-        del header[f"IMRCRP{n}"]
-
-
-def _check_vector(values, name: str, ndim: int) -> tuple[float, ...] | None:
-    if values is None:
-        return None
-    vector = tuple(float(v) for v in np.ravel(np.asarray(values, dtype=float)))
-    if len(vector) != ndim:
-        raise ValueError(
-            f"{name}={vector!r} has {len(vector)} values but the data has {ndim} axes; "
-            "give one value per axis, numpy axis order."
-        )
-    if not all(np.isfinite(vector)):
-        raise ValueError(f"{name}={vector!r} holds a non-finite value; give finite numbers.")
-    return vector
-
-
-def wcs_from_header(header: fits.Header) -> WCS | None:
-    """The header's WCS, or ``None`` if it has no WCS keywords or they cannot be parsed."""
-    if not any(key.startswith(("CTYPE", "CRPIX", "CD1_", "PC1_")) for key in header):
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        warnings.simplefilter("ignore", VerifyWarning)
-        try:
-            return WCS(header)
-        except Exception:  # astropy raises many types for malformed WCS keywords
-            return None

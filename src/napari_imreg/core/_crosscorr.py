@@ -237,7 +237,7 @@ def register_dft(
 
     Examples
     --------
-    >>> from napari_imreg.core.synthetic import make_extended, make_shifted
+    >>> from napari_imreg.core import make_extended, make_shifted
     >>> image = make_extended(64, seed=0)
     >>> moving = make_shifted(image, (1.25, -3.5))
     >>> register_dft(image, moving, upsample_factor=20).shift.tolist()
@@ -373,7 +373,7 @@ def register_taylor(
 
     Examples
     --------
-    >>> from napari_imreg.core.synthetic import make_extended, make_shifted
+    >>> from napari_imreg.core import make_extended, make_shifted
     >>> image = make_extended(64, seed=0)
     >>> moving = make_shifted(image, (1.3, -2.6))
     >>> np.round(register_taylor(image, moving).shift, 6).tolist()
