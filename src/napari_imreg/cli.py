@@ -115,6 +115,29 @@ def _common_options(function):
     return function
 
 
+def _mask_options(function):
+    options = [
+        click.option(
+            "--mask",
+            "mask_path",
+            type=click.Path(exists=True, dir_okay=False),
+            default=None,
+            help="Pixels to ignore: a file (npy, TIFF, FITS) on the images' pixel grid, non-zero "
+            "= ignore (for a stack: one frame's grid, or the stack's).",
+        ),
+        click.option(
+            "--fits-mask/--no-fits-mask",
+            default=True,
+            show_default=True,
+            help="Ignore the pixels flagged (non-zero) in a FITS file's DQ or MASK extension, "
+            "when it has one.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="napari-imreg")
 def cli():
@@ -129,6 +152,7 @@ def cli():
 @click.argument("reference", type=click.Path(exists=True, dir_okay=True))
 @click.argument("moving", type=click.Path(exists=True, dir_okay=True))
 @_common_options
+@_mask_options
 @click.option(
     "--reference-error",
     type=click.FloatRange(min=0, min_open=True),
@@ -144,16 +168,23 @@ def pair(
     error,
     max_shift,
     dataset,
+    mask_path,
+    fits_mask,
     reference_error,
     as_json,
 ):
-    """Register MOVING onto REFERENCE (FITS, TIFF, npy or zarr) and print the shift."""
+    """Register MOVING onto REFERENCE (FITS, TIFF, npy or zarr) and print the shift.
+
+    The pixels a FITS file's DQ or MASK extension flags are ignored (--no-fits-mask: used),
+    and so are those of --mask.
+    """
     from napari_imreg import _io
     from napari_imreg._shift_table import axis_names
     from napari_imreg.core import RegistrationWarning, register
 
     ref = _io.read_image(reference, dataset=dataset)
     mov = _io.read_image(moving, dataset=dataset)
+    mask = _pair_mask(reference, moving, ref.shape, mask_path, fits_mask)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RegistrationWarning)
         result = register(
@@ -161,6 +192,7 @@ def pair(
             mov,
             error=error,
             reference_error=reference_error,
+            mask=mask,
             boundary=boundary,
             upsample_factor=upsample_factor,
             max_shift=max_shift,
@@ -200,6 +232,39 @@ def pair(
             click.echo(f"chi2 = {result.chi2_min:.6g} for {result.dof:.0f} degrees of freedom")
     if unmeasured is not None:
         raise _NotMeasured(unmeasured)
+
+
+def _pair_mask(reference, moving, shape, mask_path, fits_mask):
+    """(reference mask, moving mask) from --mask and each FITS file's DQ/MASK; None if none."""
+    import numpy as np
+
+    from napari_imreg import _io
+
+    shared = None if mask_path is None else _io.read_mask(mask_path, {"the images": shape})
+    flags = [_file_flags(path, shape) if fits_mask else None for path in (reference, moving)]
+    if shared is None and flags == [None, None]:
+        return None
+    masks = []
+    for flagged in flags:
+        ignored = np.zeros(shape, dtype=bool)
+        for part in (shared, flagged):
+            if part is not None:
+                ignored |= part
+        masks.append(ignored)
+    return tuple(masks)
+
+
+def _file_flags(path, *shapes):
+    """The pixels a FITS file's DQ/MASK extension flags, or None; refused if on another grid."""
+    from napari_imreg import _io
+
+    flags = _io.read_fits_mask(path)
+    if flags is not None and flags.shape not in shapes:
+        raise click.UsageError(
+            f"{path}: its DQ/MASK extension has shape {flags.shape}, but the image "
+            f"{' or '.join(map(str, shapes))}; use --no-fits-mask to register without it."
+        )
+    return flags
 
 
 class _NotMeasured(click.ClickException):
@@ -254,6 +319,7 @@ def _unmeasured(result, notes: list[str]) -> str | None:
     help="A frame index, 'mean', 'previous' (frame to frame, drift accumulated) or an image file.",
 )
 @_common_options
+@_mask_options
 @click.option(
     "--registered",
     type=click.Path(dir_okay=True, writable=True),
@@ -307,6 +373,8 @@ def stack(
     error,
     max_shift,
     dataset,
+    mask_path,
+    fits_mask,
     registered,
     order,
     workers,
@@ -316,6 +384,9 @@ def stack(
     overwrite,
 ):
     """Register every frame of STACK (multi-page TIFF, FITS cube, zarr, npy) to CSV.
+
+    The pixels a FITS stack's DQ or MASK extension flags are ignored (--no-fits-mask: used),
+    and so are those of --mask.
 
     The outputs appear together when the run succeeds; until then, and after a failure or
     Ctrl-C, the files of an earlier run stay as they were.
@@ -340,11 +411,13 @@ def stack(
     frames = _io.read_stack(stack_path, dataset=dataset)
     if isinstance(reference, Path):
         reference = _io.read_image(reference)
+    mask = _stack_mask(stack_path, tuple(frames.shape), axis, mask_path, fits_mask)
     result = register_stack(
         frames,
         axis=axis,
         reference=reference,
         error=error,
+        **({} if mask is None else {"mask": mask}),
         boundary=boundary,
         upsample_factor=upsample_factor,
         max_shift=max_shift,
@@ -378,6 +451,42 @@ def stack(
     unmeasured = _unmeasured_frames(result.shifts, result.errors)
     if unmeasured is not None:
         raise _NotMeasured(unmeasured)
+
+
+def _stack_mask(stack_path, shape, axis, mask_path, fits_mask):
+    """The pixels to ignore, frames first (one frame's grid or the stack's), or None."""
+    import inspect
+
+    import numpy as np
+
+    from napari_imreg import _io
+    from napari_imreg.core import register_stack
+
+    axis = axis % len(shape) if -len(shape) <= axis < len(shape) else 0
+    frame = tuple(n for i, n in enumerate(shape) if i != axis)
+    grids = {"one frame": frame, "the stack": tuple(shape)}
+    parts = [] if mask_path is None else [_io.read_mask(mask_path, grids)]
+    flags = _file_flags(stack_path, frame, tuple(shape)) if fits_mask else None
+    if flags is not None:
+        parts.append(flags)
+    if not parts:
+        return None
+    if "mask" not in inspect.signature(register_stack).parameters:
+        if mask_path is not None:
+            raise click.UsageError(
+                "--mask: this version of the core's register_stack takes no mask; register "
+                "without --mask."
+            )
+        click.echo(
+            f"napari-imreg: note: {stack_path}'s DQ/MASK is not used: this version of the "
+            "core's register_stack takes no mask.",
+            err=True,
+        )
+        return None
+    ignored = np.zeros(frame, dtype=bool)
+    for part in parts:
+        ignored = ignored | (np.moveaxis(part, axis, 0) if part.shape == tuple(shape) else part)
+    return ignored
 
 
 def _unmeasured_frames(shifts, errors) -> str | None:
