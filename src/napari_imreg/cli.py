@@ -242,7 +242,7 @@ def _pair_mask(reference, moving, shape, mask_path, fits_mask):
 
     shared = None if mask_path is None else _io.read_mask(mask_path, {"the images": shape})
     flags = [_file_flags(path, shape) if fits_mask else None for path in (reference, moving)]
-    if shared is None and flags == [None, None]:
+    if shared is None and all(flagged is None for flagged in flags):
         return None
     masks = []
     for flagged in flags:
