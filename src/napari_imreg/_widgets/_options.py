@@ -53,10 +53,13 @@ class OptionControls:
             for control in controls:
                 control.tooltip = docs.get(field.name, "")
             self.by_name[field.name] = controls
-        self.widgets: list[Widget] = [w for ws in self.by_name.values() for w in ws]
         self.advanced = CheckBox(text="advanced options", value=False)
         self.advanced.tooltip = "Show every option of the registration (the core's Options)."
         self.advanced.changed.connect(self.update_visibility)
+        main = [w for name in MAIN_OPTIONS if name in self.by_name for w in self.by_name[name]]
+        rest = [w for name, ws in self.by_name.items() if name not in MAIN_OPTIONS for w in ws]
+        #: The controls to add to a container: the main options, "advanced options", the rest.
+        self.widgets: list[Widget] = [*main, self.advanced, *rest]
         self._shown = set(self.by_name)
 
     # ---------------------------------------------------------------- public
@@ -105,6 +108,7 @@ class OptionControls:
         if set(get_args(hint)) == {bool, float}:
             return self._bool_or_float(name, label, default)
         text = LineEdit(label=label, value="" if default is None else repr(default))
+        text.native.setPlaceholderText("empty: the default")
         self._readers[name] = lambda: _literal(text.value, default)
         self._writers[name] = lambda value: setattr(
             text, "value", "" if value is None else repr(value)

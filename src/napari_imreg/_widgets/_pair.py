@@ -641,7 +641,6 @@ class PairWidget(Container):
                 self._mask_mode,
                 self._fits_masks,
                 *self.option_controls.widgets,
-                self.option_controls.advanced,
                 self._rgb_channel,
                 self._output,
                 self._show_map,

@@ -107,6 +107,8 @@ class StackJob:
     axis: int
     #: The pixels to ignore (True), frames first: one frame's mask, or one per frame; or None.
     mask: np.ndarray | None = None
+    #: What the plan did that the user should know, in words.
+    notes: list[str] = field(default_factory=list)
     shifts: list[np.ndarray] = field(default_factory=list)
     errors: list[np.ndarray] = field(default_factory=list)
 
@@ -184,10 +186,13 @@ class StackRegistration:
             )
         if options.noise == "scalar" and not options.error_value > 0:
             raise ValueError(f"The noise value must be positive, got {options.error_value}.")
-        mask = self._mask_for(layer, tuple(stack.shape), axis)
-        return StackJob(layer=layer, stack=stack, axis=axis, mask=mask)
+        notes: list[str] = []
+        mask = self._mask_for(layer, tuple(stack.shape), axis, notes)
+        return StackJob(layer=layer, stack=stack, axis=axis, mask=mask, notes=notes)
 
-    def _mask_for(self, layer: Image, shape: tuple[int, ...], axis: int) -> np.ndarray | None:
+    def _mask_for(
+        self, layer: Image, shape: tuple[int, ...], axis: int, notes: list[str]
+    ) -> np.ndarray | None:
         """The pixels to ignore, frames first: the chosen mask or region of interest, and the
         stack's FITS DQ/MASK extension. A mask of one frame's grid applies to every frame."""
         options = self.options
@@ -198,10 +203,15 @@ class StackRegistration:
         if not found:
             return None
         if not _core_takes_mask():
-            names = ", ".join(repr(mask.name) for mask, _ in found)
+            if options.mask_layer is None:  # the FITS flags, used when they can be
+                notes.append(
+                    f"{dq.name!r} is not used: this version of the core's register_stack "
+                    "takes no mask."
+                )
+                return None
             raise ValueError(
-                f"This version of the core's register_stack takes no mask, so {names} cannot "
-                "be used; choose no mask layer (and untick the FITS DQ/MASK flags)."
+                "This version of the core's register_stack takes no mask, so "
+                f"{options.mask_layer.name!r} cannot be used; choose no mask layer."
             )
         ignored = np.zeros(frame_shape, dtype=bool)
         for mask_layer, mode in found:
@@ -437,7 +447,6 @@ class StackWidget(Container):
                 self._mask_mode,
                 self._fits_masks,
                 *self.option_controls.widgets,
-                self.option_controls.advanced,
                 self._rgb_channel,
                 self._apply_to,
                 self._apply_when_done,
@@ -517,6 +526,8 @@ class StackWidget(Container):
         self.shifts = self.errors = None
         self._progress.max = job.n_frames
         self._progress.value = 0
+        for note in job.notes:
+            show_info(note)
         self._status.value = f"Registering {job.n_frames} frames…"
         self._apply_button.enabled = self._save_button.enabled = False
         self.plot.set_data(None, None, job.n_frames)
