@@ -310,3 +310,22 @@ def test_a_stack_mask_is_refused_clearly_while_the_core_takes_none(viewer, error
     assert widget.run() is None
     assert "takes no mask" in errors[-1]
     assert "'hot'" in errors[-1]
+
+
+def test_each_sci_extension_is_linked_to_the_dq_of_its_extver(viewer, tmp_path):
+    from napari_imreg._widgets._layers import fits_mask_layer
+
+    rng = np.random.default_rng(5)
+    hdus = [fits.PrimaryHDU()]
+    for version in (1, 2):
+        hdus.append(fits.ImageHDU(rng.normal(size=(16, 16)).astype(np.float32), name="SCI"))
+        hdus.append(fits.ImageHDU(np.full((16, 16), version, np.int16), name="DQ"))
+        for hdu in hdus[-2:]:
+            hdu.header["EXTVER"] = version
+    fits.HDUList(hdus).writeto(tmp_path / "two.fits")
+    layers = viewer.open(tmp_path / "two.fits", plugin=PLUGIN)
+    images = [layer for layer in layers if not isinstance(layer, Labels)]
+    assert len(images) == 2
+    for version, image in enumerate(images, start=1):
+        dq = fits_mask_layer(viewer, image)
+        assert int(np.asarray(dq.data)[0, 0]) == version

@@ -251,17 +251,26 @@ def ignored_pixels(marked: np.ndarray, mode: str) -> np.ndarray:
 
 
 def fits_mask_layer(viewer: Any, image: Layer) -> Layer | None:
-    """The Labels layer holding the DQ/MASK extension of the FITS file ``image`` came from."""
+    """The Labels layer holding the DQ/MASK extension of the FITS file ``image`` came from
+    (of the same ``EXTVER``, for files with several SCI/DQ sets), or None."""
     from napari.layers import Labels
 
     path = image.metadata.get("fits_path")
-    if path is None:
+    if path is None or isinstance(image, Labels):
         return None
+    version = _extver(image)
     return next(
         (
             layer
             for layer in viewer.layers
-            if isinstance(layer, Labels) and layer.metadata.get(FITS_MASK_KEY) == path
+            if isinstance(layer, Labels)
+            and layer.metadata.get(FITS_MASK_KEY) == path
+            and _extver(layer) == version
         ),
         None,
     )
+
+
+def _extver(layer: Layer) -> Any:
+    header = layer.metadata.get("fits_header")
+    return 1 if header is None else header.get("EXTVER", 1)

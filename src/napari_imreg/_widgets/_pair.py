@@ -262,17 +262,25 @@ class PairRegistration:
                 )
             notes.append(f"The {options.method} method takes no mask: the FITS DQ is not used.")
             return None
+        # The chosen mask lies on the reference's grid; the core uses the same pixels of the
+        # moving image (a detector's hot pixels, a window around a cell).
+        shared = None
+        if options.mask_layer is not None:
+            marked = mask_grid(
+                options.mask_layer, reference, tuple(ref_array.data.shape), ref_array.factor
+            )
+            shared = ignored_pixels(marked, options.mask_mode)
         masks = []
         for image, array in ((reference, ref_array), (moving, mov_array)):
-            shape = tuple(array.data.shape)
-            ignored = np.zeros(shape, dtype=bool)
-            if options.mask_layer is not None:
-                marked = mask_grid(options.mask_layer, image, shape, array.factor)
-                ignored |= ignored_pixels(marked, options.mask_mode)
+            parts = [] if shared is None else [shared]
             dq = fits_mask_layer(self.viewer, image) if options.fits_masks else None
             if dq is not None:
-                ignored |= mask_grid(dq, image, shape, array.factor)
+                parts.append(mask_grid(dq, image, tuple(array.data.shape), array.factor))
                 notes.append(f"{image.name!r}: ignoring the pixels its {dq.name!r} flags.")
+            ignored = np.zeros(array.data.shape, dtype=bool)
+            for part in parts:  # cropped to the common region when the shapes differ
+                part, ignored = crop_to_common([part, ignored])[0]
+                ignored = ignored | part
             masks.append(ignored)
         if options.mask_layer is not None:
             kept = int(np.count_nonzero(~masks[0]))
@@ -780,6 +788,7 @@ class PairWidget(Container):
 
     def _on_layers_changed(self, event: Any = None) -> None:
         self.reset_choices()
+        self._update_visibility()  # a FITS DQ/MASK layer opened or closed
         if self.busy:
             return
         # Results of layers that are gone no longer describe the viewer.

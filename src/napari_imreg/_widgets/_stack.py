@@ -659,6 +659,7 @@ class StackWidget(Container):
 
     def _on_layers_changed(self, event: Any = None) -> None:
         self.reset_choices()
+        self._update_visibility()  # a FITS DQ/MASK layer opened or closed
 
     def _on_layer_changed(self, event: Any = None) -> None:
         self._axis.reset_choices()
