@@ -169,9 +169,11 @@ COMMON_TOOLTIPS = {
 
 
 def set_tooltips(widget: Any, tooltips: dict[str, str]) -> None:
-    """Give a widget's controls (attributes named in ``tooltips``) their tooltips."""
+    """Give a widget's controls (attributes named in ``tooltips``) their tooltips; a control
+    the widget lacks (an option the core no longer has) is skipped."""
     for name, tip in tooltips.items():
-        getattr(widget, name).tooltip = tip
+        if hasattr(widget, name):
+            getattr(widget, name).tooltip = tip
 
 
 MaskMode = Literal["mask: ignore the marked pixels", "region of interest: use only these pixels"]

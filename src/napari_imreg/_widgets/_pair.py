@@ -614,10 +614,12 @@ class PairWidget(Container):
         self._error_value = FloatSpinBox(label="noise σ", value=1.0, min=1e-9, max=1e9, step=0.01)
         self._method = ComboBox(label="method", choices=METHOD_CHOICES, value="chi2")
         self.option_controls = OptionControls()
+        # The main options' controls by their old names (scripts and tests set them).
         controls = self.option_controls.by_name
         self._auto_upsample, self._upsample = controls["upsample_factor"]
-        (self._boundary,) = controls["boundary"]
-        (self._zero_mean,) = controls["zero_mean"]
+        for name in ("boundary", "zero_mean"):
+            if name in controls:  # an option the core renames disappears here with it
+                setattr(self, f"_{name}", controls[name][0])
         self._mask_layer = ComboBox(label="mask layer", choices=self._mask_choices)
         self._mask_mode = ComboBox(label="mask means", choices=MASK_MODES, value=MASK_MODES[0])
         self._fits_masks = CheckBox(text="ignore FITS DQ/MASK flags", value=True)
