@@ -386,7 +386,8 @@ def stack(
     """Register every frame of STACK (multi-page TIFF, FITS cube, zarr, npy) to CSV.
 
     The pixels a FITS stack's DQ or MASK extension flags are ignored (--no-fits-mask: used),
-    and so are those of --mask.
+    and so are those of --mask, where the core's register_stack takes a mask (without one,
+    --mask is refused and the DQ/MASK is not used, with a note).
 
     The outputs appear together when the run succeeds; until then, and after a failure or
     Ctrl-C, the files of an earlier run stay as they were.
