@@ -224,3 +224,51 @@ def _write_tiff(path, stack: da.Array, on_frames, window: int) -> None:
 
     big = stack.nbytes > 2**31
     tifffile.imwrite(path, data=frames(), shape=stack.shape, dtype=stack.dtype, bigtiff=big)
+
+
+#: The FITS extensions that flag pixels to ignore: a data-quality array (``DQ``, the HST/JWST
+#: convention: non-zero = a bad pixel) or a ``MASK`` (non-zero = masked).
+FITS_MASK_NAMES = ("DQ", "MASK")
+
+
+def is_fits_mask(name: str) -> bool:
+    """Whether a FITS extension of this ``EXTNAME`` flags pixels to ignore (DQ or MASK)."""
+    return str(name).strip().upper() in FITS_MASK_NAMES
+
+
+def read_fits_mask(path) -> np.ndarray | None:
+    """The pixels a FITS file's DQ or MASK extension flags (True = ignore), or None if the file
+    is not FITS or has no such extension. Read through the napari reader's one path."""
+    if file_kind(path) != "fits":
+        return None
+    from napari_imreg.core import read_fits
+
+    try:
+        images = read_fits(path, lazy=True)
+    except ValueError as exc:
+        raise _ReadError(str(exc)) from None
+    flags = next((image for image in images if is_fits_mask(image.name)), None)
+    return None if flags is None else np.asarray(flags.data) != 0
+
+
+def read_mask(path, shapes: dict[str, tuple[int, ...]]) -> np.ndarray:
+    """A mask file (npy, TIFF, FITS; non-zero = ignore) as booleans, of one of ``shapes``.
+
+    A FITS file gives its DQ or MASK extension if it has one, else its image. ``shapes`` names
+    the grids accepted (``{"the images": (512, 512)}``).
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read, or its shape is none of ``shapes`` (naming them all).
+    """
+    mask = read_fits_mask(path)
+    if mask is None:
+        mask = read_image(path) != 0
+    if tuple(mask.shape) not in shapes.values():
+        wanted = " or ".join(f"{name} {shape}" for name, shape in shapes.items())
+        raise _ReadError(
+            f"--mask {path}: has shape {tuple(mask.shape)}, but must have the shape of {wanted}; "
+            "give a mask on the same pixel grid."
+        )
+    return mask

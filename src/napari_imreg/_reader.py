@@ -3,7 +3,10 @@
 Each image HDU becomes an image layer; its header and WCS go into the layer's metadata, and a
 translate recorded by the plugin's writer is restored. Extensions that hold an error, variance
 or inverse-variance map open as their own (hidden) layers, ready to be picked as the noise of a
-registration. The data stay on disk: memory-mapped and wrapped in dask (as the command line
+registration. A ``DQ`` (data quality, non-zero = a bad pixel, as HST and JWST write it) or
+``MASK`` extension (non-zero = masked) opens as a labels layer beside the image, linked to it
+by ``metadata["fits_mask_of"]`` (the file's path), so the widgets ignore those pixels when they
+register that image. The data stay on disk: memory-mapped and wrapped in dask (as the command line
 reads them), so a file larger than memory opens and napari reads only the planes it shows.
 The file work is done by :func:`napari_imreg.core.read_fits`.
 """
@@ -15,8 +18,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from napari_imreg._io import is_fits_mask
 from napari_imreg.core import FitsImage, read_fits
 from napari_imreg.core._fits import choose_image, is_fits_path, looks_like_fits
+
+#: Where a DQ/MASK labels layer names the FITS file whose image it flags (as in
+#: :data:`napari_imreg._widgets._layers.FITS_MASK_KEY`, which needs napari to import).
+_FITS_MASK_KEY = "fits_mask_of"
 
 LayerData = tuple[Any, dict[str, Any], str]
 PathOrPaths = str | os.PathLike | Sequence[str | os.PathLike]
@@ -60,11 +70,32 @@ def read_fits_layers(path: PathOrPaths) -> list[LayerData]:
             _notify_error(f"napari-imreg cannot open {Path(one).name}: {exc}")
             raise
         stem = _stem(one)
-        main_index = choose_image([image.kind for image in images])
+        # A DQ/MASK extension is never "the image", wherever it sits in the file.
+        kinds = ["mask" if is_fits_mask(image.name) else image.kind for image in images]
+        main_index = choose_image(kinds)
         for i, image in enumerate(images):
             name = stem if i == main_index else f"{stem} [{image.name}]"
-            layers.append(_layer_data(image, name, Path(one), is_main=i == main_index))
+            if kinds[i] == "mask":
+                layers.append(_mask_layer_data(image, name, Path(one)))
+            else:
+                layers.append(_layer_data(image, name, Path(one), is_main=i == main_index))
     return layers
+
+
+def _mask_layer_data(image: FitsImage, name: str, path: Path) -> LayerData:
+    """A DQ/MASK extension as a labels layer: its integer flags as they are (each flag value a
+    colour), other values as 1 where non-zero."""
+    data = image.data
+    if data.dtype.kind not in "iu":
+        data = (data != 0).astype(np.uint8)
+    metadata = {
+        "fits_header": image.header,
+        "fits_path": str(path),
+        "fits_extension": image.name,
+        "fits_kind": "mask",
+        _FITS_MASK_KEY: str(path),
+    }
+    return data, {"name": name, "metadata": metadata, "opacity": 0.5}, "labels"
 
 
 def _layer_data(image: FitsImage, name: str, path: Path, *, is_main: bool) -> LayerData:

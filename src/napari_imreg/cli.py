@@ -199,6 +199,29 @@ def _common_options(function):
     return function
 
 
+def _mask_options(function):
+    options = [
+        click.option(
+            "--mask",
+            "mask_path",
+            type=click.Path(exists=True, dir_okay=False),
+            default=None,
+            help="Pixels to ignore: a file (npy, TIFF, FITS) on the images' pixel grid, non-zero "
+            "= ignore (for a stack: one frame's grid, or the stack's).",
+        ),
+        click.option(
+            "--fits-mask/--no-fits-mask",
+            default=True,
+            show_default=True,
+            help="Ignore the pixels flagged (non-zero) in a FITS file's DQ or MASK extension, "
+            "when it has one.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="napari-imreg")
 def cli():
@@ -214,6 +237,7 @@ def cli():
 @click.argument("moving", type=click.Path(exists=True, dir_okay=True))
 @_core_options(register)
 @_common_options
+@_mask_options
 @click.option(
     "--reference-error",
     type=click.FloatRange(min=0, min_open=True),
@@ -221,14 +245,21 @@ def cli():
     help="1-sigma noise per pixel of the reference image.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def pair(reference, moving, error, dataset, reference_error, as_json, **options):
-    """Register MOVING onto REFERENCE (FITS, TIFF, npy or zarr) and print the shift."""
+def pair(
+    reference, moving, error, dataset, mask_path, fits_mask, reference_error, as_json, **options
+):
+    """Register MOVING onto REFERENCE (FITS, TIFF, npy or zarr) and print the shift.
+
+    The pixels a FITS file's DQ or MASK extension flags are ignored (--no-fits-mask: used),
+    and so are those of --mask.
+    """
     from napari_imreg import _io
     from napari_imreg._shift_table import axis_names
     from napari_imreg.core import RegistrationWarning
 
     ref = _io.read_image(reference, dataset=dataset)
     mov = _io.read_image(moving, dataset=dataset)
+    mask = _pair_mask(reference, moving, ref.shape, mask_path, fits_mask)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RegistrationWarning)
         result = register(
@@ -236,6 +267,7 @@ def pair(reference, moving, error, dataset, reference_error, as_json, **options)
             mov,
             error=error,
             reference_error=reference_error,
+            mask=mask,
             **options,
         )
     for caught_warning in caught:  # still shown on stderr, as without the recording
@@ -273,6 +305,39 @@ def pair(reference, moving, error, dataset, reference_error, as_json, **options)
             click.echo(f"chi2 = {result.chi2_min:.6g} for {result.dof:.0f} degrees of freedom")
     if unmeasured is not None:
         raise _NotMeasured(unmeasured)
+
+
+def _pair_mask(reference, moving, shape, mask_path, fits_mask):
+    """(reference mask, moving mask) from --mask and each FITS file's DQ/MASK; None if none."""
+    import numpy as np
+
+    from napari_imreg import _io
+
+    shared = None if mask_path is None else _io.read_mask(mask_path, {"the images": shape})
+    flags = [_file_flags(path, shape) if fits_mask else None for path in (reference, moving)]
+    if shared is None and all(flagged is None for flagged in flags):
+        return None
+    masks = []
+    for flagged in flags:
+        ignored = np.zeros(shape, dtype=bool)
+        for part in (shared, flagged):
+            if part is not None:
+                ignored |= part
+        masks.append(ignored)
+    return tuple(masks)
+
+
+def _file_flags(path, *shapes):
+    """The pixels a FITS file's DQ/MASK extension flags, or None; refused if on another grid."""
+    from napari_imreg import _io
+
+    flags = _io.read_fits_mask(path)
+    if flags is not None and flags.shape not in shapes:
+        raise click.UsageError(
+            f"{path}: its DQ/MASK extension has shape {flags.shape}, but the image "
+            f"{' or '.join(map(str, shapes))}; use --no-fits-mask to register without it."
+        )
+    return flags
 
 
 class _NotMeasured(click.ClickException):
@@ -328,6 +393,7 @@ def _unmeasured(result, notes: list[str]) -> str | None:
 )
 @_core_options(register_stack)
 @_common_options
+@_mask_options
 @click.option(
     "--registered",
     type=click.Path(dir_okay=True, writable=True),
@@ -378,6 +444,8 @@ def stack(
     reference,
     error,
     dataset,
+    mask_path,
+    fits_mask,
     registered,
     order,
     workers,
@@ -388,6 +456,10 @@ def stack(
     **options,
 ):
     """Register every frame of STACK (multi-page TIFF, FITS cube, zarr, npy) to CSV.
+
+    The pixels a FITS stack's DQ or MASK extension flags are ignored (--no-fits-mask: used),
+    and so are those of --mask, where the core's register_stack takes a mask (without one,
+    --mask is refused and the DQ/MASK is not used, with a note).
 
     The outputs appear together when the run succeeds; until then, and after a failure or
     Ctrl-C, the files of an earlier run stay as they were.
@@ -412,11 +484,13 @@ def stack(
     frames = _io.read_stack(stack_path, dataset=dataset)
     if isinstance(reference, Path):
         reference = _io.read_image(reference)
+    mask = _stack_mask(stack_path, tuple(frames.shape), axis, mask_path, fits_mask)
     result = register_stack(
         frames,
         axis=axis,
         reference=reference,
         error=error,
+        **({} if mask is None else {"mask": mask}),
         **options,
     )
     count = result.shifts.shape[0]
@@ -448,6 +522,42 @@ def stack(
     unmeasured = _unmeasured_frames(result.shifts, result.errors)
     if unmeasured is not None:
         raise _NotMeasured(unmeasured)
+
+
+def _stack_mask(stack_path, shape, axis, mask_path, fits_mask):
+    """The pixels to ignore, frames first (one frame's grid or the stack's), or None."""
+    import inspect
+
+    import numpy as np
+
+    from napari_imreg import _io
+    from napari_imreg.core import register_stack
+
+    axis = axis % len(shape) if -len(shape) <= axis < len(shape) else 0
+    frame = tuple(n for i, n in enumerate(shape) if i != axis)
+    grids = {"one frame": frame, "the stack": tuple(shape)}
+    parts = [] if mask_path is None else [_io.read_mask(mask_path, grids)]
+    flags = _file_flags(stack_path, frame, tuple(shape)) if fits_mask else None
+    if flags is not None:
+        parts.append(flags)
+    if not parts:
+        return None
+    if "mask" not in inspect.signature(register_stack).parameters:
+        if mask_path is not None:
+            raise click.UsageError(
+                "--mask: this version of the core's register_stack takes no mask; register "
+                "without --mask."
+            )
+        click.echo(
+            f"napari-imreg: note: {stack_path}'s DQ/MASK is not used: this version of the "
+            "core's register_stack takes no mask.",
+            err=True,
+        )
+        return None
+    ignored = np.zeros(frame, dtype=bool)
+    for part in parts:
+        ignored = ignored | (np.moveaxis(part, axis, 0) if part.shape == tuple(shape) else part)
+    return ignored
 
 
 def _unmeasured_frames(shifts, errors) -> str | None:

@@ -14,6 +14,7 @@ from napari_imreg import __main__ as main_job
 from napari_imreg._display import virtual_display
 from napari_imreg._sample_data import HUBBLE_SHIFT
 from napari_imreg._widgets._pair import PairOptions, PairRegistration
+from napari_imreg.core import Options
 
 PLUGIN = "napari-imreg"
 REPO = Path(__file__).resolve().parents[2]
@@ -68,7 +69,7 @@ def test_widgets_are_in_the_layers_register_menu(viewer):
 def test_real_image_sample_with_known_shift(viewer):
     reference, moving = viewer.open_sample(PLUGIN, "shifted_hubble")
     assert moving.metadata["known_shift"] == HUBBLE_SHIFT
-    model = PairRegistration(viewer, PairOptions(boundary="overlap"))
+    model = PairRegistration(viewer, PairOptions(core=Options(boundary="overlap")))
     (job,) = model.plan(reference, [moving])
     model.run(job)
     error = job.full_error

@@ -6,7 +6,7 @@ from napari.components import ViewerModel
 
 from napari_imreg._widgets._layers import crop_to_common, layer_array, rgb_to_channel
 from napari_imreg._widgets._stack import StackOptions, StackRegistration
-from napari_imreg.core import make_extended, make_shifted
+from napari_imreg.core import Options, make_extended, make_shifted
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def test_stack_along_any_axis(model_viewer, axis):
     truth = np.array([[0.0, 0.0], [0.75, -1.5], [2.25, 0.5], [-1.0, 1.0]])
     frames = np.stack([make_shifted(base, s, noise=0.02, seed=i) for i, s in enumerate(truth)])
     layer = model_viewer.add_image(np.moveaxis(frames, 0, axis), rgb=False)
-    model = StackRegistration(model_viewer, StackOptions(axis=axis, boundary="wrap"))
+    model = StackRegistration(model_viewer, StackOptions(axis=axis, core=Options(boundary="wrap")))
     job = model.plan(layer)
     assert job.n_frames == 4
     results = list(model.frames(job))
@@ -35,7 +35,7 @@ def test_volume_time_lapse(model_viewer):
     truth = np.array([[0.0, 0.0, 0.0], [0.5, 1.25, -0.75]])
     frames = np.stack([make_shifted(base, s, noise=0.02, seed=i) for i, s in enumerate(truth)])
     layer = model_viewer.add_image(frames)  # (t, z, y, x)
-    model = StackRegistration(model_viewer, StackOptions(boundary="wrap"))
+    model = StackRegistration(model_viewer, StackOptions(core=Options(boundary="wrap")))
     job = model.plan(layer)
     list(model.frames(job))
     np.testing.assert_allclose(np.array(job.shifts), truth, atol=0.03)

@@ -6,7 +6,7 @@ import pytest
 from napari_imreg._sample_data import PAIR_SHIFT
 from napari_imreg._widgets import _pair, _worker
 from napari_imreg._widgets._pair import PairWidget
-from napari_imreg.core import make_extended, make_shifted
+from napari_imreg.core import Options, make_extended, make_shifted
 
 PLUGIN = "napari-imreg"
 
@@ -259,7 +259,7 @@ def test_core_errors_become_notifications_and_the_viewer_keeps_working(
 
 def test_model_is_usable_without_the_widget(viewer):
     layers = viewer.open_sample(PLUGIN, "extended_pair")
-    model = _pair.PairRegistration(viewer, _pair.PairOptions(boundary="wrap"))
+    model = _pair.PairRegistration(viewer, _pair.PairOptions(core=Options(boundary="wrap")))
     (job,) = model.plan(layers[0], [layers[1]])
     model.run(job)
     added = model.apply(job)

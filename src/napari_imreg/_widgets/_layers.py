@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import dask.array as da
 import numpy as np
@@ -169,6 +169,110 @@ COMMON_TOOLTIPS = {
 
 
 def set_tooltips(widget: Any, tooltips: dict[str, str]) -> None:
-    """Give a widget's controls (attributes named in ``tooltips``) their tooltips."""
+    """Give a widget's controls (attributes named in ``tooltips``) their tooltips; a control
+    the widget lacks (an option the core no longer has) is skipped."""
     for name, tip in tooltips.items():
-        getattr(widget, name).tooltip = tip
+        if hasattr(widget, name):
+            getattr(widget, name).tooltip = tip
+
+
+MaskMode = Literal["mask: ignore the marked pixels", "region of interest: use only these pixels"]
+#: How a mask layer is read: its marked pixels (non-zero labels, inside the shapes) are ignored,
+#: or they are the only pixels used.
+MASK_MODES: tuple[str, ...] = get_args(MaskMode)
+#: The metadata key of a Labels layer holding a FITS file's DQ or MASK extension: the
+#: ``fits_path`` of the image it belongs to (the widgets use it as that image's mask).
+FITS_MASK_KEY = "fits_mask_of"
+
+
+def mask_grid(
+    mask_layer: Layer,
+    image: Image,
+    shape: tuple[int, ...],
+    factor: Sequence[float] | None = None,
+    *,
+    frame_shape: tuple[int, ...] | None = None,
+) -> np.ndarray:
+    """The pixels a Labels or Shapes layer marks, on the grid of ``image`` (True = marked).
+
+    ``shape`` is the grid registered (the image's spatial shape) and ``factor`` its multiscale
+    step. A Labels layer must have that grid, or ``frame_shape`` (one frame of a stack, for
+    every frame), and the image's scale and translate: it is not resampled. A Shapes layer is
+    rasterised onto the grid through both layers' transforms, with its last two coordinates:
+    a 2-D region, the same in every plane (of ``frame_shape`` if given, else of ``shape``).
+
+    Raises
+    ------
+    ValueError
+        If the layer's grid does not match the image's, naming both.
+    """
+    from napari.layers import Labels, Shapes
+
+    ndim = len(shape)
+    if isinstance(mask_layer, Labels):
+        data = mask_layer.data[0] if mask_layer.multiscale else mask_layer.data
+        grid = tuple(data.shape)
+        n = len(grid)
+        same_place = np.allclose(
+            np.asarray(mask_layer.scale)[-n:], np.asarray(image.scale)[-n:]
+        ) and np.allclose(np.asarray(mask_layer.translate)[-n:], np.asarray(image.translate)[-n:])
+        if grid not in (tuple(shape), frame_shape) or not same_place:
+            frames = "" if frame_shape is None else f" or one frame {frame_shape}"
+            raise ValueError(
+                f"The mask {mask_layer.name!r} {grid} (scale {tuple(mask_layer.scale)}) is not on "
+                f"the grid of {image.name!r} {tuple(shape)}{frames} (scale "
+                f"{tuple(image.scale)}); choose a labels layer of the image's shape and "
+                "placement, or a shapes layer."
+            )
+        if factor is not None and not np.allclose(factor, 1):
+            raise ValueError(
+                f"{image.name!r} is registered at a coarser multiscale level; a labels mask "
+                "needs full resolution. Use a shapes layer as the mask instead."
+            )
+        return np.asarray(data) != 0
+    if isinstance(mask_layer, Shapes):
+        if ndim < 2:
+            raise ValueError(f"A shapes mask needs a 2-D image; {image.name!r} has {ndim} axes.")
+        step = np.ones(2) if factor is None else np.asarray(factor, dtype=float)[-2:]
+        vertices = []
+        for shape_data in mask_layer.data:
+            world = [mask_layer.data_to_world(v) for v in shape_data]
+            pixels = np.array([image.world_to_data(w) for w in world], dtype=float)
+            vertices.append(pixels[:, -2:] / step)
+        plane = np.zeros(shape[-2:], dtype=bool)
+        if vertices:
+            flat = Shapes(vertices, shape_type=list(mask_layer.shape_type))
+            plane = np.any(flat.to_masks(mask_shape=shape[-2:]), axis=0)
+        return np.broadcast_to(plane, shape if frame_shape is None else frame_shape)
+    raise ValueError(f"{mask_layer.name!r} is not a labels or shapes layer; it cannot be a mask.")
+
+
+def ignored_pixels(marked: np.ndarray, mode: str) -> np.ndarray:
+    """The core's mask (True = ignore) from the marked pixels and the mask mode."""
+    return marked if mode == MASK_MODES[0] else ~marked
+
+
+def fits_mask_layer(viewer: Any, image: Layer) -> Layer | None:
+    """The Labels layer holding the DQ/MASK extension of the FITS file ``image`` came from
+    (of the same ``EXTVER``, for files with several SCI/DQ sets), or None."""
+    from napari.layers import Labels
+
+    path = image.metadata.get("fits_path")
+    if path is None or isinstance(image, Labels):
+        return None
+    version = _extver(image)
+    return next(
+        (
+            layer
+            for layer in viewer.layers
+            if isinstance(layer, Labels)
+            and layer.metadata.get(FITS_MASK_KEY) == path
+            and _extver(layer) == version
+        ),
+        None,
+    )
+
+
+def _extver(layer: Layer) -> Any:
+    header = layer.metadata.get("fits_header")
+    return 1 if header is None else header.get("EXTVER", 1)

@@ -34,46 +34,49 @@ from magicgui.widgets import (
     Label,
     PushButton,
     Select,
-    SpinBox,
     TextEdit,
 )
-from napari.layers import Image
+from napari.layers import Image, Labels, Layer, Shapes
 from napari.utils.colormaps import Colormap
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QSizePolicy
 
 from napari_imreg._widgets._layers import (
     COMMON_TOOLTIPS,
+    MASK_MODES,
     MULTISCALE_PIXEL_BUDGET,
     OUTPUT_KEY,
     RGB_CHANNELS,
     LayerArray,
+    MaskMode,
     RgbChannel,
     add_output,
     axis_names,
     crop_to_common,
     describe,
+    fits_mask_layer,
+    ignored_pixels,
     is_output,
     layer_array,
+    mask_grid,
     materialize,
     set_tooltips,
 )
+from napari_imreg._widgets._options import PEAK_OPTIONS, OptionControls
 from napari_imreg._widgets._plot import SIGMA_COLORS, DeltaChi2Plot
 from napari_imreg._widgets._worker import start_worker
-from napari_imreg.core import delta_chi2_levels
+from napari_imreg.core import Options, delta_chi2_levels
 
 if TYPE_CHECKING:
     import napari
 
 Noise = Literal["estimate from data", "error layer", "scalar"]
 Method = Literal["chi2", "dft", "taylor"]
-Boundary = Literal["overlap", "wrap"]
 Output = Literal["shifted copy", "in place (translate)"]
 
 # The dropdowns offer exactly the values of the types above.
 NOISE_CHOICES: tuple[str, ...] = get_args(Noise)
 METHOD_CHOICES: tuple[str, ...] = get_args(Method)
-BOUNDARY_CHOICES: tuple[str, ...] = get_args(Boundary)
 OUTPUT_CHOICES: tuple[str, ...] = get_args(Output)
 
 #: The Δχ² map layer spans this fraction of the reference's smaller displayed side.
@@ -88,9 +91,13 @@ class PairOptions:
     error_layer: Image | None = None
     error_value: float = 1.0
     method: Method = "chi2"
-    upsample_factor: int | Literal["auto"] = "auto"
-    boundary: Boundary = "overlap"
-    zero_mean: bool = True
+    #: The core's options (upsample_factor, boundary, zero_mean, prefilter, ...).
+    core: Options = field(default_factory=Options)
+    #: A Labels or Shapes layer marking pixels, read as ``mask_mode`` says (None: no mask).
+    mask_layer: Layer | None = None
+    mask_mode: MaskMode = MASK_MODES[0]
+    #: Ignore the pixels flagged by each image's FITS DQ or MASK extension, when it has one.
+    fits_masks: bool = True
     rgb_channel: RgbChannel = "luminance"
     output: Output = "shifted copy"
     delta_chi2_map: bool = True
@@ -105,6 +112,8 @@ class PairJob:
     reference_array: LayerArray
     moving_array: LayerArray
     error: np.ndarray | float | None
+    #: The pixels to ignore in (reference, moving), True = ignore; None: none.
+    mask: tuple[np.ndarray, np.ndarray] | None = None
     notes: list[str] = field(default_factory=list)
     result: Any = None  # the core's RegistrationResult, once run
     shifted: Any = None  # the shifted copy of the moving data, once run (if asked for)
@@ -198,6 +207,7 @@ class PairRegistration:
                 "give them matching pyramids or register single-scale layers."
             )
         error = self._error_for(moving, mov_data.shape)
+        mask = self._mask_for(reference, ref_array, moving, mov_array, notes)
         if ref_data.shape != mov_data.shape:
             arrays = [ref_data, mov_data]
             if isinstance(error, np.ndarray):
@@ -210,6 +220,8 @@ class PairRegistration:
             ref_data, mov_data = arrays[0], arrays[1]
             if isinstance(error, np.ndarray):
                 error = arrays[2]
+            if mask is not None:
+                mask = tuple(crop_to_common([*mask, ref_data])[0][:2])
         if ref_data.dtype != mov_data.dtype:
             notes.append(
                 f"dtypes differ ({ref_data.dtype} and {mov_data.dtype}): both are registered "
@@ -221,8 +233,68 @@ class PairRegistration:
             reference_array=replace(ref_array, data=ref_data),
             moving_array=replace(mov_array, data=mov_data),
             error=error,
+            mask=mask,
             notes=notes,
         )
+
+    def _mask_for(
+        self,
+        reference: Image,
+        ref_array: LayerArray,
+        moving: Image,
+        mov_array: LayerArray,
+        notes: list[str],
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The pixels to ignore in each image: the chosen mask or region of interest (the
+        same pixels in both), and each image's FITS DQ/MASK extension. None: no mask."""
+        options = self.options
+        layers = [options.mask_layer] if options.mask_layer is not None else []
+        if options.fits_masks:
+            found = [fits_mask_layer(self.viewer, layer) for layer in (reference, moving)]
+            layers += [layer for layer in found if layer is not None]
+        if not layers:
+            return None
+        if options.method != "chi2":
+            if options.mask_layer is not None:
+                raise ValueError(
+                    f"The {options.method} method takes no mask; choose the chi2 method to "
+                    f"use {options.mask_layer.name!r}, or no mask."
+                )
+            notes.append(f"The {options.method} method takes no mask: the FITS DQ is not used.")
+            return None
+        # The chosen mask lies on the reference's grid; the core uses the same pixels of the
+        # moving image (a detector's hot pixels, a window around a cell).
+        shared = None
+        if options.mask_layer is not None:
+            marked = mask_grid(
+                options.mask_layer, reference, tuple(ref_array.data.shape), ref_array.factor
+            )
+            shared = ignored_pixels(marked, options.mask_mode)
+        masks = []
+        for image, array in ((reference, ref_array), (moving, mov_array)):
+            parts = [] if shared is None else [shared]
+            dq = fits_mask_layer(self.viewer, image) if options.fits_masks else None
+            if dq is not None:
+                parts.append(mask_grid(dq, image, tuple(array.data.shape), array.factor))
+                notes.append(f"{image.name!r}: ignoring the pixels its {dq.name!r} flags.")
+            ignored = np.zeros(array.data.shape, dtype=bool)
+            for part in parts:  # cropped to the common region when the shapes differ
+                part, ignored = crop_to_common([part, ignored])[0]
+                ignored = ignored | part
+            masks.append(ignored)
+        if options.mask_layer is not None:
+            kept = int(np.count_nonzero(~masks[0]))
+            notes.append(
+                f"{options.mask_layer.name!r} as the {options.mask_mode.split(':')[0]}: "
+                f"{kept} of {masks[0].size} reference pixels are used."
+            )
+            if kept == 0:
+                raise ValueError(
+                    f"The {options.mask_mode.split(':')[0]} {options.mask_layer.name!r} leaves "
+                    "no pixel to register; draw it over the image, or switch mask and region "
+                    "of interest."
+                )
+        return masks[0], masks[1]
 
     def _error_for(self, moving: Image, shape: tuple[int, ...]) -> np.ndarray | float | None:
         options = self.options
@@ -255,6 +327,7 @@ class PairRegistration:
             materialize(job.reference_array.data),
             materialize(job.moving_array.data),
             error=materialize(job.error),
+            mask=job.mask,
             options=self.options,
         )
         if self.options.output == "shifted copy":
@@ -264,7 +337,7 @@ class PairRegistration:
     def _shifted_copy(self, job: PairJob) -> Any:
         layer = job.moving
         shift = job.full_shift
-        boundary = self.options.boundary
+        boundary = self.options.core.boundary
         if layer.multiscale:
             full = np.array(_spatial_shape(layer, layer.data[0].shape), dtype=float)
             out = []
@@ -408,26 +481,25 @@ def register_arrays(
     *,
     error: np.ndarray | float | None,
     options: PairOptions,
+    mask: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Any:
-    """Call the core function for ``options.method`` and return its RegistrationResult."""
+    """Call the core function for ``options.method`` and return its RegistrationResult.
+
+    The chi2 method takes every option of the core's :class:`~napari_imreg.core.Options` and the
+    mask; the DFT and Taylor methods take the upsample factor (DFT) and zero mean only.
+    """
     from napari_imreg import core
 
+    settings = options.core
     if options.method == "chi2":
-        return core.register(
-            reference,
-            moving,
-            error=error,
-            upsample_factor=options.upsample_factor,
-            boundary=options.boundary,
-            zero_mean=options.zero_mean,
-        )
+        return core.register(reference, moving, error=error, mask=mask, **settings.as_dict())
     if options.method == "dft":
-        upsample = 10 if options.upsample_factor == "auto" else options.upsample_factor
+        upsample = 10 if settings.upsample_factor == "auto" else settings.upsample_factor
         return core.register_dft(
-            reference, moving, error=error, upsample_factor=upsample, zero_mean=options.zero_mean
+            reference, moving, error=error, upsample_factor=upsample, zero_mean=settings.zero_mean
         )
     if options.method == "taylor":
-        return core.register_taylor(reference, moving, error=error, zero_mean=options.zero_mean)
+        return core.register_taylor(reference, moving, error=error, zero_mean=settings.zero_mean)
     raise ValueError(f"method={options.method!r} is not one of {METHOD_CHOICES}.")
 
 
@@ -440,7 +512,8 @@ def registration_record(job: PairJob, options: PairOptions) -> dict[str, Any]:
         "shift": tuple(float(v) for v in job.full_shift),
         "error": tuple(float(v) for v in job.full_error),
         "method": options.method,
-        "boundary": options.boundary,
+        "boundary": options.core.boundary,
+        "mask": None if options.mask_layer is None else options.mask_layer.name,
         "noise": None if result.noise is None else float(result.noise),
         "filter_strength": result.filter_strength,
         "upsample_factor": result.upsample_factor,
@@ -511,6 +584,14 @@ _TOOLTIPS = {
     "_cancel_button": "Stop after the layer being registered; finished ones are kept.",
     "_show_map": "Add the Δχ² map as a layer beside the reference, and plot it here: the "
     "1σ/2σ/3σ regions of the shift, the fitted ellipses and the shift.",
+    "_mask_layer": "A labels layer (non-zero pixels) or a shapes layer (inside the shapes) "
+    "marking pixels of the reference's grid, used for both images as 'mask means' says. "
+    "Shapes are drawn in world coordinates and rasterised onto each image's grid.",
+    "_mask_mode": "mask: the marked pixels are ignored (hot pixels, a satellite trail, an "
+    "unrelated bright object); region of interest: only the marked pixels are used (a cell, a "
+    "star field).",
+    "_fits_masks": "Ignore the pixels flagged (non-zero) in each image's FITS DQ or MASK "
+    "extension, opened as a labels layer beside the image.",
     "_y_up": "Show images with the y axis up, as DS9 shows FITS images (only the view turns; "
     "the data and shifts are unchanged).",
 }
@@ -532,10 +613,16 @@ class PairWidget(Container):
         self._error_layer = ComboBox(label="error layer", choices=self._image_choices)
         self._error_value = FloatSpinBox(label="noise σ", value=1.0, min=1e-9, max=1e9, step=0.01)
         self._method = ComboBox(label="method", choices=METHOD_CHOICES, value="chi2")
-        self._auto_upsample = CheckBox(text="auto upsample", value=True)
-        self._upsample = SpinBox(label="upsample factor", value=20, min=1, max=1000)
-        self._boundary = ComboBox(label="boundary", choices=BOUNDARY_CHOICES, value="overlap")
-        self._zero_mean = CheckBox(text="zero mean", value=True)
+        self.option_controls = OptionControls()
+        # The main options' controls by their old names (scripts and tests set them).
+        controls = self.option_controls.by_name
+        self._auto_upsample, self._upsample = controls["upsample_factor"]
+        for name in ("boundary", "zero_mean"):
+            if name in controls:  # an option the core renames disappears here with it
+                setattr(self, f"_{name}", controls[name][0])
+        self._mask_layer = ComboBox(label="mask layer", choices=self._mask_choices)
+        self._mask_mode = ComboBox(label="mask means", choices=MASK_MODES, value=MASK_MODES[0])
+        self._fits_masks = CheckBox(text="ignore FITS DQ/MASK flags", value=True)
         self._rgb_channel = ComboBox(label="RGB channel", choices=RGB_CHANNELS, value="luminance")
         self._output = ComboBox(label="output", choices=OUTPUT_CHOICES, value="shifted copy")
         self._show_map = CheckBox(text="Δχ² map (layer and plot)", value=True)
@@ -560,10 +647,10 @@ class PairWidget(Container):
                 self._error_layer,
                 self._error_value,
                 self._method,
-                self._auto_upsample,
-                self._upsample,
-                self._boundary,
-                self._zero_mean,
+                self._mask_layer,
+                self._mask_mode,
+                self._fits_masks,
+                *self.option_controls.widgets,
                 self._rgb_channel,
                 self._output,
                 self._show_map,
@@ -575,10 +662,18 @@ class PairWidget(Container):
             ]
         )
         self.native.layout().addWidget(self.plot)
-        for widget in (self._noise, self._method, self._auto_upsample, self._reference):
+        for widget in (self._noise, self._method, self._reference, self._mask_layer):
             widget.changed.connect(self._update_visibility)
         self._moving.changed.connect(self._update_visibility)
-        for widget in (self._reference, self._moving, self._noise, self._error_layer):
+        for widget in (
+            self._reference,
+            self._moving,
+            self._noise,
+            self._error_layer,
+            self._mask_layer,
+            self._mask_mode,
+            self._fits_masks,
+        ):
             widget.changed.connect(self._explain)
         self._run_button.changed.connect(self.run)
         self._cancel_button.changed.connect(self.cancel)
@@ -592,16 +687,22 @@ class PairWidget(Container):
     # ---------------------------------------------------------------- public
     @property
     def options(self) -> PairOptions:
-        """The options as currently set in the widget."""
-        upsample: int | str = "auto" if self._auto_upsample.value else int(self._upsample.value)
+        """The options as currently set in the widget.
+
+        Raises
+        ------
+        ValueError, TypeError
+            From the core's :class:`~napari_imreg.core.Options`, for a value it refuses.
+        """
         return PairOptions(
             noise=self._noise.value,
             error_layer=self._error_layer.value,
             error_value=float(self._error_value.value),
             method=self._method.value,
-            upsample_factor=upsample,
-            boundary=self._boundary.value,
-            zero_mean=bool(self._zero_mean.value),
+            core=self.option_controls.options(),
+            mask_layer=self._mask_layer.value,
+            mask_mode=self._mask_mode.value,
+            fits_masks=bool(self._fits_masks.value),
             rgb_channel=self._rgb_channel.value,
             output=self._output.value,
             delta_chi2_map=bool(self._show_map.value),
@@ -623,8 +724,8 @@ class PairWidget(Container):
         if self.busy:
             show_info("A registration is already running.")
             return None
-        self.model.options = self.options
         try:
+            self.model.options = self.options
             jobs = self.model.plan(self._reference.value, self._moving.value)
         except (ValueError, TypeError) as exc:
             show_error(str(exc))
@@ -655,8 +756,8 @@ class PairWidget(Container):
     def explain(self) -> str:
         """What a run would do with the layers chosen: notes (crops, channels, levels,
         dtypes), or why it would refuse. Shown under the buttons as the choice changes."""
-        self.model.options = self.options
         try:
+            self.model.options = self.options
             jobs = self.model.plan(self._reference.value, self._moving.value or [])
         except (ValueError, TypeError) as exc:
             return str(exc)
@@ -689,6 +790,7 @@ class PairWidget(Container):
 
     def _on_layers_changed(self, event: Any = None) -> None:
         self.reset_choices()
+        self._update_visibility()  # a FITS DQ/MASK layer opened or closed
         if self.busy:
             return
         # Results of layers that are gone no longer describe the viewer.
@@ -730,6 +832,14 @@ class PairWidget(Container):
     def _image_choices(self, widget: Any = None) -> list[tuple[str, Image]]:
         return [(layer.name, layer) for layer in _inputs(self.viewer)]
 
+    def _mask_choices(self, widget: Any = None) -> list[tuple[str, Layer | None]]:
+        masks = [
+            (layer.name, layer)
+            for layer in self.viewer.layers
+            if isinstance(layer, Labels | Shapes) and not is_output(layer)
+        ]
+        return [("none", None), *masks]
+
     def _preselect(self) -> None:
         images = _inputs(self.viewer)
         if len(images) >= 2:
@@ -740,8 +850,13 @@ class PairWidget(Container):
         noise = self._noise.value
         self._error_layer.visible = noise == "error layer"
         self._error_value.visible = noise == "scalar"
-        self._upsample.visible = not self._auto_upsample.value and self._method.value != "taylor"
-        self._auto_upsample.visible = self._method.value != "taylor"
+        method = self._method.value
+        peak = {"dft": PEAK_OPTIONS, "taylor": ("zero_mean",)}
+        self.option_controls.show_only(peak.get(method))
+        self._mask_mode.visible = self._mask_layer.value is not None
+        self._fits_masks.visible = any(
+            fits_mask_layer(self.viewer, layer) is not None for layer in _inputs(self.viewer)
+        )
         chosen = [self._reference.value, *(self._moving.value or [])]
         self._rgb_channel.visible = any(isinstance(layer, Image) and layer.rgb for layer in chosen)
 

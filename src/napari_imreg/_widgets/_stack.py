@@ -40,33 +40,38 @@ from magicgui.widgets import (
     Select,
     SpinBox,
 )
-from napari.layers import Image, Labels, Layer
+from napari.layers import Image, Labels, Layer, Shapes
 from napari.utils.notifications import show_error, show_info
 
 from napari_imreg._shift_table import load_shifts_csv, save_shifts_csv
 from napari_imreg._widgets._layers import (
     COMMON_TOOLTIPS,
+    MASK_MODES,
     OUTPUT_KEY,
     RGB_CHANNELS,
+    MaskMode,
     RgbChannel,
     add_output,
+    fits_mask_layer,
+    ignored_pixels,
     is_output,
+    mask_grid,
     rgb_to_channel,
     set_tooltips,
 )
+from napari_imreg._widgets._options import OptionControls
 from napari_imreg._widgets._plot import ShiftPlot
 from napari_imreg._widgets._worker import start_worker
+from napari_imreg.core import Options
 
 if TYPE_CHECKING:
     import napari
 
 Reference = Literal["first frame", "frame index", "mean", "previous frame"]
 StackNoise = Literal["estimate from data", "scalar"]
-Boundary = Literal["overlap", "wrap"]
 # The dropdowns offer exactly the values of the types above.
 REFERENCE_CHOICES: tuple[str, ...] = get_args(Reference)
 NOISE_CHOICES: tuple[str, ...] = get_args(StackNoise)
-BOUNDARY_CHOICES: tuple[str, ...] = get_args(Boundary)
 # How the model's reference choice is spelled for the core's iter_register_stack.
 _CORE_REFERENCE = {"mean": "mean", "previous frame": "previous"}
 #: The widget redraws its plot and status at most this often (seconds).
@@ -82,9 +87,14 @@ class StackOptions:
     reference_index: int = 0
     noise: StackNoise = "estimate from data"
     error_value: float = 1.0
-    upsample_factor: int | Literal["auto"] = "auto"
-    boundary: Boundary = "overlap"
-    zero_mean: bool = True
+    #: The core's options (upsample_factor, boundary, zero_mean, prefilter, ...).
+    core: Options = field(default_factory=Options)
+    #: A Labels or Shapes layer marking pixels, read as ``mask_mode`` says (None: no mask):
+    #: one frame's grid for every frame, or the stack's grid for a mask per frame.
+    mask_layer: Layer | None = None
+    mask_mode: MaskMode = MASK_MODES[0]
+    #: Ignore the pixels flagged by the stack's FITS DQ or MASK extension, when it has one.
+    fits_masks: bool = True
     rgb_channel: RgbChannel = "luminance"
 
 
@@ -95,6 +105,10 @@ class StackJob:
     layer: Image
     stack: Any  # numpy, or dask for a lazy layer (never read whole on the GUI thread)
     axis: int
+    #: The pixels to ignore (True), frames first: one frame's mask, or one per frame; or None.
+    mask: np.ndarray | None = None
+    #: What the plan did that the user should know, in words.
+    notes: list[str] = field(default_factory=list)
     shifts: list[np.ndarray] = field(default_factory=list)
     errors: list[np.ndarray] = field(default_factory=list)
 
@@ -172,7 +186,42 @@ class StackRegistration:
             )
         if options.noise == "scalar" and not options.error_value > 0:
             raise ValueError(f"The noise value must be positive, got {options.error_value}.")
-        return StackJob(layer=layer, stack=stack, axis=axis)
+        notes: list[str] = []
+        mask = self._mask_for(layer, tuple(stack.shape), axis, notes)
+        return StackJob(layer=layer, stack=stack, axis=axis, mask=mask, notes=notes)
+
+    def _mask_for(
+        self, layer: Image, shape: tuple[int, ...], axis: int, notes: list[str]
+    ) -> np.ndarray | None:
+        """The pixels to ignore, frames first: the chosen mask or region of interest, and the
+        stack's FITS DQ/MASK extension. A mask of one frame's grid applies to every frame."""
+        options = self.options
+        frame_shape = tuple(n for i, n in enumerate(shape) if i != axis)
+        dq = fits_mask_layer(self.viewer, layer) if options.fits_masks else None
+        found = [(options.mask_layer, options.mask_mode), (dq, MASK_MODES[0])]
+        found = [(mask, mode) for mask, mode in found if mask is not None]
+        if not found:
+            return None
+        if not _core_takes_mask():
+            if options.mask_layer is None:  # the FITS flags, used when they can be
+                notes.append(
+                    f"{dq.name!r} is not used: this version of the core's register_stack "
+                    "takes no mask."
+                )
+                return None
+            raise ValueError(
+                "This version of the core's register_stack takes no mask, so "
+                f"{options.mask_layer.name!r} cannot be used; choose no mask layer."
+            )
+        ignored = np.zeros(frame_shape, dtype=bool)
+        for mask_layer, mode in found:
+            marked = mask_grid(mask_layer, layer, shape, frame_shape=frame_shape)
+            if marked.shape == shape:
+                marked = np.moveaxis(marked, axis, 0)
+            ignored = ignored | ignored_pixels(marked, mode)
+        if not np.any(~ignored):
+            raise ValueError("The mask leaves no pixel to register; draw it over the image.")
+        return ignored
 
     def frames(self, job: StackJob) -> Iterator[FrameResult]:
         """Register the frames in order, yielding each as it is done (fills ``job``)."""
@@ -185,10 +234,10 @@ class StackRegistration:
         options = self.options
         core_options = {
             "error": options.error_value if options.noise == "scalar" else None,
-            "upsample_factor": options.upsample_factor,
-            "boundary": options.boundary,
-            "zero_mean": options.zero_mean,
+            **options.core.as_dict(),
         }
+        if job.mask is not None:
+            core_options["mask"] = job.mask
         if options.reference in _CORE_REFERENCE:
             results = self._one_by_one(job, _CORE_REFERENCE[options.reference], core_options)
         else:
@@ -207,6 +256,8 @@ class StackRegistration:
         stack = _frames_first(job.stack, job.axis)
         if isinstance(stack, np.ndarray):  # views of the frames; the core sizes the chunks
             stack = da.from_array(stack, chunks=(1, *stack.shape[1:]), name=False)
+        # register_stack runs one FFT thread per frame, frames in parallel: it takes no threads.
+        core_options = {k: v for k, v in core_options.items() if k != "threads"}
         result = _core_register_stack(stack, reference=reference, **core_options)
         shifts, errors = result.shifts, result.errors
         starts = np.cumsum((0, *shifts.chunks[0]))
@@ -265,7 +316,7 @@ class StackRegistration:
         if rgb:
             channels = [
                 _apply_shifts(
-                    frames[..., c], shifts, axis=axis, boundary=self.options.boundary, order=3
+                    frames[..., c], shifts, axis=axis, boundary=self.options.core.boundary, order=3
                 )
                 for c in range(frames.shape[-1])
             ]
@@ -276,7 +327,7 @@ class StackRegistration:
                 frames,
                 shifts,
                 axis=axis,
-                boundary="overlap" if is_labels else self.options.boundary,
+                boundary="overlap" if is_labels else self.options.core.boundary,
                 order=order,
             )
         if is_labels:
@@ -325,6 +376,13 @@ _TOOLTIPS = {
     "_reference": "What each frame is registered onto: the first frame, a chosen frame, the "
     "mean of all frames, or the previous frame (the drift then accumulates from frame 0).",
     "_reference_index": "The reference frame's index along the frame axis.",
+    "_mask_layer": "A labels layer (non-zero pixels) or a shapes layer (inside the shapes) "
+    "marking pixels: of one frame's grid (used for every frame) or of the stack's grid (a "
+    "mask per frame), read as 'mask means' says.",
+    "_mask_mode": "mask: the marked pixels are ignored; region of interest: only the marked "
+    "pixels are used.",
+    "_fits_masks": "Ignore the pixels flagged (non-zero) in the stack's FITS DQ or MASK "
+    "extension, opened as a labels layer beside it.",
     "_apply_to": "Other layers with the same frames (channels, labels) to move the same way.",
     "_cancel_button": "Stop after the batch of frames being registered; the frames done are "
     "kept, and 'Apply shifts' adds a copy of those frames only, marked partial.",
@@ -358,10 +416,16 @@ class StackWidget(Container):
         self._reference_index = SpinBox(label="frame index", value=0, min=0, max=1_000_000)
         self._noise = ComboBox(label="noise", choices=NOISE_CHOICES, value=NOISE_CHOICES[0])
         self._error_value = FloatSpinBox(label="noise σ", value=1.0, min=1e-9, max=1e9, step=0.01)
-        self._auto_upsample = CheckBox(text="auto upsample", value=True)
-        self._upsample = SpinBox(label="upsample factor", value=20, min=1, max=1000)
-        self._boundary = ComboBox(label="boundary", choices=BOUNDARY_CHOICES, value="overlap")
-        self._zero_mean = CheckBox(text="zero mean", value=True)
+        self.option_controls = OptionControls()
+        # The main options' controls by their old names (scripts and tests set them).
+        controls = self.option_controls.by_name
+        self._auto_upsample, self._upsample = controls["upsample_factor"]
+        for name in ("boundary", "zero_mean"):
+            if name in controls:  # an option the core renames disappears here with it
+                setattr(self, f"_{name}", controls[name][0])
+        self._mask_layer = ComboBox(label="mask layer", choices=self._mask_choices)
+        self._mask_mode = ComboBox(label="mask means", choices=MASK_MODES, value=MASK_MODES[0])
+        self._fits_masks = CheckBox(text="ignore FITS DQ/MASK flags", value=True)
         self._rgb_channel = ComboBox(label="RGB channel", choices=RGB_CHANNELS, value="luminance")
         self._apply_to = Select(label="apply to", choices=self._other_choices)
         self._apply_when_done = CheckBox(text="apply shifts when done", value=True)
@@ -381,10 +445,10 @@ class StackWidget(Container):
                 self._reference_index,
                 self._noise,
                 self._error_value,
-                self._auto_upsample,
-                self._upsample,
-                self._boundary,
-                self._zero_mean,
+                self._mask_layer,
+                self._mask_mode,
+                self._fits_masks,
+                *self.option_controls.widgets,
                 self._rgb_channel,
                 self._apply_to,
                 self._apply_when_done,
@@ -403,7 +467,7 @@ class StackWidget(Container):
         self._last_update = 0.0
 
         self._layer.changed.connect(self._on_layer_changed)
-        for widget in (self._reference, self._noise, self._auto_upsample):
+        for widget in (self._reference, self._noise, self._mask_layer):
             widget.changed.connect(self._update_visibility)
         self._run_button.changed.connect(self.run)
         self._cancel_button.changed.connect(self.cancel)
@@ -418,17 +482,23 @@ class StackWidget(Container):
     # ---------------------------------------------------------------- public
     @property
     def options(self) -> StackOptions:
-        """The options as currently set in the widget."""
-        upsample: int | str = "auto" if self._auto_upsample.value else int(self._upsample.value)
+        """The options as currently set in the widget.
+
+        Raises
+        ------
+        ValueError, TypeError
+            From the core's :class:`~napari_imreg.core.Options`, for a value it refuses.
+        """
         return StackOptions(
             axis=int(self._axis.value or 0),
             reference=self._reference.value,
             reference_index=int(self._reference_index.value),
             noise=self._noise.value,
             error_value=float(self._error_value.value),
-            upsample_factor=upsample,
-            boundary=self._boundary.value,
-            zero_mean=bool(self._zero_mean.value),
+            core=self.option_controls.options(),
+            mask_layer=self._mask_layer.value,
+            mask_mode=self._mask_mode.value,
+            fits_masks=bool(self._fits_masks.value),
             rgb_channel=self._rgb_channel.value,
         )
 
@@ -447,8 +517,8 @@ class StackWidget(Container):
         if self.busy:
             show_info("A stack registration is already running.")
             return None
-        self.model.options = self.options
         try:
+            self.model.options = self.options
             job = self.model.plan(self._layer.value)
         except (ValueError, TypeError) as exc:
             show_error(str(exc))
@@ -458,6 +528,8 @@ class StackWidget(Container):
         self.shifts = self.errors = None
         self._progress.max = job.n_frames
         self._progress.value = 0
+        for note in job.notes:
+            show_info(note)
         self._status.value = f"Registering {job.n_frames} frames…"
         self._apply_button.enabled = self._save_button.enabled = False
         self.plot.set_data(None, None, job.n_frames)
@@ -491,7 +563,11 @@ class StackWidget(Container):
         if self.busy:
             show_info("Wait for the running registration to finish, or cancel it.")
             return None
-        self.model.options = self.options
+        try:
+            self.model.options = self.options
+        except (ValueError, TypeError) as exc:
+            show_error(str(exc))
+            return None
         targets = [self._layer.value, *(self._apply_to.value or [])]
         targets = [layer for layer in dict.fromkeys(targets) if layer is not None]
         self.last_added = []
@@ -585,6 +661,7 @@ class StackWidget(Container):
 
     def _on_layers_changed(self, event: Any = None) -> None:
         self.reset_choices()
+        self._update_visibility()  # a FITS DQ/MASK layer opened or closed
 
     def _on_layer_changed(self, event: Any = None) -> None:
         self._axis.reset_choices()
@@ -619,6 +696,14 @@ class StackWidget(Container):
             and not is_output(layer)
         ]
 
+    def _mask_choices(self, widget: Any = None) -> list[tuple[str, Layer | None]]:
+        masks = [
+            (layer.name, layer)
+            for layer in self.viewer.layers
+            if isinstance(layer, Labels | Shapes) and not is_output(layer)
+        ]
+        return [("none", None), *masks]
+
     def _preselect(self) -> None:
         choices = self._image_choices()
         if choices:
@@ -627,8 +712,11 @@ class StackWidget(Container):
     def _update_visibility(self, event: Any = None) -> None:
         self._reference_index.visible = self._reference.value == "frame index"
         self._error_value.visible = self._noise.value == "scalar"
-        self._upsample.visible = not self._auto_upsample.value
+        self.option_controls.update_visibility()
+        self._mask_mode.visible = self._mask_layer.value is not None
         layer = self._layer.value
+        dq = None if layer is None else fits_mask_layer(self.viewer, layer)
+        self._fits_masks.visible = dq is not None
         self._rgb_channel.visible = bool(layer is not None and layer.rgb)
 
     def _ask_save(self, event: Any = None) -> None:
@@ -672,6 +760,18 @@ def _core_frames(stack: Any, **options: Any) -> Iterator[tuple[int, Any]]:
     from napari_imreg.core import iter_register_stack
 
     yield from iter_register_stack(stack, **options)
+
+
+def _core_takes_mask() -> bool:
+    """Whether the core's stack registration takes a ``mask`` (it did not at first)."""
+    import inspect
+
+    from napari_imreg.core import iter_register_stack, register_stack
+
+    return all(
+        "mask" in inspect.signature(function).parameters
+        for function in (register_stack, iter_register_stack)
+    )
 
 
 def _core_register_stack(frames: Any, **options: Any) -> Any:
