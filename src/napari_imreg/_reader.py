@@ -73,13 +73,35 @@ def read_fits_layers(path: PathOrPaths) -> list[LayerData]:
         # A DQ/MASK extension is never "the image", wherever it sits in the file.
         kinds = ["mask" if is_fits_mask(image.name) else image.kind for image in images]
         main_index = choose_image(kinds)
-        for i, image in enumerate(images):
-            name = stem if i == main_index else f"{stem} [{image.name}]"
+        names = _layer_names(stem, images, main_index)
+        for i, (image, name) in enumerate(zip(images, names, strict=True)):
             if kinds[i] == "mask":
                 layers.append(_mask_layer_data(image, name, Path(one)))
             else:
                 layers.append(_layer_data(image, name, Path(one), is_main=i == main_index))
     return layers
+
+
+def _layer_names(stem: str, images: Sequence[FitsImage], main_index: int) -> list[str]:
+    """Each layer's name: the file's stem for its image, ``stem [EXTNAME]`` for the others.
+
+    An ``EXTNAME`` that several HDUs share (``SCI`` in a multi-chip exposure) is followed by the
+    HDU's ``EXTVER``, as in the FITS extended file name ``[SCI,2]``, the main image included, so
+    no two layers of one file differ only by napari's ``[1]`` suffix.
+    """
+    counts: dict[str, int] = {}
+    for image in images:
+        counts[image.name] = counts.get(image.name, 0) + 1
+    seen: dict[str, int] = {}
+    names = []
+    for i, image in enumerate(images):
+        seen[image.name] = seen.get(image.name, 0) + 1
+        if counts[image.name] > 1:
+            version = image.header.get("EXTVER", seen[image.name])
+            names.append(f"{stem} [{image.name},{version}]")
+        else:
+            names.append(stem if i == main_index else f"{stem} [{image.name}]")
+    return names
 
 
 def _mask_layer_data(image: FitsImage, name: str, path: Path) -> LayerData:

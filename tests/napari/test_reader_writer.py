@@ -62,6 +62,20 @@ def test_uncertainty_extensions_open_as_their_own_layers(viewer, multi_extension
     np.testing.assert_array_equal(layers[2].data, 0.25)
 
 
+def test_repeated_extension_names_are_told_apart_by_their_version(viewer, tmp_path, image):
+    # A two-chip exposure: SCI,1 ERR,1 SCI,2 ERR,2 after an empty primary HDU.
+    hdus = [fits.PrimaryHDU()]
+    for version in (1, 2):
+        hdus.append(fits.ImageHDU(image * version, name="SCI", ver=version))
+        hdus.append(fits.ImageHDU(np.full_like(image, 0.5), name="ERR", ver=version))
+    path = tmp_path / "chips.fits"
+    fits.HDUList(hdus).writeto(path)
+    layers = viewer.open(path, plugin=PLUGIN)
+    names = [layer.name for layer in layers]
+    assert names == ["chips [SCI,1]", "chips [ERR,1]", "chips [SCI,2]", "chips [ERR,2]"]
+    np.testing.assert_array_equal(layers[2].data, image * 2)
+
+
 def test_round_trip_keeps_data_translate_and_header(viewer, tmp_path, image):
     source = write_fits(tmp_path / "source.fits", image, header=_header())
     (layer,) = viewer.open(source, plugin=PLUGIN)
