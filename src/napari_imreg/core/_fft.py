@@ -5,14 +5,15 @@ the backend is chosen in one place. Plans are cached per thread, in a small LRU
 cache, with aligned buffers that the thread's plans of one size share (a buffer
 is never shared between threads). Small transforms are planned with
 ``FFTW_ESTIMATE`` (planning would cost more than it saves), large ones with
-``FFTW_MEASURE``. Arrays made by :func:`empty` are transformed where they lie
-rather than copied.
+``FFTW_MEASURE``, with what was measured kept on disk (see :mod:`._wisdom`).
+Arrays made by :func:`empty` are transformed where they lie rather than copied.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ from contextlib import contextmanager
 import numpy as np
 import scipy.fft
 from threadpoolctl import ThreadpoolController
+
+from ._wisdom import Wisdom
 
 
 def _import_pyfftw():
@@ -64,6 +67,11 @@ BACKEND = "pyfftw" if pyfftw is not None else "scipy"
 
 _PLAN_CACHE_SIZE = 24
 _MEASURE_MIN_SIZE = 1 << 16
+#: Seconds FFTW may spend measuring one plan; past it, it takes the best plan found so far.
+PLANNING_TIME_LIMIT = 2.0
+#: Planning that takes longer than this measured something new, worth saving.
+_NEW_WISDOM_SECONDS = 0.05
+_wisdom = Wisdom(pyfftw) if pyfftw is not None else None
 _local = threading.local()
 _blas = ThreadpoolController()
 
@@ -180,14 +188,21 @@ class _Plan:
             self.input = _buffer(shape, complex_dtype, "in")
             self.output = _buffer(shape, complex_dtype, "out")
         size = int(np.prod(shape))
+        measure = size >= _MEASURE_MIN_SIZE
+        if measure:
+            _wisdom.load()
+        start = time.perf_counter()
         self.fftw = pyfftw.FFTW(
             self.input.array,
             self.output.array,
             axes=tuple(range(len(shape))),
             direction="FFTW_BACKWARD" if inverse else "FFTW_FORWARD",
-            flags=("FFTW_MEASURE" if size >= _MEASURE_MIN_SIZE else "FFTW_ESTIMATE",),
+            flags=("FFTW_MEASURE" if measure else "FFTW_ESTIMATE",),
             threads=threads,
+            planning_timelimit=PLANNING_TIME_LIMIT if measure else None,
         )
+        if measure and time.perf_counter() - start > _NEW_WISDOM_SECONDS:
+            _wisdom.save()
         # Measuring scribbles on both buffers: nobody's data is left in them.
         self.input.writer = self.output.writer = None
         self.scale = 1.0 / size if inverse else None
