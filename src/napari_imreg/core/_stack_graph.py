@@ -41,7 +41,7 @@ def _register_chunk(
     items = (
         None
         if skip is not None and index == skip
-        else (frame, errors[row] if per_frame else errors)
+        else (int(index), frame, errors[row] if per_frame else errors)
         for row, (index, frame) in enumerate(zip(indices, frames, strict=True))
     )
     with _fft.one_blas_thread():
@@ -51,16 +51,21 @@ def _register_chunk(
 
 def _register_steps(
     frames: np.ndarray,
+    indices: np.ndarray,
     previous: np.ndarray,
     errors,
     previous_errors,
     *,
     options: Options,
 ) -> np.ndarray:
-    """Register each frame onto the frame before it; one table row per step."""
+    """Register each frame onto the frame before it; one table row per step.
+
+    ``indices`` are the frames' indices in the stack (for the warnings).
+    """
     per_frame = isinstance(errors, np.ndarray) and errors.ndim == frames.ndim
     pairs = (
         (
+            int(indices[row]),
             previous[row],
             frames[row],
             previous_errors[row] if per_frame else previous_errors,
@@ -183,6 +188,8 @@ def lazy_table(
             "tc",
             moving,
             frame_index,
+            da.arange(1, frames, chunks=(moving.chunks[0],)),
+            "t",
             previous,
             frame_index,
             *step_errors,
