@@ -219,6 +219,9 @@ class _Plan:
             and array.shape == self.input.array.shape
             and array.dtype == self.input.array.dtype
             and array.flags.c_contiguous
+            # numpy calls an array C-contiguous whatever the stride of a length-1 axis,
+            # but FFTW's plan only takes the strides it was made with.
+            and array.strides == self.input.array.strides
             and array.ctypes.data % self.fftw.input_alignment == 0
         )
 
