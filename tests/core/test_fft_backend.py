@@ -318,6 +318,28 @@ def test_blas_limit_holds_until_its_last_user_leaves():
     assert _blas_threads() == before
 
 
+def test_blas_limit_holds_in_a_worker_thread_after_the_main_thread_used_it():
+    # OpenBLAS 0.3.30 ignores a worker thread's process-wide setting once the main
+    # thread has made one; the limit must hold there all the same.
+    before = _blas_threads()
+    if not before or max(before) < 2:
+        pytest.skip("BLAS runs on one thread here already")
+    with _fft.one_blas_thread():
+        pass
+    seen = {}
+
+    def worker():
+        with _fft.one_blas_thread():
+            seen["inside"] = _blas_threads()
+        seen["after"] = _blas_threads()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(worker).result()
+    assert all(n == 1 for n in seen["inside"])
+    assert seen["after"] == before
+    assert _blas_threads() == before
+
+
 @pytest.mark.parametrize("n", [1024, 4096, 8192])
 def test_a_length_one_axis_with_any_stride_is_transformed(n):
     # numpy calls these views C-contiguous, but their length-1 axis has a stride

@@ -11,6 +11,7 @@ Arrays made by :func:`empty` are transformed where they lie rather than copied.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 import time
@@ -76,24 +77,62 @@ _local = threading.local()
 _blas = ThreadpoolController()
 
 
+def _fallback_setters() -> list:
+    """OpenBLAS's ``openblas_set_num_threads_local`` of each loaded OpenBLAS that has it.
+
+    OpenBLAS 0.3.30 ignores ``openblas_set_num_threads`` from any thread but the
+    main one once the main thread has called it (measured here: after a
+    registration in the main thread, a worker thread's limit read back 2 threads,
+    and its skinny products took 120 ms instead of 0.2 ms on the loaded machine).
+    This entry point is honoured from any thread.
+    """
+    setters = []
+    for controller in _blas.lib_controllers:
+        if controller.internal_api != "openblas":
+            continue
+        setter = getattr(controller.dynlib, "openblas_set_num_threads_local", None)
+        if setter is not None:
+            setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
+            setters.append(setter)
+    return setters
+
+
 class _BlasLimit:
     """BLAS on one thread while any caller in this process needs it.
 
     Reference-counted: the first caller in limits BLAS, the last one out restores
     it (a limit set and restored per caller would let one that finishes lift the
-    limit under another still running, in another thread).
+    limit under another still running, in another thread). Where the limit does
+    not take (see :func:`_fallback_setters`), it is set through OpenBLAS's other
+    entry point, and restored through it too.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._users = 0
         self._limits = None
+        self._setters = _fallback_setters()
+        self._saved = None
+
+    def _limit(self) -> None:
+        self._limits = _blas.limit(limits=1, user_api="blas")
+        libraries = _blas.select(user_api="blas").lib_controllers
+        if any(library.get_num_threads() > 1 for library in libraries):
+            self._saved = [setter(1) for setter in self._setters]
+
+    def _restore(self) -> None:
+        if self._saved is not None:
+            for setter, saved in zip(self._setters, self._saved, strict=True):
+                setter(saved)
+            self._saved = None
+        self._limits.restore_original_limits()
+        self._limits = None
 
     @contextmanager
     def __call__(self):
         with self._lock:
             if self._users == 0:
-                self._limits = _blas.limit(limits=1, user_api="blas")
+                self._limit()
             self._users += 1
         try:
             yield
@@ -101,8 +140,7 @@ class _BlasLimit:
             with self._lock:
                 self._users -= 1
                 if self._users == 0:
-                    self._limits.restore_original_limits()
-                    self._limits = None
+                    self._restore()
 
 
 #: Context manager: BLAS on one thread (skinny matrix products are 5-10x slower on two).
