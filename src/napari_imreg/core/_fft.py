@@ -102,9 +102,9 @@ class _BlasLimit:
 
     Reference-counted: the first caller in limits BLAS, the last one out restores
     it (a limit set and restored per caller would let one that finishes lift the
-    limit under another still running, in another thread). Where the limit does
-    not take (see :func:`_fallback_setters`), it is set through OpenBLAS's other
-    entry point, and restored through it too.
+    limit under another still running, in another thread). OpenBLAS is also set
+    through its other entry point, which holds where the first does not (see
+    :func:`_fallback_setters`), and restored through it too.
     """
 
     def __init__(self):
@@ -116,9 +116,9 @@ class _BlasLimit:
 
     def _limit(self) -> None:
         self._limits = _blas.limit(limits=1, user_api="blas")
-        libraries = _blas.select(user_api="blas").lib_controllers
-        if any(library.get_num_threads() > 1 for library in libraries):
-            self._saved = [setter(1) for setter in self._setters]
+        # Set unconditionally: a ctypes call costs microseconds, reading the count
+        # back through threadpoolctl milliseconds.
+        self._saved = [setter(1) for setter in self._setters]
 
     def _restore(self) -> None:
         if self._saved is not None:
