@@ -37,6 +37,7 @@ from ._stack_graph import (
     frames_per_chunk,
     lazy_table,
     reference_error_of_mean,
+    usable_mean,
     whole_frames,
 )
 from ._validation import (
@@ -394,6 +395,8 @@ def _iterate(moved, reference, errors, per_frame, options: Options):
         target = reference
         reference_error = None if per_frame else errors
     target, reference_error = dask.compute(target, reference_error)
+    if isinstance(reference, str) and reference == "mean":
+        target = usable_mean(target, moved)
     items = (
         None if index == skip else (index, np.asarray(moved[index]), frame_error(index))
         for index in range(frames)

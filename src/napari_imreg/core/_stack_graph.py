@@ -145,7 +145,27 @@ class _Opaque:
 def _streamed_mean(hidden: _Opaque, dtype) -> np.ndarray:
     """The mean frame, computed inside one task in a single streaming pass."""
     mean = hidden.array.mean(axis=0, dtype=np.float64).compute(scheduler="threads")
-    return mean.astype(dtype, copy=False)
+    return usable_mean(mean, hidden.array).astype(dtype, copy=False)
+
+
+def usable_mean(mean: np.ndarray, stack) -> np.ndarray:
+    """``mean``, or the mean of the frames with a finite pixel where ``mean`` has none.
+
+    One frame with no finite pixel makes every pixel of the plain mean NaN, and the
+    whole stack unregistrable; without that frame the others can be measured (the
+    frame itself is then reported by the driver). Only that case pays a second pass,
+    so every other stack keeps its mean exactly.
+    """
+    if np.isfinite(mean).any():
+        return mean
+    array = da.asarray(stack)
+    frame_axes = tuple(range(1, array.ndim))
+    valid = da.isfinite(array).any(axis=frame_axes)
+    kept = da.where(valid.reshape((-1,) + (1,) * len(frame_axes)), array, 0.0)
+    total, count = dask.compute(
+        kept.sum(axis=0, dtype=np.float64), valid.sum(), scheduler="threads"
+    )
+    return total / count if count else mean
 
 
 def _chunk_of(hidden: _Opaque) -> np.ndarray:
