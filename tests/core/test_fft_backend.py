@@ -316,3 +316,38 @@ def test_blas_limit_holds_until_its_last_user_leaves():
     assert all(n == 1 for n in _blas_threads())
     second.__exit__(None, None, None)
     assert _blas_threads() == before
+
+
+def test_blas_limit_holds_in_a_worker_thread_after_the_main_thread_used_it():
+    # OpenBLAS 0.3.30 ignores a worker thread's process-wide setting once the main
+    # thread has made one; the limit must hold there all the same.
+    before = _blas_threads()
+    if not before or max(before) < 2:
+        pytest.skip("BLAS runs on one thread here already")
+    with _fft.one_blas_thread():
+        pass
+    seen = {}
+
+    def worker():
+        with _fft.one_blas_thread():
+            seen["inside"] = _blas_threads()
+        seen["after"] = _blas_threads()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(worker).result()
+    assert all(n == 1 for n in seen["inside"])
+    assert seen["after"] == before
+    assert _blas_threads() == before
+
+
+@pytest.mark.parametrize("n", [1024, 4096, 8192])
+def test_a_length_one_axis_with_any_stride_is_transformed(n):
+    # numpy calls these views C-contiguous, but their length-1 axis has a stride
+    # FFTW's plan was not made with ("Invalid input striding" before).
+    rows = _fft.empty((3, n))
+    rows[:] = np.random.default_rng(n).normal(size=(3, n))
+    for view in (rows[::2][:1], rows[1:2], rows[:, None, :][0]):
+        assert view.shape == (1, n)
+        np.testing.assert_allclose(_fft.rfftn(view), np.fft.rfftn(view), rtol=1e-9, atol=1e-8)
+        spectrum = _fft.fftn(view.astype(complex))
+        np.testing.assert_allclose(spectrum, np.fft.fftn(view), rtol=1e-9, atol=1e-8)

@@ -13,6 +13,7 @@ import pytest
 from dask.callbacks import Callback
 
 from napari_imreg.core import (
+    RegistrationWarning,
     StackResult,
     apply_shift,
     apply_shifts,
@@ -384,3 +385,67 @@ def test_compute_is_one_pass():
     with dask.config.set(scheduler="sync"):
         result.compute()
     assert len(calls) == 2  # each chunk read once for shifts, errors, chi2, dof and noise
+
+
+def _stack_with_a_blank_frame(blank: int = 3):
+    image = make_extended(48, seed=4)
+    drift = [(0.3 * i, -0.2 * i) for i in range(6)]
+    stack = np.stack([make_shifted(image, d, noise=0.01, seed=i) for i, d in enumerate(drift)])
+    stack[blank] = np.nan
+    return stack, np.array(drift)
+
+
+def _the_warning_names_the_frame(record, blank: int) -> None:
+    messages = [w for w in record if issubclass(w.category, RegistrationWarning)]
+    assert len(messages) == 1
+    assert f"frame {blank} was not measured" in str(messages[0].message)
+    assert messages[0].filename == __file__  # at the caller, not inside the core
+
+
+def _check_blank_frame(shifts, errors, drift, blank, *, previous, relative=False) -> None:
+    lost = np.arange(len(drift)) >= blank if previous else np.arange(len(drift)) == blank
+    assert np.isnan(shifts[lost]).all()
+    assert np.isinf(errors[lost]).all()
+    kept, truth = shifts[~lost], drift[~lost]
+    if relative:  # against the mean frame, only the differences between frames are known
+        kept, truth = kept - kept[0], truth - truth[0]
+    np.testing.assert_allclose(kept, truth, atol=0.02)
+    assert np.isfinite(errors[~lost]).all()
+
+
+@pytest.mark.parametrize("reference", [0, 5, "previous", "mean"])
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_frame_with_no_valid_pixel_is_reported_and_the_others_kept(reference, lazy):
+    stack, drift = _stack_with_a_blank_frame()
+    if reference == 5:
+        drift = drift - drift[5]
+    relative = reference == "mean"  # the mean frame sits near the mean drift
+    source = da.from_array(stack, chunks=(2, 48, 48)) if lazy else stack
+    with pytest.warns(RegistrationWarning) as record:
+        result = register_stack(source, reference=reference).compute()
+    _the_warning_names_the_frame(record, 3)
+    _check_blank_frame(
+        result.shifts, result.errors, drift, 3, previous=reference == "previous", relative=relative
+    )
+
+
+@pytest.mark.parametrize("reference", [0, "previous", "mean"])
+def test_the_iterator_reports_a_frame_with_no_valid_pixel(reference):
+    stack, drift = _stack_with_a_blank_frame()
+
+    with pytest.warns(RegistrationWarning) as record:
+        results = [result for _, result in iter_register_stack(stack, reference=reference)]
+    _the_warning_names_the_frame(record, 3)
+    shifts = np.array([r.shift for r in results])
+    errors = np.array([r.error for r in results])
+    _check_blank_frame(
+        shifts, errors, drift, 3, previous=reference == "previous", relative=reference == "mean"
+    )
+    assert results[3].method == "unmeasured"
+
+
+def test_a_blank_first_frame_is_named_with_previous():
+    stack, _ = _stack_with_a_blank_frame(blank=0)
+    with pytest.warns(RegistrationWarning, match="frame 0 was not measured"):
+        result = register_stack(stack, reference="previous")
+    assert np.isnan(result.shifts[1:]).all()

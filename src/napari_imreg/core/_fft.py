@@ -5,14 +5,16 @@ the backend is chosen in one place. Plans are cached per thread, in a small LRU
 cache, with aligned buffers that the thread's plans of one size share (a buffer
 is never shared between threads). Small transforms are planned with
 ``FFTW_ESTIMATE`` (planning would cost more than it saves), large ones with
-``FFTW_MEASURE``. Arrays made by :func:`empty` are transformed where they lie
-rather than copied.
+``FFTW_MEASURE``, with what was measured kept on disk (see :mod:`._wisdom`).
+Arrays made by :func:`empty` are transformed where they lie rather than copied.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -20,6 +22,8 @@ from contextlib import contextmanager
 import numpy as np
 import scipy.fft
 from threadpoolctl import ThreadpoolController
+
+from ._wisdom import Wisdom
 
 
 def _import_pyfftw():
@@ -64,8 +68,31 @@ BACKEND = "pyfftw" if pyfftw is not None else "scipy"
 
 _PLAN_CACHE_SIZE = 24
 _MEASURE_MIN_SIZE = 1 << 16
+#: Planning that takes longer than this measured something new, worth saving.
+_NEW_WISDOM_SECONDS = 0.05
+_wisdom = Wisdom(pyfftw) if pyfftw is not None else None
 _local = threading.local()
 _blas = ThreadpoolController()
+
+
+def _fallback_setters() -> list:
+    """OpenBLAS's ``openblas_set_num_threads_local`` of each loaded OpenBLAS that has it.
+
+    OpenBLAS 0.3.30 ignores ``openblas_set_num_threads`` from any thread but the
+    main one once the main thread has called it (measured here: after a
+    registration in the main thread, a worker thread's limit read back 2 threads,
+    and its skinny products took 120 ms instead of 0.2 ms on the loaded machine).
+    This entry point is honoured from any thread.
+    """
+    setters = []
+    for controller in _blas.lib_controllers:
+        if controller.internal_api != "openblas":
+            continue
+        setter = getattr(controller.dynlib, "openblas_set_num_threads_local", None)
+        if setter is not None:
+            setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
+            setters.append(setter)
+    return setters
 
 
 class _BlasLimit:
@@ -73,19 +100,37 @@ class _BlasLimit:
 
     Reference-counted: the first caller in limits BLAS, the last one out restores
     it (a limit set and restored per caller would let one that finishes lift the
-    limit under another still running, in another thread).
+    limit under another still running, in another thread). OpenBLAS is also set
+    through its other entry point, which holds where the first does not (see
+    :func:`_fallback_setters`), and restored through it too.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._users = 0
         self._limits = None
+        self._setters = _fallback_setters()
+        self._saved = None
+
+    def _limit(self) -> None:
+        self._limits = _blas.limit(limits=1, user_api="blas")
+        # Set unconditionally: a ctypes call costs microseconds, reading the count
+        # back through threadpoolctl milliseconds.
+        self._saved = [setter(1) for setter in self._setters]
+
+    def _restore(self) -> None:
+        if self._saved is not None:
+            for setter, saved in zip(self._setters, self._saved, strict=True):
+                setter(saved)
+            self._saved = None
+        self._limits.restore_original_limits()
+        self._limits = None
 
     @contextmanager
     def __call__(self):
         with self._lock:
             if self._users == 0:
-                self._limits = _blas.limit(limits=1, user_api="blas")
+                self._limit()
             self._users += 1
         try:
             yield
@@ -93,8 +138,7 @@ class _BlasLimit:
             with self._lock:
                 self._users -= 1
                 if self._users == 0:
-                    self._limits.restore_original_limits()
-                    self._limits = None
+                    self._restore()
 
 
 #: Context manager: BLAS on one thread (skinny matrix products are 5-10x slower on two).
@@ -180,14 +224,22 @@ class _Plan:
             self.input = _buffer(shape, complex_dtype, "in")
             self.output = _buffer(shape, complex_dtype, "out")
         size = int(np.prod(shape))
+        measure = size >= _MEASURE_MIN_SIZE
+        if measure:
+            _wisdom.load()
+        start = time.perf_counter()
         self.fftw = pyfftw.FFTW(
             self.input.array,
             self.output.array,
             axes=tuple(range(len(shape))),
             direction="FFTW_BACKWARD" if inverse else "FFTW_FORWARD",
-            flags=("FFTW_MEASURE" if size >= _MEASURE_MIN_SIZE else "FFTW_ESTIMATE",),
+            flags=("FFTW_MEASURE" if measure else "FFTW_ESTIMATE",),
             threads=threads,
+            # No planning_timelimit: measured here, a 125³ plan cut off at 2 s on the
+            # loaded machine ran in 1.2 s instead of 30-60 ms, and wisdom would keep it.
         )
+        if measure and time.perf_counter() - start > _NEW_WISDOM_SECONDS:
+            _wisdom.save()
         # Measuring scribbles on both buffers: nobody's data is left in them.
         self.input.writer = self.output.writer = None
         self.scale = 1.0 / size if inverse else None
@@ -204,6 +256,9 @@ class _Plan:
             and array.shape == self.input.array.shape
             and array.dtype == self.input.array.dtype
             and array.flags.c_contiguous
+            # numpy calls an array C-contiguous whatever the stride of a length-1 axis,
+            # but FFTW's plan only takes the strides it was made with.
+            and array.strides == self.input.array.strides
             and array.ctypes.data % self.fftw.input_alignment == 0
         )
 

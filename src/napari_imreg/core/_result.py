@@ -159,7 +159,12 @@ class StackResult:
         if not self.is_lazy:
             return self
         names = [n for n in self._ARRAY_FIELDS if getattr(self, n) is not None]
-        values = dask.compute(*(getattr(self, n) for n in names), **kwargs)
+        # Frames warn in the scheduler's threads: report them here, at the caller.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RegistrationWarning)
+            values = dask.compute(*(getattr(self, n) for n in names), **kwargs)
+        for warning in caught:
+            warnings.warn(warning.message, stacklevel=2)
         return dataclasses.replace(self, **dict(zip(names, values, strict=True)))
 
     def __repr__(self) -> str:

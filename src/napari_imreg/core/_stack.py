@@ -37,6 +37,7 @@ from ._stack_graph import (
     frames_per_chunk,
     lazy_table,
     reference_error_of_mean,
+    usable_mean,
     whole_frames,
 )
 from ._validation import (
@@ -394,8 +395,10 @@ def _iterate(moved, reference, errors, per_frame, options: Options):
         target = reference
         reference_error = None if per_frame else errors
     target, reference_error = dask.compute(target, reference_error)
+    if isinstance(reference, str) and reference == "mean":
+        target = usable_mean(target, moved)
     items = (
-        None if index == skip else (np.asarray(moved[index]), frame_error(index))
+        None if index == skip else (index, np.asarray(moved[index]), frame_error(index))
         for index in range(frames)
     )
     results = against_one(np.asarray(target), reference_error, items, options)
@@ -404,10 +407,10 @@ def _iterate(moved, reference, errors, per_frame, options: Options):
 
 
 def _pairs(moved, frame_error):
-    """``(previous, frame, previous_error, error)`` for each frame after the first,
-    each frame read once."""
+    """``(index, previous, frame, previous_error, error)`` for each frame after the
+    first, each frame read once."""
     previous = np.asarray(moved[0])
     for index in range(1, moved.shape[0]):
         frame = np.asarray(moved[index])
-        yield previous, frame, frame_error(index - 1), frame_error(index)
+        yield index, previous, frame, frame_error(index - 1), frame_error(index)
         previous = frame

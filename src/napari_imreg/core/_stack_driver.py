@@ -13,7 +13,7 @@ import numpy as np
 
 from ._options import Options
 from ._register import Registrar
-from ._result import RegistrationResult
+from ._result import RegistrationResult, warn_registration
 
 
 def row_columns(ndim: int) -> int:
@@ -36,23 +36,72 @@ def table(results: Iterable[RegistrationResult | None], count: int, ndim: int) -
     return out
 
 
+def unmeasured(ndim: int, boundary: str) -> RegistrationResult:
+    """The result of a frame that could not be measured: NaN shift, infinite error."""
+    return RegistrationResult(
+        shift=np.full(ndim, np.nan),
+        error=np.full(ndim, np.inf),
+        covariance=np.diag(np.full(ndim, np.inf)),
+        boundary=boundary,
+        method="unmeasured",
+    )
+
+
+def _has_valid_pixel(image) -> bool:
+    return bool(np.isfinite(image).any())
+
+
+def _warn_unmeasured(index: int, why: str) -> None:
+    warn_registration(
+        f"frame {index} was not measured: {why}. Its shift is NaN and its error infinite; "
+        "the other frames are kept."
+    )
+
+
 def against_one(
     reference: np.ndarray, reference_error, frames: Iterable, options: Options
 ) -> Iterator[RegistrationResult | None]:
-    """Register each ``(frame, error)`` of ``frames`` onto ``reference``, prepared once;
-    an item None (the reference frame itself) yields None."""
+    """Register each ``(index, frame, error)`` of ``frames`` onto ``reference``, prepared
+    once; an item None (the reference frame itself) yields None.
+
+    A frame with no finite pixel gives :func:`unmeasured` and a warning naming it,
+    rather than an error that would lose every other frame's result.
+    """
     registrar = Registrar.from_options(reference, options, reference_error=reference_error)
     for item in frames:
         if item is None:
             yield None
             continue
-        frame, error = item
-        yield registrar.register(frame, error=error, delta_chi2_map=False)
+        index, frame, error = item
+        try:
+            yield registrar.register(frame, error=error, delta_chi2_map=False)
+        except ValueError:
+            # Checked only on failure, so the frames that register pay nothing for it.
+            if _has_valid_pixel(frame):
+                raise
+            _warn_unmeasured(index, "it has no valid pixel (all NaN or infinite)")
+            yield unmeasured(np.ndim(frame), options.boundary)
 
 
 def onto_previous(pairs: Iterable, options: Options) -> Iterator[RegistrationResult]:
-    """Register each frame of ``(previous, frame, previous_error, error)`` onto its
-    predecessor: the steps of the drift."""
-    for previous, frame, previous_error, error in pairs:
+    """Register each frame of ``(index, previous, frame, previous_error, error)`` onto its
+    predecessor: the steps of the drift.
+
+    A step that touches a frame with no finite pixel gives :func:`unmeasured` (the
+    drift from there on is unknown), with a warning naming the frame.
+    """
+    for index, previous, frame, previous_error, error in pairs:
+        if not _has_valid_pixel(previous):
+            # Reported as the moving frame of the step before, unless it is the first.
+            if index == 1:
+                _warn_unmeasured(0, "it has no valid pixel (all NaN or infinite)")
+            yield unmeasured(np.ndim(frame), options.boundary)
+            continue
         registrar = Registrar.from_options(previous, options, reference_error=previous_error)
-        yield registrar.register(frame, error=error, delta_chi2_map=False)
+        try:
+            yield registrar.register(frame, error=error, delta_chi2_map=False)
+        except ValueError:
+            if _has_valid_pixel(frame):
+                raise
+            _warn_unmeasured(index, "it has no valid pixel (all NaN or infinite)")
+            yield unmeasured(np.ndim(frame), options.boundary)

@@ -41,7 +41,7 @@ def _register_chunk(
     items = (
         None
         if skip is not None and index == skip
-        else (frame, errors[row] if per_frame else errors)
+        else (int(index), frame, errors[row] if per_frame else errors)
         for row, (index, frame) in enumerate(zip(indices, frames, strict=True))
     )
     with _fft.one_blas_thread():
@@ -51,16 +51,21 @@ def _register_chunk(
 
 def _register_steps(
     frames: np.ndarray,
+    indices: np.ndarray,
     previous: np.ndarray,
     errors,
     previous_errors,
     *,
     options: Options,
 ) -> np.ndarray:
-    """Register each frame onto the frame before it; one table row per step."""
+    """Register each frame onto the frame before it; one table row per step.
+
+    ``indices`` are the frames' indices in the stack (for the warnings).
+    """
     per_frame = isinstance(errors, np.ndarray) and errors.ndim == frames.ndim
     pairs = (
         (
+            int(indices[row]),
             previous[row],
             frames[row],
             previous_errors[row] if per_frame else previous_errors,
@@ -140,7 +145,27 @@ class _Opaque:
 def _streamed_mean(hidden: _Opaque, dtype) -> np.ndarray:
     """The mean frame, computed inside one task in a single streaming pass."""
     mean = hidden.array.mean(axis=0, dtype=np.float64).compute(scheduler="threads")
-    return mean.astype(dtype, copy=False)
+    return usable_mean(mean, hidden.array).astype(dtype, copy=False)
+
+
+def usable_mean(mean: np.ndarray, stack) -> np.ndarray:
+    """``mean``, or the mean of the frames with a finite pixel where ``mean`` has none.
+
+    One frame with no finite pixel makes every pixel of the plain mean NaN, and the
+    whole stack unregistrable; without that frame the others can be measured (the
+    frame itself is then reported by the driver). Only that case pays a second pass,
+    so every other stack keeps its mean exactly.
+    """
+    if np.isfinite(mean).any():
+        return mean
+    array = da.asarray(stack)
+    frame_axes = tuple(range(1, array.ndim))
+    valid = da.isfinite(array).any(axis=frame_axes)
+    kept = da.where(valid.reshape((-1,) + (1,) * len(frame_axes)), array, 0.0)
+    total, count = dask.compute(
+        kept.sum(axis=0, dtype=np.float64), valid.sum(), scheduler="threads"
+    )
+    return total / count if count else mean
 
 
 def _chunk_of(hidden: _Opaque) -> np.ndarray:
@@ -183,6 +208,8 @@ def lazy_table(
             "tc",
             moving,
             frame_index,
+            da.arange(1, frames, chunks=(moving.chunks[0],)),
+            "t",
             previous,
             frame_index,
             *step_errors,
