@@ -56,3 +56,41 @@ def test_the_errors_option_is_validated():
     assert Options().errors == "residual"
     with pytest.raises(ValueError, match="errors must be one of 'residual', 'fisher'"):
         Options(errors="sandwich")
+
+
+@pytest.mark.parametrize("boundary", ["overlap", "wrap"])
+def test_large_images_take_a_window_with_masks_and_maps(boundary):
+    # Above STAGE_PIXELS the stage fits one window (rolled into place for "wrap"); masked
+    # pixels and NaN errors are ignored there too.
+    rng = np.random.default_rng(21)
+    pair = make_binned_pair(
+        load_scene("astronaut"), (160, 160), (14, -10), bin_factor=2, rng=rng, snr=10
+    )
+    mask = np.zeros(pair.reference.shape, dtype=bool)
+    mask[70:80, 60:90] = True
+    error = np.sqrt(pair.moving_variance)
+    error[5:9, 100:120] = np.nan
+    result = register(
+        pair.reference,
+        pair.moving,
+        mask=mask,
+        error=error,
+        reference_error=np.sqrt(pair.reference_variance),
+        boundary=boundary,
+    )
+    fisher = register(
+        pair.reference,
+        pair.moving,
+        mask=mask,
+        error=error,
+        reference_error=np.sqrt(pair.reference_variance),
+        boundary=boundary,
+        errors="fisher",
+    )
+    assert result.measured
+    assert result.errors == "residual"
+    np.testing.assert_array_equal(result.shift, fisher.shift)  # the errors change, not the shift
+    assert np.all(np.isfinite(result.error))
+    assert np.all(result.error >= 0.99 * fisher.error)  # the surface's error is the floor
+    if boundary == "overlap":
+        assert np.all(np.abs(result.shift - pair.shift) < 4 * result.error)

@@ -115,10 +115,11 @@ def residual_errors(engine, image, shift, covariance, moving_error) -> np.ndarra
         return fit.covariance
     if engine.boundary == "wrap":
         # The window's moving side may wrap round: take the periodic image's pixels.
-        moving = np.roll(moving, tuple(whole), axis=tuple(range(len(shape))))
-        mov_valid = None if mov_valid is None else np.roll(mov_valid, tuple(whole))
+        axes = tuple(range(len(shape)))
+        moving = np.roll(moving, tuple(whole), axes)
+        mov_valid = None if mov_valid is None else np.roll(mov_valid, tuple(whole), axes)
         if maps:
-            mov_var = np.roll(mov_var, tuple(whole), axis=tuple(range(len(shape))))
+            mov_var = np.roll(mov_var, tuple(whole), axes)
         whole = np.zeros_like(whole)
     ref_s, mov_s, share = _window(shape, whole)
     ref_w = np.asarray(reference[ref_s], dtype=np.float64)
