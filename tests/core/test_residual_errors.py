@@ -94,3 +94,26 @@ def test_large_images_take_a_window_with_masks_and_maps(boundary):
     assert np.all(result.error >= 0.99 * fisher.error)  # the surface's error is the floor
     if boundary == "overlap":
         assert np.all(np.abs(result.shift - pair.shift) < 4 * result.error)
+
+
+def test_stack_frames_inherit_the_residual_errors():
+    # Frames cut from one real scene at known offsets, all against frame 0 (the same
+    # reference window): each frame's error is register()'s, from the residual.
+    from napari_imreg.core import register_stack
+
+    rng = np.random.default_rng(31)
+    scene = load_scene("retina")
+    offsets = [(0, 0)] + [tuple(rng.integers(-8, 9, 2)) for _ in range(11)]
+    pairs = [
+        make_binned_pair(scene, (40, 40), o, rng=rng, snr=10, start=(200, 200)) for o in offsets
+    ]
+    stack = np.stack([pairs[0].reference] + [p.moving for p in pairs[1:]])
+    result = register_stack(stack, num_workers=1)
+    truths = np.array([p.shift for p in pairs[1:]])
+    for index in range(1, len(stack)):
+        single = register(stack[0], stack[index])
+        np.testing.assert_allclose(result.errors[index], single.error, rtol=1e-9)
+    fisher = np.array([register(stack[0], f, errors="fisher").error for f in stack[1:]])
+    pulls = (result.shifts[1:] - truths) / result.errors[1:]
+    assert np.all(np.abs(pulls) < 4)
+    assert np.all(result.errors[1:] >= 0.99 * fisher)
