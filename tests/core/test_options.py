@@ -27,6 +27,7 @@ def test_options_are_frozen_and_report_their_defaults():
         "max_shift": None,
         "prefilter": True,
         "threads": None,
+        "errors": "residual",
     }
     assert Options.choices()["boundary"] == ("overlap", "wrap")
     assert Options(prefilter=np.float32(0.5), zero_mean=0).as_dict()["prefilter"] == 0.5

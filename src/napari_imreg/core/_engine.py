@@ -16,10 +16,12 @@ from ._options import Boundary
 from ._prefilter import blend
 from ._prepare import PreparedImage, ignore_unknown_noise, overlap_taper
 from ._refine import Fit, fit_minimum
+from ._residual import residual_errors
 from ._result import RegistrationResult, warn_registration
 from ._surface_binned import BINNED_SIZE, MAX_BINNING
 from ._surface_spectral import Spectra
 from ._taper import Marginals
+from ._trust import judge, unmeasured
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +44,11 @@ class Engine:
         filter_margins: bool,
         reference_complete: bool,
         threads: int | None,
+        errors: str = "residual",
     ):
         self.shape = ref.shape
+        #: "residual": the image-space stage's errors (issue 13); "fisher": the surface's.
+        self.errors = errors
         self.boundary = boundary
         self.upsample_factor = upsample_factor
         self.zero_mean = zero_mean
@@ -186,13 +191,29 @@ class Engine:
                     fit.surface, fit.shift, fit.f_min, scale, errors.sigma, self.upsample_factor
                 )
         logger.debug("registered: shift %s error %s", fit.shift, errors.sigma)
-        return self._result(fit, errors, *delta)
+        # Issue 13: is the minimum a measurement at all, and errors from the residual.
+        significance = judge(self, image, fit.shift)
+        covariance = unmeasured(significance, fit.shift, errors.covariance)
+        if significance.measured and self.errors == "residual" and np.all(np.isfinite(covariance)):
+            covariance = residual_errors(self, image, fit.shift, covariance, moving_error)
+        return self._result(fit, errors, *delta, covariance=covariance, significance=significance)
 
-    def _result(self, fit: Fit, errors: Errors, factor, coords, delta) -> RegistrationResult:
+    def _result(
+        self,
+        fit: Fit,
+        errors: Errors,
+        factor,
+        coords,
+        delta,
+        *,
+        covariance,
+        significance,
+    ) -> RegistrationResult:
+        same = covariance is errors.covariance
         return RegistrationResult(
             shift=fit.shift,
-            error=errors.sigma,
-            covariance=errors.covariance,
+            error=errors.sigma if same else np.sqrt(np.diag(covariance)),
+            covariance=covariance,
             chi2_min=float(fit.f_min * errors.scale),
             dof=float(fit.dof),
             noise=errors.noise,
@@ -202,6 +223,9 @@ class Engine:
             boundary=self.boundary,
             method="chi2",
             filter_strength=self.strength if self.boundary == "overlap" else None,
+            measured=significance.measured and bool(np.all(np.isfinite(covariance))),
+            significance=significance,
+            errors=self.errors,
         )
 
     def _no_information(self) -> RegistrationResult:
@@ -215,6 +239,7 @@ class Engine:
             error=np.full(ndim, np.inf),
             covariance=np.full((ndim, ndim), np.inf),
             boundary=self.boundary,
+            measured=False,
             method="chi2",
             filter_strength=self.strength if self.boundary == "overlap" else None,
         )

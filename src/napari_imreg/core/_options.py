@@ -17,6 +17,8 @@ from ._validation import check_choice, check_prefilter, check_upsample_factor
 
 Boundary = Literal["overlap", "wrap"]
 BOUNDARIES: tuple[str, ...] = get_args(Boundary)
+ErrorModel = Literal["residual", "fisher"]
+ERROR_MODELS: tuple[str, ...] = get_args(ErrorModel)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class Options:
         docs/how-it-works.md, "The filter".
     threads : int or None
         FFT threads per registration; None: all cores for large images.
+    errors : {"residual", "fisher"}
+        ``"residual"`` (default): errors from the image-space residual, which hold
+        what the interpolation model cannot fit (calibrated on real images, issue
+        13). ``"fisher"``: the chi2 surface's curvature alone, faster, calibrated
+        on band-limited images only. docs/how-it-works-errors.md.
 
     Examples
     --------
@@ -58,6 +65,7 @@ class Options:
     max_shift: float | tuple[float, ...] | None = None
     prefilter: bool | float = True
     threads: int | None = None
+    errors: ErrorModel = "residual"
 
     def __post_init__(self):
         checked = {
@@ -66,6 +74,7 @@ class Options:
             "zero_mean": bool(self.zero_mean),
             "prefilter": check_prefilter(self.prefilter),
             "threads": _check_threads(self.threads),
+            "errors": check_choice(self.errors, "errors", ERROR_MODELS),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -73,7 +82,7 @@ class Options:
     @staticmethod
     def choices() -> dict[str, tuple[Any, ...]]:
         """The options whose values come from a fixed list, and that list."""
-        return {"boundary": BOUNDARIES, "upsample_factor": ("auto",)}
+        return {"boundary": BOUNDARIES, "upsample_factor": ("auto",), "errors": ERROR_MODELS}
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:

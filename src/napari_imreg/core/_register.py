@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 
 from ._engine import Engine
-from ._options import Boundary, Options
+from ._options import Boundary, ErrorModel, Options
 from ._prefilter import EdgeContent, filter_strength
 from ._prepare import check_mask, split_mask
 from ._result import RegistrationResult
@@ -67,6 +67,10 @@ class Registrar:
     threads : int, optional
         FFT threads; default all cores for large images. Use 1 when registering
         many images in parallel.
+    errors : {"residual", "fisher"}
+        How the errors are made: from the image-space residual (default; calibrated
+        on real images) or from the chi2 surface's curvature alone (faster). See
+        :class:`Options`.
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class Registrar:
         max_shift=None,
         prefilter: bool | float = True,
         threads: int | None = None,
+        errors: ErrorModel = "residual",
     ):
         reference = as_image(reference, "reference")
         options = Options(
@@ -90,6 +95,7 @@ class Registrar:
             max_shift=max_shift,
             prefilter=prefilter,
             threads=threads,
+            errors=errors,
         )
         self._setup(reference, options, reference_error=reference_error, mask=reference_mask)
         self._keep_copies()
@@ -141,6 +147,7 @@ class Registrar:
             "max_shift": check_max_shift(options.max_shift, ref.shape),
             "filter_margins": self.boundary == "overlap" and prefilter is not False,
             "threads": options.threads,
+            "errors": options.errors,
         }
         #: The filter's strength, or None when each call chooses it from the noise.
         self._strength = None if prefilter is True else float(prefilter)
@@ -267,6 +274,7 @@ def register(
     max_shift=None,
     prefilter: bool | float = True,
     threads: int | None = None,
+    errors: ErrorModel = "residual",
 ) -> RegistrationResult:
     """Measure the translation between two images, with calibrated 1-sigma errors.
 
@@ -308,6 +316,10 @@ def register(
         (False). See :class:`Registrar`.
     threads : int, optional
         FFT threads.
+    errors : {"residual", "fisher"}
+        ``"residual"`` (default): errors from the image-space residual, calibrated
+        on real images; ``"fisher"``: the chi2 surface's curvature alone (faster,
+        calibrated on band-limited images). See docs/how-it-works-errors.md.
 
     Returns
     -------
@@ -356,6 +368,7 @@ def register(
         max_shift=max_shift,
         prefilter=prefilter,
         threads=threads,
+        errors=errors,
     )
     registrar = Registrar._one_off(
         ref, options, reference_error=reference_error, reference_mask=reference_mask

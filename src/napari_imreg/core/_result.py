@@ -12,6 +12,8 @@ import dask
 import dask.array as da
 import numpy as np
 
+from ._significance import Significance
+
 
 class RegistrationWarning(UserWarning):
     """The data cannot support a confident shift (no structure, flat chi2 surface)."""
@@ -65,6 +67,17 @@ class RegistrationResult:
     filter_strength : float or None
         ``"overlap"`` mode: the strength, 0 to 1, of the filter both images went
         through (see ``prefilter``); None for ``"wrap"`` and other methods.
+    measured : bool
+        False when the shift is not a measurement: no significant match (pure
+        noise, unrelated images, signal-to-noise far below 1), a match on the
+        ``max_shift`` edge, or a constant image. ``error`` is then infinite and a
+        :class:`RegistrationWarning` says why.
+    significance : Significance or None
+        The significance test of the match (``z``, ``p_value``, ``on_boundary``...);
+        None for methods that do not run it.
+    errors : str or None
+        How the errors were made (the ``errors`` option): ``"residual"`` (from the
+        image-space residual, issue 13) or ``"fisher"`` (the surface's curvature).
     """
 
     shift: np.ndarray
@@ -79,6 +92,9 @@ class RegistrationResult:
     boundary: str = "overlap"
     method: str = "chi2"
     filter_strength: float | None = None
+    measured: bool = True
+    significance: Significance | None = None
+    errors: str | None = None
 
     def __post_init__(self):
         for name in ("shift", "error", "covariance", "delta_chi2"):

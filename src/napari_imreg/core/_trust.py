@@ -1,0 +1,48 @@
+"""Did the registration measure anything? The significance stage and its verdict.
+
+After the search and the refinement, :func:`judge` asks whether the chi2 minimum the
+pipeline found is a significant match and lies inside the search window
+(:func:`~._significance.match_significance`). When it is not, the shift is not a
+measurement: the result says so (``measured`` False, ``significance``), its error
+is infinite, and a :class:`RegistrationWarning` tells the caller why.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._result import warn_registration
+from ._significance import Significance, match_significance
+
+
+def judge(engine, image, shift) -> Significance:
+    """The significance of the pipeline's ``shift`` between the engine's reference and
+    ``image`` (both prepared: filtered as the surface saw them, masked pixels zeroed)."""
+    return match_significance(
+        engine._reference.data,
+        image.data,
+        max_shift=engine._limits,
+        boundary=engine.boundary,
+        shift=shift,
+    )
+
+
+def unmeasured(significance: Significance, shift, covariance):
+    """The covariance to report for ``shift``: ``covariance`` itself when the match is a
+    measurement, else infinite, with a :class:`RegistrationWarning` saying why."""
+    if significance.measured or not np.all(np.isfinite(covariance)):
+        return covariance  # a measurement, or already unbounded (and warned about)
+    where = np.array2string(np.asarray(shift), precision=3, separator=", ")
+    if not significance.significant:
+        reason = (
+            f"the best match ({where}) is not significant (false-alarm probability "
+            f"{significance.p_value:.2g}): the images share no detectable signal at any "
+            "shift searched (pure noise, unrelated scenes, or a signal-to-noise far below 1)"
+        )
+    else:
+        reason = (
+            f"the best match ({where}) is on the max_shift edge of the search window, so "
+            "the true one may lie beyond it: raise max_shift"
+        )
+    warn_registration(f"{reason}. The shift is not a measurement and its error is infinite.")
+    return np.full_like(np.asarray(covariance, dtype=np.float64), np.inf)
