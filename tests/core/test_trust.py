@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from napari_imreg.core import Registrar, RegistrationWarning, register
+from napari_imreg.core import Registrar, RegistrationWarning, make_crop_pair, register
 from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
 from napari_imreg.core._significance import match_significance
-from napari_imreg.core.synthetic import make_crop_pair
 
 # Either warning: no significant match, or (checked first) no curvature at the minimum.
 UNBOUNDED = "not significant|not curved"
