@@ -171,13 +171,13 @@ def test_significance_flags_a_peak_on_the_search_edge():
 def test_spline_model_matches_scipy_shift(boundary, shift):
     from scipy import ndimage
 
-    from napari_imreg.core._image_fit import _spline_model
+    from napari_imreg.core._spline_model import spline_model
 
     rng = np.random.default_rng(10)
     image = rng.normal(size=(20, 24))
     mode = "grid-wrap" if boundary == "wrap" else "mirror"
     coefficients = ndimage.spline_filter(image, order=3, mode=mode)
-    value, gradients = _spline_model(coefficients, np.array(shift), wrap=boundary == "wrap")
+    value, gradients = spline_model(coefficients, np.array(shift), wrap=boundary == "wrap")
     expected = ndimage.shift(image, shift, order=3, mode=mode)
     inside = (slice(6, -6), slice(6, -6)) if boundary == "overlap" else (slice(None),) * 2
     assert np.allclose(value[inside], expected[inside], atol=1e-12)
@@ -186,9 +186,9 @@ def test_spline_model_matches_scipy_shift(boundary, shift):
     for axis in range(2):
         moved = np.array(shift, dtype=float)
         moved[axis] += step
-        plus, _ = _spline_model(coefficients, moved, wrap=boundary == "wrap")
+        plus, _ = spline_model(coefficients, moved, wrap=boundary == "wrap")
         moved[axis] -= 2 * step
-        minus, _ = _spline_model(coefficients, moved, wrap=boundary == "wrap")
+        minus, _ = spline_model(coefficients, moved, wrap=boundary == "wrap")
         numeric = -(plus - minus) / (2 * step)
         assert np.allclose(gradients[axis][inside], numeric[inside], atol=1e-6)
 

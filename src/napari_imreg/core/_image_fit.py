@@ -30,12 +30,13 @@ the figures.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from scipy import ndimage
+
+from ._spline_model import noise_gain, spline_curvatures, spline_model
 
 #: Gauss-Newton stops when no shift component moves by more than this (pixels).
 SHIFT_TOLERANCE = 1e-4
@@ -91,147 +92,6 @@ class ImageFit:
     chi2: float
     dof: float
     outliers: int
-
-
-def _beta3(x: np.ndarray) -> np.ndarray:
-    """The cubic B-spline."""
-    a = np.abs(x)
-    return np.where(a < 1, 2 / 3 - a**2 + a**3 / 2, np.where(a < 2, (2 - a) ** 3 / 6, 0.0))
-
-
-def _beta3_derivative(x: np.ndarray) -> np.ndarray:
-    a = np.abs(x)
-    inner = -2 * a + 1.5 * a**2
-    outer = -((2 - a) ** 2) / 2
-    return np.sign(x) * np.where(a < 1, inner, np.where(a < 2, outer, 0.0))
-
-
-def _beta3_second(x: np.ndarray) -> np.ndarray:
-    a = np.abs(x)
-    return np.where(a < 1, -2 + 3 * a, np.where(a < 2, 2 - a, 0.0))
-
-
-def _shift_axis(values, axis, shift, *, derivative, wrap):
-    """Evaluate spline coefficients along one axis at ``i - shift`` (4 taps).
-
-    Outside the image (``wrap`` False) the mirror-extended coefficients are used;
-    those pixels get zero weight from :func:`_overlap_weight` anyway.
-    """
-    n = values.shape[axis]
-    whole = int(np.floor(-shift))
-    frac = -shift - whole
-    kernel = (_beta3, _beta3_derivative, _beta3_second)[int(derivative)]
-    # Pad once, then every tap is a slice (a view), not a gather.
-    low = max(0, -(whole - 1))
-    high = max(0, whole + 2)
-    pad = [(0, 0)] * values.ndim
-    pad[axis] = (low, high)
-    # numpy's "reflect" is the whole-sample mirror that spline_filter(mode="mirror") assumes.
-    padded = np.pad(values, pad, mode="wrap" if wrap else "reflect") if low or high else values
-    out = np.zeros_like(values)
-    for tap in (-1, 0, 1, 2):
-        start = low + whole + tap
-        index = [slice(None)] * values.ndim
-        index[axis] = slice(start, start + n)
-        out += float(kernel(np.asarray(frac - tap))) * padded[tuple(index)]
-    return out
-
-
-def _evaluate(coefficients, shift, orders, *, wrap):
-    """The spline's derivatives of the given orders (one tuple per axis) at ``x - shift``.
-
-    Evaluation is separable, axis after axis; results that share their leading
-    orders share those passes (the value, the gradient and the curvatures of a
-    2-D image take 7 passes instead of 12). The coefficients are padded once on
-    every axis, so each pass is four slices of its input.
-    """
-    wholes = [int(np.floor(-s)) for s in shift]
-    lows = [max(0, 1 - w) for w in wholes]
-    highs = [max(0, w + 2) for w in wholes]
-    padded = np.pad(
-        coefficients, list(zip(lows, highs, strict=True)), mode="wrap" if wrap else "reflect"
-    )
-    kernels = (_beta3, _beta3_derivative, _beta3_second)
-    cache = {(): padded}
-
-    def prefix(key):
-        if key not in cache:
-            axis = len(key) - 1
-            values = prefix(key[:-1])
-            n = coefficients.shape[axis]
-            frac = -shift[axis] - wholes[axis]
-            out = None
-            for tap in (-1, 0, 1, 2):
-                start = lows[axis] + wholes[axis] + tap
-                index = [slice(None)] * values.ndim
-                index[axis] = slice(start, start + n)
-                term = float(kernels[key[-1]](np.asarray(frac - tap))) * values[tuple(index)]
-                out = term if out is None else out.__iadd__(term)
-            cache[key] = out
-        return cache[key]
-
-    return {order: prefix(tuple(order)) for order in orders}
-
-
-@functools.cache
-def _noise_gain_table(samples: int = 257, length: int = 64):
-    """Variance gain of cubic-spline interpolation of white noise, against the fraction.
-
-    Interpolating white noise of unit variance at a fraction ``f`` of a pixel gives
-    variance ``k(f) = sum_j h_f[j]^2`` (1 at ``f = 0``, about 0.6 at ``f = 1/2``
-    for the interpolating cubic spline), with ``h_f`` the cardinal spline's
-    weights. Tabulated from the impulse response; a residual of an interpolated
-    noisy image therefore has less variance between pixels than on them, and a
-    least-squares fit that ignored it would be pulled to half-pixel shifts.
-    """
-    fractions = np.linspace(0.0, 1.0, samples)
-    impulse = np.zeros(length)
-    impulse[length // 2] = 1.0
-    coefficients = ndimage.spline_filter1d(impulse, order=3, mode="grid-wrap")
-    gains = np.array(
-        [
-            np.sum(_shift_axis(coefficients, 0, f, derivative=False, wrap=True) ** 2)
-            for f in fractions
-        ]
-    )
-    return fractions, gains
-
-
-def _noise_gain(shift):
-    """``K(s) = prod k(frac(s_axis))`` and its gradient (see :func:`_noise_gain_table`)."""
-    fractions, gains = _noise_gain_table()
-    step = fractions[1] - fractions[0]
-    frac = np.mod(shift, 1.0)
-    k = np.interp(frac, fractions, gains)
-    dk = (
-        np.interp(frac + step, fractions, gains, period=1.0)
-        - np.interp(frac - step, fractions, gains, period=1.0)
-    ) / (2 * step)
-    total = float(np.prod(k))
-    gradient = np.array([total / k[i] * dk[i] for i in range(len(k))])
-    return total, gradient
-
-
-def _gradient_orders(ndim):
-    return [tuple(int(axis == k) for axis in range(ndim)) for k in range(ndim)]
-
-
-def _spline_model(coefficients, shift, *, wrap):
-    """``moving(x - shift)`` and its derivatives along each axis, from the coefficients."""
-    ndim = coefficients.ndim
-    zero = (0,) * ndim
-    gradient_orders = _gradient_orders(ndim)
-    values = _evaluate(coefficients, shift, [zero, *gradient_orders], wrap=wrap)
-    return values[zero], [values[o] for o in gradient_orders]
-
-
-def _spline_curvatures(coefficients, shift, *, wrap):
-    """Second derivatives ``d2 moving / dx_k dx_l`` at ``x - shift``, keyed ``(k, l)``, k <= l."""
-    ndim = coefficients.ndim
-    keys = [(k, m) for k in range(ndim) for m in range(k, ndim)]
-    orders = [tuple((axis == k) + (axis == m) for axis in range(ndim)) for k, m in keys]
-    values = _evaluate(coefficients, shift, orders, wrap=wrap)
-    return {key: values[order] for key, order in zip(keys, orders, strict=True)}
 
 
 def _observed_hessian(jacobian, residual, weight, gain, gradients, curvatures):
@@ -494,7 +354,6 @@ def fit_image_shift(
     reference = np.asarray(reference, dtype=np.float64)
     moving = np.asarray(moving, dtype=np.float64)
     start = np.asarray(shift, dtype=np.float64).copy()
-    shift = start.copy()
     ndim = reference.ndim
     wrap = boundary == "wrap"
     # One scale for both images and their variances: everything below is unit-free.
@@ -511,50 +370,18 @@ def fit_image_shift(
 
     coefficients = ndimage.spline_filter(mov, order=3, mode="grid-wrap" if wrap else "mirror")
     p = ndim + 2
-    gain, offset = 1.0, 0.0
-    huber = np.ones(ref.shape)
-    sigma = 1.0
-    for _ in range(MAX_ITERATIONS):
-        value, gradients = _spline_model(coefficients, shift, wrap=wrap)
-        overlap = _overlap_weight(ref.shape, shift, wrap=wrap) * extra
-        variance = ref_var + gain**2 * mov_var if known else 1.0
-        base = overlap / variance
-        gain, offset = _fit_gain(value, ref, base * huber)
-        residual = ref - gain * value - offset
-        w = base * huber
-        sigma = np.sqrt(np.sum(w * residual**2) / max(np.sum(overlap > 0) - p, 1))
-        if robust:
-            huber = _huber(residual, base, max(sigma, 1.0) if known else sigma)
-            w = base * huber
-        jacobian = np.stack([-gain * g for g in gradients] + [value, np.ones_like(value)], -1)
-        jw = (jacobian * w[..., None]).reshape(-1, p)
-        hessian = jw.T @ jacobian.reshape(-1, p)
-        # Minimise chi2 - A K(s): the interpolated noise's variance K(s) depends on
-        # the shift, and A = gain^2 sum w var_moving is the moving noise it scales.
-        gradient = jw.T @ residual.ravel()
-        _, dk = _noise_gain(shift)
-        gradient[:ndim] += 0.5 * _moving_noise(gain, w, mov_var, sigma, known) * dk
-        step = np.linalg.lstsq(hessian, gradient, rcond=None)[0]
-        # Half a pixel per step at most, and within a pixel of the search's answer:
-        # the stage refines the minimum the search found, it does not look for another.
-        shift = np.clip(shift + np.clip(step[:ndim], -0.5, 0.5), start - 1.0, start + 1.0)
-        if np.max(np.abs(step[:ndim])) < SHIFT_TOLERANCE:
-            break
-    value, gradients = _spline_model(coefficients, shift, wrap=wrap)
+    shift, gain, huber = _gauss_newton(
+        coefficients, ref, start, extra, ref_var, mov_var, known=known, wrap=wrap, robust=robust
+    )
+    value, gradients = spline_model(coefficients, shift, wrap=wrap)
     overlap = _overlap_weight(ref.shape, shift, wrap=wrap) * extra
     variance = ref_var + gain**2 * mov_var if known else 1.0
     w = overlap / variance * huber
     gain, offset = _fit_gain(value, ref, w)
     residual = ref - gain * value - offset
-    jacobian = np.stack([-gain * g for g in gradients] + [value, np.ones_like(value)], -1)
-    observed = _observed_hessian(
-        jacobian, residual, w, gain, gradients, _spline_curvatures(coefficients, shift, wrap=wrap)
+    jacobian, sandwich, hessian = _spline_covariances(
+        coefficients, shift, value, gradients, residual, w, gain, block=block, wrap=wrap
     )
-    if np.any(np.linalg.eigvalsh(observed[:ndim, :ndim]) <= 0):
-        # No curvature left once the noise is discounted: the data do not hold the
-        # shift (the significance test should have said so); keep Gauss-Newton's.
-        observed = None
-    sandwich, hessian = _largest_sandwich(jacobian, residual, w, block, observed)
     chi2 = float(np.sum(w * residual**2))
     dof = float(np.sum(overlap > 0) - p)
     noise = np.linalg.pinv(hessian)
@@ -567,7 +394,7 @@ def fit_image_shift(
     f_chi2 = float(np.sum(w * (ref - f_gain * fourier - f_offset) ** 2))
     # The spline's residual holds K(s) times the moving noise, the Fourier's about
     # once: compare them on the same footing.
-    k_spline, _ = _noise_gain(shift)
+    k_spline, _ = noise_gain(shift)
     sigma_all = np.sqrt(chi2 / max(dof, 1.0))
     spline_chi2 = chi2 + (1.0 - k_spline) * _moving_noise(gain, w, mov_var, sigma_all, known)
     # Prefer the Fourier model only when its residual is lower by more than three
@@ -578,14 +405,7 @@ def fit_image_shift(
     margin = 3.0 * 2.0 * np.sqrt(float(np.sum(w * delta**2)) * unit)
     noise = noise[:ndim, :ndim]
     pipeline = None if covariance is None else np.asarray(covariance, dtype=np.float64)
-    if not np.all(np.isfinite(shift)):
-        use_fourier = True
-    elif abs(spline_chi2 - f_chi2) > margin:
-        use_fourier = bool(f_chi2 < spline_chi2)
-    else:
-        # The residuals cannot tell the models apart (noise-dominated): report the
-        # one with the smaller noise error; the pipeline's filter often wins there.
-        use_fourier = pipeline is not None and np.trace(pipeline) < np.trace(noise)
+    use_fourier = _prefer_fourier(shift, spline_chi2, f_chi2, margin, noise, pipeline)
     difference = np.nan_to_num(shift - start, nan=1.0)
     if use_fourier:  # the Fourier answer's difference from the spline's may be noise
         difference = _model_difference(difference, noise, pipeline)
@@ -635,6 +455,69 @@ def fit_image_shift(
         dof=dof,
         outliers=int(np.sum(huber < 1)),
     )
+
+
+def _spline_covariances(coefficients, shift, value, gradients, residual, w, gain, *, block, wrap):
+    """The spline fit's Jacobian, sandwich and Hessian (the observed one where it is positive)."""
+    ndim = coefficients.ndim
+    jacobian = np.stack([-gain * g for g in gradients] + [value, np.ones_like(value)], -1)
+    observed = _observed_hessian(
+        jacobian, residual, w, gain, gradients, spline_curvatures(coefficients, shift, wrap=wrap)
+    )
+    if np.any(np.linalg.eigvalsh(observed[:ndim, :ndim]) <= 0):
+        # No curvature left once the noise is discounted: the data do not hold the
+        # shift (the significance test should have said so); keep Gauss-Newton's.
+        observed = None
+    sandwich, hessian = _largest_sandwich(jacobian, residual, w, block, observed)
+    return jacobian, sandwich, hessian
+
+
+def _prefer_fourier(shift, spline_chi2, f_chi2, margin, noise, pipeline) -> bool:
+    """Whether the Fourier model's answer is reported rather than the spline's."""
+    if not np.all(np.isfinite(shift)):
+        return True
+    if abs(spline_chi2 - f_chi2) > margin:
+        return bool(f_chi2 < spline_chi2)
+    # The residuals cannot tell the models apart (noise-dominated): report the one
+    # with the smaller noise error; the pipeline's filter often wins there.
+    return pipeline is not None and bool(np.trace(pipeline) < np.trace(noise))
+
+
+def _gauss_newton(coefficients, ref, start, extra, ref_var, mov_var, *, known, wrap, robust):
+    """Gauss-Newton on (shift, gain, offset) from ``start``: the shift, gain and Huber weights."""
+    ndim = ref.ndim
+    shift = start.copy()
+    p = ndim + 2
+    gain, offset = 1.0, 0.0
+    huber = np.ones(ref.shape)
+    sigma = 1.0
+    for _ in range(MAX_ITERATIONS):
+        value, gradients = spline_model(coefficients, shift, wrap=wrap)
+        overlap = _overlap_weight(ref.shape, shift, wrap=wrap) * extra
+        variance = ref_var + gain**2 * mov_var if known else 1.0
+        base = overlap / variance
+        gain, offset = _fit_gain(value, ref, base * huber)
+        residual = ref - gain * value - offset
+        w = base * huber
+        sigma = np.sqrt(np.sum(w * residual**2) / max(np.sum(overlap > 0) - p, 1))
+        if robust:
+            huber = _huber(residual, base, max(sigma, 1.0) if known else sigma)
+            w = base * huber
+        jacobian = np.stack([-gain * g for g in gradients] + [value, np.ones_like(value)], -1)
+        jw = (jacobian * w[..., None]).reshape(-1, p)
+        hessian = jw.T @ jacobian.reshape(-1, p)
+        # Minimise chi2 - A K(s): the interpolated noise's variance K(s) depends on
+        # the shift, and A = gain^2 sum w var_moving is the moving noise it scales.
+        gradient = jw.T @ residual.ravel()
+        _, dk = noise_gain(shift)
+        gradient[:ndim] += 0.5 * _moving_noise(gain, w, mov_var, sigma, known) * dk
+        step = np.linalg.lstsq(hessian, gradient, rcond=None)[0]
+        # Half a pixel per step at most, and within a pixel of the search's answer:
+        # the stage refines the minimum the search found, it does not look for another.
+        shift = np.clip(shift + np.clip(step[:ndim], -0.5, 0.5), start - 1.0, start + 1.0)
+        if np.max(np.abs(step[:ndim])) < SHIFT_TOLERANCE:
+            break
+    return shift, gain, huber
 
 
 def _model_difference(difference, spline_noise, pipeline):
