@@ -23,10 +23,11 @@ def test_options_are_frozen_and_report_their_defaults():
     assert Options.defaults() == {
         "upsample_factor": "auto",
         "boundary": "overlap",
-        "zero_mean": True,
+        "zero_mean": None,
         "max_shift": None,
         "prefilter": True,
         "threads": None,
+        "brightness": None,
     }
     assert Options.choices()["boundary"] == ("overlap", "wrap")
     assert Options(prefilter=np.float32(0.5), zero_mean=0).as_dict()["prefilter"] == 0.5

@@ -32,6 +32,7 @@ tapered): this module only combines them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -42,13 +43,14 @@ __all__ = [
     "BrightnessFit",
     "Jet",
     "OverlapSums",
+    "ProfiledSurface",
     "check_brightness",
     "fitted_parameters",
     "profiled_residual",
 ]
 
-Brightness = Literal["scale+offset+tilt", "scale+offset", "offset", "none"]
-BRIGHTNESS_FITS = ("scale+offset+tilt", "scale+offset", "offset", "none")
+Brightness = Literal["scale+offset", "offset", "none"]
+BRIGHTNESS_FITS = ("scale+offset", "offset", "none")
 #: A centred moving power below this fraction of the reference's leaves the gain
 #: unconstrained (a flat moving overlap): no gain is fitted there.
 FLAT = 1e-12
@@ -323,4 +325,126 @@ def _tilted(sums: OverlapSums) -> BrightnessFit:
             np.where(matched, residual, unmatched),
             np.where(matched, gain, 0.0),
             np.where(matched, beta[1], reduced[0]),
+        )
+
+
+class ProfiledSurface:
+    """The mean weighted residual over the overlap, the brightness fit profiled out:
+    ``f(s) = min_{g, c} sum w (R - g M' - c)**2 / W``, from the sums as terms of the
+    shift (:class:`~napari_imreg.core._chi2.Term`).
+
+    It offers what the stages ask of a :class:`~napari_imreg.core._chi2.Surface`
+    (``shape``, ``weight``, ``grid``, ``values``, ``derivatives``, ``weight_at``,
+    ``reference_share``, ``filtered_cross``), so the whole-pixel search, Newton's
+    method, the errors and the delta-chi2 map run on it unchanged. :meth:`for_search`
+    gives the whole-pixel search's score, ``1 - rho**2``: the mean residual would
+    favour a flat overlap, which a free gain matches whatever the shift.
+    """
+
+    def __init__(self, sums: OverlapSums, brightness: str, shape, *, filtered_cross=None):
+        self.sums = sums
+        self.brightness = brightness
+        self.shape = tuple(shape)
+        self.normalised = False
+        self._filtered_cross = filtered_cross
+        #: The fitted gain at the minimum, once known: it scales the signal's part
+        #: of the score's covariance (``filtered_cross``).
+        self.gain = 1.0
+
+    @property
+    def weight(self):
+        return self.sums.w
+
+    def for_search(self) -> ProfiledSurface:
+        """This surface scoring ``1 - rho**2`` (scale fitted) for the whole-pixel search."""
+        out = ProfiledSurface(self.sums, self.brightness, self.shape)
+        out.normalised = self.brightness.startswith("scale+offset")
+        return out
+
+    def _terms(self) -> list:
+        s = self.sums
+        terms = [s.w, s.r, s.m, s.rr, s.mm, s.rm]
+        if s.tilt is not None:
+            terms += [*s.tilt.x, *s.tilt.xm, *s.tilt.xr, *s.tilt.xx]
+        return terms
+
+    def _sums(self, values) -> OverlapSums:
+        """The sums rebuilt from values in the order of :meth:`_terms`."""
+        if self.sums.tilt is None:
+            return OverlapSums(*values[:6])
+        n = len(self.sums.tilt.x)
+        rest = values[6:]
+        tilt = TiltSums(
+            tuple(rest[:n]),
+            tuple(rest[n : 2 * n]),
+            tuple(rest[2 * n : 3 * n]),
+            tuple(rest[3 * n :]),
+        )
+        return OverlapSums(*values[:6], tilt=tilt)
+
+    def _score(self, values) -> np.ndarray:
+        fit = profiled_residual(self._sums(values), self.brightness)
+        w, r, rr = values[0], values[1], values[3]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.normalised:
+                # A flat reference overlap correlates with nothing: 1 - rho**2 = 1.
+                divisor = rr - r * r / w
+                score = np.where(divisor > 0, fit.residual / divisor, 1.0)
+            else:
+                score = fit.residual / w
+            return np.where(np.asarray(w) > 0, score, np.inf)
+
+    def grid(self, threads=None, window=None):
+        """The score at every whole-pixel shift (FFT layout, or ``window``) and ``W``
+        (None when constant)."""
+        values = [term.grid(threads, window=window) for term in self._terms()]
+        shape = np.broadcast_shapes(*[np.shape(v) for v in values])
+        score = np.array(np.broadcast_to(self._score(values), shape), dtype=np.float64)
+        weight = None if self.sums.w.is_constant else np.asarray(values[0])
+        return score, weight
+
+    def values(self, positions) -> np.ndarray:
+        """The score on the tensor grid of ``positions`` (one array of shifts per axis)."""
+        orders = [(0,)] * len(positions)
+        return self._score([term.tensor(positions, orders) for term in self._terms()])
+
+    def fit_at(self, point) -> BrightnessFit:
+        """The gain, offset and residual at one shift (floats)."""
+        orders = [(0,)] * len(point)
+        at = [[p] for p in point]
+        values = [float(term.tensor(at, orders).reshape(-1)[0]) for term in self._terms()]
+        if not values[0] > 0:
+            return BrightnessFit(0.0, 1.0, 0.0)
+        fit = profiled_residual(self._sums(values), self.brightness)
+        return BrightnessFit(
+            *(float(np.asarray(v)) for v in (fit.residual, fit.scale, fit.offset))
+        )
+
+    def derivatives(self, point, *, third: bool = False):
+        """Value, gradient and Hessian of ``f`` at one shift (with ``third``, a fourth
+        item None: Newton's steps on the profile are quadratic)."""
+        jets = [Jet(*term.derivatives(point)) for term in self._terms()]
+        if not jets[0].value > 0:  # no overlap left there: not a candidate
+            ndim = len(point)
+            out = (np.inf, np.zeros(ndim), np.zeros((ndim, ndim)))
+        else:
+            f = profiled_residual(self._sums(jets), self.brightness).residual / jets[0]
+            out = (f.value, f.grad, f.hess)
+        return (*out, None) if third else out
+
+    def weight_at(self, point) -> float:
+        return float(self.sums.w.derivatives(point)[0])
+
+    def reference_share(self, point, value: float) -> float:
+        """Half: with a fitted gain the residual cannot be split between the images
+        (at the fitted gain ``sum w R (R - g M' - c)`` is the whole residual)."""
+        return 0.5
+
+    @property
+    def filtered_cross(self):
+        """The filtered cross term times the fitted gain (None: images not filtered)."""
+        if self._filtered_cross is None:
+            return None
+        return dataclasses.replace(
+            self._filtered_cross, scale=self._filtered_cross.scale * self.gain
         )

@@ -36,7 +36,7 @@ class Engine:
         reference_mask,
         upsample_factor,
         boundary: Boundary,
-        zero_mean: bool,
+        brightness: str,
         max_shift,
         strength: float,
         filter_margins: bool,
@@ -46,7 +46,10 @@ class Engine:
         self.shape = ref.shape
         self.boundary = boundary
         self.upsample_factor = upsample_factor
-        self.zero_mean = zero_mean
+        #: What is fitted between the images (see ``_brightness``); the images are
+        #: centred whenever an offset is (keeps the centred sums free of cancellation).
+        self.brightness = brightness
+        self.zero_mean = brightness != "none"
         self.threads = threads
         self._reference_error = reference_error
         self._reference_mask = ignore_unknown_noise(reference_mask, reference_error)
@@ -176,6 +179,11 @@ class Engine:
         with _fft.one_blas_thread():
             if fit is None:
                 fit = fit_minimum(self, image, moving_error, estimate=estimate)
+            if fit.scale_fit is not None and fit.scale_fit != 1.0:
+                # The moving image's noise in the reference's units.
+                moving_error, noise_var = _gained(
+                    moving_error, noise_var, self._reference_error, fit.scale_fit
+                )
             errors = measure_errors(
                 self, image, moving_error, fit, noise_var=noise_var, floor_var=floor_var
             )
@@ -186,9 +194,14 @@ class Engine:
                     fit.surface, fit.shift, fit.f_min, scale, errors.sigma, self.upsample_factor
                 )
         logger.debug("registered: shift %s error %s", fit.shift, errors.sigma)
-        return self._result(fit, errors, *delta)
+        return self._result(fit, errors, *delta, moving_mean=image.mean)
 
-    def _result(self, fit: Fit, errors: Errors, factor, coords, delta) -> RegistrationResult:
+    def _result(
+        self, fit: Fit, errors: Errors, factor, coords, delta, *, moving_mean: float
+    ) -> RegistrationResult:
+        offset = fit.offset_fit
+        if offset is not None:  # the images were centred: the offset between them as given
+            offset = offset + self._reference.mean - fit.scale_fit * moving_mean
         return RegistrationResult(
             shift=fit.shift,
             error=errors.sigma,
@@ -202,6 +215,9 @@ class Engine:
             boundary=self.boundary,
             method="chi2",
             filter_strength=self.strength if self.boundary == "overlap" else None,
+            brightness=self.brightness,
+            scale=fit.scale_fit,
+            offset=offset,
         )
 
     def _no_information(self) -> RegistrationResult:
@@ -218,3 +234,15 @@ class Engine:
             method="chi2",
             filter_strength=self.strength if self.boundary == "overlap" else None,
         )
+
+
+def _gained(moving_error, noise_var, reference_error, gain: float):
+    """The moving error and the mean noise variance of the difference with the
+    moving image's noise times ``gain`` (in the reference's units)."""
+    if moving_error is None:
+        return None, noise_var
+    moving_var = float(np.nanmean(np.square(moving_error)))
+    reference_var = (
+        0.0 if reference_error is None else float(np.nanmean(np.square(reference_error)))
+    )
+    return moving_error * gain, reference_var + gain**2 * moving_var

@@ -13,6 +13,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from ._brightness import BRIGHTNESS_FITS, Brightness, check_brightness
 from ._validation import check_choice, check_prefilter, check_upsample_factor
 
 Boundary = Literal["overlap", "wrap"]
@@ -31,8 +32,10 @@ class Options:
     boundary : {"overlap", "wrap"}
         ``"overlap"``: chi2 over the overlap only, for real images whose edges do
         not wrap. ``"wrap"``: periodic images.
-    zero_mean : bool
-        Subtract each image's mean first.
+    zero_mean : bool or None
+        The older name of ``brightness``: True is ``"offset"``, False ``"none"``;
+        None follows ``brightness``. After validation it says whether an offset
+        is fitted (``brightness != "none"``).
     max_shift : float, sequence of float or None
         Largest shift searched per axis, in pixels (checked against the images'
         shape when they are known). None: a quarter of each axis for
@@ -43,6 +46,11 @@ class Options:
         docs/how-it-works.md, "The filter".
     threads : int or None
         FFT threads per registration; None: all cores for large images.
+    brightness : {"scale+offset", "offset", "none"} or None
+        What is fitted between the images, profiled out of chi2 at every shift
+        (``reference ~ scale * moving + offset``): a gain and an offset (the
+        default, None with ``zero_mean`` None), an offset, or nothing. Given with
+        ``zero_mean``, the two must agree.
 
     Examples
     --------
@@ -54,16 +62,19 @@ class Options:
 
     upsample_factor: int | Literal["auto"] = "auto"
     boundary: Boundary = "overlap"
-    zero_mean: bool = True
+    zero_mean: bool | None = None
     max_shift: float | tuple[float, ...] | None = None
     prefilter: bool | float = True
     threads: int | None = None
+    brightness: Brightness | None = None
 
     def __post_init__(self):
+        brightness = check_brightness(self.brightness, self.zero_mean)
+        object.__setattr__(self, "brightness", brightness)
+        object.__setattr__(self, "zero_mean", brightness != "none")
         checked = {
             "upsample_factor": check_upsample_factor(self.upsample_factor),
             "boundary": check_choice(self.boundary, "boundary", BOUNDARIES),
-            "zero_mean": bool(self.zero_mean),
             "prefilter": check_prefilter(self.prefilter),
             "threads": _check_threads(self.threads),
         }
@@ -73,7 +84,11 @@ class Options:
     @staticmethod
     def choices() -> dict[str, tuple[Any, ...]]:
         """The options whose values come from a fixed list, and that list."""
-        return {"boundary": BOUNDARIES, "upsample_factor": ("auto",)}
+        return {
+            "boundary": BOUNDARIES,
+            "upsample_factor": ("auto",),
+            "brightness": BRIGHTNESS_FITS,
+        }
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Literal
 
 import numpy as np
 
+from ._brightness import Brightness
 from ._engine import Engine
 from ._options import Boundary, Options
 from ._prefilter import EdgeContent, filter_strength
@@ -18,6 +19,8 @@ from ._validation import (
     check_error,
     check_max_shift,
     check_same_shape,
+    data_unit,
+    in_unit,
 )
 
 #: Filter strengths a Registrar keeps its reference prepared at (the latest ones).
@@ -51,9 +54,9 @@ class Registrar:
         axes of ``LONG_AXIS`` px or more, after a zero margin of 1/128 of the axis).
         ``"wrap"`` treats both images as periodic (what FFT registration usually
         computes; exact for periodic data, biased for real images).
-    zero_mean : bool
-        Subtract each image's mean first (a constant background offset between
-        the images then does not pull the shift).
+    zero_mean : bool, optional
+        The older name of ``brightness``: True fits an offset (``"offset"``),
+        False nothing (``"none"``).
     max_shift : float or sequence of float, optional
         Largest shift searched, per axis, in pixels. Default: half of each axis for
         ``"wrap"``, a quarter of each axis for ``"overlap"`` (raise it for larger
@@ -67,6 +70,12 @@ class Registrar:
     threads : int, optional
         FFT threads; default all cores for large images. Use 1 when registering
         many images in parallel.
+    brightness : {"scale+offset", "offset", "none"}, optional
+        What is fitted between the images at every shift, profiled out of chi2
+        (``reference ~ scale * moving + offset``; the result's ``scale`` and
+        ``offset``): a gain and an offset (default), an offset, or nothing. A
+        changed exposure, gain or background then does not pull the shift, and
+        the errors account for the fitted parameters.
     """
 
     def __init__(
@@ -77,10 +86,11 @@ class Registrar:
         reference_mask=None,
         upsample_factor: int | Literal["auto"] = "auto",
         boundary: Boundary = "overlap",
-        zero_mean: bool = True,
+        zero_mean: bool | None = None,
         max_shift=None,
         prefilter: bool | float = True,
         threads: int | None = None,
+        brightness: Brightness | None = None,
     ):
         reference = as_image(reference, "reference")
         options = Options(
@@ -90,6 +100,7 @@ class Registrar:
             max_shift=max_shift,
             prefilter=prefilter,
             threads=threads,
+            brightness=brightness,
         )
         self._setup(reference, options, reference_error=reference_error, mask=reference_mask)
         self._keep_copies()
@@ -127,17 +138,26 @@ class Registrar:
 
     def _setup(self, ref: np.ndarray, options: Options, *, reference_error, mask) -> None:
         self.shape = ref.shape
+        # Units (issue 13): the images and errors are measured in one power of two
+        # near the reference's spread, so that no sum of squares over- or underflows.
+        self._unit = data_unit(ref)
+        ref = in_unit(ref, self._unit)
+        reference_error = in_unit(
+            check_error(reference_error, ref.shape, "reference_error"),
+            self._unit,
+            "reference_error",
+        )
         #: The options, validated (see :class:`Options`).
         self.options = options
         self.boundary = options.boundary
         prefilter = options.prefilter
         #: What each engine is made from.
         self._inputs = {
-            "reference_error": check_error(reference_error, ref.shape, "reference_error"),
+            "reference_error": reference_error,
             "reference_mask": check_mask(mask, ref.shape, "reference_mask"),
             "upsample_factor": options.upsample_factor,
             "boundary": self.boundary,
-            "zero_mean": options.zero_mean,
+            "brightness": options.brightness,
             "max_shift": check_max_shift(options.max_shift, ref.shape),
             "filter_margins": self.boundary == "overlap" and prefilter is not False,
             "threads": options.threads,
@@ -192,8 +212,15 @@ class Registrar:
         """
         mov = as_image(moving, "moving")
         check_same_shape(self._source, mov, ("reference", "moving"))
-        moving_error = check_error(error, mov.shape, "error")
+        moving_error = in_unit(check_error(error, mov.shape, "error"), self._unit, "error")
         mask = check_mask(mask, mov.shape, "mask")
+        mov = in_unit(mov, self._unit)
+        result = self._register(mov, moving_error, mask, delta_chi2_map)
+        if self._unit != 1.0:  # back to the images' units
+            result = result.in_units(self._unit)
+        return result
+
+    def _register(self, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
         unknown = self._inputs["reference_error"] is None and moving_error is None
         noise_var = None if unknown else self._reference_var + mean_variance(moving_error)
         scale = reference_edge_scale(self)
@@ -263,10 +290,11 @@ def register(
     mask=None,
     upsample_factor: int | Literal["auto"] = "auto",
     boundary: Boundary = "overlap",
-    zero_mean: bool = True,
+    zero_mean: bool | None = None,
     max_shift=None,
     prefilter: bool | float = True,
     threads: int | None = None,
+    brightness: Brightness | None = None,
 ) -> RegistrationResult:
     """Measure the translation between two images, with calibrated 1-sigma errors.
 
@@ -296,8 +324,8 @@ def register(
     boundary : {"overlap", "wrap"}
         ``"overlap"`` (default): non-periodic, chi2 over the overlap only, right
         for real images whose edges do not wrap. ``"wrap"``: periodic images.
-    zero_mean : bool
-        Subtract each image's mean first (default True).
+    zero_mean : bool, optional
+        The older name of ``brightness``: True is ``"offset"``, False ``"none"``.
     max_shift : float or sequence of float, optional
         Largest shift searched per axis in pixels (default: a quarter of each axis
         for ``"overlap"``, half for ``"wrap"``).
@@ -308,6 +336,9 @@ def register(
         (False). See :class:`Registrar`.
     threads : int, optional
         FFT threads.
+    brightness : {"scale+offset", "offset", "none"}, optional
+        What is fitted between the images: a gain and an offset (default), an
+        offset, or nothing (see :class:`Registrar`).
 
     Returns
     -------
@@ -356,6 +387,7 @@ def register(
         max_shift=max_shift,
         prefilter=prefilter,
         threads=threads,
+        brightness=brightness,
     )
     registrar = Registrar._one_off(
         ref, options, reference_error=reference_error, reference_mask=reference_mask

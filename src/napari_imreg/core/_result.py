@@ -65,6 +65,15 @@ class RegistrationResult:
     filter_strength : float or None
         ``"overlap"`` mode: the strength, 0 to 1, of the filter both images went
         through (see ``prefilter``); None for ``"wrap"`` and other methods.
+    brightness : str or None
+        What the chi2 method fitted between the images (``"scale+offset"``,
+        ``"offset"``, ``"none"``); None for other methods.
+    scale : float or None
+        The fitted gain, ``reference ~ scale * moving + offset`` over the overlap
+        at the best shift (1 when only an offset is fitted; None when nothing is).
+        A scale far from 1 tells of a changed exposure, gain or bleaching.
+    offset : float or None
+        The fitted offset, in the reference's units (None when none is fitted).
     """
 
     shift: np.ndarray
@@ -79,6 +88,9 @@ class RegistrationResult:
     boundary: str = "overlap"
     method: str = "chi2"
     filter_strength: float | None = None
+    brightness: str | None = None
+    scale: float | None = None
+    offset: float | None = None
 
     def __post_init__(self):
         for name in ("shift", "error", "covariance", "delta_chi2"):
@@ -86,6 +98,15 @@ class RegistrationResult:
         if self.delta_chi2_coords is not None:
             coords = tuple(_frozen(c) for c in self.delta_chi2_coords)
             object.__setattr__(self, "delta_chi2_coords", coords)
+
+    def in_units(self, unit: float) -> RegistrationResult:
+        """This result with its values in the images' units measured in ``unit``
+        (the core registers data far from 1 in a power of two near its spread)."""
+        return dataclasses.replace(
+            self,
+            noise=None if self.noise is None else self.noise * unit,
+            offset=None if self.offset is None else self.offset * unit,
+        )
 
     def __repr__(self) -> str:
         shift = np.array2string(self.shift, precision=4, separator=", ")

@@ -29,6 +29,7 @@ import dask.array as da
 import numpy as np
 
 from . import _fft
+from ._brightness import Brightness
 from ._options import Boundary, Options
 from ._result import RegistrationResult, RegistrationWarning, StackResult
 from ._stack_driver import against_one, onto_previous
@@ -159,10 +160,11 @@ def register_stack(
     error=None,
     upsample_factor: int | Literal["auto"] = "auto",
     boundary: Boundary = "overlap",
-    zero_mean: bool = True,
+    zero_mean: bool | None = None,
     max_shift=None,
     prefilter: bool | float = True,
     num_workers: int | None = None,
+    brightness: Brightness | None = None,
 ) -> StackResult:
     """Measure the drift of every frame of a stack, with calibrated 1-sigma errors.
 
@@ -188,7 +190,7 @@ def register_stack(
         or a map per frame (an array of the stack's shape, frames first). The
         reference's noise follows from it (divided by sqrt(frames) for the mean).
         ``None`` estimates the noise from the data, per frame.
-    upsample_factor, boundary, zero_mean, max_shift, prefilter
+    upsample_factor, boundary, zero_mean, max_shift, prefilter, brightness
         As for :func:`napari_imreg.core.register` (see :class:`Options`).
     num_workers : int, optional
         Frames registered at once for numpy input (default: the number of CPUs).
@@ -246,6 +248,7 @@ def register_stack(
         max_shift=max_shift,
         prefilter=prefilter,
         threads=1,
+        brightness=brightness,
     )
     workers = check_workers(num_workers)
 
@@ -283,10 +286,11 @@ def iter_register_stack(
     error=None,
     upsample_factor: int | Literal["auto"] = "auto",
     boundary: Boundary = "overlap",
-    zero_mean: bool = True,
+    zero_mean: bool | None = None,
     max_shift=None,
     prefilter: bool | float = True,
     threads: int | None = None,
+    brightness: Brightness | None = None,
 ) -> Iterator[tuple[int, RegistrationResult]]:
     """Register a stack one frame at a time, yielding ``(index, result)`` in frame order.
 
@@ -342,6 +346,7 @@ def iter_register_stack(
         max_shift=max_shift,
         prefilter=prefilter,
         threads=threads,
+        brightness=brightness,
     )
     per_frame = _is_per_frame(errors, moved.ndim)
     return _iterate(moved, reference, errors, per_frame, options)
