@@ -13,6 +13,8 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+import numpy as np
+
 from ._brightness import BRIGHTNESS_FITS, Brightness, check_brightness
 from ._validation import check_choice, check_prefilter, check_upsample_factor
 
@@ -67,8 +69,12 @@ class Options:
     prefilter: bool | float = True
     threads: int | None = None
     brightness: Brightness | None = None
+    outliers: bool = True
+    clip_threshold: float = 10.0
 
     def __post_init__(self):
+        object.__setattr__(self, "outliers", bool(self.outliers))
+        object.__setattr__(self, "clip_threshold", _check_clip(self.clip_threshold))
         brightness = check_brightness(self.brightness, self.zero_mean)
         object.__setattr__(self, "brightness", brightness)
         object.__setattr__(self, "zero_mean", brightness != "none")
@@ -108,3 +114,14 @@ def _check_threads(value) -> int | None:
     if value < 1:
         raise ValueError(f"threads must be >= 1, got {value!r}; use None for all cores.")
     return int(value)
+
+
+def _check_clip(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"clip_threshold must be a number of robust sigmas, got {value!r}.")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(
+            f"clip_threshold must be a positive number of robust sigmas, got {value!r}; "
+            "use outliers=False to clip nothing."
+        )
+    return float(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Literal
 
@@ -10,6 +11,7 @@ import numpy as np
 from ._brightness import Brightness
 from ._engine import Engine
 from ._options import Boundary, Options
+from ._outliers import reject_outliers
 from ._prefilter import EdgeContent, filter_strength
 from ._prepare import check_mask, split_mask
 from ._result import RegistrationResult
@@ -76,6 +78,15 @@ class Registrar:
         ``offset``): a gain and an offset (default), an offset, or nothing. A
         changed exposure, gain or background then does not pull the shift, and
         the errors account for the fitted parameters.
+    outliers : bool
+        Set aside what one image has and the other has not (default True):
+        saturated pixels (several at the image's largest value, masked), and, when
+        the residual at the shift found shows them, hot pixels, cosmic rays and
+        streaks, clipped at ``clip_threshold`` robust sigmas of the residual and
+        registered again without them. The result's ``clipped`` and ``saturated``
+        count the pixels set aside.
+    clip_threshold : float
+        The clipping level, in robust (MAD) sigmas of the residual.
     """
 
     def __init__(
@@ -91,6 +102,8 @@ class Registrar:
         prefilter: bool | float = True,
         threads: int | None = None,
         brightness: Brightness | None = None,
+        outliers: bool = True,
+        clip_threshold: float = 10.0,
     ):
         reference = as_image(reference, "reference")
         options = Options(
@@ -101,6 +114,8 @@ class Registrar:
             prefilter=prefilter,
             threads=threads,
             brightness=brightness,
+            outliers=outliers,
+            clip_threshold=clip_threshold,
         )
         self._setup(reference, options, reference_error=reference_error, mask=reference_mask)
         self._keep_copies()
@@ -215,7 +230,17 @@ class Registrar:
         moving_error = in_unit(check_error(error, mov.shape, "error"), self._unit, "error")
         mask = check_mask(mask, mov.shape, "mask")
         mov = in_unit(mov, self._unit)
-        result = self._register(mov, moving_error, mask, delta_chi2_map)
+        if self.options.outliers:  # the outlier stage (issue 14) runs the registration
+            result = reject_outliers(
+                self,
+                mov,
+                moving_error,
+                mask,
+                delta_chi2_map,
+                threshold=self.options.clip_threshold,
+            )
+        else:
+            result = self._register(mov, moving_error, mask, delta_chi2_map)
         if self._unit != 1.0:  # back to the images' units
             result = result.in_units(self._unit)
         return result
@@ -242,6 +267,18 @@ class Registrar:
             noise_var=noise_var,
             floor_var=floor_variance(self, scale, strength),
             fitted=fitted if strength == 1.0 else None,
+        )
+
+    def _masked(self, reference_mask, *, source=None) -> Registrar:
+        """A one-off Registrar of this one's options (outliers off) with
+        ``reference_mask``, and ``source`` (default: this reference, in the core's
+        units) as reference: the outlier stage's masked and search registrations."""
+        options = dataclasses.replace(self.options, outliers=False)
+        return Registrar._one_off(
+            self._source if source is None else source,
+            options,
+            reference_error=self._inputs["reference_error"],
+            reference_mask=reference_mask,
         )
 
     def _engine(self, strength: float, *, prepare: bool = True) -> Engine:
@@ -295,6 +332,8 @@ def register(
     prefilter: bool | float = True,
     threads: int | None = None,
     brightness: Brightness | None = None,
+    outliers: bool = True,
+    clip_threshold: float = 10.0,
 ) -> RegistrationResult:
     """Measure the translation between two images, with calibrated 1-sigma errors.
 
@@ -339,6 +378,11 @@ def register(
     brightness : {"scale+offset", "offset", "none"}, optional
         What is fitted between the images: a gain and an offset (default), an
         offset, or nothing (see :class:`Registrar`).
+    outliers : bool
+        Set aside saturated pixels and the residual's outliers (hot pixels, cosmic
+        rays), default True (see :class:`Registrar`).
+    clip_threshold : float
+        The clipping level, in robust sigmas of the residual.
 
     Returns
     -------
@@ -388,6 +432,8 @@ def register(
         prefilter=prefilter,
         threads=threads,
         brightness=brightness,
+        outliers=outliers,
+        clip_threshold=clip_threshold,
     )
     registrar = Registrar._one_off(
         ref, options, reference_error=reference_error, reference_mask=reference_mask

@@ -74,6 +74,11 @@ class RegistrationResult:
         A scale far from 1 tells of a changed exposure, gain or bleaching.
     offset : float or None
         The fitted offset, in the reference's units (None when none is fitted).
+    clipped : int or None
+        Pixels of both images set aside as outliers of the residual (hot pixels,
+        cosmic rays); None when ``outliers`` is off or for other methods.
+    saturated : int or None
+        Saturated pixels of both images set aside (None as for ``clipped``).
     """
 
     shift: np.ndarray
@@ -91,6 +96,8 @@ class RegistrationResult:
     brightness: str | None = None
     scale: float | None = None
     offset: float | None = None
+    clipped: int | None = None
+    saturated: int | None = None
 
     def __post_init__(self):
         for name in ("shift", "error", "covariance", "delta_chi2"):
