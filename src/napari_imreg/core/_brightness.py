@@ -45,7 +45,7 @@ __all__ = [
     "OverlapSums",
     "ProfiledSurface",
     "check_brightness",
-    "fitted_parameters",
+    "fitted_count",
     "profiled_residual",
 ]
 
@@ -84,18 +84,9 @@ def check_brightness(brightness, zero_mean=None) -> str:
     return brightness
 
 
-def fitted_parameters(brightness: str) -> int:
+def fitted_count(brightness: str) -> int:
     """How many brightness parameters a fit uses (for the degrees of freedom)."""
-    if brightness == "scale+offset+tilt":
-        raise ValueError("the tilt adds one parameter per axis: use fitted_parameters(b, ndim)")
     return {"scale+offset": 2, "offset": 1, "none": 0}[brightness]
-
-
-def fitted_count(brightness: str, ndim: int) -> int:
-    """Brightness parameters fitted, the tilt's one per axis included."""
-    if brightness == "scale+offset+tilt":
-        return 2 + ndim
-    return fitted_parameters(brightness)
 
 
 class Jet:
@@ -161,23 +152,9 @@ class Jet:
 
 
 @dataclass(frozen=True)
-class TiltSums:
-    """The sums a background tilt needs, with ``x_j`` the reference's coordinate along
-    axis ``j`` (centred and scaled to [-1/2, 1/2]): ``x[j] = sum w x_j``,
-    ``xm[j] = sum w x_j M'``, ``xr[j] = sum w x_j R`` and ``xx`` the ``sum w x_i x_j``
-    for ``i <= j`` in the order of ``itertools.combinations_with_replacement``."""
-
-    x: tuple
-    xm: tuple
-    xr: tuple
-    xx: tuple
-
-
-@dataclass(frozen=True)
 class OverlapSums:
     """The six weighted sums over the overlap at a shift (arrays over a grid of
-    shifts, floats, or :class:`Jet`); see the module docstring. ``tilt``: the sums
-    of :class:`TiltSums`, for ``brightness="scale+offset+tilt"``."""
+    shifts, floats, or :class:`Jet`); see the module docstring."""
 
     w: object
     r: object
@@ -185,7 +162,6 @@ class OverlapSums:
     rr: object
     mm: object
     rm: object
-    tilt: TiltSums | None = None
 
 
 @dataclass(frozen=True)
@@ -241,8 +217,6 @@ def profiled_residual(sums: OverlapSums, brightness: str) -> BrightnessFit:
     (2.0, 6.0, True)
     """
     w, r, m, rr, mm, rm = sums.w, sums.r, sums.m, sums.rr, sums.mm, sums.rm
-    if brightness == "scale+offset+tilt":
-        return _tilted(sums)
     if brightness == "none":
         return BrightnessFit(rr - 2.0 * rm + mm, 1.0, 0.0)
     if brightness == "offset":
@@ -265,67 +239,6 @@ def profiled_residual(sums: OverlapSums, brightness: str) -> BrightnessFit:
         residual = crr - gain * crm
         offset = (r - gain * m) / w
     return BrightnessFit(residual, gain, offset)
-
-
-def _solve(matrix, rhs):
-    """Solve a small symmetric positive definite system by elimination without
-    pivoting; the entries may be arrays (one system per shift) or :class:`Jet`."""
-    k = len(rhs)
-    a = [list(row) for row in matrix]
-    b = list(rhs)
-    for p in range(k):
-        for row in range(p + 1, k):
-            factor = a[row][p] / a[p][p]
-            for col in range(p + 1, k):
-                a[row][col] = a[row][col] - factor * a[p][col]
-            b[row] = b[row] - factor * b[p]
-    x = [None] * k
-    for p in reversed(range(k)):
-        total = b[p]
-        for col in range(p + 1, k):
-            total = total - a[p][col] * x[col]
-        x[p] = total / a[p][p]
-    return x
-
-
-def _tilted(sums: OverlapSums) -> BrightnessFit:
-    """``min sum w (R - g M' - c - t . x)**2`` by the normal equations of the columns
-    ``M', 1, x_1 .. x_n``; where the gain comes out negative, the fit of ``1, x``
-    alone (no match). The offset returned is ``c``, at the centre of the reference."""
-    tilt = sums.tilt
-    if tilt is None:
-        raise ValueError('brightness="scale+offset+tilt" needs the tilt sums (OverlapSums.tilt).')
-    n = len(tilt.x)
-    size = n + 2
-    a = [[None] * size for _ in range(size)]
-    a[0][0], a[0][1], a[1][1] = sums.mm, sums.m, sums.w
-    for j in range(n):
-        a[0][2 + j] = tilt.xm[j]
-        a[1][2 + j] = tilt.x[j]
-    pairs = [(i, j) for i in range(n) for j in range(i, n)]
-    for (i, j), value in zip(pairs, tilt.xx, strict=True):
-        a[2 + i][2 + j] = value
-    for i in range(size):
-        for j in range(i):
-            a[i][j] = a[j][i]
-    b = [sums.rm, sums.r, *tilt.xr]
-    beta = _solve(a, b)
-    residual = sums.rr - sum(bi * xi for bi, xi in zip(b, beta, strict=True))
-    # Without the moving image: the background model alone.
-    reduced = _solve([row[1:] for row in a[1:]], b[1:])
-    unmatched = sums.rr - sum(bi * xi for bi, xi in zip(b[1:], reduced, strict=True))
-    gain = beta[0]
-    if isinstance(gain, Jet):
-        if gain.value > 0:
-            return BrightnessFit(residual, gain, beta[1])
-        return BrightnessFit(unmatched, 0.0, reduced[0])
-    with np.errstate(invalid="ignore"):
-        matched = np.asarray(gain) > 0
-        return BrightnessFit(
-            np.where(matched, residual, unmatched),
-            np.where(matched, gain, 0.0),
-            np.where(matched, beta[1], reduced[0]),
-        )
 
 
 class ProfiledSurface:
@@ -358,32 +271,15 @@ class ProfiledSurface:
     def for_search(self) -> ProfiledSurface:
         """This surface scoring ``1 - rho**2`` (scale fitted) for the whole-pixel search."""
         out = ProfiledSurface(self.sums, self.brightness, self.shape)
-        out.normalised = self.brightness.startswith("scale+offset")
+        out.normalised = self.brightness == "scale+offset"
         return out
 
     def _terms(self) -> list:
         s = self.sums
-        terms = [s.w, s.r, s.m, s.rr, s.mm, s.rm]
-        if s.tilt is not None:
-            terms += [*s.tilt.x, *s.tilt.xm, *s.tilt.xr, *s.tilt.xx]
-        return terms
-
-    def _sums(self, values) -> OverlapSums:
-        """The sums rebuilt from values in the order of :meth:`_terms`."""
-        if self.sums.tilt is None:
-            return OverlapSums(*values[:6])
-        n = len(self.sums.tilt.x)
-        rest = values[6:]
-        tilt = TiltSums(
-            tuple(rest[:n]),
-            tuple(rest[n : 2 * n]),
-            tuple(rest[2 * n : 3 * n]),
-            tuple(rest[3 * n :]),
-        )
-        return OverlapSums(*values[:6], tilt=tilt)
+        return [s.w, s.r, s.m, s.rr, s.mm, s.rm]
 
     def _score(self, values) -> np.ndarray:
-        fit = profiled_residual(self._sums(values), self.brightness)
+        fit = profiled_residual(OverlapSums(*values), self.brightness)
         w, r, rr = values[0], values[1], values[3]
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.normalised:
@@ -415,7 +311,7 @@ class ProfiledSurface:
         values = [float(term.tensor(at, orders).reshape(-1)[0]) for term in self._terms()]
         if not values[0] > 0:
             return BrightnessFit(0.0, 1.0, 0.0)
-        fit = profiled_residual(self._sums(values), self.brightness)
+        fit = profiled_residual(OverlapSums(*values), self.brightness)
         return BrightnessFit(
             *(float(np.asarray(v)) for v in (fit.residual, fit.scale, fit.offset))
         )
@@ -428,7 +324,7 @@ class ProfiledSurface:
             ndim = len(point)
             out = (np.inf, np.zeros(ndim), np.zeros((ndim, ndim)))
         else:
-            f = profiled_residual(self._sums(jets), self.brightness).residual / jets[0]
+            f = profiled_residual(OverlapSums(*jets), self.brightness).residual / jets[0]
             out = (f.value, f.grad, f.hess)
         return (*out, None) if third else out
 

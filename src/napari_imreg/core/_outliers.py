@@ -81,7 +81,9 @@ def saturated(image, *, min_pixels: int = 3, grow: int = 0) -> np.ndarray:
         return np.zeros(image.shape, dtype=bool)
     top = image[finite].max()
     mask = image == top
-    if np.count_nonzero(mask) < int(min_pixels):
+    count = np.count_nonzero(mask)
+    # A constant image is flat, not saturated (the registration says it has no structure).
+    if count < int(min_pixels) or count == np.count_nonzero(finite):
         return np.zeros(image.shape, dtype=bool)
     return dilate(mask, grow)
 

@@ -56,7 +56,7 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
 
     # chi2 = f * W * scale, in units where the filtered noise has unit variance.
     ndim = len(engine.shape)
-    fitted = ndim + fitted_count(engine.brightness, ndim)
+    fitted = ndim + fitted_count(engine.brightness)
     filtered = engine._variance_factor
     if unknown or not (ref_map or mov_map):
         pixels = weight

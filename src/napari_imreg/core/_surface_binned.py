@@ -85,7 +85,7 @@ def binned_estimate(engine, moving: np.ndarray) -> np.ndarray:
         if engine.keep_reference_spectra:
             reference.keep = True
             engine._binned_reference = reference
-    if engine.brightness.startswith("scale+offset"):
+    if engine.brightness == "scale+offset":
         # The moving spectra are released by the surface: the reference's are kept.
         surface = profiled_from_spectra(
             reference, _binned_spectra(engine, moving), reference._padded, engine.brightness
@@ -156,7 +156,7 @@ def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate
         if engine._smooth
         else None
     )
-    if engine.brightness.startswith("scale+offset"):
+    if engine.brightness == "scale+offset":
         sums = OverlapSums(
             w=TaperOverlap(tapers),
             r=TaperCorrelation(ref_values, tapers, sign=1, reach=reach),

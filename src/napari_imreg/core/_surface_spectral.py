@@ -318,7 +318,7 @@ def profiled_from_spectra(
 
 
 def full_surface(engine, ref_spec: Spectra, mov_spec: Spectra, *, split_noise=False):
-    if engine.brightness.startswith("scale+offset"):
+    if engine.brightness == "scale+offset":
         return profiled_from_spectra(
             ref_spec,
             mov_spec,
