@@ -30,6 +30,7 @@ def test_options_are_frozen_and_report_their_defaults():
         "brightness": None,
         "outliers": True,
         "clip_threshold": 10.0,
+        "saturation": False,
     }
     assert Options.choices()["boundary"] == ("overlap", "wrap")
     assert Options(prefilter=np.float32(0.5), zero_mean=0).as_dict()["prefilter"] == 0.5

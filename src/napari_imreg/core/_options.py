@@ -71,9 +71,11 @@ class Options:
     brightness: Brightness | None = None
     outliers: bool = True
     clip_threshold: float = 10.0
+    saturation: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "outliers", bool(self.outliers))
+        object.__setattr__(self, "saturation", bool(self.saturation))
         object.__setattr__(self, "clip_threshold", _check_clip(self.clip_threshold))
         brightness = check_brightness(self.brightness, self.zero_mean)
         object.__setattr__(self, "brightness", brightness)

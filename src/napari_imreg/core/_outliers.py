@@ -204,6 +204,9 @@ def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, t
     aligned_valid = moved((~mov_mask).astype(np.float64), shift, wrap=wrap, order=1) > 0.999
     valid = ~ref_mask & aligned_valid
     residual = ref_clean - scale * aligned - offset
+    candidates, _sigma = clip_residual(residual, valid, threshold=threshold, grow=0)
+    if not candidates.any():  # nothing stands out even without the allowance: done
+        return candidates, candidates.copy()
     fraction = np.asarray(shift) - np.round(shift)
     ref_level = search_copy(ref_clean, ~ref_mask, tail=search_tail(ref.size))
     mov_level = search_copy(filled, ~mov_mask, tail=search_tail(mov.size))
@@ -229,9 +232,11 @@ def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, t
 MAX_ROUNDS = 3
 
 
-def reject_outliers(registrar, mov, moving_error, mask, delta_chi2_map, *, threshold: float):
+def reject_outliers(
+    registrar, mov, moving_error, mask, delta_chi2_map, *, threshold: float, saturation: bool
+):
     """The registration stage of issue 14's outliers: ``registrar``'s registration of
-    ``mov`` (in the core's units) with saturated pixels masked, then, while the
+    ``mov`` (in the core's units), with ``saturation`` its saturated pixels masked, then, while the
     residual at the shift found shows outliers, those pixels masked and the pair
     registered again. Clean pairs cost one residual on top of the registration.
 
@@ -245,8 +250,11 @@ def reject_outliers(registrar, mov, moving_error, mask, delta_chi2_map, *, thres
     ref_given = registrar._inputs["reference_mask"]
     ref_invalid = ~np.isfinite(ref) if ref_given is None else ref_given | ~np.isfinite(ref)
     mov_invalid = ~np.isfinite(mov) if mask is None else mask | ~np.isfinite(mov)
-    sat_ref = saturated(np.where(ref_invalid, np.nan, ref)) & ~ref_invalid
-    sat_mov = saturated(np.where(mov_invalid, np.nan, mov)) & ~mov_invalid
+    sat_ref = np.zeros(ref.shape, dtype=bool)
+    sat_mov = np.zeros(ref.shape, dtype=bool)
+    if saturation:
+        sat_ref = saturated(np.where(ref_invalid, np.nan, ref)) & ~ref_invalid
+        sat_mov = saturated(np.where(mov_invalid, np.nan, mov)) & ~mov_invalid
     ref_out, mov_out = ref_invalid | sat_ref, mov_invalid | sat_mov
     clip_ref = np.zeros(ref.shape, dtype=bool)
     clip_mov = np.zeros(ref.shape, dtype=bool)
