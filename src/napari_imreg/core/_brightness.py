@@ -316,6 +316,22 @@ class ProfiledSurface:
             *(float(np.asarray(v)) for v in (fit.residual, fit.scale, fit.offset))
         )
 
+    def dilution(self, point, variance: float) -> float:
+        """The fitted gain over the true one at ``point``, for a moving noise of
+        ``variance`` (as compared: filtered): ``a = 1 - W variance / Cmm``, the moving
+        image's centred power ``Cmm = MM - M**2 / W`` holding its noise too. The
+        residual's moving part is then ``g g_true variance = g**2 variance / a``."""
+        at = [[p] for p in point]
+        orders = [(0,)] * len(point)
+        w, m, mm = (
+            float(term.tensor(at, orders).reshape(-1)[0])
+            for term in (self.sums.w, self.sums.m, self.sums.mm)
+        )
+        spread = mm - m * m / w if w > 0 else 0.0
+        if not (spread > 0 and variance > 0):
+            return 1.0
+        return float(np.clip(1.0 - w * variance / spread, 0.05, 1.0))
+
     def derivatives(self, point, *, third: bool = False):
         """Value, gradient and Hessian of ``f`` at one shift (with ``third``, a fourth
         item None: Newton's steps on the profile are quadratic)."""

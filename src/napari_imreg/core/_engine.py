@@ -182,7 +182,10 @@ class Engine:
             if fit.scale_fit is not None and fit.scale_fit != 1.0:
                 # The moving image's noise in the reference's units.
                 moving_error, noise_var = _gained(
-                    moving_error, noise_var, self._reference_error, fit.scale_fit
+                    moving_error,
+                    noise_var,
+                    self._reference_error,
+                    fit.scale_fit / np.sqrt(fit.dilution),
                 )
             errors = measure_errors(
                 self, image, moving_error, fit, noise_var=noise_var, floor_var=floor_var

@@ -29,6 +29,7 @@ class Fit:
     reference_power: float  # the reference's weighted mean square
     scale_fit: float | None = None  # the fitted brightness: reference ~ scale * moving + offset
     offset_fit: float | None = None
+    dilution: float = 1.0  # the fitted gain over the true one (the moving noise's share)
 
 
 def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
@@ -52,7 +53,8 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
     gain, offset = _brightness_at(engine, surface, shift)
     # The moving image's noise in the reference's units (a noise map's weights
     # already hold it: see ``spectral_surface``).
-    mov_var = mov_var * gain**2
+    dilution = gain_dilution(engine, surface, shift, mov_var)
+    mov_var = mov_var * gain**2 / dilution
 
     # chi2 = f * W * scale, in units where the filtered noise has unit variance.
     ndim = len(engine.shape)
@@ -91,6 +93,7 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
         reference_power,
         gain if engine.brightness != "none" else None,
         offset,
+        dilution,
     )
 
 
@@ -107,3 +110,11 @@ def _brightness_at(engine, surface, shift) -> tuple[float, float | None]:
         total = float(surface.offset.tensor(at, orders).reshape(-1)[0])
         return 1.0, total / surface.weight_at(shift)
     return 1.0, (0.0 if engine.brightness == "offset" else None)
+
+
+def gain_dilution(engine, surface, point, mov_var) -> float:
+    """The fitted gain's dilution by the moving noise at ``point`` (1 when no gain is
+    fitted or the moving image is noiseless; see :meth:`ProfiledSurface.dilution`)."""
+    if not isinstance(surface, ProfiledSurface) or not np.any(mov_var):
+        return 1.0
+    return surface.dilution(point, float(np.nanmean(mov_var)) * engine._variance_factor)

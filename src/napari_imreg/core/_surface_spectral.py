@@ -383,7 +383,7 @@ def spectral_surface(
         # The moving image's noise in the reference's units: times the fitted gain
         # (read at the sub-pixel guess: a pixel off, the match and the gain are lower).
         moved = move(mov_var, start.astype(int), wrap=True)
-        total = ref_var + gain_squared(surface, start + offset) * moved
+        total = ref_var + gain_squared(engine, surface, start + offset, mov_var) * moved
         ref_spec, mov_spec = (
             weighted_spectra(engine, engine._reference, total),
             weighted_spectra(engine, image, None),
@@ -408,7 +408,7 @@ def spectral_surface(
     if not gained and ref_map != mov_map and np.any(mov_var):
         # One noise map: its weights hold the moving noise at unit gain. Once the
         # gain is known at the whole-pixel minimum, weigh again with it.
-        gain2 = gain_squared(surface, start + offset)
+        gain2 = gain_squared(engine, surface, start + offset, mov_var)
         if not np.isclose(gain2, 1.0, rtol=1e-3):
             return spectral_surface(
                 engine, image, ref_var, mov_var * gain2, split_noise=split_noise, gained=True
@@ -416,8 +416,12 @@ def spectral_surface(
     return surface, start, start + offset, reference_power
 
 
-def gain_squared(surface, point) -> float:
-    """The squared fitted gain at ``point`` (1 when no gain is fitted)."""
+def gain_squared(engine, surface, point, mov_var) -> float:
+    """The moving noise's factor into the reference's units at ``point``: the squared
+    fitted gain over its dilution by that noise (1 when no gain is fitted)."""
     if not isinstance(surface, ProfiledSurface):
         return 1.0
-    return float(surface.fit_at(point).scale) ** 2
+    gain = float(surface.fit_at(point).scale)
+    if not np.any(mov_var):
+        return gain**2
+    return gain**2 / surface.dilution(point, float(np.nanmean(mov_var)) * engine._variance_factor)
