@@ -23,11 +23,15 @@ def test_options_are_frozen_and_report_their_defaults():
     assert Options.defaults() == {
         "upsample_factor": "auto",
         "boundary": "overlap",
-        "zero_mean": True,
+        "zero_mean": None,
         "max_shift": None,
         "prefilter": True,
         "threads": None,
         "errors": "residual",
+        "brightness": None,
+        "outliers": True,
+        "clip_threshold": 10.0,
+        "saturation": False,
     }
     assert Options.choices()["boundary"] == ("overlap", "wrap")
     assert Options(prefilter=np.float32(0.5), zero_mean=0).as_dict()["prefilter"] == 0.5
@@ -96,3 +100,21 @@ def test_registrar_from_options_matches_the_keywords():
     np.testing.assert_array_equal(made.shift, keywords.shift)
     np.testing.assert_array_equal(made.delta_chi2, keywords.delta_chi2)
     assert made.filter_strength == 0.7
+
+
+def test_every_option_is_a_parameter_of_every_entry_point():
+    # The widgets and the command line pass Options.as_dict() on: a field one entry
+    # point lacks breaks them (register_stack's registrations are one thread each).
+    import inspect
+
+    from napari_imreg.core import Registrar, iter_register_stack, register, register_stack
+
+    fields = set(Options.defaults())
+    for entry, exempt in [
+        (register, set()),
+        (Registrar, set()),
+        (iter_register_stack, set()),
+        (register_stack, {"threads"}),
+    ]:
+        missing = fields - exempt - set(inspect.signature(entry).parameters)
+        assert not missing, f"{entry.__name__} lacks {sorted(missing)}"

@@ -343,8 +343,16 @@ def test_errors_grow_with_noise(boundary):
     assert np.all(errors > 0)
     assert np.all(np.diff(errors, axis=0) > 0), errors
     if boundary == "wrap":
-        # The model is exact for periodic data: the error is proportional to the noise.
-        ratios = errors[1:] / errors[:-1]
+        # The offset model is exact for periodic data: the error is proportional to
+        # the noise. (A fitted gain is diluted by the moving noise at a signal-to-noise
+        # of 1, and its errors are then conservative: docs/robustness.md.)
+        errors = [
+            register(
+                clean_ref, clean_mov + noise * white, boundary=boundary, brightness="offset"
+            ).error
+            for noise in (0.01, 0.1, 1.0)
+        ]
+        ratios = np.array(errors[1:]) / np.array(errors[:-1])
         np.testing.assert_allclose(ratios, 10.0, rtol=0.3)
 
 
@@ -764,12 +772,13 @@ def test_binned_search_matches_the_spectral_surface():
     np.testing.assert_allclose(binned.error, spectral.error, rtol=1e-4)
     # At the strength this noise gets, more content near Nyquist: the two roads'
     # padding, hence the period of their interpolants, differ, which moves the
-    # shift by a few hundredths of its error.
+    # shift by a few hundredths of its error. The map's weights take the fitted gain
+    # at the sub-pixel guess, the scalar's at the minimum: errors within 0.3%.
     binned = register(reference, moving, error=0.2, reference_error=0.2)
     spectral = register(reference, moving, error=spectral_map, reference_error=0.2)
     assert binned.filter_strength == spectral.filter_strength < 1.0
     np.testing.assert_allclose(binned.shift, spectral.shift, atol=0.05 * binned.error.max())
-    np.testing.assert_allclose(binned.error, spectral.error, rtol=1e-3)
+    np.testing.assert_allclose(binned.error, spectral.error, rtol=3e-3)
 
 
 @pytest.mark.parametrize("error", ["none", "scalar"])

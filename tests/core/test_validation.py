@@ -171,3 +171,22 @@ def test_check_max_shift():
     for bad in (-1, np.inf, (np.nan, 1)):
         with pytest.raises(ValueError, match="max_shift must be finite and >= 0"):
             check_max_shift(bad, (8, 8))
+
+
+def test_zero_mean_must_be_a_boolean():
+    from napari_imreg.core import make_crop_pair, register
+
+    reference, moving = make_crop_pair(48, (1.0, 0.5), noise=0.05, seed=0)
+    with pytest.raises(TypeError, match=r"zero_mean must be True, False or None, got 'no'"):
+        register(reference, moving, zero_mean="no")
+
+
+@pytest.mark.parametrize("error", [None, 0.05])
+def test_an_axis_too_short_for_the_overlap_mode_is_named(error):
+    # A 1 x N spectrum: a clear message naming the axis (it was "cannot convert float NaN
+    # to integer" with an error given, from the filter strength of an axis with no interior).
+    from napari_imreg.core import register
+
+    line = np.cumsum(np.random.default_rng(0).normal(size=4200))
+    with pytest.raises(ValueError, match=r"axis 0 has 1 pixel\(s\).*boundary='wrap'"):
+        register(line[None, :4096], line[None, 3:4099], error=error)

@@ -32,6 +32,7 @@ tapered): this module only combines them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -42,13 +43,14 @@ __all__ = [
     "BrightnessFit",
     "Jet",
     "OverlapSums",
+    "ProfiledSurface",
     "check_brightness",
-    "fitted_parameters",
+    "fitted_count",
     "profiled_residual",
 ]
 
-Brightness = Literal["scale+offset+tilt", "scale+offset", "offset", "none"]
-BRIGHTNESS_FITS = ("scale+offset+tilt", "scale+offset", "offset", "none")
+Brightness = Literal["scale+offset", "offset", "none"]
+BRIGHTNESS_FITS = ("scale+offset", "offset", "none")
 #: A centred moving power below this fraction of the reference's leaves the gain
 #: unconstrained (a flat moving overlap): no gain is fitted there.
 FLAT = 1e-12
@@ -65,6 +67,11 @@ def check_brightness(brightness, zero_mean=None) -> str:
     >>> check_brightness(None), check_brightness(None, zero_mean=False)
     ('scale+offset', 'none')
     """
+    if zero_mean is not None and not isinstance(zero_mean, bool | np.bool_ | int):
+        raise TypeError(
+            f"zero_mean must be True, False or None, got {zero_mean!r}; or name what is "
+            f"fitted with brightness={BRIGHTNESS_FITS}."
+        )
     if brightness is None:
         if zero_mean is None:
             return "scale+offset"
@@ -82,18 +89,9 @@ def check_brightness(brightness, zero_mean=None) -> str:
     return brightness
 
 
-def fitted_parameters(brightness: str) -> int:
+def fitted_count(brightness: str) -> int:
     """How many brightness parameters a fit uses (for the degrees of freedom)."""
-    if brightness == "scale+offset+tilt":
-        raise ValueError("the tilt adds one parameter per axis: use fitted_parameters(b, ndim)")
     return {"scale+offset": 2, "offset": 1, "none": 0}[brightness]
-
-
-def fitted_count(brightness: str, ndim: int) -> int:
-    """Brightness parameters fitted, the tilt's one per axis included."""
-    if brightness == "scale+offset+tilt":
-        return 2 + ndim
-    return fitted_parameters(brightness)
 
 
 class Jet:
@@ -159,23 +157,9 @@ class Jet:
 
 
 @dataclass(frozen=True)
-class TiltSums:
-    """The sums a background tilt needs, with ``x_j`` the reference's coordinate along
-    axis ``j`` (centred and scaled to [-1/2, 1/2]): ``x[j] = sum w x_j``,
-    ``xm[j] = sum w x_j M'``, ``xr[j] = sum w x_j R`` and ``xx`` the ``sum w x_i x_j``
-    for ``i <= j`` in the order of ``itertools.combinations_with_replacement``."""
-
-    x: tuple
-    xm: tuple
-    xr: tuple
-    xx: tuple
-
-
-@dataclass(frozen=True)
 class OverlapSums:
     """The six weighted sums over the overlap at a shift (arrays over a grid of
-    shifts, floats, or :class:`Jet`); see the module docstring. ``tilt``: the sums
-    of :class:`TiltSums`, for ``brightness="scale+offset+tilt"``."""
+    shifts, floats, or :class:`Jet`); see the module docstring."""
 
     w: object
     r: object
@@ -183,7 +167,6 @@ class OverlapSums:
     rr: object
     mm: object
     rm: object
-    tilt: TiltSums | None = None
 
 
 @dataclass(frozen=True)
@@ -239,8 +222,6 @@ def profiled_residual(sums: OverlapSums, brightness: str) -> BrightnessFit:
     (2.0, 6.0, True)
     """
     w, r, m, rr, mm, rm = sums.w, sums.r, sums.m, sums.rr, sums.mm, sums.rm
-    if brightness == "scale+offset+tilt":
-        return _tilted(sums)
     if brightness == "none":
         return BrightnessFit(rr - 2.0 * rm + mm, 1.0, 0.0)
     if brightness == "offset":
@@ -265,62 +246,122 @@ def profiled_residual(sums: OverlapSums, brightness: str) -> BrightnessFit:
     return BrightnessFit(residual, gain, offset)
 
 
-def _solve(matrix, rhs):
-    """Solve a small symmetric positive definite system by elimination without
-    pivoting; the entries may be arrays (one system per shift) or :class:`Jet`."""
-    k = len(rhs)
-    a = [list(row) for row in matrix]
-    b = list(rhs)
-    for p in range(k):
-        for row in range(p + 1, k):
-            factor = a[row][p] / a[p][p]
-            for col in range(p + 1, k):
-                a[row][col] = a[row][col] - factor * a[p][col]
-            b[row] = b[row] - factor * b[p]
-    x = [None] * k
-    for p in reversed(range(k)):
-        total = b[p]
-        for col in range(p + 1, k):
-            total = total - a[p][col] * x[col]
-        x[p] = total / a[p][p]
-    return x
+class ProfiledSurface:
+    """The mean weighted residual over the overlap, the brightness fit profiled out:
+    ``f(s) = min_{g, c} sum w (R - g M' - c)**2 / W``, from the sums as terms of the
+    shift (:class:`~napari_imreg.core._chi2.Term`).
 
+    It offers what the stages ask of a :class:`~napari_imreg.core._chi2.Surface`
+    (``shape``, ``weight``, ``grid``, ``values``, ``derivatives``, ``weight_at``,
+    ``reference_share``, ``filtered_cross``), so the whole-pixel search, Newton's
+    method, the errors and the delta-chi2 map run on it unchanged. :meth:`for_search`
+    gives the whole-pixel search's score, ``1 - rho**2``: the mean residual would
+    favour a flat overlap, which a free gain matches whatever the shift.
+    """
 
-def _tilted(sums: OverlapSums) -> BrightnessFit:
-    """``min sum w (R - g M' - c - t . x)**2`` by the normal equations of the columns
-    ``M', 1, x_1 .. x_n``; where the gain comes out negative, the fit of ``1, x``
-    alone (no match). The offset returned is ``c``, at the centre of the reference."""
-    tilt = sums.tilt
-    if tilt is None:
-        raise ValueError('brightness="scale+offset+tilt" needs the tilt sums (OverlapSums.tilt).')
-    n = len(tilt.x)
-    size = n + 2
-    a = [[None] * size for _ in range(size)]
-    a[0][0], a[0][1], a[1][1] = sums.mm, sums.m, sums.w
-    for j in range(n):
-        a[0][2 + j] = tilt.xm[j]
-        a[1][2 + j] = tilt.x[j]
-    pairs = [(i, j) for i in range(n) for j in range(i, n)]
-    for (i, j), value in zip(pairs, tilt.xx, strict=True):
-        a[2 + i][2 + j] = value
-    for i in range(size):
-        for j in range(i):
-            a[i][j] = a[j][i]
-    b = [sums.rm, sums.r, *tilt.xr]
-    beta = _solve(a, b)
-    residual = sums.rr - sum(bi * xi for bi, xi in zip(b, beta, strict=True))
-    # Without the moving image: the background model alone.
-    reduced = _solve([row[1:] for row in a[1:]], b[1:])
-    unmatched = sums.rr - sum(bi * xi for bi, xi in zip(b[1:], reduced, strict=True))
-    gain = beta[0]
-    if isinstance(gain, Jet):
-        if gain.value > 0:
-            return BrightnessFit(residual, gain, beta[1])
-        return BrightnessFit(unmatched, 0.0, reduced[0])
-    with np.errstate(invalid="ignore"):
-        matched = np.asarray(gain) > 0
+    def __init__(self, sums: OverlapSums, brightness: str, shape, *, filtered_cross=None):
+        self.sums = sums
+        self.brightness = brightness
+        self.shape = tuple(shape)
+        self.normalised = False
+        self._filtered_cross = filtered_cross
+        #: The fitted gain at the minimum, once known: it scales the signal's part
+        #: of the score's covariance (``filtered_cross``).
+        self.gain = 1.0
+
+    @property
+    def weight(self):
+        return self.sums.w
+
+    def for_search(self) -> ProfiledSurface:
+        """This surface scoring ``1 - rho**2`` (scale fitted) for the whole-pixel search."""
+        out = ProfiledSurface(self.sums, self.brightness, self.shape)
+        out.normalised = self.brightness == "scale+offset"
+        return out
+
+    def _terms(self) -> list:
+        s = self.sums
+        return [s.w, s.r, s.m, s.rr, s.mm, s.rm]
+
+    def _score(self, values) -> np.ndarray:
+        fit = profiled_residual(OverlapSums(*values), self.brightness)
+        w, r, rr = values[0], values[1], values[3]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.normalised:
+                # A flat reference overlap correlates with nothing: 1 - rho**2 = 1.
+                divisor = rr - r * r / w
+                score = np.where(divisor > 0, fit.residual / divisor, 1.0)
+            else:
+                score = fit.residual / w
+            return np.where(np.asarray(w) > 0, score, np.inf)
+
+    def grid(self, threads=None, window=None):
+        """The score at every whole-pixel shift (FFT layout, or ``window``) and ``W``
+        (None when constant)."""
+        values = [term.grid(threads, window=window) for term in self._terms()]
+        shape = np.broadcast_shapes(*[np.shape(v) for v in values])
+        score = np.array(np.broadcast_to(self._score(values), shape), dtype=np.float64)
+        weight = None if self.sums.w.is_constant else np.asarray(values[0])
+        return score, weight
+
+    def values(self, positions) -> np.ndarray:
+        """The score on the tensor grid of ``positions`` (one array of shifts per axis)."""
+        orders = [(0,)] * len(positions)
+        return self._score([term.tensor(positions, orders) for term in self._terms()])
+
+    def fit_at(self, point) -> BrightnessFit:
+        """The gain, offset and residual at one shift (floats)."""
+        orders = [(0,)] * len(point)
+        at = [[p] for p in point]
+        values = [float(term.tensor(at, orders).reshape(-1)[0]) for term in self._terms()]
+        if not values[0] > 0:
+            return BrightnessFit(0.0, 1.0, 0.0)
+        fit = profiled_residual(OverlapSums(*values), self.brightness)
         return BrightnessFit(
-            np.where(matched, residual, unmatched),
-            np.where(matched, gain, 0.0),
-            np.where(matched, beta[1], reduced[0]),
+            *(float(np.asarray(v)) for v in (fit.residual, fit.scale, fit.offset))
+        )
+
+    def dilution(self, point, variance: float) -> float:
+        """The fitted gain over the true one at ``point``, for a moving noise of
+        ``variance`` (as compared: filtered): ``a = 1 - W variance / Cmm``, the moving
+        image's centred power ``Cmm = MM - M**2 / W`` holding its noise too. The
+        residual's moving part is then ``g g_true variance = g**2 variance / a``."""
+        at = [[p] for p in point]
+        orders = [(0,)] * len(point)
+        w, m, mm = (
+            float(term.tensor(at, orders).reshape(-1)[0])
+            for term in (self.sums.w, self.sums.m, self.sums.mm)
+        )
+        spread = mm - m * m / w if w > 0 else 0.0
+        if not (spread > 0 and variance > 0):
+            return 1.0
+        return float(np.clip(1.0 - w * variance / spread, 0.05, 1.0))
+
+    def derivatives(self, point, *, third: bool = False):
+        """Value, gradient and Hessian of ``f`` at one shift (with ``third``, a fourth
+        item None: Newton's steps on the profile are quadratic)."""
+        jets = [Jet(*term.derivatives(point)) for term in self._terms()]
+        if not jets[0].value > 0:  # no overlap left there: not a candidate
+            ndim = len(point)
+            out = (np.inf, np.zeros(ndim), np.zeros((ndim, ndim)))
+        else:
+            f = profiled_residual(OverlapSums(*jets), self.brightness).residual / jets[0]
+            out = (f.value, f.grad, f.hess)
+        return (*out, None) if third else out
+
+    def weight_at(self, point) -> float:
+        return float(self.sums.w.derivatives(point)[0])
+
+    def reference_share(self, point, value: float) -> float:
+        """Half: with a fitted gain the residual cannot be split between the images
+        (at the fitted gain ``sum w R (R - g M' - c)`` is the whole residual)."""
+        return 0.5
+
+    @property
+    def filtered_cross(self):
+        """The filtered cross term times the fitted gain (None: images not filtered)."""
+        if self._filtered_cross is None:
+            return None
+        return dataclasses.replace(
+            self._filtered_cross, scale=self._filtered_cross.scale * self.gain
         )

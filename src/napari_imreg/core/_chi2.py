@@ -192,6 +192,10 @@ class Surface:
     reference_part: Term | None = None
     filtered_cross: Series | None = None
 
+    def for_search(self) -> Surface:
+        """The surface the whole-pixel search scores: this one (no gain is fitted)."""
+        return self
+
     def grid(self, threads=None, window=None) -> tuple[np.ndarray, np.ndarray | None]:
         """A score at every whole-pixel shift, and ``W`` (None if constant).
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 
 import numpy as np
 
 from . import _fft
+from ._brightness import ProfiledSurface
 from ._chi2 import outer_product
 from ._deltachi2 import delta_chi2_map as build_delta_chi2_map
 from ._errors import Errors, measure_errors
@@ -38,7 +40,7 @@ class Engine:
         reference_mask,
         upsample_factor,
         boundary: Boundary,
-        zero_mean: bool,
+        brightness: str,
         max_shift,
         strength: float,
         filter_margins: bool,
@@ -51,7 +53,10 @@ class Engine:
         self.errors = errors
         self.boundary = boundary
         self.upsample_factor = upsample_factor
-        self.zero_mean = zero_mean
+        #: What is fitted between the images (see ``_brightness``); the images are
+        #: centred whenever an offset is (keeps the centred sums free of cancellation).
+        self.brightness = brightness
+        self.zero_mean = brightness != "none"
         self.threads = threads
         self._reference_error = reference_error
         self._reference_mask = ignore_unknown_noise(reference_mask, reference_error)
@@ -181,9 +186,20 @@ class Engine:
         with _fft.one_blas_thread():
             if fit is None:
                 fit = fit_minimum(self, image, moving_error, estimate=estimate)
+            # The image-space stage fits its own gain: it takes the moving noise as given.
+            given_moving_error = moving_error
+            if fit.scale_fit is not None and fit.scale_fit != 1.0:
+                # The moving image's noise in the reference's units.
+                moving_error, noise_var = _gained(
+                    moving_error,
+                    noise_var,
+                    self._reference_error,
+                    fit.scale_fit / np.sqrt(fit.dilution),
+                )
             errors = measure_errors(
                 self, image, moving_error, fit, noise_var=noise_var, floor_var=floor_var
             )
+            errors = self._undiluted(errors, fit, moving_error)
             delta = (None, None, None)
             if delta_chi2_map:
                 scale = errors.scale / errors.calibration
@@ -195,8 +211,51 @@ class Engine:
         significance = judge(self, image, fit.shift)
         covariance = unmeasured(significance, fit.shift, errors.covariance)
         if significance.measured and self.errors == "residual" and np.all(np.isfinite(covariance)):
-            covariance = residual_errors(self, image, fit.shift, covariance, moving_error)
-        return self._result(fit, errors, *delta, covariance=covariance, significance=significance)
+            covariance = residual_errors(self, image, fit.shift, covariance, given_moving_error)
+        return self._result(
+            fit,
+            errors,
+            *delta,
+            covariance=covariance,
+            significance=significance,
+            moving_mean=image.mean,
+        )
+
+    def _undiluted(self, errors: Errors, fit: Fit, moving_error) -> Errors:
+        """The errors with the fitted gain's dilution by the moving noise undone.
+
+        The profiled estimate maximises the overlap's correlation, as the offset model
+        does, but its curvature carries the diluted gain ``a g_true``: with both images
+        noisy its covariance is ``(s_R + a r_M) / (a (s_R + r_M))`` times the truth
+        (``s_R`` the reference's noise, ``r_M`` the moving one's in the reference's
+        units). With no error given the noise is split in halves, and the factor is
+        ``2 / (1 + a)``.
+        """
+        if not isinstance(fit.surface, ProfiledSurface) or not np.all(np.isfinite(errors.sigma)):
+            return errors
+        gain = fit.scale_fit
+        if errors.noise is not None:
+            half = errors.noise**2 * self._variance_factor / (2.0 * gain**2)
+            dilution = 1.0 / (2.0 - fit.surface.dilution(fit.shift, half))
+            factor = (1.0 + dilution) / 2.0
+        else:
+            reference = (
+                0.0
+                if self._reference_error is None
+                else float(np.nanmean(np.square(self._reference_error)))
+            )
+            moving = 0.0 if moving_error is None else float(np.nanmean(np.square(moving_error)))
+            dilution = fit.dilution
+            spread = gain**2 * moving / dilution**2  # r_M with the true gain
+            if not reference + spread > 0:
+                return errors
+            factor = dilution * (reference + spread) / (reference + dilution * spread)
+        return dataclasses.replace(
+            errors,
+            covariance=errors.covariance * factor,
+            sigma=errors.sigma * np.sqrt(factor),
+            calibration=errors.calibration * factor,
+        )
 
     def _result(
         self,
@@ -208,8 +267,12 @@ class Engine:
         *,
         covariance,
         significance,
+        moving_mean: float,
     ) -> RegistrationResult:
         same = covariance is errors.covariance
+        offset = fit.offset_fit
+        if offset is not None:  # the images were centred: the offset between them as given
+            offset = offset + self._reference.mean - fit.scale_fit * moving_mean
         return RegistrationResult(
             shift=fit.shift,
             error=errors.sigma if same else np.sqrt(np.diag(covariance)),
@@ -226,6 +289,9 @@ class Engine:
             measured=significance.measured and bool(np.all(np.isfinite(covariance))),
             significance=significance,
             errors=self.errors,
+            brightness=self.brightness,
+            scale=fit.scale_fit,
+            offset=offset,
         )
 
     def _no_information(self) -> RegistrationResult:
@@ -243,3 +309,15 @@ class Engine:
             method="chi2",
             filter_strength=self.strength if self.boundary == "overlap" else None,
         )
+
+
+def _gained(moving_error, noise_var, reference_error, gain: float):
+    """The moving error and the mean noise variance of the difference with the
+    moving image's noise times ``gain`` (in the reference's units)."""
+    if moving_error is None:
+        return None, noise_var
+    moving_var = float(np.nanmean(np.square(moving_error)))
+    reference_var = (
+        0.0 if reference_error is None else float(np.nanmean(np.square(reference_error)))
+    )
+    return moving_error * gain, reference_var + gain**2 * moving_var

@@ -134,7 +134,7 @@ def _noise_coupling(engine, image: PreparedImage, ref_var, mov_var, shift) -> fl
     return float(np.nansum(np.broadcast_to(term, engine.shape)))
 
 
-def _interior_variance(engine, image: PreparedImage, shift) -> float | None:
+def _interior_variance(engine, image: PreparedImage, shift, surface=None) -> float | None:
     """The variance of the filtered difference at ``shift``, from the pixels
     ``INTERIOR_MARGIN`` or more past both images' tapers: the moving image, tapered
     and zero-padded, shifted by FFT, against the reference. None when the images
@@ -160,6 +160,8 @@ def _interior_variance(engine, image: PreparedImage, shift) -> float | None:
         outer_product([taper.samples() for taper in engine._tapers]) * image.data
     )
     moved = fourier_shift(tapered, shift, threads=engine.threads)
+    # The moving image in the reference's units: times the fitted gain.
+    moved *= getattr(surface, "gain", 1.0)
     difference = engine._reference.data[tuple(inside)] - moved[tuple(inside)]
     if engine.zero_mean:
         difference -= difference.mean()
@@ -200,7 +202,7 @@ def measure_errors(
         if engine.strength == 1.0 and noise_var < INTERIOR_SNR * fit.reference_power:
             # Near the precision of the interpolated surface: no less than the
             # residual of the interior.
-            interior = _interior_variance(engine, image, shift)
+            interior = _interior_variance(engine, image, shift, surface)
             if interior is not None and interior > noise_var:
                 noise_var = interior
                 noise = float(np.sqrt(noise_var / engine._variance_factor))

@@ -13,6 +13,9 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+import numpy as np
+
+from ._brightness import BRIGHTNESS_FITS, Brightness, check_brightness
 from ._validation import check_choice, check_prefilter, check_upsample_factor
 
 Boundary = Literal["overlap", "wrap"]
@@ -33,8 +36,10 @@ class Options:
     boundary : {"overlap", "wrap"}
         ``"overlap"``: chi2 over the overlap only, for real images whose edges do
         not wrap. ``"wrap"``: periodic images.
-    zero_mean : bool
-        Subtract each image's mean first.
+    zero_mean : bool or None
+        The older name of ``brightness``: True is ``"offset"``, False ``"none"``;
+        None follows ``brightness``. After validation it says whether an offset
+        is fitted (``brightness != "none"``).
     max_shift : float, sequence of float or None
         Largest shift searched per axis, in pixels (checked against the images'
         shape when they are known). None: a quarter of each axis for
@@ -50,6 +55,11 @@ class Options:
         what the interpolation model cannot fit (calibrated on real images, issue
         13). ``"fisher"``: the chi2 surface's curvature alone, faster, calibrated
         on band-limited images only. docs/how-it-works-errors.md.
+    brightness : {"scale+offset", "offset", "none"} or None
+        What is fitted between the images, profiled out of chi2 at every shift
+        (``reference ~ scale * moving + offset``): a gain and an offset (the
+        default, None with ``zero_mean`` None), an offset, or nothing. Given with
+        ``zero_mean``, the two must agree.
 
     Examples
     --------
@@ -61,17 +71,26 @@ class Options:
 
     upsample_factor: int | Literal["auto"] = "auto"
     boundary: Boundary = "overlap"
-    zero_mean: bool = True
+    zero_mean: bool | None = None
     max_shift: float | tuple[float, ...] | None = None
     prefilter: bool | float = True
     threads: int | None = None
     errors: ErrorModel = "residual"
+    brightness: Brightness | None = None
+    outliers: bool = True
+    clip_threshold: float = 10.0
+    saturation: bool = False
 
     def __post_init__(self):
+        object.__setattr__(self, "outliers", bool(self.outliers))
+        object.__setattr__(self, "saturation", bool(self.saturation))
+        object.__setattr__(self, "clip_threshold", _check_clip(self.clip_threshold))
+        brightness = check_brightness(self.brightness, self.zero_mean)
+        object.__setattr__(self, "brightness", brightness)
+        object.__setattr__(self, "zero_mean", brightness != "none")
         checked = {
             "upsample_factor": check_upsample_factor(self.upsample_factor),
             "boundary": check_choice(self.boundary, "boundary", BOUNDARIES),
-            "zero_mean": bool(self.zero_mean),
             "prefilter": check_prefilter(self.prefilter),
             "threads": _check_threads(self.threads),
             "errors": check_choice(self.errors, "errors", ERROR_MODELS),
@@ -82,7 +101,12 @@ class Options:
     @staticmethod
     def choices() -> dict[str, tuple[Any, ...]]:
         """The options whose values come from a fixed list, and that list."""
-        return {"boundary": BOUNDARIES, "upsample_factor": ("auto",), "errors": ERROR_MODELS}
+        return {
+            "boundary": BOUNDARIES,
+            "upsample_factor": ("auto",),
+            "errors": ERROR_MODELS,
+            "brightness": BRIGHTNESS_FITS,
+        }
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
@@ -102,3 +126,14 @@ def _check_threads(value) -> int | None:
     if value < 1:
         raise ValueError(f"threads must be >= 1, got {value!r}; use None for all cores.")
     return int(value)
+
+
+def _check_clip(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"clip_threshold must be a number of robust sigmas, got {value!r}.")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(
+            f"clip_threshold must be a positive number of robust sigmas, got {value!r}; "
+            "use outliers=False to clip nothing."
+        )
+    return float(value)

@@ -25,8 +25,12 @@ its variance by less than 1e-5 of itself).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import scipy.ndimage
+
+from ._result import held_warnings, warn_registration
 
 __all__ = ["clip_residual", "dilate", "robust_sigma", "saturated", "search_copy"]
 
@@ -76,7 +80,9 @@ def saturated(image, *, min_pixels: int = 3, grow: int = 0) -> np.ndarray:
         return np.zeros(image.shape, dtype=bool)
     top = image[finite].max()
     mask = image == top
-    if np.count_nonzero(mask) < int(min_pixels):
+    count = np.count_nonzero(mask)
+    # A constant image is flat, not saturated (the registration says it has no structure).
+    if count < int(min_pixels) or count == np.count_nonzero(finite):
         return np.zeros(image.shape, dtype=bool)
     return dilate(mask, grow)
 
@@ -155,3 +161,160 @@ def clip_residual(
     scale = sigma if model_error is None else np.sqrt(sigma**2 + model_error**2)
     outliers = valid & (np.abs(residual - centre) > threshold * scale)
     return dilate(outliers, grow) & valid, sigma
+
+
+#: The interpolation error allowed in the residual, as a multiple of the difference
+#: between the cubic and the linear interpolant (where both images are sharp).
+MODEL_ERROR = 3.0
+#: Pixels around a sharp one whose interpolation it can spoil (an edge moves).
+MODEL_REACH = 1
+#: Residuals below this fraction of the reference's std are never clipped.
+ROUND_OFF = 1e-6
+#: Outlier pixels the search copies allow for (clipped: at least 1%, at most 5%).
+SEARCH_OUTLIERS = 64
+
+
+def moved(values: np.ndarray, shift, *, wrap: bool, order: int = 3) -> np.ndarray:
+    """``values(x - shift)`` by a spline (local: an outlier rings over a few pixels
+    only, where an FFT shift would spread it along whole rows)."""
+    mode = "grid-wrap" if wrap else "constant"
+    return scipy.ndimage.shift(values, shift, order=order, mode=mode, cval=0.0)
+
+
+def search_tail(size: int) -> float:
+    """The tail :func:`search_copy` clips for an image of ``size`` pixels: small
+    images' few streaks are a larger share of their pixels."""
+    return float(np.clip(SEARCH_OUTLIERS / size, 0.01, 0.05))
+
+
+def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, threshold):
+    """The pixels of each image whose residual ``R - scale M' - offset`` at ``shift``
+    is an outlier (:func:`clip_residual`), as a mask on each image's own grid.
+
+    A sharp feature present in both images leaves an interpolation error in the
+    residual: up to ``MODEL_ERROR`` times the cubic-minus-linear interpolant, where
+    both images are sharp (judged on their search copies, so that an outlier cannot
+    make its own image look sharp and excuse itself).
+    """
+    fill = float(np.median(mov[~mov_mask]))
+    filled = np.where(mov_mask, fill, mov)
+    ref_clean = np.where(ref_mask, 0.0, ref)
+    aligned = moved(filled, shift, wrap=wrap)
+    aligned_valid = moved((~mov_mask).astype(np.float64), shift, wrap=wrap, order=1) > 0.999
+    valid = ~ref_mask & aligned_valid
+    residual = ref_clean - scale * aligned - offset
+    candidates, _sigma = clip_residual(residual, valid, threshold=threshold, grow=0)
+    if not candidates.any():  # nothing stands out even without the allowance: done
+        return candidates, candidates.copy()
+    fraction = np.asarray(shift) - np.round(shift)
+    ref_level = search_copy(ref_clean, ~ref_mask, tail=search_tail(ref.size))
+    mov_level = search_copy(filled, ~mov_mask, tail=search_tail(mov.size))
+    sharp_mov = np.abs(
+        moved(mov_level, shift, wrap=wrap) - moved(mov_level, shift, wrap=wrap, order=1)
+    )
+    sharp_ref = np.abs(
+        moved(ref_level, fraction, wrap=wrap) - moved(ref_level, fraction, wrap=wrap, order=1)
+    )
+    size = 2 * MODEL_REACH + 1
+    sharp_mov = scipy.ndimage.maximum_filter(sharp_mov, size=size)
+    sharp_ref = scipy.ndimage.maximum_filter(sharp_ref, size=size)
+    model_error = MODEL_ERROR * np.minimum(abs(scale) * sharp_mov, sharp_ref)
+    # Noiseless images: a residual at round-off is no outlier.
+    model_error = np.maximum(model_error, ROUND_OFF * float(np.std(ref_clean[valid])))
+    clipped, _sigma = clip_residual(residual, valid, threshold=threshold, model_error=model_error)
+    # The same pixels on the moving image's grid (those that reached them).
+    on_moving = moved(clipped.astype(np.float64), -np.asarray(shift), wrap=wrap, order=1) > 0
+    return clipped, on_moving & ~mov_mask
+
+
+#: Rounds of clipping and registering again, at most.
+MAX_ROUNDS = 3
+
+
+def reject_outliers(
+    registrar, mov, moving_error, mask, delta_chi2_map, *, threshold: float, saturation: bool
+):
+    """The registration stage of issue 14's outliers: ``registrar``'s registration of
+    ``mov`` (in the core's units), with ``saturation`` its saturated pixels masked, then, while the
+    residual at the shift found shows outliers, those pixels masked and the pair
+    registered again. Clean pairs cost one residual on top of the registration.
+
+    Where the first residual shows outliers, they may have fooled its whole-pixel
+    search (hot pixel on hot pixel): the shift is found again on both images' search
+    copies, whose outliers weigh no more than the brightest real features, and
+    judged from there. Returns the result with ``clipped`` and ``saturated`` counts.
+    """
+    wrap = registrar.boundary == "wrap"
+    ref = registrar._source
+    ref_given = registrar._inputs["reference_mask"]
+    ref_invalid = ~np.isfinite(ref) if ref_given is None else ref_given | ~np.isfinite(ref)
+    mov_invalid = ~np.isfinite(mov) if mask is None else mask | ~np.isfinite(mov)
+    sat_ref = np.zeros(ref.shape, dtype=bool)
+    sat_mov = np.zeros(ref.shape, dtype=bool)
+    if saturation:
+        sat_ref = saturated(np.where(ref_invalid, np.nan, ref)) & ~ref_invalid
+        sat_mov = saturated(np.where(mov_invalid, np.nan, mov)) & ~mov_invalid
+    ref_out, mov_out = ref_invalid | sat_ref, mov_invalid | sat_mov
+    clip_ref = np.zeros(ref.shape, dtype=bool)
+    clip_mov = np.zeros(ref.shape, dtype=bool)
+
+    said: list = []  # the warnings of the latest registration: the others are superseded
+
+    def quietly(call, *args):
+        with held_warnings() as held:
+            out = call(*args)
+        said[:] = held
+        return out
+
+    def register_masked():
+        target = registrar
+        if (sat_ref | clip_ref).any():
+            target = registrar._masked(ref_out | clip_ref)
+        moving_mask = mov_out | clip_mov
+        return quietly(
+            target._register,
+            mov,
+            moving_error,
+            moving_mask if moving_mask.any() else None,
+            delta_chi2_map,
+        )
+
+    def judged(result):
+        new = outlier_masks(
+            ref,
+            mov,
+            ref_out | clip_ref,
+            mov_out | clip_mov,
+            result.shift,
+            1.0 if result.scale is None else result.scale,
+            0.0 if result.offset is None else result.offset,
+            wrap=wrap,
+            threshold=threshold,
+        )
+        return new[0] | clip_ref, new[1] | clip_mov
+
+    result = register_masked()
+    for round_ in range(MAX_ROUNDS):
+        new_ref, new_mov = judged(result)
+        lost = not np.all(np.isfinite(result.error))  # no curvature: perhaps fooled
+        if not lost and np.array_equal(new_ref, clip_ref) and np.array_equal(new_mov, clip_mov):
+            break
+        if round_ == 0:
+            search = quietly(
+                registrar._masked(
+                    ref_out, source=search_copy(ref, ~ref_out, tail=search_tail(ref.size))
+                )._register,
+                search_copy(mov, ~mov_out, tail=search_tail(mov.size)),
+                moving_error,
+                mov_out if mov_out.any() else None,
+                False,
+            )
+            new_ref, new_mov = judged(search)
+            said.clear()
+        clip_ref, clip_mov = new_ref, new_mov
+        result = register_masked()
+    for message in said:
+        warn_registration(message)
+    counts = int(np.count_nonzero(clip_ref) + np.count_nonzero(clip_mov))
+    satur = int(np.count_nonzero(sat_ref) + np.count_nonzero(sat_mov))
+    return dataclasses.replace(result, clipped=counts, saturated=satur)

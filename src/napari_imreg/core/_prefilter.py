@@ -50,6 +50,8 @@ class EdgeContent:
         all are valid). Each axis reads up to ``SAMPLED_LINES`` evenly spaced lines."""
         nyquist, gradient = [], []
         for axis, kernel in enumerate(kernels):
+            if image.shape[axis] <= 2 * (kernel.size // 2):
+                continue  # no interior along this axis (the prepare stage refuses such images)
             lines = _sampled_lines(image.shape, axis)
             data = np.asarray(image[lines], dtype=np.float64)
             high = scipy.ndimage.correlate1d(data, -kernel, axis=axis, mode="constant")
@@ -68,6 +70,8 @@ class EdgeContent:
             pairs = mask[_cut(image.ndim, axis, 1, None)] & mask[_cut(image.ndim, axis, None, -1)]
             nyquist.append(_mean_square(high, clean))
             gradient.append(_mean_square(step, pairs))
+        if not nyquist:
+            return cls(0.0, 0.0)
         return cls(float(np.mean(nyquist)), float(np.mean(gradient)))
 
 

@@ -126,6 +126,7 @@ class PreparedImage:
     valid: np.ndarray | None  # None: every pixel valid but the outer ``margins`` per axis
     margins: tuple[int, ...]
     source: np.ndarray | None = None  # the image as given (read only)
+    mean: float = 0.0  # subtracted when centred (the filter keeps a mean)
 
     @classmethod
     def prepare(
@@ -136,17 +137,22 @@ class PreparedImage:
         not filtered)."""
         ndim = image.ndim
         margins = (0,) * ndim if kernels is None else tuple(k.size // 2 for k in kernels)
-        if any(n <= 2 * m for n, m in zip(image.shape, margins, strict=True)):
-            raise ValueError(f"{name} is too small to register without wrapping.")
+        for axis, (n, m) in enumerate(zip(image.shape, margins, strict=True)):
+            if n <= 2 * m:
+                raise ValueError(
+                    f"{name} is too small to register without wrapping: axis {axis} has {n} "
+                    f"pixel(s), and the filter's edges take {2 * m}. Register with "
+                    "boundary='wrap', or drop the axis (e.g. image[0] for a 1 x N image)."
+                )
         total = float(np.sum(image, dtype=np.float64))
         if mask is None and np.isfinite(total):  # a finite sum: no NaN or inf
             mean = total / image.size if zero_mean else 0.0
             if kernels is None:
                 data = _fft.empty(image.shape)
                 np.subtract(image, mean, out=data)  # the copy and the centring in one pass
-                return cls(data, None, margins, image)
+                return cls(data, None, margins, image, mean)
             data = smooth(image, kernels, subtract=mean)
-            return cls(zero_edges(data, margins), None, margins, image)
+            return cls(zero_edges(data, margins), None, margins, image, mean)
         data = _fft.empty(image.shape)
         np.copyto(data, image)
         invalid = ~np.isfinite(data)
@@ -159,22 +165,24 @@ class PreparedImage:
             valid = ~invalid
             data[invalid] = 0.0
             total = float(data.sum())
+        mean = 0.0
         if zero_mean:
-            data -= total / (data.size if valid is None else np.count_nonzero(valid))
+            mean = total / (data.size if valid is None else np.count_nonzero(valid))
+            data -= mean
             if valid is not None:
                 data[~valid] = 0.0
         if kernels is None:
-            return cls(data, valid, margins, image)
+            return cls(data, valid, margins, image, mean)
         data = smooth(data, kernels)
         if valid is None:
-            return cls(zero_edges(data, margins), None, margins, image)
+            return cls(zero_edges(data, margins), None, margins, image, mean)
         # Pixels whose filter reached outside the image or an invalid pixel.
         footprint = np.ones(tuple(kernel.size for kernel in kernels), dtype=bool)
         valid = scipy.ndimage.binary_erosion(valid, footprint, border_value=0)
         if not valid.any():
             raise ValueError(f"{name} is too masked to register.")
         data[~valid] = 0.0
-        return cls(data, valid, (0,) * ndim, image)
+        return cls(data, valid, (0,) * ndim, image, mean)
 
     def values(self) -> np.ndarray:
         """The valid pixels' values (a flat array, or the interior block)."""

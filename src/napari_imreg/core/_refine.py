@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._brightness import ProfiledSurface, fitted_count
 from ._chi2 import Surface, refine_minimum
 from ._prepare import PreparedImage
 from ._surface_binned import binned_search, tapered_surface
@@ -26,6 +27,9 @@ class Fit:
     noise: float | None  # estimated from the residual when no error is given
     scale: float
     reference_power: float  # the reference's weighted mean square
+    scale_fit: float | None = None  # the fitted brightness: reference ~ scale * moving + offset
+    offset_fit: float | None = None
+    dilution: float = 1.0  # the fitted gain over the true one (the moving noise's share)
 
 
 def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
@@ -46,10 +50,15 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
         )
     shift, f_min, hessian, positive = refine_minimum(surface, start, guess=guess)
     weight = surface.weight_at(shift)
+    gain, offset = _brightness_at(engine, surface, shift)
+    # The moving image's noise in the reference's units (a noise map's weights
+    # already hold it: see ``spectral_surface``).
+    dilution = gain_dilution(engine, surface, shift, mov_var)
+    mov_var = mov_var * gain**2 / dilution
 
     # chi2 = f * W * scale, in units where the filtered noise has unit variance.
     ndim = len(engine.shape)
-    fitted = ndim + (1 if engine.zero_mean else 0)
+    fitted = ndim + fitted_count(engine.brightness)
     filtered = engine._variance_factor
     if unknown or not (ref_map or mov_map):
         pixels = weight
@@ -72,5 +81,40 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
     else:
         scale = weight / (filtered * (ref_var + mov_var))
     return Fit(
-        surface, shift, f_min, hessian, positive, weight, dof, noise, scale, reference_power
+        surface,
+        shift,
+        f_min,
+        hessian,
+        positive,
+        weight,
+        dof,
+        noise,
+        scale,
+        reference_power,
+        gain if engine.brightness != "none" else None,
+        offset,
+        dilution,
     )
+
+
+def _brightness_at(engine, surface, shift) -> tuple[float, float | None]:
+    """The fitted gain and offset at ``shift`` (gain 1 when none is fitted; offset
+    None when none is); the profiled surface keeps the gain for the errors."""
+    if isinstance(surface, ProfiledSurface):
+        fit = surface.fit_at(shift)
+        surface.gain = float(fit.scale)
+        return float(fit.scale), float(fit.offset)
+    if engine.brightness == "offset" and surface.offset is not None:
+        at = [[p] for p in shift]
+        orders = [(0,)] * len(shift)
+        total = float(surface.offset.tensor(at, orders).reshape(-1)[0])
+        return 1.0, total / surface.weight_at(shift)
+    return 1.0, (0.0 if engine.brightness == "offset" else None)
+
+
+def gain_dilution(engine, surface, point, mov_var) -> float:
+    """The fitted gain's dilution by the moving noise at ``point`` (1 when no gain is
+    fitted or the moving image is noiseless; see :meth:`ProfiledSurface.dilution`)."""
+    if not isinstance(surface, ProfiledSurface) or not np.any(mov_var):
+        return 1.0
+    return surface.dilution(point, float(np.nanmean(mov_var)) * engine._variance_factor)

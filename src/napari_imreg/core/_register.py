@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Literal
 
 import numpy as np
 
+from ._brightness import Brightness
 from ._engine import Engine
 from ._options import Boundary, ErrorModel, Options
+from ._outliers import reject_outliers
 from ._prefilter import EdgeContent, filter_strength
 from ._prepare import check_mask, split_mask
 from ._result import RegistrationResult
@@ -18,6 +21,8 @@ from ._validation import (
     check_error,
     check_max_shift,
     check_same_shape,
+    data_unit,
+    in_unit,
 )
 
 #: Filter strengths a Registrar keeps its reference prepared at (the latest ones).
@@ -51,9 +56,9 @@ class Registrar:
         axes of ``LONG_AXIS`` px or more, after a zero margin of 1/128 of the axis).
         ``"wrap"`` treats both images as periodic (what FFT registration usually
         computes; exact for periodic data, biased for real images).
-    zero_mean : bool
-        Subtract each image's mean first (a constant background offset between
-        the images then does not pull the shift).
+    zero_mean : bool, optional
+        The older name of ``brightness``: True fits an offset (``"offset"``),
+        False nothing (``"none"``).
     max_shift : float or sequence of float, optional
         Largest shift searched, per axis, in pixels. Default: half of each axis for
         ``"wrap"``, a quarter of each axis for ``"overlap"`` (raise it for larger
@@ -71,6 +76,24 @@ class Registrar:
         How the errors are made: from the image-space residual (default; calibrated
         on real images) or from the chi2 surface's curvature alone (faster). See
         :class:`Options`.
+    brightness : {"scale+offset", "offset", "none"}, optional
+        What is fitted between the images at every shift, profiled out of chi2
+        (``reference ~ scale * moving + offset``; the result's ``scale`` and
+        ``offset``): a gain and an offset (default), an offset, or nothing. A
+        changed exposure, gain or background then does not pull the shift, and
+        the errors account for the fitted parameters.
+    outliers : bool
+        Set aside what one image has and the other has not (default True): when
+        the residual at the shift found shows them, hot pixels, cosmic rays and
+        streaks, clipped at ``clip_threshold`` robust sigmas of the residual and
+        registered again without them. The result's ``clipped`` and ``saturated``
+        count the pixels set aside.
+    clip_threshold : float
+        The clipping level, in robust (MAD) sigmas of the residual.
+    saturation : bool
+        With ``outliers``, also mask saturated pixels (several at an image's largest
+        value). Off by default: on our real pairs it cost accuracy (the filter then
+        loses the edges next to the plateaus, which carry the shift).
     """
 
     def __init__(
@@ -81,11 +104,15 @@ class Registrar:
         reference_mask=None,
         upsample_factor: int | Literal["auto"] = "auto",
         boundary: Boundary = "overlap",
-        zero_mean: bool = True,
+        zero_mean: bool | None = None,
         max_shift=None,
         prefilter: bool | float = True,
         threads: int | None = None,
         errors: ErrorModel = "residual",
+        brightness: Brightness | None = None,
+        outliers: bool = True,
+        clip_threshold: float = 10.0,
+        saturation: bool = False,
     ):
         reference = as_image(reference, "reference")
         options = Options(
@@ -96,6 +123,10 @@ class Registrar:
             prefilter=prefilter,
             threads=threads,
             errors=errors,
+            brightness=brightness,
+            outliers=outliers,
+            clip_threshold=clip_threshold,
+            saturation=saturation,
         )
         self._setup(reference, options, reference_error=reference_error, mask=reference_mask)
         self._keep_copies()
@@ -133,17 +164,26 @@ class Registrar:
 
     def _setup(self, ref: np.ndarray, options: Options, *, reference_error, mask) -> None:
         self.shape = ref.shape
+        # Units (issue 13): the images and errors are measured in one power of two
+        # near the reference's spread, so that no sum of squares over- or underflows.
+        self._unit = data_unit(ref)
+        ref = in_unit(ref, self._unit)
+        reference_error = in_unit(
+            check_error(reference_error, ref.shape, "reference_error"),
+            self._unit,
+            "reference_error",
+        )
         #: The options, validated (see :class:`Options`).
         self.options = options
         self.boundary = options.boundary
         prefilter = options.prefilter
         #: What each engine is made from.
         self._inputs = {
-            "reference_error": check_error(reference_error, ref.shape, "reference_error"),
+            "reference_error": reference_error,
             "reference_mask": check_mask(mask, ref.shape, "reference_mask"),
             "upsample_factor": options.upsample_factor,
             "boundary": self.boundary,
-            "zero_mean": options.zero_mean,
+            "brightness": options.brightness,
             "max_shift": check_max_shift(options.max_shift, ref.shape),
             "filter_margins": self.boundary == "overlap" and prefilter is not False,
             "threads": options.threads,
@@ -199,8 +239,26 @@ class Registrar:
         """
         mov = as_image(moving, "moving")
         check_same_shape(self._source, mov, ("reference", "moving"))
-        moving_error = check_error(error, mov.shape, "error")
+        moving_error = in_unit(check_error(error, mov.shape, "error"), self._unit, "error")
         mask = check_mask(mask, mov.shape, "mask")
+        mov = in_unit(mov, self._unit)
+        if self.options.outliers:  # the outlier stage (issue 14) runs the registration
+            result = reject_outliers(
+                self,
+                mov,
+                moving_error,
+                mask,
+                delta_chi2_map,
+                threshold=self.options.clip_threshold,
+                saturation=self.options.saturation,
+            )
+        else:
+            result = self._register(mov, moving_error, mask, delta_chi2_map)
+        if self._unit != 1.0:  # back to the images' units
+            result = result.in_units(self._unit)
+        return result
+
+    def _register(self, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
         unknown = self._inputs["reference_error"] is None and moving_error is None
         noise_var = None if unknown else self._reference_var + mean_variance(moving_error)
         scale = reference_edge_scale(self)
@@ -222,6 +280,18 @@ class Registrar:
             noise_var=noise_var,
             floor_var=floor_variance(self, scale, strength),
             fitted=fitted if strength == 1.0 else None,
+        )
+
+    def _masked(self, reference_mask, *, source=None) -> Registrar:
+        """A one-off Registrar of this one's options (outliers off) with
+        ``reference_mask``, and ``source`` (default: this reference, in the core's
+        units) as reference: the outlier stage's masked and search registrations."""
+        options = dataclasses.replace(self.options, outliers=False)
+        return Registrar._one_off(
+            self._source if source is None else source,
+            options,
+            reference_error=self._inputs["reference_error"],
+            reference_mask=reference_mask,
         )
 
     def _engine(self, strength: float, *, prepare: bool = True) -> Engine:
@@ -270,11 +340,15 @@ def register(
     mask=None,
     upsample_factor: int | Literal["auto"] = "auto",
     boundary: Boundary = "overlap",
-    zero_mean: bool = True,
+    zero_mean: bool | None = None,
     max_shift=None,
     prefilter: bool | float = True,
     threads: int | None = None,
     errors: ErrorModel = "residual",
+    brightness: Brightness | None = None,
+    outliers: bool = True,
+    clip_threshold: float = 10.0,
+    saturation: bool = False,
 ) -> RegistrationResult:
     """Measure the translation between two images, with calibrated 1-sigma errors.
 
@@ -304,8 +378,8 @@ def register(
     boundary : {"overlap", "wrap"}
         ``"overlap"`` (default): non-periodic, chi2 over the overlap only, right
         for real images whose edges do not wrap. ``"wrap"``: periodic images.
-    zero_mean : bool
-        Subtract each image's mean first (default True).
+    zero_mean : bool, optional
+        The older name of ``brightness``: True is ``"offset"``, False ``"none"``.
     max_shift : float or sequence of float, optional
         Largest shift searched per axis in pixels (default: a quarter of each axis
         for ``"overlap"``, half for ``"wrap"``).
@@ -320,6 +394,17 @@ def register(
         ``"residual"`` (default): errors from the image-space residual, calibrated
         on real images; ``"fisher"``: the chi2 surface's curvature alone (faster,
         calibrated on band-limited images). See docs/how-it-works-errors.md.
+    brightness : {"scale+offset", "offset", "none"}, optional
+        What is fitted between the images: a gain and an offset (default), an
+        offset, or nothing (see :class:`Registrar`).
+    outliers : bool
+        Set aside saturated pixels and the residual's outliers (hot pixels, cosmic
+        rays), default True (see :class:`Registrar`).
+    clip_threshold : float
+        The clipping level, in robust sigmas of the residual.
+    saturation : bool
+        With ``outliers``, also mask saturated pixels (off by default; see
+        :class:`Registrar`).
 
     Returns
     -------
@@ -369,6 +454,10 @@ def register(
         prefilter=prefilter,
         threads=threads,
         errors=errors,
+        brightness=brightness,
+        outliers=outliers,
+        clip_threshold=clip_threshold,
+        saturation=saturation,
     )
     registrar = Registrar._one_off(
         ref, options, reference_error=reference_error, reference_mask=reference_mask

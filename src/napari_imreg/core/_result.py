@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import os
 import sys
@@ -78,6 +80,20 @@ class RegistrationResult:
     errors : str or None
         How the errors were made (the ``errors`` option): ``"residual"`` (from the
         image-space residual, issue 13) or ``"fisher"`` (the surface's curvature).
+    brightness : str or None
+        What the chi2 method fitted between the images (``"scale+offset"``,
+        ``"offset"``, ``"none"``); None for other methods.
+    scale : float or None
+        The fitted gain, ``reference ~ scale * moving + offset`` over the overlap
+        at the best shift (1 when only an offset is fitted; None when nothing is).
+        A scale far from 1 tells of a changed exposure, gain or bleaching.
+    offset : float or None
+        The fitted offset, in the reference's units (None when none is fitted).
+    clipped : int or None
+        Pixels of both images set aside as outliers of the residual (hot pixels,
+        cosmic rays); None when ``outliers`` is off or for other methods.
+    saturated : int or None
+        Saturated pixels of both images set aside (None as for ``clipped``).
     """
 
     shift: np.ndarray
@@ -95,6 +111,11 @@ class RegistrationResult:
     measured: bool = True
     significance: Significance | None = None
     errors: str | None = None
+    brightness: str | None = None
+    scale: float | None = None
+    offset: float | None = None
+    clipped: int | None = None
+    saturated: int | None = None
 
     def __post_init__(self):
         for name in ("shift", "error", "covariance", "delta_chi2"):
@@ -102,6 +123,15 @@ class RegistrationResult:
         if self.delta_chi2_coords is not None:
             coords = tuple(_frozen(c) for c in self.delta_chi2_coords)
             object.__setattr__(self, "delta_chi2_coords", coords)
+
+    def in_units(self, unit: float) -> RegistrationResult:
+        """This result with its values in the images' units measured in ``unit``
+        (the core registers data far from 1 in a power of two near its spread)."""
+        return dataclasses.replace(
+            self,
+            noise=None if self.noise is None else self.noise * unit,
+            offset=None if self.offset is None else self.offset * unit,
+        )
 
     def __repr__(self) -> str:
         shift = np.array2string(self.shift, precision=4, separator=", ")
@@ -192,9 +222,29 @@ class StackResult:
         )
 
 
+#: Where :func:`warn_registration` puts its messages while :func:`held_warnings` runs, per
+#: thread (a context variable): ``warnings.catch_warnings`` is process-wide, and with frames
+#: registered in threads it swallowed the other frames' warnings.
+_HELD: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("held", default=None)
+
+
+@contextlib.contextmanager
+def held_warnings():
+    """Hold the :class:`RegistrationWarning` messages raised inside, in the list yielded."""
+    token = _HELD.set([])
+    try:
+        yield _HELD.get()
+    finally:
+        _HELD.reset(token)
+
+
 def warn_registration(message: str) -> None:
     """Warn with :class:`RegistrationWarning`, reported at the first caller outside the
     core: the public entry points sit at different depths above the stage that warns."""
+    held = _HELD.get()
+    if held is not None:
+        held.append(message)
+        return
     core = os.path.dirname(__file__)
     frame, level = sys._getframe(1), 2
     while frame is not None and os.path.dirname(frame.f_code.co_filename) == core:

@@ -75,12 +75,12 @@ class Significance:
         return self.significant and not self.on_boundary
 
 
-def _bin(image, factor):
-    """Block means of ``factor`` pixels per axis (the remainder trimmed)."""
-    trimmed = image[tuple(slice(0, n // factor * factor) for n in image.shape)]
+def _bin(image, factors):
+    """Block means of ``factors[axis]`` pixels along each axis (the remainder trimmed)."""
+    trimmed = image[tuple(slice(0, n // f * f) for n, f in zip(image.shape, factors, strict=True))]
     shape = []
-    for n in trimmed.shape:
-        shape += [n // factor, factor]
+    for n, f in zip(trimmed.shape, factors, strict=True):
+        shape += [n // f, f]
     return trimmed.reshape(shape).mean(axis=tuple(range(1, 2 * image.ndim, 2)))
 
 
@@ -184,10 +184,13 @@ def match_significance(
     wrap = boundary == "wrap"
     limit = np.broadcast_to(np.asarray(max_shift, dtype=np.float64), (reference.ndim,))
     factor = max(1, -(-max(reference.shape) // TEST_SIZE))
+    # One factor for every axis long enough to take it: a short axis (a 1 x N spectrum)
+    # is left whole rather than binned away.
+    factors = np.array([max(1, min(factor, n // 2)) for n in reference.shape])
     if factor > 1:
-        reference, moving = _bin(reference, factor), _bin(moving, factor)
-        limit = limit / factor
-        shift = None if shift is None else np.asarray(shift, dtype=np.float64) / factor
+        reference, moving = _bin(reference, factors), _bin(moving, factors)
+        limit = limit / factors
+        shift = None if shift is None else np.asarray(shift, dtype=np.float64) / factors
     zmap, lags, cell = _surface(reference, moving, wrap, limit)
     grids = np.meshgrid(*lags, indexing="ij", sparse=True)
     index = np.unravel_index(np.argmax(zmap), zmap.shape)
@@ -216,11 +219,11 @@ def match_significance(
             on_edge = True
     return Significance(
         agrees=agrees,
-        cell=cell * factor**reference.ndim,
+        cell=cell * float(np.prod(factors)),
         significant=p_value < alpha,
         z=z,
         p_value=p_value,
         n_eff=n_eff,
-        peak=peak * factor,
+        peak=peak * factors,
         on_boundary=on_edge,
     )

@@ -29,7 +29,8 @@ import dask.array as da
 import numpy as np
 
 from . import _fft
-from ._options import Boundary, Options
+from ._brightness import Brightness
+from ._options import Boundary, ErrorModel, Options
 from ._result import RegistrationResult, RegistrationWarning, StackResult
 from ._stack_driver import against_one, onto_previous
 from ._stack_graph import (
@@ -160,10 +161,15 @@ def register_stack(
     error=None,
     upsample_factor: int | Literal["auto"] = "auto",
     boundary: Boundary = "overlap",
-    zero_mean: bool = True,
+    zero_mean: bool | None = None,
     max_shift=None,
     prefilter: bool | float = True,
     num_workers: int | None = None,
+    brightness: Brightness | None = None,
+    outliers: bool = True,
+    clip_threshold: float = 10.0,
+    saturation: bool = False,
+    errors: ErrorModel = "residual",
 ) -> StackResult:
     """Measure the drift of every frame of a stack, with calibrated 1-sigma errors.
 
@@ -189,7 +195,8 @@ def register_stack(
         or a map per frame (an array of the stack's shape, frames first). The
         reference's noise follows from it (divided by sqrt(frames) for the mean).
         ``None`` estimates the noise from the data, per frame.
-    upsample_factor, boundary, zero_mean, max_shift, prefilter
+    upsample_factor, boundary, zero_mean, max_shift, prefilter, brightness, outliers, \
+    clip_threshold, saturation, errors
         As for :func:`napari_imreg.core.register` (see :class:`Options`).
     num_workers : int, optional
         Frames registered at once for numpy input (default: the number of CPUs).
@@ -238,7 +245,7 @@ def register_stack(
     check_stack_shape(tuple(moved.shape))
     frames, frame_shape = moved.shape[0], tuple(moved.shape[1:])
     reference = _check_reference(reference, frames, frame_shape)
-    errors = _check_stack_error(error, tuple(moved.shape))
+    noise_maps = _check_stack_error(error, tuple(moved.shape))
     options = _check_options(
         frame_shape,
         upsample_factor=upsample_factor,
@@ -247,6 +254,11 @@ def register_stack(
         max_shift=max_shift,
         prefilter=prefilter,
         threads=1,
+        brightness=brightness,
+        outliers=outliers,
+        clip_threshold=clip_threshold,
+        saturation=saturation,
+        errors=errors,
     )
     workers = check_workers(num_workers)
 
@@ -254,7 +266,7 @@ def register_stack(
     frame_bytes = int(np.prod(frame_shape)) * max(moved.dtype.itemsize, 8)
     per_chunk = frames_per_chunk(frame_bytes, frames, workers)
     moved = whole_frames(moved, per_chunk) if lazy else dask_view(moved, per_chunk)
-    table = lazy_table(moved, reference, errors, options=options)
+    table = lazy_table(moved, reference, noise_maps, options=options)
     if not lazy:
         # The frames' warnings rise in worker threads: report them here, at the caller.
         with warnings.catch_warnings(record=True) as caught:
@@ -269,7 +281,7 @@ def register_stack(
         errors=table[:, ndim : 2 * ndim],
         chi2=table[:, 2 * ndim],
         dof=table[:, 2 * ndim + 1],
-        noise=None if errors is not None else table[:, 2 * ndim + 2],
+        noise=None if noise_maps is not None else table[:, 2 * ndim + 2],
         reference=label,
         axis=axis,
         boundary=options.boundary,
@@ -284,10 +296,15 @@ def iter_register_stack(
     error=None,
     upsample_factor: int | Literal["auto"] = "auto",
     boundary: Boundary = "overlap",
-    zero_mean: bool = True,
+    zero_mean: bool | None = None,
     max_shift=None,
     prefilter: bool | float = True,
     threads: int | None = None,
+    brightness: Brightness | None = None,
+    outliers: bool = True,
+    clip_threshold: float = 10.0,
+    saturation: bool = False,
+    errors: ErrorModel = "residual",
 ) -> Iterator[tuple[int, RegistrationResult]]:
     """Register a stack one frame at a time, yielding ``(index, result)`` in frame order.
 
@@ -298,7 +315,8 @@ def iter_register_stack(
 
     Parameters
     ----------
-    stack, axis, reference, error, upsample_factor, boundary, zero_mean, max_shift, prefilter
+    stack, axis, reference, error, upsample_factor, boundary, zero_mean, max_shift, prefilter, \
+    brightness, outliers, clip_threshold, saturation, errors
         As for :func:`register_stack`.
     threads : int, optional
         FFT threads per registration (default: all cores for large frames).
@@ -334,7 +352,7 @@ def iter_register_stack(
     check_stack_shape(tuple(moved.shape))
     frames, frame_shape = moved.shape[0], tuple(moved.shape[1:])
     reference = _check_reference(reference, frames, frame_shape)
-    errors = _check_stack_error(error, tuple(moved.shape))
+    noise_maps = _check_stack_error(error, tuple(moved.shape))
     options = _check_options(
         frame_shape,
         upsample_factor=upsample_factor,
@@ -343,9 +361,14 @@ def iter_register_stack(
         max_shift=max_shift,
         prefilter=prefilter,
         threads=threads,
+        brightness=brightness,
+        outliers=outliers,
+        clip_threshold=clip_threshold,
+        saturation=saturation,
+        errors=errors,
     )
-    per_frame = _is_per_frame(errors, moved.ndim)
-    return _iterate(moved, reference, errors, per_frame, options)
+    per_frame = _is_per_frame(noise_maps, moved.ndim)
+    return _iterate(moved, reference, noise_maps, per_frame, options)
 
 
 def _iterate(moved, reference, errors, per_frame, options: Options):

@@ -10,11 +10,12 @@ import dataclasses
 import numpy as np
 
 from . import _fft
+from ._brightness import OverlapSums, ProfiledSurface
 from ._chi2 import Series, Surface, TermSum, parabolic_offset, whole_pixel_minimum
 from ._deltachi2 import MAP_HALF_WIDTH
 from ._filter import SHORT_AXIS
 from ._prepare import PreparedImage, bin_blocks
-from ._surface_spectral import Spectra, surface_from_spectra
+from ._surface_spectral import Spectra, profiled_from_spectra, surface_from_spectra
 from ._taper import Marginals, Taper, TaperCorrelation, TaperOverlap
 
 #: In overlap mode, images this many times ``BINNED_SIZE`` long (per axis, up to
@@ -84,16 +85,22 @@ def binned_estimate(engine, moving: np.ndarray) -> np.ndarray:
         if engine.keep_reference_spectra:
             reference.keep = True
             engine._binned_reference = reference
-    surface = surface_from_spectra(
-        reference,
-        _binned_spectra(engine, moving),
-        reference._padded,
-        fit_offset=engine.zero_mean,
-        split_noise=False,
-    )
+    if engine.brightness == "scale+offset":
+        # The moving spectra are released by the surface: the reference's are kept.
+        surface = profiled_from_spectra(
+            reference, _binned_spectra(engine, moving), reference._padded, engine.brightness
+        )
+    else:
+        surface = surface_from_spectra(
+            reference,
+            _binned_spectra(engine, moving),
+            reference._padded,
+            fit_offset=engine.zero_mean,
+            split_noise=False,
+        )
     limits = np.floor(engine._limits / engine._binning)
     whole, offset = whole_pixel_minimum(
-        surface, limits, min_weight_fraction=0.25, threads=engine.threads
+        surface.for_search(), limits, min_weight_fraction=0.25, threads=engine.threads
     )
     return (whole + offset) * np.asarray(engine._binning)
 
@@ -144,6 +151,55 @@ def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate
     mov_squares = TaperCorrelation(
         Marginals.of(image.data, 2, tapers), tapers, sign=-1, reach=reach
     )
+    filtered = (
+        Series(cross, padded, transfer=engine._transfer(padded, power=2))
+        if engine._smooth
+        else None
+    )
+    if engine.brightness == "scale+offset":
+        sums = OverlapSums(
+            w=TaperOverlap(tapers),
+            r=TaperCorrelation(ref_values, tapers, sign=1, reach=reach),
+            m=TaperCorrelation(mov_values, tapers, sign=-1, reach=reach),
+            rr=ref_squares,
+            mm=mov_squares,
+            rm=Series(cross, padded),
+        )
+        surface = ProfiledSurface(sums, engine.brightness, padded, filtered_cross=filtered)
+    else:
+        surface = _offset_surface(
+            engine,
+            ref_squares,
+            mov_squares,
+            ref_values,
+            mov_values,
+            cross,
+            padded,
+            tapers,
+            reach=reach,
+            split_noise=split_noise,
+            filtered=filtered,
+        )
+    start, guess = _local_minimum(engine, surface.for_search(), centre, radius)
+    weight_sum = float(np.prod([profile.sum() for profile in profiles]))
+    return surface, start, guess, ref_squares_sums.total / weight_sum
+
+
+def _offset_surface(
+    engine,
+    ref_squares,
+    mov_squares,
+    ref_values,
+    mov_values,
+    cross,
+    padded,
+    tapers,
+    *,
+    reach,
+    split_noise,
+    filtered,
+) -> Surface:
+    """The surface with at most an offset fitted, from the taper's terms and the cross term."""
     residual = TermSum(ref_squares, mov_squares, Series(cross, padded, scale=-2.0))
     offset = None
     if engine.zero_mean:
@@ -154,18 +210,10 @@ def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate
     reference_part = (
         TermSum(ref_squares, Series(cross, padded, scale=-1.0)) if split_noise else None
     )
-    filtered = (
-        Series(cross, padded, transfer=engine._transfer(padded, power=2))
-        if engine._smooth
-        else None
-    )
-    surface = Surface(residual, TaperOverlap(tapers), offset, padded, reference_part, filtered)
-    start, guess = _local_minimum(engine, surface, centre, radius)
-    weight_sum = float(np.prod([profile.sum() for profile in profiles]))
-    return surface, start, guess, ref_squares_sums.total / weight_sum
+    return Surface(residual, TaperOverlap(tapers), offset, padded, reference_part, filtered)
 
 
-def _local_minimum(engine, surface: Surface, centre, radius):
+def _local_minimum(engine, surface, centre, radius):
     """The whole-pixel minimum of ``surface`` within ``radius`` of ``centre`` (the
     window moved once if the minimum lies on its edge), and a parabolic guess."""
     limits = engine._limits

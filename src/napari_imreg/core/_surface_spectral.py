@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _fft
+from ._brightness import OverlapSums, ProfiledSurface
 from ._chi2 import Series, Surface, outer_product, whole_pixel_minimum
 from ._filter import smooth
 from ._prepare import PreparedImage, materialize, move
@@ -255,7 +256,77 @@ def surface_from_spectra(
     return Surface(residual, weight, offset, shape, reference_part, filtered_cross)
 
 
-def full_surface(engine, ref_spec: Spectra, mov_spec: Spectra, *, split_noise=False) -> Surface:
+def _weight_term(ref: Spectra, mov: Spectra, shape) -> Series:
+    """``W = corr(a, b)`` from both sides' weight spectra (constant for a uniform side)."""
+    if ref.uniform and mov.uniform:
+        return Series(None, shape, constant=float(np.prod(shape)))
+    if ref.uniform:
+        return Series(None, shape, constant=mov.sum_w)
+    if mov.uniform:
+        return Series(None, shape, constant=ref.sum_w)
+    if ref.w_factors is not None and mov.w_factors is not None:
+        factors = [a * np.conj(b) for a, b in zip(ref.w_factors, mov.w_factors, strict=True)]
+        return Series(None, shape, factors=factors)
+    full = ref.w if ref.w is not None else outer_product(ref.w_factors)
+    return Series(mov.times_weight(full, conjugate=True), shape)
+
+
+def profiled_from_spectra(
+    ref: Spectra, mov: Spectra, padded, brightness: str, *, transfer=None, drop_nyquist=False
+) -> ProfiledSurface:
+    """The surface with the gain and offset profiled out, from its six overlap sums
+    (:class:`~napari_imreg.core._brightness.OverlapSums`), each the correlation of
+    one side's spectrum with the other's weight (a constant against a uniform side).
+    ``transfer`` and ``drop_nyquist`` as in :func:`surface_from_spectra`."""
+    shape = tuple(padded)
+    nyquist = _nyquist_planes(shape) if drop_nyquist else []
+
+    def against(spectrum, other: Spectra, total, *, conjugate_own: bool) -> Series:
+        # corr of this side's weighted values with the other side's weight.
+        if other.uniform:
+            return Series(None, shape, constant=total)
+        own = np.conj(spectrum) if conjugate_own else spectrum
+        return Series(other.times_weight(own, conjugate=not conjugate_own), shape)
+
+    both_uniform = ref.uniform and mov.uniform
+    rr_total = ref.sum_w_x2 - (_energy(ref.w_x, nyquist, shape) if both_uniform else 0.0)
+    mm_total = mov.sum_w_x2 - (_energy(mov.w_x, nyquist, shape) if both_uniform else 0.0)
+    rr = against(ref.w_x2, mov, rr_total, conjugate_own=False) if not mov.uniform else None
+    mm = against(mov.w_x2, ref, mm_total, conjugate_own=True) if not ref.uniform else None
+    ref.release_squares()
+    mov.release_squares()
+    cross = _product(ref.w_x, mov.w_x)
+    for plane in nyquist:
+        cross[plane] = 0.0
+    filtered = None
+    if transfer is not None:
+        spectrum = cross.astype(np.complex64)
+        for axis, factor in enumerate(transfer):
+            spectrum *= factor.astype(np.float32).reshape(
+                [-1 if a == axis else 1 for a in range(cross.ndim)]
+            )
+        filtered = Series(spectrum, shape)
+    sums = OverlapSums(
+        w=_weight_term(ref, mov, shape),
+        r=against(ref.w_x, mov, ref.sum_w_x, conjugate_own=False),
+        m=against(mov.w_x, ref, mov.sum_w_x, conjugate_own=True),
+        rr=rr if rr is not None else Series(None, shape, constant=rr_total),
+        mm=mm if mm is not None else Series(None, shape, constant=mm_total),
+        rm=Series(cross, shape),
+    )
+    return ProfiledSurface(sums, brightness, shape, filtered_cross=filtered)
+
+
+def full_surface(engine, ref_spec: Spectra, mov_spec: Spectra, *, split_noise=False):
+    if engine.brightness == "scale+offset":
+        return profiled_from_spectra(
+            ref_spec,
+            mov_spec,
+            engine._padded,
+            engine.brightness,
+            transfer=engine._transfer(engine._padded, power=2) if engine._smooth else None,
+            drop_nyquist=engine.boundary == "wrap",
+        )
     return surface_from_spectra(
         ref_spec,
         mov_spec,
@@ -288,10 +359,13 @@ def weighted_spectra(engine, image: PreparedImage, variance, *, cache_key=None) 
     return spectra
 
 
-def spectral_surface(engine, image: PreparedImage, ref_var, mov_var, *, split_noise: bool):
+def spectral_surface(
+    engine, image: PreparedImage, ref_var, mov_var, *, split_noise: bool, gained: bool = False
+):
     """The surface from the spectra of every term, its whole-pixel minimum over the
     whole range of shifts, a sub-pixel guess from there, and the reference's
-    weighted mean square."""
+    weighted mean square. ``gained``: ``mov_var`` is already in the reference's
+    units (times the squared gain)."""
     ref_map = isinstance(ref_var, np.ndarray)
     mov_map = isinstance(mov_var, np.ndarray)
     if ref_map and mov_map:
@@ -303,10 +377,13 @@ def spectral_surface(engine, image: PreparedImage, ref_var, mov_var, *, split_no
             weighted_spectra(engine, engine._reference, ref_var),
             weighted_spectra(engine, image, mov_var),
         )
-        start = whole_pixel_minimum(
-            surface, engine._limits, min_weight_fraction=0.25, threads=engine.threads
-        )[0]
-        total = ref_var + move(mov_var, start.astype(int), wrap=True)
+        start, offset = whole_pixel_minimum(
+            surface.for_search(), engine._limits, min_weight_fraction=0.25, threads=engine.threads
+        )
+        # The moving image's noise in the reference's units: times the fitted gain
+        # (read at the sub-pixel guess: a pixel off, the match and the gain are lower).
+        moved = move(mov_var, start.astype(int), wrap=True)
+        total = ref_var + gain_squared(engine, surface, start + offset, mov_var) * moved
         ref_spec, mov_spec = (
             weighted_spectra(engine, engine._reference, total),
             weighted_spectra(engine, image, None),
@@ -326,6 +403,25 @@ def spectral_surface(engine, image: PreparedImage, ref_var, mov_var, *, split_no
     del ref_spec, mov_spec
 
     start, offset = whole_pixel_minimum(
-        surface, engine._limits, min_weight_fraction=0.25, threads=engine.threads
+        surface.for_search(), engine._limits, min_weight_fraction=0.25, threads=engine.threads
     )
+    if not gained and ref_map != mov_map and np.any(mov_var):
+        # One noise map: its weights hold the moving noise at unit gain. Once the
+        # gain is known at the whole-pixel minimum, weigh again with it.
+        gain2 = gain_squared(engine, surface, start + offset, mov_var)
+        if not np.isclose(gain2, 1.0, rtol=1e-3):
+            return spectral_surface(
+                engine, image, ref_var, mov_var * gain2, split_noise=split_noise, gained=True
+            )
     return surface, start, start + offset, reference_power
+
+
+def gain_squared(engine, surface, point, mov_var) -> float:
+    """The moving noise's factor into the reference's units at ``point``: the squared
+    fitted gain over its dilution by that noise (1 when no gain is fitted)."""
+    if not isinstance(surface, ProfiledSurface):
+        return 1.0
+    gain = float(surface.fit_at(point).scale)
+    if not np.any(mov_var):
+        return gain**2
+    return gain**2 / surface.dilution(point, float(np.nanmean(mov_var)) * engine._variance_factor)

@@ -16,7 +16,16 @@ __all__ = [
     "check_same_shape",
     "check_shift",
     "check_upsample_factor",
+    "data_unit",
+    "in_unit",
 ]
+
+#: Images whose spread lies between these powers of two are registered in their own
+#: units; others are divided by a power of two near their spread (exact in floating point).
+UNIT_RANGE = (-24, 24)
+#: An error this many times the data's spread, or this many times smaller, leaves a
+#: squared ratio beyond what double precision holds.
+ERROR_RANGE = 1e100
 
 
 def _describe(value) -> str:
@@ -210,3 +219,56 @@ def check_max_shift(value, shape: tuple[int, ...]) -> np.ndarray | None:
     if not np.all(np.isfinite(array)) or np.any(array < 0):
         raise ValueError(f"max_shift must be finite and >= 0, got {_describe(value)}.")
     return array
+
+
+def data_unit(image: np.ndarray) -> float:
+    """The unit the core measures ``image`` in: 1 for ordinary data, else the power of
+    two nearest the spread of its finite pixels (their largest magnitude when they
+    are constant; 1 when none is finite).
+
+    Sums of squares of data around 1e20 or 1e-25 (column densities, cgs fluxes)
+    overflow single precision or underflow the calibration; a power of two rescales
+    them exactly. The spread is read on at most 65536 evenly spaced pixels.
+    """
+    sample = np.ravel(image)[:: max(1, image.size // 65536)]
+    sample = sample[np.isfinite(sample)] if sample.dtype.kind == "f" else sample
+    if sample.size == 0:
+        finite = np.asarray(image)[np.isfinite(image)]
+        if finite.size == 0:
+            return 1.0
+        sample = finite
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = float(np.std(sample, dtype=np.float64))
+    if not (np.isfinite(spread) and spread > 0):
+        spread = float(np.max(np.abs(sample)))
+    if not (np.isfinite(spread) and spread > 0):
+        return 1.0
+    exponent = int(np.round(np.log2(spread)))
+    if UNIT_RANGE[0] <= exponent <= UNIT_RANGE[1]:
+        return 1.0
+    return float(2.0**exponent)
+
+
+def in_unit(value, unit: float, name: str | None = None):
+    """``value`` (an image, or with ``name`` a checked error) divided by ``unit``.
+
+    An error is checked against the data's spread: beyond ``ERROR_RANGE`` either
+    way its square cannot be held next to the data's, and the message says so.
+    """
+    if value is None:
+        return None
+    if name is not None:
+        ratio = float(np.nanmax(value) if np.ndim(value) else value) / unit
+        small = float(np.nanmin(value) if np.ndim(value) else value) / unit
+        if ratio > ERROR_RANGE or small < 1 / ERROR_RANGE:
+            raise ValueError(
+                f"{name} spans {small:.3g} to {ratio:.3g} times the data's unit ({unit:.3g}: "
+                f"1, or a power of two near the reference's spread), beyond {ERROR_RANGE:.0e} "
+                "either way: no shift can be measured with that noise, or none needs it. "
+                f"Give {name} in the images' units, or error=None to estimate it."
+            )
+    if unit == 1.0:
+        return value
+    if np.ndim(value) == 0:
+        return float(value) / unit
+    return np.divide(value, np.asarray(unit, dtype=np.result_type(value, np.float32)))

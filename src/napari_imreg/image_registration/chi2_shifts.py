@@ -460,6 +460,7 @@ def chi2_shift_leastsq(
         error=as_error_map(err),
         boundary="wrap" if mode == "wrap" else "overlap",
         max_shift=maxoff,
+        brightness="offset",  # the spec fits no gain: what the core did before issue 14
     )
     if verbose:
         logger.info("chi2_shift_leastsq: %s", result)
