@@ -18,9 +18,14 @@ from napari_imreg.core import Options, make_extended, make_shifted, register, re
 COMMANDS = {"pair": register, "stack": register_stack}
 
 
+def _offered() -> list[dataclasses.Field]:
+    """The fields the command line offers: all but the older names (``Options.aliases``)."""
+    return [field for field in dataclasses.fields(Options) if field.name not in Options.aliases()]
+
+
 def _fields(command: str) -> list[dataclasses.Field]:
     taken = inspect.signature(COMMANDS[command]).parameters
-    return [field for field in dataclasses.fields(Options) if field.name in taken]
+    return [field for field in _offered() if field.name in taken]
 
 
 def _flag(field: dataclasses.Field) -> str:
@@ -56,7 +61,7 @@ def _arguments(command: str, folder) -> list[str]:
 
 def test_every_option_of_the_core_is_a_command_option():
     # stack leaves out only what register_stack leaves out (threads: one per frame, --workers).
-    assert [f.name for f in _fields("pair")] == [f.name for f in dataclasses.fields(Options)]
+    assert [f.name for f in _fields("pair")] == [f.name for f in _offered()]
     for command in COMMANDS:
         names = {param.name for param in cli.commands[command].params}
         assert {field.name for field in _fields(command)} <= names
@@ -98,10 +103,19 @@ def test_a_bad_value_gets_the_core_message(command, files, capsys, tmp_path, mon
 
 def test_the_options_reach_the_core(files, capsys):
     reference, moving = np.load(files / "ref.npy"), np.load(files / "mov.npy")
-    argv = ["--boundary", "wrap", "--prefilter", "0.5", "--no-zero-mean", "--max-shift", "3,4"]
+    argv = [
+        "--boundary",
+        "wrap",
+        "--prefilter",
+        "0.5",
+        "--brightness",
+        "none",
+        "--max-shift",
+        "3,4",
+    ]
     assert main(["pair", *_arguments("pair", files), "--json", *argv]) == 0
     printed = json.loads(capsys.readouterr().out)
     result = register(
-        reference, moving, boundary="wrap", prefilter=0.5, zero_mean=False, max_shift=(3, 4)
+        reference, moving, boundary="wrap", prefilter=0.5, brightness="none", max_shift=(3, 4)
     )
     assert printed["shift"] == result.shift.tolist()

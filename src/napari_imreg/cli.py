@@ -137,7 +137,7 @@ def _core_options(entry_point: Callable):
     helps = _option_help()
     options = []
     for field in dataclasses.fields(Options):
-        if field.name not in taken:
+        if field.name not in taken or field.name in Options.aliases():
             continue
         flag = "--" + field.name.replace("_", "-")
         if hints[field.name] is bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Literal, get_args, get_origin
 
 import numpy as np
 import pytest
@@ -22,6 +21,7 @@ import napari_imreg
 from napari_imreg import core
 from napari_imreg._widgets import _pair, _stack
 from napari_imreg._widgets._layers import MASK_MODES
+from napari_imreg._widgets._options import HIDDEN_OPTIONS, _literal_choices
 from napari_imreg._widgets._pair import PairWidget
 from napari_imreg._widgets._stack import StackWidget
 from napari_imreg.core import Options
@@ -79,6 +79,9 @@ def test_a_labels_mask_sets_hot_pixels_aside(viewer, wait_for):
     labels = viewer.add_labels(hot.astype(np.uint8), name="hot pixels", **placed)
     before = ref.data.copy(), mov.data.copy(), labels.data.copy()
     widget = _pair_widget(viewer, ref, mov)
+    # The core's outlier stage would set these hot pixels aside by itself: off, the mask
+    # alone must do it.
+    widget.option_controls.set_value("outliers", False)
 
     unmasked = _register(widget, wait_for)
     assert np.max(np.abs(unmasked - TRUTH)) > 1  # pulled to zero by the hot pixels
@@ -169,6 +172,7 @@ def test_fits_dq_opens_as_labels_and_is_used_for_its_image(viewer, tmp_path, wai
     assert isinstance(dq, Labels)
     np.testing.assert_array_equal(np.asarray(dq.data) != 0, hot)
     widget = _pair_widget(viewer, viewer.layers["ref"], viewer.layers["mov"])
+    widget.option_controls.set_value("outliers", False)  # the DQ alone, not the core's clipping
     assert widget._fits_masks.value
     assert not widget._fits_masks.native.isHidden()  # offered: a file with a DQ is open
     assert widget._mask_layer.value is None  # the DQ belongs to its image, not to both
@@ -184,14 +188,21 @@ def test_fits_dq_opens_as_labels_and_is_used_for_its_image(viewer, tmp_path, wai
 
 def _non_default_options() -> dict[str, typing.Any]:
     """A value other than the default for every field of the core's Options."""
-    values = {"upsample_factor": 7, "max_shift": 9.0, "prefilter": 0.4, "threads": 1}
+    values = {
+        "upsample_factor": 7,
+        "max_shift": 9.0,
+        "prefilter": 0.4,
+        "threads": 1,
+        "clip_threshold": 6.0,
+    }
     hints = typing.get_type_hints(Options)
     for field in dataclasses.fields(Options):
-        if field.name in values:
+        if field.name in values or field.name in HIDDEN_OPTIONS:
             continue
         hint = hints[field.name]
-        if get_origin(hint) is Literal:
-            values[field.name] = next(c for c in get_args(hint) if c != field.default)
+        choices = _literal_choices(hint)
+        if choices:
+            values[field.name] = next(c for c in choices if c not in (field.default, choices[0]))
         elif hint is bool:
             values[field.name] = not field.default
         else:

@@ -24,9 +24,12 @@ from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, LineEdit, SpinBox
 from napari_imreg.core import Options
 
 #: The options shown without opening "advanced options"; the others are folded away.
-MAIN_OPTIONS = ("upsample_factor", "boundary", "zero_mean")
-#: The options the DFT and Taylor methods take (the others are the chi-squared method's).
-PEAK_OPTIONS = ("upsample_factor", "zero_mean")
+MAIN_OPTIONS = ("upsample_factor", "boundary", "brightness")
+#: The options the DFT and Taylor methods take (the others are the chi-squared method's);
+#: they subtract the means unless brightness is "none".
+PEAK_OPTIONS = ("upsample_factor", "brightness")
+#: Options with no control of their own: older names of other options.
+HIDDEN_OPTIONS = tuple(Options.aliases())
 
 _PREFILTER_CHOICES = ("on (strength from the noise)", "off", "fixed strength")
 
@@ -49,6 +52,8 @@ class OptionControls:
         self._writers: dict[str, Any] = {}
         self.by_name: dict[str, list[Widget]] = {}
         for field in dataclasses.fields(Options):
+            if field.name in HIDDEN_OPTIONS:
+                continue
             controls = self._make(field.name, hints[field.name], field.default)
             for control in controls:
                 control.tooltip = docs.get(field.name, "")
@@ -94,9 +99,10 @@ class OptionControls:
         label = name.replace("_", " ")
         if name == "upsample_factor":
             return self._upsample(default)
-        if get_origin(hint) is Literal:
-            choices = get_args(hint)
-            combo = ComboBox(label=label, choices=choices, value=default)
+        literal = _literal_choices(hint)
+        if literal:
+            # An optional choice (brightness: None) defaults to its first choice.
+            combo = ComboBox(label=label, choices=literal, value=default or literal[0])
             self._readers[name] = lambda: combo.value
             self._writers[name] = lambda value: setattr(combo, "value", value)
             return [combo]
@@ -152,6 +158,16 @@ class OptionControls:
         self._readers[name], self._writers[name] = read, write
         mode.changed.connect(self.update_visibility)
         return [mode, strength]
+
+
+def _literal_choices(hint: Any) -> tuple[Any, ...]:
+    """The choices of a ``Literal`` hint, or of ``Literal[...] | None``; () for any other."""
+    if get_origin(hint) is Literal:
+        return get_args(hint)
+    for part in get_args(hint):
+        if get_origin(part) is Literal and type(None) in get_args(hint):
+            return get_args(part)
+    return ()
 
 
 def _literal(text: str, default: Any) -> Any:

@@ -851,7 +851,7 @@ class PairWidget(Container):
         self._error_layer.visible = noise == "error layer"
         self._error_value.visible = noise == "scalar"
         method = self._method.value
-        peak = {"dft": PEAK_OPTIONS, "taylor": ("zero_mean",)}
+        peak = {"dft": PEAK_OPTIONS, "taylor": ("brightness",)}
         self.option_controls.show_only(peak.get(method))
         self._mask_mode.visible = self._mask_layer.value is not None
         self._fits_masks.visible = any(

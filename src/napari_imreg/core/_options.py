@@ -99,6 +99,12 @@ class Options:
             object.__setattr__(self, name, value)
 
     @staticmethod
+    def aliases() -> dict[str, str]:
+        """Older names kept for scripts, and the option each is now spelled by; the
+        command line and the widgets offer only the new one."""
+        return {"zero_mean": "brightness"}
+
+    @staticmethod
     def choices() -> dict[str, tuple[Any, ...]]:
         """The options whose values come from a fixed list, and that list."""
         return {
