@@ -162,8 +162,6 @@ COMMON_TOOLTIPS = {
     "_upsample": "Samples per pixel of the Δχ² map (chi2) or of the peak search (dft).",
     "_boundary": "overlap: compare the images only where they overlap (real images); "
     "wrap: treat them as periodic.",
-    "_zero_mean": "Subtract each image's mean first, so a background offset does not pull "
-    "the shift.",
     "_rgb_channel": "RGB layers are registered on one channel or on their luminance.",
 }
 

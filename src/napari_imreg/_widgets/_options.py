@@ -21,6 +21,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, LineEdit, SpinBox, Widget
 
+from napari_imreg._widgets._layers import MASK_MODES, RGB_CHANNELS
 from napari_imreg.core import Options
 
 #: The options shown without opening "advanced options"; the others are folded away.
@@ -195,3 +196,23 @@ def _attribute_docs(cls: type) -> dict[str, str]:
         elif name is not None and line.strip():
             docs[name] = f"{docs[name]} {line.strip()}"
     return docs
+
+
+def add_common_controls(widget: Any, mask_choices: Any) -> None:
+    """Give a widget the controls the pair and stack widgets share: the core's options
+    (``widget.option_controls``), the mask layer and its meaning, the FITS DQ switch and
+    the RGB channel.
+
+    The main options' controls also go by their old attribute names (``_upsample``,
+    ``_boundary``...), which scripts, tests and the tooltips use.
+    """
+    widget.option_controls = OptionControls()
+    controls = widget.option_controls.by_name
+    widget._auto_upsample, widget._upsample = controls["upsample_factor"]
+    for name in ("boundary", "brightness"):
+        if name in controls:  # an option the core renames disappears here with it
+            setattr(widget, f"_{name}", controls[name][0])
+    widget._mask_layer = ComboBox(label="mask layer", choices=mask_choices)
+    widget._mask_mode = ComboBox(label="mask means", choices=MASK_MODES, value=MASK_MODES[0])
+    widget._fits_masks = CheckBox(text="ignore FITS DQ/MASK flags", value=True)
+    widget._rgb_channel = ComboBox(label="RGB channel", choices=RGB_CHANNELS, value="luminance")

@@ -46,7 +46,6 @@ from napari_imreg._widgets._layers import (
     MASK_MODES,
     MULTISCALE_PIXEL_BUDGET,
     OUTPUT_KEY,
-    RGB_CHANNELS,
     LayerArray,
     MaskMode,
     RgbChannel,
@@ -62,7 +61,7 @@ from napari_imreg._widgets._layers import (
     materialize,
     set_tooltips,
 )
-from napari_imreg._widgets._options import PEAK_OPTIONS, OptionControls
+from napari_imreg._widgets._options import PEAK_OPTIONS, add_common_controls
 from napari_imreg._widgets._plot import SIGMA_COLORS, DeltaChi2Plot
 from napari_imreg._widgets._worker import start_worker
 from napari_imreg.core import Options, delta_chi2_levels
@@ -613,17 +612,7 @@ class PairWidget(Container):
         self._error_layer = ComboBox(label="error layer", choices=self._image_choices)
         self._error_value = FloatSpinBox(label="noise σ", value=1.0, min=1e-9, max=1e9, step=0.01)
         self._method = ComboBox(label="method", choices=METHOD_CHOICES, value="chi2")
-        self.option_controls = OptionControls()
-        # The main options' controls by their old names (scripts and tests set them).
-        controls = self.option_controls.by_name
-        self._auto_upsample, self._upsample = controls["upsample_factor"]
-        for name in ("boundary", "zero_mean"):
-            if name in controls:  # an option the core renames disappears here with it
-                setattr(self, f"_{name}", controls[name][0])
-        self._mask_layer = ComboBox(label="mask layer", choices=self._mask_choices)
-        self._mask_mode = ComboBox(label="mask means", choices=MASK_MODES, value=MASK_MODES[0])
-        self._fits_masks = CheckBox(text="ignore FITS DQ/MASK flags", value=True)
-        self._rgb_channel = ComboBox(label="RGB channel", choices=RGB_CHANNELS, value="luminance")
+        add_common_controls(self, self._mask_choices)
         self._output = ComboBox(label="output", choices=OUTPUT_CHOICES, value="shifted copy")
         self._show_map = CheckBox(text="Δχ² map (layer and plot)", value=True)
         self._y_up = CheckBox(text="y axis up (FITS, as DS9)", value=_y_is_up(viewer))

@@ -48,7 +48,6 @@ from napari_imreg._widgets._layers import (
     COMMON_TOOLTIPS,
     MASK_MODES,
     OUTPUT_KEY,
-    RGB_CHANNELS,
     MaskMode,
     RgbChannel,
     add_output,
@@ -59,7 +58,7 @@ from napari_imreg._widgets._layers import (
     rgb_to_channel,
     set_tooltips,
 )
-from napari_imreg._widgets._options import OptionControls
+from napari_imreg._widgets._options import add_common_controls
 from napari_imreg._widgets._plot import ShiftPlot
 from napari_imreg._widgets._worker import start_worker
 from napari_imreg.core import Options
@@ -416,17 +415,7 @@ class StackWidget(Container):
         self._reference_index = SpinBox(label="frame index", value=0, min=0, max=1_000_000)
         self._noise = ComboBox(label="noise", choices=NOISE_CHOICES, value=NOISE_CHOICES[0])
         self._error_value = FloatSpinBox(label="noise σ", value=1.0, min=1e-9, max=1e9, step=0.01)
-        self.option_controls = OptionControls()
-        # The main options' controls by their old names (scripts and tests set them).
-        controls = self.option_controls.by_name
-        self._auto_upsample, self._upsample = controls["upsample_factor"]
-        for name in ("boundary", "zero_mean"):
-            if name in controls:  # an option the core renames disappears here with it
-                setattr(self, f"_{name}", controls[name][0])
-        self._mask_layer = ComboBox(label="mask layer", choices=self._mask_choices)
-        self._mask_mode = ComboBox(label="mask means", choices=MASK_MODES, value=MASK_MODES[0])
-        self._fits_masks = CheckBox(text="ignore FITS DQ/MASK flags", value=True)
-        self._rgb_channel = ComboBox(label="RGB channel", choices=RGB_CHANNELS, value="luminance")
+        add_common_controls(self, self._mask_choices)
         self._apply_to = Select(label="apply to", choices=self._other_choices)
         self._apply_when_done = CheckBox(text="apply shifts when done", value=True)
         self._run_button = PushButton(text="Register stack")
