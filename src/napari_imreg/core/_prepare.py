@@ -109,11 +109,12 @@ def modelled_error(error, *, wrap: bool, smooth: float = VARIANCE_SMOOTHING):
     fluctuations and the shift is biased; weights that vary from pixel to pixel
     also bias the interpolated surface, whose terms are shifted one by one
     (docs/how-it-works.md, "Noise maps"). The smoothed variance is what the noise
-    would be at the model: a pixel's own fluctuation enters its weight by
-    ``~1 / (4 pi smooth**2)`` in 2-D, and the map's structure (a brighter star,
-    a noisier region) stays. Pixels whose error is NaN are smoothed from the known
-    pixels near them, so no unknown value reaches the weights; the caller masks
-    them first (``ignore_unknown_noise``).
+    would be at the model: a pixel's own fluctuation enters its weight by the
+    Gaussian's peak, ``1 / (2 pi smooth**2)`` in 2-D (1% at 4 px), and the map's
+    structure (a brighter star, a noisier region) stays on scales beyond ``smooth``.
+    Pixels whose error is NaN are smoothed from the known pixels near them, so no
+    unknown value reaches the weights; the caller masks them first
+    (``ignore_unknown_noise``).
 
     Parameters
     ----------
