@@ -139,8 +139,17 @@ def modelled_error(error, *, wrap: bool, smooth: float = VARIANCE_SMOOTHING):
     if known.all() and wrap:
         model = total
     else:
-        # Normalised convolution: the mean of the known pixels near each pixel.
-        share = scipy.ndimage.gaussian_filter(known.astype(np.float64), smooth, mode=mode)
+        # Normalised convolution: the mean of the known pixels near each pixel (with
+        # every pixel known, the share is the product of the axes' edge profiles).
+        if known.all():
+            share = outer_product(
+                [
+                    scipy.ndimage.gaussian_filter1d(np.ones(n), smooth, mode=mode)
+                    for n in error.shape
+                ]
+            )
+        else:
+            share = scipy.ndimage.gaussian_filter(known.astype(np.float64), smooth, mode=mode)
         with np.errstate(divide="ignore", invalid="ignore"):
             model = total / share
         far = ~(share > 1e-6)  # nothing known nearby: the map's mean
