@@ -15,7 +15,12 @@ import pytest
 
 from napari_imreg.core import make_extended, make_shifted, register
 from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
-from napari_imreg.core._prepare import VARIANCE_SMOOTHING, modelled_error
+from napari_imreg.core._prepare import (
+    FLAGGED,
+    VARIANCE_SMOOTHING,
+    modelled_error,
+    unknown_pixels,
+)
 
 SCENES = ("moon", "camera", "cell", "gravel")
 
@@ -244,3 +249,39 @@ def test_zero_infinite_or_negative_map_values_are_refused(bad):
     error[3, 4] = bad
     with pytest.raises(ValueError, match=r"error must be positive where finite.*NaN or a mask"):
         register(reference, reference, error=error)
+
+
+@pytest.mark.parametrize("scene", ["moon", "camera"])
+def test_pixels_flagged_by_huge_errors_are_ignored(scene):
+    # A block of garbage in each image, flagged by errors a million times the noise:
+    # ignored as NaN is, so the result is that of the same pixels masked (a
+    # smoothed variance would spread the flag over their neighbours, and the
+    # garbage would still move through the interpolated surface).
+    rng = np.random.default_rng(0)
+    pair = make_binned_pair(
+        load_scene(scene), (64, 64), (7, -5), rng=rng, noise="gaussian", snr=30
+    )
+    spread = pair.reference.std()
+    sigma = spread / 30
+    ref, mov = pair.reference.copy(), pair.moving.copy()
+    ref_err, mov_err = np.full(ref.shape, sigma), np.full(mov.shape, sigma)
+    mov[20:36, 20:36] = rng.normal(size=(16, 16)) * 100 * spread
+    mov_err[20:36, 20:36] = 1e6 * spread
+    ref[40:50, 5:15] = 1e3 * spread
+    ref_err[40:50, 5:15] = 1e7 * spread
+    masks = (ref_err > FLAGGED * sigma, mov_err > FLAGGED * sigma)
+    masked = _register(ref, mov, error=sigma, reference_error=sigma, mask=masks)
+    result = _register(ref, mov, error=mov_err, reference_error=ref_err)
+    assert result.measured
+    np.testing.assert_allclose(result.shift, pair.shift, atol=3 * float(result.error.max()))
+    assert np.all(result.error < 2 * masked.error)
+
+
+def test_a_flag_is_far_above_the_map():
+    error = np.full((16, 16), 2.0)
+    error[3, 3] = 2.0 * FLAGGED * 1.01
+    error[4, 4] = 2.0 * FLAGGED * 0.99  # a noisy pixel, not a flag
+    error[5, 5] = np.nan
+    expected = np.zeros((16, 16), bool)
+    expected[3, 3] = expected[5, 5] = True
+    np.testing.assert_array_equal(unknown_pixels(error), expected)

@@ -19,6 +19,11 @@ TAPER_WIDTH = 8
 #: neither through the noise nor through the surface's interpolation (2 px
 #: left 1.7x the scalar scatter on periodic Poisson pairs; 4 px matched it).
 VARIANCE_SMOOTHING = 4.0
+#: An error this many times a map's median marks a bad pixel: it is ignored, as NaN
+#: is. Its weight would be a millionth of its neighbours', but its value (often
+#: garbage) would still move through the interpolated surface, and a smoothed
+#: variance would spread the flag over its neighbours.
+FLAGGED = 1000.0
 #: Axes this long or longer stay zero over 1/``LONG_EDGE`` of their length at each end
 #: in overlap mode (see ``overlap_taper``).
 LONG_AXIS = 1024
@@ -90,11 +95,19 @@ def move(values: np.ndarray, offsets, *, wrap: bool) -> np.ndarray:
     return out
 
 
+def unknown_pixels(error: np.ndarray) -> np.ndarray:
+    """The pixels of a noise map to ignore: NaN, or ``FLAGGED`` times its median."""
+    known = np.isfinite(error)
+    with np.errstate(invalid="ignore"):
+        return ~known | (error > FLAGGED * float(np.median(error[known])))
+
+
 def ignore_unknown_noise(mask, error):
-    """Add the pixels whose noise map is NaN to ``mask`` (True: ignore)."""
+    """Add the pixels whose noise map is NaN or flags them (``FLAGGED``) to ``mask``
+    (True: ignore)."""
     if not isinstance(error, np.ndarray):
         return mask
-    unknown = ~np.isfinite(error)
+    unknown = unknown_pixels(error)
     if not unknown.any():
         return mask
     return unknown if mask is None else mask | unknown
@@ -112,9 +125,9 @@ def modelled_error(error, *, wrap: bool, smooth: float = VARIANCE_SMOOTHING):
     would be at the model: a pixel's own fluctuation enters its weight by the
     Gaussian's peak, ``1 / (2 pi smooth**2)`` in 2-D (1% at 4 px), and the map's
     structure (a brighter star, a noisier region) stays on scales beyond ``smooth``.
-    Pixels whose error is NaN are smoothed from the known pixels near them, so no
-    unknown value reaches the weights; the caller masks them first
-    (``ignore_unknown_noise``).
+    Pixels whose error is NaN or flags them (``FLAGGED``) are smoothed from the
+    known pixels near them, so no unknown value reaches the weights; the caller
+    masks them first (``ignore_unknown_noise``).
 
     Parameters
     ----------
@@ -132,7 +145,7 @@ def modelled_error(error, *, wrap: bool, smooth: float = VARIANCE_SMOOTHING):
     """
     if not isinstance(error, np.ndarray):
         return error
-    known = np.isfinite(error)
+    known = ~unknown_pixels(error)
     variance = np.where(known, np.square(error), 0.0)
     mode = "wrap" if wrap else "constant"
     total = scipy.ndimage.gaussian_filter(variance, smooth, mode=mode)
