@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.ndimage
 
 from . import _fft
 from ._brightness import OverlapSums, ProfiledSurface
 from ._chi2 import Series, Surface, outer_product, whole_pixel_minimum
 from ._filter import smooth
-from ._prepare import PreparedImage, materialize
+from ._prepare import PreparedImage, materialize, move
 
 
 class Spectra:
@@ -385,7 +384,7 @@ def spectral_surface(
         )
         # The moving image's noise in the reference's units: times the fitted gain
         # (read at the sub-pixel guess: a pixel off, the match and the gain are lower).
-        moved = scipy.ndimage.shift(mov_var, start + offset, order=1, mode="grid-wrap")
+        moved = move(mov_var, np.round(start + offset).astype(int), wrap=True)
         total = ref_var + gain_squared(engine, surface, start + offset, mov_var) * moved
         ref_spec, mov_spec = (
             weighted_spectra(engine, engine._reference, total),
