@@ -16,7 +16,7 @@ from ._errors import Errors, measure_errors
 from ._filter import filter_response, smoothing_kernels
 from ._options import Boundary
 from ._prefilter import blend
-from ._prepare import PreparedImage, ignore_unknown_noise, overlap_taper
+from ._prepare import PreparedImage, ignore_unknown_noise, modelled_error, overlap_taper
 from ._refine import Fit, fit_minimum
 from ._residual import residual_errors
 from ._result import RegistrationResult, warn_registration
@@ -58,8 +58,9 @@ class Engine:
         self.brightness = brightness
         self.zero_mean = brightness != "none"
         self.threads = threads
-        self._reference_error = reference_error
         self._reference_mask = ignore_unknown_noise(reference_mask, reference_error)
+        # A noise map enters every stage as its smoothed variance (see ``modelled_error``).
+        self._reference_error = modelled_error(reference_error, wrap=boundary == "wrap")
         # Overlap mode filters both images with a compact low-pass kernel, as
         # strongly as ``strength`` (see ``_prefilter``).
         full = smoothing_kernels(ref.shape)
@@ -176,6 +177,8 @@ class Engine:
         errors; ``fitted``: what :meth:`fit_unknown_noise` returned for ``mov``.
         """
         if fitted is None:
+            mask = ignore_unknown_noise(mask, moving_error)
+            moving_error = modelled_error(moving_error, wrap=self.boundary == "wrap")
             image, fit = self._prepare(mov, moving_error, mask), None
             if image is None:
                 return self._no_information()

@@ -13,7 +13,7 @@ from ._engine import Engine
 from ._options import Boundary, ErrorModel, Options
 from ._outliers import reject_outliers
 from ._prefilter import EdgeContent, filter_strength
-from ._prepare import check_mask, split_mask
+from ._prepare import check_mask, split_mask, unknown_pixels
 from ._result import RegistrationResult
 from ._strength import floor_variance, reference_edge_scale, unknown_noise
 from ._validation import (
@@ -323,12 +323,13 @@ def _private(array):
 
 
 def mean_variance(error) -> float:
-    """The mean variance of an error (scalar or map; NaN pixels left out; None: 0)."""
+    """The mean variance of an error (scalar or map; pixels it marks unknown left
+    out, see ``unknown_pixels``; None: 0)."""
     if error is None:
         return 0.0
     if np.ndim(error) == 0:
         return float(error) ** 2
-    return float(np.nanmean(np.square(error)))
+    return float(np.mean(np.square(error[~unknown_pixels(error)])))
 
 
 def register(
@@ -363,7 +364,10 @@ def register(
         Real images of the same shape, any dimension (spectra, images, volumes).
         NaN and infinite pixels are ignored. Neither is modified.
     error : float or array_like, optional
-        1-sigma noise of ``moving``: a scalar or a per-pixel map.
+        1-sigma noise of ``moving``: a scalar or a per-pixel map. A map's NaN
+        pixels, and those over 1000 times its median (flags), are ignored; the
+        weights use its variance smoothed over a few pixels (docs/how-it-works.md,
+        "Noise maps").
     reference_error : float or array_like, optional
         1-sigma noise of ``reference``. If both errors are None (the default) the
         noise is estimated from the residual at the best shift, which then covers

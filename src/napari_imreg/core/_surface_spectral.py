@@ -368,21 +368,23 @@ def spectral_surface(
     units (times the squared gain)."""
     ref_map = isinstance(ref_var, np.ndarray)
     mov_map = isinstance(mov_var, np.ndarray)
-    if ref_map and mov_map:
-        # Both noise maps: the variance of the difference lives in two frames.
-        # Find the whole-pixel shift first, then carry the moving map into the
-        # reference frame, so that one weight holds the total variance.
+    if mov_map:
+        # A moving noise map: the variance of the difference lives in two frames.
+        # Find the whole-pixel shift first, unweighted as with scalar errors (weights
+        # on both sides would multiply, and a wrong shift that lays the quietest
+        # pixels on each other could win), then carry the moving map into the
+        # reference frame, so that one weight, fixed there, holds the total variance.
         surface = full_surface(
             engine,
-            weighted_spectra(engine, engine._reference, ref_var),
-            weighted_spectra(engine, image, mov_var),
+            weighted_spectra(engine, engine._reference, None, cache_key=("plain",)),
+            weighted_spectra(engine, image, None),
         )
         start, offset = whole_pixel_minimum(
             surface.for_search(), engine._limits, min_weight_fraction=0.25, threads=engine.threads
         )
         # The moving image's noise in the reference's units: times the fitted gain
         # (read at the sub-pixel guess: a pixel off, the match and the gain are lower).
-        moved = move(mov_var, start.astype(int), wrap=True)
+        moved = move(mov_var, np.round(start + offset).astype(int), wrap=True)
         total = ref_var + gain_squared(engine, surface, start + offset, mov_var) * moved
         ref_spec, mov_spec = (
             weighted_spectra(engine, engine._reference, total),
@@ -392,9 +394,6 @@ def spectral_surface(
         key = ("map", float(mov_var))
         ref_spec = weighted_spectra(engine, engine._reference, ref_var + mov_var, cache_key=key)
         mov_spec = weighted_spectra(engine, image, None)
-    elif mov_map:
-        ref_spec = weighted_spectra(engine, engine._reference, None, cache_key=("plain",))
-        mov_spec = weighted_spectra(engine, image, mov_var + ref_var)
     else:
         ref_spec = weighted_spectra(engine, engine._reference, None, cache_key=("plain",))
         mov_spec = weighted_spectra(engine, image, None)
@@ -405,8 +404,8 @@ def spectral_surface(
     start, offset = whole_pixel_minimum(
         surface.for_search(), engine._limits, min_weight_fraction=0.25, threads=engine.threads
     )
-    if not gained and ref_map != mov_map and np.any(mov_var):
-        # One noise map: its weights hold the moving noise at unit gain. Once the
+    if not gained and ref_map and not mov_map and np.any(mov_var):
+        # A reference noise map: its weights hold the moving noise at unit gain. Once the
         # gain is known at the whole-pixel minimum, weigh again with it.
         gain2 = gain_squared(engine, surface, start + offset, mov_var)
         if not np.isclose(gain2, 1.0, rtol=1e-3):
