@@ -683,13 +683,20 @@ def main(argv=None) -> int:
         help="issue 15: the default mode, its fisher part, wrap and skimage side by side "
         "(pairs, 96³, thin images, the 200-frame stack; 256³ with --big); prints only",
     )
+    parser.add_argument(
+        "--parts", default="pairs,thin,stack", help="with --default-mode: which cases to run"
+    )
     parser.add_argument("--memory-probe", nargs=2, metavar=("METHOD", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.default_mode:
         import speed_default
 
         rounds = args.rounds or 5
-        print(speed_default.run(big=args.big, rounds=rounds, load_average=load_average))
+        parts = tuple(args.parts.split(","))
+        text = speed_default.run(
+            big=args.big, rounds=rounds, load_average=load_average, parts=parts
+        )
+        print(text)
         return 0
     if args.memory_probe:
         _memory_probe(args.memory_probe[0], int(args.memory_probe[1]))
