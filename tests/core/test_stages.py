@@ -13,6 +13,7 @@ from napari_imreg.core._deltachi2 import MAP_HALF_WIDTH, delta_chi2_map
 from napari_imreg.core._errors import measure_errors
 from napari_imreg.core._prepare import PreparedImage
 from napari_imreg.core._refine import Fit
+from napari_imreg.core._significance import _test_binning, match_significance
 from napari_imreg.core._surface_binned import binned_estimate, binning_factors
 from napari_imreg.core._surface_spectral import spectral_surface
 
@@ -60,6 +61,20 @@ def test_binned_volume_registers_to_an_exact_crop_shift():
     assert result.measured
     assert np.all(np.abs(result.shift - pair.shift) < 5 * result.error)
     assert np.all(np.abs(result.shift - pair.shift) < 0.01)
+
+
+def test_significance_bins_volumes_by_voxel_count_and_keeps_few_planes_sharp():
+    # A cube bins like an image of as many pixels; a few planes of 512² keep 128² each.
+    assert _test_binning((96, 96, 96)).tolist() == [3, 3, 3]
+    assert _test_binning((4, 512, 512)).tolist() == [1, 4, 4]
+    assert _test_binning((2048, 2048)).tolist() == [16, 16]
+    reference, moving = make_crop_pair((4, 256, 256), (0.0, 2.5, -3.5), noise=0.05, seed=9)
+    shifted = match_significance(reference, moving, max_shift=(1, 64, 64))
+    assert shifted.significant
+    # Binned by 4 on the long axes: the peak to within a binned pixel.
+    assert np.all(np.abs(shifted.peak - (0.0, 2.5, -3.5)) <= (0.0, 2.0, 2.0))
+    noise = np.random.default_rng(9).normal(size=(2, 4, 256, 256))
+    assert not match_significance(noise[0], noise[1], max_shift=(1, 64, 64)).significant
 
 
 def _quadratic_fit(hessian, scale):

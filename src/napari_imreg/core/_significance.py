@@ -29,8 +29,9 @@ from scipy import special
 FALSE_ALARM = 1e-3
 #: Larger images are binned to at most this many pixels per axis for the test: the
 #: decision needs the match's significance, which binning keeps, not its precision.
-#: Volumes are binned by voxel count (see ``_test_binning``).
+#: Volumes are binned by voxel count (see ``_test_binning``), at most this much per axis.
 TEST_SIZE = 128
+MAX_VOLUME_BINNING = 4
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,12 @@ def _test_binning(shape) -> np.ndarray:
     Images: one factor for every axis long enough to take it, so that the longest
     has at most ``TEST_SIZE`` pixels; a short axis (a 1 x N spectrum) is left whole
     rather than binned away. Volumes: an axis once per ``TEST_SIZE ** (2 / ndim)``
-    voxels (25 in 3-D), about as many voxels as such an image has pixels.
+    voxels (25 in 3-D), about as many voxels as such an image has pixels, and by
+    at most ``MAX_VOLUME_BINNING`` (a few planes of 512² keep 128² each).
     """
     if len(shape) >= 3:
         size = TEST_SIZE ** (2 / len(shape))
-        return np.array([max(1, int(n // size)) for n in shape])
+        return np.array([int(np.clip(n // size, 1, MAX_VOLUME_BINNING)) for n in shape])
     factor = max(1, -(-max(shape) // TEST_SIZE))
     return np.array([max(1, min(factor, n // 2)) for n in shape])
 
