@@ -25,6 +25,7 @@ Usage::
     python benchmarks/speed.py            # full run: docs/benchmarks.md, docs/benchmarks.png
     python benchmarks/speed.py --big      # also the 4 GiB stack (several minutes)
     python benchmarks/speed.py --quick    # small sizes, prints the report only
+    python benchmarks/speed.py --default-mode [--big]   # issue 15's cases (speed_default.py)
 
 Times are medians over rounds; ratios are peer time over ours (above 1: we are
 faster) or ours over the limit.
@@ -676,8 +677,27 @@ def main(argv=None) -> int:
     parser.add_argument("--big", action="store_true", help="also the 4 GiB dask stack")
     parser.add_argument("--big-only", action="store_true", help="only the 4 GiB dask stack")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per measurement")
+    parser.add_argument(
+        "--default-mode",
+        action="store_true",
+        help="issue 15: the default mode, its fisher part, wrap and skimage side by side "
+        "(pairs, 96³, thin images, the 200-frame stack; 256³ with --big); prints only",
+    )
+    parser.add_argument(
+        "--parts", default="pairs,thin,stack", help="with --default-mode: which cases to run"
+    )
     parser.add_argument("--memory-probe", nargs=2, metavar=("METHOD", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.default_mode:
+        import speed_default
+
+        rounds = args.rounds or 5
+        parts = tuple(args.parts.split(","))
+        text = speed_default.run(
+            big=args.big, rounds=rounds, load_average=load_average, parts=parts
+        )
+        print(text)
+        return 0
     if args.memory_probe:
         _memory_probe(args.memory_probe[0], int(args.memory_probe[1]))
         return 0

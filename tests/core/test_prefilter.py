@@ -176,6 +176,10 @@ def test_noise_windows_show_the_same_pixels():
     assert reference[windows[0]].shape == (NOISE_WINDOW,) * 2
     # An overlap narrower than a short axis has no window.
     assert noise_windows((150, 40), np.array([0, 12])) is None
+    # Volumes take windows of a short axis per side (32³ voxels: more than 64² pixels).
+    volume = noise_windows((96, 80, 120), np.array([3, -5, 0]))
+    assert [w.stop - w.start for w in volume[0]] == [32, 32, 32]
+    assert [r.start - m.start for r, m in zip(*volume, strict=True)] == [3, -5, 0]
 
 
 def test_registrar_keeps_its_own_reference():

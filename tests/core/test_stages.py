@@ -5,13 +5,16 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import scipy.ndimage
 
-from napari_imreg.core import Registrar, make_crop_pair, make_extended
+from napari_imreg.core import Registrar, make_crop_pair, make_extended, register
+from napari_imreg.core._binned_pairs import make_binned_pair
 from napari_imreg.core._deltachi2 import MAP_HALF_WIDTH, delta_chi2_map
 from napari_imreg.core._errors import measure_errors
 from napari_imreg.core._prepare import PreparedImage
 from napari_imreg.core._refine import Fit
-from napari_imreg.core._surface_binned import binned_estimate
+from napari_imreg.core._significance import _test_binning, match_significance
+from napari_imreg.core._surface_binned import binned_estimate, binning_factors
 from napari_imreg.core._surface_spectral import spectral_surface
 
 
@@ -34,6 +37,44 @@ def test_binned_stage_lands_within_a_binned_pixel():
     assert engine._binning == (4, 4)
     estimate = binned_estimate(engine, moving)
     assert np.all(np.abs(estimate - truth) <= 2.0)
+
+
+def test_volumes_are_binned_by_voxel_count():
+    # Images bin an axis once per 128 px; volumes as if their voxels were an image's pixels.
+    assert binning_factors((512, 512)) == (4, 4)
+    assert binning_factors((200, 1000)) == (1, 4)
+    assert binning_factors((1000,)) == (4,)
+    assert binning_factors((96, 96, 96)) == (3, 3, 3)
+    assert binning_factors((32, 32, 256)) == (1, 1, 4)
+    assert binning_factors((24, 24, 24)) == (1, 1, 1)
+
+
+def test_binned_volume_registers_to_an_exact_crop_shift():
+    # A 3-D scene that is not band-limited, cut twice and binned: the truth is exact.
+    rng = np.random.default_rng(4)
+    scene = scipy.ndimage.gaussian_filter(rng.normal(size=(144, 144, 144)), 2.0)
+    pair = make_binned_pair(scene, (64, 64, 64), (5, -7, 3), bin_factor=2, rng=5, snr=20)
+    engine = Registrar(pair.reference)._engine(1.0, prepare=False)
+    assert engine._binning == (2, 2, 2)
+    assert np.all(np.abs(binned_estimate(engine, pair.moving) - pair.shift) <= 2.0)
+    result = register(pair.reference, pair.moving, errors="fisher", outliers=False)
+    assert result.measured
+    assert np.all(np.abs(result.shift - pair.shift) < 5 * result.error)
+    assert np.all(np.abs(result.shift - pair.shift) < 0.01)
+
+
+def test_significance_bins_volumes_by_voxel_count_and_keeps_few_planes_sharp():
+    # A cube bins like an image of as many pixels; a few planes of 512² keep 128² each.
+    assert _test_binning((96, 96, 96)).tolist() == [3, 3, 3]
+    assert _test_binning((4, 512, 512)).tolist() == [1, 4, 4]
+    assert _test_binning((2048, 2048)).tolist() == [16, 16]
+    reference, moving = make_crop_pair((4, 256, 256), (0.0, 2.5, -3.5), noise=0.05, seed=9)
+    shifted = match_significance(reference, moving, max_shift=(1, 64, 64))
+    assert shifted.significant
+    # Binned by 4 on the long axes: the peak to within a binned pixel.
+    assert np.all(np.abs(shifted.peak - (0.0, 2.5, -3.5)) <= (0.0, 2.0, 2.0))
+    noise = np.random.default_rng(9).normal(size=(2, 4, 256, 256))
+    assert not match_significance(noise[0], noise[1], max_shift=(1, 64, 64)).significant
 
 
 def _quadratic_fit(hessian, scale):

@@ -20,7 +20,7 @@ from ._prepare import PreparedImage, ignore_unknown_noise, modelled_error, overl
 from ._refine import Fit, fit_minimum
 from ._residual import residual_errors
 from ._result import RegistrationResult, warn_registration
-from ._surface_binned import BINNED_SIZE, MAX_BINNING
+from ._surface_binned import binning_factors
 from ._surface_spectral import Spectra
 from ._taper import Marginals
 from ._trust import judge, unmeasured
@@ -84,9 +84,7 @@ class Engine:
             )
             margins = [k.size // 2 if filter_margins else 0 for k in full]
             self._tapers = [overlap_taper(n, m) for n, m in zip(ref.shape, margins, strict=True)]
-            self._binning = tuple(
-                int(np.clip(n // BINNED_SIZE, 1, MAX_BINNING)) for n in ref.shape
-            )
+            self._binning = binning_factors(ref.shape)
         self._reference_cache: dict = {}
         self._binned_reference: Spectra | None = None
         self._tapered_reference: dict = {}

@@ -8,6 +8,7 @@ from typing import Literal
 
 import numpy as np
 
+from . import _fft
 from ._brightness import Brightness
 from ._engine import Engine
 from ._options import Boundary, ErrorModel, Options
@@ -242,18 +243,21 @@ class Registrar:
         moving_error = in_unit(check_error(error, mov.shape, "error"), self._unit, "error")
         mask = check_mask(mask, mov.shape, "mask")
         mov = in_unit(mov, self._unit)
-        if self.options.outliers:  # the outlier stage (issue 14) runs the registration
-            result = reject_outliers(
-                self,
-                mov,
-                moving_error,
-                mask,
-                delta_chi2_map,
-                threshold=self.options.clip_threshold,
-                saturation=self.options.saturation,
-            )
-        else:
-            result = self._register(mov, moving_error, mask, delta_chi2_map)
+        # BLAS on one thread for the whole call: a threaded OpenBLAS call wakes
+        # spinning threads that slow what follows (see _fft.one_blas_thread).
+        with _fft.one_blas_thread():
+            if self.options.outliers:  # the outlier stage (issue 14) runs the registration
+                result = reject_outliers(
+                    self,
+                    mov,
+                    moving_error,
+                    mask,
+                    delta_chi2_map,
+                    threshold=self.options.clip_threshold,
+                    saturation=self.options.saturation,
+                )
+            else:
+                result = self._register(mov, moving_error, mask, delta_chi2_map)
         if self._unit != 1.0:  # back to the images' units
             result = result.in_units(self._unit)
         return result

@@ -29,7 +29,9 @@ from scipy import special
 FALSE_ALARM = 1e-3
 #: Larger images are binned to at most this many pixels per axis for the test: the
 #: decision needs the match's significance, which binning keeps, not its precision.
+#: Volumes are binned by voxel count (see ``_test_binning``), at most this much per axis.
 TEST_SIZE = 128
+MAX_VOLUME_BINNING = 4
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,22 @@ def _bin(image, factors):
     for n, f in zip(trimmed.shape, factors, strict=True):
         shape += [n // f, f]
     return trimmed.reshape(shape).mean(axis=tuple(range(1, 2 * image.ndim, 2)))
+
+
+def _test_binning(shape) -> np.ndarray:
+    """The factor each axis is binned by for the test.
+
+    Images: one factor for every axis long enough to take it, so that the longest
+    has at most ``TEST_SIZE`` pixels; a short axis (a 1 x N spectrum) is left whole
+    rather than binned away. Volumes: an axis once per ``TEST_SIZE ** (2 / ndim)``
+    voxels (25 in 3-D), about as many voxels as such an image has pixels, and by
+    at most ``MAX_VOLUME_BINNING`` (a few planes of 512² keep 128² each).
+    """
+    if len(shape) >= 3:
+        size = TEST_SIZE ** (2 / len(shape))
+        return np.array([int(np.clip(n // size, 1, MAX_VOLUME_BINNING)) for n in shape])
+    factor = max(1, -(-max(shape) // TEST_SIZE))
+    return np.array([max(1, min(factor, n // 2)) for n in shape])
 
 
 def _spectral_sum(a: np.ndarray, b: np.ndarray, last: int) -> float:
@@ -183,11 +201,8 @@ def match_significance(
     moving = np.asarray(moving, dtype=np.float64)
     wrap = boundary == "wrap"
     limit = np.broadcast_to(np.asarray(max_shift, dtype=np.float64), (reference.ndim,))
-    factor = max(1, -(-max(reference.shape) // TEST_SIZE))
-    # One factor for every axis long enough to take it: a short axis (a 1 x N spectrum)
-    # is left whole rather than binned away.
-    factors = np.array([max(1, min(factor, n // 2)) for n in reference.shape])
-    if factor > 1:
+    factors = _test_binning(reference.shape)
+    if factors.max() > 1:
         reference, moving = _bin(reference, factors), _bin(moving, factors)
         limit = limit / factors
         shift = None if shift is None else np.asarray(shift, dtype=np.float64) / factors

@@ -9,7 +9,9 @@ from ._filter import SHORT_AXIS, smoothing_kernels
 from ._prefilter import EdgeContent, edge_scale, floor_noise
 from ._surface_binned import binned_estimate, binned_search
 
-#: With no error given, large images measure their noise on windows this wide.
+#: With no error given, large images measure their noise on windows this wide;
+#: volumes on windows of ``SHORT_AXIS`` voxels per axis (32³, already eight times
+#: the voxels of a 64² window).
 NOISE_WINDOW = 64
 
 
@@ -78,14 +80,15 @@ def floor_variance(registrar, scale: float, strength: float) -> float:
 
 
 def noise_windows(shape, whole) -> tuple[tuple[slice, ...], tuple[slice, ...]] | None:
-    """Windows of up to ``NOISE_WINDOW`` pixels per axis, one in each image, that
-    show the same scene at a whole-pixel shift ``whole`` (the reference's pixel
-    ``x`` is the moving image's ``x - whole``), centred where both overlap; None
-    where the overlap is narrower than ``SHORT_AXIS``."""
+    """Windows of up to ``NOISE_WINDOW`` pixels per axis (``SHORT_AXIS`` for
+    volumes), one in each image, that show the same scene at a whole-pixel shift
+    ``whole`` (the reference's pixel ``x`` is the moving image's ``x - whole``),
+    centred where both overlap; None where the overlap is narrower than ``SHORT_AXIS``."""
     reference, moving = [], []
+    largest = NOISE_WINDOW if len(shape) <= 2 else SHORT_AXIS
     for n, k in zip(shape, whole, strict=True):
         low, high = max(0, k), min(n, n + k)  # the reference's pixels that both show
-        size = min(NOISE_WINDOW, high - low)
+        size = min(largest, high - low)
         if size < SHORT_AXIS:
             return None
         start = low + (high - low - size) // 2

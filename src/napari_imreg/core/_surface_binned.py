@@ -19,11 +19,24 @@ from ._surface_spectral import Spectra, profiled_from_spectra, surface_from_spec
 from ._taper import Marginals, Taper, TaperCorrelation, TaperOverlap
 
 #: In overlap mode, images this many times ``BINNED_SIZE`` long (per axis, up to
-#: ``MAX_BINNING``) find their whole-pixel shift on images binned by that factor.
+#: ``MAX_BINNING``) find their whole-pixel shift on images binned by that factor;
+#: volumes, by voxel count (see ``binning_factors``).
 BINNED_SIZE = 128
 MAX_BINNING = 4
 #: The padding of the cross term on that road grows in steps of this many pixels.
 PADDING_STEP = 32
+
+
+def binning_factors(shape) -> tuple[int, ...]:
+    """The factor each axis is binned by for the whole-pixel search (1: not binned).
+
+    Images and spectra bin an axis once per ``BINNED_SIZE`` pixels; volumes bin by
+    voxel count, as if their voxels were an image's pixels (an axis once per
+    ``BINNED_SIZE ** (2 / ndim)`` voxels, 25 in 3-D): a 96-voxel cube holds as many
+    voxels as a 940-pixel square. Up to ``MAX_BINNING`` per axis.
+    """
+    size = BINNED_SIZE if len(shape) <= 2 else BINNED_SIZE ** (2 / len(shape))
+    return tuple(int(np.clip(n // size, 1, MAX_BINNING)) for n in shape)
 
 
 def cross_padding(shape, largest, tapers) -> tuple[int, ...]:
