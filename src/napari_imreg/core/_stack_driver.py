@@ -47,8 +47,14 @@ def unmeasured(ndim: int, boundary: str) -> RegistrationResult:
     )
 
 
-def _has_valid_pixel(image) -> bool:
-    return bool(np.isfinite(image).any())
+def _has_valid_pixel(image, mask=None) -> bool:
+    valid = np.isfinite(image)
+    if mask is not None:
+        valid &= ~np.asarray(mask)
+    return bool(valid.any())
+
+
+_NO_PIXEL = "it has no valid pixel (all NaN, infinite or masked)"
 
 
 def _warn_unmeasured(index: int, why: str) -> None:
@@ -59,49 +65,60 @@ def _warn_unmeasured(index: int, why: str) -> None:
 
 
 def against_one(
-    reference: np.ndarray, reference_error, frames: Iterable, options: Options
+    reference: np.ndarray,
+    reference_error,
+    frames: Iterable,
+    options: Options,
+    *,
+    reference_mask=None,
 ) -> Iterator[RegistrationResult | None]:
-    """Register each ``(index, frame, error)`` of ``frames`` onto ``reference``, prepared
-    once; an item None (the reference frame itself) yields None.
+    """Register each ``(index, frame, error, mask)`` of ``frames`` onto ``reference``
+    (its pixels where ``reference_mask`` is True ignored), prepared once; an item None
+    (the reference frame itself) yields None.
 
-    A frame with no finite pixel gives :func:`unmeasured` and a warning naming it,
-    rather than an error that would lose every other frame's result.
+    A frame with no valid pixel (all NaN, infinite or masked) gives :func:`unmeasured`
+    and a warning naming it, rather than an error that would lose every other frame's
+    result.
     """
-    registrar = Registrar.from_options(reference, options, reference_error=reference_error)
+    registrar = Registrar.from_options(
+        reference, options, reference_error=reference_error, reference_mask=reference_mask
+    )
     for item in frames:
         if item is None:
             yield None
             continue
-        index, frame, error = item
+        index, frame, error, mask = item
         try:
-            yield registrar.register(frame, error=error, delta_chi2_map=False)
+            yield registrar.register(frame, error=error, mask=mask, delta_chi2_map=False)
         except ValueError:
             # Checked only on failure, so the frames that register pay nothing for it.
-            if _has_valid_pixel(frame):
+            if _has_valid_pixel(frame, mask):
                 raise
-            _warn_unmeasured(index, "it has no valid pixel (all NaN or infinite)")
+            _warn_unmeasured(index, _NO_PIXEL)
             yield unmeasured(np.ndim(frame), options.boundary)
 
 
 def onto_previous(pairs: Iterable, options: Options) -> Iterator[RegistrationResult]:
-    """Register each frame of ``(index, previous, frame, previous_error, error)`` onto its
-    predecessor: the steps of the drift.
+    """Register each frame of ``(index, previous, frame, previous_error, error,
+    previous_mask, mask)`` onto its predecessor: the steps of the drift.
 
-    A step that touches a frame with no finite pixel gives :func:`unmeasured` (the
+    A step that touches a frame with no valid pixel gives :func:`unmeasured` (the
     drift from there on is unknown), with a warning naming the frame.
     """
-    for index, previous, frame, previous_error, error in pairs:
-        if not _has_valid_pixel(previous):
+    for index, previous, frame, previous_error, error, previous_mask, mask in pairs:
+        if not _has_valid_pixel(previous, previous_mask):
             # Reported as the moving frame of the step before, unless it is the first.
             if index == 1:
-                _warn_unmeasured(0, "it has no valid pixel (all NaN or infinite)")
+                _warn_unmeasured(0, _NO_PIXEL)
             yield unmeasured(np.ndim(frame), options.boundary)
             continue
-        registrar = Registrar.from_options(previous, options, reference_error=previous_error)
+        registrar = Registrar.from_options(
+            previous, options, reference_error=previous_error, reference_mask=previous_mask
+        )
         try:
-            yield registrar.register(frame, error=error, delta_chi2_map=False)
+            yield registrar.register(frame, error=error, mask=mask, delta_chi2_map=False)
         except ValueError:
-            if _has_valid_pixel(frame):
+            if _has_valid_pixel(frame, mask):
                 raise
-            _warn_unmeasured(index, "it has no valid pixel (all NaN or infinite)")
+            _warn_unmeasured(index, _NO_PIXEL)
             yield unmeasured(np.ndim(frame), options.boundary)
