@@ -380,6 +380,7 @@ def iter_register_stack(
     max_shift=None,
     prefilter: bool | float = True,
     threads: int | None = None,
+    num_workers: int | None = None,
     mask=None,
     brightness: Brightness | None = None,
     outliers: bool = True,
@@ -390,9 +391,9 @@ def iter_register_stack(
     """Register a stack one frame at a time, yielding ``(index, result)`` in frame order.
 
     The same registration as :func:`register_stack`, for callers that show
-    progress or may stop early: each frame is read (for dask input) and
-    registered only when the next item is requested, so abandoning the iterator
-    cancels the rest and keeps what was done.
+    progress or may stop early: frames are read (for dask input) and registered
+    only as the items are requested, at most ``num_workers`` ahead, so abandoning
+    the iterator cancels the rest and keeps what was done.
 
     Parameters
     ----------
@@ -400,7 +401,13 @@ def iter_register_stack(
     prefilter, brightness, outliers, clip_threshold, saturation, errors
         As for :func:`register_stack`.
     threads : int, optional
-        FFT threads per registration (default: all cores for large frames).
+        FFT threads per registration (default: one when frames are registered in
+        parallel, else all cores for large frames).
+    num_workers : int, optional
+        Frames registered at once, in worker threads, each result still yielded in
+        frame order (default: the number of CPUs, or one when ``threads`` is given).
+        The workers read and register at most ``num_workers`` frames ahead of the
+        one yielded.
 
     Yields
     ------
@@ -435,6 +442,7 @@ def iter_register_stack(
     reference = _check_reference(reference, frames, frame_shape)
     noise_maps = _check_stack_error(error, tuple(moved.shape))
     masks, reference_mask = _check_stack_mask(mask, reference, tuple(moved.shape), axis)
+    workers = check_workers(num_workers) if num_workers is not None or threads is None else 1
     options = _check_options(
         frame_shape,
         upsample_factor=upsample_factor,
@@ -442,7 +450,7 @@ def iter_register_stack(
         zero_mean=zero_mean,
         max_shift=max_shift,
         prefilter=prefilter,
-        threads=threads,
+        threads=threads if threads is not None or workers == 1 else 1,
         brightness=brightness,
         outliers=outliers,
         clip_threshold=clip_threshold,
@@ -451,7 +459,7 @@ def iter_register_stack(
     )
     per_frame = _is_per_frame(noise_maps, moved.ndim)
     frame_masks = _FrameMasks(masks, reference_mask, moved.ndim)
-    return _iterate(moved, reference, noise_maps, per_frame, frame_masks, options)
+    return _iterate(moved, reference, noise_maps, per_frame, frame_masks, options, workers)
 
 
 class _FrameMasks:
@@ -473,7 +481,9 @@ class _FrameMasks:
         return None if self.reference_mask is None else np.asarray(self.reference_mask)
 
 
-def _iterate(moved, reference, errors, per_frame, frame_mask: _FrameMasks, options: Options):
+def _iterate(
+    moved, reference, errors, per_frame, frame_mask: _FrameMasks, options: Options, workers: int
+):
     frames = moved.shape[0]
     ndim = moved.ndim - 1
 
@@ -494,7 +504,7 @@ def _iterate(moved, reference, errors, per_frame, frame_mask: _FrameMasks, optio
         total = np.zeros(ndim)
         covariance = np.zeros((ndim, ndim))
         yield 0, zero()
-        steps = onto_previous(_pairs(moved, frame_error, frame_mask), options)
+        steps = onto_previous(_pairs(moved, frame_error, frame_mask), options, workers=workers)
         for index, step in enumerate(steps, start=1):
             total = total + step.shift
             covariance = covariance + step.covariance
@@ -533,7 +543,12 @@ def _iterate(moved, reference, errors, per_frame, frame_mask: _FrameMasks, optio
         for index in range(frames)
     )
     results = against_one(
-        np.asarray(target), reference_error, items, options, reference_mask=reference_mask
+        np.asarray(target),
+        reference_error,
+        items,
+        options,
+        reference_mask=reference_mask,
+        workers=workers,
     )
     for index, result in enumerate(results):
         yield index, zero() if result is None else result
