@@ -197,7 +197,7 @@ def _surface(reference, moving, wrap, limit, valid=None):
         correlation, samples = _masked_correlation(ref, mov, valid_r, valid_m, shape, axes)
         correlation, samples = correlation[at_lags], samples[at_lags]
         # Too few shared pixels to sample the null: a shift that says nothing.
-        usable = samples >= max(16.0, 4.0 * bartlett)
+        usable = samples >= max(16.0, 2.0 * bartlett)
     else:
         window = sp_fft.irfftn(r_spec * np.conj(m_spec), shape, axes=axes)[at_lags]
         fraction = np.ones(window.shape)
