@@ -106,12 +106,20 @@ def test_one_mask_for_every_frame(drifting, reference):
 def test_dask_masks_are_lazy_and_match_numpy(contaminated, reference):
     stack, _, _, masks = contaminated
     eager = _quiet(stack=stack, reference=reference, mask=masks)
+    reads = []
+
+    def counted(block):
+        reads.append(block.shape[0])
+        return block
+
+    lazy_masks = da.from_array(masks, chunks=(3, -1, -1)).map_blocks(
+        counted, meta=np.empty((0, 0, 0), dtype=bool)
+    )
     lazy = _quiet(
-        stack=da.from_array(stack, chunks=(2, -1, -1)),
-        reference=reference,
-        mask=da.from_array(masks, chunks=(3, -1, -1)),
+        stack=da.from_array(stack, chunks=(2, -1, -1)), reference=reference, mask=lazy_masks
     )
     assert isinstance(lazy.shifts, da.Array)
+    assert reads == []  # nothing read until computed
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RegistrationWarning)
         shifts, errors = lazy.shifts.compute(), lazy.errors.compute()
