@@ -6,37 +6,80 @@ Real crop-and-bin pairs (48x48, 4x4 binning, Gaussian noise) at signal-to-noise
 the fraction whose peak is not within half a correlation cell of the truth.
 For the null pairs: the fraction wrongly called significant (target ~ alpha = 1e-3).
 
+``--masked`` repeats every case with masks: each image loses its own random
+pixels (a few blobs and scattered hot pixels, about 12% of it), zero-filled as the
+pipeline leaves them, and the test is told each image's valid pixels; then the
+same nulls through ``register(..., mask=...)``, counting ``measured``.
+
 Usage::
 
-    python benchmarks/significance_rates.py [--trials 40]
+    python benchmarks/significance_rates.py [--trials 40] [--masked]
 """
 
 from __future__ import annotations
 
 import argparse
+import warnings
 
 import numpy as np
+import scipy.ndimage
 
+from napari_imreg.core import RegistrationWarning, register
 from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
 from napari_imreg.core._significance import match_significance
 
 SCENES = ("camera", "moon", "cell", "hubble_deep_field", "gravel", "coffee", "astronaut", "coins")
 
 
+def _mask(rng, shape):
+    """About 12% of the pixels: a few round blobs and scattered hot pixels."""
+    mask = rng.random(shape) < 0.02
+    for _ in range(3):
+        mask[tuple(rng.integers(0, n) for n in shape)] = True
+    return scipy.ndimage.binary_dilation(mask, iterations=2) | (rng.random(shape) < 0.01)
+
+
+def _test(rng, masked):
+    """match_significance, or with ``masked`` the same on masked zero-filled images."""
+
+    def test(reference, moving):
+        if not masked:
+            return match_significance(reference, moving, max_shift=12)
+        valid = (~_mask(rng, reference.shape), ~_mask(rng, moving.shape))
+        return match_significance(
+            np.where(valid[0], reference, 0.0),
+            np.where(valid[1], moving, 0.0),
+            max_shift=12,
+            valid=valid,
+        )
+
+    return test
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--masked", action="store_true")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(20261208)
     scenes = {name: load_scene(name) for name in SCENES}
+    for masked in (False, True) if args.masked else (False,):
+        _rates(scenes, rng, args.trials, masked)
+    if args.masked:
+        _pipeline_nulls(scenes, rng, args.trials)
+
+
+def _rates(scenes, rng, trials, masked):
+    test = _test(rng, masked)
+    label = " (masked)" if masked else ""
     print("| pairs | SNR | detected | peak beyond half a cell, among detected | trials |")
     print("|---|---|---|---|---|")
     for snr in (0.1, 0.3, 1.0, 3.0, 10.0, 100.0):
         detected, wrong = 0, 0
-        for t in range(args.trials):
+        for t in range(trials):
             scene = scenes[SCENES[t % len(SCENES)]]
             pair = make_binned_pair(scene, (48, 48), rng.integers(-32, 33, 2), rng=rng, snr=snr)
-            result = match_significance(pair.reference, pair.moving, max_shift=12)
+            result = test(pair.reference, pair.moving)
             if result.significant:
                 detected += 1
                 # The test's peak locates the match to within half a correlation
@@ -44,24 +87,46 @@ def main(argv=None):
                 reach = max(1.5, 0.5 * np.sqrt(result.cell))
                 wrong += bool(np.any(np.abs(result.peak - pair.shift) > reach))
         print(
-            f"| real | {snr:g} | {detected / args.trials:.2f} | {wrong}/{detected} "
-            f"| {args.trials} |"
+            f"| real{label} | {snr:g} | {detected / trials:.2f} | {wrong}/{detected} | {trials} |"
         )
     alarms = 0
-    for _ in range(args.trials):
+    for _ in range(trials):
         noise = rng.normal(size=(2, 48, 48))
-        alarms += match_significance(noise[0], noise[1], max_shift=12).significant
-    print(f"| pure noise | - | {alarms / args.trials:.3f} (false alarms) | - | {args.trials} |")
+        alarms += test(noise[0], noise[1]).significant
+    print(f"| pure noise{label} | - | {alarms / trials:.3f} (false alarms) | - | {trials} |")
     alarms = 0
+    for a, b in _unrelated(scenes, rng, trials):
+        alarms += test(a, b).significant
+    print(f"| unrelated scenes{label} | - | {alarms / trials:.3f} (false alarms) | - | {trials} |")
+
+
+def _unrelated(scenes, rng, trials):
     names = list(scenes)
-    for _ in range(args.trials):
+    for _ in range(trials):
         first, second = rng.choice(len(names), 2, replace=False)
         a = make_binned_pair(scenes[names[first]], (48, 48), (0, 0), rng=rng, snr=100)
         b = make_binned_pair(scenes[names[second]], (48, 48), (0, 0), rng=rng, snr=100)
-        alarms += match_significance(a.reference, b.reference, max_shift=12).significant
-    print(
-        f"| unrelated scenes | - | {alarms / args.trials:.3f} (false alarms) | - | {args.trials} |"
-    )
+        yield a.reference, b.reference
+
+
+def _pipeline_nulls(scenes, rng, trials):
+    """The nulls through register() with a mask of each image: the fraction measured."""
+    print()
+    print("| pairs, register(mask=...) | measured (false alarms) | trials |")
+    print("|---|---|---|")
+    nulls = {
+        "pure noise": (tuple(rng.normal(size=(2, 48, 48))) for _ in range(trials)),
+        "unrelated scenes": _unrelated(scenes, rng, trials),
+    }
+    for name, pairs in nulls.items():
+        measured = 0
+        for a, b in pairs:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RegistrationWarning)
+                masks = (_mask(rng, a.shape), _mask(rng, b.shape))
+                result = register(a, b, mask=masks, max_shift=12, outliers=False)
+            measured += bool(result.measured)
+        print(f"| {name} | {measured / trials:.3f} | {trials} |")
 
 
 if __name__ == "__main__":

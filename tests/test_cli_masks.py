@@ -1,4 +1,5 @@
-"""The command line ignores a FITS file's DQ/MASK flags and takes ``--mask FILE``."""
+"""The command line ignores a FITS file's DQ/MASK flags and takes ``--mask FILE``, for
+pairs and for stacks."""
 
 from __future__ import annotations
 
@@ -113,3 +114,76 @@ def test_help_says_the_fits_flags_are_used():
     assert "--mask" in done.stdout
     assert "--no-fits-mask" in done.stdout
     assert "DQ or MASK" in done.stdout
+
+
+# ------------------------------------------------------------------------- stacks
+
+#: Each frame's crop offset in the camera scene: the shift that registers it onto frame 0.
+STACK_TRUTH = np.array([(0, 0), (3, -5), (-4, 2), (6, 4)], dtype=float)
+
+
+@pytest.fixture(scope="module")
+def stack_files(tmp_path_factory):
+    """A stack of real crops with known offsets, the same hot pixels in every frame (a
+    detector's) and a few of its own in each: as npy, and as a FITS cube with a DQ cube."""
+    folder = tmp_path_factory.mktemp("cli-stack-masks")
+    image = camera().astype(np.float64)
+    rng = np.random.default_rng(8)
+    y, x = 150, 200
+    frames = np.stack(
+        [
+            image[y + dy : y + dy + SIZE, x + dx : x + dx + SIZE] + rng.normal(0, 2, (SIZE, SIZE))
+            for dy, dx in STACK_TRUTH.astype(int)
+        ]
+    )
+    hot = np.zeros((SIZE, SIZE), dtype=bool)
+    hot.flat[rng.choice(SIZE * SIZE, 30, replace=False)] = True
+    own = rng.random(frames.shape) < 0.001
+    frames[:, hot] += 1e4
+    np.save(folder / "fixed.npy", frames)
+    frames[own] += 1e4
+    np.save(folder / "stack.npy", frames)
+    np.save(folder / "hot.npy", hot)
+    np.save(folder / "flags.npy", own | hot)
+    np.save(folder / "small.npy", hot[:-1])
+    fits.HDUList(
+        [
+            fits.PrimaryHDU(),
+            fits.ImageHDU(frames.astype(np.float32), name="SCI"),
+            fits.ImageHDU(np.where(own | hot, 1024, 0).astype(np.int16), name="DQ"),
+        ]
+    ).writeto(folder / "stack.fits")
+    return folder
+
+
+def _stack_shifts(done: subprocess.CompletedProcess) -> np.ndarray:
+    assert done.returncode == 0, done.stderr
+    rows = np.genfromtxt(done.stdout.splitlines(), delimiter=",", names=True)
+    return np.stack([rows["shift_y"], rows["shift_x"]], axis=1)
+
+
+def test_stack_takes_a_mask_file_of_one_frame_or_of_the_stack(stack_files):
+    unmasked = _stack_shifts(_cli("stack", str(stack_files / "stack.npy"), "-o", "-", OFF))
+    assert np.max(np.abs(unmasked - STACK_TRUTH)) > 1  # the detector's hot pixels win
+    # The detector's hot pixels only: one frame's mask for every frame.
+    one = ("stack", str(stack_files / "fixed.npy"), "-o", "-", OFF)
+    masked = _stack_shifts(_cli(*one, "--mask", str(stack_files / "hot.npy")))
+    np.testing.assert_allclose(masked, STACK_TRUTH, atol=0.05)
+    # Each frame's own as well: a mask of the stack's shape.
+    every = ("stack", str(stack_files / "stack.npy"), "-o", "-", "--reference", "previous", OFF)
+    masked = _stack_shifts(_cli(*every, "--mask", str(stack_files / "flags.npy")))
+    np.testing.assert_allclose(masked, STACK_TRUTH, atol=0.05)
+
+
+def test_stack_uses_a_fits_dq_cube_by_default_and_can_turn_it_off(stack_files):
+    stack = str(stack_files / "stack.fits")
+    with_dq = _stack_shifts(_cli("stack", stack, "-o", "-", OFF))
+    np.testing.assert_allclose(with_dq, STACK_TRUTH, atol=0.05)
+    without = _stack_shifts(_cli("stack", stack, "-o", "-", "--no-fits-mask", OFF))
+    assert np.max(np.abs(without - STACK_TRUTH)) > 1
+
+
+def test_stack_mask_of_the_wrong_shape_is_refused(stack_files):
+    done = _cli("stack", str(stack_files / "stack.npy"), "--mask", str(stack_files / "small.npy"))
+    assert done.returncode != 0
+    assert "small.npy" in done.stderr

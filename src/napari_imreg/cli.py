@@ -458,8 +458,7 @@ def stack(
     """Register every frame of STACK (multi-page TIFF, FITS cube, zarr, npy) to CSV.
 
     The pixels a FITS stack's DQ or MASK extension flags are ignored (--no-fits-mask: used),
-    and so are those of --mask, where the core's register_stack takes a mask (without one,
-    --mask is refused and the DQ/MASK is not used, with a note).
+    and so are those of --mask (one frame's grid, for every frame, or the stack's).
 
     The outputs appear together when the run succeeds; until then, and after a failure or
     Ctrl-C, the files of an earlier run stay as they were.
@@ -490,7 +489,7 @@ def stack(
         axis=axis,
         reference=reference,
         error=error,
-        **({} if mask is None else {"mask": mask}),
+        mask=mask,
         **options,
     )
     count = result.shifts.shape[0]
@@ -525,13 +524,10 @@ def stack(
 
 
 def _stack_mask(stack_path, shape, axis, mask_path, fits_mask):
-    """The pixels to ignore, frames first (one frame's grid or the stack's), or None."""
-    import inspect
-
+    """The pixels to ignore (one frame's grid, or the stack's as stored), or None."""
     import numpy as np
 
     from napari_imreg import _io
-    from napari_imreg.core import register_stack
 
     axis = axis % len(shape) if -len(shape) <= axis < len(shape) else 0
     frame = tuple(n for i, n in enumerate(shape) if i != axis)
@@ -542,22 +538,14 @@ def _stack_mask(stack_path, shape, axis, mask_path, fits_mask):
         parts.append(flags)
     if not parts:
         return None
-    if "mask" not in inspect.signature(register_stack).parameters:
-        if mask_path is not None:
-            raise click.UsageError(
-                "--mask: this version of the core's register_stack takes no mask; register "
-                "without --mask."
-            )
-        click.echo(
-            f"napari-imreg: note: {stack_path}'s DQ/MASK is not used: this version of the "
-            "core's register_stack takes no mask.",
-            err=True,
-        )
-        return None
-    ignored = np.zeros(frame, dtype=bool)
-    for part in parts:
-        ignored = ignored | (np.moveaxis(part, axis, 0) if part.shape == tuple(shape) else part)
-    return ignored
+    stacked = [part for part in parts if part.shape == tuple(shape)]
+    shared = [part for part in parts if part.shape != tuple(shape)]
+    one = np.logical_or.reduce(shared) if shared else None
+    if not stacked:
+        return one
+    ignored = np.logical_or.reduce(stacked)
+    # One frame's mask is every frame's: it broadcasts along the frame axis.
+    return ignored if one is None else ignored | np.expand_dims(one, axis)
 
 
 def _unmeasured_frames(shifts, errors) -> str | None:

@@ -281,13 +281,6 @@ def test_hostile_pairs_keep_the_clean_accuracy(case, clean_rms, clean_pull):
         assert all(r.clipped + r.saturated > 0 for _, _, r in trials)  # and says so
 
 
-@pytest.mark.xfail(
-    reason="with saturation masking (opt-in) one pair is judged not significant (p = 0.0013 "
-    "against 1e-3): the significance test correlates the zero-filled masked images over the "
-    "whole frame, so masking 5-10% of the pixels dilutes its z; it should count the unmasked "
-    "pixels only",
-    strict=False,
-)
 def test_saturated_pairs_stay_within_their_errors(clean_rms, clean_pull):
     """Saturation destroys information: the plateaus and, through the filter, their
     edges, the pixels that carry the most about the shift (5-10% of them here). The

@@ -309,18 +309,49 @@ def test_stack_masks_reach_the_core_frames_first(viewer, wait_for, monkeypatch, 
     np.testing.assert_array_equal(calls[1], expected)
 
 
-def test_a_stack_mask_is_refused_clearly_while_the_core_takes_none(viewer, errors):
-    if _stack._core_takes_mask():
-        pytest.skip("the core's register_stack takes a mask")
-    reference, moving = _cuts()
-    layer = viewer.add_image(np.stack([reference, moving]), name="stack")
-    mask = viewer.add_labels(_hot_pixels().astype(np.uint8), name="hot")
+#: Each frame's crop offset in the camera scene: the shift that registers it onto frame 0.
+STACK_TRUTH = np.array([(0, 0), (3, -5), (-4, 2), (6, 4)], dtype=float)
+
+
+def _drifting_stack(seed: int = 3) -> np.ndarray:
+    image = camera().astype(np.float64)
+    rng = np.random.default_rng(seed)
+    y, x = 150, 200
+    return np.stack(
+        [
+            image[y + dy : y + dy + SIZE, x + dx : x + dx + SIZE] + rng.normal(0, 2, (SIZE, SIZE))
+            for dy, dx in STACK_TRUTH.astype(int)
+        ]
+    )
+
+
+@pytest.mark.parametrize("reference", ["first frame", "mean", "previous frame"])
+def test_a_labels_mask_sets_a_stacks_hot_pixels_aside(viewer, wait_for, reference):
+    """Hot pixels at one detector place in every frame pull the unmasked drift to zero; a
+    Labels layer of one frame's grid masks them in every frame, for every reference."""
+    frames = _drifting_stack()
+    hot = _hot_pixels()
+    frames[:, hot] += 1e4
+    layer = viewer.add_image(frames, name="stack")
+    labels = viewer.add_labels(hot.astype(np.uint8), name="hot pixels")
+    before = layer.data.copy(), labels.data.copy()
     widget = StackWidget(viewer)
     widget.set_layer(layer)
-    widget._mask_layer.value = mask
-    assert widget.run() is None
-    assert "takes no mask" in errors[-1]
-    assert "'hot'" in errors[-1]
+    widget._reference.value = reference
+    widget._apply_when_done.value = False
+    widget.option_controls.set_value("outliers", False)  # the mask alone must do it
+    measured = {}
+    for mask in (None, labels):
+        widget._mask_layer.value = mask
+        assert widget.run() is not None, widget._status.value
+        wait_for(widget)
+        shifts = np.asarray(widget.shifts)
+        measured[mask is None] = shifts - shifts[0]  # independent of the reference
+    assert np.max(np.abs(measured[True] - STACK_TRUTH)) > 1
+    atol = 0.2 if reference == "mean" else 0.05  # the mean frame is blurred by the drift
+    np.testing.assert_allclose(measured[False], STACK_TRUTH, atol=atol)
+    for kept, now in zip(before, (layer.data, labels.data), strict=True):
+        np.testing.assert_array_equal(kept, now)
 
 
 def test_each_sci_extension_is_linked_to_the_dq_of_its_extver(viewer, tmp_path):

@@ -201,17 +201,8 @@ class StackRegistration:
         found = [(mask, mode) for mask, mode in found if mask is not None]
         if not found:
             return None
-        if not _core_takes_mask():
-            if options.mask_layer is None:  # the FITS flags, used when they can be
-                notes.append(
-                    f"{dq.name!r} is not used: this version of the core's register_stack "
-                    "takes no mask."
-                )
-                return None
-            raise ValueError(
-                "This version of the core's register_stack takes no mask, so "
-                f"{options.mask_layer.name!r} cannot be used; choose no mask layer."
-            )
+        if dq is not None:
+            notes.append(f"{layer.name!r}: ignoring the pixels its {dq.name!r} flags.")
         ignored = np.zeros(frame_shape, dtype=bool)
         for mask_layer, mode in found:
             marked = mask_grid(mask_layer, layer, shape, frame_shape=frame_shape)
@@ -276,9 +267,9 @@ class StackRegistration:
         registration, whose frames are grouped for at most :data:`UPDATE_SECONDS`."""
         batch: list[FrameResult] = []
         began = time.perf_counter()
-        for index, result in _core_frames(
-            job.stack, axis=job.axis, reference=reference, **core_options
-        ):
+        # Frames first, as the mask is.
+        stack = _frames_first(job.stack, job.axis)
+        for index, result in _core_frames(stack, reference=reference, **core_options):
             batch.append(
                 FrameResult(
                     index=int(index),
@@ -749,18 +740,6 @@ def _core_frames(stack: Any, **options: Any) -> Iterator[tuple[int, Any]]:
     from napari_imreg.core import iter_register_stack
 
     yield from iter_register_stack(stack, **options)
-
-
-def _core_takes_mask() -> bool:
-    """Whether the core's stack registration takes a ``mask`` (it did not at first)."""
-    import inspect
-
-    from napari_imreg.core import iter_register_stack, register_stack
-
-    return all(
-        "mask" in inspect.signature(function).parameters
-        for function in (register_stack, iter_register_stack)
-    )
 
 
 def _core_register_stack(frames: Any, **options: Any) -> Any:

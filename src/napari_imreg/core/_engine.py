@@ -235,6 +235,8 @@ class Engine:
         if not isinstance(fit.surface, ProfiledSurface) or not np.all(np.isfinite(errors.sigma)):
             return errors
         gain = fit.scale_fit
+        if gain == 0:  # nothing in common (anticorrelated): no gain to undilute
+            return errors
         if errors.noise is not None:
             half = errors.noise**2 * self._variance_factor / (2.0 * gain**2)
             dilution = 1.0 / (2.0 - fit.surface.dilution(fit.shift, half))

@@ -117,24 +117,73 @@ def _overlap_fraction(shape, lags):
     return [np.maximum(n - np.abs(lag), 1) / n for n, lag in zip(shape, lags, strict=True)]
 
 
-def _surface(reference, moving, wrap, limit):
+def _masked_bin(image, valid, factors):
+    """Block means of the valid pixels, and the blocks at least half valid."""
+    counts = _bin(valid.astype(np.float64), factors)
+    sums = _bin(np.where(valid, image, 0.0), factors)
+    kept = counts >= 0.5
+    return np.where(kept, sums / np.maximum(counts, 1e-300), 0.0), kept
+
+
+def _unit(image, valid):
+    """The image centred on its valid pixels' mean and scaled to unit norm, zero elsewhere
+    (its mean there: a masked pixel adds nothing to the correlation)."""
+    if valid is None:
+        centred = image - image.mean()
+    else:
+        centred = np.where(valid, image - image[valid].mean(), 0.0)
+    return centred / (np.sqrt(np.sum(centred**2)) or 1.0)
+
+
+def _masked_correlation(ref, mov, valid_r, valid_m, shape, axes):
+    """The correlation coefficient of the two images over the pixels both have valid,
+    at every shift, and that count ``n(s)``, on the padded grid (Padfield 2012).
+
+    ``ref`` and ``mov`` are zero where not valid. Each shift's overlap has its own
+    means and norms, so a shift that keeps a part of an image unlike the rest is
+    judged on that part alone.
+    """
+    v_r, v_m = valid_r.astype(np.float64), valid_m.astype(np.float64)
+    spectra = {
+        name: sp_fft.rfftn(image, shape, axes=axes)
+        for name, image in (("r", ref), ("rr", ref**2), ("vr", v_r))
+    }
+    spectra |= {
+        name: np.conj(sp_fft.rfftn(image, shape, axes=axes))
+        for name, image in (("m", mov), ("mm", mov**2), ("vm", v_m))
+    }
+
+    def correlate(a, b):
+        return sp_fft.irfftn(spectra[a] * spectra[b], shape, axes=axes)
+
+    shared = np.rint(correlate("vr", "vm"))
+    count = np.maximum(shared, 1.0)
+    sum_r, sum_m = correlate("r", "vm"), correlate("vr", "m")
+    cross = correlate("r", "m") - sum_r * sum_m / count
+    energy_r = np.maximum(correlate("rr", "vm") - sum_r**2 / count, 0.0)
+    energy_m = np.maximum(correlate("vr", "mm") - sum_m**2 / count, 0.0)
+    norm = np.sqrt(energy_r * energy_m)
+    return np.where(norm > 0, cross / np.where(norm > 0, norm, 1.0), 0.0), shared
+
+
+def _surface(reference, moving, wrap, limit, valid=None):
     """The z-score of the cross-correlation at every whole-pixel shift of the window.
 
     ``c(s) = sum r(x) m(x - s)`` of the zero-mean unit-norm images, over the
     overlap fraction ``f(s)``; its null variance is ``S / (N f(s))`` with
     Bartlett's ``S = sum_tau rho_r(tau) rho_m(tau)``, which Parseval gives from
-    the two power spectra without a transform. Returns the z-scores on the
-    window, each axis's lags, and ``S``.
+    the two power spectra without a transform. With ``valid`` (the two images'
+    valid pixels), ``c(s)`` is the correlation coefficient over the ``n(s)`` pixels
+    valid in both at ``s``, with its null variance ``S / n(s)``: the masked pixels
+    are neither samples nor a pattern. Returns the z-scores on the window, each
+    axis's lags, and ``S``.
     """
-    ref = reference - reference.mean()
-    mov = moving - moving.mean()
-    ref = ref / (np.sqrt(np.sum(ref**2)) or 1.0)
-    mov = mov / (np.sqrt(np.sum(mov**2)) or 1.0)
+    valid_r, valid_m = (None, None) if valid is None else valid
+    ref, mov = _unit(reference, valid_r), _unit(moving, valid_m)
     shape = ref.shape if wrap else tuple(sp_fft.next_fast_len(2 * n, real=True) for n in ref.shape)
     axes = tuple(range(ref.ndim))
     r_spec = sp_fft.rfftn(ref, shape, axes=axes)
     m_spec = sp_fft.rfftn(mov, shape, axes=axes)
-    cross = sp_fft.irfftn(r_spec * np.conj(m_spec), shape, axes=axes)
     r_power, m_power = np.abs(r_spec) ** 2, np.abs(m_spec) ** 2
     bartlett = _spectral_sum(r_power, m_power, shape[-1]) / float(np.prod(shape))
     bartlett = max(bartlett, 1.0 / ref.size)
@@ -143,16 +192,25 @@ def _surface(reference, moving, wrap, limit):
     for axis, n in enumerate(shape):
         reach = int(min(np.floor(limit[axis]), n // 2 if wrap else ref.shape[axis] - 1))
         lags.append(np.arange(-reach, reach + 1))
-    window = cross[np.ix_(*[lag % n for lag, n in zip(lags, shape, strict=True)])]
-    fraction = np.ones(window.shape)
-    if not wrap:
-        for axis, f in enumerate(_overlap_fraction(ref.shape, lags)):
-            fraction = fraction * f.reshape([-1 if a == axis else 1 for a in axes])
-    # raw / f is the correlation over the overlap; Fisher's transform atanh makes
-    # it Gaussian with std sqrt(S / (N f)) under the null, also near |c| = 1.
-    correlation = np.clip(window / fraction, -1 + 1e-12, 1 - 1e-12)
-    z = np.arctanh(correlation) * np.sqrt(ref.size * fraction / bartlett)
-    return z, lags, bartlett
+    at_lags = np.ix_(*[lag % n for lag, n in zip(lags, shape, strict=True)])
+    if valid is not None:
+        correlation, samples = _masked_correlation(ref, mov, valid_r, valid_m, shape, axes)
+        correlation, samples = correlation[at_lags], samples[at_lags]
+        # Too few shared pixels to sample the null: a shift that says nothing.
+        usable = samples >= max(16.0, 2.0 * bartlett)
+    else:
+        window = sp_fft.irfftn(r_spec * np.conj(m_spec), shape, axes=axes)[at_lags]
+        fraction = np.ones(window.shape)
+        if not wrap:
+            for axis, f in enumerate(_overlap_fraction(ref.shape, lags)):
+                fraction = fraction * f.reshape([-1 if a == axis else 1 for a in axes])
+        # raw / f is the correlation over the overlap.
+        correlation, samples, usable = window / fraction, ref.size * fraction, True
+    # Fisher's transform atanh makes the correlation Gaussian with std
+    # sqrt(S / (N f)) under the null, also near |c| = 1.
+    correlation = np.clip(correlation, -1 + 1e-12, 1 - 1e-12)
+    z = np.arctanh(correlation) * np.sqrt(samples / bartlett)
+    return np.where(usable, z, 0.0), lags, bartlett
 
 
 def match_significance(
@@ -163,6 +221,7 @@ def match_significance(
     boundary="overlap",
     shift=None,
     alpha: float = FALSE_ALARM,
+    valid=None,
 ) -> Significance:
     """Test whether the best whole-pixel match is significant, and whether it is on the edge.
 
@@ -178,6 +237,9 @@ def match_significance(
         The pipeline's shift, to check that it is this peak's.
     alpha : float
         False-alarm probability of the test.
+    valid : pair of array_like of bool, optional
+        The valid pixels of ``reference`` and of ``moving`` (masked pixels False),
+        when some are not: the test then correlates and counts only those.
 
     Returns
     -------
@@ -199,14 +261,22 @@ def match_significance(
     """
     reference = np.asarray(reference, dtype=np.float64)
     moving = np.asarray(moving, dtype=np.float64)
+    if valid is not None:
+        valid = tuple(np.asarray(v, dtype=bool) for v in valid)
     wrap = boundary == "wrap"
     limit = np.broadcast_to(np.asarray(max_shift, dtype=np.float64), (reference.ndim,))
     factors = _test_binning(reference.shape)
-    if factors.max() > 1:
+    binned = factors.max() > 1
+    if binned and valid is not None:
+        reference, valid_r = _masked_bin(reference, valid[0], factors)
+        moving, valid_m = _masked_bin(moving, valid[1], factors)
+        valid = (valid_r, valid_m)
+    elif binned:
         reference, moving = _bin(reference, factors), _bin(moving, factors)
+    if binned:
         limit = limit / factors
         shift = None if shift is None else np.asarray(shift, dtype=np.float64) / factors
-    zmap, lags, cell = _surface(reference, moving, wrap, limit)
+    zmap, lags, cell = _surface(reference, moving, wrap, limit, valid)
     grids = np.meshgrid(*lags, indexing="ij", sparse=True)
     index = np.unravel_index(np.argmax(zmap), zmap.shape)
     peak = np.array([lag[i] for lag, i in zip(lags, index, strict=True)], dtype=np.float64)

@@ -31,12 +31,16 @@ import numpy as np
 from . import _fft
 from ._brightness import Brightness
 from ._options import Boundary, ErrorModel, Options
+from ._prepare import check_mask
 from ._result import RegistrationResult, RegistrationWarning, StackResult
 from ._stack_driver import against_one, onto_previous
 from ._stack_graph import (
+    FROM_FRAMES,
     dask_view,
     frames_per_chunk,
+    from_frames,
     lazy_table,
+    masked_mean,
     reference_error_of_mean,
     usable_mean,
     whole_frames,
@@ -132,6 +136,66 @@ def _check_stack_error(error, shape: tuple[int, ...]):
     return check_error(array, shape[1:], "error")
 
 
+def _check_one_mask(mask, shapes: dict, name: str):
+    """A boolean mask (numpy, or dask left unread) of one of ``shapes`` (name: shape)."""
+    if not isinstance(mask, da.Array):
+        mask = np.asarray(mask)
+        if mask.dtype != bool:
+            raise TypeError(
+                f"{name} must be a boolean array (True marks pixels to ignore), got {mask.dtype}."
+            )
+    elif mask.dtype != bool:
+        raise TypeError(
+            f"{name} must be a boolean dask array (True marks pixels to ignore), got "
+            f"{mask.dtype}; convert it with mask.astype(bool)."
+        )
+    if tuple(mask.shape) not in shapes.values():
+        wanted = " or ".join(f"{what} {shape}" for what, shape in shapes.items())
+        raise ValueError(f"{name} has shape {tuple(mask.shape)}; pass a mask of {wanted}.")
+    return check_mask(mask, mask.shape, name) if isinstance(mask, np.ndarray) else mask
+
+
+def _check_stack_mask(mask, reference, shape: tuple[int, ...], axis: int):
+    """The frames' masks (None, one frame's, or one per frame, frames first) and the
+    reference's (None, one frame's, or ``FROM_FRAMES``: the frames' own)."""
+    if mask is None:
+        return None, None
+    frame_shape = tuple(shape[1:])
+    original = list(shape[1:])
+    original.insert(axis, shape[0])
+    pair = isinstance(mask, tuple) and len(mask) == 2
+    reference_mask = None
+    if pair:
+        if isinstance(reference, str) and reference == "previous":
+            raise ValueError(
+                "mask=(reference_mask, mask) does not apply to reference='previous': each "
+                "frame's reference is the frame before it, masked by its own mask. Pass one "
+                "mask, or one mask per frame."
+            )
+        if mask[0] is not None:
+            reference_mask = _check_one_mask(mask[0], {"one frame": frame_shape}, "mask[0]")
+        mask = mask[1]
+        if mask is None:
+            return None, reference_mask
+    masks = _check_one_mask(
+        mask,
+        {"one frame": frame_shape, "the stack": tuple(original)},
+        "mask[1]" if pair else "mask",
+    )
+    if masks.ndim == len(shape):
+        masks = (
+            da.moveaxis(masks, axis, 0)
+            if isinstance(masks, da.Array)
+            else np.moveaxis(masks, axis, 0)
+        )
+        if not pair:
+            named = isinstance(reference, str | int)
+            reference_mask = FROM_FRAMES if named else None
+    elif not pair:
+        reference_mask = masks
+    return masks, reference_mask
+
+
 def _check_options(frame_shape, **options) -> Options:
     """The options made once for every frame, ``max_shift`` checked against a frame."""
     made = Options(**options)
@@ -165,6 +229,7 @@ def register_stack(
     max_shift=None,
     prefilter: bool | float = True,
     num_workers: int | None = None,
+    mask=None,
     brightness: Brightness | None = None,
     outliers: bool = True,
     clip_threshold: float = 10.0,
@@ -195,6 +260,16 @@ def register_stack(
         or a map per frame (an array of the stack's shape, frames first). The
         reference's noise follows from it (divided by sqrt(frames) for the mean).
         ``None`` estimates the noise from the data, per frame.
+    mask : array_like of bool, dask array, or a pair of them, optional
+        True marks pixels to ignore: one mask of a frame's shape for every frame and
+        the reference (e.g. a detector's bad pixels), or one mask per frame (an array
+        of the stack's shape, frames along ``axis``; dask is read lazily, chunk by
+        chunk). The reference's mask is then its own frame's, each previous frame's
+        for ``"previous"``, and for ``"mean"`` the mean is taken over the pixels each
+        frame keeps (a pixel no frame keeps is ignored); a given image reference is
+        unmasked. As in :func:`~napari_imreg.core.register`, a tuple
+        ``(reference_mask, mask)`` masks the reference by ``reference_mask`` (one
+        frame's shape, or None) instead (not with ``"previous"``).
     upsample_factor, boundary, zero_mean, max_shift, prefilter, brightness, outliers, \
     clip_threshold, saturation, errors
         As for :func:`napari_imreg.core.register` (see :class:`Options`).
@@ -215,7 +290,7 @@ def register_stack(
         For non-numeric stacks or a reference of the wrong kind.
     ValueError
         For stacks that are not 3-D or 4-D, an axis or reference index out of
-        range, a reference or error of the wrong shape, and invalid options.
+        range, a reference, error or mask of the wrong shape, and invalid options.
 
     Notes
     -----
@@ -246,6 +321,7 @@ def register_stack(
     frames, frame_shape = moved.shape[0], tuple(moved.shape[1:])
     reference = _check_reference(reference, frames, frame_shape)
     noise_maps = _check_stack_error(error, tuple(moved.shape))
+    masks, reference_mask = _check_stack_mask(mask, reference, tuple(moved.shape), axis)
     options = _check_options(
         frame_shape,
         upsample_factor=upsample_factor,
@@ -266,7 +342,11 @@ def register_stack(
     frame_bytes = int(np.prod(frame_shape)) * max(moved.dtype.itemsize, 8)
     per_chunk = frames_per_chunk(frame_bytes, frames, workers)
     moved = whole_frames(moved, per_chunk) if lazy else dask_view(moved, per_chunk)
-    table = lazy_table(moved, reference, noise_maps, options=options)
+    if not lazy and _is_per_frame(masks, moved.ndim) and isinstance(masks, np.ndarray):
+        masks = dask_view(masks, per_chunk)
+    table = lazy_table(
+        moved, reference, noise_maps, options=options, masks=masks, reference_mask=reference_mask
+    )
     if not lazy:
         # The frames' warnings rise in worker threads: report them here, at the caller.
         with warnings.catch_warnings(record=True) as caught:
@@ -300,6 +380,8 @@ def iter_register_stack(
     max_shift=None,
     prefilter: bool | float = True,
     threads: int | None = None,
+    num_workers: int | None = None,
+    mask=None,
     brightness: Brightness | None = None,
     outliers: bool = True,
     clip_threshold: float = 10.0,
@@ -309,17 +391,23 @@ def iter_register_stack(
     """Register a stack one frame at a time, yielding ``(index, result)`` in frame order.
 
     The same registration as :func:`register_stack`, for callers that show
-    progress or may stop early: each frame is read (for dask input) and
-    registered only when the next item is requested, so abandoning the iterator
-    cancels the rest and keeps what was done.
+    progress or may stop early: frames are read (for dask input) and registered
+    only as the items are requested, at most ``num_workers`` ahead, so abandoning
+    the iterator cancels the rest and keeps what was done.
 
     Parameters
     ----------
-    stack, axis, reference, error, upsample_factor, boundary, zero_mean, max_shift, prefilter, \
-    brightness, outliers, clip_threshold, saturation, errors
+    stack, axis, reference, error, mask, upsample_factor, boundary, zero_mean, max_shift, \
+    prefilter, brightness, outliers, clip_threshold, saturation, errors
         As for :func:`register_stack`.
     threads : int, optional
-        FFT threads per registration (default: all cores for large frames).
+        FFT threads per registration (default: one when frames are registered in
+        parallel, else all cores for large frames).
+    num_workers : int, optional
+        Frames registered at once, in worker threads, each result still yielded in
+        frame order (default: the number of CPUs, or one when ``threads`` is given).
+        The workers read and register at most ``num_workers`` frames ahead of the
+        one yielded.
 
     Yields
     ------
@@ -353,6 +441,8 @@ def iter_register_stack(
     frames, frame_shape = moved.shape[0], tuple(moved.shape[1:])
     reference = _check_reference(reference, frames, frame_shape)
     noise_maps = _check_stack_error(error, tuple(moved.shape))
+    masks, reference_mask = _check_stack_mask(mask, reference, tuple(moved.shape), axis)
+    workers = check_workers(num_workers) if num_workers is not None or threads is None else 1
     options = _check_options(
         frame_shape,
         upsample_factor=upsample_factor,
@@ -360,7 +450,7 @@ def iter_register_stack(
         zero_mean=zero_mean,
         max_shift=max_shift,
         prefilter=prefilter,
-        threads=threads,
+        threads=threads if threads is not None or workers == 1 else 1,
         brightness=brightness,
         outliers=outliers,
         clip_threshold=clip_threshold,
@@ -368,10 +458,32 @@ def iter_register_stack(
         errors=errors,
     )
     per_frame = _is_per_frame(noise_maps, moved.ndim)
-    return _iterate(moved, reference, noise_maps, per_frame, options)
+    frame_masks = _FrameMasks(masks, reference_mask, moved.ndim)
+    return _iterate(moved, reference, noise_maps, per_frame, frame_masks, options, workers)
 
 
-def _iterate(moved, reference, errors, per_frame, options: Options):
+class _FrameMasks:
+    """The masks of :func:`iter_register_stack`: each frame's, and the reference's."""
+
+    def __init__(self, masks, reference_mask, stack_ndim: int):
+        self.per_frame = _is_per_frame(masks, stack_ndim)
+        self.masks = masks if self.per_frame or masks is None else np.asarray(masks)
+        self.reference_mask = reference_mask
+
+    def __call__(self, index: int):
+        return np.asarray(self.masks[index]) if self.per_frame else self.masks
+
+    def of_reference(self, index: int | None):
+        """The reference's mask: frame ``index``'s own, or the one given (None for the
+        mean frame, whose mask comes with it)."""
+        if from_frames(self.reference_mask):
+            return None if index is None else self(index)
+        return None if self.reference_mask is None else np.asarray(self.reference_mask)
+
+
+def _iterate(
+    moved, reference, errors, per_frame, frame_mask: _FrameMasks, options: Options, workers: int
+):
     frames = moved.shape[0]
     ndim = moved.ndim - 1
 
@@ -392,7 +504,7 @@ def _iterate(moved, reference, errors, per_frame, options: Options):
         total = np.zeros(ndim)
         covariance = np.zeros((ndim, ndim))
         yield 0, zero()
-        steps = onto_previous(_pairs(moved, frame_error), options)
+        steps = onto_previous(_pairs(moved, frame_error, frame_mask), options, workers=workers)
         for index, step in enumerate(steps, start=1):
             total = total + step.shift
             covariance = covariance + step.covariance
@@ -408,7 +520,11 @@ def _iterate(moved, reference, errors, per_frame, options: Options):
         return
 
     skip = reference if isinstance(reference, int) else None
-    if isinstance(reference, str) and reference == "mean":
+    reference_mask = frame_mask.of_reference(skip)
+    if isinstance(reference, str) and reference == "mean" and frame_mask.per_frame:
+        target, empty, reference_error = masked_mean(moved, frame_mask.masks, errors)
+        reference_mask = empty if reference_mask is None else reference_mask | empty
+    elif isinstance(reference, str) and reference == "mean":
         target = moved.mean(axis=0, dtype=np.float64)
         reference_error = reference_error_of_mean(errors, frames, per_frame=per_frame)
     elif skip is not None:
@@ -418,22 +534,39 @@ def _iterate(moved, reference, errors, per_frame, options: Options):
         target = reference
         reference_error = None if per_frame else errors
     target, reference_error = dask.compute(target, reference_error)
-    if isinstance(reference, str) and reference == "mean":
+    if isinstance(reference, str) and reference == "mean" and not frame_mask.per_frame:
         target = usable_mean(target, moved)
     items = (
-        None if index == skip else (index, np.asarray(moved[index]), frame_error(index))
+        None
+        if index == skip
+        else (index, np.asarray(moved[index]), frame_error(index), frame_mask(index))
         for index in range(frames)
     )
-    results = against_one(np.asarray(target), reference_error, items, options)
+    results = against_one(
+        np.asarray(target),
+        reference_error,
+        items,
+        options,
+        reference_mask=reference_mask,
+        workers=workers,
+    )
     for index, result in enumerate(results):
         yield index, zero() if result is None else result
 
 
-def _pairs(moved, frame_error):
-    """``(index, previous, frame, previous_error, error)`` for each frame after the
-    first, each frame read once."""
-    previous = np.asarray(moved[0])
+def _pairs(moved, frame_error, frame_mask):
+    """``(index, previous, frame, previous_error, error, previous_mask, mask)`` for each
+    frame after the first, each frame read once."""
+    previous, previous_mask = np.asarray(moved[0]), frame_mask(0)
     for index in range(1, moved.shape[0]):
-        frame = np.asarray(moved[index])
-        yield index, previous, frame, frame_error(index - 1), frame_error(index)
-        previous = frame
+        frame, mask = np.asarray(moved[index]), frame_mask(index)
+        yield (
+            index,
+            previous,
+            frame,
+            frame_error(index - 1),
+            frame_error(index),
+            previous_mask,
+            mask,
+        )
+        previous, previous_mask = frame, mask

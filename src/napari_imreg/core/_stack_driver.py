@@ -7,13 +7,62 @@ generators, so a stack is registered the same way whichever entry point is used.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import itertools
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 
+from . import _fft
 from ._options import Options
 from ._register import Registrar
-from ._result import RegistrationResult, warn_registration
+from ._result import RegistrationResult, held_warnings, warn_registration
+
+T = TypeVar("T")
+
+
+def in_order(tasks: Iterable[Callable[[], T]], workers: int) -> Iterator[T]:
+    """Run ``tasks`` on ``workers`` threads, each with one BLAS thread, yielding their
+    results in order.
+
+    At most ``workers`` tasks run ahead of the one the caller waits for, so that memory
+    stays bounded; closing the iterator cancels those not yet started (the running ones
+    finish in the background). The tasks' registration warnings are raised from the
+    caller's thread as their results are yielded. One worker runs each task when its
+    result is asked for.
+    """
+    if workers <= 1:
+        for task in tasks:
+            yield task()
+        return
+    tasks = iter(tasks)
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="register-stack")
+    pending = deque()
+
+    def submit(task):
+        pending.append(pool.submit(_with_one_blas_thread, task))
+
+    try:
+        for task in itertools.islice(tasks, workers):
+            submit(task)
+        while pending:
+            result, said = pending.popleft().result()
+            for task in itertools.islice(tasks, 1):
+                submit(task)
+            for message in said:  # at the caller, from the caller's thread
+                warn_registration(message)
+            yield result
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _with_one_blas_thread(task: Callable[[], T]) -> tuple[T, list[str]]:
+    """The task's result, and the warnings it held for the caller."""
+    with _fft.one_blas_thread(), held_warnings() as said:
+        return task(), said
 
 
 def row_columns(ndim: int) -> int:
@@ -47,8 +96,14 @@ def unmeasured(ndim: int, boundary: str) -> RegistrationResult:
     )
 
 
-def _has_valid_pixel(image) -> bool:
-    return bool(np.isfinite(image).any())
+def _has_valid_pixel(image, mask=None) -> bool:
+    valid = np.isfinite(image)
+    if mask is not None:
+        valid &= ~np.asarray(mask)
+    return bool(valid.any())
+
+
+_NO_PIXEL = "it has no valid pixel (all NaN, infinite or masked)"
 
 
 def _warn_unmeasured(index: int, why: str) -> None:
@@ -59,49 +114,84 @@ def _warn_unmeasured(index: int, why: str) -> None:
 
 
 def against_one(
-    reference: np.ndarray, reference_error, frames: Iterable, options: Options
+    reference: np.ndarray,
+    reference_error,
+    frames: Iterable,
+    options: Options,
+    *,
+    reference_mask=None,
+    workers: int = 1,
 ) -> Iterator[RegistrationResult | None]:
-    """Register each ``(index, frame, error)`` of ``frames`` onto ``reference``, prepared
-    once; an item None (the reference frame itself) yields None.
+    """Register each ``(index, frame, error, mask)`` of ``frames`` onto ``reference``
+    (its pixels where ``reference_mask`` is True ignored), prepared once per worker
+    thread; an item None (the reference frame itself) yields None.
 
-    A frame with no finite pixel gives :func:`unmeasured` and a warning naming it,
-    rather than an error that would lose every other frame's result.
+    A frame with no valid pixel (all NaN, infinite or masked) gives :func:`unmeasured`
+    and a warning naming it, rather than an error that would lose every other frame's
+    result.
     """
-    registrar = Registrar.from_options(reference, options, reference_error=reference_error)
-    for item in frames:
-        if item is None:
-            yield None
-            continue
-        index, frame, error = item
-        try:
-            yield registrar.register(frame, error=error, delta_chi2_map=False)
-        except ValueError:
-            # Checked only on failure, so the frames that register pay nothing for it.
-            if _has_valid_pixel(frame):
-                raise
-            _warn_unmeasured(index, "it has no valid pixel (all NaN or infinite)")
-            yield unmeasured(np.ndim(frame), options.boundary)
+    local = threading.local()
+
+    def registrar() -> Registrar:
+        if not hasattr(local, "registrar"):
+            local.registrar = Registrar.from_options(
+                reference, options, reference_error=reference_error, reference_mask=reference_mask
+            )
+        return local.registrar
+
+    if workers <= 1:
+        registrar()  # the reference's problems are reported before any frame is read
+
+    def task(item):
+        return lambda: _one(registrar, item, options)
+
+    return in_order((task(item) for item in frames), workers)
 
 
-def onto_previous(pairs: Iterable, options: Options) -> Iterator[RegistrationResult]:
-    """Register each frame of ``(index, previous, frame, previous_error, error)`` onto its
-    predecessor: the steps of the drift.
+def _one(registrar, item, options: Options) -> RegistrationResult | None:
+    if item is None:
+        return None
+    index, frame, error, mask = item
+    try:
+        return registrar().register(frame, error=error, mask=mask, delta_chi2_map=False)
+    except ValueError:
+        # Checked only on failure, so the frames that register pay nothing for it.
+        if _has_valid_pixel(frame, mask):
+            raise
+        _warn_unmeasured(index, _NO_PIXEL)
+        return unmeasured(np.ndim(frame), options.boundary)
 
-    A step that touches a frame with no finite pixel gives :func:`unmeasured` (the
+
+def onto_previous(
+    pairs: Iterable, options: Options, *, workers: int = 1
+) -> Iterator[RegistrationResult]:
+    """Register each frame of ``(index, previous, frame, previous_error, error,
+    previous_mask, mask)`` onto its predecessor: the steps of the drift.
+
+    A step that touches a frame with no valid pixel gives :func:`unmeasured` (the
     drift from there on is unknown), with a warning naming the frame.
     """
-    for index, previous, frame, previous_error, error in pairs:
-        if not _has_valid_pixel(previous):
-            # Reported as the moving frame of the step before, unless it is the first.
-            if index == 1:
-                _warn_unmeasured(0, "it has no valid pixel (all NaN or infinite)")
-            yield unmeasured(np.ndim(frame), options.boundary)
-            continue
-        registrar = Registrar.from_options(previous, options, reference_error=previous_error)
-        try:
-            yield registrar.register(frame, error=error, delta_chi2_map=False)
-        except ValueError:
-            if _has_valid_pixel(frame):
-                raise
-            _warn_unmeasured(index, "it has no valid pixel (all NaN or infinite)")
-            yield unmeasured(np.ndim(frame), options.boundary)
+
+    def task(pair):
+        return lambda: _step(pair, options)
+
+    return in_order((task(pair) for pair in pairs), workers)
+
+
+def _step(pair, options: Options) -> RegistrationResult:
+    index, previous, frame, previous_error, error, previous_mask, mask = pair
+    if not _has_valid_pixel(previous, previous_mask):
+        # Reported as the moving frame of the step before, unless it is the first.
+        if index == 1:
+            _warn_unmeasured(0, _NO_PIXEL)
+        return unmeasured(np.ndim(frame), options.boundary)
+    registrar = Registrar.from_options(
+        previous, options, reference_error=previous_error, reference_mask=previous_mask
+    )
+    try:
+        return registrar.register(frame, error=error, mask=mask, delta_chi2_map=False)
+    except ValueError:
+        if _has_valid_pixel(frame, mask):
+            raise
+        _warn_unmeasured(index, _NO_PIXEL)
+        return unmeasured(np.ndim(frame), options.boundary)

@@ -22,12 +22,23 @@ TASK_PREFIX = "register-stack"
 TARGET_CHUNK_BYTES = 64 * 2**20
 
 
+def _row(values, row: int, per_frame: bool):
+    """Frame ``row``'s error or mask: its own of a per-frame stack, else the shared one."""
+    return values[row] if per_frame else values
+
+
+def _per_frame(values, frames: np.ndarray) -> bool:
+    return isinstance(values, np.ndarray) and values.ndim == frames.ndim
+
+
 def _register_chunk(
     frames: np.ndarray,
     indices: np.ndarray,
     reference: np.ndarray,
     errors,
     reference_error,
+    masks,
+    reference_mask,
     *,
     skip: int | None,
     options: Options,
@@ -35,17 +46,20 @@ def _register_chunk(
     """Register a chunk of frames against one reference; one table row per frame.
 
     ``errors`` is None, a scalar, one frame's map, or one map per frame of the
-    chunk (``errors.ndim == frames.ndim``).
+    chunk (``errors.ndim == frames.ndim``); ``masks`` is None, one frame's mask or
+    one mask per frame of the chunk.
     """
-    per_frame = isinstance(errors, np.ndarray) and errors.ndim == frames.ndim
+    per_error, per_mask = _per_frame(errors, frames), _per_frame(masks, frames)
     items = (
         None
         if skip is not None and index == skip
-        else (int(index), frame, errors[row] if per_frame else errors)
+        else (int(index), frame, _row(errors, row, per_error), _row(masks, row, per_mask))
         for row, (index, frame) in enumerate(zip(indices, frames, strict=True))
     )
     with _fft.one_blas_thread():
-        results = against_one(reference, reference_error, items, options)
+        results = against_one(
+            reference, reference_error, items, options, reference_mask=reference_mask
+        )
         return table(results, len(frames), frames.ndim - 1)
 
 
@@ -55,6 +69,8 @@ def _register_steps(
     previous: np.ndarray,
     errors,
     previous_errors,
+    masks,
+    previous_masks,
     *,
     options: Options,
 ) -> np.ndarray:
@@ -62,14 +78,16 @@ def _register_steps(
 
     ``indices`` are the frames' indices in the stack (for the warnings).
     """
-    per_frame = isinstance(errors, np.ndarray) and errors.ndim == frames.ndim
+    per_error, per_mask = _per_frame(errors, frames), _per_frame(masks, frames)
     pairs = (
         (
             int(indices[row]),
             previous[row],
             frames[row],
-            previous_errors[row] if per_frame else previous_errors,
-            errors[row] if per_frame else errors,
+            _row(previous_errors, row, per_error),
+            _row(errors, row, per_error),
+            _row(previous_masks, row, per_mask),
+            _row(masks, row, per_mask),
         )
         for row in range(len(frames))
     )
@@ -172,14 +190,57 @@ def _chunk_of(hidden: _Opaque) -> np.ndarray:
     return np.asarray(hidden.array.compute(scheduler="sync"))
 
 
+#: ``reference_mask`` when the reference's mask comes from the frames' own masks: the
+#: reference frame's, each previous frame's, or the pixels no frame keeps in the mean.
+FROM_FRAMES = "frames"
+
+
+def from_frames(reference_mask) -> bool:
+    """Whether the reference's mask is to come from the frames' masks."""
+    return isinstance(reference_mask, str) and reference_mask == FROM_FRAMES
+
+
+def _frame_args(values, stack: da.Array, letters: str) -> tuple:
+    """A per-frame error or mask stack (chunked as the frames), one frame's (whole), or a
+    constant, as blockwise's ``(value, index)``."""
+    if isinstance(values, np.ndarray | da.Array) and values.ndim == stack.ndim:
+        return (da.asarray(values).rechunk(stack.chunks), "t" + letters)
+    if isinstance(values, da.Array):
+        return (values.rechunk(-1), letters)
+    return (values, None)
+
+
+def _offset_args(args: tuple, letters: str) -> tuple[tuple, tuple]:
+    """The blockwise args of each frame after the first, and of the frame before it."""
+    values, index = args
+    if index != "t" + letters:
+        return args, args
+    later = values[1:]
+    return (later, index), (values[:-1].rechunk(later.chunks), index)
+
+
+def _one_frame_args(args: tuple, frame: int, letters: str) -> tuple:
+    """Frame ``frame``'s entry of blockwise args made by :func:`_frame_args`."""
+    values, index = args
+    if index != "t" + letters:
+        return args
+    return (values[frame].rechunk(-1), letters)
+
+
 def lazy_table(
     stack: da.Array,
     reference,
     errors,
     *,
     options: Options,
+    masks=None,
+    reference_mask=None,
 ) -> da.Array:
-    """The per-frame table as a dask array: one task per chunk of frames."""
+    """The per-frame table as a dask array: one task per chunk of frames.
+
+    ``masks`` is None, one frame's mask or one per frame; ``reference_mask`` None, a
+    frame's mask, or :data:`FROM_FRAMES`.
+    """
     frames = stack.shape[0]
     frame_shape = stack.shape[1:]
     ndim = len(frame_shape)
@@ -189,20 +250,16 @@ def lazy_table(
     per_frame_errors = isinstance(errors, np.ndarray | da.Array) and errors.ndim == stack.ndim
     if per_frame_errors:
         errors = da.asarray(errors).rechunk(stack.chunks)
-    error_args = (errors, frame_index) if per_frame_errors else (errors, None)
-    if isinstance(errors, da.Array) and not per_frame_errors:
-        error_args = (errors.rechunk(-1), letters)
+    error_args = _frame_args(errors, stack, letters)
+    mask_args = _frame_args(masks, stack, letters)
 
     if isinstance(reference, str) and reference == "previous":
         if frames == 1:
             return da.zeros((1, row_columns(ndim)), chunks=(1, -1))
         moving = stack[1:]
         previous = stack[:-1].rechunk(moving.chunks)
-        step_errors = error_args
-        previous_errors = error_args
-        if per_frame_errors:
-            step_errors = (errors[1:], frame_index)
-            previous_errors = (errors[:-1].rechunk(errors[1:].chunks), frame_index)
+        step_errors, previous_errors = _offset_args(error_args, letters)
+        step_masks, previous_masks = _offset_args(mask_args, letters)
         steps = da.blockwise(
             partial(_register_steps, options=options),
             "tc",
@@ -214,59 +271,34 @@ def lazy_table(
             frame_index,
             *step_errors,
             *previous_errors,
+            *step_masks,
+            *previous_masks,
             new_axes=new_axes,
             concatenate=True,
             dtype=np.float64,
             meta=np.empty((0, 0)),
-            name=f"{TASK_PREFIX}-steps-{_token(moving, errors, options)}",
+            name=f"{TASK_PREFIX}-steps-{_token(moving, errors, masks, options)}",
         )
         return _accumulate(steps, ndim, da)
 
-    indices = da.arange(frames, chunks=(stack.chunks[0],))
     if isinstance(reference, str) and reference == "mean":
-        # The mean needs a pass over the whole stack before any frame can be
-        # registered. Sharing the chunks between the two passes would keep every
-        # chunk in memory until the mean is known, so each pass reads the data
-        # itself: the mean in one streaming task, each registration task its own
-        # chunk.
-        ref = da.from_delayed(
-            dask.delayed(_streamed_mean)(_Opaque(stack), stack.dtype),
-            shape=frame_shape,
-            dtype=stack.dtype,
+        return _against_mean(
+            stack, errors, masks, reference_mask, per_frame_errors, options=options
         )
-        ref_error = reference_error_of_mean(errors, frames, per_frame=per_frame_errors)
-        token = _token(stack, errors, options)
-        blocks = []
-        for start, count in zip(
-            np.cumsum((0, *stack.chunks[0][:-1])), stack.chunks[0], strict=True
-        ):
-            chunk = dask.delayed(_chunk_of)(_Opaque(stack[start : start + count]))
-            chunk_errors = errors
-            if per_frame_errors:
-                chunk_errors = dask.delayed(_chunk_of)(_Opaque(errors[start : start + count]))
-            chunk_table = dask.delayed(_register_chunk)(
-                chunk,
-                np.arange(start, start + count),
-                ref,
-                chunk_errors,
-                ref_error,
-                skip=None,
-                options=options,
-                dask_key_name=f"{TASK_PREFIX}-mean-{token}-{start}",
-            )
-            blocks.append(
-                da.from_delayed(chunk_table, shape=(count, row_columns(ndim)), dtype=np.float64)
-            )
-        return da.concatenate(blocks, axis=0)
 
+    indices = da.arange(frames, chunks=(stack.chunks[0],))
     if isinstance(reference, numbers.Integral):
         skip = int(reference)
         ref = stack[skip].rechunk(-1)
-        ref_error_args = (errors[skip].rechunk(-1), letters) if per_frame_errors else error_args
+        ref_error_args = _one_frame_args(error_args, skip, letters)
     else:
         skip = None
         ref = da.asarray(reference).rechunk(-1)
         ref_error_args = error_args
+    if from_frames(reference_mask):
+        ref_mask_args = _one_frame_args(mask_args, skip, letters)
+    else:
+        ref_mask_args = _frame_args(reference_mask, stack, letters)
     return da.blockwise(
         partial(_register_chunk, skip=skip, options=options),
         "tc",
@@ -278,12 +310,95 @@ def lazy_table(
         letters,
         *error_args,
         *ref_error_args,
+        *mask_args,
+        *ref_mask_args,
         new_axes=new_axes,
         concatenate=True,
         dtype=np.float64,
         meta=np.empty((0, 0)),
-        name=f"{TASK_PREFIX}-{_token(stack, ref, errors, skip, options)}",
+        name=f"{TASK_PREFIX}-{_token(stack, ref, errors, masks, reference_mask, skip, options)}",
     )
+
+
+def _against_mean(stack, errors, masks, reference_mask, per_frame_errors, *, options):
+    """The table against the mean frame: one task for the mean, one per chunk of frames.
+
+    The mean needs a pass over the whole stack before any frame can be registered.
+    Sharing the chunks between the two passes would keep every chunk in memory until
+    the mean is known, so each pass reads the data itself: the mean in one streaming
+    task, each registration task its own chunk.
+    """
+    frames, ndim = stack.shape[0], stack.ndim - 1
+    per_frame_masks = isinstance(masks, np.ndarray | da.Array) and masks.ndim == stack.ndim
+    if per_frame_masks:
+        masks = da.asarray(masks).rechunk(stack.chunks)
+        ref, ref_mask, ref_error = dask.delayed(_streamed_masked_mean, nout=3)(
+            _Opaque(stack),
+            _Opaque(masks),
+            _Opaque(errors),
+            None if from_frames(reference_mask) else reference_mask,
+            stack.dtype,
+        )
+    else:
+        ref = dask.delayed(_streamed_mean)(_Opaque(stack), stack.dtype)
+        ref_mask = reference_mask
+        ref_error = reference_error_of_mean(errors, frames, per_frame=per_frame_errors)
+    token = _token(stack, errors, masks, options)
+    blocks = []
+    for start, count in zip(np.cumsum((0, *stack.chunks[0][:-1])), stack.chunks[0], strict=True):
+        chunk = dask.delayed(_chunk_of)(_Opaque(stack[start : start + count]))
+        chunk_errors, chunk_masks = errors, masks
+        if per_frame_errors:
+            chunk_errors = dask.delayed(_chunk_of)(_Opaque(errors[start : start + count]))
+        if per_frame_masks:
+            chunk_masks = dask.delayed(_chunk_of)(_Opaque(masks[start : start + count]))
+        chunk_table = dask.delayed(_register_chunk)(
+            chunk,
+            np.arange(start, start + count),
+            ref,
+            chunk_errors,
+            ref_error,
+            chunk_masks,
+            ref_mask,
+            skip=None,
+            options=options,
+            dask_key_name=f"{TASK_PREFIX}-mean-{token}-{start}",
+        )
+        blocks.append(
+            da.from_delayed(chunk_table, shape=(count, row_columns(ndim)), dtype=np.float64)
+        )
+    return da.concatenate(blocks, axis=0)
+
+
+def _streamed_masked_mean(hidden, hidden_masks, hidden_errors, reference_mask, dtype):
+    mean, empty, error = masked_mean(hidden.array, hidden_masks.array, hidden_errors.array)
+    mask = empty if reference_mask is None else np.asarray(reference_mask) | empty
+    return mean.astype(dtype, copy=False), mask, error
+
+
+def masked_mean(stack, masks, errors):
+    """The mean frame of the pixels each frame keeps, in one streaming pass.
+
+    Returns the mean (0 where no frame keeps the pixel), those pixels (True), and
+    the mean's 1-sigma noise from ``errors`` (a scalar, one frame's map or one per
+    frame): ``sqrt(sum of the kept frames' variances) / their count``, NaN (ignored)
+    where no frame keeps the pixel; None when ``errors`` is None.
+    """
+    array = da.asarray(stack)
+    keep = ~da.asarray(masks) & da.isfinite(array)
+    parts = [da.where(keep, array, 0.0).sum(axis=0, dtype=np.float64), keep.sum(axis=0)]
+    if errors is not None:
+        variance = da.square(da.asarray(errors, dtype=np.float64))
+        parts.append(da.where(keep, variance, 0.0).sum(axis=0))
+    computed = dask.compute(*parts, scheduler="threads")
+    total, count = computed[0], computed[1]
+    empty = count == 0
+    kept = np.maximum(count, 1)
+    error = None
+    if errors is not None:
+        error = np.sqrt(computed[2]) / kept
+        error[empty] = np.nan
+    return total / kept, empty, error
 
 
 def reference_error_of_mean(errors, frames: int, *, per_frame: bool):

@@ -17,14 +17,32 @@ from ._significance import Significance, match_significance
 
 def judge(engine, image, shift) -> Significance:
     """The significance of the pipeline's ``shift`` between the engine's reference and
-    ``image`` (both prepared: filtered as the surface saw them, masked pixels zeroed)."""
+    ``image`` (both prepared: filtered as the surface saw them, masked pixels zeroed).
+
+    When either has masked pixels, the test is told both images' valid pixels, so
+    that it correlates and counts only those.
+    """
+    reference = engine._reference
+    masked = reference.valid is not None or image.valid is not None
     return match_significance(
-        engine._reference.data,
+        reference.data,
         image.data,
         max_shift=engine._limits,
         boundary=engine.boundary,
         shift=shift,
+        valid=(_valid(reference), _valid(image)) if masked else None,
     )
+
+
+def _valid(image) -> np.ndarray:
+    """A prepared image's valid pixels: its own, or all but its zeroed margins."""
+    if image.valid is not None:
+        return image.valid
+    valid = np.zeros(image.data.shape, dtype=bool)
+    valid[tuple(slice(m, n - m) for n, m in zip(image.data.shape, image.margins, strict=True))] = (
+        True
+    )
+    return valid
 
 
 def unmeasured(significance: Significance, shift, covariance):
