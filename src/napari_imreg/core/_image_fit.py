@@ -36,10 +36,12 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 
-from ._spline_model import noise_gain, spline_curvatures, spline_model
+from ._spline_model import noise_gain, spline_jet
 
-#: Gauss-Newton stops when no shift component moves by more than this (pixels).
+#: Newton stops when no shift component moves by more than this (pixels)...
 SHIFT_TOLERANCE = 1e-4
+#: ... or by less than this fraction of its noise error.
+STEP_FRACTION = 0.05
 #: At most this many Gauss-Newton steps.
 MAX_ITERATIONS = 6
 #: Huber threshold, in units of the residual's standard deviation, beyond which a
@@ -94,8 +96,9 @@ class ImageFit:
     outliers: int
 
 
-def _observed_hessian(jacobian, residual, weight, gain, gradients, curvatures):
-    """``sum w (J J^T - r d2m)``: the least-squares Hessian with the residual term.
+def _observed_hessian(hessian, residual, weight, gain, gradients, curvatures):
+    """``sum w (J J^T - r d2m)``: the least-squares Hessian with the residual term,
+    from the Gauss-Newton ``hessian = sum w J J^T``.
 
     The Gauss-Newton ``sum w J J^T`` alone counts the moving image's noise in its
     gradient as information: at low signal-to-noise it overstates the curvature
@@ -103,23 +106,27 @@ def _observed_hessian(jacobian, residual, weight, gain, gradients, curvatures):
     (``E[n d2n] = -E[dn dn]`` for stationary noise) and leaves the observed
     information (Efron & Hinkley 1978).
     """
-    p = jacobian.shape[-1]
     ndim = len(gradients)
-    wj = (jacobian * weight[..., None]).reshape(-1, p)
-    hessian = wj.T @ jacobian.reshape(-1, p)
-    wr = weight * residual
+    hessian = hessian.copy()
+    wr = (weight * residual).ravel()
     for (k, m), values in curvatures.items():
         # d2 model / ds_k ds_m = gain * d2 moving / dx_k dx_m.
-        term = gain * float(np.sum(wr * values))
+        term = gain * float(wr @ values.ravel())
         hessian[k, m] -= term
         if k != m:
             hessian[m, k] -= term
     for k in range(ndim):
         # d2 model / ds_k dgain = -d moving / dx_k.
-        term = -float(np.sum(wr * gradients[k]))
+        term = -float(wr @ gradients[k].ravel())
         hessian[k, ndim] -= term
         hessian[ndim, k] -= term
     return hessian
+
+
+def _gauss_newton_hessian(jacobian, weight):
+    """``sum w J J^T``."""
+    p = jacobian.shape[-1]
+    return (jacobian * weight[..., None]).reshape(-1, p).T @ jacobian.reshape(-1, p)
 
 
 def _fourier_model(moving, shift, *, wrap):
@@ -221,11 +228,10 @@ def _largest_sandwich(jacobian, residual, weight, block, hessian):
     """
     ndim = residual.ndim
     p = jacobian.shape[-1]
-    wj = jacobian * weight[..., None]
     if hessian is None:
-        hessian = wj.reshape(-1, p).T @ jacobian.reshape(-1, p)
+        hessian = _gauss_newton_hessian(jacobian, weight)
     inverse = np.linalg.pinv(hessian)
-    grid = _grid_sums(wj * residual[..., None], max(block // 2, 1))
+    grid = _grid_sums(jacobian * (weight * residual)[..., None], max(block // 2, 1))
     best = None
     for level in range(3):
         if level:
@@ -370,17 +376,17 @@ def fit_image_shift(
 
     coefficients = ndimage.spline_filter(mov, order=3, mode="grid-wrap" if wrap else "mirror")
     p = ndim + 2
-    shift, gain, huber = _gauss_newton(
+    shift, gain, huber, jet = _gauss_newton(
         coefficients, ref, start, extra, ref_var, mov_var, known=known, wrap=wrap, robust=robust
     )
-    value, gradients = spline_model(coefficients, shift, wrap=wrap)
+    value, gradients, curvatures = jet or spline_jet(coefficients, shift, wrap=wrap)
     overlap = _overlap_weight(ref.shape, shift, wrap=wrap) * extra
     variance = ref_var + gain**2 * mov_var if known else 1.0
     w = overlap / variance * huber
     gain, offset = _fit_gain(value, ref, w)
     residual = ref - gain * value - offset
     jacobian, sandwich, hessian = _spline_covariances(
-        coefficients, shift, value, gradients, residual, w, gain, block=block, wrap=wrap
+        value, gradients, curvatures, residual, w, gain, block=block
     )
     chi2 = float(np.sum(w * residual**2))
     dof = float(np.sum(overlap > 0) - p)
@@ -394,7 +400,7 @@ def fit_image_shift(
     f_chi2 = float(np.sum(w * (ref - f_gain * fourier - f_offset) ** 2))
     # The spline's residual holds K(s) times the moving noise, the Fourier's about
     # once: compare them on the same footing.
-    k_spline, _ = noise_gain(shift)
+    k_spline = noise_gain(shift)[0]
     sigma_all = np.sqrt(chi2 / max(dof, 1.0))
     spline_chi2 = chi2 + (1.0 - k_spline) * _moving_noise(gain, w, mov_var, sigma_all, known)
     # Prefer the Fourier model only when its residual is lower by more than three
@@ -457,18 +463,17 @@ def fit_image_shift(
     )
 
 
-def _spline_covariances(coefficients, shift, value, gradients, residual, w, gain, *, block, wrap):
+def _spline_covariances(value, gradients, curvatures, residual, w, gain, *, block):
     """The spline fit's Jacobian, sandwich and Hessian (the observed one where it is positive)."""
-    ndim = coefficients.ndim
+    ndim = value.ndim
     jacobian = np.stack([-gain * g for g in gradients] + [value, np.ones_like(value)], -1)
-    observed = _observed_hessian(
-        jacobian, residual, w, gain, gradients, spline_curvatures(coefficients, shift, wrap=wrap)
-    )
-    if np.any(np.linalg.eigvalsh(observed[:ndim, :ndim]) <= 0):
-        # No curvature left once the noise is discounted: the data do not hold the
-        # shift (the significance test should have said so); keep Gauss-Newton's.
-        observed = None
-    sandwich, hessian = _largest_sandwich(jacobian, residual, w, block, observed)
+    hessian = _gauss_newton_hessian(jacobian, w)
+    observed = _observed_hessian(hessian, residual, w, gain, gradients, curvatures)
+    if np.all(np.linalg.eigvalsh(observed[:ndim, :ndim]) > 0):
+        hessian = observed
+    # Else no curvature is left once the noise is discounted: the data do not hold
+    # the shift (the significance test should have said so); keep Gauss-Newton's.
+    sandwich, hessian = _largest_sandwich(jacobian, residual, w, block, hessian)
     return jacobian, sandwich, hessian
 
 
@@ -484,7 +489,14 @@ def _prefer_fourier(shift, spline_chi2, f_chi2, margin, noise, pipeline) -> bool
 
 
 def _gauss_newton(coefficients, ref, start, extra, ref_var, mov_var, *, known, wrap, robust):
-    """Gauss-Newton on (shift, gain, offset) from ``start``: the shift, gain and Huber weights."""
+    """Newton on (shift, gain, offset) from ``start``: the shift, gain, Huber weights,
+    and the spline's value and derivatives there (:func:`spline_jet`) when it converged.
+
+    The steps use the observed Hessian (:func:`_observed_hessian`) with the noise
+    term's curvature, where it is positive: the Gauss-Newton ``J J^T`` counts the
+    moving image's noise as curvature, and at low signal-to-noise its steps fell
+    short by a constant factor (six of them did not converge).
+    """
     ndim = ref.ndim
     shift = start.copy()
     p = ndim + 2
@@ -492,7 +504,8 @@ def _gauss_newton(coefficients, ref, start, extra, ref_var, mov_var, *, known, w
     huber = np.ones(ref.shape)
     sigma = 1.0
     for _ in range(MAX_ITERATIONS):
-        value, gradients = spline_model(coefficients, shift, wrap=wrap)
+        jet = spline_jet(coefficients, shift, wrap=wrap)
+        value, gradients, curvatures = jet
         overlap = _overlap_weight(ref.shape, shift, wrap=wrap) * extra
         variance = ref_var + gain**2 * mov_var if known else 1.0
         base = overlap / variance
@@ -504,20 +517,29 @@ def _gauss_newton(coefficients, ref, start, extra, ref_var, mov_var, *, known, w
             huber = _huber(residual, base, max(sigma, 1.0) if known else sigma)
             w = base * huber
         jacobian = np.stack([-gain * g for g in gradients] + [value, np.ones_like(value)], -1)
-        jw = (jacobian * w[..., None]).reshape(-1, p)
-        hessian = jw.T @ jacobian.reshape(-1, p)
+        hessian = _gauss_newton_hessian(jacobian, w)
         # Minimise chi2 - A K(s): the interpolated noise's variance K(s) depends on
         # the shift, and A = gain^2 sum w var_moving is the moving noise it scales.
-        gradient = jw.T @ residual.ravel()
-        _, dk = noise_gain(shift)
-        gradient[:ndim] += 0.5 * _moving_noise(gain, w, mov_var, sigma, known) * dk
-        step = np.linalg.lstsq(hessian, gradient, rcond=None)[0]
+        gradient = jacobian.reshape(-1, p).T @ (w * residual).ravel()
+        _, dk, d2k = noise_gain(shift)
+        moving_noise = _moving_noise(gain, w, mov_var, sigma, known)
+        gradient[:ndim] += 0.5 * moving_noise * dk
+        newton = _observed_hessian(hessian, residual, w, gain, gradients, curvatures)
+        newton[:ndim, :ndim] -= 0.5 * moving_noise * d2k
+        if np.all(np.linalg.eigvalsh(newton[:ndim, :ndim]) > 0):
+            hessian = newton
+        step = np.linalg.lstsq(hessian, gradient, rcond=None)[0][:ndim]
+        # Done when the step is a small fraction of the shift's noise error: the
+        # spline's shift enters the errors only through its difference from the
+        # pipeline's, and the jet is already at hand.
+        inverse = np.abs(np.diag(np.linalg.pinv(hessian))[:ndim])
+        spread = np.sqrt(inverse) * (1.0 if known else sigma)
+        if np.all(np.abs(step) < np.maximum(SHIFT_TOLERANCE, STEP_FRACTION * spread)):
+            return shift, gain, huber, jet
         # Half a pixel per step at most, and within a pixel of the search's answer:
         # the stage refines the minimum the search found, it does not look for another.
-        shift = np.clip(shift + np.clip(step[:ndim], -0.5, 0.5), start - 1.0, start + 1.0)
-        if np.max(np.abs(step[:ndim])) < SHIFT_TOLERANCE:
-            break
-    return shift, gain, huber
+        shift = np.clip(shift + np.clip(step, -0.5, 0.5), start - 1.0, start + 1.0)
+    return shift, gain, huber, None
 
 
 def _model_difference(difference, spline_noise, pipeline):

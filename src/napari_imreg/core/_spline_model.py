@@ -80,13 +80,17 @@ def _evaluate(coefficients, shift, orders, *, wrap):
             values = prefix(key[:-1])
             n = coefficients.shape[axis]
             frac = -shift[axis] - wholes[axis]
-            out = None
-            for tap in (-1, 0, 1, 2):
+            weights = kernels[key[-1]](frac - np.arange(-1.0, 3.0))
+            out = scratch = None
+            for tap, weight in zip((-1, 0, 1, 2), weights, strict=True):
                 start = lows[axis] + wholes[axis] + tap
                 index = [slice(None)] * values.ndim
                 index[axis] = slice(start, start + n)
-                term = float(kernels[key[-1]](np.asarray(frac - tap))) * values[tuple(index)]
-                out = term if out is None else out.__iadd__(term)
+                if out is None:
+                    out = values[tuple(index)] * weight
+                    scratch = np.empty_like(out)
+                else:
+                    out += np.multiply(values[tuple(index)], weight, out=scratch)
             cache[key] = out
         return cache[key]
 
@@ -118,18 +122,21 @@ def _noise_gain_table(samples: int = 257, length: int = 64):
 
 
 def noise_gain(shift):
-    """``K(s) = prod k(frac(s_axis))`` and its gradient (see :func:`_noise_gain_table`)."""
+    """``K(s) = prod k(frac(s_axis))``, its gradient and its Hessian (see
+    :func:`_noise_gain_table`; derivatives by central differences on the table)."""
     fractions, gains = _noise_gain_table()
     step = fractions[1] - fractions[0]
     frac = np.mod(shift, 1.0)
     k = np.interp(frac, fractions, gains)
-    dk = (
-        np.interp(frac + step, fractions, gains, period=1.0)
-        - np.interp(frac - step, fractions, gains, period=1.0)
-    ) / (2 * step)
+    above = np.interp(frac + step, fractions, gains, period=1.0)
+    below = np.interp(frac - step, fractions, gains, period=1.0)
+    dk = (above - below) / (2 * step)
+    d2k = (above - 2 * k + below) / step**2
     total = float(np.prod(k))
-    gradient = np.array([total / k[i] * dk[i] for i in range(len(k))])
-    return total, gradient
+    gradient = total * dk / k
+    hessian = total * np.outer(dk / k, dk / k)
+    np.fill_diagonal(hessian, total * d2k / k)
+    return total, gradient, hessian
 
 
 def _gradient_orders(ndim):
@@ -145,10 +152,28 @@ def spline_model(coefficients, shift, *, wrap):
     return values[zero], [values[o] for o in gradient_orders]
 
 
-def spline_curvatures(coefficients, shift, *, wrap):
-    """Second derivatives ``d2 moving / dx_k dx_l`` at ``x - shift``, keyed ``(k, l)``, k <= l."""
+def tap_weights(phase: float) -> list[float]:
+    """The cubic B-spline's weights on the coefficients at ``x - 2 .. x + 1`` for its
+    value at ``x - phase`` (``0 <= phase < 1``)."""
+    return [float(w) for w in _beta3(-phase - np.arange(-2.0, 2.0))]
+
+
+def spline_shift(image, shift, *, wrap):
+    """``image(x - shift)`` by the cubic B-spline: its coefficients, then one pass per axis."""
+    coefficients = ndimage.spline_filter(image, order=3, mode="grid-wrap" if wrap else "mirror")
+    zero = (0,) * image.ndim
+    return _evaluate(coefficients, shift, [zero], wrap=wrap)[zero]
+
+
+def spline_jet(coefficients, shift, *, wrap):
+    """:func:`spline_model`'s value and gradients, and the second derivatives
+    ``d2 moving / dx_k dx_l`` at ``x - shift`` keyed ``(k, l)``, k <= l, in one
+    evaluation (they share their passes)."""
     ndim = coefficients.ndim
+    zero = (0,) * ndim
+    gradient_orders = _gradient_orders(ndim)
     keys = [(k, m) for k in range(ndim) for m in range(k, ndim)]
     orders = [tuple((axis == k) + (axis == m) for axis in range(ndim)) for k, m in keys]
-    values = _evaluate(coefficients, shift, orders, wrap=wrap)
-    return {key: values[order] for key, order in zip(keys, orders, strict=True)}
+    values = _evaluate(coefficients, shift, [zero, *gradient_orders, *orders], wrap=wrap)
+    curvatures = {key: values[order] for key, order in zip(keys, orders, strict=True)}
+    return values[zero], [values[o] for o in gradient_orders], curvatures
