@@ -41,7 +41,7 @@ from ._spline_model import noise_gain, spline_jet
 #: Newton stops when no shift component moves by more than this (pixels)...
 SHIFT_TOLERANCE = 1e-4
 #: ... or by less than this fraction of its noise error.
-STEP_FRACTION = 0.05
+STEP_FRACTION = 0.25
 #: At most this many Gauss-Newton steps.
 MAX_ITERATIONS = 6
 #: Huber threshold, in units of the residual's standard deviation, beyond which a
@@ -535,7 +535,9 @@ def _gauss_newton(coefficients, ref, start, extra, ref_var, mov_var, *, known, w
         inverse = np.abs(np.diag(np.linalg.pinv(hessian))[:ndim])
         spread = np.sqrt(inverse) * (1.0 if known else sigma)
         if np.all(np.abs(step) < np.maximum(SHIFT_TOLERANCE, STEP_FRACTION * spread)):
-            return shift, gain, huber, jet
+            # Newton's error after this step is of the order of its square: take
+            # it, and keep the jet (a residual off by so little is the same).
+            return shift + step, gain, huber, jet
         # Half a pixel per step at most, and within a pixel of the search's answer:
         # the stage refines the minimum the search found, it does not look for another.
         shift = np.clip(shift + np.clip(step, -0.5, 0.5), start - 1.0, start + 1.0)

@@ -108,8 +108,8 @@ def search_copy(image: np.ndarray, valid: np.ndarray | None = None, *, tail: flo
         float64, the values outside the ``tail`` and ``1 - tail`` quantiles set to them
         (taken over at most :data:`SAMPLE` of the values).
     """
-    values = image if valid is None else image[valid]
-    values = sample(values[np.isfinite(values)])
+    values = sample(image, valid)
+    values = values[np.isfinite(values)]
     low, high = np.quantile(values, [tail, 1.0 - tail])
     return np.clip(image, low, high)
 
@@ -119,8 +119,18 @@ def search_copy(image: np.ndarray, valid: np.ndarray | None = None, *, tail: flo
 SAMPLE = 1 << 16
 
 
-def sample(values: np.ndarray) -> np.ndarray:
-    """``values`` (1-D), or :data:`SAMPLE` of them drawn with a fixed seed."""
+def sample(values: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """``values[where]`` (all values when ``where`` is None), 1-D, or about
+    :data:`SAMPLE` of them drawn with a fixed seed (without gathering the rest)."""
+    values = values.ravel()
+    if where is not None:
+        where = where.ravel()
+    if values.size > 4 * SAMPLE:
+        draw = np.random.default_rng(0).integers(0, values.size, 2 * SAMPLE)
+        picked = values[draw] if where is None else values[draw][where[draw]]
+        if picked.size >= SAMPLE // 2:
+            return picked[:SAMPLE]
+    values = values if where is None else values[where]
     if values.size <= SAMPLE:
         return values
     return values[np.random.default_rng(0).integers(0, values.size, SAMPLE)]
@@ -167,7 +177,7 @@ def clip_residual(
     sigma : float
         The robust sigma of the residual.
     """
-    values = sample(residual[valid])
+    values = sample(residual, valid)
     centre = float(np.median(values))
     sigma = robust_sigma(values)
     if not sigma > 0:
@@ -299,6 +309,19 @@ def _on_moving(clipped, shift, mov_mask, *, wrap):
     return out & ~mov_mask
 
 
+def _residual(ref, mov, valid, shift, scale, offset, *, wrap):
+    """``R - scale M(x - shift) - offset`` in single precision: each image less its
+    median first, so that the rounding is that of the structure, not of the level
+    (the residual is compared with ``threshold`` times its spread, at least 5)."""
+    ref_level = float(np.median(sample(ref, valid)))
+    mov_level = float(np.median(sample(mov)))
+    aligned = spline_shift(np.subtract(mov, mov_level, dtype=np.float32), shift, wrap=wrap)
+    residual = np.subtract(ref, ref_level, dtype=np.float32)
+    residual -= np.float32(scale) * aligned
+    residual -= np.float32(offset + scale * mov_level - ref_level)
+    return residual
+
+
 def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, threshold):
     """The pixels of each image whose residual ``R - scale M' - offset`` at ``shift``
     is an outlier (:func:`clip_residual`), as a mask on each image's own grid.
@@ -312,10 +335,10 @@ def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, t
     shift = np.asarray(shift, dtype=np.float64)
     filled = mov
     if mov_mask.any():
-        filled = np.where(mov_mask, float(np.median(sample(mov[~mov_mask]))), mov)
+        filled = np.where(mov_mask, float(np.median(sample(mov, ~mov_mask))), mov)
     ref_clean = np.where(ref_mask, 0.0, ref) if ref_mask.any() else ref
     valid = ~ref_mask & _reached(mov_mask, shift, wrap=wrap)
-    residual = ref_clean - scale * spline_shift(filled, shift, wrap=wrap) - offset
+    residual = _residual(ref_clean, filled, valid, shift, scale, offset, wrap=wrap)
     candidates, sigma = clip_residual(residual, valid, threshold=threshold, grow=0)
     if not candidates.any():  # nothing stands out even without the allowance: done
         return candidates, candidates.copy()
@@ -327,9 +350,9 @@ def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, t
     sharp_ref = _sharpness(ref_level, points, fraction, wrap=wrap)
     model_error = MODEL_ERROR * np.minimum(abs(scale) * sharp_mov, sharp_ref)
     # Noiseless images: a residual at round-off is no outlier.
-    values = sample(ref_clean[valid])
-    model_error = np.maximum(model_error, ROUND_OFF * float(np.std(values)))
-    centre = float(np.median(sample(residual[valid])))
+    spread = float(np.std(sample(ref_clean, valid)))
+    model_error = np.maximum(model_error, ROUND_OFF * spread)
+    centre = float(np.median(sample(residual, valid)))
     bound = threshold * np.sqrt(sigma**2 + model_error**2)
     kept = np.abs(residual[tuple(points.T)] - centre) > bound
     clipped = np.zeros(ref.shape, dtype=bool)

@@ -80,7 +80,7 @@ def _evaluate(coefficients, shift, orders, *, wrap):
             values = prefix(key[:-1])
             n = coefficients.shape[axis]
             frac = -shift[axis] - wholes[axis]
-            weights = kernels[key[-1]](frac - np.arange(-1.0, 3.0))
+            weights = kernels[key[-1]](frac - np.arange(-1.0, 3.0)).tolist()  # keep the dtype
             out = scratch = None
             for tap, weight in zip((-1, 0, 1, 2), weights, strict=True):
                 start = lows[axis] + wholes[axis] + tap
@@ -159,8 +159,11 @@ def tap_weights(phase: float) -> list[float]:
 
 
 def spline_shift(image, shift, *, wrap):
-    """``image(x - shift)`` by the cubic B-spline: its coefficients, then one pass per axis."""
-    coefficients = ndimage.spline_filter(image, order=3, mode="grid-wrap" if wrap else "mirror")
+    """``image(x - shift)`` by the cubic B-spline: its coefficients, then one pass per
+    axis (in the image's precision)."""
+    coefficients = ndimage.spline_filter(
+        image, order=3, output=image.dtype, mode="grid-wrap" if wrap else "mirror"
+    )
     zero = (0,) * image.ndim
     return _evaluate(coefficients, shift, [zero], wrap=wrap)[zero]
 
