@@ -108,10 +108,15 @@ def search_copy(image: np.ndarray, valid: np.ndarray | None = None, *, tail: flo
         float64, the values outside the ``tail`` and ``1 - tail`` quantiles set to them
         (taken over at most :data:`SAMPLE` of the values).
     """
+    return np.clip(image, *_tails(image, valid, tail))
+
+
+def _tails(image, valid, tail):
+    """The ``tail`` and ``1 - tail`` quantiles of the valid finite values (of a sample)."""
     values = sample(image, valid)
     values = values[np.isfinite(values)]
     low, high = np.quantile(values, [tail, 1.0 - tail])
-    return np.clip(image, low, high)
+    return float(low), float(high)
 
 
 #: Values a quantile, median or spread is taken from, at most: above it, a fixed
@@ -241,7 +246,7 @@ def _folded(index, n, *, wrap):
     return np.where(index > n - 1, period - index, index)
 
 
-def _sharpness_at(image, points, shift, *, wrap):
+def _sharpness_at(image, points, shift, *, wrap, levels=(-np.inf, np.inf)):
     """``|cubic - linear|`` interpolant of ``image(x - shift)``, its largest within
     ``MODEL_REACH`` pixels of each of ``points`` (reference pixels, ``(K, ndim)``).
 
@@ -261,7 +266,7 @@ def _sharpness_at(image, points, shift, *, wrap):
         view[axis + 1] = offsets.size
         at = (points[:, axis] - whole[axis]).reshape([-1] + [1] * ndim) + offsets.reshape(view)
         index.append(_folded(at, n, wrap=wrap))
-    patches = image[tuple(index)]
+    patches = np.clip(image[tuple(index)], *levels)
     cubic = patches
     for axis in range(1, ndim + 1):
         cubic = scipy.ndimage.spline_filter1d(cubic, order=3, axis=axis, mode="mirror")
@@ -281,12 +286,14 @@ def _sharpness_at(image, points, shift, *, wrap):
     return np.abs(cubic - linear).reshape(len(points), -1).max(axis=1)
 
 
-def _sharpness(image, points, shift, *, wrap):
-    """:func:`_sharpness_at` at ``points``: from patches when they are fewer pixels
-    than the image, else from the whole image."""
+def _sharpness(image, points, shift, *, wrap, levels=(-np.inf, np.inf)):
+    """:func:`_sharpness_at` at ``points`` of ``image`` clipped to ``levels`` (its
+    search copy): from patches when they are fewer pixels than the image, else from
+    the whole image."""
     patch = (2 * (MODEL_REACH + 2 + SPLINE_MARGIN) + 1) ** image.ndim
     if len(points) * patch <= image.size:
-        return _sharpness_at(image, points, shift, wrap=wrap)
+        return _sharpness_at(image, points, shift, wrap=wrap, levels=levels)
+    image = np.clip(image, *levels)
     sharp = np.abs(moved(image, shift, wrap=wrap) - moved(image, shift, wrap=wrap, order=1))
     sharp = scipy.ndimage.maximum_filter(sharp, size=2 * MODEL_REACH + 1)
     return sharp[tuple(points.T)]
@@ -344,10 +351,10 @@ def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, t
         return candidates, candidates.copy()
     points = np.argwhere(candidates)
     fraction = shift - np.round(shift)
-    ref_level = search_copy(ref_clean, ~ref_mask, tail=search_tail(ref.size))
-    mov_level = search_copy(filled, ~mov_mask, tail=search_tail(mov.size))
-    sharp_mov = _sharpness(mov_level, points, shift, wrap=wrap)
-    sharp_ref = _sharpness(ref_level, points, fraction, wrap=wrap)
+    ref_levels = _tails(ref_clean, ~ref_mask, search_tail(ref.size))
+    mov_levels = _tails(filled, ~mov_mask, search_tail(mov.size))
+    sharp_mov = _sharpness(filled, points, shift, wrap=wrap, levels=mov_levels)
+    sharp_ref = _sharpness(ref_clean, points, fraction, wrap=wrap, levels=ref_levels)
     model_error = MODEL_ERROR * np.minimum(abs(scale) * sharp_mov, sharp_ref)
     # Noiseless images: a residual at round-off is no outlier.
     spread = float(np.std(sample(ref_clean, valid)))
