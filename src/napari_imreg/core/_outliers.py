@@ -26,6 +26,7 @@ its variance by less than 1e-5 of itself).
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import scipy.ndimage
@@ -120,8 +121,15 @@ def _tails(image, valid, tail):
 
 
 #: Values a quantile, median or spread is taken from, at most: above it, a fixed
-#: random draw of this many (their MAD is within 0.5% of the whole's).
-SAMPLE = 1 << 16
+#: random draw of this many (their MAD is within 1% of the whole's, the 10 sigma
+#: cut within 0.1 sigma).
+SAMPLE = 1 << 14
+
+
+@functools.lru_cache(maxsize=8)
+def _draw(size: int) -> np.ndarray:
+    """Indices of ``2 * SAMPLE`` values of ``size``, drawn once with a fixed seed."""
+    return np.random.default_rng(0).integers(0, size, 2 * SAMPLE)
 
 
 def sample(values: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
@@ -131,14 +139,14 @@ def sample(values: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
     if where is not None:
         where = where.ravel()
     if values.size > 4 * SAMPLE:
-        draw = np.random.default_rng(0).integers(0, values.size, 2 * SAMPLE)
+        draw = _draw(values.size)
         picked = values[draw] if where is None else values[draw][where[draw]]
         if picked.size >= SAMPLE // 2:
             return picked[:SAMPLE]
     values = values if where is None else values[where]
     if values.size <= SAMPLE:
         return values
-    return values[np.random.default_rng(0).integers(0, values.size, SAMPLE)]
+    return values[_draw(values.size)[:SAMPLE]]
 
 
 def robust_sigma(values: np.ndarray) -> float:
@@ -302,6 +310,8 @@ def _sharpness(image, points, shift, *, wrap, levels=(-np.inf, np.inf)):
 def _on_moving(clipped, shift, mov_mask, *, wrap):
     """The moving pixels that the linear interpolation at ``shift`` carries onto the
     ``clipped`` reference pixels, less those already masked."""
+    if not clipped.any():
+        return clipped.copy()
     points = np.argwhere(clipped)
     whole = np.floor(shift).astype(int)
     steps = [(0, 1) if s > w else (0,) for s, w in zip(shift, whole, strict=True)]
@@ -318,10 +328,10 @@ def _on_moving(clipped, shift, mov_mask, *, wrap):
 
 def _residual(ref, mov, valid, shift, scale, offset, *, wrap):
     """``R - scale M(x - shift) - offset`` in single precision: each image less its
-    median first, so that the rounding is that of the structure, not of the level
+    level first, so that the rounding is that of the structure, not of the level
     (the residual is compared with ``threshold`` times its spread, at least 5)."""
-    ref_level = float(np.median(sample(ref, valid)))
-    mov_level = float(np.median(sample(mov)))
+    ref_level = float(np.mean(sample(ref, valid)))
+    mov_level = float(np.mean(sample(mov)))
     aligned = spline_shift(np.subtract(mov, mov_level, dtype=np.float32), shift, wrap=wrap)
     residual = np.subtract(ref, ref_level, dtype=np.float32)
     residual -= np.float32(scale) * aligned
