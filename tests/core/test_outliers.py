@@ -20,7 +20,7 @@ from napari_imreg.core._outliers import (
     outlier_masks,
     sample,
 )
-from napari_imreg.core._spline_model import spline_shift
+from napari_imreg.core._spline_model import keys_shift, spline_shift
 
 
 def _scene(shape, seed):
@@ -42,6 +42,21 @@ def test_spline_shift_is_scipys_cubic_spline_shift(shape, wrap):
     single = spline_shift(image.astype(np.float32), shift, wrap=wrap)
     assert single.dtype == np.float32
     np.testing.assert_allclose(single[inner], truth[inner], atol=1e-5)
+
+
+def test_keys_shift_moves_a_quadratic_exactly_and_keeps_single_precision():
+    """Keys' cubic convolution reproduces polynomials up to the second degree."""
+    y, x = np.mgrid[0:40, 0:50].astype(float)
+    shift = np.array([1.3, -2.6])
+
+    def surface(y, x):
+        return 0.02 * y**2 - 0.01 * x * y + 0.3 * x + 2.0
+
+    ours = keys_shift(surface(y, x), shift, wrap=False)
+    truth = surface(y - shift[0], x - shift[1])
+    np.testing.assert_allclose(ours[4:-4, 4:-4], truth[4:-4, 4:-4], atol=1e-10)
+    single = keys_shift(surface(y, x).astype(np.float32), shift, wrap=False)
+    assert single.dtype == np.float32
 
 
 @pytest.mark.parametrize("wrap", [False, True])

@@ -32,7 +32,7 @@ import numpy as np
 import scipy.ndimage
 
 from ._result import held_warnings, warn_registration
-from ._spline_model import spline_shift, tap_weights
+from ._spline_model import keys_shift, spline_shift, tap_weights
 
 __all__ = ["clip_residual", "dilate", "robust_sigma", "saturated", "search_copy"]
 
@@ -254,18 +254,18 @@ def _folded(index, n, *, wrap):
     return np.where(index > n - 1, period - index, index)
 
 
-def _sharpness_at(image, points, shift, *, wrap, levels=(-np.inf, np.inf)):
-    """``|cubic - linear|`` interpolant of ``image(x - shift)``, its largest within
-    ``MODEL_REACH`` pixels of each of ``points`` (reference pixels, ``(K, ndim)``).
+def _interpolants_at(image, points, shift, *, wrap, reach, levels=(-np.inf, np.inf)):
+    """The cubic-spline and linear interpolants of ``image`` (clipped to ``levels``)
+    at ``x - shift`` for ``x`` within ``reach`` pixels of each of ``points``
+    (reference pixels, ``(K, ndim)``): two arrays ``(K, (2 reach + 1)**ndim)``.
 
-    Each point's value comes from a patch around it: the spline's coefficients over
+    Each point's values come from a patch around it: the spline's coefficients over
     the patch, with a margin of ``SPLINE_MARGIN`` pixels, are those of the whole image
     where they are read. The cost goes with the points, not with the image.
     """
     ndim = image.ndim
     whole = np.floor(shift).astype(int)
     phase = shift - whole
-    reach = MODEL_REACH
     radius = reach + 2 + SPLINE_MARGIN
     offsets = np.arange(-radius, radius + 1)
     index = []
@@ -291,20 +291,41 @@ def _sharpness_at(image, points, shift, *, wrap, levels=(-np.inf, np.inf)):
         weights = tap_weights(p)
         cubic = sum(w * tap(cubic, axis, t) for w, t in zip(weights, (-2, -1, 0, 1), strict=True))
         linear = (1.0 - p) * tap(linear, axis, 0) + p * tap(linear, axis, -1)
-    return np.abs(cubic - linear).reshape(len(points), -1).max(axis=1)
+    return cubic.reshape(len(points), -1), linear.reshape(len(points), -1)
+
+
+def _patches_pay(image, points) -> bool:
+    """Whether patches around ``points`` hold fewer pixels than the image."""
+    patch = (2 * (MODEL_REACH + 2 + SPLINE_MARGIN) + 1) ** image.ndim
+    return len(points) * patch <= image.size
+
+
+def _sharpness_at(image, points, shift, *, wrap, levels=(-np.inf, np.inf)):
+    """``|cubic - linear|`` interpolant of ``image(x - shift)``, its largest within
+    ``MODEL_REACH`` pixels of each of ``points`` (:func:`_interpolants_at`)."""
+    cubic, linear = _interpolants_at(
+        image, points, shift, wrap=wrap, reach=MODEL_REACH, levels=levels
+    )
+    return np.abs(cubic - linear).max(axis=1)
 
 
 def _sharpness(image, points, shift, *, wrap, levels=(-np.inf, np.inf)):
     """:func:`_sharpness_at` at ``points`` of ``image`` clipped to ``levels`` (its
-    search copy): from patches when they are fewer pixels than the image, else from
-    the whole image."""
-    patch = (2 * (MODEL_REACH + 2 + SPLINE_MARGIN) + 1) ** image.ndim
-    if len(points) * patch <= image.size:
+    search copy): from patches when they pay, else from the whole image."""
+    if _patches_pay(image, points):
         return _sharpness_at(image, points, shift, wrap=wrap, levels=levels)
     image = np.clip(image, *levels)
     sharp = np.abs(moved(image, shift, wrap=wrap) - moved(image, shift, wrap=wrap, order=1))
     sharp = scipy.ndimage.maximum_filter(sharp, size=2 * MODEL_REACH + 1)
     return sharp[tuple(points.T)]
+
+
+def _spline_at(image, points, shift, *, wrap):
+    """The cubic spline of ``image`` at ``points - shift``: from patches when they
+    pay, else from the whole image."""
+    if _patches_pay(image, points):
+        return _interpolants_at(image, points, shift, wrap=wrap, reach=0)[0][:, 0]
+    return spline_shift(image, shift, wrap=wrap)[tuple(points.T)]
 
 
 def _on_moving(clipped, shift, mov_mask, *, wrap):
@@ -327,12 +348,14 @@ def _on_moving(clipped, shift, mov_mask, *, wrap):
 
 
 def _residual(ref, mov, valid, shift, scale, offset, *, wrap):
-    """``R - scale M(x - shift) - offset`` in single precision: each image less its
-    level first, so that the rounding is that of the structure, not of the level
-    (the residual is compared with ``threshold`` times its spread, at least 5)."""
+    """``R - scale M(x - shift) - offset`` with ``M(x - shift)`` by Keys' cubic
+    convolution (no prefilter: the residual of every pixel, for the candidates),
+    in single precision: each image less its level first, so that the rounding is
+    that of the structure, not of the level (the residual is compared with
+    ``threshold`` times its spread, at least 5)."""
     ref_level = float(np.mean(sample(ref, valid)))
     mov_level = float(np.mean(sample(mov)))
-    aligned = spline_shift(np.subtract(mov, mov_level, dtype=np.float32), shift, wrap=wrap)
+    aligned = keys_shift(np.subtract(mov, mov_level, dtype=np.float32), shift, wrap=wrap)
     residual = np.subtract(ref, ref_level, dtype=np.float32)
     residual -= np.float32(scale) * aligned
     residual -= np.float32(offset + scale * mov_level - ref_level)
@@ -371,7 +394,11 @@ def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, t
     model_error = np.maximum(model_error, ROUND_OFF * spread)
     centre = float(np.median(sample(residual, valid)))
     bound = threshold * np.sqrt(sigma**2 + model_error**2)
-    kept = np.abs(residual[tuple(points.T)] - centre) > bound
+    # The candidates' residual by the cubic spline, whose interpolation error the
+    # allowance bounds.
+    at = tuple(points.T)
+    exact = ref_clean[at] - scale * _spline_at(filled, points, shift, wrap=wrap) - offset
+    kept = np.abs(exact - centre) > bound
     clipped = np.zeros(ref.shape, dtype=bool)
     clipped[tuple(points[kept].T)] = True
     clipped = dilate(clipped, 1) & valid
