@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _fft
 from ._image_fit import fit_image_shift, variance_model
 
 #: Images with more pixels than this are fitted on a window of this many pixels.
@@ -87,6 +88,12 @@ def residual_errors(engine, image, shift, covariance, moving_error) -> np.ndarra
     """The covariance of the pipeline's ``shift`` from the stage, run on ``engine``'s
     reference and the prepared ``image`` (its source) from that shift and the
     pipeline's ``covariance`` (see the module)."""
+    # Skinny products: threaded BLAS is slower on them and spins afterwards.
+    with _fft.one_blas_thread():
+        return _residual_errors(engine, image, shift, covariance, moving_error)
+
+
+def _residual_errors(engine, image, shift, covariance, moving_error) -> np.ndarray:
     shape = engine.shape
     reference, ref_valid = _valid(
         engine._source, _known(engine._reference.valid, engine._reference_error)

@@ -57,7 +57,17 @@ def _shift_axis(values, axis, shift, *, derivative, wrap):
     return out
 
 
-def _evaluate(coefficients, shift, orders, *, wrap):
+def _keys(x: np.ndarray) -> np.ndarray:
+    """Keys' cubic convolution kernel (``a = -1/2``): interpolating, four taps, no prefilter."""
+    a = np.abs(x)
+    inner = 1.5 * a**3 - 2.5 * a**2 + 1
+    outer = -0.5 * a**3 + 2.5 * a**2 - 4 * a + 2
+    return np.where(a < 1, inner, np.where(a < 2, outer, 0.0))
+
+
+def _evaluate(
+    coefficients, shift, orders, *, wrap, kernels=(_beta3, _beta3_derivative, _beta3_second)
+):
     """The spline's derivatives of the given orders (one tuple per axis) at ``x - shift``.
 
     Evaluation is separable, axis after axis; results that share their leading
@@ -71,7 +81,6 @@ def _evaluate(coefficients, shift, orders, *, wrap):
     padded = np.pad(
         coefficients, list(zip(lows, highs, strict=True)), mode="wrap" if wrap else "reflect"
     )
-    kernels = (_beta3, _beta3_derivative, _beta3_second)
     cache = {(): padded}
 
     def prefix(key):
@@ -80,13 +89,17 @@ def _evaluate(coefficients, shift, orders, *, wrap):
             values = prefix(key[:-1])
             n = coefficients.shape[axis]
             frac = -shift[axis] - wholes[axis]
-            out = None
-            for tap in (-1, 0, 1, 2):
+            weights = kernels[key[-1]](frac - np.arange(-1.0, 3.0)).tolist()  # keep the dtype
+            out = scratch = None
+            for tap, weight in zip((-1, 0, 1, 2), weights, strict=True):
                 start = lows[axis] + wholes[axis] + tap
                 index = [slice(None)] * values.ndim
                 index[axis] = slice(start, start + n)
-                term = float(kernels[key[-1]](np.asarray(frac - tap))) * values[tuple(index)]
-                out = term if out is None else out.__iadd__(term)
+                if out is None:
+                    out = values[tuple(index)] * weight
+                    scratch = np.empty_like(out)
+                else:
+                    out += np.multiply(values[tuple(index)], weight, out=scratch)
             cache[key] = out
         return cache[key]
 
@@ -145,10 +158,39 @@ def spline_model(coefficients, shift, *, wrap):
     return values[zero], [values[o] for o in gradient_orders]
 
 
-def spline_curvatures(coefficients, shift, *, wrap):
-    """Second derivatives ``d2 moving / dx_k dx_l`` at ``x - shift``, keyed ``(k, l)``, k <= l."""
+def tap_weights(phase: float) -> list[float]:
+    """The cubic B-spline's weights on the coefficients at ``x - 2 .. x + 1`` for its
+    value at ``x - phase`` (``0 <= phase < 1``)."""
+    return [float(w) for w in _beta3(-phase - np.arange(-2.0, 2.0))]
+
+
+def keys_shift(image, shift, *, wrap):
+    """``image(x - shift)`` by Keys' cubic convolution, one pass per axis in the
+    image's precision: a local cubic (its error a few times the spline's at sharp
+    features) without the spline's prefilter, whose recursive passes cost most."""
+    zero = (0,) * image.ndim
+    return _evaluate(image, shift, [zero], wrap=wrap, kernels=(_keys,))[zero]
+
+
+def spline_shift(image, shift, *, wrap):
+    """``image(x - shift)`` by the cubic B-spline: its coefficients, then one pass per
+    axis (in the image's precision)."""
+    coefficients = ndimage.spline_filter(
+        image, order=3, output=image.dtype, mode="grid-wrap" if wrap else "mirror"
+    )
+    zero = (0,) * image.ndim
+    return _evaluate(coefficients, shift, [zero], wrap=wrap)[zero]
+
+
+def spline_jet(coefficients, shift, *, wrap):
+    """:func:`spline_model`'s value and gradients, and the second derivatives
+    ``d2 moving / dx_k dx_l`` at ``x - shift`` keyed ``(k, l)``, k <= l, in one
+    evaluation (they share their passes)."""
     ndim = coefficients.ndim
+    zero = (0,) * ndim
+    gradient_orders = _gradient_orders(ndim)
     keys = [(k, m) for k in range(ndim) for m in range(k, ndim)]
     orders = [tuple((axis == k) + (axis == m) for axis in range(ndim)) for k, m in keys]
-    values = _evaluate(coefficients, shift, orders, wrap=wrap)
-    return {key: values[order] for key, order in zip(keys, orders, strict=True)}
+    values = _evaluate(coefficients, shift, [zero, *gradient_orders, *orders], wrap=wrap)
+    curvatures = {key: values[order] for key, order in zip(keys, orders, strict=True)}
+    return values[zero], [values[o] for o in gradient_orders], curvatures
