@@ -438,11 +438,12 @@ def fit_image_shift(
         # is loose there (band-limited pulls 0.2-0.7): the pipeline's error stands alone.
         sandwich = 0 * noise
         model_cov = 0 * noise
-    base = sandwich if np.trace(sandwich) > np.trace(noise) else noise
-    if pipeline is not None and np.trace(pipeline) > np.trace(base):
-        # The pipeline's noise error is calibrated where the noise dominates (its
-        # filter's strength follows the noise) and the linearisation above is not.
-        base = pipeline
+    # Each axis's error is at least the noise's, the sandwich's and the pipeline's
+    # (the pipeline's noise error is calibrated where the noise dominates: its
+    # filter's strength follows the noise, and the linearisation above is not).
+    base = covariance_envelope(sandwich, noise)
+    if pipeline is not None:
+        base = covariance_envelope(base, pipeline)
     total = base + model_cov
     return ImageFit(
         shift=start.copy() if use_fourier else shift.copy(),
@@ -459,6 +460,17 @@ def fit_image_shift(
         dof=dof,
         outliers=int(np.sum(huber < 1)),
     )
+
+
+def covariance_envelope(first, second):
+    """The covariance of larger trace, each diagonal term raised to the other's where
+    that is larger: positive semi-definite, and no axis's variance below either's.
+
+    >>> covariance_envelope(np.diag([4.0, 1.0]), np.diag([1.0, 2.0])).tolist()
+    [[4.0, 0.0], [0.0, 2.0]]
+    """
+    big, small = (first, second) if np.trace(first) >= np.trace(second) else (second, first)
+    return big + np.diag(np.maximum(np.diag(small) - np.diag(big), 0.0))
 
 
 def _spline_covariances(value, gradients, curvatures, residual, w, gain, *, block):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _fft
-from ._image_fit import fit_image_shift, variance_model
+from ._image_fit import covariance_envelope, fit_image_shift, variance_model
 
 #: Images with more pixels than this are fitted on a window of this many pixels.
 STAGE_PIXELS = 128**2
@@ -165,9 +165,7 @@ def _scaled(fit, start, pipeline, share):
     when it prefers the Fourier model."""
     noise = fit.noise_covariance * share
     sandwich = fit.sandwich_covariance * share
-    base = sandwich if np.trace(sandwich) > np.trace(noise) else noise
-    if np.trace(pipeline) > np.trace(base):
-        base = pipeline
+    base = covariance_envelope(covariance_envelope(sandwich, noise), pipeline)
     if fit.model == "fourier":
         # The window's residuals prefer the Fourier model, the pipeline's: the stage's
         # model term already bounds that answer's bias (a bias, so not scaled).
