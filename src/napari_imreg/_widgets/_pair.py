@@ -511,7 +511,7 @@ def registration_record(job: PairJob, options: PairOptions) -> dict[str, Any]:
         "shift": tuple(float(v) for v in job.full_shift),
         "error": tuple(float(v) for v in job.full_error),
         "method": options.method,
-        "boundary": options.core.boundary,
+        "boundary": result.boundary if options.method == "chi2" else options.core.boundary,
         "mask": None if options.mask_layer is None else options.mask_layer.name,
         "noise": None if result.noise is None else float(result.noise),
         "filter_strength": result.filter_strength,

@@ -30,7 +30,8 @@ import numpy as np
 
 from . import _fft
 from ._brightness import Brightness
-from ._options import Boundary, ErrorModel, Options
+from ._options import BoundaryChoice, ErrorModel, Options
+from ._periodic import stack_options
 from ._result import RegistrationResult, RegistrationWarning, StackResult
 from ._stack_driver import against_one, onto_previous
 from ._stack_graph import (
@@ -160,7 +161,7 @@ def register_stack(
     reference: int | ReferenceName | Any = 0,
     error=None,
     upsample_factor: int | Literal["auto"] = "auto",
-    boundary: Boundary = "overlap",
+    boundary: BoundaryChoice = "auto",
     zero_mean: bool | None = None,
     max_shift=None,
     prefilter: bool | float = True,
@@ -260,6 +261,7 @@ def register_stack(
         saturation=saturation,
         errors=errors,
     )
+    options = stack_options(options, moved, reference)
     workers = check_workers(num_workers)
 
     lazy = isinstance(array, da.Array)
@@ -295,7 +297,7 @@ def iter_register_stack(
     reference: int | ReferenceName | Any = 0,
     error=None,
     upsample_factor: int | Literal["auto"] = "auto",
-    boundary: Boundary = "overlap",
+    boundary: BoundaryChoice = "auto",
     zero_mean: bool | None = None,
     max_shift=None,
     prefilter: bool | float = True,
@@ -367,6 +369,7 @@ def iter_register_stack(
         saturation=saturation,
         errors=errors,
     )
+    options = stack_options(options, moved, reference)
     per_frame = _is_per_frame(noise_maps, moved.ndim)
     return _iterate(moved, reference, noise_maps, per_frame, options)
 

@@ -1,0 +1,231 @@
+"""Does an image wrap? The ``boundary="auto"`` decision (issue 13, item 5).
+
+A periodic image (a Fourier-shifted synthetic scene, a simulation box) joins its
+last row to its first as smoothly as any two neighbouring rows; a crop of a
+larger scene does not: its first and last rows are as unrelated as any two rows
+far apart. For each axis the test compares the mean squared difference across
+the seam, ``q_seam``, with the same quantity between neighbouring rows inside
+(``q_near``, one value per row pair) and between rows half the axis apart
+(``q_far``), on log scales standardised by each set's own median and MAD:
+
+    z_near = (log q_seam - median log q_near) / spread_near
+    z_far  = (log q_seam - median log q_far) / spread_far
+    separation = (median log q_far - median log q_near) / hypot(spreads)
+
+The separation says whether the axis can tell the two cases apart at all (noise,
+white textures and flat fields cannot). The rows are also averaged over blocks of
+``b`` pixels along the other axes (``b`` = 1, 2, 4, ... up to the whole row),
+which lowers the noise and brings out a jump of the scene's large scales. The
+scores of the block sizes that separate the cases are averaged per axis. An image
+is periodic only when every axis has a block size that separates the cases well
+and, on average over those that separate them, its seam sits with the neighbours
+(``z_near`` small) and well below the unrelated rows (``z_far`` negative), and
+neither edge row is much quieter than the interior's rows. A wrong "wrap" on a real crop costs far more than a wrong "overlap" on a
+periodic image, so the thresholds ask for strong evidence (docs/how-it-works.md,
+"Which boundary: auto").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+
+import numpy as np
+
+from ._options import Options
+
+#: Axes shorter than this are not tested (the image is then taken as not periodic).
+MIN_LENGTH = 16
+#: Interior row pairs read per axis (evenly spaced), for the near and the far sets.
+SAMPLED_ROWS = 64
+#: Separation at which a block size counts (its seam enters the axis' means).
+CONSIDERED = 2.0
+#: Separation an axis needs at one block size at least to prove anything.
+INFORMATIVE = 3.0
+#: A periodic axis: mean ``z_near`` at most this, mean ``z_far`` at most minus
+#: ``FAR_LIMIT``, and no edge row quieter than ``-EDGE_LIMIT`` (an object on a flat
+#: background has edges that match but do not wrap).
+NEAR_LIMIT = 2.0
+FAR_LIMIT = 2.0
+EDGE_LIMIT = 3.0
+#: A discontinuous axis (of a moving image): mean ``z_near`` above this and mean
+#: ``z_far`` above minus ``FAR_LIMIT``.
+ROUGH_LIMIT = 2.5
+#: Floor of the log spreads (a set of identical values is not infinitely precise).
+MIN_SPREAD = 0.05
+_TINY = 1e-300
+
+
+@dataclasses.dataclass(frozen=True)
+class SeamScore:
+    """The seam of one axis at one block size (see the module's docstring)."""
+
+    block: int
+    separation: float
+    z_near: float
+    z_far: float
+    z_edge: float
+
+
+@dataclasses.dataclass(frozen=True)
+class AxisSeam:
+    """The seam of one axis, over the block sizes that separate the two cases.
+
+    ``z_near`` and ``z_far`` are the means over those block sizes (NaN when there
+    are none); ``z_edge`` is that of single pixels; ``informative`` says whether
+    one block size separates the cases by ``INFORMATIVE`` or more.
+    """
+
+    informative: bool
+    z_near: float
+    z_far: float
+    z_edge: float
+
+    @property
+    def periodic(self) -> bool:
+        """The seam is shown to join like neighbouring rows."""
+        return (
+            self.informative
+            and self.z_near <= NEAR_LIMIT
+            and self.z_far <= -FAR_LIMIT
+            and self.z_edge >= -EDGE_LIMIT
+        )
+
+    @property
+    def discontinuous(self) -> bool:
+        """The seam is shown to join like unrelated rows."""
+        return self.z_near > ROUGH_LIMIT and self.z_far > -FAR_LIMIT
+
+
+def seam_scores(image: np.ndarray, axis: int) -> list[SeamScore]:
+    """The seam of ``axis`` scored at block sizes 1, 2, 4, ... along the other axes."""
+    rows = np.moveaxis(np.asarray(image, dtype=np.float64), axis, 0)
+    n = rows.shape[0]
+    pairs = np.unique(np.linspace(0, n - 2, min(SAMPLED_ROWS, n - 1)).round().astype(int))
+    half = n // 2
+    far = np.unique(np.linspace(0, n - 1 - half, min(SAMPLED_ROWS, n - half)).round().astype(int))
+    # Only the rows read are kept: near pairs, far pairs and the two seam rows.
+    index = np.concatenate([pairs, pairs + 1, far, far + half, [0, n - 1]])
+    block = rows[index]
+    cut = np.cumsum([len(pairs), len(pairs), len(far), len(far)])
+    out = []
+    size, longest = 1, max(rows.shape[1:], default=1)
+    while True:
+        flat = block.reshape(len(index), -1)
+        lower, upper, start, end, edges = np.split(flat, cut)
+        out.append(
+            SeamScore(
+                size,
+                *_compare(
+                    near=_mean_square(upper - lower),
+                    far=_mean_square(end - start),
+                    seam=float(np.mean((edges[0] - edges[1]) ** 2)),
+                ),
+                z_edge=_edge_score(lower, edges) if size == 1 else 0.0,
+            )
+        )
+        if size >= longest:
+            return out
+        block = _halve(block)
+        size *= 2
+
+
+def axis_seam(image: np.ndarray, axis: int) -> AxisSeam:
+    """The scores of :func:`seam_scores` summed up for ``axis``."""
+    scores = seam_scores(image, axis)
+    counted = [s for s in scores if s.separation >= CONSIDERED]
+    if not counted:
+        return AxisSeam(False, np.nan, np.nan, scores[0].z_edge)
+    return AxisSeam(
+        informative=any(s.separation >= INFORMATIVE for s in counted),
+        z_near=float(np.mean([s.z_near for s in counted])),
+        z_far=float(np.mean([s.z_far for s in counted])),
+        z_edge=scores[0].z_edge,
+    )
+
+
+def is_periodic(image: np.ndarray) -> bool:
+    """Whether every axis of ``image`` is shown to wrap (see the module's docstring).
+
+    False for any axis shorter than ``MIN_LENGTH``, for non-finite pixels, for
+    flat, noise-only or white images (no block size separates the cases) and for
+    any seam that joins like unrelated rows.
+    """
+    image = np.asarray(image)
+    if min(image.shape) < MIN_LENGTH or not np.isfinite(image).all():
+        return False
+    return all(axis_seam(image, axis).periodic for axis in range(image.ndim))
+
+
+def is_discontinuous(image: np.ndarray) -> bool:
+    """Whether some seam of ``image`` is shown not to wrap. Non-finite pixels and
+    axes shorter than ``MIN_LENGTH`` count as discontinuous; images too noisy to
+    tell do not."""
+    image = np.asarray(image)
+    if min(image.shape) < MIN_LENGTH or not np.isfinite(image).all():
+        return True
+    return any(axis_seam(image, axis).discontinuous for axis in range(image.ndim))
+
+
+def _mean_square(differences: np.ndarray) -> np.ndarray:
+    return np.mean(differences * differences, axis=1)
+
+
+def _halve(block: np.ndarray) -> np.ndarray:
+    """Means of pairs of pixels along every axis but the first (an odd last pixel is
+    dropped; an axis of one pixel stays)."""
+    for axis in range(1, block.ndim):
+        n = block.shape[axis] // 2 * 2
+        if n == 0:
+            continue
+        kept = np.take(block, np.arange(n), axis=axis)
+        shape = (*block.shape[:axis], n // 2, 2, *block.shape[axis + 1 :])
+        block = kept.reshape(shape).mean(axis=axis + 1)
+    return block
+
+
+def _log_location(values: np.ndarray) -> tuple[float, float]:
+    """Median and MAD-based spread of ``log(values)``."""
+    logs = np.log(np.maximum(values, _TINY))
+    median = float(np.median(logs))
+    spread = 1.4826 * float(np.median(np.abs(logs - median)))
+    return median, max(spread, MIN_SPREAD)
+
+
+def _compare(near: np.ndarray, far: np.ndarray, seam: float) -> tuple[float, float, float]:
+    """Separation of the near and far sets, and the seam's score against each."""
+    near_mid, near_spread = _log_location(near)
+    far_mid, far_spread = _log_location(far)
+    log_seam = float(np.log(max(seam, _TINY)))
+    return (
+        (far_mid - near_mid) / float(np.hypot(near_spread, far_spread)),
+        (log_seam - near_mid) / near_spread,
+        (log_seam - far_mid) / far_spread,
+    )
+
+
+def _edge_score(rows: np.ndarray, edges: np.ndarray) -> float:
+    """How much quieter the quieter edge row is than the interior rows (their
+    variances along the row, on the log scale standardised like the seam's)."""
+    mid, spread = _log_location(np.var(rows, axis=1))
+    return (float(np.log(max(float(np.min(np.var(edges, axis=1))), _TINY))) - mid) / spread
+
+
+def stack_options(options: Options, frames, reference) -> Options:
+    """``options`` with ``boundary="auto"`` decided once for a stack, on its reference.
+
+    ``frames`` has the frames first; ``reference`` is a frame index, an image, or
+    ``"mean"`` or ``"previous"``, which are decided on the first frame (the mean of
+    periodic frames is periodic; that of crops is not). Every frame then takes one
+    model, so the drift is measured the same way along the stack.
+    """
+    if options.boundary != "auto":
+        return options
+    if isinstance(reference, str):
+        frame = frames[0]
+    elif isinstance(reference, numbers.Integral):
+        frame = frames[int(reference)]
+    else:
+        frame = reference
+    periodic = is_periodic(np.asarray(frame))
+    return dataclasses.replace(options, boundary="wrap" if periodic else "overlap")
