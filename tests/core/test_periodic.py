@@ -63,7 +63,7 @@ def test_default_scatter_on_the_spec_images_is_within_1p1_of_chi2_shift():
         rng = np.random.default_rng(size)
         image = make_extended(size, seed=rng)
         ours, theirs = [], []
-        for _ in range(25):
+        for _ in range(20):
             shift = rng.uniform(-3, 3, 2)
             moving = make_shifted(image, shift, noise=noise, seed=rng)
             result = register(image, moving, threads=1)
@@ -98,21 +98,23 @@ def test_real_crops_are_never_shown_to_wrap(name):
             pair = make_binned_pair(scene, shape, offset, bin_factor=binning, rng=rng, snr=snr)
             assert not _pair_is_wrapped(pair.reference, pair.moving), (shape, snr)
             tried += 1
-        for noise in ("none", "poisson"):
-            pair = make_binned_pair(scene, shape, (3, -5), bin_factor=binning, rng=rng, noise=noise)
-            assert not is_periodic(pair.reference), (shape, noise)
+        for noise, counts in (("none", None), ("poisson", 10.0), ("poisson", 1000.0)):
+            pair = make_binned_pair(
+                scene, shape, (3, -5), bin_factor=binning, rng=rng, noise=noise, counts=counts
+            )
+            assert not _pair_is_wrapped(pair.reference, pair.moving), (shape, noise, counts)
     assert tried >= 5
 
 
 def test_real_volumes_and_synthetic_crops_are_never_shown_to_wrap():
     rng = np.random.default_rng(4)
-    for name in ("camera", "moon", "astronaut", "gravel"):
+    for name in ("camera", "gravel"):
         plane = load_scene(name)
         volume = np.stack([np.roll(plane, (2 * z, z), axis=(0, 1)) for z in range(140)])
         for snr in (2, 30, 1000):
             pair = make_binned_pair(volume, (32, 32, 32), rng.integers(-6, 7, 3), rng=rng, snr=snr)
             assert not _pair_is_wrapped(pair.reference, pair.moving), (name, snr)
-    for seed in range(30):
+    for seed in range(15):
         size = int(rng.integers(48, 160))
         power = float(rng.choice([1.5, 2.0, 3.0]))
         reference, moving = make_crop_pair(size, (1.5, -2.5), noise=0.1, power=power, seed=seed)
@@ -120,8 +122,8 @@ def test_real_volumes_and_synthetic_crops_are_never_shown_to_wrap():
 
 
 def test_an_object_on_a_flat_background_is_not_shown_to_wrap():
-    """Its edges match (flat on both sides), but the crop does not wrap: the quiet
-    edge rows give it away."""
+    """Its edges match (flat on both sides), but the crop does not wrap: its quiet
+    border gives it away."""
     from scipy import ndimage
 
     rng = np.random.default_rng(3)
@@ -181,7 +183,7 @@ def test_the_decision_does_not_depend_on_units():
 
 
 def test_a_registrar_decides_for_each_moving_image():
-    image, moving, shift = _periodic_pair((96, 96), seed=2)
+    image, moving, _ = _periodic_pair((96, 96), seed=2)
     crop_reference, crop = make_crop_pair(96, (1.5, -2.5), noise=0.05, seed=3)
     registrar = Registrar(image)
     assert registrar.boundary == "wrap"
@@ -214,8 +216,10 @@ def test_a_periodic_stack_takes_wrap_and_a_real_stack_overlap(reference):
     assert {r.boundary for _, r in iter_register_stack(periodic, reference=reference)} == {"wrap"}
     scene = load_scene("camera")
     real = np.stack(
-        [make_binned_pair(scene, (64, 64), (k, -k), rng=rng, snr=50, start=(100, 100)).moving
-         for k in range(4)]
+        [
+            make_binned_pair(scene, (64, 64), (k, -k), rng=rng, snr=50, start=(100, 100)).moving
+            for k in range(4)
+        ]
     )
     result = register_stack(real, reference=reference)
     assert result.boundary == "overlap"

@@ -680,7 +680,7 @@ GOOD = np.random.default_rng(0).standard_normal((8, 8))
         ((GOOD, GOOD), {"upsample_factor": 2.5}, ValueError, "upsample_factor must be 'auto' or"),
         ((GOOD, GOOD), {"upsample_factor": "fast"}, ValueError, "upsample_factor must be"),
         ((GOOD, GOOD), {"upsample_factor": True}, TypeError, "upsample_factor must be 'auto' or"),
-        ((GOOD, GOOD), {"boundary": "reflect"}, ValueError, "boundary must be one of 'auto', 'overlap'"),
+        ((GOOD, GOOD), {"boundary": "reflect"}, ValueError, "must be one of 'auto', 'overlap'"),
         ((GOOD, GOOD), {"boundary": None}, ValueError, "boundary must be one of"),
         ((GOOD, GOOD), {"max_shift": -1}, ValueError, "max_shift must be finite and >= 0"),
         ((GOOD, GOOD), {"max_shift": np.nan}, ValueError, "max_shift must be finite and >= 0"),

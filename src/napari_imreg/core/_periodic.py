@@ -20,9 +20,10 @@ scores of the block sizes that separate the cases are averaged per axis. An imag
 is periodic only when every axis has a block size that separates the cases well
 and, on average over those that separate them, its seam sits with the neighbours
 (``z_near`` small) and well below the unrelated rows (``z_far`` negative), and
-neither edge row is much quieter than the interior's rows. A wrong "wrap" on a real crop costs far more than a wrong "overlap" on a
-periodic image, so the thresholds ask for strong evidence (docs/how-it-works.md,
-"Which boundary: auto").
+its border varies about as much as the whole image (an object on a background has
+edges that join, but a quiet border). A wrong "wrap" on a real crop costs far
+more than a wrong "overlap" on a periodic image, so the thresholds ask for strong
+evidence (docs/how-it-works.md, "Which boundary: auto").
 """
 
 from __future__ import annotations
@@ -42,12 +43,14 @@ SAMPLED_ROWS = 64
 CONSIDERED = 2.0
 #: Separation an axis needs at one block size at least to prove anything.
 INFORMATIVE = 3.0
-#: A periodic axis: mean ``z_near`` at most this, mean ``z_far`` at most minus
-#: ``FAR_LIMIT``, and no edge row quieter than ``-EDGE_LIMIT`` (an object on a flat
-#: background has edges that match but do not wrap).
+#: A periodic axis: mean ``z_near`` at most this, and mean ``z_far`` at most minus
+#: ``FAR_LIMIT``.
 NEAR_LIMIT = 2.0
 FAR_LIMIT = 2.0
-EDGE_LIMIT = 3.0
+#: A periodic image's border (its first and last rows on every axis, pooled) varies as
+#: much as the image, within ``exp(-QUIET_BORDER)``: an object on a background has
+#: edges that match, but a quiet border gives it away.
+QUIET_BORDER = 1.5
 #: A discontinuous axis (of a moving image): mean ``z_near`` above this and mean
 #: ``z_far`` above minus ``FAR_LIMIT``.
 ROUGH_LIMIT = 2.5
@@ -64,7 +67,6 @@ class SeamScore:
     separation: float
     z_near: float
     z_far: float
-    z_edge: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,24 +74,18 @@ class AxisSeam:
     """The seam of one axis, over the block sizes that separate the two cases.
 
     ``z_near`` and ``z_far`` are the means over those block sizes (NaN when there
-    are none); ``z_edge`` is that of single pixels; ``informative`` says whether
-    one block size separates the cases by ``INFORMATIVE`` or more.
+    are none); ``informative`` says whether one block size separates the cases by
+    ``INFORMATIVE`` or more.
     """
 
     informative: bool
     z_near: float
     z_far: float
-    z_edge: float
 
     @property
     def periodic(self) -> bool:
         """The seam is shown to join like neighbouring rows."""
-        return (
-            self.informative
-            and self.z_near <= NEAR_LIMIT
-            and self.z_far <= -FAR_LIMIT
-            and self.z_edge >= -EDGE_LIMIT
-        )
+        return self.informative and self.z_near <= NEAR_LIMIT and self.z_far <= -FAR_LIMIT
 
     @property
     def discontinuous(self) -> bool:
@@ -113,17 +109,9 @@ def seam_scores(image: np.ndarray, axis: int) -> list[SeamScore]:
     while True:
         flat = block.reshape(len(index), -1)
         lower, upper, start, end, edges = np.split(flat, cut)
-        out.append(
-            SeamScore(
-                size,
-                *_compare(
-                    near=_mean_square(upper - lower),
-                    far=_mean_square(end - start),
-                    seam=float(np.mean((edges[0] - edges[1]) ** 2)),
-                ),
-                z_edge=_edge_score(lower, edges) if size == 1 else 0.0,
-            )
-        )
+        near = _mean_square(upper - lower)
+        seam = float(np.mean((edges[0] - edges[1]) ** 2))
+        out.append(SeamScore(size, *_compare(near, _mean_square(end - start), seam)))
         if size >= longest:
             return out
         block = _halve(block)
@@ -135,12 +123,11 @@ def axis_seam(image: np.ndarray, axis: int) -> AxisSeam:
     scores = seam_scores(image, axis)
     counted = [s for s in scores if s.separation >= CONSIDERED]
     if not counted:
-        return AxisSeam(False, np.nan, np.nan, scores[0].z_edge)
+        return AxisSeam(False, np.nan, np.nan)
     return AxisSeam(
         informative=any(s.separation >= INFORMATIVE for s in counted),
         z_near=float(np.mean([s.z_near for s in counted])),
         z_far=float(np.mean([s.z_far for s in counted])),
-        z_edge=scores[0].z_edge,
     )
 
 
@@ -153,6 +140,8 @@ def is_periodic(image: np.ndarray) -> bool:
     """
     image = np.asarray(image)
     if min(image.shape) < MIN_LENGTH or not np.isfinite(image).all():
+        return False
+    if _quiet_border(image):
         return False
     return all(axis_seam(image, axis).periodic for axis in range(image.ndim))
 
@@ -204,11 +193,15 @@ def _compare(near: np.ndarray, far: np.ndarray, seam: float) -> tuple[float, flo
     )
 
 
-def _edge_score(rows: np.ndarray, edges: np.ndarray) -> float:
-    """How much quieter the quieter edge row is than the interior rows (their
-    variances along the row, on the log scale standardised like the seam's)."""
-    mid, spread = _log_location(np.var(rows, axis=1))
-    return (float(np.log(max(float(np.min(np.var(edges, axis=1))), _TINY))) - mid) / spread
+def _quiet_border(image: np.ndarray) -> bool:
+    """Whether the pixels on the image's border vary far less than the image (or the
+    image is flat)."""
+    border = [
+        np.take(image, index, axis=axis).ravel() for axis in range(image.ndim) for index in (0, -1)
+    ]
+    inside = float(np.var(image, dtype=np.float64))
+    edge = float(np.var(np.concatenate(border), dtype=np.float64))
+    return not inside > 0 or edge < np.exp(-QUIET_BORDER) * inside
 
 
 def stack_options(options: Options, frames, reference) -> Options:
