@@ -336,7 +336,10 @@ class PairRegistration:
     def _shifted_copy(self, job: PairJob) -> Any:
         layer = job.moving
         shift = job.full_shift
-        boundary = self.options.core.boundary
+        # The chi2 method's model ("auto" resolved); the others follow the option.
+        boundary = (
+            job.result.boundary if self.options.method == "chi2" else self.options.core.boundary
+        )
         if layer.multiscale:
             full = np.array(_spatial_shape(layer, layer.data[0].shape), dtype=float)
             out = []
