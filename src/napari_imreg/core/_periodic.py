@@ -18,12 +18,13 @@ white textures and flat fields cannot). The rows are also averaged over blocks o
 which lowers the noise and brings out a jump of the scene's large scales. The
 scores of the block sizes that separate the cases are averaged per axis. An image
 is periodic only when every axis has a block size that separates the cases well
-and, on average over those that separate them, its seam sits with the neighbours
-(``z_near`` small) and well below the unrelated rows (``z_far`` negative), and
-its border varies about as much as the whole image (an object on a background has
-edges that join, but a quiet border). A wrong "wrap" on a real crop costs far
-more than a wrong "overlap" on a periodic image, so the thresholds ask for strong
-evidence (docs/how-it-works.md, "Which boundary: auto").
+(and one axis very well) and, on average over those that separate them, its seam
+sits with the neighbours (``z_near`` small) and well below the unrelated rows
+(``z_far`` negative), and when its border varies about as much as the whole image
+(an object on a background has edges that join, but a quiet border). A wrong
+"wrap" on a real crop costs far more than a wrong "overlap" on a periodic image,
+so the thresholds ask for strong evidence (docs/how-it-works.md, "Which boundary:
+auto").
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ MIN_LENGTH = 16
 SAMPLED_ROWS = 64
 #: Separation at which a block size counts (its seam enters the axis' means).
 CONSIDERED = 2.0
-#: Separation an axis needs at one block size at least to prove anything.
-INFORMATIVE = 3.0
+#: Separation every axis needs at one block size at least to prove anything ...
+INFORMATIVE = 2.5
+#: ... and one axis of the image at least.
+CONVINCING = 3.0
 #: A periodic axis: mean ``z_near`` at most this, and mean ``z_far`` at most minus
 #: ``FAR_LIMIT``.
 NEAR_LIMIT = 2.0
@@ -78,19 +81,22 @@ class SeamScore:
 class AxisSeam:
     """The seam of one axis, over the block sizes that separate the two cases.
 
-    ``z_near`` and ``z_far`` are the means over those block sizes (NaN when there
-    are none); ``informative`` says whether one block size separates the cases by
-    ``INFORMATIVE`` or more.
+    ``separation`` is the largest of the block sizes; ``z_near`` and ``z_far`` are
+    the means over those that separate the cases (NaN when none does).
     """
 
-    informative: bool
+    separation: float
     z_near: float
     z_far: float
 
     @property
     def periodic(self) -> bool:
         """The seam is shown to join like neighbouring rows."""
-        return self.informative and self.z_near <= NEAR_LIMIT and self.z_far <= -FAR_LIMIT
+        return (
+            self.separation >= INFORMATIVE
+            and self.z_near <= NEAR_LIMIT
+            and self.z_far <= -FAR_LIMIT
+        )
 
     @property
     def discontinuous(self) -> bool:
@@ -129,10 +135,11 @@ def axis_seam(image: np.ndarray, axis: int) -> AxisSeam:
     """The scores of :func:`seam_scores` summed up for ``axis``."""
     scores = seam_scores(image, axis)
     counted = [s for s in scores if s.separation >= CONSIDERED]
+    separation = max(s.separation for s in scores)
     if not counted:
-        return AxisSeam(False, np.nan, np.nan)
+        return AxisSeam(separation, np.nan, np.nan)
     return AxisSeam(
-        informative=any(s.separation >= INFORMATIVE for s in counted),
+        separation=separation,
         z_near=float(np.mean([s.z_near for s in counted])),
         z_far=float(np.mean([s.z_far for s in counted])),
     )
@@ -149,7 +156,12 @@ def is_periodic(image: np.ndarray) -> bool:
     if min(image.shape) < MIN_LENGTH:
         return False
     # The seams first: a real crop fails on its first axis, having read a few rows.
-    if not all(axis_seam(image, axis).periodic for axis in range(image.ndim)):
+    seams = []
+    for axis in range(image.ndim):
+        seams.append(axis_seam(image, axis))
+        if not seams[-1].periodic:
+            return False
+    if max(seam.separation for seam in seams) < CONVINCING:
         return False
     return _finite(image) and not _quiet_border(image)
 
