@@ -178,6 +178,8 @@ def test_the_decision_does_not_depend_on_units():
     image, moving, _ = _periodic_pair((96, 96), seed=2)
     for unit in (1e-30, 1e30):
         assert register(image * unit, moving * unit).boundary == "wrap"
+    assert is_periodic(image.astype(np.float32))
+    assert is_periodic(np.round(image * 1000 + 5000).astype(np.uint16))
     pair = make_binned_pair(load_scene("moon"), (64, 64), (5, -3), rng=1, snr=30)
     assert register(pair.reference * 1e-30, pair.moving * 1e-30).boundary == "overlap"
 

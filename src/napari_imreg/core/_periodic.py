@@ -106,14 +106,14 @@ class AxisSeam:
 
 def seam_scores(image: np.ndarray, axis: int) -> list[SeamScore]:
     """The seam of ``axis`` scored at block sizes 1, 2, 4, ... along the other axes."""
-    rows = np.moveaxis(np.asarray(image, dtype=np.float64), axis, 0)
+    rows = np.moveaxis(np.asarray(image), axis, 0)
     n = rows.shape[0]
     pairs = np.unique(np.linspace(0, n - 2, min(SAMPLED_ROWS, n - 1)).round().astype(int))
     half = n // 2
     far = np.unique(np.linspace(0, n - 1 - half, min(SAMPLED_ROWS, n - half)).round().astype(int))
     # Only the rows read are kept: near pairs, far pairs and the two seam rows.
     index = np.concatenate([pairs, pairs + 1, far, far + half, [0, n - 1]])
-    block = rows[index]
+    block = rows[index].astype(np.float64)
     cut = np.cumsum([len(pairs), len(pairs), len(far), len(far)])
     out = []
     size, longest = 1, max(rows.shape[1:], default=1)
