@@ -57,8 +57,9 @@ QUIET_BORDER = 1.5
 #: A discontinuous axis (of a moving image): mean ``z_near`` above this and mean
 #: ``z_far`` above minus ``FAR_LIMIT``.
 ROUGH_LIMIT = 2.5
-#: Rows longer than this (per axis) are read in blocks from the start: on large
-#: images the finest block sizes add nothing but time.
+#: Rows longer than this on an axis, or of more than a quarter of its square in all
+#: (volumes), are read in blocks from the start: on large images the finest block
+#: sizes add nothing but time.
 ROW_PIXELS = 128
 #: Pixels the image's own variance is read from (evenly spaced), for the border test.
 SAMPLED_PIXELS = 2**16
@@ -117,8 +118,8 @@ def seam_scores(image: np.ndarray, axis: int) -> list[SeamScore]:
     cut = np.cumsum([len(pairs), len(pairs), len(far), len(far)])
     out = []
     size, longest = 1, max(rows.shape[1:], default=1)
-    while longest > size * ROW_PIXELS:  # long rows: start at coarser blocks
-        block, size = _halve(block), size * 2
+    while block[0].size > ROW_PIXELS**2 / 4 or longest > size * ROW_PIXELS:
+        block, size = _halve(block), size * 2  # large rows: start at coarser blocks
     while True:
         flat = block.reshape(len(index), -1)
         lower, upper, start, end, edges = np.split(flat, cut)
