@@ -44,8 +44,12 @@ SAMPLED_ROWS = 64
 CONSIDERED = 2.0
 #: Separation every axis needs at one block size at least to prove anything ...
 INFORMATIVE = 2.5
-#: ... and one axis of the image at least.
+#: ... and one axis of the image at least is convincing: a separation of
+#: ``CONVINCING``, mean ``z_near`` at most ``CLEAR_NEAR`` and mean ``z_far`` at most
+#: minus ``CLEAR_FAR``.
 CONVINCING = 3.0
+CLEAR_NEAR = 1.2
+CLEAR_FAR = 2.8
 #: A periodic axis: mean ``z_near`` at most this, and mean ``z_far`` at most minus
 #: ``FAR_LIMIT``.
 NEAR_LIMIT = 2.0
@@ -97,6 +101,15 @@ class AxisSeam:
             self.separation >= INFORMATIVE
             and self.z_near <= NEAR_LIMIT
             and self.z_far <= -FAR_LIMIT
+        )
+
+    @property
+    def convincing(self) -> bool:
+        """The seam is shown to join like neighbouring rows, with margins to spare."""
+        return (
+            self.separation >= CONVINCING
+            and self.z_near <= CLEAR_NEAR
+            and self.z_far <= -CLEAR_FAR
         )
 
     @property
@@ -162,7 +175,7 @@ def is_periodic(image: np.ndarray) -> bool:
         seams.append(axis_seam(image, axis))
         if not seams[-1].periodic:
             return False
-    if max(seam.separation for seam in seams) < CONVINCING:
+    if not any(seam.convincing for seam in seams):
         return False
     return _finite(image) and not _quiet_border(image)
 
