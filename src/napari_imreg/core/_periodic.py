@@ -18,13 +18,13 @@ white textures and flat fields cannot). The rows are also averaged over blocks o
 which lowers the noise and brings out a jump of the scene's large scales. The
 scores of the block sizes that separate the cases are averaged per axis. An image
 is periodic only when every axis has a block size that separates the cases well
-(and one axis very well) and, on average over those that separate them, its seam
-sits with the neighbours (``z_near`` small) and well below the unrelated rows
-(``z_far`` negative), and when its border varies about as much as the whole image
-(an object on a background has edges that join, but a quiet border). A wrong
-"wrap" on a real crop costs far more than a wrong "overlap" on a periodic image,
-so the thresholds ask for strong evidence (docs/how-it-works.md, "Which boundary:
-auto").
+and, on average over those that separate them, its seam sits with the neighbours
+(``z_near`` small) and well below the unrelated rows (``z_far`` negative); when one
+axis at least does so with margins to spare; and when its border varies about as
+much as the whole image (an object on a background has edges that join, but a
+quiet border). A wrong "wrap" on a real crop costs far more than a wrong
+"overlap" on a periodic image, so the thresholds ask for strong evidence
+(docs/how-it-works.md, "Which boundary: auto").
 """
 
 from __future__ import annotations
