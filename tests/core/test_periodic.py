@@ -108,10 +108,17 @@ def test_real_crops_are_never_shown_to_wrap(name):
 
 
 def test_a_marginal_real_crop_is_not_shown_to_wrap():
-    """A clock crop at SNR 2 whose seams sit near both limits on both axes: no axis is
-    convincingly periodic."""
+    """Crops found by a stress run (5880 pairs at SNR 1-1000): a clock at SNR 2 whose
+    seams sit near both limits on both axes (no axis is convincingly periodic)."""
     rng = np.random.default_rng(195)
     scene = load_scene("clock")
+    make_binned_pair(scene, (64, 64), rng.integers(-8, 9, 2), rng=rng, snr=1)
+    pair = make_binned_pair(scene, (64, 64), rng.integers(-8, 9, 2), rng=rng, snr=2)
+    assert not is_periodic(pair.reference)
+    # A cell on its halo at SNR 2: the noise hides how quiet its border is, unless
+    # the border is also read in blocks of 4.
+    rng = np.random.default_rng([12, 4])
+    scene = load_scene("cell")
     make_binned_pair(scene, (64, 64), rng.integers(-8, 9, 2), rng=rng, snr=1)
     pair = make_binned_pair(scene, (64, 64), rng.integers(-8, 9, 2), rng=rng, snr=2)
     assert not is_periodic(pair.reference)

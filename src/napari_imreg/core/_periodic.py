@@ -242,7 +242,16 @@ def _compare(near: np.ndarray, far: np.ndarray, seam: float) -> tuple[float, flo
 
 def _quiet_border(image: np.ndarray) -> bool:
     """Whether the pixels on the image's border vary far less than the image (or the
-    image is flat)."""
+    image is flat), as they are or averaged in blocks of 4 (which lowers the noise
+    that can hide a quiet background)."""
+    binned = image[None].astype(np.float64)
+    for _ in range(2):
+        binned = _halve(binned)
+    return any(_border_ratio(candidate) < -QUIET_BORDER for candidate in (image, binned[0]))
+
+
+def _border_ratio(image: np.ndarray) -> float:
+    """log(variance of the border pixels / variance of the image); -inf if flat."""
     border = [
         np.take(image, index, axis=axis).ravel() for axis in range(image.ndim) for index in (0, -1)
     ]
@@ -250,7 +259,9 @@ def _quiet_border(image: np.ndarray) -> bool:
     sample = image.ravel()[:: max(1, image.size // SAMPLED_PIXELS)]
     inside = float(np.var(sample, dtype=np.float64))
     edge = float(np.var(np.concatenate(border), dtype=np.float64))
-    return not inside > 0 or edge < np.exp(-QUIET_BORDER) * inside
+    if not (inside > 0 and edge > 0):
+        return -np.inf
+    return float(np.log(edge / inside))
 
 
 def stack_options(options: Options, frames, reference) -> Options:
