@@ -130,7 +130,7 @@ def test_stack_to_stdout_with_reference_file_and_mean(files, capsys):
         (["stack", "{f}/stack.npy", "--reference", "median"], "not a frame index"),
         (
             ["stack", "{f}/stack.npy", "--boundary", "reflect"],
-            "boundary must be one of 'overlap', 'wrap'",
+            "boundary must be one of 'auto', 'overlap', 'wrap'",
         ),
         (["stack", "{f}/stack.npy", "--axis", "5"], "axis=5 is out of range"),
         (["stack", "{f}/stack.npy", "--registered", "out.png"], "use a name ending in .zarr"),

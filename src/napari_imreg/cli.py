@@ -507,7 +507,7 @@ def stack(
                     write_shift_rows(stream, result.shifts, result.errors, **columns)
             if registered is not None:
                 aligned = apply_shifts(
-                    frames, result.shifts, axis=axis, boundary=options["boundary"], order=order
+                    frames, result.shifts, axis=axis, boundary=result.boundary, order=order
                 )
                 from tqdm import tqdm
 

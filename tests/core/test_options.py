@@ -22,7 +22,7 @@ def test_options_are_frozen_and_report_their_defaults():
         options.boundary = "wrap"
     assert Options.defaults() == {
         "upsample_factor": "auto",
-        "boundary": "overlap",
+        "boundary": "auto",
         "zero_mean": None,
         "max_shift": None,
         "prefilter": True,
@@ -33,14 +33,14 @@ def test_options_are_frozen_and_report_their_defaults():
         "clip_threshold": 10.0,
         "saturation": False,
     }
-    assert Options.choices()["boundary"] == ("overlap", "wrap")
+    assert Options.choices()["boundary"] == ("auto", "overlap", "wrap")
     assert Options(prefilter=np.float32(0.5), zero_mean=0).as_dict()["prefilter"] == 0.5
 
 
 @pytest.mark.parametrize(
     ("options", "error", "match"),
     [
-        ({"boundary": "reflect"}, ValueError, "boundary must be one of 'overlap', 'wrap'"),
+        ({"boundary": "reflect"}, ValueError, "boundary must be one of 'auto', 'overlap', 'wrap'"),
         ({"prefilter": 1.5}, ValueError, "prefilter must be True, False or a strength"),
         ({"prefilter": "yes"}, TypeError, "prefilter must be True, False or a strength"),
         ({"upsample_factor": 0}, ValueError, "upsample_factor must be 'auto'"),

@@ -680,7 +680,7 @@ GOOD = np.random.default_rng(0).standard_normal((8, 8))
         ((GOOD, GOOD), {"upsample_factor": 2.5}, ValueError, "upsample_factor must be 'auto' or"),
         ((GOOD, GOOD), {"upsample_factor": "fast"}, ValueError, "upsample_factor must be"),
         ((GOOD, GOOD), {"upsample_factor": True}, TypeError, "upsample_factor must be 'auto' or"),
-        ((GOOD, GOOD), {"boundary": "reflect"}, ValueError, "boundary must be one of 'overlap'"),
+        ((GOOD, GOOD), {"boundary": "reflect"}, ValueError, "must be one of 'auto', 'overlap'"),
         ((GOOD, GOOD), {"boundary": None}, ValueError, "boundary must be one of"),
         ((GOOD, GOOD), {"max_shift": -1}, ValueError, "max_shift must be finite and >= 0"),
         ((GOOD, GOOD), {"max_shift": np.nan}, ValueError, "max_shift must be finite and >= 0"),
@@ -718,7 +718,7 @@ def test_registrar_rejects_bad_input():
         ({"order": 2.5}, ValueError, "order must be an integer from 0 to 5"),
         ({"order": True}, ValueError, "order must be an integer from 0 to 5"),
         ({"order": "cubic"}, ValueError, "order must be an integer from 0 to 5"),
-        ({"boundary": "nearest"}, ValueError, "boundary must be one of 'overlap', 'wrap'"),
+        ({"boundary": "nearest"}, ValueError, "boundary must be one of 'auto', 'overlap', 'wrap'"),
     ],
 )
 def test_apply_shift_rejects_bad_input(kwargs, error, match):

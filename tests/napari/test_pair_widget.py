@@ -58,7 +58,10 @@ def test_sample_pair_shifted_copy_and_delta_chi2_map(viewer, sample_widget, wait
     np.testing.assert_allclose(record["shift"], job.full_shift)
     assert record["reference"] == "extended reference"
     assert record["filter_strength"] == job.result.filter_strength
-    assert 0.0 <= record["filter_strength"] <= 1.0  # the default overlap mode filters
+    # The sample is periodic (the spec's images): the default "auto" takes the wrap
+    # model, which does not filter, and the record names the model used.
+    assert record["boundary"] == job.result.boundary == "wrap"
+    assert record["filter_strength"] is None
     # the copy overlays the reference: residual at the noise level, inside the overlap
     inner = (slice(20, -20), slice(20, -20))
     residual = np.asarray(copy.data)[inner] - reference.data[inner]

@@ -160,8 +160,9 @@ COMMON_TOOLTIPS = {
     "_auto_upsample": "Sample the Δχ² map finely enough to show the 1, 2 and 3 sigma regions. "
     "The chi2 shift and error do not depend on it.",
     "_upsample": "Samples per pixel of the Δχ² map (chi2) or of the peak search (dft).",
-    "_boundary": "overlap: compare the images only where they overlap (real images); "
-    "wrap: treat them as periodic.",
+    "_boundary": "auto: wrap when both images are shown to wrap (their opposite edges join "
+    "as smoothly as their interior), else overlap; overlap: compare the images only where "
+    "they overlap (real images); wrap: treat them as periodic.",
     "_rgb_channel": "RGB layers are registered on one channel or on their luminance.",
 }
 

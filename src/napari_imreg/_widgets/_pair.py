@@ -336,7 +336,10 @@ class PairRegistration:
     def _shifted_copy(self, job: PairJob) -> Any:
         layer = job.moving
         shift = job.full_shift
-        boundary = self.options.core.boundary
+        # The chi2 method's model ("auto" resolved); the others follow the option.
+        boundary = (
+            job.result.boundary if self.options.method == "chi2" else self.options.core.boundary
+        )
         if layer.multiscale:
             full = np.array(_spatial_shape(layer, layer.data[0].shape), dtype=float)
             out = []
@@ -511,7 +514,7 @@ def registration_record(job: PairJob, options: PairOptions) -> dict[str, Any]:
         "shift": tuple(float(v) for v in job.full_shift),
         "error": tuple(float(v) for v in job.full_error),
         "method": options.method,
-        "boundary": options.core.boundary,
+        "boundary": result.boundary if options.method == "chi2" else options.core.boundary,
         "mask": None if options.mask_layer is None else options.mask_layer.name,
         "noise": None if result.noise is None else float(result.noise),
         "filter_strength": result.filter_strength,

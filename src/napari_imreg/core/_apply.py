@@ -10,7 +10,8 @@ import scipy.ndimage
 
 from . import _fft
 from ._fourier import fourier_shift
-from ._options import BOUNDARIES, Boundary
+from ._options import BOUNDARY_CHOICES, BoundaryChoice
+from ._periodic import is_periodic
 from ._result import StackResult
 from ._stack import as_stack, check_axis, check_stack_shape, check_workers
 from ._stack_graph import axis_letters, frames_per_chunk
@@ -21,7 +22,7 @@ def apply_shift(
     image,
     shift,
     *,
-    boundary: Boundary = "overlap",
+    boundary: BoundaryChoice = "overlap",
     order: int = 3,
     fill_value: float = 0.0,
     threads: int | None = None,
@@ -35,10 +36,11 @@ def apply_shift(
     shift : float or sequence of float
         Translation in pixels, numpy axis order; a registration's ``shift``
         applied to the moving image overlays it on the reference.
-    boundary : {"overlap", "wrap"}
+    boundary : {"overlap", "wrap", "auto"}
         ``"wrap"``: exact Fourier shift of a periodic image. ``"overlap"``: spline
         interpolation of order ``order``; pixels that come from outside the image
-        are set to ``fill_value``.
+        are set to ``fill_value``. ``"auto"``: ``"wrap"`` when the image is shown to
+        wrap, as ``register``'s ``boundary="auto"`` decides on a reference.
     order : int
         Spline order for ``"overlap"`` (0-5).
     fill_value : float
@@ -61,9 +63,11 @@ def apply_shift(
     """
     array = as_image(image, "image")
     offsets = check_shift(shift, array.ndim)
-    check_choice(boundary, "boundary", BOUNDARIES)
+    check_choice(boundary, "boundary", BOUNDARY_CHOICES)
     if isinstance(order, bool) or order not in range(6):
         raise ValueError(f"order must be an integer from 0 to 5, got {order!r}.")
+    if boundary == "auto":
+        boundary = "wrap" if is_periodic(array) else "overlap"
     if array.dtype != np.float32:
         array = array.astype(np.float64)
     if boundary == "wrap":
@@ -78,7 +82,7 @@ def apply_shifts(
     shifts,
     *,
     axis: int = 0,
-    boundary: Boundary = "overlap",
+    boundary: BoundaryChoice = "overlap",
     order: int = 3,
     fill_value: float = 0.0,
     num_workers: int | None = None,
@@ -94,9 +98,11 @@ def apply_shifts(
         ``register_stack(...).shifts`` (or the :class:`StackResult` itself).
     axis : int
         The frame axis.
-    boundary : {"overlap", "wrap"}
+    boundary : {"overlap", "wrap", "auto"}
         ``"wrap"``: exact Fourier shift of periodic frames. ``"overlap"``: spline
         interpolation; pixels shifted in from outside get ``fill_value``.
+        ``"auto"``: ``"wrap"`` when the first frame is shown to wrap (as
+        ``register_stack``'s ``boundary="auto"`` decides on its reference).
     order : int
         Spline order (0-5) for ``"overlap"``.
     fill_value : float
@@ -132,9 +138,11 @@ def apply_shifts(
     check_stack_shape(tuple(moved.shape))
     frames, frame_shape = moved.shape[0], tuple(moved.shape[1:])
     ndim = len(frame_shape)
-    check_choice(boundary, "boundary", BOUNDARIES)
+    check_choice(boundary, "boundary", BOUNDARY_CHOICES)
     if isinstance(order, bool) or order not in range(6):
         raise ValueError(f"order must be an integer from 0 to 5, got {order!r}.")
+    if boundary == "auto":
+        boundary = "wrap" if frames and is_periodic(np.asarray(moved[0])) else "overlap"
     if isinstance(shifts, da.Array):
         if tuple(shifts.shape) != (frames, ndim):
             raise ValueError(

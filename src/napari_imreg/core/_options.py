@@ -18,8 +18,12 @@ import numpy as np
 from ._brightness import BRIGHTNESS_FITS, Brightness, check_brightness
 from ._validation import check_choice, check_prefilter, check_upsample_factor
 
+#: The two models of the image's edges (what a registration runs, and reports).
 Boundary = Literal["overlap", "wrap"]
 BOUNDARIES: tuple[str, ...] = get_args(Boundary)
+#: The ``boundary`` option: a model, or ``"auto"`` (chosen from the images).
+BoundaryChoice = Literal["auto", "overlap", "wrap"]
+BOUNDARY_CHOICES: tuple[str, ...] = get_args(BoundaryChoice)
 ErrorModel = Literal["residual", "fisher"]
 ERROR_MODELS: tuple[str, ...] = get_args(ErrorModel)
 
@@ -33,9 +37,12 @@ class Options:
     upsample_factor : int or "auto"
         Samples per pixel of the delta-chi2 map (the shift and error are continuous
         and do not depend on it). ``"auto"`` samples the 1, 2 and 3-sigma regions.
-    boundary : {"overlap", "wrap"}
+    boundary : {"auto", "overlap", "wrap"}
         ``"overlap"``: chi2 over the overlap only, for real images whose edges do
-        not wrap. ``"wrap"``: periodic images.
+        not wrap. ``"wrap"``: periodic images. ``"auto"`` (default): ``"wrap"``
+        when both images are shown to wrap (their opposite edges join as smoothly
+        as their interior rows), else ``"overlap"``; a stack decides once, on its
+        reference. The result's ``boundary`` says which was used.
     zero_mean : bool or None
         The older name of ``brightness``: True is ``"offset"``, False ``"none"``;
         None follows ``brightness``. After validation it says whether an offset
@@ -43,7 +50,7 @@ class Options:
     max_shift : float, sequence of float or None
         Largest shift searched per axis, in pixels (checked against the images'
         shape when they are known). None: a quarter of each axis for
-        ``"overlap"``, half for ``"wrap"``.
+        ``"overlap"``, half for ``"wrap"`` (the model used, with ``"auto"``).
     prefilter : bool or float
         ``"overlap"`` only: low-pass both images as strongly as the noise needs
         (True), at a fixed strength from 0 to 1, or not at all (False). See
@@ -66,11 +73,11 @@ class Options:
     >>> Options(boundary="wrap").boundary
     'wrap'
     >>> Options.choices()["boundary"]
-    ('overlap', 'wrap')
+    ('auto', 'overlap', 'wrap')
     """
 
     upsample_factor: int | Literal["auto"] = "auto"
-    boundary: Boundary = "overlap"
+    boundary: BoundaryChoice = "auto"
     zero_mean: bool | None = None
     max_shift: float | tuple[float, ...] | None = None
     prefilter: bool | float = True
@@ -90,7 +97,7 @@ class Options:
         object.__setattr__(self, "zero_mean", brightness != "none")
         checked = {
             "upsample_factor": check_upsample_factor(self.upsample_factor),
-            "boundary": check_choice(self.boundary, "boundary", BOUNDARIES),
+            "boundary": check_choice(self.boundary, "boundary", BOUNDARY_CHOICES),
             "prefilter": check_prefilter(self.prefilter),
             "threads": _check_threads(self.threads),
             "errors": check_choice(self.errors, "errors", ERROR_MODELS),
@@ -108,7 +115,7 @@ class Options:
     def choices() -> dict[str, tuple[Any, ...]]:
         """The options whose values come from a fixed list, and that list."""
         return {
-            "boundary": BOUNDARIES,
+            "boundary": BOUNDARY_CHOICES,
             "upsample_factor": ("auto",),
             "errors": ERROR_MODELS,
             "brightness": BRIGHTNESS_FITS,

@@ -11,8 +11,9 @@ import numpy as np
 from . import _fft
 from ._brightness import Brightness
 from ._engine import Engine
-from ._options import Boundary, ErrorModel, Options
+from ._options import BoundaryChoice, ErrorModel, Options
 from ._outliers import reject_outliers
+from ._periodic import is_discontinuous, is_periodic
 from ._prefilter import EdgeContent, filter_strength
 from ._prepare import check_mask, split_mask, unknown_pixels
 from ._result import RegistrationResult
@@ -50,13 +51,17 @@ class Registrar:
         Samples per pixel of the returned delta-chi2 map. The shift and its error
         are computed continuously and do not depend on it. ``"auto"`` samples the
         map finely enough to show the 1, 2 and 3-sigma regions.
-    boundary : {"overlap", "wrap"}
-        ``"overlap"`` (default) compares the images only where they overlap, as
-        real (non-periodic) images need; the correlations are zero-padded and the
+    boundary : {"auto", "overlap", "wrap"}
+        ``"overlap"`` compares the images only where they overlap, as real
+        (non-periodic) images need; the correlations are zero-padded and the
         weights taper smoothly to zero over the outer ``TAPER_WIDTH`` pixels (on
         axes of ``LONG_AXIS`` px or more, after a zero margin of 1/128 of the axis).
         ``"wrap"`` treats both images as periodic (what FFT registration usually
-        computes; exact for periodic data, biased for real images).
+        computes; exact for periodic data, biased for real images). ``"auto"``
+        (default) uses ``"wrap"`` when the reference and the moving image are both
+        shown to wrap (their opposite edges join as smoothly as their interior
+        rows; masked images never are), else ``"overlap"``: docs/how-it-works.md,
+        "Which boundary: auto". The result's ``boundary`` is the model used.
     zero_mean : bool, optional
         The older name of ``brightness``: True fits an offset (``"offset"``),
         False nothing (``"none"``).
@@ -104,7 +109,7 @@ class Registrar:
         reference_error=None,
         reference_mask=None,
         upsample_factor: int | Literal["auto"] = "auto",
-        boundary: Boundary = "overlap",
+        boundary: BoundaryChoice = "auto",
         zero_mean: bool | None = None,
         max_shift=None,
         prefilter: bool | float = True,
@@ -174,8 +179,18 @@ class Registrar:
             self._unit,
             "reference_error",
         )
-        #: The options, validated (see :class:`Options`).
+        # boundary="auto": the reference decides between "overlap" and "wrap" here;
+        # with "wrap", each moving image that is shown not to wrap takes an
+        # overlap twin of this registrar (_model_for).
+        self._auto = False
+        self._twin: Registrar | None = None
+        if options.boundary == "auto":
+            self._auto = mask is None and is_periodic(ref)
+            options = dataclasses.replace(options, boundary="wrap" if self._auto else "overlap")
+        #: The options, validated, with ``boundary="auto"`` resolved on the reference
+        #: (see :class:`Options`).
         self.options = options
+        #: The model of the edges: ``"overlap"`` or ``"wrap"``.
         self.boundary = options.boundary
         prefilter = options.prefilter
         #: What each engine is made from.
@@ -214,6 +229,8 @@ class Registrar:
         self._keep = bool(keep)
         for engine in self._engines.values():
             engine.keep_reference_spectra = self._keep
+        if self._twin is not None:
+            self._twin.keep_reference_spectra = self._keep
 
     def register(
         self, moving, *, error=None, mask=None, delta_chi2_map: bool = True
@@ -243,12 +260,13 @@ class Registrar:
         moving_error = in_unit(check_error(error, mov.shape, "error"), self._unit, "error")
         mask = check_mask(mask, mov.shape, "mask")
         mov = in_unit(mov, self._unit)
+        registrar = self._model_for(mov, mask)
         # BLAS on one thread for the whole call: a threaded OpenBLAS call wakes
         # spinning threads that slow what follows (see _fft.one_blas_thread).
         with _fft.one_blas_thread():
             if self.options.outliers:  # the outlier stage (issue 14) runs the registration
                 result = reject_outliers(
-                    self,
+                    registrar,
                     mov,
                     moving_error,
                     mask,
@@ -257,10 +275,28 @@ class Registrar:
                     saturation=self.options.saturation,
                 )
             else:
-                result = self._register(mov, moving_error, mask, delta_chi2_map)
+                result = registrar._register(mov, moving_error, mask, delta_chi2_map)
         if self._unit != 1.0:  # back to the images' units
             result = result.in_units(self._unit)
         return result
+
+    def _model_for(self, mov: np.ndarray, mask) -> Registrar:
+        """This registrar, or, when ``boundary="auto"`` chose "wrap" on the reference
+        and ``mov`` is masked or shown not to wrap, its "overlap" twin (made once, on
+        the reference in the core's units)."""
+        if not self._auto or (mask is None and not is_discontinuous(mov)):
+            return self
+        with self._lock:
+            if self._twin is None:
+                twin = Registrar._one_off(
+                    self._source,
+                    dataclasses.replace(self.options, boundary="overlap"),
+                    reference_error=self._inputs["reference_error"],
+                    reference_mask=self._inputs["reference_mask"],
+                )
+                twin.keep_reference_spectra = self._keep
+                self._twin = twin
+        return self._twin
 
     def _register(self, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
         unknown = self._inputs["reference_error"] is None and moving_error is None
@@ -344,7 +380,7 @@ def register(
     reference_error=None,
     mask=None,
     upsample_factor: int | Literal["auto"] = "auto",
-    boundary: Boundary = "overlap",
+    boundary: BoundaryChoice = "auto",
     zero_mean: bool | None = None,
     max_shift=None,
     prefilter: bool | float = True,
@@ -383,9 +419,11 @@ def register(
     upsample_factor : int or "auto"
         Samples per pixel of the returned delta-chi2 map (the shift and error are
         continuous and do not depend on it).
-    boundary : {"overlap", "wrap"}
-        ``"overlap"`` (default): non-periodic, chi2 over the overlap only, right
-        for real images whose edges do not wrap. ``"wrap"``: periodic images.
+    boundary : {"auto", "overlap", "wrap"}
+        ``"overlap"``: non-periodic, chi2 over the overlap only, right for real
+        images whose edges do not wrap. ``"wrap"``: periodic images. ``"auto"``
+        (default): ``"wrap"`` when both images are shown to wrap, else
+        ``"overlap"`` (see :class:`Registrar`); the result's ``boundary`` says which.
     zero_mean : bool, optional
         The older name of ``brightness``: True is ``"offset"``, False ``"none"``.
     max_shift : float or sequence of float, optional

@@ -63,7 +63,8 @@ class RegistrationResult:
     delta_chi2_coords : tuple of numpy.ndarray or None
         For each axis, the shift value of each sample of ``delta_chi2``.
     boundary : str
-        ``"overlap"`` or ``"wrap"``.
+        The model of the edges used, ``"overlap"`` or ``"wrap"``: with
+        ``boundary="auto"`` (the default), the one chosen for this pair.
     method : str
         The method that produced the result.
     filter_strength : float or None
@@ -177,7 +178,8 @@ class StackResult:
     axis : int
         The frame axis of the input stack.
     boundary : str
-        ``"overlap"`` or ``"wrap"``.
+        The model of the edges every frame was registered with, ``"overlap"`` or
+        ``"wrap"`` (with ``boundary="auto"``, the one chosen on the reference).
     """
 
     shifts: np.ndarray | da.Array

@@ -30,7 +30,8 @@ import numpy as np
 
 from . import _fft
 from ._brightness import Brightness
-from ._options import Boundary, ErrorModel, Options
+from ._options import BoundaryChoice, ErrorModel, Options
+from ._periodic import stack_options
 from ._prepare import check_mask
 from ._result import RegistrationResult, RegistrationWarning, StackResult
 from ._stack_driver import against_one, onto_previous
@@ -224,7 +225,7 @@ def register_stack(
     reference: int | ReferenceName | Any = 0,
     error=None,
     upsample_factor: int | Literal["auto"] = "auto",
-    boundary: Boundary = "overlap",
+    boundary: BoundaryChoice = "auto",
     zero_mean: bool | None = None,
     max_shift=None,
     prefilter: bool | float = True,
@@ -336,6 +337,8 @@ def register_stack(
         saturation=saturation,
         errors=errors,
     )
+    masked = masks is not None or reference_mask is not None
+    options = stack_options(options, moved, reference, masked=masked)
     workers = check_workers(num_workers)
 
     lazy = isinstance(array, da.Array)
@@ -375,7 +378,7 @@ def iter_register_stack(
     reference: int | ReferenceName | Any = 0,
     error=None,
     upsample_factor: int | Literal["auto"] = "auto",
-    boundary: Boundary = "overlap",
+    boundary: BoundaryChoice = "auto",
     zero_mean: bool | None = None,
     max_shift=None,
     prefilter: bool | float = True,
@@ -457,6 +460,8 @@ def iter_register_stack(
         saturation=saturation,
         errors=errors,
     )
+    masked = masks is not None or reference_mask is not None
+    options = stack_options(options, moved, reference, masked=masked)
     per_frame = _is_per_frame(noise_maps, moved.ndim)
     frame_masks = _FrameMasks(masks, reference_mask, moved.ndim)
     return _iterate(moved, reference, noise_maps, per_frame, frame_masks, options, workers)
