@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.ndimage
 
-__all__ = ["EdgeContent", "blend", "edge_scale", "filter_strength", "floor_noise"]
+__all__ = ["EdgeContent", "blend", "edge_scale", "filter_strength", "floor_checked", "floor_noise"]
 
 #: ``c_d`` of the model, per number of dimensions (more than 3 use the 3-D value).
 FLOOR_SCALE = {1: 10.0, 2: 2.2, 3: 1.2}
@@ -26,6 +26,9 @@ FLOOR_RESIDUE = {1: 0.075, 2: 0.018, 3: 0.006}
 FLOOR_TOLERANCE = 0.3
 #: The unfiltered floor falls as ``(1 - strength) ** FLOOR_DECAY``.
 FLOOR_DECAY = 1.6
+#: The full-strength answer replaces the chosen one when they differ by more than
+#: this many standard deviations of their difference on some axis.
+FLOOR_CHECK_SIGMA = 4.0
 #: Strengths are rounded up to a multiple of this.
 STRENGTH_STEP = 0.1
 #: Along each axis, the statistics read up to this many lines of the image.
@@ -141,3 +144,28 @@ def blend(kernels, strength: float) -> list[np.ndarray] | None:
         mixed[kernel.size // 2] += 1.0 - strength
         out.append(mixed)
     return out
+
+
+def floor_checked(result, full_strength):
+    """``result`` (a measurement at the strength the floor model chose), or the
+    full-strength measurement ``full_strength()`` when the two disagree by more than
+    :data:`FLOOR_CHECK_SIGMA` on some axis: the chosen strength's floor was larger
+    than the model said (real scenes alias more than the model's band-limited
+    images), and the full strength's floor is far below it.
+
+    The noise alone moves the two answers apart by ``sqrt(|var_full - var_chosen|)``
+    (the variance of the difference of two estimates of which one is the more
+    efficient, Hausman 1978), read from the errors each reports. A full strength
+    that cannot measure (too few pixels left by masks, or no signal) keeps ``result``.
+    """
+    if not result.measured:
+        return result
+    try:
+        full = full_strength()
+    except ValueError:  # the full filter's footprint leaves too few pixels (masks, NaN)
+        return result
+    if not full.measured:
+        return result
+    spread = np.sqrt(np.abs(np.square(full.error) - np.square(result.error)))
+    apart = np.abs(np.asarray(result.shift) - np.asarray(full.shift))
+    return full if np.any(apart > FLOOR_CHECK_SIGMA * spread) else result

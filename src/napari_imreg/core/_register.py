@@ -14,7 +14,7 @@ from ._engine import Engine
 from ._options import BoundaryChoice, ErrorModel, Options
 from ._outliers import reject_outliers
 from ._periodic import is_discontinuous, is_periodic
-from ._prefilter import EdgeContent, filter_strength
+from ._prefilter import EdgeContent, filter_strength, floor_checked
 from ._prepare import check_mask, split_mask, unknown_pixels
 from ._result import RegistrationResult
 from ._strength import floor_variance, reference_edge_scale, unknown_noise
@@ -75,6 +75,10 @@ class Registrar:
         number from 0 to 1 fixes the strength; ``False`` turns the filter off. The
         strength used is the result's ``filter_strength``, and the floor it leaves
         is added to the errors (docs/how-it-works.md, "The filter and its strength").
+        With ``errors="residual"``, a chosen strength below 1 is checked against the
+        full strength, whose answer is taken when the two disagree by more than 4
+        sigma (real scenes can alias more than the floor model says; "The floor
+        check").
     threads : int, optional
         FFT threads; default all cores for large images. Use 1 when registering
         many images in parallel.
@@ -311,16 +315,26 @@ class Registrar:
                 strength = filter_strength(scale, len(self.shape), estimated)
             else:
                 strength = filter_strength(scale, len(self.shape), noise_var)
-        return self._engine(strength).measure(
-            mov,
-            moving_error,
-            mask,
-            delta_chi2_map,
-            estimate=estimate,
-            noise_var=noise_var,
-            floor_var=floor_variance(self, scale, strength),
-            fitted=fitted if strength == 1.0 else None,
-        )
+
+        def at(level: float) -> RegistrationResult:
+            return self._engine(level).measure(
+                mov,
+                moving_error,
+                mask,
+                delta_chi2_map,
+                estimate=estimate,
+                noise_var=noise_var,
+                floor_var=floor_variance(self, scale, level),
+                fitted=fitted if level == 1.0 else None,
+            )
+
+        result = at(strength)
+        if self._strength is None and self.options.errors == "residual" and strength < 1.0:
+            # The floor model predicts the floor from the image's statistics; a real
+            # scene's aliasing can exceed it. The full-strength answer, whose floor is
+            # far lower, is the check (docs/how-it-works.md, "The floor check").
+            return floor_checked(result, lambda: at(1.0))
+        return result
 
     def _masked(self, reference_mask, *, source=None) -> Registrar:
         """A one-off Registrar of this one's options (outliers off) with
