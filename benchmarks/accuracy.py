@@ -186,8 +186,8 @@ def methods_for(kind: str) -> dict[str, Callable]:
         return {
             "ours wrap, error=None": _ours(boundary="wrap", with_error=False),
             "ours wrap, error map": _ours(boundary="wrap", with_error=True),
-            "ours overlap (default), error=None": _ours(boundary="overlap", with_error=False),
-            "ours overlap (default), error map": _ours(boundary="overlap", with_error=True),
+            "ours overlap, error=None": _ours(boundary="overlap", with_error=False),
+            "ours overlap, error map": _ours(boundary="overlap", with_error=True),
             **_filter_variants(),
             "chi2_shift, err=None": _chi2_shift(with_error=False),
             "chi2_shift, err map": _chi2_shift(with_error=True),
@@ -195,18 +195,16 @@ def methods_for(kind: str) -> dict[str, Callable]:
         }
     if kind == "crop":
         return {
-            "ours overlap (default), error=None": _ours(boundary="overlap", with_error=False),
-            "ours overlap (default), error map": _ours(boundary="overlap", with_error=True),
+            "ours default, error=None": _ours(boundary="auto", with_error=False),
+            "ours default, error map": _ours(boundary="auto", with_error=True),
             **_filter_variants(),
             "chi2_shift, err=None": _chi2_shift(with_error=False),
             "chi2_shift, err map": _chi2_shift(with_error=True),
             SKIMAGE_LABEL: _skimage,
         }
     return {
-        "ours overlap (default), error=None": _ours(boundary="overlap", with_error=False),
-        "ours overlap (default), both error maps": _ours(
-            boundary="overlap", with_error=True, both=True
-        ),
+        "ours default, error=None": _ours(boundary="auto", with_error=False),
+        "ours default, both error maps": _ours(boundary="auto", with_error=True, both=True),
         "chi2_shift, err=None": _chi2_shift(with_error=False),
         "chi2_shift, err map (√2 σ)": _chi2_shift(with_error=True, both=True),
         SKIMAGE_LABEL: _skimage,
@@ -440,9 +438,12 @@ def render_report(results, trials: int, command: str, elapsed: float, plot_name,
     lines += [
         "(*scatter worse than ref* is flagged above a ratio of 1.05; the ratio is paired on "
         "the same trials, so its noise is much smaller than that of each scatter. On the "
-        "periodic images, chi2_shift wraps, which is exact there, while the default "
-        "`overlap` mode gives no weight to the wrapped part and tapers the edges, so it uses "
-        "less of the image: `ours wrap` is the like-for-like comparison in those cases.)",
+        "periodic images, chi2_shift wraps, which is exact there, while the `overlap` mode "
+        "gives no weight to the wrapped part and tapers the edges, so it uses less of the "
+        "image: `ours wrap` is the like-for-like comparison in those cases, and it is what "
+        'the default `boundary="auto"` chooses on them (benchmarks/periodic_detection.py). '
+        'On the crops, `ours default` is `boundary="auto"`, which takes the overlap model '
+        "there.)",
         "",
     ]
     if plot_name:
@@ -502,8 +503,10 @@ def plot_pulls(results, path: Path) -> None:
         rows, columns, figsize=(4.2 * columns, 3.6 * rows), squeeze=False, sharex=True
     )
     styles = {
-        "ours overlap (default), error=None": ("C0", "-"),
-        "ours overlap (default), error map": ("C2", "-"),
+        "ours default, error=None": ("C0", "-"),
+        "ours default, error map": ("C2", "-"),
+        "ours overlap, error=None": ("C0", "--"),
+        "ours overlap, error map": ("C2", "--"),
         "chi2_shift, err map": ("C3", "-"),
     }
     bins = np.linspace(-4, 4, 33)
