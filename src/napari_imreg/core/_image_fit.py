@@ -415,7 +415,16 @@ def fit_image_shift(
         difference = _model_difference(difference, noise, pipeline)
     difference = difference[:, None]
     sandwich = sandwich[:ndim, :ndim]
-    if use_fourier:
+    if use_fourier and pipeline is not None and spline_chi2 - f_chi2 > margin:
+        # The data prefer the Fourier model clearly, i.e. they are close to band-
+        # limited: the pipeline's own error is calibrated there (docs/accuracy.md),
+        # and the sandwich of this module's Fourier residual (mirror-padded, no
+        # filter) would count its edge ringing; the bound |D| sqrt(margin / excess)
+        # is loose there (band-limited pulls 0.2-0.7): the pipeline's error stands alone.
+        noise = pipeline
+        sandwich = 0 * noise
+        model_cov = 0 * noise
+    elif use_fourier:
         # The Fourier answer's own residual, with the spline's Jacobian (the two
         # models' gradients agree to the spline's interpolation error).
         f_residual = ref - f_gain * fourier - f_offset
@@ -430,14 +439,6 @@ def fit_image_shift(
         model_cov = difference @ difference.T * (margin / excess)
     else:
         model_cov = difference @ difference.T
-    if use_fourier and pipeline is not None and spline_chi2 - f_chi2 > margin:
-        # The data prefer the Fourier model clearly, i.e. they are close to band-
-        # limited: the pipeline's own error is calibrated there (docs/accuracy.md),
-        # and the sandwich of this module's Fourier residual (mirror-padded, no
-        # filter) would count its edge ringing; the bound |D| sqrt(margin / excess)
-        # is loose there (band-limited pulls 0.2-0.7): the pipeline's error stands alone.
-        sandwich = 0 * noise
-        model_cov = 0 * noise
     # Each axis's error is at least the noise's, the sandwich's and the pipeline's
     # (the pipeline's noise error is calibrated where the noise dominates: its
     # filter's strength follows the noise, and the linearisation above is not).
