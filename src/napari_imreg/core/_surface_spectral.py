@@ -93,6 +93,19 @@ class Spectra:
         return self._w_x2
 
 
+def _filtered(cross, transfer, shape) -> Series | None:
+    """The cross term through the filter's per-axis ``transfer`` (None: no filter).
+    Only its curvature at the minimum is needed, for the error: single precision."""
+    if transfer is None:
+        return None
+    spectrum = cross.astype(np.complex64)
+    for axis, factor in enumerate(transfer):
+        spectrum *= factor.astype(np.float32).reshape(
+            [-1 if a == axis else 1 for a in range(cross.ndim)]
+        )
+    return Series(spectrum, shape)
+
+
 def _product(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """``first * conj(second)`` with a single new array."""
     out = np.conj(second)
@@ -190,15 +203,7 @@ def surface_from_spectra(
         cross = _product(ref.w_x, mov.w_x)
     for plane in nyquist:
         cross[plane] = 0.0
-    filtered_cross = None
-    if transfer is not None:
-        # Only its curvature at the minimum is needed, for the error: single precision.
-        spectrum = cross.astype(np.complex64)
-        for axis, factor in enumerate(transfer):
-            spectrum *= factor.astype(np.float32).reshape(
-                [-1 if a == axis else 1 for a in range(cross.ndim)]
-            )
-        filtered_cross = Series(spectrum, shape)
+    filtered_cross = _filtered(cross, transfer, shape)
     reference_part = None
     if mov.uniform and ref.uniform:
         residual = Series(cross, shape, scale=-2.0, constant=t1_constant + t3_constant)
@@ -298,14 +303,7 @@ def profiled_from_spectra(
     cross = _product(ref.w_x, mov.w_x)
     for plane in nyquist:
         cross[plane] = 0.0
-    filtered = None
-    if transfer is not None:
-        spectrum = cross.astype(np.complex64)
-        for axis, factor in enumerate(transfer):
-            spectrum *= factor.astype(np.float32).reshape(
-                [-1 if a == axis else 1 for a in range(cross.ndim)]
-            )
-        filtered = Series(spectrum, shape)
+    filtered = _filtered(cross, transfer, shape)
     sums = OverlapSums(
         w=_weight_term(ref, mov, shape),
         r=against(ref.w_x, mov, ref.sum_w_x, conjugate_own=False),
