@@ -35,6 +35,7 @@ import numbers
 import numpy as np
 
 from ._options import Options
+from ._significance import block_means
 
 #: Axes shorter than this are not tested (the image is then taken as not periodic).
 MIN_LENGTH = 16
@@ -203,14 +204,7 @@ def _mean_square(differences: np.ndarray) -> np.ndarray:
 def _halve(block: np.ndarray) -> np.ndarray:
     """Means of pairs of pixels along every axis but the first (an odd last pixel is
     dropped; an axis of one pixel stays)."""
-    for axis in range(1, block.ndim):
-        n = block.shape[axis] // 2 * 2
-        if n == 0:
-            continue
-        kept = np.take(block, np.arange(n), axis=axis)
-        shape = (*block.shape[:axis], n // 2, 2, *block.shape[axis + 1 :])
-        block = kept.reshape(shape).mean(axis=axis + 1)
-    return block
+    return block_means(block, (1, *(2 if n >= 2 else 1 for n in block.shape[1:])))
 
 
 def _log_location(values: np.ndarray) -> tuple[float, float]:

@@ -77,7 +77,7 @@ class Significance:
         return self.significant and not self.on_boundary
 
 
-def _bin(image, factors):
+def block_means(image, factors):
     """Block means of ``factors[axis]`` pixels along each axis (the remainder trimmed)."""
     trimmed = image[tuple(slice(0, n // f * f) for n, f in zip(image.shape, factors, strict=True))]
     shape = []
@@ -119,8 +119,8 @@ def _overlap_fraction(shape, lags):
 
 def _masked_bin(image, valid, factors):
     """Block means of the valid pixels, and the blocks at least half valid."""
-    counts = _bin(valid.astype(np.float64), factors)
-    sums = _bin(np.where(valid, image, 0.0), factors)
+    counts = block_means(valid.astype(np.float64), factors)
+    sums = block_means(np.where(valid, image, 0.0), factors)
     kept = counts >= 0.5
     return np.where(kept, sums / np.maximum(counts, 1e-300), 0.0), kept
 
@@ -272,7 +272,7 @@ def match_significance(
         moving, valid_m = _masked_bin(moving, valid[1], factors)
         valid = (valid_r, valid_m)
     elif binned:
-        reference, moving = _bin(reference, factors), _bin(moving, factors)
+        reference, moving = block_means(reference, factors), block_means(moving, factors)
     if binned:
         limit = limit / factors
         shift = None if shift is None else np.asarray(shift, dtype=np.float64) / factors
