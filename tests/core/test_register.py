@@ -899,3 +899,21 @@ def test_elongated_images_flag_a_shift_beyond_the_short_axis_window():
     with pytest.warns(RegistrationWarning, match="max_shift edge"):
         result = register(pair.reference, pair.moving, max_shift=(2, 100))
     assert not result.measured
+
+
+@pytest.mark.parametrize("rows", [2, 3])
+@pytest.mark.parametrize("prefilter", [True, 0.0])
+def test_overlap_mode_refuses_an_axis_under_four_pixels(rows, prefilter):
+    """The taper leaves no weight on 3 rows (this was a ZeroDivisionError); the message
+    names the axis and the way out, and the wrap mode still takes such images."""
+    pair = _elongated_pair((rows, 400), (0, -6), seed=6)
+    with pytest.raises(ValueError, match=f"axis 0 has {rows} pixel"):
+        register(pair.reference, pair.moving, boundary="overlap", prefilter=prefilter)
+    wrapped = register(pair.reference, pair.moving, boundary="wrap")
+    assert abs(wrapped.shift[1] - pair.shift[1]) < 0.05
+
+
+def test_a_colour_image_is_named_as_such():
+    reference, moving = make_crop_pair((48, 48), (1.0, 2.0), noise=0.05, seed=2)
+    with pytest.raises(ValueError, match="colour image"):
+        register(np.stack([reference] * 3, -1), np.stack([moving] * 3, -1), boundary="overlap")
