@@ -66,13 +66,64 @@ def _result(shift, error, measured=True):
     )
 
 
+def _deferred(quick, full=None):
+    """A full-strength measurement as ``floor_checked`` takes it: the result without
+    the residual stage, and the stage (counted)."""
+    runs = []
+
+    def finish():
+        runs.append(1)
+        return quick if full is None else full
+
+    return (lambda: (quick, finish)), runs
+
+
 def test_the_rule_is_a_hausman_test_at_the_threshold():
     chosen = _result([0.0, 0.0], [0.03, 0.03])
     # The difference's spread is sqrt(0.05**2 - 0.03**2) = 0.04 on each axis.
     near = _result([0.0, FLOOR_CHECK_SIGMA * 0.04 * 0.99], [0.05, 0.05])
     far = _result([0.0, FLOOR_CHECK_SIGMA * 0.04 * 1.01], [0.05, 0.05])
-    assert floor_checked(chosen, lambda: near) is chosen
-    assert floor_checked(chosen, lambda: far) is far
-    assert floor_checked(chosen, lambda: _result([5.0, 5.0], [0.05, 0.05], False)) is chosen
+    assert floor_checked(chosen, _deferred(near)[0]) is chosen
+    assert floor_checked(chosen, _deferred(far)[0]) is far
+    assert floor_checked(chosen, _deferred(_result([5.0, 5.0], [0.05, 0.05], False))[0]) is chosen
     unmeasured = _result([0.0, 0.0], [np.inf, np.inf], False)
-    assert floor_checked(unmeasured, lambda: far) is unmeasured
+    assert floor_checked(unmeasured, _deferred(far)[0]) is unmeasured
+
+
+def test_the_stage_runs_only_when_the_errors_without_it_cannot_decide():
+    chosen = _result([0.0, 0.0], [0.03, 0.03])
+    shift = [0.0, FLOOR_CHECK_SIGMA * 0.04 * 1.01]
+    # Beyond the threshold at the lower bound: the stage's larger errors keep the chosen.
+    probe, runs = _deferred(_result(shift, [0.05, 0.05]), _result(shift, [0.06, 0.06]))
+    assert floor_checked(chosen, probe) is chosen
+    assert runs == [1]
+    # Within it at the lower bound: within it at any larger error, no stage.
+    near = _result([0.0, FLOOR_CHECK_SIGMA * 0.04 * 0.99], [0.05, 0.05])
+    probe, runs = _deferred(near, _result(shift, [9.0, 9.0]))
+    assert floor_checked(chosen, probe) is chosen
+    assert runs == []
+    # A lower bound below the chosen error certifies nothing: the stage decides.
+    probe, runs = _deferred(_result([0.0, 0.0], [0.02, 0.02]), far := _result(shift, [0.05, 0.05]))
+    assert floor_checked(chosen, probe) is far
+    assert runs == [1]
+
+
+def test_the_check_decides_as_it_did_with_the_stage_always_run(monkeypatch):
+    """Every decision and result is the one the stage run at full strength gives."""
+    import napari_imreg.core._register as registration
+
+    def always_staged(result, full_strength):
+        full = full_strength()[1]()
+        return floor_checked(result, lambda: (full, lambda: full))
+
+    scenes = ("brick", "moon", "cell", "coffee")
+    pairs = list(_pairs(scenes, 8, 64, seed=7))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        checked = [register(p.reference, p.moving) for p in pairs]
+        monkeypatch.setattr(registration, "floor_checked", always_staged)
+        staged = [register(p.reference, p.moving) for p in pairs]
+    for a, b in zip(checked, staged, strict=True):
+        assert np.array_equal(a.shift, b.shift)
+        assert np.array_equal(a.error, b.error)
+        assert a.filter_strength == b.filter_strength

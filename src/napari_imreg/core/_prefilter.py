@@ -148,7 +148,7 @@ def blend(kernels, strength: float) -> list[np.ndarray] | None:
 
 def floor_checked(result, full_strength):
     """``result`` (a measurement at the strength the floor model chose), or the
-    full-strength measurement ``full_strength()`` when the two disagree by more than
+    full-strength measurement when the two disagree by more than
     :data:`FLOOR_CHECK_SIGMA` on some axis: the chosen strength's floor was larger
     than the model said (real scenes alias more than the model's band-limited
     images), and the full strength's floor is far below it.
@@ -157,15 +157,38 @@ def floor_checked(result, full_strength):
     (the variance of the difference of two estimates of which one is the more
     efficient, Hausman 1978), read from the errors each reports. A full strength
     that cannot measure (too few pixels left by masks, or no signal) keeps ``result``.
+
+    ``full_strength()`` returns the full-strength measurement without the residual
+    stage and a function that runs the stage on it (the same shift, errors at least
+    as large on every axis). The stage runs only when the errors without it do not
+    already certify that the two agree (see :func:`_agree`): the same decision.
     """
     if not result.measured:
         return result
     try:
-        full = full_strength()
+        quick, finish = full_strength()
     except ValueError:  # the full filter's footprint leaves too few pixels (masks, NaN)
         return result
+    # Unmeasured without the stage is unmeasured with it.
+    if not quick.measured or _agree(result, quick):
+        return result
+    full = finish()
     if not full.measured:
         return result
     spread = np.sqrt(np.abs(np.square(full.error) - np.square(result.error)))
     apart = np.abs(np.asarray(result.shift) - np.asarray(full.shift))
     return full if np.any(apart > FLOOR_CHECK_SIGMA * spread) else result
+
+
+def _agree(result, quick) -> bool:
+    """Whether ``result`` and every full-strength measurement whose errors are at
+    least ``quick``'s on each axis (and whose shift is ``quick``'s) are within
+    :data:`FLOOR_CHECK_SIGMA` of their difference's spread: where the full error
+    bound is at least the chosen one's, the spread ``sqrt(var_full - var_chosen)``
+    can only grow with the full error."""
+    bound = np.square(np.asarray(quick.error, dtype=np.float64))
+    chosen = np.square(np.asarray(result.error, dtype=np.float64))
+    if not np.all(bound >= chosen):
+        return False
+    apart = np.abs(np.asarray(result.shift) - np.asarray(quick.shift))
+    return bool(np.all(apart <= FLOOR_CHECK_SIGMA * np.sqrt(bound - chosen)))

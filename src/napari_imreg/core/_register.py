@@ -316,8 +316,8 @@ class Registrar:
             else:
                 strength = filter_strength(scale, len(self.shape), noise_var)
 
-        def at(level: float) -> RegistrationResult:
-            return self._engine(level).measure(
+        def at(level: float):  # the result without the residual stage, and the stage
+            return self._engine(level).measure_deferred(
                 mov,
                 moving_error,
                 mask,
@@ -328,7 +328,7 @@ class Registrar:
                 fitted=fitted if level == 1.0 else None,
             )
 
-        result = at(strength)
+        result = at(strength)[1]()
         if self._strength is None and self.options.errors == "residual" and strength < 1.0:
             # The floor model predicts the floor from the image's statistics; a real
             # scene's aliasing can exceed it. The full-strength answer, whose floor is
