@@ -161,7 +161,12 @@ class Engine:
         with _fft.one_blas_thread():
             return image, fit_minimum(self, image, None, estimate=None)
 
-    def measure(
+    def measure(self, mov: np.ndarray, moving_error, mask, delta_chi2_map: bool, **kwargs):
+        """Register the validated ``mov`` (see :meth:`Registrar.register`); the
+        keywords are :meth:`measure_deferred`'s."""
+        return self.measure_deferred(mov, moving_error, mask, delta_chi2_map, **kwargs)[1]()
+
+    def measure_deferred(
         self,
         mov: np.ndarray,
         moving_error,
@@ -173,7 +178,9 @@ class Engine:
         floor_var: float = 0.0,
         fitted: tuple[PreparedImage, Fit] | None = None,
     ):
-        """Register the validated ``mov`` (see :meth:`Registrar.register`).
+        """The registration of ``mov`` without the residual stage, and a function
+        that returns it with the stage (the same shift; errors at least as large on
+        every axis, since the stage floors them at these).
 
         ``estimate``: the shift from :meth:`binned_estimate` when the caller has it;
         ``noise_var``: the mean noise variance of the difference when errors are
@@ -185,7 +192,8 @@ class Engine:
             moving_error = modelled_error(moving_error, wrap=self.boundary == "wrap")
             image, fit = self._prepare(mov, moving_error, mask), None
             if image is None:
-                return self._no_information()
+                nothing = self._no_information()
+                return nothing, lambda: nothing
         else:
             image, fit = fitted
         # BLAS on one thread: threaded OpenBLAS spins long after each call and
@@ -217,16 +225,26 @@ class Engine:
         # Issue 13: is the minimum a measurement at all, and errors from the residual.
         significance = judge(self, image, fit.shift)
         covariance = unmeasured(significance, fit.shift, errors.covariance)
-        if significance.measured and self.errors == "residual" and np.all(np.isfinite(covariance)):
-            covariance = residual_errors(self, image, fit.shift, covariance, given_moving_error)
-        return self._result(
-            fit,
-            errors,
-            *delta,
-            covariance=covariance,
-            significance=significance,
-            moving_mean=image.mean,
-        )
+
+        def result(covariance) -> RegistrationResult:
+            return self._result(
+                fit,
+                errors,
+                *delta,
+                covariance=covariance,
+                significance=significance,
+                moving_mean=image.mean,
+            )
+
+        quick = result(covariance)
+
+        def finish() -> RegistrationResult:
+            stage = significance.measured and self.errors == "residual"
+            if not (stage and np.all(np.isfinite(covariance))):
+                return quick
+            return result(residual_errors(self, image, fit.shift, covariance, given_moving_error))
+
+        return quick, finish
 
     def _undiluted(self, errors: Errors, fit: Fit, moving_error) -> Errors:
         """The errors with the fitted gain's dilution by the moving noise undone.

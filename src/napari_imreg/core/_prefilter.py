@@ -146,26 +146,35 @@ def blend(kernels, strength: float) -> list[np.ndarray] | None:
     return out
 
 
-def floor_checked(result, full_strength):
-    """``result`` (a measurement at the strength the floor model chose), or the
-    full-strength measurement ``full_strength()`` when the two disagree by more than
-    :data:`FLOOR_CHECK_SIGMA` on some axis: the chosen strength's floor was larger
-    than the model said (real scenes alias more than the model's band-limited
-    images), and the full strength's floor is far below it.
+def floor_checked(chosen, full_strength):
+    """The measurement at the strength the floor model chose, or the full-strength
+    measurement when the two disagree by more than :data:`FLOOR_CHECK_SIGMA` on some
+    axis: the chosen strength's floor was larger than the model said (real scenes
+    alias more than the model's band-limited images), and the full strength's floor
+    is far below it.
 
-    The noise alone moves the two answers apart by ``sqrt(|var_full - var_chosen|)``
-    (the variance of the difference of two estimates of which one is the more
-    efficient, Hausman 1978), read from the errors each reports. A full strength
-    that cannot measure (too few pixels left by masks, or no signal) keeps ``result``.
+    ``chosen`` and ``full_strength()`` are each a measurement without the residual
+    stage and a function that runs the stage on it (the same shift). The test is
+    Hausman's (1978): without a floor, both estimate the same shift, and with one of
+    them the more efficient, the noise alone moves them apart by
+    ``sqrt(|var_full - var_chosen|)``, from the pipeline's errors, which are those
+    of the noise. The residual stage's errors would not do: they hold the models'
+    misfit, the floor itself, and so hide the difference the test looks for. The
+    stage then runs on the answer reported only. A full strength that cannot
+    measure (too few pixels left by masks, or no signal) keeps the chosen one.
     """
-    if not result.measured:
-        return result
+    quick, finish = chosen
+    if not quick.measured:
+        return finish()
     try:
-        full = full_strength()
+        full_quick, full_finish = full_strength()
     except ValueError:  # the full filter's footprint leaves too few pixels (masks, NaN)
-        return result
-    if not full.measured:
-        return result
-    spread = np.sqrt(np.abs(np.square(full.error) - np.square(result.error)))
-    apart = np.abs(np.asarray(result.shift) - np.asarray(full.shift))
-    return full if np.any(apart > FLOOR_CHECK_SIGMA * spread) else result
+        return finish()
+    if not full_quick.measured:
+        return finish()
+    spread = np.sqrt(np.abs(np.square(full_quick.error) - np.square(quick.error)))
+    apart = np.abs(np.asarray(quick.shift) - np.asarray(full_quick.shift))
+    if not np.any(apart > FLOOR_CHECK_SIGMA * spread):
+        return finish()
+    full = full_finish()
+    return full if full.measured else finish()

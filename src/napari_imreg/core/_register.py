@@ -316,8 +316,8 @@ class Registrar:
             else:
                 strength = filter_strength(scale, len(self.shape), noise_var)
 
-        def at(level: float) -> RegistrationResult:
-            return self._engine(level).measure(
+        def at(level: float):  # the result without the residual stage, and the stage
+            return self._engine(level).measure_deferred(
                 mov,
                 moving_error,
                 mask,
@@ -328,13 +328,13 @@ class Registrar:
                 fitted=fitted if level == 1.0 else None,
             )
 
-        result = at(strength)
+        measured = at(strength)
         if self._strength is None and self.options.errors == "residual" and strength < 1.0:
             # The floor model predicts the floor from the image's statistics; a real
             # scene's aliasing can exceed it. The full-strength answer, whose floor is
             # far lower, is the check (docs/how-it-works.md, "The floor check").
-            return floor_checked(result, lambda: at(1.0))
-        return result
+            return floor_checked(measured, lambda: at(1.0))
+        return measured[1]()
 
     def _masked(self, reference_mask, *, source=None) -> Registrar:
         """A one-off Registrar of this one's options (outliers off) with
