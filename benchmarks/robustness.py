@@ -65,6 +65,11 @@ def _ours(reference, moving):
     return result.shift, result.error
 
 
+def _tilt(reference, moving):
+    result = register(reference, moving, brightness="scale+offset+tilt", threads=1)
+    return result.shift, result.error
+
+
 def _skimage(reference, moving):
     from skimage.registration import phase_cross_correlation
 
@@ -82,6 +87,7 @@ def _chi2_shift(reference, moving):
 METHODS = {
     'ours, brightness="offset" (old default)': _offset,
     "ours (default)": _ours,
+    'ours, brightness="scale+offset+tilt"': _tilt,
     "skimage pcc(100)": _skimage,
     "chi2_shift 0.2.10": _chi2_shift,
 }
@@ -130,6 +136,7 @@ def stack_task(task):
     for label, options in (
         (next(iter(METHODS)), {"brightness": "offset"}),
         ("ours (default)", {}),
+        ('ours, brightness="scale+offset+tilt"', {"brightness": "scale+offset+tilt"}),
     ):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
