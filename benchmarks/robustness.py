@@ -7,6 +7,7 @@ the very same arrays:
 
 * ``register`` with ``brightness="offset"`` (the default before issue 14);
 * ``register`` with its defaults (``brightness="scale+offset"``, outliers clipped);
+* ``register`` with ``brightness="scale+offset+tilt"`` (a linear background too);
 * scikit-image ``phase_cross_correlation(upsample_factor=100)`` (no positional
   error: its pulls are not given);
 * image_registration 0.2.10 ``chi2_shift`` (defaults), whose ``(dx, dy)`` offset
@@ -65,6 +66,11 @@ def _ours(reference, moving):
     return result.shift, result.error
 
 
+def _tilt(reference, moving):
+    result = register(reference, moving, brightness="scale+offset+tilt", threads=1)
+    return result.shift, result.error
+
+
 def _skimage(reference, moving):
     from skimage.registration import phase_cross_correlation
 
@@ -82,6 +88,7 @@ def _chi2_shift(reference, moving):
 METHODS = {
     'ours, brightness="offset" (old default)': _offset,
     "ours (default)": _ours,
+    'ours, brightness="scale+offset+tilt"': _tilt,
     "skimage pcc(100)": _skimage,
     "chi2_shift 0.2.10": _chi2_shift,
 }
@@ -130,6 +137,7 @@ def stack_task(task):
     for label, options in (
         (next(iter(METHODS)), {"brightness": "offset"}),
         ("ours (default)", {}),
+        ('ours, brightness="scale+offset+tilt"', {"brightness": "scale+offset+tilt"}),
     ):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -234,6 +242,8 @@ def render(pair_table, stack_table, trials, command, elapsed, code, plot_name) -
         "",
         "**The methods.** *ours (default)*: `register(reference, moving)`; "
         '*ours, brightness="offset"*: the default before issue 14 (no gain fitted); '
+        '*ours, brightness="scale+offset+tilt"*: a linear background (one slope per axis) '
+        "fitted with the gain and offset; "
         "*skimage*: `phase_cross_correlation(upsample_factor=100)` (gives no positional error); "
         "*chi2_shift*: image_registration's, defaults (it wraps). *rms where all converged*: "
         "over the pairs of the case where every method is within 0.5 px on both axes (their "

@@ -24,7 +24,7 @@ from napari_imreg.core._brightness import (
     check_brightness,
     profiled_residual,
 )
-from napari_imreg.core._outliers import clip_residual, saturated, search_copy
+from napari_imreg.core._outliers import clip_residual, levelled, saturated, search_copy
 from napari_imreg.core._prepare import PreparedImage, overlap_taper
 from napari_imreg.core._surface_spectral import Spectra, profiled_from_spectra
 
@@ -293,6 +293,35 @@ def test_saturated_pairs_stay_within_their_errors(clean_rms, clean_pull):
     assert np.abs(pulls).max() <= 1.5 * clean_pull
     assert all(r.saturated > 0 for _, _, r in trials)
     assert all(abs(r.scale - 1 / 1.2) < 0.1 for _, _, r in trials)  # the unsaturated gain
+
+
+def test_levelling_makes_two_clipped_exposures_a_gain_apart():
+    """One detector's full well clips a scene and a 1.2x longer exposure of it: levelled
+    at the lower full well (in the reference's units), the pair is exactly a gain apart."""
+    scene = hostile_pairs.scene("camera")[200:264, 200:264].astype(np.float64)
+    well = float(np.quantile(scene, 0.95))
+    reference, moving = np.minimum(scene, well), np.minimum(1.2 * scene, well)
+    none = np.zeros(scene.shape, dtype=bool)
+    ref, mov, pixels = levelled(reference, moving, none, none, 1 / 1.2, 0.0)
+    np.testing.assert_allclose(ref, mov / 1.2, rtol=1e-12)
+    assert pixels == np.count_nonzero(ref >= well / 1.2) + np.count_nonzero(mov >= well)
+    assert reference.max() == well  # the inputs are untouched
+    # A binary pair whose plateaus look saturated, a gain apart already: left alone.
+    plateau = np.where(scene > well, 200.0, 10.0)
+    assert levelled(plateau, plateau / 2, none, none, 2.0, 0.0) is None
+    assert levelled(scene, 1.2 * scene, none, none, 1 / 1.2, 0.0) is None  # nothing clipped
+
+
+def test_saturated_pairs_by_default_keep_the_clean_accuracy(clean_rms, clean_pull):
+    """Both images clipped at one full well (1% of the reference's pixels), the moving
+    one a 1.2x longer exposure: levelled, not masked, the accuracy is the clean pair's
+    and the truth within the clean pairs' pulls."""
+    trials = _trials("saturation")
+    errors = np.array([e for e, _, _ in trials])
+    pulls = np.array([e / s for e, s, _ in trials])
+    assert float(np.sqrt(np.mean(errors**2))) <= 1.5 * clean_rms + 0.005
+    assert np.abs(pulls).max() <= max(4.0, clean_pull)
+    assert all(r.saturated > 0 for _, _, r in trials)
 
 
 def test_the_clean_pairs_are_accurate(clean_rms, clean_pull):

@@ -19,6 +19,14 @@ then a closed form in the six sums:
   ``rho`` the weighted correlation of the images over the overlap, at
   ``g = Crm / Cmm`` and ``c = (R - g M) / W``. The gain is held at zero or above
   (a contrast inversion is no match): where ``Crm < 0`` the residual is ``Crr``.
+* ``"scale+offset+tilt"``: the same with a linear background too,
+  ``R ~ g M' + c + t . x`` (``x`` the reference's pixel coordinates from its centre,
+  :func:`tilt_coordinates`). The centred sums are then those with the offset and
+  every coordinate projected out: the Gram matrix of ``(1, x_1, .., x_n, R, M')``
+  with the nuisances eliminated one by one (a Schur complement). Its entries are
+  the six sums and ``sum w x_i``, ``sum w x_i x_j``, ``sum w R x_i``, ``sum w M' x_i``:
+  again correlations of one side's weighted values with the other's weight
+  (:class:`TiltSums`), so the tilt costs more FFTs but no search.
 
 The fit costs no search: the whole-pixel search evaluates the closed form on the grids
 of the six sums, and Newton's method evaluates it on their values and derivatives at
@@ -44,13 +52,17 @@ __all__ = [
     "Jet",
     "OverlapSums",
     "ProfiledSurface",
+    "TiltSums",
     "check_brightness",
+    "detrended",
+    "fits_tilt",
     "fitted_count",
     "profiled_residual",
+    "tilt_coordinates",
 ]
 
-Brightness = Literal["scale+offset", "offset", "none"]
-BRIGHTNESS_FITS = ("scale+offset", "offset", "none")
+Brightness = Literal["scale+offset", "scale+offset+tilt", "offset", "none"]
+BRIGHTNESS_FITS = ("scale+offset", "scale+offset+tilt", "offset", "none")
 #: A centred moving power below this fraction of the reference's leaves the gain
 #: unconstrained (a flat moving overlap): no gain is fitted there.
 FLAT = 1e-12
@@ -89,9 +101,43 @@ def check_brightness(brightness, zero_mean=None) -> str:
     return brightness
 
 
-def fitted_count(brightness: str) -> int:
+def fits_tilt(brightness: str) -> bool:
+    """Whether ``brightness`` fits a linear background (one slope per axis)."""
+    return brightness == "scale+offset+tilt"
+
+
+def detrended(image: np.ndarray, valid=None) -> np.ndarray:
+    """``image`` less its weighted least-squares plane (offset and one slope per axis)
+    over the ``valid`` pixels (all when None), zero where not valid: a new array.
+
+    The significance test's view of an image when a tilt is fitted: a background
+    ramp is smooth, so left in it would lengthen the images' correlation and hide a
+    match the tilted chi2 measures well.
+    """
+    weight = np.ones(image.shape) if valid is None else np.asarray(valid, dtype=np.float64)
+    basis = [np.ones(image.shape)]
+    for axis, c in enumerate(tilt_coordinates(image.shape)):
+        basis.append(
+            np.broadcast_to(
+                c.reshape([-1 if a == axis else 1 for a in range(image.ndim)]), image.shape
+            )
+        )
+    gram = np.array([[float(np.sum(weight * u * v)) for v in basis] for u in basis])
+    target = np.array([float(np.sum(weight * u * image)) for u in basis])
+    solution = np.linalg.lstsq(gram, target, rcond=None)[0]
+    plane = sum(c * u for c, u in zip(solution, basis, strict=True))
+    return (image - plane) * weight
+
+
+def fitted_count(brightness: str, ndim: int) -> int:
     """How many brightness parameters a fit uses (for the degrees of freedom)."""
-    return {"scale+offset": 2, "offset": 1, "none": 0}[brightness]
+    return {"scale+offset": 2, "scale+offset+tilt": 2 + ndim, "offset": 1, "none": 0}[brightness]
+
+
+def tilt_coordinates(shape) -> list[np.ndarray]:
+    """Each axis's pixel coordinate from the image's centre, as a 1-D array: the
+    tilt's basis (a slope is per pixel; the offset is then the centre's level)."""
+    return [np.arange(n, dtype=np.float64) - (n - 1) / 2.0 for n in shape]
 
 
 class Jet:
@@ -157,9 +203,41 @@ class Jet:
 
 
 @dataclass(frozen=True)
+class TiltSums:
+    """The overlap sums a linear background adds, ``x`` the reference's coordinates:
+    ``w_x[i] = sum w x_i``, ``w_xx[k] = sum w x_i x_j`` (pairs ``i <= j`` in the order
+    of :func:`_pairs`), ``r_x[i] = sum w R x_i``, ``m_x[i] = sum w M' x_i``."""
+
+    w_x: tuple
+    w_xx: tuple
+    r_x: tuple
+    m_x: tuple
+
+    def terms(self) -> list:
+        return [*self.w_x, *self.w_xx, *self.r_x, *self.m_x]
+
+    def like(self, values) -> TiltSums:
+        """These sums' structure filled with ``values`` (as many, in :meth:`terms` order)."""
+        n = len(self.w_x)
+        cuts = np.cumsum([n, len(self.w_xx), n])
+        return TiltSums(
+            tuple(values[: cuts[0]]),
+            tuple(values[cuts[0] : cuts[1]]),
+            tuple(values[cuts[1] : cuts[2]]),
+            tuple(values[cuts[2] :]),
+        )
+
+
+def _pairs(ndim: int) -> list[tuple[int, int]]:
+    """The coordinate pairs ``i <= j`` of :attr:`TiltSums.w_xx`, in order."""
+    return [(i, j) for i in range(ndim) for j in range(i, ndim)]
+
+
+@dataclass(frozen=True)
 class OverlapSums:
     """The six weighted sums over the overlap at a shift (arrays over a grid of
-    shifts, floats, or :class:`Jet`); see the module docstring."""
+    shifts, floats, or :class:`Jet`), and a tilt's (None: no tilt); see the module
+    docstring."""
 
     w: object
     r: object
@@ -167,20 +245,68 @@ class OverlapSums:
     rr: object
     mm: object
     rm: object
+    tilt: TiltSums | None = None
+
+    def terms(self) -> list:
+        """Every sum, in a fixed order (the six, then the tilt's)."""
+        own = [self.w, self.r, self.m, self.rr, self.mm, self.rm]
+        return own if self.tilt is None else own + self.tilt.terms()
+
+    def like(self, values) -> OverlapSums:
+        """These sums' structure filled with ``values`` (in :meth:`terms` order)."""
+        tilt = None if self.tilt is None else self.tilt.like(values[6:])
+        return OverlapSums(*values[:6], tilt=tilt)
+
+
+def centred_sums(sums: OverlapSums) -> tuple:
+    """``Crr, Cmm, Crm``: the sums of ``R`` and ``M'`` with the offset (and the tilt's
+    coordinates) projected out, by eliminating each from their Gram matrix in turn."""
+    if sums.tilt is None:
+        w, r, m = sums.w, sums.r, sums.m
+        return sums.rr - r * r / w, sums.mm - m * m / w, sums.rm - r * m / w
+    t = sums.tilt
+    ndim = len(t.w_x)
+    nuisances = ["1", *(f"x{i}" for i in range(ndim))]
+
+    def key(u, v):
+        return (u, v) if u <= v else (v, u)
+
+    gram = {("1", "1"): sums.w, ("R", "R"): sums.rr, ("M", "M"): sums.mm, ("M", "R"): sums.rm}
+    gram[("1", "R")], gram[("1", "M")] = sums.r, sums.m
+    for i in range(ndim):
+        gram[("1", f"x{i}")] = t.w_x[i]
+        gram[("R", f"x{i}")], gram[("M", f"x{i}")] = t.r_x[i], t.m_x[i]
+    for (i, j), value in zip(_pairs(ndim), t.w_xx, strict=True):
+        gram[(f"x{i}", f"x{j}")] = value
+    left = [*nuisances, "R", "M"]
+    for k in nuisances:
+        left.remove(k)
+        pivot = gram[key(k, k)]
+        column = {u: gram[key(u, k)] for u in left}
+        for a, u in enumerate(left):
+            for v in left[a:]:
+                gram[key(u, v)] = gram[key(u, v)] - column[u] * column[v] / pivot
+    return gram[("R", "R")], gram[("M", "M")], gram[("M", "R")]
 
 
 @dataclass(frozen=True)
 class BrightnessFit:
     """The residual minimised over the fitted brightness, and the fit.
 
-    ``residual`` is ``min sum w (R - scale M' - offset)**2``; ``scale`` and
-    ``offset`` the gain and offset that reach it (1 and 0 where not fitted). Each
-    has the type of the sums (array, float or :class:`Jet`).
+    ``residual`` is ``min sum w (R - scale M' - offset - tilt . x)**2``; ``scale`` and
+    ``offset`` the gain and offset that reach it (1 and 0 where not fitted; the
+    offset None on grids and jets when a tilt is fitted: :meth:`ProfiledSurface.fit_at`
+    solves for it). Each has the type of the sums (array, float or :class:`Jet`).
+    ``spread`` is ``Crr``, the reference's residual power once the offset (and tilt)
+    are fitted to it alone; ``tilt`` the slope per pixel along each axis (only from
+    :meth:`ProfiledSurface.fit_at`).
     """
 
     residual: object
     scale: object
     offset: object
+    spread: object = None
+    tilt: tuple | None = None
 
 
 def _value(x):
@@ -227,23 +353,38 @@ def profiled_residual(sums: OverlapSums, brightness: str) -> BrightnessFit:
     if brightness == "offset":
         difference = r - m
         return BrightnessFit(rr - 2.0 * rm + mm - difference * difference / w, 1.0, difference / w)
-    if brightness != "scale+offset":
+    if brightness not in ("scale+offset", "scale+offset+tilt"):
         raise ValueError(f"brightness must be one of {BRIGHTNESS_FITS}, got {brightness!r}.")
-    crr = rr - r * r / w
-    cmm = mm - m * m / w
-    crm = rm - r * m / w
+    crr, cmm, crm = centred_sums(sums)
+    tilted = sums.tilt is not None
     if isinstance(crm, Jet) or isinstance(cmm, Jet):
         # One shift: the branch is the value's.
         if _value(crm) > 0 and _value(cmm) > FLAT * abs(_value(crr)):
             gain = crm / cmm
-            return BrightnessFit(crr - crm * gain, gain, (r - gain * m) / w)
-        return BrightnessFit(crr, 0.0, r / w)
+            offset = None if tilted else (r - gain * m) / w
+            return BrightnessFit(crr - crm * gain, gain, offset, crr)
+        return BrightnessFit(crr, 0.0, None if tilted else r / w, crr)
     with np.errstate(divide="ignore", invalid="ignore"):
         matched = (crm > 0) & (cmm > FLAT * np.abs(crr))
         gain = np.where(matched, crm / np.where(matched, cmm, 1.0), 0.0)
         residual = crr - gain * crm
-        offset = (r - gain * m) / w
-    return BrightnessFit(residual, gain, offset)
+        offset = None if tilted else (r - gain * m) / w
+    return BrightnessFit(residual, gain, offset, crr)
+
+
+def background_fit(sums: OverlapSums, gain: float) -> tuple[float, tuple]:
+    """The offset and per-pixel slopes of ``R - gain M'`` at one shift (floats): the
+    normal equations of the nuisances, solved."""
+    t = sums.tilt
+    ndim = len(t.w_x)
+    gram = np.empty((ndim + 1, ndim + 1))
+    gram[0, 0] = sums.w
+    gram[0, 1:] = gram[1:, 0] = t.w_x
+    for (i, j), value in zip(_pairs(ndim), t.w_xx, strict=True):
+        gram[1 + i, 1 + j] = gram[1 + j, 1 + i] = value
+    target = np.array([sums.r, *t.r_x]) - gain * np.array([sums.m, *t.m_x])
+    solution = np.linalg.lstsq(gram, target, rcond=None)[0]
+    return float(solution[0]), tuple(float(v) for v in solution[1:])
 
 
 class ProfiledSurface:
@@ -276,20 +417,19 @@ class ProfiledSurface:
     def for_search(self) -> ProfiledSurface:
         """This surface scoring ``1 - rho**2`` (scale fitted) for the whole-pixel search."""
         out = ProfiledSurface(self.sums, self.brightness, self.shape)
-        out.normalised = self.brightness == "scale+offset"
+        out.normalised = self.brightness != "offset" and self.brightness != "none"
         return out
 
     def _terms(self) -> list:
-        s = self.sums
-        return [s.w, s.r, s.m, s.rr, s.mm, s.rm]
+        return self.sums.terms()
 
     def _score(self, values) -> np.ndarray:
-        fit = profiled_residual(OverlapSums(*values), self.brightness)
-        w, r, rr = values[0], values[1], values[3]
         with np.errstate(divide="ignore", invalid="ignore"):
+            fit = profiled_residual(self.sums.like(values), self.brightness)
+            w = values[0]
             if self.normalised:
                 # A flat reference overlap correlates with nothing: 1 - rho**2 = 1.
-                divisor = rr - r * r / w
+                divisor = fit.spread
                 score = np.where(divisor > 0, fit.residual / divisor, 1.0)
             else:
                 score = fit.residual / w
@@ -309,30 +449,34 @@ class ProfiledSurface:
         orders = [(0,)] * len(positions)
         return self._score([term.tensor(positions, orders) for term in self._terms()])
 
-    def fit_at(self, point) -> BrightnessFit:
-        """The gain, offset and residual at one shift (floats)."""
+    def _sums_at(self, point) -> OverlapSums:
+        """Every sum at one shift (floats)."""
         orders = [(0,)] * len(point)
         at = [[p] for p in point]
-        values = [float(term.tensor(at, orders).reshape(-1)[0]) for term in self._terms()]
-        if not values[0] > 0:
-            return BrightnessFit(0.0, 1.0, 0.0)
-        fit = profiled_residual(OverlapSums(*values), self.brightness)
-        return BrightnessFit(
-            *(float(np.asarray(v)) for v in (fit.residual, fit.scale, fit.offset))
+        return self.sums.like(
+            [float(term.tensor(at, orders).reshape(-1)[0]) for term in self._terms()]
         )
+
+    def fit_at(self, point) -> BrightnessFit:
+        """The gain, offset (and tilt) and residual at one shift (floats)."""
+        sums = self._sums_at(point)
+        if not sums.w > 0:
+            return BrightnessFit(0.0, 1.0, 0.0)
+        fit = profiled_residual(sums, self.brightness)
+        residual, scale = float(np.asarray(fit.residual)), float(np.asarray(fit.scale))
+        if sums.tilt is None:
+            return BrightnessFit(residual, scale, float(np.asarray(fit.offset)))
+        offset, tilt = background_fit(sums, scale)
+        return BrightnessFit(residual, scale, offset, tilt=tilt)
 
     def dilution(self, point, variance: float) -> float:
         """The fitted gain over the true one at ``point``, for a moving noise of
         ``variance`` (as compared: filtered): ``a = 1 - W variance / Cmm``, the moving
         image's centred power ``Cmm = MM - M**2 / W`` holding its noise too. The
         residual's moving part is then ``g g_true variance = g**2 variance / a``."""
-        at = [[p] for p in point]
-        orders = [(0,)] * len(point)
-        w, m, mm = (
-            float(term.tensor(at, orders).reshape(-1)[0])
-            for term in (self.sums.w, self.sums.m, self.sums.mm)
-        )
-        spread = mm - m * m / w if w > 0 else 0.0
+        sums = self._sums_at(point)
+        w = sums.w
+        spread = centred_sums(sums)[1] if w > 0 else 0.0
         if not (spread > 0 and variance > 0):
             return 1.0
         return float(np.clip(1.0 - w * variance / spread, 0.05, 1.0))
@@ -345,7 +489,7 @@ class ProfiledSurface:
             ndim = len(point)
             out = (np.inf, np.zeros(ndim), np.zeros((ndim, ndim)))
         else:
-            f = profiled_residual(OverlapSums(*jets), self.brightness).residual / jets[0]
+            f = profiled_residual(self.sums.like(jets), self.brightness).residual / jets[0]
             out = (f.value, f.grad, f.hess)
         return (*out, None) if third else out
 

@@ -319,6 +319,7 @@ class Engine:
             brightness=self.brightness,
             scale=fit.scale_fit,
             offset=offset,
+            tilt=None if fit.tilt_fit is None else np.array(fit.tilt_fit),
         )
 
     def _no_information(self) -> RegistrationResult:

@@ -1,8 +1,9 @@
 """The image-space stage: least-squares refinement and errors from the residual.
 
 A stage that runs after the whole-pixel and sub-pixel search of :func:`register`.
-It fits ``reference(x) = gain * moving(x - shift) + offset`` in image space, by
-Gauss-Newton on (shift, gain, offset), with the moving image interpolated by a
+It fits ``reference(x) = gain * moving(x - shift) + offset`` (with ``tilt``, plus one
+slope per axis) in image space, by Gauss-Newton on (shift, gain, offset, slopes), with
+the moving image interpolated by a
 cubic B-spline (TurboReg's model) over the overlap. It then chooses between that
 model and the pipeline's Fourier model by their weighted residuals, and reports a
 covariance that holds what neither model can fit:
@@ -36,6 +37,7 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 
+from ._brightness import tilt_coordinates
 from ._spline_model import noise_gain, spline_jet, spline_model
 
 #: Gauss-Newton stops when no shift component moves by more than this (pixels).
@@ -257,8 +259,26 @@ def _grid_sums(values: np.ndarray, block: int) -> np.ndarray:
     return summed.sum(axis=tuple(range(1, 2 * ndim, 2)))
 
 
-def _fit_gain(model, reference, weight):
-    """Weighted linear fit ``reference = gain * model + offset``."""
+def _background(shape, tilt: bool) -> list[np.ndarray]:
+    """The background's basis: a constant, and with ``tilt`` each axis's pixel
+    coordinate from the centre (the pipeline's, :func:`tilt_coordinates`)."""
+    basis = [np.ones(shape)]
+    if tilt:
+        for axis, c in enumerate(tilt_coordinates(shape)):
+            view = c.reshape([-1 if a == axis else 1 for a in range(len(shape))])
+            basis.append(np.broadcast_to(view, shape))
+    return basis
+
+
+def _fit_gain(model, reference, weight, basis=None):
+    """Weighted linear fit ``reference = gain * model + background``: the gain, and the
+    fitted background (the offset, a float, when ``basis`` is the constant alone)."""
+    if basis is not None and len(basis) > 1:
+        columns = [model, *basis]
+        gram = np.array([[float(np.sum(weight * a * b)) for b in columns] for a in columns])
+        target = np.array([float(np.sum(weight * a * reference)) for a in columns])
+        solution = np.linalg.lstsq(gram, target, rcond=None)[0]
+        return solution[0], sum(c * b for c, b in zip(solution[1:], basis, strict=True))
     sw = weight.sum()
     mx = (weight * model).sum() / sw
     my = (weight * reference).sum() / sw
@@ -315,6 +335,7 @@ def fit_image_shift(
     covariance=None,
     robust: bool = False,
     block: int = BLOCK,
+    tilt: bool = False,
 ) -> ImageFit:
     """Refine a shift in image space and give it an error that holds the model's misfit.
 
@@ -348,6 +369,9 @@ def fit_image_shift(
         the threshold, and those are the pixels that carry the shift.
     block : int
         Block edge of the sandwich's clusters.
+    tilt : bool
+        Fit a linear background too (one slope per axis, the pipeline's
+        ``brightness="scale+offset+tilt"``): ``offset`` is then its mean level.
 
     Returns
     -------
@@ -373,18 +397,18 @@ def fit_image_shift(
     extra = np.ones(ref.shape) if weight is None else np.asarray(weight, dtype=np.float64)
 
     coefficients = ndimage.spline_filter(mov, order=3, mode="grid-wrap" if wrap else "mirror")
-    p = ndim + 2
-    shift, gain, huber = _gauss_newton(
-        coefficients, ref, start, extra, ref_var, mov_var, known=known, wrap=wrap, robust=robust
-    )
+    basis = _background(ref.shape, tilt)
+    p = ndim + 1 + len(basis)
+    flags = {"known": known, "wrap": wrap, "robust": robust, "basis": basis}
+    shift, gain, huber = _gauss_newton(coefficients, ref, start, extra, ref_var, mov_var, **flags)
     value, gradients, curvatures = spline_jet(coefficients, shift, wrap=wrap)
     overlap = _overlap_weight(ref.shape, shift, wrap=wrap) * extra
     variance = ref_var + gain**2 * mov_var if known else 1.0
     w = overlap / variance * huber
-    gain, offset = _fit_gain(value, ref, w)
+    gain, offset = _fit_gain(value, ref, w, basis)
     residual = ref - gain * value - offset
     jacobian, sandwich, hessian = _spline_covariances(
-        value, gradients, curvatures, residual, w, gain, block=block
+        value, gradients, curvatures, residual, w, gain, basis, block=block
     )
     chi2 = float(np.sum(w * residual**2))
     dof = float(np.sum(overlap > 0) - p)
@@ -394,7 +418,7 @@ def fit_image_shift(
 
     # The Fourier model at the pipeline's shift, on the same pixels and weights.
     fourier = _fourier_model(mov, start, wrap=wrap)
-    f_gain, f_offset = _fit_gain(fourier, ref, w)
+    f_gain, f_offset = _fit_gain(fourier, ref, w, basis)
     f_chi2 = float(np.sum(w * (ref - f_gain * fourier - f_offset) ** 2))
     # The spline's residual holds K(s) times the moving noise, the Fourier's about
     # once: compare them on the same footing.
@@ -451,7 +475,7 @@ def fit_image_shift(
         covariance=total,
         error=np.sqrt(np.diag(total)),
         gain=float(f_gain if use_fourier else gain),
-        offset=float((f_offset if use_fourier else offset) * scale),
+        offset=float(np.mean(f_offset if use_fourier else offset) * scale),
         model="fourier" if use_fourier else "spline",
         spline_shift=shift.copy(),
         noise_covariance=noise,
@@ -474,10 +498,10 @@ def covariance_envelope(first, second):
     return big + np.diag(np.maximum(np.diag(small) - np.diag(big), 0.0))
 
 
-def _spline_covariances(value, gradients, curvatures, residual, w, gain, *, block):
+def _spline_covariances(value, gradients, curvatures, residual, w, gain, basis, *, block):
     """The spline fit's Jacobian, sandwich and Hessian (the observed one where it is positive)."""
     ndim = value.ndim
-    jacobian = np.stack([-gain * g for g in gradients] + [value, np.ones_like(value)], -1)
+    jacobian = np.stack([-gain * g for g in gradients] + [value, *basis], -1)
     hessian = _gauss_newton_hessian(jacobian, w)
     observed = _observed_hessian(hessian, residual, w, gain, gradients, curvatures)
     if np.all(np.linalg.eigvalsh(observed[:ndim, :ndim]) > 0):
@@ -499,8 +523,11 @@ def _prefer_fourier(shift, spline_chi2, f_chi2, margin, noise, pipeline) -> bool
     return pipeline is not None and bool(np.trace(pipeline) < np.trace(noise))
 
 
-def _gauss_newton(coefficients, ref, start, extra, ref_var, mov_var, *, known, wrap, robust):
-    """Gauss-Newton on (shift, gain, offset) from ``start``: the shift, gain and Huber weights.
+def _gauss_newton(
+    coefficients, ref, start, extra, ref_var, mov_var, *, known, wrap, robust, basis
+):
+    """Gauss-Newton on (shift, gain, background) from ``start``: the shift, gain and
+    Huber weights (``basis``: the background's, see :func:`_background`).
 
     At low signal-to-noise its steps fall short by a constant factor (``J J^T``
     counts the moving image's noise as curvature) and the shift stops short of the
@@ -512,7 +539,7 @@ def _gauss_newton(coefficients, ref, start, extra, ref_var, mov_var, *, known, w
     """
     ndim = ref.ndim
     shift = start.copy()
-    p = ndim + 2
+    p = ndim + 1 + len(basis)
     gain, offset = 1.0, 0.0
     huber = np.ones(ref.shape)
     sigma = 1.0
@@ -521,14 +548,14 @@ def _gauss_newton(coefficients, ref, start, extra, ref_var, mov_var, *, known, w
         overlap = _overlap_weight(ref.shape, shift, wrap=wrap) * extra
         variance = ref_var + gain**2 * mov_var if known else 1.0
         base = overlap / variance
-        gain, offset = _fit_gain(value, ref, base * huber)
+        gain, offset = _fit_gain(value, ref, base * huber, basis)
         residual = ref - gain * value - offset
         w = base * huber
         sigma = np.sqrt(np.sum(w * residual**2) / max(np.sum(overlap > 0) - p, 1))
         if robust:
             huber = _huber(residual, base, max(sigma, 1.0) if known else sigma)
             w = base * huber
-        jacobian = np.stack([-gain * g for g in gradients] + [value, np.ones_like(value)], -1)
+        jacobian = np.stack([-gain * g for g in gradients] + [value, *basis], -1)
         hessian = _gauss_newton_hessian(jacobian, w)
         # Minimise chi2 - A K(s): the interpolated noise's variance K(s) depends on
         # the shift, and A = gain^2 sum w var_moving is the moving noise it scales.

@@ -62,11 +62,12 @@ class Options:
         what the interpolation model cannot fit (calibrated on real images, issue
         13). ``"fisher"``: the chi2 surface's curvature alone, faster, calibrated
         on band-limited images only. docs/how-it-works-errors.md.
-    brightness : {"scale+offset", "offset", "none"} or None
+    brightness : {"scale+offset", "scale+offset+tilt", "offset", "none"} or None
         What is fitted between the images, profiled out of chi2 at every shift
         (``reference ~ scale * moving + offset``): a gain and an offset (the
-        default, None with ``zero_mean`` None), an offset, or nothing. Given with
-        ``zero_mean``, the two must agree.
+        default, None with ``zero_mean`` None), those and a linear background
+        (``+ tilt . x``), an offset, or nothing. Given with ``zero_mean``, the two
+        must agree.
 
     Examples
     --------

@@ -29,6 +29,7 @@ class Fit:
     reference_power: float  # the reference's weighted mean square
     scale_fit: float | None = None  # the fitted brightness: reference ~ scale * moving + offset
     offset_fit: float | None = None
+    tilt_fit: tuple | None = None  # the fitted background's slope per pixel, per axis
     dilution: float = 1.0  # the fitted gain over the true one (the moving noise's share)
 
 
@@ -50,7 +51,7 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
         )
     shift, f_min, hessian, positive = refine_minimum(surface, start, guess=guess)
     weight = surface.weight_at(shift)
-    gain, offset = _brightness_at(engine, surface, shift)
+    gain, offset, tilt = _brightness_at(engine, surface, shift)
     # The moving image's noise in the reference's units (a noise map's weights
     # already hold it: see ``spectral_surface``).
     dilution = gain_dilution(engine, surface, shift, mov_var)
@@ -58,7 +59,7 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
 
     # chi2 = f * W * scale, in units where the filtered noise has unit variance.
     ndim = len(engine.shape)
-    fitted = ndim + fitted_count(engine.brightness)
+    fitted = ndim + fitted_count(engine.brightness, ndim)
     filtered = engine._variance_factor
     if unknown or not (ref_map or mov_map):
         pixels = weight
@@ -93,23 +94,25 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
         reference_power,
         gain if engine.brightness != "none" else None,
         offset,
+        tilt,
         dilution,
     )
 
 
-def _brightness_at(engine, surface, shift) -> tuple[float, float | None]:
-    """The fitted gain and offset at ``shift`` (gain 1 when none is fitted; offset
-    None when none is); the profiled surface keeps the gain for the errors."""
+def _brightness_at(engine, surface, shift) -> tuple[float, float | None, tuple | None]:
+    """The fitted gain, offset and tilt at ``shift`` (gain 1 when none is fitted;
+    offset and tilt None when not fitted); the profiled surface keeps the gain for
+    the errors."""
     if isinstance(surface, ProfiledSurface):
         fit = surface.fit_at(shift)
         surface.gain = float(fit.scale)
-        return float(fit.scale), float(fit.offset)
+        return float(fit.scale), float(fit.offset), fit.tilt
     if engine.brightness == "offset" and surface.offset is not None:
         at = [[p] for p in shift]
         orders = [(0,)] * len(shift)
         total = float(surface.offset.tensor(at, orders).reshape(-1)[0])
-        return 1.0, total / surface.weight_at(shift)
-    return 1.0, (0.0 if engine.brightness == "offset" else None)
+        return 1.0, total / surface.weight_at(shift), None
+    return 1.0, (0.0 if engine.brightness == "offset" else None), None
 
 
 def gain_dilution(engine, surface, point, mov_var) -> float:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _fft
+from ._brightness import fits_tilt
 from ._image_fit import covariance_envelope, fit_image_shift, variance_model
 
 #: Images with more pixels than this are fitted on a window of this many pixels.
@@ -115,6 +116,7 @@ def _residual_errors(engine, image, shift, covariance, moving_error) -> np.ndarr
             weight=weight,
             boundary=engine.boundary,
             covariance=covariance,
+            tilt=fits_tilt(engine.brightness),
         )
         # The pipeline's shift stays the answer: the stage gives its error. Where the
         # spline fits better, the model term |spline - pipeline|^2 covers the
@@ -152,6 +154,7 @@ def _residual_errors(engine, image, shift, covariance, moving_error) -> np.ndarr
         weight=weight,
         boundary="overlap",
         covariance=pipeline / share,
+        tilt=fits_tilt(engine.brightness),
     )
     return _scaled(fit, fraction, pipeline, share)
 

@@ -83,13 +83,19 @@ class RegistrationResult:
         image-space residual, issue 13) or ``"fisher"`` (the surface's curvature).
     brightness : str or None
         What the chi2 method fitted between the images (``"scale+offset"``,
-        ``"offset"``, ``"none"``); None for other methods.
+        ``"scale+offset+tilt"``, ``"offset"``, ``"none"``); None for other methods.
     scale : float or None
         The fitted gain, ``reference ~ scale * moving + offset`` over the overlap
         at the best shift (1 when only an offset is fitted; None when nothing is).
         A scale far from 1 tells of a changed exposure, gain or bleaching.
     offset : float or None
         The fitted offset, in the reference's units (None when none is fitted).
+        With a tilt, the background's level at the reference's centre.
+    tilt : numpy.ndarray or None
+        The fitted background's slope per pixel along each axis (numpy order), in
+        the reference's units: ``reference ~ scale * moving + offset + tilt . x``,
+        ``x`` the pixel coordinates from the reference's centre. None unless
+        ``brightness="scale+offset+tilt"``.
     clipped : int or None
         Pixels of both images set aside as outliers of the residual (hot pixels,
         cosmic rays); None when ``outliers`` is off or for other methods.
@@ -115,11 +121,12 @@ class RegistrationResult:
     brightness: str | None = None
     scale: float | None = None
     offset: float | None = None
+    tilt: np.ndarray | None = None
     clipped: int | None = None
     saturated: int | None = None
 
     def __post_init__(self):
-        for name in ("shift", "error", "covariance", "delta_chi2"):
+        for name in ("shift", "error", "covariance", "delta_chi2", "tilt"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         if self.delta_chi2_coords is not None:
             coords = tuple(_frozen(c) for c in self.delta_chi2_coords)
@@ -132,6 +139,7 @@ class RegistrationResult:
             self,
             noise=None if self.noise is None else self.noise * unit,
             offset=None if self.offset is None else self.offset * unit,
+            tilt=None if self.tilt is None else self.tilt * unit,
         )
 
     def __repr__(self) -> str:

@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 
 from . import _fft
-from ._brightness import OverlapSums, ProfiledSurface
+from ._brightness import OverlapSums, ProfiledSurface, fits_tilt
 from ._chi2 import Series, Surface, TermSum, parabolic_offset, whole_pixel_minimum
 from ._deltachi2 import MAP_HALF_WIDTH
 from ._filter import SHORT_AXIS
@@ -57,7 +57,8 @@ def cross_padding(shape, largest, tapers) -> tuple[int, ...]:
 def binned_search(engine, complete: bool, *, noise_maps: bool) -> bool:
     """Whether the whole-pixel search runs on binned images: overlap mode, large
     enough images, and weights that are the taper alone (nothing masked, no
-    noise maps); ``complete``: the moving image has no invalid pixel.
+    noise maps), no tilt fitted (its sums are not summed in image space);
+    ``complete``: the moving image has no invalid pixel.
 
     Images with an axis shorter than ``SHORT_AXIS`` keep the full surface: between
     pixels, the taper's terms and the cross term part on such axes
@@ -68,6 +69,7 @@ def binned_search(engine, complete: bool, *, noise_maps: bool) -> bool:
         and max(engine._binning) > 1
         and min(engine.shape) >= SHORT_AXIS
         and not noise_maps
+        and not fits_tilt(engine.brightness)
         and engine._reference_complete
         and complete
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _fft
-from ._brightness import OverlapSums, ProfiledSurface
+from ._brightness import OverlapSums, ProfiledSurface, TiltSums, fits_tilt, tilt_coordinates
 from ._chi2 import Series, Surface, outer_product, whole_pixel_minimum
 from ._filter import smooth
 from ._prepare import PreparedImage, materialize, move
@@ -24,6 +24,8 @@ class Spectra:
         self._padded = padded
         self._threads = threads
         self._w_x2 = None
+        self._weight = weight
+        self._moments = None
         self.keep = False
         self.w = None
         self.w_factors = None
@@ -82,7 +84,7 @@ class Spectra:
         if not self.keep:
             if self._sum_w_x is None:
                 self._sum_w_x = float(np.sum(self._weighted))
-            self._w_x2 = self._weighted = self._x = None
+            self._w_x2 = self._weighted = self._x = self._weight = None
 
     @property
     def w_x2(self) -> np.ndarray:
@@ -91,6 +93,32 @@ class Spectra:
                 self._weighted * self._x, s=self._padded, threads=self._threads
             )
         return self._w_x2
+
+    def moments(self) -> dict:
+        """The spectra a tilt needs, each with its total, computed once:
+        ``"w_x"``: F(w x_i), ``"w_xx"``: F(w x_i x_j) (``i <= j``), ``"w_x_x"``:
+        F(w X x_i), ``x`` the pixel coordinates from the image's centre."""
+        if self._moments is None:
+            shape = self._x.shape
+            weight = materialize(self._weight, shape)
+            coords = [
+                c.reshape([-1 if a == axis else 1 for a in range(len(shape))])
+                for axis, c in enumerate(tilt_coordinates(shape))
+            ]
+
+            def spectrum(values):
+                values = np.broadcast_to(values, shape)
+                return _fft.rfftn(values, s=self._padded, threads=self._threads), float(
+                    np.sum(values)
+                )
+
+            pairs = [(i, j) for i in range(len(shape)) for j in range(i, len(shape))]
+            self._moments = {
+                "w_x": [spectrum(weight * c) for c in coords],
+                "w_xx": [spectrum(weight * coords[i] * coords[j]) for i, j in pairs],
+                "w_x_x": [spectrum(self._weighted * c) for c in coords],
+            }
+        return self._moments
 
 
 def _filtered(cross, transfer, shape) -> Series | None:
@@ -298,6 +326,18 @@ def profiled_from_spectra(
     mm_total = mov.sum_w_x2 - (_energy(mov.w_x, nyquist, shape) if both_uniform else 0.0)
     rr = against(ref.w_x2, mov, rr_total, conjugate_own=False) if not mov.uniform else None
     mm = against(mov.w_x2, ref, mm_total, conjugate_own=True) if not ref.uniform else None
+    tilt = None
+    if fits_tilt(brightness):
+        # Each of the reference's moments against the moving weight, and its
+        # coordinates against the moving values.
+        moments = ref.moments()
+        tilt = TiltSums(
+            *(
+                tuple(against(f, mov, total, conjugate_own=False) for f, total in moments[key])
+                for key in ("w_x", "w_xx", "w_x_x")
+            ),
+            tuple(Series(_product(f, mov.w_x), shape) for f, _ in moments["w_x"]),
+        )
     ref.release_squares()
     mov.release_squares()
     cross = _product(ref.w_x, mov.w_x)
@@ -311,12 +351,13 @@ def profiled_from_spectra(
         rr=rr if rr is not None else Series(None, shape, constant=rr_total),
         mm=mm if mm is not None else Series(None, shape, constant=mm_total),
         rm=Series(cross, shape),
+        tilt=tilt,
     )
     return ProfiledSurface(sums, brightness, shape, filtered_cross=filtered)
 
 
 def full_surface(engine, ref_spec: Spectra, mov_spec: Spectra, *, split_noise=False):
-    if engine.brightness == "scale+offset":
+    if engine.brightness in ("scale+offset", "scale+offset+tilt"):
         return profiled_from_spectra(
             ref_spec,
             mov_spec,

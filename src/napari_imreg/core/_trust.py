@@ -11,22 +11,29 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._brightness import detrended, fits_tilt
 from ._result import warn_registration
 from ._significance import Significance, match_significance
 
 
 def judge(engine, image, shift) -> Significance:
     """The significance of the pipeline's ``shift`` between the engine's reference and
-    ``image`` (both prepared: filtered as the surface saw them, masked pixels zeroed).
+    ``image`` (both prepared: filtered as the surface saw them, masked pixels zeroed;
+    with a tilt fitted, each less its plane).
 
     When either has masked pixels, the test is told both images' valid pixels, so
     that it correlates and counts only those.
     """
     reference = engine._reference
     masked = reference.valid is not None or image.valid is not None
+    ref_data, mov_data = reference.data, image.data
+    if fits_tilt(engine.brightness):
+        # The fitted background is no common signal: each image without its plane.
+        ref_data = detrended(ref_data, _valid(reference))
+        mov_data = detrended(mov_data, _valid(image))
     return match_significance(
-        reference.data,
-        image.data,
+        ref_data,
+        mov_data,
         max_shift=engine._limits,
         boundary=engine.boundary,
         shift=shift,
