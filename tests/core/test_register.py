@@ -917,3 +917,21 @@ def test_a_colour_image_is_named_as_such():
     reference, moving = make_crop_pair((48, 48), (1.0, 2.0), noise=0.05, seed=2)
     with pytest.raises(ValueError, match="colour image"):
         register(np.stack([reference] * 3, -1), np.stack([moving] * 3, -1), boundary="overlap")
+
+
+def test_noise_windows_are_prepared_once_per_window():
+    """A Registrar keeps the engines of the reference windows the unknown noise is
+    measured on (a stack's frames share them): each holds its own window's pixels."""
+    from napari_imreg.core._register import KEPT_ENGINES
+
+    reference, _ = make_crop_pair((256, 256), (1.0, -2.0), noise=0.1, seed=8)
+    registrar = Registrar(reference)
+    windows = [(slice(96 + k, 160 + k), slice(90, 154)) for k in range(KEPT_ENGINES + 1)]
+    first = registrar._window_engine(windows[0])
+    assert registrar._window_engine(windows[0]) is first
+    for window in windows[1:]:
+        engine = registrar._window_engine(window)
+        assert engine is not first
+        np.testing.assert_array_equal(engine._source, reference[window] / registrar._unit)
+    # The oldest is dropped once more than KEPT_ENGINES windows were asked for.
+    assert registrar._window_engine(windows[0]) is not first

@@ -113,6 +113,40 @@ def test_array_reference_and_agreement_with_pair_registration():
     assert result.reference == "array"
 
 
+def _crops(frames: int, size: int, seed: int):
+    """A non-periodic stack: ``size``² crops of a larger scene, drifting, with noise."""
+    drift = _drift(frames, 2, seed=seed, step=1.5)
+    scene = make_extended(size + 128, seed=seed)
+    inner = slice(64, 64 + size)
+    shifted = [make_shifted(scene, d, noise=NOISE, seed=seed + 1 + i) for i, d in enumerate(drift)]
+    return drift, np.stack([frame[inner, inner] for frame in shifted])
+
+
+@pytest.mark.parametrize("how", ["threads", "dask", "iterator"])
+def test_default_mode_frames_equal_pair_registrations(how):
+    """The default mode (overlap chosen, noise unknown, binned search, noise windows,
+    outliers, residual errors): each frame's result is that of ``register(reference,
+    frame)``, whatever the reference's work kept between frames (issue 15)."""
+    drift, stack = _crops(5, 256, seed=21)
+    if how == "iterator":
+        results = [r for _, r in iter_register_stack(stack, num_workers=2)]
+        shifts, errors = [r.shift for r in results], [r.error for r in results]
+        assert {r.boundary for r in results[1:]} == {"overlap"}
+    else:
+        data = da.from_array(stack, chunks=(2, -1, -1)) if how == "dask" else stack
+        result = register_stack(data, num_workers=2)
+        shifts, errors = np.asarray(result.shifts), np.asarray(result.errors)
+        assert result.boundary == "overlap"
+    for index in range(1, len(stack)):
+        pair = register(stack[0], stack[index])
+        np.testing.assert_allclose(shifts[index], pair.shift, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(errors[index], pair.error, rtol=1e-12)
+        if how == "iterator":
+            ours, theirs = results[index].significance, pair.significance
+            assert (ours.z, ours.p_value, ours.n_eff) == (theirs.z, theirs.p_value, theirs.n_eff)
+    _assert_within(shifts, drift, errors, floor=0.02)
+
+
 def test_volumes():
     drift = _drift(4, 3, seed=5, step=0.8)
     _, stack = _stack((20, 24, 28), drift)

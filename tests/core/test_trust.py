@@ -123,3 +123,50 @@ def test_masked_pure_noise_registers_to_no_measurement_without_an_exception():
             result = register(reference, moving, mask=mask, max_shift=12, outliers=False)
         measured += result.measured
     assert measured <= 1  # the test's false-alarm probability is 1e-3 per pair
+
+
+@pytest.mark.parametrize(
+    ("shape", "boundary"),
+    [
+        ((64, 64), "overlap"),
+        ((256, 192), "overlap"),
+        ((256, 256), "wrap"),
+        ((40, 40, 40), "overlap"),
+    ],
+)
+def test_the_reference_share_gives_the_test_made_from_the_reference(shape, boundary):
+    """The reference's share, made once for a stack's frames, decides as the test that
+    bins and transforms the reference itself does: the same statistics, bit for bit."""
+    from napari_imreg.core._significance import ReferenceShare
+
+    truth = tuple([2.4, -1.7, 0.6][: len(shape)])
+    reference, moving = make_crop_pair(shape, truth, noise=0.3, seed=3)
+    share = ReferenceShare.of(reference, boundary=boundary)
+    rng = np.random.default_rng(4)
+    for other in (moving, rng.normal(size=shape)):  # a match, and pure noise
+        limit = [n // 4 for n in shape]
+        alone = match_significance(reference, other, max_shift=limit, boundary=boundary)
+        shared = match_significance(
+            reference, other, max_shift=limit, boundary=boundary, share=share
+        )
+        assert (shared.z, shared.p_value, shared.n_eff, shared.cell) == (
+            alone.z,
+            alone.p_value,
+            alone.n_eff,
+            alone.cell,
+        )
+        np.testing.assert_array_equal(shared.peak, alone.peak)
+    assert match_significance(
+        reference, moving, max_shift=limit, boundary=boundary, share=share
+    ).significant
+
+
+def test_a_share_of_another_reference_shape_or_boundary_is_refused():
+    from napari_imreg.core._significance import ReferenceShare
+
+    reference, moving = make_crop_pair((64, 64), (1.0, 2.0), noise=0.1, seed=5)
+    share = ReferenceShare.of(reference, boundary="overlap")
+    with pytest.raises(ValueError, match="share was made for"):
+        match_significance(reference, moving, max_shift=16, boundary="wrap", share=share)
+    with pytest.raises(ValueError, match="share was made for"):
+        match_significance(reference[:48], moving[:48], max_shift=12, share=share)

@@ -20,6 +20,7 @@ from ._prepare import PreparedImage, ignore_unknown_noise, modelled_error, overl
 from ._refine import Fit, fit_minimum
 from ._residual import residual_errors
 from ._result import RegistrationResult, warn_registration
+from ._significance import ReferenceShare
 from ._surface_binned import binning_factors
 from ._surface_spectral import Spectra
 from ._taper import Marginals
@@ -104,6 +105,11 @@ class Engine:
             name="reference",
             overlap=self.boundary == "overlap",
         )
+
+    @functools.cached_property
+    def _significance_share(self) -> ReferenceShare:
+        """The significance test's work on the (unmasked) reference, made once."""
+        return ReferenceShare.of(self._reference.data, boundary=self.boundary)
 
     @property
     def _smooth(self) -> bool:

@@ -218,6 +218,8 @@ class Registrar:
         if self.boundary == "wrap":
             self._strength = 0.0
         self._engines: dict[float, Engine] = {}
+        #: The noise windows' engines (see ``_window_engine``), the latest last.
+        self._windows: dict[tuple, Engine] = {}
         self._lock = threading.Lock()
         self._content: EdgeContent | None = None
         self.keep_reference_spectra = True
@@ -235,7 +237,7 @@ class Registrar:
     @keep_reference_spectra.setter
     def keep_reference_spectra(self, keep: bool) -> None:
         self._keep = bool(keep)
-        for engine in self._engines.values():
+        for engine in (*self._engines.values(), *self._windows.values()):
             engine.keep_reference_spectra = self._keep
         if self._twin is not None:
             self._twin.keep_reference_spectra = self._keep
@@ -370,6 +372,31 @@ class Registrar:
                 del self._engines[next(iter(self._engines))]
         if prepare:
             engine._reference  # noqa: B018 - prepared here, where its errors belong
+        return engine
+
+    def _window_engine(self, window: tuple[slice, ...]) -> Engine:
+        """The full-strength engine of the reference's pixels in ``window`` (slices),
+        unmasked and with no error given: the unknown noise is measured on it. The
+        latest few are kept, so a drifting stack's frames prepare each window once."""
+        key = tuple((part.start, part.stop) for part in window)
+        with self._lock:
+            engine = self._windows.pop(key, None)
+            if engine is None:
+                engine = Engine(
+                    self._source[window],
+                    **{
+                        **self._inputs,
+                        "reference_error": None,
+                        "reference_mask": None,
+                        "max_shift": None,
+                    },
+                    reference_complete=True,
+                    strength=1.0,
+                )
+                engine.keep_reference_spectra = self._keep
+            self._windows[key] = engine  # the most recent last
+            while len(self._windows) > KEPT_ENGINES:
+                del self._windows[next(iter(self._windows))]
         return engine
 
 

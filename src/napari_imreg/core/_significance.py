@@ -166,7 +166,40 @@ def _masked_correlation(ref, mov, valid_r, valid_m, shape, axes):
     return np.where(norm > 0, cross / np.where(norm > 0, norm, 1.0), 0.0), shared
 
 
-def _surface(reference, moving, wrap, limit, valid=None):
+@dataclass(frozen=True)
+class ReferenceShare:
+    """The test's work that depends on the reference alone, for unmasked images:
+    binned, centred, scaled to unit norm, transformed and squared once, then read by
+    :func:`match_significance` for every moving image (a stack's frames)."""
+
+    shape: tuple[int, ...]  # the reference's, before binning
+    wrap: bool
+    spectrum: np.ndarray
+    power: np.ndarray
+
+    @classmethod
+    def of(cls, reference, *, boundary: str = "overlap") -> ReferenceShare:
+        """``reference`` as :func:`match_significance` takes it (prepared)."""
+        reference = np.asarray(reference, dtype=np.float64)
+        wrap = boundary == "wrap"
+        factors = _test_binning(reference.shape)
+        binned = block_means(reference, factors) if factors.max() > 1 else reference
+        unit = _unit(binned, None)
+        spectrum = sp_fft.rfftn(
+            unit, _padded_shape(unit.shape, wrap), axes=tuple(range(unit.ndim))
+        )
+        power = np.abs(spectrum) ** 2
+        for array in (spectrum, power):
+            array.setflags(write=False)
+        return cls(reference.shape, wrap, spectrum, power)
+
+
+def _padded_shape(shape, wrap: bool) -> tuple[int, ...]:
+    """The correlation's grid: the images' own for wrap, else twice, to a fast length."""
+    return tuple(shape) if wrap else tuple(sp_fft.next_fast_len(2 * n, real=True) for n in shape)
+
+
+def _surface(reference, moving, wrap, limit, valid=None, share: ReferenceShare | None = None):
     """The z-score of the cross-correlation at every whole-pixel shift of the window.
 
     ``c(s) = sum r(x) m(x - s)`` of the zero-mean unit-norm images, over the
@@ -175,22 +208,28 @@ def _surface(reference, moving, wrap, limit, valid=None):
     the two power spectra without a transform. With ``valid`` (the two images'
     valid pixels), ``c(s)`` is the correlation coefficient over the ``n(s)`` pixels
     valid in both at ``s``, with its null variance ``S / n(s)``: the masked pixels
-    are neither samples nor a pattern. Returns the z-scores on the window, each
-    axis's lags, and ``S``.
+    are neither samples nor a pattern. With ``share`` (unmasked images only),
+    ``reference`` is not read: its binned spectrum is the share's. Returns the
+    z-scores on the window, each axis's lags, and ``S``.
     """
     valid_r, valid_m = (None, None) if valid is None else valid
-    ref, mov = _unit(reference, valid_r), _unit(moving, valid_m)
-    shape = ref.shape if wrap else tuple(sp_fft.next_fast_len(2 * n, real=True) for n in ref.shape)
-    axes = tuple(range(ref.ndim))
-    r_spec = sp_fft.rfftn(ref, shape, axes=axes)
+    mov = _unit(moving, valid_m)
+    shape = _padded_shape(mov.shape, wrap)
+    axes = tuple(range(mov.ndim))
+    if share is None:
+        ref = _unit(reference, valid_r)
+        r_spec = sp_fft.rfftn(ref, shape, axes=axes)
+        r_power = np.abs(r_spec) ** 2
+    else:
+        r_spec, r_power = share.spectrum, share.power
     m_spec = sp_fft.rfftn(mov, shape, axes=axes)
-    r_power, m_power = np.abs(r_spec) ** 2, np.abs(m_spec) ** 2
+    m_power = np.abs(m_spec) ** 2
     bartlett = _spectral_sum(r_power, m_power, shape[-1]) / float(np.prod(shape))
-    bartlett = max(bartlett, 1.0 / ref.size)
+    bartlett = max(bartlett, 1.0 / mov.size)
     # Only the window's lags: the rest of the padded correlation is never a candidate.
     lags = []
     for axis, n in enumerate(shape):
-        reach = int(min(np.floor(limit[axis]), n // 2 if wrap else ref.shape[axis] - 1))
+        reach = int(min(np.floor(limit[axis]), n // 2 if wrap else mov.shape[axis] - 1))
         lags.append(np.arange(-reach, reach + 1))
     at_lags = np.ix_(*[lag % n for lag, n in zip(lags, shape, strict=True)])
     if valid is not None:
@@ -202,10 +241,10 @@ def _surface(reference, moving, wrap, limit, valid=None):
         window = sp_fft.irfftn(r_spec * np.conj(m_spec), shape, axes=axes)[at_lags]
         fraction = np.ones(window.shape)
         if not wrap:
-            for axis, f in enumerate(_overlap_fraction(ref.shape, lags)):
+            for axis, f in enumerate(_overlap_fraction(mov.shape, lags)):
                 fraction = fraction * f.reshape([-1 if a == axis else 1 for a in axes])
         # raw / f is the correlation over the overlap.
-        correlation, samples, usable = window / fraction, ref.size * fraction, True
+        correlation, samples, usable = window / fraction, mov.size * fraction, True
     # Fisher's transform atanh makes the correlation Gaussian with std
     # sqrt(S / (N f)) under the null, also near |c| = 1.
     correlation = np.clip(correlation, -1 + 1e-12, 1 - 1e-12)
@@ -222,6 +261,7 @@ def match_significance(
     shift=None,
     alpha: float = FALSE_ALARM,
     valid=None,
+    share: ReferenceShare | None = None,
 ) -> Significance:
     """Test whether the best whole-pixel match is significant, and whether it is on the edge.
 
@@ -240,6 +280,10 @@ def match_significance(
     valid : pair of array_like of bool, optional
         The valid pixels of ``reference`` and of ``moving`` (masked pixels False),
         when some are not: the test then correlates and counts only those.
+    share : ReferenceShare, optional
+        ``ReferenceShare.of(reference, boundary=boundary)``, made once for many
+        moving images: the reference is then not binned and transformed again.
+        Used only without ``valid`` (masked images bin the reference with its mask).
 
     Returns
     -------
@@ -266,6 +310,13 @@ def match_significance(
     wrap = boundary == "wrap"
     limit = np.broadcast_to(np.asarray(max_shift, dtype=np.float64), (reference.ndim,))
     shape, full_limit = reference.shape, limit
+    if share is not None and (share.shape != shape or share.wrap != wrap):
+        raise ValueError(
+            f"share was made for a reference of shape {share.shape} with wrap={share.wrap}, "
+            f"not {shape} with boundary={boundary!r}."
+        )
+    if valid is not None:
+        share = None  # masked images bin the reference with its mask
     factors = _test_binning(reference.shape)
     binned = factors.max() > 1
     if binned and valid is not None:
@@ -273,11 +324,12 @@ def match_significance(
         moving, valid_m = _masked_bin(moving, valid[1], factors)
         valid = (valid_r, valid_m)
     elif binned:
-        reference, moving = block_means(reference, factors), block_means(moving, factors)
+        moving = block_means(moving, factors)
+        reference = None if share is not None else block_means(reference, factors)
     if binned:
         limit = limit / factors
         shift = None if shift is None else np.asarray(shift, dtype=np.float64) / factors
-    zmap, lags, cell = _surface(reference, moving, wrap, limit, valid)
+    zmap, lags, cell = _surface(reference, moving, wrap, limit, valid, share)
     grids = np.meshgrid(*lags, indexing="ij", sparse=True)
     index = np.unravel_index(np.argmax(zmap), zmap.shape)
     peak = np.array([lag[i] for lag, i in zip(lags, index, strict=True)], dtype=np.float64)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._engine import Engine
 from ._filter import SHORT_AXIS, smoothing_kernels
 from ._prefilter import EdgeContent, edge_scale, floor_noise
 from ._surface_binned import binned_estimate, binned_search
@@ -34,17 +33,7 @@ def unknown_noise(registrar, mov: np.ndarray, mask):
         estimate = binned_estimate(engine, mov)
         windows = noise_windows(registrar.shape, np.round(estimate).astype(int))
         if windows is not None:
-            window = Engine(
-                registrar._source[windows[0]],
-                **{
-                    **registrar._inputs,
-                    "reference_error": None,
-                    "reference_mask": None,
-                    "max_shift": None,
-                },
-                reference_complete=True,
-                strength=1.0,
-            ).fit_unknown_noise(mov[windows[1]])
+            window = registrar._window_engine(windows[0]).fit_unknown_noise(mov[windows[1]])
             if window is not None:
                 return window[1].noise ** 2, estimate, None
     fitted = registrar._engine(1.0).fit_unknown_noise(mov, mask)

@@ -22,7 +22,8 @@ def judge(engine, image, shift) -> Significance:
     with a tilt fitted, each less its plane).
 
     When either has masked pixels, the test is told both images' valid pixels, so
-    that it correlates and counts only those.
+    that it correlates and counts only those; else it reads the reference's share
+    the engine made once (``ReferenceShare``).
     """
     reference = engine._reference
     masked = reference.valid is not None or image.valid is not None
@@ -38,6 +39,7 @@ def judge(engine, image, shift) -> Significance:
         boundary=engine.boundary,
         shift=shift,
         valid=(_valid(reference), _valid(image)) if masked else None,
+        share=None if masked else engine._significance_share,
     )
 
 
