@@ -22,13 +22,14 @@ def judge(engine, image, shift) -> Significance:
     with a tilt fitted, each less its plane).
 
     When either has masked pixels, the test is told both images' valid pixels, so
-    that it correlates and counts only those; else it reads the reference's share
-    the engine made once (``ReferenceShare``).
+    that it correlates and counts only those; else, with no tilt fitted, it reads the
+    reference's share the engine made once (``ReferenceShare``).
     """
     reference = engine._reference
     masked = reference.valid is not None or image.valid is not None
     ref_data, mov_data = reference.data, image.data
-    if fits_tilt(engine.brightness):
+    tilted = fits_tilt(engine.brightness)
+    if tilted:
         # The fitted background is no common signal: each image without its plane.
         ref_data = detrended(ref_data, _valid(reference))
         mov_data = detrended(mov_data, _valid(image))
@@ -39,7 +40,8 @@ def judge(engine, image, shift) -> Significance:
         boundary=engine.boundary,
         shift=shift,
         valid=(_valid(reference), _valid(image)) if masked else None,
-        share=None if masked else engine._significance_share,
+        # The share is of the reference as prepared: not of it less its plane.
+        share=None if masked or tilted else engine._significance_share,
     )
 
 
