@@ -295,6 +295,7 @@ class Engine:
             brightness=self.brightness,
             scale=fit.scale_fit,
             offset=offset,
+            noise_error=errors.sigma,
         )
 
     def _no_information(self) -> RegistrationResult:

@@ -166,6 +166,14 @@ def floor_checked(result, full_strength):
         return result
     if not full.measured:
         return result
-    spread = np.sqrt(np.abs(np.square(full.error) - np.square(result.error)))
+    # The test asks whether the two differ by more than their noise: the errors
+    # without the model terms (those hold the very bias it looks for, and would
+    # hide it).
+    spread = np.sqrt(np.abs(np.square(_noise_error(full)) - np.square(_noise_error(result))))
     apart = np.abs(np.asarray(result.shift) - np.asarray(full.shift))
     return full if np.any(apart > FLOOR_CHECK_SIGMA * spread) else result
+
+
+def _noise_error(result):
+    """The result's error from the noise alone (its ``error`` when it has no other)."""
+    return result.error if result.noise_error is None else result.noise_error

@@ -95,6 +95,10 @@ class RegistrationResult:
         cosmic rays); None when ``outliers`` is off or for other methods.
     saturated : int or None
         Saturated pixels of both images set aside (None as for ``clipped``).
+    noise_error : numpy.ndarray or None
+        The surface's error from the noise alone, before the residual stage adds
+        what the models cannot fit (``error`` holds both; equal with
+        ``errors="fisher"``). The floor check compares two strengths by it.
     """
 
     shift: np.ndarray
@@ -117,9 +121,10 @@ class RegistrationResult:
     offset: float | None = None
     clipped: int | None = None
     saturated: int | None = None
+    noise_error: np.ndarray | None = None
 
     def __post_init__(self):
-        for name in ("shift", "error", "covariance", "delta_chi2"):
+        for name in ("shift", "error", "covariance", "delta_chi2", "noise_error"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         if self.delta_chi2_coords is not None:
             coords = tuple(_frozen(c) for c in self.delta_chi2_coords)
