@@ -309,9 +309,8 @@ def _moving_noise(gain, weight, moving_variance, sigma, known, share=1.0):
     :func:`pixel_noise` squared; ``share`` times the residual's variance ``sigma^2``
     caps it. Both are upper bounds that overestimate in different ways (the first
     from texture, the second from the model's misfit). ``share`` is the moving
-    image's part of the residual's noise: 1 bounds it whatever the reference's
-    noise; ``1 / (1 + K)`` when the two images are equally noisy, as
-    :func:`register` takes them to be when no noise is given.
+    image's part of the residual's noise (:func:`_moving_share`); 1 bounds it
+    whatever the reference's noise.
     """
     if known:
         return float(gain**2 * np.sum(weight * moving_variance))
