@@ -290,18 +290,6 @@ def pixel_noise(image) -> float:
     return float(np.median(np.abs(detail)) / 0.6745) if detail.size else 0.0
 
 
-def _moving_share(reference, moving_detail, k_spline):
-    """The moving image's share of the spline residual's noise ``var_ref + K g^2 var_mov``,
-    from each image's finest detail (``moving_detail``: the moving image's
-    :func:`pixel_noise` squared times the gain squared). Both details hold the
-    same scene's aliased content besides their noise, so their ratio splits the
-    noise: ``1 / (1 + K)`` for equally noisy images, ``1 / K`` beside a noiseless
-    reference."""
-    reference_detail = pixel_noise(reference) ** 2
-    total = reference_detail + k_spline * moving_detail
-    return moving_detail / total if total > 0 else 1.0
-
-
 def _moving_noise(gain, weight, moving_variance, sigma, known, share=1.0):
     """``A = gain^2 sum w var_moving``: the moving image's noise in the weighted residual.
 
@@ -413,12 +401,12 @@ def fit_image_shift(
     # The spline's residual holds K(s) times the moving noise, the Fourier's about
     # once: compare them on the same footing. With the noise estimated, the moving
     # image's share of the residual's noise bounds it: a single image's finest
-    # detail holds the aliased scene as well as the noise (1.0-5.7x the noise on
+    # detail holds the aliased scene as well as the noise (1.2-5x the noise on
     # binned real crops), and a correction too large tips the comparison to the
     # Fourier model, whose branch below then lets the pipeline's error stand alone.
     k_spline = noise_gain(shift)[0]
     sigma_all = np.sqrt(chi2 / max(dof, 1.0))
-    share = 1.0 if known else _moving_share(ref, gain**2 * float(mov_var), k_spline)
+    share = 1.0 / (1.0 + k_spline)
     spline_chi2 = chi2 + (1.0 - k_spline) * _moving_noise(
         gain, w, mov_var, sigma_all, known, share
     )
