@@ -290,19 +290,17 @@ def pixel_noise(image) -> float:
     return float(np.median(np.abs(detail)) / 0.6745) if detail.size else 0.0
 
 
-def _moving_noise(gain, weight, moving_variance, sigma, known, share=1.0):
+def _moving_noise(gain, weight, moving_variance, sigma, known):
     """``A = gain^2 sum w var_moving``: the moving image's noise in the weighted residual.
 
     With the noise estimated, ``moving_variance`` holds the moving image's
-    :func:`pixel_noise` squared; ``share`` times the residual's variance ``sigma^2``
-    caps it. Both are upper bounds that overestimate in different ways (the first
-    from texture, the second from the model's misfit). ``share`` is the moving
-    image's part of the residual's noise (:func:`_moving_share`); 1 bounds it
-    whatever the reference's noise.
+    :func:`pixel_noise` squared; the residual's variance ``sigma^2`` caps it. Both
+    are upper bounds that overestimate in different ways (the first from texture,
+    the second from the reference's noise and the model's misfit).
     """
     if known:
         return float(gain**2 * np.sum(weight * moving_variance))
-    return float(np.sum(weight) * min(share * sigma**2, gain**2 * float(moving_variance)))
+    return float(np.sum(weight) * min(sigma**2, gain**2 * float(moving_variance)))
 
 
 def fit_image_shift(
@@ -399,17 +397,10 @@ def fit_image_shift(
     f_gain, f_offset = _fit_gain(fourier, ref, w)
     f_chi2 = float(np.sum(w * (ref - f_gain * fourier - f_offset) ** 2))
     # The spline's residual holds K(s) times the moving noise, the Fourier's about
-    # once: compare them on the same footing. With the noise estimated, the moving
-    # image's share of the residual's noise bounds it: a single image's finest
-    # detail holds the aliased scene as well as the noise (1.2-5x the noise on
-    # binned real crops), and a correction too large tips the comparison to the
-    # Fourier model, whose branch below then lets the pipeline's error stand alone.
+    # once: compare them on the same footing.
     k_spline = noise_gain(shift)[0]
     sigma_all = np.sqrt(chi2 / max(dof, 1.0))
-    share = 1.0 / (1.0 + k_spline)
-    spline_chi2 = chi2 + (1.0 - k_spline) * _moving_noise(
-        gain, w, mov_var, sigma_all, known, share
-    )
+    spline_chi2 = chi2 + (1.0 - k_spline) * _moving_noise(gain, w, mov_var, sigma_all, known)
     # Prefer the Fourier model only when its residual is lower by more than three
     # times the noise in the difference of the two chi2 (2 sqrt(sum w delta^2 s2),
     # delta the models' difference): at low signal-to-noise the comparison is noise.
