@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 
 import numpy as np
 
 from . import _fft
-from ._brightness import ProfiledSurface
 from ._chi2 import outer_product
 from ._deltachi2 import delta_chi2_map as build_delta_chi2_map
-from ._errors import Errors, measure_errors
+from ._errors import Errors, measure_errors, undiluted
 from ._filter import filter_response, smoothing_kernels
 from ._options import Boundary
 from ._prefilter import blend
@@ -220,7 +218,9 @@ class Engine:
             errors = measure_errors(
                 self, image, moving_error, fit, noise_var=noise_var, floor_var=floor_var
             )
-            errors = self._undiluted(errors, fit, moving_error)
+            errors = undiluted(
+                errors, fit, moving_error, self._reference_error, self._variance_factor
+            )
             delta = (None, None, None)
             if delta_chi2_map:
                 scale = errors.scale / errors.calibration
@@ -251,44 +251,6 @@ class Engine:
             return result(residual_errors(self, image, fit.shift, covariance, given_moving_error))
 
         return quick, finish
-
-    def _undiluted(self, errors: Errors, fit: Fit, moving_error) -> Errors:
-        """The errors with the fitted gain's dilution by the moving noise undone.
-
-        The profiled estimate maximises the overlap's correlation, as the offset model
-        does, but its curvature carries the diluted gain ``a g_true``: with both images
-        noisy its covariance is ``(s_R + a r_M) / (a (s_R + r_M))`` times the truth
-        (``s_R`` the reference's noise, ``r_M`` the moving one's in the reference's
-        units). With no error given the noise is split in halves, and the factor is
-        ``2 / (1 + a)``.
-        """
-        if not isinstance(fit.surface, ProfiledSurface) or not np.all(np.isfinite(errors.sigma)):
-            return errors
-        gain = fit.scale_fit
-        if gain == 0:  # nothing in common (anticorrelated): no gain to undilute
-            return errors
-        if errors.noise is not None:
-            half = errors.noise**2 * self._variance_factor / (2.0 * gain**2)
-            dilution = 1.0 / (2.0 - fit.surface.dilution(fit.shift, half))
-            factor = (1.0 + dilution) / 2.0
-        else:
-            reference = (
-                0.0
-                if self._reference_error is None
-                else float(np.nanmean(np.square(self._reference_error)))
-            )
-            moving = 0.0 if moving_error is None else float(np.nanmean(np.square(moving_error)))
-            dilution = fit.dilution
-            spread = gain**2 * moving / dilution**2  # r_M with the true gain
-            if not reference + spread > 0:
-                return errors
-            factor = dilution * (reference + spread) / (reference + dilution * spread)
-        return dataclasses.replace(
-            errors,
-            covariance=errors.covariance * factor,
-            sigma=errors.sigma * np.sqrt(factor),
-            calibration=errors.calibration * factor,
-        )
 
     def _result(
         self,

@@ -5,11 +5,12 @@ See docs/how-it-works.md, "The error model".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from . import _fft
+from ._brightness import ProfiledSurface
 from ._chi2 import Surface, marginal_errors, outer_product
 from ._filter import filter_response
 from ._fourier import fourier_shift
@@ -233,3 +234,41 @@ def measure_errors(
     naive = np.diag(2.0 * np.linalg.inv(0.5 * (chi2_hessian + chi2_hessian.T)))
     calibration = float(np.exp(np.mean(np.log(np.diag(covariance) / naive))))
     return Errors(covariance, sigma, noise, scale, calibration)
+
+
+def undiluted(errors: Errors, fit: Fit, moving_error, reference_error, variance_factor) -> Errors:
+    """The errors with the fitted gain's dilution by the moving noise undone.
+
+    The profiled estimate maximises the overlap's correlation, as the offset model
+    does, but its curvature carries the diluted gain ``a g_true``: with both images
+    noisy its covariance is ``(s_R + a r_M) / (a (s_R + r_M))`` times the truth
+    (``s_R`` the reference's noise, ``r_M`` the moving one's in the reference's
+    units). With no error given the noise is split in halves, and the factor is
+    ``2 / (1 + a)``. ``variance_factor``: the filtered noise's variance per unit raw
+    noise variance.
+    """
+    if not isinstance(fit.surface, ProfiledSurface) or not np.all(np.isfinite(errors.sigma)):
+        return errors
+    gain = fit.scale_fit
+    if gain == 0:  # nothing in common (anticorrelated): no gain to undilute
+        return errors
+    if errors.noise is not None:
+        half = errors.noise**2 * variance_factor / (2.0 * gain**2)
+        dilution = 1.0 / (2.0 - fit.surface.dilution(fit.shift, half))
+        factor = (1.0 + dilution) / 2.0
+    else:
+        reference = (
+            0.0 if reference_error is None else float(np.nanmean(np.square(reference_error)))
+        )
+        moving = 0.0 if moving_error is None else float(np.nanmean(np.square(moving_error)))
+        dilution = fit.dilution
+        spread = gain**2 * moving / dilution**2  # r_M with the true gain
+        if not reference + spread > 0:
+            return errors
+        factor = dilution * (reference + spread) / (reference + dilution * spread)
+    return replace(
+        errors,
+        covariance=errors.covariance * factor,
+        sigma=errors.sigma * np.sqrt(factor),
+        calibration=errors.calibration * factor,
+    )
