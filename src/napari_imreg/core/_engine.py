@@ -23,7 +23,7 @@ from ._result import RegistrationResult, warn_registration
 from ._surface_binned import binning_factors
 from ._surface_spectral import Spectra
 from ._taper import Marginals
-from ._trust import judge, unmeasured
+from ._trust import judge, unmeasured, widened
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +213,7 @@ class Engine:
         covariance = unmeasured(significance, fit.shift, errors.covariance)
         if significance.measured and self.errors == "residual" and np.all(np.isfinite(covariance)):
             covariance = residual_errors(self, image, fit.shift, covariance, given_moving_error)
+        covariance = widened(significance, fit.shift, covariance)
         return self._result(
             fit,
             errors,

@@ -25,6 +25,8 @@ import numpy as np
 from scipy import fft as sp_fft
 from scipy import special
 
+from ._ambiguity import rival_test
+
 #: The best match is a measurement when its false-alarm probability is below this.
 FALSE_ALARM = 1e-3
 #: Larger images are binned to at most this many pixels per axis for the test: the
@@ -60,6 +62,17 @@ class Significance:
     on_boundary : bool
         The judged match's nearest whole pixel is the last one searched on some
         axis (not for an axis whose window spans the whole periodic image).
+    rival_z : float
+        By how many sigma of the noise the judged match beats its closest rival
+        minimum elsewhere in the window (:mod:`._ambiguity`); ``inf`` when there
+        is none, or when the test did not run (not significant, or on the edge).
+    rivals : numpy.ndarray or None
+        ``(k, ndim)``: the rival minima beyond the judged match's correlation cell
+        (other matches) that the noise cannot rule out (sign of :func:`register`);
+        empty when the judged match is a single measurement.
+    near_rivals : numpy.ndarray or None
+        As ``rivals``, the minima within the cell: the judged match's own minimum
+        is split in two, and its error must reach both.
     """
 
     significant: bool
@@ -70,11 +83,19 @@ class Significance:
     on_boundary: bool
     agrees: bool = True
     cell: float = 1.0
+    rival_z: float = np.inf
+    rivals: np.ndarray | None = None
+    near_rivals: np.ndarray | None = None
+
+    @property
+    def ambiguous(self) -> bool:
+        """Another match of the window is as good as the judged one, within the noise."""
+        return self.rivals is not None and len(self.rivals) > 0
 
     @property
     def measured(self) -> bool:
-        """The match judged is significant and inside the search window."""
-        return self.significant and not self.on_boundary
+        """The match judged is significant, inside the search window and unrivalled."""
+        return self.significant and not self.on_boundary and not self.ambiguous
 
 
 def block_means(image, factors):
@@ -176,7 +197,7 @@ def _surface(reference, moving, wrap, limit, valid=None):
     valid pixels), ``c(s)`` is the correlation coefficient over the ``n(s)`` pixels
     valid in both at ``s``, with its null variance ``S / n(s)``: the masked pixels
     are neither samples nor a pattern. Returns the z-scores on the window, each
-    axis's lags, and ``S``.
+    axis's lags, ``S``, and the two images centred and scaled as correlated.
     """
     valid_r, valid_m = (None, None) if valid is None else valid
     ref, mov = _unit(reference, valid_r), _unit(moving, valid_m)
@@ -210,7 +231,7 @@ def _surface(reference, moving, wrap, limit, valid=None):
     # sqrt(S / (N f)) under the null, also near |c| = 1.
     correlation = np.clip(correlation, -1 + 1e-12, 1 - 1e-12)
     z = np.arctanh(correlation) * np.sqrt(samples / bartlett)
-    return np.where(usable, z, 0.0), lags, bartlett
+    return np.where(usable, z, 0.0), lags, bartlett, (ref, mov)
 
 
 def match_significance(
@@ -276,7 +297,7 @@ def match_significance(
     if binned:
         limit = limit / factors
         shift = None if shift is None else np.asarray(shift, dtype=np.float64) / factors
-    zmap, lags, cell = _surface(reference, moving, wrap, limit, valid)
+    zmap, lags, cell, unit = _surface(reference, moving, wrap, limit, valid)
     grids = np.meshgrid(*lags, indexing="ij", sparse=True)
     index = np.unravel_index(np.argmax(zmap), zmap.shape)
     peak = np.array([lag[i] for lag, i in zip(lags, index, strict=True)], dtype=np.float64)
@@ -302,7 +323,16 @@ def match_significance(
         # true one may lie beyond it.
         if not spans and abs(judged[axis]) > np.floor(limit[axis]) - 0.5:
             on_edge = True
+    rival_z, rivals, near = np.inf, None, None
+    if p_value < alpha and not on_edge:
+        rivalry = rival_test(*unit, zmap, lags, judged, wrap=wrap, valid=valid, alpha=alpha)
+        beyond = np.any(np.abs(rivalry.rivals - judged) > reach, axis=1)
+        rival_z, rivals, near = rivalry.z, rivalry.rivals[beyond], rivalry.rivals[~beyond]
+        rivals, near = rivals * factors, near * factors
     return Significance(
+        rival_z=rival_z,
+        rivals=rivals,
+        near_rivals=near,
         agrees=agrees,
         cell=cell * float(np.prod(factors)),
         significant=p_value < alpha,
