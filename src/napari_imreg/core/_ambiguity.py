@@ -31,7 +31,10 @@ ruled out at the false-alarm probability ``alpha`` when ``z >= Q^-1(alpha)``.
 The judged minimum is a single measurement only when every rival is ruled out
 (an intersection-union test: each at level ``alpha``, no correction for their
 number). The rivals are the strongest local maxima of the correlation surface
-outside the judged minimum's neighbourhood, refined to sub-pixel by a parabola.
+beyond the judged minimum's own whole-pixel peak. Both minima are compared at
+their best in these images (Gauss-Newton from each, on Fourier-shifted copies,
+which keep white noise white at any sub-pixel shift): a minimum compared off its
+bottom would lose by its misplacement, not by the data.
 """
 
 from __future__ import annotations
@@ -95,8 +98,14 @@ def rival_test(reference, moving, zmap, lags, judged, *, wrap, valid, alpha) -> 
     """
     threshold = float(special.ndtri(1.0 - alpha))
     z_min, kept = np.inf, []
-    for rival in _rivals(zmap, lags, judged):
-        z = _paired_z(reference, moving, judged, rival, wrap, valid)
+    candidates = _rivals(zmap, lags, judged)
+    if candidates:
+        spectra = (sp_fft.rfftn(reference), sp_fft.rfftn(moving))
+        # Both at their best in these images: a minimum compared off its bottom loses.
+        judged = _refined(reference, spectra[1], judged, wrap)
+    for rival in candidates:
+        rival = _refined(reference, spectra[1], rival, wrap)
+        z = _paired_z(reference, moving, spectra, judged, rival, wrap, valid)
         z_min = min(z_min, z)
         if not z >= threshold:
             kept.append(rival)
@@ -122,10 +131,45 @@ def _rivals(zmap, lags, judged) -> list[np.ndarray]:
     return rivals
 
 
-def _moved(image, shift, wrap):
-    """``image(x - shift)`` by cubic splines (periodic when ``wrap``)."""
-    mode = "grid-wrap" if wrap else "nearest"
-    return scipy.ndimage.shift(image, shift, order=3, mode=mode)
+def _moved(spectrum, shape, shift, axis=None) -> np.ndarray:
+    """``image(x - shift)`` from the image's ``rfftn`` spectrum (a Fourier shift, which
+    keeps white noise white at any sub-pixel shift), or its derivative along ``axis``.
+
+    The shift wraps around; :func:`_inside` keeps only the pixels that did not."""
+    factor = np.ones(())
+    for a, n in enumerate(shape):
+        k = sp_fft.rfftfreq(n) if a == len(shape) - 1 else sp_fft.fftfreq(n)
+        term = np.exp(-2j * np.pi * k * shift[a])
+        if a == axis:
+            term = term * (2j * np.pi * k) * (np.abs(k) < 0.5)  # no derivative at Nyquist
+        factor = factor[..., None] * term if factor.ndim else term
+    return sp_fft.irfftn(spectrum * factor, shape)
+
+
+def _refined(reference, spectrum, start, wrap, steps: int = 4) -> np.ndarray:
+    """The chi2 minimum ``sum (r - g m(x - s))**2`` near ``start`` (within a pixel), by
+    Gauss-Newton steps on the moving image's spectrum."""
+    shape, ndim = reference.shape, reference.ndim
+    start = np.asarray(start, dtype=np.float64)
+    shift = start.copy()
+    for _ in range(steps):
+        moved = _moved(spectrum, shape, shift)
+        inside = _inside(shape, (shift,), wrap)
+        power = float(np.sum(moved[inside] ** 2))
+        gain = float(np.sum(reference[inside] * moved[inside])) / power if power > 0 else 0.0
+        if not gain > 0:
+            break
+        residual = (reference - gain * moved)[inside]
+        # d m(x - s) / ds = -grad m (x - s)
+        slopes = np.stack([-gain * _moved(spectrum, shape, shift, a)[inside] for a in range(ndim)])
+        normal = slopes @ slopes.T
+        if not np.all(np.isfinite(normal)) or np.linalg.det(normal) <= 0:
+            break
+        step = np.clip(np.linalg.solve(normal, slopes @ residual), -0.5, 0.5)
+        shift = np.clip(shift + step, start - 1.0, start + 1.0)
+        if np.max(np.abs(step)) < 1e-2:  # far below what separates two minima
+            break
+    return shift
 
 
 def _inside(shape, shifts, wrap) -> np.ndarray:
@@ -152,19 +196,25 @@ def _valid_after(valid, shifts, wrap) -> np.ndarray:
     return kept
 
 
-def _paired_z(reference, moving, first, second, wrap, valid) -> float:
+def _paired_z(reference, moving, spectra, first, second, wrap, valid) -> float:
     """``delta / sqrt(var(delta))`` of ``first`` against ``second`` (see the module)."""
-    delta, variance = paired_difference(reference, moving, first, second, wrap=wrap, valid=valid)
+    delta, variance = paired_difference(
+        reference, moving, first, second, wrap=wrap, valid=valid, spectra=spectra
+    )
     if not variance > 0:
         return np.inf if delta > 0 else -np.inf
     return delta / np.sqrt(variance)
 
 
-def paired_difference(reference, moving, first, second, *, wrap, valid=None):
+def paired_difference(reference, moving, first, second, *, wrap, valid=None, spectra=None):
     """``chi2(second) - chi2(first)`` and its variance from the residual (see the module);
-    ``(-inf, 0)`` when the two shifts share no pixels to compare them on."""
-    m1, m2 = _moved(moving, first, wrap), _moved(moving, second, wrap)
-    r1, r2 = _moved(reference, -first, wrap), _moved(reference, -second, wrap)
+    ``(-inf, 0)`` when the two shifts share no pixels to compare them on. ``spectra``:
+    the two images' ``rfftn``, when the caller has them."""
+    if spectra is None:
+        spectra = (sp_fft.rfftn(reference), sp_fft.rfftn(moving))
+    shape = reference.shape
+    m1, m2 = (_moved(spectra[1], shape, s) for s in (first, second))
+    r1, r2 = (_moved(spectra[0], shape, -s) for s in (first, second))
     on_ref = _inside(reference.shape, (first, second), wrap)
     on_mov = _inside(moving.shape, (-first, -second), wrap)
     if valid is not None:
@@ -183,14 +233,17 @@ def paired_difference(reference, moving, first, second, *, wrap, valid=None):
     delta = float(np.sum(difference**2) + 2.0 * np.sum(residual * difference))
     residual[on_ref] -= residual[on_ref].mean()
     reverse = np.where(on_mov, r1 - r2, 0.0)
-    shape = reference.shape
     if not wrap:  # padded: the lags do not wrap around
-        shape = tuple(sp_fft.next_fast_len(2 * n) for n in shape)
-    axes = tuple(range(reference.ndim))
-    power_e = np.abs(sp_fft.fftn(residual, shape, axes=axes)) ** 2
-    power_d = np.abs(sp_fft.fftn(difference, shape, axes=axes)) ** 2
-    power_r = np.abs(sp_fft.fftn(reverse, shape, axes=axes)) ** 2
-    # sum_lag C_e(lag) A(lag) = sum_k |E_k|^2 |A_k|^2 / (count * size), by Parseval;
-    # half of C_e is each image's: 4 * (1/2) * (A_D + A_R).
-    variance = 2.0 * float(np.sum(power_e * (power_d + power_r))) / (count * np.prod(shape))
-    return delta, variance
+        shape = tuple(sp_fft.next_fast_len(2 * n, real=True) for n in shape)
+    power_e, power_d, power_r = (
+        np.abs(sp_fft.rfftn(image, shape)) ** 2 for image in (residual, difference, reverse)
+    )
+    # sum_lag C_e(lag) A(lag) = sum_k |E_k|^2 |A_k|^2 / (count * size), by Parseval
+    # over the full spectrum (each half-spectrum column but the first and the
+    # Nyquist stands for two); half of C_e is each image's: 4 * (1/2) * (A_D + A_R).
+    twice = np.full(power_e.shape[-1], 2.0)
+    twice[0] = 1.0
+    if shape[-1] % 2 == 0:
+        twice[-1] = 1.0
+    total = float(np.sum((power_e * (power_d + power_r)) @ twice))
+    return delta, 2.0 * total / (count * np.prod(shape))

@@ -67,12 +67,10 @@ class Significance:
         minimum elsewhere in the window (:mod:`._ambiguity`); ``inf`` when there
         is none, or when the test did not run (not significant, or on the edge).
     rivals : numpy.ndarray or None
-        ``(k, ndim)``: the rival minima beyond the judged match's correlation cell
-        (other matches) that the noise cannot rule out (sign of :func:`register`);
-        empty when the judged match is a single measurement.
-    near_rivals : numpy.ndarray or None
-        As ``rivals``, the minima within the cell: the judged match's own minimum
-        is split in two, and its error must reach both.
+        ``(k, ndim)``: the other minima of the window (beyond the judged one's own
+        whole-pixel peak) that the noise cannot rule out (sign of :func:`register`);
+        empty when the judged match is a single measurement, None when the test
+        did not run.
     """
 
     significant: bool
@@ -85,7 +83,6 @@ class Significance:
     cell: float = 1.0
     rival_z: float = np.inf
     rivals: np.ndarray | None = None
-    near_rivals: np.ndarray | None = None
 
     @property
     def ambiguous(self) -> bool:
@@ -323,16 +320,13 @@ def match_significance(
         # true one may lie beyond it.
         if not spans and abs(judged[axis]) > np.floor(limit[axis]) - 0.5:
             on_edge = True
-    rival_z, rivals, near = np.inf, None, None
+    rival_z, rivals = np.inf, None
     if p_value < alpha and not on_edge:
         rivalry = rival_test(*unit, zmap, lags, judged, wrap=wrap, valid=valid, alpha=alpha)
-        beyond = np.any(np.abs(rivalry.rivals - judged) > reach, axis=1)
-        rival_z, rivals, near = rivalry.z, rivalry.rivals[beyond], rivalry.rivals[~beyond]
-        rivals, near = rivals * factors, near * factors
+        rival_z, rivals = rivalry.z, rivalry.rivals * factors
     return Significance(
         rival_z=rival_z,
         rivals=rivals,
-        near_rivals=near,
         agrees=agrees,
         cell=cell * float(np.prod(factors)),
         significant=p_value < alpha,

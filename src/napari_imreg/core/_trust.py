@@ -8,17 +8,17 @@ significant or is on the edge, the shift is not a measurement: the result says s
 (``measured`` False, ``significance``), its error is infinite, and a
 :class:`RegistrationWarning` tells the caller why.
 
-When it is significant but rivalled by another match beyond its correlation cell
-(:mod:`._ambiguity`), the shift is one of a few candidates, not a single
-measurement. It is flagged all the same (``measured`` False, a warning that names
-the rivals), and :func:`widened` adds ``d d^T`` to its covariance for each rival
-``d`` away, rather than making it infinite: the truth is one of the candidates (the
-match is significant), so an error that reaches every one of them is honest, and it
-keeps what the data do say (where the candidates are) for a script that weighs
-frames by their errors. Flagged too, because a two-peaked answer is not the
-Gaussian an error bar describes. A rival within the cell (the match's own minimum
-split in two, a flat valley) is an error-size matter, not a second match: the
-error is widened to reach it, and the shift stays a measurement.
+When it is significant but rivalled (another minimum of the window, beyond its own
+whole-pixel peak, that the noise cannot rule out: :mod:`._ambiguity`), the shift is
+one of a few candidates, not a single measurement. It is flagged all the same
+(``measured`` False, a warning that names the rivals), and :func:`widened` adds
+``d d^T`` to its covariance for each rival ``d`` away, rather than making it
+infinite: the truth is one of the candidates (the match is significant), so an
+error that reaches every one of them is honest, and it keeps what the data do say
+(where the candidates are) for a script that weighs frames by their errors. It is
+flagged as well as widened because a two-peaked answer is not the Gaussian an
+error bar describes. A lattice's aliases are rivals too: the shift is known only
+modulo the period, and the result says so.
 """
 
 from __future__ import annotations
@@ -94,12 +94,9 @@ def _warn_rivalled(significance: Significance, where: str) -> None:
 
 
 def widened(significance: Significance, shift, covariance) -> np.ndarray:
-    """``covariance`` plus ``d d^T`` for each rival minimum ``d`` away (far or near), so
-    that the error reaches every minimum the noise cannot rule out."""
-    rivals = [r for r in (significance.rivals, significance.near_rivals) if r is not None]
-    if not rivals or not np.all(np.isfinite(covariance)):
+    """``covariance`` plus ``d d^T`` for each rival minimum ``d`` away, so that the
+    error reaches every minimum the noise cannot rule out."""
+    if not significance.ambiguous or not np.all(np.isfinite(covariance)):
         return covariance
-    away = np.concatenate(rivals) - np.asarray(shift, dtype=np.float64)
-    if not len(away):
-        return covariance
+    away = np.asarray(significance.rivals) - np.asarray(shift, dtype=np.float64)
     return np.asarray(covariance, dtype=np.float64) + away.T @ away
