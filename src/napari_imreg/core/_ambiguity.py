@@ -32,9 +32,9 @@ The judged minimum is a single measurement only when every rival is ruled out
 (an intersection-union test: each at level ``alpha``, no correction for their
 number). The rivals are the strongest local maxima of the correlation surface
 beyond the judged minimum's own whole-pixel peak. Both minima are compared at
-their best in these images (Gauss-Newton from each, on Fourier-shifted copies,
-which keep white noise white at any sub-pixel shift): a minimum compared off its
-bottom would lose by its misplacement, not by the data.
+their best in these images (Gauss-Newton from each, on copies shifted as
+:func:`_shiftable` says, which keeps white noise white at any sub-pixel shift): a
+minimum compared off its bottom would lose by its misplacement, not by the data.
 """
 
 from __future__ import annotations
@@ -74,7 +74,9 @@ class Rivalry:
     rivals: np.ndarray
 
 
-def rival_test(reference, moving, zmap, lags, judged, *, wrap, valid, alpha) -> Rivalry:
+def rival_test(
+    reference, moving, zmap, lags, judged, *, wrap, valid, alpha, margins=None, least=16
+) -> Rivalry:
     """Test the judged minimum against the rival minima of the correlation ``zmap``.
 
     Parameters
@@ -92,20 +94,38 @@ def rival_test(reference, moving, zmap, lags, judged, *, wrap, valid, alpha) -> 
     wrap : bool
         The images are periodic.
     valid : pair of numpy.ndarray or None
-        The valid pixels of each image (None: all).
+        The valid pixels of each image (None: all but the ``margins``).
     alpha : float
         The probability of ruling out a rival that is the truth.
+    margins : sequence of int, optional
+        Pixels at each end of each axis that the pipeline's filter zeroed: they are
+        not data, and compared they would favour the shifts that align them.
+    least : float
+        The fewest pixels valid at both shifts on which a rival is compared.
     """
+    if valid is None and margins is not None and any(margins):
+        interior = np.zeros(reference.shape, dtype=bool)
+        interior[tuple(slice(m, n - m) for n, m in zip(reference.shape, margins, strict=True))] = (
+            True
+        )
+        valid = (interior, interior)
     threshold = float(special.ndtri(1.0 - alpha))
     z_min, kept = np.inf, []
     candidates = _rivals(zmap, lags, judged)
     if candidates:
-        spectra = (sp_fft.rfftn(reference), sp_fft.rfftn(moving))
+        images = (reference, moving) if valid is None else map(_filled, (reference, moving), valid)
+        spectra = tuple(_shiftable(image, wrap) for image in images)
         # Both at their best in these images: a minimum compared off its bottom loses.
-        judged = _refined(reference, spectra[1], judged, wrap)
+        judged = _refined(reference, spectra[1], judged, wrap, valid)
     for rival in candidates:
-        rival = _refined(reference, spectra[1], rival, wrap)
-        z = _paired_z(reference, moving, spectra, judged, rival, wrap, valid)
+        rival = _refined(reference, spectra[1], rival, wrap, valid)
+        if np.all(np.abs(rival - judged) < 1.0):
+            continue  # the refinement found the judged minimum itself: not a rival
+        z = _paired_z(reference, moving, spectra, judged, rival, wrap, valid, least)
+        if np.isnan(z):
+            # Too few pixels valid at both shifts to sample the noise: the rival is
+            # not a candidate (as a shift is not one of the significance test's).
+            continue
         z_min = min(z_min, z)
         if not z >= threshold:
             kept.append(rival)
@@ -131,37 +151,110 @@ def _rivals(zmap, lags, judged) -> list[np.ndarray]:
     return rivals
 
 
-def _moved(spectrum, shape, shift, axis=None) -> np.ndarray:
-    """``image(x - shift)`` from the image's ``rfftn`` spectrum (a Fourier shift, which
-    keeps white noise white at any sub-pixel shift), or its derivative along ``axis``.
+def _filled(image, valid) -> np.ndarray:
+    """``image`` with its invalid pixels filled from their valid neighbours (a normalised
+    Gaussian average): a hole's sharp edge would ring through a Fourier shift."""
+    if valid.all():
+        return image
+    weight = scipy.ndimage.gaussian_filter(valid.astype(np.float64), 2.0, mode="nearest")
+    local = scipy.ndimage.gaussian_filter(np.where(valid, image, 0.0), 2.0, mode="nearest")
+    return np.where(valid, image, local / np.maximum(weight, 1e-12))
 
-    The shift wraps around; :func:`_inside` keeps only the pixels that did not."""
-    factor = np.ones(())
+
+def _shiftable(image, wrap):
+    """The image ready for :func:`_moved`: the spectrum of its periodic part, and its
+    smooth part (None when ``wrap``).
+
+    A Fourier shift keeps white noise white at any sub-pixel shift, which a spline
+    or linear interpolation does not (they average the noise by an amount that
+    depends on the sub-pixel offset, and so favour one minimum over another). But a
+    cropped image's edges do not join, and the jump rings through a Fourier shift.
+    Moisan's periodic plus smooth decomposition (2011) moves the jump into a smooth
+    part, which interpolation shifts well and which holds almost no noise; the
+    periodic part is shifted in Fourier space.
+    """
+    if wrap:
+        return sp_fft.rfftn(image), None
+    jumps = np.zeros(image.shape)
+    for axis, n in enumerate(image.shape):
+        first = [slice(None)] * image.ndim
+        last = [slice(None)] * image.ndim
+        first[axis], last[axis] = 0, n - 1
+        step = image[tuple(last)] - image[tuple(first)]
+        jumps[tuple(first)] += step
+        jumps[tuple(last)] -= step
+    laplacian = np.zeros(())
+    for a, n in enumerate(image.shape):
+        k = sp_fft.rfftfreq(n) if a == image.ndim - 1 else sp_fft.fftfreq(n)
+        term = 2.0 * np.cos(2.0 * np.pi * k) - 2.0
+        laplacian = laplacian[..., None] + term if laplacian.ndim else term
+    laplacian.reshape(-1)[0] = 1.0  # the mean stays in the periodic part
+    smooth_spectrum = sp_fft.rfftn(jumps) / laplacian
+    smooth_spectrum.reshape(-1)[0] = 0.0
+    smooth = sp_fft.irfftn(smooth_spectrum, image.shape)
+    return sp_fft.rfftn(image - smooth), smooth
+
+
+def _moved(parts, shape, shift, *, slopes: bool = False):
+    """``image(x - shift)`` from :func:`_shiftable`'s parts; with ``slopes``, also its
+    gradient (one array per axis). The periodic part's shift wraps around;
+    :func:`_inside` keeps only the pixels that did not wrap."""
+    spectrum, smooth = parts
+    ramps, factor = [], np.ones(())
     for a, n in enumerate(shape):
         k = sp_fft.rfftfreq(n) if a == len(shape) - 1 else sp_fft.fftfreq(n)
+        ramps.append(k)
         term = np.exp(-2j * np.pi * k * shift[a])
-        if a == axis:
-            term = term * (2j * np.pi * k) * (np.abs(k) < 0.5)  # no derivative at Nyquist
         factor = factor[..., None] * term if factor.ndim else term
-    return sp_fft.irfftn(spectrum * factor, shape)
+    moved_spectrum = spectrum * factor
+    moved = sp_fft.irfftn(moved_spectrum, shape)
+    if smooth is not None:
+        smooth = _linear_shift(smooth, shift)
+        moved += smooth
+    if not slopes:
+        return moved
+    gradient = []
+    for a, k in enumerate(ramps):
+        # No derivative at the Nyquist frequency (it has no sign).
+        ramp = (2j * np.pi * k * (np.abs(k) < 0.5)).reshape(
+            [-1 if b == a else 1 for b in range(len(shape))]
+        )
+        part = sp_fft.irfftn(moved_spectrum * ramp, shape)
+        gradient.append(part if smooth is None else part + np.gradient(smooth, axis=a))
+    return moved, gradient
 
 
-def _refined(reference, spectrum, start, wrap, steps: int = 4) -> np.ndarray:
+def _linear_shift(image, shift) -> np.ndarray:
+    """``image(x - shift)`` by linear interpolation, the edges extended (a smooth part)."""
+    for axis, (n, s) in enumerate(zip(image.shape, shift, strict=True)):
+        source = np.arange(n) - s
+        below = np.floor(source)
+        weight = (source - below).reshape([-1 if a == axis else 1 for a in range(image.ndim)])
+        low = np.take(image, np.clip(below.astype(int), 0, n - 1), axis=axis)
+        high = np.take(image, np.clip(below.astype(int) + 1, 0, n - 1), axis=axis)
+        image = low + weight * (high - low)
+    return image
+
+
+def _refined(reference, parts, start, wrap, valid, steps: int = 4) -> np.ndarray:
     """The chi2 minimum ``sum (r - g m(x - s))**2`` near ``start`` (within a pixel), by
-    Gauss-Newton steps on the moving image's spectrum."""
-    shape, ndim = reference.shape, reference.ndim
+    Gauss-Newton steps on the moving image (``parts`` from :func:`_shiftable`)."""
+    shape = reference.shape
     start = np.asarray(start, dtype=np.float64)
     shift = start.copy()
+    # The pixels compared: those of the start (a step of a pixel at most moves few).
+    inside = _inside(shape, (start - 1.0, start + 1.0), wrap)
+    if valid is not None:
+        inside &= valid[0] & _valid_after(valid[1], (start,), wrap)
     for _ in range(steps):
-        moved = _moved(spectrum, shape, shift)
-        inside = _inside(shape, (shift,), wrap)
+        moved, gradient = _moved(parts, shape, shift, slopes=True)
         power = float(np.sum(moved[inside] ** 2))
         gain = float(np.sum(reference[inside] * moved[inside])) / power if power > 0 else 0.0
         if not gain > 0:
             break
         residual = (reference - gain * moved)[inside]
         # d m(x - s) / ds = -grad m (x - s)
-        slopes = np.stack([-gain * _moved(spectrum, shape, shift, a)[inside] for a in range(ndim)])
+        slopes = np.stack([-gain * g[inside] for g in gradient])
         normal = slopes @ slopes.T
         if not np.all(np.isfinite(normal)) or np.linalg.det(normal) <= 0:
             break
@@ -187,31 +280,38 @@ def _inside(shape, shifts, wrap) -> np.ndarray:
 
 
 def _valid_after(valid, shifts, wrap) -> np.ndarray:
-    """Pixels whose values ``image(x - s)``, for every ``s``, draw on valid pixels only."""
+    """Pixels whose values ``image(x - s)``, for every ``s``, come mostly from valid
+    pixels (the invalid ones were filled smoothly: :func:`_filled`)."""
     mode = "grid-wrap" if wrap else "nearest"
     kept = np.ones(valid.shape, dtype=bool)
     for s in shifts:
-        moved = scipy.ndimage.shift(valid.astype(np.float64), s, order=1, mode=mode)
-        kept &= scipy.ndimage.binary_erosion(moved > 1 - 1e-9, border_value=1)
+        kept &= scipy.ndimage.shift(valid.astype(np.float64), s, order=1, mode=mode) > 0.5
     return kept
 
 
-def _paired_z(reference, moving, spectra, first, second, wrap, valid) -> float:
-    """``delta / sqrt(var(delta))`` of ``first`` against ``second`` (see the module)."""
+def _paired_z(reference, moving, spectra, first, second, wrap, valid, least) -> float:
+    """``delta / sqrt(var(delta))`` of ``first`` against ``second`` (see the module);
+    nan when they share too few pixels to be compared."""
     delta, variance = paired_difference(
-        reference, moving, first, second, wrap=wrap, valid=valid, spectra=spectra
+        reference, moving, first, second, wrap=wrap, valid=valid, spectra=spectra, least=least
     )
+    if np.isnan(delta):
+        return np.nan
     if not variance > 0:
         return np.inf if delta > 0 else -np.inf
     return delta / np.sqrt(variance)
 
 
-def paired_difference(reference, moving, first, second, *, wrap, valid=None, spectra=None):
+def paired_difference(
+    reference, moving, first, second, *, wrap, valid=None, spectra=None, least=0
+):
     """``chi2(second) - chi2(first)`` and its variance from the residual (see the module);
-    ``(-inf, 0)`` when the two shifts share no pixels to compare them on. ``spectra``:
-    the two images' ``rfftn``, when the caller has them."""
+    ``(nan, 0)`` when the two shifts share fewer than ``least`` pixels valid at both
+    to compare them on. ``spectra``: the two images' :func:`_shiftable` parts, when
+    the caller has them."""
     if spectra is None:
-        spectra = (sp_fft.rfftn(reference), sp_fft.rfftn(moving))
+        images = (reference, moving) if valid is None else map(_filled, (reference, moving), valid)
+        spectra = tuple(_shiftable(image, wrap) for image in images)
     shape = reference.shape
     m1, m2 = (_moved(spectra[1], shape, s) for s in (first, second))
     r1, r2 = (_moved(spectra[0], shape, -s) for s in (first, second))
@@ -222,8 +322,8 @@ def paired_difference(reference, moving, first, second, *, wrap, valid=None, spe
         on_ref &= valid_r & _valid_after(valid_m, (first, second), wrap)
         on_mov &= valid_m & _valid_after(valid_r, (-first, -second), wrap)
     count = int(on_ref.sum())
-    if count < 2 or not on_mov.any():
-        return -np.inf, 0.0  # nothing to compare the two on: not ruled out
+    if count < max(least, 2) or not on_mov.any():
+        return np.nan, 0.0
     power = float(np.sum(m1[on_ref] ** 2))
     gain = float(np.sum(reference[on_ref] * m1[on_ref])) / power if power > 0 else 0.0
     if not gain > 0:

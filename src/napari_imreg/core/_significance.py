@@ -240,6 +240,7 @@ def match_significance(
     shift=None,
     alpha: float = FALSE_ALARM,
     valid=None,
+    margins=None,
 ) -> Significance:
     """Test whether the best whole-pixel match is significant, and whether it is on the edge.
 
@@ -258,6 +259,9 @@ def match_significance(
     valid : pair of array_like of bool, optional
         The valid pixels of ``reference`` and of ``moving`` (masked pixels False),
         when some are not: the test then correlates and counts only those.
+    margins : sequence of int, optional
+        Pixels at each end of each axis that the pipeline's filter zeroed (when
+        ``valid`` is None): the rival test (:mod:`._ambiguity`) leaves them out.
 
     Returns
     -------
@@ -322,7 +326,20 @@ def match_significance(
             on_edge = True
     rival_z, rivals = np.inf, None
     if p_value < alpha and not on_edge:
-        rivalry = rival_test(*unit, zmap, lags, judged, wrap=wrap, valid=valid, alpha=alpha)
+        if margins is not None:  # whole binned pixels that hold a zeroed one
+            margins = [-(-int(m) // int(f)) for m, f in zip(margins, factors, strict=True)]
+        # As many shared pixels as a masked shift needs to be a candidate (_surface).
+        rivalry = rival_test(
+            *unit,
+            zmap,
+            lags,
+            judged,
+            wrap=wrap,
+            valid=valid,
+            alpha=alpha,
+            margins=margins,
+            least=max(16.0, 2.0 * cell),
+        )
         rival_z, rivals = rivalry.z, rivalry.rivals * factors
     return Significance(
         rival_z=rival_z,

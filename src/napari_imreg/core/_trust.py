@@ -45,6 +45,7 @@ def judge(engine, image, shift) -> Significance:
         boundary=engine.boundary,
         shift=shift,
         valid=(_valid(reference), _valid(image)) if masked else None,
+        margins=np.maximum(reference.margins, image.margins),
     )
 
 
