@@ -31,6 +31,13 @@ SECTIONS = {
         " Poisson noise, noise estimated or given; calibration and accuracy against"
         " image_registration, scikit-image and pystackreg (TurboReg)",
     ),
+    "heldout": (
+        "Held-out scenes",
+        "benchmarks/heldout_accuracy.py",
+        "the same questions on scenes nobody tuned on (an MRI slice, terrain, photographs,"
+        " a phantom), with bins of 2-4 and crops of 48-96 pixels; against TurboReg and"
+        " scikit-image",
+    ),
     "hostile": (
         "Hostile pairs: gain, offset, hot pixels, cosmic rays, bleaching",
         "benchmarks/robustness.py",

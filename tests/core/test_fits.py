@@ -7,7 +7,7 @@ import pytest
 from astropy.io import fits
 
 from napari_imreg.core import _fits as core_fits
-from napari_imreg.core import make_crop_pair
+from napari_imreg.core import make_crop_pair, make_extended, make_shifted
 
 
 def sky_header(shape=(60, 80), *, crval=(10.0, 20.0), cdelt=(-0.001, 0.001), crpix=None):
@@ -156,6 +156,21 @@ def test_register_fits_pixel_and_world_shift(shape):
     assert not result.reprojected
     wrapped = core_fits.register_fits((reference, header), (moving, header), boundary="wrap")
     assert wrapped.result.boundary == "wrap"
+
+
+def test_register_fits_auto_wraps_only_periodic_images():
+    """boundary="auto" as register's: the wrap model for images that wrap, else overlap."""
+    shift = (2.25, -1.5)
+    header = sky_header((64, 64))
+    periodic = make_extended((64, 64), seed=5)
+    moved = make_shifted(periodic, shift, noise=0.01, seed=6)
+    wrapped = core_fits.register_fits((periodic, header), (moved, header), boundary="auto")
+    assert wrapped.result.boundary == "wrap"
+    np.testing.assert_allclose(wrapped.shift, shift, atol=5 * max(wrapped.error))
+    reference, moving = make_crop_pair((64, 64), shift, noise=0.02, seed=3)
+    cropped = core_fits.register_fits((reference, header), (moving, header), boundary="auto")
+    assert cropped.result.boundary == "overlap"
+    np.testing.assert_allclose(cropped.shift, shift, atol=5 * max(cropped.error))
 
 
 def test_register_wcs_takes_arrays_and_a_wcs():

@@ -867,3 +867,53 @@ def test_binned_registrar_from_several_threads():
     for first, second, truth in zip(sequential, parallel, shifts, strict=True):
         _assert_same_result(first, second)
         _assert_within_errors(first, truth)
+
+
+def _elongated_pair(shape, move, seed):
+    """A smooth random scene twice the size, cut twice ``move`` full-resolution pixels
+    apart and binned by 2: the exact shift is ``move / 2``."""
+    from scipy import ndimage
+
+    from napari_imreg.core._binned_pairs import make_binned_pair
+
+    rng = np.random.default_rng(seed)
+    scene = ndimage.gaussian_filter(rng.normal(size=[2 * n + 24 for n in shape]), 2.0)
+    return make_binned_pair(scene, shape, move, bin_factor=2, rng=seed, snr=20)
+
+
+@pytest.mark.parametrize("shape", [(8, 10000), (16, 4000), (32, 2000)])
+def test_elongated_images_are_measured(shape):
+    """The significance test bins a short axis by the long one's factor; the search
+    edge is still judged at full resolution, so a shift well inside the window is a
+    measurement (it used to be flagged as on the edge, with infinite errors)."""
+    pair = _elongated_pair(shape, (1, -9), seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RegistrationWarning)
+        result = register(pair.reference, pair.moving)
+    assert result.measured
+    _assert_within_errors(result, pair.shift)
+
+
+def test_elongated_images_flag_a_shift_beyond_the_short_axis_window():
+    pair = _elongated_pair((16, 4000), (8, -9), seed=5)  # 4 rows, max_shift 2 there
+    with pytest.warns(RegistrationWarning, match="max_shift edge"):
+        result = register(pair.reference, pair.moving, max_shift=(2, 100))
+    assert not result.measured
+
+
+@pytest.mark.parametrize("rows", [2, 3])
+@pytest.mark.parametrize("prefilter", [True, 0.0])
+def test_overlap_mode_refuses_an_axis_under_four_pixels(rows, prefilter):
+    """The taper leaves no weight on 3 rows (this was a ZeroDivisionError); the message
+    names the axis and the way out, and the wrap mode still takes such images."""
+    pair = _elongated_pair((rows, 400), (0, -6), seed=6)
+    with pytest.raises(ValueError, match=f"axis 0 has {rows} pixel"):
+        register(pair.reference, pair.moving, boundary="overlap", prefilter=prefilter)
+    wrapped = register(pair.reference, pair.moving, boundary="wrap")
+    assert abs(wrapped.shift[1] - pair.shift[1]) < 0.05
+
+
+def test_a_colour_image_is_named_as_such():
+    reference, moving = make_crop_pair((48, 48), (1.0, 2.0), noise=0.05, seed=2)
+    with pytest.raises(ValueError, match="colour image"):
+        register(np.stack([reference] * 3, -1), np.stack([moving] * 3, -1), boundary="overlap")

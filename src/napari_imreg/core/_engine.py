@@ -102,6 +102,7 @@ class Engine:
             zero_mean=self.zero_mean,
             kernels=self._kernels,
             name="reference",
+            overlap=self.boundary == "overlap",
         )
 
     @property
@@ -139,7 +140,12 @@ class Engine:
         reference is flat (no information)."""
         mask = ignore_unknown_noise(mask, moving_error)
         image = PreparedImage.prepare(
-            mov, mask, zero_mean=self.zero_mean, kernels=self._kernels, name="moving"
+            mov,
+            mask,
+            zero_mean=self.zero_mean,
+            kernels=self._kernels,
+            name="moving",
+            overlap=self.boundary == "overlap",
         )
         if self._reference.is_flat() or image.is_flat():
             return None

@@ -14,6 +14,8 @@ from ._taper import Taper
 
 #: Width, in pixels, of the cosine taper at the edges of the weights (overlap mode).
 TAPER_WIDTH = 8
+#: The shortest axis the overlap mode registers (pixels).
+MIN_AXIS = 4
 #: Gaussian sigma, in pixels, of the smoothing that turns a noise map into the
 #: variance the weights use (see ``modelled_error``): weights this smooth bias
 #: neither through the noise nor through the surface's interpolation (2 px
@@ -198,6 +200,21 @@ def check_mask(mask, shape, name):
     return array
 
 
+def check_overlap_axes(shape, margins, name: str) -> None:
+    """Refuse an axis too short for the overlap mode: its taper needs two pixels inside
+    the filter's edges (``margins``), and a shift of one pixel must leave an overlap."""
+    for axis, (n, m) in enumerate(zip(shape, margins, strict=True)):
+        needed = max(MIN_AXIS, 2 * m + 2)
+        if n < needed:
+            colour = " (a colour image? register one channel, or its luminance)"
+            raise ValueError(
+                f"{name} is too small to register without wrapping: axis {axis} has {n} "
+                f"pixel(s), and it needs {needed} (the filter's edges take {2 * m}). Register "
+                "with boundary='wrap', or drop the axis (e.g. image[0] for a 1 x N image)"
+                f"{colour if axis == len(shape) - 1 and n == 3 else ''}."
+            )
+
+
 @dataclass
 class PreparedImage:
     """An image ready for correlation: invalid pixels zeroed, optionally zero-mean."""
@@ -210,20 +227,15 @@ class PreparedImage:
 
     @classmethod
     def prepare(
-        cls, image: np.ndarray, mask, *, zero_mean: bool, kernels, name: str
+        cls, image: np.ndarray, mask, *, zero_mean: bool, kernels, name: str, overlap: bool = True
     ) -> PreparedImage:
         """The image copied (the caller's array is never touched), invalid pixels zeroed,
         optionally centred, and filtered with one kernel per axis (``kernels`` None:
-        not filtered)."""
+        not filtered). ``overlap``: refuse axes too short for the overlap mode."""
         ndim = image.ndim
         margins = (0,) * ndim if kernels is None else tuple(k.size // 2 for k in kernels)
-        for axis, (n, m) in enumerate(zip(image.shape, margins, strict=True)):
-            if n <= 2 * m:
-                raise ValueError(
-                    f"{name} is too small to register without wrapping: axis {axis} has {n} "
-                    f"pixel(s), and the filter's edges take {2 * m}. Register with "
-                    "boundary='wrap', or drop the axis (e.g. image[0] for a 1 x N image)."
-                )
+        if overlap:
+            check_overlap_axes(image.shape, margins, name)
         total = float(np.sum(image, dtype=np.float64))
         if mask is None and np.isfinite(total):  # a finite sum: no NaN or inf
             mean = total / image.size if zero_mean else 0.0

@@ -287,6 +287,7 @@ def match_significance(
         valid = tuple(np.asarray(v, dtype=bool) for v in valid)
     wrap = boundary == "wrap"
     limit = np.broadcast_to(np.asarray(max_shift, dtype=np.float64), (reference.ndim,))
+    shape, full_limit = reference.shape, limit
     factors = _test_binning(reference.shape)
     binned = factors.max() > 1
     if binned and valid is not None:
@@ -318,11 +319,14 @@ def match_significance(
     tail = 0.5 * special.erfc(z / np.sqrt(2.0))
     p_value = float(-np.expm1(n_eff * np.log1p(-min(tail, 1 - 1e-16))))
     on_edge = False
-    for axis, n in enumerate(reference.shape):
-        spans = wrap and limit[axis] >= n / 2
+    # Judged at full resolution: binning a short axis (the 32 rows of a 32 x 2000
+    # image, by the long axis's factor) can leave its window under a binned pixel.
+    judged_full = judged * factors
+    for axis, n in enumerate(shape):
+        spans = wrap and full_limit[axis] >= n / 2
         # A whole-pixel minimum on the last sampled shift is not bracketed: the
         # true one may lie beyond it.
-        if not spans and abs(judged[axis]) > np.floor(limit[axis]) - 0.5:
+        if not spans and abs(judged_full[axis]) > np.floor(full_limit[axis]) - 0.5:
             on_edge = True
     rival_z, rivals = np.inf, None
     if p_value < alpha and not on_edge:

@@ -110,7 +110,7 @@ def register_wcs(
     error=None,
     sigma_cut: float | None = None,
     use_mad_std: bool = True,
-    boundary: Literal["overlap", "wrap"] = "overlap",
+    boundary: Literal["overlap", "wrap", "auto"] = "overlap",
     **options,
 ) -> FitsRegistration:
     """Register two images that carry world coordinates: the pointing offset, with errors.
@@ -127,9 +127,11 @@ def register_wcs(
         The moving image's 1-sigma noise map (or a scalar); estimated if None.
     sigma_cut, use_mad_std : keyword-only
         See :func:`match_wcs`.
-    boundary : {"overlap", "wrap"}, keyword-only
+    boundary : {"overlap", "wrap", "auto"}, keyword-only
         Real exposures do not wrap around, so the default compares only the overlapping
-        pixels; ``"wrap"`` treats them as periodic, as the reference package did.
+        pixels; ``"wrap"`` treats them as periodic, as the reference package did;
+        ``"auto"`` wraps only when both matched images are shown to (as :func:`register`'s
+        default; never where a pixel was left out). ``result.boundary`` says which ran.
     **options
         Passed to :func:`napari_imreg.core.register` (e.g. ``upsample_factor``).
 
@@ -155,7 +157,7 @@ def register_wcs(
     """
     from .. import register  # at call time: the core's package imports this module
 
-    boundary = check_choice(boundary, "boundary", ("overlap", "wrap"))
+    boundary = check_choice(boundary, "boundary", ("overlap", "wrap", "auto"))
     scalar = error is None or isinstance(error, numbers.Real)
     noise = error if scalar else None
     matched = match_wcs(
@@ -214,7 +216,7 @@ def register_fits(
     error=None,
     sigma_cut: float | None = None,
     use_mad_std: bool = True,
-    boundary: Literal["overlap", "wrap"] = "overlap",
+    boundary: Literal["overlap", "wrap", "auto"] = "overlap",
     **options,
 ) -> FitsRegistration:
     """Register two FITS images (files, HDUs or ``(array, header)`` pairs).
