@@ -307,8 +307,8 @@ def paired_difference(
 ):
     """``chi2(second) - chi2(first)`` and its variance from the residual (see the module);
     ``(nan, 0)`` when the two shifts share fewer than ``least`` pixels valid at both
-    to compare them on. ``spectra``: the two images' :func:`_shiftable` parts, when
-    the caller has them."""
+    to compare them on, or fewer than half of those valid at ``first``. ``spectra``:
+    the two images' :func:`_shiftable` parts, when the caller has them."""
     if spectra is None:
         images = (reference, moving) if valid is None else map(_filled, (reference, moving), valid)
         spectra = tuple(_shiftable(image, wrap) for image in images)
@@ -321,8 +321,13 @@ def paired_difference(
         valid_r, valid_m = valid
         on_ref &= valid_r & _valid_after(valid_m, (first, second), wrap)
         on_mov &= valid_m & _valid_after(valid_r, (-first, -second), wrap)
+    own = _inside(reference.shape, (first,), wrap)
+    if valid is not None:
+        own &= valid_r & _valid_after(valid_m, (first,), wrap)
     count = int(on_ref.sum())
-    if count < max(least, 2) or not on_mov.any():
+    # Compared on fewer pixels than half of those the first minimum stands on, the
+    # two are not compared like for like (the first's evidence may lie in the rest).
+    if count < max(least, 2, 0.5 * own.sum()) or not on_mov.any():
         return np.nan, 0.0
     power = float(np.sum(m1[on_ref] ** 2))
     gain = float(np.sum(reference[on_ref] * m1[on_ref])) / power if power > 0 else 0.0
