@@ -195,33 +195,19 @@ def _shiftable(image, wrap):
     return sp_fft.rfftn(image - smooth), smooth
 
 
-def _moved(parts, shape, shift, *, slopes: bool = False):
-    """``image(x - shift)`` from :func:`_shiftable`'s parts; with ``slopes``, also its
-    gradient (one array per axis). The periodic part's shift wraps around;
-    :func:`_inside` keeps only the pixels that did not wrap."""
+def _moved(parts, shape, shift) -> np.ndarray:
+    """``image(x - shift)`` from :func:`_shiftable`'s parts. The periodic part's shift
+    wraps around; :func:`_inside` keeps only the pixels that did not wrap."""
     spectrum, smooth = parts
-    ramps, factor = [], np.ones(())
+    factor = np.ones(())
     for a, n in enumerate(shape):
         k = sp_fft.rfftfreq(n) if a == len(shape) - 1 else sp_fft.fftfreq(n)
-        ramps.append(k)
         term = np.exp(-2j * np.pi * k * shift[a])
         factor = factor[..., None] * term if factor.ndim else term
-    moved_spectrum = spectrum * factor
-    moved = sp_fft.irfftn(moved_spectrum, shape)
+    moved = sp_fft.irfftn(spectrum * factor, shape)
     if smooth is not None:
-        smooth = _linear_shift(smooth, shift)
-        moved += smooth
-    if not slopes:
-        return moved
-    gradient = []
-    for a, k in enumerate(ramps):
-        # No derivative at the Nyquist frequency (it has no sign).
-        ramp = (2j * np.pi * k * (np.abs(k) < 0.5)).reshape(
-            [-1 if b == a else 1 for b in range(len(shape))]
-        )
-        part = sp_fft.irfftn(moved_spectrum * ramp, shape)
-        gradient.append(part if smooth is None else part + np.gradient(smooth, axis=a))
-    return moved, gradient
+        moved += _linear_shift(smooth, shift)
+    return moved
 
 
 def _linear_shift(image, shift) -> np.ndarray:
@@ -247,14 +233,15 @@ def _refined(reference, parts, start, wrap, valid, steps: int = 4) -> np.ndarray
     if valid is not None:
         inside &= valid[0] & _valid_after(valid[1], (start,), wrap)
     for _ in range(steps):
-        moved, gradient = _moved(parts, shape, shift, slopes=True)
+        moved = _moved(parts, shape, shift)
         power = float(np.sum(moved[inside] ** 2))
         gain = float(np.sum(reference[inside] * moved[inside])) / power if power > 0 else 0.0
         if not gain > 0:
             break
         residual = (reference - gain * moved)[inside]
-        # d m(x - s) / ds = -grad m (x - s)
-        slopes = np.stack([-gain * g[inside] for g in gradient])
+        # d m(x - s) / ds = -grad m (x - s), by central differences: only the
+        # step's direction and size depend on it, not the minimum it converges to.
+        slopes = np.stack([-gain * np.gradient(moved, axis=a)[inside] for a in range(moved.ndim)])
         normal = slopes @ slopes.T
         if not np.all(np.isfinite(normal)) or np.linalg.det(normal) <= 0:
             break
@@ -282,10 +269,13 @@ def _inside(shape, shifts, wrap) -> np.ndarray:
 def _valid_after(valid, shifts, wrap) -> np.ndarray:
     """Pixels whose values ``image(x - s)``, for every ``s``, come mostly from valid
     pixels (the invalid ones were filled smoothly: :func:`_filled`)."""
-    mode = "grid-wrap" if wrap else "nearest"
+    weight = valid.astype(np.float64)
     kept = np.ones(valid.shape, dtype=bool)
     for s in shifts:
-        kept &= scipy.ndimage.shift(valid.astype(np.float64), s, order=1, mode=mode) > 0.5
+        if wrap:
+            kept &= scipy.ndimage.shift(weight, s, order=1, mode="grid-wrap") > 0.5
+        else:
+            kept &= _linear_shift(weight, s) > 0.5
     return kept
 
 
@@ -338,8 +328,8 @@ def paired_difference(
     delta = float(np.sum(difference**2) + 2.0 * np.sum(residual * difference))
     residual[on_ref] -= residual[on_ref].mean()
     reverse = np.where(on_mov, r1 - r2, 0.0)
-    if not wrap:  # padded: the lags do not wrap around
-        shape = tuple(sp_fft.next_fast_len(2 * n, real=True) for n in shape)
+    # Unpadded: a lag that wraps around pairs pixels far apart, whose residuals and
+    # differences hardly correlate (the sums run over a few correlation lengths).
     power_e, power_d, power_r = (
         np.abs(sp_fft.rfftn(image, shape)) ** 2 for image in (residual, difference, reverse)
     )
