@@ -11,9 +11,19 @@ pixels (a few blobs and scattered hot pixels, about 12% of it), zero-filled as t
 pipeline leaves them, and the test is told each image's valid pixels; then the
 same nulls through ``register(..., mask=...)``, counting ``measured``.
 
+``--rivals`` measures the rival-minimum test (``core/_ambiguity.py``) through
+``register`` with its defaults: per kind of pair and SNR, the share flagged as
+rivalled (another match the noise cannot rule out), how many of those were in fact
+right (within 0.5 px of the truth on both axes: a false flag, or a lucky pick),
+the share measured that is off by 0.5 px or more (a wrong peak), and the pairs
+measured with an axis beyond 4 sigma (a silent miss). The
+pairs: real crop-and-bin pairs (64x64, every scene), textures (brick, grass,
+gravel), band-limited power-law crops (``make_crop_pair``), and a periodic lattice
+(a sum of two cosines, period 6 px, wrapping) whose aliases are exact.
+
 Usage::
 
-    python benchmarks/significance_rates.py [--trials 40] [--masked]
+    python benchmarks/significance_rates.py [--trials 40] [--masked] [--rivals]
 """
 
 from __future__ import annotations
@@ -24,8 +34,8 @@ import warnings
 import numpy as np
 import scipy.ndimage
 
-from napari_imreg.core import RegistrationWarning, register
-from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
+from napari_imreg.core import RegistrationWarning, make_crop_pair, register
+from napari_imreg.core._binned_pairs import SCENE_GROUPS, load_scene, make_binned_pair
 from napari_imreg.core._significance import match_significance
 
 SCENES = ("camera", "moon", "cell", "hubble_deep_field", "gravel", "coffee", "astronaut", "coins")
@@ -60,7 +70,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--masked", action="store_true")
+    parser.add_argument("--rivals", action="store_true", help="only the rival-minimum test")
     args = parser.parse_args(argv)
+    if args.rivals:
+        _rival_rates(np.random.default_rng(20261209), args.trials)
+        return
     rng = np.random.default_rng(20261208)
     scenes = {name: load_scene(name) for name in SCENES}
     for masked in (False, True) if args.masked else (False,):
@@ -127,6 +141,77 @@ def _pipeline_nulls(scenes, rng, trials):
                 result = register(a, b, mask=masks, max_shift=12, outliers=False)
             measured += bool(result.measured)
         print(f"| {name} | {measured / trials:.3f} | {trials} |")
+
+
+def _real(names, snr):
+    """A real crop-and-bin pair of one of ``names``, 64x64 (smaller where the scene is)."""
+
+    def make(rng, trial):
+        scene = load_scene(names[trial % len(names)])
+        size = min(64, (min(scene.shape) - 24) // 4)
+        pair = make_binned_pair(scene, (size, size), rng.integers(-12, 13, 2), rng=rng, snr=snr)
+        return pair.reference, pair.moving, pair.shift, {}
+
+    return make
+
+
+def _band_limited(snr):
+    """Two crops of a power-law scene (unit std), both with noise of std 1 / snr."""
+
+    def make(rng, trial):
+        shift = rng.uniform(-3, 3, 2)
+        ref, mov = make_crop_pair(
+            64, shift, noise=1 / snr, reference_noise=1 / snr, seed=int(rng.integers(2**31))
+        )
+        return ref, mov, shift, {}
+
+    return make
+
+
+def _lattice(snr):
+    """A periodic lattice (60x60, period 6 px on both axes), shifted, with white noise."""
+
+    def make(rng, trial):
+        shift = rng.uniform(-2.5, 2.5, 2)
+        y, x = np.mgrid[:60, :60] * (2 * np.pi / 6)  # whole periods: it wraps
+        images = [np.cos(y + d * shift[0]) + np.cos(x + d * shift[1]) for d in (0, 1)]
+        noisy = [im + rng.normal(size=im.shape) * im.std() / snr for im in images]
+        return noisy[0], noisy[1], shift, {"boundary": "wrap"}
+
+    return make
+
+
+def _rival_rates(rng, trials):
+    every = tuple(n for names in SCENE_GROUPS.values() for n in names if n != "microaneurysms")
+    cases = [(f"real, {len(every)} scenes", snr, _real(every, snr)) for snr in (1, 3, 10, 30, 100)]
+    cases += [("textures", snr, _real(SCENE_GROUPS["texture"], snr)) for snr in (3, 10, 100)]
+    cases += [("band-limited crops", snr, _band_limited(snr)) for snr in (1, 3, 10, 100)]
+    cases += [("lattice, period 6 px", snr, _lattice(snr)) for snr in (10, 100)]
+    print(
+        "| pairs | SNR | rivalled (flagged) | of those right | measured, off by >= 0.5 px "
+        "| measured, beyond 4σ | not significant | trials |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for label, snr, make in cases:
+        rivalled = right = wrong = beyond = unseen = 0
+        for trial in range(trials):
+            reference, moving, truth, options = make(rng, trial)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RegistrationWarning)
+                result = register(reference, moving, **options)
+            verdict = result.significance
+            close = bool(np.all(np.abs(result.shift - truth) < 0.5))
+            unseen += not verdict.significant
+            if verdict.ambiguous:
+                rivalled += 1
+                right += close
+            wrong += bool(result.measured and not close)
+            pull = np.abs(result.shift - truth) / result.error
+            beyond += bool(result.measured and np.any(pull > 4))
+        print(
+            f"| {label} | {snr:g} | {rivalled / trials:.2f} | {right}/{rivalled} "
+            f"| {wrong / trials:.2f} | {beyond}/{trials} | {unseen / trials:.2f} | {trials} |"
+        )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from ._significance import ReferenceShare
 from ._surface_binned import binning_factors
 from ._surface_spectral import Spectra
 from ._taper import Marginals
-from ._trust import judge, unmeasured
+from ._trust import judge, unmeasured, widened
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +242,8 @@ class Engine:
                 moving_mean=image.mean,
             )
 
-        quick = result(covariance)
+        # A rivalled match (not measured) keeps its error widened to reach the rivals.
+        quick = result(widened(significance, fit.shift, covariance))
 
         def finish() -> RegistrationResult:
             stage = significance.measured and self.errors == "residual"

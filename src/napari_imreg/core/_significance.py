@@ -25,6 +25,8 @@ import numpy as np
 from scipy import fft as sp_fft
 from scipy import special
 
+from ._ambiguity import rival_test
+
 #: The best match is a measurement when its false-alarm probability is below this.
 FALSE_ALARM = 1e-3
 #: Larger images are binned to at most this many pixels per axis for the test: the
@@ -60,6 +62,15 @@ class Significance:
     on_boundary : bool
         The judged match's nearest whole pixel is the last one searched on some
         axis (not for an axis whose window spans the whole periodic image).
+    rival_z : float
+        By how many sigma of the noise the judged match beats its closest rival
+        minimum elsewhere in the window (:mod:`._ambiguity`); ``inf`` when there
+        is none, or when the test did not run (not significant, or on the edge).
+    rivals : numpy.ndarray or None
+        ``(k, ndim)``: the other minima of the window (beyond the judged one's own
+        whole-pixel peak) that the noise cannot rule out (sign of :func:`register`);
+        empty when the judged match is a single measurement, None when the test
+        did not run.
     """
 
     significant: bool
@@ -70,11 +81,18 @@ class Significance:
     on_boundary: bool
     agrees: bool = True
     cell: float = 1.0
+    rival_z: float = np.inf
+    rivals: np.ndarray | None = None
+
+    @property
+    def ambiguous(self) -> bool:
+        """Another match of the window is as good as the judged one, within the noise."""
+        return self.rivals is not None and len(self.rivals) > 0
 
     @property
     def measured(self) -> bool:
-        """The match judged is significant and inside the search window."""
-        return self.significant and not self.on_boundary
+        """The match judged is significant, inside the search window and unrivalled."""
+        return self.significant and not self.on_boundary and not self.ambiguous
 
 
 def block_means(image, factors):
@@ -174,6 +192,7 @@ class ReferenceShare:
 
     shape: tuple[int, ...]  # the reference's, before binning
     wrap: bool
+    unit: np.ndarray  # binned, centred, unit norm
     spectrum: np.ndarray
     power: np.ndarray
 
@@ -189,9 +208,9 @@ class ReferenceShare:
             unit, _padded_shape(unit.shape, wrap), axes=tuple(range(unit.ndim))
         )
         power = np.abs(spectrum) ** 2
-        for array in (spectrum, power):
+        for array in (unit, spectrum, power):
             array.setflags(write=False)
-        return cls(reference.shape, wrap, spectrum, power)
+        return cls(reference.shape, wrap, unit, spectrum, power)
 
 
 def _padded_shape(shape, wrap: bool) -> tuple[int, ...]:
@@ -209,8 +228,9 @@ def _surface(reference, moving, wrap, limit, valid=None, share: ReferenceShare |
     valid pixels), ``c(s)`` is the correlation coefficient over the ``n(s)`` pixels
     valid in both at ``s``, with its null variance ``S / n(s)``: the masked pixels
     are neither samples nor a pattern. With ``share`` (unmasked images only),
-    ``reference`` is not read: its binned spectrum is the share's. Returns the
-    z-scores on the window, each axis's lags, and ``S``.
+    ``reference`` is not read: its binned unit image and spectrum are the share's.
+    Returns the z-scores on the window, each axis's lags, ``S``, and the two images
+    centred and scaled as correlated.
     """
     valid_r, valid_m = (None, None) if valid is None else valid
     mov = _unit(moving, valid_m)
@@ -221,7 +241,7 @@ def _surface(reference, moving, wrap, limit, valid=None, share: ReferenceShare |
         r_spec = sp_fft.rfftn(ref, shape, axes=axes)
         r_power = np.abs(r_spec) ** 2
     else:
-        r_spec, r_power = share.spectrum, share.power
+        ref, r_spec, r_power = share.unit, share.spectrum, share.power
     m_spec = sp_fft.rfftn(mov, shape, axes=axes)
     m_power = np.abs(m_spec) ** 2
     bartlett = _spectral_sum(r_power, m_power, shape[-1]) / float(np.prod(shape))
@@ -249,7 +269,7 @@ def _surface(reference, moving, wrap, limit, valid=None, share: ReferenceShare |
     # sqrt(S / (N f)) under the null, also near |c| = 1.
     correlation = np.clip(correlation, -1 + 1e-12, 1 - 1e-12)
     z = np.arctanh(correlation) * np.sqrt(samples / bartlett)
-    return np.where(usable, z, 0.0), lags, bartlett
+    return np.where(usable, z, 0.0), lags, bartlett, (ref, mov)
 
 
 def match_significance(
@@ -262,6 +282,7 @@ def match_significance(
     alpha: float = FALSE_ALARM,
     valid=None,
     share: ReferenceShare | None = None,
+    margins=None,
 ) -> Significance:
     """Test whether the best whole-pixel match is significant, and whether it is on the edge.
 
@@ -284,6 +305,9 @@ def match_significance(
         ``ReferenceShare.of(reference, boundary=boundary)``, made once for many
         moving images: the reference is then not binned and transformed again.
         Used only without ``valid`` (masked images bin the reference with its mask).
+    margins : sequence of int, optional
+        Pixels at each end of each axis that the pipeline's filter zeroed (when
+        ``valid`` is None): the rival test (:mod:`._ambiguity`) leaves them out.
 
     Returns
     -------
@@ -329,7 +353,7 @@ def match_significance(
     if binned:
         limit = limit / factors
         shift = None if shift is None else np.asarray(shift, dtype=np.float64) / factors
-    zmap, lags, cell = _surface(reference, moving, wrap, limit, valid, share)
+    zmap, lags, cell, unit = _surface(reference, moving, wrap, limit, valid, share)
     grids = np.meshgrid(*lags, indexing="ij", sparse=True)
     index = np.unravel_index(np.argmax(zmap), zmap.shape)
     peak = np.array([lag[i] for lag, i in zip(lags, index, strict=True)], dtype=np.float64)
@@ -358,7 +382,26 @@ def match_significance(
         # true one may lie beyond it.
         if not spans and abs(judged_full[axis]) > np.floor(full_limit[axis]) - 0.5:
             on_edge = True
+    rival_z, rivals = np.inf, None
+    if p_value < alpha and not on_edge:
+        if margins is not None:  # whole binned pixels that hold a zeroed one
+            margins = [-(-int(m) // int(f)) for m, f in zip(margins, factors, strict=True)]
+        # As many shared pixels as a masked shift needs to be a candidate (_surface).
+        rivalry = rival_test(
+            *unit,
+            zmap,
+            lags,
+            judged,
+            wrap=wrap,
+            valid=valid,
+            alpha=alpha,
+            margins=margins,
+            least=max(16.0, 2.0 * cell),
+        )
+        rival_z, rivals = rivalry.z, rivalry.rivals * factors
     return Significance(
+        rival_z=rival_z,
+        rivals=rivals,
         agrees=agrees,
         cell=cell * float(np.prod(factors)),
         significant=p_value < alpha,

@@ -1,10 +1,24 @@
 """Did the registration measure anything? The significance stage and its verdict.
 
 After the search and the refinement, :func:`judge` asks whether the chi2 minimum the
-pipeline found is a significant match and lies inside the search window
-(:func:`~._significance.match_significance`). When it is not, the shift is not a
-measurement: the result says so (``measured`` False, ``significance``), its error
-is infinite, and a :class:`RegistrationWarning` tells the caller why.
+pipeline found is a significant match, lies inside the search window, and beats the
+rival minima elsewhere in the window beyond the noise
+(:func:`~._significance.match_significance`, :mod:`._ambiguity`). When it is not
+significant or is on the edge, the shift is not a measurement: the result says so
+(``measured`` False, ``significance``), its error is infinite, and a
+:class:`RegistrationWarning` tells the caller why.
+
+When it is significant but rivalled (another minimum of the window, beyond its own
+whole-pixel peak, that the noise cannot rule out: :mod:`._ambiguity`), the shift is
+one of a few candidates, not a single measurement. It is flagged all the same
+(``measured`` False, a warning that names the rivals), and :func:`widened` adds
+``d d^T`` to its covariance for each rival ``d`` away, rather than making it
+infinite: the truth is one of the candidates (the match is significant), so an
+error that reaches every one of them is honest, and it keeps what the data do say
+(where the candidates are) for a script that weighs frames by their errors. It is
+flagged as well as widened because a two-peaked answer is not the Gaussian an
+error bar describes. A lattice's aliases are rivals too: the shift is known only
+modulo the period, and the result says so.
 """
 
 from __future__ import annotations
@@ -42,6 +56,7 @@ def judge(engine, image, shift) -> Significance:
         valid=(_valid(reference), _valid(image)) if masked else None,
         # The share is of the reference as prepared: not of it less its plane.
         share=None if masked or tilted else engine._significance_share,
+        margins=np.maximum(reference.margins, image.margins),
     )
 
 
@@ -58,10 +73,14 @@ def _valid(image) -> np.ndarray:
 
 def unmeasured(significance: Significance, shift, covariance):
     """The covariance to report for ``shift``: ``covariance`` itself when the match is a
-    measurement, else infinite, with a :class:`RegistrationWarning` saying why."""
+    measurement, widened to reach its rivals when it is rivalled, else infinite, with a
+    :class:`RegistrationWarning` saying why."""
     if significance.measured or not np.all(np.isfinite(covariance)):
         return covariance  # a measurement, or already unbounded (and warned about)
     where = np.array2string(np.asarray(shift), precision=3, separator=", ")
+    if significance.significant and not significance.on_boundary:
+        _warn_rivalled(significance, where)
+        return covariance  # widened to reach the rivals by :func:`widened`
     if not significance.significant:
         reason = (
             f"the best match ({where}) is not significant (false-alarm probability "
@@ -75,3 +94,21 @@ def unmeasured(significance: Significance, shift, covariance):
         )
     warn_registration(f"{reason}. The shift is not a measurement and its error is infinite.")
     return np.full_like(np.asarray(covariance, dtype=np.float64), np.inf)
+
+
+def _warn_rivalled(significance: Significance, where: str) -> None:
+    rivals = np.array2string(np.asarray(significance.rivals), precision=2, separator=", ")
+    warn_registration(
+        f"the best match ({where}) is not significantly better than the other minima "
+        f"at {rivals} (by {significance.rival_z:.2g} sigma of the noise): the shift is one "
+        "of these, not a single measurement. Its error is widened to reach them."
+    )
+
+
+def widened(significance: Significance, shift, covariance) -> np.ndarray:
+    """``covariance`` plus ``d d^T`` for each rival minimum ``d`` away, so that the
+    error reaches every minimum the noise cannot rule out."""
+    if not significance.ambiguous or not np.all(np.isfinite(covariance)):
+        return covariance
+    away = np.asarray(significance.rivals) - np.asarray(shift, dtype=np.float64)
+    return np.asarray(covariance, dtype=np.float64) + away.T @ away

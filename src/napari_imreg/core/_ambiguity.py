@@ -1,0 +1,344 @@
+"""Is the best match better than the runner-up? A paired test between two minima.
+
+The significance test (:mod:`._significance`) asks whether the best match beats
+noise. At a signal-to-noise near one a scene can match itself at two shifts
+(a repeated structure, a lattice, a smooth gradient), and the noise then decides
+which one is the lowest minimum: the answer is a wrong peak with a small error.
+This module asks the second question: is the judged minimum ``s1`` significantly
+better than each rival minimum ``s2`` elsewhere in the search window (outside its
+own neighbourhood)?
+
+The statistic is the chi2 difference between the two, with the gain ``g`` fitted
+at ``s1`` (``e = r - g m(x - s1)`` the residual, ``D = g [m(x - s1) - m(x - s2)]``)::
+
+    delta = chi2(s2) - chi2(s1) = sum D**2 + 2 sum e D
+
+and its noise comes from the data's own per-pixel residuals: to first order in
+the noise ``n_r`` of the reference and ``n_m`` of the moving image, ``delta``
+moves by ``2 sum D n_r + 2 g sum R n_m``, ``R(y) = r(y + s1) - r(y + s2)``, so
+
+    var(delta) = 4 sum_lag [C_r(lag) A_D(lag) + g**2 C_m(lag) A_R(lag)]
+
+with ``A`` the autocorrelations of ``D`` and ``R`` and ``C`` the noise's. The
+residual's autocovariance ``C_e = C_r + g**2 C_m`` is measured (every lag, by
+Parseval from its power spectrum), and split evenly between the two images. It
+holds whatever the filter, the binning or the units did to the noise, and when
+``s1`` is wrong it also holds the misfit, which only makes the test stricter.
+
+If ``s2`` were the truth, ``delta`` would be drawn around ``-mu`` (``mu > 0``),
+so ``P(delta >= observed) <= Q(z)`` with ``z = delta / sqrt(var)``: the rival is
+ruled out at the false-alarm probability ``alpha`` when ``z >= Q^-1(alpha)``.
+The judged minimum is a single measurement only when every rival is ruled out
+(an intersection-union test: each at level ``alpha``, no correction for their
+number). The rivals are the strongest local maxima of the correlation surface
+beyond the judged minimum's own whole-pixel peak. Both minima are compared at
+their best in these images (Gauss-Newton from each, on copies shifted as
+:func:`_shiftable` says, which keeps white noise white at any sub-pixel shift): a
+minimum compared off its bottom would lose by its misplacement, not by the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.ndimage
+from scipy import fft as sp_fft
+from scipy import special
+
+from ._chi2 import parabolic_offset
+
+#: The strongest local maxima outside the judged one's neighbourhood that are tested.
+RIVALS = 3
+#: A local maximum of the correlation closer than this to the judged minimum on every
+#: axis is its own whole-pixel peak (a sub-pixel minimum lies within half a pixel of
+#: its peak; two local maxima of a 3x3 neighbourhood are at least two pixels apart).
+OWN = 1.5
+
+
+@dataclass(frozen=True)
+class Rivalry:
+    """The outcome of :func:`rival_test`.
+
+    Attributes
+    ----------
+    z : float
+        The smallest ``delta / sqrt(var(delta))`` over the rivals (``inf`` when
+        there is none): how many sigma the judged minimum beats its closest rival by.
+    rivals : numpy.ndarray
+        ``(k, ndim)``: the rivals not ruled out (sub-pixel shifts, in the units of
+        the images given), empty when the judged minimum is a single measurement.
+    """
+
+    z: float
+    rivals: np.ndarray
+
+
+def rival_test(
+    reference, moving, zmap, lags, judged, *, wrap, valid, alpha, margins=None, least=16
+) -> Rivalry:
+    """Test the judged minimum against the rival minima of the correlation ``zmap``.
+
+    Parameters
+    ----------
+    reference, moving : numpy.ndarray
+        The images as the significance test compares them (centred, zero where
+        not valid).
+    zmap : numpy.ndarray
+        The correlation's z-score at each whole-pixel shift of ``lags``.
+    lags : list of numpy.ndarray
+        The shifts of ``zmap`` along each axis.
+    judged : numpy.ndarray
+        The minimum judged (sub-pixel; the sign of :func:`register`). The local
+        maxima of ``zmap`` within ``OWN`` pixels of it on every axis are its own.
+    wrap : bool
+        The images are periodic.
+    valid : pair of numpy.ndarray or None
+        The valid pixels of each image (None: all but the ``margins``).
+    alpha : float
+        The probability of ruling out a rival that is the truth.
+    margins : sequence of int, optional
+        Pixels at each end of each axis that the pipeline's filter zeroed: they are
+        not data, and compared they would favour the shifts that align them.
+    least : float
+        The fewest pixels valid at both shifts on which a rival is compared.
+    """
+    if valid is None and margins is not None and any(margins):
+        interior = np.zeros(reference.shape, dtype=bool)
+        interior[tuple(slice(m, n - m) for n, m in zip(reference.shape, margins, strict=True))] = (
+            True
+        )
+        valid = (interior, interior)
+    threshold = float(special.ndtri(1.0 - alpha))
+    z_min, kept = np.inf, []
+    candidates = _rivals(zmap, lags, judged)
+    if candidates:
+        images = (reference, moving) if valid is None else map(_filled, (reference, moving), valid)
+        spectra = tuple(_shiftable(image, wrap) for image in images)
+        # Both at their best in these images: a minimum compared off its bottom loses.
+        judged = _refined(reference, spectra[1], judged, wrap, valid)
+    for rival in candidates:
+        rival = _refined(reference, spectra[1], rival, wrap, valid)
+        if np.all(np.abs(rival - judged) < 1.0):
+            continue  # the refinement found the judged minimum itself: not a rival
+        z = _paired_z(reference, moving, spectra, judged, rival, wrap, valid, least)
+        if np.isnan(z):
+            # Too few pixels valid at both shifts to sample the noise: the rival is
+            # not a candidate (as a shift is not one of the significance test's).
+            continue
+        z_min = min(z_min, z)
+        if not z >= threshold:
+            kept.append(rival)
+    rivals = np.array(kept, dtype=np.float64).reshape(-1, reference.ndim)
+    return Rivalry(z=float(z_min), rivals=rivals)
+
+
+def _rivals(zmap, lags, judged) -> list[np.ndarray]:
+    """The strongest local maxima of ``zmap`` but ``judged``'s own, sub-pixel."""
+    peaks = (zmap == scipy.ndimage.maximum_filter(zmap, size=3, mode="nearest")) & (zmap > 0)
+    own = np.ones(zmap.shape, dtype=bool)
+    for axis, g in enumerate(np.meshgrid(*lags, indexing="ij", sparse=True)):
+        own = own & (np.abs(g - judged[axis]) < OWN)
+    peaks &= ~own
+    found = np.flatnonzero(peaks)
+    strongest = found[np.argsort(zmap.reshape(-1)[found])[::-1][:RIVALS]]
+    rivals = []
+    for flat in strongest:
+        index = np.unravel_index(flat, zmap.shape)
+        whole = np.array([lag[i] for lag, i in zip(lags, index, strict=True)], dtype=np.float64)
+        # parabolic_offset refines a minimum: the correlation's maximum is the score's.
+        rivals.append(whole + parabolic_offset(-zmap, index, [False] * zmap.ndim))
+    return rivals
+
+
+def _filled(image, valid) -> np.ndarray:
+    """``image`` with its invalid pixels filled from their valid neighbours (a normalised
+    Gaussian average): a hole's sharp edge would ring through a Fourier shift."""
+    if valid.all():
+        return image
+    weight = scipy.ndimage.gaussian_filter(valid.astype(np.float64), 2.0, mode="nearest")
+    local = scipy.ndimage.gaussian_filter(np.where(valid, image, 0.0), 2.0, mode="nearest")
+    return np.where(valid, image, local / np.maximum(weight, 1e-12))
+
+
+def _shiftable(image, wrap):
+    """The image ready for :func:`_moved`: the spectrum of its periodic part, and its
+    smooth part (None when ``wrap``).
+
+    A Fourier shift keeps white noise white at any sub-pixel shift, which a spline
+    or linear interpolation does not (they average the noise by an amount that
+    depends on the sub-pixel offset, and so favour one minimum over another). But a
+    cropped image's edges do not join, and the jump rings through a Fourier shift.
+    Moisan's periodic plus smooth decomposition (2011) moves the jump into a smooth
+    part, which interpolation shifts well and which holds almost no noise; the
+    periodic part is shifted in Fourier space.
+    """
+    if wrap:
+        return sp_fft.rfftn(image), None
+    jumps = np.zeros(image.shape)
+    for axis, n in enumerate(image.shape):
+        first = [slice(None)] * image.ndim
+        last = [slice(None)] * image.ndim
+        first[axis], last[axis] = 0, n - 1
+        step = image[tuple(last)] - image[tuple(first)]
+        jumps[tuple(first)] += step
+        jumps[tuple(last)] -= step
+    laplacian = np.zeros(())
+    for a, n in enumerate(image.shape):
+        k = sp_fft.rfftfreq(n) if a == image.ndim - 1 else sp_fft.fftfreq(n)
+        term = 2.0 * np.cos(2.0 * np.pi * k) - 2.0
+        laplacian = laplacian[..., None] + term if laplacian.ndim else term
+    laplacian.reshape(-1)[0] = 1.0  # the mean stays in the periodic part
+    smooth_spectrum = sp_fft.rfftn(jumps) / laplacian
+    smooth_spectrum.reshape(-1)[0] = 0.0
+    smooth = sp_fft.irfftn(smooth_spectrum, image.shape)
+    return sp_fft.rfftn(image - smooth), smooth
+
+
+def _moved(parts, shape, shift) -> np.ndarray:
+    """``image(x - shift)`` from :func:`_shiftable`'s parts. The periodic part's shift
+    wraps around; :func:`_inside` keeps only the pixels that did not wrap."""
+    spectrum, smooth = parts
+    factor = np.ones(())
+    for a, n in enumerate(shape):
+        k = sp_fft.rfftfreq(n) if a == len(shape) - 1 else sp_fft.fftfreq(n)
+        term = np.exp(-2j * np.pi * k * shift[a])
+        factor = factor[..., None] * term if factor.ndim else term
+    moved = sp_fft.irfftn(spectrum * factor, shape)
+    if smooth is not None:
+        moved += _linear_shift(smooth, shift)
+    return moved
+
+
+def _linear_shift(image, shift) -> np.ndarray:
+    """``image(x - shift)`` by linear interpolation, the edges extended (a smooth part)."""
+    for axis, (n, s) in enumerate(zip(image.shape, shift, strict=True)):
+        source = np.arange(n) - s
+        below = np.floor(source)
+        weight = (source - below).reshape([-1 if a == axis else 1 for a in range(image.ndim)])
+        low = np.take(image, np.clip(below.astype(int), 0, n - 1), axis=axis)
+        high = np.take(image, np.clip(below.astype(int) + 1, 0, n - 1), axis=axis)
+        image = low + weight * (high - low)
+    return image
+
+
+def _refined(reference, parts, start, wrap, valid, steps: int = 4) -> np.ndarray:
+    """The chi2 minimum ``sum (r - g m(x - s))**2`` near ``start`` (within a pixel), by
+    Gauss-Newton steps on the moving image (``parts`` from :func:`_shiftable`)."""
+    shape = reference.shape
+    start = np.asarray(start, dtype=np.float64)
+    shift = start.copy()
+    # The pixels compared: those of the start (a step of a pixel at most moves few).
+    inside = _inside(shape, (start - 1.0, start + 1.0), wrap)
+    if valid is not None:
+        inside &= valid[0] & _valid_after(valid[1], (start,), wrap)
+    for _ in range(steps):
+        moved = _moved(parts, shape, shift)
+        power = float(np.sum(moved[inside] ** 2))
+        gain = float(np.sum(reference[inside] * moved[inside])) / power if power > 0 else 0.0
+        if not gain > 0:
+            break
+        residual = (reference - gain * moved)[inside]
+        # d m(x - s) / ds = -grad m (x - s), by central differences: only the
+        # step's direction and size depend on it, not the minimum it converges to.
+        slopes = np.stack([-gain * np.gradient(moved, axis=a)[inside] for a in range(moved.ndim)])
+        normal = slopes @ slopes.T
+        if not np.all(np.isfinite(normal)) or np.linalg.det(normal) <= 0:
+            break
+        step = np.clip(np.linalg.solve(normal, slopes @ residual), -0.5, 0.5)
+        shift = np.clip(shift + step, start - 1.0, start + 1.0)
+        if np.max(np.abs(step)) < 1e-2:  # far below what separates two minima
+            break
+    return shift
+
+
+def _inside(shape, shifts, wrap) -> np.ndarray:
+    """Pixels ``x`` whose ``x - s`` lies at least a pixel inside the image for every ``s``."""
+    inside = np.ones(shape, dtype=bool)
+    if wrap:
+        return inside
+    for axis, n in enumerate(shape):
+        x = np.arange(n)
+        keep = np.ones(n, dtype=bool)
+        for s in shifts:
+            keep &= (x - s[axis] >= 1) & (x - s[axis] <= n - 2)
+        inside &= keep.reshape([-1 if a == axis else 1 for a in range(len(shape))])
+    return inside
+
+
+def _valid_after(valid, shifts, wrap) -> np.ndarray:
+    """Pixels whose values ``image(x - s)``, for every ``s``, come mostly from valid
+    pixels (the invalid ones were filled smoothly: :func:`_filled`)."""
+    weight = valid.astype(np.float64)
+    kept = np.ones(valid.shape, dtype=bool)
+    for s in shifts:
+        if wrap:
+            kept &= scipy.ndimage.shift(weight, s, order=1, mode="grid-wrap") > 0.5
+        else:
+            kept &= _linear_shift(weight, s) > 0.5
+    return kept
+
+
+def _paired_z(reference, moving, spectra, first, second, wrap, valid, least) -> float:
+    """``delta / sqrt(var(delta))`` of ``first`` against ``second`` (see the module);
+    nan when they share too few pixels to be compared."""
+    delta, variance = paired_difference(
+        reference, moving, first, second, wrap=wrap, valid=valid, spectra=spectra, least=least
+    )
+    if np.isnan(delta):
+        return np.nan
+    if not variance > 0:
+        return np.inf if delta > 0 else -np.inf
+    return delta / np.sqrt(variance)
+
+
+def paired_difference(
+    reference, moving, first, second, *, wrap, valid=None, spectra=None, least=0
+):
+    """``chi2(second) - chi2(first)`` and its variance from the residual (see the module);
+    ``(nan, 0)`` when the two shifts share fewer than ``least`` pixels valid at both
+    to compare them on, or fewer than half of those valid at ``first``. ``spectra``:
+    the two images' :func:`_shiftable` parts, when the caller has them."""
+    if spectra is None:
+        images = (reference, moving) if valid is None else map(_filled, (reference, moving), valid)
+        spectra = tuple(_shiftable(image, wrap) for image in images)
+    shape = reference.shape
+    m1, m2 = (_moved(spectra[1], shape, s) for s in (first, second))
+    r1, r2 = (_moved(spectra[0], shape, -s) for s in (first, second))
+    on_ref = _inside(reference.shape, (first, second), wrap)
+    on_mov = _inside(moving.shape, (-first, -second), wrap)
+    if valid is not None:
+        valid_r, valid_m = valid
+        on_ref &= valid_r & _valid_after(valid_m, (first, second), wrap)
+        on_mov &= valid_m & _valid_after(valid_r, (-first, -second), wrap)
+    own = _inside(reference.shape, (first,), wrap)
+    if valid is not None:
+        own &= valid_r & _valid_after(valid_m, (first,), wrap)
+    count = int(on_ref.sum())
+    # Compared on fewer pixels than half of those the first minimum stands on, the
+    # two are not compared like for like (the first's evidence may lie in the rest).
+    if count < max(least, 2, 0.5 * own.sum()) or not on_mov.any():
+        return np.nan, 0.0
+    power = float(np.sum(m1[on_ref] ** 2))
+    gain = float(np.sum(reference[on_ref] * m1[on_ref])) / power if power > 0 else 0.0
+    if not gain > 0:
+        return -np.inf, 0.0
+    residual = np.where(on_ref, reference - gain * m1, 0.0)
+    difference = np.where(on_ref, gain * (m1 - m2), 0.0)
+    delta = float(np.sum(difference**2) + 2.0 * np.sum(residual * difference))
+    residual[on_ref] -= residual[on_ref].mean()
+    reverse = np.where(on_mov, r1 - r2, 0.0)
+    # Unpadded: a lag that wraps around pairs pixels far apart, whose residuals and
+    # differences hardly correlate (the sums run over a few correlation lengths).
+    power_e, power_d, power_r = (
+        np.abs(sp_fft.rfftn(image, shape)) ** 2 for image in (residual, difference, reverse)
+    )
+    # sum_lag C_e(lag) A(lag) = sum_k |E_k|^2 |A_k|^2 / (count * size), by Parseval
+    # over the full spectrum (each half-spectrum column but the first and the
+    # Nyquist stands for two); half of C_e is each image's: 4 * (1/2) * (A_D + A_R).
+    twice = np.full(power_e.shape[-1], 2.0)
+    twice[0] = 1.0
+    if shape[-1] % 2 == 0:
+        twice[-1] = 1.0
+    total = float(np.sum((power_e * (power_d + power_r)) @ twice))
+    return delta, 2.0 * total / (count * np.prod(shape))

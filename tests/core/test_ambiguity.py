@@ -1,0 +1,107 @@
+"""Issue 13 item 3: a best minimum no better than a rival elsewhere is not one measurement."""
+
+import numpy as np
+import pytest
+
+from napari_imreg.core import RegistrationWarning, register
+from napari_imreg.core._ambiguity import paired_difference, rival_test
+from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
+from napari_imreg.core._significance import FALSE_ALARM, _surface, _unit
+
+SIDE = 64
+
+
+def _lattice(shift, rng, snr):
+    """A lattice (period 6 px): its aliases, 6 px apart, match exactly."""
+    y, x = np.mgrid[:60, :60] * (2 * np.pi / 6)
+    images = [np.cos(y + d * shift[0]) + np.cos(x + d * shift[1]) for d in (0, 1)]
+    return [im + rng.normal(size=im.shape) * im.std() / snr for im in images]
+
+
+def _rivalry(reference, moving, judged=None):
+    """The rival test of ``judged`` (default: the correlation's peak), as the pipeline runs it."""
+    limit = np.full(reference.ndim, 16.0)
+    zmap, lags, _, unit = _surface(reference, moving, False, limit)
+    if judged is None:
+        index = np.unravel_index(np.argmax(zmap), zmap.shape)
+        judged = np.array([lag[i] for lag, i in zip(lags, index, strict=True)], float)
+    return rival_test(*unit, zmap, lags, judged, wrap=False, valid=None, alpha=FALSE_ALARM)
+
+
+def test_the_chi2_difference_scatters_as_its_estimated_noise():
+    """Over repeated noise on one real pair, delta scatters by no more than the sqrt(var)
+    that each draw estimates from its own residual: the estimate is not optimistic. It is
+    conservative at low SNR (first order in the noise, with the noisy differences
+    plugged in: their noise is counted again), by up to 2-2.5x in std at SNR 1."""
+    scene = load_scene("camera")
+    truth, rival = np.array([1.5, -2.25]), np.array([1.5, -7.25])
+    for snr in (1.0, 3.0):
+        rng = np.random.default_rng([11, int(snr)])
+        deltas, spreads = [], []
+        for _ in range(40):
+            pair = make_binned_pair(
+                scene, (SIDE, SIDE), (6, -9), rng=rng, snr=snr, start=(200, 200)
+            )
+            reference, moving = _unit(pair.reference, None), _unit(pair.moving, None)
+            delta, variance = paired_difference(reference, moving, truth, rival, wrap=False)
+            deltas.append(delta)
+            spreads.append(np.sqrt(variance))
+        ratio = np.std(deltas) / np.median(spreads)
+        assert 0.4 < ratio < 1.25, (snr, ratio)
+        assert np.mean(deltas) > 0  # the truth is the better of the two
+
+
+def test_a_lattice_is_flagged_with_its_alias_as_rival():
+    """Its aliases a period apart match as well as the truth: the shift is known only
+    modulo the period, and the result says so and reaches them."""
+    rng = np.random.default_rng(12)
+    for _ in range(3):
+        shift = rng.uniform(-2, 2, 2)
+        reference, moving = _lattice(shift, rng, snr=10)
+        with pytest.warns(RegistrationWarning, match="not significantly better"):
+            result = register(reference, moving)
+        verdict = result.significance
+        assert verdict.significant
+        assert verdict.ambiguous
+        assert not result.measured
+        away = verdict.rivals - result.shift
+        # The shift and each rival are aliases of the truth: whole periods away.
+        for found in np.vstack([result.shift, verdict.rivals]):
+            periods = (found - shift) / 6
+            assert np.allclose(periods, np.round(periods), atol=0.05)
+        # The widened covariance reaches every rival within 1 sigma.
+        inverse = np.linalg.inv(result.covariance)
+        assert np.all(np.einsum("ki,ij,kj->k", away, inverse, away) <= 1.0 + 1e-9)
+        assert np.all(np.isfinite(result.error))
+
+
+@pytest.mark.parametrize("scene", ["camera", "moon", "cell", "brick", "grass", "text"])
+def test_real_pairs_at_snr_30_are_unrivalled_measurements(scene):
+    """Textures (brick, grass) too: their lattice-like aliases are ruled out by the noise."""
+    rng = np.random.default_rng([13, len(scene)])
+    image = load_scene(scene)
+    side = min(SIDE, (min(image.shape) - 24) // 4)
+    for _ in range(2):
+        pair = make_binned_pair(image, (side, side), rng.integers(-12, 13, 2), rng=rng, snr=30)
+        result = register(pair.reference, pair.moving)  # a warning would fail the test
+        verdict = result.significance
+        assert result.measured
+        assert not verdict.ambiguous
+        assert verdict.rival_z > 5
+        assert np.all(np.abs(result.shift - pair.shift) < 0.5)
+
+
+def test_pure_noise_has_no_minimum_better_than_its_runner_up():
+    rng = np.random.default_rng(14)
+    for _ in range(8):
+        reference, moving = rng.normal(size=(2, SIDE, SIDE))
+        assert len(_rivalry(reference, moving).rivals) > 0
+
+
+def test_unrelated_scenes_have_no_minimum_better_than_their_runner_up():
+    rng = np.random.default_rng(15)
+    names = ["camera", "coins", "moon", "cell", "astronaut", "gravel"]
+    for first, second in zip(names, names[1:] + names[:1], strict=True):
+        one = make_binned_pair(load_scene(first), (SIDE, SIDE), (0, 0), rng=rng, snr=30)
+        other = make_binned_pair(load_scene(second), (SIDE, SIDE), (0, 0), rng=rng, snr=30)
+        assert len(_rivalry(one.reference, other.moving).rivals) > 0, (first, second)
