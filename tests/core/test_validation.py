@@ -1,5 +1,7 @@
 """The shared validators: each branch raises the right type with a message naming the parameter."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -190,3 +192,26 @@ def test_an_axis_too_short_for_the_overlap_mode_is_named(error):
     line = np.cumsum(np.random.default_rng(0).normal(size=4200))
     with pytest.raises(ValueError, match=r"axis 0 has 1 pixel\(s\).*boundary='wrap'"):
         register(line[None, :4096], line[None, 3:4099], error=error)
+
+
+def test_a_masked_arrays_masked_pixels_are_left_out():
+    """numpy masked arrays (astropy gives them for FITS with blanks) register as if their
+    masked pixels were NaN: a block of junk under the mask does not move the shift, and
+    the caller's array is not changed."""
+    from napari_imreg.core import RegistrationWarning, make_crop_pair, register
+
+    reference, moving = make_crop_pair((64, 64), (1.3, -2.2), noise=0.05, seed=1)
+    junk = moving.copy()
+    junk[10:30, 10:30] = 50.0
+    masked = np.ma.masked_array(junk, mask=np.zeros(junk.shape, bool))
+    masked.mask[10:30, 10:30] = True
+    before = masked.copy()
+    result = register(reference, masked)
+    assert result.measured
+    assert np.all(np.abs(result.shift - (1.3, -2.2)) < 5 * result.error + 2e-3)
+    assert np.array_equal(masked.data, before.data)
+    assert np.array_equal(masked.mask, before.mask)
+    with warnings.catch_warnings():  # the same junk, unmasked, pulls the shift away
+        warnings.simplefilter("ignore", RegistrationWarning)
+        unmasked = register(reference, junk)
+    assert np.any(np.abs(unmasked.shift - (1.3, -2.2)) > 0.05) or not unmasked.measured

@@ -33,6 +33,17 @@ def _describe(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _unmasked(value: np.ma.MaskedArray) -> np.ndarray:
+    """A masked array's data with its masked pixels NaN (a copy when any is masked):
+    they are then left out, as NaN pixels are, where ``np.asarray`` would keep them."""
+    masked = np.ma.getmaskarray(value)
+    if not masked.any():
+        return value.data
+    kind = value.dtype.kind
+    dtype = value.dtype if kind in "fc" else np.float64
+    return np.where(masked, np.nan, value.data.astype(dtype, copy=False))
+
+
 def as_image(
     value,
     name: str,
@@ -49,6 +60,8 @@ def as_image(
     """
     if isinstance(value, str | bytes):
         raise TypeError(f"{name} must be a numeric array, got the string {_describe(value)}.")
+    if isinstance(value, np.ma.MaskedArray):
+        value = _unmasked(value)
     try:
         array = np.asarray(value)
     except ValueError as exc:  # ragged nested lists
