@@ -130,6 +130,16 @@ def _noise_given(pair, noise: str, mode: str):
     return ours, np.sqrt(ref_var + mov_var)  # chi2_shift: one map, of the difference
 
 
+def run_ours(pair, noise: str, mode: str):
+    """``register`` with its defaults and the noise as ``mode`` gives it: ((shift, error,
+    measured), chi2_shift's err for the same mode)."""
+    ours, err = _noise_given(pair, noise, mode)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = register(pair.reference, pair.moving, threads=1, **ours)
+    return (result.shift, result.error, bool(result.measured)), err
+
+
 def run_trial(task):
     """One pair, every method and mode: a dict of plain values."""
     noise, snr, trial = task
@@ -142,11 +152,7 @@ def run_trial(task):
     )
     out = {"noise": noise, "snr": snr, "scene": name, "truth": pair.shift}
     for mode in MODES:
-        ours, err = _noise_given(pair, noise, mode)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = register(pair.reference, pair.moving, threads=1, **ours)
-        out[f"ours {mode}"] = (result.shift, result.error, bool(result.measured))
+        out[f"ours {mode}"], err = run_ours(pair, noise, mode)
         if err is not None:  # err=None: the scalar's shift, and an error in unit noise
             out[f"chi2_shift {mode}"] = _chi2_shift(pair.reference, pair.moving, err)
     out["skimage"] = _skimage(pair.reference, pair.moving)
