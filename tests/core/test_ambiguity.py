@@ -105,3 +105,22 @@ def test_unrelated_scenes_have_no_minimum_better_than_their_runner_up():
         one = make_binned_pair(load_scene(first), (SIDE, SIDE), (0, 0), rng=rng, snr=30)
         other = make_binned_pair(load_scene(second), (SIDE, SIDE), (0, 0), rng=rng, snr=30)
         assert len(_rivalry(one.reference, other.moving).rivals) > 0, (first, second)
+
+
+def test_only_peaks_near_the_judged_ones_height_are_refined():
+    """The screen: bumps far below a strong judged peak are not candidates (nothing to
+    refine), and peaks as high as the judged one (a lattice's aliases) stay."""
+    from scipy import special
+
+    from napari_imreg.core._ambiguity import SCREEN, _rivals
+
+    screen = SCREEN * float(special.ndtri(1.0 - FALSE_ALARM))
+    lags = [np.arange(-8, 9), np.arange(-8, 9)]
+    zmap = np.random.default_rng(3).uniform(0.0, 3.0, (17, 17))
+    zmap[10, 6] = 60.0  # the judged peak, at (2, -2)
+    judged = np.array([2.0, -2.0])
+    assert _rivals(zmap, lags, judged, screen) == []
+    assert len(_rivals(zmap, lags, judged, np.inf)) == 3  # the bumps, unscreened
+    zmap[4, 12] = 59.0  # an alias as high as the judged peak, at (-4, 4)
+    (rival,) = _rivals(zmap, lags, judged, screen)
+    assert np.allclose(rival, (-4.0, 4.0), atol=0.5)

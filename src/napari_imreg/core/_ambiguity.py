@@ -50,6 +50,13 @@ from ._chi2 import parabolic_offset
 
 #: The strongest local maxima outside the judged one's neighbourhood that are tested.
 RIVALS = 3
+#: A rival whose correlation z-score is below the judged peak's by more than this many
+#: times the test's one-sided threshold is not refined: Fisher's z of a correlation has
+#: unit variance whatever the correlation (the significance test scales it so), the
+#: difference of two has a std of at most 2, and twice that again covers the sub-pixel
+#: gain of a peak sampled off its top and the autocorrelated noise's excess. Noise bumps
+#: beside a strong match are dropped; a lattice's aliases (equal peaks) stay.
+SCREEN = 4.0
 #: A local maximum of the correlation closer than this to the judged minimum on every
 #: axis is its own whole-pixel peak (a sub-pixel minimum lies within half a pixel of
 #: its peak; two local maxima of a 3x3 neighbourhood are at least two pixels apart).
@@ -111,7 +118,7 @@ def rival_test(
         valid = (interior, interior)
     threshold = float(special.ndtri(1.0 - alpha))
     z_min, kept = np.inf, []
-    candidates = _rivals(zmap, lags, judged)
+    candidates = _rivals(zmap, lags, judged, SCREEN * threshold)
     if candidates:
         images = (reference, moving) if valid is None else map(_filled, (reference, moving), valid)
         spectra = tuple(_shiftable(image, wrap) for image in images)
@@ -133,13 +140,16 @@ def rival_test(
     return Rivalry(z=float(z_min), rivals=rivals)
 
 
-def _rivals(zmap, lags, judged) -> list[np.ndarray]:
-    """The strongest local maxima of ``zmap`` but ``judged``'s own, sub-pixel."""
+def _rivals(zmap, lags, judged, screen: float) -> list[np.ndarray]:
+    """The strongest local maxima of ``zmap`` but ``judged``'s own, sub-pixel, within
+    ``screen`` of the judged peak's z-score."""
     peaks = (zmap == scipy.ndimage.maximum_filter(zmap, size=3, mode="nearest")) & (zmap > 0)
     own = np.ones(zmap.shape, dtype=bool)
     for axis, g in enumerate(np.meshgrid(*lags, indexing="ij", sparse=True)):
         own = own & (np.abs(g - judged[axis]) < OWN)
     peaks &= ~own
+    if own.any():
+        peaks &= zmap >= float(np.max(zmap[own])) - screen
     found = np.flatnonzero(peaks)
     strongest = found[np.argsort(zmap.reshape(-1)[found])[::-1][:RIVALS]]
     rivals = []
