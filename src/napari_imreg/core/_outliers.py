@@ -40,6 +40,8 @@ from ._spline_model import keys_shift, spline_shift, tap_weights
 
 __all__ = ["clip_residual", "dilate", "levelled", "robust_sigma", "saturated", "search_copy"]
 
+#: Pixels at an image's largest value that make it a plateau (saturation).
+PLATEAU_PIXELS = 3
 #: MAD to Gaussian sigma.
 MAD_SIGMA = 1.482602218505602
 
@@ -52,7 +54,7 @@ def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
     return scipy.ndimage.binary_dilation(mask, structure, iterations=int(pixels))
 
 
-def saturated(image, *, min_pixels: int = 3, grow: int = 0) -> np.ndarray:
+def saturated(image, *, min_pixels: int = PLATEAU_PIXELS, grow: int = 0) -> np.ndarray:
     """The pixels at the image's largest finite value, if ``min_pixels`` or more are.
 
     A detector clips at its full well, so saturated pixels share one value, the
@@ -432,22 +434,32 @@ def levelled(ref, mov, ref_invalid, mov_invalid, scale: float, offset: float):
     Noiseless binary images whose plateaus look saturated are levelled at their
     own plateau, which changes nothing.
     """
-    sat_ref = saturated(np.where(ref_invalid, np.nan, ref)).any()
-    sat_mov = saturated(np.where(mov_invalid, np.nan, mov)).any()
+    ref_valid, mov_valid = ref[~ref_invalid], mov[~mov_invalid]
+    (ref_top, sat_ref), (mov_top, sat_mov) = _plateau(ref_valid), _plateau(mov_valid)
     if not (sat_ref or sat_mov) or not scale > 0:
         return None
-    ref_valid, mov_valid = ref[~ref_invalid], mov[~mov_invalid]
     level = min(
-        float(ref_valid.max()) if sat_ref else np.inf,
-        scale * float(mov_valid.max()) + offset if sat_mov else np.inf,
+        ref_top if sat_ref else np.inf,
+        scale * mov_top + offset if sat_mov else np.inf,
     )
     mov_level = (level - offset) / scale
-    excess = max(float(ref_valid.max()) - level, scale * (float(mov_valid.max()) - mov_level))
+    excess = max(ref_top - level, scale * (mov_top - mov_level))
     if not excess > LEVEL_TOLERANCE * float(np.std(ref_valid)):
         return None
     pixels = int(np.count_nonzero(ref_valid >= level) + np.count_nonzero(mov_valid >= mov_level))
     with np.errstate(invalid="ignore"):
         return np.minimum(ref, level), np.minimum(mov, mov_level), pixels
+
+
+def _plateau(values: np.ndarray) -> tuple[float, bool]:
+    """The largest of ``values`` (an image's valid pixels, all finite), and whether it
+    is a plateau as :func:`saturated` sees one: shared by ``PLATEAU_PIXELS`` or more,
+    not all."""
+    if values.size == 0:
+        return -np.inf, False
+    top = float(values.max())
+    count = int(np.count_nonzero(values == top))
+    return top, PLATEAU_PIXELS <= count < values.size
 
 
 def reject_outliers(
