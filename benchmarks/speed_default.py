@@ -193,6 +193,17 @@ def _ratio(times, a, b, column) -> str:
     return f"{times[a][column] / times[b][column]:.2f}"
 
 
+def _ratio_cells(times) -> str:
+    """The three ratio columns (default / wrap fisher, fisher / wrap fisher, skimage /
+    default), each as wall / CPU."""
+    pairs = (
+        ("ours default", "ours wrap fisher"),
+        ("ours fisher", "ours wrap fisher"),
+        ("skimage", "ours default"),
+    )
+    return " | ".join(" / ".join(_ratio(times, a, b, c) for c in (0, 1)) for a, b in pairs)
+
+
 def report(pairs, thin, stack, big, loads) -> str:
     lines = [
         "| work | ours default | ours fisher | ours wrap | ours wrap fisher | skimage | "
@@ -206,30 +217,16 @@ def report(pairs, thin, stack, big, loads) -> str:
             f"{t[k][0] * 1e3:.0f} ms ({t[k][1] * 1e3:.0f} CPU)" if k in t else "not run"
             for k in ("ours default", "ours fisher", "ours wrap", "ours wrap fisher", "skimage")
         )
-        lines.append(
-            f"| {shape} pair | {cells} | "
-            + " / ".join(_ratio(t, "ours default", "ours wrap fisher", c) for c in (0, 1))
-            + " | "
-            + " / ".join(_ratio(t, "ours fisher", "ours wrap fisher", c) for c in (0, 1))
-            + " | "
-            + " / ".join(_ratio(t, "skimage", "ours default", c) for c in (0, 1))
-            + f" | {row['rounds']} |"
-        )
+        lines.append(f"| {shape} pair | {cells} | {_ratio_cells(t)} | {row['rounds']} |")
     if stack:
         t, frames = stack["times"], stack["frames"]
         cells = " | ".join(
             f"{frames / t[k][0]:.1f} fps ({frames / t[k][1]:.1f} per CPU-s)"
             for k in ("ours default", "ours fisher", "ours wrap", "ours wrap fisher", "skimage")
         )
-        lines.append(
-            f"| {frames} x {stack['n']}² stack | {cells} | "
-            + " / ".join(_ratio(t, "ours default", "ours wrap fisher", c) for c in (0, 1))
-            + " | "
-            + " / ".join(_ratio(t, "ours fisher", "ours wrap fisher", c) for c in (0, 1))
-            + " | "
-            + " / ".join(_ratio(t, "skimage", "ours default", c) for c in (0, 1))
-            + f" | {stack['rounds']} |"
-        )
+        ratios = _ratio_cells(t)
+        size = f"{frames} x {stack['n']}²"
+        lines.append(f"| {size} stack | {cells} | {ratios} | {stack['rounds']} |")
     lines += [
         "",
         "Ratios are wall / CPU. Pair cells: median wall time (median CPU time).",
