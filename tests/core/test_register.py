@@ -935,3 +935,22 @@ def test_noise_windows_are_prepared_once_per_window():
         np.testing.assert_array_equal(engine._source, reference[window] / registrar._unit)
     # The oldest is dropped once more than KEPT_ENGINES windows were asked for.
     assert registrar._window_engine(windows[0]) is not first
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_four_row_images_beyond_their_row_window_are_flagged_cleanly(seed):
+    """Four rows give a row window of one pixel; a pair 1.5-3 rows apart drove the
+    refinement to where the tapered images no longer overlap, and that raised
+    ``ZeroDivisionError`` or leaked numpy's invalid-value warnings. Such a pair is
+    flagged with infinite errors; a pair inside the window is measured."""
+    rng = np.random.default_rng(seed)
+    move = (int(rng.choice([-6, -5, -4, -3, 3, 4, 5, 6])), int(rng.integers(-6, 7)))
+    pair = _elongated_pair((4, 120), move, seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", RegistrationWarning)
+        result = register(pair.reference, pair.moving)
+    if result.measured:
+        _assert_within_errors(result, pair.shift)
+    else:
+        assert np.all(np.isinf(result.error))

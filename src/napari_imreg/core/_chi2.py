@@ -403,8 +403,10 @@ def refine_minimum(
             trial = np.clip(point + step, start - 1.0, start + 1.0)
             candidate = surface.derivatives(trial, third=True)
             # Near the minimum the values differ by round-off only: trust small
-            # Newton steps, check larger ones for descent.
-            if candidate[0] <= value or np.max(np.abs(step)) < 1e-3:
+            # Newton steps, check larger ones for descent. Where the images no
+            # longer overlap the surface is not finite: never a step there.
+            descends = candidate[0] <= value or np.max(np.abs(step)) < 1e-3
+            if np.isfinite(candidate[0]) and descends:
                 accepted = trial, candidate
                 break
             step = step / 2

@@ -25,18 +25,15 @@ INTERIOR_SNR = 1e-3
 INTERIOR_MARGIN = 8
 
 
-def _score_covariance(
-    engine, surface: Surface, image: PreparedImage, shift, scale, chi2_hessian
-) -> np.ndarray:
+def _score_covariance(engine, surface: Surface, shift, scale, chi2_hessian, ratio) -> np.ndarray:
     """Covariance of the chi2 gradient due to the noise times the signal.
 
     For white noise it is twice the Hessian. Filtering correlates the noise:
     then it is ``4 / c2`` times the curvature of the correlation of the images
     filtered twice, ``c2`` being the variance factor of the filter.
     """
-    # The score sums weight**2 where the curvature sums weight: the tapered
-    # edges count less in the variance than in the curvature.
-    ratio = _squared_weight_ratio(engine, image, shift) if engine._tapers is not None else 1.0
+    # The score sums weight**2 where the curvature sums weight (``ratio``, see
+    # :func:`_squared_weight_ratio`): the tapered edges count less in the variance.
     if surface.filtered_cross is None:
         return 2.0 * ratio * chi2_hessian
     weight = surface.weight_at(shift)
@@ -67,9 +64,12 @@ def _weight_sums(engine, image: PreparedImage, shift) -> tuple[float, float]:
 
 
 def _squared_weight_ratio(engine, image: PreparedImage, shift) -> float:
-    """``sum t**2 / sum t`` for the geometric weight (see :meth:`_weight_sums`)."""
+    """``sum t**2 / sum t`` for the geometric weight (see :meth:`_weight_sums`), 1
+    without a taper; None where the images share no weight at ``shift``."""
+    if engine._tapers is None:
+        return 1.0
     first, second = _weight_sums(engine, image, shift)
-    return second / first
+    return second / first if first > 0 else None
 
 
 def _sum_squared_weights(engine, image: PreparedImage, shift) -> float:
@@ -214,14 +214,19 @@ def measure_errors(
         ref_var, mov_var = noise_var * share, noise_var * (1.0 - share)
     chi2_hessian = fit.hessian * scale
 
+    ratio = None
     if not (fit.positive and np.all(np.isfinite(chi2_hessian))):
-        warn_registration(
-            "the chi2 surface is not curved at its minimum: the images do not constrain "
-            "the shift, so its error is infinite."
+        why = (
+            "the chi2 surface is not curved at its minimum: the images do not constrain the shift"
         )
+    else:
+        ratio = _squared_weight_ratio(engine, image, shift)
+        why = "the minimum lies where the images no longer overlap"
+    if ratio is None:
+        warn_registration(f"{why}, so its error is infinite.")
         infinite = np.full((ndim, ndim), np.inf)
         return Errors(infinite, np.full(ndim, np.inf), noise, scale, 1.0)
-    score = _score_covariance(engine, surface, image, shift, scale, chi2_hessian)
+    score = _score_covariance(engine, surface, shift, scale, chi2_hessian, ratio)
     score += _noise_coupling_covariance(engine, surface, image, ref_var, mov_var, shift)
     covariance, sigma = marginal_errors(chi2_hessian, score)
     # The sub-pixel floor, as noise of variance floor_var added to the
