@@ -954,3 +954,26 @@ def test_four_row_images_beyond_their_row_window_are_flagged_cleanly(seed):
         _assert_within_errors(result, pair.shift)
     else:
         assert np.all(np.isinf(result.error))
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.uint16])
+def test_boolean_and_unsigned_images_register_as_their_float_values(dtype):
+    """Booleans (a segmentation) raised numpy's "boolean subtract" TypeError; unsigned
+    pixels must not wrap round in a difference. Each registers as its float copy."""
+    from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
+
+    pair = make_binned_pair(load_scene("camera"), (48, 48), (3, -5), rng=1, snr=30)
+    reference, moving = pair.reference, pair.moving
+    if dtype is np.bool_:
+        reference, moving = reference > np.median(reference), moving > np.median(moving)
+    else:
+        low = min(reference.min(), moving.min())
+        top = max(reference.max(), moving.max()) - low
+        scale = (np.iinfo(dtype).max - 1) / top
+        reference = np.round((reference - low) * scale).astype(dtype)
+        moving = np.round((moving - low) * scale).astype(dtype)
+    result = register(reference, moving)
+    as_float = register(reference.astype(np.float64), moving.astype(np.float64))
+    np.testing.assert_allclose(result.shift, as_float.shift, atol=1e-9)
+    np.testing.assert_allclose(result.error, as_float.error, rtol=1e-6)
+    _assert_within_errors(result, pair.shift)

@@ -267,9 +267,13 @@ def in_unit(value, unit: float, name: str | None = None):
 
     An error is checked against the data's spread: beyond ``ERROR_RANGE`` either
     way its square cannot be held next to the data's, and the message says so.
+    Integer and boolean pixels become float64: differences and squares of unsigned
+    pixels would wrap round, and booleans have no difference at all.
     """
     if value is None:
         return None
+    if np.ndim(value) and np.asarray(value).dtype.kind in "biu":
+        value = np.asarray(value, dtype=np.float64)
     if name is not None:
         ratio = float(np.nanmax(value) if np.ndim(value) else value) / unit
         small = float(np.nanmin(value) if np.ndim(value) else value) / unit
