@@ -46,6 +46,7 @@ from ._stack_graph import (
     usable_mean,
     whole_frames,
 )
+from ._template import AlignedMean
 from ._validation import (
     as_image,
     check_choice,
@@ -252,7 +253,9 @@ def register_stack(
     axis : int
         The frame axis.
     reference : int, {"mean", "previous"} or array_like
-        What each frame is registered onto: a frame index, the mean frame, each
+        What each frame is registered onto: a frame index, the mean frame (the
+        frames are registered onto their plain mean, then onto the mean of the
+        frames moved by those shifts, which the drift does not blur), each
         frame's predecessor (the drifts are then accumulated from the first
         frame, with the step errors added in quadrature), or a given image of the
         frames' shape (numpy or dask).
@@ -298,8 +301,9 @@ def register_stack(
     Frames are registered in parallel, each with one FFT and one BLAS thread
     (threads inside each registration would only compete with the other frames).
     For dask input the memory in use is about the chunks in flight plus a few
-    frame-sized buffers per worker; ``reference="mean"`` reads the stack twice
-    (once for the mean, once to register) rather than holding it.
+    frame-sized buffers per worker; ``reference="mean"`` reads the stack four times
+    (the plain mean, the first registration, the moved frames' mean, the
+    registration) rather than holding it.
 
     Examples
     --------
@@ -539,23 +543,34 @@ def _iterate(
         target = reference
         reference_error = None if per_frame else errors
     target, reference_error = dask.compute(target, reference_error)
-    if isinstance(reference, str) and reference == "mean" and not frame_mask.per_frame:
+    mean = isinstance(reference, str) and reference == "mean"
+    if mean and not frame_mask.per_frame:
         target = usable_mean(target, moved)
-    items = (
-        None
-        if index == skip
-        else (index, np.asarray(moved[index]), frame_error(index), frame_mask(index))
-        for index in range(frames)
-    )
-    results = against_one(
-        np.asarray(target),
-        reference_error,
-        items,
-        options,
-        reference_mask=reference_mask,
-        workers=workers,
-    )
-    for index, result in enumerate(results):
+
+    def registered(target, quiet=False):
+        items = (
+            None
+            if index == skip
+            else (index, np.asarray(moved[index]), frame_error(index), frame_mask(index))
+            for index in range(frames)
+        )
+        return against_one(
+            np.asarray(target),
+            reference_error,
+            items,
+            options,
+            reference_mask=reference_mask,
+            workers=workers,
+            quiet=quiet,
+        )
+
+    if mean:  # onto the plain mean, then onto the frames moved by those shifts
+        aligned = AlignedMean(target.shape, wrap=options.boundary == "wrap")
+        for index, result in enumerate(registered(target, quiet=True)):
+            aligned.add(moved[index], result.shift, frame_mask(index))
+        template = aligned.mean()
+        target = target if template is None else template
+    for index, result in enumerate(registered(target)):
         yield index, zero() if result is None else result
 
 

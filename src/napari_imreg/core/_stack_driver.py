@@ -121,10 +121,12 @@ def against_one(
     *,
     reference_mask=None,
     workers: int = 1,
+    quiet: bool = False,
 ) -> Iterator[RegistrationResult | None]:
     """Register each ``(index, frame, error, mask)`` of ``frames`` onto ``reference``
     (its pixels where ``reference_mask`` is True ignored), prepared once per worker
-    thread; an item None (the reference frame itself) yields None.
+    thread; an item None (the reference frame itself) yields None. ``quiet``: drop
+    the frames' warnings (a first pass whose results are superseded).
 
     A frame with no valid pixel (all NaN, infinite or masked) gives :func:`unmeasured`
     and a warning naming it, rather than an error that would lose every other frame's
@@ -142,8 +144,14 @@ def against_one(
     if workers <= 1:
         registrar()  # the reference's problems are reported before any frame is read
 
+    def run(item):
+        if not quiet:
+            return _one(registrar, item, options)
+        with held_warnings():
+            return _one(registrar, item, options)
+
     def task(item):
-        return lambda: _one(registrar, item, options)
+        return lambda: run(item)
 
     return in_order((task(item) for item in frames), workers)
 

@@ -13,6 +13,7 @@ import numpy as np
 from . import _fft
 from ._options import Options
 from ._stack_driver import against_one, onto_previous, row_columns, table
+from ._template import AlignedMean
 
 #: Name prefix of the registration tasks in dask graphs (progress bars count them).
 TASK_PREFIX = "register-stack"
@@ -42,8 +43,10 @@ def _register_chunk(
     *,
     skip: int | None,
     options: Options,
+    quiet: bool = False,
 ) -> np.ndarray:
-    """Register a chunk of frames against one reference; one table row per frame.
+    """Register a chunk of frames against one reference; one table row per frame
+    (``quiet``: without the frames' warnings, see :func:`against_one`).
 
     ``errors`` is None, a scalar, one frame's map, or one map per frame of the
     chunk (``errors.ndim == frames.ndim``); ``masks`` is None, one frame's mask or
@@ -58,7 +61,7 @@ def _register_chunk(
     )
     with _fft.one_blas_thread():
         results = against_one(
-            reference, reference_error, items, options, reference_mask=reference_mask
+            reference, reference_error, items, options, reference_mask=reference_mask, quiet=quiet
         )
         return table(results, len(frames), frames.ndim - 1)
 
@@ -321,12 +324,13 @@ def lazy_table(
 
 
 def _against_mean(stack, errors, masks, reference_mask, per_frame_errors, *, options):
-    """The table against the mean frame: one task for the mean, one per chunk of frames.
+    """The table against the mean frame: the frames are registered onto the plain mean,
+    then onto the mean of the frames moved by those shifts (see ``_template``).
 
-    The mean needs a pass over the whole stack before any frame can be registered.
-    Sharing the chunks between the two passes would keep every chunk in memory until
-    the mean is known, so each pass reads the data itself: the mean in one streaming
-    task, each registration task its own chunk.
+    Each mean needs a pass over the whole stack before any frame can be registered
+    onto it. Sharing the chunks between the passes would keep every chunk in memory
+    until the means are known, so each pass reads the data itself: each mean in one
+    streaming task, each registration task its own chunk.
     """
     frames, ndim = stack.shape[0], stack.ndim - 1
     per_frame_masks = isinstance(masks, np.ndarray | da.Array) and masks.ndim == stack.ndim
@@ -344,30 +348,62 @@ def _against_mean(stack, errors, masks, reference_mask, per_frame_errors, *, opt
         ref_mask = reference_mask
         ref_error = reference_error_of_mean(errors, frames, per_frame=per_frame_errors)
     token = _token(stack, errors, masks, options)
-    blocks = []
-    for start, count in zip(np.cumsum((0, *stack.chunks[0][:-1])), stack.chunks[0], strict=True):
-        chunk = dask.delayed(_chunk_of)(_Opaque(stack[start : start + count]))
-        chunk_errors, chunk_masks = errors, masks
-        if per_frame_errors:
-            chunk_errors = dask.delayed(_chunk_of)(_Opaque(errors[start : start + count]))
-        if per_frame_masks:
-            chunk_masks = dask.delayed(_chunk_of)(_Opaque(masks[start : start + count]))
-        chunk_table = dask.delayed(_register_chunk)(
-            chunk,
-            np.arange(start, start + count),
-            ref,
-            chunk_errors,
-            ref_error,
-            chunk_masks,
-            ref_mask,
-            skip=None,
-            options=options,
-            dask_key_name=f"{TASK_PREFIX}-mean-{token}-{start}",
-        )
-        blocks.append(
-            da.from_delayed(chunk_table, shape=(count, row_columns(ndim)), dtype=np.float64)
-        )
+    starts = np.cumsum((0, *stack.chunks[0][:-1]))
+
+    def tables(reference, name):
+        for start, count in zip(starts, stack.chunks[0], strict=True):
+            chunk = dask.delayed(_chunk_of)(_Opaque(stack[start : start + count]))
+            chunk_errors, chunk_masks = errors, masks
+            if per_frame_errors:
+                chunk_errors = dask.delayed(_chunk_of)(_Opaque(errors[start : start + count]))
+            if per_frame_masks:
+                chunk_masks = dask.delayed(_chunk_of)(_Opaque(masks[start : start + count]))
+            yield dask.delayed(_register_chunk)(
+                chunk,
+                np.arange(start, start + count),
+                reference,
+                chunk_errors,
+                ref_error,
+                chunk_masks,
+                ref_mask,
+                skip=None,
+                options=options,
+                quiet=name == "mean",  # superseded by the second pass
+                dask_key_name=f"{TASK_PREFIX}-{name}-{token}-{start}",
+            )
+
+    template = dask.delayed(_streamed_template)(
+        _Opaque(stack),
+        _Opaque(masks) if per_frame_masks else masks,
+        list(tables(ref, "mean")),
+        ref,
+        wrap=options.boundary == "wrap",
+    )
+    blocks = [
+        da.from_delayed(table, shape=(count, row_columns(ndim)), dtype=np.float64)
+        for table, count in zip(tables(template, "aligned"), stack.chunks[0], strict=True)
+    ]
     return da.concatenate(blocks, axis=0)
+
+
+def _streamed_template(hidden, masks, tables, plain, *, wrap: bool) -> np.ndarray:
+    """The mean of the frames moved by the shifts of ``tables`` (their registrations onto
+    the ``plain`` mean), read chunk by chunk; ``plain`` when no frame was measured."""
+    stack = hidden.array
+    ndim = stack.ndim - 1
+    shifts = np.concatenate(tables, axis=0)[:, :ndim]
+    aligned = AlignedMean(stack.shape[1:], wrap=wrap)
+    step = stack.chunks[0]
+    for start, count in zip(np.cumsum((0, *step[:-1])), step, strict=True):
+        rows = slice(start, start + count)
+        frames = stack[rows].compute(scheduler="threads")
+        per_frame = isinstance(masks, _Opaque)
+        chunk_masks = masks.array[rows].compute(scheduler="threads") if per_frame else masks
+        for row in range(count):
+            mask = chunk_masks[row] if per_frame else chunk_masks
+            aligned.add(frames[row], shifts[start + row], mask)
+    template = aligned.mean()
+    return plain if template is None else template
 
 
 def _streamed_masked_mean(hidden, hidden_masks, hidden_errors, reference_mask, dtype):
