@@ -6,6 +6,8 @@ synthetic image moved by a known drift (``make_shifted``), plus noise.
 
 from __future__ import annotations
 
+import warnings
+
 import dask
 import dask.array as da
 import numpy as np
@@ -478,8 +480,10 @@ def _the_warning_names_the_frame(record, blank: int) -> None:
     assert messages[0].filename == __file__  # at the caller, not inside the core
 
 
-def _check_blank_frame(shifts, errors, drift, blank, *, previous, relative=False) -> None:
-    lost = np.arange(len(drift)) >= blank if previous else np.arange(len(drift)) == blank
+def _check_blank_frame(shifts, errors, drift, blank, *, relative=False) -> None:
+    """Only the blank frame is lost: with ``"previous"`` the frame after it is registered
+    onto the one before it (the drift went on from there)."""
+    lost = np.arange(len(drift)) == blank
     assert np.isnan(shifts[lost]).all()
     assert np.isinf(errors[lost]).all()
     kept, truth = shifts[~lost], drift[~lost]
@@ -500,9 +504,7 @@ def test_a_frame_with_no_valid_pixel_is_reported_and_the_others_kept(reference, 
     with pytest.warns(RegistrationWarning) as record:
         result = register_stack(source, reference=reference).compute()
     _the_warning_names_the_frame(record, 3)
-    _check_blank_frame(
-        result.shifts, result.errors, drift, 3, previous=reference == "previous", relative=relative
-    )
+    _check_blank_frame(result.shifts, result.errors, drift, 3, relative=relative)
 
 
 @pytest.mark.parametrize("reference", [0, "previous", "mean"])
@@ -514,10 +516,31 @@ def test_the_iterator_reports_a_frame_with_no_valid_pixel(reference):
     _the_warning_names_the_frame(record, 3)
     shifts = np.array([r.shift for r in results])
     errors = np.array([r.error for r in results])
-    _check_blank_frame(
-        shifts, errors, drift, 3, previous=reference == "previous", relative=reference == "mean"
-    )
+    _check_blank_frame(shifts, errors, drift, 3, relative=reference == "mean")
     assert results[3].method == "unmeasured"
+
+
+@pytest.mark.parametrize("path", ["numpy", "dask", "iterator"])
+def test_previous_bridges_the_drift_over_dropped_frames(path):
+    """Two dropped frames of zeros in a real drifting stack: each later frame is
+    registered onto the last frame whose drift is known, so only the dropped frames
+    are lost (every later drift used to be NaN), and the later drifts are right."""
+    stack, truth = _real_drift_stack("moon", frames=9, reach=6)
+    stack[[3, 6]] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RegistrationWarning)
+        if path == "iterator":
+            results = [r for _, r in iter_register_stack(stack, reference="previous")]
+            shifts = np.array([r.shift for r in results])
+            errors = np.array([r.error for r in results])
+        else:
+            source = da.from_array(stack, chunks=(2, 64, 64)) if path == "dask" else stack
+            result = register_stack(source, reference="previous").compute()
+            shifts, errors = np.asarray(result.shifts), np.asarray(result.errors)
+    lost = np.isin(np.arange(len(stack)), [3, 6])
+    assert np.isnan(shifts[lost]).all()
+    assert np.isinf(errors[lost]).all()
+    assert np.all(np.abs(shifts[~lost] - truth[~lost]) <= 4 * errors[~lost] + 1e-12)
 
 
 def test_a_blank_first_frame_is_named_with_previous():

@@ -17,7 +17,6 @@ with frames registered in parallel, threads inside each registration only compet
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import numbers
 import warnings
@@ -34,7 +33,7 @@ from ._options import BoundaryChoice, ErrorModel, Options
 from ._periodic import stack_options
 from ._prepare import check_mask
 from ._result import RegistrationResult, RegistrationWarning, StackResult
-from ._stack_driver import against_one, onto_previous
+from ._stack_driver import against_one, bridge_step, chained, onto_previous
 from ._stack_graph import (
     FROM_FRAMES,
     dask_view,
@@ -510,22 +509,15 @@ def _iterate(
         )
 
     if isinstance(reference, str) and reference == "previous":
-        total = np.zeros(ndim)
-        covariance = np.zeros((ndim, ndim))
         yield 0, zero()
         steps = onto_previous(_pairs(moved, frame_error, frame_mask), options, workers=workers)
-        for index, step in enumerate(steps, start=1):
-            total = total + step.shift
-            covariance = covariance + step.covariance
-            yield (
-                index,
-                dataclasses.replace(
-                    step,
-                    shift=total,
-                    error=np.sqrt(np.diag(covariance)),
-                    covariance=covariance,
-                ),
-            )
+
+        def bridge(anchor: int, index: int) -> RegistrationResult:
+            pair = (index, np.asarray(moved[anchor]), np.asarray(moved[index]))
+            pair += (frame_error(anchor), frame_error(index), frame_mask(anchor))
+            return bridge_step((*pair, frame_mask(index)), options)
+
+        yield from enumerate(chained(steps, bridge), start=1)
         return
 
     skip = reference if isinstance(reference, int) else None

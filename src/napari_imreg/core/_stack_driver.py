@@ -7,6 +7,7 @@ generators, so a stack is registered the same way whichever entry point is used.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 from collections import deque
@@ -93,6 +94,21 @@ def unmeasured(ndim: int, boundary: str) -> RegistrationResult:
         covariance=np.diag(np.full(ndim, np.inf)),
         boundary=boundary,
         method="unmeasured",
+        measured=False,
+    )
+
+
+def from_row(row: np.ndarray, ndim: int, boundary: str) -> RegistrationResult:
+    """A result from its row of :func:`table` (shift, error, chi2, dof, noise)."""
+    error = row[ndim : 2 * ndim]
+    return RegistrationResult(
+        shift=row[:ndim],
+        error=error,
+        covariance=np.diag(np.square(error)),
+        chi2_min=float(row[2 * ndim]),
+        dof=float(row[2 * ndim + 1]),
+        noise=float(row[2 * ndim + 2]),
+        boundary=boundary,
     )
 
 
@@ -176,14 +192,56 @@ def onto_previous(
     """Register each frame of ``(index, previous, frame, previous_error, error,
     previous_mask, mask)`` onto its predecessor: the steps of the drift.
 
-    A step that touches a frame with no valid pixel gives :func:`unmeasured` (the
-    drift from there on is unknown), with a warning naming the frame.
+    A step that touches a frame with no valid pixel gives :func:`unmeasured`, with a
+    warning naming the frame (:func:`chained` bridges the drift over it).
     """
 
     def task(pair):
         return lambda: _step(pair, options)
 
     return in_order((task(pair) for pair in pairs), workers)
+
+
+def chained(
+    steps: Iterable[RegistrationResult], bridge: Callable[[int, int], RegistrationResult]
+) -> Iterator[RegistrationResult]:
+    """The drift of each frame after the first from ``steps`` (step ``i - 1`` registers
+    frame ``i`` onto frame ``i - 1``): the steps added up, their covariances summed.
+
+    A frame whose predecessor's drift is unknown (a blank, featureless or unmatched
+    frame) is registered onto the last frame whose drift is known instead,
+    ``bridge(anchor, index)`` (a step of the same kind): a dropped frame costs its own
+    drift, not every later frame's. A frame not measured gets a NaN drift and an
+    infinite error.
+    """
+    anchor, total, covariance = 0, 0.0, 0.0
+    for index, step in enumerate(steps, start=1):
+        if anchor != index - 1:
+            step = bridge(anchor, index)
+        if np.all(np.isfinite(step.shift)) and np.all(np.isfinite(step.covariance)):
+            anchor, total, covariance = index, total + step.shift, covariance + step.covariance
+            yield dataclasses.replace(
+                step, shift=total, error=np.sqrt(np.diag(covariance)), covariance=covariance
+            )
+        else:
+            ndim = len(step.shift)
+            lost = unmeasured(ndim, step.boundary)
+            yield dataclasses.replace(
+                step,
+                shift=lost.shift,
+                error=lost.error,
+                covariance=lost.covariance,
+                measured=False,
+            )
+
+
+def bridge_step(pair, options: Options) -> RegistrationResult:
+    """:func:`_step` for a frame registered onto an earlier frame than its predecessor
+    (see :func:`chained`); a frame with no valid pixel was reported by its own step."""
+    frame, mask = pair[2], pair[6]
+    if not _has_valid_pixel(frame, mask):
+        return unmeasured(np.ndim(frame), options.boundary)
+    return _step(pair, options)
 
 
 def _step(pair, options: Options) -> RegistrationResult:

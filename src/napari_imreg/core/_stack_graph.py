@@ -12,7 +12,16 @@ import numpy as np
 
 from . import _fft
 from ._options import Options
-from ._stack_driver import against_one, onto_previous, row_columns, table
+from ._result import RegistrationResult
+from ._stack_driver import (
+    against_one,
+    bridge_step,
+    chained,
+    from_row,
+    onto_previous,
+    row_columns,
+    table,
+)
 from ._template import AlignedMean
 
 #: Name prefix of the registration tasks in dask graphs (progress bars count them).
@@ -99,13 +108,27 @@ def _register_steps(
         return table(steps, len(frames), frames.ndim - 1)
 
 
-def _accumulate(steps, ndim: int, xp):
-    """Per-frame table of accumulated drift from the step table (frame 0 first)."""
-    first = xp.zeros((1, row_columns(ndim)))
-    shifts = xp.cumsum(steps[:, :ndim], axis=0)
-    errors = xp.sqrt(xp.cumsum(steps[:, ndim : 2 * ndim] ** 2, axis=0))
-    rest = xp.concatenate([shifts, errors, steps[:, 2 * ndim :]], axis=1)
-    return xp.concatenate([first, rest], axis=0)
+def _chained_table(steps: np.ndarray, stack, errors, masks, *, options: Options) -> np.ndarray:
+    """Per-frame table of accumulated drift from the step table (frame 0 first), a frame
+    after one whose drift is unknown registered onto the last known one (see
+    :func:`chained`): ``stack``, and ``errors`` and ``masks`` when per frame, are hidden
+    (:class:`_Opaque`) and read a frame at a time, only for such frames."""
+    ndim = stack.array.ndim - 1
+
+    def frame(values, index):
+        if isinstance(values, _Opaque):
+            return np.asarray(values.array[index].compute(scheduler="threads"))
+        return values
+
+    def bridge(anchor: int, index: int) -> RegistrationResult:
+        pair = (index, frame(stack, anchor), frame(stack, index), frame(errors, anchor))
+        pair += (frame(errors, index), frame(masks, anchor), frame(masks, index))
+        with _fft.one_blas_thread():
+            return bridge_step(pair, options)
+
+    results = chained((from_row(row, ndim, options.boundary) for row in steps), bridge)
+    first = np.zeros((1, row_columns(ndim)))
+    return np.concatenate([first, table(results, len(steps), ndim)])
 
 
 def frames_per_chunk(frame_bytes: int, frames: int, workers: int) -> int:
@@ -282,7 +305,16 @@ def lazy_table(
             meta=np.empty((0, 0)),
             name=f"{TASK_PREFIX}-steps-{_token(moving, errors, masks, options)}",
         )
-        return _accumulate(steps, ndim, da)
+        per_frame_masks = isinstance(masks, np.ndarray | da.Array) and masks.ndim == stack.ndim
+        chained_table = dask.delayed(_chained_table)(
+            steps,
+            _Opaque(stack),
+            _Opaque(errors) if per_frame_errors else errors,
+            _Opaque(masks) if per_frame_masks else masks,
+            options=options,
+            dask_key_name=f"{TASK_PREFIX}-chained-{_token(moving, errors, masks, options)}",
+        )
+        return da.from_delayed(chained_table, shape=(frames, row_columns(ndim)), dtype=np.float64)
 
     if isinstance(reference, str) and reference == "mean":
         return _against_mean(
