@@ -368,3 +368,51 @@ def test_one_rule_picks_the_image_hdu_everywhere(tmp_path, image):
         np.testing.assert_array_equal(core_fits.load_data(hdus), image)
         assert image_hdu(hdus).name == "SCI"
     assert core_fits.load_header(path)["EXTNAME"] == "SCI"
+
+
+def _radio_file(path, image, *, planes=(1, 1)) -> None:
+    """A radio-style image: two degenerate axes (frequency, Stokes) after RA and Dec."""
+    from astropy.wcs import WCS
+
+    wcs = WCS(naxis=4)
+    wcs.wcs.ctype = ["RA---SIN", "DEC--SIN", "FREQ", "STOKES"]
+    wcs.wcs.crval = [150.0, 2.0, 1.4e9, 1.0]
+    wcs.wcs.crpix = [32.0, 30.0, 1.0, 1.0]
+    wcs.wcs.cdelt = [-1.0e-4, 1.0e-4, 1.0e6, 1.0]
+    wcs.wcs.pc = np.eye(4)
+    data = image.reshape(planes + image.shape).astype(np.float32)
+    fits.PrimaryHDU(data, header=wcs.to_header()).writeto(path)
+
+
+def test_degenerate_axes_are_dropped_with_their_wcs(tmp_path):
+    """A (1, 1, ny, nx) radio image reads as the plane it is, and its WCS keeps the sky:
+    the same pixel has the same RA and Dec as in the file's 4-axis WCS."""
+    from astropy.wcs import WCS
+
+    image = np.random.default_rng(1).normal(size=(40, 48))
+    _radio_file(tmp_path / "radio.fits", image)
+    read = read_fits_image(tmp_path / "radio.fits")
+    np.testing.assert_array_equal(read.data, image.astype(np.float32))
+    assert read.wcs.naxis == 2
+    full = WCS(fits.getheader(tmp_path / "radio.fits"))
+    sky = full.pixel_to_world_values(7.0, 11.0, 0.0, 0.0)[:2]
+    np.testing.assert_allclose(read.wcs.pixel_to_world_values(7.0, 11.0), sky, rtol=1e-12)
+    lazy = read_fits_image(tmp_path / "radio.fits", lazy=True)
+    np.testing.assert_array_equal(np.asarray(lazy.data), read.data)
+
+
+def test_a_radio_pair_registers_to_its_exact_shift(tmp_path):
+    from napari_imreg.core import register_fits
+    from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
+
+    pair = make_binned_pair(load_scene("moon"), (64, 64), (5, -3), rng=2, snr=30)
+    _radio_file(tmp_path / "ref.fits", pair.reference)
+    _radio_file(tmp_path / "mov.fits", pair.moving)
+    result = register_fits(tmp_path / "ref.fits", tmp_path / "mov.fits")
+    assert np.all(np.abs(result.shift - pair.shift) < 4 * result.error)
+
+
+def test_a_cube_keeps_its_planes(tmp_path):
+    image = np.random.default_rng(2).normal(size=(16, 20))
+    _radio_file(tmp_path / "cube.fits", np.stack([image, image]), planes=(1,))
+    assert read_fits_image(tmp_path / "cube.fits").data.shape == (2, 16, 20)

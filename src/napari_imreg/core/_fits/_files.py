@@ -64,6 +64,8 @@ from ._header import (
     _kind_of,
     _restore_crpix,
     _set_vector,
+    degenerate_axes,
+    header_without_last_axes,
     wcs_from_header,
 )
 
@@ -441,6 +443,12 @@ def _image_from_hdu(hdu, index: int, path, *, lazy: bool) -> FitsImage:
     header = hdu.header.copy()
     name = _hdu_name(hdu, index)
     data = _data(hdu, path, lazy=lazy)
+    # Axes of length 1 past the first two (a radio image's frequency and Stokes) are
+    # dropped, with their WCS: the image is registered as the plane it is.
+    dropped = degenerate_axes(data.shape)
+    if dropped:
+        data = data.reshape(data.shape[dropped:])
+        header = header_without_last_axes(header, dropped)
     ndim = data.ndim
     return FitsImage(
         data=data,

@@ -9,6 +9,7 @@ written unchanged with a translate keep their WCS, and the translate is recorded
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from typing import Literal
@@ -134,6 +135,43 @@ def wcs_from_header(header: fits.Header) -> WCS | None:
             return WCS(header)
         except Exception:  # astropy raises many types for malformed WCS keywords
             return None
+
+
+#: Keywords that describe one FITS axis (the number at the end, or both of ``PCi_j``).
+_AXIS_KEYWORD = re.compile(
+    r"^(?:NAXIS|CTYPE|CRVAL|CDELT|CRPIX|CUNIT|CROTA|CNAME|CRDER|CSYER|LTV|IMRTRN|IMRSHF|IMRERR)"
+    r"(\d+)[A-Z]?$|^(?:PC|CD|PV|PS)(\d+)_(\d+)[A-Z]?$"
+)
+
+
+def degenerate_axes(shape: Sequence[int]) -> int:
+    """How many leading numpy axes (the last FITS axes) have length 1 and can be dropped,
+    leaving at least two: a radio image's frequency and Stokes axes, a cube of one plane."""
+    count = 0
+    while len(shape) - count > 2 and shape[count] == 1:
+        count += 1
+    return count
+
+
+def header_without_last_axes(header: fits.Header, count: int) -> fits.Header:
+    """A copy of ``header`` that describes its first ``NAXIS - count`` FITS axes only: the
+    keywords of the last ``count`` axes (and the terms that couple them) removed."""
+    naxis = int(header["NAXIS"])
+    keep = naxis - count
+    out = header.copy()
+    for key in list(out.keys()):
+        match = _AXIS_KEYWORD.match(key)
+        if match is None:
+            continue
+        numbers = [int(n) for n in match.groups() if n is not None]
+        # PVi_m and PSi_m name a parameter m of axis i, not a second axis.
+        axes = numbers[:1] if key.startswith(("PV", "PS")) else numbers
+        if any(n > keep for n in axes):
+            del out[key]
+    out["NAXIS"] = keep
+    if "WCSAXES" in out:
+        out["WCSAXES"] = min(int(out["WCSAXES"]), keep)
+    return out
 
 
 def _kind_of(header: fits.Header, name: str) -> ImageKind:
