@@ -152,6 +152,16 @@ def _kernel(taper: Taper, band: tuple[int, int], positions: tuple, orders: tuple
     return kernel
 
 
+def _gathered(array: np.ndarray, pixels) -> np.ndarray:
+    """``array[np.ix_(*pixels)]``, one axis at a time and only along the axes whose
+    band leaves pixels out (a view of ``array`` when none does): a volume's bands
+    often cover whole axes, and gathering it at once costs several times a copy."""
+    for axis, index in enumerate(pixels):
+        if index.size < array.shape[axis]:
+            array = np.take(array, index, axis=axis)
+    return array
+
+
 def _key(positions) -> tuple:
     return tuple(float(p) for p in np.ravel(positions))
 
@@ -185,10 +195,10 @@ class TaperCorrelation(Term):
         # Each sum is read on the bands of its axes alone; the full set of axes
         # needs the weighted image itself there.
         self.sums = {
-            axes: np.asarray(summed)[np.ix_(*[self._pixels[a] for a in axes])]
+            axes: _gathered(np.asarray(summed), [self._pixels[a] for a in axes])
             for axes, summed in marginals.sums.items()
         }
-        block = marginals.data[np.ix_(*self._pixels)] ** marginals.power
+        block = _gathered(marginals.data, self._pixels) ** marginals.power
         for axis, (taper, band) in enumerate(zip(self.tapers, self._pixels, strict=True)):
             shape = [1] * ndim
             shape[axis] = -1
