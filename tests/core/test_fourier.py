@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from napari_imreg.core import fourier_shift, fourier_zoom, make_extended, upsampled_dft
-from napari_imreg.core._fourier import axis_kernel, axis_kernels, fourier_interpolate
+from napari_imreg.core._fourier import (
+    axis_kernel,
+    axis_kernels,
+    evaluate_series,
+    fourier_interpolate,
+)
 
 TOL64 = 1e-10
 TOL32 = 1e-4
@@ -317,3 +322,24 @@ def test_fourier_interpolate_reproduces_samples_and_shifts():
     )
     with pytest.raises(ValueError, match="one coordinate array per axis"):
         fourier_interpolate(image, grid[:2])
+
+
+@pytest.mark.parametrize("shape", [(4, 1000), (1000, 4), (3, 5, 400), (6, 6)])
+def test_series_on_thin_shapes_reproduces_the_samples_and_shifts(shape):
+    # Whatever order the axes are contracted in (a thin image's long axis first,
+    # when few of its points are asked for), the series of an rfftn spectrum is
+    # the image at whole pixels and its Fourier shift between them.
+    image = np.random.default_rng(len(shape)).standard_normal(shape)
+    spectrum = np.fft.rfftn(image)
+    last = len(shape) - 1
+    grid = [np.arange(0, n, 50 if n > 100 else 1, dtype=float) for n in shape]
+    shift = [0.4 * (a + 1) for a in range(len(shape))]
+    for offsets, expected in (([0.0] * len(shape), image), (shift, fourier_shift(image, shift))):
+        kernels = [
+            axis_kernel(n, g - s, half=a == last)
+            for a, (n, g, s) in enumerate(zip(shape, grid, offsets, strict=True))
+        ]
+        picked = expected[np.ix_(*[g.astype(int) for g in grid])]
+        np.testing.assert_allclose(
+            evaluate_series(spectrum, kernels, real=True), picked, atol=1e-10
+        )

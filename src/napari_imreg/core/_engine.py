@@ -182,9 +182,9 @@ class Engine:
         floor_var: float = 0.0,
         fitted: tuple[PreparedImage, Fit] | None = None,
     ):
-        """The registration of ``mov`` without the residual stage, and a function
-        that returns it with the stage (the same shift; errors at least as large on
-        every axis, since the stage floors them at these).
+        """The registration of ``mov`` without the residual stage and the delta-chi2
+        map, and a function that returns it with both (the same shift; errors at
+        least as large on every axis, since the stage floors them at these).
 
         ``estimate``: the shift from :meth:`binned_estimate` when the caller has it;
         ``noise_var``: the mean noise variance of the difference when errors are
@@ -221,18 +221,24 @@ class Engine:
             errors = undiluted(
                 errors, fit, moving_error, self._reference_error, self._variance_factor
             )
-            delta = (None, None, None)
-            if delta_chi2_map:
-                scale = errors.scale / errors.calibration
-                delta = build_delta_chi2_map(
-                    fit.surface, fit.shift, fit.f_min, scale, errors.sigma, self.upsample_factor
-                )
         logger.debug("registered: shift %s error %s", fit.shift, errors.sigma)
         # Issue 13: is the minimum a measurement at all, and errors from the residual.
         significance = judge(self, image, fit.shift)
         covariance = unmeasured(significance, fit.shift, errors.covariance)
 
-        def result(covariance) -> RegistrationResult:
+        def result(covariance, *, with_map: bool = True) -> RegistrationResult:
+            delta = (None, None, None)
+            if delta_chi2_map and with_map:
+                scale = errors.scale / errors.calibration
+                with _fft.one_blas_thread():
+                    delta = build_delta_chi2_map(
+                        fit.surface,
+                        fit.shift,
+                        fit.f_min,
+                        scale,
+                        errors.sigma,
+                        self.upsample_factor,
+                    )
             return self._result(
                 fit,
                 errors,
@@ -243,12 +249,15 @@ class Engine:
             )
 
         # A rivalled match (not measured) keeps its error widened to reach the rivals.
-        quick = result(widened(significance, fit.shift, covariance))
+        widest = widened(significance, fit.shift, covariance)
+        # The delta-chi2 map is drawn for the answer only: the floor check compares
+        # two measurements and reports one (see ``floor_checked``).
+        quick = result(widest, with_map=False)
 
         def finish() -> RegistrationResult:
             stage = significance.measured and self.errors == "residual"
             if not (stage and np.all(np.isfinite(covariance))):
-                return quick
+                return result(widest)
             return result(residual_errors(self, image, fit.shift, covariance, given_moving_error))
 
         return quick, finish

@@ -296,13 +296,16 @@ class _Plan:
 
 def _apply_weights(buffer: np.ndarray, block, weights) -> None:
     """Multiply ``buffer[block]`` by the outer product of ``weights`` (one 1-D array per
-    axis), touching only the entries where a weight differs from one."""
+    axis), touching only the entries where a weight differs from one, a run of
+    neighbouring entries at a time (views, not gathered copies)."""
     for axis, weight in enumerate(weights):
         edge = np.flatnonzero(weight != 1.0)
-        if edge.size:
-            index = (*block[:axis], edge, *block[axis + 1 :])
-            shape = [-1 if a == axis else 1 for a in range(buffer.ndim)]
-            buffer[index] *= weight[edge].reshape(shape)
+        breaks = np.flatnonzero(np.diff(edge) != 1) + 1
+        shape = [-1 if a == axis else 1 for a in range(buffer.ndim)]
+        for run in np.split(edge, breaks) if edge.size else ():
+            lo, hi = int(run[0]), int(run[-1]) + 1
+            index = (*block[:axis], slice(lo, hi), *block[axis + 1 :])
+            buffer[index] *= weight[lo:hi].reshape(shape)
 
 
 def _plan(kind: str, input_shape, dtype, s, threads: int) -> _Plan:

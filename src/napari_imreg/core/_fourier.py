@@ -12,6 +12,9 @@ integer shift is exactly ``np.roll``.
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 
 from . import _fft
@@ -76,17 +79,48 @@ def evaluate_series(spectrum: np.ndarray, kernels, *, real: bool) -> np.ndarray:
     the real part when the last axis is an ``rfftn`` half-spectrum. BLAS runs on
     one thread: these products are skinny, and idle OpenBLAS threads spin for a
     long while after a threaded call, slowing whatever runs next (the FFTs).
+    The axes are contracted in the order that costs the fewest products
+    (:func:`_contraction_order`).
     """
     ndim = spectrum.ndim
+    order = _contraction_order(spectrum.shape, [kernel.shape[0] for kernel in kernels])
+    out, axes = spectrum, list(range(ndim))  # the axis each of ``out``'s axes stands for
     with _fft.one_blas_thread():
-        # The first axis first: one pass over the whole spectrum, and the
-        # products after it act on arrays a few rows long.
-        out = kernels[0] @ spectrum.reshape(spectrum.shape[0], -1)
-        out = out.reshape((kernels[0].shape[0], *spectrum.shape[1:]))
-        for axis in range(1, ndim):
-            out = np.tensordot(kernels[axis], out, axes=([1], [axis]))
-    out = out.transpose(tuple(reversed(range(ndim))))  # the rows came out last axis first
+        for axis in order:
+            position = axes.index(axis)
+            if out is spectrum and position == ndim - 1 and ndim > 1:
+                # The last axis first (a thin image's long one): its rows stay
+                # where they are, and the spectrum is read without a copy.
+                out = np.tensordot(out, kernels[axis], axes=([position], [1]))
+            else:
+                out = np.tensordot(kernels[axis], out, axes=([1], [position]))
+                axes = [axis, *axes[:position], *axes[position + 1 :]]
+    out = out.transpose([axes.index(axis) for axis in range(ndim)])
     return out.real if real else out
+
+
+def _contraction_order(shape, rows) -> tuple[int, ...]:
+    """The order of the axes whose contractions (axis ``a``: ``shape[a]`` values to
+    ``rows[a]``) take the fewest products; the axes in turn when no order takes fewer.
+
+    Each contraction costs the current array's size times the kernel's rows. The
+    first axis first reads the whole spectrum once and leaves a few rows; on a thin
+    image, whose long axis is the last, contracting that axis first costs less.
+    """
+
+    def cost(order):
+        size, total = math.prod(shape), 0
+        for axis in order:
+            total += size * rows[axis]
+            size = size // shape[axis] * rows[axis]
+        return total
+
+    best = tuple(range(len(shape)))
+    if len(shape) > 1:
+        for order in itertools.permutations(range(len(shape))):
+            if cost(order) < cost(best):
+                best = order
+    return best
 
 
 def _work_dtype(array: np.ndarray) -> np.ndarray:

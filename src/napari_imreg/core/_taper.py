@@ -152,6 +152,32 @@ def _kernel(taper: Taper, band: tuple[int, int], positions: tuple, orders: tuple
     return kernel
 
 
+def _gathered(array: np.ndarray, pixels, *, first_axis: int = 0) -> np.ndarray:
+    """``array`` at the outer product of ``pixels`` (one index array per axis from
+    ``first_axis`` on), gathered one axis at a time and only along the axes whose
+    band leaves pixels out (a view of ``array`` when none does): a volume's bands
+    often cover whole axes, and gathering it at once costs several times a copy."""
+    for axis, index in enumerate(pixels, start=first_axis):
+        if index.size < array.shape[axis]:
+            array = np.take(array, index, axis=axis)
+    return array
+
+
+def _weighted_power(data: np.ndarray, rows: np.ndarray, power: int, profiles) -> np.ndarray:
+    """``data[rows] ** power`` times the outer product of ``profiles`` (one per axis),
+    a new array made in blocks of rows that stay in cache (one pass over ``data``)."""
+    out = np.empty((rows.size, *data.shape[1:]))
+    shapes = [[-1 if a == axis else 1 for a in range(data.ndim)] for axis in range(data.ndim)]
+    step = block_rows(out)
+    for start in range(0, rows.size, step):
+        block = out[start : start + step]
+        np.power(data[rows[start : start + step]], power, out=block)
+        block *= profiles[0][start : start + step].reshape(shapes[0])
+        for axis in range(1, data.ndim):
+            block *= profiles[axis].reshape(shapes[axis])
+    return out
+
+
 def _key(positions) -> tuple:
     return tuple(float(p) for p in np.ravel(positions))
 
@@ -185,15 +211,18 @@ class TaperCorrelation(Term):
         # Each sum is read on the bands of its axes alone; the full set of axes
         # needs the weighted image itself there.
         self.sums = {
-            axes: np.asarray(summed)[np.ix_(*[self._pixels[a] for a in axes])]
+            axes: _gathered(np.asarray(summed), [self._pixels[a] for a in axes])
             for axes, summed in marginals.sums.items()
         }
-        block = marginals.data[np.ix_(*self._pixels)] ** marginals.power
-        for axis, (taper, band) in enumerate(zip(self.tapers, self._pixels, strict=True)):
-            shape = [1] * ndim
-            shape[axis] = -1
-            block *= taper.samples()[band].reshape(shape)
-        self.sums[tuple(range(ndim))] = block
+        profiles = [
+            taper.samples()[band] for taper, band in zip(self.tapers, self._pixels, strict=True)
+        ]
+        self.sums[tuple(range(ndim))] = _weighted_power(
+            _gathered(marginals.data, self._pixels[1:], first_axis=1),
+            self._pixels[0],
+            marginals.power,
+            profiles,
+        )
 
     @property
     def is_constant(self) -> bool:
