@@ -181,6 +181,7 @@ class Engine:
         noise_var: float | None = None,
         floor_var: float = 0.0,
         fitted: tuple[PreparedImage, Fit] | None = None,
+        rivals_later: bool = False,
     ):
         """The registration of ``mov`` without the residual stage, and a function
         that returns it with the stage (the same shift; errors at least as large on
@@ -229,10 +230,13 @@ class Engine:
                 )
         logger.debug("registered: shift %s error %s", fit.shift, errors.sigma)
         # Issue 13: is the minimum a measurement at all, and errors from the residual.
-        significance = judge(self, image, fit.shift)
+        # With rivals_later, the rival test waits for finish(): the floor check reads
+        # the second strength's significance and edge, and needs its rivals only when
+        # that answer could replace the first (Registrar._register).
+        significance = judge(self, image, fit.shift, rivals=not rivals_later)
         covariance = unmeasured(significance, fit.shift, errors.covariance)
 
-        def result(covariance) -> RegistrationResult:
+        def result(significance, covariance) -> RegistrationResult:
             return self._result(
                 fit,
                 errors,
@@ -243,13 +247,20 @@ class Engine:
             )
 
         # A rivalled match (not measured) keeps its error widened to reach the rivals.
-        quick = result(widened(significance, fit.shift, covariance))
+        quick = result(significance, widened(significance, fit.shift, covariance))
 
         def finish() -> RegistrationResult:
-            stage = significance.measured and self.errors == "residual"
-            if not (stage and np.all(np.isfinite(covariance))):
-                return quick
-            return result(residual_errors(self, image, fit.shift, covariance, given_moving_error))
+            verdict, bound, done = significance, covariance, quick
+            if rivals_later and significance.measured:
+                verdict = judge(self, image, fit.shift)
+                bound = unmeasured(verdict, fit.shift, errors.covariance)
+                done = result(verdict, widened(verdict, fit.shift, bound))
+            stage = verdict.measured and self.errors == "residual"
+            if not (stage and np.all(np.isfinite(bound))):
+                return done
+            return result(
+                verdict, residual_errors(self, image, fit.shift, bound, given_moving_error)
+            )
 
         return quick, finish
 
