@@ -32,8 +32,9 @@ units did to the noise. Three things are measured from the images:
   gain is diluted by the moving image's noise (``g`` is its signal fraction, a half
   at SNR 1), and its residual holds the ``(1 - g) S`` left unfitted, a smooth signal
   that counted as noise made ``sqrt(var)`` 1.5-2x too large at SNR 1.
-* ``D0`` and ``S``: each the mean of the moving image's estimate and the reference's
-  (``r(x) - r(x - d)``, ``r``), whose noises are independent. Either one alone, its
+* ``D0`` and ``S``: each the mean of the moving image's estimate (at the gain of
+  equal signal) and the reference's (``r(x) - r(x - d)``, ``r``), whose noises are
+  independent. Either one alone, its
   noise squared in ``A``, counts the noise a second time on top of the second-order
   term that ``delta`` does hold (``2 g sum n_r [n_m(x - s2) - n_m(x - s1)]``); with
   the mean, the noise ``A`` holds, and its correlation with the residual's, add up to
