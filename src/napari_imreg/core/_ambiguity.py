@@ -13,17 +13,37 @@ at ``s1`` (``e = r - g m(x - s1)`` the residual, ``D = g [m(x - s1) - m(x - s2)]
 
     delta = chi2(s2) - chi2(s1) = sum D**2 + 2 sum e D
 
-and its noise comes from the data's own per-pixel residuals: to first order in
-the noise ``n_r`` of the reference and ``n_m`` of the moving image, ``delta``
-moves by ``2 sum D n_r + 2 g sum R n_m``, ``R(y) = r(y + s1) - r(y + s2)``, so
+and its noise, to first order in the noise ``n_r`` of the reference and ``n_m`` of
+the moving image (the gain ``g`` fitted on the same noise included), is
+``delta -> delta + sum a_r n_r + sum a_m n_m`` with, in the reference's frame,
 
-    var(delta) = 4 sum_lag [C_r(lag) A_D(lag) + g**2 C_m(lag) A_R(lag)]
+    a_r(x) = 2 g D0(x) + k S(x)
+    a_m(x - s1) = -2 g D0(x + d) + k (1 - 2 g) S(x)
 
-with ``A`` the autocorrelations of ``D`` and ``R`` and ``C`` the noise's. The
-residual's autocovariance ``C_e = C_r + g**2 C_m`` is measured (every lag, by
-Parseval from its power spectrum), and split evenly between the two images. It
-holds whatever the filter, the binning or the units did to the noise, and when
-``s1`` is wrong it also holds the misfit, which only makes the test stricter.
+``S`` the common signal, ``D0 = S - S(x - d)`` the model's difference, ``d = s2 - s1``
+and ``k = (d delta / d g) / sum m(x - s1)**2``. So
+``var(delta) = sum_lag [C_r A_r + C_m A_m]`` (``A`` the autocorrelations of ``a_r``
+and ``a_m``, ``C`` the noises'), which holds whatever the filter, the binning or the
+units did to the noise. Three things are measured from the images:
+
+* ``C_r + C_m``: the autocovariance of the residual at the gain of equal signal,
+  ``sqrt(sum r**2 / sum m(x - s1)**2)``, at every lag (by Parseval from its power
+  spectrum), split evenly between the images. Not the fitted gain's residual: that
+  gain is diluted by the moving image's noise (``g`` is its signal fraction, a half
+  at SNR 1), and its residual holds the ``(1 - g) S`` left unfitted, a smooth signal
+  that counted as noise made ``sqrt(var)`` 1.5-2x too large at SNR 1.
+* ``D0`` and ``S``: each the mean of the moving image's estimate (at the gain of
+  equal signal) and the reference's (``r(x) - r(x - d)``, ``r``), whose noises are
+  independent. Either one alone, its
+  noise squared in ``A``, counts the noise a second time on top of the second-order
+  term that ``delta`` does hold (``2 g sum n_r [n_m(x - s2) - n_m(x - s1)]``); with
+  the mean, the noise ``A`` holds, and its correlation with the residual's, add up to
+  exactly that term when the two images are equally noisy, and to more when they are
+  not (the even split then overstates it too: the test errs towards flagging).
+
+When ``s1`` is wrong the residual also holds the misfit, which only makes the
+test stricter; on real images it holds the interpolation's misfit, which makes
+``sqrt(var)`` conservative at high SNR, where ``delta`` is far beyond it anyway.
 
 If ``s2`` were the truth, ``delta`` would be drawn around ``-mu`` (``mu > 0``),
 so ``P(delta >= observed) <= Q(z)`` with ``z = delta / sqrt(var)``: the rival is
@@ -305,7 +325,7 @@ def _paired_z(reference, moving, spectra, first, second, wrap, valid, least) -> 
 def paired_difference(
     reference, moving, first, second, *, wrap, valid=None, spectra=None, least=0
 ):
-    """``chi2(second) - chi2(first)`` and its variance from the residual (see the module);
+    """``chi2(second) - chi2(first)`` and its variance from the images (see the module);
     ``(nan, 0)`` when the two shifts share fewer than ``least`` pixels valid at both
     to compare them on, or fewer than half of those valid at ``first``. ``spectra``:
     the two images' :func:`_shiftable` parts, when the caller has them."""
@@ -314,20 +334,16 @@ def paired_difference(
         spectra = tuple(_shiftable(image, wrap) for image in images)
     shape = reference.shape
     m1, m2 = (_moved(spectra[1], shape, s) for s in (first, second))
-    r1, r2 = (_moved(spectra[0], shape, -s) for s in (first, second))
-    on_ref = _inside(reference.shape, (first, second), wrap)
-    on_mov = _inside(moving.shape, (-first, -second), wrap)
+    on_ref = _inside(shape, (first, second), wrap)
+    own = _inside(shape, (first,), wrap)
     if valid is not None:
         valid_r, valid_m = valid
         on_ref &= valid_r & _valid_after(valid_m, (first, second), wrap)
-        on_mov &= valid_m & _valid_after(valid_r, (-first, -second), wrap)
-    own = _inside(reference.shape, (first,), wrap)
-    if valid is not None:
         own &= valid_r & _valid_after(valid_m, (first,), wrap)
     count = int(on_ref.sum())
     # Compared on fewer pixels than half of those the first minimum stands on, the
     # two are not compared like for like (the first's evidence may lie in the rest).
-    if count < max(least, 2, 0.5 * own.sum()) or not on_mov.any():
+    if count < max(least, 2, 0.5 * own.sum()):
         return np.nan, 0.0
     power = float(np.sum(m1[on_ref] ** 2))
     gain = float(np.sum(reference[on_ref] * m1[on_ref])) / power if power > 0 else 0.0
@@ -336,19 +352,39 @@ def paired_difference(
     residual = np.where(on_ref, reference - gain * m1, 0.0)
     difference = np.where(on_ref, gain * (m1 - m2), 0.0)
     delta = float(np.sum(difference**2) + 2.0 * np.sum(residual * difference))
-    residual[on_ref] -= residual[on_ref].mean()
-    reverse = np.where(on_mov, r1 - r2, 0.0)
+    # The noise: the residual at the gain of equal signal, sqrt(sum r^2 / sum m1^2).
+    # The fitted gain is smaller by the moving image's signal fraction (regression
+    # dilution), and its residual would hold the signal that it leaves unfitted.
+    equal = float(np.sqrt(np.sum(reference[on_ref] ** 2) / power))
+    noise = np.where(on_ref, reference - equal * m1, 0.0)
+    noise[on_ref] -= noise[on_ref].mean()
+    # The model's difference and signal, each the mean of the two images' (their
+    # noises independent), where both are known (module).
+    step = np.asarray(second, dtype=np.float64) - np.asarray(first, dtype=np.float64)
+    both = on_ref & _inside(shape, (step,), wrap)
+    if valid is not None:
+        both &= _valid_after(valid_r, (step,), wrap)
+    from_moving = equal * (m1 - m2)
+    from_reference = reference - _moved(spectra[0], shape, step)
+    model = np.where(both, 0.5 * (from_moving + from_reference), from_moving)
+    model = np.where(on_ref, model, 0.0)
+    signal = np.where(on_ref, 0.5 * (reference + equal * m1), 0.0)
+    # d delta / d gain, times d gain / d image: the gain is fitted on the same noise.
+    slope = 2.0 * float(np.sum(residual * m1 - (residual + difference) * m2)) / power
+    ahead = _moved((sp_fft.rfftn(model), None), shape, -step)  # the model at x + d
+    on_reference = 2.0 * gain * model + slope * signal
+    on_moving = np.where(on_ref, -2.0 * gain * ahead + slope * (1.0 - 2.0 * gain) * signal, 0.0)
     # Unpadded: a lag that wraps around pairs pixels far apart, whose residuals and
     # differences hardly correlate (the sums run over a few correlation lengths).
-    power_e, power_d, power_r = (
-        np.abs(sp_fft.rfftn(image, shape)) ** 2 for image in (residual, difference, reverse)
+    power_n, power_r, power_m = (
+        np.abs(sp_fft.rfftn(image, shape)) ** 2 for image in (noise, on_reference, on_moving)
     )
-    # sum_lag C_e(lag) A(lag) = sum_k |E_k|^2 |A_k|^2 / (count * size), by Parseval
+    # sum_lag C(lag) A(lag) = sum_k |N_k|^2 |A_k|^2 / (count * size), by Parseval
     # over the full spectrum (each half-spectrum column but the first and the
-    # Nyquist stands for two); half of C_e is each image's: 4 * (1/2) * (A_D + A_R).
-    twice = np.full(power_e.shape[-1], 2.0)
+    # Nyquist stands for two); half of C is each image's.
+    twice = np.full(power_n.shape[-1], 2.0)
     twice[0] = 1.0
     if shape[-1] % 2 == 0:
         twice[-1] = 1.0
-    total = float(np.sum((power_e * (power_d + power_r)) @ twice))
-    return delta, 2.0 * total / (count * np.prod(shape))
+    total = float(np.sum((power_n * (power_r + power_m)) @ twice))
+    return delta, 0.5 * total / (count * np.prod(shape))

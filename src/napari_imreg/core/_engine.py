@@ -181,6 +181,7 @@ class Engine:
         noise_var: float | None = None,
         floor_var: float = 0.0,
         fitted: tuple[PreparedImage, Fit] | None = None,
+        rivals_later: bool = False,
     ):
         """The registration of ``mov`` without the residual stage and the delta-chi2
         map, and a function that returns it with both (the same shift; errors at
@@ -223,10 +224,13 @@ class Engine:
             )
         logger.debug("registered: shift %s error %s", fit.shift, errors.sigma)
         # Issue 13: is the minimum a measurement at all, and errors from the residual.
-        significance = judge(self, image, fit.shift)
+        # With rivals_later, the rival test waits for finish(): the floor check reads
+        # the second strength's significance and edge, and needs its rivals only when
+        # that answer could replace the first (Registrar._register).
+        significance = judge(self, image, fit.shift, rivals=not rivals_later)
         covariance = unmeasured(significance, fit.shift, errors.covariance)
 
-        def result(covariance, *, with_map: bool = True) -> RegistrationResult:
+        def result(significance, covariance, *, with_map: bool = True) -> RegistrationResult:
             delta = (None, None, None)
             if delta_chi2_map and with_map:
                 scale = errors.scale / errors.calibration
@@ -252,13 +256,20 @@ class Engine:
         widest = widened(significance, fit.shift, covariance)
         # The delta-chi2 map is drawn for the answer only: the floor check compares
         # two measurements and reports one (see ``floor_checked``).
-        quick = result(widest, with_map=False)
+        quick = result(significance, widest, with_map=False)
 
         def finish() -> RegistrationResult:
-            stage = significance.measured and self.errors == "residual"
-            if not (stage and np.all(np.isfinite(covariance))):
-                return result(widest)
-            return result(residual_errors(self, image, fit.shift, covariance, given_moving_error))
+            verdict, bound, reach = significance, covariance, widest
+            if rivals_later and significance.measured:
+                verdict = judge(self, image, fit.shift)
+                bound = unmeasured(verdict, fit.shift, errors.covariance)
+                reach = widened(verdict, fit.shift, bound)
+            stage = verdict.measured and self.errors == "residual"
+            if not (stage and np.all(np.isfinite(bound))):
+                return result(verdict, reach)
+            return result(
+                verdict, residual_errors(self, image, fit.shift, bound, given_moving_error)
+            )
 
         return quick, finish
 

@@ -162,6 +162,9 @@ def floor_checked(chosen, full_strength):
     misfit, the floor itself, and so hide the difference the test looks for. The
     stage then runs on the answer reported only. A full strength that cannot
     measure (too few pixels left by masks, or no signal) keeps the chosen one.
+    Its first result may leave out the rival test, which its function then runs:
+    a rivalled full-strength answer keeps the chosen one whether it is found out
+    before the comparison or after it, so the test runs only when they are apart.
     """
     quick, finish = chosen
     if not quick.measured:

@@ -322,7 +322,8 @@ class Registrar:
             else:
                 strength = filter_strength(scale, len(self.shape), noise_var)
 
-        def at(level: float):  # the result without the residual stage, and the stage
+        def at(level: float, rivals_later: bool = False):
+            # The result without the residual stage, and the stage.
             return self._engine(level).measure_deferred(
                 mov,
                 moving_error,
@@ -332,6 +333,7 @@ class Registrar:
                 noise_var=noise_var,
                 floor_var=floor_variance(self, scale, level),
                 fitted=fitted if level == 1.0 else None,
+                rivals_later=rivals_later,
             )
 
         measured = at(strength)
@@ -339,7 +341,9 @@ class Registrar:
             # The floor model predicts the floor from the image's statistics; a real
             # scene's aliasing can exceed it. The full-strength answer, whose floor is
             # far lower, is the check (docs/how-it-works.md, "The floor check").
-            return floor_checked(measured, lambda: at(1.0))
+            # The full strength's rival test runs only if its answer could be the one
+            # reported: floor_checked keeps the first unless the two are apart.
+            return floor_checked(measured, lambda: at(1.0, rivals_later=True))
         return measured[1]()
 
     def _masked(self, reference_mask, *, source=None) -> Registrar:

@@ -283,6 +283,7 @@ def match_significance(
     valid=None,
     share: ReferenceShare | None = None,
     margins=None,
+    rivals: bool = True,
 ) -> Significance:
     """Test whether the best whole-pixel match is significant, and whether it is on the edge.
 
@@ -308,6 +309,9 @@ def match_significance(
     margins : sequence of int, optional
         Pixels at each end of each axis that the pipeline's filter zeroed (when
         ``valid`` is None): the rival test (:mod:`._ambiguity`) leaves them out.
+    rivals : bool
+        Run the rival test (default). False leaves it out: ``rivals`` is then None
+        and ``measured`` says only whether the match is significant and inside.
 
     Returns
     -------
@@ -382,8 +386,8 @@ def match_significance(
         # true one may lie beyond it.
         if not spans and abs(judged_full[axis]) > np.floor(full_limit[axis]) - 0.5:
             on_edge = True
-    rival_z, rivals = np.inf, None
-    if p_value < alpha and not on_edge:
+    rival_z, found = np.inf, None
+    if rivals and p_value < alpha and not on_edge:
         if margins is not None:  # whole binned pixels that hold a zeroed one
             margins = [-(-int(m) // int(f)) for m, f in zip(margins, factors, strict=True)]
         # As many shared pixels as a masked shift needs to be a candidate (_surface).
@@ -398,10 +402,10 @@ def match_significance(
             margins=margins,
             least=max(16.0, 2.0 * cell),
         )
-        rival_z, rivals = rivalry.z, rivalry.rivals * factors
+        rival_z, found = rivalry.z, rivalry.rivals * factors
     return Significance(
         rival_z=rival_z,
-        rivals=rivals,
+        rivals=found,
         agrees=agrees,
         cell=cell * float(np.prod(factors)),
         significant=p_value < alpha,

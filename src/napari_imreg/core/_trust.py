@@ -30,10 +30,11 @@ from ._result import warn_registration
 from ._significance import Significance, match_significance
 
 
-def judge(engine, image, shift) -> Significance:
+def judge(engine, image, shift, *, rivals: bool = True) -> Significance:
     """The significance of the pipeline's ``shift`` between the engine's reference and
     ``image`` (both prepared: filtered as the surface saw them, masked pixels zeroed;
-    with a tilt fitted, each less its plane).
+    with a tilt fitted, each less its plane); with ``rivals`` False, without the
+    rival test (:func:`~._significance.match_significance`).
 
     When either has masked pixels, the test is told both images' valid pixels, so
     that it correlates and counts only those; else, with no tilt fitted, it reads the
@@ -57,6 +58,7 @@ def judge(engine, image, shift) -> Significance:
         # The share is of the reference as prepared: not of it less its plane.
         share=None if masked or tilted else engine._significance_share,
         margins=np.maximum(reference.margins, image.margins),
+        rivals=rivals,
     )
 
 
