@@ -249,7 +249,9 @@ class Engine:
             stage = significance.measured and self.errors == "residual"
             if not (stage and np.all(np.isfinite(covariance))):
                 return quick
-            return result(residual_errors(self, image, fit.shift, covariance, given_moving_error))
+            return result(
+                residual_errors(self, image, fit.shift, covariance, given_moving_error, mask)
+            )
 
         return quick, finish
 
