@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 
-from napari_imreg.core._filters import block_reduce, convolve_fft, correlate_fft, make_kernel
+from napari_imreg.core._filters import (
+    block_reduce,
+    convolve_fft,
+    correlate_fft,
+    fill_invalid,
+    make_kernel,
+)
 
 
 @pytest.mark.parametrize("shape", [(17, 20), (16, 16), (9,), (6, 7, 8)])
@@ -120,3 +126,30 @@ def test_block_reduce_validation(args, kwargs, error, match):
 def test_convolve_validation(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         convolve_fft(*args, **kwargs)
+
+
+@pytest.mark.parametrize("hole", [(slice(30, 33), slice(30, 33)), (slice(5, 60), slice(10, 50))])
+def test_fill_invalid_continues_a_plane_and_keeps_the_valid_pixels(hole):
+    # Averages of a constant are that constant at every level (the wide hole needs
+    # several); of a plane, within its range, and in a small hole closer to it than
+    # the nearest valid pixel (0.5 away along y).
+    y, x = np.indices((64, 64), dtype=np.float64)
+    valid = np.ones(y.shape, dtype=bool)
+    valid[hole] = False
+    constant = np.full(y.shape, 3.0)
+    np.testing.assert_allclose(fill_invalid(np.where(valid, constant, np.nan), valid), 3.0)
+    ramp = 0.5 * y - 0.25 * x
+    filled = fill_invalid(np.where(valid, ramp, np.nan), valid)
+    assert np.array_equal(filled[valid], ramp[valid])
+    assert filled.min() >= ramp.min()
+    assert filled.max() <= ramp.max()
+    if hole[0].stop - hole[0].start == 3:  # closer to the plane than a neighbour is
+        assert np.abs(filled - ramp).max() < 0.5
+
+
+def test_fill_invalid_leaves_complete_images_alone_and_fills_from_one_pixel():
+    image = np.arange(12.0).reshape(3, 4)
+    assert fill_invalid(image, np.ones((3, 4), dtype=bool)) is image
+    valid = np.zeros((3, 4), dtype=bool)
+    valid[1, 2] = True
+    np.testing.assert_allclose(fill_invalid(image, valid), 6.0)

@@ -67,6 +67,7 @@ from scipy import fft as sp_fft
 from scipy import special
 
 from ._chi2 import parabolic_offset
+from ._filters import fill_invalid
 
 #: The strongest local maxima outside the judged one's neighbourhood that are tested.
 RIVALS = 3
@@ -140,7 +141,9 @@ def rival_test(
     z_min, kept = np.inf, []
     candidates = _rivals(zmap, lags, judged, SCREEN * threshold)
     if candidates:
-        images = (reference, moving) if valid is None else map(_filled, (reference, moving), valid)
+        images = (
+            (reference, moving) if valid is None else map(fill_invalid, (reference, moving), valid)
+        )
         spectra = tuple(_shiftable(image, wrap) for image in images)
         # Both at their best in these images: a minimum compared off its bottom loses.
         judged = _refined(reference, spectra[1], judged, wrap, valid)
@@ -179,16 +182,6 @@ def _rivals(zmap, lags, judged, screen: float) -> list[np.ndarray]:
         # parabolic_offset refines a minimum: the correlation's maximum is the score's.
         rivals.append(whole + parabolic_offset(-zmap, index, [False] * zmap.ndim))
     return rivals
-
-
-def _filled(image, valid) -> np.ndarray:
-    """``image`` with its invalid pixels filled from their valid neighbours (a normalised
-    Gaussian average): a hole's sharp edge would ring through a Fourier shift."""
-    if valid.all():
-        return image
-    weight = scipy.ndimage.gaussian_filter(valid.astype(np.float64), 2.0, mode="nearest")
-    local = scipy.ndimage.gaussian_filter(np.where(valid, image, 0.0), 2.0, mode="nearest")
-    return np.where(valid, image, local / np.maximum(weight, 1e-12))
 
 
 def _shiftable(image, wrap):
@@ -298,7 +291,7 @@ def _inside(shape, shifts, wrap) -> np.ndarray:
 
 def _valid_after(valid, shifts, wrap) -> np.ndarray:
     """Pixels whose values ``image(x - s)``, for every ``s``, come mostly from valid
-    pixels (the invalid ones were filled smoothly: :func:`_filled`)."""
+    pixels (the invalid ones were filled smoothly: :func:`~._filters.fill_invalid`)."""
     weight = valid.astype(np.float64)
     kept = np.ones(valid.shape, dtype=bool)
     for s in shifts:
@@ -330,7 +323,9 @@ def paired_difference(
     to compare them on, or fewer than half of those valid at ``first``. ``spectra``:
     the two images' :func:`_shiftable` parts, when the caller has them."""
     if spectra is None:
-        images = (reference, moving) if valid is None else map(_filled, (reference, moving), valid)
+        images = (
+            (reference, moving) if valid is None else map(fill_invalid, (reference, moving), valid)
+        )
         spectra = tuple(_shiftable(image, wrap) for image in images)
     shape = reference.shape
     m1, m2 = (_moved(spectra[1], shape, s) for s in (first, second))

@@ -268,7 +268,8 @@ class Engine:
             if not (stage and np.all(np.isfinite(bound))):
                 return result(verdict, reach)
             return result(
-                verdict, residual_errors(self, image, fit.shift, bound, given_moving_error)
+                verdict,
+                residual_errors(self, image, fit.shift, bound, given_moving_error, mask),
             )
 
         return quick, finish

@@ -19,13 +19,19 @@ by the window's share of the overlap.
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from . import _fft
 from ._brightness import fits_tilt
+from ._filters import fill_invalid
 from ._image_fit import covariance_envelope, fit_image_shift, variance_model
 
 #: Images with more pixels than this are fitted on a window of this many pixels.
 STAGE_PIXELS = 128**2
+#: Pixels either side of the nearest one whose spline coefficients the cubic
+#: B-spline reads at a point (4 per axis): a moving pixel this close to a hole is
+#: interpolated partly from the hole's fill, and left out of the stage.
+SPLINE_REACH = 2
 
 
 def _variances(engine, moving_error, shape):
@@ -51,21 +57,39 @@ def _filled(variance):
     return np.where(finite, variance, np.mean(variance[finite]) if finite.any() else 1.0)
 
 
-def _known(valid, error):
-    """``valid`` less the pixels whose error is NaN (unknown noise: ignored)."""
+def _known(mask, error):
+    """The pixels neither ``mask`` (None: none) marks nor whose error is NaN (unknown
+    noise: ignored); None when that is all of them."""
+    valid = None if mask is None else ~mask
     if error is None or np.ndim(error) == 0:
         return valid
     known = np.isfinite(error)
     return known if valid is None else (valid & known)
 
 
-def _valid(source, valid):
-    """The image with unusable pixels zeroed, and its validity (None: all valid)."""
+def _valid(source, valid, *, reach: int = 0):
+    """The image with its unusable pixels filled, and the pixels the stage may weigh
+    (None: all).
+
+    The stage compares the images as given, so the pixels it may use are those
+    given, finite and not masked: not the pipeline's, which also loses the filter's
+    footprint round each hole. Holes are filled smoothly
+    (:func:`~._filters.fill_invalid`): a zeroed hole's edge would ring through the
+    cubic spline's prefilter and the Fourier model into the valid pixels round it
+    (errors 10-40x too large round a masked block). ``reach``: the valid pixels
+    within that many pixels of a hole (on any axis or diagonal) are left out too,
+    those whose interpolated value reads filled ones; kept if that leaves none.
+    """
     finite = np.isfinite(source)
     valid = finite if valid is None else (valid & finite)
     if valid.all():
         return source, None
-    return np.where(valid, source, 0.0), valid
+    filled = fill_invalid(source, valid)
+    if reach:
+        structure = ndimage.generate_binary_structure(valid.ndim, valid.ndim)
+        eroded = ndimage.binary_erosion(valid, structure, iterations=reach, border_value=1)
+        valid = eroded if eroded.any() else valid
+    return filled, valid
 
 
 def _window(shape, whole):
@@ -85,25 +109,26 @@ def _window(shape, whole):
     return tuple(ref_slices), tuple(mov_slices), share
 
 
-def residual_errors(engine, image, shift, covariance, moving_error) -> np.ndarray:
+def residual_errors(engine, image, shift, covariance, moving_error, mask=None) -> np.ndarray:
     """The covariance of the pipeline's ``shift`` from the stage, run on ``engine``'s
-    reference and the prepared ``image`` (its source) from that shift and the
-    pipeline's ``covariance`` (see the module)."""
+    reference and the prepared ``image`` (its source, less the pixels ``mask``
+    marks) from that shift and the pipeline's ``covariance`` (see the module)."""
     # Skinny products: threaded BLAS is slower on them and spins afterwards.
     with _fft.one_blas_thread():
-        return _residual_errors(engine, image, shift, covariance, moving_error)
+        return _residual_errors(engine, image, shift, covariance, moving_error, mask)
 
 
-def _residual_errors(engine, image, shift, covariance, moving_error) -> np.ndarray:
+def _residual_errors(engine, image, shift, covariance, moving_error, mask) -> np.ndarray:
     shape = engine.shape
-    reference, ref_valid = _valid(
-        engine._source, _known(engine._reference.valid, engine._reference_error)
-    )
-    moving, mov_valid = _valid(image.source, _known(image.valid, moving_error))
+    reference, moving = engine._source, image.source
+    ref_known = _known(engine._reference_mask, engine._reference_error)
+    mov_known = _known(mask, moving_error)
     ref_var, mov_var = _variances(engine, moving_error, shape)
     maps = ref_var is not None and np.ndim(ref_var) > 0
     whole = np.round(shift).astype(int)
     if reference.size <= STAGE_PIXELS:
+        reference, ref_valid = _valid(reference, ref_known)
+        moving, mov_valid = _valid(moving, mov_known, reach=SPLINE_REACH)
         weight = _weight(ref_valid, mov_valid, whole)
         if maps:
             ref_var, mov_var = variance_model(ref_var, mov_var, whole, boundary=engine.boundary)
@@ -126,19 +151,22 @@ def _residual_errors(engine, image, shift, covariance, moving_error) -> np.ndarr
         # The window's moving side may wrap round: take the periodic image's pixels.
         axes = tuple(range(len(shape)))
         moving = np.roll(moving, tuple(whole), axes)
-        mov_valid = None if mov_valid is None else np.roll(mov_valid, tuple(whole), axes)
+        mov_known = None if mov_known is None else np.roll(mov_known, tuple(whole), axes)
         if maps:
             mov_var = np.roll(mov_var, tuple(whole), axes)
         whole = np.zeros_like(whole)
     ref_s, mov_s, share = _window(shape, whole)
-    ref_w = np.asarray(reference[ref_s], dtype=np.float64)
-    mov_w = np.asarray(moving[mov_s], dtype=np.float64)
-    weight = None
-    if ref_valid is not None or mov_valid is not None:
-        weight = np.ones(ref_w.shape)
-        for valid, s in ((ref_valid, ref_s), (mov_valid, mov_s)):
-            if valid is not None:
-                weight = weight * valid[s]
+    # The holes are filled in the windows only: the stage reads nothing else.
+    ref_w, ref_valid = _valid(
+        np.asarray(reference[ref_s], dtype=np.float64),
+        None if ref_known is None else ref_known[ref_s],
+    )
+    mov_w, mov_valid = _valid(
+        np.asarray(moving[mov_s], dtype=np.float64),
+        None if mov_known is None else mov_known[mov_s],
+        reach=SPLINE_REACH,
+    )
+    weight = _weight(ref_valid, mov_valid, np.zeros(len(shape), dtype=int))
     if maps:
         # The windows show the same scene: the maps align at no further shift.
         ref_var, mov_var = variance_model(ref_var[ref_s], mov_var[mov_s], np.zeros(len(shape)))
