@@ -977,3 +977,25 @@ def test_boolean_and_unsigned_images_register_as_their_float_values(dtype):
     np.testing.assert_allclose(result.shift, as_float.shift, atol=1e-9)
     np.testing.assert_allclose(result.error, as_float.error, rtol=1e-6)
     _assert_within_errors(result, pair.shift)
+
+
+@pytest.mark.parametrize("errors", ["residual", "fisher"])
+def test_a_masked_surface_that_dips_below_zero_keeps_its_noise(errors):
+    """A smooth retina crop with a 20x20 masked block: the interpolated chi2 of the
+    masked surface dips below zero at its minimum, and the noise estimated from it fell
+    to its floor (errors of 2e-5 px for a shift 0.009 px off, 500 sigma). The sampled
+    whole-pixel minimum bounds the noise instead."""
+    from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
+
+    scene = load_scene("retina")
+    rng = np.random.default_rng([5, 3])
+    pairs = [
+        make_binned_pair(
+            scene, (64, 64), rng.integers(-8, 9, 2), rng=rng, snr=30, start=(200, 200)
+        )
+        for _ in range(4)
+    ]
+    hole = np.zeros((64, 64), dtype=bool)
+    hole[20:40, 25:45] = True
+    result = register(pairs[0].reference, pairs[3].moving, mask=hole, errors=errors)
+    _assert_within_errors(result, pairs[3].shift)

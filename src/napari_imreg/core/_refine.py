@@ -74,7 +74,14 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
     dof = max(pixels - fitted, 1.0)
     noise = None
     if unknown:
-        noise_var = max(f_min * weight / dof, 1e-24 * reference_power)
+        level = f_min
+        if f_min <= 0 and (image.valid is not None or engine._reference.valid is not None):
+            # chi2 cannot be negative: the interpolated minimum of a masked surface
+            # dipped below zero, and the interior residual that checks it (see
+            # ``_errors``) needs unmasked images. The sampled whole-pixel minimum is
+            # an upper bound on the noise: errors too large rather than 1e-5 px.
+            level = float(surface.derivatives(np.asarray(start, dtype=np.float64))[0])
+        noise_var = max(level * weight / dof, 1e-24 * reference_power)
         noise = float(np.sqrt(noise_var / filtered))
         scale = weight / noise_var
     elif ref_map or mov_map:
