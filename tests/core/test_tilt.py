@@ -367,3 +367,40 @@ def test_a_large_gradient_pair_is_found_tilted_and_a_clean_one_is_not():
         pair.reference, pair.moving + ramp, invalid, result.shift, result.scale, False
     )
     assert ramped < 1e-6
+
+
+def test_large_images_fit_the_tilt_on_the_binned_road(monkeypatch):
+    """A 384 px real pair with a known ramp across the moving image: the large-image
+    road (binned search, the taper's sums in image space) fits the tilt, with the
+    full surface's answer, the ramp's slopes and the truth within 4 sigma."""
+    from napari_imreg.core import _refine, _strength
+    from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
+    from napari_imreg.core._surface_binned import binned_search
+
+    pair = make_binned_pair(
+        load_scene("hubble_deep_field"),
+        (384, 384),
+        np.array([6, -3]),
+        bin_factor=2,
+        rng=np.random.default_rng(1),
+        noise="gaussian",
+        snr=30,
+    )
+    slopes = np.array([0.8, -0.6]) * float(pair.reference.std()) / 384
+    moving = pair.moving + _ramp(pair.moving.shape, slopes)
+    roads = []
+
+    def noted(*args, **kwargs):  # which road each fit took (the noise window's too)
+        roads.append(binned_search(*args, **kwargs))
+        return roads[-1]
+
+    monkeypatch.setattr(_refine, "binned_search", noted)
+    binned = register(pair.reference, moving, brightness=TILT)
+    assert roads[-1]  # the registration proper
+    np.testing.assert_allclose(binned.tilt, -binned.scale * slopes, rtol=0.05)
+    assert np.all(np.abs(binned.shift - pair.shift) < 4 * binned.error)
+    monkeypatch.setattr(_refine, "binned_search", lambda *a, **k: False)
+    monkeypatch.setattr(_strength, "binned_search", lambda *a, **k: False)
+    full = register(pair.reference, moving, brightness=TILT)
+    np.testing.assert_allclose(binned.shift, full.shift, atol=0.1 * full.error.max())
+    np.testing.assert_allclose(binned.error, full.error, rtol=0.1)
