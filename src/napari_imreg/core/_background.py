@@ -96,7 +96,7 @@ def tilt_p_value(ref, mov, invalid, shift, scale: float, wrap: bool) -> float:
     ----------
     ref, mov : numpy.ndarray
         The images as registered (the core's units).
-    invalid : tuple of numpy.ndarray of bool
+    invalid : pair of numpy.ndarray of bool
         The pixels of each image that are left out (masked or not finite).
     shift : array_like
         The shift found (registers ``mov`` onto ``ref``).

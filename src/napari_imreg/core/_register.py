@@ -13,7 +13,7 @@ from ._background import ALPHA, tilt_p_value
 from ._brightness import Brightness
 from ._engine import Engine
 from ._options import BoundaryChoice, ErrorModel, Options
-from ._outliers import reject_outliers
+from ._outliers import reject_outliers, saturated
 from ._periodic import is_discontinuous, is_periodic
 from ._prefilter import EdgeContent, filter_strength, floor_checked
 from ._prepare import check_mask, split_mask, unknown_pixels
@@ -90,11 +90,12 @@ class Registrar:
     brightness : {"scale+offset", "scale+offset+tilt", "offset", "none"}, optional
         What is fitted between the images at every shift, profiled out of chi2
         (``reference ~ scale * moving + offset``; the result's ``scale`` and
-        ``offset``): a gain and an offset (default), those and a linear background
-        (``+ tilt . x``, one slope per axis, the result's ``tilt``; for a
-        background gradient or a tilted, growing background along a time-lapse:
-        it costs about 1.8x the time at 96 px, more on large images, whose binned
-        search it cannot use), an offset, or nothing. A changed exposure, gain or
+        ``offset``): a gain and an offset (default; when the residual at the shift
+        found holds a significant plane, the pair is registered again with the
+        tilt, and the result's ``brightness`` says so: docs/robustness.md), those
+        and a linear background always (``+ tilt . x``, one slope per axis, the
+        result's ``tilt``; for a tilted, growing background along a time-lapse:
+        about 1.8x the time), an offset, or nothing. A changed exposure, gain or
         background then does not pull the shift, and the errors account for the
         fitted parameters.
     outliers : bool
@@ -432,10 +433,15 @@ def _tilt_needed(registrar, result: RegistrationResult, mov: np.ndarray, mask) -
         return False
     ref = registrar._source
     ref_mask = registrar._inputs["reference_mask"]
-    invalid = (
+    invalid = [
         ~np.isfinite(ref) if ref_mask is None else ref_mask | ~np.isfinite(ref),
         ~np.isfinite(mov) if mask is None else mask | ~np.isfinite(mov),
-    )
+    ]
+    if result.saturated:  # plateaus match through no gain: they are no evidence of a tilt
+        invalid = [
+            out | saturated(np.where(out, np.nan, image))
+            for out, image in zip(invalid, (ref, mov), strict=True)
+        ]
     scale = 1.0 if result.scale is None else result.scale
     wrap = registrar.boundary == "wrap"
     return tilt_p_value(ref, mov, invalid, result.shift, scale, wrap) < ALPHA
