@@ -427,9 +427,10 @@ def _registered(registrar, mov, moving_error, mask, delta_chi2_map) -> Registrat
 
 
 def _tilt_needed(registrar, result: RegistrationResult, mov: np.ndarray, mask) -> bool:
-    """Whether ``result`` (the default brightness fit, measured) leaves a significant
-    tilt in the residual (:func:`tilt_p_value` below ``ALPHA``)."""
-    if registrar.options.brightness != "scale+offset" or not result.measured:
+    """Whether ``result`` (the default brightness fit) leaves a significant tilt in
+    the residual (:func:`tilt_p_value` below ``ALPHA``)."""
+    # A match the ramp hid (not measured) is tested too: it may stand out once fitted.
+    if registrar.options.brightness != "scale+offset" or not np.all(np.isfinite(result.shift)):
         return False
     ref = registrar._source
     ref_mask = registrar._inputs["reference_mask"]
