@@ -404,3 +404,28 @@ def test_large_images_fit_the_tilt_on_the_binned_road(monkeypatch):
     full = register(pair.reference, moving, brightness=TILT)
     np.testing.assert_allclose(binned.shift, full.shift, atol=0.1 * full.error.max())
     np.testing.assert_allclose(binned.error, full.error, rtol=0.1)
+
+
+def test_the_noise_estimated_at_full_strength_is_that_of_the_pair_without_the_ramp():
+    """With the tilt fitted and the filter at full strength, the noise estimated from
+    the interior's difference (the floor under the surface's residual) is taken less
+    the fitted plane: a ramp does not raise it, nor the errors, where it grew with the
+    ramp's height (0.002 -> 0.014 on this pair) and made the floor check keep an
+    aliased answer on a 512 px one."""
+    from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
+
+    pair = make_binned_pair(
+        load_scene("retina"),
+        (128, 128),
+        np.array([5, -7]),
+        bin_factor=4,
+        rng=np.random.default_rng(0),
+        noise="gaussian",
+        snr=30,
+    )
+    slopes = np.array([0.8, 0.6]) * float(pair.reference.std()) / 128
+    options = {"brightness": TILT, "prefilter": 1.0, "errors": "fisher"}
+    clean = register(pair.reference, pair.moving, **options)
+    ramped = register(pair.reference, pair.moving + _ramp(pair.moving.shape, slopes), **options)
+    assert ramped.noise == pytest.approx(clean.noise, rel=0.05)
+    np.testing.assert_allclose(ramped.error, clean.error, rtol=0.05)
