@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-from napari_imreg.core import fourier_shift, register, register_stack
+from napari_imreg.core import _register, fourier_shift, register, register_stack
+from napari_imreg.core._background import _keys_on_lattice, _slopes_p_value, tilt_p_value
 from napari_imreg.core._brightness import (
     Jet,
     OverlapSums,
@@ -25,12 +26,20 @@ from napari_imreg.core._brightness import (
     tilt_coordinates,
 )
 from napari_imreg.core._image_fit import fit_image_shift
+from napari_imreg.core._spline_model import keys_shift
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import hostile_pairs
 
 SCENES = ("astronaut", "camera", "coins", "hubble_deep_field", "moon", "immunohistochemistry")
 TILT = "scale+offset+tilt"
+
+
+@pytest.fixture
+def gain_and_offset_alone(monkeypatch):
+    """The default brightness fit never escalated to the tilt (the test of need's
+    false-alarm rate set to zero): the default before the escalation."""
+    monkeypatch.setattr(_register, "ALPHA", 0.0)
 
 
 def _ramp(shape, slopes):
@@ -163,7 +172,7 @@ def test_a_ramp_on_real_pairs_keeps_the_clean_accuracy(on_moving):
     assert np.max(pulls) < 4.0
 
 
-def test_without_a_tilt_the_ramp_pulls_the_answer():
+def test_without_a_tilt_the_ramp_pulls_the_answer(gain_and_offset_alone):
     """The check above can fail: the same ramps with the gain and offset alone."""
     plain, tilted = [], []
     for k, name in enumerate(SCENES[:3]):
@@ -173,7 +182,7 @@ def test_without_a_tilt_the_ramp_pulls_the_answer():
     assert np.sqrt(np.mean(np.square(plain))) > 2 * np.sqrt(np.mean(np.square(tilted)))
 
 
-def test_a_ramp_with_noise_maps():
+def test_a_ramp_with_noise_maps(gain_and_offset_alone):
     """Error maps weigh every sum: the tilt is profiled out of the weighted chi2, which
     is then the clean pair's (the same maps, no ramp), and the truth within 4 sigma."""
     for k, name in enumerate(SCENES[:3]):
@@ -192,7 +201,7 @@ def test_a_ramp_with_noise_maps():
         assert ramped.chi2_min > 1.2 * result.chi2_min
 
 
-def test_wrap_mode_fits_the_tilt_of_a_periodic_pair():
+def test_wrap_mode_fits_the_tilt_of_a_periodic_pair(gain_and_offset_alone):
     """A periodic scene moved by a known sub-pixel shift, a ramp added to the
     reference, a gain to the moving image: the tilt is fitted in wrap mode too."""
     rng = np.random.default_rng(4)
@@ -242,3 +251,181 @@ def test_a_stack_with_a_tilted_growing_background(reference):
         shifts = np.asarray(result.shifts)
         worst[kind] = np.abs(shifts - shifts[0] - positions).max()
     assert worst["tilted"] <= worst["steady"] + 0.02, worst
+
+
+# ---------------------------------------------------------------- the default escalates
+
+
+def _gradient_pair(name, k):
+    """``hostile_pairs``' gradient case: a ramp of one scene std, corner to corner, at a
+    random angle across the moving image."""
+    return hostile_pairs.make_pair(name, "gradient", rng=np.random.default_rng([20261205, k]))
+
+
+#: Gradient pairs whose truth the default without the tilt missed by over 4 sigma.
+MISSED = (("cat", 21), ("cell", 22), ("chelsea", 23))
+
+
+def test_the_default_fits_the_tilt_a_gradient_pair_needs(monkeypatch):
+    """Real pairs with a known ramp that the gain and offset alone put beyond 4 sigma:
+    the default finds the tilt significant, registers again with it and says so; the
+    truth is then within 4 sigma, and the error that of the pair without the ramp."""
+    for name, k in MISSED:
+        pair = _gradient_pair(name, k)
+        with monkeypatch.context() as patch:
+            patch.setattr(_register, "ALPHA", 0.0)
+            alone = register(pair.reference, pair.moving)
+        assert alone.brightness == "scale+offset"
+        assert np.max(np.abs(alone.shift - pair.shift) / alone.error) > 4.0
+        result = register(pair.reference, pair.moving)
+        assert result.brightness == TILT
+        assert result.tilt is not None
+        assert np.max(np.abs(result.shift - pair.shift) / result.error) < 4.0
+        clean = hostile_pairs.make_pair(name, "clean", rng=np.random.default_rng([20261205, k]))
+        clean_result = register(clean.reference, clean.moving)
+        assert clean_result.brightness == "scale+offset"
+        np.testing.assert_allclose(result.error, clean_result.error, rtol=0.5)
+
+
+def test_the_default_keeps_the_clean_accuracy_on_gradient_pairs():
+    """Over scenes of every kind, the default on gradient pairs is as accurate as on
+    the same pairs without the ramp (rms within 1.5x + 0.005 px), none beyond 4 sigma."""
+    scenes = hostile_pairs.usable_scenes()
+    clean, ramped, pulls = [], [], []
+    for k in range(12):
+        rng = [20261205, 100 + k]
+        name = scenes[k % len(scenes)]
+        pair = hostile_pairs.make_pair(name, "clean", rng=np.random.default_rng(rng))
+        clean.append(register(pair.reference, pair.moving).shift - pair.shift)
+        pair = hostile_pairs.make_pair(name, "gradient", rng=np.random.default_rng(rng))
+        result = register(pair.reference, pair.moving)
+        ramped.append(result.shift - pair.shift)
+        pulls.append(np.max(np.abs(ramped[-1]) / result.error))
+    clean_rms = float(np.sqrt(np.mean(np.square(clean))))
+    rms = float(np.sqrt(np.mean(np.square(ramped))))
+    assert rms <= 1.5 * clean_rms + 0.005, (rms, clean_rms)
+    assert max(pulls) < 4.0
+
+
+def test_the_test_of_need_holds_its_false_alarm_rate_under_its_null():
+    """Block medians that hold no plane (independent noise of unequal spread, a moving
+    image's column): the p-values are uniform, so the test fires at its stated rate.
+    With a plane added, far below it."""
+    rng = np.random.default_rng(5)
+    blocks = 100
+    y, x = np.divmod(np.arange(blocks), 10)
+    p_values, planted = [], []
+    for _ in range(400):
+        moving = rng.normal(size=blocks)
+        spread = rng.uniform(0.5, 2.0, blocks)
+        medians = 0.3 * moving + spread * rng.normal(size=blocks)
+        regressors = np.column_stack([moving, y, x]).astype(float)
+        p_values.append(_slopes_p_value(regressors, medians, 2))
+        planted.append(_slopes_p_value(regressors, medians + 0.3 * (y - x), 2))
+    p_values = np.array(p_values)
+    for level in (0.05, 0.2, 0.5):
+        assert (
+            abs(np.mean(p_values < level) - level) < 3 * np.sqrt(level * (1 - level) / 400) + 0.01
+        )
+    assert np.mean(np.array(planted) < _register.ALPHA) > 0.95
+
+
+def test_the_test_of_need_reads_a_lattice_of_large_images_as_keys_shift_does():
+    """Large images are read on a lattice of pixels: its values are those of the whole
+    image moved by Keys' convolution (mirrored or periodic edges)."""
+    rng = np.random.default_rng(2)
+    image = rng.normal(size=(41, 37))
+    lattice = [np.arange(1, 41, 3), np.arange(0, 37, 4)]
+    for wrap in (False, True):
+        for shift in ([2.3, -1.7], [-0.4, 5.9]):
+            whole = keys_shift(image, np.array(shift), wrap=wrap)[np.ix_(*lattice)]
+            np.testing.assert_allclose(
+                _keys_on_lattice(image, np.array(shift), lattice, wrap=wrap), whole, atol=1e-12
+            )
+
+
+def test_a_large_gradient_pair_is_found_tilted_and_a_clean_one_is_not():
+    """A 400 px real pair (read on the lattice): a ramp of one scene std is found, the
+    clean pair is not."""
+    from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
+
+    pair = make_binned_pair(
+        load_scene("hubble_deep_field"),
+        (400, 400),
+        np.array([6, -3]),
+        bin_factor=2,
+        rng=np.random.default_rng(1),
+        noise="gaussian",
+        snr=30,
+    )
+    result = register(pair.reference, pair.moving)
+    invalid = (np.zeros(pair.reference.shape, bool),) * 2
+    clean_p = tilt_p_value(pair.reference, pair.moving, invalid, result.shift, result.scale, False)
+    assert clean_p > _register.ALPHA
+    ramp = _ramp(pair.moving.shape, [1 / 400, 0.5 / 400]) * float(pair.reference.std())
+    ramped = tilt_p_value(
+        pair.reference, pair.moving + ramp, invalid, result.shift, result.scale, False
+    )
+    assert ramped < 1e-6
+
+
+def test_large_images_fit_the_tilt_on_the_binned_road(monkeypatch):
+    """A 384 px real pair with a known ramp across the moving image: the large-image
+    road (binned search, the taper's sums in image space) fits the tilt, with the
+    full surface's answer, the ramp's slopes and the truth within 4 sigma."""
+    from napari_imreg.core import _refine, _strength
+    from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
+    from napari_imreg.core._surface_binned import binned_search
+
+    pair = make_binned_pair(
+        load_scene("hubble_deep_field"),
+        (384, 384),
+        np.array([6, -3]),
+        bin_factor=2,
+        rng=np.random.default_rng(1),
+        noise="gaussian",
+        snr=30,
+    )
+    slopes = np.array([0.8, -0.6]) * float(pair.reference.std()) / 384
+    moving = pair.moving + _ramp(pair.moving.shape, slopes)
+    roads = []
+
+    def noted(*args, **kwargs):  # which road each fit took (the noise window's too)
+        roads.append(binned_search(*args, **kwargs))
+        return roads[-1]
+
+    monkeypatch.setattr(_refine, "binned_search", noted)
+    binned = register(pair.reference, moving, brightness=TILT)
+    assert roads[-1]  # the registration proper
+    np.testing.assert_allclose(binned.tilt, -binned.scale * slopes, rtol=0.05)
+    assert np.all(np.abs(binned.shift - pair.shift) < 4 * binned.error)
+    monkeypatch.setattr(_refine, "binned_search", lambda *a, **k: False)
+    monkeypatch.setattr(_strength, "binned_search", lambda *a, **k: False)
+    full = register(pair.reference, moving, brightness=TILT)
+    np.testing.assert_allclose(binned.shift, full.shift, atol=0.1 * full.error.max())
+    np.testing.assert_allclose(binned.error, full.error, rtol=0.1)
+
+
+def test_the_noise_estimated_at_full_strength_is_that_of_the_pair_without_the_ramp():
+    """With the tilt fitted and the filter at full strength, the noise estimated from
+    the interior's difference (the floor under the surface's residual) is taken less
+    the fitted plane: a ramp does not raise it, nor the errors, where it grew with the
+    ramp's height (0.002 -> 0.014 on this pair) and made the floor check keep an
+    aliased answer on a 512 px one."""
+    from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
+
+    pair = make_binned_pair(
+        load_scene("retina"),
+        (128, 128),
+        np.array([5, -7]),
+        bin_factor=4,
+        rng=np.random.default_rng(0),
+        noise="gaussian",
+        snr=30,
+    )
+    slopes = np.array([0.8, 0.6]) * float(pair.reference.std()) / 128
+    options = {"brightness": TILT, "prefilter": 1.0, "errors": "fisher"}
+    clean = register(pair.reference, pair.moving, **options)
+    ramped = register(pair.reference, pair.moving + _ramp(pair.moving.shape, slopes), **options)
+    assert ramped.noise == pytest.approx(clean.noise, rel=0.05)
+    np.testing.assert_allclose(ramped.error, clean.error, rtol=0.05)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import _fft
-from ._brightness import ProfiledSurface
+from ._brightness import ProfiledSurface, detrended, fits_tilt
 from ._chi2 import Surface, marginal_errors, outer_product
 from ._filter import filter_response
 from ._fourier import fourier_shift
@@ -164,7 +164,9 @@ def _interior_variance(engine, image: PreparedImage, shift, surface=None) -> flo
     # The moving image in the reference's units: times the fitted gain.
     moved *= getattr(surface, "gain", 1.0)
     difference = engine._reference.data[tuple(inside)] - moved[tuple(inside)]
-    if engine.zero_mean:
+    if fits_tilt(engine.brightness):  # less its plane, as the fit's background
+        difference = detrended(difference)
+    elif engine.zero_mean:
         difference -= difference.mean()
     return float(np.mean(difference**2))
 

@@ -38,7 +38,16 @@ import scipy.ndimage
 from ._result import held_warnings, warn_registration
 from ._spline_model import keys_shift, spline_shift, tap_weights
 
-__all__ = ["clip_residual", "dilate", "levelled", "robust_sigma", "saturated", "search_copy"]
+__all__ = [
+    "clip_residual",
+    "dilate",
+    "folded",
+    "levelled",
+    "reached",
+    "robust_sigma",
+    "saturated",
+    "search_copy",
+]
 
 #: Pixels at an image's largest value that make it a plateau (saturation).
 PLATEAU_PIXELS = 3
@@ -233,7 +242,7 @@ def search_tail(size: int) -> float:
     return float(np.clip(SEARCH_OUTLIERS / size, 0.01, 0.05))
 
 
-def _reached(mov_mask, shift, *, wrap):
+def reached(mov_mask, shift, *, wrap):
     """The reference pixels whose aligned moving pixel (at ``shift``) is inside the
     moving image and interpolated from valid pixels only."""
     if mov_mask.any():
@@ -249,7 +258,7 @@ def _reached(mov_mask, shift, *, wrap):
     return inside
 
 
-def _folded(index, n, *, wrap):
+def folded(index, n, *, wrap):
     """Indices outside ``[0, n)`` brought in: periodically, or by the whole-sample mirror."""
     if wrap:
         return np.mod(index, n)
@@ -279,7 +288,7 @@ def _interpolants_at(image, points, shift, *, wrap, reach, levels=(-np.inf, np.i
         view = [1] * (ndim + 1)
         view[axis + 1] = offsets.size
         at = (points[:, axis] - whole[axis]).reshape([-1] + [1] * ndim) + offsets.reshape(view)
-        index.append(_folded(at, n, wrap=wrap))
+        index.append(folded(at, n, wrap=wrap))
     patches = np.clip(image[tuple(index)], *levels)
     cubic = patches
     for axis in range(1, ndim + 1):
@@ -383,7 +392,7 @@ def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, t
     if mov_mask.any():
         filled = np.where(mov_mask, float(np.median(sample(mov, ~mov_mask))), mov)
     ref_clean = np.where(ref_mask, 0.0, ref) if ref_mask.any() else ref
-    valid = ~ref_mask & _reached(mov_mask, shift, wrap=wrap)
+    valid = ~ref_mask & reached(mov_mask, shift, wrap=wrap)
     residual = _residual(ref_clean, filled, valid, shift, scale, offset, wrap=wrap)
     candidates, sigma = clip_residual(residual, valid, threshold=threshold, grow=0)
     if not candidates.any():  # nothing stands out even without the allowance: done

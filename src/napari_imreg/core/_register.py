@@ -9,14 +9,15 @@ from typing import Literal
 import numpy as np
 
 from . import _fft
+from ._background import ALPHA, tilt_p_value
 from ._brightness import Brightness
 from ._engine import Engine
 from ._options import BoundaryChoice, ErrorModel, Options
-from ._outliers import reject_outliers
+from ._outliers import reject_outliers, saturated
 from ._periodic import is_discontinuous, is_periodic
 from ._prefilter import EdgeContent, filter_strength, floor_checked
 from ._prepare import check_mask, split_mask, unknown_pixels
-from ._result import RegistrationResult
+from ._result import RegistrationResult, held_warnings, warn_registration
 from ._strength import floor_variance, reference_edge_scale, unknown_noise
 from ._validation import (
     as_image,
@@ -89,11 +90,12 @@ class Registrar:
     brightness : {"scale+offset", "scale+offset+tilt", "offset", "none"}, optional
         What is fitted between the images at every shift, profiled out of chi2
         (``reference ~ scale * moving + offset``; the result's ``scale`` and
-        ``offset``): a gain and an offset (default), those and a linear background
-        (``+ tilt . x``, one slope per axis, the result's ``tilt``; for a
-        background gradient or a tilted, growing background along a time-lapse:
-        it costs about 1.8x the time at 96 px, more on large images, whose binned
-        search it cannot use), an offset, or nothing. A changed exposure, gain or
+        ``offset``): a gain and an offset (default; when the residual at the shift
+        found holds a significant plane, the pair is registered again with the
+        tilt, and the result's ``brightness`` says so: docs/robustness.md), those
+        and a linear background always (``+ tilt . x``, one slope per axis, the
+        result's ``tilt``; for a tilted, growing background along a time-lapse:
+        about 1.8x the time), an offset, or nothing. A changed exposure, gain or
         background then does not pull the shift, and the errors account for the
         fitted parameters.
     outliers : bool
@@ -192,6 +194,8 @@ class Registrar:
         # overlap twin of this registrar (_model_for).
         self._auto = False
         self._twin: Registrar | None = None
+        #: The same options with the tilt fitted (see ``register``), made when needed.
+        self._tilted_twin: Registrar | None = None
         if options.boundary == "auto":
             self._auto = mask is None and is_periodic(ref)
             options = dataclasses.replace(options, boundary="wrap" if self._auto else "overlap")
@@ -239,8 +243,9 @@ class Registrar:
         self._keep = bool(keep)
         for engine in (*self._engines.values(), *self._windows.values()):
             engine.keep_reference_spectra = self._keep
-        if self._twin is not None:
-            self._twin.keep_reference_spectra = self._keep
+        for twin in (self._twin, self._tilted_twin):
+            if twin is not None:
+                twin.keep_reference_spectra = self._keep
 
     def register(
         self, moving, *, error=None, mask=None, delta_chi2_map: bool = True
@@ -274,39 +279,43 @@ class Registrar:
         # BLAS on one thread for the whole call: a threaded OpenBLAS call wakes
         # spinning threads that slow what follows (see _fft.one_blas_thread).
         with _fft.one_blas_thread():
-            if self.options.outliers:  # the outlier stage (issue 14) runs the registration
-                result = reject_outliers(
-                    registrar,
-                    mov,
-                    moving_error,
-                    mask,
-                    delta_chi2_map,
-                    threshold=self.options.clip_threshold,
-                    saturation=self.options.saturation,
-                )
+            with held_warnings() as said:
+                result = _registered(registrar, mov, moving_error, mask, delta_chi2_map)
+            if _tilt_needed(registrar, result, mov, mask):
+                # Issue 14: the backgrounds differ by a tilt the default fit leaves in
+                # the residual; the pair is registered again with it (_background).
+                tilted = registrar._twin_with("_tilted_twin", brightness="scale+offset+tilt")
+                result = _registered(tilted, mov, moving_error, mask, delta_chi2_map)
             else:
-                result = registrar._register(mov, moving_error, mask, delta_chi2_map)
+                for message in said:
+                    warn_registration(message)
         if self._unit != 1.0:  # back to the images' units
             result = result.in_units(self._unit)
         return result
 
-    def _model_for(self, mov: np.ndarray, mask) -> Registrar:
-        """This registrar, or, when ``boundary="auto"`` chose "wrap" on the reference
-        and ``mov`` is masked or shown not to wrap, its "overlap" twin (made once, on
-        the reference in the core's units)."""
-        if not self._auto or (mask is None and not is_discontinuous(mov)):
-            return self
+    def _twin_with(self, name: str, **changes) -> Registrar:
+        """This registrar with ``changes`` to its options, kept as its attribute
+        ``name`` (made once, on the reference in the core's units): the "overlap"
+        twin of :meth:`_model_for`, the tilted one of :meth:`register`."""
         with self._lock:
-            if self._twin is None:
+            twin = getattr(self, name)
+            if twin is None:
                 twin = Registrar._one_off(
                     self._source,
-                    dataclasses.replace(self.options, boundary="overlap"),
+                    dataclasses.replace(self.options, **changes),
                     reference_error=self._inputs["reference_error"],
                     reference_mask=self._inputs["reference_mask"],
                 )
                 twin.keep_reference_spectra = self._keep
-                self._twin = twin
-        return self._twin
+                setattr(self, name, twin)
+        return twin
+
+    def _model_for(self, mov: np.ndarray, mask) -> Registrar:
+        """This registrar, or, when ``boundary="auto"`` chose "wrap" on the reference
+        and ``mov`` is masked or shown not to wrap, its "overlap" twin."""
+        if not self._auto or (mask is None and not is_discontinuous(mov)):
+            return self
+        return self._twin_with("_twin", boundary="overlap")
 
     def _register(self, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
         unknown = self._inputs["reference_error"] is None and moving_error is None
@@ -402,6 +411,45 @@ class Registrar:
             while len(self._windows) > KEPT_ENGINES:
                 del self._windows[next(iter(self._windows))]
         return engine
+
+
+def _registered(registrar, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
+    """``registrar``'s registration of the validated ``mov`` in the core's units,
+    through the outlier stage (issue 14) when ``outliers`` is on."""
+    options = registrar.options
+    if not options.outliers:
+        return registrar._register(mov, moving_error, mask, delta_chi2_map)
+    return reject_outliers(
+        registrar,
+        mov,
+        moving_error,
+        mask,
+        delta_chi2_map,
+        threshold=options.clip_threshold,
+        saturation=options.saturation,
+    )
+
+
+def _tilt_needed(registrar, result: RegistrationResult, mov: np.ndarray, mask) -> bool:
+    """Whether ``result`` (the default brightness fit) leaves a significant tilt in
+    the residual (:func:`tilt_p_value` below ``ALPHA``)."""
+    # A match the ramp hid (not measured) is tested too: it may stand out once fitted.
+    if registrar.options.brightness != "scale+offset" or not np.all(np.isfinite(result.shift)):
+        return False
+    ref = registrar._source
+    ref_mask = registrar._inputs["reference_mask"]
+    invalid = [
+        ~np.isfinite(ref) if ref_mask is None else ref_mask | ~np.isfinite(ref),
+        ~np.isfinite(mov) if mask is None else mask | ~np.isfinite(mov),
+    ]
+    if result.saturated:  # plateaus match through no gain: they are no evidence of a tilt
+        invalid = [
+            out | saturated(np.where(out, np.nan, image))
+            for out, image in zip(invalid, (ref, mov), strict=True)
+        ]
+    scale = 1.0 if result.scale is None else result.scale
+    wrap = registrar.boundary == "wrap"
+    return tilt_p_value(ref, mov, invalid, result.shift, scale, wrap) < ALPHA
 
 
 def _private(array):

@@ -6,11 +6,12 @@ See docs/how-it-works.md, "The large-image road".
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import _fft
-from ._brightness import OverlapSums, ProfiledSurface, fits_tilt
+from ._brightness import OverlapSums, ProfiledSurface, TiltSums, fits_tilt, tilt_coordinates
 from ._chi2 import Series, Surface, TermSum, parabolic_offset, whole_pixel_minimum
 from ._deltachi2 import MAP_HALF_WIDTH
 from ._filter import SHORT_AXIS
@@ -25,6 +26,8 @@ BINNED_SIZE = 128
 MAX_BINNING = 4
 #: The padding of the cross term on that road grows in steps of this many pixels.
 PADDING_STEP = 32
+#: The brightness fits profiled out of the surface (the others fit at most an offset).
+PROFILED = ("scale+offset", "scale+offset+tilt")
 
 
 def binning_factors(shape) -> tuple[int, ...]:
@@ -57,8 +60,7 @@ def cross_padding(shape, largest, tapers) -> tuple[int, ...]:
 def binned_search(engine, complete: bool, *, noise_maps: bool) -> bool:
     """Whether the whole-pixel search runs on binned images: overlap mode, large
     enough images, and weights that are the taper alone (nothing masked, no
-    noise maps), no tilt fitted (its sums are not summed in image space);
-    ``complete``: the moving image has no invalid pixel.
+    noise maps); ``complete``: the moving image has no invalid pixel.
 
     Images with an axis shorter than ``SHORT_AXIS`` keep the full surface: between
     pixels, the taper's terms and the cross term part on such axes
@@ -69,7 +71,6 @@ def binned_search(engine, complete: bool, *, noise_maps: bool) -> bool:
         and max(engine._binning) > 1
         and min(engine.shape) >= SHORT_AXIS
         and not noise_maps
-        and not fits_tilt(engine.brightness)
         and engine._reference_complete
         and complete
     )
@@ -100,7 +101,7 @@ def binned_estimate(engine, moving: np.ndarray) -> np.ndarray:
         if engine.keep_reference_spectra:
             reference.keep = True
             engine._binned_reference = reference
-    if engine.brightness == "scale+offset":
+    if engine.brightness in PROFILED:
         # The moving spectra are released by the surface: the reference's are kept.
         surface = profiled_from_spectra(
             reference, _binned_spectra(engine, moving), reference._padded, engine.brightness
@@ -149,9 +150,11 @@ def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate
             engine._reference.data, s=padded, threads=engine.threads, weights=profiles
         )
         entry = spectrum, Marginals.from_spectrum(engine._reference.data, spectrum, padded)
+        if fits_tilt(engine.brightness):
+            entry = (*entry, _ReferenceMoments.of(engine, padded, profiles, tapers))
         if engine.keep_reference_spectra:
             engine._tapered_reference = {padded: entry}
-    ref_spectrum, ref_values = entry
+    ref_spectrum, ref_values = entry[:2]
     ref_squares_sums = engine._reference_squares
     if ref_squares_sums is None:
         ref_squares_sums = Marginals.of(engine._reference.data, 2, tapers)
@@ -160,6 +163,9 @@ def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate
     cross = _fft.rfftn(image.data, s=padded, threads=engine.threads, weights=profiles)
     mov_values = Marginals.from_spectrum(image.data, cross, padded)
     np.conj(cross, out=cross)
+    tilt = None
+    if fits_tilt(engine.brightness):
+        tilt = entry[2].sums(cross, padded, reach)
     cross *= ref_spectrum
 
     ref_squares = TaperCorrelation(ref_squares_sums, tapers, sign=1, reach=reach)
@@ -171,7 +177,7 @@ def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate
         if engine._smooth
         else None
     )
-    if engine.brightness == "scale+offset":
+    if engine.brightness in PROFILED:
         sums = OverlapSums(
             w=TaperOverlap(tapers),
             r=TaperCorrelation(ref_values, tapers, sign=1, reach=reach),
@@ -179,6 +185,7 @@ def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate
             rr=ref_squares,
             mm=mov_squares,
             rm=Series(cross, padded),
+            tilt=tilt,
         )
         surface = ProfiledSurface(sums, engine.brightness, padded, filtered_cross=filtered)
     else:
@@ -198,6 +205,53 @@ def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate
     start, guess = _local_minimum(engine, surface.for_search(), centre, radius)
     weight_sum = float(np.prod([profile.sum() for profile in profiles]))
     return surface, start, guess, ref_squares_sums.total / weight_sum
+
+
+@dataclass(frozen=True)
+class _ReferenceMoments:
+    """What a tilt adds to the reference's side of the large-image road, for one
+    padding: the sums of the reference's weight times its coordinates, ``w x_i`` and
+    ``w x_i x_j``, and of its weighted values times them, ``w R x_i``, each against the
+    moving taper (:class:`Marginals`, summed in image space like the taper's other
+    terms), and the spectra of ``w x_i``, whose product with the moving image's
+    spectrum is ``sum w M' x_i`` (see ``_brightness.TiltSums``)."""
+
+    tapers: list
+    w_x: list
+    w_xx: list
+    r_x: list
+    spectra: list
+
+    @classmethod
+    def of(cls, engine, padded, profiles, tapers) -> _ReferenceMoments:
+        shape = engine.shape
+        coords = [
+            np.broadcast_to(c.reshape([-1 if a == axis else 1 for a in range(len(shape))]), shape)
+            for axis, c in enumerate(tilt_coordinates(shape))
+        ]
+        pairs = [(i, j) for i in range(len(shape)) for j in range(i, len(shape))]
+        data = engine._reference.data
+        return cls(
+            tapers,
+            [Marginals.of(c, 1, tapers) for c in coords],
+            [Marginals.of(coords[i] * coords[j], 1, tapers) for i, j in pairs],
+            [Marginals.of(data * c, 1, tapers) for c in coords],
+            [_fft.rfftn(c, s=padded, threads=engine.threads, weights=profiles) for c in coords],
+        )
+
+    def sums(self, moving_conjugate, padded, reach) -> TiltSums:
+        """The tilt's sums as terms of the shift, ``moving_conjugate`` the conjugate
+        spectrum of the weighted moving image."""
+
+        def against_taper(marginals):
+            return TaperCorrelation(marginals, self.tapers, sign=1, reach=reach)
+
+        return TiltSums(
+            tuple(against_taper(m) for m in self.w_x),
+            tuple(against_taper(m) for m in self.w_xx),
+            tuple(against_taper(m) for m in self.r_x),
+            tuple(Series(moving_conjugate * f, padded) for f in self.spectra),
+        )
 
 
 def _offset_surface(
