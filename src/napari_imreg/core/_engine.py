@@ -245,11 +245,17 @@ class Engine:
         # A rivalled match (not measured) keeps its error widened to reach the rivals.
         quick = result(widened(significance, fit.shift, covariance))
 
-        def finish() -> RegistrationResult:
+        def finish(witness: RegistrationResult | None = None) -> RegistrationResult:
+            # ``witness``: the same pair measured at another filter strength, whose
+            # disagreement beyond noise bounds this answer's bias (see ``_residual``).
             stage = significance.measured and self.errors == "residual"
             if not (stage and np.all(np.isfinite(covariance))):
                 return quick
-            return result(residual_errors(self, image, fit.shift, covariance, given_moving_error))
+            return result(
+                residual_errors(
+                    self, image, fit.shift, covariance, given_moving_error, witness=witness
+                )
+            )
 
         return quick, finish
 

@@ -2,18 +2,18 @@
 
 After the refinement, :func:`residual_errors` runs
 :func:`~._image_fit.fit_image_shift` on the images as given (unfiltered, in
-image space) from the pipeline's shift, and returns the shift and covariance it
-reports as the covariance of the pipeline's shift: errors that hold what the
-interpolation model cannot fit, measured from the residual
-(docs/how-it-works-errors.md). The shift stays the pipeline's: where the spline
-fits better, the stage's model term ``|spline - pipeline|^2`` covers the
-pipeline's bias as well, and the option changes the errors only.
+image space) from the pipeline's shift, with the images as the pipeline compared
+them (filtered, tapered), and returns the covariance of the pipeline's shift: its
+noise term, the sandwich of the pipeline's own residual, and a bias bound from a
+second estimate, the pipeline at the floor check's other filter strength when it
+ran, else the spline fit (docs/how-it-works-errors.md, "The pipeline's own
+residual"). The shift stays the pipeline's: the option changes the errors only.
 
 The stage costs tens of full-image passes. Above :data:`STAGE_PIXELS` pixels it
 runs on one window of that many pixels at the centre of the overlap (the moving
 window offset by the whole-pixel shift, so the two show the same scene), and its
-noise and sandwich terms, which fall as one over the pixels compared, are scaled
-by the window's share of the overlap.
+sandwich, which falls as one over the pixels compared, is scaled by the window's
+share of the overlap.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 from . import _fft
 from ._brightness import fits_tilt
 from ._image_fit import covariance_envelope, fit_image_shift, variance_model
+from ._pipeline_residual import ComparedImages, Witness
 
 #: Images with more pixels than this are fitted on a window of this many pixels.
 STAGE_PIXELS = 128**2
@@ -85,16 +86,21 @@ def _window(shape, whole):
     return tuple(ref_slices), tuple(mov_slices), share
 
 
-def residual_errors(engine, image, shift, covariance, moving_error) -> np.ndarray:
+def residual_errors(engine, image, shift, covariance, moving_error, *, witness=None):
     """The covariance of the pipeline's ``shift`` from the stage, run on ``engine``'s
     reference and the prepared ``image`` (its source) from that shift and the
-    pipeline's ``covariance`` (see the module)."""
+    pipeline's ``covariance`` (see the module). ``witness``: the same pair measured
+    at another filter strength (a result with ``shift`` and ``covariance``), or None."""
+    if witness is not None and np.all(np.isfinite(witness.covariance)):
+        witness = Witness.of(shift, covariance, witness.shift, witness.covariance)
+    else:
+        witness = None
     # Skinny products: threaded BLAS is slower on them and spins afterwards.
     with _fft.one_blas_thread():
-        return _residual_errors(engine, image, shift, covariance, moving_error)
+        return _residual_errors(engine, image, shift, covariance, moving_error, witness)
 
 
-def _residual_errors(engine, image, shift, covariance, moving_error) -> np.ndarray:
+def _residual_errors(engine, image, shift, covariance, moving_error, witness) -> np.ndarray:
     shape = engine.shape
     reference, ref_valid = _valid(
         engine._source, _known(engine._reference.valid, engine._reference_error)
@@ -103,6 +109,12 @@ def _residual_errors(engine, image, shift, covariance, moving_error) -> np.ndarr
     ref_var, mov_var = _variances(engine, moving_error, shape)
     maps = ref_var is not None and np.ndim(ref_var) > 0
     whole = np.round(shift).astype(int)
+    compared = ComparedImages(
+        engine._reference.data,
+        image.data,
+        engine._base_weight(engine._reference),
+        engine._base_weight(image),
+    )
     if reference.size <= STAGE_PIXELS:
         weight = _weight(ref_valid, mov_valid, whole)
         if maps:
@@ -117,10 +129,12 @@ def _residual_errors(engine, image, shift, covariance, moving_error) -> np.ndarr
             boundary=engine.boundary,
             covariance=covariance,
             tilt=fits_tilt(engine.brightness),
+            compared=compared,
+            witness=witness,
         )
-        # The pipeline's shift stays the answer: the stage gives its error. Where the
-        # spline fits better, the model term |spline - pipeline|^2 covers the
-        # pipeline's bias too (a difference is as large seen from either end).
+        # The pipeline's shift stays the answer: the stage gives its error, from the
+        # pipeline's own residual and the part of the models' difference that is
+        # not noise (a bias, as large seen from either end).
         return fit.covariance
     if engine.boundary == "wrap":
         # The window's moving side may wrap round: take the periodic image's pixels.
@@ -129,6 +143,7 @@ def _residual_errors(engine, image, shift, covariance, moving_error) -> np.ndarr
         mov_valid = None if mov_valid is None else np.roll(mov_valid, tuple(whole), axes)
         if maps:
             mov_var = np.roll(mov_var, tuple(whole), axes)
+        compared = _rolled(compared, tuple(whole))
         whole = np.zeros_like(whole)
     ref_s, mov_s, share = _window(shape, whole)
     ref_w = np.asarray(reference[ref_s], dtype=np.float64)
@@ -155,26 +170,32 @@ def _residual_errors(engine, image, shift, covariance, moving_error) -> np.ndarr
         boundary="overlap",
         covariance=pipeline / share,
         tilt=fits_tilt(engine.brightness),
+        compared=compared.window(ref_s, mov_s),
+        witness=witness,
     )
-    return _scaled(fit, fraction, pipeline, share)
+    return _scaled(fit, pipeline, share)
 
 
-def _scaled(fit, start, pipeline, share):
-    """The window's covariance as the whole overlap's: the noise and sandwich terms
-    scaled by the window's share of the pixels, the pipeline's as a floor, and the
-    model term from the window's spline shift less its expected noise when the
-    window prefers the spline (a bias the same across the image stays whole; the
-    window's noise does not), the stage's own bound on the Fourier answer's bias
-    when it prefers the Fourier model."""
-    noise = fit.noise_covariance * share
+def _scaled(fit, pipeline, share):
+    """The window's covariance as the whole overlap's: the pipeline's sandwich
+    scaled by the window's share of the pixels (it falls as one over the pixels
+    compared), the pipeline's covariance as a floor, and the window's model term
+    (the models' difference less its random part: a bias, the same across the
+    image, so not scaled)."""
     sandwich = fit.sandwich_covariance * share
-    base = covariance_envelope(covariance_envelope(sandwich, noise), pipeline)
-    if fit.model == "fourier":
-        # The window's residuals prefer the Fourier model, the pipeline's: the stage's
-        # model term already bounds that answer's bias (a bias, so not scaled).
-        return base + fit.model_covariance
-    bias = (fit.spline_shift - start) ** 2 - np.diag(fit.noise_covariance)
-    return base + np.diag(np.maximum(bias, 0.0))
+    return covariance_envelope(sandwich, pipeline) + fit.model_covariance
+
+
+def _rolled(compared, whole):
+    """The compared images with the moving side rolled by ``whole`` pixels (periodic)."""
+    axes = tuple(range(len(whole)))
+    weight = compared.moving_weight
+    return ComparedImages(
+        compared.reference,
+        np.roll(compared.moving, whole, axes),
+        compared.reference_weight,
+        None if weight is None else np.roll(weight, whole, axes),
+    )
 
 
 def _weight(ref_valid, mov_valid, whole):
