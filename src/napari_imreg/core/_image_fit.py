@@ -84,7 +84,8 @@ class ImageFit:
     spline_shift : numpy.ndarray
         The cubic B-spline model's shift.
     noise_covariance, sandwich_covariance, model_covariance : numpy.ndarray
-        The three terms of ``covariance``.
+        The three terms of ``covariance`` (with ``compared``: the pipeline's noise
+        term, its own residual's sandwich and its bias bound).
     chi2 : float
         Weighted squared residual of the reported model (with estimated noise, in
         units of that noise, so close to ``dof``).
