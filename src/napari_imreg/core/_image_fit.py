@@ -424,7 +424,7 @@ def fit_image_shift(
             spline_grid=influences,
             difference=difference,
             covariance=pipeline,
-            preferred=_clearly_preferred(spline_chi2, f_chi2, margin),
+            clear=spline_chi2 - f_chi2 > margin,
             witness=witness,
         )
     elif use_fourier and pipeline is not None and spline_chi2 - f_chi2 > margin:
@@ -578,14 +578,6 @@ def _compare_models(mov, ref, start, w, basis, *, wrap, spline, moving_noise):
     unit = 1.0 if known else f_chi2 / max(dof, 1.0)
     margin = 3.0 * 2.0 * np.sqrt(float(np.sum(w * delta**2)) * unit)
     return fourier, f_gain, f_offset, f_chi2, spline_chi2, margin
-
-
-def _clearly_preferred(spline_chi2, f_chi2, margin):
-    """``"fourier"`` or ``"spline"`` when that model's residual is lower by more than
-    ``margin``, else None (the residuals cannot tell the models apart)."""
-    if spline_chi2 - f_chi2 > margin:
-        return "fourier"
-    return "spline" if f_chi2 - spline_chi2 > margin else None
 
 
 def _fourier_terms(grid, difference, spline_noise, pipeline, bound):

@@ -50,6 +50,11 @@ class ComparedImages:
     reference_weight: object = None
     moving_weight: object = None
 
+    @property
+    def masked(self) -> bool:
+        """Whether either image has pixels set aside (its weight is an array)."""
+        return any(isinstance(w, np.ndarray) for w in (self.reference_weight, self.moving_weight))
+
     def scaled(self, scale: float) -> ComparedImages:
         """Both images divided by ``scale`` (the stage's unit), the weights as they are."""
         return ComparedImages(
@@ -244,7 +249,7 @@ def pipeline_terms(
     spline_grid,
     difference,
     covariance,
-    preferred,
+    clear: bool,
     witness: Witness | None = None,
 ):
     """The noise, sandwich and model terms of the pipeline's ``shift``.
@@ -258,21 +263,24 @@ def pipeline_terms(
     (:func:`pipeline_influences`, at blocks of ``block // 2`` and up, as
     ``spline_grid``, the spline fit's influences).
 
-    ``preferred``: the model the residuals prefer clearly, if any. The Fourier
-    model: the data are close to band-limited, where the pipeline's noise term is
+    ``clear``: the residuals prefer the Fourier model clearly. The data are then
+    close to band-limited, where the pipeline's noise term is
     calibrated: no sandwich, no spline term (the spline's difference is then the
     spline's bias, all of it on band-limited data), and the witness counts only
-    beyond any share of the noise (``independent``). The spline: the models'
-    difference is then the pipeline's bias, and the larger of the two bounds
-    stands.
+    beyond any share of the noise (``independent``).
+
+    A witness must not share the bias it bounds. With masked pixels (a weight that
+    is an array) both filter strengths zero-fill the same holes before filtering,
+    and a bias from them is common to both; the spline fit weighs the holes out of
+    the images as given instead, so its bound counts too, the larger standing.
     """
-    if preferred == "fourier":
+    if clear:
         zero = np.zeros_like(covariance)
         return covariance, zero, zero if witness is None else witness.bias(independent=True)
     kwargs = {"variance": variance, "basis": basis, "wrap": wrap, "block": max(block // 2, 1)}
     grid = pipeline_influences(compared, shift, **kwargs)
     sandwich = largest_block_covariance(grid)
-    if witness is not None and preferred != "spline":
+    if witness is not None and not compared.masked:
         return covariance, sandwich, witness.bias(independent=False)
     random = largest_block_covariance(spline_grid - grid)
     spline = np.diag(np.maximum(difference**2 - np.diag(random), 0.0))
