@@ -99,11 +99,11 @@ def _result(shift, error, measured=True):
 
 def _deferred(quick, staged=None):
     """A measurement as ``floor_checked`` takes it: the result without the residual
-    stage, and the stage (its runs counted)."""
+    stage, and the stage (its runs counted, each with the witness it was given)."""
     runs = []
 
-    def finish():
-        runs.append(1)
+    def finish(witness=None):
+        runs.append(witness)
         return quick if staged is None else staged
 
     return (quick, finish), runs
@@ -132,9 +132,14 @@ def test_the_test_reads_the_noise_errors_and_stages_the_reported_answer_only():
     )
     full, full_runs = _deferred(_result(shift, [0.05, 0.05]), far := _result(shift, [0.07, 0.07]))
     assert floor_checked(chosen, lambda: full) is far
-    assert (chosen_runs, full_runs) == ([], [1])
+    # The stage runs once, on the answer reported, the other strength its witness.
+    assert chosen_runs == []
+    assert len(full_runs) == 1
+    assert full_runs[0] is chosen[0]
     near = [0.0, FLOOR_CHECK_SIGMA * 0.04 * 0.99]
     chosen, chosen_runs = _deferred(_result([0.0, 0.0], [0.03, 0.03]), staged)
     full, full_runs = _deferred(_result(near, [0.05, 0.05]))
     assert floor_checked(chosen, lambda: full) is staged
-    assert (chosen_runs, full_runs) == ([1], [])
+    assert full_runs == []
+    assert len(chosen_runs) == 1
+    assert chosen_runs[0] is full[0]

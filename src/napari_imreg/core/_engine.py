@@ -258,7 +258,9 @@ class Engine:
         # two measurements and reports one (see ``floor_checked``).
         quick = result(significance, widest, with_map=False)
 
-        def finish() -> RegistrationResult:
+        def finish(witness: RegistrationResult | None = None) -> RegistrationResult:
+            # ``witness``: the same pair measured at another filter strength, whose
+            # disagreement beyond noise bounds this answer's bias (see ``_residual``).
             verdict, bound, reach = significance, covariance, widest
             if rivals_later and significance.measured:
                 verdict = judge(self, image, fit.shift)
@@ -269,7 +271,9 @@ class Engine:
                 return result(verdict, reach)
             return result(
                 verdict,
-                residual_errors(self, image, fit.shift, bound, given_moving_error, mask),
+                residual_errors(
+                    self, image, fit.shift, bound, given_moving_error, mask, witness=witness
+                ),
             )
 
         return quick, finish

@@ -24,6 +24,11 @@ covariance that holds what neither model can fit:
   highest frequencies, the Fourier model rings at truncated edges and aliases)
   measures it from the data instead.
 
+With ``compared`` (the images as the pipeline compared them: in the pipeline),
+the covariance is the pipeline's own instead (:func:`~._pipeline_residual.pipeline_terms`):
+``max(C_pipeline, C_sandwich of the pipeline's residual)`` plus the part of a second
+estimate's difference that the difference's own block sandwich does not explain.
+
 Everything is computed on images divided by one scale, so the stage does not
 depend on the data's units. ``docs/how-it-works-errors.md`` has the derivation and
 the figures.
@@ -38,6 +43,14 @@ import numpy as np
 from scipy import ndimage
 
 from ._brightness import tilt_coordinates
+from ._pipeline_residual import (
+    ComparedImages,
+    Witness,
+    grid_sums,
+    influence_grid,
+    largest_block_covariance,
+    pipeline_terms,
+)
 from ._spline_model import noise_gain, spline_jet, spline_model
 
 #: Gauss-Newton stops when no shift component moves by more than this (pixels).
@@ -71,7 +84,8 @@ class ImageFit:
     spline_shift : numpy.ndarray
         The cubic B-spline model's shift.
     noise_covariance, sandwich_covariance, model_covariance : numpy.ndarray
-        The three terms of ``covariance``.
+        The three terms of ``covariance`` (with ``compared``: the pipeline's noise
+        term, its own residual's sandwich and its bias bound).
     chi2 : float
         Weighted squared residual of the reported model (with estimated noise, in
         units of that noise, so close to ``dof``).
@@ -208,55 +222,13 @@ def sandwich_covariance(jacobian, residual, weight, *, block: int = BLOCK, hessi
     if hessian is None:
         hessian = wj.reshape(-1, p).T @ jacobian.reshape(-1, p)
     scores = wj * residual[..., None]
-    sums = _grid_sums(scores, block).reshape(-1, scores.shape[-1])
+    sums = grid_sums(scores, block).reshape(-1, scores.shape[-1])
     occupied = np.any(sums != 0, axis=1)
     sums = sums[occupied]
     groups = max(len(sums), 2)
     omega = sums.T @ sums * groups / (groups - 1)
     inverse = np.linalg.pinv(hessian)
     return inverse @ omega @ inverse, hessian
-
-
-def _largest_sandwich(jacobian, residual, weight, block, hessian):
-    """The sandwich at blocks of ``block // 2``, ``block`` and ``2 block`` pixels, the largest.
-
-    A residual correlated beyond the block is cut at the block edges and its
-    covariance lost: the estimate grows with the block until the blocks hold
-    the correlation, then levels off (and gets noisier). Taking the largest of
-    three sizes is the conservative end of that plateau. The scores are summed
-    once over the smallest blocks, and those sums merged two by two per axis.
-    """
-    ndim = residual.ndim
-    p = jacobian.shape[-1]
-    if hessian is None:
-        hessian = _gauss_newton_hessian(jacobian, weight)
-    inverse = np.linalg.pinv(hessian)
-    grid = _grid_sums(jacobian * (weight * residual)[..., None], max(block // 2, 1))
-    best = None
-    for level in range(3):
-        if level:
-            grid = _grid_sums(grid, 2)
-        sums = grid.reshape(-1, p)
-        sums = sums[np.any(sums != 0, axis=1)]
-        if level and len(sums) < 4:
-            break
-        groups = max(len(sums), 2)
-        covariance = inverse @ (sums.T @ sums * groups / (groups - 1)) @ inverse
-        if best is None or np.trace(covariance[:ndim, :ndim]) > np.trace(best[:ndim, :ndim]):
-            best = covariance
-    return best, hessian
-
-
-def _grid_sums(values: np.ndarray, block: int) -> np.ndarray:
-    """Sum over blocks of ``block`` along every axis but the last, keeping the grid shape."""
-    ndim = values.ndim - 1
-    pad = [(0, (-n) % block) for n in values.shape[:-1]] + [(0, 0)]
-    padded = np.pad(values, pad) if any(h for _, h in pad) else values
-    shape = []
-    for n in padded.shape[:-1]:
-        shape += [n // block, block]
-    summed = padded.reshape([*shape, values.shape[-1]])
-    return summed.sum(axis=tuple(range(1, 2 * ndim, 2)))
 
 
 def _background(shape, tilt: bool) -> list[np.ndarray]:
@@ -336,6 +308,8 @@ def fit_image_shift(
     robust: bool = False,
     block: int = BLOCK,
     tilt: bool = False,
+    compared: ComparedImages | None = None,
+    witness: Witness | None = None,
 ) -> ImageFit:
     """Refine a shift in image space and give it an error that holds the model's misfit.
 
@@ -372,6 +346,15 @@ def fit_image_shift(
     tilt : bool
         Fit a linear background too (one slope per axis, the pipeline's
         ``brightness="scale+offset+tilt"``): ``offset`` is then its mean level.
+    compared : ComparedImages, optional
+        The images as the pipeline compared them (with ``covariance``): the
+        covariance is then the pipeline's own, from its residual at ``shift``
+        (its sandwich, its noise term ``covariance``, and the models' difference
+        less that difference's random part).
+    witness : Witness, optional
+        With ``compared``: another estimate of the pipeline's shift whose bias
+        differs; its bias bound is the model term in place of the models'
+        difference.
 
     Returns
     -------
@@ -407,7 +390,7 @@ def fit_image_shift(
     w = overlap / variance * huber
     gain, offset = _fit_gain(value, ref, w, basis)
     residual = ref - gain * value - offset
-    jacobian, sandwich, hessian = _spline_covariances(
+    jacobian, influences, hessian = _spline_covariances(
         value, gradients, curvatures, residual, w, gain, basis, block=block
     )
     chi2 = float(np.sum(w * residual**2))
@@ -416,30 +399,35 @@ def fit_image_shift(
     if not known:
         noise = noise * chi2 / max(dof, 1.0)
 
-    # The Fourier model at the pipeline's shift, on the same pixels and weights.
-    fourier = _fourier_model(mov, start, wrap=wrap)
-    f_gain, f_offset = _fit_gain(fourier, ref, w, basis)
-    f_chi2 = float(np.sum(w * (ref - f_gain * fourier - f_offset) ** 2))
-    # The spline's residual holds K(s) times the moving noise, the Fourier's about
-    # once: compare them on the same footing.
-    k_spline = noise_gain(shift)[0]
-    sigma_all = np.sqrt(chi2 / max(dof, 1.0))
-    spline_chi2 = chi2 + (1.0 - k_spline) * _moving_noise(gain, w, mov_var, sigma_all, known)
-    # Prefer the Fourier model only when its residual is lower by more than three
-    # times the noise in the difference of the two chi2 (2 sqrt(sum w delta^2 s2),
-    # delta the models' difference): at low signal-to-noise the comparison is noise.
-    delta = gain * value + offset - f_gain * fourier - f_offset
-    unit = 1.0 if known else f_chi2 / max(dof, 1.0)
-    margin = 3.0 * 2.0 * np.sqrt(float(np.sum(w * delta**2)) * unit)
+    fourier, f_gain, f_offset, f_chi2, spline_chi2, margin = _compare_models(
+        mov,
+        ref,
+        start,
+        w,
+        basis,
+        wrap=wrap,
+        spline=(shift, value, gain, offset, chi2, dof),
+        moving_noise=(mov_var, known),
+    )
     noise = noise[:ndim, :ndim]
     pipeline = None if covariance is None else np.asarray(covariance, dtype=np.float64)
     use_fourier = _prefer_fourier(shift, spline_chi2, f_chi2, margin, noise, pipeline)
     difference = np.nan_to_num(shift - start, nan=1.0)
-    if use_fourier:  # the Fourier answer's difference from the spline's may be noise
-        difference = _model_difference(difference, noise, pipeline)
-    difference = difference[:, None]
-    sandwich = sandwich[:ndim, :ndim]
-    if use_fourier and pipeline is not None and spline_chi2 - f_chi2 > margin:
+    if compared is not None and pipeline is not None:
+        noise, sandwich, model_cov = pipeline_terms(
+            compared.scaled(scale),
+            start,
+            variance=variance,
+            basis=basis,
+            wrap=wrap,
+            block=block,
+            spline_grid=influences,
+            difference=difference,
+            covariance=pipeline,
+            clear=spline_chi2 - f_chi2 > margin,
+            witness=witness,
+        )
+    elif use_fourier and pipeline is not None and spline_chi2 - f_chi2 > margin:
         # The data prefer the Fourier model clearly, i.e. they are close to band-
         # limited: the pipeline's own error is calibrated there (docs/accuracy.md),
         # and the sandwich of this module's Fourier residual (mirror-padded, no
@@ -449,20 +437,13 @@ def fit_image_shift(
         sandwich = 0 * noise
         model_cov = 0 * noise
     elif use_fourier:
-        # The Fourier answer's own residual, with the spline's Jacobian (the two
-        # models' gradients agree to the spline's interpolation error).
         f_residual = ref - f_gain * fourier - f_offset
-        sandwich = _largest_sandwich(jacobian, f_residual, w, block, hessian)[0]
-        sandwich = sandwich[:ndim, :ndim]
-        noise = pipeline if pipeline is not None else noise
-        # The spline's shift is off by the spline's bias, which grows as the square
-        # root of its misfit; the Fourier model's misfit is at most the comparison's
-        # noise (``margin``) where the spline's exceeds it by ``spline_chi2 - f_chi2``,
-        # so the Fourier answer's bias is at most |D| sqrt(margin / that).
-        excess = max(spline_chi2 - f_chi2, margin, 1e-300)
-        model_cov = difference @ difference.T * (margin / excess)
+        f_grid = influence_grid(jacobian, f_residual, w, hessian, max(block // 2, 1))
+        bound = np.sqrt(margin / max(spline_chi2 - f_chi2, margin, 1e-300))
+        noise, sandwich, model_cov = _fourier_terms(f_grid, difference, noise, pipeline, bound)
     else:
-        model_cov = difference @ difference.T
+        sandwich = largest_block_covariance(influences)
+        model_cov = np.outer(difference, difference)
     # Each axis's error is at least the noise's, the sandwich's and the pipeline's
     # (the pipeline's noise error is calibrated where the noise dominates: its
     # filter's strength follows the noise, and the linearisation above is not).
@@ -499,7 +480,8 @@ def covariance_envelope(first, second):
 
 
 def _spline_covariances(value, gradients, curvatures, residual, w, gain, basis, *, block):
-    """The spline fit's Jacobian, sandwich and Hessian (the observed one where it is positive)."""
+    """The spline fit's Jacobian, per-block influences (:func:`influence_grid`, at
+    blocks of ``block // 2``) and Hessian (the observed one where it is positive)."""
     ndim = value.ndim
     jacobian = np.stack([-gain * g for g in gradients] + [value, *basis], -1)
     hessian = _gauss_newton_hessian(jacobian, w)
@@ -508,8 +490,7 @@ def _spline_covariances(value, gradients, curvatures, residual, w, gain, basis, 
         hessian = observed
     # Else no curvature is left once the noise is discounted: the data do not hold
     # the shift (the significance test should have said so); keep Gauss-Newton's.
-    sandwich, hessian = _largest_sandwich(jacobian, residual, w, block, hessian)
-    return jacobian, sandwich, hessian
+    return jacobian, influence_grid(jacobian, residual, w, hessian, max(block // 2, 1)), hessian
 
 
 def _prefer_fourier(shift, spline_chi2, f_chi2, margin, noise, pipeline) -> bool:
@@ -569,6 +550,52 @@ def _gauss_newton(
         if np.max(np.abs(step[:ndim])) < SHIFT_TOLERANCE:
             break
     return shift, gain, huber
+
+
+def _compare_models(mov, ref, start, w, basis, *, wrap, spline, moving_noise):
+    """The Fourier model at the pipeline's shift ``start``, on the spline fit's pixels
+    and weights, and the two models' chi2 on the same footing: the Fourier model's
+    values, gain, offset and chi2, the spline's chi2 as compared, and the margin by
+    which one must beat the other.
+
+    ``spline``: the spline fit's shift, values, gain, offset, chi2 and dof;
+    ``moving_noise``: the moving image's variance and whether it was given.
+    """
+    shift, value, gain, offset, chi2, dof = spline
+    mov_var, known = moving_noise
+    fourier = _fourier_model(mov, start, wrap=wrap)
+    f_gain, f_offset = _fit_gain(fourier, ref, w, basis)
+    f_chi2 = float(np.sum(w * (ref - f_gain * fourier - f_offset) ** 2))
+    # The spline's residual holds K(s) times the moving noise, the Fourier's about
+    # once: compare them on the same footing.
+    k_spline = noise_gain(shift)[0]
+    sigma_all = np.sqrt(chi2 / max(dof, 1.0))
+    spline_chi2 = chi2 + (1.0 - k_spline) * _moving_noise(gain, w, mov_var, sigma_all, known)
+    # Prefer the Fourier model only when its residual is lower by more than three
+    # times the noise in the difference of the two chi2 (2 sqrt(sum w delta^2 s2),
+    # delta the models' difference): at low signal-to-noise the comparison is noise.
+    delta = gain * value + offset - f_gain * fourier - f_offset
+    unit = 1.0 if known else f_chi2 / max(dof, 1.0)
+    margin = 3.0 * 2.0 * np.sqrt(float(np.sum(w * delta**2)) * unit)
+    return fourier, f_gain, f_offset, f_chi2, spline_chi2, margin
+
+
+def _fourier_terms(grid, difference, spline_noise, pipeline, bound):
+    """The noise, sandwich and model terms when the Fourier answer is reported but
+    the residuals do not prefer it clearly.
+
+    The sandwich is the Fourier answer's own residual's (``grid``: its per-block
+    influences, with the spline's Jacobian: the two models' gradients agree to the
+    spline's interpolation error). The spline's shift is off by the spline's bias,
+    which grows as the square root of its misfit; the Fourier model's misfit is at
+    most the comparison's noise (``margin``) where the spline's exceeds it by
+    ``spline_chi2 - f_chi2``, so the Fourier answer's bias is at most ``|D| bound``,
+    ``bound = sqrt(margin / that)``, with ``D`` the difference less its noise.
+    """
+    sandwich = largest_block_covariance(grid)
+    difference = _model_difference(difference, spline_noise, pipeline)
+    noise = pipeline if pipeline is not None else spline_noise
+    return noise, sandwich, np.outer(difference, difference) * bound**2
 
 
 def _model_difference(difference, spline_noise, pipeline):

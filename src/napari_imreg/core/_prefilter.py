@@ -160,8 +160,10 @@ def floor_checked(chosen, full_strength):
     ``sqrt(|var_full - var_chosen|)``, from the pipeline's errors, which are those
     of the noise. The residual stage's errors would not do: they hold the models'
     misfit, the floor itself, and so hide the difference the test looks for. The
-    stage then runs on the answer reported only. A full strength that cannot
-    measure (too few pixels left by masks, or no signal) keeps the chosen one.
+    stage then runs on the answer reported only, with the other strength's
+    measurement as the witness of its bias (their difference beyond that noise,
+    docs/how-it-works-errors.md). A full strength that cannot measure (too few
+    pixels left by masks, or no signal) keeps the chosen one, without a witness.
     Its first result may leave out the rival test, which its function then runs:
     a rivalled full-strength answer keeps the chosen one whether it is found out
     before the comparison or after it, so the test runs only when they are apart.
@@ -178,6 +180,6 @@ def floor_checked(chosen, full_strength):
     spread = np.sqrt(np.abs(np.square(full_quick.error) - np.square(quick.error)))
     apart = np.abs(np.asarray(quick.shift) - np.asarray(full_quick.shift))
     if not np.any(apart > FLOOR_CHECK_SIGMA * spread):
-        return finish()
-    full = full_finish()
-    return full if full.measured else finish()
+        return finish(full_quick)
+    full = full_finish(quick)
+    return full if full.measured else finish(full_quick)

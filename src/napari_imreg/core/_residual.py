@@ -2,18 +2,18 @@
 
 After the refinement, :func:`residual_errors` runs
 :func:`~._image_fit.fit_image_shift` on the images as given (unfiltered, in
-image space) from the pipeline's shift, and returns the shift and covariance it
-reports as the covariance of the pipeline's shift: errors that hold what the
-interpolation model cannot fit, measured from the residual
-(docs/how-it-works-errors.md). The shift stays the pipeline's: where the spline
-fits better, the stage's model term ``|spline - pipeline|^2`` covers the
-pipeline's bias as well, and the option changes the errors only.
+image space) from the pipeline's shift, with the images as the pipeline compared
+them (filtered, tapered), and returns the covariance of the pipeline's shift: its
+noise term, the sandwich of the pipeline's own residual, and a bias bound from a
+second estimate, the pipeline at the floor check's other filter strength when it
+ran, else the spline fit (docs/how-it-works-errors.md, "The pipeline's own
+residual"). The shift stays the pipeline's: the option changes the errors only.
 
 The stage costs tens of full-image passes. Above :data:`STAGE_PIXELS` pixels it
 runs on one window of that many pixels at the centre of the overlap (the moving
 window offset by the whole-pixel shift, so the two show the same scene), and its
-noise and sandwich terms, which fall as one over the pixels compared, are scaled
-by the window's share of the overlap.
+sandwich, which falls as one over the pixels compared, is scaled by the window's
+share of the overlap.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from . import _fft
 from ._brightness import fits_tilt
 from ._filters import fill_invalid
 from ._image_fit import covariance_envelope, fit_image_shift, variance_model
+from ._pipeline_residual import ComparedImages, Witness
 
 #: Images with more pixels than this are fitted on a window of this many pixels.
 STAGE_PIXELS = 128**2
@@ -109,16 +110,22 @@ def _window(shape, whole):
     return tuple(ref_slices), tuple(mov_slices), share
 
 
-def residual_errors(engine, image, shift, covariance, moving_error, mask=None) -> np.ndarray:
+def residual_errors(engine, image, shift, covariance, moving_error, mask=None, *, witness=None):
     """The covariance of the pipeline's ``shift`` from the stage, run on ``engine``'s
     reference and the prepared ``image`` (its source, less the pixels ``mask``
-    marks) from that shift and the pipeline's ``covariance`` (see the module)."""
+    marks) from that shift and the pipeline's ``covariance`` (see the module).
+    ``witness``: the same pair measured at another filter strength (a result with
+    ``shift`` and ``covariance``), or None."""
+    if witness is not None and np.all(np.isfinite(witness.covariance)):
+        witness = Witness.of(shift, covariance, witness.shift, witness.covariance)
+    else:
+        witness = None
     # Skinny products: threaded BLAS is slower on them and spins afterwards.
     with _fft.one_blas_thread():
-        return _residual_errors(engine, image, shift, covariance, moving_error, mask)
+        return _residual_errors(engine, image, shift, covariance, moving_error, mask, witness)
 
 
-def _residual_errors(engine, image, shift, covariance, moving_error, mask) -> np.ndarray:
+def _residual_errors(engine, image, shift, covariance, moving_error, mask, witness):
     shape = engine.shape
     reference, moving = engine._source, image.source
     ref_known = _known(engine._reference_mask, engine._reference_error)
@@ -126,6 +133,12 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask) -> np
     ref_var, mov_var = _variances(engine, moving_error, shape)
     maps = ref_var is not None and np.ndim(ref_var) > 0
     whole = np.round(shift).astype(int)
+    compared = ComparedImages(
+        engine._reference.data,
+        image.data,
+        engine._base_weight(engine._reference),
+        engine._base_weight(image),
+    )
     if reference.size <= STAGE_PIXELS:
         reference, ref_valid = _valid(reference, ref_known)
         moving, mov_valid = _valid(moving, mov_known, reach=SPLINE_REACH)
@@ -142,10 +155,12 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask) -> np
             boundary=engine.boundary,
             covariance=covariance,
             tilt=fits_tilt(engine.brightness),
+            compared=compared,
+            witness=witness,
         )
-        # The pipeline's shift stays the answer: the stage gives its error. Where the
-        # spline fits better, the model term |spline - pipeline|^2 covers the
-        # pipeline's bias too (a difference is as large seen from either end).
+        # The pipeline's shift stays the answer: the stage gives its error, from the
+        # pipeline's own residual and the part of the models' difference that is
+        # not noise (a bias, as large seen from either end).
         return fit.covariance
     if engine.boundary == "wrap":
         # The window's moving side may wrap round: take the periodic image's pixels.
@@ -154,6 +169,7 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask) -> np
         mov_known = None if mov_known is None else np.roll(mov_known, tuple(whole), axes)
         if maps:
             mov_var = np.roll(mov_var, tuple(whole), axes)
+        compared = _rolled(compared, tuple(whole))
         whole = np.zeros_like(whole)
     ref_s, mov_s, share = _window(shape, whole)
     # The holes are filled in the windows only: the stage reads nothing else.
@@ -183,26 +199,32 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask) -> np
         boundary="overlap",
         covariance=pipeline / share,
         tilt=fits_tilt(engine.brightness),
+        compared=compared.window(ref_s, mov_s),
+        witness=witness,
     )
-    return _scaled(fit, fraction, pipeline, share)
+    return _scaled(fit, pipeline, share)
 
 
-def _scaled(fit, start, pipeline, share):
-    """The window's covariance as the whole overlap's: the noise and sandwich terms
-    scaled by the window's share of the pixels, the pipeline's as a floor, and the
-    model term from the window's spline shift less its expected noise when the
-    window prefers the spline (a bias the same across the image stays whole; the
-    window's noise does not), the stage's own bound on the Fourier answer's bias
-    when it prefers the Fourier model."""
-    noise = fit.noise_covariance * share
+def _scaled(fit, pipeline, share):
+    """The window's covariance as the whole overlap's: the pipeline's sandwich
+    scaled by the window's share of the pixels (it falls as one over the pixels
+    compared), the pipeline's covariance as a floor, and the window's model term
+    (the models' difference less its random part: a bias, the same across the
+    image, so not scaled)."""
     sandwich = fit.sandwich_covariance * share
-    base = covariance_envelope(covariance_envelope(sandwich, noise), pipeline)
-    if fit.model == "fourier":
-        # The window's residuals prefer the Fourier model, the pipeline's: the stage's
-        # model term already bounds that answer's bias (a bias, so not scaled).
-        return base + fit.model_covariance
-    bias = (fit.spline_shift - start) ** 2 - np.diag(fit.noise_covariance)
-    return base + np.diag(np.maximum(bias, 0.0))
+    return covariance_envelope(sandwich, pipeline) + fit.model_covariance
+
+
+def _rolled(compared, whole):
+    """The compared images with the moving side rolled by ``whole`` pixels (periodic)."""
+    axes = tuple(range(len(whole)))
+    weight = compared.moving_weight
+    return ComparedImages(
+        compared.reference,
+        np.roll(compared.moving, whole, axes),
+        compared.reference_weight,
+        None if weight is None else np.roll(weight, whole, axes),
+    )
 
 
 def _weight(ref_valid, mov_valid, whole):

@@ -1,0 +1,289 @@
+"""The pipeline's own residual at its shift, and what each block of it says about that shift.
+
+The residual stage (:mod:`._image_fit`) fits a cubic spline in image space. Its
+sandwich, built from the spline's residual, measures the spline's misfit: on an
+aliased real scene that misfit is several times the pipeline's, whose filter
+discounts the content near Nyquist that neither model can shift. The shift
+reported is the pipeline's, so its error must come from the pipeline's residual:
+the filtered, tapered images it compared, under the Fourier model, at its shift.
+
+:func:`pipeline_influences` returns, for each block of pixels, ``H^-1 s_b``: the
+move of the shift that the block's scores ``s_b`` ask for (a linearised
+influence). Summed over the blocks they are zero at the pipeline's minimum; their
+spread is its cluster-robust (sandwich) covariance, and the difference of two
+estimators' influences, block by block, is the random part of the difference of
+their shifts (docs/how-it-works-errors.md, "The pipeline's own residual").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ._chi2 import outer_product
+
+__all__ = [
+    "ComparedImages",
+    "Witness",
+    "grid_sums",
+    "influence_grid",
+    "largest_block_covariance",
+    "pipeline_influences",
+    "pipeline_terms",
+]
+
+
+@dataclass(frozen=True)
+class ComparedImages:
+    """The images as the pipeline compared them, in the stage's frame.
+
+    ``reference`` and ``moving``: filtered and centred as prepared (their
+    filter's margins zeroed); ``reference_weight`` and ``moving_weight``: each
+    image's taper times its validity in its own frame, None (all ones), a list of
+    one profile per axis (separable), or an array.
+    """
+
+    reference: np.ndarray
+    moving: np.ndarray
+    reference_weight: object = None
+    moving_weight: object = None
+
+    @property
+    def masked(self) -> bool:
+        """Whether either image has pixels set aside (its weight is an array)."""
+        return any(isinstance(w, np.ndarray) for w in (self.reference_weight, self.moving_weight))
+
+    def scaled(self, scale: float) -> ComparedImages:
+        """Both images divided by ``scale`` (the stage's unit), the weights as they are."""
+        return ComparedImages(
+            self.reference / scale, self.moving / scale, self.reference_weight, self.moving_weight
+        )
+
+    def window(self, reference_slices, moving_slices) -> ComparedImages:
+        """The same images cut to the stage's window (slices of each image)."""
+
+        def cut(weight, slices):
+            if weight is None:
+                return None
+            if isinstance(weight, list):
+                return [profile[s] for profile, s in zip(weight, slices, strict=True)]
+            return weight[slices]
+
+        return ComparedImages(
+            self.reference[reference_slices],
+            self.moving[moving_slices],
+            cut(self.reference_weight, reference_slices),
+            cut(self.moving_weight, moving_slices),
+        )
+
+
+def fourier_jet(moving, shift, *, wrap: bool):
+    """``moving(x - shift)`` and its gradient along each axis, by the Fourier shift
+    theorem (mirror-extended by the shift plus 16 pixels per side unless ``wrap``)."""
+    if wrap:
+        padded, margins = moving, [0] * moving.ndim
+    else:
+        margins = [int(np.ceil(abs(s))) + 16 for s in shift]
+        padded = np.pad(moving, [(m, m) for m in margins], mode="symmetric")
+    axes = tuple(range(padded.ndim))
+    spectrum = np.fft.rfftn(padded, axes=axes)
+    frequencies = []
+    for axis, n in enumerate(padded.shape):
+        k = np.fft.rfftfreq(n) if axis == padded.ndim - 1 else np.fft.fftfreq(n)
+        view = [1] * padded.ndim
+        view[axis] = len(k)
+        k = k.reshape(view)
+        spectrum = spectrum * np.exp(-2j * np.pi * k * shift[axis])
+        frequencies.append(k)
+    inside = tuple(slice(m, m + n) for m, n in zip(margins, moving.shape, strict=True))
+
+    def back(values):
+        return np.fft.irfftn(values, s=padded.shape, axes=axes)[inside]
+
+    gradients = [back(spectrum * (2j * np.pi * k)) for k in frequencies]
+    return back(spectrum), gradients
+
+
+def _moved_weight(weight, shift, shape, *, wrap: bool) -> np.ndarray:
+    """The moving image's weight at ``x - shift`` (linear between pixels), on the
+    reference's grid."""
+    if weight is None:
+        return np.ones(shape)
+    if isinstance(weight, list):
+        profiles = []
+        for profile, s, n in zip(weight, shift, shape, strict=True):
+            x = np.arange(n) - s
+            if wrap:
+                profiles.append(np.interp(x, np.arange(n), profile, period=n))
+            else:
+                profiles.append(np.interp(x, np.arange(n), profile, left=0.0, right=0.0))
+        return outer_product(profiles)
+    mode = "grid-wrap" if wrap else "constant"
+    return ndimage.shift(np.asarray(weight, dtype=np.float64), shift, order=1, mode=mode)
+
+
+def grid_sums(values: np.ndarray, block: int) -> np.ndarray:
+    """Sum over blocks of ``block`` along every axis but the last, keeping the grid shape."""
+    ndim = values.ndim - 1
+    pad = [(0, (-n) % block) for n in values.shape[:-1]] + [(0, 0)]
+    padded = np.pad(values, pad) if any(h for _, h in pad) else values
+    shape = []
+    for n in padded.shape[:-1]:
+        shape += [n // block, block]
+    summed = padded.reshape([*shape, values.shape[-1]])
+    return summed.sum(axis=tuple(range(1, 2 * ndim, 2)))
+
+
+def influence_grid(jacobian, residual, weight, hessian, block: int) -> np.ndarray:
+    """``(H^-1 s_b)`` restricted to the shift, for each block ``b`` of ``block`` pixels
+    per axis: shape ``grid + (ndim,)``. The first ``ndim`` parameters are the shift."""
+    sums = grid_sums(jacobian * (weight * residual)[..., None], block)
+    return (sums @ np.linalg.pinv(hessian).T)[..., : residual.ndim]
+
+
+def largest_block_covariance(grid: np.ndarray) -> np.ndarray:
+    """``G/(G-1) sum_b i_b i_b^T`` over a grid of per-block influences ``i_b``
+    (:func:`influence_grid`), at its blocks and at blocks two and four times
+    larger: the largest.
+
+    A residual correlated beyond the block is cut at the block edges and its
+    covariance lost: the estimate grows with the block until the blocks hold
+    the correlation, then levels off (and gets noisier). Taking the largest of
+    three sizes is the conservative end of that plateau. Influences are linear in
+    the scores, so larger blocks are the sums of smaller ones, two by two per axis.
+    """
+    ndim = grid.shape[-1]
+    best = None
+    for level in range(3):
+        if level:
+            grid = grid_sums(grid, 2)
+        sums = grid.reshape(-1, ndim)
+        sums = sums[np.any(sums != 0, axis=1)]
+        if level and len(sums) < 4:
+            break
+        groups = max(len(sums), 2)
+        covariance = sums.T @ sums * groups / (groups - 1)
+        if best is None or np.trace(covariance) > np.trace(best):
+            best = covariance
+    return best
+
+
+def pipeline_influences(
+    compared: ComparedImages, shift, *, variance, basis, wrap: bool, block: int
+) -> np.ndarray:
+    """The pipeline's per-block influences (:func:`influence_grid`) at ``shift``.
+
+    The model is ``gain * moving(x - shift) + background`` (``basis``: the
+    background's columns, a constant first) by the Fourier shift theorem, fitted
+    over the product of the reference's weight and the moving weight moved by
+    ``shift``, divided by ``variance`` (the stage's, a scalar or a map).
+    """
+    reference = np.asarray(compared.reference, dtype=np.float64)
+    moving = np.asarray(compared.moving, dtype=np.float64)
+    value, gradients = fourier_jet(moving, shift, wrap=wrap)
+    weight = _moved_weight(compared.moving_weight, shift, reference.shape, wrap=wrap)
+    if compared.reference_weight is not None:
+        own = compared.reference_weight
+        weight = weight * (outer_product(own) if isinstance(own, list) else own)
+    weight = weight / variance
+    columns = [value, *basis]
+    gram = np.array([[float(np.sum(weight * a * b)) for b in columns] for a in columns])
+    target = np.array([float(np.sum(weight * a * reference)) for a in columns])
+    solution = np.linalg.lstsq(gram, target, rcond=None)[0]
+    gain = solution[0]
+    residual = reference - sum(c * a for c, a in zip(solution, columns, strict=True))
+    jacobian = np.stack([-gain * g for g in gradients] + columns, -1)
+    p = jacobian.shape[-1]
+    hessian = (jacobian * weight[..., None]).reshape(-1, p).T @ jacobian.reshape(-1, p)
+    return influence_grid(jacobian, residual, weight, hessian, block)
+
+
+@dataclass(frozen=True)
+class Witness:
+    """Another estimate of the pipeline's shift whose bias differs (the pipeline at
+    the floor check's other filter strength): its ``difference`` from the shift and
+    the two estimates' noise variances per axis (``variance``: the shift's,
+    ``witness_variance``: the witness's)."""
+
+    difference: np.ndarray
+    variance: np.ndarray
+    witness_variance: np.ndarray
+
+    @classmethod
+    def of(cls, shift, covariance, witness_shift, witness_covariance) -> Witness:
+        """The witness from both estimates' shifts and covariances."""
+        difference = np.asarray(witness_shift, dtype=np.float64) - np.asarray(shift)
+        return cls(difference, np.diag(covariance).copy(), np.diag(witness_covariance).copy())
+
+    def bias(self, *, independent: bool) -> np.ndarray:
+        """A bound on the shift's bias: the squared difference less the noise's share
+        of it, per axis and never below zero; what is left is the difference of the
+        two biases, as large seen from either end.
+
+        The noise's share is Hausman's (1978) ``|var_witness - var|`` when one estimate
+        is the more efficient and holds the other's noise (nested), and at most
+        ``var_witness + var`` however the two noises correlate (``independent``).
+
+        >>> Witness(np.array([0.05]), np.array([1e-4]), np.array([5e-4])).bias(
+        ...     independent=False
+        ... ).round(6).tolist()
+        [[0.0021]]
+        """
+        if independent:
+            spread = self.witness_variance + self.variance
+        else:
+            spread = np.abs(self.witness_variance - self.variance)
+        return np.diag(np.maximum(self.difference**2 - spread, 0.0))
+
+
+def pipeline_terms(
+    compared: ComparedImages,
+    shift,
+    *,
+    variance,
+    basis,
+    wrap: bool,
+    block: int,
+    spline_grid,
+    difference,
+    covariance,
+    clear: bool,
+    witness: Witness | None = None,
+):
+    """The noise, sandwich and model terms of the pipeline's ``shift``.
+
+    The noise term is the pipeline's ``covariance``. The model term is the
+    ``witness``'s bias bound when there is one; else the part of the models'
+    ``difference`` (spline less pipeline) that its random part, the block sandwich
+    of the two estimates' influences' difference, does not explain: a bias coherent
+    over the image, which no residual shows and which is as large seen from either
+    end. The sandwich is that of the pipeline's own residual
+    (:func:`pipeline_influences`, at blocks of ``block // 2`` and up, as
+    ``spline_grid``, the spline fit's influences).
+
+    ``clear``: the residuals prefer the Fourier model clearly. The data are then
+    close to band-limited, where the pipeline's noise term is
+    calibrated: no sandwich, no spline term (the spline's difference is then the
+    spline's bias, all of it on band-limited data), and the witness counts only
+    beyond any share of the noise (``independent``).
+
+    A witness must not share the bias it bounds. With masked pixels (a weight that
+    is an array) both filter strengths zero-fill the same holes before filtering,
+    and a bias from them is common to both; the spline fit weighs the holes out of
+    the images as given instead, so its bound counts too, the larger standing.
+    """
+    if clear:
+        zero = np.zeros_like(covariance)
+        return covariance, zero, zero if witness is None else witness.bias(independent=True)
+    kwargs = {"variance": variance, "basis": basis, "wrap": wrap, "block": max(block // 2, 1)}
+    grid = pipeline_influences(compared, shift, **kwargs)
+    sandwich = largest_block_covariance(grid)
+    if witness is not None and not compared.masked:
+        return covariance, sandwich, witness.bias(independent=False)
+    random = largest_block_covariance(spline_grid - grid)
+    spline = np.diag(np.maximum(difference**2 - np.diag(random), 0.0))
+    if witness is None:
+        return covariance, sandwich, spline
+    return covariance, sandwich, np.maximum(spline, witness.bias(independent=False))

@@ -1,0 +1,86 @@
+"""The pipeline's own residual: the Fourier jet, per-block influences and the bias term."""
+
+import numpy as np
+import pytest
+
+from napari_imreg.core._pipeline_residual import (
+    Witness,
+    fourier_jet,
+    influence_grid,
+    largest_block_covariance,
+)
+
+
+def _wave(shape, shift):
+    """A periodic sum of two plane waves moved by ``shift``, and its gradient."""
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
+    ky, kx = 3 / shape[0], 5 / shape[1]
+    phase = 2 * np.pi * (ky * (y - shift[0]) + kx * (x - shift[1]))
+    value = np.sin(phase) + 0.5 * np.cos(2 * phase)
+    slope = np.cos(phase) - np.sin(2 * phase)
+    return value, [2 * np.pi * ky * slope, 2 * np.pi * kx * slope]
+
+
+@pytest.mark.parametrize("shift", [(0.3, -0.7), (1.25, 2.5)])
+def test_fourier_jet_moves_a_periodic_image_and_differentiates_it(shift):
+    image, _ = _wave((32, 40), (0.0, 0.0))
+    value, gradients = fourier_jet(image, np.array(shift), wrap=True)
+    truth, truth_gradients = _wave((32, 40), shift)
+    np.testing.assert_allclose(value, truth, atol=1e-10)
+    for gradient, expected in zip(gradients, truth_gradients, strict=True):
+        np.testing.assert_allclose(gradient, expected, atol=1e-10)
+
+
+def test_influences_sum_to_the_least_squares_step():
+    # A linear model: the influences of all blocks add up to H^-1 J^T W r, the
+    # Gauss-Newton step that lstsq finds on the same weighted problem.
+    rng = np.random.default_rng(5)
+    shape = (24, 20)
+    jacobian = rng.standard_normal((*shape, 3))
+    residual = rng.standard_normal(shape)
+    weight = rng.uniform(0.5, 2.0, shape)
+    hessian = (jacobian * weight[..., None]).reshape(-1, 3).T @ jacobian.reshape(-1, 3)
+    grid = influence_grid(jacobian, residual, weight, hessian, 8)
+    root = np.sqrt(weight).ravel()
+    step = np.linalg.lstsq(jacobian.reshape(-1, 3) * root[:, None], residual.ravel() * root)[0]
+    assert grid.shape == (3, 3, 2)
+    np.testing.assert_allclose(grid.reshape(-1, 2).sum(axis=0), step[:2], atol=1e-12)
+
+
+def test_block_covariance_of_independent_influences_is_their_total_variance():
+    # Independent blocks of known variance: G/(G-1) sum i i^T estimates G sigma^2 at
+    # every block size (merging blocks adds their variances).
+    rng = np.random.default_rng(6)
+    sigma = np.array([0.02, 0.05])
+    estimates = []
+    for _ in range(200):
+        grid = rng.standard_normal((16, 16, 2)) * sigma
+        estimates.append(np.diag(largest_block_covariance(grid)))
+    ratio = np.mean(estimates, axis=0) / (256 * sigma**2)
+    # The largest of three noisy estimates: unbiased at each size, a little above 1.
+    assert np.all((ratio > 0.95) & (ratio < 1.2)), ratio
+
+
+@pytest.mark.parametrize("independent", [False, True])
+def test_witness_bias_is_the_difference_of_biases_beyond_the_noise(independent):
+    # Two estimates of one shift, the witness noisier (its noise holds the first's:
+    # Hausman's nested case). Without a bias the allowance is a fraction of the
+    # noise's variance; with a bias of 0.05 px on one axis it is that bias squared,
+    # to within the noise, and nothing on the other axis.
+    rng = np.random.default_rng(8)
+    first, extra = 1e-4, 3e-4
+    covariance, witness_covariance = np.eye(2) * first, np.eye(2) * (first + extra)
+    bias = np.array([0.0, 0.05])
+    clean, biased = [], []
+    for _ in range(2000):
+        shift = rng.normal(0.0, np.sqrt(first), 2)
+        witness = shift + rng.normal(0.0, np.sqrt(extra), 2)
+        clean_witness = Witness.of(shift, covariance, witness, witness_covariance)
+        clean.append(np.diag(clean_witness.bias(independent=independent)))
+        moved = Witness.of(shift, covariance, witness + bias, witness_covariance)
+        biased.append(np.diag(moved.bias(independent=independent)))
+    assert np.all(np.mean(clean, axis=0) < 0.5 * extra)
+    assert np.mean(biased, axis=0)[0] < 0.5 * extra
+    # Less the noise's share: Hausman's the noise's own variance, the bound twice it.
+    share = extra if not independent else extra + 2 * first
+    np.testing.assert_allclose(np.mean(biased, axis=0)[1], 0.05**2, atol=1.5 * share)
