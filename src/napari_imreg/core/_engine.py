@@ -233,16 +233,7 @@ class Engine:
         def result(significance, covariance, *, with_map: bool = True) -> RegistrationResult:
             delta = (None, None, None)
             if delta_chi2_map and with_map:
-                scale = errors.scale / errors.calibration
-                with _fft.one_blas_thread():
-                    delta = build_delta_chi2_map(
-                        fit.surface,
-                        fit.shift,
-                        fit.f_min,
-                        scale,
-                        errors.sigma,
-                        self.upsample_factor,
-                    )
+                delta = _delta_map(fit, errors, self.upsample_factor)
             return self._result(
                 fit,
                 errors,
@@ -343,3 +334,13 @@ def _gained(moving_error, noise_var, reference_error, gain: float):
         0.0 if reference_error is None else float(np.nanmean(np.square(reference_error)))
     )
     return moving_error * gain, reference_var + gain**2 * moving_var
+
+
+def _delta_map(fit: Fit, errors: Errors, upsample_factor) -> tuple:
+    """The delta-chi2 map of ``fit``, scaled so that delta chi2 = 1 is the 1-sigma
+    contour of ``errors``: ``(factor, coords, delta)``."""
+    scale = errors.scale / errors.calibration
+    with _fft.one_blas_thread():
+        return build_delta_chi2_map(
+            fit.surface, fit.shift, fit.f_min, scale, errors.sigma, upsample_factor
+        )

@@ -279,16 +279,7 @@ class Registrar:
         # BLAS on one thread for the whole call: a threaded OpenBLAS call wakes
         # spinning threads that slow what follows (see _fft.one_blas_thread).
         with _fft.one_blas_thread():
-            with held_warnings() as said:
-                result = _registered(registrar, mov, moving_error, mask, delta_chi2_map)
-            if _tilt_needed(registrar, result, mov, mask):
-                # Issue 14: the backgrounds differ by a tilt the default fit leaves in
-                # the residual; the pair is registered again with it (_background).
-                tilted = registrar._twin_with("_tilted_twin", brightness="scale+offset+tilt")
-                result = _registered(tilted, mov, moving_error, mask, delta_chi2_map)
-            else:
-                for message in said:
-                    warn_registration(message)
+            result = _tilted_if_needed(registrar, mov, moving_error, mask, delta_chi2_map)
         if self._unit != 1.0:  # back to the images' units
             result = result.in_units(self._unit)
         return result
@@ -428,6 +419,20 @@ def _registered(registrar, mov, moving_error, mask, delta_chi2_map) -> Registrat
         threshold=options.clip_threshold,
         saturation=options.saturation,
     )
+
+
+def _tilted_if_needed(registrar, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
+    """The registration by ``registrar``, or, when its residual holds a tilt the default
+    fit leaves there, the pair registered again with it (issue 14, ``_background``);
+    the first registration's warnings are then dropped."""
+    with held_warnings() as said:
+        result = _registered(registrar, mov, moving_error, mask, delta_chi2_map)
+    if _tilt_needed(registrar, result, mov, mask):
+        tilted = registrar._twin_with("_tilted_twin", brightness="scale+offset+tilt")
+        return _registered(tilted, mov, moving_error, mask, delta_chi2_map)
+    for message in said:
+        warn_registration(message)
+    return result
 
 
 def _tilt_needed(registrar, result: RegistrationResult, mov: np.ndarray, mask) -> bool:
