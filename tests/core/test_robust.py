@@ -268,15 +268,16 @@ def test_a_gain_and_an_offset_do_not_move_the_answer(case):
 )
 def test_hostile_pairs_keep_the_clean_accuracy(case, clean_rms, clean_pull):
     """The clean pair's accuracy (rms within 1.5x + 0.005 px), no pair half a pixel
-    off, and pulls within 1.5x the clean pairs' worst (whose calibration on real crops is
-    issue 13's: its error stage lands separately)."""
+    off, and pulls within 1.5x the clean pairs' worst or 3 sigma, whichever is larger
+    (the clean worst of 12 pulls is itself a noisy baseline: with calibrated errors
+    it falls below 2 about half the time)."""
     trials = _trials(case)
     errors = np.array([e for e, _, _ in trials])
     pulls = np.array([e / s for e, s, _ in trials])
     rms = float(np.sqrt(np.mean(errors**2)))
     assert rms <= 1.5 * clean_rms + 0.005, (rms, clean_rms)
     assert np.abs(errors).max() < 0.5
-    assert np.abs(pulls).max() <= 1.5 * clean_pull
+    assert np.abs(pulls).max() <= max(1.5 * clean_pull, 3.0)
     if case != "gain 10 + offset":
         assert all(r.clipped + r.saturated > 0 for _, _, r in trials)  # and says so
 

@@ -262,22 +262,26 @@ def _gradient_pair(name, k):
     return hostile_pairs.make_pair(name, "gradient", rng=np.random.default_rng([20261205, k]))
 
 
-#: Gradient pairs whose truth the default without the tilt missed by over 4 sigma.
+#: Gradient pairs whose truth the default without the tilt missed by over 4 sigma
+#: (with the errors of 935c677; the pipeline's own errors of issue 13 hold one of them).
 MISSED = (("cat", 21), ("cell", 22), ("chelsea", 23))
 
 
 def test_the_default_fits_the_tilt_a_gradient_pair_needs(monkeypatch):
-    """Real pairs with a known ramp that the gain and offset alone put beyond 4 sigma:
+    """Real pairs with a known ramp that the gain and offset alone pull off the truth:
     the default finds the tilt significant, registers again with it and says so; the
-    truth is then within 4 sigma, and the error that of the pair without the ramp."""
+    shift is then over twice as close, the truth within 4 sigma, and the error that of
+    the pair without the ramp."""
     for name, k in MISSED:
         pair = _gradient_pair(name, k)
         with monkeypatch.context() as patch:
             patch.setattr(_register, "ALPHA", 0.0)
             alone = register(pair.reference, pair.moving)
         assert alone.brightness == "scale+offset"
-        assert np.max(np.abs(alone.shift - pair.shift) / alone.error) > 4.0
         result = register(pair.reference, pair.moving)
+        assert np.max(np.abs(alone.shift - pair.shift)) > 2 * np.max(
+            np.abs(result.shift - pair.shift)
+        )
         assert result.brightness == TILT
         assert result.tilt is not None
         assert np.max(np.abs(result.shift - pair.shift) / result.error) < 4.0

@@ -16,7 +16,7 @@ from ._options import BoundaryChoice, ErrorModel, Options
 from ._outliers import reject_outliers, saturated
 from ._periodic import is_discontinuous, is_periodic
 from ._prefilter import EdgeContent, filter_strength, floor_checked
-from ._prepare import check_mask, split_mask, unknown_pixels
+from ._prepare import check_mask, ignore_unknown_noise, split_mask, unknown_pixels
 from ._result import RegistrationResult, held_warnings, warn_registration
 from ._strength import floor_variance, reference_edge_scale, unknown_noise
 from ._validation import (
@@ -208,7 +208,9 @@ class Registrar:
         #: What each engine is made from.
         self._inputs = {
             "reference_error": reference_error,
-            "reference_mask": check_mask(mask, ref.shape, "reference_mask"),
+            "reference_mask": ignore_unknown_noise(
+                check_mask(mask, ref.shape, "reference_mask"), reference_error
+            ),
             "upsample_factor": options.upsample_factor,
             "boundary": self.boundary,
             "brightness": options.brightness,
@@ -273,7 +275,9 @@ class Registrar:
         mov = as_image(moving, "moving")
         check_same_shape(self._source, mov, ("reference", "moving"))
         moving_error = in_unit(check_error(error, mov.shape, "error"), self._unit, "error")
-        mask = check_mask(mask, mov.shape, "mask")
+        # Pixels whose noise map flags them are set aside as masked ones are, before
+        # the outlier stage: it would take their junk for outliers and clip round it.
+        mask = ignore_unknown_noise(check_mask(mask, mov.shape, "mask"), moving_error)
         mov = in_unit(mov, self._unit)
         registrar = self._model_for(mov, mask)
         # BLAS on one thread for the whole call: a threaded OpenBLAS call wakes
