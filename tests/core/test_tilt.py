@@ -348,20 +348,25 @@ def test_the_test_of_need_reads_a_lattice_of_large_images_as_keys_shift_does():
             )
 
 
-def test_a_large_gradient_pair_is_found_tilted_and_a_clean_one_is_not():
-    """A 400 px real pair (read on the lattice): a ramp of one scene std is found, the
-    clean pair is not."""
+def _hubble_pair(size: int):
+    """A ``size`` px real pair of the Hubble deep field, binned 2x, SNR 30, moved (3, -1.5)."""
     from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
 
-    pair = make_binned_pair(
+    return make_binned_pair(
         load_scene("hubble_deep_field"),
-        (400, 400),
+        (size, size),
         np.array([6, -3]),
         bin_factor=2,
         rng=np.random.default_rng(1),
         noise="gaussian",
         snr=30,
     )
+
+
+def test_a_large_gradient_pair_is_found_tilted_and_a_clean_one_is_not():
+    """A 400 px real pair (read on the lattice): a ramp of one scene std is found, the
+    clean pair is not."""
+    pair = _hubble_pair(400)
     result = register(pair.reference, pair.moving)
     invalid = (np.zeros(pair.reference.shape, bool),) * 2
     clean_p = tilt_p_value(pair.reference, pair.moving, invalid, result.shift, result.scale, False)
@@ -378,18 +383,9 @@ def test_large_images_fit_the_tilt_on_the_binned_road(monkeypatch):
     road (binned search, the taper's sums in image space) fits the tilt, with the
     full surface's answer, the ramp's slopes and the truth within 4 sigma."""
     from napari_imreg.core import _refine, _strength
-    from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
     from napari_imreg.core._surface_binned import binned_search
 
-    pair = make_binned_pair(
-        load_scene("hubble_deep_field"),
-        (384, 384),
-        np.array([6, -3]),
-        bin_factor=2,
-        rng=np.random.default_rng(1),
-        noise="gaussian",
-        snr=30,
-    )
+    pair = _hubble_pair(384)
     slopes = np.array([0.8, -0.6]) * float(pair.reference.std()) / 384
     moving = pair.moving + _ramp(pair.moving.shape, slopes)
     roads = []
