@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ._filters import fill_invalid
 from ._fourier import fourier_shift
 
 
@@ -37,9 +38,9 @@ class AlignedMean:
             valid &= ~np.asarray(mask, dtype=bool)
         if not valid.any():
             return
-        # Holes are filled with the frame's mean, so the interpolation does not ring
-        # from a jump; the pixels it reaches from a hole are left out below.
-        filled = np.where(valid, frame, np.mean(frame[valid]))
+        # Holes are filled smoothly, so the interpolation does not ring from a jump;
+        # the pixels it reaches from a hole are left out below.
+        filled = fill_invalid(frame, valid)
         if self._wrap:
             moved = fourier_shift(filled, shift)
             covered = np.roll(valid, tuple(np.round(shift).astype(int)), range(frame.ndim))
