@@ -14,7 +14,7 @@ from ._errors import Errors, measure_errors, undiluted
 from ._filter import filter_response, smoothing_kernels
 from ._options import Boundary
 from ._prefilter import blend
-from ._prepare import PreparedImage, ignore_unknown_noise, modelled_error, overlap_taper
+from ._prepare import PreparedImage, modelled_error, overlap_taper
 from ._refine import Fit, fit_minimum
 from ._residual import residual_errors
 from ._result import RegistrationResult, warn_registration
@@ -57,7 +57,9 @@ class Engine:
         self.brightness = brightness
         self.zero_mean = brightness != "none"
         self.threads = threads
-        self._reference_mask = ignore_unknown_noise(reference_mask, reference_error)
+        # The pixels a noise map flags are in the mask already (Registrar: before the
+        # outlier stage, which would clip round them).
+        self._reference_mask = reference_mask
         # A noise map enters every stage as its smoothed variance (see ``modelled_error``).
         self._reference_error = modelled_error(reference_error, wrap=boundary == "wrap")
         # Overlap mode filters both images with a compact low-pass kernel, as
@@ -142,7 +144,6 @@ class Engine:
     def _prepare(self, mov: np.ndarray, moving_error, mask) -> PreparedImage | None:
         """The validated ``mov`` prepared like the reference; None when it or the
         reference is flat (no information)."""
-        mask = ignore_unknown_noise(mask, moving_error)
         image = PreparedImage.prepare(
             mov,
             mask,
@@ -193,7 +194,6 @@ class Engine:
         errors; ``fitted``: what :meth:`fit_unknown_noise` returned for ``mov``.
         """
         if fitted is None:
-            mask = ignore_unknown_noise(mask, moving_error)
             moving_error = modelled_error(moving_error, wrap=self.boundary == "wrap")
             image, fit = self._prepare(mov, moving_error, mask), None
             if image is None:
