@@ -384,14 +384,11 @@ def _against_mean(stack, errors, masks, reference_mask, per_frame_errors, *, opt
 
     def tables(reference, name):
         for start, count in zip(starts, stack.chunks[0], strict=True):
-            chunk = dask.delayed(_chunk_of)(_Opaque(stack[start : start + count]))
-            chunk_errors, chunk_masks = errors, masks
-            if per_frame_errors:
-                chunk_errors = dask.delayed(_chunk_of)(_Opaque(errors[start : start + count]))
-            if per_frame_masks:
-                chunk_masks = dask.delayed(_chunk_of)(_Opaque(masks[start : start + count]))
-            yield dask.delayed(_register_chunk)(
-                chunk,
+            rows = slice(start, start + count)
+            chunk_errors = _Opaque(errors[rows]) if per_frame_errors else errors
+            chunk_masks = _Opaque(masks[rows]) if per_frame_masks else masks
+            yield dask.delayed(_register_read_chunk)(
+                _Opaque(stack[rows]),
                 np.arange(start, start + count),
                 reference,
                 chunk_errors,
@@ -436,6 +433,19 @@ def _streamed_template(hidden, masks, tables, plain, *, wrap: bool) -> np.ndarra
             aligned.add(frames[row], shifts[start + row], mask)
     template = aligned.mean()
     return plain if template is None else template
+
+
+def _register_read_chunk(frames, indices, reference, errors, reference_error, masks, *args, **kw):
+    """:func:`_register_chunk` on a chunk (and its errors and masks, when per frame)
+    hidden from dask (:class:`_Opaque`) and read inside the task: a chunk read by a
+    task of its own may be read as soon as a worker is free, long before the mean it
+    is registered onto, and every chunk would wait in memory (a 1.6 GiB stack grew
+    the resident set by 2.4 GiB)."""
+    frames, errors, masks = (
+        _chunk_of(value) if isinstance(value, _Opaque) else value
+        for value in (frames, errors, masks)
+    )
+    return _register_chunk(frames, indices, reference, errors, reference_error, masks, *args, **kw)
 
 
 def _streamed_masked_mean(hidden, hidden_masks, hidden_errors, reference_mask, dtype):
