@@ -443,7 +443,7 @@ def levelled(ref, mov, ref_invalid, mov_invalid, scale: float, offset: float):
     Noiseless binary images whose plateaus look saturated are levelled at their
     own plateau, which changes nothing.
     """
-    ref_valid, mov_valid = ref[~ref_invalid], mov[~mov_invalid]
+    ref_valid, mov_valid = _valid_values(ref, ref_invalid), _valid_values(mov, mov_invalid)
     (ref_top, sat_ref), (mov_top, sat_mov) = _plateau(ref_valid), _plateau(mov_valid)
     if not (sat_ref or sat_mov) or not scale > 0:
         return None
@@ -458,6 +458,12 @@ def levelled(ref, mov, ref_invalid, mov_invalid, scale: float, offset: float):
     pixels = int(np.count_nonzero(ref_valid >= level) + np.count_nonzero(mov_valid >= mov_level))
     with np.errstate(invalid="ignore"):
         return np.minimum(ref, level), np.minimum(mov, mov_level), pixels
+
+
+def _valid_values(image: np.ndarray, invalid: np.ndarray) -> np.ndarray:
+    """The values of ``image`` outside ``invalid``, flat, in order: a view when none is
+    invalid (no copy of a large image for a test that usually finds nothing)."""
+    return image.ravel() if not invalid.any() else image[~invalid]
 
 
 def _plateau(values: np.ndarray) -> tuple[float, bool]:
@@ -508,18 +514,36 @@ def reject_outliers(
         said[:] = held
         return out
 
+    # The latest registration of the pair as given (its masks, result and warnings),
+    # and the latest registrar of a clipped reference (its clipping and itself). A
+    # round whose clipping comes back to the masks of the latest registration takes
+    # its result (a registration is a function of its inputs); a round that clips
+    # the moving image alone keeps the reference prepared.
+    latest: dict = {}
+    clipped_reference: list = []
+
+    def reference_registrar():
+        if not (sat_ref | clip_ref).any():
+            return registrar
+        if not clipped_reference or not np.array_equal(clipped_reference[0], clip_ref):
+            clipped_reference[:] = [clip_ref, registrar._masked(ref_out | clip_ref)]
+        return clipped_reference[1]
+
     def register_masked():
-        target = registrar
-        if (sat_ref | clip_ref).any():
-            target = registrar._masked(ref_out | clip_ref)
+        masks = (clip_ref, clip_mov)
+        if latest and all(map(np.array_equal, latest["masks"], masks)):
+            said[:] = latest["said"]
+            return latest["result"]
         moving_mask = mov_out | clip_mov
-        return quietly(
-            target._register,
+        result = quietly(
+            reference_registrar()._register,
             mov,
             moving_error,
             moving_mask if moving_mask.any() else None,
             delta_chi2_map,
         )
+        latest.update(masks=masks, result=result, said=list(said))
+        return result
 
     def judged(result):
         new = outlier_masks(
@@ -542,9 +566,11 @@ def reject_outliers(
         if not lost and np.array_equal(new_ref, clip_ref) and np.array_equal(new_mov, clip_mov):
             break
         if round_ == 0:
+            # No mask where none is needed: a complete pair takes the binned search.
             search = quietly(
                 registrar._masked(
-                    ref_out, source=search_copy(ref, ~ref_out, tail=search_tail(ref.size))
+                    ref_out if ref_out.any() else None,
+                    source=search_copy(ref, ~ref_out, tail=search_tail(ref.size)),
                 )._register,
                 search_copy(mov, ~mov_out, tail=search_tail(mov.size)),
                 moving_error,
