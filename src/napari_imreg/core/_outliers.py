@@ -35,6 +35,7 @@ import functools
 import numpy as np
 import scipy.ndimage
 
+from ._prepare import box_eroded
 from ._result import held_warnings, warn_registration
 from ._spline_model import keys_shift, spline_shift, tap_weights
 
@@ -59,8 +60,7 @@ def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
     """``mask`` dilated by ``pixels`` along every axis and diagonal."""
     if pixels <= 0 or not mask.any():
         return mask
-    structure = scipy.ndimage.generate_binary_structure(mask.ndim, mask.ndim)
-    return scipy.ndimage.binary_dilation(mask, structure, iterations=int(pixels))
+    return ~box_eroded(~mask, [2 * int(pixels) + 1] * mask.ndim, outside=True)
 
 
 def saturated(image, *, min_pixels: int = PLATEAU_PIXELS, grow: int = 0) -> np.ndarray:
