@@ -229,11 +229,12 @@ SEARCH_OUTLIERS = 64
 SPLINE_MARGIN = 8
 
 
-def moved(values: np.ndarray, shift, *, wrap: bool, order: int = 3) -> np.ndarray:
-    """``values(x - shift)`` by a spline (local: an outlier rings over a few pixels
-    only, where an FFT shift would spread it along whole rows)."""
+def moved(values: np.ndarray, shift, *, wrap: bool) -> np.ndarray:
+    """``values(x - shift)`` by linear interpolation, zero beyond the edges unless
+    ``wrap`` (local: an outlier spreads over its neighbours only, where an FFT shift
+    would spread it along whole rows)."""
     mode = "grid-wrap" if wrap else "constant"
-    return scipy.ndimage.shift(values, shift, order=order, mode=mode, cval=0.0)
+    return scipy.ndimage.shift(values, shift, order=1, mode=mode, cval=0.0)
 
 
 def search_tail(size: int) -> float:
@@ -242,11 +243,21 @@ def search_tail(size: int) -> float:
     return float(np.clip(SEARCH_OUTLIERS / size, 0.01, 0.05))
 
 
+def _inside(shape, shift) -> np.ndarray:
+    """The pixels ``x`` whose ``x - shift`` lies inside the image (edges included)."""
+    inside = np.ones(shape, dtype=bool)
+    for axis, n in enumerate(shape):
+        x = np.arange(n) - shift[axis]
+        view = [-1 if a == axis else 1 for a in range(len(shape))]
+        inside = inside & ((x >= 0) & (x <= n - 1)).reshape(view)
+    return inside
+
+
 def reached(mov_mask, shift, *, wrap):
     """The reference pixels whose aligned moving pixel (at ``shift``) is inside the
     moving image and interpolated from valid pixels only."""
     if mov_mask.any():
-        return moved((~mov_mask).astype(np.float64), shift, wrap=wrap, order=1) > 0.999
+        return moved((~mov_mask).astype(np.float64), shift, wrap=wrap) > 0.999
     inside = np.ones(mov_mask.shape, dtype=bool)
     if wrap:
         return inside
@@ -330,7 +341,10 @@ def _sharpness(image, points, shift, *, wrap, levels=(-np.inf, np.inf)):
     if _patches_pay(image, points):
         return _sharpness_at(image, points, shift, wrap=wrap, levels=levels)
     image = np.clip(image, *levels)
-    sharp = np.abs(moved(image, shift, wrap=wrap) - moved(image, shift, wrap=wrap, order=1))
+    cubic = spline_shift(image, shift, wrap=wrap)
+    if not wrap:  # nothing beyond the edges, as the linear interpolant
+        cubic[~_inside(image.shape, shift)] = 0.0
+    sharp = np.abs(cubic - moved(image, shift, wrap=wrap))
     sharp = scipy.ndimage.maximum_filter(sharp, size=2 * MODEL_REACH + 1)
     return sharp[tuple(points.T)]
 
