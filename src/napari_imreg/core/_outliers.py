@@ -345,8 +345,22 @@ def _sharpness(image, points, shift, *, wrap, levels=(-np.inf, np.inf)):
     if not wrap:  # nothing beyond the edges, as the linear interpolant
         cubic[~_inside(image.shape, shift)] = 0.0
     sharp = np.abs(cubic - moved(image, shift, wrap=wrap))
-    sharp = scipy.ndimage.maximum_filter(sharp, size=2 * MODEL_REACH + 1)
-    return sharp[tuple(points.T)]
+    return _box_maximum_at(sharp, points, MODEL_REACH)
+
+
+def _box_maximum_at(values: np.ndarray, points: np.ndarray, reach: int) -> np.ndarray:
+    """The largest of ``values`` within ``reach`` pixels of each of ``points`` along
+    every axis (the box cut at the edges: ``scipy.ndimage.maximum_filter``'s
+    reflected values at an edge lie inside the box too), read at the points only."""
+    offsets = np.arange(-reach, reach + 1)
+    ndim = values.ndim
+    index = []
+    for axis, n in enumerate(values.shape):
+        view = [1] * (ndim + 1)
+        view[axis + 1] = offsets.size
+        at = points[:, axis].reshape([-1] + [1] * ndim) + offsets.reshape(view)
+        index.append(np.clip(at, 0, n - 1))
+    return values[tuple(index)].reshape(len(points), -1).max(axis=1)
 
 
 def _spline_at(image, points, shift, *, wrap):
