@@ -505,6 +505,58 @@ def _plateau(values: np.ndarray) -> tuple[float, bool]:
     return top, PLATEAU_PIXELS <= count < values.size
 
 
+class _Registrations:
+    """The outlier stage's registrations of one pair, and the warnings of the latest
+    (the others are superseded).
+
+    Each set of masks is registered once: a round whose clipping comes back to the
+    masks of the latest registration takes its result (a registration is a function
+    of its inputs). The registrar of a clipped reference is kept while its clipping
+    holds, so that a round that clips the moving image alone keeps the reference
+    prepared.
+    """
+
+    def __init__(self, registrar, mov, moving_error, delta_chi2_map, ref_out, mov_out):
+        self._registrar = registrar
+        self._pair = (mov, moving_error, delta_chi2_map)
+        self._out = (ref_out, mov_out)
+        self.said: list = []
+        self._latest = None  # (the masks, the result, its warnings)
+        self._clipped = None  # (the reference's clipping, the registrar of it)
+
+    def quietly(self, call, *args):
+        """``call(*args)``, its warnings held as the latest."""
+        with held_warnings() as held:
+            out = call(*args)
+        self.said[:] = held
+        return out
+
+    def masked(self, clip_ref, clip_mov, *, saturated_reference: bool):
+        """The pair registered with the clipped pixels masked, and the invalid ones
+        (and saturated ones, ``saturated_reference`` when the reference has some)."""
+        masks = (clip_ref, clip_mov)
+        if self._latest is not None and all(map(np.array_equal, self._latest[0], masks)):
+            self.said[:] = self._latest[2]
+            return self._latest[1]
+        mov, moving_error, delta_chi2_map = self._pair
+        ref_out, mov_out = self._out
+        target = self._registrar
+        if saturated_reference or clip_ref.any():
+            if self._clipped is None or not np.array_equal(self._clipped[0], clip_ref):
+                self._clipped = (clip_ref, self._registrar._masked(ref_out | clip_ref))
+            target = self._clipped[1]
+        moving_mask = mov_out | clip_mov
+        result = self.quietly(
+            target._register,
+            mov,
+            moving_error,
+            moving_mask if moving_mask.any() else None,
+            delta_chi2_map,
+        )
+        self._latest = (masks, result, list(self.said))
+        return result
+
+
 def reject_outliers(
     registrar, mov, moving_error, mask, delta_chi2_map, *, threshold: float, saturation: bool
 ):
@@ -534,44 +586,8 @@ def reject_outliers(
     clip_ref = np.zeros(ref.shape, dtype=bool)
     clip_mov = np.zeros(ref.shape, dtype=bool)
 
-    said: list = []  # the warnings of the latest registration: the others are superseded
-
-    def quietly(call, *args):
-        with held_warnings() as held:
-            out = call(*args)
-        said[:] = held
-        return out
-
-    # The latest registration of the pair as given (its masks, result and warnings),
-    # and the latest registrar of a clipped reference (its clipping and itself). A
-    # round whose clipping comes back to the masks of the latest registration takes
-    # its result (a registration is a function of its inputs); a round that clips
-    # the moving image alone keeps the reference prepared.
-    latest: dict = {}
-    clipped_reference: list = []
-
-    def reference_registrar():
-        if not (sat_ref | clip_ref).any():
-            return registrar
-        if not clipped_reference or not np.array_equal(clipped_reference[0], clip_ref):
-            clipped_reference[:] = [clip_ref, registrar._masked(ref_out | clip_ref)]
-        return clipped_reference[1]
-
-    def register_masked():
-        masks = (clip_ref, clip_mov)
-        if latest and all(map(np.array_equal, latest["masks"], masks)):
-            said[:] = latest["said"]
-            return latest["result"]
-        moving_mask = mov_out | clip_mov
-        result = quietly(
-            reference_registrar()._register,
-            mov,
-            moving_error,
-            moving_mask if moving_mask.any() else None,
-            delta_chi2_map,
-        )
-        latest.update(masks=masks, result=result, said=list(said))
-        return result
+    sat_any = bool(sat_ref.any())
+    runs = _Registrations(registrar, mov, moving_error, delta_chi2_map, ref_out, mov_out)
 
     def judged(result):
         new = outlier_masks(
@@ -587,7 +603,7 @@ def reject_outliers(
         )
         return new[0] | clip_ref, new[1] | clip_mov
 
-    result = register_masked()
+    result = runs.masked(clip_ref, clip_mov, saturated_reference=sat_any)
     for round_ in range(MAX_ROUNDS):
         new_ref, new_mov = judged(result)
         lost = not np.all(np.isfinite(result.error))  # no curvature: perhaps fooled
@@ -595,7 +611,7 @@ def reject_outliers(
             break
         if round_ == 0:
             # No mask where none is needed: a complete pair takes the binned search.
-            search = quietly(
+            search = runs.quietly(
                 registrar._masked(
                     ref_out if ref_out.any() else None,
                     source=search_copy(ref, ~ref_out, tail=search_tail(ref.size)),
@@ -606,9 +622,9 @@ def reject_outliers(
                 False,
             )
             new_ref, new_mov = judged(search)
-            said.clear()
+            runs.said.clear()
         clip_ref, clip_mov = new_ref, new_mov
-        result = register_masked()
+        result = runs.masked(clip_ref, clip_mov, saturated_reference=sat_any)
     satur = int(np.count_nonzero(sat_ref) + np.count_nonzero(sat_mov))
     pair = None
     if not saturation:  # the saturated pixels kept, both images clipped at one level
@@ -624,9 +640,9 @@ def reject_outliers(
         ref_mask, mov_mask = ref_out | clip_ref, mov_out | clip_mov
         target = registrar._masked(ref_mask if ref_mask.any() else None, source=pair[0])
         masked = mov_mask if mov_mask.any() else None
-        result = quietly(target._register, pair[1], moving_error, masked, delta_chi2_map)
+        result = runs.quietly(target._register, pair[1], moving_error, masked, delta_chi2_map)
         satur = pair[2]
-    for message in said:
+    for message in runs.said:
         warn_registration(message)
     counts = int(np.count_nonzero(clip_ref) + np.count_nonzero(clip_mov))
     return dataclasses.replace(result, clipped=counts, saturated=satur)
