@@ -556,6 +556,11 @@ class _Registrations:
         self._latest = (masks, result, list(self.said))
         return result
 
+    def release(self) -> None:
+        """Let the clipped reference's registrar go (its prepared images) once the
+        rounds are over."""
+        self._clipped = None
+
 
 def reject_outliers(
     registrar, mov, moving_error, mask, delta_chi2_map, *, threshold: float, saturation: bool
@@ -625,6 +630,7 @@ def reject_outliers(
             runs.said.clear()
         clip_ref, clip_mov = new_ref, new_mov
         result = runs.masked(clip_ref, clip_mov, saturated_reference=sat_any)
+    runs.release()
     satur = int(np.count_nonzero(sat_ref) + np.count_nonzero(sat_mov))
     pair = None
     if not saturation:  # the saturated pixels kept, both images clipped at one level
