@@ -14,9 +14,11 @@ import scipy.ndimage
 from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
 from napari_imreg.core._outliers import (
     MODEL_REACH,
+    _box_maximum_at,
     _on_moving,
     _sharpness,
     _sharpness_at,
+    dilate,
     outlier_masks,
     sample,
 )
@@ -159,3 +161,21 @@ def test_outlier_masks_find_the_hot_pixels_and_nothing_else(size):
     # interpolation spreads a moving one over: a few dozen pixels, no more.
     assert on_ref.sum() <= 10 * 5 * 9
     assert on_mov.sum() <= 10 * 5 * 16
+
+
+@pytest.mark.parametrize(("shape", "pixels"), [((30, 41), 1), ((9, 12, 7), 1), ((50,), 2)])
+def test_dilate_grows_a_mask_as_scipys_dilation_by_the_full_neighbourhood(shape, pixels):
+    mask = np.random.default_rng(len(shape)).random(shape) > 0.95
+    mask[(0,) * len(shape)] = True  # a pixel on the border grows inwards only
+    structure = scipy.ndimage.generate_binary_structure(len(shape), len(shape))
+    expected = scipy.ndimage.binary_dilation(mask, structure, iterations=pixels)
+    np.testing.assert_array_equal(dilate(mask, pixels), expected)
+
+
+@pytest.mark.parametrize(("shape", "reach"), [((13, 17), 1), ((6, 9, 5), 1), ((11,), 2)])
+def test_the_box_maximum_at_points_is_scipys_maximum_filter_read_there(shape, reach):
+    rng = np.random.default_rng(reach)
+    values = rng.random(shape)
+    points = np.argwhere(rng.random(shape) > 0.6)  # edges and corners among them
+    expected = scipy.ndimage.maximum_filter(values, size=2 * reach + 1)[tuple(points.T)]
+    np.testing.assert_array_equal(_box_maximum_at(values, points, reach), expected)

@@ -11,7 +11,7 @@ from napari_imreg.core import Registrar, make_crop_pair, make_extended, register
 from napari_imreg.core._binned_pairs import make_binned_pair
 from napari_imreg.core._deltachi2 import MAP_HALF_WIDTH, delta_chi2_map
 from napari_imreg.core._errors import measure_errors
-from napari_imreg.core._prepare import PreparedImage
+from napari_imreg.core._prepare import PreparedImage, box_eroded
 from napari_imreg.core._refine import Fit
 from napari_imreg.core._significance import _test_binning, match_significance
 from napari_imreg.core._surface_binned import binned_estimate, binning_factors
@@ -124,6 +124,18 @@ def test_delta_chi2_stage_samples_the_quadratic_around_the_minimum():
     # "auto" samples the 3-sigma region of the widest axis across the map.
     auto = delta_chi2_map(surface, shift, 10.0, 2.0, np.array([0.1, 0.2]), "auto")[0]
     assert auto == int(np.ceil(MAP_HALF_WIDTH / (3 * 0.2)))
+
+
+@pytest.mark.parametrize("shape", [(40, 37), (9, 3, 12), (2, 50), (3,)])
+def test_the_filters_box_erosion_is_scipys_erosion_with_an_invalid_border(shape):
+    # The prepare stage's valid pixels: those whose whole filter footprint is valid.
+    rng = np.random.default_rng(len(shape))
+    for sizes in ([5] * len(shape), [3, 5, 1][: len(shape)], [7] * len(shape)):
+        valid = rng.random(shape) > 0.1
+        given = valid.copy()
+        expected = scipy.ndimage.binary_erosion(valid, np.ones(sizes, bool), border_value=0)
+        np.testing.assert_array_equal(box_eroded(valid, sizes), expected)
+        np.testing.assert_array_equal(valid, given)  # the input is not touched
 
 
 def test_prepare_stage_zeroes_invalid_pixels_and_centres_the_valid_ones():

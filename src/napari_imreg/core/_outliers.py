@@ -35,6 +35,7 @@ import functools
 import numpy as np
 import scipy.ndimage
 
+from ._prepare import box_eroded
 from ._result import held_warnings, warn_registration
 from ._spline_model import keys_shift, spline_shift, tap_weights
 
@@ -59,8 +60,7 @@ def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
     """``mask`` dilated by ``pixels`` along every axis and diagonal."""
     if pixels <= 0 or not mask.any():
         return mask
-    structure = scipy.ndimage.generate_binary_structure(mask.ndim, mask.ndim)
-    return scipy.ndimage.binary_dilation(mask, structure, iterations=int(pixels))
+    return ~box_eroded(~mask, [2 * int(pixels) + 1] * mask.ndim, outside=True)
 
 
 def saturated(image, *, min_pixels: int = PLATEAU_PIXELS, grow: int = 0) -> np.ndarray:
@@ -229,11 +229,12 @@ SEARCH_OUTLIERS = 64
 SPLINE_MARGIN = 8
 
 
-def moved(values: np.ndarray, shift, *, wrap: bool, order: int = 3) -> np.ndarray:
-    """``values(x - shift)`` by a spline (local: an outlier rings over a few pixels
-    only, where an FFT shift would spread it along whole rows)."""
+def moved(values: np.ndarray, shift, *, wrap: bool) -> np.ndarray:
+    """``values(x - shift)`` by linear interpolation, zero beyond the edges unless
+    ``wrap`` (local: an outlier spreads over its neighbours only, where an FFT shift
+    would spread it along whole rows)."""
     mode = "grid-wrap" if wrap else "constant"
-    return scipy.ndimage.shift(values, shift, order=order, mode=mode, cval=0.0)
+    return scipy.ndimage.shift(values, shift, order=1, mode=mode, cval=0.0)
 
 
 def search_tail(size: int) -> float:
@@ -242,11 +243,21 @@ def search_tail(size: int) -> float:
     return float(np.clip(SEARCH_OUTLIERS / size, 0.01, 0.05))
 
 
+def _inside(shape, shift) -> np.ndarray:
+    """The pixels ``x`` whose ``x - shift`` lies inside the image (edges included)."""
+    inside = np.ones(shape, dtype=bool)
+    for axis, n in enumerate(shape):
+        x = np.arange(n) - shift[axis]
+        view = [-1 if a == axis else 1 for a in range(len(shape))]
+        inside = inside & ((x >= 0) & (x <= n - 1)).reshape(view)
+    return inside
+
+
 def reached(mov_mask, shift, *, wrap):
     """The reference pixels whose aligned moving pixel (at ``shift``) is inside the
     moving image and interpolated from valid pixels only."""
     if mov_mask.any():
-        return moved((~mov_mask).astype(np.float64), shift, wrap=wrap, order=1) > 0.999
+        return moved((~mov_mask).astype(np.float64), shift, wrap=wrap) > 0.999
     inside = np.ones(mov_mask.shape, dtype=bool)
     if wrap:
         return inside
@@ -330,9 +341,26 @@ def _sharpness(image, points, shift, *, wrap, levels=(-np.inf, np.inf)):
     if _patches_pay(image, points):
         return _sharpness_at(image, points, shift, wrap=wrap, levels=levels)
     image = np.clip(image, *levels)
-    sharp = np.abs(moved(image, shift, wrap=wrap) - moved(image, shift, wrap=wrap, order=1))
-    sharp = scipy.ndimage.maximum_filter(sharp, size=2 * MODEL_REACH + 1)
-    return sharp[tuple(points.T)]
+    cubic = spline_shift(image, shift, wrap=wrap)
+    if not wrap:  # nothing beyond the edges, as the linear interpolant
+        cubic[~_inside(image.shape, shift)] = 0.0
+    sharp = np.abs(cubic - moved(image, shift, wrap=wrap))
+    return _box_maximum_at(sharp, points, MODEL_REACH)
+
+
+def _box_maximum_at(values: np.ndarray, points: np.ndarray, reach: int) -> np.ndarray:
+    """The largest of ``values`` within ``reach`` pixels of each of ``points`` along
+    every axis (the box cut at the edges: ``scipy.ndimage.maximum_filter``'s
+    reflected values at an edge lie inside the box too), read at the points only."""
+    offsets = np.arange(-reach, reach + 1)
+    ndim = values.ndim
+    index = []
+    for axis, n in enumerate(values.shape):
+        view = [1] * (ndim + 1)
+        view[axis + 1] = offsets.size
+        at = points[:, axis].reshape([-1] + [1] * ndim) + offsets.reshape(view)
+        index.append(np.clip(at, 0, n - 1))
+    return values[tuple(index)].reshape(len(points), -1).max(axis=1)
 
 
 def _spline_at(image, points, shift, *, wrap):
@@ -443,7 +471,7 @@ def levelled(ref, mov, ref_invalid, mov_invalid, scale: float, offset: float):
     Noiseless binary images whose plateaus look saturated are levelled at their
     own plateau, which changes nothing.
     """
-    ref_valid, mov_valid = ref[~ref_invalid], mov[~mov_invalid]
+    ref_valid, mov_valid = _valid_values(ref, ref_invalid), _valid_values(mov, mov_invalid)
     (ref_top, sat_ref), (mov_top, sat_mov) = _plateau(ref_valid), _plateau(mov_valid)
     if not (sat_ref or sat_mov) or not scale > 0:
         return None
@@ -460,6 +488,12 @@ def levelled(ref, mov, ref_invalid, mov_invalid, scale: float, offset: float):
         return np.minimum(ref, level), np.minimum(mov, mov_level), pixels
 
 
+def _valid_values(image: np.ndarray, invalid: np.ndarray) -> np.ndarray:
+    """The values of ``image`` outside ``invalid``, flat, in order: a view when none is
+    invalid (no copy of a large image for a test that usually finds nothing)."""
+    return image.ravel() if not invalid.any() else image[~invalid]
+
+
 def _plateau(values: np.ndarray) -> tuple[float, bool]:
     """The largest of ``values`` (an image's valid pixels, all finite), and whether it
     is a plateau as :func:`saturated` sees one: shared by ``PLATEAU_PIXELS`` or more,
@@ -469,6 +503,63 @@ def _plateau(values: np.ndarray) -> tuple[float, bool]:
     top = float(values.max())
     count = int(np.count_nonzero(values == top))
     return top, PLATEAU_PIXELS <= count < values.size
+
+
+class _Registrations:
+    """The outlier stage's registrations of one pair, and the warnings of the latest
+    (the others are superseded).
+
+    Each set of masks is registered once: a round whose clipping comes back to the
+    masks of the latest registration takes its result (a registration is a function
+    of its inputs). The registrar of a clipped reference is kept while its clipping
+    holds, so that a round that clips the moving image alone keeps the reference
+    prepared.
+    """
+
+    def __init__(self, registrar, mov, moving_error, delta_chi2_map, ref_out, mov_out):
+        self._registrar = registrar
+        self._pair = (mov, moving_error, delta_chi2_map)
+        self._out = (ref_out, mov_out)
+        self.said: list = []
+        self._latest = None  # (the masks, the result, its warnings)
+        self._clipped = None  # (the reference's clipping, the registrar of it)
+
+    def quietly(self, call, *args):
+        """``call(*args)``, its warnings held as the latest."""
+        with held_warnings() as held:
+            out = call(*args)
+        self.said[:] = held
+        return out
+
+    def masked(self, clip_ref, clip_mov, *, saturated_reference: bool):
+        """The pair registered with the clipped pixels masked, and the invalid ones
+        (and saturated ones, ``saturated_reference`` when the reference has some)."""
+        masks = (clip_ref, clip_mov)
+        if self._latest is not None and all(map(np.array_equal, self._latest[0], masks)):
+            self.said[:] = self._latest[2]
+            return self._latest[1]
+        mov, moving_error, delta_chi2_map = self._pair
+        ref_out, mov_out = self._out
+        target = self._registrar
+        if saturated_reference or clip_ref.any():
+            if self._clipped is None or not np.array_equal(self._clipped[0], clip_ref):
+                self._clipped = (clip_ref, self._registrar._masked(ref_out | clip_ref))
+            target = self._clipped[1]
+        moving_mask = mov_out | clip_mov
+        result = self.quietly(
+            target._register,
+            mov,
+            moving_error,
+            moving_mask if moving_mask.any() else None,
+            delta_chi2_map,
+        )
+        self._latest = (masks, result, list(self.said))
+        return result
+
+    def release(self) -> None:
+        """Let the clipped reference's registrar go (its prepared images) once the
+        rounds are over."""
+        self._clipped = None
 
 
 def reject_outliers(
@@ -500,26 +591,8 @@ def reject_outliers(
     clip_ref = np.zeros(ref.shape, dtype=bool)
     clip_mov = np.zeros(ref.shape, dtype=bool)
 
-    said: list = []  # the warnings of the latest registration: the others are superseded
-
-    def quietly(call, *args):
-        with held_warnings() as held:
-            out = call(*args)
-        said[:] = held
-        return out
-
-    def register_masked():
-        target = registrar
-        if (sat_ref | clip_ref).any():
-            target = registrar._masked(ref_out | clip_ref)
-        moving_mask = mov_out | clip_mov
-        return quietly(
-            target._register,
-            mov,
-            moving_error,
-            moving_mask if moving_mask.any() else None,
-            delta_chi2_map,
-        )
+    sat_any = bool(sat_ref.any())
+    runs = _Registrations(registrar, mov, moving_error, delta_chi2_map, ref_out, mov_out)
 
     def judged(result):
         new = outlier_masks(
@@ -535,16 +608,18 @@ def reject_outliers(
         )
         return new[0] | clip_ref, new[1] | clip_mov
 
-    result = register_masked()
+    result = runs.masked(clip_ref, clip_mov, saturated_reference=sat_any)
     for round_ in range(MAX_ROUNDS):
         new_ref, new_mov = judged(result)
         lost = not np.all(np.isfinite(result.error))  # no curvature: perhaps fooled
         if not lost and np.array_equal(new_ref, clip_ref) and np.array_equal(new_mov, clip_mov):
             break
         if round_ == 0:
-            search = quietly(
+            # No mask where none is needed: a complete pair takes the binned search.
+            search = runs.quietly(
                 registrar._masked(
-                    ref_out, source=search_copy(ref, ~ref_out, tail=search_tail(ref.size))
+                    ref_out if ref_out.any() else None,
+                    source=search_copy(ref, ~ref_out, tail=search_tail(ref.size)),
                 )._register,
                 search_copy(mov, ~mov_out, tail=search_tail(mov.size)),
                 moving_error,
@@ -552,9 +627,10 @@ def reject_outliers(
                 False,
             )
             new_ref, new_mov = judged(search)
-            said.clear()
+            runs.said.clear()
         clip_ref, clip_mov = new_ref, new_mov
-        result = register_masked()
+        result = runs.masked(clip_ref, clip_mov, saturated_reference=sat_any)
+    runs.release()
     satur = int(np.count_nonzero(sat_ref) + np.count_nonzero(sat_mov))
     pair = None
     if not saturation:  # the saturated pixels kept, both images clipped at one level
@@ -570,9 +646,9 @@ def reject_outliers(
         ref_mask, mov_mask = ref_out | clip_ref, mov_out | clip_mov
         target = registrar._masked(ref_mask if ref_mask.any() else None, source=pair[0])
         masked = mov_mask if mov_mask.any() else None
-        result = quietly(target._register, pair[1], moving_error, masked, delta_chi2_map)
+        result = runs.quietly(target._register, pair[1], moving_error, masked, delta_chi2_map)
         satur = pair[2]
-    for message in said:
+    for message in runs.said:
         warn_registration(message)
     counts = int(np.count_nonzero(clip_ref) + np.count_nonzero(clip_mov))
     return dataclasses.replace(result, clipped=counts, saturated=satur)

@@ -318,8 +318,10 @@ def profiled_from_spectra(
         # corr of this side's weighted values with the other side's weight.
         if other.uniform:
             return Series(None, shape, constant=total)
+        # A conjugated spectrum is a new array: weighed where it lies.
         own = np.conj(spectrum) if conjugate_own else spectrum
-        return Series(other.times_weight(own, conjugate=not conjugate_own), shape)
+        weighed = other.times_weight(own, conjugate=not conjugate_own, in_place=conjugate_own)
+        return Series(weighed, shape)
 
     both_uniform = ref.uniform and mov.uniform
     rr_total = ref.sum_w_x2 - (_energy(ref.w_x, nyquist, shape) if both_uniform else 0.0)
