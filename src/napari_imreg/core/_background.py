@@ -9,15 +9,18 @@ shift found whether it holds a plane:
 * the residual is cut into blocks, about ``sqrt(n)`` per axis of ``n`` pixels, and
   each block is summarised by its median (a hot pixel or a streak the outlier stage
   clipped does not move it) and by the mean of the aligned moving image there;
-* the block medians are regressed on ``(1, moving, x_1 .. x_ndim)``: the moving
-  image's column takes up what a better gain or a brightness-dependent noise leaves
-  (without it, real scenes whose brightness has a large-scale trend look tilted);
-* the slopes' covariance is the sandwich (heteroscedasticity-consistent) one over
-  the blocks: a block holding sharp structure carries more misfit than a flat one,
+* the block medians are regressed on ``(1, moving, d moving / d x_1 .. d x_ndim,
+  x_1 .. x_ndim)``: the moving image's column takes up what a better gain or a
+  brightness-dependent noise leaves (without it, real scenes whose brightness has a
+  large-scale trend look tilted), and its gradients what a shift slightly off
+  leaves, ``-g grad(M') . delta`` (without them, on a smooth scene, whose gradient
+  field is itself nearly a plane, the shift's own error looks tilted);
+* the slopes' covariance is the sandwich (heteroscedasticity-consistent, HC3) one
+  over the blocks: a block holding sharp structure carries more misfit than a flat one,
   and the misfit of neighbouring pixels is correlated, which the block medians
   average over (the blocks are longer than the residual's correlation);
 * the slopes' Wald statistic over ``ndim`` is an F statistic with ``(ndim, K - p)``
-  degrees of freedom (``K`` blocks, ``p = ndim + 2`` columns); the tilt is
+  degrees of freedom (``K`` blocks, ``p = 2 ndim + 2`` columns); the tilt is
   significant when its p-value is below :data:`ALPHA`.
 
 No constant is fitted to images: ``ALPHA`` is the false-alarm rate the test is
@@ -141,14 +144,30 @@ def tilt_p_value(ref, mov, invalid, shift, scale: float, wrap: bool) -> float:
     medians = _medians(residual[enough])
     where = _blocks(valid, per_axis)[enough]
     count = where.sum(axis=1)
-    columns = [np.sum(_blocks(aligned, per_axis)[enough] * where, axis=1) / count]
+
+    def block_means(values):
+        return np.sum(_blocks(values, per_axis)[enough] * where, axis=1) / count
+
+    columns = [block_means(aligned)]
+    # What a shift error leaves, -g grad(M') . delta: without these columns the residual
+    # of a slightly wrong shift on a smooth scene (a gradient field) reads as a tilt.
+    columns += [block_means(np.where(valid, slope, 0.0)) for slope in _gradients(aligned)]
     for axis, points in enumerate(lattice):
         coordinate = points.astype(np.float64).reshape(
             [-1 if a == axis else 1 for a in range(ndim)]
         )
         coordinate = np.broadcast_to(coordinate, valid.shape)
-        columns.append(np.sum(_blocks(coordinate, per_axis)[enough] * where, axis=1) / count)
+        columns.append(block_means(coordinate))
     return _slopes_p_value(np.array(columns).T, medians, ndim)
+
+
+def _gradients(image: np.ndarray) -> list[np.ndarray]:
+    """The image's central differences along each axis (one-sided at its ends; zero
+    along an axis of one sample)."""
+    return [
+        np.gradient(image, axis=axis) if n > 1 else np.zeros_like(image)
+        for axis, n in enumerate(image.shape)
+    ]
 
 
 def _slopes_p_value(regressors: np.ndarray, medians: np.ndarray, ndim: int) -> float:
@@ -162,7 +181,12 @@ def _slopes_p_value(regressors: np.ndarray, medians: np.ndarray, ndim: int) -> f
     bread = np.linalg.pinv(design.T @ design)
     coefficients = bread @ design.T @ medians
     misfit = medians - design @ coefficients
-    meat = (design * misfit[:, None] ** 2).T @ design * blocks / (blocks - columns)
+    # HC3: each block's misfit scaled by its leverage. A few blocks of steep gradient
+    # pull the fit towards themselves and leave little misfit; unscaled (HC0/HC1), the
+    # slopes' variance comes out too small and the test fires too often.
+    leverage = np.einsum("ij,jk,ik->i", design, bread, design)
+    scaled = misfit / np.maximum(1.0 - leverage, 1e-12)
+    meat = (design * scaled[:, None] ** 2).T @ design
     covariance = (bread @ meat @ bread)[-ndim:, -ndim:]
     slopes = coefficients[-ndim:]
     try:
