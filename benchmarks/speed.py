@@ -386,10 +386,14 @@ class StackRow:
 
 
 def cpu_seconds() -> float:
-    """CPU time of this process and its children (the workers of a LocalCluster)."""
+    """CPU time of this process and its children: those running (the workers of a
+    LocalCluster) and those ended (a numpy stack's worker processes)."""
+    import resource
+
     import psutil
 
-    total = time.process_time()
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = time.process_time() + ended.ru_utime + ended.ru_stime
     for child in psutil.Process().children(recursive=True):
         try:
             times = child.cpu_times()
