@@ -41,7 +41,7 @@ def _per_frame(values, frames: np.ndarray) -> bool:
     return isinstance(values, np.ndarray) and values.ndim == frames.ndim
 
 
-def _register_chunk(
+def register_chunk(
     frames: np.ndarray,
     indices: np.ndarray,
     reference: np.ndarray,
@@ -335,7 +335,7 @@ def lazy_table(
     else:
         ref_mask_args = _frame_args(reference_mask, stack, letters)
     return da.blockwise(
-        partial(_register_chunk, skip=skip, options=options),
+        partial(register_chunk, skip=skip, options=options),
         "tc",
         stack,
         frame_index,
@@ -436,7 +436,7 @@ def _streamed_template(hidden, masks, tables, plain, *, wrap: bool) -> np.ndarra
 
 
 def _register_read_chunk(frames, indices, reference, errors, reference_error, masks, *args, **kw):
-    """:func:`_register_chunk` on a chunk (and its errors and masks, when per frame)
+    """:func:`register_chunk` on a chunk (and its errors and masks, when per frame)
     hidden from dask (:class:`_Opaque`) and read inside the task: a chunk read by a
     task of its own may be read as soon as a worker is free, long before the mean it
     is registered onto, and every chunk would wait in memory (a 1.6 GiB stack grew
@@ -445,7 +445,7 @@ def _register_read_chunk(frames, indices, reference, errors, reference_error, ma
         _chunk_of(value) if isinstance(value, _Opaque) else value
         for value in (frames, errors, masks)
     )
-    return _register_chunk(frames, indices, reference, errors, reference_error, masks, *args, **kw)
+    return register_chunk(frames, indices, reference, errors, reference_error, masks, *args, **kw)
 
 
 def _streamed_masked_mean(hidden, hidden_masks, hidden_errors, reference_mask, dtype):
