@@ -101,12 +101,19 @@ def test_a_workers_error_is_raised_at_the_caller():
         _stack_processes.in_processes(failing, [slice(0, 2), slice(2, 4)], 2)
 
 
-@pytest.mark.parametrize(("reference", "workers"), [("mean", 2), ("previous", 2), (0, 1)], ids=str)
-def test_the_other_references_and_one_worker_stay_in_threads(reference, workers, forked_calls):
-    stack, _ = _drifting_stack(10, 64)
+@pytest.mark.parametrize(
+    ("reference", "workers", "frames"),
+    [("mean", 2, 10), ("previous", 2, 10), (0, 1, 10), (0, 2, 6)],
+    ids=["mean", "previous", "one worker", "few frames"],
+)
+def test_the_other_references_and_small_jobs_stay_in_threads(
+    reference, workers, frames, forked_calls
+):
+    stack, drift = _drifting_stack(frames, 64)
     result = register_stack(stack, reference=reference, num_workers=workers)
     assert not forked_calls
-    assert np.all(np.isfinite(result.shifts))
+    if reference != "mean":  # the mean frame sits at the mean drift
+        assert np.all(np.abs(result.shifts - drift) <= 5 * result.errors + 1e-9)
 
 
 def test_a_daemonic_process_registers_in_threads(monkeypatch, forked_calls):

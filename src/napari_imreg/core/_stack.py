@@ -303,8 +303,9 @@ def register_stack(
     Frames are registered in parallel, each with one FFT and one BLAS thread
     (threads inside each registration would only compete with the other frames).
     On Linux, a numpy stack registered onto one of its frames or an image runs in
-    ``num_workers`` forked worker processes (threads of one process share its
-    interpreter lock); the results are those of one thread, bit for bit.
+    ``num_workers`` forked worker processes when each has five frames or more
+    (threads of one process share its interpreter lock); the results are those of
+    one thread, bit for bit.
     For dask input the memory in use is about the chunks in flight plus a few
     frame-sized buffers per worker; ``reference="mean"`` reads the stack four times
     (the plain mean, the first registration, the moved frames' mean, the
