@@ -30,7 +30,14 @@ import numpy as np
 
 from ._options import Options
 from ._result import RegistrationWarning
-from ._stack_graph import from_frames, register_chunk
+from ._stack_graph import (
+    Opaque,
+    chained_table,
+    dask_view,
+    from_frames,
+    register_chunk,
+    register_steps,
+)
 
 __all__ = ["forked_table", "forking_available", "in_processes"]
 
@@ -107,52 +114,99 @@ def forked_table(
     frames_per_chunk: int,
 ) -> np.ndarray | None:
     """The per-frame table of a numpy ``stack`` (frames first) registered onto one of
-    its frames or a numpy image, in forked workers: the table of
-    :func:`~._stack_graph.lazy_table` over the same chunks, computed. None where
-    this road is not taken: one worker, one chunk or too few frames for the workers
-    to pay for themselves (``FRAMES_PER_WORKER``), no ``fork``, the mean or
-    previous frame as reference, dask errors or masks, or per-frame errors with an
-    image as reference.
+    its frames, a numpy image or each previous frame, in forked workers: the table of
+    :func:`~._stack_graph.lazy_table`, computed. None where this road is not taken:
+    one worker, one chunk or too few frames for the workers to pay for themselves
+    (``FRAMES_PER_WORKER``), no ``fork``, the mean frame as reference, dask errors or
+    masks, or per-frame errors with an image as reference.
 
     ``errors``, ``masks`` and ``reference_mask`` are as :func:`~._stack_graph.lazy_table`
     takes them.
     """
     frames = stack.shape[0]
     per_error = isinstance(errors, np.ndarray) and errors.ndim == stack.ndim
-    per_mask = isinstance(masks, np.ndarray) and masks.ndim == stack.ndim
     named = isinstance(reference, numbers.Integral) and not isinstance(reference, bool)
+    previous = isinstance(reference, str) and reference == "previous"
     if (
         workers <= 1
         or frames < FRAMES_PER_WORKER * workers
         or frames <= frames_per_chunk
         or not forking_available()
-        or not (named or isinstance(reference, np.ndarray))
+        or not (named or previous or isinstance(reference, np.ndarray))
         or not (errors is None or isinstance(errors, numbers.Number | np.ndarray))
         or not (masks is None or isinstance(masks, np.ndarray))
         or not (reference_mask is None or isinstance(reference_mask, np.ndarray | str))
-        or (per_error and not named)
+        or (per_error and not (named or previous))
     ):
         return None
+    chunks = [
+        slice(start, start + frames_per_chunk) for start in range(0, frames, frames_per_chunk)
+    ]
+    if previous:
+        return _chained(stack, errors, masks, options, workers, chunks, frames_per_chunk)
+    return in_processes(
+        _against_one(stack, reference, errors, masks, reference_mask, options), chunks, workers
+    )
+
+
+def _rows(values, rows: slice, stack_ndim: int):
+    """The ``rows`` of a per-frame error or mask stack; a shared one as it is."""
+    if isinstance(values, np.ndarray) and values.ndim == stack_ndim:
+        return values[rows]
+    return values
+
+
+def _against_one(stack, reference, errors, masks, reference_mask, options):
+    """The chunk job of a frame or an image as the reference (``lazy_table``'s tasks)."""
+    named = isinstance(reference, numbers.Integral)
     skip = int(reference) if named else None
     target = stack[skip] if named else reference
-    reference_error = errors[skip] if per_error else errors
+    reference_error = _rows(errors, skip, stack.ndim) if named else errors
     if from_frames(reference_mask):
-        reference_mask = masks[skip] if per_mask else masks
-    indices = np.arange(frames)
+        reference_mask = _rows(masks, skip, stack.ndim)
+    indices = np.arange(stack.shape[0])
 
     def register(chunk: slice) -> np.ndarray:
         return register_chunk(
             stack[chunk],
             indices[chunk],
             target,
-            errors[chunk] if per_error else errors,
+            _rows(errors, chunk, stack.ndim),
             reference_error,
-            masks[chunk] if per_mask else masks,
+            _rows(masks, chunk, stack.ndim),
             reference_mask,
             skip=skip,
             options=options,
         )
 
-    starts = range(0, frames, frames_per_chunk)
-    chunks = [slice(start, start + frames_per_chunk) for start in starts]
-    return in_processes(register, chunks, workers)
+    return register
+
+
+def _chained(stack, errors, masks, options, workers, chunks, frames_per_chunk) -> np.ndarray:
+    """Each frame onto the one before it: the steps in the workers (``chunks`` of the
+    frames after the first), added up here (:func:`~._stack_graph.chained_table`,
+    which registers a frame after an unmeasured one onto the last measured one)."""
+    indices = np.arange(stack.shape[0])
+
+    def steps(chunk: slice) -> np.ndarray:
+        later = slice(chunk.start + 1, chunk.stop + 1)
+        return register_steps(
+            stack[later],
+            indices[later],
+            stack[chunk],
+            _rows(errors, later, stack.ndim),
+            _rows(errors, chunk, stack.ndim),
+            _rows(masks, later, stack.ndim),
+            _rows(masks, chunk, stack.ndim),
+            options=options,
+        )
+
+    step_chunks = [part for part in chunks if part.start < stack.shape[0] - 1]
+    table = in_processes(steps, step_chunks, workers)
+
+    def hidden(values):  # read a frame at a time, as the graph reads them
+        if isinstance(values, np.ndarray) and values.ndim == stack.ndim:
+            return Opaque(dask_view(values, frames_per_chunk))
+        return values
+
+    return chained_table(table, hidden(stack), hidden(errors), hidden(masks), options=options)
