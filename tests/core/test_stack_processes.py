@@ -72,6 +72,22 @@ def test_processes_give_the_table_of_one_thread(options, forked_calls):
         assert np.all(np.abs(forked.shifts - drift) <= 5 * forked.errors + 1e-9)
 
 
+@pytest.mark.parametrize("options", [{}, {"error": 0.05}, {"boundary": "wrap"}], ids=str)
+def test_the_mean_in_processes_is_the_mean_in_threads(options, forked_calls, monkeypatch):
+    # The plain mean's sums follow the chunks, which follow the workers: the same
+    # workers in threads are the comparison.
+    stack, drift = _drifting_stack(12, 64)
+    forked = register_stack(stack, reference="mean", num_workers=2, **options)
+    assert len(forked_calls) == 2  # the plain mean's pass, the aligned mean's
+    monkeypatch.setattr(_stack_processes, "forking_available", lambda: False)
+    threaded = register_stack(stack, reference="mean", num_workers=2, **options)
+    assert len(forked_calls) == 2
+    np.testing.assert_array_equal(_table(forked), _table(threaded))
+    if not options:  # onto the mean frame: the drifts less their mean, within the errors
+        moved = forked.shifts - forked.shifts[0]
+        assert np.all(np.abs(moved - drift) <= 5 * (forked.errors + forked.errors[0]) + 1e-9)
+
+
 @pytest.mark.parametrize("reference", [0, "previous"])
 def test_a_workers_warning_reaches_the_caller(reference, forked_calls):
     stack, drift = _drifting_stack(12, 64)
@@ -104,16 +120,23 @@ def test_a_workers_error_is_raised_at_the_caller():
 
 
 @pytest.mark.parametrize(
-    ("reference", "workers", "frames"),
-    [("mean", 2, 10), (0, 1, 10), (0, 2, 6)],
-    ids=["mean", "one worker", "few frames"],
+    ("workers", "frames"), [(1, 10), (2, 6)], ids=["one worker", "few frames"]
 )
-def test_the_mean_and_small_jobs_stay_in_threads(reference, workers, frames, forked_calls):
+def test_small_jobs_stay_in_threads(workers, frames, forked_calls):
     stack, drift = _drifting_stack(frames, 64)
-    result = register_stack(stack, reference=reference, num_workers=workers)
+    result = register_stack(stack, num_workers=workers)
     assert not forked_calls
-    if reference != "mean":  # the mean frame sits at the mean drift
-        assert np.all(np.abs(result.shifts - drift) <= 5 * result.errors + 1e-9)
+    assert np.all(np.abs(result.shifts - drift) <= 5 * result.errors + 1e-9)
+
+
+def test_the_mean_of_per_frame_masks_stays_in_threads(forked_calls):
+    stack, drift = _drifting_stack(12, 64)
+    masks = np.zeros(stack.shape, dtype=bool)
+    masks[:, :4] = True  # a band each frame sets aside
+    result = register_stack(stack, reference="mean", mask=masks, num_workers=2)
+    assert not forked_calls
+    moved = result.shifts - result.shifts[0]
+    assert np.all(np.abs(moved - drift) <= 5 * (result.errors + result.errors[0]) + 1e-9)
 
 
 def test_a_daemonic_process_registers_in_threads(monkeypatch, forked_calls):

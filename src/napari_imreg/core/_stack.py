@@ -13,9 +13,8 @@ frame at a time, for progress bars and cancellation.
 Inside each task the reference is prepared once (its spectra are reused for every
 frame of the chunk) and each registration uses one FFT thread and one BLAS thread:
 with frames registered in parallel, threads inside each registration only compete.
-A numpy stack registered onto a frame, an image or each previous frame runs its
-chunks in forked worker processes where it can (``_stack_processes``), since threads
-share the interpreter lock.
+A numpy stack runs its chunks in forked worker processes where it can
+(``_stack_processes``), since threads share the interpreter lock.
 """
 
 from __future__ import annotations
@@ -303,10 +302,10 @@ def register_stack(
     -----
     Frames are registered in parallel, each with one FFT and one BLAS thread
     (threads inside each registration would only compete with the other frames).
-    On Linux, a numpy stack registered onto one of its frames, an image or each
-    previous frame runs in ``num_workers`` forked worker processes when each has
-    five frames or more (threads of one process share its interpreter lock); the
-    results are those of one thread, bit for bit.
+    On Linux, a numpy stack runs in ``num_workers`` forked worker processes when
+    each has five frames or more (threads of one process share its interpreter
+    lock; the mean reference of per-frame masks stays in threads); the results are
+    those of the same workers in threads, bit for bit.
     For dask input the memory in use is about the chunks in flight plus a few
     frame-sized buffers per worker; ``reference="mean"`` reads the stack four times
     (the plain mean, the first registration, the moved frames' mean, the

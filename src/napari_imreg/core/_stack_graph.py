@@ -186,7 +186,7 @@ class Opaque:
         return dask.base.tokenize(self.array)
 
 
-def _streamed_mean(hidden: Opaque, dtype) -> np.ndarray:
+def streamed_mean(hidden: Opaque, dtype) -> np.ndarray:
     """The mean frame, computed inside one task in a single streaming pass."""
     mean = hidden.array.mean(axis=0, dtype=np.float64).compute(scheduler="threads")
     return usable_mean(mean, hidden.array).astype(dtype, copy=False)
@@ -376,7 +376,7 @@ def _against_mean(stack, errors, masks, reference_mask, per_frame_errors, *, opt
             stack.dtype,
         )
     else:
-        ref = dask.delayed(_streamed_mean)(Opaque(stack), stack.dtype)
+        ref = dask.delayed(streamed_mean)(Opaque(stack), stack.dtype)
         ref_mask = reference_mask
         ref_error = reference_error_of_mean(errors, frames, per_frame=per_frame_errors)
     token = _token(stack, errors, masks, options)
@@ -401,7 +401,7 @@ def _against_mean(stack, errors, masks, reference_mask, per_frame_errors, *, opt
                 dask_key_name=f"{TASK_PREFIX}-{name}-{token}-{start}",
             )
 
-    template = dask.delayed(_streamed_template)(
+    template = dask.delayed(streamed_template)(
         Opaque(stack),
         Opaque(masks) if per_frame_masks else masks,
         list(tables(ref, "mean")),
@@ -415,7 +415,7 @@ def _against_mean(stack, errors, masks, reference_mask, per_frame_errors, *, opt
     return da.concatenate(blocks, axis=0)
 
 
-def _streamed_template(hidden, masks, tables, plain, *, wrap: bool) -> np.ndarray:
+def streamed_template(hidden, masks, tables, plain, *, wrap: bool) -> np.ndarray:
     """The mean of the frames moved by the shifts of ``tables`` (their registrations onto
     the ``plain`` mean), read chunk by chunk; ``plain`` when no frame was measured."""
     stack = hidden.array

@@ -26,6 +26,7 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
+import dask.array as da
 import numpy as np
 
 from ._options import Options
@@ -35,8 +36,11 @@ from ._stack_graph import (
     chained_table,
     dask_view,
     from_frames,
+    reference_error_of_mean,
     register_chunk,
     register_steps,
+    streamed_mean,
+    streamed_template,
 )
 
 __all__ = ["forked_table", "forking_available", "in_processes"]
@@ -114,56 +118,66 @@ def forked_table(
     frames_per_chunk: int,
 ) -> np.ndarray | None:
     """The per-frame table of a numpy ``stack`` (frames first) registered onto one of
-    its frames, a numpy image or each previous frame, in forked workers: the table of
-    :func:`~._stack_graph.lazy_table`, computed. None where this road is not taken:
-    one worker, one chunk or too few frames for the workers to pay for themselves
-    (``FRAMES_PER_WORKER``), no ``fork``, the mean frame as reference, dask errors or
-    masks, or per-frame errors with an image as reference.
+    its frames, a numpy image, the mean frame or each previous frame, in forked
+    workers: the table of :func:`~._stack_graph.lazy_table`, computed. None where
+    this road is not taken: one worker, one chunk or too few frames for the workers
+    to pay for themselves (``FRAMES_PER_WORKER``), no ``fork``, dask errors or masks,
+    per-frame errors with an image as reference, or per-frame masks with the mean.
 
     ``errors``, ``masks`` and ``reference_mask`` are as :func:`~._stack_graph.lazy_table`
     takes them.
     """
     frames = stack.shape[0]
     per_error = isinstance(errors, np.ndarray) and errors.ndim == stack.ndim
+    per_mask = isinstance(masks, np.ndarray) and masks.ndim == stack.ndim
     named = isinstance(reference, numbers.Integral) and not isinstance(reference, bool)
-    previous = isinstance(reference, str) and reference == "previous"
+    kind = reference if isinstance(reference, str) else None  # "mean" or "previous"
     if (
         workers <= 1
         or frames < FRAMES_PER_WORKER * workers
         or frames <= frames_per_chunk
         or not forking_available()
-        or not (named or previous or isinstance(reference, np.ndarray))
+        or not (named or kind or isinstance(reference, np.ndarray))
         or not (errors is None or isinstance(errors, numbers.Number | np.ndarray))
         or not (masks is None or isinstance(masks, np.ndarray))
         or not (reference_mask is None or isinstance(reference_mask, np.ndarray | str))
-        or (per_error and not (named or previous))
+        or (per_error and not (named or kind))
+        or (per_mask and kind == "mean")
     ):
         return None
     chunks = [
         slice(start, start + frames_per_chunk) for start in range(0, frames, frames_per_chunk)
     ]
-    if previous:
+    if kind == "previous":
         return _chained(stack, errors, masks, options, workers, chunks, frames_per_chunk)
-    return in_processes(
-        _against_one(stack, reference, errors, masks, reference_mask, options), chunks, workers
+    if kind == "mean":
+        return _against_mean(stack, errors, masks, reference_mask, options, workers, chunks)
+    if named:
+        skip = int(reference)
+        target, reference_error = stack[skip], _rows(errors, skip, stack.ndim)
+        if from_frames(reference_mask):
+            reference_mask = _rows(masks, skip, stack.ndim)
+    else:
+        skip, target, reference_error = None, reference, errors
+    job = _against_one(
+        stack, target, skip, reference_error, errors, masks, reference_mask, options
     )
+    return in_processes(job, chunks, workers)
 
 
-def _rows(values, rows: slice, stack_ndim: int):
+def _rows(values, rows, stack_ndim: int):
     """The ``rows`` of a per-frame error or mask stack; a shared one as it is."""
     if isinstance(values, np.ndarray) and values.ndim == stack_ndim:
         return values[rows]
     return values
 
 
-def _against_one(stack, reference, errors, masks, reference_mask, options):
-    """The chunk job of a frame or an image as the reference (``lazy_table``'s tasks)."""
-    named = isinstance(reference, numbers.Integral)
-    skip = int(reference) if named else None
-    target = stack[skip] if named else reference
-    reference_error = _rows(errors, skip, stack.ndim) if named else errors
-    if from_frames(reference_mask):
-        reference_mask = _rows(masks, skip, stack.ndim)
+def _against_one(
+    stack, target, skip, reference_error, errors, masks, reference_mask, options, quiet=False
+):
+    """The chunk job of one reference, ``target`` (``lazy_table``'s tasks): frame
+    ``skip`` of the stack (None: an image), noise ``reference_error``; ``quiet``:
+    without the frames' warnings."""
     indices = np.arange(stack.shape[0])
 
     def register(chunk: slice) -> np.ndarray:
@@ -177,9 +191,35 @@ def _against_one(stack, reference, errors, masks, reference_mask, options):
             reference_mask,
             skip=skip,
             options=options,
+            quiet=quiet,
         )
 
     return register
+
+
+def _against_mean(stack, errors, masks, reference_mask, options, workers, chunks) -> np.ndarray:
+    """The frames onto their plain mean, then onto the mean of the frames moved by those
+    shifts (``_template``): both passes in the workers, both means here, each made as
+    the graph makes it (the same chunks, hence the same sums)."""
+    frames = stack.shape[0]
+    per_error = isinstance(errors, np.ndarray) and errors.ndim == stack.ndim
+    frames_per_chunk = chunks[0].stop - chunks[0].start
+    view = Opaque(dask_view(stack, frames_per_chunk))
+    plain = streamed_mean(view, stack.dtype)
+    hidden_errors = dask_view(errors, frames_per_chunk) if per_error else errors
+    reference_error = reference_error_of_mean(hidden_errors, frames, per_frame=per_error)
+    if isinstance(reference_error, da.Array):
+        reference_error = reference_error.compute(scheduler="threads")
+
+    def onto(target, quiet: bool) -> np.ndarray:
+        job = _against_one(
+            stack, target, None, reference_error, errors, masks, reference_mask, options, quiet
+        )
+        return in_processes(job, chunks, workers)
+
+    wrap = options.boundary == "wrap"
+    template = streamed_template(view, masks, [onto(plain, True)], plain, wrap=wrap)
+    return onto(template, False)
 
 
 def _chained(stack, errors, masks, options, workers, chunks, frames_per_chunk) -> np.ndarray:
