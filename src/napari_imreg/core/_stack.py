@@ -13,6 +13,8 @@ frame at a time, for progress bars and cancellation.
 Inside each task the reference is prepared once (its spectra are reused for every
 frame of the chunk) and each registration uses one FFT thread and one BLAS thread:
 with frames registered in parallel, threads inside each registration only compete.
+A numpy stack runs its chunks in forked worker processes where it can
+(``_stack_processes``), since threads share the interpreter lock.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from ._stack_graph import (
     usable_mean,
     whole_frames,
 )
+from ._stack_processes import forked_table
 from ._template import AlignedMean
 from ._validation import (
     as_image,
@@ -299,6 +302,10 @@ def register_stack(
     -----
     Frames are registered in parallel, each with one FFT and one BLAS thread
     (threads inside each registration would only compete with the other frames).
+    On Linux, a numpy stack runs in ``num_workers`` forked worker processes when
+    each has five frames or more (threads of one process share its interpreter
+    lock; the mean reference of per-frame masks stays in threads); the results are
+    those of the same workers in threads, bit for bit.
     For dask input the memory in use is about the chunks in flight plus a few
     frame-sized buffers per worker; ``reference="mean"`` reads the stack four times
     (the plain mean, the first registration, the moved frames' mean, the
@@ -347,17 +354,23 @@ def register_stack(
     lazy = isinstance(array, da.Array)
     frame_bytes = int(np.prod(frame_shape)) * max(moved.dtype.itemsize, 8)
     per_chunk = frames_per_chunk(frame_bytes, frames, workers)
-    moved = whole_frames(moved, per_chunk) if lazy else dask_view(moved, per_chunk)
-    if not lazy and _is_per_frame(masks, moved.ndim) and isinstance(masks, np.ndarray):
-        masks = dask_view(masks, per_chunk)
-    table = lazy_table(
-        moved, reference, noise_maps, options=options, masks=masks, reference_mask=reference_mask
-    )
-    if not lazy:
-        # The frames' warnings rise in worker threads: report them here, at the caller.
+    if lazy:
+        table = lazy_table(
+            whole_frames(moved, per_chunk),
+            reference,
+            noise_maps,
+            options=options,
+            masks=masks,
+            reference_mask=reference_mask,
+        )
+    else:
+        # The frames' warnings rise in worker processes or threads: report them here,
+        # at the caller.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RegistrationWarning)
-            table = table.compute(scheduler="threads", num_workers=workers)
+            table = _computed_table(
+                moved, reference, noise_maps, masks, reference_mask, options, workers, per_chunk
+            )
         for warning in caught:
             warnings.warn(warning.message, stacklevel=2)
     label = reference if isinstance(reference, int | str) else "array"
@@ -372,6 +385,36 @@ def register_stack(
         axis=axis,
         boundary=options.boundary,
     )
+
+
+def _computed_table(
+    moved: np.ndarray, reference, errors, masks, reference_mask, options, workers, per_chunk
+) -> np.ndarray:
+    """The per-frame table of a numpy stack (frames first): in forked worker
+    processes where that road is open (``_stack_processes``), else in threads."""
+    table = forked_table(
+        moved,
+        reference,
+        errors,
+        masks,
+        reference_mask,
+        options=options,
+        workers=workers,
+        frames_per_chunk=per_chunk,
+    )
+    if table is not None:
+        return table
+    if _is_per_frame(masks, moved.ndim) and isinstance(masks, np.ndarray):
+        masks = dask_view(masks, per_chunk)
+    graph = lazy_table(
+        dask_view(moved, per_chunk),
+        reference,
+        errors,
+        options=options,
+        masks=masks,
+        reference_mask=reference_mask,
+    )
+    return graph.compute(scheduler="threads", num_workers=workers)
 
 
 def iter_register_stack(

@@ -41,7 +41,7 @@ def _per_frame(values, frames: np.ndarray) -> bool:
     return isinstance(values, np.ndarray) and values.ndim == frames.ndim
 
 
-def _register_chunk(
+def register_chunk(
     frames: np.ndarray,
     indices: np.ndarray,
     reference: np.ndarray,
@@ -75,7 +75,7 @@ def _register_chunk(
         return table(results, len(frames), frames.ndim - 1)
 
 
-def _register_steps(
+def register_steps(
     frames: np.ndarray,
     indices: np.ndarray,
     previous: np.ndarray,
@@ -108,15 +108,15 @@ def _register_steps(
         return table(steps, len(frames), frames.ndim - 1)
 
 
-def _chained_table(steps: np.ndarray, stack, errors, masks, *, options: Options) -> np.ndarray:
+def chained_table(steps: np.ndarray, stack, errors, masks, *, options: Options) -> np.ndarray:
     """Per-frame table of accumulated drift from the step table (frame 0 first), a frame
     after one whose drift is unknown registered onto the last known one (see
     :func:`chained`): ``stack``, and ``errors`` and ``masks`` when per frame, are hidden
-    (:class:`_Opaque`) and read a frame at a time, only for such frames."""
+    (:class:`Opaque`) and read a frame at a time, only for such frames."""
     ndim = stack.array.ndim - 1
 
     def frame(values, index):
-        if isinstance(values, _Opaque):
+        if isinstance(values, Opaque):
             return np.asarray(values.array[index].compute(scheduler="threads"))
         return values
 
@@ -176,7 +176,7 @@ def axis_letters(ndim: int) -> str:
     return "zyx"[-ndim:] if ndim <= 3 else "".join(chr(ord("a") + i) for i in range(ndim))
 
 
-class _Opaque:
+class Opaque:
     """Hides a dask array from dask, so that a task can compute it itself."""
 
     def __init__(self, array):
@@ -186,7 +186,7 @@ class _Opaque:
         return dask.base.tokenize(self.array)
 
 
-def _streamed_mean(hidden: _Opaque, dtype) -> np.ndarray:
+def streamed_mean(hidden: Opaque, dtype) -> np.ndarray:
     """The mean frame, computed inside one task in a single streaming pass."""
     mean = hidden.array.mean(axis=0, dtype=np.float64).compute(scheduler="threads")
     return usable_mean(mean, hidden.array).astype(dtype, copy=False)
@@ -212,7 +212,7 @@ def usable_mean(mean: np.ndarray, stack) -> np.ndarray:
     return total / count if count else mean
 
 
-def _chunk_of(hidden: _Opaque) -> np.ndarray:
+def _chunk_of(hidden: Opaque) -> np.ndarray:
     return np.asarray(hidden.array.compute(scheduler="sync"))
 
 
@@ -287,7 +287,7 @@ def lazy_table(
         step_errors, previous_errors = _offset_args(error_args, letters)
         step_masks, previous_masks = _offset_args(mask_args, letters)
         steps = da.blockwise(
-            partial(_register_steps, options=options),
+            partial(register_steps, options=options),
             "tc",
             moving,
             frame_index,
@@ -306,15 +306,15 @@ def lazy_table(
             name=f"{TASK_PREFIX}-steps-{_token(moving, errors, masks, options)}",
         )
         per_frame_masks = isinstance(masks, np.ndarray | da.Array) and masks.ndim == stack.ndim
-        chained_table = dask.delayed(_chained_table)(
+        accumulated = dask.delayed(chained_table)(
             steps,
-            _Opaque(stack),
-            _Opaque(errors) if per_frame_errors else errors,
-            _Opaque(masks) if per_frame_masks else masks,
+            Opaque(stack),
+            Opaque(errors) if per_frame_errors else errors,
+            Opaque(masks) if per_frame_masks else masks,
             options=options,
             dask_key_name=f"{TASK_PREFIX}-chained-{_token(moving, errors, masks, options)}",
         )
-        return da.from_delayed(chained_table, shape=(frames, row_columns(ndim)), dtype=np.float64)
+        return da.from_delayed(accumulated, shape=(frames, row_columns(ndim)), dtype=np.float64)
 
     if isinstance(reference, str) and reference == "mean":
         return _against_mean(
@@ -335,7 +335,7 @@ def lazy_table(
     else:
         ref_mask_args = _frame_args(reference_mask, stack, letters)
     return da.blockwise(
-        partial(_register_chunk, skip=skip, options=options),
+        partial(register_chunk, skip=skip, options=options),
         "tc",
         stack,
         frame_index,
@@ -369,14 +369,14 @@ def _against_mean(stack, errors, masks, reference_mask, per_frame_errors, *, opt
     if per_frame_masks:
         masks = da.asarray(masks).rechunk(stack.chunks)
         ref, ref_mask, ref_error = dask.delayed(_streamed_masked_mean, nout=3)(
-            _Opaque(stack),
-            _Opaque(masks),
-            _Opaque(errors),
+            Opaque(stack),
+            Opaque(masks),
+            Opaque(errors),
             None if from_frames(reference_mask) else reference_mask,
             stack.dtype,
         )
     else:
-        ref = dask.delayed(_streamed_mean)(_Opaque(stack), stack.dtype)
+        ref = dask.delayed(streamed_mean)(Opaque(stack), stack.dtype)
         ref_mask = reference_mask
         ref_error = reference_error_of_mean(errors, frames, per_frame=per_frame_errors)
     token = _token(stack, errors, masks, options)
@@ -385,10 +385,10 @@ def _against_mean(stack, errors, masks, reference_mask, per_frame_errors, *, opt
     def tables(reference, name):
         for start, count in zip(starts, stack.chunks[0], strict=True):
             rows = slice(start, start + count)
-            chunk_errors = _Opaque(errors[rows]) if per_frame_errors else errors
-            chunk_masks = _Opaque(masks[rows]) if per_frame_masks else masks
+            chunk_errors = Opaque(errors[rows]) if per_frame_errors else errors
+            chunk_masks = Opaque(masks[rows]) if per_frame_masks else masks
             yield dask.delayed(_register_read_chunk)(
-                _Opaque(stack[rows]),
+                Opaque(stack[rows]),
                 np.arange(start, start + count),
                 reference,
                 chunk_errors,
@@ -401,9 +401,9 @@ def _against_mean(stack, errors, masks, reference_mask, per_frame_errors, *, opt
                 dask_key_name=f"{TASK_PREFIX}-{name}-{token}-{start}",
             )
 
-    template = dask.delayed(_streamed_template)(
-        _Opaque(stack),
-        _Opaque(masks) if per_frame_masks else masks,
+    template = dask.delayed(streamed_template)(
+        Opaque(stack),
+        Opaque(masks) if per_frame_masks else masks,
         list(tables(ref, "mean")),
         ref,
         wrap=options.boundary == "wrap",
@@ -415,7 +415,7 @@ def _against_mean(stack, errors, masks, reference_mask, per_frame_errors, *, opt
     return da.concatenate(blocks, axis=0)
 
 
-def _streamed_template(hidden, masks, tables, plain, *, wrap: bool) -> np.ndarray:
+def streamed_template(hidden, masks, tables, plain, *, wrap: bool) -> np.ndarray:
     """The mean of the frames moved by the shifts of ``tables`` (their registrations onto
     the ``plain`` mean), read chunk by chunk; ``plain`` when no frame was measured."""
     stack = hidden.array
@@ -426,7 +426,7 @@ def _streamed_template(hidden, masks, tables, plain, *, wrap: bool) -> np.ndarra
     for start, count in zip(np.cumsum((0, *step[:-1])), step, strict=True):
         rows = slice(start, start + count)
         frames = stack[rows].compute(scheduler="threads")
-        per_frame = isinstance(masks, _Opaque)
+        per_frame = isinstance(masks, Opaque)
         chunk_masks = masks.array[rows].compute(scheduler="threads") if per_frame else masks
         for row in range(count):
             mask = chunk_masks[row] if per_frame else chunk_masks
@@ -436,16 +436,16 @@ def _streamed_template(hidden, masks, tables, plain, *, wrap: bool) -> np.ndarra
 
 
 def _register_read_chunk(frames, indices, reference, errors, reference_error, masks, *args, **kw):
-    """:func:`_register_chunk` on a chunk (and its errors and masks, when per frame)
-    hidden from dask (:class:`_Opaque`) and read inside the task: a chunk read by a
+    """:func:`register_chunk` on a chunk (and its errors and masks, when per frame)
+    hidden from dask (:class:`Opaque`) and read inside the task: a chunk read by a
     task of its own may be read as soon as a worker is free, long before the mean it
     is registered onto, and every chunk would wait in memory (a 1.6 GiB stack grew
     the resident set by 2.4 GiB)."""
     frames, errors, masks = (
-        _chunk_of(value) if isinstance(value, _Opaque) else value
+        _chunk_of(value) if isinstance(value, Opaque) else value
         for value in (frames, errors, masks)
     )
-    return _register_chunk(frames, indices, reference, errors, reference_error, masks, *args, **kw)
+    return register_chunk(frames, indices, reference, errors, reference_error, masks, *args, **kw)
 
 
 def _streamed_masked_mean(hidden, hidden_masks, hidden_errors, reference_mask, dtype):
@@ -487,14 +487,14 @@ def reference_error_of_mean(errors, frames: int, *, per_frame: bool):
         return errors / np.sqrt(frames)
     if isinstance(errors, da.Array):
         return da.from_delayed(
-            dask.delayed(_streamed_quadrature_mean)(_Opaque(errors)),
+            dask.delayed(_streamed_quadrature_mean)(Opaque(errors)),
             shape=errors.shape[1:],
             dtype=np.float64,
         )
     return np.sqrt(np.sum(np.square(errors, dtype=np.float64), axis=0)) / frames
 
 
-def _streamed_quadrature_mean(hidden: _Opaque) -> np.ndarray:
+def _streamed_quadrature_mean(hidden: Opaque) -> np.ndarray:
     """sqrt(sum of squares) / count over the first axis, in one streaming pass."""
     array = hidden.array
     total = (array.astype(np.float64) ** 2).sum(axis=0).compute(scheduler="threads")

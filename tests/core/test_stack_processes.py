@@ -1,0 +1,148 @@
+"""A numpy stack registered in forked worker processes: the same table as in one
+thread, its warnings and errors at the caller.
+
+The truth is a crop window of one scene moved by a known drift (sub-pixel, by a
+Fourier shift of the scene), so the frames do not wrap and take the overlap mode.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import numpy as np
+import pytest
+
+from napari_imreg.core import (
+    RegistrationWarning,
+    _stack_processes,
+    fourier_shift,
+    make_extended,
+    register_stack,
+)
+
+pytestmark = pytest.mark.skipif(
+    not _stack_processes.forking_available(), reason="worker processes are forked on Linux only"
+)
+
+
+def _drifting_stack(frames: int, n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    drift = np.cumsum(rng.normal(0.0, 0.6, (frames, 2)), axis=0)
+    drift -= drift[0]
+    margin = int(np.ceil(np.abs(drift).max())) + n // 4
+    scene = make_extended((n + 2 * margin,) * 2, seed=seed)
+    window = (slice(margin, margin + n),) * 2
+    stack = np.stack([fourier_shift(scene, -d)[window] for d in drift])
+    return stack + rng.normal(0.0, 0.05, stack.shape), drift
+
+
+def _table(result) -> np.ndarray:
+    noise = [] if result.noise is None else [result.noise]
+    return np.column_stack([result.shifts, result.errors, result.chi2, result.dof, *noise])
+
+
+@pytest.fixture
+def forked_calls(monkeypatch):
+    """How many times the stack's frames went to worker processes."""
+    calls = []
+    in_processes = _stack_processes.in_processes
+
+    def counted(*args, **kwargs):
+        calls.append(args[1])
+        return in_processes(*args, **kwargs)
+
+    monkeypatch.setattr(_stack_processes, "in_processes", counted)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"reference": 3}, {"error": 0.05}, {"boundary": "wrap"}, {"reference": "previous"}],
+    ids=["default", "reference=3", "error", "wrap", "previous"],
+)
+def test_processes_give_the_table_of_one_thread(options, forked_calls):
+    stack, drift = _drifting_stack(12, 64)
+    forked = register_stack(stack, num_workers=2, **options)
+    threaded = register_stack(stack, num_workers=1, **options)
+    assert len(forked_calls) == 1
+    assert len(forked_calls[0]) > 2  # chunks
+    np.testing.assert_array_equal(_table(forked), _table(threaded))
+    # The truth is onto frame 0, and for crops, which do not wrap, in the overlap mode.
+    if options.get("reference", 0) in (0, "previous") and "boundary" not in options:
+        assert np.all(np.abs(forked.shifts - drift) <= 5 * forked.errors + 1e-9)
+
+
+@pytest.mark.parametrize("options", [{}, {"error": 0.05}, {"boundary": "wrap"}], ids=str)
+def test_the_mean_in_processes_is_the_mean_in_threads(options, forked_calls, monkeypatch):
+    # The plain mean's sums follow the chunks, which follow the workers: the same
+    # workers in threads are the comparison.
+    stack, drift = _drifting_stack(12, 64)
+    forked = register_stack(stack, reference="mean", num_workers=2, **options)
+    assert len(forked_calls) == 2  # the plain mean's pass, the aligned mean's
+    monkeypatch.setattr(_stack_processes, "forking_available", lambda: False)
+    threaded = register_stack(stack, reference="mean", num_workers=2, **options)
+    assert len(forked_calls) == 2
+    np.testing.assert_array_equal(_table(forked), _table(threaded))
+    if not options:  # onto the mean frame: the drifts less their mean, within the errors
+        moved = forked.shifts - forked.shifts[0]
+        assert np.all(np.abs(moved - drift) <= 5 * (forked.errors + forked.errors[0]) + 1e-9)
+
+
+@pytest.mark.parametrize("reference", [0, "previous"])
+def test_a_workers_warning_reaches_the_caller(reference, forked_calls):
+    stack, drift = _drifting_stack(12, 64)
+    stack[5] = np.nan
+    with pytest.warns(RegistrationWarning, match="frame 5 was not measured"):
+        result = register_stack(stack, reference=reference, num_workers=2)
+    assert forked_calls
+    # "previous": frame 6 is registered onto frame 4 instead, in the caller.
+    assert np.all(np.abs(result.shifts[6] - drift[6]) <= 5 * result.errors[6] + 1e-9)
+    assert np.all(np.isnan(result.shifts[5]))
+    assert np.all(np.isinf(result.errors[5]))
+    assert np.all(np.isfinite(np.delete(result.shifts, 5, axis=0)))
+
+
+def test_chunks_come_back_in_order_from_a_function_that_cannot_be_pickled():
+    offset = 10.0
+    chunks = [slice(start, start + 3) for start in range(0, 12, 3)]
+    table = _stack_processes.in_processes(
+        lambda chunk: np.arange(chunk.start, chunk.stop)[:, None] + offset, chunks, 2
+    )
+    np.testing.assert_array_equal(table[:, 0], np.arange(12) + offset)
+
+
+def test_a_workers_error_is_raised_at_the_caller():
+    def failing(chunk):
+        raise ValueError(f"chunk from {chunk.start}")
+
+    with pytest.raises(ValueError, match="chunk from"):
+        _stack_processes.in_processes(failing, [slice(0, 2), slice(2, 4)], 2)
+
+
+@pytest.mark.parametrize(
+    ("workers", "frames"), [(1, 10), (2, 6)], ids=["one worker", "few frames"]
+)
+def test_small_jobs_stay_in_threads(workers, frames, forked_calls):
+    stack, drift = _drifting_stack(frames, 64)
+    result = register_stack(stack, num_workers=workers)
+    assert not forked_calls
+    assert np.all(np.abs(result.shifts - drift) <= 5 * result.errors + 1e-9)
+
+
+def test_the_mean_of_per_frame_masks_stays_in_threads(forked_calls):
+    stack, drift = _drifting_stack(12, 64)
+    masks = np.zeros(stack.shape, dtype=bool)
+    masks[:, :4] = True  # a band each frame sets aside
+    result = register_stack(stack, reference="mean", mask=masks, num_workers=2)
+    assert not forked_calls
+    moved = result.shifts - result.shifts[0]
+    assert np.all(np.abs(moved - drift) <= 5 * (result.errors + result.errors[0]) + 1e-9)
+
+
+def test_a_daemonic_process_registers_in_threads(monkeypatch, forked_calls):
+    # A multiprocessing.Pool's worker is daemonic: it may start no process.
+    monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)
+    stack, drift = _drifting_stack(10, 64)
+    result = register_stack(stack, num_workers=2)
+    assert not forked_calls
+    assert np.all(np.abs(result.shifts - drift) <= 5 * result.errors + 1e-9)
