@@ -260,12 +260,11 @@ class Engine:
             stage = verdict.measured and self.errors == "residual"
             if not (stage and np.all(np.isfinite(bound))):
                 return result(verdict, reach)
-            return result(
-                verdict,
-                residual_errors(
-                    self, image, fit.shift, bound, given_moving_error, mask, witness=witness
-                ),
+            # The residual stage's error, no narrower than the rival test's reach.
+            stage_covariance = residual_errors(
+                self, image, fit.shift, bound, given_moving_error, mask, witness=witness
             )
+            return result(verdict, widened(verdict, fit.shift, stage_covariance))
 
         return quick, finish
 

@@ -71,6 +71,10 @@ class Significance:
         whole-pixel peak) that the noise cannot rule out (sign of :func:`register`);
         empty when the judged match is a single measurement, None when the test
         did not run.
+    rival_spread : numpy.ndarray or None
+        ``(ndim, ndim)``: the covariance the judged match's error must reach along
+        its shoulders that the noise cannot rule out (:mod:`._ambiguity`); None
+        when the test did not run.
     """
 
     significant: bool
@@ -83,6 +87,7 @@ class Significance:
     cell: float = 1.0
     rival_z: float = np.inf
     rivals: np.ndarray | None = None
+    rival_spread: np.ndarray | None = None
 
     @property
     def ambiguous(self) -> bool:
@@ -386,7 +391,7 @@ def match_significance(
         # true one may lie beyond it.
         if not spans and abs(judged_full[axis]) > np.floor(full_limit[axis]) - 0.5:
             on_edge = True
-    rival_z, found = np.inf, None
+    rival_z, found, spread = np.inf, None, None
     if rivals and p_value < alpha and not on_edge:
         if margins is not None:  # whole binned pixels that hold a zeroed one
             margins = [-(-int(m) // int(f)) for m, f in zip(margins, factors, strict=True)]
@@ -403,9 +408,11 @@ def match_significance(
             least=max(16.0, 2.0 * cell),
         )
         rival_z, found = rivalry.z, rivalry.rivals * factors
+        spread = rivalry.spread * np.outer(factors, factors)
     return Significance(
         rival_z=rival_z,
         rivals=found,
+        rival_spread=spread,
         agrees=agrees,
         cell=cell * float(np.prod(factors)),
         significant=p_value < alpha,

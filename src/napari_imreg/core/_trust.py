@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._brightness import detrended, fits_tilt
+from ._image_fit import covariance_envelope
 from ._result import warn_registration
 from ._significance import Significance, match_significance
 
@@ -109,8 +110,15 @@ def _warn_rivalled(significance: Significance, where: str) -> None:
 
 def widened(significance: Significance, shift, covariance) -> np.ndarray:
     """``covariance`` plus ``d d^T`` for each rival minimum ``d`` away, so that the
-    error reaches every minimum the noise cannot rule out."""
-    if not significance.ambiguous or not np.all(np.isfinite(covariance)):
+    error reaches every minimum the noise cannot rule out; and no axis's variance
+    below the width the rival test measured along the judged minimum's shoulders
+    (``rival_spread``: a broad or ridged minimum whose curvature says less)."""
+    if not np.all(np.isfinite(covariance)):
+        return covariance
+    covariance = np.asarray(covariance, dtype=np.float64)
+    if significance.rival_spread is not None:
+        covariance = covariance_envelope(covariance, significance.rival_spread)
+    if not significance.ambiguous:
         return covariance
     away = np.asarray(significance.rivals) - np.asarray(shift, dtype=np.float64)
-    return np.asarray(covariance, dtype=np.float64) + away.T @ away
+    return covariance + away.T @ away
