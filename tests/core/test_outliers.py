@@ -179,3 +179,30 @@ def test_the_box_maximum_at_points_is_scipys_maximum_filter_read_there(shape, re
     points = np.argwhere(rng.random(shape) > 0.6)  # edges and corners among them
     expected = scipy.ndimage.maximum_filter(values, size=2 * reach + 1)[tuple(points.T)]
     np.testing.assert_array_equal(_box_maximum_at(values, points, reach), expected)
+
+
+def test_a_clipping_that_leaves_too_few_pixels_keeps_the_last_answer(monkeypatch):
+    """When the pixels the outlier stage would clip leave an image too masked to
+    register (it happened on a dim Poisson crop, 57% zero counts, at SNR 1), the
+    registration keeps its last answer rather than raising: the first result, here,
+    with the truth within its errors."""
+    from napari_imreg.core import _outliers, register
+
+    pair = make_binned_pair(
+        load_scene("camera"),
+        (64, 64),
+        (6, -10),
+        bin_factor=4,
+        rng=np.random.default_rng(3),
+        noise="gaussian",
+        snr=30,
+    )
+    clean = register(pair.reference, pair.moving, outliers=False)
+
+    def everything(ref, mov, *args, **kwargs):  # an outlier stage that clips all
+        return np.ones(ref.shape, bool), np.ones(mov.shape, bool)
+
+    monkeypatch.setattr(_outliers, "outlier_masks", everything)
+    result = register(pair.reference, pair.moving)
+    np.testing.assert_array_equal(result.shift, clean.shift)
+    assert np.all(np.abs(result.shift - pair.shift) < 4 * result.error)

@@ -628,8 +628,11 @@ def reject_outliers(
             )
             new_ref, new_mov = judged(search)
             runs.said.clear()
-        clip_ref, clip_mov = new_ref, new_mov
-        result = runs.masked(clip_ref, clip_mov, saturated_reference=sat_any)
+        try:
+            clipped = runs.masked(new_ref, new_mov, saturated_reference=sat_any)
+        except ValueError:  # the clipping leaves too few pixels: keep the last answer
+            break
+        clip_ref, clip_mov, result = new_ref, new_mov, clipped
     runs.release()
     satur = int(np.count_nonzero(sat_ref) + np.count_nonzero(sat_mov))
     pair = None
