@@ -116,7 +116,7 @@ class PowerSpectrum:
         """The spectrum of ``image`` (invalid pixels zeroed; ``valid`` None when all
         are valid), from up to ``MAX_TILES`` tiles of up to ``TILE_PIXELS`` pixels."""
         ndim = image.ndim
-        side = max(2, int(TILE_PIXELS ** (1.0 / ndim)))
+        side = max(2, round(TILE_PIXELS ** (1.0 / ndim)))
         tile = [min(n, side) for n in image.shape]
         per_axis = max(1, int(MAX_TILES ** (1.0 / ndim)))
         starts = [
