@@ -166,22 +166,32 @@ class PowerSpectrum:
         the noise ``H**4 (S (v_R + v_M) + v_R v_M)``, so axis ``a`` gives
         ``sum k_a**2 H**4 (S (v_R + v_M) + v_R v_M) / (sum k_a**2 H**2 S)**2``.
         """
-        response = np.ones(self.power.shape)
-        if kernels is not None:
-            for axis, (f, kernel) in enumerate(zip(self.frequencies, kernels, strict=True)):
-                shape = [f.size if a == axis else 1 for a in range(self.power.ndim)]
-                response = response * filter_response(f, kernel).reshape(shape)
-        h2 = response**2
+        responses = [
+            np.ones((1, f.size)) if kernels is None else filter_response(f, kernel)[None]
+            for f, kernel in zip(self.frequencies, kernels or self.frequencies, strict=True)
+        ]
+        return float(self.shift_variances(responses, reference_var, moving_var)[0])
+
+    def shift_variances(self, responses, reference_var: float, moving_var: float) -> np.ndarray:
+        """:meth:`shift_variance` for several filters at once: ``responses`` holds each
+        axis' response on that axis' ``frequencies``, one row per filter."""
+        ndim = self.power.ndim
+        count = responses[0].shape[0]
+        h2 = np.ones((count, *self.power.shape))
+        for axis, response in enumerate(responses):
+            shape = [count] + [response.shape[1] if a == axis else 1 for a in range(ndim)]
+            h2 = h2 * (response**2).reshape(shape)
         signal = self.power - reference_var * self.valid_share
         noise = h2**2 * (signal * (reference_var + moving_var) + reference_var * moving_var)
-        total = 0.0
+        summed = tuple(range(1, ndim + 1))
+        total = np.zeros(count)
         for axis, f in enumerate(self.frequencies):
-            shape = [f.size if a == axis else 1 for a in range(self.power.ndim)]
+            shape = [1] + [f.size if a == axis else 1 for a in range(ndim)]
             k2 = ((2 * np.pi * f) ** 2).reshape(shape)
-            curvature = float(np.sum(k2 * h2 * signal))
-            if curvature <= 0.0:
-                return math.inf
-            total += float(np.sum(k2 * noise)) / curvature**2
+            curvature = np.sum(k2 * h2 * signal, axis=summed)
+            spread = np.sum(k2 * noise, axis=summed)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                total += np.where(curvature > 0.0, spread / curvature**2, np.inf)
         return total
 
 
@@ -256,20 +266,18 @@ def least_variance_strength(
         n - 2 * (k.size // 2) if a else n for n, k, a in zip(shape, kernels, active, strict=True)
     ]
     margins = math.prod(shape) / math.prod(max(1, n) for n in kept)
-    identity = np.ones(1)
-    best, least = 0.0, math.inf
-    for step in range(round(1.0 / STRENGTH_STEP) + 1):
-        strength = round(step * STRENGTH_STEP, 9)
-        blended = blend(kernels, strength)
-        if blended is not None:
-            blended = [k if a else identity for k, a in zip(blended, active, strict=True)]
-        variance = spectrum.shift_variance(blended, reference_var, moving_var)
-        variance *= 1.0 + floor_noise(scale, ndim, strength) ** 2 / noise_var
+    strengths = [round(step * STRENGTH_STEP, 9) for step in range(round(1 / STRENGTH_STEP) + 1)]
+    responses = []
+    for f, kernel, filtered in zip(spectrum.frequencies, kernels, active, strict=True):
+        full = filter_response(f, kernel) if filtered else np.ones(f.size)
+        # The blend's response is the blend of the responses.
+        responses.append(np.array([s * full + (1.0 - s) for s in strengths]))
+    variance = spectrum.shift_variances(responses, reference_var, moving_var)
+    for index, strength in enumerate(strengths):
+        variance[index] *= 1.0 + floor_noise(scale, ndim, strength) ** 2 / noise_var
         if strength > 0.0:
-            variance *= margins
-        if variance < least:
-            best, least = strength, variance
-    return best
+            variance[index] *= margins
+    return strengths[int(np.argmin(variance))]
 
 
 def floor_noise(scale: float, ndim: int, strength: float) -> float:
