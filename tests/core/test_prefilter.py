@@ -1,10 +1,11 @@
 """The overlap mode's filter strength: its statistics, its rule, and what it buys.
 
 The truths: the statistics of white noise are analytic; the rule's strength keeps
-the modelled floor at the tolerance; at moderate noise a weaker filter scatters
-less than the full one while the errors stay calibrated (Monte Carlo on known
-shifts); a whole-pixel shift of one scene makes the noise windows show the same
-pixels.
+the modelled floor at the tolerance; a white signal loses shift information to any
+filter (Cauchy-Schwarz) while a smooth one at low SNR gains from the full filter; at
+moderate noise a weaker filter scatters less than the full one while the errors stay
+calibrated (Monte Carlo on known shifts); a whole-pixel shift of one scene makes the
+noise windows show the same pixels.
 """
 
 import numpy as np
@@ -18,10 +19,12 @@ from napari_imreg.core._prefilter import (
     FLOOR_SCALE,
     FLOOR_TOLERANCE,
     EdgeContent,
+    PowerSpectrum,
     blend,
     edge_scale,
     filter_strength,
     floor_noise,
+    least_variance_strength,
 )
 from napari_imreg.core._strength import NOISE_WINDOW, noise_windows
 
@@ -232,3 +235,49 @@ def test_estimated_noise_holds_at_high_signal_to_noise(size, noise):
     assert np.sqrt(np.mean(pulls**2)) < 1.2
     assert np.abs(pulls).max() < 4.0
     assert np.min(estimates) > 0.9
+
+
+def test_power_spectrum_of_white_noise():
+    # Hann-windowed tiles normalised by the window's power: white noise of variance
+    # v gives v at every frequency, times the share of valid pixels.
+    noise = _white((256, 256), 0.5, 8)
+    spectrum = PowerSpectrum.measure(noise, None)
+    assert spectrum.valid_share == pytest.approx(1.0)
+    assert np.mean(spectrum.power) == pytest.approx(0.25, rel=0.05)
+    valid = np.zeros(noise.shape, dtype=bool)
+    valid[:, ::2] = True
+    halved = PowerSpectrum.measure(np.where(valid, noise, 0.0), valid)
+    assert halved.valid_share == pytest.approx(0.5, rel=0.02)
+    assert np.mean(halved.power) == pytest.approx(0.125, rel=0.05)
+
+
+def _signal_plus_noise(signal, noise_sigma, seed):
+    return signal + _white(signal.shape, noise_sigma, seed)
+
+
+def test_a_white_signal_is_registered_unfiltered():
+    # Equal signal and noise at every frequency: any filter damps signal and noise
+    # alike and loses the weight of the high frequencies, so the least variance is
+    # unfiltered, at any noise level.
+    for noise in (0.3, 3.0):
+        reference = _signal_plus_noise(_white((128, 128), 1.0, 9), noise, 10)
+        spectrum = PowerSpectrum.measure(reference, None)
+        kernels = smoothing_kernels(reference.shape)
+        variance = noise**2
+        assert least_variance_strength(spectrum, kernels, (128, 128), 0.0, variance, variance) == 0
+        unfiltered = spectrum.shift_variance(None, variance, variance)
+        assert spectrum.shift_variance(blend(kernels, 1.0), variance, variance) > unfiltered
+
+
+def test_a_smooth_signal_at_low_snr_is_filtered_fully():
+    # No signal near Nyquist: the filter removes noise only.
+    from scipy.ndimage import gaussian_filter
+
+    smooth = gaussian_filter(_white((128, 128), 1.0, 11), 3.0)
+    smooth /= smooth.std()
+    reference = _signal_plus_noise(smooth, 1.0, 12)
+    spectrum = PowerSpectrum.measure(reference, None)
+    kernels = smoothing_kernels(reference.shape)
+    assert least_variance_strength(spectrum, kernels, (128, 128), 0.0, 1.0, 1.0) == 1.0
+    # Noiseless, there is nothing for the filter to remove.
+    assert least_variance_strength(spectrum, kernels, (128, 128), 0.0, 0.0, 0.0) == 0.0

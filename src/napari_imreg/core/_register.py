@@ -15,10 +15,10 @@ from ._engine import Engine
 from ._options import BoundaryChoice, ErrorModel, Options
 from ._outliers import reject_outliers, saturated
 from ._periodic import is_discontinuous, is_periodic
-from ._prefilter import EdgeContent, filter_strength, floor_checked
+from ._prefilter import EdgeContent, floor_checked
 from ._prepare import check_mask, ignore_unknown_noise, split_mask, unknown_pixels
 from ._result import RegistrationResult, held_warnings, warn_registration
-from ._strength import floor_variance, reference_edge_scale, unknown_noise
+from ._strength import choose_strength, floor_variance, reference_edge_scale, unknown_noise
 from ._validation import (
     as_image,
     check_error,
@@ -72,14 +72,15 @@ class Registrar:
         offsets; the padded correlation then grows).
     prefilter : bool or float
         ``"overlap"`` only. ``True`` (default) low-passes both images just enough to
-        keep the sub-pixel floor of truncated images at 0.3 of the noise's error; a
+        keep the sub-pixel floor of truncated images at 0.3 of the noise's error, or
+        more where the shift's predicted variance is less (low SNR); a
         number from 0 to 1 fixes the strength; ``False`` turns the filter off. The
         strength used is the result's ``filter_strength``, and the floor it leaves
         is added to the errors (docs/how-it-works.md, "The filter and its strength").
         With ``errors="residual"``, a chosen strength below 1 is checked against the
         full strength, whose answer is taken when the two disagree by more than 4
         sigma (real scenes can alias more than the floor model says; "The floor
-        check").
+        check") or when its errors are the smaller.
     threads : int, optional
         FFT threads; default all cores for large images. Use 1 when registering
         many images in parallel.
@@ -322,9 +323,9 @@ class Registrar:
                 estimated, estimate, fitted = unknown_noise(self, mov, mask)
                 if estimated is None:  # no information: this call warns and says so
                     return self._engine(1.0).measure(mov, None, mask, delta_chi2_map)
-                strength = filter_strength(scale, len(self.shape), estimated)
+                strength = choose_strength(self, scale, estimated, (mov, mask))
             else:
-                strength = filter_strength(scale, len(self.shape), noise_var)
+                strength = choose_strength(self, scale, noise_var)
 
         def at(level: float, rivals_later: bool = False):
             # The result without the residual stage, and the stage.

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from ._filter import SHORT_AXIS, smoothing_kernels
-from ._prefilter import EdgeContent, edge_scale, floor_noise
+from ._prefilter import (
+    EdgeContent,
+    PowerSpectrum,
+    edge_scale,
+    filter_strength,
+    floor_noise,
+    least_variance_strength,
+)
 from ._surface_binned import binned_estimate, binned_search
 
 #: With no error given, large images measure their noise on windows this wide;
@@ -59,6 +66,44 @@ def reference_edge_scale(registrar) -> float:
             zeroed = np.where(valid, reference, 0.0)
             registrar._content = EdgeContent.measure(zeroed, valid, kernels)
     return edge_scale(registrar._content, registrar.shape, registrar._reference_var, kernels)
+
+
+def choose_strength(registrar, scale: float, noise_var: float, moving=None) -> float:
+    """The filter strength for a difference of noise variance ``noise_var``: the
+    least that keeps the floor at ``FLOOR_TOLERANCE`` of the noise's error
+    (:func:`~._prefilter.filter_strength`), or more where the predicted error is
+    less (:func:`~._prefilter.least_variance_strength`: at low SNR filtering removes
+    more noise than shift information); 0 for wrap.
+
+    The noise is split between the images as their errors give it, or, estimated
+    (``moving``: the moving image and its mask, given when no error is), as their
+    power where the full filter removes most, less the scene they share there.
+    """
+    if registrar.boundary == "wrap":
+        return 0.0
+    floor_bound = filter_strength(scale, len(registrar.shape), noise_var)
+    spectrum = registrar._content.spectrum if registrar._content is not None else None
+    if floor_bound >= 1.0 or spectrum is None or not noise_var > 0.0:
+        return floor_bound
+    kernels = smoothing_kernels(registrar.shape)
+    if moving is None:
+        reference_var = min(registrar._reference_var, noise_var)
+    else:
+        image, mask = moving
+        valid = np.isfinite(image) if mask is None else np.isfinite(image) & ~mask
+        if valid.all():
+            moving_spectrum = PowerSpectrum.measure(image, None)
+        else:
+            moving_spectrum = PowerSpectrum.measure(np.where(valid, image, 0.0), valid)
+        # Near Nyquist each image's power is the scene they share plus its noise,
+        # and the two noises sum to noise_var: what is left is the scene's.
+        ref_high = spectrum.removed_power(kernels)
+        shared = max(0.0, (ref_high + moving_spectrum.removed_power(kernels) - noise_var) / 2)
+        reference_var = min(max(ref_high - shared, 0.0), noise_var)
+    least = least_variance_strength(
+        spectrum, kernels, registrar.shape, scale, reference_var, noise_var - reference_var
+    )
+    return max(floor_bound, least)
 
 
 def floor_variance(registrar, scale: float, strength: float) -> float:
