@@ -18,6 +18,7 @@ from napari_imreg.core import (
     Registrar,
     RegistrationResult,
     RegistrationWarning,
+    _refine,
     _surface_binned,
     apply_shift,
     fourier_shift,
@@ -842,6 +843,35 @@ def test_long_axes_correlate_without_padding(monkeypatch):
     wide = register(reference, moving, prefilter=1.0)
     np.testing.assert_allclose(unpadded.shift, wide.shift, atol=0.01 * unpadded.error.min())
     np.testing.assert_allclose(unpadded.error, wide.error, rtol=1e-3)
+
+
+def test_errors_are_calibrated_binned_with_masks(monkeypatch):
+    # Masked images take the binned search too: holes in both images, garbage under them.
+    roads = []
+    masked = _refine.masked_surface
+    monkeypatch.setattr(
+        _refine,
+        "masked_surface",
+        lambda *args, **kwargs: roads.append(args[1].data.shape) or masked(*args, **kwargs),
+    )
+    rng = np.random.default_rng(2028)
+    pulls = []
+    for _ in range(CAL_TRIALS):
+        truth = rng.uniform(-20, 20, size=2)
+        pair = make_crop_pair(BINNED_SHAPE, truth, seed=int(rng.integers(2**31)))
+        reference, moving = (p + CAL_NOISE * rng.standard_normal(BINNED_SHAPE) for p in pair)
+        masks = []
+        for image in (reference, moving):
+            mask = np.zeros(BINNED_SHAPE, bool)
+            corner = rng.integers(0, 200, size=2)
+            mask[corner[0] : corner[0] + 40, corner[1] : corner[1] + 25] = True
+            mask.flat[rng.choice(mask.size, 300, replace=False)] = True
+            image[mask] = rng.normal(0.0, 10.0, mask.sum())
+            masks.append(mask)
+        result = register(reference, moving, mask=tuple(masks))
+        pulls.append((result.shift - truth) / result.error)
+    assert len(roads) >= CAL_TRIALS
+    _assert_unit_pulls(np.array(pulls))
 
 
 def test_binned_registrar_reuses_the_reference():
