@@ -899,6 +899,27 @@ def test_binned_registrar_from_several_threads():
         _assert_within_errors(first, truth)
 
 
+def test_masked_binned_registrar_from_several_threads():
+    # The same with holes in the reference and in each moving image (the masked road
+    # keeps the reference's spectra for the latest padding).
+    reference = make_extended(BINNED_SHAPE, seed=44)
+    hole = np.zeros(BINNED_SHAPE, bool)
+    hole[100:130, 40:90] = True
+    registrar = Registrar(reference, reference_mask=hole, threads=1)
+    shifts = [(1.5, -2.0), (-45.2, 38.7), (20.1, 3.3), (-3.4, -50.5)] * 2
+    jobs = []
+    for i, s in enumerate(shifts):
+        moving = make_shifted(reference, s, noise=0.1, seed=i)
+        moving[10 * i : 10 * i + 20, 150:170] = np.nan
+        jobs.append(moving)
+    sequential = [registrar.register(moving) for moving in jobs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(registrar.register, jobs))
+    for first, second, truth in zip(sequential, parallel, shifts, strict=True):
+        _assert_same_result(first, second)
+        _assert_within_errors(first, truth)
+
+
 def _elongated_pair(shape, move, seed):
     """A smooth random scene twice the size, cut twice ``move`` full-resolution pixels
     apart and binned by 2: the exact shift is ``move / 2``."""

@@ -389,8 +389,9 @@ def weighted_spectra(
     map) the inverse of ``variance``, at the FFT shape ``padded`` (None: the
     engine's, for every shift in range). ``cache_key``: the engine keeps the latest
     such spectra (the reference's) under that key."""
-    if cache_key is not None and cache_key in engine._reference_cache:
-        return engine._reference_cache[cache_key]
+    cached = None if cache_key is None else engine._reference_cache.get(cache_key)
+    if cached is not None:
+        return cached
     weight = engine._base_weight(image)
     if isinstance(variance, np.ndarray):
         weight = materialize(weight, engine.shape)
@@ -404,8 +405,9 @@ def weighted_spectra(
     padded = engine._padded if padded is None else tuple(padded)
     spectra = Spectra(image, weight, padded, engine.threads)
     if cache_key is not None and engine.keep_reference_spectra:
-        engine._reference_cache.clear()  # keep only the latest: bounded memory
-        engine._reference_cache[cache_key] = spectra
+        # Only the latest is kept (bounded memory), in a new dict: threads sharing the
+        # engine may be reading the old one, under another key (another padding).
+        engine._reference_cache = {cache_key: spectra}
         spectra.keep = True
     return spectra
 
