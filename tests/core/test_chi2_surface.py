@@ -7,7 +7,8 @@ import scipy.ndimage
 
 from napari_imreg.core import _chi2, make_extended
 from napari_imreg.core._filter import smooth, smoothing_kernels
-from napari_imreg.core._prepare import bin_blocks
+from napari_imreg.core._prepare import PreparedImage, bin_blocks
+from napari_imreg.core._surface_spectral import Spectra, profiled_from_spectra
 
 
 def _correlation_series(shape, roll, seed=3):
@@ -87,3 +88,39 @@ def test_bin_takes_block_means(shape, factors):
     blocks = [m for n, f in zip(crop.shape, factors, strict=True) for m in (n // f, f)]
     truth = crop.astype(np.float64).reshape(blocks).mean(axis=tuple(range(1, 2 * len(shape), 2)))
     np.testing.assert_allclose(bin_blocks(values, factors), truth, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_the_profiled_grid_of_a_volume_is_one_minus_rho_squared_at_every_shift(masked):
+    """The whole-pixel search's score of a volume large enough to be scored a block of
+    planes at a time: at shifts in every block, ``1 - rho**2`` of the weighted images,
+    one circularly moved by ``np.roll`` (the gain held at zero or above)."""
+    shape = (40, 64, 64)  # 16 planes a block: three blocks, the last one partial
+    rng = np.random.default_rng(5)
+    reference = make_extended(shape, seed=1) + 0.1 * rng.normal(size=shape)
+    moving = np.roll(make_extended(shape, seed=1), (3, -5, 2), axis=(0, 1, 2))
+    moving = moving + 0.1 * rng.normal(size=shape)
+    weights = [None, None]
+    if masked:
+        weights = [(rng.uniform(size=shape) > 0.05).astype(np.float64) for _ in range(2)]
+    spectra = [
+        Spectra(PreparedImage(image, None, (0, 0, 0)), weight, shape, 1)
+        for image, weight in zip((reference, moving), weights, strict=True)
+    ]
+    surface = profiled_from_spectra(*spectra, shape, "scale+offset").for_search()
+    score, _ = surface.grid()
+    assert score.shape == shape
+    a, b = (np.ones(shape) if w is None else w for w in weights)
+    shifts = [(-3, 5, -2), (0, 0, 0), (17, 1, -30), (39, 63, 5), (-2, 10, 0)]
+    for shift in shifts:
+        w = a * np.roll(b, shift, axis=(0, 1, 2))
+        moved = np.roll(moving, shift, axis=(0, 1, 2))
+        mean_r, mean_m = (np.sum(w * x) / np.sum(w) for x in (reference, moved))
+        crr = np.sum(w * (reference - mean_r) ** 2)
+        cmm = np.sum(w * (moved - mean_m) ** 2)
+        crm = np.sum(w * (reference - mean_r) * (moved - mean_m))
+        expected = 1.0 - max(crm, 0.0) ** 2 / (crr * cmm)
+        index = tuple(s % n for s, n in zip(shift, shape, strict=True))
+        assert score[index] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    # The match: the moving image moved back by the roll that made it.
+    assert np.unravel_index(np.argmin(score), shape) == (40 - 3, 5, 64 - 2)

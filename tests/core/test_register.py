@@ -18,6 +18,7 @@ from napari_imreg.core import (
     Registrar,
     RegistrationResult,
     RegistrationWarning,
+    _refine,
     _surface_binned,
     apply_shift,
     fourier_shift,
@@ -844,6 +845,35 @@ def test_long_axes_correlate_without_padding(monkeypatch):
     np.testing.assert_allclose(unpadded.error, wide.error, rtol=1e-3)
 
 
+def test_errors_are_calibrated_binned_with_masks(monkeypatch):
+    # Masked images take the binned search too: holes in both images, garbage under them.
+    roads = []
+    masked = _refine.masked_surface
+    monkeypatch.setattr(
+        _refine,
+        "masked_surface",
+        lambda *args, **kwargs: roads.append(args[1].data.shape) or masked(*args, **kwargs),
+    )
+    rng = np.random.default_rng(2028)
+    pulls = []
+    for _ in range(CAL_TRIALS):
+        truth = rng.uniform(-20, 20, size=2)
+        pair = make_crop_pair(BINNED_SHAPE, truth, seed=int(rng.integers(2**31)))
+        reference, moving = (p + CAL_NOISE * rng.standard_normal(BINNED_SHAPE) for p in pair)
+        masks = []
+        for image in (reference, moving):
+            mask = np.zeros(BINNED_SHAPE, bool)
+            corner = rng.integers(0, 200, size=2)
+            mask[corner[0] : corner[0] + 40, corner[1] : corner[1] + 25] = True
+            mask.flat[rng.choice(mask.size, 300, replace=False)] = True
+            image[mask] = rng.normal(0.0, 10.0, mask.sum())
+            masks.append(mask)
+        result = register(reference, moving, mask=tuple(masks))
+        pulls.append((result.shift - truth) / result.error)
+    assert len(roads) >= CAL_TRIALS
+    _assert_unit_pulls(np.array(pulls))
+
+
 def test_binned_registrar_reuses_the_reference():
     # Shifts that need different padding, and the first one again.
     reference = make_extended(BINNED_SHAPE, seed=41)
@@ -861,6 +891,27 @@ def test_binned_registrar_from_several_threads():
     registrar = Registrar(reference, threads=1)
     shifts = [(1.5, -2.0), (-45.2, 38.7), (20.1, 3.3), (-3.4, -50.5)] * 2
     jobs = [make_shifted(reference, s, noise=0.1, seed=i) for i, s in enumerate(shifts)]
+    sequential = [registrar.register(moving) for moving in jobs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(registrar.register, jobs))
+    for first, second, truth in zip(sequential, parallel, shifts, strict=True):
+        _assert_same_result(first, second)
+        _assert_within_errors(first, truth)
+
+
+def test_masked_binned_registrar_from_several_threads():
+    # The same with holes in the reference and in each moving image (the masked road
+    # keeps the reference's spectra for the latest padding).
+    reference = make_extended(BINNED_SHAPE, seed=44)
+    hole = np.zeros(BINNED_SHAPE, bool)
+    hole[100:130, 40:90] = True
+    registrar = Registrar(reference, reference_mask=hole, threads=1)
+    shifts = [(1.5, -2.0), (-45.2, 38.7), (20.1, 3.3), (-3.4, -50.5)] * 2
+    jobs = []
+    for i, s in enumerate(shifts):
+        moving = make_shifted(reference, s, noise=0.1, seed=i)
+        moving[10 * i : 10 * i + 20, 150:170] = np.nan
+        jobs.append(moving)
     sequential = [registrar.register(moving) for moving in jobs]
     with ThreadPoolExecutor(max_workers=4) as pool:
         parallel = list(pool.map(registrar.register, jobs))

@@ -14,7 +14,7 @@ from napari_imreg.core._errors import measure_errors
 from napari_imreg.core._prepare import PreparedImage, box_eroded
 from napari_imreg.core._refine import Fit
 from napari_imreg.core._significance import _test_binning, match_significance
-from napari_imreg.core._surface_binned import binned_estimate, binning_factors
+from napari_imreg.core._surface_binned import binned_estimate, binning_factors, masked_surface
 from napari_imreg.core._surface_spectral import spectral_surface
 
 
@@ -149,3 +149,52 @@ def test_prepare_stage_zeroes_invalid_pixels_and_centres_the_valid_ones():
     np.testing.assert_allclose(prepared.data[valid], image[valid] - image[valid].mean())
     assert np.all(prepared.data[~valid] == 0.0)
     assert np.isnan(image[1, 2])  # the input is not touched
+
+
+def _holed_crop_pair(truth, seed):
+    """A 512² crop pair with holes in both images, garbage under them: the pair, the
+    reference's mask and the moving image's."""
+    reference, moving = make_crop_pair((512, 512), truth, noise=0.05, seed=seed)
+    rng = np.random.default_rng(seed)
+    masks = []
+    for image in (reference, moving):
+        mask = np.zeros(image.shape, bool)
+        mask[rng.integers(0, 400) :][:90, 50:200] = True  # a block
+        mask[:, rng.integers(0, 500) :][:, :6] = True  # a column stripe
+        mask.flat[rng.choice(mask.size, 2000, replace=False)] = True  # scattered pixels
+        image[mask] = rng.normal(0.0, 20.0 * image.std(), mask.sum())
+        masks.append(mask)
+    return reference, moving, masks
+
+
+def test_masked_binned_stage_lands_within_a_binned_pixel():
+    # A binned pixel is the mean of its block's valid pixels: the garbage under the
+    # masks never reaches the binned images.
+    truth = np.array([7.3, -12.6])
+    reference, moving, (reference_mask, moving_mask) = _holed_crop_pair(truth, seed=9)
+    registrar = Registrar(reference, reference_mask=reference_mask)
+    engine = registrar._engine(1.0)
+    assert engine._binning == (4, 4)
+    assert not engine._reference_complete
+    image = engine._prepare(moving, None, moving_mask)
+    estimate = binned_estimate(engine, moving, image.valid)
+    assert np.all(np.abs(estimate - truth) <= 2.0)
+
+
+def test_the_masked_surface_near_the_binned_shift_is_the_whole_range_one_at_whole_pixels():
+    # The short padding near the estimate is exact for every term: at whole-pixel
+    # shifts the surface equals the one from spectra padded for every allowed shift.
+    truth = np.array([-21.4, 9.8])
+    reference, moving, (reference_mask, moving_mask) = _holed_crop_pair(truth, seed=10)
+    engine = Registrar(reference, reference_mask=reference_mask)._engine(1.0)
+    image = engine._prepare(moving, None, moving_mask)
+    near, start, guess, power = masked_surface(engine, image, split_noise=True)
+    whole, whole_start, _, whole_power = spectral_surface(
+        engine, image, 0.0, 0.0, split_noise=True
+    )
+    assert near.shape != whole.shape  # a shorter transform...
+    np.testing.assert_array_equal(start, whole_start)  # ...the same whole-pixel minimum
+    assert np.all(np.abs(guess - truth) <= 0.5)
+    window = [np.arange(c - 4, c + 5) for c in start]
+    np.testing.assert_allclose(near.values(window), whole.values(window), rtol=1e-9)
+    assert power == pytest.approx(whole_power, rel=1e-12)

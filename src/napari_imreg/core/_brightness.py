@@ -46,6 +46,8 @@ from typing import Literal
 
 import numpy as np
 
+from ._rows import block_rows
+
 __all__ = [
     "BRIGHTNESS_FITS",
     "BrightnessFit",
@@ -440,8 +442,17 @@ class ProfiledSurface:
         (None when constant)."""
         values = [term.grid(threads, window=window) for term in self._terms()]
         shape = np.broadcast_shapes(*[np.shape(v) for v in values])
-        score = np.array(np.broadcast_to(self._score(values), shape), dtype=np.float64)
         weight = None if self.sums.w.is_constant else np.asarray(values[0])
+        if not shape:
+            return np.array(self._score(values), dtype=np.float64), weight
+        # Scored a block of rows at a time: the closed form's temporaries stay the
+        # size of a block, not of the grid (a volume's grid is as large as its input).
+        score = np.empty(shape)
+        arrays = [np.broadcast_to(v, shape) if np.ndim(v) else v for v in values]
+        step = block_rows(score)
+        for start in range(0, shape[0], step):
+            rows = slice(start, start + step)
+            score[rows] = self._score([v[rows] if np.ndim(v) else v for v in arrays])
         return score, weight
 
     def values(self, positions) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 from ._brightness import ProfiledSurface, fitted_count
 from ._chi2 import Surface, refine_minimum
 from ._prepare import PreparedImage
-from ._surface_binned import binned_search, tapered_surface
+from ._surface_binned import binned_road, binned_search, masked_surface, tapered_surface
 from ._surface_spectral import spectral_surface
 
 
@@ -45,6 +45,8 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
         surface, start, guess, reference_power = tapered_surface(
             engine, image, split_noise=unknown, estimate=estimate
         )
+    elif binned_road(engine, noise_maps=ref_map or mov_map):
+        surface, start, guess, reference_power = masked_surface(engine, image, split_noise=unknown)
     else:
         surface, start, guess, reference_power = spectral_surface(
             engine, image, ref_var, mov_var, split_noise=unknown

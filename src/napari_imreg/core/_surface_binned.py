@@ -12,11 +12,24 @@ import numpy as np
 
 from . import _fft
 from ._brightness import OverlapSums, ProfiledSurface, TiltSums, fits_tilt, tilt_coordinates
-from ._chi2 import Series, Surface, TermSum, parabolic_offset, whole_pixel_minimum
+from ._chi2 import (
+    Series,
+    Surface,
+    TermSum,
+    outer_product,
+    parabolic_offset,
+    whole_pixel_minimum,
+)
 from ._deltachi2 import MAP_HALF_WIDTH
 from ._filter import SHORT_AXIS
 from ._prepare import PreparedImage, bin_blocks
-from ._surface_spectral import Spectra, profiled_from_spectra, surface_from_spectra
+from ._surface_spectral import (
+    Spectra,
+    full_surface,
+    profiled_from_spectra,
+    surface_from_spectra,
+    weighted_spectra,
+)
 from ._taper import Marginals, Taper, TaperCorrelation, TaperOverlap
 
 #: In overlap mode, images this many times ``BINNED_SIZE`` long (per axis, up to
@@ -57,10 +70,9 @@ def cross_padding(shape, largest, tapers) -> tuple[int, ...]:
     return _fft.next_fast_shape(np.asarray(shape) + np.asarray(steps))
 
 
-def binned_search(engine, complete: bool, *, noise_maps: bool) -> bool:
-    """Whether the whole-pixel search runs on binned images: overlap mode, large
-    enough images, and weights that are the taper alone (nothing masked, no
-    noise maps); ``complete``: the moving image has no invalid pixel.
+def binned_road(engine, *, noise_maps: bool) -> bool:
+    """Whether the whole-pixel search can run on binned images, masked or not:
+    overlap mode, large enough images, and no noise maps.
 
     Images with an axis shorter than ``SHORT_AXIS`` keep the full surface: between
     pixels, the taper's terms and the cross term part on such axes
@@ -71,45 +83,70 @@ def binned_search(engine, complete: bool, *, noise_maps: bool) -> bool:
         and max(engine._binning) > 1
         and min(engine.shape) >= SHORT_AXIS
         and not noise_maps
-        and engine._reference_complete
-        and complete
     )
 
 
-def _binned_spectra(engine, image: np.ndarray) -> Spectra:
-    """The spectra of the unfiltered ``image`` binned, tapered and centred."""
+def binned_search(engine, complete: bool, *, noise_maps: bool) -> bool:
+    """Whether the binned road (:func:`binned_road`) runs with weights that are the
+    taper alone: nothing masked in the reference; ``complete``: the moving image
+    has no invalid pixel either."""
+    return binned_road(engine, noise_maps=noise_maps) and engine._reference_complete and complete
+
+
+def _binned_spectra(engine, image: np.ndarray, valid=None) -> Spectra:
+    """The spectra of the unfiltered ``image`` binned, tapered and centred.
+
+    With ``valid`` (a mask of the pixels to use), a binned pixel is the mean of
+    its block's valid pixels, weighed by their share of the block: that mean's
+    inverse variance, for independent noise. A block with none is left out.
+    """
     binning = engine._binning
-    data = bin_blocks(image, binning)
-    if engine.zero_mean:
-        data -= data.mean()
-    weight = [
-        Taper(n, max(1, t.width // f), -(-t.margin // f)).samples()
-        for n, f, t in zip(data.shape, binning, engine._tapers, strict=True)
+    tapers = [
+        Taper(n // f, max(1, t.width // f), -(-t.margin // f)).samples()
+        for n, f, t in zip(image.shape, binning, engine._tapers, strict=True)
     ]
+    if valid is None:
+        data = bin_blocks(image, binning)
+        if engine.zero_mean:
+            data -= data.mean()
+        weight = tapers
+    else:
+        share = bin_blocks(valid, binning)
+        totals = bin_blocks(np.where(valid, image, 0.0), binning)
+        used = share > 0
+        data = np.zeros(share.shape)
+        np.divide(totals, share, out=data, where=used)
+        if engine.zero_mean:
+            data -= np.sum(totals) / np.sum(share)
+            data[~used] = 0.0
+        weight = share * outer_product(tapers)
     limits = np.floor(engine._limits / binning).astype(int)
     padded = _fft.next_fast_shape(np.asarray(data.shape) + limits + 2)
     return Spectra(PreparedImage(data, None, (0,) * data.ndim), weight, padded, engine.threads)
 
 
-def binned_estimate(engine, moving: np.ndarray) -> np.ndarray:
+def binned_estimate(engine, moving: np.ndarray, valid=None) -> np.ndarray:
     """The shift, to a pixel or two: the whole-pixel minimum of the surface of both
     images (unfiltered: the estimate is the same at every strength) binned by
-    ``engine._binning``, refined by a parabola, in pixels."""
+    ``engine._binning``, refined by a parabola, in pixels. ``valid``: the moving
+    image's pixels to use (None: all); the reference's are its prepared ones."""
     reference = engine._binned_reference
     if reference is None:
-        reference = _binned_spectra(engine, engine._source)
+        reference_valid = None if engine._reference_complete else engine._reference.valid
+        reference = _binned_spectra(engine, engine._source, reference_valid)
         if engine.keep_reference_spectra:
             reference.keep = True
             engine._binned_reference = reference
+    moving_spectra = _binned_spectra(engine, moving, valid)
     if engine.brightness in PROFILED:
         # The moving spectra are released by the surface: the reference's are kept.
         surface = profiled_from_spectra(
-            reference, _binned_spectra(engine, moving), reference._padded, engine.brightness
+            reference, moving_spectra, reference._padded, engine.brightness
         )
     else:
         surface = surface_from_spectra(
             reference,
-            _binned_spectra(engine, moving),
+            moving_spectra,
             reference._padded,
             fit_offset=engine.zero_mean,
             split_noise=False,
@@ -121,6 +158,43 @@ def binned_estimate(engine, moving: np.ndarray) -> np.ndarray:
     return (whole + offset) * np.asarray(engine._binning)
 
 
+def _near(engine, estimate):
+    """The whole-pixel centre of the search near ``estimate``, its radius, the
+    reach of the shifts the later stages read around it, and the FFT shape that is
+    exact over that reach."""
+    centre = np.clip(np.round(estimate), -engine._limits, engine._limits)
+    radius = np.maximum(np.asarray(engine._binning) // 2, 1)
+    # Room for one move of the window, Newton's pixel and the delta-chi2 map.
+    room = 2 * radius + MAP_HALF_WIDTH + 2
+    reach = [(c - r, c + r) for c, r in zip(centre, room, strict=True)]
+    padded = cross_padding(engine.shape, np.abs(centre).astype(int) + room, engine._tapers)
+    return centre, radius, reach, padded
+
+
+def masked_surface(engine, image: PreparedImage, *, split_noise: bool):
+    """The surface of masked images near the shift found on their binned images:
+    every term from the spectra of the weighted images (taper times valid pixels,
+    as :func:`~napari_imreg.core._surface_spectral.spectral_surface`), padded only
+    as far as that shift needs. Returns what :func:`tapered_surface` does.
+
+    The weights vanish where the taper does, so the padding that makes the cross
+    term of :func:`tapered_surface` exact makes every term exact.
+    """
+    estimate = binned_estimate(engine, image.source, image.valid)
+    centre, radius, _, padded = _near(engine, estimate)
+    ref_spec = weighted_spectra(
+        engine, engine._reference, None, cache_key=("near", padded), padded=padded
+    )
+    surface = full_surface(
+        engine,
+        ref_spec,
+        weighted_spectra(engine, image, None, padded=padded),
+        split_noise=split_noise,
+    )
+    start, guess = _local_minimum(engine, surface.for_search(), centre, radius)
+    return surface, start, guess, ref_spec.sum_w_x2 / ref_spec.sum_w
+
+
 def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate=None):
     """The surface near the shift found on binned images, with the taper's terms
     summed in image space (see ``_taper``) and the cross term from the spectra of
@@ -129,12 +203,7 @@ def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate
     reference's weighted mean square."""
     if estimate is None:
         estimate = binned_estimate(engine, image.source)
-    centre = np.clip(np.round(estimate), -engine._limits, engine._limits)
-    radius = np.maximum(np.asarray(engine._binning) // 2, 1)
-    # Room for one move of the window, Newton's pixel and the delta-chi2 map.
-    room = 2 * radius + MAP_HALF_WIDTH + 2
-    reach = [(c - r, c + r) for c, r in zip(centre, room, strict=True)]
-    padded = cross_padding(engine.shape, np.abs(centre).astype(int) + room, engine._tapers)
+    centre, radius, reach, padded = _near(engine, estimate)
     profiles = [taper.samples() for taper in engine._tapers]
     # Between pixels, the taper as the FFTs of the cross term see it (``Taper``).
     tapers = [

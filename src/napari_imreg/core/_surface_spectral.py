@@ -359,29 +359,39 @@ def profiled_from_spectra(
 
 
 def full_surface(engine, ref_spec: Spectra, mov_spec: Spectra, *, split_noise=False):
+    """The surface of both sides' spectra, on the FFT shape they were made at."""
+    padded = ref_spec._padded
+    transfer = engine._transfer(padded, power=2) if engine._smooth else None
     if engine.brightness in ("scale+offset", "scale+offset+tilt"):
         return profiled_from_spectra(
             ref_spec,
             mov_spec,
-            engine._padded,
+            padded,
             engine.brightness,
-            transfer=engine._transfer(engine._padded, power=2) if engine._smooth else None,
+            transfer=transfer,
             drop_nyquist=engine.boundary == "wrap",
         )
     return surface_from_spectra(
         ref_spec,
         mov_spec,
-        engine._padded,
+        padded,
         fit_offset=engine.zero_mean,
         split_noise=split_noise,
-        transfer=engine._transfer(engine._padded, power=2) if engine._smooth else None,
+        transfer=transfer,
         drop_nyquist=engine.boundary == "wrap",
     )
 
 
-def weighted_spectra(engine, image: PreparedImage, variance, *, cache_key=None) -> Spectra:
-    if cache_key is not None and cache_key in engine._reference_cache:
-        return engine._reference_cache[cache_key]
+def weighted_spectra(
+    engine, image: PreparedImage, variance, *, cache_key=None, padded=None
+) -> Spectra:
+    """The spectra of ``image`` weighed by the taper, its valid pixels and (a noise
+    map) the inverse of ``variance``, at the FFT shape ``padded`` (None: the
+    engine's, for every shift in range). ``cache_key``: the engine keeps the latest
+    such spectra (the reference's) under that key."""
+    cached = None if cache_key is None else engine._reference_cache.get(cache_key)
+    if cached is not None:
+        return cached
     weight = engine._base_weight(image)
     if isinstance(variance, np.ndarray):
         weight = materialize(weight, engine.shape)
@@ -392,10 +402,12 @@ def weighted_spectra(engine, image: PreparedImage, variance, *, cache_key=None) 
             )
         inverse = 1.0 / np.where(variance > 0, variance, np.inf)
         weight = inverse if weight is None else weight * inverse
-    spectra = Spectra(image, weight, engine._padded, engine.threads)
+    padded = engine._padded if padded is None else tuple(padded)
+    spectra = Spectra(image, weight, padded, engine.threads)
     if cache_key is not None and engine.keep_reference_spectra:
-        engine._reference_cache.clear()  # keep only the latest: bounded memory
-        engine._reference_cache[cache_key] = spectra
+        # Only the latest is kept (bounded memory), in a new dict: threads sharing the
+        # engine may be reading the old one, under another key (another padding).
+        engine._reference_cache = {cache_key: spectra}
         spectra.keep = True
     return spectra
 
