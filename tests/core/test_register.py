@@ -885,18 +885,24 @@ def test_binned_registrar_reuses_the_reference():
         _assert_within_errors(reused, truth)
 
 
-def test_binned_registrar_from_several_threads():
-    # Shifts that need different paddings, registered by threads sharing one Registrar.
-    reference = make_extended(BINNED_SHAPE, seed=43)
-    registrar = Registrar(reference, threads=1)
-    shifts = [(1.5, -2.0), (-45.2, 38.7), (20.1, 3.3), (-3.4, -50.5)] * 2
-    jobs = [make_shifted(reference, s, noise=0.1, seed=i) for i, s in enumerate(shifts)]
+def _assert_threads_agree(registrar, jobs, shifts):
+    """``registrar`` gives the same results from four threads as in turn, each within
+    its errors of the truth."""
     sequential = [registrar.register(moving) for moving in jobs]
     with ThreadPoolExecutor(max_workers=4) as pool:
         parallel = list(pool.map(registrar.register, jobs))
     for first, second, truth in zip(sequential, parallel, shifts, strict=True):
         _assert_same_result(first, second)
         _assert_within_errors(first, truth)
+
+
+def test_binned_registrar_from_several_threads():
+    # Shifts that need different paddings, registered by threads sharing one Registrar.
+    reference = make_extended(BINNED_SHAPE, seed=43)
+    registrar = Registrar(reference, threads=1)
+    shifts = [(1.5, -2.0), (-45.2, 38.7), (20.1, 3.3), (-3.4, -50.5)] * 2
+    jobs = [make_shifted(reference, s, noise=0.1, seed=i) for i, s in enumerate(shifts)]
+    _assert_threads_agree(registrar, jobs, shifts)
 
 
 def test_masked_binned_registrar_from_several_threads():
@@ -912,12 +918,7 @@ def test_masked_binned_registrar_from_several_threads():
         moving = make_shifted(reference, s, noise=0.1, seed=i)
         moving[10 * i : 10 * i + 20, 150:170] = np.nan
         jobs.append(moving)
-    sequential = [registrar.register(moving) for moving in jobs]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        parallel = list(pool.map(registrar.register, jobs))
-    for first, second, truth in zip(sequential, parallel, shifts, strict=True):
-        _assert_same_result(first, second)
-        _assert_within_errors(first, truth)
+    _assert_threads_agree(registrar, jobs, shifts)
 
 
 def _elongated_pair(shape, move, seed):
