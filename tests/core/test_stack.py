@@ -84,11 +84,15 @@ def test_previous_accumulates_drift_and_propagates_errors():
     _, stack = _stack(96, drift)
     result = register_stack(stack, reference="previous", boundary="wrap")
     _assert_within(result.shifts, drift, np.maximum(result.errors, 1e-3))
-    # Each step is its own registration of neighbours; the errors add in quadrature.
-    steps = np.array(
-        [register(stack[i - 1], stack[i], boundary="wrap").error for i in range(1, len(stack))]
-    )
-    expected = np.vstack([np.zeros(2), np.sqrt(np.cumsum(steps**2, axis=0))])
+    # Each step is its own registration of neighbours, both ways: the drift adds the
+    # steps up, and their variances (each the mean of the two ways').
+    forward = [register(stack[i - 1], stack[i], boundary="wrap") for i in range(1, len(stack))]
+    reverse = [register(stack[i], stack[i - 1], boundary="wrap") for i in range(1, len(stack))]
+    pairs = list(zip(forward, reverse, strict=True))
+    steps = np.array([(f.shift - r.shift) / 2 for f, r in pairs])
+    variances = np.array([(np.square(f.error) + np.square(r.error)) / 2 for f, r in pairs])
+    np.testing.assert_allclose(result.shifts[1:], np.cumsum(steps, axis=0), atol=1e-12)
+    expected = np.vstack([np.zeros(2), np.sqrt(np.cumsum(variances, axis=0))])
     np.testing.assert_allclose(result.errors, expected, rtol=1e-9)
     assert np.all(np.diff(result.errors, axis=0) > 0)
 

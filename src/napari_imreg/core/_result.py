@@ -169,8 +169,9 @@ class StackResult:
         ``reference="previous"`` it is the accumulated drift onto the first frame.
     errors : numpy.ndarray or dask.array.Array
         ``(frames, ndim)`` marginal 1-sigma errors of ``shifts``. With
-        ``reference="previous"`` the step errors are added in quadrature (the drift
-        is a random walk), so they grow along the stack.
+        ``reference="previous"`` each step is measured both ways and averaged (the
+        bias of the two images' roles cancels instead of adding up), and the step
+        errors are added in quadrature, so they grow along the stack.
     chi2 : numpy.ndarray or dask.array.Array
         ``(frames,)`` chi2 at the best shift of each registration (the step's, for
         ``"previous"``).

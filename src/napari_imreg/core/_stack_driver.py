@@ -190,7 +190,8 @@ def onto_previous(
     pairs: Iterable, options: Options, *, workers: int = 1
 ) -> Iterator[RegistrationResult]:
     """Register each frame of ``(index, previous, frame, previous_error, error,
-    previous_mask, mask)`` onto its predecessor: the steps of the drift.
+    previous_mask, mask)`` onto its predecessor, both ways (:func:`_step`): the steps
+    of the drift.
 
     A step that touches a frame with no valid pixel gives :func:`unmeasured`, with a
     warning naming the frame (:func:`chained` bridges the drift over it).
@@ -245,19 +246,53 @@ def bridge_step(pair, options: Options) -> RegistrationResult:
 
 
 def _step(pair, options: Options) -> RegistrationResult:
+    """Frame ``index`` registered onto its predecessor, measured both ways.
+
+    The reference is filtered and tapered as it is and the moving image is
+    interpolated, so a pair has a bias of the same sign whichever image is the
+    reference; the drift would add it up once per step. The mean of the step and of
+    the reverse step, negated, cancels it. The two share their noise, so their
+    covariances are averaged, not halved. A reverse step that is not measured
+    leaves the forward step as it is; its warnings repeat the forward step's and are
+    dropped.
+    """
     index, previous, frame, previous_error, error, previous_mask, mask = pair
-    if not _has_valid_pixel(previous, previous_mask):
+    forward = _one_way(index, previous, frame, previous_error, error, previous_mask, mask, options)
+    if not _finite(forward):
+        return forward
+    with held_warnings():
+        reverse = _one_way(
+            index, frame, previous, error, previous_error, mask, previous_mask, options
+        )
+    if not (_finite(reverse) and reverse.measured):
+        return forward
+    covariance = (forward.covariance + reverse.covariance) / 2
+    return dataclasses.replace(
+        forward,
+        shift=(forward.shift - reverse.shift) / 2,
+        error=np.sqrt(np.diag(covariance)),
+        covariance=covariance,
+    )
+
+
+def _finite(result: RegistrationResult) -> bool:
+    return bool(np.all(np.isfinite(result.shift)) and np.all(np.isfinite(result.covariance)))
+
+
+def _one_way(index, reference, moving, reference_error, error, reference_mask, mask, options):
+    """``moving`` (frame ``index`` or its predecessor) registered onto ``reference``."""
+    if not _has_valid_pixel(reference, reference_mask):
         # Reported as the moving frame of the step before, unless it is the first.
         if index == 1:
             _warn_unmeasured(0, _NO_PIXEL)
-        return unmeasured(np.ndim(frame), options.boundary)
+        return unmeasured(np.ndim(moving), options.boundary)
     registrar = Registrar.from_options(
-        previous, options, reference_error=previous_error, reference_mask=previous_mask
+        reference, options, reference_error=reference_error, reference_mask=reference_mask
     )
     try:
-        return registrar.register(frame, error=error, mask=mask, delta_chi2_map=False)
+        return registrar.register(moving, error=error, mask=mask, delta_chi2_map=False)
     except ValueError:
-        if _has_valid_pixel(frame, mask):
+        if _has_valid_pixel(moving, mask):
             raise
         _warn_unmeasured(index, _NO_PIXEL)
-        return unmeasured(np.ndim(frame), options.boundary)
+        return unmeasured(np.ndim(moving), options.boundary)
