@@ -271,19 +271,25 @@ def pipeline_terms(
     ``spline_grid``, the spline fit's influences).
 
     ``clear``: the residuals prefer the Fourier model clearly. The data are then
-    close to band-limited, where the pipeline's noise term is
-    calibrated: no sandwich, no spline term (the spline's difference is then the
-    spline's bias, all of it on band-limited data), and the witness counts only
-    beyond any share of the noise (``independent``).
+    close to band-limited, where the pipeline's noise term is calibrated: no
+    sandwich, no spline term (the spline's difference is then the spline's bias,
+    all of it on band-limited data), and no witness term, unless the witness is
+    apart beyond any share of the noise (``independent``). On band-limited data
+    both strengths estimate the same shift, so such a witness refutes the verdict:
+    the two strengths share a bias whose size their difference need not show, and
+    the terms are those of data that are not band-limited (the sandwich, and the
+    witness's bound).
 
     A witness must not share the bias it bounds. With masked pixels (a weight that
     is an array) both filter strengths zero-fill the same holes before filtering,
     and a bias from them is common to both; the spline fit weighs the holes out of
     the images as given instead, so its bound counts too, the larger standing.
     """
-    if clear:
+    # Two strengths apart beyond any share of their noise refute the band limit.
+    refuted = witness is not None and np.any(np.diag(witness.bias(independent=True)) > 0.0)
+    if clear and not refuted:
         zero = np.zeros_like(covariance)
-        return covariance, zero, zero if witness is None else witness.bias(independent=True)
+        return covariance, zero, zero
     kwargs = {"variance": variance, "basis": basis, "wrap": wrap, "block": max(block // 2, 1)}
     grid = pipeline_influences(compared, shift, **kwargs)
     sandwich = largest_block_covariance(grid)

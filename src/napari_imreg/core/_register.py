@@ -12,10 +12,11 @@ from . import _fft
 from ._background import ALPHA, tilt_p_value
 from ._brightness import Brightness
 from ._engine import Engine
+from ._filter import smoothing_kernels
 from ._options import BoundaryChoice, ErrorModel, Options
 from ._outliers import reject_outliers, saturated
 from ._periodic import is_discontinuous, is_periodic
-from ._prefilter import EdgeContent, floor_checked
+from ._prefilter import EdgeContent, floor_checked, least_variance_strength
 from ._prepare import check_mask, ignore_unknown_noise, split_mask, unknown_pixels
 from ._result import RegistrationResult, held_warnings, warn_registration
 from ._strength import choose_strength, floor_variance, reference_edge_scale, unknown_noise
@@ -349,6 +350,14 @@ class Registrar:
             # The full strength's rival test runs only if its answer could be the one
             # reported: floor_checked keeps the first unless the two are apart.
             return floor_checked(measured, lambda: at(1.0, rivals_later=True))
+        if self._strength is None and self.options.errors == "residual" and not unknown:
+            # The floor bound asked for the full strength: the strength of least
+            # predicted variance, which it overruled, is the witness of its bias
+            # (docs/how-it-works-errors.md, "A witness when the full strength is chosen").
+            other = least_variance_witness(self, scale, noise_var)
+            if other < 1.0:
+                witness = at(other)[0]
+                return measured[1](witness if witness.measured else None)
         return measured[1]()
 
     def _masked(self, reference_mask, *, source=None) -> Registrar:
@@ -407,6 +416,21 @@ class Registrar:
             while len(self._windows) > KEPT_ENGINES:
                 del self._windows[next(iter(self._windows))]
         return engine
+
+
+def least_variance_witness(registrar, scale: float, noise_var: float) -> float:
+    """The strength of least predicted variance
+    (:func:`~._prefilter.least_variance_strength`) for a given difference of noise
+    variance ``noise_var``, split between the images as their errors give it; 1
+    when the reference's spectrum is not kept or there is no noise."""
+    content = registrar._content
+    if content is None or content.spectrum is None or not noise_var > 0.0:
+        return 1.0
+    reference_var = min(registrar._reference_var, noise_var)
+    kernels = smoothing_kernels(registrar.shape)
+    return least_variance_strength(
+        content.spectrum, kernels, registrar.shape, scale, reference_var, noise_var - reference_var
+    )
 
 
 def _registered(registrar, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
