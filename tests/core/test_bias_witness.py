@@ -67,7 +67,9 @@ def _terms(witness_difference):
     reference = scene(*shift) + rng.normal(0.0, 0.01, y.shape)
     compared = ComparedImages(reference, scene(0.0, 0.0))
     covariance = np.eye(2) * 1e-6
-    witness = Witness.of(shift, covariance, shift + witness_difference, covariance)
+    # The witness noisier: Hausman's noise of the difference is 1e-3 px per axis.
+    witness_covariance = np.eye(2) * 2e-6
+    witness = Witness.of(shift, covariance, shift + witness_difference, witness_covariance)
     return pipeline_terms(
         compared,
         shift,
@@ -83,18 +85,20 @@ def _terms(witness_difference):
     )
 
 
-def test_a_clear_fourier_fit_stands_while_the_strengths_agree_within_noise():
-    # Both differences within the largest share the noise can have (2e-6 per axis).
-    _, sandwich, model = _terms(np.array([1e-3, -1e-3]))
+def test_a_clear_fourier_fit_stands_while_the_strengths_agree_within_the_floor_check():
+    # 3.5 noise sigmas apart on one axis: within the floor check's 4, the verdict
+    # stands, no sandwich, and the witness counts beyond the noise's largest share
+    # (3e-6 per axis): 3.5e-3 px squared less it on that axis, nothing on the other.
+    difference = np.array([3.5e-3, -1e-3])
+    _, sandwich, model = _terms(difference)
     np.testing.assert_array_equal(sandwich, 0.0)
-    np.testing.assert_array_equal(model, 0.0)
+    np.testing.assert_allclose(np.diag(model), [3.5e-3**2 - 3e-6, 0.0])
 
 
-def test_strengths_apart_beyond_noise_overrule_a_clear_fourier_fit():
-    # A 0.01 px disagreement is far beyond the noise: the data are not band-limited
-    # after all, so the residual's sandwich and Hausman's bound count (nested noise:
-    # equal variances leave the whole squared difference).
+def test_strengths_apart_beyond_the_floor_check_overrule_a_clear_fourier_fit():
+    # 0.01 px apart, 10 noise sigmas: the data are not band-limited after all, so
+    # the residual's sandwich counts too, with the same witness bound.
     difference = np.array([0.01, 0.0])
     _, sandwich, model = _terms(difference)
     assert np.all(np.diag(sandwich) > 0.0)
-    np.testing.assert_allclose(np.diag(model), difference**2)
+    np.testing.assert_allclose(np.diag(model), [0.01**2 - 3e-6, 0.0])

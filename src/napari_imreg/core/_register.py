@@ -343,21 +343,16 @@ class Registrar:
             )
 
         measured = at(strength)
-        if self._strength is None and self.options.errors == "residual" and strength < 1.0:
+        staged = self._strength is None and self.options.errors == "residual"
+        if staged and strength < 1.0:
             # The floor model predicts the floor from the image's statistics; a real
             # scene's aliasing can exceed it. The full-strength answer, whose floor is
             # far lower, is the check (docs/how-it-works.md, "The floor check").
             # The full strength's rival test runs only if its answer could be the one
             # reported: floor_checked keeps the first unless the two are apart.
             return floor_checked(measured, lambda: at(1.0, rivals_later=True))
-        if self._strength is None and self.options.errors == "residual" and not unknown:
-            # The floor bound asked for the full strength: the strength of least
-            # predicted variance, which it overruled, is the witness of its bias
-            # (docs/how-it-works-errors.md, "A witness when the full strength is chosen").
-            other = least_variance_witness(self, scale, noise_var)
-            if other < 1.0:
-                witness = at(other)[0]
-                return measured[1](witness if witness.measured else None)
+        if staged and not unknown:
+            return measured[1](full_strength_witness(self, scale, noise_var, at))
         return measured[1]()
 
     def _masked(self, reference_mask, *, source=None) -> Registrar:
@@ -418,19 +413,30 @@ class Registrar:
         return engine
 
 
-def least_variance_witness(registrar, scale: float, noise_var: float) -> float:
-    """The strength of least predicted variance
-    (:func:`~._prefilter.least_variance_strength`) for a given difference of noise
-    variance ``noise_var``, split between the images as their errors give it; 1
-    when the reference's spectrum is not kept or there is no noise."""
+def full_strength_witness(registrar, scale: float, noise_var: float, at):
+    """The witness of a full-strength answer that no floor check compared: the
+    pipeline's quick result (``at(strength, rivals_later=True)[0]``) at the strength
+    of least predicted variance (:func:`~._prefilter.least_variance_strength`), the
+    other candidate that the floor bound overruled (docs/how-it-works-errors.md,
+    "Bias shared by both strengths"); None when that is the full strength too, when
+    it measures nothing, or when the reference's spectrum is not kept.
+
+    ``noise_var``: the given difference of noise variance, split between the images
+    as their errors give it. The witness is never reported, so its rival test is
+    not run (as the floor check's).
+    """
     content = registrar._content
     if content is None or content.spectrum is None or not noise_var > 0.0:
-        return 1.0
+        return None
     reference_var = min(registrar._reference_var, noise_var)
     kernels = smoothing_kernels(registrar.shape)
-    return least_variance_strength(
+    other = least_variance_strength(
         content.spectrum, kernels, registrar.shape, scale, reference_var, noise_var - reference_var
     )
+    if other >= 1.0:
+        return None
+    witness = at(other, rivals_later=True)[0]
+    return witness if witness.measured else None
 
 
 def _registered(registrar, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
