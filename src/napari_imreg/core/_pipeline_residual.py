@@ -24,6 +24,7 @@ from scipy import ndimage
 
 from ._chi2 import outer_product
 from ._filters import fill_invalid
+from ._prefilter import FLOOR_CHECK_SIGMA
 
 __all__ = [
     "ComparedImages",
@@ -224,6 +225,14 @@ class Witness:
         difference = np.asarray(witness_shift, dtype=np.float64) - np.asarray(shift)
         return cls(difference, np.diag(covariance).copy(), np.diag(witness_covariance).copy())
 
+    def apart(self) -> bool:
+        """Whether the two estimates differ on some axis by more than
+        :data:`~._prefilter.FLOOR_CHECK_SIGMA` times the noise of their difference
+        (Hausman's ``sqrt(|var_witness - var|)``): the floor check's own test that
+        a bias, not the noise, sets them apart."""
+        spread = np.sqrt(np.abs(self.witness_variance - self.variance))
+        return bool(np.any(np.abs(self.difference) > FLOOR_CHECK_SIGMA * spread))
+
     def bias(self, *, independent: bool) -> np.ndarray:
         """A bound on the shift's bias: the squared difference less the noise's share
         of it, per axis and never below zero; what is left is the difference of the
@@ -271,22 +280,27 @@ def pipeline_terms(
     ``spline_grid``, the spline fit's influences).
 
     ``clear``: the residuals prefer the Fourier model clearly. The data are then
-    close to band-limited, where the pipeline's noise term is
-    calibrated: no sandwich, no spline term (the spline's difference is then the
-    spline's bias, all of it on band-limited data), and the witness counts only
-    beyond any share of the noise (``independent``).
+    close to band-limited, where the pipeline's noise term is calibrated: no
+    sandwich, no spline term (the spline's difference is then the spline's bias,
+    all of it on band-limited data), and the witness counts only beyond any share
+    of the noise (``independent``). A witness apart by the floor check's test
+    (:meth:`Witness.apart`) refutes the verdict (on band-limited data both
+    strengths estimate the same shift): the two may share a bias their difference
+    does not show, and the pipeline's sandwich counts too.
 
     A witness must not share the bias it bounds. With masked pixels (a weight that
     is an array) both filter strengths zero-fill the same holes before filtering,
     and a bias from them is common to both; the spline fit weighs the holes out of
     the images as given instead, so its bound counts too, the larger standing.
     """
-    if clear:
-        zero = np.zeros_like(covariance)
+    zero = np.zeros_like(covariance)
+    if clear and not (witness is not None and witness.apart()):
         return covariance, zero, zero if witness is None else witness.bias(independent=True)
     kwargs = {"variance": variance, "basis": basis, "wrap": wrap, "block": max(block // 2, 1)}
     grid = pipeline_influences(compared, shift, **kwargs)
     sandwich = largest_block_covariance(grid)
+    if clear:
+        return covariance, sandwich, witness.bias(independent=True)
     if witness is not None and not compared.masked:
         return covariance, sandwich, witness.bias(independent=False)
     random = largest_block_covariance(spline_grid - grid)

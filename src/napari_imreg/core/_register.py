@@ -12,10 +12,11 @@ from . import _fft
 from ._background import ALPHA, tilt_p_value
 from ._brightness import Brightness
 from ._engine import Engine
+from ._filter import smoothing_kernels
 from ._options import BoundaryChoice, ErrorModel, Options
 from ._outliers import reject_outliers, saturated
 from ._periodic import is_discontinuous, is_periodic
-from ._prefilter import EdgeContent, floor_checked
+from ._prefilter import EdgeContent, floor_checked, least_variance_strength
 from ._prepare import check_mask, ignore_unknown_noise, split_mask, unknown_pixels
 from ._result import RegistrationResult, held_warnings, warn_registration
 from ._strength import choose_strength, floor_variance, reference_edge_scale, unknown_noise
@@ -342,13 +343,16 @@ class Registrar:
             )
 
         measured = at(strength)
-        if self._strength is None and self.options.errors == "residual" and strength < 1.0:
+        staged = self._strength is None and self.options.errors == "residual"
+        if staged and strength < 1.0:
             # The floor model predicts the floor from the image's statistics; a real
             # scene's aliasing can exceed it. The full-strength answer, whose floor is
             # far lower, is the check (docs/how-it-works.md, "The floor check").
             # The full strength's rival test runs only if its answer could be the one
             # reported: floor_checked keeps the first unless the two are apart.
             return floor_checked(measured, lambda: at(1.0, rivals_later=True))
+        if staged and not unknown:
+            return measured[1](full_strength_witness(self, scale, noise_var, at))
         return measured[1]()
 
     def _masked(self, reference_mask, *, source=None) -> Registrar:
@@ -407,6 +411,32 @@ class Registrar:
             while len(self._windows) > KEPT_ENGINES:
                 del self._windows[next(iter(self._windows))]
         return engine
+
+
+def full_strength_witness(registrar, scale: float, noise_var: float, at):
+    """The witness of a full-strength answer that no floor check compared: the
+    pipeline's quick result (``at(strength, rivals_later=True)[0]``) at the strength
+    of least predicted variance (:func:`~._prefilter.least_variance_strength`), the
+    other candidate that the floor bound overruled (docs/how-it-works-errors.md,
+    "Bias shared by both strengths"); None when that is the full strength too, when
+    it measures nothing, or when the reference's spectrum is not kept.
+
+    ``noise_var``: the given difference of noise variance, split between the images
+    as their errors give it. The witness is never reported, so its rival test is
+    not run (as the floor check's).
+    """
+    content = registrar._content
+    if content is None or content.spectrum is None or not noise_var > 0.0:
+        return None
+    reference_var = min(registrar._reference_var, noise_var)
+    kernels = smoothing_kernels(registrar.shape)
+    other = least_variance_strength(
+        content.spectrum, kernels, registrar.shape, scale, reference_var, noise_var - reference_var
+    )
+    if other >= 1.0:
+        return None
+    witness = at(other, rivals_later=True)[0]
+    return witness if witness.measured else None
 
 
 def _registered(registrar, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
