@@ -249,9 +249,10 @@ class Engine:
         # two measurements and reports one (see ``floor_checked``).
         quick = result(significance, widest, with_map=False)
 
-        def finish(witness: RegistrationResult | None = None) -> RegistrationResult:
+        def finish(witness=None) -> RegistrationResult:
             # ``witness``: the same pair measured at another filter strength, whose
-            # disagreement beyond noise bounds this answer's bias (see ``_residual``).
+            # disagreement beyond noise bounds this answer's bias (see ``_residual``);
+            # or a function measuring it, called only when the residual stage runs.
             verdict, bound, reach = significance, covariance, widest
             if rivals_later and significance.measured:
                 verdict = judge(self, image, fit.shift)
@@ -260,6 +261,8 @@ class Engine:
             stage = verdict.measured and self.errors == "residual"
             if not (stage and np.all(np.isfinite(bound))):
                 return result(verdict, reach)
+            if callable(witness):
+                witness = witness()
             # The residual stage's error, no narrower than the rival test's reach.
             stage_covariance = residual_errors(
                 self, image, fit.shift, bound, given_moving_error, mask, witness=witness

@@ -352,7 +352,8 @@ class Registrar:
             # reported: floor_checked keeps the first unless the two are apart.
             return floor_checked(measured, lambda: at(1.0, rivals_later=True))
         if staged and not unknown:
-            return measured[1](full_strength_witness(self, scale, noise_var, at))
+            # Measured only if the residual stage runs (a measured answer, finite errors).
+            return measured[1](lambda: full_strength_witness(self, scale, noise_var, at))
         return measured[1]()
 
     def _masked(self, reference_mask, *, source=None) -> Registrar:
