@@ -46,9 +46,12 @@ from ._brightness import tilt_coordinates
 from ._pipeline_residual import (
     ComparedImages,
     Witness,
+    fourier_shifted,
+    gauss_newton_hessian,
     grid_sums,
     influence_grid,
     largest_block_covariance,
+    least_squares,
     pipeline_terms,
 )
 from ._spline_model import noise_gain, spline_jet, spline_model
@@ -137,36 +140,6 @@ def _observed_hessian(hessian, residual, weight, gain, gradients, curvatures):
     return hessian
 
 
-def _gauss_newton_hessian(jacobian, weight):
-    """``sum w J J^T``."""
-    p = jacobian.shape[-1]
-    return (jacobian * weight[..., None]).reshape(-1, p).T @ jacobian.reshape(-1, p)
-
-
-def _fourier_model(moving, shift, *, wrap):
-    """``moving(x - shift)`` by the Fourier shift theorem (mirror-extended unless wrapped).
-
-    Outside ``wrap`` the image is mirrored by a margin of the shift plus 16 pixels
-    per side, so the periodic copy's seam stays outside the overlap.
-    """
-    if wrap:
-        padded = moving
-        margins = [0] * moving.ndim
-    else:
-        margins = [int(np.ceil(abs(s))) + 16 for s in shift]
-        padded = np.pad(moving, [(m, m) for m in margins], mode="symmetric")
-    axes = tuple(range(padded.ndim))
-    spectrum = np.fft.rfftn(padded, axes=axes)
-    for axis, n in enumerate(padded.shape):
-        k = np.fft.rfftfreq(n) if axis == padded.ndim - 1 else np.fft.fftfreq(n)
-        phase = np.exp(-2j * np.pi * k * shift[axis])
-        view = [1] * padded.ndim
-        view[axis] = len(k)
-        spectrum *= phase.reshape(view)
-    out = np.fft.irfftn(spectrum, s=padded.shape, axes=axes)
-    return out[tuple(slice(m, m + n) for m, n in zip(margins, moving.shape, strict=True))]
-
-
 def _overlap_weight(shape, shift, *, wrap, margin=1.0):
     """1 where ``x - shift`` lies inside the moving image by ``margin`` pixels, else 0."""
     weight = np.ones(shape)
@@ -246,10 +219,7 @@ def _fit_gain(model, reference, weight, basis=None):
     """Weighted linear fit ``reference = gain * model + background``: the gain, and the
     fitted background (the offset, a float, when ``basis`` is the constant alone)."""
     if basis is not None and len(basis) > 1:
-        columns = [model, *basis]
-        gram = np.array([[float(np.sum(weight * a * b)) for b in columns] for a in columns])
-        target = np.array([float(np.sum(weight * a * reference)) for a in columns])
-        solution = np.linalg.lstsq(gram, target, rcond=None)[0]
+        solution = least_squares([model, *basis], reference, weight)
         return solution[0], sum(c * b for c, b in zip(solution[1:], basis, strict=True))
     sw = weight.sum()
     mx = (weight * model).sum() / sw
@@ -484,7 +454,7 @@ def _spline_covariances(value, gradients, curvatures, residual, w, gain, basis, 
     blocks of ``block // 2``) and Hessian (the observed one where it is positive)."""
     ndim = value.ndim
     jacobian = np.stack([-gain * g for g in gradients] + [value, *basis], -1)
-    hessian = _gauss_newton_hessian(jacobian, w)
+    hessian = gauss_newton_hessian(jacobian, w)
     observed = _observed_hessian(hessian, residual, w, gain, gradients, curvatures)
     if np.all(np.linalg.eigvalsh(observed[:ndim, :ndim]) > 0):
         hessian = observed
@@ -537,7 +507,7 @@ def _gauss_newton(
             huber = _huber(residual, base, max(sigma, 1.0) if known else sigma)
             w = base * huber
         jacobian = np.stack([-gain * g for g in gradients] + [value, *basis], -1)
-        hessian = _gauss_newton_hessian(jacobian, w)
+        hessian = gauss_newton_hessian(jacobian, w)
         # Minimise chi2 - A K(s): the interpolated noise's variance K(s) depends on
         # the shift, and A = gain^2 sum w var_moving is the moving noise it scales.
         gradient = jacobian.reshape(-1, p).T @ (w * residual).ravel()
@@ -563,7 +533,7 @@ def _compare_models(mov, ref, start, w, basis, *, wrap, spline, moving_noise):
     """
     shift, value, gain, offset, chi2, dof = spline
     mov_var, known = moving_noise
-    fourier = _fourier_model(mov, start, wrap=wrap)
+    fourier = fourier_shifted(mov, start, wrap=wrap)
     f_gain, f_offset = _fit_gain(fourier, ref, w, basis)
     f_chi2 = float(np.sum(w * (ref - f_gain * fourier - f_offset) ** 2))
     # The spline's residual holds K(s) times the moving noise, the Fourier's about

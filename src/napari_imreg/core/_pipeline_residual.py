@@ -81,9 +81,11 @@ class ComparedImages:
         )
 
 
-def fourier_jet(moving, shift, *, wrap: bool):
-    """``moving(x - shift)`` and its gradient along each axis, by the Fourier shift
-    theorem (mirror-extended by the shift plus 16 pixels per side unless ``wrap``)."""
+def _shifted_spectrum(moving, shift, *, wrap: bool):
+    """The half-spectrum of ``moving(x - shift)`` by the Fourier shift theorem
+    (mirror-extended by the shift plus 16 pixels per side unless ``wrap``, so the
+    periodic copy's seam stays outside the overlap), each axis' frequencies, and the
+    function that brings a half-spectrum back to the image's pixels."""
     if wrap:
         padded, margins = moving, [0] * moving.ndim
     else:
@@ -104,8 +106,34 @@ def fourier_jet(moving, shift, *, wrap: bool):
     def back(values):
         return np.fft.irfftn(values, s=padded.shape, axes=axes)[inside]
 
+    return spectrum, frequencies, back
+
+
+def fourier_shifted(moving, shift, *, wrap: bool):
+    """``moving(x - shift)`` by the Fourier shift theorem (see ``_shifted_spectrum``)."""
+    spectrum, _, back = _shifted_spectrum(moving, shift, wrap=wrap)
+    return back(spectrum)
+
+
+def fourier_jet(moving, shift, *, wrap: bool):
+    """``moving(x - shift)`` and its gradient along each axis, by the Fourier shift
+    theorem (see ``_shifted_spectrum``)."""
+    spectrum, frequencies, back = _shifted_spectrum(moving, shift, wrap=wrap)
     gradients = [back(spectrum * (2j * np.pi * k)) for k in frequencies]
     return back(spectrum), gradients
+
+
+def least_squares(columns, target, weight):
+    """The weighted least-squares coefficients of ``target`` on ``columns``."""
+    gram = np.array([[float(np.sum(weight * a * b)) for b in columns] for a in columns])
+    moments = np.array([float(np.sum(weight * a * target)) for a in columns])
+    return np.linalg.lstsq(gram, moments, rcond=None)[0]
+
+
+def gauss_newton_hessian(jacobian, weight):
+    """``sum w J J^T`` over the pixels (``jacobian``: one column per parameter, last)."""
+    p = jacobian.shape[-1]
+    return (jacobian * weight[..., None]).reshape(-1, p).T @ jacobian.reshape(-1, p)
 
 
 def _moved_weight(weight, shift, shape, *, wrap: bool) -> np.ndarray:
@@ -197,14 +225,11 @@ def pipeline_influences(
         weight = weight * (outer_product(own) if isinstance(own, list) else own)
     weight = weight / variance
     columns = [value, *basis]
-    gram = np.array([[float(np.sum(weight * a * b)) for b in columns] for a in columns])
-    target = np.array([float(np.sum(weight * a * reference)) for a in columns])
-    solution = np.linalg.lstsq(gram, target, rcond=None)[0]
+    solution = least_squares(columns, reference, weight)
     gain = solution[0]
     residual = reference - sum(c * a for c, a in zip(solution, columns, strict=True))
     jacobian = np.stack([-gain * g for g in gradients] + columns, -1)
-    p = jacobian.shape[-1]
-    hessian = (jacobian * weight[..., None]).reshape(-1, p).T @ jacobian.reshape(-1, p)
+    hessian = gauss_newton_hessian(jacobian, weight)
     return influence_grid(jacobian, residual, weight, hessian, block)
 
 
