@@ -324,7 +324,7 @@ def fit_image_shift(
     witness : Witness, optional
         With ``compared``: another estimate of the pipeline's shift whose bias
         differs; its bias bound is the model term in place of the models'
-        difference.
+        difference, or, with masked pixels, the larger of the two.
 
     Returns
     -------

@@ -236,7 +236,8 @@ def pipeline_influences(
 @dataclass(frozen=True)
 class Witness:
     """Another estimate of the pipeline's shift whose bias differs (the pipeline at
-    the floor check's other filter strength): its ``difference`` from the shift and
+    the floor check's other filter strength, or at the strength of least predicted
+    variance that the floor bound overruled): its ``difference`` from the shift and
     the two estimates' noise variances per axis (``variance``: the shift's,
     ``witness_variance``: the witness's)."""
 

@@ -5,9 +5,11 @@ After the refinement, :func:`residual_errors` runs
 image space) from the pipeline's shift, with the images as the pipeline compared
 them (filtered, tapered), and returns the covariance of the pipeline's shift: its
 noise term, the sandwich of the pipeline's own residual, and a bias bound from a
-second estimate, the pipeline at the floor check's other filter strength when it
-ran, else the spline fit (docs/how-it-works-errors.md, "The pipeline's own
-residual"). The shift stays the pipeline's: the option changes the errors only.
+second estimate: the pipeline at the floor check's other filter strength when it
+ran, or at the strength of least predicted variance when the floor bound forced the
+full one with the noise given, else the spline fit (both count with masked pixels;
+docs/how-it-works-errors.md, "The pipeline's own residual" and "Bias shared by both
+strengths"). The shift stays the pipeline's: the option changes the errors only.
 
 The stage costs tens of full-image passes. Above :data:`STAGE_PIXELS` pixels it
 runs on one window of that many pixels at the centre of the overlap (the moving

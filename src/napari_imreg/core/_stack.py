@@ -303,9 +303,10 @@ def register_stack(
     Frames are registered in parallel, each with one FFT and one BLAS thread
     (threads inside each registration would only compete with the other frames).
     On Linux, a numpy stack runs in ``num_workers`` forked worker processes when
-    each has five frames or more (threads of one process share its interpreter
-    lock; the mean reference of per-frame masks stays in threads); the results are
-    those of the same workers in threads, bit for bit.
+    there are two workers or more, each with five frames or more (threads of one
+    process share its interpreter lock; the mean reference with per-frame masks, and
+    per-frame noise maps against an image, stay in threads); the results are those
+    of the same workers in threads, bit for bit.
     For dask input the memory in use is about the chunks in flight plus a few
     frame-sized buffers per worker; ``reference="mean"`` reads the stack four times
     (the plain mean, the first registration, the moved frames' mean, the

@@ -219,7 +219,7 @@ def chained(
     for index, step in enumerate(steps, start=1):
         if anchor != index - 1:
             step = bridge(anchor, index)
-        if np.all(np.isfinite(step.shift)) and np.all(np.isfinite(step.covariance)):
+        if _finite(step):
             anchor, total, covariance = index, total + step.shift, covariance + step.covariance
             yield dataclasses.replace(
                 step, shift=total, error=np.sqrt(np.diag(covariance)), covariance=covariance
