@@ -7,6 +7,7 @@ from scipy import ndimage
 from napari_imreg.core._pipeline_residual import (
     ComparedImages,
     Witness,
+    broader_than_modelled,
     fourier_jet,
     influence_grid,
     largest_block_covariance,
@@ -97,6 +98,23 @@ def test_observed_sandwich_holds_the_noise_that_gauss_newton_counts_as_signal():
     # 120 pairs: the spread's own relative error is about 0.13.
     assert 0.7 < np.mean(observed) / spread < 1.5
     assert np.mean(gauss_newton) / spread < 0.5
+
+
+def test_the_observed_sandwich_counts_only_beyond_both_models_and_its_noise():
+    # Influences of 256 blocks whose total variance is the modelled one, or 1.5x it,
+    # or 4x: the limit is 4 sampling errors of the blocks the estimate was summed over
+    # (at most 1.46x the modelled variance, at 16 blocks), so only 4x counts.
+    rng = np.random.default_rng(9)
+    modelled = np.diag([1e-4, 1e-4])
+    sandwich = np.diag([0.5e-4, 1e-4])
+    for factor, raised in ((1.0, False), (1.5, False), (4.0, True)):
+        grid = rng.standard_normal((16, 16, 2)) * np.sqrt(factor * 1e-4 / 256)
+        result = broader_than_modelled(sandwich, grid, modelled)
+        if raised:
+            assert np.all(np.diag(result) > 2.5e-4)
+        else:
+            np.testing.assert_array_equal(result, sandwich)
+    np.testing.assert_array_equal(broader_than_modelled(sandwich, None, modelled), sandwich)
 
 
 def test_influences_sum_to_the_least_squares_step():

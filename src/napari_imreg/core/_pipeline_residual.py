@@ -299,26 +299,29 @@ def pipeline_influences(
 
 def broader_than_modelled(sandwich, observed_grid, covariance) -> np.ndarray:
     """The pipeline's ``sandwich``, raised to the sandwich through the observed
-    Hessian (``observed_grid``: its influences, or None) when that exceeds the noise
-    term ``covariance`` on some axis by more than
+    Hessian (``observed_grid``: its influences, or None) when that exceeds both the
+    ``sandwich`` and the noise term ``covariance`` on some axis by more than
     :data:`~._prefilter.FLOOR_CHECK_SIGMA` times its own sampling error.
 
     Gauss-Newton's ``sum w J J^T`` reads the moving image's noise in its gradient as
     curvature, so its sandwich falls short of the noise where the noise is large
     (a half to a sixth of the noise term on real pairs at a signal-to-noise of
-    1-3). The sandwich through
-    the observed Hessian does not, and where the model is right it estimates the
-    noise term's variance again, more noisily (their ratio 0.8-1.0 on real pairs at
-    a signal-to-noise of 1-3): the larger of the two would overstate it. Beyond
-    its sampling error (relative ``sqrt(2 / (G - 1))`` over ``G`` blocks), it says
-    the minimum is broader than the model's curvature (White 1982: the model
-    covariance against the sandwich; a colour wheel at a signal-to-noise of 3 whose
-    minimum lay 1.4 px from the truth, 0.33 px by the noise term, 1.3 px by this).
+    1-3). The sandwich through the observed Hessian does not, and where the model
+    holds it estimates the noise term's variance again, more noisily (their ratio
+    0.8-1.0 there): the larger of the two would overstate it. At high
+    signal-to-noise the model's misfit raises both sandwiches above the noise term,
+    which the Gauss-Newton one already counts. Beyond both, by more than its
+    sampling error (relative ``sqrt(2 / (G - 1))`` over ``G`` blocks), it says the
+    minimum is broader than either model of its curvature (White 1982: the
+    model's covariance against the sandwich; a colour wheel at a signal-to-noise of
+    3 whose minimum lay 1.4 px from the truth: 0.33 px by the noise term, 0.02 by
+    Gauss-Newton's sandwich, 1.3 by this).
     """
     if observed_grid is None:
         return sandwich
     observed, groups = _largest_block(observed_grid)
-    limit = np.diag(covariance) * (1.0 + FLOOR_CHECK_SIGMA * np.sqrt(2.0 / (groups - 1)))
+    modelled = np.diag(covariance_envelope(sandwich, covariance))
+    limit = modelled * (1.0 + FLOOR_CHECK_SIGMA * np.sqrt(2.0 / (groups - 1)))
     if np.any(np.diag(observed) > limit):
         return covariance_envelope(sandwich, observed)
     return sandwich
