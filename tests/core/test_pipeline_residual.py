@@ -2,12 +2,17 @@
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from napari_imreg.core._pipeline_residual import (
+    ComparedImages,
     Witness,
+    broader_than_modelled,
     fourier_jet,
     influence_grid,
     largest_block_covariance,
+    least_squares,
+    pipeline_influences,
 )
 
 
@@ -29,6 +34,87 @@ def test_fourier_jet_moves_a_periodic_image_and_differentiates_it(shift):
     np.testing.assert_allclose(value, truth, atol=1e-10)
     for gradient, expected in zip(gradients, truth_gradients, strict=True):
         np.testing.assert_allclose(gradient, expected, atol=1e-10)
+
+
+def test_fourier_jet_curvatures_are_the_second_derivatives():
+    # d2/dx_k dx_m of sin(phase) + 0.5 cos(2 phase) is -(w_k w_m)(sin(phase) + 2 cos(2 phase)).
+    shape, shift = (32, 40), np.array([0.3, -0.7])
+    image, _ = _wave(shape, (0.0, 0.0))
+    *_, curvatures = fourier_jet(image, shift, wrap=True, curvatures=True)
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
+    rates = [2 * np.pi * 3 / shape[0], 2 * np.pi * 5 / shape[1]]
+    phase = rates[0] * (y - shift[0]) + rates[1] * (x - shift[1])
+    bend = -(np.sin(phase) + 2 * np.cos(2 * phase))
+    assert sorted(curvatures) == [(0, 0), (0, 1), (1, 1)]
+    for (k, m), second in curvatures.items():
+        np.testing.assert_allclose(second, rates[k] * rates[m] * bend, atol=1e-9)
+
+
+def _smooth_scene(shape, shift):
+    """A periodic sum of plane waves of fixed phases, moved by ``shift``."""
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
+    waves = [(1, 2, 0.3), (3, -1, 1.9), (2, 3, 4.0), (4, 1, 2.2), (-2, 5, 5.1)]
+    return sum(
+        np.cos(2 * np.pi * (ky * (y - shift[0]) / shape[0] + kx * (x - shift[1]) / shape[1]) + p)
+        for ky, kx, p in waves
+    )
+
+
+def _least_squares_shift(reference, moving, start):
+    """The shift of ``gain * moving(x - s) + offset`` that fits ``reference`` best
+    (Gauss-Newton under the Fourier model)."""
+    shift, ones = np.array(start, dtype=np.float64), np.ones_like(reference)
+    for _ in range(8):
+        value, gradients = fourier_jet(moving, shift, wrap=True)
+        gain, offset = least_squares([value, ones], reference, ones)
+        columns = [-gain * g for g in gradients] + [value, ones]
+        shift += least_squares(columns, reference - gain * value - offset, ones)[:2]
+    return shift
+
+
+def test_observed_sandwich_holds_the_noise_that_gauss_newton_counts_as_signal():
+    # Two filtered images of one smooth scene, both noisy at a signal-to-noise near 1,
+    # as the pipeline compares them. The spread of the least-squares shift over many
+    # pairs is the truth: the sandwich through the observed Hessian matches it, the
+    # Gauss-Newton one (the moving image's noise read as curvature) falls short.
+    rng = np.random.default_rng(11)
+    shape, truth, sigma = (48, 48), np.array([0.3, -0.4]), 1.5
+    shifts, observed, gauss_newton = [], [], []
+    for _ in range(120):
+        pair = [
+            ndimage.gaussian_filter(
+                _smooth_scene(shape, s) + rng.normal(0, sigma, shape), 0.7, mode="wrap"
+            )
+            for s in (truth, (0.0, 0.0))
+        ]
+        shift = _least_squares_shift(*pair, truth)
+        shifts.append(shift)
+        compared = ComparedImages(*pair)
+        kwargs = {"variance": 1.0, "basis": [np.ones(shape)], "wrap": True, "block": 4}
+        grids = pipeline_influences(compared, shift, **kwargs)
+        for grid, out in zip(grids, (gauss_newton, observed), strict=True):
+            out.append(np.trace(largest_block_covariance(grid)))
+    spread = np.trace(np.cov(np.array(shifts).T))
+    # 120 pairs: the spread's own relative error is about 0.13.
+    assert 0.7 < np.mean(observed) / spread < 1.5
+    assert np.mean(gauss_newton) / spread < 0.5
+
+
+def test_the_observed_sandwich_counts_only_beyond_both_models_and_its_noise():
+    # Influences of 256 blocks whose total variance is the modelled one, or 1.5x it,
+    # or 4x: the limit is 4 sampling errors of the blocks the estimate was summed over
+    # (at most 1.46x the modelled variance, at 16 blocks), so only 4x counts.
+    rng = np.random.default_rng(9)
+    modelled = np.diag([1e-4, 1e-4])
+    sandwich = np.diag([0.5e-4, 1e-4])
+    for factor, raised in ((1.0, False), (1.5, False), (4.0, True)):
+        grid = rng.standard_normal((16, 16, 2)) * np.sqrt(factor * 1e-4 / 256)
+        result = broader_than_modelled(sandwich, grid, modelled)
+        if raised:
+            assert np.all(np.diag(result) > 2.5e-4)
+        else:
+            np.testing.assert_array_equal(result, sandwich)
+    np.testing.assert_array_equal(broader_than_modelled(sandwich, None, modelled), sandwich)
 
 
 def test_influences_sum_to_the_least_squares_step():

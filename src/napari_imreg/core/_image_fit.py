@@ -46,12 +46,14 @@ from ._brightness import tilt_coordinates
 from ._pipeline_residual import (
     ComparedImages,
     Witness,
+    covariance_envelope,
     fourier_shifted,
     gauss_newton_hessian,
     grid_sums,
     influence_grid,
     largest_block_covariance,
     least_squares,
+    observed_hessian,
     pipeline_terms,
 )
 from ._spline_model import noise_gain, spline_jet, spline_model
@@ -111,33 +113,6 @@ class ImageFit:
     chi2: float
     dof: float
     outliers: int
-
-
-def _observed_hessian(hessian, residual, weight, gain, gradients, curvatures):
-    """``sum w (J J^T - r d2m)``: the least-squares Hessian with the residual term,
-    from the Gauss-Newton ``hessian = sum w J J^T``.
-
-    The Gauss-Newton ``sum w J J^T`` alone counts the moving image's noise in its
-    gradient as information: at low signal-to-noise it overstates the curvature
-    and understates the error. The residual term removes that in expectation
-    (``E[n d2n] = -E[dn dn]`` for stationary noise) and leaves the observed
-    information (Efron & Hinkley 1978).
-    """
-    ndim = len(gradients)
-    hessian = hessian.copy()
-    wr = (weight * residual).ravel()
-    for (k, m), values in curvatures.items():
-        # d2 model / ds_k ds_m = gain * d2 moving / dx_k dx_m.
-        term = gain * float(wr @ values.ravel())
-        hessian[k, m] -= term
-        if k != m:
-            hessian[m, k] -= term
-    for k in range(ndim):
-        # d2 model / ds_k dgain = -d moving / dx_k.
-        term = -float(wr @ gradients[k].ravel())
-        hessian[k, ndim] -= term
-        hessian[ndim, k] -= term
-    return hessian
 
 
 def _overlap_weight(shape, shift, *, wrap, margin=1.0):
@@ -438,24 +413,13 @@ def fit_image_shift(
     )
 
 
-def covariance_envelope(first, second):
-    """The covariance of larger trace, each diagonal term raised to the other's where
-    that is larger: positive semi-definite, and no axis's variance below either's.
-
-    >>> covariance_envelope(np.diag([4.0, 1.0]), np.diag([1.0, 2.0])).tolist()
-    [[4.0, 0.0], [0.0, 2.0]]
-    """
-    big, small = (first, second) if np.trace(first) >= np.trace(second) else (second, first)
-    return big + np.diag(np.maximum(np.diag(small) - np.diag(big), 0.0))
-
-
 def _spline_covariances(value, gradients, curvatures, residual, w, gain, basis, *, block):
     """The spline fit's Jacobian, per-block influences (:func:`influence_grid`, at
     blocks of ``block // 2``) and Hessian (the observed one where it is positive)."""
     ndim = value.ndim
     jacobian = np.stack([-gain * g for g in gradients] + [value, *basis], -1)
     hessian = gauss_newton_hessian(jacobian, w)
-    observed = _observed_hessian(hessian, residual, w, gain, gradients, curvatures)
+    observed = observed_hessian(hessian, residual, w, gain, gradients, curvatures)
     if np.all(np.linalg.eigvalsh(observed[:ndim, :ndim]) > 0):
         hessian = observed
     # Else no curvature is left once the noise is discounted: the data do not hold
