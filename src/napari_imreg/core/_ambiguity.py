@@ -178,7 +178,10 @@ def rival_test(
         rival, settled = _refined(reference, spectra[1], rival, wrap, valid)
         if np.all(np.abs(rival - judged) < 1.0):
             continue  # the refinement found the judged minimum itself: not a rival
-        z = _paired_z(reference, moving, spectra, judged, rival, wrap, valid, least)
+        # A rival peak is judged on what the interpolation cannot explain (module).
+        z = _paired_z(
+            reference, moving, spectra, judged, rival, wrap, valid, least, budgeted=not shoulder
+        )
         if np.isnan(z):
             # Too few pixels valid at both shifts to sample the noise: the rival is
             # not a candidate (as a shift is not one of the significance test's).
@@ -363,14 +366,17 @@ def _valid_after(valid, shifts, wrap) -> np.ndarray:
     return kept
 
 
-def _paired_z(reference, moving, spectra, first, second, wrap, valid, least) -> float:
-    """``delta / sqrt(var(delta))`` of ``first`` against ``second`` (see the module);
-    nan when they share too few pixels to be compared."""
-    delta, variance = paired_difference(
+def _paired_z(reference, moving, spectra, first, second, wrap, valid, least, budgeted) -> float:
+    """``delta / sqrt(var(delta))`` of ``first`` against ``second`` (see the module),
+    ``delta`` less the interpolation's budget at ``second`` when ``budgeted``; nan when
+    they share too few pixels to be compared."""
+    delta, variance, budget = paired_difference(
         reference, moving, first, second, wrap=wrap, valid=valid, spectra=spectra, least=least
     )
     if np.isnan(delta):
         return np.nan
+    if budgeted:
+        delta -= budget
     if not variance > 0:
         return np.inf if delta > 0 else -np.inf
     return delta / np.sqrt(variance)
@@ -379,8 +385,9 @@ def _paired_z(reference, moving, spectra, first, second, wrap, valid, least) -> 
 def paired_difference(
     reference, moving, first, second, *, wrap, valid=None, spectra=None, least=0
 ):
-    """``chi2(second) - chi2(first)`` and its variance from the images (see the module);
-    ``(nan, 0)`` when the two shifts share fewer than ``least`` pixels valid at both
+    """``chi2(second) - chi2(first)``, its variance from the images, and the chi2 that
+    the interpolation's own uncertainty could add at ``second`` (see the module);
+    ``(nan, 0, 0)`` when the two shifts share fewer than ``least`` pixels valid at both
     to compare them on, or fewer than half of those valid at ``first``. ``spectra``:
     the two images' :func:`_shiftable` parts, when the caller has them."""
     if spectra is None:
@@ -400,11 +407,11 @@ def paired_difference(
     # Compared on fewer pixels than half of those the first minimum stands on, the
     # two are not compared like for like (the first's evidence may lie in the rest).
     if count < max(least, 2, 0.5 * own.sum()):
-        return np.nan, 0.0
+        return np.nan, 0.0, 0.0
     power = float(np.sum(m1[on_ref] ** 2))
     gain = float(np.sum(reference[on_ref] * m1[on_ref])) / power if power > 0 else 0.0
     if not gain > 0:
-        return -np.inf, 0.0
+        return -np.inf, 0.0, 0.0
     residual = np.where(on_ref, reference - gain * m1, 0.0)
     difference = np.where(on_ref, gain * (m1 - m2), 0.0)
     delta = float(np.sum(difference**2) + 2.0 * np.sum(residual * difference))
@@ -443,4 +450,28 @@ def paired_difference(
     if shape[-1] % 2 == 0:
         twice[-1] = 1.0
     total = float(np.sum((power_n * (power_r + power_m)) @ twice))
-    return delta, 0.5 * total / (count * np.prod(shape))
+    # The interpolation's budget (module): the moving image's periodic part moved to
+    # ``second`` by the Fourier model and by the linear one, less what its noise adds.
+    transfer = _model_disagreement(shape, second)
+    spread = sp_fft.irfftn(spectra[1][0] * transfer, shape)[on_ref]
+    noise = 0.5 * float(np.sum((power_n * np.abs(transfer) ** 2) @ twice)) / np.prod(shape)
+    budget = gain**2 * (float(np.sum(spread**2)) - noise / equal**2)
+    return delta, 0.5 * total / (count * np.prod(shape)), max(budget, 0.0)
+
+
+def _model_disagreement(shape, shift) -> np.ndarray:
+    """The half spectrum's transfer function of ``image(x - shift)`` by the Fourier
+    model less the same by linear interpolation between the two nearest pixels
+    (each axis in turn, the image periodic)."""
+    fourier, linear = np.ones(()), np.ones(())
+    for a, n in enumerate(shape):
+        k = sp_fft.rfftfreq(n) if a == len(shape) - 1 else sp_fft.fftfreq(n)
+        whole = np.floor(shift[a])
+        part = shift[a] - whole
+        one = np.exp(-2j * np.pi * k * shift[a])
+        two = np.exp(-2j * np.pi * k * whole) * ((1.0 - part) + part * np.exp(-2j * np.pi * k))
+        if fourier.ndim:
+            fourier, linear = fourier[..., None] * one, linear[..., None] * two
+        else:
+            fourier, linear = one, two
+    return fourier - linear
