@@ -67,8 +67,10 @@ binned chessboard it is 0.8-1.0 of the Fourier model's misfit at the truth; on a
 box-sampled square wave (1-D, bins 2-4, offsets of 1/4 to 1/2 pixel) the misfit
 reaches 1.6-2 times it, and a half-pixel alias of such sharp edges can still
 escape. On smooth scenes ``B`` is small: real scenes' rival peaks beat it by 4.6
-times or more at SNR 10-100. The judged minimum's shoulders are not budgeted:
+times or more at SNR 10-100 (the phantom's rivals along its straight edges by
+1.3). The judged minimum's shoulders are not budgeted:
 their differences measure its width.
+
 The judged minimum is a single measurement only when every rival is ruled out
 (an intersection-union test: each at level ``alpha``, no correction for their
 number). The rivals are the strongest local maxima of the correlation surface
@@ -107,11 +109,9 @@ RIVALS = 3
 #: A rival whose correlation z-score is below the judged peak's by more than this many
 #: times the test's one-sided threshold is not refined: Fisher's z of a correlation has
 #: unit variance whatever the correlation (the significance test scales it so), the
-#: difference of two has a std of at most 2, and twice that again covers the
-#: autocorrelated noise's excess. The judged peak's z-score is taken half a pixel off
-#: its top (:func:`_half_a_pixel_off`), as far as a peak is sampled off its top: a
-#: sharp peak (small beads) loses most of its z-score there. Noise bumps beside a
-#: strong match are dropped; a lattice's aliases (equal peaks) stay.
+#: difference of two has a std of at most 2, and twice that again covers the sub-pixel
+#: gain of a peak sampled off its top and the autocorrelated noise's excess. Noise bumps
+#: beside a strong match are dropped; a lattice's aliases (equal peaks) stay.
 SCREEN = 4.0
 #: A local maximum of the correlation closer than this to the judged minimum on every
 #: axis is its own whole-pixel peak (a sub-pixel minimum lies within half a pixel of
@@ -150,18 +150,7 @@ class Rivalry:
 
 
 def rival_test(
-    reference,
-    moving,
-    zmap,
-    lags,
-    judged,
-    *,
-    wrap,
-    valid,
-    alpha,
-    correlation,
-    margins=None,
-    least=16,
+    reference, moving, zmap, lags, judged, *, wrap, valid, alpha, margins=None, least=16
 ) -> Rivalry:
     """Test the judged minimum against the rival minima of the correlation ``zmap``.
 
@@ -179,9 +168,6 @@ def rival_test(
         maxima of ``zmap`` within ``OWN`` pixels of it on every axis are its own.
     wrap : bool
         The images are periodic.
-    correlation : numpy.ndarray
-        The correlation coefficient of which ``zmap`` is the z-score (the screen
-        reads the judged peak's shape from it).
     valid : pair of numpy.ndarray or None
         The valid pixels of each image (None: all but the ``margins``).
     alpha : float
@@ -200,7 +186,7 @@ def rival_test(
         valid = (interior, interior)
     threshold = float(special.ndtri(1.0 - alpha))
     z_min, kept = np.inf, []
-    peaks = _rivals(zmap, correlation, lags, judged, SCREEN * threshold)
+    peaks = _rivals(zmap, lags, judged, SCREEN * threshold)
     shoulders = _shoulders(zmap, lags, judged, SCREEN * threshold, taken=peaks)
     if peaks or shoulders:
         images = (
@@ -236,17 +222,16 @@ def rival_test(
     return Rivalry(z=float(z_min), rivals=rivals, spread=spread)
 
 
-def _rivals(zmap, correlation, lags, judged, screen: float) -> list[np.ndarray]:
+def _rivals(zmap, lags, judged, screen: float) -> list[np.ndarray]:
     """The strongest local maxima of ``zmap`` but ``judged``'s own, sub-pixel, within
-    ``screen`` of the judged peak's z-score, or of the z-score its correlation has half
-    a pixel off its top (:func:`_half_a_pixel_off`)."""
+    ``screen`` of the judged peak's z-score."""
     peaks = (zmap == scipy.ndimage.maximum_filter(zmap, size=3, mode="nearest")) & (zmap > 0)
     own = np.ones(zmap.shape, dtype=bool)
     for axis, g in enumerate(np.meshgrid(*lags, indexing="ij", sparse=True)):
         own = own & (np.abs(g - judged[axis]) < OWN)
     peaks &= ~own
     if own.any():
-        peaks &= zmap >= _half_a_pixel_off(zmap, correlation, own) - screen
+        peaks &= zmap >= float(np.max(zmap[own])) - screen
     found = np.flatnonzero(peaks)
     strongest = found[np.argsort(zmap.reshape(-1)[found])[::-1][:RIVALS]]
     rivals = []
@@ -256,23 +241,6 @@ def _rivals(zmap, correlation, lags, judged, screen: float) -> list[np.ndarray]:
         # parabolic_offset refines a minimum: the correlation's maximum is the score's.
         rivals.append(whole + parabolic_offset(-zmap, index, [False] * zmap.ndim))
     return rivals
-
-
-def _half_a_pixel_off(zmap, correlation, own) -> np.ndarray:
-    """At each shift, the z-score of the judged peak's correlation half a pixel off its
-    top in its steepest direction (or of its top, if lower): the correlation there is
-    no lower than the mean of the top's and its lowest neighbour's, a correlation peak
-    being concave within a pixel (its z-score, Fisher's ``atanh``, is not). An equal
-    peak whose top lies between whole pixels, as a lattice's aliases do, is sampled
-    up to that far off its top: its whole-pixel z-score loses that much to the
-    peak's shape, not to the noise."""
-    top = np.unravel_index(np.argmax(np.where(own, zmap, -np.inf)), zmap.shape)
-    around = tuple(slice(max(i - 1, 0), i + 2) for i in top)
-    half = 0.5 * float(correlation[top] + np.min(correlation[around]))
-    # Each shift's own scale from correlation to z-score (its overlap and noise).
-    fisher = np.arctanh(np.clip(correlation, 1e-12, 1 - 1e-12))
-    scale = np.where(correlation > 0, zmap / fisher, 0.0)
-    return np.minimum(float(zmap[top]), np.arctanh(max(half, 0.0)) * scale)
 
 
 def _shoulders(zmap, lags, judged, screen: float, taken=()) -> list[np.ndarray]:

@@ -234,8 +234,8 @@ def _surface(reference, moving, wrap, limit, valid=None, share: ReferenceShare |
     valid in both at ``s``, with its null variance ``S / n(s)``: the masked pixels
     are neither samples nor a pattern. With ``share`` (unmasked images only),
     ``reference`` is not read: its binned unit image and spectrum are the share's.
-    Returns the z-scores on the window, each axis's lags, ``S``, the two images
-    centred and scaled as correlated, and the correlation itself on the window.
+    Returns the z-scores on the window, each axis's lags, ``S``, and the two images
+    centred and scaled as correlated.
     """
     valid_r, valid_m = (None, None) if valid is None else valid
     mov = _unit(moving, valid_m)
@@ -274,7 +274,7 @@ def _surface(reference, moving, wrap, limit, valid=None, share: ReferenceShare |
     # sqrt(S / (N f)) under the null, also near |c| = 1.
     correlation = np.clip(correlation, -1 + 1e-12, 1 - 1e-12)
     z = np.arctanh(correlation) * np.sqrt(samples / bartlett)
-    return np.where(usable, z, 0.0), lags, bartlett, (ref, mov), np.where(usable, correlation, 0.0)
+    return np.where(usable, z, 0.0), lags, bartlett, (ref, mov)
 
 
 def match_significance(
@@ -362,7 +362,7 @@ def match_significance(
     if binned:
         limit = limit / factors
         shift = None if shift is None else np.asarray(shift, dtype=np.float64) / factors
-    zmap, lags, cell, unit, correlation = _surface(reference, moving, wrap, limit, valid, share)
+    zmap, lags, cell, unit = _surface(reference, moving, wrap, limit, valid, share)
     grids = np.meshgrid(*lags, indexing="ij", sparse=True)
     index = np.unravel_index(np.argmax(zmap), zmap.shape)
     peak = np.array([lag[i] for lag, i in zip(lags, index, strict=True)], dtype=np.float64)
@@ -406,7 +406,6 @@ def match_significance(
             alpha=alpha,
             margins=margins,
             least=max(16.0, 2.0 * cell),
-            correlation=correlation,
         )
         rival_z, found = rivalry.z, rivalry.rivals * factors
         spread = rivalry.spread * np.outer(factors, factors)
