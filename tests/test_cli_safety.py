@@ -160,6 +160,20 @@ def test_existing_outputs_are_kept_unless_overwrite(folder):
     assert _leftovers(folder) == []
 
 
+@pytest.mark.parametrize("option", ["--output", "--registered"])
+def test_an_output_in_a_missing_folder_is_refused_before_the_work(folder, option):
+    before = _snapshot(folder)
+    target = folder / "missing" / ("out.csv" if option == "--output" else "out.zarr")
+    argv = ["stack", "stack.npy", option, target]
+    argv += ["-o", "-"] if option == "--registered" else []
+    done = run(*argv, cwd=folder)
+    assert done.returncode == 1, done.stderr
+    assert f"{option} {target}: the folder {target.parent} does not exist" in done.stderr
+    assert "registering" not in done.stderr  # refused before any frame was registered
+    assert _snapshot(folder) == before
+    assert not target.parent.exists()
+
+
 # ---------------------------------------------------------------- 3: Ctrl-C changes nothing
 
 

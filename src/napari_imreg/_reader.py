@@ -35,17 +35,26 @@ _UNCERTAINTY_COLORMAP = "magma"
 
 
 def get_reader(path: PathOrPaths) -> Callable[[PathOrPaths], list[LayerData]] | None:
-    """Return :func:`read_fits_layers` if every path is a FITS file, else ``None``.
+    """Return :func:`read_fits_layers` if every path is a FITS file it can open, else ``None``.
 
-    A file with a FITS name that does not start like FITS is declined (``None``), so napari can
-    try its other readers. A file that starts like FITS is claimed even if it turns out to be
-    damaged: only this reader can say what is wrong with it (see :func:`read_fits_layers`).
+    A file with a FITS name that does not start like FITS is declined silently, so napari can
+    try its other readers. A file that starts like FITS but cannot be opened as an image (cut
+    short, corrupt, only tables or an empty primary HDU) is declined too, as npe2 asks of a
+    reader that cannot read a path, and the reason goes to napari's notifications: napari's own
+    message ("no reader found") would not say what is wrong with the file. Only the headers are
+    read here (the data stay memory-mapped), so declining costs no more than opening.
     """
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     if not paths:
         return None
     for one in paths:
         if not is_fits_path(one) or Path(one).is_dir() or not looks_like_fits(one):
+            return None
+    for one in paths:
+        try:
+            read_fits(one, lazy=True)
+        except (OSError, ValueError) as exc:
+            _notify_error(f"napari-imreg cannot open {Path(one).name}: {exc}")
             return None
     return read_fits_layers
 
@@ -56,10 +65,10 @@ def read_fits_layers(path: PathOrPaths) -> list[LayerData]:
     Raises
     ------
     ValueError
-        If a file cannot be parsed as FITS or holds no image. The reason also goes to napari's
-        notifications: napari replaces a reader's error with its own "Tried opening with
-        napari-imreg, but failed" (and File > Open then offers other readers), so the
-        exception alone would not tell the user what is wrong with the file.
+        If a file cannot be parsed as FITS or holds no image (one that :func:`get_reader`
+        accepted and that changed since). The reason also goes to napari's notifications:
+        napari replaces a reader's error with its own "Tried opening with napari-imreg, but
+        failed", so the exception alone would not tell the user what is wrong with the file.
     """
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     layers: list[LayerData] = []

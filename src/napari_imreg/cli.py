@@ -569,7 +569,8 @@ def _check_outputs(
     *,
     overwrite: bool,
 ) -> None:
-    """Refuse outputs that would replace an input, each other, or (without ``overwrite``) a file.
+    """Refuse outputs that would replace an input, each other, or (without ``overwrite``) a file,
+    and outputs whose folder does not exist (found before the work, not when writing).
 
     Parameters
     ----------
@@ -604,6 +605,11 @@ def _check_outputs(
                 "give each output its own name."
             )
         seen[resolved] = option
+        if not resolved.parent.is_dir():
+            raise ValueError(
+                f"{option} {path}: the folder {path.parent} does not exist; create it first, "
+                "or choose a name in an existing folder."
+            )
         if path.exists() and not overwrite:
             raise ValueError(
                 f"{option} {path} already exists; pass --overwrite to replace it, "

@@ -380,6 +380,21 @@ def test_apply_shifts_is_lazy_for_dask():
     np.testing.assert_allclose(aligned.compute(), np.stack(expected), atol=1e-12)
 
 
+@pytest.mark.parametrize("lazy", [False, True])
+def test_apply_shifts_keeps_the_frames_around_one_that_was_not_measured(lazy):
+    drift = _drift(4, 2, seed=17)
+    _image, stack = _stack(48, drift, noise=0.0)
+    stack[2] = np.nan  # a dropped frame: register_stack cannot measure it
+    with pytest.warns(RegistrationWarning, match="frame 2 was not measured"):
+        result = register_stack(stack, boundary="wrap")
+    assert np.isnan(result.shifts[2]).all()
+    frames = da.from_array(stack, chunks=(1, 48, 48)) if lazy else stack
+    aligned = np.asarray(apply_shifts(frames, result, boundary="wrap"))
+    assert np.isnan(aligned[2]).all()  # where that frame belongs is unknown
+    for index in (0, 1, 3):
+        np.testing.assert_allclose(aligned[index], stack[0], atol=1e-6)
+
+
 def test_apply_shifts_on_another_axis():
     stack = np.zeros((1, 6, 2))
     stack[0, 2, :] = 1.0
@@ -434,7 +449,8 @@ def test_register_stack_rejects_bad_stacks(stack, error, match):
     [
         (np.zeros((2, 2)), {}, r"shifts has shape \(2, 2\)"),
         (np.zeros((3, 3)), {}, "one row of 2 values"),
-        (np.full((3, 2), np.nan), {}, "must be finite"),
+        (np.array([[0.0, 0.0], [np.nan, 1.0], [0.0, 0.0]]), {}, r"shifts\[1\] must be finite"),
+        (np.array([[0.0, 0.0], [0.0, 0.0], [np.inf, np.inf]]), {}, r"shifts\[2\] must be finite"),
         (np.zeros((3, 2)), {"order": 7}, "order must be an integer"),
         (np.zeros((3, 2)), {"boundary": "edge"}, "boundary must be one of"),
     ],

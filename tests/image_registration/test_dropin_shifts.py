@@ -125,6 +125,42 @@ def test_inputs_are_not_modified():
     ir.register_images(im1, im2, usfac=10, return_registered=True)
 
 
+@pytest.mark.parametrize(
+    ("function", "kwargs"),
+    [
+        (ir.chi2_shift, {}),
+        (ir.chi2_shift_iterzoom, {}),
+        (ir.cross_correlation_shifts, {"return_error": True}),
+        (ir.register_images, {"usfac": 100, "return_error": True}),
+        (ir.chi2_shifts.chi2_shift_leastsq, {}),
+    ],
+)
+def test_complex_images_from_an_inverse_fft_register_as_their_real_part(function, kwargs):
+    # The reference ran complex arrays through its FFTs; ifft2(fft2(image)) is one.
+    im1, im2 = offset_pair((48, 50), (2.25, -1.5))
+    as_complex = [np.fft.ifft2(np.fft.fft2(image)) for image in (im1, im2)]
+    assert all(np.abs(image.imag).max() > 0 for image in as_complex)  # round-off only
+    dx, dy = function(*as_complex, **kwargs)[:2]
+    assert (dx, dy) == (pytest.approx(2.25, abs=0.01), pytest.approx(-1.5, abs=0.01))
+    np.testing.assert_allclose((dx, dy), function(im1, im2, **kwargs)[:2], atol=1e-9)
+    with pytest.raises(TypeError, match=r"im(age)?2 is complex .* imaginary part is not zero"):
+        function(im1, im2 + 1j * im2, **kwargs)
+
+
+def test_chi2n_map_of_complex_images_with_no_imaginary_part():
+    im1, im2 = offset_pair((24, 26), (1.0, -2.0))
+    np.testing.assert_allclose(
+        ir.chi2n_map(im1.astype(complex), im2.astype(complex)), ir.chi2n_map(im1, im2)
+    )
+
+
+@pytest.mark.parametrize("err", [0.0, -1.0, np.nan])
+def test_an_error_map_with_no_usable_pixel_is_named(err):
+    im1, im2 = offset_pair((16, 16), (1.0, 0.0))
+    with pytest.raises(ValueError, match="err has no positive entry"):
+        ir.chi2_shift(im1, im2, err=np.full(im1.shape, err))
+
+
 @pytest.mark.parametrize("boundary", ["constant", "reflect", "nearest"])
 def test_unsupported_boundaries_are_refused(boundary):
     im1, im2 = offset_pair((16, 16), (1.0, 0.0))

@@ -225,6 +225,30 @@ def test_refusals_become_notifications(viewer, errors):
     assert "does not cover the moving layer" in errors[-1]
 
 
+def test_a_layer_removed_during_the_run_gets_no_result(viewer, wait_for, monkeypatch):
+    told = []
+    monkeypatch.setattr(_pair, "show_info", told.append)
+    image = make_extended((64, 64), seed=5)
+    reference = viewer.add_image(image, name="ref")
+    kept, removed = (
+        viewer.add_image(make_shifted(image, (1.5, -2.0), noise=0.01, seed=s), name=name)
+        for s, name in ((6, "kept"), (7, "removed"))
+    )
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [kept, removed])
+    assert widget.run() is not None
+    viewer.layers.remove("removed")  # before any result reaches the viewer
+    wait_for(widget)
+    names = [layer.name for layer in viewer.layers]
+    assert "kept registered" in names
+    assert not any(name.startswith("removed") for name in names)
+    assert told == [
+        "'removed' left the viewer during the registration: the result for 'removed' is not added."
+    ]
+    (job,) = widget.last_jobs
+    _assert_recovers(job.full_shift, job.full_error, (1.5, -2.0))
+
+
 def test_core_warnings_become_notifications(viewer, wait_for, monkeypatch):
     # A constant image cannot be registered: the core warns, and the user sees the warning.
     warnings = []

@@ -133,12 +133,50 @@ def test_reader_declines_other_files(tmp_path, image):
     assert get_reader([str(good), str(tmp_path / "b.png")]) is None
 
 
-def test_corrupt_file_gives_a_clear_error_and_the_viewer_keeps_working(viewer, tmp_path, image):
+def _unreadable_fits(tmp_path, image, kind):
+    """A file that starts like FITS but holds no image napari could show."""
     whole = write_fits(tmp_path / "whole.fits", image).read_bytes()
-    truncated = tmp_path / "truncated.fits"
-    truncated.write_bytes(whole[:3000])
-    with pytest.raises(Exception, match=r"truncated\.fits.*could not be read as FITS"):
+    path = tmp_path / f"{kind}.fits"
+    if kind == "truncated":
+        path.write_bytes(whole[:3000])
+    elif kind == "corrupt":
+        path.write_bytes(whole[:80] + b"\x00 not a card " * 400)
+    elif kind == "tables only":
+        column = fits.Column(name="flux", format="E", array=np.arange(5.0))
+        fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns([column])]).writeto(path)
+    else:  # an empty primary HDU and nothing after it
+        fits.PrimaryHDU().writeto(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("truncated", "could not be read as FITS"),
+        ("corrupt", "could not be read as FITS"),
+        ("tables only", "holds no image HDU"),
+        ("empty", "holds no image HDU"),
+    ],
+)
+def test_reader_declines_unreadable_fits_and_says_why(tmp_path, image, monkeypatch, kind, reason):
+    told = []
+    monkeypatch.setattr("napari_imreg._reader._notify_error", told.append)
+    path = _unreadable_fits(tmp_path, image, kind)
+    assert get_reader(str(path)) is None  # npe2: a reader that cannot read a path says None
+    assert len(told) == 1
+    assert path.name in told[0]
+    assert reason in told[0]
+
+
+def test_corrupt_file_gives_a_clear_error_and_the_viewer_keeps_working(viewer, tmp_path, image):
+    from napari.utils.notifications import notification_manager
+
+    truncated = _unreadable_fits(tmp_path, image, "truncated")
+    shown = []
+    notification_manager.notification_ready.connect(lambda event: shown.append(event.message))
+    with pytest.raises(ValueError, match=r"truncated\.fits"):
         viewer.open(truncated, plugin=PLUGIN)
+    assert any("truncated.fits: " in m and "could not be read as FITS" in m for m in shown)
     assert len(viewer.layers) == 0
     viewer.add_image(image)  # still usable
     assert len(viewer.layers) == 1

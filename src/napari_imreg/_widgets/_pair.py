@@ -761,6 +761,15 @@ class PairWidget(Container):
             self._plan_label.value = self.explain()
 
     def _on_job_done(self, job: PairJob) -> None:
+        # Layers compare with ==: napari hands plugins proxies, a new one per access.
+        present = list(self.viewer.layers)
+        gone = [layer.name for layer in (job.moving, job.reference) if layer not in present]
+        if gone:  # removed while it ran: a result for it would bring it back
+            show_info(
+                f"{' and '.join(map(repr, gone))} left the viewer during the registration: "
+                f"the result for {job.moving.name!r} is not added."
+            )
+            return
         try:
             self.model.apply(job)
         except Exception as exc:  # a layer removed meanwhile, etc.: report, keep going

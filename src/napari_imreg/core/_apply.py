@@ -95,7 +95,9 @@ def apply_shifts(
         Frames of 2-D images or volumes; not modified.
     shifts : array_like, dask.array.Array or StackResult
         ``(frames, ndim)`` shifts in numpy axis order, such as
-        ``register_stack(...).shifts`` (or the :class:`StackResult` itself).
+        ``register_stack(...).shifts`` (or the :class:`StackResult` itself). A row
+        of NaN, as ``register_stack`` gives a frame it could not measure (no valid
+        pixel), gives a frame of NaN: where that frame belongs is unknown.
     axis : int
         The frame axis.
     boundary : {"overlap", "wrap", "auto"}
@@ -160,7 +162,8 @@ def apply_shifts(
                 f"per frame: ({frames}, {ndim})."
             )
         for index, row in enumerate(shifts):
-            check_shift(row, ndim, f"shifts[{index}]")
+            if not np.isnan(row).all():
+                check_shift(row, ndim, f"shifts[{index}]")
     workers = check_workers(num_workers)
     dtype = np.float32 if moved.dtype == np.float32 else np.float64
     frame_bytes = int(np.prod(frame_shape)) * np.dtype(dtype).itemsize
@@ -193,6 +196,9 @@ def _shift_chunk(frames, shifts, *, boundary, order, fill_value):
     out = np.empty(frames.shape, dtype=dtype)
     with _fft.one_blas_thread():
         for index, (frame, shift) in enumerate(zip(frames, shifts, strict=True)):
+            if np.isnan(shift).all():  # a frame that was not measured
+                out[index] = np.nan
+                continue
             out[index] = apply_shift(
                 frame, shift, boundary=boundary, order=order, fill_value=fill_value, threads=1
             )

@@ -170,6 +170,23 @@ def robust_sigma(values: np.ndarray) -> float:
     return float(MAD_SIGMA * np.median(np.abs(values - np.median(values))))
 
 
+def quantum(image: np.ndarray, valid: np.ndarray | None = None) -> float:
+    """The step between the values of ``image`` when they all lie on one lattice (integer
+    counts, an 8-bit scale: digitised data), else 0.
+
+    Such data carry a rounding error of variance ``step**2 / 12`` each, which the median
+    absolute deviation does not see once most residuals tie at one value.
+    """
+    values = np.unique(sample(image, valid))
+    values = values[np.isfinite(values)]
+    if values.size < 2:
+        return 0.0
+    step = float(np.min(np.diff(values)))
+    lattice = (values - values[0]) / step
+    on_lattice = np.all(np.abs(lattice - np.round(lattice)) <= 1e-6)
+    return step if on_lattice else 0.0
+
+
 def clip_residual(
     residual: np.ndarray,
     valid: np.ndarray,
@@ -177,6 +194,7 @@ def clip_residual(
     threshold: float = 5.0,
     grow: int = 1,
     model_error: np.ndarray | None = None,
+    sigma_floor: float = 0.0,
 ) -> tuple[np.ndarray, float]:
     """The pixels whose residual departs from its median by more than ``threshold``
     robust sigmas, grown by ``grow`` pixels.
@@ -207,7 +225,7 @@ def clip_residual(
     """
     values = sample(residual, valid)
     centre = float(np.median(values))
-    sigma = robust_sigma(values)
+    sigma = max(robust_sigma(values), sigma_floor)
     if not sigma > 0:
         return np.zeros(residual.shape, dtype=bool), sigma
     scale = sigma if model_error is None else np.sqrt(sigma**2 + model_error**2)
@@ -422,7 +440,11 @@ def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, t
     ref_clean = np.where(ref_mask, 0.0, ref) if ref_mask.any() else ref
     valid = ~ref_mask & reached(mov_mask, shift, wrap=wrap)
     residual = _residual(ref_clean, filled, valid, shift, scale, offset, wrap=wrap)
-    candidates, sigma = clip_residual(residual, valid, threshold=threshold, grow=0)
+    # Digitised images: their rounding is noise the robust sigma may not see.
+    rounding = np.hypot(quantum(ref, ~ref_mask), scale * quantum(mov, ~mov_mask)) / np.sqrt(12)
+    candidates, sigma = clip_residual(
+        residual, valid, threshold=threshold, grow=0, sigma_floor=float(rounding)
+    )
     if not candidates.any():  # nothing stands out even without the allowance: done
         return candidates, candidates.copy()
     points = np.argwhere(candidates)

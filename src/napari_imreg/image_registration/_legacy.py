@@ -73,11 +73,47 @@ def check_size(function: str, shape, allow_huge: bool, *, padded: bool = False) 
         )
 
 
+#: An imaginary part this small next to the real part is round-off (an inverse FFT's), not
+#: data: such a complex image is its real part.
+IMAGINARY_ROUND_OFF = 1e-8
+
+
+def is_real(image: np.ndarray) -> bool:
+    """Whether a complex array's imaginary part is round-off next to its real part."""
+    imaginary = float(np.abs(image.imag).max(initial=0.0))
+    return not imaginary > IMAGINARY_ROUND_OFF * float(np.abs(image.real).max(initial=0.0))
+
+
+def real_image(image, name: str):
+    """``image``, or the real part of a complex one whose imaginary part is round-off.
+
+    The reference ran complex input through its FFTs; an array from ``np.fft.ifft2`` of a
+    real image's transform is such an input. A complex image with a real imaginary part
+    raises a ``TypeError`` that names it: the registration of two real images is not
+    defined for it.
+    """
+    if not np.iscomplexobj(image):
+        return image
+    array = np.asarray(image)
+    if not is_real(array):
+        raise TypeError(
+            f"{name} is complex ({array.dtype}) and its imaginary part is not zero; the "
+            f"registration needs real images. Pass np.abs({name}) or {name}.real explicitly."
+        )
+    return array.real
+
+
 def as_error_map(err):
     """The reference's ``err``: zero or negative entries of a map mean "ignore this pixel"."""
     if err is None or np.ndim(err) == 0:
         return err
     err = np.asarray(err, dtype=float)
+    if not np.any(err > 0):
+        raise ValueError(
+            "err has no positive entry: entries that are zero, negative or NaN mark pixels "
+            "to ignore, so none would be left. Pass the 1-sigma noise of each pixel, or "
+            "err=None to estimate the noise from the data."
+        )
     if np.any(err <= 0):
         err = np.where(err > 0, err, np.nan)
     return err

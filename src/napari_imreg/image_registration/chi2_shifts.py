@@ -19,6 +19,7 @@ from ._legacy import (
     ignore_options,
     logger,
     offset_xy,
+    real_image,
 )
 
 __all__ = [
@@ -171,8 +172,8 @@ def chi2_shift(
     )
     check_size("chi2_shift", np.shape(im1), allow_huge)
     result = register(
-        im1,
-        im2,
+        real_image(im1, "im1"),
+        real_image(im2, "im2"),
         error=as_error_map(err),
         upsample_factor=upsample_factor,
         boundary=_core_boundary(boundary),
@@ -329,7 +330,13 @@ def chi2n_map(
     """
     ignore_options("chi2n_map", use_numpy_fft=use_numpy_fft or None)
     check_size("chi2n_map", np.shape(im1), allow_huge, padded=boundary != "wrap")
-    result = chi2_map(im1, im2, error=err, boundary=boundary, zero_mean=zeromean)
+    result = chi2_map(
+        real_image(im1, "im1"),
+        real_image(im2, "im2"),
+        error=err,
+        boundary=boundary,
+        zero_mean=zeromean,
+    )
     chi2 = result.chi2
     if reduced:
         chi2 = chi2 / (chi2.size - 2.0)
@@ -455,8 +462,8 @@ def chi2_shift_leastsq(
         **kwargs,
     )
     result = register(
-        im1,
-        im2,
+        real_image(im1, "im1"),
+        real_image(im2, "im2"),
         error=as_error_map(err),
         boundary="wrap" if mode == "wrap" else "overlap",
         max_shift=maxoff,

@@ -6,7 +6,15 @@ import numpy as np
 
 from ..core import _fits as core_fits
 from ..core import register_taylor
-from ._legacy import check_size, check_unknown, error_xy, ignore_options, logger, offset_xy
+from ._legacy import (
+    check_size,
+    check_unknown,
+    error_xy,
+    ignore_options,
+    logger,
+    offset_xy,
+    real_image,
+)
 from .FITS_tools.match_images import matched_pair, offsets_on_grid
 
 __all__ = ["cross_correlation_shifts", "cross_correlation_shifts_FITS", "second_derivative"]
@@ -99,8 +107,8 @@ def cross_correlation_shifts(
     check_size("cross_correlation_shifts", np.shape(image1), kwargs.pop("allow_huge", False))
     ignore_options("cross_correlation_shifts", **kwargs)
     result = register_taylor(
-        image1,
-        image2,
+        real_image(image1, "image1"),
+        real_image(image2, "image2"),
         error=errim2,
         reference_error=errim1,
         zero_mean=zeromean,

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from ..core import apply_shift, register_dft
-from ._legacy import error_xy, ignore_options, offset_xy
+from ._legacy import error_xy, ignore_options, is_real, offset_xy, real_image
 
 __all__ = ["dftregistration", "register_images"]
 
@@ -81,6 +81,7 @@ def register_images(
     """
     usfac = _check_usfac(usfac)
     ignore_options("register_images", DEBUG=DEBUG or None, use_numpy_fft=use_numpy_fft or None)
+    im1, im2 = real_image(im1, "im1"), real_image(im2, "im2")
     result = register_dft(
         im1,
         im2,
@@ -171,7 +172,7 @@ def dftregistration(
     )
     images = [np.fft.ifftn(np.asarray(buf)) for buf in (buf1ft, buf2ft)]
     for name, image in zip(("buf1ft", "buf2ft"), images, strict=True):
-        if np.abs(image.imag).max() > 1e-8 * max(np.abs(image.real).max(), 1e-300):
+        if not is_real(image):
             raise ValueError(
                 f"{name} is not the Fourier transform of a real image; dftregistration "
                 "registers real images (for complex ones, use "
