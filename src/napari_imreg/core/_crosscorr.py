@@ -20,6 +20,21 @@ curvature of the correlation at its peak gives the Fisher covariance
 ``C = sigma**2 * inv(-Hessian(CC))``; ``sigma**2`` is the residual variance at the peak
 when no noise is given. The errors are the square roots of the diagonal of ``C``
 (Delta chi2 = 1, other axes profiled), like the chi-squared core's.
+
+Those errors hold for images that do wrap. A crop of a larger scene does not: its
+opposite edges meet in a seam the circular correlation matches too, and that pulls
+the peak by more than the noise does (on 64² binned crops of real scenes, a median of
+9 times the curvature's error). With ``errors="residual"`` (the default), a pair of
+which neither image is shown to wrap (:func:`~._periodic.is_periodic`: their seams join
+like their interior; textures and noisy crops often cannot be told either way) is also
+registered by :func:`~._register.register` in the overlap mode, which has no seam, and
+the squared difference between the two shifts, less what their noises give it (at most
+the sum of their variances: the two weigh the pixels differently), joins the
+covariance as a bias (the floor check's witness, ``docs/how-it-works-errors.md``): the
+seam's pull, as these images show it, is then inside the error. On 32 binned 64² crops
+of real scenes at SNR 30, the truth was beyond 4 sigma of 28 periodic shifts with the
+curvature's errors, and of 1 with these.
+``errors="fisher"`` keeps the curvature's error alone (as fast as the correlation).
 """
 
 from __future__ import annotations
@@ -32,7 +47,11 @@ import numpy as np
 
 from . import _fft
 from ._chi2 import Series
-from ._result import RegistrationResult
+from ._options import ERROR_MODELS, ErrorModel
+from ._periodic import is_periodic
+from ._pipeline_residual import Witness
+from ._register import register
+from ._result import RegistrationResult, held_warnings
 from ._validation import (
     as_image,
     check_max_shift,
@@ -169,6 +188,35 @@ def _covariance(
     return covariance, math.sqrt(variance), chi2_min
 
 
+def _check_errors(errors) -> None:
+    if errors not in ERROR_MODELS:
+        raise ValueError(f"errors must be one of {ERROR_MODELS}, got {errors!r}.")
+
+
+def _seam_widened(reference, moving, shift, covariance, errors: str, threads):
+    """``covariance`` of the periodic ``shift``, widened by the seam's pull when
+    ``errors`` is "residual" and neither image is shown to wrap (see the module
+    docstring): one shown to wrap makes the other, a shifted copy, wrap too."""
+    if covariance is None or errors == "fisher":
+        return covariance
+    if is_periodic(np.asarray(reference)) or is_periodic(np.asarray(moving)):
+        return covariance
+    shape = np.asarray(np.shape(reference))
+    reach = np.minimum(np.ceil(np.abs(shift)) + 2, np.maximum(shape // 2 - 1, 1))
+    with held_warnings():  # its verdicts are about the overlap mode, not this answer
+        overlap = register(reference, moving, boundary="overlap", max_shift=reach, threads=threads)
+    if not overlap.measured:
+        # No seam-free answer to compare with (too little overlap at this shift, or
+        # no signal): the curvature's error stands, as for the reference package.
+        return covariance
+    # The overlap shift on the periodic shift's side of each period. The two estimates
+    # weigh the pixels differently (taper, filter), so their noises are not nested: the
+    # noise of their difference is bounded by the sum of their variances.
+    near = np.asarray(shift) - _wrap_shift(np.asarray(shift) - np.asarray(overlap.shift), shape)
+    witness = Witness.of(shift, covariance, near, overlap.covariance)
+    return covariance + witness.bias(independent=True)
+
+
 def register_dft(
     reference,
     moving,
@@ -178,6 +226,7 @@ def register_dft(
     max_shift=None,
     error=None,
     reference_error=None,
+    errors: ErrorModel = "residual",
     threads: int | None = None,
 ):
     """Register by the cross-correlation peak, upsampled with a matrix-multiply DFT.
@@ -199,6 +248,11 @@ def register_dft(
     error, reference_error : float or array_like, optional, keyword-only
         1-sigma noise of `moving` and `reference` (a map is reduced to its RMS). If both
         are None the noise is estimated from the residual at the peak.
+    errors : {"residual", "fisher"}, keyword-only
+        ``"residual"`` (default): for images not shown to wrap, the error also holds
+        the seam's pull on the periodic peak, measured against :func:`register` in the
+        overlap mode (see the module docstring; it costs that registration more);
+        ``"fisher"``: the peak's curvature alone.
     threads : int, optional, keyword-only
         FFT threads (default: the core's choice by size).
 
@@ -243,6 +297,7 @@ def register_dft(
     >>> register_dft(image, moving, upsample_factor=20).shift.tolist()
     [1.25, -3.5]
     """
+    _check_errors(errors)
     factor = check_upsample_factor(upsample_factor)
     if factor == "auto":
         raise ValueError(
@@ -281,11 +336,13 @@ def register_dft(
     if covariance is not None:
         # the answer is rounded to the 1/upsample_factor grid: a uniform error of that width
         covariance = covariance + np.eye(ref.ndim) / (12.0 * factor**2)
+    shift = _wrap_shift(np.round(peak * factor) / factor, ref.shape)
+    covariance = _seam_widened(reference, moving, shift, covariance, errors, threads)
     delta = None
     if window is not None and noise:
         delta = 2.0 * (window.max() - window) / noise**2
     return RegistrationResult(
-        shift=_wrap_shift(np.round(peak * factor) / factor, ref.shape),
+        shift=shift,
         error=None if covariance is None else tuple(np.sqrt(np.diag(covariance)).tolist()),
         covariance=covariance,
         chi2_min=chi2_min,
@@ -309,6 +366,7 @@ def register_taylor(
     reference_error=None,
     max_iterations: int = 10,
     tolerance: float = 1e-6,
+    errors: ErrorModel = "residual",
     threads: int | None = None,
 ):
     """Register by the cross-correlation peak refined with second-order Taylor steps.
@@ -331,6 +389,11 @@ def register_taylor(
         integer peak.
     tolerance : float, keyword-only
         Stop when a step is shorter than this, in pixels.
+    errors : {"residual", "fisher"}, keyword-only
+        ``"residual"`` (default): for images not shown to wrap, the error also holds
+        the seam's pull on the periodic peak, measured against :func:`register` in the
+        overlap mode (see the module docstring; it costs that registration more);
+        ``"fisher"``: the peak's curvature alone.
     threads : int, optional, keyword-only
         FFT threads (default: the core's choice by size).
 
@@ -385,6 +448,7 @@ def register_taylor(
         raise ValueError(f"max_iterations must be >= 1, got {max_iterations!r}.")
     if not tolerance > 0:
         raise ValueError(f"tolerance must be a positive number of pixels, got {tolerance!r}.")
+    _check_errors(errors)
     ref, mov = _prepare(reference, moving, zero_mean)
     limits = check_max_shift(max_shift, ref.shape)
     noise_var = _noise_variance(error, reference_error, ref.shape, "error")
@@ -421,8 +485,10 @@ def register_taylor(
             if np.max(np.abs(fraction * step)) < tolerance:
                 break
     covariance, noise, chi2_min = _covariance(hessian, value, energy, ref.size, noise_var)
+    shift = _wrap_shift(point, ref.shape)
+    covariance = _seam_widened(reference, moving, shift, covariance, errors, threads)
     return RegistrationResult(
-        shift=_wrap_shift(point, ref.shape),
+        shift=shift,
         error=None if covariance is None else tuple(np.sqrt(np.diag(covariance)).tolist()),
         covariance=covariance,
         chi2_min=chi2_min,

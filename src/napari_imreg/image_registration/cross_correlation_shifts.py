@@ -63,7 +63,9 @@ def cross_correlation_shifts(
         calls biased, and which needed the unavailable ``agpy``) is not provided.
     return_error : bool
         Also return 1-sigma errors from the curvature of the correlation peak (calibrated;
-        the reference's were off by a factor of 1.8 or more by its own account).
+        the reference's were off by a factor of 1.8 or more by its own account), widened
+        by the pull of the images' seams on the periodic peak when they do not wrap
+        (:func:`napari_imreg.core.register_taylor`, ``errors="residual"``).
     zeromean : bool
         Subtract each image's mean first.
     **kwargs
@@ -113,6 +115,7 @@ def cross_correlation_shifts(
         reference_error=errim1,
         zero_mean=zeromean,
         max_shift=maxoff,
+        errors="residual" if return_error else "fisher",
         threads=threads,
     )
     if verbose:

@@ -88,6 +88,7 @@ def register_images(
         upsample_factor=usfac,
         zero_mean=zeromean,
         max_shift=maxoff,
+        errors="residual" if return_error else "fisher",
         threads=nthreads,
     )
     output = offset_xy(result.shift)
@@ -185,6 +186,7 @@ def dftregistration(
         upsample_factor=usfac,
         zero_mean=False,
         max_shift=maxoff,
+        errors="residual" if return_error else "fisher",
         threads=nthreads,
     )
     output = [float(v) for v in result.shift]
