@@ -254,8 +254,8 @@ class Engine:
             # disagreement beyond noise bounds this answer's bias (see ``_residual``);
             # or a function measuring it, called only when the residual stage runs.
             verdict, bound, reach = significance, covariance, widest
-            if rivals_later and significance.measured:
-                verdict = judge(self, image, fit.shift)
+            if significance.pending is not None:  # the rival test, on the correlation made
+                verdict = significance.with_rivals()
                 bound = unmeasured(verdict, fit.shift, errors.covariance)
                 reach = widened(verdict, fit.shift, bound)
             stage = verdict.measured and self.errors == "residual"
