@@ -171,16 +171,16 @@ def _near(engine, estimate):
     return centre, radius, reach, padded
 
 
-def masked_surface(engine, image: PreparedImage, *, split_noise: bool):
-    """The surface of masked images near the shift found on their binned images:
-    every term from the spectra of the weighted images (taper times valid pixels,
-    as :func:`~napari_imreg.core._surface_spectral.spectral_surface`), padded only
-    as far as that shift needs. Returns what :func:`tapered_surface` does.
+def masked_surface(engine, image: PreparedImage, estimate, *, split_noise: bool):
+    """The surface of masked images near ``estimate``, the shift found on their
+    binned images (:func:`binned_estimate` with their valid pixels): every term from
+    the spectra of the weighted images (taper times valid pixels, as
+    :func:`~napari_imreg.core._surface_spectral.spectral_surface`), padded only as
+    far as that shift needs. Returns what :func:`tapered_surface` does.
 
     The weights vanish where the taper does, so the padding that makes the cross
     term of :func:`tapered_surface` exact makes every term exact.
     """
-    estimate = binned_estimate(engine, image.source, image.valid)
     centre, radius, _, padded = _near(engine, estimate)
     ref_spec = weighted_spectra(
         engine, engine._reference, None, cache_key=("near", padded), padded=padded
