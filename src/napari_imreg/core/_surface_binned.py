@@ -215,12 +215,7 @@ def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate
     # Registrar each hold their own entry.
     entry = engine._tapered_reference.get(padded)
     if entry is None:
-        spectrum = _fft.rfftn(
-            engine._reference.data, s=padded, threads=engine.threads, weights=profiles
-        )
-        entry = spectrum, Marginals.from_spectrum(engine._reference.data, spectrum, padded)
-        if fits_tilt(engine.brightness):
-            entry = (*entry, _ReferenceMoments.of(engine, padded, profiles, tapers))
+        entry = _reference_entry(engine, padded, profiles, tapers)
         if engine.keep_reference_spectra:
             engine._tapered_reference = {padded: entry}
     ref_spectrum, ref_values = entry[:2]
@@ -236,6 +231,9 @@ def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate
     if fits_tilt(engine.brightness):
         tilt = entry[2].sums(cross, padded, reach)
     cross *= ref_spectrum
+    # Unless the engine keeps it, the reference's spectrum goes before the taper's
+    # terms are made (a volume's peak of memory).
+    del entry, ref_spectrum
 
     ref_squares = TaperCorrelation(ref_squares_sums, tapers, sign=1, reach=reach)
     mov_squares = TaperCorrelation(
@@ -274,6 +272,18 @@ def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate
     start, guess = _local_minimum(engine, surface.for_search(), centre, radius)
     weight_sum = float(np.prod([profile.sum() for profile in profiles]))
     return surface, start, guess, ref_squares_sums.total / weight_sum
+
+
+def _reference_entry(engine, padded, profiles, tapers) -> tuple:
+    """What :func:`tapered_surface` reads of the reference for one padding: the
+    spectrum of the tapered reference, its sums over the taper (``Marginals``) and,
+    with a tilt fitted, its moments (``_ReferenceMoments``)."""
+    data = engine._reference.data
+    spectrum = _fft.rfftn(data, s=padded, threads=engine.threads, weights=profiles)
+    entry = (spectrum, Marginals.from_spectrum(data, spectrum, padded))
+    if fits_tilt(engine.brightness):
+        entry = (*entry, _ReferenceMoments.of(engine, padded, profiles, tapers))
+    return entry
 
 
 @dataclass(frozen=True)
