@@ -37,8 +37,6 @@ from ._taper import Marginals, Taper, TaperCorrelation, TaperOverlap
 #: volumes, by voxel count (see ``binning_factors``).
 BINNED_SIZE = 128
 MAX_BINNING = 4
-#: The padding of the cross term on that road grows in steps of this many pixels.
-PADDING_STEP = 32
 #: The brightness fits profiled out of the surface (the others fit at most an offset).
 PROFILED = ("scale+offset", "scale+offset+tilt")
 
@@ -62,12 +60,11 @@ def cross_padding(shape, largest, tapers) -> tuple[int, ...]:
     A circular correlation of two images that are zero over ``m`` pixels at each
     end equals the zero-padded one at shifts up to ``2 m``: an axis whose shifts
     stay within that keeps its length (rounded up to a fast one). Others are
-    padded by the rest, in steps of ``PADDING_STEP`` so that shifts that drift (a
-    stack) reuse one transform size, and its plan.
+    padded by the rest, rounded up to a fast length: few lengths are fast, so
+    shifts that drift (a stack) reuse a few transform sizes, and their plans.
     """
     short = [max(0, int(k) - 2 * t.margin) for k, t in zip(largest, tapers, strict=True)]
-    steps = [-(-k // PADDING_STEP) * PADDING_STEP for k in short]
-    return _fft.next_fast_shape(np.asarray(shape) + np.asarray(steps))
+    return _fft.next_fast_shape(np.asarray(shape) + np.asarray(short))
 
 
 def binned_road(engine, *, noise_maps: bool) -> bool:
