@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 
@@ -229,11 +230,23 @@ class Engine:
         # that answer could replace the first (Registrar._register).
         significance = judge(self, image, fit.shift, rivals=not rivals_later)
         covariance = unmeasured(significance, fit.shift, errors.covariance)
+        # The delta-chi2 map is drawn for the answer only: the floor check compares
+        # two measurements and reports one (see ``floor_checked``). The first of them
+        # (not ``rivals_later``), the one usually reported, draws its map now and lets
+        # its surface go: the second strength's is then not made while the first's
+        # is held (a volume's peak of memory).
+        drawn = (None, None, None)
+        if not rivals_later:
+            if delta_chi2_map:
+                drawn = _delta_map(fit, errors, self.upsample_factor)
+            fit = dataclasses.replace(fit, surface=None)
 
         def result(significance, covariance, *, with_map: bool = True) -> RegistrationResult:
             delta = (None, None, None)
             if delta_chi2_map and with_map:
-                delta = _delta_map(fit, errors, self.upsample_factor)
+                delta = (
+                    drawn if fit.surface is None else _delta_map(fit, errors, self.upsample_factor)
+                )
             return self._result(
                 fit,
                 errors,
@@ -245,8 +258,6 @@ class Engine:
 
         # A rivalled match (not measured) keeps its error widened to reach the rivals.
         widest = widened(significance, fit.shift, covariance)
-        # The delta-chi2 map is drawn for the answer only: the floor check compares
-        # two measurements and reports one (see ``floor_checked``).
         quick = result(significance, widest, with_map=False)
 
         def finish(witness=None) -> RegistrationResult:
