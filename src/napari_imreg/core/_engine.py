@@ -231,26 +231,16 @@ class Engine:
         significance = judge(self, image, fit.shift, rivals=not rivals_later)
         covariance = unmeasured(significance, fit.shift, errors.covariance)
         # The delta-chi2 map is drawn for the answer only: the floor check compares
-        # two measurements and reports one (see ``floor_checked``). The first of them
-        # (not ``rivals_later``), the one usually reported, draws its map now and lets
-        # its surface go: the second strength's is then not made while the first's
-        # is held (a volume's peak of memory).
-        drawn = (None, None, None)
-        if not rivals_later:
-            if delta_chi2_map:
-                drawn = _delta_map(fit, errors, self.upsample_factor)
-            fit = dataclasses.replace(fit, surface=None)
+        # two measurements and reports one (see ``floor_checked``).
+        fit, delta_map = _map_of(
+            fit, errors, self.upsample_factor, wanted=delta_chi2_map, now=not rivals_later
+        )
 
         def result(significance, covariance, *, with_map: bool = True) -> RegistrationResult:
-            delta = (None, None, None)
-            if delta_chi2_map and with_map:
-                delta = (
-                    drawn if fit.surface is None else _delta_map(fit, errors, self.upsample_factor)
-                )
             return self._result(
                 fit,
                 errors,
-                *delta,
+                *(delta_map() if with_map else (None, None, None)),
                 covariance=covariance,
                 significance=significance,
                 moving_mean=image.mean,
@@ -347,6 +337,20 @@ def _gained(moving_error, noise_var, reference_error, gain: float):
         0.0 if reference_error is None else float(np.nanmean(np.square(reference_error)))
     )
     return moving_error * gain, reference_var + gain**2 * moving_var
+
+
+def _map_of(fit: Fit, errors: Errors, upsample_factor, *, wanted: bool, now: bool):
+    """``fit``, and a function that returns its delta-chi2 map ``(factor, coords,
+    delta)`` (Nones unless ``wanted``).
+
+    With ``now``, the map is drawn at once and the fit comes back without its
+    surface, which nothing else reads: the floor check's first measurement, the one
+    usually reported, lets its surface go before the second strength's is made (a
+    volume's peak of memory)."""
+    if wanted and not now:
+        return fit, lambda: _delta_map(fit, errors, upsample_factor)
+    drawn = _delta_map(fit, errors, upsample_factor) if wanted else (None, None, None)
+    return (dataclasses.replace(fit, surface=None) if now else fit), lambda: drawn
 
 
 def _delta_map(fit: Fit, errors: Errors, upsample_factor) -> tuple:

@@ -324,8 +324,6 @@ class Registrar:
                 estimated, estimate, fitted = unknown_noise(self, mov, mask)
                 if estimated is None:  # no information: this call warns and says so
                     return self._engine(1.0).measure(mov, None, mask, delta_chi2_map)
-                if fitted is not None:  # the binned shift its whole fit searched near
-                    estimate = fitted[1].estimate
                 strength = choose_strength(self, scale, estimated, (mov, mask))
             else:
                 strength = choose_strength(self, scale, noise_var)
@@ -337,7 +335,7 @@ class Registrar:
                 moving_error,
                 mask,
                 delta_chi2_map,
-                estimate=estimate,
+                estimate=estimate if fitted is None else fitted[1].estimate,  # Fit.estimate
                 noise_var=noise_var,
                 floor_var=floor_variance(self, scale, level),
                 fitted=fitted if level == 1.0 else None,
