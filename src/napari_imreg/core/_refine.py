@@ -51,8 +51,10 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
     ref_var = 0.0 if ref_err is None else ref_err**2
     mov_var = 0.0 if mov_err is None else mov_err**2
     if binned_search(engine, image.valid is None, noise_maps=ref_map or mov_map):
+        if estimate is None:
+            estimate = binned_estimate(engine, image.source)
         surface, start, guess, reference_power = tapered_surface(
-            engine, image, split_noise=unknown, estimate=estimate
+            engine, image, estimate, split_noise=unknown
         )
     elif binned_road(engine, noise_maps=ref_map or mov_map):
         # A masked pair's estimate reads both images' valid pixels as the filter

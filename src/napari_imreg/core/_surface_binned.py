@@ -192,14 +192,12 @@ def masked_surface(engine, image: PreparedImage, estimate, *, split_noise: bool)
     return surface, start, guess, ref_spec.sum_w_x2 / ref_spec.sum_w
 
 
-def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate=None):
-    """The surface near the shift found on binned images, with the taper's terms
-    summed in image space (see ``_taper``) and the cross term from the spectra of
-    both tapered images, padded only as far as that shift needs. Returns it, the
-    whole-pixel minimum near the estimate, a sub-pixel guess, and the
-    reference's weighted mean square."""
-    if estimate is None:
-        estimate = binned_estimate(engine, image.source)
+def tapered_surface(engine, image: PreparedImage, estimate, *, split_noise: bool):
+    """The surface near ``estimate``, the shift found on the binned images
+    (:func:`binned_estimate`), with the taper's terms summed in image space (see
+    ``_taper``) and the cross term from the spectra of both tapered images, padded
+    only as far as that shift needs. Returns it, the whole-pixel minimum near the
+    estimate, a sub-pixel guess, and the reference's weighted mean square."""
     centre, radius, reach, padded = _near(engine, estimate)
     profiles = [taper.samples() for taper in engine._tapers]
     # Between pixels, the taper as the FFTs of the cross term see it (``Taper``).
