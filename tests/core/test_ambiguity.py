@@ -208,3 +208,27 @@ def test_only_peaks_near_the_judged_ones_height_are_refined():
     zmap[4, 12] = 59.0  # an alias as high as the judged peak, at (-4, 4)
     (rival,) = _rivals(zmap, lags, judged, screen)
     assert np.allclose(rival, (-4.0, 4.0), atol=0.5)
+
+
+@pytest.mark.parametrize("kind", ["lattice", "real pair"])
+def test_the_rival_test_run_later_decides_as_the_one_run_at_once(kind):
+    """``rivals=False`` leaves the rival test for later (the floor check's full
+    strength runs it only when its answer could be reported): run then, on the
+    correlation already made, it gives the verdict the whole test gives."""
+
+    rng = np.random.default_rng(31)
+    if kind == "lattice":
+        reference, moving = _lattice(rng.uniform(-2, 2, 2), rng, snr=10)
+    else:
+        pair = make_binned_pair(load_scene("camera"), (48, 48), (5, -3), rng=rng, snr=30)
+        reference, moving = pair.reference, pair.moving
+    at_once = match_significance(reference, moving, max_shift=12)
+    deferred = match_significance(reference, moving, max_shift=12, rivals=False)
+    assert deferred.rivals is None
+    assert deferred.pending is not None
+    later = deferred.with_rivals()
+    assert later.pending is None
+    assert later.ambiguous == (kind == "lattice")
+    assert (later.z, later.p_value, later.rival_z) == (at_once.z, at_once.p_value, at_once.rival_z)
+    np.testing.assert_array_equal(later.rivals, at_once.rivals)
+    np.testing.assert_array_equal(later.rival_spread, at_once.rival_spread)

@@ -188,7 +188,8 @@ def test_the_masked_surface_near_the_binned_shift_is_the_whole_range_one_at_whol
     reference, moving, (reference_mask, moving_mask) = _holed_crop_pair(truth, seed=10)
     engine = Registrar(reference, reference_mask=reference_mask)._engine(1.0)
     image = engine._prepare(moving, None, moving_mask)
-    near, start, guess, power = masked_surface(engine, image, split_noise=True)
+    estimate = binned_estimate(engine, moving, image.valid)
+    near, start, guess, power = masked_surface(engine, image, estimate, split_noise=True)
     whole, whole_start, _, whole_power = spectral_surface(
         engine, image, 0.0, 0.0, split_noise=True
     )

@@ -411,6 +411,9 @@ class ProfiledSurface:
         #: The fitted gain at the minimum, once known: it scales the signal's part
         #: of the score's covariance (``filtered_cross``).
         self.gain = 1.0
+        #: The latest shift whose sums were evaluated, and its sums: the brightness
+        #: fit and the gain's dilution read them at the same shift, the minimum.
+        self._latest_sums: tuple | None = None
 
     @property
     def weight(self):
@@ -461,12 +464,17 @@ class ProfiledSurface:
         return self._score([term.tensor(positions, orders) for term in self._terms()])
 
     def _sums_at(self, point) -> OverlapSums:
-        """Every sum at one shift (floats)."""
+        """Every sum at one shift (floats), evaluated once per shift in a row."""
+        key = tuple(float(p) for p in point)
+        if self._latest_sums is not None and self._latest_sums[0] == key:
+            return self._latest_sums[1]
         orders = [(0,)] * len(point)
         at = [[p] for p in point]
-        return self.sums.like(
+        sums = self.sums.like(
             [float(term.tensor(at, orders).reshape(-1)[0]) for term in self._terms()]
         )
+        self._latest_sums = (key, sums)
+        return sums
 
     def fit_at(self, point) -> BrightnessFit:
         """The gain, offset (and tilt) and residual at one shift (floats)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 
@@ -229,15 +230,17 @@ class Engine:
         # that answer could replace the first (Registrar._register).
         significance = judge(self, image, fit.shift, rivals=not rivals_later)
         covariance = unmeasured(significance, fit.shift, errors.covariance)
+        # The delta-chi2 map is drawn for the answer only: the floor check compares
+        # two measurements and reports one (see ``floor_checked``).
+        fit, delta_map = _map_of(
+            fit, errors, self.upsample_factor, wanted=delta_chi2_map, now=not rivals_later
+        )
 
         def result(significance, covariance, *, with_map: bool = True) -> RegistrationResult:
-            delta = (None, None, None)
-            if delta_chi2_map and with_map:
-                delta = _delta_map(fit, errors, self.upsample_factor)
             return self._result(
                 fit,
                 errors,
-                *delta,
+                *(delta_map() if with_map else (None, None, None)),
                 covariance=covariance,
                 significance=significance,
                 moving_mean=image.mean,
@@ -245,8 +248,6 @@ class Engine:
 
         # A rivalled match (not measured) keeps its error widened to reach the rivals.
         widest = widened(significance, fit.shift, covariance)
-        # The delta-chi2 map is drawn for the answer only: the floor check compares
-        # two measurements and reports one (see ``floor_checked``).
         quick = result(significance, widest, with_map=False)
 
         def finish(witness=None) -> RegistrationResult:
@@ -254,8 +255,8 @@ class Engine:
             # disagreement beyond noise bounds this answer's bias (see ``_residual``);
             # or a function measuring it, called only when the residual stage runs.
             verdict, bound, reach = significance, covariance, widest
-            if rivals_later and significance.measured:
-                verdict = judge(self, image, fit.shift)
+            if significance.pending is not None:  # the rival test, on the correlation made
+                verdict = significance.with_rivals()
                 bound = unmeasured(verdict, fit.shift, errors.covariance)
                 reach = widened(verdict, fit.shift, bound)
             stage = verdict.measured and self.errors == "residual"
@@ -336,6 +337,20 @@ def _gained(moving_error, noise_var, reference_error, gain: float):
         0.0 if reference_error is None else float(np.nanmean(np.square(reference_error)))
     )
     return moving_error * gain, reference_var + gain**2 * moving_var
+
+
+def _map_of(fit: Fit, errors: Errors, upsample_factor, *, wanted: bool, now: bool):
+    """``fit``, and a function that returns its delta-chi2 map ``(factor, coords,
+    delta)`` (Nones unless ``wanted``).
+
+    With ``now``, the map is drawn at once and the fit comes back without its
+    surface, which nothing else reads: the floor check's first measurement, the one
+    usually reported, lets its surface go before the second strength's is made (a
+    volume's peak of memory)."""
+    if wanted and not now:
+        return fit, lambda: _delta_map(fit, errors, upsample_factor)
+    drawn = _delta_map(fit, errors, upsample_factor) if wanted else (None, None, None)
+    return (dataclasses.replace(fit, surface=None) if now else fit), lambda: drawn
 
 
 def _delta_map(fit: Fit, errors: Errors, upsample_factor) -> tuple:

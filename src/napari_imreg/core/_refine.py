@@ -9,7 +9,13 @@ import numpy as np
 from ._brightness import ProfiledSurface, fitted_count
 from ._chi2 import Surface, refine_minimum
 from ._prepare import PreparedImage
-from ._surface_binned import binned_road, binned_search, masked_surface, tapered_surface
+from ._surface_binned import (
+    binned_estimate,
+    binned_road,
+    binned_search,
+    masked_surface,
+    tapered_surface,
+)
 from ._surface_spectral import spectral_surface
 
 
@@ -31,6 +37,9 @@ class Fit:
     offset_fit: float | None = None
     tilt_fit: tuple | None = None  # the fitted background's slope per pixel, per axis
     dilution: float = 1.0  # the fitted gain over the true one (the moving noise's share)
+    #: The whole-pixel estimate from the binned images that the surface was searched
+    #: near (None off the large-image road).
+    estimate: np.ndarray | None = None
 
 
 def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
@@ -42,11 +51,20 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
     ref_var = 0.0 if ref_err is None else ref_err**2
     mov_var = 0.0 if mov_err is None else mov_err**2
     if binned_search(engine, image.valid is None, noise_maps=ref_map or mov_map):
+        if estimate is None:
+            estimate = binned_estimate(engine, image.source)
         surface, start, guess, reference_power = tapered_surface(
-            engine, image, split_noise=unknown, estimate=estimate
+            engine, image, estimate, split_noise=unknown
         )
     elif binned_road(engine, noise_maps=ref_map or mov_map):
-        surface, start, guess, reference_power = masked_surface(engine, image, split_noise=unknown)
+        # A masked pair's estimate reads both images' valid pixels as the filter
+        # leaves them: one made at another strength holds only if this one filters
+        # too (the unfiltered strength 0 keeps the pixels a filter would lose).
+        if estimate is None or not engine._smooth:
+            estimate = binned_estimate(engine, image.source, image.valid)
+        surface, start, guess, reference_power = masked_surface(
+            engine, image, estimate, split_noise=unknown
+        )
     else:
         surface, start, guess, reference_power = spectral_surface(
             engine, image, ref_var, mov_var, split_noise=unknown
@@ -105,6 +123,7 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
         offset,
         tilt,
         dilution,
+        estimate,
     )
 
 

@@ -19,7 +19,9 @@ measured from the surface's own autocorrelation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import fft as sp_fft
@@ -75,6 +77,11 @@ class Significance:
         ``(ndim, ndim)``: the covariance the judged match's error must reach along
         its shoulders that the noise cannot rule out (:mod:`._ambiguity`); None
         when the test did not run.
+    pending : callable or None
+        The rival test that ``rivals=False`` left out, on the correlation already
+        made: it returns this significance with the test (see :meth:`with_rivals`).
+        None when the test ran, or when it would not run (not significant, or on
+        the edge).
     """
 
     significant: bool
@@ -88,6 +95,11 @@ class Significance:
     rival_z: float = np.inf
     rivals: np.ndarray | None = None
     rival_spread: np.ndarray | None = None
+    pending: Callable[[], Significance] | None = field(default=None, repr=False, compare=False)
+
+    def with_rivals(self) -> Significance:
+        """This significance with the rival test, run now if ``rivals=False`` left it out."""
+        return self if self.pending is None else self.pending()
 
     @property
     def ambiguous(self) -> bool:
@@ -391,10 +403,22 @@ def match_significance(
         # true one may lie beyond it.
         if not spans and abs(judged_full[axis]) > np.floor(full_limit[axis]) - 0.5:
             on_edge = True
-    rival_z, found, spread = np.inf, None, None
-    if rivals and p_value < alpha and not on_edge:
-        if margins is not None:  # whole binned pixels that hold a zeroed one
-            margins = [-(-int(m) // int(f)) for m, f in zip(margins, factors, strict=True)]
+    verdict = Significance(
+        agrees=agrees,
+        cell=cell * float(np.prod(factors)),
+        significant=p_value < alpha,
+        z=z,
+        p_value=p_value,
+        n_eff=n_eff,
+        peak=peak * factors,
+        on_boundary=on_edge,
+    )
+    if not (p_value < alpha) or on_edge:
+        return verdict
+    if margins is not None:  # whole binned pixels that hold a zeroed one
+        margins = [-(-int(m) // int(f)) for m, f in zip(margins, factors, strict=True)]
+
+    def with_rivals() -> Significance:
         # As many shared pixels as a masked shift needs to be a candidate (_surface).
         rivalry = rival_test(
             *unit,
@@ -407,18 +431,11 @@ def match_significance(
             margins=margins,
             least=max(16.0, 2.0 * cell),
         )
-        rival_z, found = rivalry.z, rivalry.rivals * factors
-        spread = rivalry.spread * np.outer(factors, factors)
-    return Significance(
-        rival_z=rival_z,
-        rivals=found,
-        rival_spread=spread,
-        agrees=agrees,
-        cell=cell * float(np.prod(factors)),
-        significant=p_value < alpha,
-        z=z,
-        p_value=p_value,
-        n_eff=n_eff,
-        peak=peak * factors,
-        on_boundary=on_edge,
-    )
+        return dataclasses.replace(
+            verdict,
+            rival_z=rivalry.z,
+            rivals=rivalry.rivals * factors,
+            rival_spread=rivalry.spread * np.outer(factors, factors),
+        )
+
+    return with_rivals() if rivals else dataclasses.replace(verdict, pending=with_rivals)

@@ -37,8 +37,6 @@ from ._taper import Marginals, Taper, TaperCorrelation, TaperOverlap
 #: volumes, by voxel count (see ``binning_factors``).
 BINNED_SIZE = 128
 MAX_BINNING = 4
-#: The padding of the cross term on that road grows in steps of this many pixels.
-PADDING_STEP = 32
 #: The brightness fits profiled out of the surface (the others fit at most an offset).
 PROFILED = ("scale+offset", "scale+offset+tilt")
 
@@ -62,12 +60,11 @@ def cross_padding(shape, largest, tapers) -> tuple[int, ...]:
     A circular correlation of two images that are zero over ``m`` pixels at each
     end equals the zero-padded one at shifts up to ``2 m``: an axis whose shifts
     stay within that keeps its length (rounded up to a fast one). Others are
-    padded by the rest, in steps of ``PADDING_STEP`` so that shifts that drift (a
-    stack) reuse one transform size, and its plan.
+    padded by the rest, rounded up to a fast length: few lengths are fast, so
+    shifts that drift (a stack) reuse a few transform sizes, and their plans.
     """
     short = [max(0, int(k) - 2 * t.margin) for k, t in zip(largest, tapers, strict=True)]
-    steps = [-(-k // PADDING_STEP) * PADDING_STEP for k in short]
-    return _fft.next_fast_shape(np.asarray(shape) + np.asarray(steps))
+    return _fft.next_fast_shape(np.asarray(shape) + np.asarray(short))
 
 
 def binned_road(engine, *, noise_maps: bool) -> bool:
@@ -171,16 +168,16 @@ def _near(engine, estimate):
     return centre, radius, reach, padded
 
 
-def masked_surface(engine, image: PreparedImage, *, split_noise: bool):
-    """The surface of masked images near the shift found on their binned images:
-    every term from the spectra of the weighted images (taper times valid pixels,
-    as :func:`~napari_imreg.core._surface_spectral.spectral_surface`), padded only
-    as far as that shift needs. Returns what :func:`tapered_surface` does.
+def masked_surface(engine, image: PreparedImage, estimate, *, split_noise: bool):
+    """The surface of masked images near ``estimate``, the shift found on their
+    binned images (:func:`binned_estimate` with their valid pixels): every term from
+    the spectra of the weighted images (taper times valid pixels, as
+    :func:`~napari_imreg.core._surface_spectral.spectral_surface`), padded only as
+    far as that shift needs. Returns what :func:`tapered_surface` does.
 
     The weights vanish where the taper does, so the padding that makes the cross
     term of :func:`tapered_surface` exact makes every term exact.
     """
-    estimate = binned_estimate(engine, image.source, image.valid)
     centre, radius, _, padded = _near(engine, estimate)
     ref_spec = weighted_spectra(
         engine, engine._reference, None, cache_key=("near", padded), padded=padded
@@ -195,14 +192,12 @@ def masked_surface(engine, image: PreparedImage, *, split_noise: bool):
     return surface, start, guess, ref_spec.sum_w_x2 / ref_spec.sum_w
 
 
-def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate=None):
-    """The surface near the shift found on binned images, with the taper's terms
-    summed in image space (see ``_taper``) and the cross term from the spectra of
-    both tapered images, padded only as far as that shift needs. Returns it, the
-    whole-pixel minimum near the estimate, a sub-pixel guess, and the
-    reference's weighted mean square."""
-    if estimate is None:
-        estimate = binned_estimate(engine, image.source)
+def tapered_surface(engine, image: PreparedImage, estimate, *, split_noise: bool):
+    """The surface near ``estimate``, the shift found on the binned images
+    (:func:`binned_estimate`), with the taper's terms summed in image space (see
+    ``_taper``) and the cross term from the spectra of both tapered images, padded
+    only as far as that shift needs. Returns it, the whole-pixel minimum near the
+    estimate, a sub-pixel guess, and the reference's weighted mean square."""
     centre, radius, reach, padded = _near(engine, estimate)
     profiles = [taper.samples() for taper in engine._tapers]
     # Between pixels, the taper as the FFTs of the cross term see it (``Taper``).
@@ -215,12 +210,7 @@ def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate
     # Registrar each hold their own entry.
     entry = engine._tapered_reference.get(padded)
     if entry is None:
-        spectrum = _fft.rfftn(
-            engine._reference.data, s=padded, threads=engine.threads, weights=profiles
-        )
-        entry = spectrum, Marginals.from_spectrum(engine._reference.data, spectrum, padded)
-        if fits_tilt(engine.brightness):
-            entry = (*entry, _ReferenceMoments.of(engine, padded, profiles, tapers))
+        entry = _reference_entry(engine, padded, profiles, tapers)
         if engine.keep_reference_spectra:
             engine._tapered_reference = {padded: entry}
     ref_spectrum, ref_values = entry[:2]
@@ -236,6 +226,9 @@ def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate
     if fits_tilt(engine.brightness):
         tilt = entry[2].sums(cross, padded, reach)
     cross *= ref_spectrum
+    # Unless the engine keeps it, the reference's spectrum goes before the taper's
+    # terms are made (a volume's peak of memory).
+    del entry, ref_spectrum
 
     ref_squares = TaperCorrelation(ref_squares_sums, tapers, sign=1, reach=reach)
     mov_squares = TaperCorrelation(
@@ -274,6 +267,18 @@ def tapered_surface(engine, image: PreparedImage, *, split_noise: bool, estimate
     start, guess = _local_minimum(engine, surface.for_search(), centre, radius)
     weight_sum = float(np.prod([profile.sum() for profile in profiles]))
     return surface, start, guess, ref_squares_sums.total / weight_sum
+
+
+def _reference_entry(engine, padded, profiles, tapers) -> tuple:
+    """What :func:`tapered_surface` reads of the reference for one padding: the
+    spectrum of the tapered reference, its sums over the taper (``Marginals``) and,
+    with a tilt fitted, its moments (``_ReferenceMoments``)."""
+    data = engine._reference.data
+    spectrum = _fft.rfftn(data, s=padded, threads=engine.threads, weights=profiles)
+    entry = (spectrum, Marginals.from_spectrum(data, spectrum, padded))
+    if fits_tilt(engine.brightness):
+        entry = (*entry, _ReferenceMoments.of(engine, padded, profiles, tapers))
+    return entry
 
 
 @dataclass(frozen=True)
