@@ -19,6 +19,7 @@ loaded is unsafe), the frames run in threads as before.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import numbers
 import sys
@@ -31,10 +32,12 @@ import numpy as np
 
 from ._options import Options
 from ._result import RegistrationWarning
+from ._stack_driver import chunk_onto_one, chunk_steps
 from ._stack_graph import (
     Opaque,
     chained_table,
     dask_view,
+    frames_per_chunk,
     from_frames,
     reference_error_of_mean,
     register_chunk,
@@ -43,7 +46,7 @@ from ._stack_graph import (
     streamed_template,
 )
 
-__all__ = ["forked_table", "forking_available", "in_processes"]
+__all__ = ["InWorkers", "forked_table", "forking_available", "in_processes", "worth_processes"]
 
 #: Fewer frames per worker than this run in threads: forking the workers and ending
 #: them costs 40-80 ms (measured with a 400 MiB stack in memory), about two 512²
@@ -64,6 +67,17 @@ def forking_available() -> bool:
         sys.platform.startswith("linux")
         and "fork" in multiprocessing.get_all_start_methods()
         and not multiprocessing.current_process().daemon
+    )
+
+
+def worth_processes(frames: int, processes) -> bool:
+    """Whether ``frames`` are worth registering in ``processes`` (a
+    :class:`~._stack_pool.StackWorkers`): two workers or more, each with
+    ``FRAMES_PER_WORKER`` frames or more, where they can run."""
+    return (
+        processes.workers > 1
+        and frames >= FRAMES_PER_WORKER * processes.workers
+        and processes.available()
     )
 
 
@@ -250,3 +264,67 @@ def _chained(stack, errors, masks, options, workers, chunks, frames_per_chunk) -
         return values
 
     return chained_table(table, hidden(stack), hidden(errors), hidden(masks), options=options)
+
+
+#: A chunk handed to a :class:`~._stack_pool.StackWorkers` process holds at most this
+#: many bytes of frames (at least one frame), so that results come back a few times a
+#: second: four 512² float64 frames, about 0.2 s of one worker's time.
+WORKER_CHUNK_BYTES = 8 * 2**20
+
+
+class InWorkers:
+    """The frames of :func:`~._stack.iter_register_stack` registered in worker
+    processes kept between calls (:class:`~._stack_pool.StackWorkers`), read here a
+    chunk at a time; the results are those of the threads' road, in frame order.
+
+    ``frame_error`` and ``frame_mask`` give each frame's noise and mask, and say
+    whether they are per frame (``per_frame``, the stack in ``errors`` or ``masks``).
+    """
+
+    def __init__(self, moved, frame_error, frame_mask, options: Options, processes):
+        self.moved, self.frame_error, self.frame_mask = moved, frame_error, frame_mask
+        self.options, self.processes = options, processes
+        frame_bytes = int(np.prod(moved.shape[1:])) * max(moved.dtype.itemsize, 8)
+        frames = moved.shape[0]
+        balanced = frames_per_chunk(frame_bytes, frames, processes.workers)
+        self.per_chunk = max(1, min(balanced, WORKER_CHUNK_BYTES // frame_bytes))
+
+    def onto(self, target, reference_error, reference_mask, skip, quiet):
+        """Each frame's result onto ``target`` (None for frame ``skip``), in order."""
+        shared = {
+            "reference": target,
+            "reference_error": reference_error,
+            "reference_mask": reference_mask,
+            "skip": skip,
+            "quiet": quiet,
+        }
+        return self._results(chunk_onto_one, shared, overlap=0)
+
+    def steps(self):
+        """Each frame after the first registered onto the one before it, in order."""
+        return self._results(chunk_steps, {}, overlap=1)
+
+    def _results(self, job, shared: dict, overlap: int):
+        """``job``'s results, chunk by chunk; each chunk also holds the ``overlap``
+        frames before its first (a step's predecessor)."""
+        shared = {**shared, "options": self.options}
+        if not self.frame_error.per_frame:
+            shared["error"] = self.frame_error.errors
+        if not self.frame_mask.per_frame:
+            shared["mask"] = self.frame_mask.masks
+        frames = self.moved.shape[0]
+        starts = range(overlap, frames, self.per_chunk)
+        chunks = (self._chunk(start - overlap, start + self.per_chunk) for start in starts)
+        # Closed here when this generator is: the chunks handed out are called back.
+        with contextlib.closing(self.processes.in_order(job, shared, chunks)) as handed:
+            for results in handed:
+                yield from results
+
+    def _chunk(self, start: int, stop: int) -> dict:
+        rows = slice(start, stop)
+        chunk = {"frames": np.asarray(self.moved[rows]), "first": start}
+        if self.frame_error.per_frame:
+            chunk["errors"] = np.asarray(self.frame_error.errors[rows])
+        if self.frame_mask.per_frame:
+            chunk["masks"] = np.asarray(self.frame_mask.masks[rows])
+        return chunk
