@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import glob
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -162,6 +164,33 @@ def test_small_stacks_stay_in_threads():
     rows = _rows(iter_register_stack(stack, processes=workers))
     assert not workers.started
     assert np.all(np.abs(rows[:, :2] - drift) <= 5 * rows[:, 2:4] + 1e-9)
+
+
+def test_the_workers_do_not_run_the_callers_script(tmp_path):
+    # A napari session's main script may be a user's, with no __main__ guard: run by
+    # each worker, it would open a viewer (here: start workers of its own) there.
+    log = tmp_path / "runs.txt"
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from napari_imreg.core import StackWorkers\n"
+        f"with open({str(log)!r}, 'a') as out:\n"
+        "    out.write('run\\n')\n"
+        "with StackWorkers(2) as workers:\n"
+        "    chunks = [{'shape': 1}, {'shape': 2}, {'shape': 3}]\n"
+        "    print(sum(len(z) for z in workers.in_order(np.zeros, {}, chunks)))\n"
+    )
+    path = os.pathsep.join(sys.path)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": path},
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.split() == ["6"]
+    assert log.read_text() == "run\n"
 
 
 def test_workers_are_checked():

@@ -14,7 +14,9 @@ Inside each task the reference is prepared once (its spectra are reused for ever
 frame of the chunk) and each registration uses one FFT thread and one BLAS thread:
 with frames registered in parallel, threads inside each registration only compete.
 A numpy stack runs its chunks in forked worker processes where it can
-(``_stack_processes``), since threads share the interpreter lock.
+(``_stack_processes``), since threads share the interpreter lock;
+:func:`iter_register_stack` runs its frames in :class:`StackWorkers` processes when
+given them (``_stack_pool``), for callers that must not fork.
 """
 
 from __future__ import annotations

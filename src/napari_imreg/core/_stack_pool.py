@@ -70,10 +70,16 @@ class StackWorkers:
     Examples
     --------
     >>> import numpy as np
-    >>> from napari_imreg.core import StackWorkers, iter_register_stack, make_extended
-    >>> stack = np.stack([make_extended(32, seed=1)] * 3)
-    >>> with StackWorkers(2) as workers:  # doctest: +SKIP
-    ...     shifts = [r.shift for _, r in iter_register_stack(stack, processes=workers)]
+    >>> from napari_imreg.core import iter_register_stack, make_extended, make_shifted
+    >>> image = make_extended(32, seed=1)
+    >>> drift = 0.1 * np.arange(10)
+    >>> stack = np.stack([make_shifted(image, (d, 0.0), noise=0.01, seed=i)
+    ...                   for i, d in enumerate(drift)])
+    >>> with StackWorkers(2) as workers:
+    ...     frames = iter_register_stack(stack, boundary="wrap", processes=workers)
+    ...     shifts = np.array([result.shift for _, result in frames])
+    >>> bool(np.allclose(shifts[:, 0], drift, atol=0.01))
+    True
     """
 
     def __init__(self, workers: int | None = None):

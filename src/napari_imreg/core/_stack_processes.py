@@ -15,6 +15,10 @@ parent's memory: nothing is copied or pickled on the way in, and only each chunk
 table and warnings come back. The workers live for one call. Where ``fork`` is not
 the platform's way (Windows, macOS, where forking after some system frameworks
 loaded is unsafe), the frames run in threads as before.
+
+A caller that must not be forked (the stack widget runs Qt) registers through
+:func:`~._stack.iter_register_stack` with :class:`~._stack_pool.StackWorkers`, whose
+processes come from a fork server: :class:`InWorkers` hands them its chunks.
 """
 
 from __future__ import annotations
