@@ -52,7 +52,7 @@ from ._stack_graph import (
 )
 from ._stack_pool import StackWorkers
 from ._stack_processes import InWorkers, forked_table, worth_processes
-from ._template import AlignedMean
+from ._template import AlignedMean, moved_frame
 from ._validation import (
     as_image,
     check_choice,
@@ -605,6 +605,12 @@ class _InThreads:
         pairs = _pairs(self.moved, self.frame_error, self.frame_mask)
         return onto_previous(pairs, self.options, workers=self.workers)
 
+    def moved_frames(self, shifts: np.ndarray):
+        """Each frame moved by its shift for the mean's template, in order."""
+        wrap = self.options.boundary == "wrap"
+        for index, shift in enumerate(shifts):
+            yield moved_frame(self.moved[index], shift, self.frame_mask(index), wrap=wrap)
+
 
 def _iterate(moved, reference, frame_error, frame_mask: _FrameMasks, options: Options, runner):
     frames = moved.shape[0]
@@ -657,8 +663,9 @@ def _iterate(moved, reference, frame_error, frame_mask: _FrameMasks, options: Op
 
     if mean:  # onto the plain mean, then onto the frames moved by those shifts
         aligned = AlignedMean(target.shape, wrap=options.boundary == "wrap")
-        for index, result in enumerate(registered(target, quiet=True)):
-            aligned.add(moved[index], result.shift, frame_mask(index))
+        shifts = np.array([result.shift for result in registered(target, quiet=True)])
+        for frame in runner.moved_frames(shifts):
+            aligned.add_moved(frame)
         template = aligned.mean()
         target = target if template is None else template
     for index, result in enumerate(registered(target)):

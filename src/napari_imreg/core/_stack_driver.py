@@ -21,6 +21,7 @@ from . import _fft
 from ._options import Options
 from ._register import Registrar
 from ._result import RegistrationResult, held_warnings, warn_registration
+from ._template import moved_frame
 
 T = TypeVar("T")
 
@@ -243,6 +244,26 @@ def chunk_steps(
         for row in range(1, len(frames))
     )
     return list(onto_previous(pairs, options))
+
+
+def chunk_moved(
+    *,
+    frames: np.ndarray,
+    first: int,
+    shifts: np.ndarray,
+    options: Options,
+    mask=None,
+    masks=None,
+) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Each frame of ``frames`` (frames ``first`` on of the stack) moved by its row
+    of ``shifts`` (one per frame of the stack) for the template of ``reference="mean"``
+    (:func:`~._template.moved_frame`), in one thread: a worker process's job. Masks as
+    for :func:`chunk_onto_one`."""
+    wrap = options.boundary == "wrap"
+    return [
+        moved_frame(frame, shifts[first + row], _own(masks, mask, row), wrap=wrap)
+        for row, frame in enumerate(frames)
+    ]
 
 
 def _own(rows, shared, row: int):
