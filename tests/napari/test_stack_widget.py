@@ -1,6 +1,7 @@
 """The stack widget on a real viewer: drift recovered, applied to other layers, cancellable."""
 
 import glob
+import os
 import threading
 
 import dask.array as da
@@ -297,6 +298,28 @@ def test_a_stopped_worker_process_is_reported(viewer, widget, wait_for, errors, 
     wait_for(widget)
     assert errors == ["Stack registration failed: a stack worker process ended unexpectedly"]
     assert not widget.busy
+
+
+def test_closing_the_viewer_ends_the_worker_processes(viewer, timelapse, widget, wait_for, qtbot):
+    widget.run()
+    wait_for(widget)
+    np.testing.assert_allclose(widget.shifts, timelapse[0].metadata["known_shifts"], atol=0.02)
+    workers = widget.model.workers
+    pids = workers.pids()
+    if workers.workers > 1:
+        assert pids  # 16 frames: in worker processes
+    viewer.close()  # the widget is destroyed with its window
+    qtbot.waitUntil(lambda: workers.pids() == [], timeout=30_000)
+    for pid in pids:  # ended, and reaped by their fork server
+        qtbot.waitUntil(lambda pid=pid: not _alive(pid), timeout=30_000)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_a_long_status_wraps(viewer, widget):
