@@ -144,6 +144,7 @@ class StackRegistration:
         for frame in model.frames(job):
             pass  # job.shifts fills up, one frame at a time
         model.apply(job.layer, np.array(job.shifts))
+        model.close()  # ends the worker processes that registered the frames
     """
 
     def __init__(self, viewer: napari.viewer.Viewer, options: StackOptions | None = None):
