@@ -50,6 +50,11 @@ SEGMENT_PREFIX = "napari-imreg-"
 #: Modules the server imports once, so that every worker starts with them loaded.
 _PRELOAD = ["napari_imreg.core._stack_driver"]
 
+#: Chunks handed out per worker ahead of the one the caller waits for: enough that a
+#: worker always has the next at hand when the caller's thread is slow to come back
+#: (a busy Qt thread, a loaded machine), few enough to bound the shared memory.
+_AHEAD = 4
+
 #: Bytes at which each array of a block starts: a multiple of this.
 _ALIGNMENT = 64
 
@@ -139,7 +144,7 @@ class StackWorkers:
 
         ``function`` is importable by name (it is pickled as a reference). The numpy
         arrays among the values go through shared memory (``shared``'s once per
-        worker), the others are pickled. At most two chunks per worker are handed
+        worker), the others are pickled. At most ``_AHEAD`` chunks per worker are handed
         out ahead of the one the caller waits for. The registration warnings a chunk
         held are raised here as its result is yielded. Closing the iterator cancels
         the chunks not started, waits for those running and frees the shared memory
@@ -166,7 +171,7 @@ class StackWorkers:
             pending.append((future, handed))
 
         try:
-            for chunk in itertools.islice(chunks, 2 * self.workers):
+            for chunk in itertools.islice(chunks, _AHEAD * self.workers):
                 submit(chunk)
             while pending:
                 future, handed = pending[0]
