@@ -7,6 +7,7 @@ Fourier shift of the scene), so the frames do not wrap and take the overlap mode
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 
 import numpy as np
@@ -43,16 +44,24 @@ def _table(result) -> np.ndarray:
 
 @pytest.fixture
 def forked_calls(monkeypatch):
-    """How many times the stack's frames went to worker processes."""
-    calls = []
-    in_processes = _stack_processes.in_processes
+    """Each set of worker processes forked: the chunks of each of its runs."""
+    pools = []
+    forked = _stack_processes.forked
 
+    @contextlib.contextmanager
     def counted(*args, **kwargs):
-        calls.append(args[1])
-        return in_processes(*args, **kwargs)
+        runs = []
+        pools.append(runs)
+        with forked(*args, **kwargs) as run:
 
-    monkeypatch.setattr(_stack_processes, "in_processes", counted)
-    return calls
+            def recorded(chunks, *values):
+                runs.append(chunks)
+                return run(chunks, *values)
+
+            yield recorded
+
+    monkeypatch.setattr(_stack_processes, "forked", counted)
+    return pools
 
 
 @pytest.mark.parametrize(
@@ -65,7 +74,7 @@ def test_processes_give_the_table_of_one_thread(options, forked_calls):
     forked = register_stack(stack, num_workers=2, **options)
     threaded = register_stack(stack, num_workers=1, **options)
     assert len(forked_calls) == 1
-    assert len(forked_calls[0]) > 2  # chunks
+    assert len(forked_calls[0][0]) > 2  # chunks
     np.testing.assert_array_equal(_table(forked), _table(threaded))
     # The truth is onto frame 0, and for crops, which do not wrap, in the overlap mode.
     if options.get("reference", 0) in (0, "previous") and "boundary" not in options:
@@ -78,10 +87,12 @@ def test_the_mean_in_processes_is_the_mean_in_threads(options, forked_calls, mon
     # workers in threads are the comparison.
     stack, drift = _drifting_stack(12, 64)
     forked = register_stack(stack, reference="mean", num_workers=2, **options)
-    assert len(forked_calls) == 2  # the plain mean's pass, the aligned mean's
+    # One set of workers: the plain mean's pass, the frames moved for the template, the
+    # template's pass.
+    assert [len(run) > 2 for run in forked_calls[0]] == [True] * 3
     monkeypatch.setattr(_stack_processes, "forking_available", lambda: False)
     threaded = register_stack(stack, reference="mean", num_workers=2, **options)
-    assert len(forked_calls) == 2
+    assert len(forked_calls) == 1  # the threads' road forks none
     np.testing.assert_array_equal(_table(forked), _table(threaded))
     if not options:  # onto the mean frame: the drifts less their mean, within the errors
         moved = forked.shifts - forked.shifts[0]

@@ -279,14 +279,12 @@ def test_the_core_refuses_an_option_and_the_user_is_told(viewer, errors):
 def test_stack_masks_reach_the_core_frames_first(viewer, wait_for, monkeypatch, errors):
     calls = []
 
-    def register_stack(stack, *, mask=None, **kwargs):  # a core that takes masks
+    def iter_register_stack(stack, *, mask=None, **kwargs):  # the masks that reach the core
         calls.append(mask)
-        return real(stack, **kwargs)
+        return real(stack, mask=mask, **kwargs)
 
-    real = core.register_stack
-    monkeypatch.setattr(core, "register_stack", register_stack)
-    monkeypatch.setattr(napari_imreg, "register_stack", register_stack)
-    monkeypatch.setattr(core, "iter_register_stack", lambda s, *, mask=None, **k: iter(()))
+    real = core.iter_register_stack
+    monkeypatch.setattr(core, "iter_register_stack", iter_register_stack)
     reference, moving = _cuts()
     frames = np.stack([reference, moving, moving, moving, moving])
     layer = viewer.add_image(np.moveaxis(frames, 0, 2), name="frames last", rgb=False)

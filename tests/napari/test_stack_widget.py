@@ -1,5 +1,7 @@
 """The stack widget on a real viewer: drift recovered, applied to other layers, cancellable."""
 
+import glob
+import os
 import threading
 
 import dask.array as da
@@ -8,8 +10,20 @@ import pytest
 
 from napari_imreg._widgets import _stack
 from napari_imreg._widgets._stack import StackWidget, load_shifts_csv, save_shifts_csv
+from napari_imreg.core._stack_pool import SEGMENT_PREFIX
 
 PLUGIN = "napari-imreg"
+
+
+def _segments() -> list[str]:
+    """The shared memory the widget's worker processes read, left behind."""
+    return glob.glob(f"/dev/shm/{SEGMENT_PREFIX}*")
+
+
+@pytest.fixture(autouse=True)
+def no_shared_memory_is_left():
+    yield
+    assert _segments() == []
 
 
 @pytest.fixture
@@ -84,38 +98,51 @@ def test_cancel_keeps_a_marked_partial_result_and_applying_is_a_choice(
 ):
     # Item 9: a cancel added a copy whose later frames were empty, without asking.
     gate = threading.Event()
-    original = _stack._compute
-    calls = []
+    original = _stack._core_frames
 
-    def gated(*arrays):
-        calls.append(1)
-        if len(calls) == 2:
-            gate.wait(timeout=30)
-        return original(*arrays)
+    def gated(stack, **options):
+        frames = original(stack, **options)
+        try:
+            for index, result in frames:
+                yield index, result
+                if index == 3:
+                    gate.wait(timeout=30)
+        finally:
+            frames.close()
 
-    monkeypatch.setattr(_stack, "_compute", gated)
+    monkeypatch.setattr(_stack, "_core_frames", gated)
+    monkeypatch.setattr(_stack, "UPDATE_SECONDS", 0.0)  # a batch per frame
     n_layers = len(viewer.layers)
     widget.run()
-    qtbot.waitUntil(lambda: widget.job.done > 0, timeout=30_000)
-    first = widget.job.done
+    qtbot.waitUntil(lambda: widget.job.done >= 4, timeout=60_000)
+    workers = widget.model.workers
+    pids = workers.pids()
     widget.cancel()
     gate.set()
     wait_for(widget)
 
-    done = widget.job.done  # the group in progress finishes, then the worker stops
-    assert first < done < 16
+    done = widget.job.done  # the frame in hand is kept, then the worker stops
+    assert 4 <= done < 16
     assert len(widget.shifts) == done
     assert len(viewer.layers) == n_layers  # nothing applied without asking
     assert f"Cancelled: kept the {done} of 16 frames registered" in widget._status.value
     assert widget.plot.n_frames == 16  # the plot shows the frames not registered
     truth = timelapse[0].metadata["known_shifts"][:done]
     np.testing.assert_allclose(widget.shifts, truth, atol=0.02)
+    # The chunks handed out were called back: no shared memory is left, and the
+    # worker processes wait for the next stack until the widget closes.
+    assert _segments() == []
+    if workers.workers > 1:
+        assert pids
+        assert workers.pids() == pids
 
     widget.apply_shifts()
     wait_for(widget)
     copy = viewer.layers[f"drifting stack registered (partial: frames 0-{done - 1} of 16)"]
     assert copy.data.shape[0] == done
     assert copy.metadata["stack_registration"]["partial"]
+    widget.model.close()
+    assert workers.pids() == []
 
 
 def test_applying_when_done_can_be_turned_off(viewer, timelapse, widget, wait_for):
@@ -239,18 +266,60 @@ def test_refusals_become_notifications(viewer, timelapse, widget, errors):
         widget.model.plan(None)
 
 
-def test_worker_errors_become_notifications(viewer, widget, wait_for, errors, monkeypatch):
-    def broken(frames, **options):
-        raise ValueError("boundary must be one of ('overlap', 'wrap'), got 'x'.")
-
-    monkeypatch.setattr(_stack, "_core_register_stack", broken)
+def test_worker_errors_become_notifications(viewer, timelapse, widget, wait_for, errors):
+    # Frame 0, the reference, has no valid pixel: the worker process that prepares it
+    # raises, and the widget reports it.
+    broken = timelapse[0].data.copy()
+    broken[0] = np.nan
+    layer = viewer.add_image(broken, name="broken stack")
+    widget.set_layer(layer)
     widget.run()
     wait_for(widget)
-    assert errors == [
-        "Stack registration failed: boundary must be one of ('overlap', 'wrap'), got 'x'."
-    ]
+    assert len(errors) == 1
+    assert errors[0].startswith("Stack registration failed: reference has no valid pixel")
     assert not widget.busy
+    assert _segments() == []
     viewer.add_image(np.zeros((3, 4, 4)))  # the viewer still works
+    widget.set_layer(timelapse[0])  # and the next stack registers
+    widget.run()
+    wait_for(widget)
+    np.testing.assert_allclose(widget.shifts, timelapse[0].metadata["known_shifts"], atol=0.02)
+
+
+def test_a_stopped_worker_process_is_reported(viewer, widget, wait_for, errors, monkeypatch):
+    # The core raises RuntimeError when a worker process dies; napari's thread worker
+    # takes a RuntimeError for its own end and would say nothing.
+    def died(stack, **options):
+        raise RuntimeError("a stack worker process ended unexpectedly")
+        yield  # a generator, as the core's
+
+    monkeypatch.setattr(_stack, "_core_frames", died)
+    widget.run()
+    wait_for(widget)
+    assert errors == ["Stack registration failed: a stack worker process ended unexpectedly"]
+    assert not widget.busy
+
+
+def test_closing_the_viewer_ends_the_worker_processes(viewer, timelapse, widget, wait_for, qtbot):
+    widget.run()
+    wait_for(widget)
+    np.testing.assert_allclose(widget.shifts, timelapse[0].metadata["known_shifts"], atol=0.02)
+    workers = widget.model.workers
+    pids = workers.pids()
+    if workers.workers > 1:
+        assert pids  # 16 frames: in worker processes
+    viewer.close()  # the widget is destroyed with its window
+    qtbot.waitUntil(lambda: workers.pids() == [], timeout=30_000)
+    for pid in pids:  # ended, and reaped by their fork server
+        qtbot.waitUntil(lambda pid=pid: not _alive(pid), timeout=30_000)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_a_long_status_wraps(viewer, widget):

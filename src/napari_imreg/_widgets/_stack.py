@@ -7,26 +7,28 @@ a napari thread worker, so the viewer stays responsive, the progress bar moves a
 after the current batch), and turns the shifts into registered copies of the stack and of any
 other layers with the same frames (channels, labels). Shifts save to and load from CSV.
 
-Speed: with a frame as the reference, the stack is registered by one lazy call of the core's
-parallel :func:`register_stack`, whose chunks of frames are computed a few at a time (one per
-core), so the widget runs as the headless call does, with progress and a cancel between groups.
-The widget redraws its plot at most every :data:`UPDATE_SECONDS` (a frame at a time, with the
-plot redrawn every few frames, it ran at a quarter of the headless speed). Dask- and zarr-backed
-layers stay lazy: each group reads only its frames, and the registered copies are lazy layers.
+Speed: the frames are registered by the core's :func:`iter_register_stack` in worker
+processes that the model keeps (:class:`~napari_imreg.core.StackWorkers`), a few frames per
+chunk, so both cores are busy as in the headless :func:`register_stack`, which forks its workers.
+This process runs Qt and must not be forked: the workers come from a fork server started as a
+fresh interpreter, on the first stack, and end when the widget closes. In threads of this
+process the frames share the interpreter lock, and the widget ran at about half the headless
+speed. The widget redraws its plot at most every :data:`UPDATE_SECONDS` (a frame at a time, with
+the plot redrawn every few frames, it ran at a quarter of the headless speed). Dask- and
+zarr-backed layers stay lazy: each chunk reads only its frames, and the registered copies are
+lazy layers.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import os
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-import dask
 import dask.array as da
 import numpy as np
 from magicgui.widgets import (
@@ -61,7 +63,7 @@ from napari_imreg._widgets._layers import (
 from napari_imreg._widgets._options import add_common_controls
 from napari_imreg._widgets._plot import ShiftPlot
 from napari_imreg._widgets._worker import start_worker
-from napari_imreg.core import Options
+from napari_imreg.core import Options, StackWorkers
 
 if TYPE_CHECKING:
     import napari
@@ -142,11 +144,19 @@ class StackRegistration:
         for frame in model.frames(job):
             pass  # job.shifts fills up, one frame at a time
         model.apply(job.layer, np.array(job.shifts))
+        model.close()  # ends the worker processes that registered the frames
     """
 
     def __init__(self, viewer: napari.viewer.Viewer, options: StackOptions | None = None):
         self.viewer = viewer
         self.options = options or StackOptions()
+        #: The worker processes that register the frames: started on the first stack,
+        #: kept for the next ones, ended by :meth:`close`.
+        self.workers = StackWorkers()
+
+    def close(self) -> None:
+        """End the worker processes (they start again if another stack is registered)."""
+        self.workers.close()
 
     def plan(self, layer: Image | None) -> StackJob:
         """Check the layer and take its array (the chosen colour channel of an RGB layer).
@@ -229,47 +239,33 @@ class StackRegistration:
         if job.mask is not None:
             core_options["mask"] = job.mask
         if options.reference in _CORE_REFERENCE:
-            results = self._one_by_one(job, _CORE_REFERENCE[options.reference], core_options)
+            reference = _CORE_REFERENCE[options.reference]
         else:
-            index = 0 if options.reference == "first frame" else options.reference_index
-            results = self._in_blocks(job, index, core_options)
-        for batch in results:
-            job.shifts.extend(frame.shift for frame in batch)
-            job.errors.extend(frame.error for frame in batch)
-            yield batch
+            reference = 0 if options.reference == "first frame" else options.reference_index
+        # Closed with this generator (a cancel): the core then calls its chunks back.
+        with contextlib.closing(self._in_batches(job, reference, core_options)) as results:
+            for batch in results:
+                job.shifts.extend(frame.shift for frame in batch)
+                job.errors.extend(frame.error for frame in batch)
+                yield batch
 
-    def _in_blocks(
-        self, job: StackJob, reference: int, core_options: dict[str, Any]
+    def _in_batches(
+        self, job: StackJob, reference: int | str, core_options: dict[str, Any]
     ) -> Iterator[list[FrameResult]]:
-        """One frame as the reference: the core's lazy :func:`register_stack` over the whole
-        stack, its chunks of frames computed one per core at a time, in frame order."""
-        stack = _frames_first(job.stack, job.axis)
-        if isinstance(stack, np.ndarray):  # views of the frames; the core sizes the chunks
-            stack = da.from_array(stack, chunks=(1, *stack.shape[1:]), name=False)
-        # register_stack runs one FFT thread per frame, frames in parallel: it takes no threads.
-        core_options = {k: v for k, v in core_options.items() if k != "threads"}
-        result = _core_register_stack(stack, reference=reference, **core_options)
-        shifts, errors = result.shifts, result.errors
-        starts = np.cumsum((0, *shifts.chunks[0]))
-        group = _cores()
-        for first in range(0, shifts.numblocks[0], group):
-            last = min(first + group, shifts.numblocks[0])
-            values, sigmas = _compute(shifts.blocks[first:last], errors.blocks[first:last])
-            yield [
-                FrameResult(index=int(starts[first] + i), shift=shift, error=error)
-                for i, (shift, error) in enumerate(zip(values, sigmas, strict=True))
-            ]
-
-    def _one_by_one(
-        self, job: StackJob, reference: str, core_options: dict[str, Any]
-    ) -> Iterator[list[FrameResult]]:
-        """The mean or the previous frame as the reference: the core's frame-by-frame
-        registration, whose frames are grouped for at most :data:`UPDATE_SECONDS`."""
-        batch: list[FrameResult] = []
-        began = time.perf_counter()
+        """The core's frame-by-frame registration in the model's worker processes, the
+        frames grouped for at most :data:`UPDATE_SECONDS`."""
         # Frames first, as the mask is.
         stack = _frames_first(job.stack, job.axis)
-        for index, result in _core_frames(stack, reference=reference, **core_options):
+        frames = _core_frames(stack, reference=reference, processes=self.workers, **core_options)
+        with contextlib.closing(frames):
+            yield from self._grouped(frames, job.n_frames)
+
+    @staticmethod
+    def _grouped(frames: Iterator[tuple[int, Any]], count: int) -> Iterator[list[FrameResult]]:
+        """The frames' results grouped for at most :data:`UPDATE_SECONDS` each."""
+        batch: list[FrameResult] = []
+        began = time.perf_counter()
+        for index, result in frames:
             batch.append(
                 FrameResult(
                     index=int(index),
@@ -277,7 +273,7 @@ class StackRegistration:
                     error=np.asarray(result.error, dtype=float),
                 )
             )
-            if time.perf_counter() - began >= UPDATE_SECONDS or index == job.n_frames - 1:
+            if time.perf_counter() - began >= UPDATE_SECONDS or index == count - 1:
                 yield batch
                 batch, began = [], time.perf_counter()
         if batch:
@@ -445,6 +441,9 @@ class StackWidget(Container):
         self.plot = ShiftPlot()
         self.native.layout().addWidget(self.plot)
         self._last_update = 0.0
+        self._batches: Iterator[list[FrameResult]] = iter(())
+        workers = self.model.workers
+        self.native.destroyed.connect(lambda *_: workers.close())
 
         self._layer.changed.connect(self._on_layer_changed)
         for widget in (self._reference, self._noise, self._mask_layer):
@@ -513,11 +512,11 @@ class StackWidget(Container):
         self._status.value = f"Registering {job.n_frames} frames…"
         self._apply_button.enabled = self._save_button.enabled = False
         self.plot.set_data(None, None, job.n_frames)
+        self._batches = self.model.batches(job)
         return start_worker(
             self,
-            _iterate,
-            self.model,
-            job,
+            _forward,
+            self._batches,
             total=job.n_frames,
             desc=f"Registering {job.layer.name}",
             yielded=self._on_batch,
@@ -608,6 +607,9 @@ class StackWidget(Container):
         self._status.value = f"Stack registration failed: {exc}"
 
     def _on_finished(self) -> None:
+        # After a cancel, the chunks handed to the worker processes are called back and
+        # those running waited for, freeing their shared memory.
+        self._batches.close()
         job = self.job
         self.worker = None
         self._run_button.enabled = True
@@ -724,8 +726,18 @@ def _axis_title(axis: int, label: str) -> str:
     return f"axis {axis} ({name})"
 
 
-def _iterate(model: StackRegistration, job: StackJob) -> Iterator[list[FrameResult]]:
-    yield from model.batches(job)
+class StackRegistrationError(Exception):
+    """The core's registration stopped (a worker process ended unexpectedly)."""
+
+
+def _forward(batches: Iterator[list[FrameResult]]) -> Iterator[list[FrameResult]]:
+    """The model's batches, for napari's generator worker, which takes a RuntimeError
+    raised inside for its own end and would report nothing: raised as
+    :class:`StackRegistrationError` instead."""
+    try:
+        yield from batches
+    except RuntimeError as exc:
+        raise StackRegistrationError(str(exc)) from exc
 
 
 def _shifted_layers(
@@ -740,36 +752,6 @@ def _core_frames(stack: Any, **options: Any) -> Iterator[tuple[int, Any]]:
     from napari_imreg.core import iter_register_stack
 
     yield from iter_register_stack(stack, **options)
-
-
-def _core_register_stack(frames: Any, **options: Any) -> Any:
-    """The core's parallel registration of a stack (frames first): a StackResult."""
-    from napari_imreg import register_stack
-
-    return register_stack(frames, **options)
-
-
-def _compute(*arrays: Any) -> tuple[np.ndarray, ...]:
-    """Compute dask arrays together on the widgets' one pool of threads (see :func:`_pool`)."""
-    return dask.compute(*arrays, scheduler="threads", pool=_pool())
-
-
-@functools.cache
-def _pool() -> ThreadPoolExecutor:
-    """One pool of threads, one per core, for every stack registration of the session.
-
-    Left to itself, dask makes a pool per calling thread, and napari's workers run on changing
-    threads: each new pool's threads build their own FFT plans and buffers, and with the old
-    ones still alive the registration ran 5-10x slower here (3-6 against 30-40 frames/s,
-    512² frames, 2 cores).
-    """
-    return ThreadPoolExecutor(_cores(), thread_name_prefix="napari-imreg-stack")
-
-
-def _cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 def _array_or_dask(data: Any) -> Any:

@@ -7,7 +7,8 @@ that registers the moving image onto the reference. One function per method:
 (cross-correlation peak refined by a Taylor expansion). FITS images register
 through :func:`register_fits` (files) or :func:`register_wcs` (arrays plus a WCS),
 and FITS files are read and written by :func:`read_fits` and :func:`write_fits`. Stacks
-register through :func:`register_stack` and :func:`iter_register_stack`. The stages
+register through :func:`register_stack` and :func:`iter_register_stack` (in worker
+processes kept between calls with :class:`StackWorkers`). The stages
 of :func:`register` are private modules, one per stage (see docs/architecture.md).
 """
 
@@ -35,6 +36,7 @@ from ._options import Options
 from ._register import Registrar, register
 from ._result import RegistrationResult, RegistrationWarning, StackResult
 from ._stack import iter_register_stack, register_stack
+from ._stack_pool import StackWorkers
 from ._synthetic import make_crop_pair, make_extended, make_shifted
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "RegistrationResult",
     "RegistrationWarning",
     "StackResult",
+    "StackWorkers",
     "apply_shift",
     "apply_shifts",
     "chi2_map",

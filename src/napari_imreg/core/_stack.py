@@ -14,11 +14,14 @@ Inside each task the reference is prepared once (its spectra are reused for ever
 frame of the chunk) and each registration uses one FFT thread and one BLAS thread:
 with frames registered in parallel, threads inside each registration only compete.
 A numpy stack runs its chunks in forked worker processes where it can
-(``_stack_processes``), since threads share the interpreter lock.
+(``_stack_processes``), since threads share the interpreter lock;
+:func:`iter_register_stack` runs its frames in :class:`StackWorkers` processes when
+given them (``_stack_pool``), for callers that must not fork.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import numbers
 import warnings
@@ -47,8 +50,9 @@ from ._stack_graph import (
     usable_mean,
     whole_frames,
 )
-from ._stack_processes import forked_table
-from ._template import AlignedMean
+from ._stack_pool import StackWorkers
+from ._stack_processes import InWorkers, forked_table, worth_processes
+from ._template import AlignedMean, moved_frame
 from ._validation import (
     as_image,
     check_choice,
@@ -437,6 +441,7 @@ def iter_register_stack(
     clip_threshold: float = 10.0,
     saturation: bool = False,
     errors: ErrorModel = "residual",
+    processes: StackWorkers | None = None,
 ) -> Iterator[tuple[int, RegistrationResult]]:
     """Register a stack one frame at a time, yielding ``(index, result)`` in frame order.
 
@@ -458,6 +463,15 @@ def iter_register_stack(
         frame order (default: the number of CPUs, or one when ``threads`` is given).
         The workers read and register at most ``num_workers`` frames ahead of the
         one yielded.
+    processes : StackWorkers, optional
+        Register the frames in these worker processes instead of threads (both cores
+        busy: threads share the interpreter lock), a few frames at a time, each
+        result still yielded in frame order and the same, bit for bit; in threads as
+        without them where they cannot run (Windows) or a stack has fewer than five
+        frames per worker (``FRAMES_PER_WORKER``). The frames
+        are read here, a chunk at a time, and copied to the workers; abandoning the
+        iterator cancels the chunks not started and waits for those running.
+        ``num_workers`` and ``threads`` are then not used.
 
     Yields
     ------
@@ -509,9 +523,20 @@ def iter_register_stack(
     )
     masked = masks is not None or reference_mask is not None
     options = stack_options(options, moved, reference, masked=masked)
+    if processes is not None and not isinstance(processes, StackWorkers):
+        raise TypeError(f"processes must be a StackWorkers or None, got {processes!r}.")
+    if processes is not None and not worth_processes(frames, processes):
+        processes = None
+    if processes is not None:
+        options = dataclasses.replace(options, threads=1)
     per_frame = _is_per_frame(noise_maps, moved.ndim)
     frame_masks = _FrameMasks(masks, reference_mask, moved.ndim)
-    return _iterate(moved, reference, noise_maps, per_frame, frame_masks, options, workers)
+    frame_error = _FrameErrors(noise_maps, per_frame)
+    if processes is not None:
+        runner = InWorkers(moved, frame_error, frame_masks, options, processes)
+    else:
+        runner = _InThreads(moved, frame_error, frame_masks, options, workers)
+    return _iterate(moved, reference, frame_error, frame_masks, options, runner)
 
 
 class _FrameMasks:
@@ -533,14 +558,64 @@ class _FrameMasks:
         return None if self.reference_mask is None else np.asarray(self.reference_mask)
 
 
-def _iterate(
-    moved, reference, errors, per_frame, frame_mask: _FrameMasks, options: Options, workers: int
-):
+class _FrameErrors:
+    """The noise of :func:`iter_register_stack`: each frame's (a row of a per-frame
+    stack, else the shared value)."""
+
+    def __init__(self, errors, per_frame: bool):
+        self.errors = errors
+        self.per_frame = per_frame
+
+    def __call__(self, index: int):
+        return np.asarray(self.errors[index]) if self.per_frame else self.errors
+
+
+class _InThreads:
+    """The frames of :func:`iter_register_stack` registered in threads of this process."""
+
+    def __init__(self, moved, frame_error, frame_mask, options: Options, workers: int):
+        self.moved, self.frame_error, self.frame_mask = moved, frame_error, frame_mask
+        self.options, self.workers = options, workers
+
+    def onto(self, target, reference_error, reference_mask, skip, quiet):
+        """Each frame's result onto ``target`` (None for frame ``skip``), in order."""
+        items = (
+            None
+            if index == skip
+            else (
+                index,
+                np.asarray(self.moved[index]),
+                self.frame_error(index),
+                self.frame_mask(index),
+            )
+            for index in range(self.moved.shape[0])
+        )
+        return against_one(
+            target,
+            reference_error,
+            items,
+            self.options,
+            reference_mask=reference_mask,
+            workers=self.workers,
+            quiet=quiet,
+        )
+
+    def steps(self):
+        """Each frame after the first registered onto the one before it, in order."""
+        pairs = _pairs(self.moved, self.frame_error, self.frame_mask)
+        return onto_previous(pairs, self.options, workers=self.workers)
+
+    def moved_frames(self, shifts: np.ndarray):
+        """Each frame moved by its shift for the mean's template, in order."""
+        wrap = self.options.boundary == "wrap"
+        for index, shift in enumerate(shifts):
+            yield moved_frame(self.moved[index], shift, self.frame_mask(index), wrap=wrap)
+
+
+def _iterate(moved, reference, frame_error, frame_mask: _FrameMasks, options: Options, runner):
     frames = moved.shape[0]
     ndim = moved.ndim - 1
-
-    def frame_error(index):
-        return np.asarray(errors[index]) if per_frame else errors
+    errors, per_frame = frame_error.errors, frame_error.per_frame
 
     def zero():
         return RegistrationResult(
@@ -554,7 +629,7 @@ def _iterate(
 
     if isinstance(reference, str) and reference == "previous":
         yield 0, zero()
-        steps = onto_previous(_pairs(moved, frame_error, frame_mask), options, workers=workers)
+        steps = runner.steps()
 
         def bridge(anchor: int, index: int) -> RegistrationResult:
             pair = (index, np.asarray(moved[anchor]), np.asarray(moved[index]))
@@ -584,26 +659,13 @@ def _iterate(
         target = usable_mean(target, moved)
 
     def registered(target, quiet=False):
-        items = (
-            None
-            if index == skip
-            else (index, np.asarray(moved[index]), frame_error(index), frame_mask(index))
-            for index in range(frames)
-        )
-        return against_one(
-            np.asarray(target),
-            reference_error,
-            items,
-            options,
-            reference_mask=reference_mask,
-            workers=workers,
-            quiet=quiet,
-        )
+        return runner.onto(np.asarray(target), reference_error, reference_mask, skip, quiet)
 
     if mean:  # onto the plain mean, then onto the frames moved by those shifts
         aligned = AlignedMean(target.shape, wrap=options.boundary == "wrap")
-        for index, result in enumerate(registered(target, quiet=True)):
-            aligned.add(moved[index], result.shift, frame_mask(index))
+        shifts = np.array([result.shift for result in registered(target, quiet=True)])
+        for frame in runner.moved_frames(shifts):
+            aligned.add_moved(frame)
         template = aligned.mean()
         target = target if template is None else template
     for index, result in enumerate(registered(target)):

@@ -21,6 +21,7 @@ from . import _fft
 from ._options import Options
 from ._register import Registrar
 from ._result import RegistrationResult, held_warnings, warn_registration
+from ._template import moved_frame
 
 T = TypeVar("T")
 
@@ -186,6 +187,90 @@ def _one(registrar, item, options: Options) -> RegistrationResult | None:
         return unmeasured(np.ndim(frame), options.boundary)
 
 
+def chunk_onto_one(
+    *,
+    frames: np.ndarray,
+    first: int,
+    reference: np.ndarray,
+    options: Options,
+    reference_error=None,
+    reference_mask=None,
+    error=None,
+    errors=None,
+    mask=None,
+    masks=None,
+    skip: int | None = None,
+    quiet: bool = False,
+) -> list[RegistrationResult | None]:
+    """The results of :func:`against_one` for ``frames``, frames ``first`` on of the
+    stack, in one thread: a worker process's job. Each frame's noise and mask are
+    its row of ``errors`` and ``masks`` (one per frame of the chunk), else the shared
+    ``error`` and ``mask``; frame ``skip`` (the reference itself) gives None."""
+    items = (
+        None
+        if first + row == skip
+        else (first + row, frame, _own(errors, error, row), _own(masks, mask, row))
+        for row, frame in enumerate(frames)
+    )
+    results = against_one(
+        reference, reference_error, items, options, reference_mask=reference_mask, quiet=quiet
+    )
+    return list(results)
+
+
+def chunk_steps(
+    *,
+    frames: np.ndarray,
+    first: int,
+    options: Options,
+    error=None,
+    errors=None,
+    mask=None,
+    masks=None,
+) -> list[RegistrationResult]:
+    """The steps of :func:`onto_previous` for each frame of ``frames`` after the
+    first (frames ``first`` on of the stack), in one thread: a worker process's job.
+    Noise and masks as for :func:`chunk_onto_one`."""
+    pairs = (
+        (
+            first + row,
+            frames[row - 1],
+            frames[row],
+            _own(errors, error, row - 1),
+            _own(errors, error, row),
+            _own(masks, mask, row - 1),
+            _own(masks, mask, row),
+        )
+        for row in range(1, len(frames))
+    )
+    return list(onto_previous(pairs, options))
+
+
+def chunk_moved(
+    *,
+    frames: np.ndarray,
+    first: int,
+    shifts: np.ndarray,
+    options: Options,
+    mask=None,
+    masks=None,
+) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Each frame of ``frames`` (frames ``first`` on of the stack) moved by its row
+    of ``shifts`` (one per frame of the stack) for the template of ``reference="mean"``
+    (:func:`~._template.moved_frame`), in one thread: a worker process's job. Masks as
+    for :func:`chunk_onto_one`."""
+    wrap = options.boundary == "wrap"
+    return [
+        moved_frame(frame, shifts[first + row], _own(masks, mask, row), wrap=wrap)
+        for row, frame in enumerate(frames)
+    ]
+
+
+def _own(rows, shared, row: int):
+    """Frame ``row``'s entry of ``rows`` (one per frame), else the ``shared`` one."""
+    return shared if rows is None else rows[row]
+
+
 def onto_previous(
     pairs: Iterable, options: Options, *, workers: int = 1
 ) -> Iterator[RegistrationResult]:
@@ -197,8 +282,15 @@ def onto_previous(
     warning naming the frame (:func:`chained` bridges the drift over it).
     """
 
+    local = threading.local()
+
+    def prepared() -> dict:
+        if not hasattr(local, "prepared"):
+            local.prepared = {}
+        return local.prepared
+
     def task(pair):
-        return lambda: _step(pair, options)
+        return lambda: _step(pair, options, prepared())
 
     return in_order((task(pair) for pair in pairs), workers)
 
@@ -245,7 +337,7 @@ def bridge_step(pair, options: Options) -> RegistrationResult:
     return _step(pair, options)
 
 
-def _step(pair, options: Options) -> RegistrationResult:
+def _step(pair, options: Options, prepared: dict | None = None) -> RegistrationResult:
     """Frame ``index`` registered onto its predecessor, measured both ways.
 
     The reference is filtered and tapered as it is and the moving image is
@@ -255,14 +347,34 @@ def _step(pair, options: Options) -> RegistrationResult:
     covariances are averaged, not halved. A reverse step that is not measured
     leaves the forward step as it is; its warnings repeat the forward step's and are
     dropped.
+
+    ``prepared`` (frame index: its :class:`Registrar`) keeps the frame prepared as the
+    reverse step's reference for the next step, whose forward step it serves: each
+    frame is then prepared once, not twice.
     """
     index, previous, frame, previous_error, error, previous_mask, mask = pair
-    forward = _one_way(index, previous, frame, previous_error, error, previous_mask, mask, options)
+    forward = _one_way(
+        (index, index - 1, prepared),
+        previous,
+        frame,
+        previous_error,
+        error,
+        previous_mask,
+        mask,
+        options,
+    )
     if not _finite(forward):
         return forward
     with held_warnings():
         reverse = _one_way(
-            index, frame, previous, error, previous_error, mask, previous_mask, options
+            (index, index, prepared),
+            frame,
+            previous,
+            error,
+            previous_error,
+            mask,
+            previous_mask,
+            options,
         )
     if not (_finite(reverse) and reverse.measured):
         return forward
@@ -279,16 +391,24 @@ def _finite(result: RegistrationResult) -> bool:
     return bool(np.all(np.isfinite(result.shift)) and np.all(np.isfinite(result.covariance)))
 
 
-def _one_way(index, reference, moving, reference_error, error, reference_mask, mask, options):
-    """``moving`` (frame ``index`` or its predecessor) registered onto ``reference``."""
+def _one_way(step, reference, moving, reference_error, error, reference_mask, mask, options):
+    """``moving`` registered onto ``reference``; ``step`` is the step's frame index, the
+    reference's frame index and the prepared references (see :func:`_step`)."""
+    index, reference_index, prepared = step
     if not _has_valid_pixel(reference, reference_mask):
         # Reported as the moving frame of the step before, unless it is the first.
         if index == 1:
             _warn_unmeasured(0, _NO_PIXEL)
         return unmeasured(np.ndim(moving), options.boundary)
-    registrar = Registrar.from_options(
-        reference, options, reference_error=reference_error, reference_mask=reference_mask
-    )
+    if prepared is not None and reference_index in prepared:
+        registrar = prepared[reference_index]
+    else:
+        registrar = Registrar.from_options(
+            reference, options, reference_error=reference_error, reference_mask=reference_mask
+        )
+        if prepared is not None:
+            prepared.clear()  # one frame kept: the next step's predecessor
+            prepared[reference_index] = registrar
     try:
         return registrar.register(moving, error=error, mask=mask, delta_chi2_map=False)
     except ValueError:

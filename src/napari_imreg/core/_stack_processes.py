@@ -15,35 +15,44 @@ parent's memory: nothing is copied or pickled on the way in, and only each chunk
 table and warnings come back. The workers live for one call. Where ``fork`` is not
 the platform's way (Windows, macOS, where forking after some system frameworks
 loaded is unsafe), the frames run in threads as before.
+
+A caller that must not be forked (the stack widget runs Qt) registers through
+:func:`~._stack.iter_register_stack` with :class:`~._stack_pool.StackWorkers`, whose
+processes come from a fork server: :class:`InWorkers` hands them its chunks.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import multiprocessing
 import numbers
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 import dask.array as da
 import numpy as np
 
 from ._options import Options
 from ._result import RegistrationWarning
+from ._stack_driver import chunk_moved, chunk_onto_one, chunk_steps
 from ._stack_graph import (
     Opaque,
     chained_table,
     dask_view,
+    frames_per_chunk,
     from_frames,
     reference_error_of_mean,
     register_chunk,
     register_steps,
     streamed_mean,
-    streamed_template,
 )
+from ._template import AlignedMean
 
-__all__ = ["forked_table", "forking_available", "in_processes"]
+__all__ = ["InWorkers", "forked_table", "forking_available", "in_processes", "worth_processes"]
 
 #: Fewer frames per worker than this run in threads: forking the workers and ending
 #: them costs 40-80 ms (measured with a 400 MiB stack in memory), about two 512²
@@ -51,10 +60,10 @@ __all__ = ["forked_table", "forking_available", "in_processes"]
 #: 32 of 256² at 1.36x, 256 of 64² at 2.5x.
 FRAMES_PER_WORKER = 5
 
-#: The job of a forked worker: the function that registers one chunk of frames, set
+#: The job of a forked worker: the function run on each chunk of frames, set
 #: by the pool's initializer in each worker (never in the parent) from the parent's
 #: memory, for the life of that worker.
-_worker_job: dict[str, Callable[[slice], np.ndarray]] = {}
+_worker_job: dict[str, Callable[..., Any]] = {}
 
 
 def forking_available() -> bool:
@@ -67,29 +76,37 @@ def forking_available() -> bool:
     )
 
 
-def _adopt(register_chunk: Callable[[slice], np.ndarray]) -> None:
-    _worker_job["register_chunk"] = register_chunk
+def worth_processes(frames: int, processes) -> bool:
+    """Whether ``frames`` are worth registering in ``processes`` (a
+    :class:`~._stack_pool.StackWorkers`): two workers or more, each with
+    ``FRAMES_PER_WORKER`` frames or more, where they can run."""
+    return (
+        processes.workers > 1
+        and frames >= FRAMES_PER_WORKER * processes.workers
+        and processes.available()
+    )
 
 
-def _run(chunk: slice) -> tuple[np.ndarray, list[tuple[type[Warning], str]]]:
-    """One chunk's table, in a worker, and the warnings it raised (category, text):
+def _adopt(job: Callable[..., Any]) -> None:
+    _worker_job["job"] = job
+
+
+def _run(chunk: slice, *values) -> tuple[Any, list[tuple[type[Warning], str]]]:
+    """``job(chunk, *values)`` in a worker, and the warnings it raised (category, text):
     they are raised again in the parent."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RegistrationWarning)
-        table = _worker_job["register_chunk"](chunk)
-    return table, [(warning.category, str(warning.message)) for warning in caught]
+        result = _worker_job["job"](chunk, *values)
+    return result, [(warning.category, str(warning.message)) for warning in caught]
 
 
-def in_processes(
-    register_chunk: Callable[[slice], np.ndarray], chunks: list[slice], workers: int
-) -> np.ndarray:
-    """The tables of ``register_chunk`` over ``chunks``, run in ``workers`` forked
-    processes and stacked in chunk order; the warnings the chunks raised are raised
-    again here, in chunk order.
-
-    ``register_chunk`` is not pickled: the workers are forked with it in memory. An
-    exception in a chunk is raised here.
-    """
+@contextlib.contextmanager
+def forked(job: Callable[..., Any], workers: int) -> Iterator[Callable[..., Iterator]]:
+    """``workers`` processes forked with ``job`` in memory (it is not pickled), for the
+    time of the ``with``; it gives ``run(chunks, *values)``, the results of
+    ``job(chunk, *values)`` in chunk order (``values`` are pickled to each chunk), the
+    warnings the chunks raised raised again here. An exception in a chunk is raised
+    here."""
     context = multiprocessing.get_context("fork")
     with warnings.catch_warnings():
         # Python 3.12+ warns of any fork in a process with threads (dask's, FFTW's):
@@ -97,13 +114,26 @@ def in_processes(
         # the registration, which takes no lock those threads hold between calls.
         warnings.filterwarnings("ignore", "This process .* use of fork", DeprecationWarning)
         with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_adopt, initargs=(register_chunk,)
+            workers, mp_context=context, initializer=_adopt, initargs=(job,)
         ) as pool:
-            outcomes = list(pool.map(_run, chunks))
-    for _, said in outcomes:
-        for category, message in said:
-            warnings.warn(message, category, stacklevel=2)
-    return np.concatenate([table for table, _ in outcomes])
+
+            def run(chunks: list[slice], *values) -> Iterator:
+                shared = (itertools.repeat(value) for value in values)
+                for result, said in pool.map(_run, chunks, *shared):
+                    for category, message in said:
+                        warnings.warn(message, category, stacklevel=2)
+                    yield result
+
+            yield run
+
+
+def in_processes(
+    register_chunk: Callable[[slice], np.ndarray], chunks: list[slice], workers: int
+) -> np.ndarray:
+    """The tables of ``register_chunk`` over ``chunks``, run in ``workers`` forked
+    processes (:func:`forked`) and stacked in chunk order."""
+    with forked(register_chunk, workers) as run:
+        return np.concatenate(list(run(chunks)))
 
 
 def forked_table(
@@ -199,27 +229,41 @@ def _against_one(
 
 def _against_mean(stack, errors, masks, reference_mask, options, workers, chunks) -> np.ndarray:
     """The frames onto their plain mean, then onto the mean of the frames moved by those
-    shifts (``_template``): both passes in the workers, both means here, each made as
-    the graph makes it (the same chunks, hence the same sums)."""
+    shifts (``_template``): both passes and the moving in one set of workers, both
+    means here, each made as the graph makes it (the same chunks and the same frames
+    in the same order, hence the same sums). ``masks`` is None or one frame's."""
     frames = stack.shape[0]
     per_error = isinstance(errors, np.ndarray) and errors.ndim == stack.ndim
     frames_per_chunk = chunks[0].stop - chunks[0].start
-    view = Opaque(dask_view(stack, frames_per_chunk))
-    plain = streamed_mean(view, stack.dtype)
+    plain = streamed_mean(Opaque(dask_view(stack, frames_per_chunk)), stack.dtype)
     hidden_errors = dask_view(errors, frames_per_chunk) if per_error else errors
     reference_error = reference_error_of_mean(hidden_errors, frames, per_frame=per_error)
     if isinstance(reference_error, da.Array):
         reference_error = reference_error.compute(scheduler="threads")
 
-    def onto(target, quiet: bool) -> np.ndarray:
-        job = _against_one(
+    def job(chunk: slice, stage: str, value=None):
+        """A chunk onto the plain mean (``value`` None), its frames moved by
+        ``value``'s rows (``stage="moved"``), or onto the template ``value``."""
+        if stage == "moved":
+            rows = stack[chunk]
+            return chunk_moved(
+                frames=rows, first=chunk.start, shifts=value, options=options, mask=masks
+            )
+        target, quiet = (plain, True) if value is None else (value, False)
+        onto = _against_one(
             stack, target, None, reference_error, errors, masks, reference_mask, options, quiet
         )
-        return in_processes(job, chunks, workers)
+        return onto(chunk)
 
-    wrap = options.boundary == "wrap"
-    template = streamed_template(view, masks, [onto(plain, True)], plain, wrap=wrap)
-    return onto(template, False)
+    ndim = stack.ndim - 1
+    with forked(job, workers) as run:
+        shifts = np.concatenate(list(run(chunks, "plain")))[:, :ndim]
+        aligned = AlignedMean(stack.shape[1:], wrap=options.boundary == "wrap")
+        for moved in itertools.chain.from_iterable(run(chunks, "moved", shifts)):
+            aligned.add_moved(moved)
+        template = aligned.mean()
+        template = plain if template is None else template
+        return np.concatenate(list(run(chunks, "aligned", template)))
 
 
 def _chained(stack, errors, masks, options, workers, chunks, frames_per_chunk) -> np.ndarray:
@@ -250,3 +294,74 @@ def _chained(stack, errors, masks, options, workers, chunks, frames_per_chunk) -
         return values
 
     return chained_table(table, hidden(stack), hidden(errors), hidden(masks), options=options)
+
+
+#: A chunk handed to a :class:`~._stack_pool.StackWorkers` process holds at most this
+#: many bytes of frames (at least one frame), so that results come back a few times a
+#: second: four 512² float64 frames, about 0.2 s of one worker's time.
+WORKER_CHUNK_BYTES = 8 * 2**20
+
+
+class InWorkers:
+    """The frames of :func:`~._stack.iter_register_stack` registered in worker
+    processes kept between calls (:class:`~._stack_pool.StackWorkers`), read here a
+    chunk at a time; the results are those of the threads' road, in frame order.
+
+    ``frame_error`` and ``frame_mask`` give each frame's noise and mask, and say
+    whether they are per frame (``per_frame``, the stack in ``errors`` or ``masks``).
+    """
+
+    def __init__(self, moved, frame_error, frame_mask, options: Options, processes):
+        self.moved, self.frame_error, self.frame_mask = moved, frame_error, frame_mask
+        self.options, self.processes = options, processes
+        frame_bytes = int(np.prod(moved.shape[1:])) * max(moved.dtype.itemsize, 8)
+        frames = moved.shape[0]
+        balanced = frames_per_chunk(frame_bytes, frames, processes.workers)
+        self.per_chunk = max(1, min(balanced, WORKER_CHUNK_BYTES // frame_bytes))
+
+    def onto(self, target, reference_error, reference_mask, skip, quiet):
+        """Each frame's result onto ``target`` (None for frame ``skip``), in order."""
+        shared = {
+            "reference": target,
+            "reference_error": reference_error,
+            "reference_mask": reference_mask,
+            "skip": skip,
+            "quiet": quiet,
+        }
+        return self._results(chunk_onto_one, shared, overlap=0)
+
+    def steps(self):
+        """Each frame after the first registered onto the one before it, in order."""
+        return self._results(chunk_steps, {}, overlap=1)
+
+    def moved_frames(self, shifts: np.ndarray):
+        """Each frame moved by its shift for the mean's template, in order: the
+        interpolation in the workers, the sum in the caller in frame order, so the
+        template is the same, bit for bit."""
+        return self._results(chunk_moved, {"shifts": shifts}, overlap=0, noise=False)
+
+    def _results(self, job, shared: dict, overlap: int, noise: bool = True):
+        """``job``'s results, chunk by chunk; each chunk also holds the ``overlap``
+        frames before its first (a step's predecessor). ``noise``: the job takes the
+        frames' noise."""
+        shared = {**shared, "options": self.options}
+        if noise and not self.frame_error.per_frame:
+            shared["error"] = self.frame_error.errors
+        if not self.frame_mask.per_frame:
+            shared["mask"] = self.frame_mask.masks
+        frames = self.moved.shape[0]
+        starts = range(overlap, frames, self.per_chunk)
+        chunks = (self._chunk(start - overlap, start + self.per_chunk, noise) for start in starts)
+        # Closed here when this generator is: the chunks handed out are called back.
+        with contextlib.closing(self.processes.in_order(job, shared, chunks)) as handed:
+            for results in handed:
+                yield from results
+
+    def _chunk(self, start: int, stop: int, noise: bool) -> dict:
+        rows = slice(start, stop)
+        chunk = {"frames": np.asarray(self.moved[rows]), "first": start}
+        if noise and self.frame_error.per_frame:
+            chunk["errors"] = np.asarray(self.frame_error.errors[rows])
+        if self.frame_mask.per_frame:
+            chunk["masks"] = np.asarray(self.frame_mask.masks[rows])
+        return chunk
