@@ -14,30 +14,18 @@ import sys
 
 import numpy as np
 import pytest
+from _drift import drifting_stack
 
 from napari_imreg.core import (
     RegistrationWarning,
     StackWorkers,
-    fourier_shift,
     iter_register_stack,
-    make_extended,
 )
 from napari_imreg.core._stack_pool import SEGMENT_PREFIX
 
 pytestmark = pytest.mark.skipif(
     not StackWorkers.available(), reason="worker processes need a fork server (not Windows)"
 )
-
-
-def _drifting_stack(frames: int, n: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    drift = np.cumsum(rng.normal(0.0, 0.6, (frames, 2)), axis=0)
-    drift -= drift[0]
-    margin = int(np.ceil(np.abs(drift).max())) + n // 4
-    scene = make_extended((n + 2 * margin,) * 2, seed=seed)
-    window = (slice(margin, margin + n),) * 2
-    stack = np.stack([fourier_shift(scene, -d)[window] for d in drift])
-    return stack + rng.normal(0.0, 0.05, stack.shape), drift
 
 
 def _rows(pairs) -> np.ndarray:
@@ -80,7 +68,7 @@ def _masks(shape):
     ids=str,
 )
 def test_processes_give_the_results_of_threads(options, workers):
-    stack, drift = _drifting_stack(12, 64)
+    stack, drift = drifting_stack(12, 64)
     if options.get("error") == "per frame":
         options = {**options, "error": np.full(stack.shape, 0.05)}
     if options.get("mask") == "per frame":
@@ -96,7 +84,7 @@ def test_processes_give_the_results_of_threads(options, workers):
 
 
 def test_a_workers_warning_reaches_the_caller(workers):
-    stack, drift = _drifting_stack(12, 64)
+    stack, drift = drifting_stack(12, 64)
     stack[5] = np.nan
     with pytest.warns(RegistrationWarning, match="frame 5 was not measured"):
         rows = _rows(iter_register_stack(stack, processes=workers))
@@ -106,7 +94,7 @@ def test_a_workers_warning_reaches_the_caller(workers):
 
 
 def test_a_workers_error_is_raised_at_the_caller(workers):
-    stack, _ = _drifting_stack(12, 64)
+    stack, _ = drifting_stack(12, 64)
     stack[0] = np.nan  # the reference
     with pytest.raises(ValueError, match="reference has no valid pixel"):
         list(iter_register_stack(stack, processes=workers))
@@ -118,7 +106,7 @@ def test_a_workers_error_is_raised_at_the_caller(workers):
 
 
 def test_a_worker_that_dies_stops_the_run_and_the_next_starts_afresh():
-    stack, drift = _drifting_stack(12, 64)
+    stack, drift = drifting_stack(12, 64)
     with StackWorkers(2) as workers:
         list(workers.in_order(np.zeros, {}, [{"shape": 1}]))
         before = workers.pids()
@@ -132,7 +120,7 @@ def test_a_worker_that_dies_stops_the_run_and_the_next_starts_afresh():
 
 
 def test_stopping_early_cancels_and_closing_ends_the_workers():
-    stack, drift = _drifting_stack(40, 64)
+    stack, drift = drifting_stack(40, 64)
     workers = StackWorkers(2)
     frames = iter_register_stack(stack, processes=workers)
     first = [next(frames) for _ in range(3)]
@@ -159,7 +147,7 @@ def _wait_gone(pid: int) -> None:
 
 
 def test_small_stacks_stay_in_threads():
-    stack, drift = _drifting_stack(6, 64)
+    stack, drift = drifting_stack(6, 64)
     workers = StackWorkers(2)
     rows = _rows(iter_register_stack(stack, processes=workers))
     assert not workers.started

@@ -12,29 +12,17 @@ import multiprocessing
 
 import numpy as np
 import pytest
+from _drift import drifting_stack
 
 from napari_imreg.core import (
     RegistrationWarning,
     _stack_processes,
-    fourier_shift,
-    make_extended,
     register_stack,
 )
 
 pytestmark = pytest.mark.skipif(
     not _stack_processes.forking_available(), reason="worker processes are forked on Linux only"
 )
-
-
-def _drifting_stack(frames: int, n: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    drift = np.cumsum(rng.normal(0.0, 0.6, (frames, 2)), axis=0)
-    drift -= drift[0]
-    margin = int(np.ceil(np.abs(drift).max())) + n // 4
-    scene = make_extended((n + 2 * margin,) * 2, seed=seed)
-    window = (slice(margin, margin + n),) * 2
-    stack = np.stack([fourier_shift(scene, -d)[window] for d in drift])
-    return stack + rng.normal(0.0, 0.05, stack.shape), drift
 
 
 def _table(result) -> np.ndarray:
@@ -70,7 +58,7 @@ def forked_calls(monkeypatch):
     ids=["default", "reference=3", "error", "wrap", "previous"],
 )
 def test_processes_give_the_table_of_one_thread(options, forked_calls):
-    stack, drift = _drifting_stack(12, 64)
+    stack, drift = drifting_stack(12, 64)
     forked = register_stack(stack, num_workers=2, **options)
     threaded = register_stack(stack, num_workers=1, **options)
     assert len(forked_calls) == 1
@@ -85,7 +73,7 @@ def test_processes_give_the_table_of_one_thread(options, forked_calls):
 def test_the_mean_in_processes_is_the_mean_in_threads(options, forked_calls, monkeypatch):
     # The plain mean's sums follow the chunks, which follow the workers: the same
     # workers in threads are the comparison.
-    stack, drift = _drifting_stack(12, 64)
+    stack, drift = drifting_stack(12, 64)
     forked = register_stack(stack, reference="mean", num_workers=2, **options)
     # One set of workers: the plain mean's pass, the frames moved for the template, the
     # template's pass.
@@ -101,7 +89,7 @@ def test_the_mean_in_processes_is_the_mean_in_threads(options, forked_calls, mon
 
 @pytest.mark.parametrize("reference", [0, "previous"])
 def test_a_workers_warning_reaches_the_caller(reference, forked_calls):
-    stack, drift = _drifting_stack(12, 64)
+    stack, drift = drifting_stack(12, 64)
     stack[5] = np.nan
     with pytest.warns(RegistrationWarning, match="frame 5 was not measured"):
         result = register_stack(stack, reference=reference, num_workers=2)
@@ -134,14 +122,14 @@ def test_a_workers_error_is_raised_at_the_caller():
     ("workers", "frames"), [(1, 10), (2, 6)], ids=["one worker", "few frames"]
 )
 def test_small_jobs_stay_in_threads(workers, frames, forked_calls):
-    stack, drift = _drifting_stack(frames, 64)
+    stack, drift = drifting_stack(frames, 64)
     result = register_stack(stack, num_workers=workers)
     assert not forked_calls
     assert np.all(np.abs(result.shifts - drift) <= 5 * result.errors + 1e-9)
 
 
 def test_the_mean_of_per_frame_masks_stays_in_threads(forked_calls):
-    stack, drift = _drifting_stack(12, 64)
+    stack, drift = drifting_stack(12, 64)
     masks = np.zeros(stack.shape, dtype=bool)
     masks[:, :4] = True  # a band each frame sets aside
     result = register_stack(stack, reference="mean", mask=masks, num_workers=2)
@@ -153,7 +141,7 @@ def test_the_mean_of_per_frame_masks_stays_in_threads(forked_calls):
 def test_a_daemonic_process_registers_in_threads(monkeypatch, forked_calls):
     # A multiprocessing.Pool's worker is daemonic: it may start no process.
     monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)
-    stack, drift = _drifting_stack(10, 64)
+    stack, drift = drifting_stack(10, 64)
     result = register_stack(stack, num_workers=2)
     assert not forked_calls
     assert np.all(np.abs(result.shifts - drift) <= 5 * result.errors + 1e-9)
