@@ -41,8 +41,9 @@ def get_reader(path: PathOrPaths) -> Callable[[PathOrPaths], list[LayerData]] | 
     try its other readers. A file that starts like FITS but cannot be opened as an image (cut
     short, corrupt, only tables or an empty primary HDU) is declined too, as npe2 asks of a
     reader that cannot read a path, and the reason goes to napari's notifications: napari's own
-    message ("no reader found") would not say what is wrong with the file. Only the headers are
-    read here (the data stay memory-mapped), so declining costs no more than opening.
+    message ("no reader found") would not say what is wrong with the file. The files are opened
+    once, here: the reader returned makes its layers from them (napari calls it with the same
+    paths), so a gzip or tile-compressed image is not decompressed twice.
     """
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     if not paths:
@@ -50,13 +51,18 @@ def get_reader(path: PathOrPaths) -> Callable[[PathOrPaths], list[LayerData]] | 
     for one in paths:
         if not is_fits_path(one) or Path(one).is_dir() or not looks_like_fits(one):
             return None
+    opened = []
     for one in paths:
         try:
-            read_fits(one, lazy=True)
+            opened.append((one, read_fits(one, lazy=True)))
         except (OSError, ValueError) as exc:
             _notify_error(f"napari-imreg cannot open {Path(one).name}: {exc}")
             return None
-    return read_fits_layers
+
+    def read_opened_files(_path: PathOrPaths) -> list[LayerData]:
+        return [layer for one, images in opened for layer in _file_layers(one, images)]
+
+    return read_opened_files
 
 
 def read_fits_layers(path: PathOrPaths) -> list[LayerData]:
@@ -65,10 +71,10 @@ def read_fits_layers(path: PathOrPaths) -> list[LayerData]:
     Raises
     ------
     ValueError
-        If a file cannot be parsed as FITS or holds no image (one that :func:`get_reader`
-        accepted and that changed since). The reason also goes to napari's notifications:
-        napari replaces a reader's error with its own "Tried opening with napari-imreg, but
-        failed", so the exception alone would not tell the user what is wrong with the file.
+        If a file cannot be parsed as FITS or holds no image. The reason also goes to napari's
+        notifications: napari replaces a reader's error with its own "Tried opening with
+        napari-imreg, but failed", so the exception alone would not tell the user what is
+        wrong with the file.
     """
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     layers: list[LayerData] = []
@@ -78,17 +84,23 @@ def read_fits_layers(path: PathOrPaths) -> list[LayerData]:
         except (OSError, ValueError) as exc:
             _notify_error(f"napari-imreg cannot open {Path(one).name}: {exc}")
             raise
-        stem = _stem(one)
-        # A DQ/MASK extension is never "the image", wherever it sits in the file.
-        kinds = ["mask" if is_fits_mask(image.name) else image.kind for image in images]
-        main_index = choose_image(kinds)
-        names = _layer_names(stem, images, main_index)
-        for i, (image, name) in enumerate(zip(images, names, strict=True)):
-            if kinds[i] == "mask":
-                layers.append(_mask_layer_data(image, name, Path(one)))
-            else:
-                layers.append(_layer_data(image, name, Path(one), is_main=i == main_index))
+        layers += _file_layers(one, images)
     return layers
+
+
+def _file_layers(one: str | os.PathLike, images: Sequence[FitsImage]) -> list[LayerData]:
+    """The layers of one file's images (see the module docstring)."""
+    stem = _stem(one)
+    # A DQ/MASK extension is never "the image", wherever it sits in the file.
+    kinds = ["mask" if is_fits_mask(image.name) else image.kind for image in images]
+    main_index = choose_image(kinds)
+    names = _layer_names(stem, images, main_index)
+    return [
+        _mask_layer_data(image, name, Path(one))
+        if kinds[i] == "mask"
+        else _layer_data(image, name, Path(one), is_main=i == main_index)
+        for i, (image, name) in enumerate(zip(images, names, strict=True))
+    ]
 
 
 def _layer_names(stem: str, images: Sequence[FitsImage], main_index: int) -> list[str]:
