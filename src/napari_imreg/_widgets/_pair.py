@@ -772,7 +772,7 @@ class PairWidget(Container):
             return
         try:
             self.model.apply(job)
-        except Exception as exc:  # a layer removed meanwhile, etc.: report, keep going
+        except Exception as exc:  # report any failure, keep going with the next job
             show_error(f"Could not add the result for {job.moving.name!r}: {exc}")
             return
         self.last_jobs.append(job)

@@ -46,8 +46,10 @@ def register_images(
         Also return `im2` shifted onto `im1` (a periodic Fourier shift).
     return_error : bool
         Also return 1-sigma errors: from the curvature of the correlation peak and the
-        noise left at the peak, plus the rounding to the ``1 / usfac`` grid. (The
-        reference returned ``1 / usfac``.)
+        noise left at the peak, plus the rounding to the ``1 / usfac`` grid, widened by
+        the pull of the images' seams on the periodic peak when they do not wrap
+        (:func:`napari_imreg.core.register_dft`, ``errors="residual"``). (The reference
+        returned ``1 / usfac``.)
     zeromean : bool
         Subtract each image's mean first.
     DEBUG : bool
@@ -130,7 +132,8 @@ def dftregistration(
         Also return the FFT of image 2 shifted onto image 1.
     return_error : bool
         Also return the 1-sigma errors per axis: from the curvature of the correlation
-        peak plus the rounding to the grid (the reference returned ``1 / usfac``).
+        peak plus the rounding to the grid, widened by the seams' pull as in
+        :func:`register_images` (the reference returned ``1 / usfac``).
     zeromean : bool
         Accepted for compatibility: as in the reference, the transforms are used as given
         (subtract the means before transforming to remove them).
