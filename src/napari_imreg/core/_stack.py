@@ -529,9 +529,8 @@ def iter_register_stack(
         processes = None
     if processes is not None:
         options = dataclasses.replace(options, threads=1)
-    per_frame = _is_per_frame(noise_maps, moved.ndim)
     frame_masks = _FrameMasks(masks, reference_mask, moved.ndim)
-    frame_error = _FrameErrors(noise_maps, per_frame)
+    frame_error = _FrameErrors(noise_maps, moved.ndim)
     if processes is not None:
         runner = InWorkers(moved, frame_error, frame_masks, options, processes)
     else:
@@ -562,9 +561,9 @@ class _FrameErrors:
     """The noise of :func:`iter_register_stack`: each frame's (a row of a per-frame
     stack, else the shared value)."""
 
-    def __init__(self, errors, per_frame: bool):
+    def __init__(self, errors, stack_ndim: int):
         self.errors = errors
-        self.per_frame = per_frame
+        self.per_frame = _is_per_frame(errors, stack_ndim)
 
     def __call__(self, index: int):
         return np.asarray(self.errors[index]) if self.per_frame else self.errors

@@ -354,7 +354,6 @@ def _step(pair, options: Options, prepared: dict | None = None) -> RegistrationR
     """
     index, previous, frame, previous_error, error, previous_mask, mask = pair
     forward = _one_way(
-        (index, index - 1, prepared),
         previous,
         frame,
         previous_error,
@@ -362,12 +361,14 @@ def _step(pair, options: Options, prepared: dict | None = None) -> RegistrationR
         previous_mask,
         mask,
         options,
+        index=index,
+        reference_index=index - 1,
+        prepared=prepared,
     )
     if not _finite(forward):
         return forward
     with held_warnings():
         reverse = _one_way(
-            (index, index, prepared),
             frame,
             previous,
             error,
@@ -375,6 +376,9 @@ def _step(pair, options: Options, prepared: dict | None = None) -> RegistrationR
             mask,
             previous_mask,
             options,
+            index=index,
+            reference_index=index,
+            prepared=prepared,
         )
     if not (_finite(reverse) and reverse.measured):
         return forward
@@ -391,17 +395,29 @@ def _finite(result: RegistrationResult) -> bool:
     return bool(np.all(np.isfinite(result.shift)) and np.all(np.isfinite(result.covariance)))
 
 
-def _one_way(step, reference, moving, reference_error, error, reference_mask, mask, options):
-    """``moving`` registered onto ``reference``; ``step`` is the step's frame index, the
-    reference's frame index and the prepared references (see :func:`_step`)."""
-    index, reference_index, prepared = step
-    if not _has_valid_pixel(reference, reference_mask):
+def _one_way(
+    reference,
+    moving,
+    reference_error,
+    error,
+    reference_mask,
+    mask,
+    options,
+    *,
+    index: int,
+    reference_index: int,
+    prepared: dict | None,
+):
+    """``moving`` registered onto ``reference`` in step ``index``; ``reference_index``
+    is the reference's frame, ``prepared`` the prepared references (see :func:`_step`).
+    A prepared reference had a valid pixel."""
+    if prepared is not None and reference_index in prepared:
+        registrar = prepared[reference_index]
+    elif not _has_valid_pixel(reference, reference_mask):
         # Reported as the moving frame of the step before, unless it is the first.
         if index == 1:
             _warn_unmeasured(0, _NO_PIXEL)
         return unmeasured(np.ndim(moving), options.boundary)
-    if prepared is not None and reference_index in prepared:
-        registrar = prepared[reference_index]
     else:
         registrar = Registrar.from_options(
             reference, options, reference_error=reference_error, reference_mask=reference_mask
