@@ -350,7 +350,9 @@ def _step(pair, options: Options, prepared: dict | None = None) -> RegistrationR
 
     ``prepared`` (frame index: its :class:`Registrar`) keeps the frame prepared as the
     reverse step's reference for the next step, whose forward step it serves: each
-    frame is then prepared once, not twice.
+    frame is then prepared once, not twice, where one thread runs consecutive steps
+    (one worker, or a worker process's chunk: :func:`chunk_steps`). Threads given
+    steps in turn rarely find the frame their step needs, and prepare it again.
     """
     index, previous, frame, previous_error, error, previous_mask, mask = pair
     forward = _one_way(
