@@ -394,22 +394,30 @@ def _paired_z(reference, moving, spectra, first, second, wrap, valid, least, bud
     ``delta`` less the interpolation's budget at ``second`` when ``budgeted``; nan when
     they share too few pixels to be compared."""
     delta, variance, budget = paired_difference(
-        reference, moving, first, second, wrap=wrap, valid=valid, spectra=spectra, least=least
+        reference,
+        moving,
+        first,
+        second,
+        wrap=wrap,
+        valid=valid,
+        spectra=spectra,
+        least=least,
+        budgeted=budgeted,
     )
     if np.isnan(delta):
         return np.nan
-    if budgeted:
-        delta -= budget
+    delta -= budget
     if not variance > 0:
         return np.inf if delta > 0 else -np.inf
     return delta / np.sqrt(variance)
 
 
 def paired_difference(
-    reference, moving, first, second, *, wrap, valid=None, spectra=None, least=0
+    reference, moving, first, second, *, wrap, valid=None, spectra=None, least=0, budgeted=True
 ):
     """``chi2(second) - chi2(first)``, its variance from the images, and the chi2 that
-    the interpolation's own uncertainty could add at ``second`` (see the module);
+    the interpolation's own uncertainty could add at ``second`` (see the module; 0
+    unless ``budgeted``);
     ``(nan, 0, 0)`` when the two shifts share fewer than ``least`` pixels valid at both
     to compare them on, or fewer than half of those valid at ``first``. ``spectra``:
     the two images' :func:`_shiftable` parts, when the caller has them."""
@@ -473,11 +481,14 @@ def paired_difference(
     if shape[-1] % 2 == 0:
         twice[-1] = 1.0
     total = float(np.sum((power_n * (power_r + power_m)) @ twice))
+    variance = 0.5 * total / (count * np.prod(shape))
+    if not budgeted:
+        return delta, variance, 0.0
     # The interpolation's budget (module): the moving image moved to ``second`` by the
     # Fourier and the linear model, apart by this much beyond its noise's share.
     share = 0.5 * power_n * twice / (np.prod(shape) * equal**2)
     budget = gain**2 * _disagreement(spectra[1][0], second, on_ref, share)
-    return delta, 0.5 * total / (count * np.prod(shape)), budget
+    return delta, variance, budget
 
 
 def _disagreement(spectrum, shift, where, noise) -> float:
@@ -502,8 +513,5 @@ def _model_disagreement(shape, shift) -> np.ndarray:
         part = shift[a] - whole
         one = np.exp(-2j * np.pi * k * shift[a])
         two = np.exp(-2j * np.pi * k * whole) * ((1.0 - part) + part * np.exp(-2j * np.pi * k))
-        if fourier.ndim:
-            fourier, linear = fourier[..., None] * one, linear[..., None] * two
-        else:
-            fourier, linear = one, two
+        fourier, linear = fourier[..., None] * one, linear[..., None] * two
     return fourier - linear

@@ -151,7 +151,7 @@ def tilt_p_value(ref, mov, invalid, shift, scale: float, wrap: bool) -> float:
     columns = [block_means(aligned)]
     # What a shift error leaves, -g grad(M') . delta: without these columns the residual
     # of a slightly wrong shift on a smooth scene (a gradient field) reads as a tilt.
-    columns += [block_means(np.where(valid, slope, 0.0)) for slope in _gradients(aligned)]
+    columns += [block_means(slope) for slope in _gradients(aligned)]
     for axis, points in enumerate(lattice):
         coordinate = points.astype(np.float64).reshape(
             [-1 if a == axis else 1 for a in range(ndim)]

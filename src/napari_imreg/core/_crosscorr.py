@@ -54,6 +54,7 @@ from ._register import register
 from ._result import RegistrationResult, held_warnings
 from ._validation import (
     as_image,
+    check_choice,
     check_max_shift,
     check_same_shape,
     check_upsample_factor,
@@ -188,11 +189,6 @@ def _covariance(
     return covariance, math.sqrt(variance), chi2_min
 
 
-def _check_errors(errors) -> None:
-    if errors not in ERROR_MODELS:
-        raise ValueError(f"errors must be one of {ERROR_MODELS}, got {errors!r}.")
-
-
 def _seam_widened(reference, moving, shift, covariance, errors: str, threads):
     """``covariance`` of the periodic ``shift``, widened by the seam's pull when
     ``errors`` is "residual" and neither image is shown to wrap (see the module
@@ -297,7 +293,7 @@ def register_dft(
     >>> register_dft(image, moving, upsample_factor=20).shift.tolist()
     [1.25, -3.5]
     """
-    _check_errors(errors)
+    check_choice(errors, "errors", ERROR_MODELS)
     factor = check_upsample_factor(upsample_factor)
     if factor == "auto":
         raise ValueError(
@@ -448,7 +444,7 @@ def register_taylor(
         raise ValueError(f"max_iterations must be >= 1, got {max_iterations!r}.")
     if not tolerance > 0:
         raise ValueError(f"tolerance must be a positive number of pixels, got {tolerance!r}.")
-    _check_errors(errors)
+    check_choice(errors, "errors", ERROR_MODELS)
     ref, mov = _prepare(reference, moving, zero_mean)
     limits = check_max_shift(max_shift, ref.shape)
     noise_var = _noise_variance(error, reference_error, ref.shape, "error")

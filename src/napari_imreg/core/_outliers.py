@@ -261,13 +261,14 @@ def search_tail(size: int) -> float:
     return float(np.clip(SEARCH_OUTLIERS / size, 0.01, 0.05))
 
 
-def _inside(shape, shift) -> np.ndarray:
-    """The pixels ``x`` whose ``x - shift`` lies inside the image (edges included)."""
+def _inside(shape, shift, *, slack: float = 0.0) -> np.ndarray:
+    """The pixels ``x`` whose ``x - shift`` lies inside the image (edges included, and
+    ``slack`` pixels beyond them)."""
     inside = np.ones(shape, dtype=bool)
     for axis, n in enumerate(shape):
         x = np.arange(n) - shift[axis]
         view = [-1 if a == axis else 1 for a in range(len(shape))]
-        inside = inside & ((x >= 0) & (x <= n - 1)).reshape(view)
+        inside = inside & ((x >= -slack) & (x <= n - 1 + slack)).reshape(view)
     return inside
 
 
@@ -276,15 +277,9 @@ def reached(mov_mask, shift, *, wrap):
     moving image and interpolated from valid pixels only."""
     if mov_mask.any():
         return moved((~mov_mask).astype(np.float64), shift, wrap=wrap) > 0.999
-    inside = np.ones(mov_mask.shape, dtype=bool)
     if wrap:
-        return inside
-    for axis, n in enumerate(mov_mask.shape):
-        x = np.arange(n) - shift[axis]
-        view = [1] * mov_mask.ndim
-        view[axis] = n
-        inside = inside & ((x >= -1e-9) & (x <= n - 1 + 1e-9)).reshape(view)
-    return inside
+        return np.ones(mov_mask.shape, dtype=bool)
+    return _inside(mov_mask.shape, shift, slack=1e-9)
 
 
 def folded(index, n, *, wrap):

@@ -335,7 +335,7 @@ class Registrar:
                 moving_error,
                 mask,
                 delta_chi2_map,
-                estimate=estimate if fitted is None else fitted[1].estimate,  # Fit.estimate
+                estimate=estimate,
                 noise_var=noise_var,
                 floor_var=floor_variance(self, scale, level),
                 fitted=fitted if level == 1.0 else None,

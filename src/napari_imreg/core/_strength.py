@@ -30,9 +30,9 @@ def unknown_noise(registrar, mov: np.ndarray, mask):
     per axis around the centre, cut at the whole-pixel shift found on the binned
     images (``estimate``, which the registration proper reuses). Others fit whole
     (``fitted``, which finishes the registration should the strength come out
-    full). A residual below the surface's precision gives a small variance,
-    hence full strength, as it should. The variance is None when an image is
-    flat.
+    full; ``estimate`` is then its ``Fit.estimate``). A residual below the
+    surface's precision gives a small variance, hence full strength, as it should.
+    The variance is None when an image is flat.
     """
     engine = registrar._engine(1.0, prepare=False)
     complete = mask is None and bool(np.isfinite(np.sum(mov, dtype=np.float64)))
@@ -46,7 +46,7 @@ def unknown_noise(registrar, mov: np.ndarray, mask):
     fitted = registrar._engine(1.0).fit_unknown_noise(mov, mask)
     if fitted is None:
         return None, None, None
-    return fitted[1].noise ** 2, None, fitted
+    return fitted[1].noise ** 2, fitted[1].estimate, fitted
 
 
 def reference_edge_scale(registrar) -> float:
