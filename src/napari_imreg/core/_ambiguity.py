@@ -102,7 +102,7 @@ from scipy import special
 
 from ._chi2 import parabolic_offset
 from ._filters import fill_invalid
-from ._image_fit import covariance_envelope
+from ._pipeline_residual import covariance_envelope
 
 #: The strongest local maxima outside the judged one's neighbourhood that are tested.
 RIVALS = 3

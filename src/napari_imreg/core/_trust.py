@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._brightness import detrended, fits_tilt
-from ._image_fit import covariance_envelope
+from ._pipeline_residual import covariance_envelope
 from ._result import warn_registration
 from ._significance import Significance, match_significance
 
