@@ -174,6 +174,16 @@ def test_an_output_in_a_missing_folder_is_refused_before_the_work(folder, option
     assert not target.parent.exists()
 
 
+def test_an_output_inside_a_file_is_refused_naming_the_file(folder):
+    (folder / "notes.txt").write_text("not a folder")
+    before = _snapshot(folder)
+    target = folder / "notes.txt" / "out.csv"
+    done = run("stack", "stack.npy", "--output", target, cwd=folder)
+    assert done.returncode == 1, done.stderr
+    assert f"--output {target}: the folder {target.parent} is a file" in done.stderr
+    assert _snapshot(folder) == before
+
+
 # ---------------------------------------------------------------- 3: Ctrl-C changes nothing
 
 

@@ -570,7 +570,8 @@ def _check_outputs(
     overwrite: bool,
 ) -> None:
     """Refuse outputs that would replace an input, each other, or (without ``overwrite``) a file,
-    and outputs whose folder does not exist (found before the work, not when writing).
+    and outputs whose folder does not exist or is a file (found before the work, not when
+    writing).
 
     Parameters
     ----------
@@ -606,9 +607,10 @@ def _check_outputs(
             )
         seen[resolved] = option
         if not resolved.parent.is_dir():
+            problem = "is a file" if resolved.parent.exists() else "does not exist"
             raise ValueError(
-                f"{option} {path}: the folder {path.parent} does not exist; create it first, "
-                "or choose a name in an existing folder."
+                f"{option} {path}: the folder {path.parent} {problem}; "
+                "choose a name in an existing folder."
             )
         if path.exists() and not overwrite:
             raise ValueError(
