@@ -215,3 +215,22 @@ def test_a_masked_arrays_masked_pixels_are_left_out():
         warnings.simplefilter("ignore", RegistrationWarning)
         unmasked = register(reference, junk)
     assert np.any(np.abs(unmasked.shift - (1.3, -2.2)) > 0.05) or not unmasked.measured
+
+
+@pytest.mark.parametrize("boundary", ["overlap", "wrap"])
+def test_half_precision_images_register_like_single_precision(boundary):
+    """float16 pixels (a camera's raw half floats) are computed in float32: neither FFTW nor
+    scipy.ndimage takes half precision (the wrap mode raised scipy's RuntimeError)."""
+    from napari_imreg.core import make_crop_pair, register
+
+    reference, moving = make_crop_pair((64, 64), (1.3, -2.2), noise=0.05, seed=3)
+    half = register(reference.astype(np.float16), moving.astype(np.float16), boundary=boundary)
+    single = register(
+        reference.astype(np.float16).astype(np.float32),
+        moving.astype(np.float16).astype(np.float32),
+        boundary=boundary,
+    )
+    np.testing.assert_array_equal(half.shift, single.shift)
+    np.testing.assert_array_equal(half.error, single.error)
+    if boundary == "overlap":  # the crops do not wrap: only the overlap mode models them
+        assert np.all(np.abs(half.shift - (1.3, -2.2)) < 4 * half.error + 2e-3)

@@ -97,6 +97,8 @@ def as_image(
         )
     if not allow_nonfinite and array.dtype.kind == "f" and not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or infinite values; replace or mask them.")
+    if array.dtype == np.float16:  # neither FFTW nor scipy.ndimage computes in half precision
+        return array.astype(np.float32)
     return array
 
 
