@@ -9,13 +9,19 @@ import scipy.ndimage
 
 from . import _fft
 from ._chi2 import outer_product
-from ._filter import smooth
+from ._filter import SMOOTHING_SHORT, smooth
 from ._taper import Taper
 
 #: Width, in pixels, of the cosine taper at the edges of the weights (overlap mode).
 TAPER_WIDTH = 8
 #: The shortest axis the overlap mode registers (pixels).
 MIN_AXIS = 4
+#: When the filter's box would keep under 1/SCATTERED of the valid pixels (scattered
+#: invalid ones: every 5 x 5 box holds one), they are filled from their neighbours
+#: first. At 3-8% of pixels masked in both images (a quarter to a tenth kept) the
+#: erosion alone stays calibrated; at 15% it kept 5 of 24 binned real pairs measured,
+#: with pulls of 11-20 when only the moving image was masked (scratch masks4.py).
+SCATTERED = 4
 #: Gaussian sigma, in pixels, of the smoothing that turns a noise map into the
 #: variance the weights use (see ``modelled_error``): weights this smooth bias
 #: neither through the noise nor through the surface's interpolation (2 px
@@ -81,6 +87,28 @@ def bin_blocks(values: np.ndarray, factors) -> np.ndarray:
             for part in parts[2:]:
                 out += part
     return out / float(np.prod(factors))
+
+
+def filled_from_neighbours(data: np.ndarray, valid: np.ndarray, *, passes: int = 3):
+    """``data`` with its invalid pixels set to the mean of their valid neighbours
+    (a binomial 3-tap kernel per axis, normalised by the valid pixels' weight), pass
+    after pass so that a few pixels wide holes fill from their rims; and where a value
+    is now known. Valid pixels keep their values; ``data`` is only read."""
+    kernel = SMOOTHING_SHORT
+    filled = data.copy()
+    known = valid.copy()
+    for _ in range(passes):
+        total, weight = np.where(known, filled, 0.0), known.astype(np.float64)
+        for axis, n in enumerate(data.shape):
+            if n >= kernel.size:
+                total = scipy.ndimage.correlate1d(total, kernel, axis=axis, mode="constant")
+                weight = scipy.ndimage.correlate1d(weight, kernel, axis=axis, mode="constant")
+        reached = ~known & (weight > 0.1)  # at least one valid neighbour
+        if not reached.any():
+            break
+        filled[reached] = total[reached] / weight[reached]
+        known |= reached
+    return filled, known
 
 
 def box_eroded(valid: np.ndarray, sizes, *, outside: bool = False) -> np.ndarray:
@@ -296,11 +324,18 @@ class PreparedImage:
                 data[~valid] = 0.0
         if kernels is None:
             return cls(data, valid, margins, image, mean)
-        data = smooth(data, kernels)
+        sizes = [kernel.size for kernel in kernels]
         if valid is None:
-            return cls(zero_edges(data, margins), None, margins, image, mean)
+            return cls(zero_edges(smooth(data, kernels), margins), None, margins, image, mean)
         # Pixels whose filter reached outside the image or an invalid pixel.
-        valid = box_eroded(valid, [kernel.size for kernel in kernels])
+        eroded = box_eroded(valid, sizes)
+        if np.count_nonzero(eroded) < np.count_nonzero(valid) // SCATTERED:
+            # Scattered invalid pixels (bad columns, a cosmic-ray mask): filled from their
+            # valid neighbours before filtering, the filter keeps the valid pixels.
+            data, known = filled_from_neighbours(data, valid)
+            eroded = valid & box_eroded(known, sizes)
+        data = smooth(data, kernels)
+        valid = eroded
         if not valid.any():
             raise ValueError(f"{name} is too masked to register.")
         data[~valid] = 0.0
