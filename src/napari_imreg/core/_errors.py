@@ -224,13 +224,18 @@ def measure_errors(
     else:
         ratio = _squared_weight_ratio(engine, image, shift)
         why = "the minimum lies where the images no longer overlap"
+    if ratio is not None:
+        score = _score_covariance(engine, surface, shift, scale, chi2_hessian, ratio)
+        score += _noise_coupling_covariance(engine, surface, image, ref_var, mov_var, shift)
+        with np.errstate(invalid="ignore"):
+            covariance, sigma = marginal_errors(chi2_hessian, score)
+        if not np.all(sigma > 0):  # no score, or less than none: a fitted gain of zero
+            ratio = None
+            why = "the residual does not depend on the shift (nothing in common)"
     if ratio is None:
         warn_registration(f"{why}, so its error is infinite.")
         infinite = np.full((ndim, ndim), np.inf)
         return Errors(infinite, np.full(ndim, np.inf), noise, scale, 1.0)
-    score = _score_covariance(engine, surface, shift, scale, chi2_hessian, ratio)
-    score += _noise_coupling_covariance(engine, surface, image, ref_var, mov_var, shift)
-    covariance, sigma = marginal_errors(chi2_hessian, score)
     # The sub-pixel floor, as noise of variance floor_var added to the
     # difference's (whose mean, in the images' units, is noise_mean).
     noise_mean = noise**2 if unknown else noise_var

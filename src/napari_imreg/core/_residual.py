@@ -28,6 +28,7 @@ from ._brightness import fits_tilt
 from ._filters import fill_invalid
 from ._image_fit import covariance_envelope, fit_image_shift, variance_model
 from ._pipeline_residual import ComparedImages, Witness
+from ._prepare import SCATTERED
 
 #: Images with more pixels than this are fitted on a window of this many pixels.
 STAGE_PIXELS = 128**2
@@ -81,7 +82,8 @@ def _valid(source, valid, *, reach: int = 0):
     cubic spline's prefilter and the Fourier model into the valid pixels round it
     (errors 10-40x too large round a masked block). ``reach``: the valid pixels
     within that many pixels of a hole (on any axis or diagonal) are left out too,
-    those whose interpolated value reads filled ones; kept if that leaves none.
+    those whose interpolated value reads filled ones; kept if that leaves under a
+    quarter of them (scattered holes: see ``_prepare.SCATTERED``).
     """
     finite = np.isfinite(source)
     valid = finite if valid is None else (valid & finite)
@@ -91,7 +93,8 @@ def _valid(source, valid, *, reach: int = 0):
     if reach:
         structure = ndimage.generate_binary_structure(valid.ndim, valid.ndim)
         eroded = ndimage.binary_erosion(valid, structure, iterations=reach, border_value=1)
-        valid = eroded if eroded.any() else valid
+        if np.count_nonzero(eroded) >= np.count_nonzero(valid) // SCATTERED:
+            valid = eroded
     return filled, valid
 
 
