@@ -189,7 +189,7 @@ def _covariance(
     return covariance, math.sqrt(variance), chi2_min
 
 
-def _seam_widened(reference, moving, shift, covariance, errors: str, threads):
+def seam_widened(reference, moving, shift, covariance, errors: str, threads):
     """``covariance`` of the periodic ``shift``, widened by the seam's pull when
     ``errors`` is "residual" and neither image is shown to wrap (see the module
     docstring): one shown to wrap makes the other, a shifted copy, wrap too."""
@@ -333,7 +333,7 @@ def register_dft(
         # the answer is rounded to the 1/upsample_factor grid: a uniform error of that width
         covariance = covariance + np.eye(ref.ndim) / (12.0 * factor**2)
     shift = _wrap_shift(np.round(peak * factor) / factor, ref.shape)
-    covariance = _seam_widened(reference, moving, shift, covariance, errors, threads)
+    covariance = seam_widened(reference, moving, shift, covariance, errors, threads)
     delta = None
     if window is not None and noise:
         delta = 2.0 * (window.max() - window) / noise**2
@@ -482,7 +482,7 @@ def register_taylor(
                 break
     covariance, noise, chi2_min = _covariance(hessian, value, energy, ref.size, noise_var)
     shift = _wrap_shift(point, ref.shape)
-    covariance = _seam_widened(reference, moving, shift, covariance, errors, threads)
+    covariance = seam_widened(reference, moving, shift, covariance, errors, threads)
     return RegistrationResult(
         shift=shift,
         error=None if covariance is None else tuple(np.sqrt(np.diag(covariance)).tolist()),

@@ -8,9 +8,12 @@ reference's; see ``docs/migration.md`` for what changed in the numbers and why.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..core import chi2_map, delta_chi2_levels, register
+from ..core._crosscorr import seam_widened
 from ._legacy import (
     as_error_map,
     check_size,
@@ -51,6 +54,23 @@ def _core_boundary(boundary: str) -> str:
         f"boundary must be 'wrap' or 'overlap', got {boundary!r}; 'wrap' is the reference "
         "package's default."
     )
+
+
+def _periodic_registration(reference, moving, return_error: bool, threads, **options):
+    """The core's registration of the pair as periodic, its errors widened by the seams'
+    pull when neither image wraps and errors are asked for: the reference's users call
+    ``chi2_shift`` on crops whose opposite edges do not meet (on binned 64² crops of
+    real scenes, pull rms 3.4-4.4 and 1 pair in 7 beyond 4 sigma with the periodic
+    model's errors alone; see :func:`napari_imreg.core.register_taylor`)."""
+    result = register(reference, moving, boundary="wrap", threads=threads, **options)
+    if not (return_error and result.measured):
+        return result
+    covariance = seam_widened(
+        reference, moving, result.shift, result.covariance, "residual", threads
+    )
+    if covariance is result.covariance:
+        return result
+    return dataclasses.replace(result, covariance=covariance, error=np.sqrt(np.diag(covariance)))
 
 
 def _legacy_returns(result, return_error: bool, return_chi2array: bool) -> list:
@@ -171,15 +191,16 @@ def chi2_shift(
         max_nsig=max_nsig if max_nsig != 1.1 else None,
     )
     check_size("chi2_shift", np.shape(im1), allow_huge)
-    result = register(
-        real_image(im1, "im1"),
-        real_image(im2, "im2"),
-        error=as_error_map(err),
-        upsample_factor=upsample_factor,
-        boundary=_core_boundary(boundary),
-        zero_mean=zeromean,
-        threads=nthreads,
-    )
+    options = {
+        "error": as_error_map(err),
+        "upsample_factor": upsample_factor,
+        "zero_mean": zeromean,
+    }
+    reference, moving = real_image(im1, "im1"), real_image(im2, "im2")
+    if _core_boundary(boundary) == "wrap":
+        result = _periodic_registration(reference, moving, return_error, nthreads, **options)
+    else:
+        result = register(reference, moving, boundary="overlap", threads=nthreads, **options)
     if verbose:
         logger.info("chi2_shift: %s", result)
     return _legacy_returns(result, return_error, return_chi2array)
@@ -461,14 +482,16 @@ def chi2_shift_leastsq(
         ignore_outside=None if ignore_outside else ignore_outside,
         **kwargs,
     )
-    result = register(
-        real_image(im1, "im1"),
-        real_image(im2, "im2"),
-        error=as_error_map(err),
-        boundary="wrap" if mode == "wrap" else "overlap",
-        max_shift=maxoff,
-        brightness="offset",  # the spec fits no gain: what the core did before issue 14
-    )
+    reference, moving = real_image(im1, "im1"), real_image(im2, "im2")
+    options = {
+        "error": as_error_map(err),
+        "max_shift": maxoff,
+        "brightness": "offset",  # the spec fits no gain: what the core did before issue 14
+    }
+    if mode == "wrap":
+        result = _periodic_registration(reference, moving, return_error, None, **options)
+    else:
+        result = register(reference, moving, boundary="overlap", **options)
     if verbose:
         logger.info("chi2_shift_leastsq: %s", result)
     returns = offset_xy(result.shift)
