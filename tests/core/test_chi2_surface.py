@@ -6,7 +6,7 @@ import pytest
 import scipy.ndimage
 
 from napari_imreg.core import _chi2, make_extended
-from napari_imreg.core._filter import smooth, smoothing_kernels
+from napari_imreg.core._filter import smooth, smooth_to_edges, smoothing_kernels
 from napari_imreg.core._prepare import PreparedImage, bin_blocks
 from napari_imreg.core._surface_spectral import Spectra, profiled_from_spectra
 
@@ -77,6 +77,23 @@ def test_smooth_equals_the_separable_convolution(shape, dtype):
     before = values.copy()
     np.testing.assert_allclose(smooth(values, kernels, subtract=3.25), truth, atol=1e-10)
     np.testing.assert_array_equal(values, before)
+
+
+@pytest.mark.parametrize("shape", [(40,), (30, 25), (12, 3, 40)])
+def test_smooth_to_edges_is_smooth_inside_and_the_edge_extended_image_filtered(shape):
+    # Where the kernel stays inside, ``smooth``; everywhere, the image padded with
+    # its edge values, filtered with zeros beyond, and cropped back (axes shorter
+    # than their kernel are left alone).
+    values = np.random.default_rng(7).normal(size=shape)
+    kernels = smoothing_kernels(shape)
+    margins = [k.size // 2 if n >= k.size else 0 for n, k in zip(shape, kernels, strict=True)]
+    padded = np.pad(values, [(m, m) for m in margins], mode="edge")
+    crop = tuple(slice(m, m + n) for n, m in zip(shape, margins, strict=True))
+    truth = smooth(padded, kernels, subtract=0.5)[crop]
+    found = smooth_to_edges(values, kernels, subtract=0.5)
+    np.testing.assert_allclose(found, truth, atol=1e-12)
+    inside = tuple(slice(m, n - m) for n, m in zip(shape, margins, strict=True))
+    np.testing.assert_allclose(found[inside], smooth(values, kernels, subtract=0.5)[inside])
 
 
 @pytest.mark.parametrize(

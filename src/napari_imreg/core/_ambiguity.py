@@ -65,11 +65,19 @@ leave open, a band-limited scene and one constant within each pixel, so their
 disagreement measures what the samples do not say between the pixels: on the
 binned chessboard it is 0.8-1.0 of the Fourier model's misfit at the truth; on a
 box-sampled square wave (1-D, bins 2-4, offsets of 1/4 to 1/2 pixel) the misfit
-reaches 1.6-2 times it, and a half-pixel alias of such sharp edges can still
-escape. On smooth scenes ``B`` is small: real scenes' rival peaks beat it by 4.6
-times or more at SNR 10-100 (the phantom's rivals along its straight edges by
-1.3). The judged minimum's shoulders are not budgeted:
-their differences measure its width.
+reaches 1.6-2 times it. On smooth scenes ``B`` is small: real scenes' rival peaks
+beat it by 4.6 times or more at SNR 10-100 (the phantom's rivals along its straight
+edges by 1.3). The judged minimum's shoulders are not budgeted: their differences
+measure its width.
+
+The same holds for what the images hold beyond the pixels compared. The pipeline's
+filter zeroes a margin it cannot compute; filled smoothly, that margin beside sharp
+detail is a misfit which a Fourier shift by a fraction of a pixel spreads into the
+pixels compared (a sinc's tails) and a whole-pixel shift does not. On the binned
+chessboard it made ``delta`` 8-14 times what the images without it give (the truth
+half a pixel off, its alias on a whole pixel) and beyond ``B``. So, given the
+images with their margins filtered too (the filter run with the edges extended:
+``complete``), the shifts move those, and the margins are still not compared.
 
 The judged minimum is a single measurement only when every rival is ruled out
 (an intersection-union test: each at level ``alpha``, no correction for their
@@ -150,7 +158,18 @@ class Rivalry:
 
 
 def rival_test(
-    reference, moving, zmap, lags, judged, *, wrap, valid, alpha, margins=None, least=16
+    reference,
+    moving,
+    zmap,
+    lags,
+    judged,
+    *,
+    wrap,
+    valid,
+    alpha,
+    margins=None,
+    least=16,
+    complete=None,
 ) -> Rivalry:
     """Test the judged minimum against the rival minima of the correlation ``zmap``.
 
@@ -177,7 +196,16 @@ def rival_test(
         not data, and compared they would favour the shifts that align them.
     least : float
         The fewest pixels valid at both shifts on which a rival is compared.
+    complete : callable, optional
+        With ``valid`` None: returns ``reference`` and ``moving`` with their
+        ``margins`` filtered too (the pipeline's filter run with the edges extended),
+        equal to them elsewhere; called only when there is a rival to refine. The
+        shifts move these, and the margins are still not compared. Without it the
+        margins are filled smoothly, and a smooth fill beside sharp detail is a misfit
+        that a sub-pixel Fourier shift spreads into the pixels compared, while a
+        whole-pixel shift does not: it favoured a lattice's whole-pixel aliases.
     """
+    unmasked = valid is None
     if valid is None and margins is not None and any(margins):
         interior = np.zeros(reference.shape, dtype=bool)
         interior[tuple(slice(m, n - m) for n, m in zip(reference.shape, margins, strict=True))] = (
@@ -189,9 +217,12 @@ def rival_test(
     peaks = _rivals(zmap, lags, judged, SCREEN * threshold)
     shoulders = _shoulders(zmap, lags, judged, SCREEN * threshold, taken=peaks)
     if peaks or shoulders:
-        images = (
-            (reference, moving) if valid is None else map(fill_invalid, (reference, moving), valid)
-        )
+        if unmasked and complete is not None:
+            images = complete()
+        elif valid is None:
+            images = (reference, moving)
+        else:
+            images = map(fill_invalid, (reference, moving), valid)
         spectra = tuple(_shiftable(image, wrap) for image in images)
         # Both at their best in these images: a minimum compared off its bottom loses.
         judged, _ = _refined(reference, spectra[1], judged, wrap, valid)

@@ -82,6 +82,19 @@ def smooth(values: np.ndarray, kernels, *, subtract: float = 0.0) -> np.ndarray:
     return out
 
 
+def smooth_to_edges(values: np.ndarray, kernels, *, subtract: float = 0.0) -> np.ndarray:
+    """``values - subtract`` convolved along each axis with that axis' symmetric kernel,
+    the edges extended (beyond them, each axis repeats its edge value): :func:`smooth`
+    where the kernel stays inside the array, and a value at the margins where
+    :func:`smooth`'s kernel reaches outside. Axes shorter than their kernel are left
+    alone. ``values`` is only read."""
+    out = np.asarray(values, dtype=np.float64) - subtract
+    for axis, kernel in enumerate(kernels):
+        if out.shape[axis] >= kernel.size:
+            out = scipy.ndimage.correlate1d(out, kernel, axis=axis, mode="nearest")
+    return out
+
+
 def _filter_planes(values: np.ndarray, axis: int, kernel: np.ndarray, work: np.ndarray) -> None:
     """Filter ``values`` in place along ``axis`` by whole planes (``work``: an array of
     its shape to overwrite)."""

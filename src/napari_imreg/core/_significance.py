@@ -170,6 +170,25 @@ def _unit(image, valid):
     return centred / (np.sqrt(np.sum(centred**2)) or 1.0)
 
 
+def _centred_alike(complete, given):
+    """A function that returns ``complete()``'s two images binned, centred and scaled
+    as :func:`_surface` made the ``given`` (unmasked) images its unit images: equal
+    to those wherever the two agree."""
+
+    def made() -> tuple[np.ndarray, ...]:
+        factors = _test_binning(given[0].shape)
+        out = []
+        for whole, twin in zip(complete(), given, strict=True):
+            if factors.max() > 1:
+                whole, twin = block_means(whole, factors), block_means(twin, factors)
+            mean = float(np.mean(twin))
+            norm = float(np.sqrt(np.sum((twin - mean) ** 2)))
+            out.append((whole - mean) / (norm or 1.0))
+        return tuple(out)
+
+    return made
+
+
 def _masked_correlation(ref, mov, valid_r, valid_m, shape, axes):
     """The correlation coefficient of the two images over the pixels both have valid,
     at every shift, and that count ``n(s)``, on the padded grid (Padfield 2012).
@@ -301,6 +320,7 @@ def match_significance(
     share: ReferenceShare | None = None,
     margins=None,
     rivals: bool = True,
+    complete=None,
 ) -> Significance:
     """Test whether the best whole-pixel match is significant, and whether it is on the edge.
 
@@ -329,6 +349,11 @@ def match_significance(
     rivals : bool
         Run the rival test (default). False leaves it out: ``rivals`` is then None
         and ``measured`` says only whether the match is significant and inside.
+    complete : callable, optional
+        Unmasked images only: returns ``reference`` and ``moving`` with their
+        ``margins`` filtered too (the filter run with the edges extended), equal to
+        them elsewhere. The rival test shifts these instead of filling the margins
+        (:mod:`._ambiguity`), and calls it only when it has a rival to refine.
 
     Returns
     -------
@@ -362,6 +387,7 @@ def match_significance(
         )
     if valid is not None:
         share = None  # masked images bin the reference with its mask
+    given = (reference, moving)
     factors = _test_binning(reference.shape)
     binned = factors.max() > 1
     if binned and valid is not None:
@@ -430,6 +456,9 @@ def match_significance(
             alpha=alpha,
             margins=margins,
             least=max(16.0, 2.0 * cell),
+            complete=None
+            if complete is None or valid is not None
+            else _centred_alike(complete, given),
         )
         return dataclasses.replace(
             verdict,

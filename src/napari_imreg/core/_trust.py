@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._brightness import detrended, fits_tilt
+from ._filter import smooth_to_edges
 from ._pipeline_residual import covariance_envelope
 from ._result import warn_registration
 from ._significance import Significance, match_significance
@@ -49,6 +50,15 @@ def judge(engine, image, shift, *, rivals: bool = True) -> Significance:
         # The fitted background is no common signal: each image without its plane.
         ref_data = detrended(ref_data, _valid(reference))
         mov_data = detrended(mov_data, _valid(image))
+
+    def complete():
+        # The prepared images with the margins that the filter zeroed filtered too (the
+        # edges extended), for the rival test's sub-pixel shifts (:mod:`._ambiguity`).
+        return tuple(
+            smooth_to_edges(prepared.source, engine._kernels, subtract=prepared.mean)
+            for prepared in (reference, image)
+        )
+
     return match_significance(
         ref_data,
         mov_data,
@@ -60,6 +70,7 @@ def judge(engine, image, shift, *, rivals: bool = True) -> Significance:
         share=None if masked or tilted else engine._significance_share,
         margins=np.maximum(reference.margins, image.margins),
         rivals=rivals,
+        complete=complete if engine._smooth and not (masked or tilted) else None,
     )
 
 
