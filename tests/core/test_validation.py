@@ -234,3 +234,16 @@ def test_half_precision_images_register_like_single_precision(boundary):
     np.testing.assert_array_equal(half.error, single.error)
     if boundary == "overlap":  # the crops do not wrap: only the overlap mode models them
         assert np.all(np.abs(half.shift - (1.3, -2.2)) < 4 * half.error + 2e-3)
+
+
+def test_a_one_pixel_wide_axis_in_the_wrap_mode_is_unconstrained_not_an_error():
+    # An N x 1 column raised numpy's "too small to calculate a numerical gradient" from
+    # the rival test; a 1-pixel axis holds no information on its shift: infinite error.
+    from napari_imreg.core import RegistrationWarning, register
+    from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
+
+    pair = make_binned_pair(load_scene("camera"), (48, 48), (5, -3), rng=1, snr=30)
+    with pytest.warns(RegistrationWarning):
+        result = register(pair.reference[:, :1], pair.moving[:, :1], boundary="wrap")
+    assert result.shift.shape == (2,)
+    assert np.isinf(result.error[1])

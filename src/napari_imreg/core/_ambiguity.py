@@ -109,6 +109,7 @@ from scipy import fft as sp_fft
 from scipy import special
 
 from ._chi2 import parabolic_offset
+from ._filter import gradients
 from ._filters import fill_invalid
 from ._pipeline_residual import covariance_envelope
 
@@ -381,7 +382,7 @@ def _refined(reference, parts, start, wrap, valid, steps: int = 4) -> tuple[np.n
         residual = (reference - gain * moved)[inside]
         # d m(x - s) / ds = -grad m (x - s), by central differences: only the
         # step's direction and size depend on it, not the minimum it converges to.
-        slopes = np.stack([-gain * np.gradient(moved, axis=a)[inside] for a in range(moved.ndim)])
+        slopes = np.stack([-gain * slope[inside] for slope in gradients(moved)])
         normal = slopes @ slopes.T
         if not np.all(np.isfinite(normal)) or np.linalg.det(normal) <= 0:
             break

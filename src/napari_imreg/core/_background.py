@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.special
 
+from ._filter import gradients
 from ._outliers import SAMPLE, folded, reached
 from ._spline_model import _keys, keys_shift
 
@@ -151,7 +152,7 @@ def tilt_p_value(ref, mov, invalid, shift, scale: float, wrap: bool) -> float:
     columns = [block_means(aligned)]
     # What a shift error leaves, -g grad(M') . delta: without these columns the residual
     # of a slightly wrong shift on a smooth scene (a gradient field) reads as a tilt.
-    columns += [block_means(slope) for slope in _gradients(aligned)]
+    columns += [block_means(slope) for slope in gradients(aligned)]
     for axis, points in enumerate(lattice):
         coordinate = points.astype(np.float64).reshape(
             [-1 if a == axis else 1 for a in range(ndim)]
@@ -159,15 +160,6 @@ def tilt_p_value(ref, mov, invalid, shift, scale: float, wrap: bool) -> float:
         coordinate = np.broadcast_to(coordinate, valid.shape)
         columns.append(block_means(coordinate))
     return _slopes_p_value(np.array(columns).T, medians, ndim)
-
-
-def _gradients(image: np.ndarray) -> list[np.ndarray]:
-    """The image's central differences along each axis (one-sided at its ends; zero
-    along an axis of one sample)."""
-    return [
-        np.gradient(image, axis=axis) if n > 1 else np.zeros_like(image)
-        for axis, n in enumerate(image.shape)
-    ]
 
 
 def _slopes_p_value(regressors: np.ndarray, medians: np.ndarray, ndim: int) -> float:

@@ -23,6 +23,15 @@ def smoothing_kernels(shape) -> list[np.ndarray]:
     return [SMOOTHING if n >= SHORT_AXIS else SMOOTHING_SHORT for n in shape]
 
 
+def gradients(image: np.ndarray) -> list[np.ndarray]:
+    """The image's central differences along each axis (one-sided at its ends; zero
+    along an axis of one sample, where ``np.gradient`` raises)."""
+    return [
+        np.gradient(image, axis=axis) if n > 1 else np.zeros_like(image)
+        for axis, n in enumerate(image.shape)
+    ]
+
+
 def filter_response(frequency: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Transfer function of a symmetric ``kernel`` at ``frequency`` (cycles/px)."""
     half = kernel.size // 2
