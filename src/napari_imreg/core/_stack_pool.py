@@ -41,6 +41,7 @@ import numpy as np
 
 from . import _fft
 from ._result import held_warnings, warn_registration
+from ._stack_heap import keep_heap
 
 __all__ = ["SEGMENT_PREFIX", "StackWorkers"]
 
@@ -197,7 +198,9 @@ class StackWorkers:
         if self._executor is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=keep_heap
+            )
             self._ended = weakref.finalize(self, _end, self._executor)
         return self._executor
 

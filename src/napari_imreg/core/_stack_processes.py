@@ -50,6 +50,7 @@ from ._stack_graph import (
     register_steps,
     streamed_mean,
 )
+from ._stack_heap import keep_heap
 from ._template import AlignedMean
 
 __all__ = ["InWorkers", "forked_table", "forking_available", "in_processes", "worth_processes"]
@@ -89,6 +90,7 @@ def worth_processes(frames: int, processes) -> bool:
 
 def _adopt(job: Callable[..., Any]) -> None:
     _worker_job["job"] = job
+    keep_heap()
 
 
 def _run(chunk: slice, *values) -> tuple[Any, list[tuple[type[Warning], str]]]:
