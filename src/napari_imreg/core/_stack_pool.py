@@ -9,7 +9,7 @@ costs the server's start: 1.1 s of CPU, 3.2-3.8 s on this loaded 2-core machine,
 against 40-80 ms to fork workers from the caller, so a script's one-off
 :func:`~._stack.register_stack` keeps forking (``_stack_processes``). Each worker then
 lives until :meth:`StackWorkers.close`, keeping its FFT plans from one stack to the
-next: a second use started in 7-70 ms.
+next (a second use started in 7-70 ms) and its heap between frames (:mod:`._stack_heap`).
 
 A forked server holds none of the caller's arrays, so each chunk of frames is copied
 into a block of shared memory, which the worker copies out and lets go. The blocks
