@@ -112,6 +112,11 @@ class Significance:
         return self.significant and not self.on_boundary and not self.ambiguous
 
 
+#: Blocks shorter than this along the last axis are summed from strided views
+#: (numpy's reductions sum 8 or more values pairwise, in 8 running sums).
+_STRIDED_BELOW = 8
+
+
 def block_means(image, factors):
     """Block means of ``factors[axis]`` pixels along each axis (the remainder trimmed).
 
@@ -139,11 +144,6 @@ def block_means(image, factors):
             summed = total.reshape(blocks).sum(axis=axis + 1)
         total = summed
     return total / float(np.prod(factors))
-
-
-#: Blocks shorter than this along the last axis are summed from strided views
-#: (numpy's reductions sum 8 or more values pairwise, in 8 running sums).
-_STRIDED_BELOW = 8
 
 
 def _test_binning(shape) -> np.ndarray:
