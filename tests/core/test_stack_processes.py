@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +20,7 @@ from _drift import drifting_stack
 
 from napari_imreg.core import (
     RegistrationWarning,
+    _stack_heap,
     _stack_processes,
     register_stack,
 )
@@ -145,3 +150,48 @@ def test_a_daemonic_process_registers_in_threads(monkeypatch, forked_calls):
     result = register_stack(stack, num_workers=2)
     assert not forked_calls
     assert np.all(np.abs(result.shifts - drift) <= 5 * result.errors + 1e-9)
+
+
+_HEAP_PROBE = """
+import ctypes
+import numpy as np
+from napari_imreg.core import _stack_processes
+
+class Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+        "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Mallinfo2
+
+def mapped_while_holding(chunk):
+    # Bytes glibc mapped for a 4 MiB array of its own, rather than serving it from the heap.
+    before = libc.mallinfo2().hblkhd
+    block = np.ones(chunk.stop * 1024 * 1024 // 8)
+    return libc.mallinfo2().hblkhd - before, block.size
+
+libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD at glibc's starting value, as the parent's
+here = mapped_while_holding(slice(0, 4))[0]
+with _stack_processes.forked(mapped_while_holding, 1) as run:
+    (worker, size), = run([slice(0, 4)])
+print(here, worker, size)
+"""
+
+
+@pytest.mark.skipif(_stack_heap._glibc() is None, reason="the heap thresholds are glibc's")
+def test_a_worker_serves_frame_sized_arrays_from_its_heap():
+    # glibc maps a block over its mmap threshold from the kernel, and the parent's is
+    # 128 KiB here; a worker keeps arrays up to 32 MiB on its heap (_stack_heap).
+    source = str(Path(__file__).parents[2] / "src")
+    output = subprocess.run(
+        [sys.executable, "-c", _HEAP_PROBE],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": source},
+    ).stdout.split()
+    here, worker, size = (int(value) for value in output)
+    assert size == 4 * 1024 * 1024 // 8
+    assert here >= 4 * 1024 * 1024
+    assert worker == 0

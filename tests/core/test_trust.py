@@ -7,7 +7,7 @@ import pytest
 
 from napari_imreg.core import Registrar, RegistrationWarning, make_crop_pair, register
 from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
-from napari_imreg.core._significance import match_significance
+from napari_imreg.core._significance import block_means, match_significance
 
 # Either warning: no significant match, or (checked first) no curvature at the minimum.
 UNBOUNDED = "not significant|not curved"
@@ -170,3 +170,27 @@ def test_a_share_of_another_reference_shape_or_boundary_is_refused():
         match_significance(reference, moving, max_shift=16, boundary="wrap", share=share)
     with pytest.raises(ValueError, match="share was made for"):
         match_significance(reference[:48], moving[:48], max_shift=12, share=share)
+
+
+@pytest.mark.parametrize(
+    ("shape", "factors"),
+    [
+        ((61, 50), (4, 4)),
+        ((64, 96), (2, 3)),
+        ((40, 300), (16, 16)),
+        ((4, 900), (1, 100)),
+        ((13, 17, 19), (3, 2, 4)),
+        ((20, 20), (1, 1)),
+    ],
+)
+def test_significance_bins_blocks_to_their_means(shape, factors):
+    # The truth: each block's mean taken on its own, the remainder of each axis left out.
+    values = np.random.default_rng(3).normal(size=shape) * 7.0 + 2.0
+    binned = block_means(values, np.array(factors))
+    counts = [n // f for n, f in zip(shape, factors, strict=True)]
+    assert binned.shape == tuple(counts)
+    for index in np.ndindex(*counts):
+        block = tuple(slice(i * f, (i + 1) * f) for i, f in zip(index, factors, strict=True))
+        assert binned[index] == pytest.approx(values[block].mean(), rel=1e-14, abs=1e-14)
+    # Integer images are averaged as floats.
+    assert block_means(np.arange(16).reshape(4, 4), (2, 2)).tolist() == [[2.5, 4.5], [10.5, 12.5]]

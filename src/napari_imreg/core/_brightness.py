@@ -315,7 +315,7 @@ def _value(x):
     return x.value if isinstance(x, Jet) else x
 
 
-def profiled_residual(sums: OverlapSums, brightness: str) -> BrightnessFit:
+def profiled_residual(sums: OverlapSums, brightness: str, *, offset: bool = True) -> BrightnessFit:
     """Minimise the weighted residual over the brightness fit, in closed form.
 
     Parameters
@@ -324,6 +324,9 @@ def profiled_residual(sums: OverlapSums, brightness: str) -> BrightnessFit:
         The weighted sums at one shift or on a grid of shifts.
     brightness : {"scale+offset", "offset", "none"}
         What is fitted between the images.
+    offset : bool
+        Whether to return the offset on a grid of shifts (the whole-pixel search
+        scores the residual alone: None then).
 
     Returns
     -------
@@ -368,10 +371,11 @@ def profiled_residual(sums: OverlapSums, brightness: str) -> BrightnessFit:
         return BrightnessFit(crr, 0.0, None if tilted else r / w, crr)
     with np.errstate(divide="ignore", invalid="ignore"):
         matched = (crm > 0) & (cmm > FLAT * np.abs(crr))
-        gain = np.where(matched, crm / np.where(matched, cmm, 1.0), 0.0)
+        gain = np.zeros(np.shape(matched))
+        np.divide(crm, cmm, out=gain, where=matched)
         residual = crr - gain * crm
-        offset = None if tilted else (r - gain * m) / w
-    return BrightnessFit(residual, gain, offset, crr)
+        fitted = None if tilted or not offset else (r - gain * m) / w
+    return BrightnessFit(residual, gain, fitted, crr)
 
 
 def background_fit(sums: OverlapSums, gain: float) -> tuple[float, tuple]:
@@ -430,15 +434,18 @@ class ProfiledSurface:
 
     def _score(self, values) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
-            fit = profiled_residual(self.sums.like(values), self.brightness)
+            fit = profiled_residual(self.sums.like(values), self.brightness, offset=False)
             w = values[0]
-            if self.normalised:
-                # A flat reference overlap correlates with nothing: 1 - rho**2 = 1.
-                divisor = fit.spread
-                score = np.where(divisor > 0, fit.residual / divisor, 1.0)
-            else:
+            if not self.normalised:
                 score = fit.residual / w
-            return np.where(np.asarray(w) > 0, score, np.inf)
+            elif np.ndim(fit.spread):
+                # A flat reference overlap correlates with nothing: 1 - rho**2 = 1.
+                score = np.where(fit.spread > 0, fit.residual / fit.spread, 1.0)
+            else:  # one spread for every shift (the periodic mode): no pass to choose
+                score = fit.residual / fit.spread if fit.spread > 0 else np.ones_like(fit.residual)
+            if np.ndim(w):
+                return np.where(w > 0, score, np.inf)
+            return score if w > 0 else np.full(np.shape(score), np.inf)
 
     def grid(self, threads=None, window=None):
         """The score at every whole-pixel shift (FFT layout, or ``window``) and ``W``

@@ -112,13 +112,38 @@ class Significance:
         return self.significant and not self.on_boundary and not self.ambiguous
 
 
+#: Blocks shorter than this along the last axis are summed from strided views
+#: (numpy's reductions sum 8 or more values pairwise, in 8 running sums).
+_STRIDED_BELOW = 8
+
+
 def block_means(image, factors):
-    """Block means of ``factors[axis]`` pixels along each axis (the remainder trimmed)."""
-    trimmed = image[tuple(slice(0, n // f * f) for n, f in zip(image.shape, factors, strict=True))]
-    shape = []
-    for n, f in zip(trimmed.shape, factors, strict=True):
-        shape += [n // f, f]
-    return trimmed.reshape(shape).mean(axis=tuple(range(1, 2 * image.ndim, 2)))
+    """Block means of ``factors[axis]`` pixels along each axis (the remainder trimmed).
+
+    The blocks are summed one axis at a time, the last first. numpy's mean over the
+    axes of the reshaped array runs an inner loop per block of a few pixels along the
+    last axis (6 times slower at 512² binned by 4), so short blocks there are added
+    from strided views instead. In 2-D the sums are added in numpy's order (the same
+    values as its mean); a volume's differ from its mean by rounding only.
+    """
+    total = image[tuple(slice(0, n // f * f) for n, f in zip(image.shape, factors, strict=True))]
+    if not np.issubdtype(total.dtype, np.floating):
+        total = total.astype(np.float64)
+    last = image.ndim - 1
+    for axis in range(last, -1, -1):
+        factor = int(factors[axis])
+        if factor == 1:
+            continue
+        if axis == last and factor < _STRIDED_BELOW:
+            summed = total[..., 0::factor] + total[..., 1::factor]
+            for start in range(2, factor):
+                summed += total[..., start::factor]
+        else:
+            shape = total.shape
+            blocks = (*shape[:axis], shape[axis] // factor, factor, *shape[axis + 1 :])
+            summed = total.reshape(blocks).sum(axis=axis + 1)
+        total = summed
+    return total / float(np.prod(factors))
 
 
 def _test_binning(shape) -> np.ndarray:

@@ -9,7 +9,7 @@ costs the server's start: 1.1 s of CPU, 3.2-3.8 s on this loaded 2-core machine,
 against 40-80 ms to fork workers from the caller, so a script's one-off
 :func:`~._stack.register_stack` keeps forking (``_stack_processes``). Each worker then
 lives until :meth:`StackWorkers.close`, keeping its FFT plans from one stack to the
-next: a second use started in 7-70 ms.
+next (a second use started in 7-70 ms) and its heap between frames (:mod:`._stack_heap`).
 
 A forked server holds none of the caller's arrays, so each chunk of frames is copied
 into a block of shared memory, which the worker copies out and lets go. The blocks
@@ -41,6 +41,7 @@ import numpy as np
 
 from . import _fft
 from ._result import held_warnings, warn_registration
+from ._stack_heap import keep_heap
 
 __all__ = ["SEGMENT_PREFIX", "StackWorkers"]
 
@@ -197,7 +198,9 @@ class StackWorkers:
         if self._executor is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=keep_heap
+            )
             self._ended = weakref.finalize(self, _end, self._executor)
         return self._executor
 

@@ -12,7 +12,8 @@ processes at 51.2 frames/s, 37 ms of CPU per frame, with the same numbers out.
 
 A forked worker reads the stack, the reference and the options where they lie in the
 parent's memory: nothing is copied or pickled on the way in, and only each chunk's
-table and warnings come back. The workers live for one call. Where ``fork`` is not
+table and warnings come back. The workers live for one call, each with its heap kept
+between frames (:mod:`._stack_heap`). Where ``fork`` is not
 the platform's way (Windows, macOS, where forking after some system frameworks
 loaded is unsafe), the frames run in threads as before.
 
@@ -50,6 +51,7 @@ from ._stack_graph import (
     register_steps,
     streamed_mean,
 )
+from ._stack_heap import keep_heap
 from ._template import AlignedMean
 
 __all__ = ["InWorkers", "forked_table", "forking_available", "in_processes", "worth_processes"]
@@ -89,6 +91,7 @@ def worth_processes(frames: int, processes) -> bool:
 
 def _adopt(job: Callable[..., Any]) -> None:
     _worker_job["job"] = job
+    keep_heap()
 
 
 def _run(chunk: slice, *values) -> tuple[Any, list[tuple[type[Warning], str]]]:
