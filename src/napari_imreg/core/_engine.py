@@ -199,7 +199,7 @@ class Engine:
             image, fit = self._prepare(mov, moving_error, mask), None
             if image is None:
                 nothing = self._no_information()
-                return nothing, lambda: nothing
+                return nothing, lambda witness=None: nothing
         else:
             image, fit = fitted
         # BLAS on one thread: threaded OpenBLAS spins long after each call and
