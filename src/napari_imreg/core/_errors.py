@@ -217,7 +217,11 @@ def measure_errors(
     chi2_hessian = fit.hessian * scale
 
     ratio = None
-    if not (fit.positive and np.all(np.isfinite(chi2_hessian))):
+    if fit.scale_fit == 0:
+        # The profiled gain is clipped at 0 (the overlap is anticorrelated): chi2 is
+        # the reference's own scatter there, whatever the shift, and its score is 0.
+        why = "the images have nothing in common at the minimum (the fitted gain is 0)"
+    elif not (fit.positive and np.all(np.isfinite(chi2_hessian))):
         why = (
             "the chi2 surface is not curved at its minimum: the images do not constrain the shift"
         )
