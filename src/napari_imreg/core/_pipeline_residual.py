@@ -88,12 +88,21 @@ def _shifted_spectrum(moving, shift, *, wrap: bool):
     """The half-spectrum of ``moving(x - shift)`` by the Fourier shift theorem
     (mirror-extended by the shift plus 16 pixels per side unless ``wrap``, so the
     periodic copy's seam stays outside the overlap), each axis' frequencies, and the
-    function that brings a half-spectrum back to the image's pixels."""
+    function that brings a half-spectrum back to the image's pixels.
+
+    The extension is one pixel longer where that makes an axis odd: an even axis
+    has a Nyquist term, which the real transform's last axis shifts as
+    ``cos(pi s)`` and the complex axes as ``exp(i pi s)``, so the model would differ
+    with the image's orientation (by 3x the noise on an 8 x 120 real pair).
+    """
     if wrap:
         padded, margins = moving, [0] * moving.ndim
     else:
         margins = [int(np.ceil(abs(s))) + 16 for s in shift]
-        padded = np.pad(moving, [(m, m) for m in margins], mode="symmetric")
+        odd = [(n + 1) % 2 for n in moving.shape]  # 2 m is even: n + 2 m + odd is odd
+        padded = np.pad(
+            moving, [(m, m + e) for m, e in zip(margins, odd, strict=True)], mode="symmetric"
+        )
     axes = tuple(range(padded.ndim))
     spectrum = np.fft.rfftn(padded, axes=axes)
     frequencies = []
