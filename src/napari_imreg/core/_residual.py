@@ -20,6 +20,8 @@ share of the overlap.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy import ndimage
 
@@ -28,6 +30,7 @@ from ._brightness import fits_tilt
 from ._filters import fill_invalid
 from ._image_fit import covariance_envelope, fit_image_shift, variance_model
 from ._pipeline_residual import ComparedImages, Witness
+from ._prepare import taper_interior
 
 #: Images with more pixels than this are fitted on a window of this many pixels.
 STAGE_PIXELS = 128**2
@@ -140,6 +143,10 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
         image.data,
         engine._base_weight(engine._reference),
         engine._base_weight(image),
+        # Not one pixel of the overlap past both tapers on some axis.
+        tapered_through=(
+            engine._tapers is not None and taper_interior(engine._tapers, shift, 1) is None
+        ),
     )
     if reference.size <= STAGE_PIXELS:
         reference, ref_valid = _valid(reference, ref_known)
@@ -221,11 +228,10 @@ def _rolled(compared, whole):
     """The compared images with the moving side rolled by ``whole`` pixels (periodic)."""
     axes = tuple(range(len(whole)))
     weight = compared.moving_weight
-    return ComparedImages(
-        compared.reference,
-        np.roll(compared.moving, whole, axes),
-        compared.reference_weight,
-        None if weight is None else np.roll(weight, whole, axes),
+    return replace(
+        compared,
+        moving=np.roll(compared.moving, whole, axes),
+        moving_weight=None if weight is None else np.roll(weight, whole, axes),
     )
 
 
