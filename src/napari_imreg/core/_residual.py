@@ -98,15 +98,35 @@ def _valid(source, valid, *, reach: int = 0):
     return filled, valid
 
 
+def _window_sizes(overlap) -> list[int]:
+    """The window's length along each axis: a cube of :data:`STAGE_PIXELS` pixels,
+    with the axes whose overlap is shorter than its side taken whole and their
+    share of the pixels given to the others (a 4 x 100000 image: 4 x 4096, not the
+    4 x 128 whose spline is as biased by the edges as the pipeline)."""
+    sizes = list(overlap)
+    free = list(range(len(overlap)))
+    budget = float(STAGE_PIXELS)
+    while free:
+        side = int(np.floor(budget ** (1.0 / len(free))))
+        short = [axis for axis in free if overlap[axis] <= side]
+        if not short:
+            for axis in free:
+                sizes[axis] = side
+            break
+        for axis in short:
+            budget /= overlap[axis]
+            free.remove(axis)
+    return sizes
+
+
 def _window(shape, whole):
     """Slices of the reference and the moving image: a window of at most
     :data:`STAGE_PIXELS` pixels at the centre of their overlap at the whole shift
-    ``whole``; and the window's share of the overlap's pixels."""
+    ``whole`` (see :func:`_window_sizes`); and the window's share of the overlap's
+    pixels."""
     overlap = [n - abs(w) for n, w in zip(shape, whole, strict=True)]
-    side = int(np.floor(STAGE_PIXELS ** (1.0 / len(shape))))
     ref_slices, mov_slices = [], []
-    for w, length in zip(whole, overlap, strict=True):
-        size = min(side, length)
+    for w, length, size in zip(whole, overlap, _window_sizes(overlap), strict=True):
         # The overlap in the reference frame is [max(w, 0), max(w, 0) + length).
         start = max(w, 0) + (length - size) // 2
         ref_slices.append(slice(start, start + size))
