@@ -372,6 +372,18 @@ def test_constant_image_warns_and_gives_infinite_errors(which, shape):
     assert np.all(np.isfinite(result.shift))
 
 
+@pytest.mark.parametrize("shape", [(4, 120), (120, 4), (32, 32)])
+def test_constant_images_with_a_tiny_given_noise_are_not_measured(shape):
+    # A blank patch of sky: its noise below the values' rounding. A thin pair at
+    # the full strength raised TypeError (the flat image's deferred result took no
+    # witness).
+    flat = np.full(shape, 0.00195)
+    with pytest.warns(RegistrationWarning, match="constant"):
+        result = register(flat, flat.copy(), error=1e-20, reference_error=1e-20)
+    assert not result.measured
+    assert np.all(np.isinf(result.error))
+
+
 @pytest.mark.parametrize("upsample_factor", [5, 40])
 def test_delta_chi2_map(upsample_factor):
     reference, moving = make_crop_pair((40, 40), (0.8, -1.7), noise=0.1, seed=21)

@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from napari_imreg.core import Options, register
 from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
@@ -144,6 +145,58 @@ def test_estimated_noise_errors_hold_on_aliased_real_crops():
     assert 0.6 < np.sqrt(np.mean(pulls**2)) < 1.25
     assert np.mean(np.abs(pulls) < 3) >= 0.95
     assert np.all(np.abs(pulls) < 4.0)
+
+
+@pytest.mark.parametrize(("shape", "offset"), [((120, 8), (0, -3)), ((8, 120), (3, 2))])
+def test_estimated_noise_errors_hold_on_thin_real_pairs(shape, offset):
+    # 8 px short axes moved by 1.5 px across: the chi2 surface's interpolated minimum
+    # dips to zero and no interior is left past the tapers to check it. The noise
+    # fell to its floor (1e-11 of the truth) and grass pairs came out 3-24 sigma off.
+    scene = load_scene("grass")
+    pulls = []
+    for seed in range(6):
+        pair = make_binned_pair(scene, shape, offset, bin_factor=2, rng=seed, snr=30)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = register(pair.reference, pair.moving)
+        if result.measured:
+            pulls.append((result.shift - pair.shift) / result.error)
+    assert len(pulls) >= 3
+    assert np.all(np.abs(pulls) < 4.0)
+
+
+def test_given_noise_errors_hold_the_taper_bias_of_thin_real_pairs():
+    # Half a pixel across an 8 px axis that is all taper: every filter strength is
+    # off alike (the other strength is no witness) and the Fourier model fits better
+    # than the spline all the same. A camera pair came out 6 sigma off.
+    scene = load_scene("camera")
+    pulls = []
+    for seed in range(10):
+        pair = make_binned_pair(scene, (120, 8), (0, -1), bin_factor=2, rng=seed, snr=30)
+        noise = float(np.sqrt(pair.reference_variance.flat[0]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = register(pair.reference, pair.moving, error=noise, reference_error=noise)
+        if result.measured:
+            pulls.append((result.shift - pair.shift) / result.error)
+    assert len(pulls) >= 8
+    assert np.all(np.abs(pulls) < 4.0)
+
+
+def test_a_long_thin_pair_takes_a_window_as_long_as_its_pixels_allow():
+    # 4 x 50000 (smooth scene, exact truth): the stage fits a window of its pixel
+    # budget. A cube's side per axis gave 4 x 128, where the spline is as biased by
+    # the edges as the pipeline (both 0.02 px off across, no model term): pulls of
+    # 3.8-3.9 here, 6-11 at 4 x 100000. Now 1.3-1.6.
+    rng = np.random.default_rng(1)
+    scene = ndimage.gaussian_filter(rng.normal(size=(32, 100024)), 2.0)
+    for seed in (1, 2, 3):
+        pair = make_binned_pair(scene, (4, 50000), (1, -9), bin_factor=2, rng=seed, snr=20)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = register(pair.reference, pair.moving)
+        assert result.measured
+        assert np.all(np.abs(result.shift - pair.shift) < 3.0 * result.error)
 
 
 def test_a_masked_block_costs_the_errors_only_its_pixels():

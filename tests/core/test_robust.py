@@ -17,7 +17,8 @@ import pytest
 import scipy.ndimage
 import scipy.special
 
-from napari_imreg.core import fourier_shift, register, register_stack
+from napari_imreg.core import RegistrationWarning, fourier_shift, register, register_stack
+from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
 from napari_imreg.core._brightness import (
     Jet,
     OverlapSums,
@@ -107,6 +108,18 @@ def test_anticorrelated_images_fit_no_gain():
     fit = profiled_residual(sums, "scale+offset")
     assert fit.scale == 0.0
     assert fit.residual == pytest.approx(np.sum((ref - ref.mean()) ** 2))
+
+
+def test_a_contrast_inverted_pair_with_the_noise_given_is_not_a_measurement():
+    # The fitted gain is 0 wherever the overlap is anticorrelated: chi2 is then the
+    # reference's own scatter whatever the shift, so the shift is not measured
+    # (it raised ZeroDivisionError: the errors came out exactly 0).
+    pair = make_binned_pair(load_scene("camera"), (64, 64), (2, 2), rng=3, snr=30)
+    noise = float(np.sqrt(pair.reference_variance.flat[0]))
+    with pytest.warns(RegistrationWarning):
+        result = register(pair.reference, -pair.moving, error=noise, reference_error=noise)
+    assert not result.measured
+    assert np.all(np.isinf(result.error))
 
 
 def test_the_profiled_surface_derivatives_are_those_of_its_values():

@@ -23,7 +23,7 @@ from ._significance import ReferenceShare
 from ._surface_binned import binning_factors
 from ._surface_spectral import Spectra
 from ._taper import Marginals
-from ._trust import judge, unmeasured, widened
+from ._trust import judge, unmeasured, widened, within_window
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class Engine:
             image, fit = self._prepare(mov, moving_error, mask), None
             if image is None:
                 nothing = self._no_information()
-                return nothing, lambda: nothing
+                return nothing, lambda witness=None: nothing
         else:
             image, fit = fitted
         # BLAS on one thread: threaded OpenBLAS spins long after each call and
@@ -261,14 +261,15 @@ class Engine:
                 reach = widened(verdict, fit.shift, bound)
             stage = verdict.measured and self.errors == "residual"
             if not (stage and np.all(np.isfinite(bound))):
-                return result(verdict, reach)
+                return result(verdict, within_window(self._limits, fit.shift, reach))
             if callable(witness):
                 witness = witness()
             # The residual stage's error, no narrower than the rival test's reach.
             stage_covariance = residual_errors(
                 self, image, fit.shift, bound, given_moving_error, mask, witness=witness
             )
-            return result(verdict, widened(verdict, fit.shift, stage_covariance))
+            reach = widened(verdict, fit.shift, stage_covariance)
+            return result(verdict, within_window(self._limits, fit.shift, reach))
 
         return quick, finish
 

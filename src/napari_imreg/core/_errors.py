@@ -14,15 +14,21 @@ from ._brightness import ProfiledSurface, detrended, fits_tilt
 from ._chi2 import Surface, marginal_errors, outer_product
 from ._filter import filter_response
 from ._fourier import fourier_shift
-from ._prepare import TAPER_WIDTH, PreparedImage, materialize, move
+from ._prepare import (
+    INTERIOR_MARGIN,
+    TAPER_WIDTH,
+    PreparedImage,
+    materialize,
+    move,
+    taper_interior,
+)
 from ._refine import Fit
 from ._result import warn_registration
 
 #: With no error given, at full filter strength, a noise variance below this fraction
 #: of the reference's power is checked against the residual of the interior, whose
-#: pixels lie this many pixels or more past both tapers.
+#: pixels lie ``INTERIOR_MARGIN`` pixels or more past both tapers.
 INTERIOR_SNR = 1e-3
-INTERIOR_MARGIN = 8
 
 
 def _score_covariance(engine, surface: Surface, shift, scale, chi2_hessian, ratio) -> np.ndarray:
@@ -148,13 +154,10 @@ def _interior_variance(engine, image: PreparedImage, shift, surface=None) -> flo
     the images' level on 64-97 px crops, so it errs on the large side there."""
     if engine._tapers is None or image.valid is not None or engine._reference.valid is not None:
         return None
+    inside = taper_interior(engine._tapers, shift, INTERIOR_MARGIN)
+    if inside is None:
+        return None
     reach = np.ceil(np.abs(shift)).astype(int)
-    inside = []
-    for n, taper, k in zip(engine.shape, engine._tapers, reach, strict=True):
-        start = taper.margin + taper.width + INTERIOR_MARGIN + k
-        if n - 2 * start < INTERIOR_MARGIN:
-            return None
-        inside.append(slice(start, n - start))
     padded = _fft.next_fast_shape(np.asarray(engine.shape) + reach + TAPER_WIDTH)
     tapered = np.zeros(padded)
     tapered[tuple(slice(0, n) for n in engine.shape)] = (
@@ -163,7 +166,7 @@ def _interior_variance(engine, image: PreparedImage, shift, surface=None) -> flo
     moved = fourier_shift(tapered, shift, threads=engine.threads)
     # The moving image in the reference's units: times the fitted gain.
     moved *= getattr(surface, "gain", 1.0)
-    difference = engine._reference.data[tuple(inside)] - moved[tuple(inside)]
+    difference = engine._reference.data[inside] - moved[inside]
     if fits_tilt(engine.brightness):  # less its plane, as the fit's background
         difference = detrended(difference)
     elif engine.zero_mean:
@@ -217,7 +220,11 @@ def measure_errors(
     chi2_hessian = fit.hessian * scale
 
     ratio = None
-    if not (fit.positive and np.all(np.isfinite(chi2_hessian))):
+    if fit.scale_fit == 0:
+        # The profiled gain is clipped at 0 (the overlap is anticorrelated): chi2 is
+        # the reference's own scatter there, whatever the shift, and its score is 0.
+        why = "the images have nothing in common at the minimum (the fitted gain is 0)"
+    elif not (fit.positive and np.all(np.isfinite(chi2_hessian))):
         why = (
             "the chi2 surface is not curved at its minimum: the images do not constrain the shift"
         )
@@ -229,9 +236,9 @@ def measure_errors(
         score += _noise_coupling_covariance(engine, surface, image, ref_var, mov_var, shift)
         with np.errstate(invalid="ignore"):
             covariance, sigma = marginal_errors(chi2_hessian, score)
-        if not np.all(sigma > 0):  # no score, or less than none: a fitted gain of zero
+        if not np.all(sigma > 0):  # a score of 0 or less: the noise coupling outweighs it
             ratio = None
-            why = "the residual does not depend on the shift (nothing in common)"
+            why = "the residual holds no information on the shift (nothing in common)"
     if ratio is None:
         warn_registration(f"{why}, so its error is infinite.")
         infinite = np.full((ndim, ndim), np.inf)

@@ -17,7 +17,7 @@ their shifts (docs/how-it-works-errors.md, "The pipeline's own residual").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
@@ -47,24 +47,31 @@ class ComparedImages:
     ``reference`` and ``moving``: filtered and centred as prepared (their
     filter's margins zeroed); ``reference_weight`` and ``moving_weight``: each
     image's taper times its validity in its own frame, None (all ones), a list of
-    one profile per axis (separable), or an array.
+    one profile per axis (separable), or an array. ``tapered_through``: the tapers
+    leave no interior on some axis (a thin image's short axis is all taper).
     """
 
     reference: np.ndarray
     moving: np.ndarray
     reference_weight: object = None
     moving_weight: object = None
+    tapered_through: bool = False
 
     @property
     def masked(self) -> bool:
         """Whether either image has pixels set aside (its weight is an array)."""
         return any(isinstance(w, np.ndarray) for w in (self.reference_weight, self.moving_weight))
 
+    @property
+    def shared_bias(self) -> bool:
+        """Whether every filter strength shares a bias of the pipeline's: the
+        zero-filled holes of a mask, or a taper across a whole axis (both strengths
+        weigh the images alike there; the spline fit does neither)."""
+        return self.masked or self.tapered_through
+
     def scaled(self, scale: float) -> ComparedImages:
         """Both images divided by ``scale`` (the stage's unit), the weights as they are."""
-        return ComparedImages(
-            self.reference / scale, self.moving / scale, self.reference_weight, self.moving_weight
-        )
+        return replace(self, reference=self.reference / scale, moving=self.moving / scale)
 
     def window(self, reference_slices, moving_slices) -> ComparedImages:
         """The same images cut to the stage's window (slices of each image)."""
@@ -76,11 +83,12 @@ class ComparedImages:
                 return [profile[s] for profile, s in zip(weight, slices, strict=True)]
             return weight[slices]
 
-        return ComparedImages(
-            self.reference[reference_slices],
-            self.moving[moving_slices],
-            cut(self.reference_weight, reference_slices),
-            cut(self.moving_weight, moving_slices),
+        return replace(
+            self,
+            reference=self.reference[reference_slices],
+            moving=self.moving[moving_slices],
+            reference_weight=cut(self.reference_weight, reference_slices),
+            moving_weight=cut(self.moving_weight, moving_slices),
         )
 
 
@@ -88,12 +96,21 @@ def _shifted_spectrum(moving, shift, *, wrap: bool):
     """The half-spectrum of ``moving(x - shift)`` by the Fourier shift theorem
     (mirror-extended by the shift plus 16 pixels per side unless ``wrap``, so the
     periodic copy's seam stays outside the overlap), each axis' frequencies, and the
-    function that brings a half-spectrum back to the image's pixels."""
+    function that brings a half-spectrum back to the image's pixels.
+
+    The extension is one pixel longer where that makes an axis odd: an even axis
+    has a Nyquist term, which the real transform's last axis shifts as
+    ``cos(pi s)`` and the complex axes as ``exp(i pi s)``, so the model would differ
+    with the image's orientation (by 3x the noise on an 8 x 120 real pair).
+    """
     if wrap:
         padded, margins = moving, [0] * moving.ndim
     else:
         margins = [int(np.ceil(abs(s))) + 16 for s in shift]
-        padded = np.pad(moving, [(m, m) for m in margins], mode="symmetric")
+        odd = [(n + 1) % 2 for n in moving.shape]  # 2 m is even: n + 2 m + odd is odd
+        padded = np.pad(
+            moving, [(m, m + e) for m, e in zip(margins, odd, strict=True)], mode="symmetric"
+        )
     axes = tuple(range(padded.ndim))
     spectrum = np.fft.rfftn(padded, axes=axes)
     frequencies = []
@@ -412,9 +429,15 @@ def pipeline_terms(
     A witness must not share the bias it bounds. With masked pixels (a weight that
     is an array) both filter strengths zero-fill the same holes before filtering,
     and a bias from them is common to both; the spline fit weighs the holes out of
-    the images as given instead, so its bound counts too, the larger standing.
+    the images as given instead, so its bound counts too, the larger standing. So
+    where the tapers cross a whole axis (``compared.tapered_through``): both
+    strengths weigh that axis by the same taper, and the Fourier model's better fit
+    is no sign of band-limited data there (8 x 120 real pairs 0.5 px apart across:
+    every strength 0.08-0.11 px off, the verdict clear, errors 0.01 px).
     """
     zero = np.zeros_like(covariance)
+    shared = compared.shared_bias
+    clear = clear and not compared.tapered_through
     if clear and not (witness is not None and witness.apart()):
         return covariance, zero, zero if witness is None else witness.bias(independent=True)
     kwargs = {"variance": variance, "basis": basis, "wrap": wrap, "block": max(block // 2, 1)}
@@ -422,7 +445,7 @@ def pipeline_terms(
     sandwich = broader_than_modelled(largest_block_covariance(grid), observed, covariance)
     if clear:
         return covariance, sandwich, witness.bias(independent=True)
-    if witness is not None and not compared.masked:
+    if witness is not None and not shared:
         return covariance, sandwich, witness.bias(independent=False)
     random = largest_block_covariance(spline_grid - grid)
     spline = np.diag(np.maximum(difference**2 - np.diag(random), 0.0))

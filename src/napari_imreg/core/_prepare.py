@@ -15,6 +15,9 @@ from ._taper import Taper
 
 #: Width, in pixels, of the cosine taper at the edges of the weights (overlap mode).
 TAPER_WIDTH = 8
+#: Pixels past both tapers that keep an interior residual clear of the edges' leaks
+#: (see ``taper_interior``).
+INTERIOR_MARGIN = 8
 #: The shortest axis the overlap mode registers (pixels).
 MIN_AXIS = 4
 #: When the filter's box would keep under 1/SCATTERED of the valid pixels (scattered
@@ -59,6 +62,20 @@ def overlap_taper(n: int, filter_margin: int) -> Taper:
     if n >= LONG_AXIS:
         taper = Taper(n, taper.width, max(taper.margin, n // LONG_EDGE))
     return taper
+
+
+def taper_interior(tapers, shift, margin: int = INTERIOR_MARGIN) -> tuple[slice, ...] | None:
+    """The pixels ``margin`` or more past both images' ``tapers`` (one per axis)
+    when the moving one is moved by ``shift``; None when an axis keeps fewer than
+    ``margin`` of them (a thin image's short axis is all taper)."""
+    reach = np.ceil(np.abs(shift)).astype(int)
+    inside = []
+    for taper, k in zip(tapers, reach, strict=True):
+        start = taper.margin + taper.width + margin + k
+        if taper.n - 2 * start < margin:
+            return None
+        inside.append(slice(start, taper.n - start))
+    return tuple(inside)
 
 
 def materialize(weight, shape, *, ones: bool = True):

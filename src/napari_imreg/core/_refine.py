@@ -8,7 +8,7 @@ import numpy as np
 
 from ._brightness import ProfiledSurface, fitted_count
 from ._chi2 import Surface, refine_minimum
-from ._prepare import PreparedImage
+from ._prepare import PreparedImage, taper_interior
 from ._surface_binned import (
     binned_estimate,
     binned_road,
@@ -95,11 +95,11 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
     noise = None
     if unknown:
         level = f_min
-        if f_min <= 0 and (image.valid is not None or engine._reference.valid is not None):
-            # chi2 cannot be negative: the interpolated minimum of a masked surface
-            # dipped below zero, and the interior residual that checks it (see
-            # ``_errors``) needs unmasked images. The sampled whole-pixel minimum is
-            # an upper bound on the noise: errors too large rather than 1e-5 px.
+        if f_min <= 0 and _unchecked(engine, image, shift):
+            # chi2 cannot be negative: the interpolated minimum dipped below zero,
+            # and no interior residual can check it (see ``_errors``). The sampled
+            # whole-pixel minimum is an upper bound on the noise: errors too large
+            # rather than 1e-5 px (masked pairs; 8 x 120 real pairs, 40x too small).
             level = float(surface.derivatives(np.asarray(start, dtype=np.float64))[0])
         noise_var = max(level * weight / dof, 1e-24 * reference_power)
         noise = float(np.sqrt(noise_var / filtered))
@@ -125,6 +125,15 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
         dilution,
         estimate,
     )
+
+
+def _unchecked(engine, image: PreparedImage, shift) -> bool:
+    """Whether no interior residual can check a noise estimated from the surface
+    (``_errors._interior_variance``): a masked image, or tapers that leave no
+    interior (a thin image's short axis); the periodic mode has no tapers."""
+    if image.valid is not None or engine._reference.valid is not None:
+        return True
+    return engine._tapers is not None and taper_interior(engine._tapers, shift) is None
 
 
 def _brightness_at(engine, surface, shift) -> tuple[float, float | None, tuple | None]:

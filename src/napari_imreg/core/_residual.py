@@ -20,6 +20,8 @@ share of the overlap.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy import ndimage
 
@@ -28,7 +30,7 @@ from ._brightness import fits_tilt
 from ._filters import fill_invalid
 from ._image_fit import covariance_envelope, fit_image_shift, variance_model
 from ._pipeline_residual import ComparedImages, Witness
-from ._prepare import SCATTERED
+from ._prepare import SCATTERED, taper_interior
 
 #: Images with more pixels than this are fitted on a window of this many pixels.
 STAGE_PIXELS = 128**2
@@ -98,15 +100,35 @@ def _valid(source, valid, *, reach: int = 0):
     return filled, valid
 
 
+def _window_sizes(overlap) -> list[int]:
+    """The window's length along each axis: a cube of :data:`STAGE_PIXELS` pixels,
+    with the axes whose overlap is shorter than its side taken whole and their
+    share of the pixels given to the others (a 4 x 100000 image: 4 x 4096, not the
+    4 x 128 whose spline is as biased by the edges as the pipeline)."""
+    sizes = list(overlap)
+    free = list(range(len(overlap)))
+    budget = float(STAGE_PIXELS)
+    while free:
+        side = int(np.floor(budget ** (1.0 / len(free))))
+        short = [axis for axis in free if overlap[axis] <= side]
+        if not short:
+            for axis in free:
+                sizes[axis] = side
+            break
+        for axis in short:
+            budget /= overlap[axis]
+            free.remove(axis)
+    return sizes
+
+
 def _window(shape, whole):
     """Slices of the reference and the moving image: a window of at most
     :data:`STAGE_PIXELS` pixels at the centre of their overlap at the whole shift
-    ``whole``; and the window's share of the overlap's pixels."""
+    ``whole`` (see :func:`_window_sizes`); and the window's share of the overlap's
+    pixels."""
     overlap = [n - abs(w) for n, w in zip(shape, whole, strict=True)]
-    side = int(np.floor(STAGE_PIXELS ** (1.0 / len(shape))))
     ref_slices, mov_slices = [], []
-    for w, length in zip(whole, overlap, strict=True):
-        size = min(side, length)
+    for w, length, size in zip(whole, overlap, _window_sizes(overlap), strict=True):
         # The overlap in the reference frame is [max(w, 0), max(w, 0) + length).
         start = max(w, 0) + (length - size) // 2
         ref_slices.append(slice(start, start + size))
@@ -143,6 +165,10 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
         image.data,
         engine._base_weight(engine._reference),
         engine._base_weight(image),
+        # Not one pixel of the overlap past both tapers on some axis.
+        tapered_through=(
+            engine._tapers is not None and taper_interior(engine._tapers, shift, 1) is None
+        ),
     )
     if reference.size <= STAGE_PIXELS:
         reference, ref_valid = _valid(reference, ref_known)
@@ -224,11 +250,10 @@ def _rolled(compared, whole):
     """The compared images with the moving side rolled by ``whole`` pixels (periodic)."""
     axes = tuple(range(len(whole)))
     weight = compared.moving_weight
-    return ComparedImages(
-        compared.reference,
-        np.roll(compared.moving, whole, axes),
-        compared.reference_weight,
-        None if weight is None else np.roll(weight, whole, axes),
+    return replace(
+        compared,
+        moving=np.roll(compared.moving, whole, axes),
+        moving_weight=None if weight is None else np.roll(weight, whole, axes),
     )
 
 

@@ -133,3 +133,25 @@ def widened(significance: Significance, shift, covariance) -> np.ndarray:
         return covariance
     away = np.asarray(significance.rivals) - np.asarray(shift, dtype=np.float64)
     return covariance + away.T @ away
+
+
+def within_window(limits, shift, covariance) -> np.ndarray:
+    """``covariance``, or infinite with a :class:`RegistrationWarning` where an axis's
+    1-sigma error exceeds the search window's half-width ``limits`` on that axis:
+    the data do not hold the shift inside the window searched, and the quadratic
+    model of chi2 behind every axis's error does not hold over that range (a 4-row
+    pair: 3.3 px along its rows, and its columns' 0.05 px came out 0.27 px off)."""
+    if not np.all(np.isfinite(covariance)):
+        return covariance
+    sigma = np.sqrt(np.diag(covariance))
+    wide = sigma > np.asarray(limits, dtype=np.float64)
+    if not np.any(wide):
+        return covariance
+    where = np.array2string(np.asarray(shift), precision=3, separator=", ")
+    axes = ", ".join(str(axis) for axis in np.flatnonzero(wide))
+    warn_registration(
+        f"the best match ({where}) is not held by the images along axis {axes}: its "
+        "error there exceeds max_shift, so the shift is not a measurement and its error "
+        "is infinite."
+    )
+    return np.full_like(np.asarray(covariance, dtype=np.float64), np.inf)
