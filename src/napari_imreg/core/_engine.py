@@ -261,7 +261,7 @@ class Engine:
                 reach = widened(verdict, fit.shift, bound)
             stage = verdict.measured and self.errors == "residual"
             if not (stage and np.all(np.isfinite(bound))):
-                return result(verdict, within_window(self._limits, fit.shift, reach))
+                return result(verdict, within_window(verdict, self._limits, fit.shift, reach))
             if callable(witness):
                 witness = witness()
             # The residual stage's error, no narrower than the rival test's reach.
@@ -269,7 +269,7 @@ class Engine:
                 self, image, fit.shift, bound, given_moving_error, mask, witness=witness
             )
             reach = widened(verdict, fit.shift, stage_covariance)
-            return result(verdict, within_window(self._limits, fit.shift, reach))
+            return result(verdict, within_window(verdict, self._limits, fit.shift, reach))
 
         return quick, finish
 

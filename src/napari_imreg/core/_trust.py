@@ -135,13 +135,15 @@ def widened(significance: Significance, shift, covariance) -> np.ndarray:
     return covariance + away.T @ away
 
 
-def within_window(limits, shift, covariance) -> np.ndarray:
+def within_window(significance: Significance, limits, shift, covariance) -> np.ndarray:
     """``covariance``, or infinite with a :class:`RegistrationWarning` where an axis's
     1-sigma error exceeds the search window's half-width ``limits`` on that axis:
     the data do not hold the shift inside the window searched, and the quadratic
     model of chi2 behind every axis's error does not hold over that range (a 4-row
-    pair: 3.3 px along its rows, and its columns' 0.05 px came out 0.27 px off)."""
-    if not np.all(np.isfinite(covariance)):
+    pair: 3.3 px along its rows, and its columns' 0.05 px came out 0.27 px off).
+    A match already not measured keeps its covariance: a rivalled one's is widened
+    to reach its rivals on purpose, however far they lie."""
+    if not (significance.measured and np.all(np.isfinite(covariance))):
         return covariance
     sigma = np.sqrt(np.diag(covariance))
     wide = sigma > np.asarray(limits, dtype=np.float64)
