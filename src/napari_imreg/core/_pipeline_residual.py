@@ -418,18 +418,13 @@ def pipeline_terms(
     Hessian's shows the minimum broader than modelled (:func:`broader_than_modelled`).
 
     ``clear``: the residuals prefer the Fourier model clearly. The data are then
-    close to band-limited, where the pipeline's noise term is calibrated as long as
-    the noise is as the term assumes: no spline term (the spline's difference is
-    then the spline's bias, all of it on band-limited data), the witness counts
-    only beyond any share of the noise (``independent``), and the sandwich counts
-    only where it shows the minimum broader than the noise term by more than its
-    own sampling error (:func:`broader_than_modelled`). Photon noise does that: on
-    a sparse field (stars, puncta on a dark background) the few bright features
-    carry the shift and most of the noise, which one level of noise for every
-    pixel puts at the sky's (pulls of 5-60 with the sandwich left out). A witness
-    apart by the floor check's test (:meth:`Witness.apart`) refutes the verdict (on
-    band-limited data both strengths estimate the same shift): the two may share a
-    bias their difference does not show, and the pipeline's sandwich counts too.
+    close to band-limited, where the pipeline's noise term is calibrated: no
+    sandwich, no spline term (the spline's difference is then the spline's bias,
+    all of it on band-limited data), and the witness counts only beyond any share
+    of the noise (``independent``). A witness apart by the floor check's test
+    (:meth:`Witness.apart`) refutes the verdict (on band-limited data both
+    strengths estimate the same shift): the two may share a bias their difference
+    does not show, and the pipeline's sandwich counts too.
 
     A witness must not share the bias it bounds. With masked pixels (a weight that
     is an array) both filter strengths zero-fill the same holes before filtering,
@@ -443,13 +438,10 @@ def pipeline_terms(
     zero = np.zeros_like(covariance)
     shared = compared.shared_bias
     clear = clear and not compared.tapered_through
+    if clear and not (witness is not None and witness.apart()):
+        return covariance, zero, zero if witness is None else witness.bias(independent=True)
     kwargs = {"variance": variance, "basis": basis, "wrap": wrap, "block": max(block // 2, 1)}
     grid, observed = pipeline_influences(compared, shift, **kwargs)
-    if clear and not (witness is not None and witness.apart()):
-        sandwich = broader_than_modelled(
-            broader_than_modelled(zero, grid, covariance), observed, covariance
-        )
-        return covariance, sandwich, zero if witness is None else witness.bias(independent=True)
     sandwich = broader_than_modelled(largest_block_covariance(grid), observed, covariance)
     if clear:
         return covariance, sandwich, witness.bias(independent=True)
