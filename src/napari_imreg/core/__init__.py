@@ -2,7 +2,8 @@
 
 Shifts are in numpy axis order (``(dy, dx)`` in 2-D) and are the translation
 that registers the moving image onto the reference. One function per method:
-:func:`register` (chi-squared, calibrated errors), :func:`register_dft`
+:func:`register` (chi-squared, calibrated errors; :func:`register_periodic` for
+images taken as periodic, as the reference package does), :func:`register_dft`
 (cross-correlation peak by DFT upsampling) and :func:`register_taylor`
 (cross-correlation peak refined by a Taylor expansion). FITS images register
 through :func:`register_fits` (files) or :func:`register_wcs` (arrays plus a WCS),
@@ -14,7 +15,7 @@ of :func:`register` are private modules, one per stage (see docs/architecture.md
 
 from ._apply import apply_shift, apply_shifts
 from ._chi2map import Chi2Map, chi2_map
-from ._crosscorr import register_dft, register_taylor
+from ._crosscorr import register_dft, register_periodic, register_taylor
 from ._deltachi2 import delta_chi2_levels
 from ._fits import (
     FitsImage,
@@ -69,6 +70,7 @@ __all__ = [
     "register",
     "register_dft",
     "register_fits",
+    "register_periodic",
     "register_stack",
     "register_taylor",
     "register_wcs",

@@ -39,6 +39,7 @@ curvature's errors, and of 1 with these.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import warnings
@@ -60,7 +61,7 @@ from ._validation import (
     check_upsample_factor,
 )
 
-__all__ = ["register_dft", "register_taylor"]
+__all__ = ["register_dft", "register_periodic", "register_taylor"]
 
 #: Samples per pixel of the first pass of :func:`register_dft` for large upsample factors.
 COARSE = 10
@@ -189,7 +190,7 @@ def _covariance(
     return covariance, math.sqrt(variance), chi2_min
 
 
-def seam_widened(reference, moving, shift, covariance, errors: str, threads):
+def _seam_widened(reference, moving, shift, covariance, errors: str, threads):
     """``covariance`` of the periodic ``shift``, widened by the seam's pull when
     ``errors`` is "residual" and neither image is shown to wrap (see the module
     docstring): one shown to wrap makes the other, a shifted copy, wrap too."""
@@ -211,6 +212,47 @@ def seam_widened(reference, moving, shift, covariance, errors: str, threads):
     near = np.asarray(shift) - _wrap_shift(np.asarray(shift) - np.asarray(overlap.shift), shape)
     witness = Witness.of(shift, covariance, near, overlap.covariance)
     return covariance + witness.bias(independent=True)
+
+
+def register_periodic(reference, moving, *, threads=None, **options) -> RegistrationResult:
+    """:func:`~._register.register` with ``boundary="wrap"``, whose errors, with
+    ``errors="residual"`` (the default), also hold the pull of the images' seams when
+    neither image is shown to wrap (see the module docstring): the periodic chi2 of a
+    crop, whose opposite edges do not meet, matches its seams too (on binned 64² crops
+    of real scenes, pull rms 3.4-4.4 and 1 pair in 7 beyond 4 sigma with the periodic
+    model's errors alone; 0.96-1.04 and none with the seams' pull held).
+
+    Parameters
+    ----------
+    reference, moving : array_like
+        The images, same shape.
+    threads : int, optional
+        FFT threads.
+    **options
+        :func:`~._register.register`'s other keywords (not ``boundary``).
+
+    Returns
+    -------
+    RegistrationResult
+        :func:`~._register.register`'s result, its ``error`` and ``covariance`` widened
+        when the seams pull.
+
+    Examples
+    --------
+    >>> from napari_imreg.core import make_extended, make_shifted
+    >>> image = make_extended(64, seed=1)
+    >>> result = register_periodic(image, make_shifted(image, (2.5, -1.25), noise=0.01, seed=2))
+    >>> bool(abs(result.shift - (2.5, -1.25)).max() < 4 * result.error.max())
+    True
+    """
+    result = register(reference, moving, boundary="wrap", threads=threads, **options)
+    if not result.measured:
+        return result
+    errors = options.get("errors", "residual")
+    covariance = _seam_widened(reference, moving, result.shift, result.covariance, errors, threads)
+    if covariance is result.covariance:
+        return result
+    return dataclasses.replace(result, covariance=covariance, error=np.sqrt(np.diag(covariance)))
 
 
 def register_dft(
@@ -333,7 +375,7 @@ def register_dft(
         # the answer is rounded to the 1/upsample_factor grid: a uniform error of that width
         covariance = covariance + np.eye(ref.ndim) / (12.0 * factor**2)
     shift = _wrap_shift(np.round(peak * factor) / factor, ref.shape)
-    covariance = seam_widened(reference, moving, shift, covariance, errors, threads)
+    covariance = _seam_widened(reference, moving, shift, covariance, errors, threads)
     delta = None
     if window is not None and noise:
         delta = 2.0 * (window.max() - window) / noise**2
@@ -482,7 +524,7 @@ def register_taylor(
                 break
     covariance, noise, chi2_min = _covariance(hessian, value, energy, ref.size, noise_var)
     shift = _wrap_shift(point, ref.shape)
-    covariance = seam_widened(reference, moving, shift, covariance, errors, threads)
+    covariance = _seam_widened(reference, moving, shift, covariance, errors, threads)
     return RegistrationResult(
         shift=shift,
         error=None if covariance is None else tuple(np.sqrt(np.diag(covariance)).tolist()),

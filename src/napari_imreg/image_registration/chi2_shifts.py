@@ -8,12 +8,9 @@ reference's; see ``docs/migration.md`` for what changed in the numbers and why.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
-from ..core import chi2_map, delta_chi2_levels, register
-from ..core._crosscorr import seam_widened
+from ..core import chi2_map, delta_chi2_levels, register, register_periodic
 from ._legacy import (
     as_error_map,
     check_size,
@@ -54,23 +51,6 @@ def _core_boundary(boundary: str) -> str:
         f"boundary must be 'wrap' or 'overlap', got {boundary!r}; 'wrap' is the reference "
         "package's default."
     )
-
-
-def _periodic_registration(reference, moving, return_error: bool, threads, **options):
-    """The core's registration of the pair as periodic, its errors widened by the seams'
-    pull when neither image wraps and errors are asked for: the reference's users call
-    ``chi2_shift`` on crops whose opposite edges do not meet (on binned 64² crops of
-    real scenes, pull rms 3.4-4.4 and 1 pair in 7 beyond 4 sigma with the periodic
-    model's errors alone; see :func:`napari_imreg.core.register_taylor`)."""
-    result = register(reference, moving, boundary="wrap", threads=threads, **options)
-    if not (return_error and result.measured):
-        return result
-    covariance = seam_widened(
-        reference, moving, result.shift, result.covariance, "residual", threads
-    )
-    if covariance is result.covariance:
-        return result
-    return dataclasses.replace(result, covariance=covariance, error=np.sqrt(np.diag(covariance)))
 
 
 def _legacy_returns(result, return_error: bool, return_chi2array: bool) -> list:
@@ -198,7 +178,9 @@ def chi2_shift(
     }
     reference, moving = real_image(im1, "im1"), real_image(im2, "im2")
     if _core_boundary(boundary) == "wrap":
-        result = _periodic_registration(reference, moving, return_error, nthreads, **options)
+        # Errors asked for also hold the seams' pull of images that do not wrap.
+        seams = "residual" if return_error else "fisher"
+        result = register_periodic(reference, moving, threads=nthreads, errors=seams, **options)
     else:
         result = register(reference, moving, boundary="overlap", threads=nthreads, **options)
     if verbose:
@@ -489,7 +471,8 @@ def chi2_shift_leastsq(
         "brightness": "offset",  # the spec fits no gain: what the core did before issue 14
     }
     if mode == "wrap":
-        result = _periodic_registration(reference, moving, return_error, None, **options)
+        seams = "residual" if return_error else "fisher"
+        result = register_periodic(reference, moving, errors=seams, **options)
     else:
         result = register(reference, moving, boundary="overlap", **options)
     if verbose:
