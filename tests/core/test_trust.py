@@ -7,7 +7,8 @@ import pytest
 
 from napari_imreg.core import Registrar, RegistrationWarning, make_crop_pair, register
 from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
-from napari_imreg.core._significance import block_means, match_significance
+from napari_imreg.core._prepare import bin_blocks
+from napari_imreg.core._significance import match_significance
 
 # Either warning: no significant match, or (checked first) no curvature at the minimum.
 UNBOUNDED = "not significant|not curved"
@@ -186,14 +187,14 @@ def test_a_share_of_another_reference_shape_or_boundary_is_refused():
 def test_significance_bins_blocks_to_their_means(shape, factors):
     # The truth: each block's mean taken on its own, the remainder of each axis left out.
     values = np.random.default_rng(3).normal(size=shape) * 7.0 + 2.0
-    binned = block_means(values, np.array(factors))
+    binned = bin_blocks(values, np.array(factors))
     counts = [n // f for n, f in zip(shape, factors, strict=True)]
     assert binned.shape == tuple(counts)
     for index in np.ndindex(*counts):
         block = tuple(slice(i * f, (i + 1) * f) for i, f in zip(index, factors, strict=True))
         assert binned[index] == pytest.approx(values[block].mean(), rel=1e-14, abs=1e-14)
     # Integer images are averaged as floats.
-    assert block_means(np.arange(16).reshape(4, 4), (2, 2)).tolist() == [[2.5, 4.5], [10.5, 12.5]]
+    assert bin_blocks(np.arange(16).reshape(4, 4), (2, 2)).tolist() == [[2.5, 4.5], [10.5, 12.5]]
 
 
 def test_an_error_wider_than_the_search_window_is_not_a_measurement():

@@ -35,7 +35,7 @@ import numbers
 import numpy as np
 
 from ._options import Options
-from ._significance import block_means
+from ._prepare import bin_blocks
 
 #: Axes shorter than this are not tested (the image is then taken as not periodic).
 MIN_LENGTH = 16
@@ -204,7 +204,7 @@ def _mean_square(differences: np.ndarray) -> np.ndarray:
 def _halve(block: np.ndarray) -> np.ndarray:
     """Means of pairs of pixels along every axis but the first (an odd last pixel is
     dropped; an axis of one pixel stays)."""
-    return block_means(block, (1, *(2 if n >= 2 else 1 for n in block.shape[1:])))
+    return bin_blocks(block, (1, *(2 if n >= 2 else 1 for n in block.shape[1:])))
 
 
 def _log_location(values: np.ndarray) -> tuple[float, float]:

@@ -28,6 +28,7 @@ from scipy import fft as sp_fft
 from scipy import special
 
 from ._ambiguity import rival_test
+from ._prepare import bin_blocks
 
 #: The best match is a measurement when its false-alarm probability is below this.
 FALSE_ALARM = 1e-3
@@ -112,40 +113,6 @@ class Significance:
         return self.significant and not self.on_boundary and not self.ambiguous
 
 
-#: Blocks shorter than this along the last axis are summed from strided views
-#: (numpy's reductions sum 8 or more values pairwise, in 8 running sums).
-_STRIDED_BELOW = 8
-
-
-def block_means(image, factors):
-    """Block means of ``factors[axis]`` pixels along each axis (the remainder trimmed).
-
-    The blocks are summed one axis at a time, the last first. numpy's mean over the
-    axes of the reshaped array runs an inner loop per block of a few pixels along the
-    last axis (6 times slower at 512² binned by 4), so short blocks there are added
-    from strided views instead. In 2-D the sums are added in numpy's order (the same
-    values as its mean); a volume's differ from its mean by rounding only.
-    """
-    total = image[tuple(slice(0, n // f * f) for n, f in zip(image.shape, factors, strict=True))]
-    if not np.issubdtype(total.dtype, np.floating):
-        total = total.astype(np.float64)
-    last = image.ndim - 1
-    for axis in range(last, -1, -1):
-        factor = int(factors[axis])
-        if factor == 1:
-            continue
-        if axis == last and factor < _STRIDED_BELOW:
-            summed = total[..., 0::factor] + total[..., 1::factor]
-            for start in range(2, factor):
-                summed += total[..., start::factor]
-        else:
-            shape = total.shape
-            blocks = (*shape[:axis], shape[axis] // factor, factor, *shape[axis + 1 :])
-            summed = total.reshape(blocks).sum(axis=axis + 1)
-        total = summed
-    return total / float(np.prod(factors))
-
-
 def _test_binning(shape) -> np.ndarray:
     """The factor each axis is binned by for the test.
 
@@ -179,8 +146,8 @@ def _overlap_fraction(shape, lags):
 
 def _masked_bin(image, valid, factors):
     """Block means of the valid pixels, and the blocks at least half valid."""
-    counts = block_means(valid.astype(np.float64), factors)
-    sums = block_means(np.where(valid, image, 0.0), factors)
+    counts = bin_blocks(valid.astype(np.float64), factors)
+    sums = bin_blocks(np.where(valid, image, 0.0), factors)
     kept = counts >= 0.5
     return np.where(kept, sums / np.maximum(counts, 1e-300), 0.0), kept
 
@@ -205,7 +172,7 @@ def _centred_alike(complete, given):
         out = []
         for whole, twin in zip(complete(), given, strict=True):
             if factors.max() > 1:
-                whole, twin = block_means(whole, factors), block_means(twin, factors)
+                whole, twin = bin_blocks(whole, factors), bin_blocks(twin, factors)
             mean = float(np.mean(twin))
             norm = float(np.sqrt(np.sum((twin - mean) ** 2)))
             out.append((whole - mean) / (norm or 1.0))
@@ -263,7 +230,7 @@ class ReferenceShare:
         reference = np.asarray(reference, dtype=np.float64)
         wrap = boundary == "wrap"
         factors = _test_binning(reference.shape)
-        binned = block_means(reference, factors) if factors.max() > 1 else reference
+        binned = bin_blocks(reference, factors) if factors.max() > 1 else reference
         unit = _unit(binned, None)
         spectrum = sp_fft.rfftn(
             unit, _padded_shape(unit.shape, wrap), axes=tuple(range(unit.ndim))
@@ -420,8 +387,8 @@ def match_significance(
         moving, valid_m = _masked_bin(moving, valid[1], factors)
         valid = (valid_r, valid_m)
     elif binned:
-        moving = block_means(moving, factors)
-        reference = None if share is not None else block_means(reference, factors)
+        moving = bin_blocks(moving, factors)
+        reference = None if share is not None else bin_blocks(reference, factors)
     if binned:
         limit = limit / factors
         shift = None if shift is None else np.asarray(shift, dtype=np.float64) / factors
