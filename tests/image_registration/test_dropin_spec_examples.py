@@ -140,15 +140,31 @@ def test_notebook():
 
 
 def test_notebook_method_comparison_is_calibrated():
-    """The notebook judges errors by 'emeans/stds', which 'should be ~1 if correct'."""
+    """The notebook judges errors by 'emeans/stds', which 'should be ~1 if correct'.
+
+    Its moving image holds two draws of noise 0.1: one made with it, the same in every
+    test, and one per test. The scatter over the tests holds only the second. The
+    correlation methods' errors read the declared 0.1; chi2_shift's come from the
+    residual too, whose chi2 per degree of freedom (2) shows both draws where ``err``
+    declares one, so its errors are sqrt(2) the scatter, and against the truth, over
+    independent pairs, they are calibrated (with the declared noise alone: 1.6)."""
     np.random.seed(4)
     im1 = image_registration.tests.make_extended(64)
     im2 = image_registration.tests.make_offset_extended(im1, 4.76666, -12.3333, noise=0.1)
     offsets, eoffsets = image_registration.tests.compare_methods(im1, im2, ntests=60, noise=0.1)
     columns = [0, 1, 2, 3, 6, 7]  # register_images, cross_correlation_shifts, chi2_shift
     ratio = eoffsets[:, columns].mean(axis=0) / offsets[:, columns].std(axis=0)
+    ratio[4:] /= np.sqrt(2.0)  # chi2_shift: both draws
     assert np.all((ratio > 0.7) & (ratio < 1.45)), ratio
     np.testing.assert_allclose(offsets[:, 6:].mean(axis=0), [4.76666, -12.3333], atol=0.002)
+    pulls = []
+    for _ in range(30):
+        image = image_registration.tests.make_extended(64)
+        moved = image_registration.tests.make_offset_extended(image, 4.76666, -12.3333, noise=0.1)
+        moved = moved + np.random.normal(0.0, 0.1, moved.shape)
+        dx, dy, edx, edy = chi2_shift(image, moved, err=0.1, return_error=True)
+        pulls.append([(dx - 4.76666) / edx, (dy + 12.3333) / edy])
+    assert 0.8 < np.sqrt(np.mean(np.square(pulls))) < 1.25
 
 
 def test_notebook_plots(capsys):

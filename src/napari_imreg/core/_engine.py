@@ -14,6 +14,7 @@ from ._deltachi2 import delta_chi2_map as build_delta_chi2_map
 from ._errors import Errors, measure_errors, undiluted
 from ._filter import filter_response, smoothing_kernels
 from ._options import Boundary
+from ._pipeline_residual import residual_excess
 from ._prefilter import blend
 from ._prepare import PreparedImage, modelled_error, overlap_taper
 from ._refine import Fit, fit_minimum
@@ -246,6 +247,7 @@ class Engine:
                 moving_mean=image.mean,
             )
 
+        excess = residual_excess(fit.f_min * errors.scale, fit.dof)
         # A rivalled match (not measured) keeps its error widened to reach the rivals.
         widest = widened(significance, fit.shift, covariance)
         quick = result(significance, widest, with_map=False)
@@ -266,7 +268,7 @@ class Engine:
                 witness = witness()
             # The residual stage's error, no narrower than the rival test's reach.
             stage_covariance = residual_errors(
-                self, image, fit.shift, bound, given_moving_error, mask, witness=witness
+                self, image, fit.shift, bound, given_moving_error, mask, witness, excess
             )
             reach = widened(verdict, fit.shift, stage_covariance)
             return result(verdict, within_window(verdict, self._limits, fit.shift, reach))

@@ -37,6 +37,7 @@ __all__ = [
     "observed_hessian",
     "pipeline_influences",
     "pipeline_terms",
+    "residual_excess",
 ]
 
 
@@ -391,6 +392,20 @@ class Witness:
         return np.diag(np.maximum(self.difference**2 - spread, 0.0))
 
 
+def residual_excess(chi2: float, dof: float) -> float:
+    """The pipeline's ``chi2`` per degree of freedom where it exceeds 1 beyond its
+    sampling error (:data:`~._prefilter.FLOOR_CHECK_SIGMA` standard deviations of a
+    chi2 of ``dof`` degrees of freedom), else 1.
+
+    With the noise estimated it is 1 by construction. With the noise given, more
+    is a misfit that no shift explains (a change of focus or seeing between the
+    exposures) or noise beyond the one declared: either way, the residual shows
+    the errors the declared noise alone would understate.
+    """
+    ratio = chi2 / max(dof, 1.0)
+    return ratio if ratio > 1.0 + FLOOR_CHECK_SIGMA * np.sqrt(2.0 / max(dof, 1.0)) else 1.0
+
+
 def pipeline_terms(
     compared: ComparedImages,
     shift,
@@ -404,6 +419,7 @@ def pipeline_terms(
     covariance,
     clear: bool,
     witness: Witness | None = None,
+    excess: float = 1.0,
 ):
     """The noise, sandwich and model terms of the pipeline's ``shift``.
 
@@ -439,7 +455,11 @@ def pipeline_terms(
     shared = compared.shared_bias
     clear = clear and not compared.tapered_through
     if clear and not (witness is not None and witness.apart()):
-        return covariance, zero, zero if witness is None else witness.bias(independent=True)
+        # The noise given may not be all the residual holds (``excess``, see
+        # :func:`residual_excess`): the noise term scaled by it, as an estimated
+        # noise would be, counts as the sandwich (the residual's own spread).
+        misfit = covariance * excess if excess > 1.0 else zero
+        return covariance, misfit, zero if witness is None else witness.bias(independent=True)
     kwargs = {"variance": variance, "basis": basis, "wrap": wrap, "block": max(block // 2, 1)}
     grid, observed = pipeline_influences(compared, shift, **kwargs)
     sandwich = broader_than_modelled(largest_block_covariance(grid), observed, covariance)

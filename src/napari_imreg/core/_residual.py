@@ -137,7 +137,9 @@ def _window(shape, whole):
     return tuple(ref_slices), tuple(mov_slices), share
 
 
-def residual_errors(engine, image, shift, covariance, moving_error, mask=None, *, witness=None):
+def residual_errors(
+    engine, image, shift, covariance, moving_error, mask=None, witness=None, excess=1.0
+):
     """The covariance of the pipeline's ``shift`` from the stage, run on ``engine``'s
     reference and the prepared ``image`` (its source, less the pixels ``mask``
     marks) from that shift and the pipeline's ``covariance`` (see the module).
@@ -149,10 +151,12 @@ def residual_errors(engine, image, shift, covariance, moving_error, mask=None, *
         witness = None
     # Skinny products: threaded BLAS is slower on them and spins afterwards.
     with _fft.one_blas_thread():
-        return _residual_errors(engine, image, shift, covariance, moving_error, mask, witness)
+        return _residual_errors(
+            engine, image, shift, covariance, moving_error, mask, witness, excess
+        )
 
 
-def _residual_errors(engine, image, shift, covariance, moving_error, mask, witness):
+def _residual_errors(engine, image, shift, covariance, moving_error, mask, witness, excess):
     shape = engine.shape
     reference, moving = engine._source, image.source
     ref_known = _known(engine._reference_mask, engine._reference_error)
@@ -188,6 +192,7 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
             tilt=fits_tilt(engine.brightness),
             compared=compared,
             witness=witness,
+            excess=excess,
         )
         # The pipeline's shift stays the answer: the stage gives its error, from the
         # pipeline's own residual and the part of the models' difference that is
@@ -232,6 +237,7 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
         tilt=fits_tilt(engine.brightness),
         compared=compared.window(ref_s, mov_s),
         witness=witness,
+        excess=excess,
     )
     return _scaled(fit, pipeline, share)
 
