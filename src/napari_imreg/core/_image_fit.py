@@ -255,7 +255,6 @@ def fit_image_shift(
     tilt: bool = False,
     compared: ComparedImages | None = None,
     witness: Witness | None = None,
-    excess: float = 1.0,
 ) -> ImageFit:
     """Refine a shift in image space and give it an error that holds the model's misfit.
 
@@ -372,7 +371,6 @@ def fit_image_shift(
             covariance=pipeline,
             clear=spline_chi2 - f_chi2 > margin,
             witness=witness,
-            excess=excess,
         )
     elif use_fourier and pipeline is not None and spline_chi2 - f_chi2 > margin:
         # The data prefer the Fourier model clearly, i.e. they are close to band-

@@ -50,6 +50,8 @@ class ComparedImages:
     image's taper times its validity in its own frame, None (all ones), a list of
     one profile per axis (separable), or an array. ``tapered_through``: the tapers
     leave no interior on some axis (a thin image's short axis is all taper).
+    ``excess``: the pipeline's chi2 per degree of freedom beyond the noise given
+    (:func:`residual_excess`).
     """
 
     reference: np.ndarray
@@ -57,6 +59,7 @@ class ComparedImages:
     reference_weight: object = None
     moving_weight: object = None
     tapered_through: bool = False
+    excess: float = 1.0
 
     @property
     def masked(self) -> bool:
@@ -419,7 +422,6 @@ def pipeline_terms(
     covariance,
     clear: bool,
     witness: Witness | None = None,
-    excess: float = 1.0,
 ):
     """The noise, sandwich and model terms of the pipeline's ``shift``.
 
@@ -455,10 +457,10 @@ def pipeline_terms(
     shared = compared.shared_bias
     clear = clear and not compared.tapered_through
     if clear and not (witness is not None and witness.apart()):
-        # The noise given may not be all the residual holds (``excess``, see
+        # The noise given may not be all the residual holds (``compared.excess``, see
         # :func:`residual_excess`): the noise term scaled by it, as an estimated
         # noise would be, counts as the sandwich (the residual's own spread).
-        misfit = covariance * excess if excess > 1.0 else zero
+        misfit = covariance * compared.excess if compared.excess > 1.0 else zero
         return covariance, misfit, zero if witness is None else witness.bias(independent=True)
     kwargs = {"variance": variance, "basis": basis, "wrap": wrap, "block": max(block // 2, 1)}
     grid, observed = pipeline_influences(compared, shift, **kwargs)

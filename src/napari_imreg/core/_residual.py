@@ -173,6 +173,7 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
         tapered_through=(
             engine._tapers is not None and taper_interior(engine._tapers, shift, 1) is None
         ),
+        excess=excess,
     )
     if reference.size <= STAGE_PIXELS:
         reference, ref_valid = _valid(reference, ref_known)
@@ -192,7 +193,6 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
             tilt=fits_tilt(engine.brightness),
             compared=compared,
             witness=witness,
-            excess=excess,
         )
         # The pipeline's shift stays the answer: the stage gives its error, from the
         # pipeline's own residual and the part of the models' difference that is
@@ -237,7 +237,6 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
         tilt=fits_tilt(engine.brightness),
         compared=compared.window(ref_s, mov_s),
         witness=witness,
-        excess=excess,
     )
     return _scaled(fit, pipeline, share)
 
