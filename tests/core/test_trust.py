@@ -182,6 +182,9 @@ def test_a_share_of_another_reference_shape_or_boundary_is_refused():
         ((4, 900), (1, 100)),
         ((13, 17, 19), (3, 2, 4)),
         ((20, 20), (1, 1)),
+        # Large enough to be summed a block of rows at a time, the last block partial.
+        ((130, 1100), (4, 3)),
+        ((45, 40, 50), (2, 3, 5)),
     ],
 )
 def test_significance_bins_blocks_to_their_means(shape, factors):

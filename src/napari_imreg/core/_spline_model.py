@@ -12,6 +12,8 @@ import functools
 import numpy as np
 from scipy import ndimage
 
+from ._rows import block_rows
+
 
 def _beta3(x: np.ndarray) -> np.ndarray:
     """The cubic B-spline."""
@@ -75,35 +77,49 @@ def _evaluate(
     2-D image take 7 passes instead of 12). The coefficients are padded once on
     every axis, so each pass is four slices of its input.
     """
+    padded, taps = _padded(coefficients, shift, wrap=wrap)
+    cache = {(): padded}
+
+    def prefix(key):
+        if key not in cache:
+            axis = len(key) - 1
+            cache[key] = _taps(prefix(key[:-1]), axis, *taps[axis], kernels[key[-1]])
+        return cache[key]
+
+    return {order: prefix(tuple(order)) for order in orders}
+
+
+def _padded(coefficients, shift, *, wrap):
+    """``coefficients`` padded on every axis as far as the taps at ``x - shift`` reach,
+    and each axis' ``(first, length, fraction)``: the padded index of the first
+    output's first tap, the output's length and the fraction of a pixel."""
     wholes = [int(np.floor(-s)) for s in shift]
     lows = [max(0, 1 - w) for w in wholes]
     highs = [max(0, w + 2) for w in wholes]
     padded = np.pad(
         coefficients, list(zip(lows, highs, strict=True)), mode="wrap" if wrap else "reflect"
     )
-    cache = {(): padded}
+    taps = [
+        (low + whole - 1, n, -s - whole)
+        for low, whole, n, s in zip(lows, wholes, coefficients.shape, shift, strict=True)
+    ]
+    return padded, taps
 
-    def prefix(key):
-        if key not in cache:
-            axis = len(key) - 1
-            values = prefix(key[:-1])
-            n = coefficients.shape[axis]
-            frac = -shift[axis] - wholes[axis]
-            weights = kernels[key[-1]](frac - np.arange(-1.0, 3.0)).tolist()  # keep the dtype
-            out = scratch = None
-            for tap, weight in zip((-1, 0, 1, 2), weights, strict=True):
-                start = lows[axis] + wholes[axis] + tap
-                index = [slice(None)] * values.ndim
-                index[axis] = slice(start, start + n)
-                if out is None:
-                    out = values[tuple(index)] * weight
-                    scratch = np.empty_like(out)
-                else:
-                    out += np.multiply(values[tuple(index)], weight, out=scratch)
-            cache[key] = out
-        return cache[key]
 
-    return {order: prefix(tuple(order)) for order in orders}
+def _taps(values, axis, first, n, fraction, kernel):
+    """The four taps of ``kernel`` at ``fraction`` along ``axis``: ``n`` outputs, the
+    first reading ``values`` from index ``first`` on."""
+    weights = kernel(fraction - np.arange(-1.0, 3.0)).tolist()  # keep the dtype
+    out = scratch = None
+    for tap, weight in enumerate(weights):
+        index = [slice(None)] * values.ndim
+        index[axis] = slice(first + tap, first + tap + n)
+        if out is None:
+            out = values[tuple(index)] * weight
+            scratch = np.empty_like(out)
+        else:
+            out += np.multiply(values[tuple(index)], weight, out=scratch)
+    return out
 
 
 @functools.cache
@@ -167,9 +183,21 @@ def tap_weights(phase: float) -> list[float]:
 def keys_shift(image, shift, *, wrap):
     """``image(x - shift)`` by Keys' cubic convolution, one pass per axis in the
     image's precision: a local cubic (its error a few times the spline's at sharp
-    features) without the spline's prefilter, whose recursive passes cost most."""
-    zero = (0,) * image.ndim
-    return _evaluate(image, shift, [zero], wrap=wrap, kernels=(_keys,))[zero]
+    features) without the spline's prefilter, whose recursive passes cost most.
+    A block of rows at a time: every pass of a block reads it from cache."""
+    padded, taps = _padded(image, shift, wrap=wrap)
+    first, n, fraction = taps[0]
+    out = None
+    step = block_rows(image)
+    for start in range(0, n, step):
+        rows = min(step, n - start)
+        block = _taps(padded, 0, first + start, rows, fraction, _keys)
+        for axis in range(1, image.ndim):
+            block = _taps(block, axis, *taps[axis], _keys)
+        if out is None:
+            out = np.empty(image.shape, dtype=block.dtype)
+        out[start : start + rows] = block
+    return out
 
 
 def spline_shift(image, shift, *, wrap):
