@@ -36,6 +36,7 @@ def unknown_noise(registrar, mov: np.ndarray, mask):
     """
     engine = registrar._engine(1.0, prepare=False)
     complete = mask is None and bool(np.isfinite(np.sum(mov, dtype=np.float64)))
+    estimate = None
     if binned_search(engine, complete, noise_maps=False):
         estimate = binned_estimate(engine, mov)
         windows = noise_windows(registrar.shape, np.round(estimate).astype(int))
@@ -43,7 +44,7 @@ def unknown_noise(registrar, mov: np.ndarray, mask):
             window = registrar._window_engine(windows[0]).fit_unknown_noise(mov[windows[1]])
             if window is not None:
                 return window[1].noise ** 2, estimate, None
-    fitted = registrar._engine(1.0).fit_unknown_noise(mov, mask)
+    fitted = registrar._engine(1.0).fit_unknown_noise(mov, mask, estimate=estimate)
     if fitted is None:
         return None, None, None
     return fitted[1].noise ** 2, fitted[1].estimate, fitted
