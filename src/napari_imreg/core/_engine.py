@@ -158,18 +158,15 @@ class Engine:
             return None
         return image
 
-    def fit_unknown_noise(
-        self, mov: np.ndarray, mask=None, *, estimate=None
-    ) -> tuple[PreparedImage, Fit] | None:
+    def fit_unknown_noise(self, mov: np.ndarray, mask=None) -> tuple[PreparedImage, Fit] | None:
         """``mov`` prepared and chi2 fitted as with no error given: the fit's ``noise``
         is estimated from the residual of the surface at its minimum. None when an
-        image is flat. :meth:`measure` takes the pair to finish the registration.
-        ``estimate``: the shift from :meth:`binned_estimate` when the caller has it."""
+        image is flat. :meth:`measure` takes the pair to finish the registration."""
         image = self._prepare(mov, None, mask)
         if image is None:
             return None
         with _fft.one_blas_thread():
-            return image, fit_minimum(self, image, None, estimate=estimate)
+            return image, fit_minimum(self, image, None, estimate=None)
 
     def measure(self, mov: np.ndarray, moving_error, mask, delta_chi2_map: bool, **kwargs):
         """Register the validated ``mov`` (see :meth:`Registrar.register`); the
