@@ -199,3 +199,33 @@ def test_the_masked_surface_near_the_binned_shift_is_the_whole_range_one_at_whol
     window = [np.arange(c - 4, c + 5) for c in start]
     np.testing.assert_allclose(near.values(window), whole.values(window), rtol=1e-9)
     assert power == pytest.approx(whole_power, rel=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(4, 2000), (1500, 8)])
+def test_a_thin_images_surface_near_the_binned_shift_is_the_full_ones_across_it(shape):
+    # A thin image bins its long axis only, and its short axis keeps the full
+    # road's period: at whole pixels of the long axis the surface equals the one
+    # padded for every allowed shift, at any fraction of a pixel across.
+    rng = np.random.default_rng(sum(shape))
+    scene = scipy.ndimage.gaussian_filter(rng.normal(size=[2 * n + 24 for n in shape]), 2.0)
+    short = int(np.argmin(shape))
+    offset = np.array([-9, -9])
+    offset[short] = 1
+    pair = make_binned_pair(scene, shape, offset, bin_factor=2, rng=1, snr=20)
+    engine = Registrar(pair.reference)._engine(1.0)
+    assert engine._binning[short] == 1
+    assert engine._binning[1 - short] > 1
+    image = engine._prepare(pair.moving, None, None)
+    estimate = binned_estimate(engine, pair.moving)
+    assert np.all(np.abs(estimate - pair.shift) <= 2.0)
+    near, start, _, power = masked_surface(engine, image, estimate, split_noise=True)
+    whole, whole_start, _, whole_power = spectral_surface(
+        engine, image, 0.0, 0.0, split_noise=True
+    )
+    assert near.shape[1 - short] < whole.shape[1 - short]  # a shorter transform...
+    assert near.shape[short] == whole.shape[short]  # ...but not across
+    np.testing.assert_array_equal(start, whole_start)
+    window = [np.arange(c - 3, c + 4, dtype=np.float64) for c in start]
+    window[short] = start[short] + np.linspace(-1.0, 1.0, 9)
+    np.testing.assert_allclose(near.values(window), whole.values(window), rtol=1e-9)
+    assert power == pytest.approx(whole_power, rel=1e-12)

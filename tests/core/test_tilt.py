@@ -383,7 +383,7 @@ def test_large_images_fit_the_tilt_on_the_binned_road(monkeypatch):
     road (binned search, the taper's sums in image space) fits the tilt, with the
     full surface's answer, the ramp's slopes and the truth within 4 sigma."""
     from napari_imreg.core import _refine, _strength
-    from napari_imreg.core._surface_binned import binned_search
+    from napari_imreg.core._surface_binned import tapered_road
 
     pair = _hubble_pair(384)
     slopes = np.array([0.8, -0.6]) * float(pair.reference.std()) / 384
@@ -391,15 +391,16 @@ def test_large_images_fit_the_tilt_on_the_binned_road(monkeypatch):
     roads = []
 
     def noted(*args, **kwargs):  # which road each fit took (the noise window's too)
-        roads.append(binned_search(*args, **kwargs))
+        roads.append(tapered_road(*args, **kwargs))
         return roads[-1]
 
-    monkeypatch.setattr(_refine, "binned_search", noted)
+    monkeypatch.setattr(_refine, "tapered_road", noted)
     binned = register(pair.reference, moving, brightness=TILT)
     assert roads[-1]  # the registration proper
     np.testing.assert_allclose(binned.tilt, -binned.scale * slopes, rtol=0.05)
     assert np.all(np.abs(binned.shift - pair.shift) < 4 * binned.error)
-    monkeypatch.setattr(_refine, "binned_search", lambda *a, **k: False)
+    for road in ("tapered_road", "binned_road"):
+        monkeypatch.setattr(_refine, road, lambda *a, **k: False)
     monkeypatch.setattr(_strength, "binned_search", lambda *a, **k: False)
     full = register(pair.reference, moving, brightness=TILT)
     np.testing.assert_allclose(binned.shift, full.shift, atol=0.1 * full.error.max())

@@ -126,12 +126,13 @@ class Engine:
         return float(np.prod([np.sum(kernel**2) for kernel in self._kernels]))
 
     def _transfer(self, padded, *, power: int) -> list[np.ndarray]:
-        """Per-axis ``|H(k)|**power`` of the filter on the padded frequencies (rfft layout)."""
-        out = []
-        for axis, n in enumerate(padded):
-            k = np.arange(n // 2 + 1) if axis == len(padded) - 1 else np.fft.fftfreq(n, 1 / n)
-            out.append(np.abs(filter_response(k / n, self._kernels[axis])) ** power)
-        return out
+        """Per-axis ``|H(k)|**power`` of the filter on the padded frequencies (rfft
+        layout), read-only."""
+        last = len(padded) - 1
+        return [
+            _axis_transfer(int(n), axis == last, tuple(self._kernels[axis].tolist()), power)
+            for axis, n in enumerate(padded)
+        ]
 
     def _base_weight(self, image: PreparedImage):
         """Taper times validity: None when every weight is 1 (periodic, nothing
@@ -328,6 +329,17 @@ class Engine:
             method="chi2",
             filter_strength=self.strength if self.boundary == "overlap" else None,
         )
+
+
+@functools.lru_cache(maxsize=32)
+def _axis_transfer(n: int, last: bool, kernel: tuple, power: int) -> np.ndarray:
+    """``|H(k)|**power`` of the symmetric ``kernel`` on the frequencies of an axis of
+    ``n`` (the half spectrum's when ``last``), read-only: a long axis's cosines
+    cost a pass, and every fit and its errors ask again."""
+    k = np.arange(n // 2 + 1) if last else np.fft.fftfreq(n, 1 / n)
+    response = np.abs(filter_response(k / n, np.asarray(kernel))) ** power
+    response.setflags(write=False)
+    return response
 
 
 def _gained(moving_error, noise_var, reference_error, gain: float):

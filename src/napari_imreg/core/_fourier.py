@@ -46,7 +46,7 @@ def axis_kernels(n: int, positions, *, half: bool = False, orders=(0,)) -> np.nd
     slowest), from one evaluation of the exponentials."""
     k = _frequencies(n, half=half)
     x = np.asarray(positions, dtype=np.float64).reshape(-1)
-    base = np.exp((2j * np.pi / n) * np.outer(x, k))
+    base = np.exp((2j * np.pi / n) * np.outer(x, k)) if half else _exponentials(n, x, k)
     if half:
         weights = np.full(k.size, 2.0 / n)
         weights[0] = 1.0 / n
@@ -57,7 +57,10 @@ def axis_kernels(n: int, positions, *, half: bool = False, orders=(0,)) -> np.nd
         base /= n
     blocks = []
     for order in orders:
-        block = base * (2j * np.pi * k / n) ** order if order else base.copy()
+        if order:
+            block = base * (2j * np.pi * k / n) ** order
+        else:  # the exponentials themselves, copied only if other orders read them
+            block = base if len(orders) == 1 else base.copy()
         if n % 2 == 0 and not half:
             # Split the Nyquist term between +n/2 and -n/2 (real interpolant).
             block[:, n // 2] = (
@@ -70,6 +73,20 @@ def axis_kernels(n: int, positions, *, half: bool = False, orders=(0,)) -> np.nd
             )
         blocks.append(block)
     return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+
+def _exponentials(n: int, x: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``exp(2 pi i x k / n)`` for a full axis's frequencies ``k`` (numpy's order),
+    the negative ones as the conjugates of their positive mirrors: ``k`` holds
+    exactly negated values there, and the exponential of an imaginary argument is
+    odd in it, so the values are those of the direct product at half the
+    exponentials (a thin image's long axis, when it is not the last)."""
+    out = np.empty((x.size, n), dtype=np.complex128)
+    direct = n // 2 + 1  # k >= 0, and an even axis's Nyquist -n/2
+    out[:, :direct] = np.exp((2j * np.pi / n) * np.outer(x, k[:direct]))
+    # Index j > n / 2 holds k = -(n - j): the conjugate of index n - j.
+    out[:, direct:] = np.conj(out[:, (n - 1) // 2 : 0 : -1])
+    return out
 
 
 def evaluate_series(spectrum: np.ndarray, kernels, *, real: bool) -> np.ndarray:

@@ -128,7 +128,13 @@ def _shifted_spectrum(moving, shift, *, wrap: bool):
     inside = tuple(slice(m, m + n) for m, n in zip(margins, moving.shape, strict=True))
 
     def back(values):
-        return np.fft.irfftn(values, s=padded.shape, axes=axes)[inside]
+        # numpy's irfftn, one axis at a time in its order, each cut to the image's
+        # pixels once transformed: the later axes' transforms then skip the margins
+        # (a thin image's short axis is mostly margin). The same values.
+        for axis in axes[:-1]:
+            values = np.fft.ifft(values, n=padded.shape[axis], axis=axis)
+            values = values[(slice(None),) * axis + (inside[axis],)]
+        return np.fft.irfft(values, n=padded.shape[-1], axis=-1)[..., inside[-1]]
 
     return spectrum, frequencies, back
 

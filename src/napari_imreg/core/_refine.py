@@ -12,8 +12,8 @@ from ._prepare import PreparedImage, taper_interior
 from ._surface_binned import (
     binned_estimate,
     binned_road,
-    binned_search,
     masked_surface,
+    tapered_road,
     tapered_surface,
 )
 from ._surface_spectral import spectral_surface
@@ -50,7 +50,7 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
     mov_map = isinstance(mov_err, np.ndarray)
     ref_var = 0.0 if ref_err is None else ref_err**2
     mov_var = 0.0 if mov_err is None else mov_err**2
-    if binned_search(engine, image.valid is None, noise_maps=ref_map or mov_map):
+    if tapered_road(engine, image.valid is None, noise_maps=ref_map or mov_map):
         if estimate is None:
             estimate = binned_estimate(engine, image.source)
         surface, start, guess, reference_power = tapered_surface(
@@ -59,8 +59,10 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
     elif binned_road(engine, noise_maps=ref_map or mov_map):
         # A masked pair's estimate reads both images' valid pixels as the filter
         # leaves them: one made at another strength holds only if this one filters
-        # too (the unfiltered strength 0 keeps the pixels a filter would lose).
-        if estimate is None or not engine._smooth:
+        # too (the unfiltered strength 0 keeps the pixels a filter would lose). An
+        # unmasked (thin) pair's is the same at every strength.
+        unmasked = image.valid is None and engine._reference_complete
+        if estimate is None or not (unmasked or engine._smooth):
             estimate = binned_estimate(engine, image.source, image.valid)
         surface, start, guess, reference_power = masked_surface(
             engine, image, estimate, split_noise=unknown

@@ -36,7 +36,9 @@ def unknown_noise(registrar, mov: np.ndarray, mask):
     """
     engine = registrar._engine(1.0, prepare=False)
     complete = mask is None and bool(np.isfinite(np.sum(mov, dtype=np.float64)))
-    if binned_search(engine, complete, noise_maps=False):
+    # A thin image has no window (an axis under SHORT_AXIS): its fit finds the
+    # estimate itself, after the images' checks.
+    if binned_search(engine, complete, noise_maps=False) and min(mov.shape) >= SHORT_AXIS:
         estimate = binned_estimate(engine, mov)
         windows = noise_windows(registrar.shape, np.round(estimate).astype(int))
         if windows is not None:

@@ -69,18 +69,12 @@ def cross_padding(shape, largest, tapers) -> tuple[int, ...]:
 
 def binned_road(engine, *, noise_maps: bool) -> bool:
     """Whether the whole-pixel search can run on binned images, masked or not:
-    overlap mode, large enough images, and no noise maps.
+    overlap mode, an axis long enough to bin, and no noise maps.
 
-    Images with an axis shorter than ``SHORT_AXIS`` keep the full surface: between
-    pixels, the taper's terms and the cross term part on such axes
-    (docs/how-it-works.md, "The large-image road").
+    A thin image bins its long axes only; its axes shorter than ``SHORT_AXIS``
+    keep the full surface's period (see :func:`_near`).
     """
-    return (
-        engine._tapers is not None
-        and max(engine._binning) > 1
-        and min(engine.shape) >= SHORT_AXIS
-        and not noise_maps
-    )
+    return engine._tapers is not None and max(engine._binning) > 1 and not noise_maps
 
 
 def binned_search(engine, complete: bool, *, noise_maps: bool) -> bool:
@@ -88,6 +82,20 @@ def binned_search(engine, complete: bool, *, noise_maps: bool) -> bool:
     taper alone: nothing masked in the reference; ``complete``: the moving image
     has no invalid pixel either."""
     return binned_road(engine, noise_maps=noise_maps) and engine._reference_complete and complete
+
+
+def tapered_road(engine, complete: bool, *, noise_maps: bool) -> bool:
+    """Whether the surface near the binned estimate sums the taper's terms in image
+    space (:func:`tapered_surface`): the binned search's weights (:func:`binned_search`)
+    and every axis at least ``SHORT_AXIS`` long.
+
+    A thin image takes every term from the spectra (:func:`masked_surface`): the
+    taper's terms read its interpolant at each new fraction of a pixel, an inverse
+    FFT of the whole long axis each (4 x 100000: the delta-chi2 map's 15 fractions
+    cost more than the spectra's series).
+    """
+    thin = min(engine.shape) < SHORT_AXIS
+    return binned_search(engine, complete, noise_maps=noise_maps) and not thin
 
 
 def _binned_spectra(engine, image: np.ndarray, valid=None) -> Spectra:
@@ -158,20 +166,30 @@ def binned_estimate(engine, moving: np.ndarray, valid=None) -> np.ndarray:
 def _near(engine, estimate):
     """The whole-pixel centre of the search near ``estimate``, its radius, the
     reach of the shifts the later stages read around it, and the FFT shape that is
-    exact over that reach."""
+    exact over that reach.
+
+    Axes shorter than ``SHORT_AXIS`` (a thin image's) keep the full surface's
+    padding (``Engine._padded``), exact over all their shifts: between pixels the
+    surface is the interpolant of that period, and on so few pixels the period
+    shapes it, so a thin image's surface there stays the full road's.
+    """
     centre = np.clip(np.round(estimate), -engine._limits, engine._limits)
     radius = np.maximum(np.asarray(engine._binning) // 2, 1)
     # Room for one move of the window, Newton's pixel and the delta-chi2 map.
     room = 2 * radius + MAP_HALF_WIDTH + 2
     reach = [(c - r, c + r) for c, r in zip(centre, room, strict=True)]
-    padded = cross_padding(engine.shape, np.abs(centre).astype(int) + room, engine._tapers)
+    near = cross_padding(engine.shape, np.abs(centre).astype(int) + room, engine._tapers)
+    padded = tuple(
+        int(full) if n < SHORT_AXIS else int(length)
+        for n, length, full in zip(engine.shape, near, engine._padded, strict=True)
+    )
     return centre, radius, reach, padded
 
 
 def masked_surface(engine, image: PreparedImage, estimate, *, split_noise: bool):
-    """The surface of masked images near ``estimate``, the shift found on their
-    binned images (:func:`binned_estimate` with their valid pixels): every term from
-    the spectra of the weighted images (taper times valid pixels, as
+    """The surface of masked or thin images near ``estimate``, the shift found on
+    their binned images (:func:`binned_estimate`, with their valid pixels): every
+    term from the spectra of the weighted images (taper times valid pixels, as
     :func:`~napari_imreg.core._surface_spectral.spectral_surface`), padded only as
     far as that shift needs. Returns what :func:`tapered_surface` does.
 
