@@ -563,13 +563,9 @@ class _Registrations:
                 self._clipped = (clip_ref, self._registrar._masked(ref_out | clip_ref))
             target = self._clipped[1]
         moving_mask = mov_out | clip_mov
-        result = self.quietly(
-            target._register,
-            mov,
-            moving_error,
-            moving_mask if moving_mask.any() else None,
-            delta_chi2_map,
-        )
+        if not moving_mask.any():  # not held through the registration (a volume's memory)
+            moving_mask = None
+        result = self.quietly(target._register, mov, moving_error, moving_mask, delta_chi2_map)
         self._latest = (masks, result, list(self.said))
         return result
 
@@ -597,18 +593,22 @@ def reject_outliers(
     wrap = registrar.boundary == "wrap"
     ref = registrar._source
     ref_given = registrar._inputs["reference_mask"]
-    ref_invalid = ~np.isfinite(ref) if ref_given is None else ref_given | ~np.isfinite(ref)
-    mov_invalid = ~np.isfinite(mov) if mask is None else mask | ~np.isfinite(mov)
-    sat_ref = np.zeros(ref.shape, dtype=bool)
-    sat_mov = np.zeros(ref.shape, dtype=bool)
+    # The pixels left out of every round: invalid ones, and saturated ones with
+    # ``saturation`` (made in place: a volume's masks add up).
+    ref_out = ~np.isfinite(ref) if ref_given is None else ref_given | ~np.isfinite(ref)
+    mov_out = ~np.isfinite(mov) if mask is None else mask | ~np.isfinite(mov)
+    satur, sat_any = 0, False
     if saturation:
-        sat_ref = saturated(np.where(ref_invalid, np.nan, ref)) & ~ref_invalid
-        sat_mov = saturated(np.where(mov_invalid, np.nan, mov)) & ~mov_invalid
-    ref_out, mov_out = ref_invalid | sat_ref, mov_invalid | sat_mov
+        sat_ref = saturated(np.where(ref_out, np.nan, ref)) & ~ref_out
+        sat_mov = saturated(np.where(mov_out, np.nan, mov)) & ~mov_out
+        satur = int(np.count_nonzero(sat_ref) + np.count_nonzero(sat_mov))
+        sat_any = bool(sat_ref.any())
+        ref_out |= sat_ref
+        mov_out |= sat_mov
+        del sat_ref, sat_mov
     clip_ref = np.zeros(ref.shape, dtype=bool)
     clip_mov = np.zeros(ref.shape, dtype=bool)
 
-    sat_any = bool(sat_ref.any())
     runs = _Registrations(registrar, mov, moving_error, delta_chi2_map, ref_out, mov_out)
 
     def judged(result):
@@ -651,7 +651,6 @@ def reject_outliers(
             break
         clip_ref, clip_mov, result = new_ref, new_mov, clipped
     runs.release()
-    satur = int(np.count_nonzero(sat_ref) + np.count_nonzero(sat_mov))
     pair = None
     if not saturation:  # the saturated pixels kept, both images clipped at one level
         pair = levelled(

@@ -344,5 +344,8 @@ def floor_checked(chosen, full_strength):
         # charged to it as a bias); the residual stage bounds its model's bias.
         full = full_finish(None)
     else:
+        # The full strength's surface, held for its delta-chi2 map, goes before the
+        # residual stage runs (a volume's peak of memory).
+        del full_finish
         return finish(full_quick)
     return full if full.measured else finish(full_quick)

@@ -286,7 +286,9 @@ def _surface(reference, moving, wrap, limit, valid=None, share: ReferenceShare |
         # Too few shared pixels to sample the null: a shift that says nothing.
         usable = samples >= max(16.0, 2.0 * bartlett)
     else:
-        window = sp_fft.irfftn(r_spec * np.conj(m_spec), shape, axes=axes)[at_lags]
+        # The product where the moving spectrum was (one spectrum fewer at a time).
+        product = np.multiply(r_spec, np.conj(m_spec, out=m_spec), out=m_spec)
+        window = sp_fft.irfftn(product, shape, axes=axes)[at_lags]
         fraction = np.ones(window.shape)
         if not wrap:
             for axis, f in enumerate(_overlap_fraction(mov.shape, lags)):
