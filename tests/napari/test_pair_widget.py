@@ -292,3 +292,18 @@ def test_model_is_usable_without_the_widget(viewer):
     added = model.apply(job)
     assert [layer.name for layer in added] == ["extended moving registered", "Δχ² extended moving"]
     _assert_recovers(job.full_shift, job.full_error, PAIR_SHIFT)
+
+
+def test_renamed_moving_layers_stay_chosen(viewer, wait_for):
+    image = make_extended((64, 64), seed=8)
+    truth = (1.25, -0.75)
+    reference = viewer.add_image(image, name="ref")
+    moving = viewer.add_image(make_shifted(image, truth, noise=0.01, seed=9), name="mov")
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Register layers (pairs)")
+    widget.set_layers(reference, [moving])
+    moving.name = "renamed"  # napari refreshes the dock widget's choices
+    assert widget._moving.value == [moving]
+    _run(widget, wait_for)
+    (job,) = widget.last_jobs
+    assert job.moving.name == "renamed"
+    _assert_recovers(job.full_shift, job.full_error, truth)

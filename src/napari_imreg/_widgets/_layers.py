@@ -6,7 +6,8 @@ channel, or the standard luminance of an RGB layer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -165,6 +166,21 @@ COMMON_TOOLTIPS = {
     "they overlap (real images); wrap: treat them as periodic.",
     "_rgb_channel": "RGB layers are registered on one channel or on their luminance.",
 }
+
+
+@contextmanager
+def kept_selection(select: Any) -> Iterator[None]:
+    """Keep the layers chosen in a multiple-choice list across a refresh of its choices.
+
+    magicgui's list matches its items by their text, the layer's name: the item of a renamed
+    layer is replaced by a new, unselected one, so a run after a rename silently lost that
+    layer. Layers that left the viewer are dropped from the choice.
+    """
+    chosen = list(select.value or [])
+    yield
+    kept = [layer for layer in chosen if layer in select.choices]
+    if kept != list(select.value):
+        select.value = kept
 
 
 def set_tooltips(widget: Any, tooltips: dict[str, str]) -> None:

@@ -56,6 +56,7 @@ from napari_imreg._widgets._layers import (
     fits_mask_layer,
     ignored_pixels,
     is_output,
+    kept_selection,
     layer_array,
     mask_grid,
     materialize,
@@ -704,6 +705,12 @@ class PairWidget(Container):
     def busy(self) -> bool:
         """Whether a registration is running."""
         return self.worker is not None
+
+    def reset_choices(self, *args: Any) -> None:
+        """Refresh the layer lists (napari calls it as layers come, go or are renamed); the
+        moving layers chosen stay chosen through a rename."""
+        with kept_selection(self._moving):
+            super().reset_choices(*args)
 
     def set_layers(self, reference: Image, moving: Sequence[Image]) -> None:
         """Choose the reference and moving layers (what a user does with the dropdowns)."""
