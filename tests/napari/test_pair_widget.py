@@ -124,6 +124,8 @@ def test_layers_with_scale_and_translate(viewer, wait_for):
     widget = PairWidget(viewer)
     widget.set_layers(ref_layer, [mov_layer])
     _run(widget, wait_for, output="in place (translate)", boundary="wrap")
+    # The placements differ: the plan says the arrays, not the placed layers, are compared.
+    assert "their pixels are compared as stored" in widget._plan_label.value
     (job,) = widget.last_jobs
     _assert_recovers(job.full_shift, job.full_error, truth)
     expected = np.array([10.0, -4.0]) + job.full_shift * np.array([2.0, 0.5])

@@ -200,6 +200,13 @@ class PairRegistration:
                 f"{tuple(reference.scale)} and {tuple(moving.scale)}); resample one onto the "
                 "other's grid first."
             )
+        if not np.allclose(reference.translate, moving.translate):
+            notes.append(
+                f"{moving.name!r} is placed at translate {tuple(moving.translate)}, "
+                f"{reference.name!r} at {tuple(reference.translate)}: their pixels are compared "
+                "as stored, so the shift is between the two arrays, not between the layers as "
+                "placed; the result is placed on the reference."
+            )
         if not np.allclose(ref_array.factor, mov_array.factor):
             raise ValueError(
                 f"{reference.name!r} and {moving.name!r} were read at different resolutions "
