@@ -125,7 +125,9 @@ def test_layers_with_scale_and_translate(viewer, wait_for):
     widget.set_layers(ref_layer, [mov_layer])
     _run(widget, wait_for, output="in place (translate)", boundary="wrap")
     # The placements differ: the plan says the arrays, not the placed layers, are compared.
-    assert "their pixels are compared as stored" in widget._plan_label.value
+    assert "at translate (7, 1), 'reference' at (10, -4): their pixels are compared as stored" in (
+        widget._plan_label.value
+    )
     (job,) = widget.last_jobs
     _assert_recovers(job.full_shift, job.full_error, truth)
     expected = np.array([10.0, -4.0]) + job.full_shift * np.array([2.0, 0.5])
@@ -219,7 +221,7 @@ def test_refusals_become_notifications(viewer, errors):
     scaled = viewer.add_image(np.zeros((32, 32)), name="scaled", scale=(2, 2))
     widget.set_layers(flat, [scaled])
     assert widget.run() is None
-    assert "different pixel sizes" in errors[-1]
+    assert "different pixel sizes (scale (1, 1) and (2, 2))" in errors[-1]
     widget._noise.value = "error layer"
     widget._error_layer.value = cube
     widget.set_layers(flat, [viewer.add_image(np.zeros((32, 32)), name="other")])

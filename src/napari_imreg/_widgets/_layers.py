@@ -111,6 +111,12 @@ def describe(layer: Layer) -> str:
     return f"{layer.name!r} {tuple(data.shape)} {data.dtype}"
 
 
+def numbers(values: Sequence[float]) -> str:
+    """A layer's scale, translate or factors as the user reads them: ``(0.5, 2)``, not a tuple
+    of ``np.float64(...)``."""
+    return "(" + ", ".join(f"{float(v):g}" for v in values) + ")"
+
+
 def axis_names(ndim: int) -> list[str]:
     """The names of a shift's components in numpy order: ``["y", "x"]``, ``["z", "y", "x"]``."""
     names = ["x", "y", "z"]
@@ -234,9 +240,9 @@ def mask_grid(
         if grid not in (tuple(shape), frame_shape) or not same_place:
             frames = "" if frame_shape is None else f" or one frame {frame_shape}"
             raise ValueError(
-                f"The mask {mask_layer.name!r} {grid} (scale {tuple(mask_layer.scale)}) is not on "
-                f"the grid of {image.name!r} {tuple(shape)}{frames} (scale "
-                f"{tuple(image.scale)}); choose a labels layer of the image's shape and "
+                f"The mask {mask_layer.name!r} {grid} (scale {numbers(mask_layer.scale)}) is not "
+                f"on the grid of {image.name!r} {tuple(shape)}{frames} (scale "
+                f"{numbers(image.scale)}); choose a labels layer of the image's shape and "
                 "placement, or a shapes layer."
             )
         if factor is not None and not np.allclose(factor, 1):

@@ -60,6 +60,7 @@ from napari_imreg._widgets._layers import (
     layer_array,
     mask_grid,
     materialize,
+    numbers,
     set_tooltips,
 )
 from napari_imreg._widgets._options import PEAK_OPTIONS, add_common_controls
@@ -197,20 +198,21 @@ class PairRegistration:
         if not np.allclose(_spatial_scale(reference), _spatial_scale(moving)):
             raise ValueError(
                 f"{reference.name!r} and {moving.name!r} have different pixel sizes (scale "
-                f"{tuple(reference.scale)} and {tuple(moving.scale)}); resample one onto the "
+                f"{numbers(reference.scale)} and {numbers(moving.scale)}); resample one onto the "
                 "other's grid first."
             )
         if not np.allclose(reference.translate, moving.translate):
             notes.append(
-                f"{moving.name!r} is placed at translate {tuple(moving.translate)}, "
-                f"{reference.name!r} at {tuple(reference.translate)}: their pixels are compared "
+                f"{moving.name!r} is placed at translate {numbers(moving.translate)}, "
+                f"{reference.name!r} at {numbers(reference.translate)}: their pixels are compared "
                 "as stored, so the shift is between the two arrays, not between the layers as "
                 "placed; the result is placed on the reference."
             )
         if not np.allclose(ref_array.factor, mov_array.factor):
             raise ValueError(
                 f"{reference.name!r} and {moving.name!r} were read at different resolutions "
-                f"(multiscale factors {tuple(ref_array.factor)} and {tuple(mov_array.factor)}); "
+                f"(multiscale factors {numbers(ref_array.factor)} and "
+                f"{numbers(mov_array.factor)}); "
                 "give them matching pyramids or register single-scale layers."
             )
         error = self._error_for(moving, mov_data.shape)
