@@ -1,14 +1,15 @@
 """The napari reader for FITS files (``*.fits``, ``*.fit``, ``*.fts``, and their ``.gz``).
 
-Each image HDU becomes an image layer; its header and WCS go into the layer's metadata, and a
-translate recorded by the plugin's writer is restored. Extensions that hold an error, variance
-or inverse-variance map open as their own (hidden) layers, ready to be picked as the noise of a
-registration. A ``DQ`` (data quality, non-zero = a bad pixel, as HST and JWST write it) or
-``MASK`` extension (non-zero = masked) opens as a labels layer beside the image, linked to it
-by ``metadata["fits_mask_of"]`` (the file's path), so the widgets ignore those pixels when they
+Each image HDU of 2 or more axes becomes an image layer (a 1-D HDU, a spectrum, is skipped with a
+warning; a file with nothing else is declined, saying why); its header and WCS go into the layer's
+metadata, and a translate recorded by the plugin's writer is restored. Extensions that hold an
+error, variance or inverse-variance map open as their own (hidden) layers, ready to be picked as
+the noise of a registration. A ``DQ`` (data quality, non-zero = a bad pixel, as HST and JWST write
+it) or ``MASK`` extension (non-zero = masked) opens as a labels layer beside the image, linked to
+it by ``metadata["fits_mask_of"]`` (the file's path), so the widgets ignore those pixels when they
 register that image. The data stay on disk: memory-mapped and wrapped in dask (as the command line
-reads them), so a file larger than memory opens and napari reads only the planes it shows.
-The file work is done by :func:`napari_imreg.core.read_fits`.
+reads them), so a file larger than memory opens and napari reads only the planes it shows. The file
+work is done by :func:`napari_imreg.core.read_fits`.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ _UNCERTAINTY_COLORMAP = "magma"
 def get_reader(path: PathOrPaths) -> Callable[[PathOrPaths], list[LayerData]] | None:
     """Return :func:`read_fits_layers` if every path is a FITS file it can open, else ``None``.
 
-    A file with a FITS name that does not start like FITS is declined silently, so napari can
-    try its other readers. A file that starts like FITS but cannot be opened as an image (cut
-    short, corrupt, only tables or an empty primary HDU) is declined too, as npe2 asks of a
+    A file with a FITS name that does not start like FITS is declined silently, so napari can try
+    its other readers. A file that starts like FITS but cannot be opened as an image (cut short,
+    corrupt, only tables or 1-D data, an empty primary HDU) is declined too, as npe2 asks of a
     reader that cannot read a path, and the reason goes to napari's notifications: napari's own
     message ("no reader found") would not say what is wrong with the file. The files are opened
     once, here: the reader returned makes its layers from them (napari calls it with the same
@@ -54,7 +55,7 @@ def get_reader(path: PathOrPaths) -> Callable[[PathOrPaths], list[LayerData]] | 
     opened = []
     for one in paths:
         try:
-            opened.append((one, read_fits(one, lazy=True)))
+            opened.append((one, _shown_images(one, read_fits(one, lazy=True))))
         except (OSError, ValueError) as exc:
             _notify_error(f"napari-imreg cannot open {Path(one).name}: {exc}")
             return None
@@ -80,12 +81,38 @@ def read_fits_layers(path: PathOrPaths) -> list[LayerData]:
     layers: list[LayerData] = []
     for one in paths:
         try:
-            images = read_fits(one, lazy=True)
+            images = _shown_images(one, read_fits(one, lazy=True))
         except (OSError, ValueError) as exc:
             _notify_error(f"napari-imreg cannot open {Path(one).name}: {exc}")
             raise
         layers += _file_layers(one, images)
     return layers
+
+
+def _shown_images(one: str | os.PathLike, images: Sequence[FitsImage]) -> list[FitsImage]:
+    """The images of a file that napari can show: those of 2 or more axes. A 1-D HDU (a
+    spectrum) is skipped with a warning naming it, so the file's other images still open.
+
+    Raises
+    ------
+    ValueError
+        If no image of the file has 2 axes or more.
+    """
+    shown = [image for image in images if image.data.ndim >= 2]
+    skipped = [
+        f"{image.name} ({image.data.size} values)" for image in images if image.data.ndim < 2
+    ]
+    if skipped and not shown:
+        raise ValueError(
+            f"its only image data are 1-D ({', '.join(skipped)}): napari shows images of 2 "
+            "or more axes."
+        )
+    if skipped:
+        _notify_warning(
+            f"napari-imreg skips the 1-D HDU(s) {', '.join(skipped)} of {Path(one).name}: "
+            "napari shows images of 2 or more axes."
+        )
+    return shown
 
 
 def _file_layers(one: str | os.PathLike, images: Sequence[FitsImage]) -> list[LayerData]:
@@ -171,6 +198,12 @@ def _notify_error(message: str) -> None:
     from napari.utils.notifications import show_error
 
     show_error(message)
+
+
+def _notify_warning(message: str) -> None:
+    from napari.utils.notifications import show_warning
+
+    show_warning(message)
 
 
 def _stem(path: str | os.PathLike) -> str:

@@ -124,6 +124,10 @@ def test_layers_with_scale_and_translate(viewer, wait_for):
     widget = PairWidget(viewer)
     widget.set_layers(ref_layer, [mov_layer])
     _run(widget, wait_for, output="in place (translate)", boundary="wrap")
+    # The placements differ: the plan says the arrays, not the placed layers, are compared.
+    assert "at translate (7, 1), 'reference' at (10, -4): their pixels are compared as stored" in (
+        widget._plan_label.value
+    )
     (job,) = widget.last_jobs
     _assert_recovers(job.full_shift, job.full_error, truth)
     expected = np.array([10.0, -4.0]) + job.full_shift * np.array([2.0, 0.5])
@@ -217,7 +221,7 @@ def test_refusals_become_notifications(viewer, errors):
     scaled = viewer.add_image(np.zeros((32, 32)), name="scaled", scale=(2, 2))
     widget.set_layers(flat, [scaled])
     assert widget.run() is None
-    assert "different pixel sizes" in errors[-1]
+    assert "different pixel sizes (scale (1, 1) and (2, 2))" in errors[-1]
     widget._noise.value = "error layer"
     widget._error_layer.value = cube
     widget.set_layers(flat, [viewer.add_image(np.zeros((32, 32)), name="other")])
@@ -292,3 +296,18 @@ def test_model_is_usable_without_the_widget(viewer):
     added = model.apply(job)
     assert [layer.name for layer in added] == ["extended moving registered", "Δχ² extended moving"]
     _assert_recovers(job.full_shift, job.full_error, PAIR_SHIFT)
+
+
+def test_renamed_moving_layers_stay_chosen(viewer, wait_for):
+    image = make_extended((64, 64), seed=8)
+    truth = (1.25, -0.75)
+    reference = viewer.add_image(image, name="ref")
+    moving = viewer.add_image(make_shifted(image, truth, noise=0.01, seed=9), name="mov")
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Register layers (pairs)")
+    widget.set_layers(reference, [moving])
+    moving.name = "renamed"  # napari refreshes the dock widget's choices
+    assert widget._moving.value == [moving]
+    _run(widget, wait_for)
+    (job,) = widget.last_jobs
+    assert job.moving.name == "renamed"
+    _assert_recovers(job.full_shift, job.full_error, truth)

@@ -141,6 +141,8 @@ def _unreadable_fits(tmp_path, image, kind):
         path.write_bytes(whole[:3000])
     elif kind == "corrupt":
         path.write_bytes(whole[:80] + b"\x00 not a card " * 400)
+    elif kind == "spectrum":
+        fits.PrimaryHDU(np.arange(100.0)).writeto(path)
     elif kind == "tables only":
         column = fits.Column(name="flux", format="E", array=np.arange(5.0))
         fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns([column])]).writeto(path)
@@ -156,6 +158,7 @@ def _unreadable_fits(tmp_path, image, kind):
         ("corrupt", "could not be read as FITS"),
         ("tables only", "holds no image HDU"),
         ("empty", "holds no image HDU"),
+        ("spectrum", "only image data are 1-D (PRIMARY (100 values))"),
     ],
 )
 def test_reader_declines_unreadable_fits_and_says_why(tmp_path, image, monkeypatch, kind, reason):
@@ -166,6 +169,21 @@ def test_reader_declines_unreadable_fits_and_says_why(tmp_path, image, monkeypat
     assert len(told) == 1
     assert path.name in told[0]
     assert reason in told[0]
+
+
+def test_a_spectrum_beside_an_image_is_skipped_and_the_image_opens(
+    viewer, tmp_path, image, monkeypatch
+):
+    told = []
+    monkeypatch.setattr("napari_imreg._reader._notify_warning", told.append)
+    path = tmp_path / "with_spectrum.fits"
+    hdus = [fits.PrimaryHDU(np.arange(100.0)), fits.ImageHDU(image, name="SCI")]
+    fits.HDUList(hdus).writeto(path)
+    layers = viewer.open(str(path), plugin=PLUGIN)
+    assert len(told) == 1
+    assert "skips the 1-D HDU(s) PRIMARY (100 values)" in told[0]
+    assert [layer.name for layer in layers] == ["with_spectrum"]
+    np.testing.assert_array_equal(np.asarray(layers[0].data), image)
 
 
 def test_corrupt_file_gives_a_clear_error_and_the_viewer_keeps_working(viewer, tmp_path, image):

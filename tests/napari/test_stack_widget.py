@@ -266,6 +266,24 @@ def test_refusals_become_notifications(viewer, timelapse, widget, errors):
         widget.model.plan(None)
 
 
+def test_a_one_frame_stack_is_refused(viewer, timelapse, widget, errors):
+    one = viewer.add_image(np.asarray(timelapse[0].data[:1]), name="one frame")
+    widget.set_layer(one)
+    n_layers = len(viewer.layers)
+    assert widget.run() is None
+    assert "'one frame' has 1 frame along axis 0" in errors[-1]
+    assert len(viewer.layers) == n_layers
+
+
+def test_renamed_layers_to_apply_to_stay_chosen(viewer, timelapse, widget, wait_for):
+    channel = timelapse[1]
+    channel.name = "renamed channel"  # napari refreshes the dock widget's choices
+    assert widget._apply_to.value == [channel]
+    assert widget.run() is not None
+    wait_for(widget)
+    assert "renamed channel registered" in [layer.name for layer in viewer.layers]
+
+
 def test_worker_errors_become_notifications(viewer, timelapse, widget, wait_for, errors):
     # Frame 0, the reference, has no valid pixel: the worker process that prepares it
     # raises, and the widget reports it.

@@ -6,7 +6,8 @@ channel, or the standard luminance of an RGB layer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -110,6 +111,12 @@ def describe(layer: Layer) -> str:
     return f"{layer.name!r} {tuple(data.shape)} {data.dtype}"
 
 
+def numbers(values: Sequence[float]) -> str:
+    """A layer's scale, translate or factors as the user reads them: ``(0.5, 2)``, not a tuple
+    of ``np.float64(...)``."""
+    return "(" + ", ".join(f"{float(v):g}" for v in values) + ")"
+
+
 def axis_names(ndim: int) -> list[str]:
     """The names of a shift's components in numpy order: ``["y", "x"]``, ``["z", "y", "x"]``."""
     names = ["x", "y", "z"]
@@ -167,6 +174,21 @@ COMMON_TOOLTIPS = {
 }
 
 
+@contextmanager
+def kept_selection(select: Any) -> Iterator[None]:
+    """Keep the layers chosen in a multiple-choice list across a refresh of its choices.
+
+    magicgui's list matches its items by their text, the layer's name: the item of a renamed
+    layer is replaced by a new, unselected one, so a run after a rename silently lost that
+    layer. Layers that left the viewer are dropped from the choice.
+    """
+    chosen = list(select.value or [])
+    yield
+    kept = [layer for layer in chosen if layer in select.choices]
+    if kept != list(select.value):
+        select.value = kept
+
+
 def set_tooltips(widget: Any, tooltips: dict[str, str]) -> None:
     """Give a widget's controls (attributes named in ``tooltips``) their tooltips; a control
     the widget lacks (an option the core no longer has) is skipped."""
@@ -218,9 +240,9 @@ def mask_grid(
         if grid not in (tuple(shape), frame_shape) or not same_place:
             frames = "" if frame_shape is None else f" or one frame {frame_shape}"
             raise ValueError(
-                f"The mask {mask_layer.name!r} {grid} (scale {tuple(mask_layer.scale)}) is not on "
-                f"the grid of {image.name!r} {tuple(shape)}{frames} (scale "
-                f"{tuple(image.scale)}); choose a labels layer of the image's shape and "
+                f"The mask {mask_layer.name!r} {grid} (scale {numbers(mask_layer.scale)}) is not "
+                f"on the grid of {image.name!r} {tuple(shape)}{frames} (scale "
+                f"{numbers(image.scale)}); choose a labels layer of the image's shape and "
                 "placement, or a shapes layer."
             )
         if factor is not None and not np.allclose(factor, 1):

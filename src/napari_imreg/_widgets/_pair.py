@@ -56,9 +56,11 @@ from napari_imreg._widgets._layers import (
     fits_mask_layer,
     ignored_pixels,
     is_output,
+    kept_selection,
     layer_array,
     mask_grid,
     materialize,
+    numbers,
     set_tooltips,
 )
 from napari_imreg._widgets._options import PEAK_OPTIONS, add_common_controls
@@ -196,13 +198,21 @@ class PairRegistration:
         if not np.allclose(_spatial_scale(reference), _spatial_scale(moving)):
             raise ValueError(
                 f"{reference.name!r} and {moving.name!r} have different pixel sizes (scale "
-                f"{tuple(reference.scale)} and {tuple(moving.scale)}); resample one onto the "
+                f"{numbers(reference.scale)} and {numbers(moving.scale)}); resample one onto the "
                 "other's grid first."
+            )
+        if not np.allclose(reference.translate, moving.translate):
+            notes.append(
+                f"{moving.name!r} is placed at translate {numbers(moving.translate)}, "
+                f"{reference.name!r} at {numbers(reference.translate)}: their pixels are compared "
+                "as stored, so the shift is between the two arrays, not between the layers as "
+                "placed; the result is placed on the reference."
             )
         if not np.allclose(ref_array.factor, mov_array.factor):
             raise ValueError(
                 f"{reference.name!r} and {moving.name!r} were read at different resolutions "
-                f"(multiscale factors {tuple(ref_array.factor)} and {tuple(mov_array.factor)}); "
+                f"(multiscale factors {numbers(ref_array.factor)} and "
+                f"{numbers(mov_array.factor)}); "
                 "give them matching pyramids or register single-scale layers."
             )
         error = self._error_for(moving, mov_data.shape)
@@ -704,6 +714,12 @@ class PairWidget(Container):
     def busy(self) -> bool:
         """Whether a registration is running."""
         return self.worker is not None
+
+    def reset_choices(self, *args: Any) -> None:
+        """Refresh the layer lists (napari calls it as layers come, go or are renamed); the
+        moving layers chosen stay chosen through a rename."""
+        with kept_selection(self._moving):
+            super().reset_choices(*args)
 
     def set_layers(self, reference: Image, moving: Sequence[Image]) -> None:
         """Choose the reference and moving layers (what a user does with the dropdowns)."""

@@ -56,6 +56,7 @@ from napari_imreg._widgets._layers import (
     fits_mask_layer,
     ignored_pixels,
     is_output,
+    kept_selection,
     mask_grid,
     rgb_to_channel,
     set_tooltips,
@@ -164,8 +165,8 @@ class StackRegistration:
         Raises
         ------
         ValueError
-            If no layer is chosen, it has fewer than 3 axes, the axis does not exist or the
-            reference frame index is outside the stack.
+            If no layer is chosen, it has fewer than 3 axes, the axis does not exist or holds
+            one frame, or the reference frame index is outside the stack.
         """
         if layer is None:
             raise ValueError("Choose an image layer with a time or z axis.")
@@ -188,6 +189,11 @@ class StackRegistration:
             )
         axis = options.axis % stack.ndim
         n_frames = stack.shape[axis]
+        if n_frames < 2:
+            raise ValueError(
+                f"{layer.name!r} has 1 frame along axis {axis} (shape {stack.shape}): there is "
+                "no drift to measure. Choose the time or z axis, or use the pair widget."
+            )
         if options.reference == "frame index" and not 0 <= options.reference_index < n_frames:
             raise ValueError(
                 f"The reference frame {options.reference_index} is outside the stack "
@@ -484,6 +490,12 @@ class StackWidget(Container):
     @property
     def busy(self) -> bool:
         return self.worker is not None
+
+    def reset_choices(self, *args: Any) -> None:
+        """Refresh the layer lists (napari calls it as layers come, go or are renamed); the
+        layers chosen to apply the drift to stay chosen through a rename."""
+        with kept_selection(self._apply_to):
+            super().reset_choices(*args)
 
     def set_layer(self, layer: Image, *, apply_to: Sequence[Layer] = ()) -> None:
         """Choose the stack layer and the layers to apply its drift to."""
