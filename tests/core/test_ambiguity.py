@@ -150,6 +150,24 @@ def test_a_chessboard_binned_2x_is_right_within_its_error_or_flagged(snr):
             assert np.any(np.all(np.abs(found - pair.shift) < 0.1, axis=1)), trial
 
 
+@pytest.mark.parametrize(("side", "offset"), [(96, (61, 76)), (128, (-113, -115))])
+def test_a_truth_beyond_max_shift_is_flagged_not_its_alias_inside(side, offset):
+    """A brick wall binned 2x, moved beyond the default max_shift (a quarter of each
+    axis): the wall's period puts an alias of the truth inside the window, a genuine
+    minimum that beats every other shift there. The truth beyond the window is a
+    rival too: the alias is flagged, and its error reaches the truth (was: measured,
+    17-50 px off with errors of 0.1-0.3 px)."""
+    scene = load_scene("brick")
+    for seed in (1, 2, 3):
+        pair = make_binned_pair(scene, (side, side), offset, bin_factor=2, rng=seed, snr=30)
+        assert np.any(np.abs(pair.shift) > side / 4)  # the truth lies beyond the window
+        with pytest.warns(RegistrationWarning, match="beyond max_shift"):
+            result = register(pair.reference, pair.moving)
+        assert not result.measured
+        assert result.significance.rival_beyond
+        assert np.all(np.abs(result.shift - pair.shift) <= 4.0 * result.error), seed
+
+
 @pytest.mark.parametrize("scene", ["camera", "moon", "cell", "brick", "grass", "text"])
 def test_real_pairs_at_snr_30_are_unrivalled_measurements(scene):
     """Textures (brick, grass) too: their lattice-like aliases are ruled out by the noise."""

@@ -78,6 +78,9 @@ class Significance:
         ``(ndim, ndim)``: the covariance the judged match's error must reach along
         its shoulders that the noise cannot rule out (:mod:`._ambiguity`); None
         when the test did not run.
+    rival_beyond : bool
+        Some of ``rivals`` lie beyond ``max_shift`` (the rival test searches out to
+        half the image): the truth may lie beyond the window searched.
     pending : callable or None
         The rival test that ``rivals=False`` left out, on the correlation already
         made: it returns this significance with the test (see :meth:`with_rivals`).
@@ -96,6 +99,7 @@ class Significance:
     rival_z: float = np.inf
     rivals: np.ndarray | None = None
     rival_spread: np.ndarray | None = None
+    rival_beyond: bool = False
     pending: Callable[[], Significance] | None = field(default=None, repr=False, compare=False)
 
     def with_rivals(self) -> Significance:
@@ -246,8 +250,24 @@ def _padded_shape(shape, wrap: bool) -> tuple[int, ...]:
     return tuple(shape) if wrap else tuple(sp_fft.next_fast_len(2 * n, real=True) for n in shape)
 
 
+def _reaches(limit, shape, wrap: bool) -> list[int]:
+    """The largest whole-pixel shift of the test per axis: ``limit``'s, within the
+    periodic image's half or the image's extent."""
+    return [
+        int(min(np.floor(bound), n // 2 if wrap else n - 1))
+        for bound, n in zip(limit, shape, strict=True)
+    ]
+
+
+def _outer_limit(limit, shape, wrap: bool) -> np.ndarray:
+    """The shifts the rival test searches beyond the window, per axis: out to half
+    the image, where the two images still share half of it along that axis, and one
+    more, so that a peak at half the image is bracketed."""
+    return np.maximum(np.asarray(limit, dtype=np.float64), np.asarray(shape) // 2 + 1)
+
+
 def _surface(reference, moving, wrap, limit, valid=None, share: ReferenceShare | None = None):
-    """The z-score of the cross-correlation at every whole-pixel shift of the window.
+    """The z-score of the cross-correlation at every whole-pixel shift within ``limit``.
 
     ``c(s) = sum r(x) m(x - s)`` of the zero-mean unit-norm images, over the
     overlap fraction ``f(s)``; its null variance is ``S / (N f(s))`` with
@@ -274,11 +294,8 @@ def _surface(reference, moving, wrap, limit, valid=None, share: ReferenceShare |
     m_power = np.abs(m_spec) ** 2
     bartlett = _spectral_sum(r_power, m_power, shape[-1]) / float(np.prod(shape))
     bartlett = max(bartlett, 1.0 / mov.size)
-    # Only the window's lags: the rest of the padded correlation is never a candidate.
-    lags = []
-    for axis, n in enumerate(shape):
-        reach = int(min(np.floor(limit[axis]), n // 2 if wrap else mov.shape[axis] - 1))
-        lags.append(np.arange(-reach, reach + 1))
+    # Only the lags within ``limit``: the rest of the padded correlation is not read.
+    lags = [np.arange(-reach, reach + 1) for reach in _reaches(limit, mov.shape, wrap)]
     at_lags = np.ix_(*[lag % n for lag, n in zip(lags, shape, strict=True)])
     if valid is not None:
         correlation, samples = _masked_correlation(ref, mov, valid_r, valid_m, shape, axes)
@@ -394,7 +411,15 @@ def match_significance(
     if binned:
         limit = limit / factors
         shift = None if shift is None else np.asarray(shift, dtype=np.float64) / factors
-    zmap, lags, cell, unit = _surface(reference, moving, wrap, limit, valid, share)
+    # The correlation out to half the image, for the rival test beyond the window;
+    # the window's part, at its centre, for the significance.
+    outer = _outer_limit(limit, moving.shape, wrap)
+    outer_z, outer_lags, cell, unit = _surface(reference, moving, wrap, outer, valid, share)
+    inner = tuple(
+        slice(len(lag) // 2 - reach, len(lag) // 2 + reach + 1)
+        for lag, reach in zip(outer_lags, _reaches(limit, moving.shape, wrap), strict=True)
+    )
+    zmap, lags = outer_z[inner], [lag[part] for lag, part in zip(outer_lags, inner, strict=True)]
     grids = np.meshgrid(*lags, indexing="ij", sparse=True)
     index = np.unravel_index(np.argmax(zmap), zmap.shape)
     peak = np.array([lag[i] for lag, i in zip(lags, index, strict=True)], dtype=np.float64)
@@ -453,12 +478,14 @@ def match_significance(
             complete=None
             if complete is None or valid is not None
             else _centred_alike(complete, given),
+            outer=(outer_z, outer_lags),
         )
         return dataclasses.replace(
             verdict,
             rival_z=rivalry.z,
             rivals=rivalry.rivals * factors,
             rival_spread=rivalry.spread * np.outer(factors, factors),
+            rival_beyond=rivalry.beyond,
         )
 
     return with_rivals() if rivals else dataclasses.replace(verdict, pending=with_rivals)

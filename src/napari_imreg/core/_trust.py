@@ -18,7 +18,9 @@ error that reaches every one of them is honest, and it keeps what the data do sa
 (where the candidates are) for a script that weighs frames by their errors. It is
 flagged as well as widened because a two-peaked answer is not the Gaussian an
 error bar describes. A lattice's aliases are rivals too: the shift is known only
-modulo the period, and the result says so.
+modulo the period, and the result says so. So is a lower minimum beyond ``max_shift``
+(the rival test looks out to half the image): the truth may lie there, and the
+warning says to raise ``max_shift``.
 """
 
 from __future__ import annotations
@@ -112,10 +114,16 @@ def unmeasured(significance: Significance, shift, covariance):
 
 def _warn_rivalled(significance: Significance, where: str) -> None:
     rivals = np.array2string(np.asarray(significance.rivals), precision=2, separator=", ")
+    beyond = (
+        " Some lie beyond max_shift, so the true shift may lie outside the window searched: "
+        "raise max_shift."
+        if significance.rival_beyond
+        else ""
+    )
     warn_registration(
         f"the best match ({where}) is not significantly better than the other minima "
         f"at {rivals} (by {significance.rival_z:.2g} sigma of the noise): the shift is one "
-        "of these, not a single measurement. Its error is widened to reach them."
+        f"of these, not a single measurement. Its error is widened to reach them.{beyond}"
     )
 
 
