@@ -169,6 +169,7 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
         tapered_through=(
             engine._tapers is not None and taper_interior(engine._tapers, shift, 1) is None
         ),
+        filtered=engine._variance_factor,
     )
     if reference.size <= STAGE_PIXELS:
         reference, ref_valid = _valid(reference, ref_known)
