@@ -53,9 +53,11 @@ def test_given_noise_errors_cover_the_bias_both_strengths_share(make_pair, maps)
     assert np.all(np.abs(pull) < 4.0), pull
 
 
-def _terms(witness_difference):
+def _terms(witness_difference, noise=2.5e-3):
     """``pipeline_terms`` on a smooth periodic pair at its true shift, the residuals
-    preferring the Fourier model clearly, with a witness ``witness_difference`` away."""
+    preferring the Fourier model clearly, with a witness ``witness_difference`` away;
+    the reference's ``noise`` (the noise term says 1e-3 px per axis, as the least
+    squares' curvature does at a noise of 2.5e-3: 0.7e-3 and 0.9e-3)."""
     y, x = np.mgrid[0:32, 0:32].astype(float)
     shift = np.array([0.4, -0.3])
 
@@ -64,7 +66,7 @@ def _terms(witness_difference):
         return np.sin(phase) + 0.3 * np.cos(2 * np.pi * (x - dx) / 16)
 
     rng = np.random.default_rng(3)
-    reference = scene(*shift) + rng.normal(0.0, 0.01, y.shape)
+    reference = scene(*shift) + rng.normal(0.0, noise, y.shape)
     compared = ComparedImages(reference, scene(0.0, 0.0))
     covariance = np.eye(2) * 1e-6
     # The witness noisier: Hausman's noise of the difference is 1e-3 px per axis.
@@ -73,11 +75,11 @@ def _terms(witness_difference):
     return pipeline_terms(
         compared,
         shift,
-        variance=1e-4,
+        variance=noise**2,
         basis=[np.ones_like(reference)],
         wrap=True,
         block=8,
-        spline_grid=np.zeros((4, 4, 2)),
+        spline_grid=lambda: np.zeros((4, 4, 2)),
         difference=np.zeros(2),
         covariance=covariance,
         clear=True,
@@ -93,6 +95,15 @@ def test_a_clear_fourier_fit_stands_while_the_strengths_agree_within_the_floor_c
     _, sandwich, model = _terms(difference)
     np.testing.assert_array_equal(sandwich, 0.0)
     np.testing.assert_allclose(np.diag(model), [3.5e-3**2 - 3e-6, 0.0])
+
+
+def test_a_clear_fourier_fit_keeps_a_sandwich_broader_than_its_noise_term():
+    # The same pair ten times noisier than the noise term says (on a sparse field
+    # under photon noise the few bright features carry the shift and a misfit and a
+    # noise of their own, which the one-level term does not hold): the pipeline's
+    # bias-reduced sandwich is broader beyond its sampling error, and counts.
+    _, sandwich, _ = _terms(np.array([3.5e-3, -1e-3]), noise=2.5e-2)
+    assert np.all(np.diag(sandwich) > 1e-6)
 
 
 def test_strengths_apart_beyond_the_floor_check_overrule_a_clear_fourier_fit():

@@ -17,7 +17,14 @@ import scipy.fft
 import scipy.ndimage
 import scipy.special
 
-__all__ = ["block_reduce", "convolve_fft", "correlate_fft", "fill_invalid", "make_kernel"]
+__all__ = [
+    "block_reduce",
+    "convolve_fft",
+    "correlate_fft",
+    "fill_invalid",
+    "grid_sums",
+    "make_kernel",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -411,6 +418,18 @@ def block_reduce(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
         return func(data.reshape(new_shape), axis=tuple(reduce_axes))
+
+
+def grid_sums(values: np.ndarray, block: int) -> np.ndarray:
+    """Sum over blocks of ``block`` along every axis but the last, keeping the grid shape."""
+    ndim = values.ndim - 1
+    pad = [(0, (-n) % block) for n in values.shape[:-1]] + [(0, 0)]
+    padded = np.pad(values, pad) if any(h for _, h in pad) else values
+    shape = []
+    for n in padded.shape[:-1]:
+        shape += [n // block, block]
+    summed = padded.reshape([*shape, values.shape[-1]])
+    return summed.sum(axis=tuple(range(1, 2 * ndim, 2)))
 
 
 def fill_invalid(image, valid, *, sigma: float = FILL_SIGMA) -> np.ndarray:

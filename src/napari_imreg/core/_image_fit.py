@@ -36,6 +36,7 @@ the figures.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -43,13 +44,13 @@ import numpy as np
 from scipy import ndimage
 
 from ._brightness import tilt_coordinates
+from ._filters import grid_sums
 from ._pipeline_residual import (
     ComparedImages,
     Witness,
     covariance_envelope,
     fourier_shifted,
     gauss_newton_hessian,
-    grid_sums,
     influence_grid,
     largest_block_covariance,
     least_squares,
@@ -335,14 +336,12 @@ def fit_image_shift(
     w = overlap / variance * huber
     gain, offset = _fit_gain(value, ref, w, basis)
     residual = ref - gain * value - offset
-    jacobian, influences, hessian = _spline_covariances(
-        value, gradients, curvatures, residual, w, gain, basis, block=block
-    )
     chi2 = float(np.sum(w * residual**2))
     dof = float(np.sum(overlap > 0) - p)
-    noise = np.linalg.pinv(hessian)
-    if not known:
-        noise = noise * chi2 / max(dof, 1.0)
+    # Made only where read: a clear verdict on the pipeline's images reads none.
+    terms = (value, gradients, curvatures, residual, w, gain, basis, block)
+    noise_scale = 1.0 if known else chi2 / max(dof, 1.0)
+    spline_terms = functools.cache(functools.partial(_spline_covariances, *terms, noise_scale))
 
     fourier, f_gain, f_offset, f_chi2, spline_chi2, margin = _compare_models(
         mov,
@@ -354,9 +353,8 @@ def fit_image_shift(
         spline=(shift, value, gain, offset, chi2, dof),
         moving_noise=(mov_var, known),
     )
-    noise = noise[:ndim, :ndim]
     pipeline = None if covariance is None else np.asarray(covariance, dtype=np.float64)
-    use_fourier = _prefer_fourier(shift, spline_chi2, f_chi2, margin, noise, pipeline)
+    use_fourier = _prefer_fourier(shift, spline_chi2, f_chi2, margin, spline_terms, pipeline)
     difference = np.nan_to_num(shift - start, nan=1.0)
     if compared is not None and pipeline is not None:
         noise, sandwich, model_cov = pipeline_terms(
@@ -366,11 +364,12 @@ def fit_image_shift(
             basis=basis,
             wrap=wrap,
             block=block,
-            spline_grid=influences,
+            spline_grid=lambda: spline_terms()[1],
             difference=difference,
             covariance=pipeline,
             clear=spline_chi2 - f_chi2 > margin,
             witness=witness,
+            noise_given=known,
         )
     elif use_fourier and pipeline is not None and spline_chi2 - f_chi2 > margin:
         # The data prefer the Fourier model clearly, i.e. they are close to band-
@@ -382,11 +381,13 @@ def fit_image_shift(
         sandwich = 0 * noise
         model_cov = 0 * noise
     elif use_fourier:
+        jacobian, _, hessian, noise = spline_terms()
         f_residual = ref - f_gain * fourier - f_offset
         f_grid = influence_grid(jacobian, f_residual, w, hessian, max(block // 2, 1))
         bound = np.sqrt(margin / max(spline_chi2 - f_chi2, margin, 1e-300))
         noise, sandwich, model_cov = _fourier_terms(f_grid, difference, noise, pipeline, bound)
     else:
+        _, influences, _, noise = spline_terms()
         sandwich = largest_block_covariance(influences)
         model_cov = np.outer(difference, difference)
     # Each axis's error is at least the noise's, the sandwich's and the pipeline's
@@ -413,9 +414,11 @@ def fit_image_shift(
     )
 
 
-def _spline_covariances(value, gradients, curvatures, residual, w, gain, basis, *, block):
+def _spline_covariances(value, gradients, curvatures, residual, w, gain, basis, block, scale):
     """The spline fit's Jacobian, per-block influences (:func:`influence_grid`, at
-    blocks of ``block // 2``) and Hessian (the observed one where it is positive)."""
+    blocks of ``block // 2``), Hessian (the observed one where it is positive) and
+    noise term (its inverse on the shift, times ``scale``: chi2/dof with the noise
+    estimated)."""
     ndim = value.ndim
     jacobian = np.stack([-gain * g for g in gradients] + [value, *basis], -1)
     hessian = gauss_newton_hessian(jacobian, w)
@@ -424,18 +427,20 @@ def _spline_covariances(value, gradients, curvatures, residual, w, gain, basis, 
         hessian = observed
     # Else no curvature is left once the noise is discounted: the data do not hold
     # the shift (the significance test should have said so); keep Gauss-Newton's.
-    return jacobian, influence_grid(jacobian, residual, w, hessian, max(block // 2, 1)), hessian
+    influences = influence_grid(jacobian, residual, w, hessian, max(block // 2, 1))
+    return jacobian, influences, hessian, (np.linalg.pinv(hessian) * scale)[:ndim, :ndim]
 
 
-def _prefer_fourier(shift, spline_chi2, f_chi2, margin, noise, pipeline) -> bool:
-    """Whether the Fourier model's answer is reported rather than the spline's."""
+def _prefer_fourier(shift, spline_chi2, f_chi2, margin, spline_terms, pipeline) -> bool:
+    """Whether the Fourier model's answer is reported rather than the spline's
+    (``spline_terms``: makes the spline fit's terms, its noise term last)."""
     if not np.all(np.isfinite(shift)):
         return True
     if abs(spline_chi2 - f_chi2) > margin:
         return bool(f_chi2 < spline_chi2)
     # The residuals cannot tell the models apart (noise-dominated): report the one
     # with the smaller noise error; the pipeline's filter often wins there.
-    return pipeline is not None and bool(np.trace(pipeline) < np.trace(noise))
+    return pipeline is not None and bool(np.trace(pipeline) < np.trace(spline_terms()[-1]))
 
 
 def _gauss_newton(

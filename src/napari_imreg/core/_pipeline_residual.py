@@ -23,15 +23,16 @@ import numpy as np
 from scipy import ndimage
 
 from ._chi2 import outer_product
-from ._filters import fill_invalid
+from ._filters import fill_invalid, grid_sums
+from ._leverage import adjusted_sandwich, noise_level, sandwich_beyond_noise
 from ._prefilter import FLOOR_CHECK_SIGMA
 
 __all__ = [
     "ComparedImages",
     "Witness",
     "broader_than_modelled",
+    "clear_sandwich",
     "covariance_envelope",
-    "grid_sums",
     "influence_grid",
     "largest_block_covariance",
     "observed_hessian",
@@ -51,7 +52,8 @@ class ComparedImages:
     one profile per axis (separable), or an array. ``tapered_through``: the tapers
     leave no interior on some axis (a thin image's short axis is all taper).
     ``excess``: the pipeline's chi2 per degree of freedom beyond the noise given
-    (:func:`residual_excess`).
+    (:func:`residual_excess`). ``filtered``: the variance of the filtered noise per
+    unit of the raw noise's (the pipeline's filter; 1 unfiltered).
     """
 
     reference: np.ndarray
@@ -60,6 +62,7 @@ class ComparedImages:
     moving_weight: object = None
     tapered_through: bool = False
     excess: float = 1.0
+    filtered: float = 1.0
 
     @property
     def masked(self) -> bool:
@@ -233,18 +236,6 @@ def _moved_weight(weight, shift, shape, *, wrap: bool) -> np.ndarray:
     return ndimage.shift(np.asarray(weight, dtype=np.float64), shift, order=1, mode=mode)
 
 
-def grid_sums(values: np.ndarray, block: int) -> np.ndarray:
-    """Sum over blocks of ``block`` along every axis but the last, keeping the grid shape."""
-    ndim = values.ndim - 1
-    pad = [(0, (-n) % block) for n in values.shape[:-1]] + [(0, 0)]
-    padded = np.pad(values, pad) if any(h for _, h in pad) else values
-    shape = []
-    for n in padded.shape[:-1]:
-        shape += [n // block, block]
-    summed = padded.reshape([*shape, values.shape[-1]])
-    return summed.sum(axis=tuple(range(1, 2 * ndim, 2)))
-
-
 def influence_grid(jacobian, residual, weight, hessian, block: int) -> np.ndarray:
     """``(H^-1 s_b)`` restricted to the shift, for each block ``b`` of ``block`` pixels
     per axis: shape ``grid + (ndim,)``. The first ``ndim`` parameters are the shift."""
@@ -285,18 +276,29 @@ def _largest_block(grid: np.ndarray) -> tuple[np.ndarray, int]:
     return best, count
 
 
-def pipeline_influences(
-    compared: ComparedImages, shift, *, variance, basis, wrap: bool, block: int
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """The pipeline's per-block influences (:func:`influence_grid`) at ``shift``,
-    through Gauss-Newton's Hessian and through the observed one
-    (:func:`observed_hessian`; None where it is not positive on the shift).
+@dataclass(frozen=True)
+class _PipelineFit:
+    """The pipeline's Fourier model fitted at its shift: the Jacobian (the shift's
+    columns, the gain's, the background's), the residual, the weight (``base``, the
+    tapers and validity, over the stage's variance), the gain, and the model's
+    gradients and second derivatives (None unless asked for)."""
 
-    The model is ``gain * moving(x - shift) + background`` (``basis``: the
+    jacobian: np.ndarray
+    residual: np.ndarray
+    weight: np.ndarray
+    base: np.ndarray
+    gain: float
+    gradients: list
+    curvatures: dict | None
+
+
+def _fit_pipeline(
+    compared: ComparedImages, shift, *, variance, basis, wrap: bool, curvatures: bool
+) -> _PipelineFit:
+    """The model ``gain * moving(x - shift) + background`` (``basis``: the
     background's columns, a constant first) by the Fourier shift theorem, fitted
     over the product of the reference's weight and the moving weight moved by
-    ``shift``, divided by ``variance`` (the stage's, a scalar or a map).
-    """
+    ``shift``, divided by ``variance`` (the stage's, a scalar or a map)."""
     reference = np.asarray(compared.reference, dtype=np.float64)
     moving = np.asarray(compared.moving, dtype=np.float64)
     if isinstance(compared.moving_weight, np.ndarray):
@@ -305,23 +307,78 @@ def pipeline_influences(
         # into the pixels round it (a sandwich 30x the pipeline's error on a pair
         # whose outlier stage clipped 600 pixels): the holes are filled smoothly.
         moving = fill_invalid(moving, compared.moving_weight > 0)
-    value, gradients, curvatures = fourier_jet(moving, shift, wrap=wrap, curvatures=True)
-    weight = _moved_weight(compared.moving_weight, shift, reference.shape, wrap=wrap)
+    value, gradients, *second = fourier_jet(moving, shift, wrap=wrap, curvatures=curvatures)
+    base = _moved_weight(compared.moving_weight, shift, reference.shape, wrap=wrap)
     if compared.reference_weight is not None:
         own = compared.reference_weight
-        weight = weight * (outer_product(own) if isinstance(own, list) else own)
-    weight = weight / variance
+        base = base * (outer_product(own) if isinstance(own, list) else own)
+    weight = base / variance
     columns = [value, *basis]
     solution = least_squares(columns, reference, weight)
-    gain = solution[0]
     residual = reference - sum(c * a for c, a in zip(solution, columns, strict=True))
-    jacobian = np.stack([-gain * g for g in gradients] + columns, -1)
-    hessian = gauss_newton_hessian(jacobian, weight)
-    grid = influence_grid(jacobian, residual, weight, hessian, block)
-    observed = observed_hessian(hessian, residual, weight, gain, gradients, curvatures)
-    if not np.all(np.linalg.eigvalsh(observed[: reference.ndim, : reference.ndim]) > 0):
+    jacobian = np.stack([-solution[0] * g for g in gradients] + columns, -1)
+    return _PipelineFit(
+        jacobian,
+        residual,
+        weight,
+        base,
+        float(solution[0]),
+        gradients,
+        second[0] if second else None,
+    )
+
+
+def pipeline_influences(
+    compared: ComparedImages, shift, *, variance, basis, wrap: bool, block: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The pipeline's per-block influences (:func:`influence_grid`) at ``shift``,
+    through Gauss-Newton's Hessian and through the observed one
+    (:func:`observed_hessian`; None where it is not positive on the shift), of
+    the model that :func:`_fit_pipeline` fits.
+    """
+    fit = _fit_pipeline(
+        compared, shift, variance=variance, basis=basis, wrap=wrap, curvatures=True
+    )
+    ndim = fit.residual.ndim
+    hessian = gauss_newton_hessian(fit.jacobian, fit.weight)
+    grid = influence_grid(fit.jacobian, fit.residual, fit.weight, hessian, block)
+    observed = observed_hessian(
+        hessian, fit.residual, fit.weight, fit.gain, fit.gradients, fit.curvatures
+    )
+    if not np.all(np.linalg.eigvalsh(observed[:ndim, :ndim]) > 0):
         return grid, None
-    return grid, influence_grid(jacobian, residual, weight, observed, block)
+    return grid, influence_grid(fit.jacobian, fit.residual, fit.weight, observed, block)
+
+
+def clear_sandwich(
+    compared: ComparedImages,
+    shift,
+    covariance,
+    *,
+    variance,
+    basis,
+    wrap: bool,
+    block: int,
+    noise_given: bool,
+) -> np.ndarray:
+    """The pipeline's bias-reduced sandwich at ``shift`` where the Fourier model fits
+    clearly better than the spline, when it shows the minimum broader than the noise
+    term ``covariance`` beyond its sampling error; else zeros
+    (:func:`~._leverage.sandwich_beyond_noise`).
+
+    ``noise_given``: the noise term holds the noise the caller stated (``variance``),
+    whose level the test then takes from the residual's typical block
+    (:func:`~._leverage.noise_level`); else the noise term was read from the
+    residual already.
+    """
+    fit = _fit_pipeline(
+        compared, shift, variance=variance, basis=basis, wrap=wrap, curvatures=False
+    )
+    sandwich, effective = adjusted_sandwich(fit.jacobian, fit.residual, fit.weight, block)
+    level = 1.0
+    if noise_given:
+        level = noise_level(fit.residual, fit.weight, fit.base, block, compared.filtered)
+    return sandwich_beyond_noise(sandwich, effective, covariance, level)
 
 
 def broader_than_modelled(sandwich, observed_grid, covariance) -> np.ndarray:
@@ -428,6 +485,7 @@ def pipeline_terms(
     covariance,
     clear: bool,
     witness: Witness | None = None,
+    noise_given: bool = False,
 ):
     """The noise, sandwich and model terms of the pipeline's ``shift``.
 
@@ -437,18 +495,27 @@ def pipeline_terms(
     of the two estimates' influences' difference, does not explain: a bias coherent
     over the image, which no residual shows and which is as large seen from either
     end. The sandwich is that of the pipeline's own residual
-    (:func:`pipeline_influences`, at blocks of ``block // 2`` and up, as
-    ``spline_grid``, the spline fit's influences), raised where the observed
-    Hessian's shows the minimum broader than modelled (:func:`broader_than_modelled`).
+    (:func:`pipeline_influences`, at blocks of ``block // 2`` and up, as the spline
+    fit's influences that ``spline_grid()`` returns, called only where they count),
+    raised where the observed Hessian's shows the minimum broader than modelled
+    (:func:`broader_than_modelled`).
 
-    ``clear``: the residuals prefer the Fourier model clearly. The data are then
-    close to band-limited, where the pipeline's noise term is calibrated: no
-    sandwich, no spline term (the spline's difference is then the spline's bias,
-    all of it on band-limited data), and the witness counts only beyond any share
-    of the noise (``independent``). A witness apart by the floor check's test
-    (:meth:`Witness.apart`) refutes the verdict (on band-limited data both
-    strengths estimate the same shift): the two may share a bias their difference
-    does not show, and the pipeline's sandwich counts too.
+    ``clear``: the residuals prefer the Fourier model clearly. On data close to
+    band-limited the pipeline's noise term is then calibrated: no spline term (the
+    spline's difference is then the spline's bias, all of it on band-limited
+    data), and the witness counts only beyond any share of the noise
+    (``independent``). But a clear verdict says that the Fourier model fits better
+    than the spline, not that it fits to the noise: on a sparse scene under photon
+    noise (stars, puncta) it fits the smooth sky far better and misses each of the
+    few bright features that carry the shift by a misfit of its own (an
+    undersampled core's phase error, a photon noise far above the sky's), which the
+    noise term, one level of noise for every pixel, does not hold (pulls of 5-60).
+    So the pipeline's bias-reduced sandwich counts where it shows the minimum broader
+    than the noise term beyond its sampling error (:func:`clear_sandwich`). A
+    witness apart by the floor check's test (:meth:`Witness.apart`) refutes the
+    verdict (on band-limited data both strengths estimate the same shift): the two
+    may share a bias their difference does not show, and the pipeline's sandwich
+    counts too.
 
     A witness must not share the bias it bounds. With masked pixels (a weight that
     is an array) both filter strengths zero-fill the same holes before filtering,
@@ -462,20 +529,21 @@ def pipeline_terms(
     zero = np.zeros_like(covariance)
     shared = compared.shared_bias
     clear = clear and not compared.tapered_through
-    if clear and not (witness is not None and witness.apart()):
-        # The noise given may not be all the residual holds (``compared.excess``, see
-        # :func:`residual_excess`): the noise term scaled by it, as an estimated
-        # noise would be, counts as the sandwich (the residual's own spread).
-        misfit = covariance * compared.excess if compared.excess > 1.0 else zero
-        return covariance, misfit, zero if witness is None else witness.bias(independent=True)
     kwargs = {"variance": variance, "basis": basis, "wrap": wrap, "block": max(block // 2, 1)}
+    if clear and not (witness is not None and witness.apart()):
+        sandwich = clear_sandwich(compared, shift, covariance, noise_given=noise_given, **kwargs)
+        if compared.excess > 1.0:
+            # The noise given is not all the residual holds (see residual_excess): the
+            # noise term scaled by it, as an estimated noise would be, counts too.
+            sandwich = covariance_envelope(sandwich, covariance * compared.excess)
+        return covariance, sandwich, zero if witness is None else witness.bias(independent=True)
     grid, observed = pipeline_influences(compared, shift, **kwargs)
     sandwich = broader_than_modelled(largest_block_covariance(grid), observed, covariance)
     if clear:
         return covariance, sandwich, witness.bias(independent=True)
     if witness is not None and not shared:
         return covariance, sandwich, witness.bias(independent=False)
-    random = largest_block_covariance(spline_grid - grid)
+    random = largest_block_covariance(spline_grid() - grid)
     spline = np.diag(np.maximum(difference**2 - np.diag(random), 0.0))
     if witness is None:
         return covariance, sandwich, spline

@@ -174,6 +174,7 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
             engine._tapers is not None and taper_interior(engine._tapers, shift, 1) is None
         ),
         excess=excess,
+        filtered=engine._variance_factor,
     )
     if reference.size <= STAGE_PIXELS:
         reference, ref_valid = _valid(reference, ref_known)
