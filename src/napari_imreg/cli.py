@@ -21,22 +21,22 @@ finite), 130 when interrupted (Ctrl-C).
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import inspect
 import math
-import os
 import sys
-import threading
-import types
-import typing
 import warnings
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import click
 
-from napari_imreg.core import Options, register, register_stack
+from napari_imreg._cli_options import StackReference, common_options, core_options, mask_options
+from napari_imreg._cli_runtime import (
+    FrameProgress,
+    check_outputs,
+    dask_config,
+    dask_scheduler,
+    one_line,
+)
+from napari_imreg.core import register, register_stack
 
 __all__ = ["cli", "main"]
 
@@ -46,180 +46,6 @@ NOT_MEASURED = 3
 INTERRUPTED = 130
 #: Seconds allowed to reach a dask scheduler and hear it answer as one.
 SCHEDULER_TIMEOUT = 20
-
-
-class _OptionValue(click.ParamType):
-    """A value of one field of the core's :class:`Options`, validated by the core itself.
-
-    The text becomes the first type of the field's annotation it parses as (a listed
-    choice, a boolean word, an integer, a number, numbers separated by commas); text that
-    parses as none goes to the core as it is, so every refusal is the core's message.
-    """
-
-    def __init__(self, field: str, annotation):
-        self.field = field
-        self.members = _members(annotation)
-        self.name = "|".join(_metavar(member) for member in self.members if member is not None)
-
-    def get_metavar(self, param, ctx=None):  # as named, not upper-cased by click
-        return self.name
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, str):
-            value = _parse(value, self.members)
-        try:
-            options = Options(**{self.field: value})
-        except (TypeError, ValueError) as exc:
-            self.fail(str(exc), param, ctx)
-        return getattr(options, self.field)
-
-
-def _members(annotation) -> list:
-    """The types a field's annotation allows, one choice per ``Literal`` value."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return [m for arg in typing.get_args(annotation) for m in _members(arg)]
-    if typing.get_origin(annotation) is typing.Literal:
-        return [typing.Literal[value] for value in typing.get_args(annotation)]
-    return [None if annotation is type(None) else annotation]
-
-
-def _metavar(member) -> str:
-    if typing.get_origin(member) is typing.Literal:
-        return str(typing.get_args(member)[0])
-    if typing.get_origin(member) is tuple:
-        return "FLOAT,FLOAT..."
-    names = {bool: "true|false", int: "INTEGER", float: "FLOAT"}
-    return names.get(member, getattr(member, "__name__", "VALUE").upper())
-
-
-def _parse(text: str, members: list):
-    words = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
-    for member in members:
-        if typing.get_origin(member) is typing.Literal and text == typing.get_args(member)[0]:
-            return text
-        if member is bool and text.lower() in words:
-            return words[text.lower()]
-    for member in members:
-        with contextlib.suppress(ValueError):
-            if member is int:
-                return int(text)
-            if member is float:
-                return float(text)
-            if typing.get_origin(member) is tuple and "," in text:
-                return tuple(float(part) for part in text.split(","))
-    return text
-
-
-def _option_help() -> dict[str, str]:
-    """Each field's description, from the Attributes section of :class:`Options`."""
-    lines = inspect.cleandoc(Options.__doc__).splitlines()
-    start = lines.index("Attributes") + 2
-    helps: dict[str, list[str]] = {}
-    for line in lines[start:]:
-        if line and not line.startswith(" "):
-            if " : " not in line:
-                break  # the next section
-            helps[line.split(" : ")[0]] = []
-        elif line.strip():
-            helps[list(helps)[-1]].append(line.strip())
-    return {name: " ".join(text).replace("``", "") for name, text in helps.items()}
-
-
-def _core_options(entry_point: Callable):
-    """Click options for the fields of :class:`Options` that ``entry_point`` takes.
-
-    Names, types, choices, defaults and help all come from :class:`Options`, so an option
-    added to the core appears here without a second list. A boolean field becomes a
-    ``--name/--no-name`` flag.
-    """
-    taken = inspect.signature(entry_point).parameters
-    hints = typing.get_type_hints(Options)
-    helps = _option_help()
-    options = []
-    for field in dataclasses.fields(Options):
-        if field.name not in taken or field.name in Options.aliases():
-            continue
-        flag = "--" + field.name.replace("_", "-")
-        if hints[field.name] is bool:
-            flag, kind = f"{flag}/--no-{flag[2:]}", None
-        else:
-            kind = _OptionValue(field.name, hints[field.name])
-        options.append(
-            click.option(
-                flag,
-                field.name,
-                type=kind,
-                default=field.default,
-                show_default=True,
-                help=helps.get(field.name),
-            )
-        )
-
-    def decorate(function):
-        for option in reversed(options):
-            function = option(function)
-        return function
-
-    return decorate
-
-
-class _Reference(click.ParamType):
-    """A frame index, ``mean``, ``previous`` or the path of an image file."""
-
-    name = "INDEX|mean|previous|FILE"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, int) or value in ("mean", "previous"):
-            return value
-        with contextlib.suppress(ValueError):
-            return int(value)
-        if Path(value).exists():
-            return Path(value)
-        self.fail(
-            f"{value!r} is not a frame index, 'mean', 'previous' or an existing file", param, ctx
-        )
-
-
-def _common_options(function):
-    options = [
-        click.option(
-            "--error",
-            type=click.FloatRange(min=0, min_open=True),
-            default=None,
-            help="1-sigma noise per pixel of the moving image(s); default: from the data.",
-        ),
-        click.option(
-            "--dataset",
-            default=None,
-            help="The array of a zarr group, or the extension (name or number) of a FITS file.",
-        ),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
-
-
-def _mask_options(function):
-    options = [
-        click.option(
-            "--mask",
-            "mask_path",
-            type=click.Path(exists=True, dir_okay=False),
-            default=None,
-            help="Pixels to ignore: a file (npy, TIFF, FITS) on the images' pixel grid, non-zero "
-            "= ignore (for a stack: one frame's grid, or the stack's).",
-        ),
-        click.option(
-            "--fits-mask/--no-fits-mask",
-            default=True,
-            show_default=True,
-            help="Ignore the pixels flagged (non-zero) in a FITS file's DQ or MASK extension, "
-            "when it has one.",
-        ),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -235,9 +61,9 @@ def cli():
 @cli.command()
 @click.argument("reference", type=click.Path(exists=True, dir_okay=True))
 @click.argument("moving", type=click.Path(exists=True, dir_okay=True))
-@_core_options(register)
-@_common_options
-@_mask_options
+@core_options(register)
+@common_options
+@mask_options
 @click.option(
     "--reference-error",
     type=click.FloatRange(min=0, min_open=True),
@@ -386,14 +212,14 @@ def _unmeasured(result, notes: list[str]) -> str | None:
 @click.option("--axis", type=int, default=0, show_default=True, help="The frame axis.")
 @click.option(
     "--reference",
-    type=_Reference(),
+    type=StackReference(),
     default="0",
     show_default=True,
     help="A frame index, 'mean', 'previous' (frame to frame, drift accumulated) or an image file.",
 )
-@_core_options(register_stack)
-@_common_options
-@_mask_options
+@core_options(register_stack)
+@common_options
+@mask_options
 @click.option(
     "--registered",
     type=click.Path(dir_okay=True, writable=True),
@@ -478,7 +304,7 @@ def stack(
     outputs = [("--output", table), ("--registered", registered)]
     inputs = [stack_path, *([reference] if isinstance(reference, Path) else [])]
     # Checked before the work starts, so that a refusal costs nothing.
-    _check_outputs([(o, p) for o, p in outputs if p is not None], inputs, overwrite=overwrite)
+    check_outputs([(o, p) for o, p in outputs if p is not None], inputs, overwrite=overwrite)
 
     frames = _io.read_stack(stack_path, dataset=dataset)
     if isinstance(reference, Path):
@@ -494,8 +320,8 @@ def stack(
     )
     count = result.shifts.shape[0]
     disable = None if progress is None else not progress
-    with _scheduler(scheduler, workers, scheduler_timeout) as compute_options:
-        with _FrameProgress(count, "registering", disable) as callback:
+    with dask_scheduler(scheduler, workers, scheduler_timeout) as compute_options:
+        with FrameProgress(count, "registering", disable) as callback:
             result = result.compute(**compute_options)
             callback.finish()
         columns = {"chi2": result.chi2, "dof": result.dof, "noise": result.noise}
@@ -512,7 +338,7 @@ def stack(
                 from tqdm import tqdm
 
                 bar = tqdm(total=count, unit="frame", desc="writing", disable=disable)
-                with bar, _dask_config(compute_options):
+                with bar, dask_config(compute_options):
                     _io.write_stack(staging.path_for(registered), aligned, on_frames=bar.update)
     if table is not None:
         click.echo(f"shifts of {count} frames written to {table}", err=True)
@@ -563,167 +389,6 @@ def _unmeasured_frames(shifts, errors) -> str | None:
     )
 
 
-def _check_outputs(
-    outputs: Iterable[tuple[str, str | os.PathLike]],
-    inputs: Iterable[str | os.PathLike],
-    *,
-    overwrite: bool,
-) -> None:
-    """Refuse outputs that would replace an input, each other, or (without ``overwrite``) a file,
-    and outputs whose folder does not exist or is a file (found before the work, not when
-    writing).
-
-    Parameters
-    ----------
-    outputs : iterable of (str, path)
-        Each output with the name of the option that chose it (``"--output"``).
-    inputs : iterable of path
-        Every file or folder read. An output is refused if it is one of them (compared by
-        inode, so links count), holds one (a folder replaced would take it along), or lies
-        inside one (the array of a zarr group).
-    overwrite : bool
-        Whether existing outputs may be replaced.
-
-    Raises
-    ------
-    ValueError
-        Naming the option, the path and what to do instead.
-    """
-    sources = [Path(p) for p in inputs]
-    seen: dict[Path, str] = {}
-    for option, path in outputs:
-        path = Path(path)
-        resolved = path.resolve()
-        for source in sources:
-            if _same(path, source) or _related(resolved, source.resolve()):
-                raise ValueError(
-                    f"{option} {path} would replace the input {source}; "
-                    "choose another name for the output."
-                )
-        if resolved in seen:
-            raise ValueError(
-                f"{option} {path} is also given to {seen[resolved]}; "
-                "give each output its own name."
-            )
-        seen[resolved] = option
-        if not resolved.parent.is_dir():
-            problem = "is a file" if resolved.parent.exists() else "does not exist"
-            raise ValueError(
-                f"{option} {path}: the folder {path.parent} {problem}; "
-                "choose a name in an existing folder."
-            )
-        if path.exists() and not overwrite:
-            raise ValueError(
-                f"{option} {path} already exists; pass --overwrite to replace it, "
-                "or choose another name."
-            )
-
-
-def _same(path: Path, source: Path) -> bool:
-    try:
-        return path.exists() and source.exists() and os.path.samefile(path, source)
-    except OSError:
-        return False
-
-
-def _related(output: Path, source: Path) -> bool:
-    """The same path, or one inside the other (a folder replaced takes its contents along)."""
-    return output == source or output in source.parents or source in output.parents
-
-
-@contextlib.contextmanager
-def _dask_config(compute_options):
-    import dask
-
-    with dask.config.set(**{k: v for k, v in compute_options.items() if k != "num_workers"}):
-        yield
-
-
-@contextlib.contextmanager
-def _scheduler(address, workers, timeout):
-    """Keyword arguments for ``dask.compute``: local threads, or a distributed client."""
-    if address is None:
-        options = {"scheduler": "threads"}
-        if workers is not None:
-            options["num_workers"] = workers
-        yield options
-        return
-    with _connect(address, timeout) as client:
-        yield {"scheduler": client}
-
-
-def _connect(address: str, timeout: float):
-    """A ``distributed.Client`` for ``address``, or a clear error within ``timeout`` seconds."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise click.ClickException(
-            "--scheduler needs dask.distributed: pip install 'napari-imreg[distributed]'."
-        ) from None
-    outcome = {}
-
-    def attempt():
-        try:
-            outcome["client"] = Client(address, timeout=f"{timeout}s")
-        except BaseException as exc:  # any failure is reported below
-            outcome["error"] = exc
-
-    # A peer that is not a scheduler can hold Client() past its own timeout (an HTTP server
-    # never answers the handshake); a daemon thread lets this wait end, and Ctrl-C with it.
-    thread = threading.Thread(target=attempt, name="napari-imreg-connect", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if "client" in outcome:
-        return outcome["client"]
-    error = outcome.get("error")
-    if error is None:
-        reason = f"no answer as a dask scheduler within {timeout:g} s"
-    elif isinstance(error, OSError):
-        reason = f"{type(error).__name__}: {_one_line(str(error))}"
-    else:  # a reply in another protocol, read as dask's (a "3 EiB" frame length, say)
-        reason = f"it answered, but not as a dask scheduler ({type(error).__name__})"
-    raise click.ClickException(
-        f"--scheduler {address}: cannot connect ({reason}). Give the address of a running "
-        "dask.distributed scheduler (tcp://HOST:8786), or leave --scheduler out to run here."
-    )
-
-
-class _FrameProgress:
-    """A tqdm bar advanced by the registration tasks of a dask computation."""
-
-    def __init__(self, total: int, description: str, disable):
-        self.total = total
-        self.description = description
-        self.disable = disable
-
-    def __enter__(self):
-        from dask.callbacks import Callback
-        from tqdm import tqdm
-
-        self.bar = tqdm(
-            total=self.total, unit="frame", desc=self.description, disable=self.disable
-        )
-        bar = self.bar
-
-        class _Tasks(Callback):
-            def _posttask(self, key, result, dsk, state, worker_id):
-                name = key[0] if isinstance(key, tuple) else key
-                if str(name).startswith("register-stack") and hasattr(result, "shape"):
-                    bar.update(int(result.shape[0]))
-
-        self.callback = _Tasks()
-        self.callback.__enter__()
-        return self
-
-    def finish(self):
-        self.bar.update(self.total - self.bar.n)
-
-    def __exit__(self, *exc):
-        self.callback.__exit__(*exc)
-        self.bar.close()
-        return False
-
-
 def main(argv=None) -> int:
     """Entry point of the ``napari-imreg`` console script; returns the exit status."""
     try:
@@ -736,19 +401,15 @@ def main(argv=None) -> int:
         click.echo("napari-imreg: interrupted; no output was changed.", err=True)
         return INTERRUPTED
     except _NotMeasured as exc:
-        click.echo(f"napari-imreg: {_one_line(exc.format_message())}", err=True)
+        click.echo(f"napari-imreg: {one_line(exc.format_message())}", err=True)
         return exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"napari-imreg: error: {_one_line(exc.format_message())}", err=True)
+        click.echo(f"napari-imreg: error: {one_line(exc.format_message())}", err=True)
         return exc.exit_code
     except (ValueError, TypeError, OSError) as exc:
-        click.echo(f"napari-imreg: error: {_one_line(str(exc))}", err=True)
+        click.echo(f"napari-imreg: error: {one_line(str(exc))}", err=True)
         return 1
     return 0
-
-
-def _one_line(message: str) -> str:
-    return " ".join(message.split())
 
 
 if __name__ == "__main__":  # pragma: no cover

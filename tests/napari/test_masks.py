@@ -19,7 +19,7 @@ from skimage.data import camera
 
 import napari_imreg
 from napari_imreg import core
-from napari_imreg._widgets import _pair, _stack
+from napari_imreg._widgets import _pair, _stack, _stack_shifts
 from napari_imreg._widgets._layers import MASK_MODES
 from napari_imreg._widgets._options import HIDDEN_OPTIONS, _literal_choices
 from napari_imreg._widgets._pair import PairWidget
@@ -52,6 +52,7 @@ def errors(monkeypatch):
     messages = []
     monkeypatch.setattr(_pair, "show_error", messages.append)
     monkeypatch.setattr(_stack, "show_error", messages.append)
+    monkeypatch.setattr(_stack_shifts, "show_error", messages.append)
     return messages
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from napari_imreg._sample_data import PAIR_SHIFT
-from napari_imreg._widgets import _pair, _worker
+from napari_imreg._widgets import _pair, _pair_model, _worker
 from napari_imreg._widgets._pair import PairWidget
 from napari_imreg.core import Options, make_extended, make_shifted
 
@@ -273,7 +273,7 @@ def test_core_errors_become_notifications_and_the_viewer_keeps_working(
     def fail(*args, **kwargs):
         raise ValueError("upsample_factor must be 'auto' or an integer >= 1, got 0.")
 
-    monkeypatch.setattr(_pair, "register_arrays", fail)
+    monkeypatch.setattr(_pair_model, "register_arrays", fail)
     n_layers = len(viewer.layers)
     sample_widget.run()
     wait_for(sample_widget)

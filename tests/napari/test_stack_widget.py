@@ -8,7 +8,7 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from napari_imreg._widgets import _stack
+from napari_imreg._widgets import _stack, _stack_model, _stack_shifts
 from napari_imreg._widgets._stack import StackWidget, load_shifts_csv, save_shifts_csv
 from napari_imreg.core._stack_pool import SEGMENT_PREFIX
 
@@ -30,6 +30,7 @@ def no_shared_memory_is_left():
 def errors(monkeypatch):
     messages = []
     monkeypatch.setattr(_stack, "show_error", messages.append)
+    monkeypatch.setattr(_stack_shifts, "show_error", messages.append)
     return messages
 
 
@@ -98,7 +99,7 @@ def test_cancel_keeps_a_marked_partial_result_and_applying_is_a_choice(
 ):
     # Item 9: a cancel added a copy whose later frames were empty, without asking.
     gate = threading.Event()
-    original = _stack._core_frames
+    original = _stack_model._core_frames
 
     def gated(stack, **options):
         frames = original(stack, **options)
@@ -110,8 +111,9 @@ def test_cancel_keeps_a_marked_partial_result_and_applying_is_a_choice(
         finally:
             frames.close()
 
-    monkeypatch.setattr(_stack, "_core_frames", gated)
-    monkeypatch.setattr(_stack, "UPDATE_SECONDS", 0.0)  # a batch per frame
+    monkeypatch.setattr(_stack_model, "_core_frames", gated)
+    monkeypatch.setattr(_stack_model, "UPDATE_SECONDS", 0.0)  # a batch per frame
+    monkeypatch.setattr(_stack, "UPDATE_SECONDS", 0.0)
     n_layers = len(viewer.layers)
     widget.run()
     qtbot.waitUntil(lambda: widget.job.done >= 4, timeout=60_000)
@@ -311,7 +313,7 @@ def test_a_stopped_worker_process_is_reported(viewer, widget, wait_for, errors, 
         raise RuntimeError("a stack worker process ended unexpectedly")
         yield  # a generator, as the core's
 
-    monkeypatch.setattr(_stack, "_core_frames", died)
+    monkeypatch.setattr(_stack_model, "_core_frames", died)
     widget.run()
     wait_for(widget)
     assert errors == ["Stack registration failed: a stack worker process ended unexpectedly"]

@@ -1,0 +1,573 @@
+"""The pair registration model, headless: options in, :class:`PairJob` objects planned from
+layers (main thread), registered by one core call each (worker thread), and turned into layers or
+a translate (main thread). Scripts and tests can use it without the widget (:mod:`._pair`).
+
+Nothing here computes a shift: that is :func:`napari_imreg.core.register` (or the DFT / Taylor
+methods, :func:`~napari_imreg.core.register_dft` and :func:`~napari_imreg.core.register_taylor`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+import numpy as np
+from napari.layers import Image, Layer
+from napari.utils.colormaps import Colormap
+
+from napari_imreg._widgets._layers import (
+    MASK_MODES,
+    MULTISCALE_PIXEL_BUDGET,
+    OUTPUT_KEY,
+    LayerArray,
+    MaskMode,
+    RgbChannel,
+    add_output,
+    crop_to_common,
+    describe,
+    fits_mask_layer,
+    ignored_pixels,
+    layer_array,
+    mask_grid,
+    materialize,
+    numbers,
+)
+from napari_imreg._widgets._plot import SIGMA_COLORS
+from napari_imreg.core import Options, delta_chi2_levels
+
+if TYPE_CHECKING:
+    import napari
+
+Noise = Literal["estimate from data", "error layer", "scalar"]
+Method = Literal["chi2", "dft", "taylor"]
+Output = Literal["shifted copy", "in place (translate)"]
+
+# The dropdowns offer exactly the values of the types above.
+NOISE_CHOICES: tuple[str, ...] = get_args(Noise)
+METHOD_CHOICES: tuple[str, ...] = get_args(Method)
+OUTPUT_CHOICES: tuple[str, ...] = get_args(Output)
+
+#: The Δχ² map layer spans this fraction of the reference's smaller displayed side.
+MAP_SIZE = 0.4
+
+
+@dataclass(frozen=True)
+class PairOptions:
+    """What the pair widget asks: how to register, and what to make of the result."""
+
+    noise: Noise = "estimate from data"
+    error_layer: Image | None = None
+    error_value: float = 1.0
+    method: Method = "chi2"
+    #: The core's options (upsample_factor, boundary, zero_mean, prefilter, ...).
+    core: Options = field(default_factory=Options)
+    #: A Labels or Shapes layer marking pixels, read as ``mask_mode`` says (None: no mask).
+    mask_layer: Layer | None = None
+    mask_mode: MaskMode = MASK_MODES[0]
+    #: Ignore the pixels flagged by each image's FITS DQ or MASK extension, when it has one.
+    fits_masks: bool = True
+    rgb_channel: RgbChannel = "luminance"
+    output: Output = "shifted copy"
+    delta_chi2_map: bool = True
+
+
+@dataclass
+class PairJob:
+    """One moving layer to register onto the reference, with its arrays ready for the core."""
+
+    reference: Image
+    moving: Image
+    reference_array: LayerArray
+    moving_array: LayerArray
+    error: np.ndarray | float | None
+    #: The pixels to ignore in (reference, moving), True = ignore; None: none.
+    mask: tuple[np.ndarray, np.ndarray] | None = None
+    notes: list[str] = field(default_factory=list)
+    result: Any = None  # the core's RegistrationResult, once run
+    shifted: Any = None  # the shifted copy of the moving data, once run (if asked for)
+
+    @property
+    def full_shift(self) -> np.ndarray:
+        """The shift in full-resolution data pixels, numpy axis order."""
+        return np.asarray(self.result.shift, dtype=float) * self.moving_array.factor
+
+    @property
+    def full_error(self) -> np.ndarray:
+        """The 1-sigma error of :attr:`full_shift` (NaN where the method gave none)."""
+        if self.result.error is None:
+            return np.full(len(self.result.shift), np.nan)
+        return np.asarray(self.result.error, dtype=float) * self.moving_array.factor
+
+
+class PairRegistration:
+    """The headless model behind :class:`PairWidget`.
+
+    Examples
+    --------
+    In a script, with a viewer holding the sample pair::
+
+        model = PairRegistration(viewer)
+        jobs = model.plan(viewer.layers["extended reference"], [viewer.layers["extended moving"]])
+        for job in jobs:
+            model.run(job)
+            model.apply(job)
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer, options: PairOptions | None = None):
+        self.viewer = viewer
+        self.options = options or PairOptions()
+        #: Multiscale layers are registered at their finest level with at most this many pixels.
+        self.pixel_budget = MULTISCALE_PIXEL_BUDGET
+
+    # ---------------------------------------------------------------- planning (main thread)
+    def plan(self, reference: Image | None, moving: Sequence[Image]) -> list[PairJob]:
+        """Check the layers and extract their arrays; one job per moving layer.
+
+        Raises
+        ------
+        ValueError
+            With a message for the user if a pair cannot be registered (no layer chosen, the
+            reference among the moving layers, different numbers of axes or pixel sizes, an
+            error layer that does not fit).
+        """
+        if reference is None:
+            raise ValueError("Choose a reference image layer.")
+        moving = list(moving)
+        if not moving:
+            raise ValueError("Choose one or more moving image layers to register.")
+        # Layers compare with ==: napari hands plugins proxies, a new one per access.
+        if any(layer == reference for layer in moving):
+            raise ValueError(
+                f"The reference {reference.name!r} is also selected as a moving layer; "
+                "unselect it."
+            )
+        for layer in (reference, *moving):
+            _check_axis_aligned(layer)
+        options = self.options
+        ref_array = layer_array(
+            reference, channel=options.rgb_channel, pixel_budget=self.pixel_budget
+        )
+        return [self._plan_one(reference, ref_array, layer) for layer in moving]
+
+    def _plan_one(self, reference: Image, ref_array: LayerArray, moving: Image) -> PairJob:
+        options = self.options
+        mov_array = layer_array(
+            moving, channel=options.rgb_channel, pixel_budget=self.pixel_budget
+        )
+        notes = [*ref_array.notes, *mov_array.notes]
+        ref_data, mov_data = ref_array.data, mov_array.data
+        if ref_data.ndim != mov_data.ndim:
+            raise ValueError(
+                f"Cannot register {describe(moving)} onto {describe(reference)}: they have "
+                f"{mov_data.ndim} and {ref_data.ndim} axes. Register layers with the same "
+                "number of axes (use the stack widget for a time or z axis)."
+            )
+        if not np.allclose(_spatial_scale(reference), _spatial_scale(moving)):
+            raise ValueError(
+                f"{reference.name!r} and {moving.name!r} have different pixel sizes (scale "
+                f"{numbers(reference.scale)} and {numbers(moving.scale)}); resample one onto the "
+                "other's grid first."
+            )
+        if not np.allclose(reference.translate, moving.translate):
+            notes.append(
+                f"{moving.name!r} is placed at translate {numbers(moving.translate)}, "
+                f"{reference.name!r} at {numbers(reference.translate)}: their pixels are compared "
+                "as stored, so the shift is between the two arrays, not between the layers as "
+                "placed; the result is placed on the reference."
+            )
+        if not np.allclose(ref_array.factor, mov_array.factor):
+            raise ValueError(
+                f"{reference.name!r} and {moving.name!r} were read at different resolutions "
+                f"(multiscale factors {numbers(ref_array.factor)} and "
+                f"{numbers(mov_array.factor)}); "
+                "give them matching pyramids or register single-scale layers."
+            )
+        error = self._error_for(moving, mov_data.shape)
+        mask = self._mask_for(reference, ref_array, moving, mov_array, notes)
+        if ref_data.shape != mov_data.shape:
+            arrays = [ref_data, mov_data]
+            if isinstance(error, np.ndarray):
+                arrays.append(error)
+            arrays, shape = crop_to_common(arrays)
+            notes.append(
+                f"Shapes differ ({tuple(ref_data.shape)} and {tuple(mov_data.shape)}): the "
+                f"common region {shape} starting at pixel 0 is registered."
+            )
+            ref_data, mov_data = arrays[0], arrays[1]
+            if isinstance(error, np.ndarray):
+                error = arrays[2]
+            if mask is not None:
+                mask = tuple(crop_to_common([*mask, ref_data])[0][:2])
+        if ref_data.dtype != mov_data.dtype:
+            notes.append(
+                f"dtypes differ ({ref_data.dtype} and {mov_data.dtype}): both are registered "
+                "as floating point; the layers keep their dtypes."
+            )
+        return PairJob(
+            reference=reference,
+            moving=moving,
+            reference_array=replace(ref_array, data=ref_data),
+            moving_array=replace(mov_array, data=mov_data),
+            error=error,
+            mask=mask,
+            notes=notes,
+        )
+
+    def _mask_for(
+        self,
+        reference: Image,
+        ref_array: LayerArray,
+        moving: Image,
+        mov_array: LayerArray,
+        notes: list[str],
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The pixels to ignore in each image: the chosen mask or region of interest (the
+        same pixels in both), and each image's FITS DQ/MASK extension. None: no mask."""
+        options = self.options
+        layers = [options.mask_layer] if options.mask_layer is not None else []
+        if options.fits_masks:
+            found = [fits_mask_layer(self.viewer, layer) for layer in (reference, moving)]
+            layers += [layer for layer in found if layer is not None]
+        if not layers:
+            return None
+        if options.method != "chi2":
+            if options.mask_layer is not None:
+                raise ValueError(
+                    f"The {options.method} method takes no mask; choose the chi2 method to "
+                    f"use {options.mask_layer.name!r}, or no mask."
+                )
+            notes.append(f"The {options.method} method takes no mask: the FITS DQ is not used.")
+            return None
+        # The chosen mask lies on the reference's grid; the core uses the same pixels of the
+        # moving image (a detector's hot pixels, a window around a cell).
+        shared = None
+        if options.mask_layer is not None:
+            marked = mask_grid(
+                options.mask_layer, reference, tuple(ref_array.data.shape), ref_array.factor
+            )
+            shared = ignored_pixels(marked, options.mask_mode)
+        masks = []
+        for image, array in ((reference, ref_array), (moving, mov_array)):
+            parts = [] if shared is None else [shared]
+            dq = fits_mask_layer(self.viewer, image) if options.fits_masks else None
+            if dq is not None:
+                parts.append(mask_grid(dq, image, tuple(array.data.shape), array.factor))
+                notes.append(f"{image.name!r}: ignoring the pixels its {dq.name!r} flags.")
+            ignored = np.zeros(array.data.shape, dtype=bool)
+            for part in parts:  # cropped to the common region when the shapes differ
+                part, ignored = crop_to_common([part, ignored])[0]
+                ignored = ignored | part
+            masks.append(ignored)
+        if options.mask_layer is not None:
+            kept = int(np.count_nonzero(~masks[0]))
+            notes.append(
+                f"{options.mask_layer.name!r} as the {options.mask_mode.split(':')[0]}: "
+                f"{kept} of {masks[0].size} reference pixels are used."
+            )
+            if kept == 0:
+                raise ValueError(
+                    f"The {options.mask_mode.split(':')[0]} {options.mask_layer.name!r} leaves "
+                    "no pixel to register; draw it over the image, or switch mask and region "
+                    "of interest."
+                )
+        return masks[0], masks[1]
+
+    def _error_for(self, moving: Image, shape: tuple[int, ...]) -> np.ndarray | float | None:
+        options = self.options
+        if options.noise == "estimate from data":
+            return None
+        if options.noise == "scalar":
+            if not options.error_value > 0:
+                raise ValueError(
+                    f"The noise value must be positive, got {options.error_value}; or choose "
+                    "'estimate from data'."
+                )
+            return float(options.error_value)
+        layer = options.error_layer
+        if layer is None:
+            raise ValueError("Choose the error layer, or another kind of noise.")
+        if layer == moving:
+            raise ValueError(f"The error layer {layer.name!r} is the moving layer itself.")
+        error = _error_array(layer, options.rgb_channel)
+        if error.ndim != len(shape) or any(e < s for e, s in zip(error.shape, shape, strict=True)):
+            raise ValueError(
+                f"The error layer {describe(layer)} does not cover the moving layer "
+                f"{describe(moving)}; choose an error map of the same shape."
+            )
+        return error[tuple(slice(0, n) for n in shape)]
+
+    # ---------------------------------------------------------------- computing (worker)
+    def run(self, job: PairJob) -> PairJob:
+        """Register one job with the core; fills ``job.result``. Safe off the GUI thread."""
+        job.result = register_arrays(
+            materialize(job.reference_array.data),
+            materialize(job.moving_array.data),
+            error=materialize(job.error),
+            mask=job.mask,
+            options=self.options,
+        )
+        if self.options.output == "shifted copy":
+            job.shifted = self._shifted_copy(job)
+        return job
+
+    def _shifted_copy(self, job: PairJob) -> Any:
+        layer = job.moving
+        shift = job.full_shift
+        # The chi2 method's model ("auto" resolved); the others follow the option.
+        boundary = (
+            job.result.boundary if self.options.method == "chi2" else self.options.core.boundary
+        )
+        if layer.multiscale:
+            full = np.array(_spatial_shape(layer, layer.data[0].shape), dtype=float)
+            out = []
+            for level in layer.data:
+                level_shift = shift * np.array(_spatial_shape(layer, level.shape)) / full
+                out.append(_shift_image(np.asarray(level), level_shift, layer.rgb, boundary))
+            return out
+        return _shift_image(np.asarray(layer.data), shift, layer.rgb, boundary)
+
+    # ---------------------------------------------------------------- results (main thread)
+    def apply(self, job: PairJob) -> list[Any]:
+        """Add the job's layers to the viewer (or set the translate); return the layers added."""
+        reference, moving = job.reference, job.moving
+        shift = job.full_shift
+        record = registration_record(job, self.options)
+        scale = np.asarray(reference.scale[-len(shift) :], dtype=float)
+        target = np.asarray(reference.translate[-len(shift) :], dtype=float) + shift * scale
+        added: list[Any] = []
+        if self.options.output == "in place (translate)":
+            moving.translate = _full_vector(moving.translate, target)
+            moving.metadata = {**moving.metadata, "registration": record}
+        else:
+            metadata = _moved_fits_metadata(moving.metadata, shift)
+            metadata["registration"] = record
+            metadata[OUTPUT_KEY] = _output_tag("registered copy", job)
+            added.append(
+                add_output(
+                    self.viewer,
+                    "image",
+                    job.shifted,
+                    name=f"{moving.name} registered",
+                    scale=moving.scale,
+                    translate=reference.translate,
+                    units=moving.units,
+                    rgb=moving.rgb,
+                    multiscale=moving.multiscale,
+                    colormap=moving.colormap if not moving.rgb else None,
+                    contrast_limits=moving.contrast_limits,
+                    blending=moving.blending,
+                    metadata=metadata,
+                )
+            )
+        if self.options.delta_chi2_map:
+            chi2_layer = self._add_delta_chi2(job)
+            if chi2_layer is not None:
+                added.append(chi2_layer)
+        return added
+
+    def _add_delta_chi2(self, job: PairJob) -> Any:
+        result = job.result
+        if getattr(result, "delta_chi2", None) is None or result.delta_chi2_coords is None:
+            return None
+        levels = delta_chi2_levels(result.delta_chi2.ndim)
+        top = levels[-1] * 1.25
+        controls = np.concatenate([[0.0], np.asarray(levels) / top, [1.0]])
+        colormap = Colormap(
+            colors=SIGMA_COLORS, controls=controls, interpolation="zero", name="delta_chi2_sigma"
+        )
+        scale, translate = map_placement(job.reference, result.delta_chi2.shape)
+        return add_output(
+            self.viewer,
+            "image",
+            np.asarray(result.delta_chi2),
+            name=f"Δχ² {job.moving.name}",
+            scale=scale,
+            translate=translate,
+            units=job.reference.units,
+            colormap=colormap,
+            contrast_limits=(0.0, top),
+            metadata={
+                "sigma_levels": levels,
+                "shift_coords": map_coords(job),
+                "about": "Δχ² around the best shift, placed beside the reference (its position "
+                "is not the shift): 1σ yellow, 2σ orange, 3σ purple. shift_coords holds the "
+                "shift in pixels of each sample, per axis.",
+                "registration": registration_record(job, self.options),
+                OUTPUT_KEY: _output_tag("delta_chi2", job),
+            },
+        )
+
+
+def map_placement(reference: Image, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Scale and translate of a Δχ² map layer of ``shape``, beside ``reference``.
+
+    In the two displayed (last) axes the map spans :data:`MAP_SIZE` of the reference's smaller
+    side, top-aligned, just right of it. Along any leading axis each map plane takes one
+    reference plane, the middle planes together, so the dims sliders keep the reference's
+    steps and range.
+    """
+    ndim = len(shape)
+    counts = np.asarray(shape, dtype=float)
+    pixel = np.asarray(reference.scale[-ndim:], dtype=float)
+    low, high = np.asarray(reference.extent.world, dtype=float)[:, -ndim:]
+    size = high - low + pixel
+    scale, translate = pixel.copy(), low.copy()
+    data = reference.data[0] if reference.multiscale else reference.data
+    planes = _spatial_shape(reference, data.shape)[-ndim:]
+    shown = min(ndim, 2)
+    for axis in range(ndim - shown):
+        translate[axis] = low[axis] + (planes[axis] // 2 - shape[axis] // 2) * pixel[axis]
+    side = MAP_SIZE * float(np.min(size[-shown:]))
+    scale[-shown:] = side / counts[-shown:]
+    translate[-shown:] = low[-shown:] - pixel[-shown:] / 2 + scale[-shown:] / 2
+    translate[-1] = high[-1] + pixel[-1] / 2 + 0.05 * size[-1] + scale[-1] / 2
+    return scale, translate
+
+
+def map_coords(job: PairJob) -> tuple[np.ndarray, ...]:
+    """The shift, in full-resolution pixels, of each Δχ² sample along each axis."""
+    factor = job.moving_array.factor
+    return tuple(
+        np.asarray(c, dtype=float) * f
+        for c, f in zip(job.result.delta_chi2_coords, factor, strict=True)
+    )
+
+
+def map_plane(job: PairJob) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray, Any]:
+    """The (dy, dx) plane of the Δχ² map through its minimum, with its coordinates, the shift
+    and the covariance of (dy, dx) at the best value of the other components (None if the
+    result has none)."""
+    result = job.result
+    values = np.asarray(result.delta_chi2)
+    coords = map_coords(job)
+    lead = np.unravel_index(np.argmin(values), values.shape)[: values.ndim - 2]
+    plane = values[lead]
+    covariance = None
+    if result.covariance is not None:
+        factor = np.asarray(job.moving_array.factor, dtype=float)
+        full = np.asarray(result.covariance) * np.outer(factor, factor)
+        with np.errstate(all="ignore"):
+            try:
+                covariance = np.linalg.inv(np.linalg.inv(full)[-2:, -2:])
+            except np.linalg.LinAlgError:
+                covariance = None
+    return plane, coords[-2:], job.full_shift[-2:], covariance
+
+
+def register_arrays(
+    reference: np.ndarray,
+    moving: np.ndarray,
+    *,
+    error: np.ndarray | float | None,
+    options: PairOptions,
+    mask: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Any:
+    """Call the core function for ``options.method`` and return its RegistrationResult.
+
+    The chi2 method takes every option of the core's :class:`~napari_imreg.core.Options` and the
+    mask; the DFT and Taylor methods take the upsample factor (DFT) and zero mean only.
+    """
+    from napari_imreg import core
+
+    settings = options.core
+    if options.method == "chi2":
+        return core.register(reference, moving, error=error, mask=mask, **settings.as_dict())
+    if options.method == "dft":
+        upsample = 10 if settings.upsample_factor == "auto" else settings.upsample_factor
+        return core.register_dft(
+            reference, moving, error=error, upsample_factor=upsample, zero_mean=settings.zero_mean
+        )
+    if options.method == "taylor":
+        return core.register_taylor(reference, moving, error=error, zero_mean=settings.zero_mean)
+    raise ValueError(f"method={options.method!r} is not one of {METHOD_CHOICES}.")
+
+
+def registration_record(job: PairJob, options: PairOptions) -> dict[str, Any]:
+    """What a layer's ``metadata["registration"]`` records about a registration."""
+    result = job.result
+    return {
+        "reference": job.reference.name,
+        "moving": job.moving.name,
+        "shift": tuple(float(v) for v in job.full_shift),
+        "error": tuple(float(v) for v in job.full_error),
+        "method": options.method,
+        "boundary": result.boundary if options.method == "chi2" else options.core.boundary,
+        "mask": None if options.mask_layer is None else options.mask_layer.name,
+        "noise": None if result.noise is None else float(result.noise),
+        "filter_strength": result.filter_strength,
+        "upsample_factor": result.upsample_factor,
+        "multiscale_level": job.moving_array.level,
+        "output": options.output,
+    }
+
+
+def _error_array(layer: Image, channel: RgbChannel) -> np.ndarray:
+    from napari_imreg.core import error_from_uncertainty
+
+    array = layer_array(layer, channel=channel).data
+    kind = layer.metadata.get("fits_kind", "error")
+    if kind in ("variance", "inverse_variance"):
+        return error_from_uncertainty(array, kind)
+    return np.asarray(array)
+
+
+def _shift_image(data: np.ndarray, shift: np.ndarray, rgb: bool, boundary: str) -> np.ndarray:
+    from napari_imreg.core import apply_shift
+
+    if rgb:  # every channel (alpha too) moves the same way
+        channels = [
+            apply_shift(data[..., c], shift, boundary=boundary) for c in range(data.shape[-1])
+        ]
+        moved = np.stack(channels, axis=-1)
+        if np.issubdtype(data.dtype, np.integer):
+            # napari reads float RGB as 0-1: a float copy of 0-255 data showed white, at 8x
+            # the memory. Back in the source's dtype, it shows as the source does.
+            info = np.iinfo(data.dtype)
+            moved = np.clip(np.rint(moved), info.min, info.max).astype(data.dtype)
+        return moved
+    return apply_shift(data, shift, boundary=boundary)
+
+
+def _moved_fits_metadata(metadata: dict[str, Any], shift: np.ndarray) -> dict[str, Any]:
+    """The FITS entries of a layer's metadata, for a copy whose content moved by ``shift``."""
+    from napari_imreg.core import header_for_shifted_data, wcs_from_header
+
+    out = {key: value for key, value in metadata.items() if key.startswith("fits_")}
+    header = out.get("fits_header")
+    if header is not None and hasattr(header, "copy"):
+        out["fits_header"] = header_for_shifted_data(header, shift)
+        out["fits_wcs"] = wcs_from_header(out["fits_header"])
+    return out
+
+
+def _check_axis_aligned(layer: Image) -> None:
+    """Refuse a layer whose data axes are not the world axes: a shift in data pixels then
+    does not map to a translate (a rotate of 90 degrees put the copy about 2 units off)."""
+    linear = np.asarray(layer.affine.affine_matrix, dtype=float)[:-1, :-1]
+    rotate = np.asarray(layer.rotate, dtype=float)
+    turned = not np.allclose(rotate, np.eye(len(rotate))) or np.any(np.asarray(layer.shear))
+    if turned or not np.allclose(linear, np.diag(np.diag(linear))):
+        raise ValueError(
+            f"{layer.name!r} is rotated, sheared or has an affine transform; the plugin "
+            "registers axis-aligned layers only. Reset its rotate, shear and affine (the "
+            "pixels stay as they are) and register again."
+        )
+
+
+def _output_tag(role: str, job: PairJob) -> dict[str, str]:
+    return {"output": role, "reference": job.reference.name, "moving": job.moving.name}
+
+
+def _spatial_scale(layer: Image) -> np.ndarray:
+    return np.asarray(layer.scale, dtype=float)
+
+
+def _spatial_shape(layer: Image, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(shape[:-1]) if layer.rgb else tuple(shape)
+
+
+def _full_vector(current: Sequence[float], tail: np.ndarray) -> np.ndarray:
+    out = np.asarray(current, dtype=float).copy()
+    out[-len(tail) :] = tail
+    return out

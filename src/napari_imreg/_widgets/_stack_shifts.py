@@ -1,0 +1,108 @@
+"""What the stack widget does with the shifts it holds (measured or loaded): apply them to
+the stack and other layers in a thread worker, and save or load them as CSV.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from napari.utils.notifications import show_error, show_info
+
+from napari_imreg._shift_table import load_shifts_csv, save_shifts_csv
+from napari_imreg._widgets._layers import add_output
+from napari_imreg._widgets._stack_model import shifted_layers
+from napari_imreg._widgets._worker import start_worker
+
+
+class HeldShifts:
+    """The stack widget's shifts-held actions, mixed into :class:`~._stack.StackWidget`.
+
+    It uses the widget's ``viewer``, ``model``, ``worker``, ``shifts``, ``errors``,
+    ``last_added``, ``plot``, ``busy``, ``options`` and its layer, apply-to, button and status
+    controls.
+    """
+
+    def apply_shifts(self, event: Any = None) -> Any:
+        """Add registered copies of the stack and the 'apply to' layers, with the shifts held
+        (measured or loaded). The frames are resampled in a thread worker; the copies appear
+        in the viewer (and in :attr:`last_added`) as each layer is done. Returns the worker,
+        or None if there is nothing to apply."""
+        if self.shifts is None or not len(self.shifts):
+            show_info("No shifts yet: register the stack or load shifts from a CSV file.")
+            return None
+        if self.busy:
+            show_info("Wait for the running registration to finish, or cancel it.")
+            return None
+        try:
+            self.model.options = self.options
+        except (ValueError, TypeError) as exc:
+            show_error(str(exc))
+            return None
+        targets = [self._layer.value, *(self._apply_to.value or [])]
+        targets = [layer for layer in dict.fromkeys(targets) if layer is not None]
+        self.last_added = []
+        worker = start_worker(
+            self,
+            shifted_layers,
+            self.model,
+            targets,
+            np.array(self.shifts),
+            total=len(targets),
+            desc="Applying shifts",
+            yielded=self._add_layer,
+            errored=self._on_apply_error,
+            finished=self._on_apply_finished,
+        )
+        self._apply_button.enabled = False
+        return worker
+
+    def save_csv(self, path: str | os.PathLike) -> Path | None:
+        """Save the shifts held to a CSV file."""
+        if self.shifts is None:
+            show_info("No shifts to save yet.")
+            return None
+        return save_shifts_csv(path, self.shifts, self.errors)
+
+    def load_csv(self, path: str | os.PathLike) -> bool:
+        """Load shifts from a CSV file (then "Apply shifts" re-applies them)."""
+        try:
+            shifts, errors = load_shifts_csv(path)
+        except (OSError, ValueError) as exc:
+            show_error(f"Could not load shifts: {exc}")
+            return False
+        self.shifts, self.errors = shifts, errors
+        self._apply_button.enabled = self._save_button.enabled = True
+        self._status.value = f"Loaded {len(shifts)} shifts from {Path(path).name}."
+        self.plot.set_data(shifts, errors, len(shifts))
+        return True
+
+    def _add_layer(self, layer_data: tuple[Any, dict[str, Any], str]) -> None:
+        data, kwargs, kind = layer_data
+        self.last_added.append(add_output(self.viewer, kind, data, **kwargs))
+
+    def _on_apply_error(self, exc: Exception) -> None:
+        show_error(f"Could not apply the shifts: {exc}")
+
+    def _on_apply_finished(self) -> None:
+        self.worker = None
+        self._run_button.enabled = self._apply_button.enabled = True
+        self._cancel_button.enabled = False
+
+    def _ask_save(self, event: Any = None) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(
+            self.native, "Save shifts", "shifts.csv", "CSV (*.csv)"
+        )
+        if path:
+            self.save_csv(path)
+
+    def _ask_load(self, event: Any = None) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self.native, "Load shifts", "", "CSV (*.csv)")
+        if path:
+            self.load_csv(path)
