@@ -16,8 +16,8 @@ it (its samples are a small fraction of a pixel of shift apart: placed at the sh
 would be a speck, and a 3-D one would wreck the dims sliders). Registering the same pair again
 replaces its outputs, and the outputs are not offered as inputs.
 
-Nothing here computes a shift: that is :func:`napari_imreg.core.register` (or the DFT / Taylor
-methods, :func:`~napari_imreg.core.register_dft` and :func:`~napari_imreg.core.register_taylor`).
+The widget only collects options and shows results: :mod:`._pair_model` plans the jobs and
+calls the core for every number.
 """
 
 from __future__ import annotations
