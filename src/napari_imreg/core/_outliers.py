@@ -443,9 +443,6 @@ def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, t
     if not candidates.any():  # nothing stands out even without the allowance: done
         return candidates, candidates.copy()
     points = np.argwhere(candidates)
-    at = tuple(points.T)  # judged by the spread at their brightness (none if saturated)
-    shot = np.maximum(sigma, _spread_by_brightness(residual, ref_clean, valid, at))
-    sigma = np.where(saturated(np.where(ref_mask, np.nan, ref))[at], sigma, shot)
     fraction = shift - np.round(shift)
     ref_levels = _tails(ref_clean, ~ref_mask, search_tail(ref.size))
     mov_levels = _tails(filled, ~mov_mask, search_tail(mov.size))
@@ -459,36 +456,13 @@ def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, t
     bound = threshold * np.sqrt(sigma**2 + model_error**2)
     # The candidates' residual by the cubic spline, whose interpolation error the
     # allowance bounds.
+    at = tuple(points.T)
     exact = ref_clean[at] - scale * _spline_at(filled, points, shift, wrap=wrap) - offset
     kept = np.abs(exact - centre) > bound
     clipped = np.zeros(ref.shape, dtype=bool)
     clipped[tuple(points[kept].T)] = True
     clipped = dilate(clipped, 1) & valid
     return clipped, _on_moving(clipped, shift, mov_mask, wrap=wrap)
-
-
-BRIGHTNESS_CLASSES = 8  #: Classes the residual's spread is measured in (2,048 px at SAMPLE).
-
-
-def _spread_by_brightness(residual, ref, valid, at):
-    """The residual's robust sigma at the brightness of the pixels ``at`` (shot noise
-    grows with the signal): its variance in :data:`BRIGHTNESS_CLASSES` classes of equal
-    numbers of valid pixels, linear between their median brightnesses, and above the
-    brightest rising as between the two brightest (never falling). A pixel's brightness
-    is the lower of ``ref`` and the aligned moving image (``R - max(residual, 0)``): a
-    bright outlier in either image is classed by the other's value."""
-    values = sample(residual, valid)
-    levels = sample(ref, valid) - np.maximum(values, 0.0)
-    edges = np.quantile(levels, np.linspace(0.0, 1.0, BRIGHTNESS_CLASSES + 1)[1:-1])
-    classes = np.searchsorted(edges, levels, side="right")
-    kinds = np.unique(classes)
-    centres = np.array([np.median(levels[classes == k]) for k in kinds])
-    variances = np.array([robust_sigma(values[classes == k]) ** 2 for k in kinds])
-    step = np.diff(centres[-2:])
-    rise = max(float(np.diff(variances[-2:])[0] / step[0]), 0.0) if np.any(step > 0) else 0.0
-    brightness = ref[at] - np.maximum(residual[at], 0.0)
-    beyond = np.maximum(brightness - centres[-1], 0.0)
-    return np.sqrt(np.interp(brightness, centres, variances) + rise * beyond)
 
 
 #: Rounds of clipping and registering again, at most.
