@@ -134,8 +134,7 @@ def noise_level(residual, weight, base, block: int, filtered: float) -> float:
     factor and the sandwich with it; a misfit or a photon noise concentrated on the
     few features that carry the shift raises the sandwich, not the median block.
     """
-    sums = _by_block(np.stack([weight * residual**2, base], -1), block).sum(axis=-2)
-    sums = sums.reshape(-1, 2)
+    sums = grid_sums(np.stack([weight * residual**2, base], -1), block).reshape(-1, 2)
     full = sums[:, 1] >= 0.5 * block**residual.ndim
     if not np.any(full):
         return 1.0
