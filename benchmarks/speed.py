@@ -61,6 +61,8 @@ UPSAMPLE = 100
 PATCH = 150  # samples of the DFT patch per axis (1.5 pixels at 1/100)
 
 PAIR_METHODS = ("ours wrap", "ours overlap", "skimage", "image_registration")
+# docs/benchmarks.md below this line is written by hand and kept when the tables are rerun.
+HAND_MARKER = "<!-- Sections below are measured and written by hand; speed.py keeps them. -->"
 
 
 # ------------------------------------------------------------------------- data
@@ -707,6 +709,21 @@ def plot(pairs, stack_rows, path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
+def with_hand_sections(text: str, path: Path) -> str:
+    """Append the sections written by hand below ``HAND_MARKER`` in ``path`` to ``text``.
+
+    The tables above the marker are this script's; the dated measurements below it are
+    the sessions' own and survive a rerun.
+    """
+    if not path.exists():
+        return text
+    old = path.read_text()
+    start = old.find(HAND_MARKER)
+    if start < 0:
+        return text
+    return text.rstrip("\n") + "\n\n" + old[start:]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, print only")
@@ -768,7 +785,8 @@ def main(argv=None) -> int:
         print(text)
         return 0
     (ROOT / "docs").mkdir(exist_ok=True)
-    (ROOT / "docs" / "benchmarks.md").write_text(text)
+    target = ROOT / "docs" / "benchmarks.md"
+    target.write_text(with_hand_sections(text, target))
     plot(pairs, stack_rows, ROOT / "docs" / "benchmarks.png")
     print(f"written: {ROOT / 'docs' / 'benchmarks.md'}, {ROOT / 'docs' / 'benchmarks.png'}")
     return 0
