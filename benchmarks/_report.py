@@ -38,6 +38,13 @@ SECTIONS = {
         " a phantom), with bins of 2-4 and crops of 48-96 pixels; against TurboReg and"
         " scikit-image",
     ),
+    "packaged": (
+        "Scenes from other packages: astronomy FITS and more",
+        "benchmarks/heldout_accuracy.py --scenes packaged",
+        "the held-out questions on a second untuned set read from other packages' data"
+        " (a globular cluster, two spacecraft images of the Sun, a radio map, a screenshot,"
+        " a press photograph)",
+    ),
     "hostile": (
         "Hostile pairs: gain, offset, hot pixels, cosmic rays, bleaching",
         "benchmarks/robustness.py",
