@@ -264,7 +264,7 @@ def test_core_warnings_become_notifications(viewer, wait_for, monkeypatch):
     widget.run()
     wait_for(widget)
     assert any("constant" in message for message in warnings)
-    assert "± inf" in widget._results.value
+    assert "flat: not measured, an image is constant" in widget._results.value
 
 
 def test_core_errors_become_notifications_and_the_viewer_keeps_working(
@@ -278,8 +278,12 @@ def test_core_errors_become_notifications_and_the_viewer_keeps_working(
     sample_widget.run()
     wait_for(sample_widget)
     assert errors == [
-        "Registration failed: upsample_factor must be 'auto' or an integer >= 1, got 0."
+        "Could not register 'extended moving' onto 'extended reference': "
+        "upsample_factor must be 'auto' or an integer >= 1, got 0."
     ]
+    assert "extended moving → extended reference: not registered: upsample_factor" in (
+        sample_widget._results.value
+    )
     assert len(viewer.layers) == n_layers
     monkeypatch.undo()
     monkeypatch.setattr(_pair, "show_error", errors.append)
@@ -311,3 +315,90 @@ def test_renamed_moving_layers_stay_chosen(viewer, wait_for):
     (job,) = widget.last_jobs
     assert job.moving.name == "renamed"
     _assert_recovers(job.full_shift, job.full_error, truth)
+
+
+@pytest.mark.parametrize("output", ["shifted copy", "in place (translate)"])
+def test_a_pair_that_is_not_measured_adds_and_moves_nothing(viewer, wait_for, output):
+    # Two independent noise images share no signal: the core's shift is no measurement
+    # (an infinite error), so no copy may look registered and no layer may move.
+    rng = np.random.default_rng(12)
+    reference = viewer.add_image(rng.normal(size=(64, 64)), name="ref")
+    moving = viewer.add_image(rng.normal(size=(64, 64)), name="noise")
+    n_layers = len(viewer.layers)
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [moving])
+    _run(widget, wait_for, output=output)
+    (job,) = widget.last_jobs
+    assert not job.result.measured
+    assert np.all(np.isinf(job.full_error))
+    assert len(viewer.layers) == n_layers
+    np.testing.assert_array_equal(moving.translate, (0, 0))
+    assert "registration" not in moving.metadata
+    text = widget._results.value
+    assert text.startswith("noise → ref: not measured, no significant match")
+    assert "Nothing was added or moved." in text
+
+
+def test_a_result_on_the_search_edge_replaces_the_earlier_copy_with_nothing(viewer, wait_for):
+    image = make_extended((64, 64), seed=13)
+    truth = (3.4, -2.7)
+    reference = viewer.add_image(image, name="ref")
+    moving = viewer.add_image(make_shifted(image, truth, noise=0.02, seed=14), name="mov")
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [moving])
+    _run(widget, wait_for)
+    assert "mov registered" in [layer.name for layer in viewer.layers]
+    widget.option_controls.set_value("max_shift", 1.0)  # the truth lies beyond: on the edge
+    _run(widget, wait_for)
+    (job,) = widget.last_jobs
+    assert job.verdict.kind == "not measured"
+    assert "edge of the search window" in widget._results.value
+    # The copy and map of the first run described the pair; they no longer do.
+    assert [layer.name for layer in viewer.layers] == ["ref", "mov"]
+
+
+def test_a_flagged_result_is_applied_and_marked(viewer, wait_for):
+    # A scene repeating every 10 px along x: matches a period apart fit as well, so the
+    # core flags the shift (measured False) with an error widened to reach them.
+    tile = make_extended((64, 10), seed=15)
+    scene = np.tile(tile, (1, 7))[:, :64]
+    truth = (1.3, 2.6)
+    reference = viewer.add_image(scene, name="ref")
+    moving = viewer.add_image(make_shifted(scene, truth, noise=0.05, seed=16), name="lattice")
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [moving])
+    _run(widget, wait_for)
+    (job,) = widget.last_jobs
+    assert job.verdict.kind == "flagged"
+    np.testing.assert_allclose(job.full_shift[0], truth[0], atol=4 * job.full_error[0])
+    period_off = (job.full_shift[1] - truth[1] + 5) % 10 - 5  # known modulo the period
+    assert abs(period_off) < 0.1
+    assert job.full_error[1] > 5
+    copy = viewer.layers["lattice registered (flagged)"]
+    record = copy.metadata["registration"]
+    assert record["measured"] is False
+    assert "other match" in record["flagged"]
+    assert "flagged, not a single measurement" in widget._results.value
+
+
+def test_a_refused_pair_is_listed_and_the_others_are_registered(viewer, wait_for, errors):
+    image = make_extended((64, 64), seed=17)
+    truth = (-1.25, 2.5)
+    reference = viewer.add_image(image, name="ref")
+    blank = viewer.add_image(np.full((64, 64), np.nan), name="blank")
+    moving = viewer.add_image(make_shifted(image, truth, noise=0.02, seed=18), name="mov")
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [blank, moving])
+    _run(widget, wait_for)
+    assert errors == [
+        "Could not register 'blank' onto 'ref': moving has no valid pixel (all NaN, infinite "
+        "or masked)."
+    ]
+    failed, done = widget.last_jobs
+    assert failed.failure is not None
+    assert failed.result is None
+    _assert_recovers(done.full_shift, done.full_error, truth)
+    names = [layer.name for layer in viewer.layers]
+    assert "mov registered" in names
+    assert "blank registered" not in names
+    assert "blank → ref: not registered: moving has no valid pixel" in widget._results.value

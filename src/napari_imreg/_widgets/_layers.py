@@ -147,16 +147,22 @@ def is_output(layer: Layer) -> bool:
 def add_output(viewer: Any, kind: str, data: Any, **kwargs: Any) -> Layer:
     """Add an output layer (``kind`` "image" or "labels") in the place of the previous output
     with the same ``metadata[OUTPUT_KEY]``, which it replaces."""
-    tag = kwargs["metadata"][OUTPUT_KEY]
-    previous = [layer for layer in viewer.layers if layer.metadata.get(OUTPUT_KEY) == tag]
-    index = viewer.layers.index(previous[0]) if previous else None
-    for layer in previous:
-        viewer.layers.remove(layer)
+    index = remove_output(viewer, kwargs["metadata"][OUTPUT_KEY])
     add = viewer.add_labels if kind == "labels" else viewer.add_image
     layer = add(data, **kwargs)
     if index is not None:
         viewer.layers.move(viewer.layers.index(layer), index)
     return layer
+
+
+def remove_output(viewer: Any, tag: dict[str, str]) -> int | None:
+    """Remove the output layers marked ``tag`` (a result they no longer show); return the
+    position of the first, or None if there was none."""
+    previous = [layer for layer in viewer.layers if layer.metadata.get(OUTPUT_KEY) == tag]
+    index = viewer.layers.index(previous[0]) if previous else None
+    for layer in previous:
+        viewer.layers.remove(layer)
+    return index
 
 
 #: Tooltips of the controls shared by the pair and stack widgets.

@@ -68,10 +68,17 @@ if TYPE_CHECKING:
 
 def format_result(job: PairJob) -> str:
     """The pair, then one line per axis: the shift and its 1-sigma error in pixels, and in
-    physical units (the layer's scale and units, or its FITS WCS in arcsec) when it has any."""
+    physical units (the layer's scale and units, or its FITS WCS in arcsec) when it has any.
+    A pair refused or not measured gets one line saying why; a flagged one, a line more."""
+    pair = f"{job.moving.name} → {job.reference.name}"
+    if job.failure is not None:
+        return f"{pair}: not registered: {job.failure}"
+    verdict = job.verdict
+    if not verdict.moves:
+        return f"{pair}: not measured, {verdict.reason}. Nothing was added or moved."
     axes = axis_names(len(job.full_shift))
     physical = physical_units(job.moving)
-    lines = [f"{job.moving.name} → {job.reference.name}:"]
+    lines = [f"{pair}:"]
     values = zip(axes, job.full_shift, job.full_error, strict=True)
     for axis, (name, value, err) in enumerate(values):
         line = f"  d{name} = {format_measure(value, err)} px"
@@ -82,6 +89,8 @@ def format_result(job: PairJob) -> str:
     noise = job.result.noise
     if noise is not None:
         lines.append(f"  (noise σ ≈ {noise:.3g}, estimated from the data)")
+    if verdict.kind == "flagged":
+        lines.append(f"  flagged, not a single measurement: {verdict.reason}.")
     return "\n".join(lines)
 
 
@@ -318,6 +327,11 @@ class PairWidget(Container):
                 f"the result for {job.moving.name!r} is not added."
             )
             return
+        if job.failure is not None:
+            show_error(
+                f"Could not register {job.moving.name!r} onto {job.reference.name!r}: "
+                f"{job.failure}"
+            )
         try:
             self.model.apply(job)
         except Exception as exc:  # report any failure, keep going with the next job
@@ -359,6 +373,8 @@ class PairWidget(Container):
     def _show_plot(self, job: PairJob) -> None:
         if (
             not self._show_map.value
+            or job.failure is not None
+            or not job.verdict.moves
             or job.result.delta_chi2 is None
             or job.result.delta_chi2.ndim < 2
         ):

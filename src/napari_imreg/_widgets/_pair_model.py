@@ -32,8 +32,10 @@ from napari_imreg._widgets._layers import (
     mask_grid,
     materialize,
     numbers,
+    remove_output,
 )
 from napari_imreg._widgets._plot import SIGMA_COLORS
+from napari_imreg._widgets._verdict import Verdict, verdict_of
 from napari_imreg.core import Options, delta_chi2_levels
 
 if TYPE_CHECKING:
@@ -86,6 +88,13 @@ class PairJob:
     notes: list[str] = field(default_factory=list)
     result: Any = None  # the core's RegistrationResult, once run
     shifted: Any = None  # the shifted copy of the moving data, once run (if asked for)
+    #: Why the core refused the pair (its message), when it did; ``result`` is then None.
+    failure: str | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        """Whether the result is a measurement, a flagged one, or none (see :mod:`._verdict`)."""
+        return verdict_of(self.result)
 
     @property
     def full_shift(self) -> np.ndarray:
@@ -299,15 +308,21 @@ class PairRegistration:
 
     # ---------------------------------------------------------------- computing (worker)
     def run(self, job: PairJob) -> PairJob:
-        """Register one job with the core; fills ``job.result``. Safe off the GUI thread."""
-        job.result = register_arrays(
-            materialize(job.reference_array.data),
-            materialize(job.moving_array.data),
-            error=materialize(job.error),
-            mask=job.mask,
-            options=self.options,
-        )
-        if self.options.output == "shifted copy":
+        """Register one job with the core; fills ``job.result``, or ``job.failure`` with the
+        core's message when it refuses the pair (the other jobs carry on). The shifted copy
+        is made only for a result that may move the layer. Safe off the GUI thread."""
+        try:
+            job.result = register_arrays(
+                materialize(job.reference_array.data),
+                materialize(job.moving_array.data),
+                error=materialize(job.error),
+                mask=job.mask,
+                options=self.options,
+            )
+        except (ValueError, TypeError) as exc:
+            job.failure = str(exc)
+            return job
+        if self.options.output == "shifted copy" and job.verdict.moves:
             job.shifted = self._shifted_copy(job)
         return job
 
@@ -329,10 +344,20 @@ class PairRegistration:
 
     # ---------------------------------------------------------------- results (main thread)
     def apply(self, job: PairJob) -> list[Any]:
-        """Add the job's layers to the viewer (or set the translate); return the layers added."""
+        """Add the job's layers to the viewer (or set the translate); return the layers added.
+
+        A pair that was refused or not measured adds nothing and moves nothing (the outputs
+        of an earlier run of the pair go: they no longer describe it). A flagged result is
+        applied, and its copy's name and ``metadata["registration"]`` say so.
+        """
         reference, moving = job.reference, job.moving
+        if job.failure is not None or not job.verdict.moves:
+            for role in ("registered copy", "delta_chi2"):
+                remove_output(self.viewer, _output_tag(role, job))
+            return []
         shift = job.full_shift
         record = registration_record(job, self.options)
+        flagged = " (flagged)" if job.verdict.kind == "flagged" else ""
         scale = np.asarray(reference.scale[-len(shift) :], dtype=float)
         target = np.asarray(reference.translate[-len(shift) :], dtype=float) + shift * scale
         added: list[Any] = []
@@ -348,7 +373,7 @@ class PairRegistration:
                     self.viewer,
                     "image",
                     job.shifted,
-                    name=f"{moving.name} registered",
+                    name=f"{moving.name} registered{flagged}",
                     scale=moving.scale,
                     translate=reference.translate,
                     units=moving.units,
@@ -486,11 +511,14 @@ def register_arrays(
 def registration_record(job: PairJob, options: PairOptions) -> dict[str, Any]:
     """What a layer's ``metadata["registration"]`` records about a registration."""
     result = job.result
+    verdict = job.verdict
     return {
         "reference": job.reference.name,
         "moving": job.moving.name,
         "shift": tuple(float(v) for v in job.full_shift),
         "error": tuple(float(v) for v in job.full_error),
+        "measured": verdict.kind == "measured",
+        "flagged": verdict.reason,
         "method": options.method,
         "boundary": result.boundary if options.method == "chi2" else options.core.boundary,
         "mask": None if options.mask_layer is None else options.mask_layer.name,
