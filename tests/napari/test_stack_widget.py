@@ -8,8 +8,9 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from napari_imreg._widgets import _stack, _stack_model, _stack_shifts
+from napari_imreg._widgets import _stack, _stack_model, _stack_shifts, _worker
 from napari_imreg._widgets._stack import StackWidget, load_shifts_csv, save_shifts_csv
+from napari_imreg.core import make_extended, make_shifted
 from napari_imreg.core._stack_pool import SEGMENT_PREFIX
 
 PLUGIN = "napari-imreg"
@@ -346,3 +347,59 @@ def test_a_long_status_wraps(viewer, widget):
     widget._status.value = "Stack registration failed: " + "a message of many words " * 20
     widget.native.layout().activate()
     assert widget._status.native.minimumSizeHint().width() < 500
+
+
+def test_frames_that_are_not_measured_are_left_blank(viewer, wait_for, monkeypatch):
+    # Frame 2 is constant, frame 3 pure noise: neither holds a shift, so neither may be
+    # moved as if it did (frame 3's meaningless shift put the copy's frame 20 px away).
+    told = []
+    monkeypatch.setattr(_worker, "show_warning", told.append)
+    image = make_extended((48, 48), seed=30)
+    truth = np.array([[0, 0], [0.5, -0.25], [1.0, 0.5], [1.5, -1.0], [2.0, 0.75]])
+    frames = np.stack([make_shifted(image, s, noise=0.02, seed=i) for i, s in enumerate(truth)])
+    frames[2] = 1.0
+    frames[3] = np.random.default_rng(31).normal(size=(48, 48))
+    layer = viewer.add_image(frames, name="stack")
+    labels = viewer.add_labels((frames > 0.5).astype(np.uint8), name="cells")
+    before = layer.data.copy(), labels.data.copy()
+    widget = StackWidget(viewer)
+    widget.set_layer(layer, apply_to=[labels])
+    widget.run()
+    wait_for(widget)
+    wait_for(widget)  # the copies, added when done
+    assert np.isnan(widget.shifts[[2, 3]]).all()
+    np.testing.assert_allclose(widget.shifts[[0, 1, 4]], truth[[0, 1, 4]], atol=0.02)
+    status = widget._status.value
+    assert status.startswith("Registered 5 frames. 2 not measured (frames 2, 3: an image is")
+    assert "left blank in the registered copy" in status
+    copy, copied_labels = viewer.layers["stack registered"], viewer.layers["cells registered"]
+    assert np.isnan(copy.data[[2, 3]]).all()
+    assert np.isfinite(copy.data[[0, 1, 4]][:, 8:-8, 8:-8]).all()
+    assert not copied_labels.data[[2, 3]].any()
+    np.testing.assert_array_equal(copied_labels.data[0], labels.data[0])
+    assert copy.metadata["stack_registration"]["not_measured"] == [2, 3]
+    assert not any("invalid value" in str(message) for message in told)
+    np.testing.assert_array_equal(layer.data, before[0])
+    np.testing.assert_array_equal(labels.data, before[1])
+
+
+def test_flagged_frames_are_moved_and_listed(viewer, wait_for):
+    # A scene repeating every 10 px along x: each frame's x shift is known only modulo the
+    # period, so the core flags it and widens its error to reach the other matches.
+    scene = np.tile(make_extended((48, 10), seed=32), (1, 5))[:, :48]
+    truth = np.array([[0, 0], [1.3, 2.6], [-0.7, 1.2]])
+    frames = np.stack([make_shifted(scene, s, noise=0.05, seed=i) for i, s in enumerate(truth)])
+    layer = viewer.add_image(frames, name="lattice")
+    widget = StackWidget(viewer)
+    widget.set_layer(layer)
+    widget.run()
+    wait_for(widget)
+    wait_for(widget)
+    assert widget.flagged == [1, 2]
+    np.testing.assert_allclose(widget.shifts[1:, 0], truth[1:, 0], atol=0.05)
+    period_off = (widget.shifts[1:, 1] - truth[1:, 1] + 5) % 10 - 5
+    np.testing.assert_allclose(period_off, 0, atol=0.1)
+    assert "2 flagged (frames 1, 2: " in widget._status.value
+    copy = viewer.layers["lattice registered"]
+    assert copy.metadata["stack_registration"]["flagged"] == [1, 2]
+    assert copy.metadata["stack_registration"]["not_measured"] == []

@@ -106,6 +106,8 @@ class StackWidget(HeldShifts, Container):
         self.job: StackJob | None = None
         self.shifts: np.ndarray | None = None
         self.errors: np.ndarray | None = None
+        #: The frames of the shifts held that the core flagged (not a single measurement).
+        self.flagged: list[int] = []
         #: The layers added by the last "apply shifts".
         self.last_added: list[Layer] = []
 
@@ -226,6 +228,7 @@ class StackWidget(HeldShifts, Container):
             return None
         self.job = job
         self.shifts = self.errors = None
+        self.flagged = []
         self._progress.max = job.n_frames
         self._progress.value = 0
         for note in job.notes:
@@ -267,6 +270,7 @@ class StackWidget(HeldShifts, Container):
         if self.busy:
             self._status.value = f"Registering {job.n_frames} frames… {job.done} done."
         self.shifts, self.errors = np.array(job.shifts), np.array(job.errors)
+        self.flagged = [i for i, verdict in enumerate(job.verdicts) if verdict.kind == "flagged"]
         self.plot.set_data(self.shifts, self.errors, job.n_frames)
 
     def _on_error(self, exc: Exception) -> None:
@@ -285,14 +289,15 @@ class StackWidget(HeldShifts, Container):
             return
         self._show_progress(job)
         self._save_button.enabled = self._apply_button.enabled = True
+        summary = job.summary()
         if job.done < job.n_frames:
             self._status.value = (
                 f"Cancelled: kept the {job.done} of {job.n_frames} frames registered (frames "
                 f"0-{job.done - 1}). 'Apply shifts' adds a copy of those frames only, marked "
-                "partial."
-            )
+                f"partial. {summary}"
+            ).strip()
             return
-        self._status.value = f"Registered {job.done} frames."
+        self._status.value = f"Registered {job.done} frames. {summary}".strip()
         if self._apply_when_done.value:
             self.apply_shifts()
 

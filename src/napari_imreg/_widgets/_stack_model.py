@@ -28,6 +28,7 @@ from napari_imreg._widgets._layers import (
     mask_grid,
     rgb_to_channel,
 )
+from napari_imreg._widgets._verdict import Verdict, verdict_of
 from napari_imreg.core import Options, StackWorkers
 
 if TYPE_CHECKING:
@@ -77,10 +78,29 @@ class StackJob:
     notes: list[str] = field(default_factory=list)
     shifts: list[np.ndarray] = field(default_factory=list)
     errors: list[np.ndarray] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
 
     @property
     def n_frames(self) -> int:
         return int(self.stack.shape[self.axis])
+
+    def summary(self) -> str:
+        """The frames that are not measurements, in words ("" when every frame is one)."""
+        parts = []
+        for kind, fate in (
+            ("not measured", "left blank in the registered copy"),
+            ("flagged", "moved, and listed in the copy's metadata"),
+        ):
+            frames = [i for i, verdict in enumerate(self.verdicts) if verdict.kind == kind]
+            if not frames:
+                continue
+            listed = ", ".join(map(str, frames[:10])) + (", ..." if len(frames) > 10 else "")
+            reasons = dict.fromkeys(self.verdicts[i].reason for i in frames)
+            parts.append(
+                f"{len(frames)} {kind} (frame{'s' if len(frames) > 1 else ''} {listed}: "
+                f"{'; '.join(reasons)}): {fate}."
+            )
+        return " ".join(parts)
 
     @property
     def done(self) -> int:
@@ -90,11 +110,14 @@ class StackJob:
 
 @dataclass(frozen=True)
 class FrameResult:
-    """One frame's registration: its index, shift and 1-sigma error (numpy axis order)."""
+    """One frame's registration: its index, shift and 1-sigma error (numpy axis order), and
+    its :class:`~._verdict.Verdict`. A frame that is not measured has a NaN shift: nothing
+    moves it, and the registered copy leaves it blank."""
 
     index: int
     shift: np.ndarray
     error: np.ndarray
+    verdict: Verdict
 
 
 class StackRegistration:
@@ -217,6 +240,7 @@ class StackRegistration:
             for batch in results:
                 job.shifts.extend(frame.shift for frame in batch)
                 job.errors.extend(frame.error for frame in batch)
+                job.verdicts.extend(frame.verdict for frame in batch)
                 yield batch
 
     def _in_batches(
@@ -236,11 +260,14 @@ class StackRegistration:
         batch: list[FrameResult] = []
         began = time.perf_counter()
         for index, result in frames:
+            verdict = verdict_of(result)
+            shift = np.asarray(result.shift, dtype=float)
             batch.append(
                 FrameResult(
                     index=int(index),
-                    shift=np.asarray(result.shift, dtype=float),
+                    shift=shift if verdict.moves else np.full_like(shift, np.nan),
                     error=np.asarray(result.error, dtype=float),
+                    verdict=verdict,
                 )
             )
             if time.perf_counter() - began >= UPDATE_SECONDS or index == count - 1:
@@ -250,11 +277,18 @@ class StackRegistration:
             yield batch
 
     def shifted_layer_data(
-        self, layer: Layer, shifts: np.ndarray, *, axis: int | None = None
+        self,
+        layer: Layer,
+        shifts: np.ndarray,
+        *,
+        axis: int | None = None,
+        flagged: Sequence[int] = (),
     ) -> tuple[Any, dict[str, Any], str]:
         """The registered copy of ``layer`` as napari layer data: the first ``len(shifts)``
         frames, named and marked as partial when that is fewer than the layer has. Labels are
         moved by whole nearest pixels so that they stay labels. A lazy layer gives a lazy copy.
+        A frame whose shift is NaN (not measured) is left blank (NaN; no labels); its index,
+        and the ``flagged`` frames', are in the copy's ``metadata["stack_registration"]``.
         """
         axis = self.options.axis if axis is None else axis
         data = _array_or_dask(layer.data)
@@ -286,8 +320,9 @@ class StackRegistration:
                 boundary="overlap" if is_labels else self.options.core.boundary,
                 order=order,
             )
-        if is_labels:
-            moved = moved.astype(data.dtype)
+        if is_labels:  # a frame not measured (a NaN shift) holds no labels
+            nan_to_num = da.nan_to_num if isinstance(moved, da.Array) else np.nan_to_num
+            moved = nan_to_num(moved, nan=0).astype(data.dtype)
         partial = n < total
         name = f"{layer.name} registered"
         if partial:
@@ -304,6 +339,8 @@ class StackRegistration:
                     "frames": n,
                     "of": total,
                     "partial": partial,
+                    "not_measured": [int(i) for i in np.flatnonzero(np.isnan(shifts).all(1))],
+                    "flagged": list(flagged),
                 },
                 OUTPUT_KEY: {"output": "registered stack", "source": layer.name},
             },
@@ -317,11 +354,13 @@ class StackRegistration:
             )
         return moved, kwargs, "labels" if is_labels else "image"
 
-    def apply(self, layers: Sequence[Layer], shifts: np.ndarray) -> list[Layer]:
+    def apply(
+        self, layers: Sequence[Layer], shifts: np.ndarray, *, flagged: Sequence[int] = ()
+    ) -> list[Layer]:
         """Add registered copies of ``layers`` to the viewer; the layers are not modified."""
         added = []
         for layer in layers:
-            data, kwargs, kind = self.shifted_layer_data(layer, shifts)
+            data, kwargs, kind = self.shifted_layer_data(layer, shifts, flagged=flagged)
             added.append(add_output(self.viewer, kind, data, **kwargs))
         return added
 
@@ -341,10 +380,13 @@ def forward_batches(batches: Iterator[list[FrameResult]]) -> Iterator[list[Frame
 
 
 def shifted_layers(
-    model: StackRegistration, layers: Sequence[Layer], shifts: np.ndarray
+    model: StackRegistration,
+    layers: Sequence[Layer],
+    shifts: np.ndarray,
+    flagged: Sequence[int] = (),
 ) -> Iterator[tuple[np.ndarray, dict[str, Any], str]]:
     for layer in layers:
-        yield model.shifted_layer_data(layer, shifts)
+        yield model.shifted_layer_data(layer, shifts, flagged=flagged)
 
 
 def _core_frames(stack: Any, **options: Any) -> Iterator[tuple[int, Any]]:

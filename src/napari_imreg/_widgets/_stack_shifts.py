@@ -21,8 +21,8 @@ class HeldShifts:
     """The stack widget's shifts-held actions, mixed into :class:`~._stack.StackWidget`.
 
     It uses the widget's ``viewer``, ``model``, ``worker``, ``shifts``, ``errors``,
-    ``last_added``, ``plot``, ``busy``, ``options`` and its layer, apply-to, button and status
-    controls.
+    ``flagged``, ``last_added``, ``plot``, ``busy``, ``options`` and its layer, apply-to,
+    button and status controls.
     """
 
     def apply_shifts(self, event: Any = None) -> Any:
@@ -50,6 +50,7 @@ class HeldShifts:
             self.model,
             targets,
             np.array(self.shifts),
+            self.flagged,
             total=len(targets),
             desc="Applying shifts",
             yielded=self._add_layer,
@@ -73,7 +74,7 @@ class HeldShifts:
         except (OSError, ValueError) as exc:
             show_error(f"Could not load shifts: {exc}")
             return False
-        self.shifts, self.errors = shifts, errors
+        self.shifts, self.errors, self.flagged = shifts, errors, []
         self._apply_button.enabled = self._save_button.enabled = True
         self._status.value = f"Loaded {len(shifts)} shifts from {Path(path).name}."
         self.plot.set_data(shifts, errors, len(shifts))
