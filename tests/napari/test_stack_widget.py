@@ -8,7 +8,7 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from napari_imreg._widgets import _stack, _stack_model, _stack_shifts, _worker
+from napari_imreg._widgets import _stack, _stack_model, _stack_shifts
 from napari_imreg._widgets._stack import StackWidget, load_shifts_csv, save_shifts_csv
 from napari_imreg.core import make_extended, make_shifted
 from napari_imreg.core._stack_pool import SEGMENT_PREFIX
@@ -353,7 +353,7 @@ def test_frames_that_are_not_measured_are_left_blank(viewer, wait_for, monkeypat
     # Frame 2 is constant, frame 3 pure noise: neither holds a shift, so neither may be
     # moved as if it did (frame 3's meaningless shift put the copy's frame 20 px away).
     told = []
-    monkeypatch.setattr(_worker, "show_warning", told.append)
+    monkeypatch.setattr(_stack, "show_warning", told.append)
     image = make_extended((48, 48), seed=30)
     truth = np.array([[0, 0], [0.5, -0.25], [1.0, 0.5], [1.5, -1.0], [2.0, 0.75]])
     frames = np.stack([make_shifted(image, s, noise=0.02, seed=i) for i, s in enumerate(truth)])
@@ -403,3 +403,34 @@ def test_flagged_frames_are_moved_and_listed(viewer, wait_for):
     copy = viewer.layers["lattice registered"]
     assert copy.metadata["stack_registration"]["flagged"] == [1, 2]
     assert copy.metadata["stack_registration"]["not_measured"] == []
+
+
+@pytest.mark.parametrize(
+    ("shape", "frame_axis", "short_axis"), [((5, 3, 48), 0, 1), ((48, 5, 3), 1, 2)]
+)
+def test_messages_count_the_layers_axes(viewer, wait_for, errors, shape, frame_axis, short_axis):
+    # An axis of 3 pixels is too short for the overlap mode. The core counts a frame's
+    # axes ("axis 0" for the frames' first); the user sees the layer's.
+    data = np.random.default_rng(33).normal(size=shape)
+    layer = viewer.add_image(data, name="thin")
+    widget = StackWidget(viewer)
+    widget.set_layer(layer)
+    widget._axis.value = frame_axis
+    widget.run()
+    wait_for(widget)
+    assert len(errors) == 1
+    assert f"axis {short_axis} of 'thin' has 3 pixel(s)" in errors[0]
+    assert np.asarray(layer.data).shape[short_axis] == 3
+
+
+def test_a_frames_axes_are_renumbered_as_the_layers():
+    job = _stack_model.StackJob(layer=_Named("cube"), stack=np.zeros((4, 5, 6, 7)), axis=1)
+    assert (
+        _stack_model.in_layer_axes("not held along axis 0, 2: raise max_shift", job)
+        == "not held along axis 0, 3 of 'cube': raise max_shift"
+    )
+
+
+class _Named:
+    def __init__(self, name):
+        self.name = name

@@ -40,7 +40,7 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.layers import Image, Labels, Layer, Shapes
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 
 # The CSV functions, importable from here as before the shifts-held actions moved out.
 from napari_imreg._shift_table import load_shifts_csv as load_shifts_csv
@@ -63,6 +63,7 @@ from napari_imreg._widgets._stack_model import (
     StackOptions,
     StackRegistration,
     forward_batches,
+    in_layer_axes,
 )
 from napari_imreg._widgets._stack_shifts import HeldShifts
 from napari_imreg._widgets._worker import start_worker
@@ -247,6 +248,7 @@ class StackWidget(HeldShifts, Container):
             errored=self._on_error,
             finished=self._on_finished,
             count=len,
+            warned=self._on_warning,
         )
 
     def cancel(self) -> None:
@@ -272,6 +274,11 @@ class StackWidget(HeldShifts, Container):
         self.shifts, self.errors = np.array(job.shifts), np.array(job.errors)
         self.flagged = [i for i, verdict in enumerate(job.verdicts) if verdict.kind == "flagged"]
         self.plot.set_data(self.shifts, self.errors, job.n_frames)
+
+    def _on_warning(self, warning: tuple) -> None:
+        # The core warns about one frame: its axes are told as the layer's.
+        message = str(warning[0])
+        show_warning(message if self.job is None else in_layer_axes(message, self.job))
 
     def _on_error(self, exc: Exception) -> None:
         show_error(f"Stack registration failed: {exc}")

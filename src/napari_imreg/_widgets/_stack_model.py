@@ -8,6 +8,7 @@ widget that runs it is :mod:`._stack`.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -237,11 +238,14 @@ class StackRegistration:
             reference = 0 if options.reference == "first frame" else options.reference_index
         # Closed with this generator (a cancel): the core then calls its chunks back.
         with contextlib.closing(self._in_batches(job, reference, core_options)) as results:
-            for batch in results:
-                job.shifts.extend(frame.shift for frame in batch)
-                job.errors.extend(frame.error for frame in batch)
-                job.verdicts.extend(frame.verdict for frame in batch)
-                yield batch
+            try:
+                for batch in results:
+                    job.shifts.extend(frame.shift for frame in batch)
+                    job.errors.extend(frame.error for frame in batch)
+                    job.verdicts.extend(frame.verdict for frame in batch)
+                    yield batch
+            except (ValueError, TypeError) as exc:  # the core's, about one frame's axes
+                raise type(exc)(in_layer_axes(str(exc), job)) from exc
 
     def _in_batches(
         self, job: StackJob, reference: int | str, core_options: dict[str, Any]
@@ -363,6 +367,26 @@ class StackRegistration:
             data, kwargs, kind = self.shifted_layer_data(layer, shifts, flagged=flagged)
             added.append(add_output(self.viewer, kind, data, **kwargs))
         return added
+
+
+#: "axis 0" or "axis 0, 2" in the core's messages: the axes of one frame.
+_FRAME_AXES = re.compile(r"\baxis (\d+(?:, \d+)*)")
+
+
+def in_layer_axes(message: str, job: StackJob) -> str:
+    """A core message about one frame, its axes counted as the stack layer's.
+
+    The core registers frames: its "axis 0" is a frame's first axis, which is the layer's
+    axis 1 when the frames lie along axis 0. Every "axis k" of the message becomes the
+    layer's number, with the layer named.
+    """
+
+    def renumbered(match: re.Match) -> str:
+        axes = [int(k) for k in match.group(1).split(", ")]
+        layer_axes = ", ".join(str(k + (k >= job.axis)) for k in axes)
+        return f"axis {layer_axes} of {job.layer.name!r}"
+
+    return _FRAME_AXES.sub(renumbered, message)
 
 
 class StackRegistrationError(Exception):
