@@ -7,6 +7,7 @@ from napari_imreg._sample_data import PAIR_SHIFT
 from napari_imreg._widgets import _pair, _pair_model, _worker
 from napari_imreg._widgets._pair import PairWidget
 from napari_imreg.core import Options, make_extended, make_shifted
+from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
 
 PLUGIN = "napari-imreg"
 
@@ -123,15 +124,22 @@ def test_layers_with_scale_and_translate(viewer, wait_for):
     mov_layer = viewer.add_image(moving, scale=(2.0, 0.5), translate=(7.0, 1.0))
     widget = PairWidget(viewer)
     widget.set_layers(ref_layer, [mov_layer])
-    _run(widget, wait_for, output="in place (translate)", boundary="wrap")
-    # The placements differ: the plan says the arrays, not the placed layers, are compared.
-    assert "at translate (7, 1), 'reference' at (10, -4): their pixels are compared as stored" in (
+    _run(widget, wait_for, output="in place (translate)")
+    # The placements differ: the search starts from them (the plan says so), and the
+    # shift is given between the arrays and from where the moving layer was placed.
+    assert "at translate (7, 1), 'reference' at (10, -4), (-1.5, 10) px apart" in (
         widget._plan_label.value
     )
     (job,) = widget.last_jobs
     _assert_recovers(job.full_shift, job.full_error, truth)
     expected = np.array([10.0, -4.0]) + job.full_shift * np.array([2.0, 0.5])
     np.testing.assert_allclose(mov_layer.translate, expected)
+    record = mov_layer.metadata["registration"]
+    np.testing.assert_allclose(record["placement_offset"], (-1.5, 10))
+    np.testing.assert_allclose(record["from_placement"], job.full_shift - (-1.5, 10))
+    # In the world, the move from the placement is the change of the translate.
+    np.testing.assert_allclose(record["from_placement_world"], expected - (7.0, 1.0))
+    assert "from where it was placed (translate (7, 1)): dy = " in widget._results.value
 
 
 def test_three_dimensional_layers(viewer, wait_for):
@@ -402,3 +410,59 @@ def test_a_refused_pair_is_listed_and_the_others_are_registered(viewer, wait_for
     assert "mov registered" in names
     assert "blank registered" not in names
     assert "blank → ref: not registered: moving has no valid pixel" in widget._results.value
+
+
+@pytest.fixture
+def far_tile():
+    """Two tiles of a real scene, cut 30.5 and -39.25 binned pixels apart (exact truth):
+    beyond the default search (a quarter of the 80-pixel side)."""
+    return make_binned_pair(
+        load_scene("camera"), (80, 80), (122, -157), rng=34, snr=30, start=(20, 170)
+    )
+
+
+@pytest.mark.parametrize("output", ["in place (translate)", "shifted copy"])
+def test_the_layers_placement_is_the_starting_alignment(viewer, wait_for, far_tile, output):
+    # The moving tile placed where its stage put it, 1.3 and -0.8 px (2.6, -0.4 µm) off.
+    scale = np.array([2.0, 0.5])
+    stage_error = np.array([1.3, -0.8])
+    reference = viewer.add_image(far_tile.reference, name="ref", scale=scale)
+    placed = (far_tile.shift + stage_error) * scale
+    moving = viewer.add_image(far_tile.moving, name="tile", scale=scale, translate=placed)
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [moving])
+    _run(widget, wait_for, output=output)
+    (job,) = widget.last_jobs
+    _assert_recovers(job.full_shift, job.full_error, far_tile.shift)
+    record = viewer.layers["tile registered" if output == "shifted copy" else "tile"].metadata[
+        "registration"
+    ]
+    np.testing.assert_array_equal(record["start"], (32, -40))
+    _assert_recovers(record["from_placement"], job.full_error, -stage_error)
+    np.testing.assert_allclose(
+        record["from_placement_world"], np.array(record["from_placement"]) * scale
+    )
+    if output == "in place (translate)":
+        np.testing.assert_allclose(moving.translate, job.full_shift * scale)
+        return
+    np.testing.assert_array_equal(moving.translate, placed)  # the user's layer stays put
+    copy = viewer.layers["tile registered"]
+    np.testing.assert_allclose(copy.translate, (32, -40) * scale)
+    # Placed, the copy's pixels overlay the reference's: its content was kept, not pushed
+    # 30-40 pixels out of its array.
+    on_reference = far_tile.reference_clean[32:, :40][6:-6, 6:-6]
+    copied = np.asarray(copy.data)[:48, 40:][6:-6, 6:-6]
+    residual = copied - on_reference
+    assert np.std(residual) < 0.2 * np.std(on_reference)
+
+
+def test_layers_that_do_not_overlap_as_placed_are_refused(viewer, errors):
+    image = make_extended((32, 32), seed=35)
+    reference = viewer.add_image(image, name="ref")
+    moving = viewer.add_image(image, name="beside", translate=(0, 40))
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [moving])
+    assert widget.run() is None
+    assert errors[-1].startswith(
+        "'beside' is placed at translate (0, 40), 'ref' at (0, 0): they do not overlap."
+    )

@@ -105,6 +105,44 @@ def crop_to_common(arrays: Sequence[np.ndarray]) -> tuple[list[np.ndarray], tupl
     return [a[window] for a in arrays], shape
 
 
+@dataclass(frozen=True)
+class Overlap:
+    """Where two arrays overlap when the moving one is placed ``start`` whole pixels along
+    the reference's grid (reference pixel = moving pixel + ``start``).
+
+    Attributes
+    ----------
+    reference, moving : tuple of slice
+        Each array's part of the overlap: the same shape, pixel for pixel as placed.
+    start : numpy.ndarray
+        The whole pixels between the arrays as placed (numpy order).
+    """
+
+    reference: tuple[slice, ...]
+    moving: tuple[slice, ...]
+    start: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(s.stop - s.start for s in self.reference)
+
+
+def placed_overlap(
+    reference_shape: Sequence[int], moving_shape: Sequence[int], start: Sequence[int]
+) -> Overlap | None:
+    """The :class:`Overlap` of two arrays placed ``start`` whole pixels apart, or None when
+    they do not overlap. With ``start`` zero it is their common region from pixel 0."""
+    start = np.asarray(start, dtype=int)
+    ref_window, mov_window = [], []
+    for n_ref, n_mov, move in zip(reference_shape, moving_shape, start, strict=True):
+        low, high = max(0, int(move)), min(int(n_ref), int(n_mov) + int(move))
+        if high <= low:
+            return None
+        ref_window.append(slice(low, high))
+        mov_window.append(slice(low - int(move), high - int(move)))
+    return Overlap(reference=tuple(ref_window), moving=tuple(mov_window), start=start)
+
+
 def describe(layer: Layer) -> str:
     """A short description of a layer's array: name, shape, dtype."""
     data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data

@@ -46,6 +46,7 @@ from napari_imreg._widgets._layers import (
     fits_mask_layer,
     is_output,
     kept_selection,
+    numbers,
     set_tooltips,
 )
 from napari_imreg._widgets._options import PEAK_OPTIONS, add_common_controls
@@ -79,13 +80,24 @@ def format_result(job: PairJob) -> str:
     axes = axis_names(len(job.full_shift))
     physical = physical_units(job.moving)
     lines = [f"{pair}:"]
-    values = zip(axes, job.full_shift, job.full_error, strict=True)
-    for axis, (name, value, err) in enumerate(values):
-        line = f"  d{name} = {format_measure(value, err)} px"
-        if physical is not None:
-            factor, unit = physical[axis]
-            line += f" = {format_measure(value * factor, err * factor)} {unit}"
-        lines.append(line)
+
+    def measures(shift: np.ndarray) -> list[str]:
+        out = []
+        for axis, (name, value, err) in enumerate(zip(axes, shift, job.full_error, strict=True)):
+            text = f"d{name} = {format_measure(value, err)} px"
+            if physical is not None:
+                factor, unit = physical[axis]
+                text += f" = {format_measure(value * factor, err * factor)} {unit}"
+            out.append(text)
+        return out
+
+    lines += [f"  {text}" for text in measures(job.full_shift)]
+    offset = job.placement_offset
+    if not np.allclose(offset, 0):  # the layers were placed apart: how far the moving one moves
+        lines.append(
+            f"  from where it was placed (translate {numbers(job.placed_translate)}): "
+            + ", ".join(measures(job.full_shift - offset))
+        )
     noise = job.result.noise
     if noise is not None:
         lines.append(f"  (noise σ ≈ {noise:.3g}, estimated from the data)")

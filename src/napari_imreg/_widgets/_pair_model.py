@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
-from napari.layers import Image, Layer
+from napari.layers import Image, Layer, Shapes
 from napari.utils.colormaps import Colormap
 
 from napari_imreg._widgets._layers import (
@@ -22,6 +22,7 @@ from napari_imreg._widgets._layers import (
     OUTPUT_KEY,
     LayerArray,
     MaskMode,
+    Overlap,
     RgbChannel,
     add_output,
     crop_to_common,
@@ -32,6 +33,7 @@ from napari_imreg._widgets._layers import (
     mask_grid,
     materialize,
     numbers,
+    placed_overlap,
     remove_output,
 )
 from napari_imreg._widgets._plot import SIGMA_COLORS
@@ -90,6 +92,15 @@ class PairJob:
     shifted: Any = None  # the shifted copy of the moving data, once run (if asked for)
     #: Why the core refused the pair (its message), when it did; ``result`` is then None.
     failure: str | None = None
+    #: The whole pixels (of the arrays registered) by which the layers' placement moves the
+    #: moving array on the reference's grid: the search starts there, and the arrays
+    #: registered are the overlap as placed (see :func:`_overlap_as_placed`).
+    start: np.ndarray | None = None
+    #: Where the moving layer was placed on the reference's grid when planned (its translate
+    #: less the reference's, over the scale), in full-resolution data pixels; and its
+    #: translate then (an "in place" result changes it).
+    placement_offset: np.ndarray | None = None
+    placed_translate: tuple[float, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -98,8 +109,18 @@ class PairJob:
 
     @property
     def full_shift(self) -> np.ndarray:
-        """The shift in full-resolution data pixels, numpy axis order."""
-        return np.asarray(self.result.shift, dtype=float) * self.moving_array.factor
+        """The shift between the two layers' arrays, in full-resolution data pixels, numpy
+        axis order: ``translate = reference translate + full_shift * scale`` overlays the
+        moving layer on the reference."""
+        return (np.asarray(self.result.shift, dtype=float) + self.start_pixels) * (
+            self.moving_array.factor
+        )
+
+    @property
+    def start_pixels(self) -> np.ndarray:
+        """:attr:`start` (zero when not set), in pixels of the arrays registered."""
+        start = 0.0 if self.start is None else self.start
+        return np.broadcast_to(np.asarray(start, dtype=float), np.shape(self.result.shift))
 
     @property
     def full_error(self) -> np.ndarray:
@@ -178,13 +199,6 @@ class PairRegistration:
                 f"{numbers(reference.scale)} and {numbers(moving.scale)}); resample one onto the "
                 "other's grid first."
             )
-        if not np.allclose(reference.translate, moving.translate):
-            notes.append(
-                f"{moving.name!r} is placed at translate {numbers(moving.translate)}, "
-                f"{reference.name!r} at {numbers(reference.translate)}: their pixels are compared "
-                "as stored, so the shift is between the two arrays, not between the layers as "
-                "placed; the result is placed on the reference."
-            )
         if not np.allclose(ref_array.factor, mov_array.factor):
             raise ValueError(
                 f"{reference.name!r} and {moving.name!r} were read at different resolutions "
@@ -194,20 +208,12 @@ class PairRegistration:
             )
         error = self._error_for(moving, mov_data.shape)
         mask = self._mask_for(reference, ref_array, moving, mov_array, notes)
-        if ref_data.shape != mov_data.shape:
-            arrays = [ref_data, mov_data]
-            if isinstance(error, np.ndarray):
-                arrays.append(error)
-            arrays, shape = crop_to_common(arrays)
-            notes.append(
-                f"Shapes differ ({tuple(ref_data.shape)} and {tuple(mov_data.shape)}): the "
-                f"common region {shape} starting at pixel 0 is registered."
-            )
-            ref_data, mov_data = arrays[0], arrays[1]
-            if isinstance(error, np.ndarray):
-                error = arrays[2]
-            if mask is not None:
-                mask = tuple(crop_to_common([*mask, ref_data])[0][:2])
+        overlap, offset = _overlap_as_placed(reference, ref_array, moving, mov_array, notes)
+        ref_data, mov_data = ref_data[overlap.reference], mov_data[overlap.moving]
+        if isinstance(error, np.ndarray):
+            error = error[overlap.moving]
+        if mask is not None:
+            mask = (mask[0][overlap.reference], mask[1][overlap.moving])
         if ref_data.dtype != mov_data.dtype:
             notes.append(
                 f"dtypes differ ({ref_data.dtype} and {mov_data.dtype}): both are registered "
@@ -221,6 +227,9 @@ class PairRegistration:
             error=error,
             mask=mask,
             notes=notes,
+            start=overlap.start,
+            placement_offset=offset,
+            placed_translate=tuple(float(v) for v in moving.translate),
         )
 
     def _mask_for(
@@ -248,8 +257,9 @@ class PairRegistration:
                 )
             notes.append(f"The {options.method} method takes no mask: the FITS DQ is not used.")
             return None
-        # The chosen mask lies on the reference's grid; the core uses the same pixels of the
-        # moving image (a detector's hot pixels, a window around a cell).
+        # A labels mask lies on the reference's grid, and the core uses the same pixels of
+        # the moving image (a detector's hot pixels); a shapes mask, drawn in the world, is
+        # rasterised onto each image where it is placed (a window around a cell).
         shared = None
         if options.mask_layer is not None:
             marked = mask_grid(
@@ -258,6 +268,10 @@ class PairRegistration:
             shared = ignored_pixels(marked, options.mask_mode)
         masks = []
         for image, array in ((reference, ref_array), (moving, mov_array)):
+            if isinstance(options.mask_layer, Shapes) and image is moving:
+                shape = tuple(array.data.shape)
+                marked = mask_grid(options.mask_layer, image, shape, array.factor)
+                shared = ignored_pixels(marked, options.mask_mode)
             parts = [] if shared is None else [shared]
             dq = fits_mask_layer(self.viewer, image) if options.fits_masks else None
             if dq is not None:
@@ -327,8 +341,10 @@ class PairRegistration:
         return job
 
     def _shifted_copy(self, job: PairJob) -> Any:
+        """The moving data resampled by the shift beyond the whole pixels :attr:`PairJob.start`
+        (which the copy's translate holds, see :meth:`apply`)."""
         layer = job.moving
-        shift = job.full_shift
+        shift = job.full_shift - job.start_pixels * job.moving_array.factor
         # The chi2 method's model ("auto" resolved); the others follow the option.
         boundary = (
             job.result.boundary if self.options.method == "chi2" else self.options.core.boundary
@@ -360,12 +376,16 @@ class PairRegistration:
         flagged = " (flagged)" if job.verdict.kind == "flagged" else ""
         scale = np.asarray(reference.scale[-len(shift) :], dtype=float)
         target = np.asarray(reference.translate[-len(shift) :], dtype=float) + shift * scale
+        # The copy is resampled by the shift beyond the whole pixels it starts from, and
+        # placed those whole pixels along the reference's grid: it keeps its content.
+        whole = job.start_pixels * job.moving_array.factor
+        copy_translate = _full_vector(reference.translate, target - (shift - whole) * scale)
         added: list[Any] = []
         if self.options.output == "in place (translate)":
             moving.translate = _full_vector(moving.translate, target)
             moving.metadata = {**moving.metadata, "registration": record}
         else:
-            metadata = _moved_fits_metadata(moving.metadata, shift)
+            metadata = _moved_fits_metadata(moving.metadata, shift - whole)
             metadata["registration"] = record
             metadata[OUTPUT_KEY] = _output_tag("registered copy", job)
             added.append(
@@ -375,7 +395,7 @@ class PairRegistration:
                     job.shifted,
                     name=f"{moving.name} registered{flagged}",
                     scale=moving.scale,
-                    translate=reference.translate,
+                    translate=copy_translate,
                     units=moving.units,
                     rgb=moving.rgb,
                     multiscale=moving.multiscale,
@@ -452,10 +472,10 @@ def map_placement(reference: Image, shape: tuple[int, ...]) -> tuple[np.ndarray,
 
 def map_coords(job: PairJob) -> tuple[np.ndarray, ...]:
     """The shift, in full-resolution pixels, of each Δχ² sample along each axis."""
-    factor = job.moving_array.factor
+    factor, start = job.moving_array.factor, job.start_pixels
     return tuple(
-        np.asarray(c, dtype=float) * f
-        for c, f in zip(job.result.delta_chi2_coords, factor, strict=True)
+        (np.asarray(c, dtype=float) + s) * f
+        for c, s, f in zip(job.result.delta_chi2_coords, start, factor, strict=True)
     )
 
 
@@ -517,6 +537,16 @@ def registration_record(job: PairJob, options: PairOptions) -> dict[str, Any]:
         "moving": job.moving.name,
         "shift": tuple(float(v) for v in job.full_shift),
         "error": tuple(float(v) for v in job.full_error),
+        # The layers' placement, the whole pixels the search started from, and the shift
+        # from the placement (in pixels and in the world: the change of the translate).
+        "placement_offset": tuple(float(v) for v in job.placement_offset),
+        "start": tuple(float(v) for v in job.start_pixels * job.moving_array.factor),
+        "from_placement": tuple(float(v) for v in job.full_shift - job.placement_offset),
+        "from_placement_world": tuple(
+            float(v)
+            for v in (job.full_shift - job.placement_offset)
+            * np.asarray(job.reference.scale, dtype=float)[-len(job.full_shift) :]
+        ),
         "measured": verdict.kind == "measured",
         "flagged": verdict.reason,
         "method": options.method,
@@ -567,6 +597,53 @@ def _moved_fits_metadata(metadata: dict[str, Any], shift: np.ndarray) -> dict[st
         out["fits_header"] = header_for_shifted_data(header, shift)
         out["fits_wcs"] = wcs_from_header(out["fits_header"])
     return out
+
+
+def _overlap_as_placed(
+    reference: Image,
+    ref_array: LayerArray,
+    moving: Image,
+    mov_array: LayerArray,
+    notes: list[str],
+) -> tuple[Overlap, np.ndarray]:
+    """The two arrays' overlap with the moving layer where its translate places it on the
+    reference's grid, to whole pixels of the arrays registered: the search for the shift
+    starts from the layers' placement (tiles placed at their stage positions, say), and
+    layers placed alike give their common region from pixel 0. Also returns the placement:
+    the moving layer's translate less the reference's, in full-resolution pixels.
+
+    Raises
+    ------
+    ValueError
+        If the layers do not overlap as placed.
+    """
+    ndim = ref_array.data.ndim
+    scale = np.asarray(reference.scale, dtype=float)[-ndim:]
+    offset = (np.asarray(moving.translate, dtype=float) - reference.translate)[-ndim:] / scale
+    start = np.round(offset / ref_array.factor).astype(int)
+    overlap = placed_overlap(ref_array.data.shape, mov_array.data.shape, start)
+    placed = (
+        f"{moving.name!r} is placed at translate {numbers(moving.translate)}, "
+        f"{reference.name!r} at {numbers(reference.translate)}"
+    )
+    if overlap is None:
+        raise ValueError(
+            f"{placed}: they do not overlap. Move {moving.name!r} to where it roughly lies on "
+            f"{reference.name!r} (its translate), or give both the same translate to compare "
+            "their arrays as stored."
+        )
+    if not np.allclose(offset, 0):
+        notes.append(
+            f"{placed}, {numbers(offset)} px apart: the search starts from there, on their "
+            f"overlap as placed {overlap.shape}. The shift is given between the arrays and "
+            "from the placement."
+        )
+    elif ref_array.data.shape != mov_array.data.shape:
+        notes.append(
+            f"Shapes differ ({tuple(ref_array.data.shape)} and {tuple(mov_array.data.shape)}): "
+            f"the common region {overlap.shape} starting at pixel 0 is registered."
+        )
+    return overlap, offset
 
 
 def _check_axis_aligned(layer: Image) -> None:
