@@ -434,3 +434,66 @@ def test_a_frames_axes_are_renumbered_as_the_layers():
 class _Named:
     def __init__(self, name):
         self.name = name
+
+
+def test_a_stack_removed_while_it_registers_gets_no_copy_and_no_other_layer_does(
+    viewer, timelapse, widget, wait_for, monkeypatch
+):
+    # The stack dropdown falls to another layer when the chosen one goes: the shifts
+    # measured on the first were applied to it, as if they were its own.
+    told = []
+    monkeypatch.setattr(_stack_shifts, "show_info", told.append)
+    other = viewer.add_image(np.asarray(timelapse[0].data)[:, ::-1].copy(), name="other")
+    stack = timelapse[0]
+    assert widget.run() is not None
+    viewer.layers.remove(stack)
+    wait_for(widget)
+    wait_for(widget)  # the copies of the layers still there
+    names = [layer.name for layer in viewer.layers]
+    assert not any(name.startswith("other ") for name in names)
+    assert told == [
+        "'drifting stack' left the viewer during the registration: no copy of it is added "
+        "(the shifts are kept: save them, or apply them to another layer)."
+    ]
+    np.testing.assert_allclose(widget.shifts, stack.metadata["known_shifts"], atol=0.02)
+    assert other.data.shape == stack.data.shape
+
+
+def test_an_rgb_stack_copy_keeps_its_integer_dtype(viewer, timelapse, wait_for):
+    # napari shows a float RGB layer as 0-1: a float copy of 0-255 frames came out white.
+    grey = np.asarray(timelapse[0].data, dtype=float)
+    scaled = (grey - grey.min()) / np.ptp(grey) * 255
+    rgb = np.clip(scaled[..., None] * [1.0, 0.8, 0.5], 0, 255).astype(np.uint8)
+    layer = viewer.add_image(rgb, name="colour", rgb=True)
+    widget = StackWidget(viewer)
+    widget.set_layer(layer)
+    widget.run()
+    wait_for(widget)
+    wait_for(widget)
+    np.testing.assert_allclose(widget.shifts, timelapse[0].metadata["known_shifts"], atol=0.05)
+    copy = viewer.layers["colour registered"]
+    assert copy.rgb
+    assert copy.data.dtype == np.uint8
+    # The reference frame does not move: its copy is the frame itself.
+    np.testing.assert_allclose(copy.data[0].astype(int), rgb[0].astype(int), atol=1)
+
+
+def test_a_layer_of_another_pixel_size_is_not_moved_by_the_stacks_shifts(
+    viewer, timelapse, widget, wait_for, errors
+):
+    stack = timelapse[0]
+    coarse = viewer.add_labels(
+        np.zeros(stack.data.shape, dtype=np.uint8), name="coarse", scale=(1, 2, 2)
+    )
+    widget.set_layer(stack, apply_to=[timelapse[1], coarse])
+    widget.run()
+    wait_for(widget)
+    wait_for(widget)
+    names = [layer.name for layer in viewer.layers]
+    assert "drifting stack registered" in names
+    assert "drifting stack (channel 2) registered" in names
+    assert "coarse registered" not in names
+    assert errors == [
+        "'coarse' has another pixel size than 'drifting stack' (scale (1, 2, 2) and (1, 1, 1)): "
+        "the shifts, in 'drifting stack''s pixels, are not applied to it."
+    ]

@@ -306,7 +306,7 @@ class StackWidget(HeldShifts, Container):
             return
         self._status.value = f"Registered {job.done} frames. {summary}".strip()
         if self._apply_when_done.value:
-            self.apply_shifts()
+            self.apply_shifts(job=job)
 
     def _on_layers_changed(self, event: Any = None) -> None:
         self.reset_choices()

@@ -316,6 +316,9 @@ class StackRegistration:
             ]
             stack = da.stack if isinstance(channels[0], da.Array) else np.stack
             moved = stack(channels, axis=-1)
+            if np.issubdtype(data.dtype, np.integer):
+                # napari reads float RGB as 0-1: a float copy of 0-255 data showed white.
+                moved = _as_integers(moved, data.dtype)
         else:
             moved = _apply_shifts(
                 frames,
@@ -324,9 +327,8 @@ class StackRegistration:
                 boundary="overlap" if is_labels else self.options.core.boundary,
                 order=order,
             )
-        if is_labels:  # a frame not measured (a NaN shift) holds no labels
-            nan_to_num = da.nan_to_num if isinstance(moved, da.Array) else np.nan_to_num
-            moved = nan_to_num(moved, nan=0).astype(data.dtype)
+        if is_labels:
+            moved = _as_integers(moved, data.dtype)
         partial = n < total
         name = f"{layer.name} registered"
         if partial:
@@ -426,6 +428,14 @@ def _array_or_dask(data: Any) -> Any:
     if isinstance(data, np.ndarray | da.Array):
         return data
     return da.from_array(data)
+
+
+def _as_integers(moved: Any, dtype: np.dtype) -> Any:
+    """Resampled frames back in their source's integer dtype, rounded and clipped to its
+    range; a frame not measured (NaN, left blank) becomes 0 (no labels, black)."""
+    nan_to_num = da.nan_to_num if isinstance(moved, da.Array) else np.nan_to_num
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(nan_to_num(moved, nan=0)), info.min, info.max).astype(dtype)
 
 
 def _frames_first(stack: Any, axis: int) -> Any:
