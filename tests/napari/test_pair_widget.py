@@ -466,3 +466,19 @@ def test_layers_that_do_not_overlap_as_placed_are_refused(viewer, errors):
     assert errors[-1].startswith(
         "'beside' is placed at translate (0, 40), 'ref' at (0, 0): they do not overlap."
     )
+
+
+def test_a_four_dimensional_pair_is_explained_and_its_short_axis_named(viewer, wait_for, errors):
+    volume = make_extended((3, 16, 32, 32), seed=36)
+    reference = viewer.add_image(volume, name="ref")
+    moving = viewer.add_image(make_shifted(volume, (0, 1, 2, -1), seed=37), name="mov")
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [moving])
+    assert "4 axes: every one is registered as space" in widget._plan_label.value
+    _run(widget, wait_for)
+    assert errors == [
+        "Could not register 'mov' onto 'ref': reference is too small to register without "
+        "wrapping: axis 0 has 3 pixel(s), and it needs 4 (the filter's edges take 2). Register "
+        "with boundary='wrap', or drop the axis (e.g. image[0] for a 1 x N image)."
+    ]
+    assert [layer.name for layer in viewer.layers] == ["ref", "mov"]

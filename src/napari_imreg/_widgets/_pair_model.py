@@ -193,6 +193,11 @@ class PairRegistration:
                 f"{mov_data.ndim} and {ref_data.ndim} axes. Register layers with the same "
                 "number of axes (use the stack widget for a time or z axis)."
             )
+        if ref_data.ndim > 3:
+            notes.append(
+                f"{ref_data.ndim} axes: every one is registered as space (a time or channel "
+                "axis too); for frames along a time or z axis, use the stack widget."
+            )
         if not np.allclose(_spatial_scale(reference), _spatial_scale(moving)):
             raise ValueError(
                 f"{reference.name!r} and {moving.name!r} have different pixel sizes (scale "
