@@ -57,7 +57,7 @@ def _reason(result: Any) -> str:
     test = getattr(result, "significance", None)
     if test is None:
         if not np.all(np.isfinite(result.shift)):
-            return "no shift could be measured"
+            return "no shift could be measured (the core's warning says why)"
         return "an image is constant: it has no structure to register"
     if not test.significant:
         return (
