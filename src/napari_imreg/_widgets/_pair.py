@@ -40,6 +40,7 @@ from napari.layers import Image, Labels, Layer, Shapes
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QSizePolicy
 
+from napari_imreg._widgets._delta_map import map_plane
 from napari_imreg._widgets._layers import (
     COMMON_TOOLTIPS,
     axis_names,
@@ -57,7 +58,6 @@ from napari_imreg._widgets._pair_model import (
     PairJob,
     PairOptions,
     PairRegistration,
-    map_plane,
 )
 from napari_imreg._widgets._plot import DeltaChi2Plot
 from napari_imreg._widgets._worker import start_worker

@@ -16,6 +16,7 @@ import numpy as np
 from napari.layers import Image, Layer, Shapes
 from napari.utils.colormaps import Colormap
 
+from napari_imreg._widgets._delta_map import map_coords, map_placement
 from napari_imreg._widgets._layers import (
     MASK_MODES,
     MULTISCALE_PIXEL_BUDGET,
@@ -51,9 +52,6 @@ Output = Literal["shifted copy", "in place (translate)"]
 NOISE_CHOICES: tuple[str, ...] = get_args(Noise)
 METHOD_CHOICES: tuple[str, ...] = get_args(Method)
 OUTPUT_CHOICES: tuple[str, ...] = get_args(Output)
-
-#: The Δχ² map layer spans this fraction of the reference's smaller displayed side.
-MAP_SIZE = 0.4
 
 
 @dataclass(frozen=True)
@@ -187,30 +185,7 @@ class PairRegistration:
         )
         notes = [*ref_array.notes, *mov_array.notes]
         ref_data, mov_data = ref_array.data, mov_array.data
-        if ref_data.ndim != mov_data.ndim:
-            raise ValueError(
-                f"Cannot register {describe(moving)} onto {describe(reference)}: they have "
-                f"{mov_data.ndim} and {ref_data.ndim} axes. Register layers with the same "
-                "number of axes (use the stack widget for a time or z axis)."
-            )
-        if ref_data.ndim > 3:
-            notes.append(
-                f"{ref_data.ndim} axes: every one is registered as space (a time or channel "
-                "axis too); for frames along a time or z axis, use the stack widget."
-            )
-        if not np.allclose(_spatial_scale(reference), _spatial_scale(moving)):
-            raise ValueError(
-                f"{reference.name!r} and {moving.name!r} have different pixel sizes (scale "
-                f"{numbers(reference.scale)} and {numbers(moving.scale)}); resample one onto the "
-                "other's grid first."
-            )
-        if not np.allclose(ref_array.factor, mov_array.factor):
-            raise ValueError(
-                f"{reference.name!r} and {moving.name!r} were read at different resolutions "
-                f"(multiscale factors {numbers(ref_array.factor)} and "
-                f"{numbers(mov_array.factor)}); "
-                "give them matching pyramids or register single-scale layers."
-            )
+        _check_pair(reference, ref_array, moving, mov_array, notes)
         error = self._error_for(moving, mov_data.shape)
         mask = self._mask_for(reference, ref_array, moving, mov_array, notes)
         overlap, offset = _overlap_as_placed(reference, ref_array, moving, mov_array, notes)
@@ -449,62 +424,6 @@ class PairRegistration:
         )
 
 
-def map_placement(reference: Image, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Scale and translate of a Δχ² map layer of ``shape``, beside ``reference``.
-
-    In the two displayed (last) axes the map spans :data:`MAP_SIZE` of the reference's smaller
-    side, top-aligned, just right of it. Along any leading axis each map plane takes one
-    reference plane, the middle planes together, so the dims sliders keep the reference's
-    steps and range.
-    """
-    ndim = len(shape)
-    counts = np.asarray(shape, dtype=float)
-    pixel = np.asarray(reference.scale[-ndim:], dtype=float)
-    low, high = np.asarray(reference.extent.world, dtype=float)[:, -ndim:]
-    size = high - low + pixel
-    scale, translate = pixel.copy(), low.copy()
-    data = reference.data[0] if reference.multiscale else reference.data
-    planes = _spatial_shape(reference, data.shape)[-ndim:]
-    shown = min(ndim, 2)
-    for axis in range(ndim - shown):
-        translate[axis] = low[axis] + (planes[axis] // 2 - shape[axis] // 2) * pixel[axis]
-    side = MAP_SIZE * float(np.min(size[-shown:]))
-    scale[-shown:] = side / counts[-shown:]
-    translate[-shown:] = low[-shown:] - pixel[-shown:] / 2 + scale[-shown:] / 2
-    translate[-1] = high[-1] + pixel[-1] / 2 + 0.05 * size[-1] + scale[-1] / 2
-    return scale, translate
-
-
-def map_coords(job: PairJob) -> tuple[np.ndarray, ...]:
-    """The shift, in full-resolution pixels, of each Δχ² sample along each axis."""
-    factor, start = job.moving_array.factor, job.start_pixels
-    return tuple(
-        (np.asarray(c, dtype=float) + s) * f
-        for c, s, f in zip(job.result.delta_chi2_coords, start, factor, strict=True)
-    )
-
-
-def map_plane(job: PairJob) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray, Any]:
-    """The (dy, dx) plane of the Δχ² map through its minimum, with its coordinates, the shift
-    and the covariance of (dy, dx) at the best value of the other components (None if the
-    result has none)."""
-    result = job.result
-    values = np.asarray(result.delta_chi2)
-    coords = map_coords(job)
-    lead = np.unravel_index(np.argmin(values), values.shape)[: values.ndim - 2]
-    plane = values[lead]
-    covariance = None
-    if result.covariance is not None:
-        factor = np.asarray(job.moving_array.factor, dtype=float)
-        full = np.asarray(result.covariance) * np.outer(factor, factor)
-        with np.errstate(all="ignore"):
-            try:
-                covariance = np.linalg.inv(np.linalg.inv(full)[-2:, -2:])
-            except np.linalg.LinAlgError:
-                covariance = None
-    return plane, coords[-2:], job.full_shift[-2:], covariance
-
-
 def register_arrays(
     reference: np.ndarray,
     moving: np.ndarray,
@@ -602,6 +521,47 @@ def _moved_fits_metadata(metadata: dict[str, Any], shift: np.ndarray) -> dict[st
         out["fits_header"] = header_for_shifted_data(header, shift)
         out["fits_wcs"] = wcs_from_header(out["fits_header"])
     return out
+
+
+def _check_pair(
+    reference: Image,
+    ref_array: LayerArray,
+    moving: Image,
+    mov_array: LayerArray,
+    notes: list[str],
+) -> None:
+    """Refuse a pair the core cannot compare as the layers hold it (different numbers of axes,
+    pixel sizes or multiscale levels); note a pair of 4 or more axes.
+
+    Raises
+    ------
+    ValueError
+        With a message for the user, naming both layers.
+    """
+    if ref_array.data.ndim != mov_array.data.ndim:
+        raise ValueError(
+            f"Cannot register {describe(moving)} onto {describe(reference)}: they have "
+            f"{mov_array.data.ndim} and {ref_array.data.ndim} axes. Register layers with the same "
+            "number of axes (use the stack widget for a time or z axis)."
+        )
+    if ref_array.data.ndim > 3:
+        notes.append(
+            f"{ref_array.data.ndim} axes: every one is registered as space (a time or channel "
+            "axis too); for frames along a time or z axis, use the stack widget."
+        )
+    if not np.allclose(_spatial_scale(reference), _spatial_scale(moving)):
+        raise ValueError(
+            f"{reference.name!r} and {moving.name!r} have different pixel sizes (scale "
+            f"{numbers(reference.scale)} and {numbers(moving.scale)}); resample one onto the "
+            "other's grid first."
+        )
+    if not np.allclose(ref_array.factor, mov_array.factor):
+        raise ValueError(
+            f"{reference.name!r} and {moving.name!r} were read at different resolutions "
+            f"(multiscale factors {numbers(ref_array.factor)} and "
+            f"{numbers(mov_array.factor)}); "
+            "give them matching pyramids or register single-scale layers."
+        )
 
 
 def _overlap_as_placed(
