@@ -370,3 +370,27 @@ def test_each_sci_extension_is_linked_to_the_dq_of_its_extver(viewer, tmp_path):
     for version, image in enumerate(images, start=1):
         dq = fits_mask_layer(viewer, image)
         assert int(np.asarray(dq.data)[0, 0]) == version
+
+
+def test_a_shapes_region_follows_each_layer_where_it_is_placed(viewer, wait_for):
+    # The moving cut placed where it belongs (its translate holds the truth): a region
+    # drawn in the world covers the same scene in both, so the two masks of the overlap
+    # as placed are the same pixels (the reference's grid reused on the moving array
+    # would sit the offset away, on other content).
+    reference, moving = _cuts(seed=3)
+    scale = np.array([2.0, 2.0])
+    ref = viewer.add_image(reference, name="ref", scale=scale)
+    mov = viewer.add_image(moving, name="mov", scale=scale, translate=TRUTH * scale)
+    region = viewer.add_shapes(
+        [np.array([[30, 30], [30, 100], [100, 100], [100, 30]], dtype=float) * scale],
+        shape_type="rectangle",
+        name="roi",
+    )
+    widget = _pair_widget(viewer, ref, mov)
+    widget._mask_layer.value = region
+    widget._mask_mode.value = MASK_MODES[1]
+    np.testing.assert_allclose(_register(widget, wait_for), TRUTH, atol=0.05)
+    (job,) = widget.last_jobs
+    np.testing.assert_array_equal(job.start, TRUTH)
+    np.testing.assert_array_equal(job.mask[0], job.mask[1])
+    assert (~job.mask[0]).sum() == 71 * 71

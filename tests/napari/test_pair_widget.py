@@ -7,6 +7,7 @@ from napari_imreg._sample_data import PAIR_SHIFT
 from napari_imreg._widgets import _pair, _pair_model, _worker
 from napari_imreg._widgets._pair import PairWidget
 from napari_imreg.core import Options, make_extended, make_shifted
+from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
 
 PLUGIN = "napari-imreg"
 
@@ -123,15 +124,22 @@ def test_layers_with_scale_and_translate(viewer, wait_for):
     mov_layer = viewer.add_image(moving, scale=(2.0, 0.5), translate=(7.0, 1.0))
     widget = PairWidget(viewer)
     widget.set_layers(ref_layer, [mov_layer])
-    _run(widget, wait_for, output="in place (translate)", boundary="wrap")
-    # The placements differ: the plan says the arrays, not the placed layers, are compared.
-    assert "at translate (7, 1), 'reference' at (10, -4): their pixels are compared as stored" in (
+    _run(widget, wait_for, output="in place (translate)")
+    # The placements differ: the search starts from them (the plan says so), and the
+    # shift is given between the arrays and from where the moving layer was placed.
+    assert "at translate (7, 1), 'reference' at (10, -4), (-1.5, 10) px apart" in (
         widget._plan_label.value
     )
     (job,) = widget.last_jobs
     _assert_recovers(job.full_shift, job.full_error, truth)
     expected = np.array([10.0, -4.0]) + job.full_shift * np.array([2.0, 0.5])
     np.testing.assert_allclose(mov_layer.translate, expected)
+    record = mov_layer.metadata["registration"]
+    np.testing.assert_allclose(record["placement_offset"], (-1.5, 10))
+    np.testing.assert_allclose(record["from_placement"], job.full_shift - (-1.5, 10))
+    # In the world, the move from the placement is the change of the translate.
+    np.testing.assert_allclose(record["from_placement_world"], expected - (7.0, 1.0))
+    assert "from where it was placed (translate (7, 1)): dy = " in widget._results.value
 
 
 def test_three_dimensional_layers(viewer, wait_for):
@@ -264,7 +272,7 @@ def test_core_warnings_become_notifications(viewer, wait_for, monkeypatch):
     widget.run()
     wait_for(widget)
     assert any("constant" in message for message in warnings)
-    assert "± inf" in widget._results.value
+    assert "flat: not measured, an image is constant" in widget._results.value
 
 
 def test_core_errors_become_notifications_and_the_viewer_keeps_working(
@@ -278,8 +286,12 @@ def test_core_errors_become_notifications_and_the_viewer_keeps_working(
     sample_widget.run()
     wait_for(sample_widget)
     assert errors == [
-        "Registration failed: upsample_factor must be 'auto' or an integer >= 1, got 0."
+        "Could not register 'extended moving' onto 'extended reference': "
+        "upsample_factor must be 'auto' or an integer >= 1, got 0."
     ]
+    assert "extended moving → extended reference: not registered: upsample_factor" in (
+        sample_widget._results.value
+    )
     assert len(viewer.layers) == n_layers
     monkeypatch.undo()
     monkeypatch.setattr(_pair, "show_error", errors.append)
@@ -311,3 +323,162 @@ def test_renamed_moving_layers_stay_chosen(viewer, wait_for):
     (job,) = widget.last_jobs
     assert job.moving.name == "renamed"
     _assert_recovers(job.full_shift, job.full_error, truth)
+
+
+@pytest.mark.parametrize("output", ["shifted copy", "in place (translate)"])
+def test_a_pair_that_is_not_measured_adds_and_moves_nothing(viewer, wait_for, output):
+    # Two independent noise images share no signal: the core's shift is no measurement
+    # (an infinite error), so no copy may look registered and no layer may move.
+    rng = np.random.default_rng(12)
+    reference = viewer.add_image(rng.normal(size=(64, 64)), name="ref")
+    moving = viewer.add_image(rng.normal(size=(64, 64)), name="noise")
+    n_layers = len(viewer.layers)
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [moving])
+    _run(widget, wait_for, output=output)
+    (job,) = widget.last_jobs
+    assert not job.result.measured
+    assert np.all(np.isinf(job.full_error))
+    assert len(viewer.layers) == n_layers
+    np.testing.assert_array_equal(moving.translate, (0, 0))
+    assert "registration" not in moving.metadata
+    text = widget._results.value
+    assert text.startswith("noise → ref: not measured, no significant match")
+    assert "Nothing was added or moved." in text
+
+
+def test_a_result_on_the_search_edge_replaces_the_earlier_copy_with_nothing(viewer, wait_for):
+    image = make_extended((64, 64), seed=13)
+    truth = (3.4, -2.7)
+    reference = viewer.add_image(image, name="ref")
+    moving = viewer.add_image(make_shifted(image, truth, noise=0.02, seed=14), name="mov")
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [moving])
+    _run(widget, wait_for)
+    assert "mov registered" in [layer.name for layer in viewer.layers]
+    widget.option_controls.set_value("max_shift", 1.0)  # the truth lies beyond: on the edge
+    _run(widget, wait_for)
+    (job,) = widget.last_jobs
+    assert job.verdict.kind == "not measured"
+    assert "edge of the search window" in widget._results.value
+    # The copy and map of the first run described the pair; they no longer do.
+    assert [layer.name for layer in viewer.layers] == ["ref", "mov"]
+
+
+def test_a_flagged_result_is_applied_and_marked(viewer, wait_for):
+    # A scene repeating every 10 px along x: matches a period apart fit as well, so the
+    # core flags the shift (measured False) with an error widened to reach them.
+    tile = make_extended((64, 10), seed=15)
+    scene = np.tile(tile, (1, 7))[:, :64]
+    truth = (1.3, 2.6)
+    reference = viewer.add_image(scene, name="ref")
+    moving = viewer.add_image(make_shifted(scene, truth, noise=0.05, seed=16), name="lattice")
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [moving])
+    _run(widget, wait_for)
+    (job,) = widget.last_jobs
+    assert job.verdict.kind == "flagged"
+    np.testing.assert_allclose(job.full_shift[0], truth[0], atol=4 * job.full_error[0])
+    period_off = (job.full_shift[1] - truth[1] + 5) % 10 - 5  # known modulo the period
+    assert abs(period_off) < 0.1
+    assert job.full_error[1] > 5
+    copy = viewer.layers["lattice registered (flagged)"]
+    record = copy.metadata["registration"]
+    assert record["measured"] is False
+    assert "other match" in record["flagged"]
+    assert "flagged, not a single measurement" in widget._results.value
+
+
+def test_a_refused_pair_is_listed_and_the_others_are_registered(viewer, wait_for, errors):
+    image = make_extended((64, 64), seed=17)
+    truth = (-1.25, 2.5)
+    reference = viewer.add_image(image, name="ref")
+    blank = viewer.add_image(np.full((64, 64), np.nan), name="blank")
+    moving = viewer.add_image(make_shifted(image, truth, noise=0.02, seed=18), name="mov")
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [blank, moving])
+    _run(widget, wait_for)
+    assert errors == [
+        "Could not register 'blank' onto 'ref': moving has no valid pixel (all NaN, infinite "
+        "or masked)."
+    ]
+    failed, done = widget.last_jobs
+    assert failed.failure is not None
+    assert failed.result is None
+    _assert_recovers(done.full_shift, done.full_error, truth)
+    names = [layer.name for layer in viewer.layers]
+    assert "mov registered" in names
+    assert "blank registered" not in names
+    assert "blank → ref: not registered: moving has no valid pixel" in widget._results.value
+
+
+@pytest.fixture
+def far_tile():
+    """Two tiles of a real scene, cut 30.5 and -39.25 binned pixels apart (exact truth):
+    beyond the default search (a quarter of the 80-pixel side)."""
+    return make_binned_pair(
+        load_scene("camera"), (80, 80), (122, -157), rng=34, snr=30, start=(20, 170)
+    )
+
+
+@pytest.mark.parametrize("output", ["in place (translate)", "shifted copy"])
+def test_the_layers_placement_is_the_starting_alignment(viewer, wait_for, far_tile, output):
+    # The moving tile placed where its stage put it, 1.3 and -0.8 px (2.6, -0.4 µm) off.
+    scale = np.array([2.0, 0.5])
+    stage_error = np.array([1.3, -0.8])
+    reference = viewer.add_image(far_tile.reference, name="ref", scale=scale)
+    placed = (far_tile.shift + stage_error) * scale
+    moving = viewer.add_image(far_tile.moving, name="tile", scale=scale, translate=placed)
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [moving])
+    _run(widget, wait_for, output=output)
+    (job,) = widget.last_jobs
+    _assert_recovers(job.full_shift, job.full_error, far_tile.shift)
+    record = viewer.layers["tile registered" if output == "shifted copy" else "tile"].metadata[
+        "registration"
+    ]
+    np.testing.assert_array_equal(record["start"], (32, -40))
+    _assert_recovers(record["from_placement"], job.full_error, -stage_error)
+    np.testing.assert_allclose(
+        record["from_placement_world"], np.array(record["from_placement"]) * scale
+    )
+    if output == "in place (translate)":
+        np.testing.assert_allclose(moving.translate, job.full_shift * scale)
+        return
+    np.testing.assert_array_equal(moving.translate, placed)  # the user's layer stays put
+    copy = viewer.layers["tile registered"]
+    np.testing.assert_allclose(copy.translate, (32, -40) * scale)
+    # Placed, the copy's pixels overlay the reference's: its content was kept, not pushed
+    # 30-40 pixels out of its array.
+    on_reference = far_tile.reference_clean[32:, :40][6:-6, 6:-6]
+    copied = np.asarray(copy.data)[:48, 40:][6:-6, 6:-6]
+    residual = copied - on_reference
+    assert np.std(residual) < 0.2 * np.std(on_reference)
+
+
+def test_layers_that_do_not_overlap_as_placed_are_refused(viewer, errors):
+    image = make_extended((32, 32), seed=35)
+    reference = viewer.add_image(image, name="ref")
+    moving = viewer.add_image(image, name="beside", translate=(0, 40))
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [moving])
+    assert widget.run() is None
+    assert errors[-1].startswith(
+        "'beside' is placed at translate (0, 40), 'ref' at (0, 0): they do not overlap."
+    )
+
+
+def test_a_four_dimensional_pair_is_explained_and_its_short_axis_named(viewer, wait_for, errors):
+    volume = make_extended((3, 16, 32, 32), seed=36)
+    reference = viewer.add_image(volume, name="ref")
+    moving = viewer.add_image(make_shifted(volume, (0, 1, 2, -1), seed=37), name="mov")
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [moving])
+    assert "4 axes: every one is registered as space" in widget._plan_label.value
+    _run(widget, wait_for)
+    assert errors == [
+        "Could not register 'mov' onto 'ref': reference is too small to register without "
+        "wrapping: axis 0 has 3 pixel(s), and it needs 4 (the filter's edges take 2). Register "
+        "with boundary='wrap', or drop the axis (e.g. image[0] for a 1 x N image)."
+    ]
+    assert [layer.name for layer in viewer.layers] == ["ref", "mov"]

@@ -10,6 +10,7 @@ import pytest
 
 from napari_imreg._widgets import _stack, _stack_model, _stack_shifts
 from napari_imreg._widgets._stack import StackWidget, load_shifts_csv, save_shifts_csv
+from napari_imreg.core import make_extended, make_shifted
 from napari_imreg.core._stack_pool import SEGMENT_PREFIX
 
 PLUGIN = "napari-imreg"
@@ -346,3 +347,153 @@ def test_a_long_status_wraps(viewer, widget):
     widget._status.value = "Stack registration failed: " + "a message of many words " * 20
     widget.native.layout().activate()
     assert widget._status.native.minimumSizeHint().width() < 500
+
+
+def test_frames_that_are_not_measured_are_left_blank(viewer, wait_for, monkeypatch):
+    # Frame 2 is constant, frame 3 pure noise: neither holds a shift, so neither may be
+    # moved as if it did (frame 3's meaningless shift put the copy's frame 20 px away).
+    told = []
+    monkeypatch.setattr(_stack, "show_warning", told.append)
+    image = make_extended((48, 48), seed=30)
+    truth = np.array([[0, 0], [0.5, -0.25], [1.0, 0.5], [1.5, -1.0], [2.0, 0.75]])
+    frames = np.stack([make_shifted(image, s, noise=0.02, seed=i) for i, s in enumerate(truth)])
+    frames[2] = 1.0
+    frames[3] = np.random.default_rng(31).normal(size=(48, 48))
+    layer = viewer.add_image(frames, name="stack")
+    labels = viewer.add_labels((frames > 0.5).astype(np.uint8), name="cells")
+    before = layer.data.copy(), labels.data.copy()
+    widget = StackWidget(viewer)
+    widget.set_layer(layer, apply_to=[labels])
+    widget.run()
+    wait_for(widget)
+    wait_for(widget)  # the copies, added when done
+    assert np.isnan(widget.shifts[[2, 3]]).all()
+    np.testing.assert_allclose(widget.shifts[[0, 1, 4]], truth[[0, 1, 4]], atol=0.02)
+    status = widget._status.value
+    assert status.startswith("Registered 5 frames. 2 not measured (frames 2, 3: an image is")
+    assert "left blank in the registered copy" in status
+    copy, copied_labels = viewer.layers["stack registered"], viewer.layers["cells registered"]
+    assert np.isnan(copy.data[[2, 3]]).all()
+    assert np.isfinite(copy.data[[0, 1, 4]][:, 8:-8, 8:-8]).all()
+    assert not copied_labels.data[[2, 3]].any()
+    np.testing.assert_array_equal(copied_labels.data[0], labels.data[0])
+    assert copy.metadata["stack_registration"]["not_measured"] == [2, 3]
+    assert not any("invalid value" in str(message) for message in told)
+    np.testing.assert_array_equal(layer.data, before[0])
+    np.testing.assert_array_equal(labels.data, before[1])
+
+
+def test_flagged_frames_are_moved_and_listed(viewer, wait_for):
+    # A scene repeating every 10 px along x: each frame's x shift is known only modulo the
+    # period, so the core flags it and widens its error to reach the other matches.
+    scene = np.tile(make_extended((48, 10), seed=32), (1, 5))[:, :48]
+    truth = np.array([[0, 0], [1.3, 2.6], [-0.7, 1.2]])
+    frames = np.stack([make_shifted(scene, s, noise=0.05, seed=i) for i, s in enumerate(truth)])
+    layer = viewer.add_image(frames, name="lattice")
+    widget = StackWidget(viewer)
+    widget.set_layer(layer)
+    widget.run()
+    wait_for(widget)
+    wait_for(widget)
+    assert widget.flagged == [1, 2]
+    np.testing.assert_allclose(widget.shifts[1:, 0], truth[1:, 0], atol=0.05)
+    period_off = (widget.shifts[1:, 1] - truth[1:, 1] + 5) % 10 - 5
+    np.testing.assert_allclose(period_off, 0, atol=0.1)
+    assert "2 flagged (frames 1, 2: " in widget._status.value
+    copy = viewer.layers["lattice registered"]
+    assert copy.metadata["stack_registration"]["flagged"] == [1, 2]
+    assert copy.metadata["stack_registration"]["not_measured"] == []
+
+
+@pytest.mark.parametrize(
+    ("shape", "frame_axis", "short_axis"), [((5, 3, 48), 0, 1), ((48, 5, 3), 1, 2)]
+)
+def test_messages_count_the_layers_axes(viewer, wait_for, errors, shape, frame_axis, short_axis):
+    # An axis of 3 pixels is too short for the overlap mode. The core counts a frame's
+    # axes ("axis 0" for the frames' first); the user sees the layer's.
+    data = np.random.default_rng(33).normal(size=shape)
+    layer = viewer.add_image(data, name="thin")
+    widget = StackWidget(viewer)
+    widget.set_layer(layer)
+    widget._axis.value = frame_axis
+    widget.run()
+    wait_for(widget)
+    assert len(errors) == 1
+    assert f"axis {short_axis} of 'thin' has 3 pixel(s)" in errors[0]
+    assert np.asarray(layer.data).shape[short_axis] == 3
+
+
+def test_a_frames_axes_are_renumbered_as_the_layers():
+    job = _stack_model.StackJob(layer=_Named("cube"), stack=np.zeros((4, 5, 6, 7)), axis=1)
+    assert (
+        _stack_model.in_layer_axes("not held along axis 0, 2: raise max_shift", job)
+        == "not held along axis 0, 3 of 'cube': raise max_shift"
+    )
+
+
+class _Named:
+    def __init__(self, name):
+        self.name = name
+
+
+def test_a_stack_removed_while_it_registers_gets_no_copy_and_no_other_layer_does(
+    viewer, timelapse, widget, wait_for, monkeypatch
+):
+    # The stack dropdown falls to another layer when the chosen one goes: the shifts
+    # measured on the first were applied to it, as if they were its own.
+    told = []
+    monkeypatch.setattr(_stack_shifts, "show_info", told.append)
+    other = viewer.add_image(np.asarray(timelapse[0].data)[:, ::-1].copy(), name="other")
+    stack = timelapse[0]
+    assert widget.run() is not None
+    viewer.layers.remove(stack)
+    wait_for(widget)
+    wait_for(widget)  # the copies of the layers still there
+    names = [layer.name for layer in viewer.layers]
+    assert not any(name.startswith("other ") for name in names)
+    assert told == [
+        "'drifting stack' left the viewer during the registration: no copy of it is added "
+        "(the shifts are kept: save them, or apply them to another layer)."
+    ]
+    np.testing.assert_allclose(widget.shifts, stack.metadata["known_shifts"], atol=0.02)
+    assert other.data.shape == stack.data.shape
+
+
+def test_an_rgb_stack_copy_keeps_its_integer_dtype(viewer, timelapse, wait_for):
+    # napari shows a float RGB layer as 0-1: a float copy of 0-255 frames came out white.
+    grey = np.asarray(timelapse[0].data, dtype=float)
+    scaled = (grey - grey.min()) / np.ptp(grey) * 255
+    rgb = np.clip(scaled[..., None] * [1.0, 0.8, 0.5], 0, 255).astype(np.uint8)
+    layer = viewer.add_image(rgb, name="colour", rgb=True)
+    widget = StackWidget(viewer)
+    widget.set_layer(layer)
+    widget.run()
+    wait_for(widget)
+    wait_for(widget)
+    np.testing.assert_allclose(widget.shifts, timelapse[0].metadata["known_shifts"], atol=0.05)
+    copy = viewer.layers["colour registered"]
+    assert copy.rgb
+    assert copy.data.dtype == np.uint8
+    # The reference frame does not move: its copy is the frame itself.
+    np.testing.assert_allclose(copy.data[0].astype(int), rgb[0].astype(int), atol=1)
+
+
+def test_a_layer_of_another_pixel_size_is_not_moved_by_the_stacks_shifts(
+    viewer, timelapse, widget, wait_for, errors
+):
+    stack = timelapse[0]
+    coarse = viewer.add_labels(
+        np.zeros(stack.data.shape, dtype=np.uint8), name="coarse", scale=(1, 2, 2)
+    )
+    widget.set_layer(stack, apply_to=[timelapse[1], coarse])
+    widget.run()
+    wait_for(widget)
+    wait_for(widget)
+    names = [layer.name for layer in viewer.layers]
+    assert "drifting stack registered" in names
+    assert "drifting stack (channel 2) registered" in names
+    assert "coarse registered" not in names
+    assert errors == [
+        "'coarse' has another pixel size than 'drifting stack' (scale (1, 2, 2) and (1, 1, 1)): "
+        "the shifts, in 'drifting stack''s pixels, are not applied to it."
+    ]

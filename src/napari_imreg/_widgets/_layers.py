@@ -105,6 +105,44 @@ def crop_to_common(arrays: Sequence[np.ndarray]) -> tuple[list[np.ndarray], tupl
     return [a[window] for a in arrays], shape
 
 
+@dataclass(frozen=True)
+class Overlap:
+    """Where two arrays overlap when the moving one is placed ``start`` whole pixels along
+    the reference's grid (reference pixel = moving pixel + ``start``).
+
+    Attributes
+    ----------
+    reference, moving : tuple of slice
+        Each array's part of the overlap: the same shape, pixel for pixel as placed.
+    start : numpy.ndarray
+        The whole pixels between the arrays as placed (numpy order).
+    """
+
+    reference: tuple[slice, ...]
+    moving: tuple[slice, ...]
+    start: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(s.stop - s.start for s in self.reference)
+
+
+def placed_overlap(
+    reference_shape: Sequence[int], moving_shape: Sequence[int], start: Sequence[int]
+) -> Overlap | None:
+    """The :class:`Overlap` of two arrays placed ``start`` whole pixels apart, or None when
+    they do not overlap. With ``start`` zero it is their common region from pixel 0."""
+    start = np.asarray(start, dtype=int)
+    ref_window, mov_window = [], []
+    for n_ref, n_mov, move in zip(reference_shape, moving_shape, start, strict=True):
+        low, high = max(0, int(move)), min(int(n_ref), int(n_mov) + int(move))
+        if high <= low:
+            return None
+        ref_window.append(slice(low, high))
+        mov_window.append(slice(low - int(move), high - int(move)))
+    return Overlap(reference=tuple(ref_window), moving=tuple(mov_window), start=start)
+
+
 def describe(layer: Layer) -> str:
     """A short description of a layer's array: name, shape, dtype."""
     data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
@@ -147,16 +185,22 @@ def is_output(layer: Layer) -> bool:
 def add_output(viewer: Any, kind: str, data: Any, **kwargs: Any) -> Layer:
     """Add an output layer (``kind`` "image" or "labels") in the place of the previous output
     with the same ``metadata[OUTPUT_KEY]``, which it replaces."""
-    tag = kwargs["metadata"][OUTPUT_KEY]
-    previous = [layer for layer in viewer.layers if layer.metadata.get(OUTPUT_KEY) == tag]
-    index = viewer.layers.index(previous[0]) if previous else None
-    for layer in previous:
-        viewer.layers.remove(layer)
+    index = remove_output(viewer, kwargs["metadata"][OUTPUT_KEY])
     add = viewer.add_labels if kind == "labels" else viewer.add_image
     layer = add(data, **kwargs)
     if index is not None:
         viewer.layers.move(viewer.layers.index(layer), index)
     return layer
+
+
+def remove_output(viewer: Any, tag: dict[str, str]) -> int | None:
+    """Remove the output layers marked ``tag`` (a result they no longer show); return the
+    position of the first, or None if there was none."""
+    previous = [layer for layer in viewer.layers if layer.metadata.get(OUTPUT_KEY) == tag]
+    index = viewer.layers.index(previous[0]) if previous else None
+    for layer in previous:
+        viewer.layers.remove(layer)
+    return index
 
 
 #: Tooltips of the controls shared by the pair and stack widgets.

@@ -40,12 +40,14 @@ from napari.layers import Image, Labels, Layer, Shapes
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QSizePolicy
 
+from napari_imreg._widgets._delta_map import map_plane
 from napari_imreg._widgets._layers import (
     COMMON_TOOLTIPS,
     axis_names,
     fits_mask_layer,
     is_output,
     kept_selection,
+    numbers,
     set_tooltips,
 )
 from napari_imreg._widgets._options import PEAK_OPTIONS, add_common_controls
@@ -56,7 +58,6 @@ from napari_imreg._widgets._pair_model import (
     PairJob,
     PairOptions,
     PairRegistration,
-    map_plane,
 )
 from napari_imreg._widgets._plot import DeltaChi2Plot
 from napari_imreg._widgets._worker import start_worker
@@ -68,20 +69,40 @@ if TYPE_CHECKING:
 
 def format_result(job: PairJob) -> str:
     """The pair, then one line per axis: the shift and its 1-sigma error in pixels, and in
-    physical units (the layer's scale and units, or its FITS WCS in arcsec) when it has any."""
+    physical units (the layer's scale and units, or its FITS WCS in arcsec) when it has any.
+    A pair refused or not measured gets one line saying why; a flagged one, a line more."""
+    pair = f"{job.moving.name} → {job.reference.name}"
+    if job.failure is not None:
+        return f"{pair}: not registered: {job.failure}"
+    verdict = job.verdict
+    if not verdict.moves:
+        return f"{pair}: not measured, {verdict.reason}. Nothing was added or moved."
     axes = axis_names(len(job.full_shift))
     physical = physical_units(job.moving)
-    lines = [f"{job.moving.name} → {job.reference.name}:"]
-    values = zip(axes, job.full_shift, job.full_error, strict=True)
-    for axis, (name, value, err) in enumerate(values):
-        line = f"  d{name} = {format_measure(value, err)} px"
-        if physical is not None:
-            factor, unit = physical[axis]
-            line += f" = {format_measure(value * factor, err * factor)} {unit}"
-        lines.append(line)
+    lines = [f"{pair}:"]
+
+    def measures(shift: np.ndarray) -> list[str]:
+        out = []
+        for axis, (name, value, err) in enumerate(zip(axes, shift, job.full_error, strict=True)):
+            text = f"d{name} = {format_measure(value, err)} px"
+            if physical is not None:
+                factor, unit = physical[axis]
+                text += f" = {format_measure(value * factor, err * factor)} {unit}"
+            out.append(text)
+        return out
+
+    lines += [f"  {text}" for text in measures(job.full_shift)]
+    offset = job.placement_offset
+    if not np.allclose(offset, 0):  # the layers were placed apart: how far the moving one moves
+        lines.append(
+            f"  from where it was placed (translate {numbers(job.placed_translate)}): "
+            + ", ".join(measures(job.full_shift - offset))
+        )
     noise = job.result.noise
     if noise is not None:
         lines.append(f"  (noise σ ≈ {noise:.3g}, estimated from the data)")
+    if verdict.kind == "flagged":
+        lines.append(f"  flagged, not a single measurement: {verdict.reason}.")
     return "\n".join(lines)
 
 
@@ -318,6 +339,11 @@ class PairWidget(Container):
                 f"the result for {job.moving.name!r} is not added."
             )
             return
+        if job.failure is not None:
+            show_error(
+                f"Could not register {job.moving.name!r} onto {job.reference.name!r}: "
+                f"{job.failure}"
+            )
         try:
             self.model.apply(job)
         except Exception as exc:  # report any failure, keep going with the next job
@@ -359,6 +385,8 @@ class PairWidget(Container):
     def _show_plot(self, job: PairJob) -> None:
         if (
             not self._show_map.value
+            or job.failure is not None
+            or not job.verdict.moves
             or job.result.delta_chi2 is None
             or job.result.delta_chi2.ndim < 2
         ):

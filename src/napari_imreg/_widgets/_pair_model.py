@@ -13,15 +13,17 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
-from napari.layers import Image, Layer
+from napari.layers import Image, Layer, Shapes
 from napari.utils.colormaps import Colormap
 
+from napari_imreg._widgets._delta_map import map_coords, map_placement
 from napari_imreg._widgets._layers import (
     MASK_MODES,
     MULTISCALE_PIXEL_BUDGET,
     OUTPUT_KEY,
     LayerArray,
     MaskMode,
+    Overlap,
     RgbChannel,
     add_output,
     crop_to_common,
@@ -32,8 +34,11 @@ from napari_imreg._widgets._layers import (
     mask_grid,
     materialize,
     numbers,
+    placed_overlap,
+    remove_output,
 )
 from napari_imreg._widgets._plot import SIGMA_COLORS
+from napari_imreg._widgets._verdict import Verdict, verdict_of
 from napari_imreg.core import Options, delta_chi2_levels
 
 if TYPE_CHECKING:
@@ -47,9 +52,6 @@ Output = Literal["shifted copy", "in place (translate)"]
 NOISE_CHOICES: tuple[str, ...] = get_args(Noise)
 METHOD_CHOICES: tuple[str, ...] = get_args(Method)
 OUTPUT_CHOICES: tuple[str, ...] = get_args(Output)
-
-#: The Δχ² map layer spans this fraction of the reference's smaller displayed side.
-MAP_SIZE = 0.4
 
 
 @dataclass(frozen=True)
@@ -86,11 +88,37 @@ class PairJob:
     notes: list[str] = field(default_factory=list)
     result: Any = None  # the core's RegistrationResult, once run
     shifted: Any = None  # the shifted copy of the moving data, once run (if asked for)
+    #: Why the core refused the pair (its message), when it did; ``result`` is then None.
+    failure: str | None = None
+    #: The whole pixels (of the arrays registered) by which the layers' placement moves the
+    #: moving array on the reference's grid: the search starts there, and the arrays
+    #: registered are the overlap as placed (see :func:`_overlap_as_placed`).
+    start: np.ndarray | None = None
+    #: Where the moving layer was placed on the reference's grid when planned (its translate
+    #: less the reference's, over the scale), in full-resolution data pixels; and its
+    #: translate then (an "in place" result changes it).
+    placement_offset: np.ndarray | None = None
+    placed_translate: tuple[float, ...] = ()
+
+    @property
+    def verdict(self) -> Verdict:
+        """Whether the result is a measurement, a flagged one, or none (see :mod:`._verdict`)."""
+        return verdict_of(self.result)
 
     @property
     def full_shift(self) -> np.ndarray:
-        """The shift in full-resolution data pixels, numpy axis order."""
-        return np.asarray(self.result.shift, dtype=float) * self.moving_array.factor
+        """The shift between the two layers' arrays, in full-resolution data pixels, numpy
+        axis order: ``translate = reference translate + full_shift * scale`` overlays the
+        moving layer on the reference."""
+        return (np.asarray(self.result.shift, dtype=float) + self.start_pixels) * (
+            self.moving_array.factor
+        )
+
+    @property
+    def start_pixels(self) -> np.ndarray:
+        """:attr:`start` (zero when not set), in pixels of the arrays registered."""
+        start = 0.0 if self.start is None else self.start
+        return np.broadcast_to(np.asarray(start, dtype=float), np.shape(self.result.shift))
 
     @property
     def full_error(self) -> np.ndarray:
@@ -157,48 +185,15 @@ class PairRegistration:
         )
         notes = [*ref_array.notes, *mov_array.notes]
         ref_data, mov_data = ref_array.data, mov_array.data
-        if ref_data.ndim != mov_data.ndim:
-            raise ValueError(
-                f"Cannot register {describe(moving)} onto {describe(reference)}: they have "
-                f"{mov_data.ndim} and {ref_data.ndim} axes. Register layers with the same "
-                "number of axes (use the stack widget for a time or z axis)."
-            )
-        if not np.allclose(_spatial_scale(reference), _spatial_scale(moving)):
-            raise ValueError(
-                f"{reference.name!r} and {moving.name!r} have different pixel sizes (scale "
-                f"{numbers(reference.scale)} and {numbers(moving.scale)}); resample one onto the "
-                "other's grid first."
-            )
-        if not np.allclose(reference.translate, moving.translate):
-            notes.append(
-                f"{moving.name!r} is placed at translate {numbers(moving.translate)}, "
-                f"{reference.name!r} at {numbers(reference.translate)}: their pixels are compared "
-                "as stored, so the shift is between the two arrays, not between the layers as "
-                "placed; the result is placed on the reference."
-            )
-        if not np.allclose(ref_array.factor, mov_array.factor):
-            raise ValueError(
-                f"{reference.name!r} and {moving.name!r} were read at different resolutions "
-                f"(multiscale factors {numbers(ref_array.factor)} and "
-                f"{numbers(mov_array.factor)}); "
-                "give them matching pyramids or register single-scale layers."
-            )
+        _check_pair(reference, ref_array, moving, mov_array, notes)
         error = self._error_for(moving, mov_data.shape)
         mask = self._mask_for(reference, ref_array, moving, mov_array, notes)
-        if ref_data.shape != mov_data.shape:
-            arrays = [ref_data, mov_data]
-            if isinstance(error, np.ndarray):
-                arrays.append(error)
-            arrays, shape = crop_to_common(arrays)
-            notes.append(
-                f"Shapes differ ({tuple(ref_data.shape)} and {tuple(mov_data.shape)}): the "
-                f"common region {shape} starting at pixel 0 is registered."
-            )
-            ref_data, mov_data = arrays[0], arrays[1]
-            if isinstance(error, np.ndarray):
-                error = arrays[2]
-            if mask is not None:
-                mask = tuple(crop_to_common([*mask, ref_data])[0][:2])
+        overlap, offset = _overlap_as_placed(reference, ref_array, moving, mov_array, notes)
+        ref_data, mov_data = ref_data[overlap.reference], mov_data[overlap.moving]
+        if isinstance(error, np.ndarray):
+            error = error[overlap.moving]
+        if mask is not None:
+            mask = (mask[0][overlap.reference], mask[1][overlap.moving])
         if ref_data.dtype != mov_data.dtype:
             notes.append(
                 f"dtypes differ ({ref_data.dtype} and {mov_data.dtype}): both are registered "
@@ -212,6 +207,9 @@ class PairRegistration:
             error=error,
             mask=mask,
             notes=notes,
+            start=overlap.start,
+            placement_offset=offset,
+            placed_translate=tuple(float(v) for v in moving.translate),
         )
 
     def _mask_for(
@@ -239,8 +237,9 @@ class PairRegistration:
                 )
             notes.append(f"The {options.method} method takes no mask: the FITS DQ is not used.")
             return None
-        # The chosen mask lies on the reference's grid; the core uses the same pixels of the
-        # moving image (a detector's hot pixels, a window around a cell).
+        # A labels mask lies on the reference's grid, and the core uses the same pixels of
+        # the moving image (a detector's hot pixels); a shapes mask, drawn in the world, is
+        # rasterised onto each image where it is placed (a window around a cell).
         shared = None
         if options.mask_layer is not None:
             marked = mask_grid(
@@ -249,6 +248,10 @@ class PairRegistration:
             shared = ignored_pixels(marked, options.mask_mode)
         masks = []
         for image, array in ((reference, ref_array), (moving, mov_array)):
+            if isinstance(options.mask_layer, Shapes) and image is moving:
+                shape = tuple(array.data.shape)
+                marked = mask_grid(options.mask_layer, image, shape, array.factor)
+                shared = ignored_pixels(marked, options.mask_mode)
             parts = [] if shared is None else [shared]
             dq = fits_mask_layer(self.viewer, image) if options.fits_masks else None
             if dq is not None:
@@ -299,21 +302,29 @@ class PairRegistration:
 
     # ---------------------------------------------------------------- computing (worker)
     def run(self, job: PairJob) -> PairJob:
-        """Register one job with the core; fills ``job.result``. Safe off the GUI thread."""
-        job.result = register_arrays(
-            materialize(job.reference_array.data),
-            materialize(job.moving_array.data),
-            error=materialize(job.error),
-            mask=job.mask,
-            options=self.options,
-        )
-        if self.options.output == "shifted copy":
+        """Register one job with the core; fills ``job.result``, or ``job.failure`` with the
+        core's message when it refuses the pair (the other jobs carry on). The shifted copy
+        is made only for a result that may move the layer. Safe off the GUI thread."""
+        try:
+            job.result = register_arrays(
+                materialize(job.reference_array.data),
+                materialize(job.moving_array.data),
+                error=materialize(job.error),
+                mask=job.mask,
+                options=self.options,
+            )
+        except (ValueError, TypeError) as exc:
+            job.failure = str(exc)
+            return job
+        if self.options.output == "shifted copy" and job.verdict.moves:
             job.shifted = self._shifted_copy(job)
         return job
 
     def _shifted_copy(self, job: PairJob) -> Any:
+        """The moving data resampled by the shift beyond the whole pixels :attr:`PairJob.start`
+        (which the copy's translate holds, see :meth:`apply`)."""
         layer = job.moving
-        shift = job.full_shift
+        shift = job.full_shift - job.start_pixels * job.moving_array.factor
         # The chi2 method's model ("auto" resolved); the others follow the option.
         boundary = (
             job.result.boundary if self.options.method == "chi2" else self.options.core.boundary
@@ -329,18 +340,32 @@ class PairRegistration:
 
     # ---------------------------------------------------------------- results (main thread)
     def apply(self, job: PairJob) -> list[Any]:
-        """Add the job's layers to the viewer (or set the translate); return the layers added."""
+        """Add the job's layers to the viewer (or set the translate); return the layers added.
+
+        A pair that was refused or not measured adds nothing and moves nothing (the outputs
+        of an earlier run of the pair go: they no longer describe it). A flagged result is
+        applied, and its copy's name and ``metadata["registration"]`` say so.
+        """
         reference, moving = job.reference, job.moving
+        if job.failure is not None or not job.verdict.moves:
+            for role in ("registered copy", "delta_chi2"):
+                remove_output(self.viewer, _output_tag(role, job))
+            return []
         shift = job.full_shift
         record = registration_record(job, self.options)
+        flagged = " (flagged)" if job.verdict.kind == "flagged" else ""
         scale = np.asarray(reference.scale[-len(shift) :], dtype=float)
         target = np.asarray(reference.translate[-len(shift) :], dtype=float) + shift * scale
+        # The copy is resampled by the shift beyond the whole pixels it starts from, and
+        # placed those whole pixels along the reference's grid: it keeps its content.
+        whole = job.start_pixels * job.moving_array.factor
+        copy_translate = _full_vector(reference.translate, target - (shift - whole) * scale)
         added: list[Any] = []
         if self.options.output == "in place (translate)":
             moving.translate = _full_vector(moving.translate, target)
             moving.metadata = {**moving.metadata, "registration": record}
         else:
-            metadata = _moved_fits_metadata(moving.metadata, shift)
+            metadata = _moved_fits_metadata(moving.metadata, shift - whole)
             metadata["registration"] = record
             metadata[OUTPUT_KEY] = _output_tag("registered copy", job)
             added.append(
@@ -348,9 +373,9 @@ class PairRegistration:
                     self.viewer,
                     "image",
                     job.shifted,
-                    name=f"{moving.name} registered",
+                    name=f"{moving.name} registered{flagged}",
                     scale=moving.scale,
-                    translate=reference.translate,
+                    translate=copy_translate,
                     units=moving.units,
                     rgb=moving.rgb,
                     multiscale=moving.multiscale,
@@ -399,62 +424,6 @@ class PairRegistration:
         )
 
 
-def map_placement(reference: Image, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Scale and translate of a Δχ² map layer of ``shape``, beside ``reference``.
-
-    In the two displayed (last) axes the map spans :data:`MAP_SIZE` of the reference's smaller
-    side, top-aligned, just right of it. Along any leading axis each map plane takes one
-    reference plane, the middle planes together, so the dims sliders keep the reference's
-    steps and range.
-    """
-    ndim = len(shape)
-    counts = np.asarray(shape, dtype=float)
-    pixel = np.asarray(reference.scale[-ndim:], dtype=float)
-    low, high = np.asarray(reference.extent.world, dtype=float)[:, -ndim:]
-    size = high - low + pixel
-    scale, translate = pixel.copy(), low.copy()
-    data = reference.data[0] if reference.multiscale else reference.data
-    planes = _spatial_shape(reference, data.shape)[-ndim:]
-    shown = min(ndim, 2)
-    for axis in range(ndim - shown):
-        translate[axis] = low[axis] + (planes[axis] // 2 - shape[axis] // 2) * pixel[axis]
-    side = MAP_SIZE * float(np.min(size[-shown:]))
-    scale[-shown:] = side / counts[-shown:]
-    translate[-shown:] = low[-shown:] - pixel[-shown:] / 2 + scale[-shown:] / 2
-    translate[-1] = high[-1] + pixel[-1] / 2 + 0.05 * size[-1] + scale[-1] / 2
-    return scale, translate
-
-
-def map_coords(job: PairJob) -> tuple[np.ndarray, ...]:
-    """The shift, in full-resolution pixels, of each Δχ² sample along each axis."""
-    factor = job.moving_array.factor
-    return tuple(
-        np.asarray(c, dtype=float) * f
-        for c, f in zip(job.result.delta_chi2_coords, factor, strict=True)
-    )
-
-
-def map_plane(job: PairJob) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray, Any]:
-    """The (dy, dx) plane of the Δχ² map through its minimum, with its coordinates, the shift
-    and the covariance of (dy, dx) at the best value of the other components (None if the
-    result has none)."""
-    result = job.result
-    values = np.asarray(result.delta_chi2)
-    coords = map_coords(job)
-    lead = np.unravel_index(np.argmin(values), values.shape)[: values.ndim - 2]
-    plane = values[lead]
-    covariance = None
-    if result.covariance is not None:
-        factor = np.asarray(job.moving_array.factor, dtype=float)
-        full = np.asarray(result.covariance) * np.outer(factor, factor)
-        with np.errstate(all="ignore"):
-            try:
-                covariance = np.linalg.inv(np.linalg.inv(full)[-2:, -2:])
-            except np.linalg.LinAlgError:
-                covariance = None
-    return plane, coords[-2:], job.full_shift[-2:], covariance
-
-
 def register_arrays(
     reference: np.ndarray,
     moving: np.ndarray,
@@ -486,11 +455,24 @@ def register_arrays(
 def registration_record(job: PairJob, options: PairOptions) -> dict[str, Any]:
     """What a layer's ``metadata["registration"]`` records about a registration."""
     result = job.result
+    verdict = job.verdict
     return {
         "reference": job.reference.name,
         "moving": job.moving.name,
         "shift": tuple(float(v) for v in job.full_shift),
         "error": tuple(float(v) for v in job.full_error),
+        # The layers' placement, the whole pixels the search started from, and the shift
+        # from the placement (in pixels and in the world: the change of the translate).
+        "placement_offset": tuple(float(v) for v in job.placement_offset),
+        "start": tuple(float(v) for v in job.start_pixels * job.moving_array.factor),
+        "from_placement": tuple(float(v) for v in job.full_shift - job.placement_offset),
+        "from_placement_world": tuple(
+            float(v)
+            for v in (job.full_shift - job.placement_offset)
+            * np.asarray(job.reference.scale, dtype=float)[-len(job.full_shift) :]
+        ),
+        "measured": verdict.kind == "measured",
+        "flagged": verdict.reason,
         "method": options.method,
         "boundary": result.boundary if options.method == "chi2" else options.core.boundary,
         "mask": None if options.mask_layer is None else options.mask_layer.name,
@@ -539,6 +521,94 @@ def _moved_fits_metadata(metadata: dict[str, Any], shift: np.ndarray) -> dict[st
         out["fits_header"] = header_for_shifted_data(header, shift)
         out["fits_wcs"] = wcs_from_header(out["fits_header"])
     return out
+
+
+def _check_pair(
+    reference: Image,
+    ref_array: LayerArray,
+    moving: Image,
+    mov_array: LayerArray,
+    notes: list[str],
+) -> None:
+    """Refuse a pair the core cannot compare as the layers hold it (different numbers of axes,
+    pixel sizes or multiscale levels); note a pair of 4 or more axes.
+
+    Raises
+    ------
+    ValueError
+        With a message for the user, naming both layers.
+    """
+    if ref_array.data.ndim != mov_array.data.ndim:
+        raise ValueError(
+            f"Cannot register {describe(moving)} onto {describe(reference)}: they have "
+            f"{mov_array.data.ndim} and {ref_array.data.ndim} axes. Register layers with the same "
+            "number of axes (use the stack widget for a time or z axis)."
+        )
+    if ref_array.data.ndim > 3:
+        notes.append(
+            f"{ref_array.data.ndim} axes: every one is registered as space (a time or channel "
+            "axis too); for frames along a time or z axis, use the stack widget."
+        )
+    if not np.allclose(_spatial_scale(reference), _spatial_scale(moving)):
+        raise ValueError(
+            f"{reference.name!r} and {moving.name!r} have different pixel sizes (scale "
+            f"{numbers(reference.scale)} and {numbers(moving.scale)}); resample one onto the "
+            "other's grid first."
+        )
+    if not np.allclose(ref_array.factor, mov_array.factor):
+        raise ValueError(
+            f"{reference.name!r} and {moving.name!r} were read at different resolutions "
+            f"(multiscale factors {numbers(ref_array.factor)} and "
+            f"{numbers(mov_array.factor)}); "
+            "give them matching pyramids or register single-scale layers."
+        )
+
+
+def _overlap_as_placed(
+    reference: Image,
+    ref_array: LayerArray,
+    moving: Image,
+    mov_array: LayerArray,
+    notes: list[str],
+) -> tuple[Overlap, np.ndarray]:
+    """The two arrays' overlap with the moving layer where its translate places it on the
+    reference's grid, to whole pixels of the arrays registered: the search for the shift
+    starts from the layers' placement (tiles placed at their stage positions, say), and
+    layers placed alike give their common region from pixel 0. Also returns the placement:
+    the moving layer's translate less the reference's, in full-resolution pixels.
+
+    Raises
+    ------
+    ValueError
+        If the layers do not overlap as placed.
+    """
+    ndim = ref_array.data.ndim
+    scale = np.asarray(reference.scale, dtype=float)[-ndim:]
+    offset = (np.asarray(moving.translate, dtype=float) - reference.translate)[-ndim:] / scale
+    start = np.round(offset / ref_array.factor).astype(int)
+    overlap = placed_overlap(ref_array.data.shape, mov_array.data.shape, start)
+    placed = (
+        f"{moving.name!r} is placed at translate {numbers(moving.translate)}, "
+        f"{reference.name!r} at {numbers(reference.translate)}"
+    )
+    if overlap is None:
+        raise ValueError(
+            f"{placed}: they do not overlap. Move {moving.name!r} to where it roughly lies on "
+            f"{reference.name!r} (its translate), or give both the same translate to compare "
+            "their arrays as stored."
+        )
+    if not np.allclose(offset, 0):
+        notes.append(
+            f"{placed}, {numbers(offset)} px apart: the search starts from there, on their "
+            f"overlap as placed {overlap.shape}. The shift is given between the arrays and "
+            "from the placement."
+        )
+    elif ref_array.data.shape != mov_array.data.shape:
+        notes.append(
+            f"Shapes differ ({tuple(ref_array.data.shape)} and {tuple(mov_array.data.shape)}): "
+            f"the common region {overlap.shape} starting at pixel 0 is registered."
+        )
+    return overlap, offset
 
 
 def _check_axis_aligned(layer: Image) -> None:

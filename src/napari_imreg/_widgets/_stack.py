@@ -40,7 +40,7 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.layers import Image, Labels, Layer, Shapes
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 
 # The CSV functions, importable from here as before the shifts-held actions moved out.
 from napari_imreg._shift_table import load_shifts_csv as load_shifts_csv
@@ -63,6 +63,7 @@ from napari_imreg._widgets._stack_model import (
     StackOptions,
     StackRegistration,
     forward_batches,
+    in_layer_axes,
 )
 from napari_imreg._widgets._stack_shifts import HeldShifts
 from napari_imreg._widgets._worker import start_worker
@@ -106,6 +107,8 @@ class StackWidget(HeldShifts, Container):
         self.job: StackJob | None = None
         self.shifts: np.ndarray | None = None
         self.errors: np.ndarray | None = None
+        #: The frames of the shifts held that the core flagged (not a single measurement).
+        self.flagged: list[int] = []
         #: The layers added by the last "apply shifts".
         self.last_added: list[Layer] = []
 
@@ -226,6 +229,7 @@ class StackWidget(HeldShifts, Container):
             return None
         self.job = job
         self.shifts = self.errors = None
+        self.flagged = []
         self._progress.max = job.n_frames
         self._progress.value = 0
         for note in job.notes:
@@ -244,6 +248,7 @@ class StackWidget(HeldShifts, Container):
             errored=self._on_error,
             finished=self._on_finished,
             count=len,
+            warned=self._on_warning,
         )
 
     def cancel(self) -> None:
@@ -267,7 +272,13 @@ class StackWidget(HeldShifts, Container):
         if self.busy:
             self._status.value = f"Registering {job.n_frames} frames… {job.done} done."
         self.shifts, self.errors = np.array(job.shifts), np.array(job.errors)
+        self.flagged = [i for i, verdict in enumerate(job.verdicts) if verdict.kind == "flagged"]
         self.plot.set_data(self.shifts, self.errors, job.n_frames)
+
+    def _on_warning(self, warning: tuple) -> None:
+        # The core warns about one frame: its axes are told as the layer's.
+        message = str(warning[0])
+        show_warning(message if self.job is None else in_layer_axes(message, self.job))
 
     def _on_error(self, exc: Exception) -> None:
         show_error(f"Stack registration failed: {exc}")
@@ -285,16 +296,17 @@ class StackWidget(HeldShifts, Container):
             return
         self._show_progress(job)
         self._save_button.enabled = self._apply_button.enabled = True
+        summary = job.summary()
         if job.done < job.n_frames:
             self._status.value = (
                 f"Cancelled: kept the {job.done} of {job.n_frames} frames registered (frames "
                 f"0-{job.done - 1}). 'Apply shifts' adds a copy of those frames only, marked "
-                "partial."
-            )
+                f"partial. {summary}"
+            ).strip()
             return
-        self._status.value = f"Registered {job.done} frames."
+        self._status.value = f"Registered {job.done} frames. {summary}".strip()
         if self._apply_when_done.value:
-            self.apply_shifts()
+            self.apply_shifts(job=job)
 
     def _on_layers_changed(self, event: Any = None) -> None:
         self.reset_choices()

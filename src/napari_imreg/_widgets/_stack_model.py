@@ -8,6 +8,7 @@ widget that runs it is :mod:`._stack`.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from napari_imreg._widgets._layers import (
     mask_grid,
     rgb_to_channel,
 )
+from napari_imreg._widgets._verdict import Verdict, verdict_of
 from napari_imreg.core import Options, StackWorkers
 
 if TYPE_CHECKING:
@@ -77,10 +79,29 @@ class StackJob:
     notes: list[str] = field(default_factory=list)
     shifts: list[np.ndarray] = field(default_factory=list)
     errors: list[np.ndarray] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
 
     @property
     def n_frames(self) -> int:
         return int(self.stack.shape[self.axis])
+
+    def summary(self) -> str:
+        """The frames that are not measurements, in words ("" when every frame is one)."""
+        parts = []
+        for kind, fate in (
+            ("not measured", "left blank in the registered copy"),
+            ("flagged", "moved, and listed in the copy's metadata"),
+        ):
+            frames = [i for i, verdict in enumerate(self.verdicts) if verdict.kind == kind]
+            if not frames:
+                continue
+            listed = ", ".join(map(str, frames[:10])) + (", ..." if len(frames) > 10 else "")
+            reasons = dict.fromkeys(self.verdicts[i].reason for i in frames)
+            parts.append(
+                f"{len(frames)} {kind} (frame{'s' if len(frames) > 1 else ''} {listed}: "
+                f"{'; '.join(reasons)}): {fate}."
+            )
+        return " ".join(parts)
 
     @property
     def done(self) -> int:
@@ -90,11 +111,14 @@ class StackJob:
 
 @dataclass(frozen=True)
 class FrameResult:
-    """One frame's registration: its index, shift and 1-sigma error (numpy axis order)."""
+    """One frame's registration: its index, shift and 1-sigma error (numpy axis order), and
+    its :class:`~._verdict.Verdict`. A frame that is not measured has a NaN shift: nothing
+    moves it, and the registered copy leaves it blank."""
 
     index: int
     shift: np.ndarray
     error: np.ndarray
+    verdict: Verdict
 
 
 class StackRegistration:
@@ -214,10 +238,14 @@ class StackRegistration:
             reference = 0 if options.reference == "first frame" else options.reference_index
         # Closed with this generator (a cancel): the core then calls its chunks back.
         with contextlib.closing(self._in_batches(job, reference, core_options)) as results:
-            for batch in results:
-                job.shifts.extend(frame.shift for frame in batch)
-                job.errors.extend(frame.error for frame in batch)
-                yield batch
+            try:
+                for batch in results:
+                    job.shifts.extend(frame.shift for frame in batch)
+                    job.errors.extend(frame.error for frame in batch)
+                    job.verdicts.extend(frame.verdict for frame in batch)
+                    yield batch
+            except (ValueError, TypeError) as exc:  # the core's, about one frame's axes
+                raise type(exc)(in_layer_axes(str(exc), job)) from exc
 
     def _in_batches(
         self, job: StackJob, reference: int | str, core_options: dict[str, Any]
@@ -236,11 +264,14 @@ class StackRegistration:
         batch: list[FrameResult] = []
         began = time.perf_counter()
         for index, result in frames:
+            verdict = verdict_of(result)
+            shift = np.asarray(result.shift, dtype=float)
             batch.append(
                 FrameResult(
                     index=int(index),
-                    shift=np.asarray(result.shift, dtype=float),
+                    shift=shift if verdict.moves else np.full_like(shift, np.nan),
                     error=np.asarray(result.error, dtype=float),
+                    verdict=verdict,
                 )
             )
             if time.perf_counter() - began >= UPDATE_SECONDS or index == count - 1:
@@ -250,11 +281,18 @@ class StackRegistration:
             yield batch
 
     def shifted_layer_data(
-        self, layer: Layer, shifts: np.ndarray, *, axis: int | None = None
+        self,
+        layer: Layer,
+        shifts: np.ndarray,
+        *,
+        axis: int | None = None,
+        flagged: Sequence[int] = (),
     ) -> tuple[Any, dict[str, Any], str]:
         """The registered copy of ``layer`` as napari layer data: the first ``len(shifts)``
         frames, named and marked as partial when that is fewer than the layer has. Labels are
         moved by whole nearest pixels so that they stay labels. A lazy layer gives a lazy copy.
+        A frame whose shift is NaN (not measured) is left blank (NaN; no labels); its index,
+        and the ``flagged`` frames', are in the copy's ``metadata["stack_registration"]``.
         """
         axis = self.options.axis if axis is None else axis
         data = _array_or_dask(layer.data)
@@ -278,6 +316,9 @@ class StackRegistration:
             ]
             stack = da.stack if isinstance(channels[0], da.Array) else np.stack
             moved = stack(channels, axis=-1)
+            if np.issubdtype(data.dtype, np.integer):
+                # napari reads float RGB as 0-1: a float copy of 0-255 data showed white.
+                moved = _as_integers(moved, data.dtype)
         else:
             moved = _apply_shifts(
                 frames,
@@ -287,7 +328,7 @@ class StackRegistration:
                 order=order,
             )
         if is_labels:
-            moved = moved.astype(data.dtype)
+            moved = _as_integers(moved, data.dtype)
         partial = n < total
         name = f"{layer.name} registered"
         if partial:
@@ -304,6 +345,8 @@ class StackRegistration:
                     "frames": n,
                     "of": total,
                     "partial": partial,
+                    "not_measured": [int(i) for i in np.flatnonzero(np.isnan(shifts).all(1))],
+                    "flagged": list(flagged),
                 },
                 OUTPUT_KEY: {"output": "registered stack", "source": layer.name},
             },
@@ -317,13 +360,35 @@ class StackRegistration:
             )
         return moved, kwargs, "labels" if is_labels else "image"
 
-    def apply(self, layers: Sequence[Layer], shifts: np.ndarray) -> list[Layer]:
+    def apply(
+        self, layers: Sequence[Layer], shifts: np.ndarray, *, flagged: Sequence[int] = ()
+    ) -> list[Layer]:
         """Add registered copies of ``layers`` to the viewer; the layers are not modified."""
         added = []
         for layer in layers:
-            data, kwargs, kind = self.shifted_layer_data(layer, shifts)
+            data, kwargs, kind = self.shifted_layer_data(layer, shifts, flagged=flagged)
             added.append(add_output(self.viewer, kind, data, **kwargs))
         return added
+
+
+#: "axis 0" or "axis 0, 2" in the core's messages: the axes of one frame.
+_FRAME_AXES = re.compile(r"\baxis (\d+(?:, \d+)*)")
+
+
+def in_layer_axes(message: str, job: StackJob) -> str:
+    """A core message about one frame, its axes counted as the stack layer's.
+
+    The core registers frames: its "axis 0" is a frame's first axis, which is the layer's
+    axis 1 when the frames lie along axis 0. Every "axis k" of the message becomes the
+    layer's number, with the layer named.
+    """
+
+    def renumbered(match: re.Match) -> str:
+        axes = [int(k) for k in match.group(1).split(", ")]
+        layer_axes = ", ".join(str(k + (k >= job.axis)) for k in axes)
+        return f"axis {layer_axes} of {job.layer.name!r}"
+
+    return _FRAME_AXES.sub(renumbered, message)
 
 
 class StackRegistrationError(Exception):
@@ -341,10 +406,13 @@ def forward_batches(batches: Iterator[list[FrameResult]]) -> Iterator[list[Frame
 
 
 def shifted_layers(
-    model: StackRegistration, layers: Sequence[Layer], shifts: np.ndarray
+    model: StackRegistration,
+    layers: Sequence[Layer],
+    shifts: np.ndarray,
+    flagged: Sequence[int] = (),
 ) -> Iterator[tuple[np.ndarray, dict[str, Any], str]]:
     for layer in layers:
-        yield model.shifted_layer_data(layer, shifts)
+        yield model.shifted_layer_data(layer, shifts, flagged=flagged)
 
 
 def _core_frames(stack: Any, **options: Any) -> Iterator[tuple[int, Any]]:
@@ -360,6 +428,14 @@ def _array_or_dask(data: Any) -> Any:
     if isinstance(data, np.ndarray | da.Array):
         return data
     return da.from_array(data)
+
+
+def _as_integers(moved: Any, dtype: np.dtype) -> Any:
+    """Resampled frames back in their source's integer dtype, rounded and clipped to its
+    range; a frame not measured (NaN, left blank) becomes 0 (no labels, black)."""
+    nan_to_num = da.nan_to_num if isinstance(moved, da.Array) else np.nan_to_num
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(nan_to_num(moved, nan=0)), info.min, info.max).astype(dtype)
 
 
 def _frames_first(stack: Any, axis: int) -> Any:

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from napari.layers import Layer
 from napari.utils.notifications import show_error, show_info
 
 from napari_imreg._shift_table import load_shifts_csv, save_shifts_csv
-from napari_imreg._widgets._layers import add_output
-from napari_imreg._widgets._stack_model import shifted_layers
+from napari_imreg._widgets._layers import add_output, numbers
+from napari_imreg._widgets._stack_model import StackJob, shifted_layers
 from napari_imreg._widgets._worker import start_worker
 
 
@@ -21,28 +22,48 @@ class HeldShifts:
     """The stack widget's shifts-held actions, mixed into :class:`~._stack.StackWidget`.
 
     It uses the widget's ``viewer``, ``model``, ``worker``, ``shifts``, ``errors``,
-    ``last_added``, ``plot``, ``busy``, ``options`` and its layer, apply-to, button and status
-    controls.
+    ``flagged``, ``last_added``, ``plot``, ``busy``, ``options`` and its layer, apply-to,
+    button and status controls.
     """
 
-    def apply_shifts(self, event: Any = None) -> Any:
+    def apply_shifts(self, event: Any = None, *, job: StackJob | None = None) -> Any:
         """Add registered copies of the stack and the 'apply to' layers, with the shifts held
         (measured or loaded). The frames are resampled in a thread worker; the copies appear
         in the viewer (and in :attr:`last_added`) as each layer is done. Returns the worker,
-        or None if there is nothing to apply."""
+        or None if there is nothing to apply.
+
+        ``job``: the registration that measured the shifts, just finished: its layer and
+        options are used, not the widget's choice, which may have changed while it ran (a
+        stack layer removed from the viewer, another one chosen). Layers whose pixel size
+        differs from the stack's are left out with a message: the shifts are in the stack's
+        pixels.
+        """
         if self.shifts is None or not len(self.shifts):
             show_info("No shifts yet: register the stack or load shifts from a CSV file.")
             return None
         if self.busy:
             show_info("Wait for the running registration to finish, or cancel it.")
             return None
-        try:
-            self.model.options = self.options
-        except (ValueError, TypeError) as exc:
-            show_error(str(exc))
-            return None
-        targets = [self._layer.value, *(self._apply_to.value or [])]
+        if job is None:
+            try:
+                self.model.options = self.options
+            except (ValueError, TypeError) as exc:
+                show_error(str(exc))
+                return None
+            stack = self._layer.value
+        elif job.layer in list(self.viewer.layers):
+            stack = job.layer
+        else:
+            show_info(
+                f"{job.layer.name!r} left the viewer during the registration: no copy of it "
+                "is added (the shifts are kept: save them, or apply them to another layer)."
+            )
+            stack = None
+        targets = [stack, *(self._apply_to.value or [])]
         targets = [layer for layer in dict.fromkeys(targets) if layer is not None]
+        targets = _on_the_stacks_grid(targets, job.layer if job is not None else stack)
+        if not targets:
+            return None
         self.last_added = []
         worker = start_worker(
             self,
@@ -50,6 +71,7 @@ class HeldShifts:
             self.model,
             targets,
             np.array(self.shifts),
+            self.flagged,
             total=len(targets),
             desc="Applying shifts",
             yielded=self._add_layer,
@@ -73,7 +95,7 @@ class HeldShifts:
         except (OSError, ValueError) as exc:
             show_error(f"Could not load shifts: {exc}")
             return False
-        self.shifts, self.errors = shifts, errors
+        self.shifts, self.errors, self.flagged = shifts, errors, []
         self._apply_button.enabled = self._save_button.enabled = True
         self._status.value = f"Loaded {len(shifts)} shifts from {Path(path).name}."
         self.plot.set_data(shifts, errors, len(shifts))
@@ -106,3 +128,22 @@ class HeldShifts:
         path, _ = QFileDialog.getOpenFileName(self.native, "Load shifts", "", "CSV (*.csv)")
         if path:
             self.load_csv(path)
+
+
+def _on_the_stacks_grid(layers: list[Layer], stack: Layer | None) -> list[Layer]:
+    """``layers`` without those whose pixel size differs from the stack's (the shifts are in
+    the stack's pixels), each left out with a message."""
+    if stack is None:
+        return layers
+    kept = []
+    for layer in layers:
+        n = min(layer.ndim, stack.ndim)
+        if np.allclose(np.asarray(layer.scale)[-n:], np.asarray(stack.scale)[-n:]):
+            kept.append(layer)
+        else:
+            show_error(
+                f"{layer.name!r} has another pixel size than {stack.name!r} (scale "
+                f"{numbers(layer.scale)} and {numbers(stack.scale)}): the shifts, in "
+                f"{stack.name!r}'s pixels, are not applied to it."
+            )
+    return kept

@@ -25,12 +25,14 @@ def start_worker(
     errored: Callable,
     finished: Callable,
     count: Callable[[Any], int] | None = None,
+    warned: Callable[[tuple], None] = notify_warning,
 ) -> Any:
     """Run ``function(*args)`` off the GUI thread with a progress bar.
 
     Each yielded value goes to ``yielded`` on the GUI thread and moves the progress bar by
     ``count(value)`` steps (one step each if ``count`` is None); errors and warnings become
-    napari notifications. The widget's ``worker`` is set, its run button disabled and its
+    napari notifications (warnings through ``warned``, given ``warnings.showwarning``'s
+    arguments). The widget's ``worker`` is set, its run button disabled and its
     cancel button enabled until ``finished`` re-enables them.
     """
     worker = create_worker(
@@ -40,7 +42,7 @@ def start_worker(
         _connect={
             "yielded": yielded,
             "errored": errored,
-            "warned": notify_warning,
+            "warned": warned,
             "finished": finished,
         },
     )
