@@ -244,17 +244,18 @@ def test_only_peaks_near_the_judged_ones_height_are_refined():
     refine), and peaks as high as the judged one (a lattice's aliases) stay."""
     from scipy import special
 
-    from napari_imreg.core._ambiguity import SCREEN, _rivals
+    from napari_imreg.core._ambiguity import SCREEN, _local_maxima, _rivals
 
     screen = SCREEN * float(special.ndtri(1.0 - FALSE_ALARM))
     lags = [np.arange(-8, 9), np.arange(-8, 9)]
     zmap = np.random.default_rng(3).uniform(0.0, 3.0, (17, 17))
     zmap[10, 6] = 60.0  # the judged peak, at (2, -2)
     judged = np.array([2.0, -2.0])
-    assert _rivals(zmap, lags, judged, screen) == []
-    assert len(_rivals(zmap, lags, judged, np.inf)) == 3  # the bumps, unscreened
+    maxima = _local_maxima(zmap)
+    assert _rivals(zmap, lags, judged, screen, maxima) == []
+    assert len(_rivals(zmap, lags, judged, np.inf, maxima)) == 3  # the bumps, unscreened
     zmap[4, 12] = 59.0  # an alias as high as the judged peak, at (-4, 4)
-    (rival,) = _rivals(zmap, lags, judged, screen)
+    (rival,) = _rivals(zmap, lags, judged, screen, _local_maxima(zmap))
     assert np.allclose(rival, (-4.0, 4.0), atol=0.5)
 
 

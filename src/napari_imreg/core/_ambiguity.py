@@ -117,7 +117,9 @@ ruled out: inside the window every shift is as likely, beyond it the caller's
 on which at SNR 1-3 the noise often cannot rule it out (that rule flagged 1-3 more
 right pairs of 16-48 at SNR 1-3 on the benchmarks' real pairs). A rival counted
 beyond the window flags the match like any rival, and says the truth may lie beyond
-``max_shift``. A peak on the last shift computed (half the image) is no peak.
+``max_shift``. A peak on the last shift computed (half the image) is no peak. Since only
+the sign of ``delta - B`` counts there, a rival whose ``delta`` exceeds ``B`` before the
+noise's share is taken off it (an upper bound) is ruled out without its variance.
 """
 
 from __future__ import annotations
@@ -255,12 +257,17 @@ def rival_test(
         valid = (interior, interior)
     threshold = float(special.ndtri(1.0 - alpha))
     z_min, kept = np.inf, []
-    peaks = _rivals(zmap, lags, judged, SCREEN * threshold)
-    shoulders = _shoulders(zmap, lags, judged, SCREEN * threshold, taken=peaks)
+    maxima = _local_maxima(zmap)
+    peaks = _rivals(zmap, lags, judged, SCREEN * threshold, maxima)
+    shoulders = _shoulders(zmap, lags, judged, SCREEN * threshold, maxima, taken=peaks)
     window = [lag[-1] for lag in lags]
     far = []
     if outer is not None:
-        far = _rivals(*outer, judged, SCREEN * threshold, beyond=(reference.shape, window))
+        # The same map when the window spans every shift computed (a periodic image's).
+        outer_maxima = maxima if outer[0].shape == zmap.shape else None
+        far = _rivals(
+            *outer, judged, SCREEN * threshold, outer_maxima, beyond=(reference.shape, window)
+        )
     beyond = False
     if peaks or shoulders or far:
         if unmasked and complete is not None:
@@ -272,6 +279,7 @@ def rival_test(
         spectra = tuple(_shiftable(image, wrap) for image in images)
         # Both at their best in these images: a minimum compared off its bottom loses.
         judged, _ = _refined(reference, spectra[1], judged, wrap, valid)
+        at_judged = _moved_at(spectra[1], reference.shape, valid, judged, wrap)
     spread = np.zeros((reference.ndim, reference.ndim))
     candidates = [(peak, False, False) for peak in peaks] + [(peak, False, True) for peak in far]
     candidates += [(point, True, False) for point in shoulders]
@@ -291,6 +299,8 @@ def rival_test(
             least,
             budgeted=not shoulder,
             alike=not outside,
+            lower_only=outside,
+            at_first=at_judged,
         )
         if np.isnan(z):
             # Too few pixels valid at both shifts to sample the noise: the rival is
@@ -312,33 +322,41 @@ def rival_test(
     return Rivalry(z=float(z_min), rivals=rivals, spread=spread, beyond=bool(beyond))
 
 
-def _rivals(zmap, lags, judged, screen: float, beyond=None) -> list[np.ndarray]:
-    """The strongest local maxima of ``zmap`` but ``judged``'s own, sub-pixel, within
-    ``screen`` of the judged peak's z-score; with ``beyond`` (the image's shape and
-    the window's largest shift per axis), only those outside the window, and the
-    strongest as if each were seen over the whole image (see :data:`RIVALS_BEYOND`)."""
-    peaks = (zmap == scipy.ndimage.maximum_filter(zmap, size=3, mode="nearest")) & (zmap > 0)
+def _local_maxima(zmap) -> np.ndarray:
+    """Where ``zmap`` is the largest of its 3 x 3 (x 3) neighbourhood, the edges repeated."""
+    return zmap == scipy.ndimage.maximum_filter(zmap, size=3, mode="nearest")
+
+
+def _rivals(zmap, lags, judged, screen: float, maxima=None, beyond=None) -> list[np.ndarray]:
+    """The strongest local maxima of ``zmap`` (``maxima``: :func:`_local_maxima`, made
+    here when None and needed) but ``judged``'s own, sub-pixel, within ``screen`` of
+    the judged peak's z-score; with ``beyond`` (the image's shape and the window's
+    largest shift per axis), only those outside the window, and the strongest as if
+    each were seen over the whole image (see :data:`RIVALS_BEYOND`)."""
     own = np.ones(zmap.shape, dtype=bool)
     grids = np.meshgrid(*lags, indexing="ij", sparse=True)
     for axis, g in enumerate(grids):
         own = own & (np.abs(g - judged[axis]) < OWN)
-    peaks &= ~own
-    strength, count = zmap, RIVALS
+    peaks = ~own & (zmap > 0)
     if beyond is not None:
-        shape, reach = beyond
         inside, bracketed = np.ones(zmap.shape, dtype=bool), np.ones(zmap.shape, dtype=bool)
-        for g, lag, limit in zip(grids, lags, reach, strict=True):
+        for g, lag, limit in zip(grids, lags, beyond[1], strict=True):
             inside = inside & (np.abs(g) <= limit)
             # A maximum on the last shift computed is not bracketed: no peak.
             bracketed = bracketed & (np.abs(g) < np.max(np.abs(lag)))
         peaks &= bracketed & ~inside
-        # z grows as the square root of the pixels shared: a shift far out shares fewer.
-        fraction = np.ones(zmap.shape)
-        for g, n in zip(grids, shape, strict=True):
-            fraction = fraction * (np.maximum(n - np.abs(g), 1) / n)
-        strength, count = zmap / np.sqrt(fraction), RIVALS_BEYOND
     if own.any():
         peaks &= zmap >= float(np.max(zmap[own])) - screen
+    if not peaks.any():
+        return []
+    peaks &= _local_maxima(zmap) if maxima is None else maxima
+    strength, count = zmap, RIVALS
+    if beyond is not None:
+        # z grows as the square root of the pixels shared: a shift far out shares fewer.
+        fraction = np.ones(zmap.shape)
+        for g, n in zip(grids, beyond[0], strict=True):
+            fraction = fraction * (np.maximum(n - np.abs(g), 1) / n)
+        strength, count = zmap / np.sqrt(fraction), RIVALS_BEYOND
     found = np.flatnonzero(peaks)
     strongest = found[np.argsort(strength.reshape(-1)[found])[::-1][:count]]
     rivals = []
@@ -350,9 +368,9 @@ def _rivals(zmap, lags, judged, screen: float, beyond=None) -> list[np.ndarray]:
     return rivals
 
 
-def _shoulders(zmap, lags, judged, screen: float, taken=()) -> list[np.ndarray]:
+def _shoulders(zmap, lags, judged, screen: float, maxima, taken=()) -> list[np.ndarray]:
     """The best whole-pixel shifts of ``zmap`` beyond ``judged``'s own peak that are
-    not local maxima (those are :func:`_rivals`), within ``screen`` of the judged
+    not local maxima (``maxima``; those are :func:`_rivals`), within ``screen`` of the judged
     peak's z-score: up to :data:`SHOULDERS`, each :data:`APART` pixels on some axis
     from the others and from the rival peaks ``taken``, the highest first."""
     grids = np.meshgrid(*lags, indexing="ij", sparse=True)
@@ -361,8 +379,7 @@ def _shoulders(zmap, lags, judged, screen: float, taken=()) -> list[np.ndarray]:
         own = own & (np.abs(g - judged[axis]) < OWN)
     if not own.any():
         return []
-    peaks = zmap == scipy.ndimage.maximum_filter(zmap, size=3, mode="nearest")
-    open_ = ~own & ~peaks & (zmap >= float(np.max(zmap[own])) - screen)
+    open_ = ~own & ~maxima & (zmap >= float(np.max(zmap[own])) - screen)
     chosen: list[np.ndarray] = []
     for flat in np.argsort(np.where(open_, zmap, -np.inf), axis=None)[::-1]:
         if len(chosen) == SHOULDERS or not open_.flat[flat]:
@@ -497,11 +514,12 @@ def _valid_after(valid, shifts, wrap) -> np.ndarray:
 
 
 def _paired_z(
-    reference, moving, spectra, first, second, wrap, valid, least, budgeted, alike=True
+    reference, moving, spectra, first, second, wrap, valid, least, budgeted, **kinds
 ) -> float:
     """``delta / sqrt(var(delta))`` of ``first`` against ``second`` (see the module),
     ``delta`` less the interpolation's budget at ``second`` when ``budgeted``; nan when
-    they share too few pixels to be compared."""
+    they share too few pixels to be compared. ``kinds``: :func:`paired_difference`'s
+    ``alike``, ``lower_only`` and ``at_first``."""
     delta, variance, budget = paired_difference(
         reference,
         moving,
@@ -512,7 +530,7 @@ def _paired_z(
         spectra=spectra,
         least=least,
         budgeted=budgeted,
-        alike=alike,
+        **kinds,
     )
     if np.isnan(delta):
         return np.nan
@@ -520,6 +538,14 @@ def _paired_z(
     if not variance > 0:
         return np.inf if delta > 0 else -np.inf
     return delta / np.sqrt(variance)
+
+
+def _moved_at(moving_parts, shape, valid, shift, wrap) -> tuple[np.ndarray, np.ndarray | None]:
+    """The moving image at ``shift`` (from its :func:`_shiftable` parts), and the
+    pixels whose moved values come mostly from its valid ones (None: ``valid`` None):
+    what :func:`paired_difference` needs of its first shift, the same for each rival."""
+    moved = _moved(moving_parts, shape, shift)
+    return moved, None if valid is None else _valid_after(valid[1], (shift,), wrap)
 
 
 def paired_difference(
@@ -534,6 +560,8 @@ def paired_difference(
     least=0,
     budgeted=True,
     alike=True,
+    lower_only=False,
+    at_first=None,
 ):
     """``chi2(second) - chi2(first)``, its variance from the images, and the chi2 that
     the interpolation's own uncertainty could add at ``second`` (see the module; 0
@@ -541,6 +569,11 @@ def paired_difference(
     ``(nan, 0, 0)`` when the two shifts share fewer than ``least`` pixels valid at both
     to compare them on, or (``alike``) fewer than half of those valid at ``first``;
     not ``alike``, each image less its mean over the pixels compared.
+    ``lower_only``: only whether ``second`` is the lower minimum matters (beyond the
+    window): when ``delta`` exceeds the budget before the noise's share is taken off
+    it (an upper bound on ``B``), ``delta - B > 0`` whatever the noise, and the
+    variance is not computed: ``(delta, 0, that bound)``.
+    ``at_first``: :func:`_moved_at` of ``first``, when the caller has it.
     ``spectra``: the two images' :func:`_shiftable` parts, when the caller has them."""
     if spectra is None:
         images = (
@@ -548,13 +581,14 @@ def paired_difference(
         )
         spectra = tuple(_shiftable(image, wrap) for image in images)
     shape = reference.shape
-    m1, m2 = (_moved(spectra[1], shape, s) for s in (first, second))
+    m1, first_valid = at_first or _moved_at(spectra[1], shape, valid, first, wrap)
+    m2 = _moved(spectra[1], shape, second)
     on_ref = _inside(shape, (first, second), wrap)
     own = _inside(shape, (first,), wrap)
     if valid is not None:
         valid_r, valid_m = valid
-        on_ref &= valid_r & _valid_after(valid_m, (first, second), wrap)
-        own &= valid_r & _valid_after(valid_m, (first,), wrap)
+        on_ref &= valid_r & first_valid & _valid_after(valid_m, (second,), wrap)
+        own &= valid_r & first_valid
     count = int(on_ref.sum())
     # Compared on fewer pixels than half of those the first minimum stands on, the
     # two are not compared like for like (the first's evidence may lie in the rest).
@@ -573,6 +607,10 @@ def paired_difference(
     residual = np.where(on_ref, reference - gain * m1, 0.0)
     difference = np.where(on_ref, gain * (m1 - m2), 0.0)
     delta = float(np.sum(difference**2) + 2.0 * np.sum(residual * difference))
+    if lower_only and budgeted:
+        bound = gain**2 * _disagreement(spectra[1][0], second, on_ref, 0.0)
+        if delta > bound:
+            return delta, 0.0, bound
     # The noise: the residual at the gain of equal signal, sqrt(sum r^2 / sum m1^2).
     # The fitted gain is smaller by the moving image's signal fraction (regression
     # dilution), and its residual would hold the signal that it leaves unfitted.
