@@ -201,7 +201,7 @@ class Engine:
             image, fit = self._prepare(mov, moving_error, mask), None
             if image is None:
                 nothing = self._no_information()
-                return nothing, lambda witness=None, unfiltered=None: nothing
+                return nothing, lambda witness=None: nothing
         else:
             image, fit = fitted
         # BLAS on one thread: threaded OpenBLAS spins long after each call and
@@ -253,12 +253,10 @@ class Engine:
         widest = widened(significance, fit.shift, covariance)
         quick = result(significance, widest, with_map=False)
 
-        def finish(witness=None, unfiltered=None) -> RegistrationResult:
+        def finish(witness=None) -> RegistrationResult:
             # ``witness``: the same pair measured at another filter strength, whose
             # disagreement beyond noise bounds this answer's bias (see ``_residual``);
             # or a function measuring it, called only when the residual stage runs.
-            # ``unfiltered``: a function of the residual's excess that measures the
-            # pair unfiltered where that witness is needed (``_strength_spread``).
             verdict, bound, reach = significance, covariance, widest
             if significance.pending is not None:  # the rival test, on the correlation made
                 verdict = significance.with_rivals()
@@ -269,19 +267,9 @@ class Engine:
                 return result(verdict, within_window(verdict, self._limits, fit.shift, reach))
             if callable(witness):
                 witness = witness()
-            if callable(unfiltered):
-                unfiltered = unfiltered(excess)
             # The residual stage's error, no narrower than the rival test's reach.
             stage_covariance = residual_errors(
-                self,
-                image,
-                fit.shift,
-                bound,
-                given_moving_error,
-                mask,
-                witness,
-                excess,
-                unfiltered=unfiltered,
+                self, image, fit.shift, bound, given_moving_error, mask, witness, excess
             )
             reach = widened(verdict, fit.shift, stage_covariance)
             return result(verdict, within_window(verdict, self._limits, fit.shift, reach))

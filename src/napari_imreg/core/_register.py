@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import threading
 from typing import Literal
 
@@ -21,7 +20,6 @@ from ._prefilter import EdgeContent, floor_checked, least_variance_strength
 from ._prepare import check_mask, ignore_unknown_noise, split_mask, unknown_pixels
 from ._result import RegistrationResult, held_warnings, warn_registration
 from ._strength import choose_strength, floor_variance, reference_edge_scale, unknown_noise
-from ._strength_spread import unfiltered_witness_needed
 from ._validation import (
     as_image,
     check_error,
@@ -344,10 +342,8 @@ class Registrar:
                 rivals_later=rivals_later,
             )
 
-        staged = self._strength is None and self.options.errors == "residual"
-        if staged:
-            at = _with_unfiltered_witness(at)
         measured = at(strength)
+        staged = self._strength is None and self.options.errors == "residual"
         if staged and strength < 1.0:
             # The floor model predicts the floor from the image's statistics; a real
             # scene's aliasing can exceed it. The full-strength answer, whose floor is
@@ -416,33 +412,6 @@ class Registrar:
             while len(self._windows) > KEPT_ENGINES:
                 del self._windows[next(iter(self._windows))]
         return engine
-
-
-def _with_unfiltered_witness(at):
-    """``at`` (a strength's quick result and the function that runs its residual
-    stage), with the unfiltered pipeline's quick result as a second witness of the
-    stage's bias where :func:`~._strength_spread.unfiltered_witness_needed` asks for
-    it, measured only then. Like the floor check's, it is never reported, so its
-    rival test is not run."""
-
-    def staged_at(level: float, rivals_later: bool = False):
-        quick, finish = at(level, rivals_later=rivals_later)
-
-        def finish_witnessed(witness=None):
-            # The floor check's witness, measured once (it may be a function).
-            known = functools.cache(witness) if callable(witness) else (lambda: witness)
-
-            def unfiltered(excess: float):
-                if not unfiltered_witness_needed(level, known(), excess):
-                    return None
-                result = at(0.0, rivals_later=True)[0]
-                return result if result.measured else None
-
-            return finish(known, unfiltered=unfiltered)
-
-        return quick, finish_witnessed
-
-    return staged_at
 
 
 def full_strength_witness(registrar, scale: float, noise_var: float, at):

@@ -31,7 +31,6 @@ from ._filters import fill_invalid
 from ._image_fit import covariance_envelope, fit_image_shift, variance_model
 from ._pipeline_residual import ComparedImages, Witness
 from ._prepare import SCATTERED, taper_interior
-from ._strength_spread import spread_bound
 
 #: Images with more pixels than this are fitted on a window of this many pixels.
 STAGE_PIXELS = 128**2
@@ -139,34 +138,22 @@ def _window(shape, whole):
 
 
 def residual_errors(
-    engine,
-    image,
-    shift,
-    covariance,
-    moving_error,
-    mask=None,
-    witness=None,
-    excess=1.0,
-    unfiltered=None,
+    engine, image, shift, covariance, moving_error, mask=None, witness=None, excess=1.0
 ):
     """The covariance of the pipeline's ``shift`` from the stage, run on ``engine``'s
     reference and the prepared ``image`` (its source, less the pixels ``mask``
     marks) from that shift and the pipeline's ``covariance`` (see the module).
     ``witness``: the same pair measured at another filter strength (a result with
-    ``shift`` and ``covariance``), or None; ``unfiltered``: the same pair measured
-    unfiltered, whose bound (:func:`~._strength_spread.spread_bound`) stands where it
-    exceeds the model term, or None."""
-    bound = spread_bound(shift, covariance, unfiltered)
+    ``shift`` and ``covariance``), or None."""
     if witness is not None and np.all(np.isfinite(witness.covariance)):
         witness = Witness.of(shift, covariance, witness.shift, witness.covariance)
     else:
         witness = None
     # Skinny products: threaded BLAS is slower on them and spins afterwards.
     with _fft.one_blas_thread():
-        stage, model = _residual_errors(
+        return _residual_errors(
             engine, image, shift, covariance, moving_error, mask, witness, excess
         )
-    return stage + np.diag(np.maximum(np.diag(bound) - np.diag(model), 0.0))
 
 
 def _residual_errors(engine, image, shift, covariance, moving_error, mask, witness, excess):
@@ -211,7 +198,7 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
         # The pipeline's shift stays the answer: the stage gives its error, from the
         # pipeline's own residual and the part of the models' difference that is
         # not noise (a bias, as large seen from either end).
-        return fit.covariance, fit.model_covariance
+        return fit.covariance
     if engine.boundary == "wrap":
         # The window's moving side may wrap round: take the periodic image's pixels.
         axes = tuple(range(len(shape)))
@@ -252,7 +239,7 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
         compared=compared.window(ref_s, mov_s),
         witness=witness,
     )
-    return _scaled(fit, pipeline, share), fit.model_covariance
+    return _scaled(fit, pipeline, share)
 
 
 def _scaled(fit, pipeline, share):
