@@ -5,15 +5,13 @@ the modelled floor at the tolerance; a white signal loses shift information to a
 filter (Cauchy-Schwarz) while a smooth one at low SNR gains from the full filter; at
 moderate noise a weaker filter scatters less than the full one while the errors stay
 calibrated (Monte Carlo on known shifts); a whole-pixel shift of one scene makes the
-noise windows show the same pixels; the two images' cross-spectrum at the known shift
-of a real binned pair gives back each image's own noise and the noiseless scene's power.
+noise windows show the same pixels.
 """
 
 import numpy as np
 import pytest
 
 from napari_imreg.core import Registrar, make_crop_pair, register
-from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
 from napari_imreg.core._filter import filter_response, smoothing_kernels
 from napari_imreg.core._prefilter import (
     FLOOR_DECAY,
@@ -27,7 +25,6 @@ from napari_imreg.core._prefilter import (
     filter_strength,
     floor_noise,
     least_variance_strength,
-    shared_spectrum,
 )
 from napari_imreg.core._strength import NOISE_WINDOW, noise_windows
 
@@ -284,56 +281,3 @@ def test_a_smooth_signal_at_low_snr_is_filtered_fully():
     assert least_variance_strength(spectrum, kernels, (128, 128), 0.0, 1.0, 1.0) == 1.0
     # Noiseless, there is nothing for the filter to remove.
     assert least_variance_strength(spectrum, kernels, (128, 128), 0.0, 0.0, 0.0) == 0.0
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_shared_spectrum_of_a_real_pair_separates_each_noise(seed):
-    # A real scene, moved by a known fraction of a pixel and binned; Gaussian noise of
-    # different levels in the two images. The cross-spectrum holds the scene alone:
-    # its power at low frequencies is the noiseless pair's, and each image's power
-    # less it near Nyquist is that image's own noise (white: the window does not
-    # change it). One 62-px tile: about 5% scatter per estimate.
-    clean = make_binned_pair(
-        load_scene("camera"), (64, 64), (6, -9), noise="none", start=(150, 150)
-    )
-    rng = np.random.default_rng(seed)
-    sigma = clean.reference.std()
-    reference = clean.reference + 0.5 * sigma * rng.standard_normal(clean.reference.shape)
-    moving = clean.moving + sigma * rng.standard_normal(clean.moving.shape)
-    kernels = smoothing_kernels(reference.shape)
-    spectrum, reference_noise, moving_noise = shared_spectrum(
-        reference, moving, clean.shift, kernels
-    )
-    assert reference_noise == pytest.approx(0.25 * sigma**2, rel=0.15)
-    assert moving_noise == pytest.approx(sigma**2, rel=0.15)
-    noiseless, _, _ = shared_spectrum(clean.reference, clean.moving, clean.shift, kernels)
-    low = np.hypot(*np.meshgrid(*spectrum.frequencies, indexing="ij")) < 0.15
-    scene = np.sum(spectrum.power[low] - reference_noise)
-    assert scene == pytest.approx(np.sum(noiseless.power[low]), rel=0.15)
-
-
-def test_shared_spectrum_weighs_poisson_noise_as_its_window_does():
-    # Poisson noise at one count per pixel: its variance follows the scene. What the
-    # spectrum holds is the variance weighed by the squared window (three quarters of
-    # its plain mean on this crop, darker at its centre), not the plain mean that a
-    # split of the residual's variance would assume.
-    pair = make_binned_pair(
-        load_scene("camera"),
-        (64, 64),
-        (6, -9),
-        noise="poisson",
-        snr=1.0,
-        start=(150, 150),
-        rng=np.random.default_rng(3),
-    )
-    kernels = smoothing_kernels(pair.reference.shape)
-    _, reference_noise, moving_noise = shared_spectrum(
-        pair.reference, pair.moving, pair.shift, kernels
-    )
-    whole = np.round(pair.shift).astype(int)  # (2, -2): the pixels both show
-    window = np.outer(np.hanning(64), np.hanning(64))[1:-1, 1:-1] ** 2
-    seen_by_reference = np.sum(window * pair.reference_variance[2:, :-2]) / np.sum(window)
-    seen_by_moving = np.sum(window * pair.moving_variance[:-2, 2:]) / np.sum(window)
-    assert tuple(whole) == (2, -2)
-    assert reference_noise == pytest.approx(seen_by_reference, rel=0.15)
-    assert moving_noise == pytest.approx(seen_by_moving, rel=0.15)

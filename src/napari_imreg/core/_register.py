@@ -321,10 +321,10 @@ class Registrar:
         strength, estimate, fitted = self._strength, None, None
         if strength is None:
             if unknown:
-                estimated, estimate, fitted, shift = unknown_noise(self, mov, mask)
+                estimated, estimate, fitted = unknown_noise(self, mov, mask)
                 if estimated is None:  # no information: this call warns and says so
                     return self._engine(1.0).measure(mov, None, mask, delta_chi2_map)
-                strength = choose_strength(self, scale, estimated, (mov, mask, shift))
+                strength = choose_strength(self, scale, estimated, (mov, mask))
             else:
                 strength = choose_strength(self, scale, noise_var)
 

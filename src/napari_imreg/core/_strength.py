@@ -12,7 +12,6 @@ from ._prefilter import (
     filter_strength,
     floor_noise,
     least_variance_strength,
-    shared_spectrum,
 )
 from ._surface_binned import binned_estimate, binned_search
 
@@ -25,7 +24,7 @@ NOISE_WINDOW = 64
 def unknown_noise(registrar, mov: np.ndarray, mask):
     """The noise variance of the difference when no error is given, from the
     residual of a fit at full strength (which holds at any noise):
-    ``(variance, estimate, fitted, shift)``, ``shift`` the fit's.
+    ``(variance, estimate, fitted)``.
 
     Images that take the binned search fit a window of ``NOISE_WINDOW`` pixels
     per axis around the centre, cut at the whole-pixel shift found on the binned
@@ -45,13 +44,11 @@ def unknown_noise(registrar, mov: np.ndarray, mask):
         if windows is not None:
             window = registrar._window_engine(windows[0]).fit_unknown_noise(mov[windows[1]])
             if window is not None:
-                # The moving window starts the whole-pixel estimate further on.
-                shift = np.round(estimate) + window[1].shift
-                return window[1].noise ** 2, estimate, None, shift
+                return window[1].noise ** 2, estimate, None
     fitted = registrar._engine(1.0).fit_unknown_noise(mov, mask)
     if fitted is None:
-        return None, None, None, None
-    return fitted[1].noise ** 2, fitted[1].estimate, fitted, fitted[1].shift
+        return None, None, None
+    return fitted[1].noise ** 2, fitted[1].estimate, fitted
 
 
 def reference_edge_scale(registrar) -> float:
@@ -80,13 +77,9 @@ def choose_strength(registrar, scale: float, noise_var: float, moving=None) -> f
     less (:func:`~._prefilter.least_variance_strength`: at low SNR filtering removes
     more noise than shift information); 0 for wrap.
 
-    The noise is split between the images as their errors give it. Estimated
-    (``moving``: the moving image, its mask and the shift of the fit that estimated
-    the noise, given when no error is), the scene's spectrum and each image's noise
-    come from the two images' cross-spectrum at that shift
-    (:func:`~._prefilter.shared_spectrum`), where neither image is masked or has
-    invalid pixels; otherwise the noise is split as the two images' power where the
-    full filter removes most, less the scene they share there.
+    The noise is split between the images as their errors give it, or, estimated
+    (``moving``: the moving image and its mask, given when no error is), as their
+    power where the full filter removes most, less the scene they share there.
     """
     if registrar.boundary == "wrap":
         return 0.0
@@ -98,20 +91,7 @@ def choose_strength(registrar, scale: float, noise_var: float, moving=None) -> f
     if moving is None:
         reference_var = min(registrar._reference_var, noise_var)
     else:
-        image, mask, shift = moving
-        shared = _shared(registrar, image, mask, shift, kernels)
-        if shared is not None:
-            spectrum, reference_noise, moving_noise = shared
-            least = least_variance_strength(
-                spectrum,
-                kernels,
-                registrar.shape,
-                scale,
-                reference_noise,
-                moving_noise,
-                no_signal=1.0,
-            )
-            return max(floor_bound, least)
+        image, mask = moving
         valid = np.isfinite(image) if mask is None else np.isfinite(image) & ~mask
         if valid.all():
             moving_spectrum = PowerSpectrum.measure(image, None)
@@ -126,16 +106,6 @@ def choose_strength(registrar, scale: float, noise_var: float, moving=None) -> f
         spectrum, kernels, registrar.shape, scale, reference_var, noise_var - reference_var
     )
     return max(floor_bound, least)
-
-
-def _shared(registrar, image, mask, shift, kernels):
-    """:func:`~._prefilter.shared_spectrum` of the pair at ``shift``, or None where
-    it does not apply: no shift, a mask, invalid pixels, no shared tile."""
-    if shift is None or mask is not None or not registrar._complete:
-        return None
-    if not np.isfinite(np.sum(image, dtype=np.float64)):
-        return None
-    return shared_spectrum(registrar._source, image, shift, kernels)
 
 
 def floor_variance(registrar, scale: float, strength: float) -> float:
