@@ -13,10 +13,11 @@ The test fits the displacement as a linear field about the centre, ``d(x) = a + 
 (``u`` the pixel's place from the centre over the image's length), one Gauss-Newton
 step from the pipeline's fit at its shift: the ``ndim**2`` columns of ``A`` are the
 shift's columns times each coordinate. ``A`` is judged by Hotelling's test with its
-cluster-robust covariance over blocks of the extended fit's residual (the tilt test's
-false-alarm rate, :data:`ALPHA`). Where it is significant, the centre's
-shift ``a`` less the translation's, and that difference's own block covariance, are
-a bias the error must hold.
+cluster-robust covariance over blocks of the extended fit's residual, at the tilt
+test's false-alarm rate (:data:`ALPHA`). Where it
+is significant, the centre's shift ``a`` less the translation's is a bias the error
+must hold: its square beyond that difference's own block variance (the bound the
+floor check's witness gives, :meth:`~._pipeline_residual.Witness.bias`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from ._leverage import largest_block
 __all__ = ["ALPHA", "distortion_bias"]
 
 #: The test's false-alarm rate: the tilt test's (:data:`~._background.ALPHA`, which
-#: this module cannot import: the background test sits above the residual stage).
+#: this module cannot import: the background test sits above the residual stage). A
+#: false alarm costs little: the bias counts only beyond its own noise.
 ALPHA = 1e-3
 
 
@@ -78,9 +80,9 @@ def distortion_bias(jacobian, residual, weight, block: int) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        ``(ndim, ndim)``: ``D D^T + V``, ``D`` the centre's shift less the
-        translation's and ``V`` its block covariance, where the field is
-        significant at :data:`ALPHA`; else zeros.
+        ``(ndim, ndim)``, diagonal: ``max(D**2 - V, 0)`` per axis, ``D`` the
+        centre's shift less the translation's and ``V`` its block variance, where
+        the field is significant; else zeros.
     """
     ndim = residual.ndim
     p = jacobian.shape[-1]
@@ -101,4 +103,4 @@ def distortion_bias(jacobian, residual, weight, block: int) -> np.ndarray:
         return np.zeros((ndim, ndim))
     translation = (scores[..., :p] @ inverse_translation.T)[..., :ndim]
     covariance, _ = largest_block(influences[..., :ndim] - translation)
-    return np.outer(difference, difference) + covariance
+    return np.diag(np.maximum(difference**2 - np.diag(covariance), 0.0))
