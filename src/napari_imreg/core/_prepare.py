@@ -250,8 +250,10 @@ def _edge_planes(bands: np.ndarray) -> np.ndarray:
     return edge
 
 
-def ignore_fill(mask, image):
-    """Add the image's fill bands (:func:`fill_bands`) to ``mask`` (True: ignore)."""
+def set_aside(mask, error, image):
+    """``mask`` (True: ignore) with the pixels whose noise map ``error`` flags
+    (:func:`ignore_unknown_noise`) and the image's fill bands (:func:`fill_bands`)."""
+    mask = ignore_unknown_noise(mask, error)
     bands = fill_bands(image)
     if bands is None:
         return mask
