@@ -24,6 +24,7 @@ def test_a_band_of_zeros_on_two_edges_is_found():
 def test_data_is_not_fill():
     rng = np.random.default_rng(1)
     assert fill_bands(rng.normal(size=(32, 32))) is None
+    assert fill_bands(np.full((16, 16), 3.0)) is None  # a constant image is not fill
     # Photon counts of zero on a dark sky: a row of zeros at the edge, and zeros inside.
     counts = rng.poisson(0.05, (32, 32)).astype(float)
     counts[0] = 0.0

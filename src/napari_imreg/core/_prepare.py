@@ -228,7 +228,7 @@ def fill_bands(image: np.ndarray) -> np.ndarray | None:
                 cut = [slice(None)] * values.ndim
                 cut[axis] = slice(0, depth) if end == 0 else slice(n - depth, n)
                 bands[tuple(cut)] = True
-    if not bands.any():
+    if not bands.any() or bands.all():  # all one value: a constant image, not fill
         return None
     fills = np.unique(values[bands & _edge_planes(bands)])
     inside = values[~bands]
