@@ -54,3 +54,15 @@ def test_units_with_errors_given(pair, factor):
 def test_errors_beyond_double_precision_say_so(pair, error):
     with pytest.raises(ValueError, match=r"error spans .* the data's unit"):
         register(pair.reference, pair.moving, error=error)
+
+
+@pytest.mark.parametrize("factor", [1e-7, 1e7])
+def test_a_moving_image_in_other_units_than_the_reference(pair, baseline, factor):
+    # The gain is fitted: a moving image 1e-7 of the reference's brightness (counts
+    # against a calibrated flux) is the same pair. Its centred power was judged
+    # against the reference's and taken for flat: every such pair was unmeasured.
+    result = register(pair.reference, pair.moving * factor)
+    assert result.measured
+    np.testing.assert_allclose(result.shift, baseline.shift, atol=0.01 * baseline.error.min())
+    np.testing.assert_allclose(result.error, baseline.error, rtol=0.02)
+    assert result.scale == pytest.approx(baseline.scale / factor, rel=1e-6)

@@ -65,8 +65,11 @@ __all__ = [
 
 Brightness = Literal["scale+offset", "scale+offset+tilt", "offset", "none"]
 BRIGHTNESS_FITS = ("scale+offset", "scale+offset+tilt", "offset", "none")
-#: A centred moving power below this fraction of the reference's leaves the gain
-#: unconstrained (a flat moving overlap): no gain is fitted there.
+#: A centred moving power below this fraction of its raw power (the sum of its
+#: squares, whose centring cancels to round-off) leaves the gain unconstrained (a
+#: flat moving overlap): no gain is fitted there. It is the moving image's own
+#: measure, so the two images' units do not matter: against the reference's
+#: power, a moving image 1e-7 of the reference's brightness was taken for flat.
 FLAT = 1e-12
 
 
@@ -364,13 +367,13 @@ def profiled_residual(sums: OverlapSums, brightness: str, *, offset: bool = True
     tilted = sums.tilt is not None
     if isinstance(crm, Jet) or isinstance(cmm, Jet):
         # One shift: the branch is the value's.
-        if _value(crm) > 0 and _value(cmm) > FLAT * abs(_value(crr)):
+        if _value(crm) > 0 and _value(cmm) > FLAT * abs(_value(mm)):
             gain = crm / cmm
             offset = None if tilted else (r - gain * m) / w
             return BrightnessFit(crr - crm * gain, gain, offset, crr)
         return BrightnessFit(crr, 0.0, None if tilted else r / w, crr)
     with np.errstate(divide="ignore", invalid="ignore"):
-        matched = (crm > 0) & (cmm > FLAT * np.abs(crr))
+        matched = (crm > 0) & (cmm > FLAT * np.abs(mm))
         gain = np.zeros(np.shape(matched))
         np.divide(crm, cmm, out=gain, where=matched)
         residual = crr - gain * crm

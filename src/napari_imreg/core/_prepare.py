@@ -197,6 +197,69 @@ def ignore_unknown_noise(mask, error):
     return unknown if mask is None else mask | unknown
 
 
+def fill_bands(image: np.ndarray) -> np.ndarray | None:
+    """The bands at the image's edges that hold one value and are not data: True
+    where a whole edge row (hyperplane) and those inside it, up to the first that
+    differs, hold one value that no other pixel of the image holds; None where
+    there are none.
+
+    An image resampled or padded before it came here (a reprojected exposure, a
+    stitched tile, either image moved onto a common grid) carries a band of zeros
+    or of some fill value along its edges. A band at the same place in both images
+    is a sharp edge that does not move with the scene, and it pulls the match to
+    no shift (zero-filled 2-8 px borders on real pairs: 0.4-0.55 px off at up to
+    155 sigma). A value found nowhere else is no level of the scene (a dark sky
+    clipped at zero, or photon counts of zero, recur inside the image and are
+    kept).
+    """
+    values = np.asarray(image)
+    bands = np.zeros(values.shape, dtype=bool)
+    for axis, n in enumerate(values.shape):
+        for end in (0, -1):
+            depth = 0
+            while depth < n - 1:
+                index = depth if end == 0 else n - 1 - depth
+                plane = np.take(values, index, axis=axis)
+                first = plane.flat[0]
+                if not (np.isfinite(first) and np.all(plane == first)):
+                    break
+                depth += 1
+            if depth:
+                cut = [slice(None)] * values.ndim
+                cut[axis] = slice(0, depth) if end == 0 else slice(n - depth, n)
+                bands[tuple(cut)] = True
+    if not bands.any() or bands.all():  # all one value: a constant image, not fill
+        return None
+    fills = np.unique(values[bands & _edge_planes(bands)])
+    inside = values[~bands]
+    keep = np.zeros(values.shape, dtype=bool)
+    for fill in fills:
+        if not np.any(inside == fill):
+            keep |= bands & (values == fill)
+    return keep if keep.any() else None
+
+
+def _edge_planes(bands: np.ndarray) -> np.ndarray:
+    """The pixels of ``bands`` on the image's outer edge (where the bands start)."""
+    edge = np.zeros(bands.shape, dtype=bool)
+    for axis in range(bands.ndim):
+        for index in (0, -1):
+            cut = [slice(None)] * bands.ndim
+            cut[axis] = index
+            edge[tuple(cut)] = True
+    return edge
+
+
+def set_aside(mask, error, image):
+    """``mask`` (True: ignore) with the pixels whose noise map ``error`` flags
+    (:func:`ignore_unknown_noise`) and the image's fill bands (:func:`fill_bands`)."""
+    mask = ignore_unknown_noise(mask, error)
+    bands = fill_bands(image)
+    if bands is None:
+        return mask
+    return bands if mask is None else mask | bands
+
+
 def modelled_error(error, *, wrap: bool, smooth: float = VARIANCE_SMOOTHING):
     """A per-pixel noise map as the weights use it: its variance smoothed in the
     image's own frame (scalars and None unchanged).

@@ -17,7 +17,7 @@ from ._options import BoundaryChoice, ErrorModel, Options
 from ._outliers import reject_outliers, saturated
 from ._periodic import is_discontinuous, is_periodic
 from ._prefilter import EdgeContent, floor_checked, least_variance_strength
-from ._prepare import check_mask, ignore_unknown_noise, split_mask, unknown_pixels
+from ._prepare import check_mask, set_aside, split_mask, unknown_pixels
 from ._result import RegistrationResult, held_warnings, warn_registration
 from ._strength import choose_strength, floor_variance, reference_edge_scale, unknown_noise
 from ._validation import (
@@ -210,8 +210,8 @@ class Registrar:
         #: What each engine is made from.
         self._inputs = {
             "reference_error": reference_error,
-            "reference_mask": ignore_unknown_noise(
-                check_mask(mask, ref.shape, "reference_mask"), reference_error
+            "reference_mask": set_aside(
+                check_mask(mask, ref.shape, "reference_mask"), reference_error, ref
             ),
             "upsample_factor": options.upsample_factor,
             "boundary": self.boundary,
@@ -277,9 +277,9 @@ class Registrar:
         mov = as_image(moving, "moving")
         check_same_shape(self._source, mov, ("reference", "moving"))
         moving_error = in_unit(check_error(error, mov.shape, "error"), self._unit, "error")
-        # Pixels whose noise map flags them are set aside as masked ones are, before
-        # the outlier stage: it would take their junk for outliers and clip round it.
-        mask = ignore_unknown_noise(check_mask(mask, mov.shape, "mask"), moving_error)
+        # Flagged noise and edge fill are masked before the outlier stage: it would
+        # take their junk for outliers and clip round it (see set_aside).
+        mask = set_aside(check_mask(mask, mov.shape, "mask"), moving_error, mov)
         mov = in_unit(mov, self._unit)
         registrar = self._model_for(mov, mask)
         # BLAS on one thread for the whole call: a threaded OpenBLAS call wakes
