@@ -21,7 +21,7 @@ from scipy import special
 from ._filters import grid_sums
 from ._prefilter import FLOOR_CHECK_SIGMA
 
-__all__ = ["adjusted_sandwich", "noise_level", "sandwich_beyond_noise"]
+__all__ = ["adjusted_sandwich", "largest_block", "noise_level", "sandwich_beyond_noise"]
 
 #: Below this leverage a block's adjustment is its binomial series (see
 #: :func:`_adjusted_influences`).
@@ -121,6 +121,27 @@ def adjusted_sandwich(jacobian, residual, weight, block: int):
             effective = np.sum(shares, axis=0) ** 2 / np.maximum(np.sum(shares**2, axis=0), 1e-300)
             best = (covariance, effective)
     return best
+
+
+def largest_block(grid: np.ndarray) -> tuple[np.ndarray, int]:
+    """``G/(G-1) sum_b i_b i_b^T`` over a grid of per-block influences ``i_b``
+    (spatial axes, then the parameters), at its blocks and at blocks two and four
+    times larger: the one of largest trace, and the number of blocks ``G`` it was
+    summed over (see :func:`~._pipeline_residual.largest_block_covariance`)."""
+    ndim = grid.shape[-1]
+    best, count = None, 0
+    for level in range(3):
+        if level:
+            grid = grid_sums(grid, 2)
+        sums = grid.reshape(-1, ndim)
+        sums = sums[np.any(sums != 0, axis=1)]
+        if level and len(sums) < 4:
+            break
+        groups = max(len(sums), 2)
+        covariance = sums.T @ sums * groups / (groups - 1)
+        if best is None or np.trace(covariance) > np.trace(best):
+            best, count = covariance, groups
+    return best, count
 
 
 def noise_level(residual, weight, base, block: int, filtered: float) -> float:

@@ -23,8 +23,9 @@ import numpy as np
 from scipy import ndimage
 
 from ._chi2 import outer_product
+from ._distortion import distortion_bias
 from ._filters import fill_invalid, grid_sums
-from ._leverage import adjusted_sandwich, noise_level, sandwich_beyond_noise
+from ._leverage import adjusted_sandwich, largest_block, noise_level, sandwich_beyond_noise
 from ._prefilter import FLOOR_CHECK_SIGMA
 
 __all__ = [
@@ -254,26 +255,7 @@ def largest_block_covariance(grid: np.ndarray) -> np.ndarray:
     three sizes is the conservative end of that plateau. Influences are linear in
     the scores, so larger blocks are the sums of smaller ones, two by two per axis.
     """
-    return _largest_block(grid)[0]
-
-
-def _largest_block(grid: np.ndarray) -> tuple[np.ndarray, int]:
-    """:func:`largest_block_covariance` and the number of blocks ``G`` it was
-    summed over."""
-    ndim = grid.shape[-1]
-    best, count = None, 0
-    for level in range(3):
-        if level:
-            grid = grid_sums(grid, 2)
-        sums = grid.reshape(-1, ndim)
-        sums = sums[np.any(sums != 0, axis=1)]
-        if level and len(sums) < 4:
-            break
-        groups = max(len(sums), 2)
-        covariance = sums.T @ sums * groups / (groups - 1)
-        if best is None or np.trace(covariance) > np.trace(best):
-            best, count = covariance, groups
-    return best, count
+    return largest_block(grid)[0]
 
 
 @dataclass(frozen=True)
@@ -329,7 +311,7 @@ def _fit_pipeline(
 
 
 def pipeline_influences(
-    compared: ComparedImages, shift, *, variance, basis, wrap: bool, block: int
+    compared: ComparedImages, shift, *, variance, basis, wrap: bool, block: int, fit=None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The pipeline's per-block influences (:func:`influence_grid`) at ``shift``,
     through Gauss-Newton's Hessian and through the observed one
@@ -360,6 +342,7 @@ def clear_sandwich(
     wrap: bool,
     block: int,
     noise_given: bool,
+    fit=None,
 ) -> np.ndarray:
     """The pipeline's bias-reduced sandwich at ``shift`` where the Fourier model fits
     clearly better than the spline, when it shows the minimum broader than the noise
@@ -369,11 +352,12 @@ def clear_sandwich(
     ``noise_given``: the noise term holds the noise the caller stated (``variance``),
     whose level the test then takes from the residual's typical block
     (:func:`~._leverage.noise_level`); else the noise term was read from the
-    residual already.
+    residual already. ``fit``: the pipeline's fit at ``shift``, if made already.
     """
-    fit = _fit_pipeline(
-        compared, shift, variance=variance, basis=basis, wrap=wrap, curvatures=False
-    )
+    if fit is None:
+        fit = _fit_pipeline(
+            compared, shift, variance=variance, basis=basis, wrap=wrap, curvatures=False
+        )
     sandwich, effective = adjusted_sandwich(fit.jacobian, fit.residual, fit.weight, block)
     level = 1.0
     if noise_given:
@@ -403,7 +387,7 @@ def broader_than_modelled(sandwich, observed_grid, covariance) -> np.ndarray:
     """
     if observed_grid is None:
         return sandwich
-    observed, groups = _largest_block(observed_grid)
+    observed, groups = largest_block(observed_grid)
     modelled = np.diag(covariance_envelope(sandwich, covariance))
     limit = modelled * (1.0 + FLOOR_CHECK_SIGMA * np.sqrt(2.0 / (groups - 1)))
     if np.any(np.diag(observed) > limit):
@@ -526,25 +510,35 @@ def pipeline_terms(
     is no sign of band-limited data there (8 x 120 real pairs 0.5 px apart across:
     every strength 0.08-0.11 px off, the verdict clear, errors 0.01 px).
     """
-    zero = np.zeros_like(covariance)
     shared = compared.shared_bias
     clear = clear and not compared.tapered_through
     kwargs = {"variance": variance, "basis": basis, "wrap": wrap, "block": max(block // 2, 1)}
-    if clear and not (witness is not None and witness.apart()):
+    alone = clear and not (witness is not None and witness.apart())
+    fit = _fit_pipeline(
+        compared, shift, variance=variance, basis=basis, wrap=wrap, curvatures=not alone
+    )
+    # A displacement that changes across the image (a rotation, a change of scale):
+    # the translation's shift is the one where the information lies, not the
+    # centre's; no sandwich shows it (see _distortion).
+    distortion = distortion_bias(fit.jacobian, fit.residual, fit.weight, kwargs["block"])
+    kwargs["fit"] = fit
+    if alone:
         sandwich = clear_sandwich(compared, shift, covariance, noise_given=noise_given, **kwargs)
         if compared.excess > 1.0:
             # The noise given is not all the residual holds (see residual_excess): the
             # noise term scaled by it, as an estimated noise would be, counts too.
             sandwich = covariance_envelope(sandwich, covariance * compared.excess)
-        return covariance, sandwich, zero if witness is None else witness.bias(independent=True)
+        if witness is None:
+            return covariance, sandwich, distortion
+        return covariance, sandwich, witness.bias(independent=True) + distortion
     grid, observed = pipeline_influences(compared, shift, **kwargs)
     sandwich = broader_than_modelled(largest_block_covariance(grid), observed, covariance)
     if clear:
-        return covariance, sandwich, witness.bias(independent=True)
+        return covariance, sandwich, witness.bias(independent=True) + distortion
     if witness is not None and not shared:
-        return covariance, sandwich, witness.bias(independent=False)
+        return covariance, sandwich, witness.bias(independent=False) + distortion
     random = largest_block_covariance(spline_grid() - grid)
     spline = np.diag(np.maximum(difference**2 - np.diag(random), 0.0))
     if witness is None:
-        return covariance, sandwich, spline
-    return covariance, sandwich, np.maximum(spline, witness.bias(independent=False))
+        return covariance, sandwich, spline + distortion
+    return covariance, sandwich, np.maximum(spline, witness.bias(independent=False)) + distortion
