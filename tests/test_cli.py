@@ -66,6 +66,24 @@ def test_pair_prints_shift_and_error(files, kind, capsys):
     assert np.all(np.abs(np.asarray(payload["shift"]) - SHIFT) < 5 * error + 1e-3)
 
 
+def test_a_flagged_pair_exits_3_with_its_finite_answer_and_why(tmp_path, capsys):
+    # A scene repeating every 10 px along x: a match a period away fits as well, so the
+    # core flags the answer (measured False) with a finite error widened to reach it. The
+    # command line said "measured" from finite values alone.
+    tile = make_extended((64, 10), seed=15)
+    scene = np.tile(tile, (1, 7))[:, :64]
+    np.save(tmp_path / "ref.npy", scene)
+    np.save(tmp_path / "mov.npy", make_shifted(scene, (1.3, 2.6), noise=0.05, seed=16))
+    status = main(["pair", str(tmp_path / "ref.npy"), str(tmp_path / "mov.npy"), "--json"])
+    assert status == 3
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["measured"] is False
+    assert "flagged" in payload["why_not_measured"]
+    assert np.all(np.isfinite(payload["error"]))
+    assert payload["error"][1] > 5
+    assert abs(payload["shift"][0] - 1.3) < 4 * payload["error"][0]
+
+
 def test_pair_text_output(files, capsys):
     folder, _, _ = files
     assert (

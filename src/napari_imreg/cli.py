@@ -187,7 +187,9 @@ def _finite_or_none(value):
 
 
 def _unmeasured(result, notes: list[str]) -> str | None:
-    """Why ``result`` is not a measurement (which values are not finite), or ``None``."""
+    """Why ``result`` is not a measurement, or ``None``: values that are not finite, or a
+    finite answer the core flagged (``measured`` False: a rival match as good, the edge of
+    the search window), with the core's warnings."""
     import numpy as np
 
     bad = [
@@ -195,6 +197,8 @@ def _unmeasured(result, notes: list[str]) -> str | None:
         for name, values in (("shift", result.shift), ("error", result.error))
         if values is not None and not np.all(np.isfinite(values))
     ]
+    if not bad and not result.measured:
+        bad = ["the registration flagged its answer (measured is False)"]
     if not bad:
         return None
     return "; ".join(bad) + (f" ({' '.join(notes)})" if notes else "")
