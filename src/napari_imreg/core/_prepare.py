@@ -213,7 +213,7 @@ def fill_bands(image: np.ndarray) -> np.ndarray | None:
     kept).
     """
     values = np.asarray(image)
-    bands = np.zeros(values.shape, dtype=bool)
+    cuts = []
     for axis, n in enumerate(values.shape):
         for end in (0, -1):
             depth = 0
@@ -227,8 +227,13 @@ def fill_bands(image: np.ndarray) -> np.ndarray | None:
             if depth:
                 cut = [slice(None)] * values.ndim
                 cut[axis] = slice(0, depth) if end == 0 else slice(n - depth, n)
-                bands[tuple(cut)] = True
-    if not bands.any() or bands.all():  # all one value: a constant image, not fill
+                cuts.append(tuple(cut))
+    if not cuts:  # the usual case, noise in every edge pixel: no full-size mask made
+        return None
+    bands = np.zeros(values.shape, dtype=bool)
+    for cut in cuts:
+        bands[cut] = True
+    if bands.all():  # all one value: a constant image, not fill
         return None
     fills = np.unique(values[bands & _edge_planes(bands)])
     inside = values[~bands]
