@@ -151,6 +151,8 @@ class FrameProgress:
         from dask.callbacks import Callback
         from tqdm import tqdm
 
+        from napari_imreg.core._stack_graph import TASK_PREFIX
+
         self.bar = tqdm(
             total=self.total, unit="frame", desc=self.description, disable=self.disable
         )
@@ -159,7 +161,7 @@ class FrameProgress:
         class _Tasks(Callback):
             def _posttask(self, key, result, dsk, state, worker_id):
                 name = key[0] if isinstance(key, tuple) else key
-                if str(name).startswith("register-stack") and hasattr(result, "shape"):
+                if str(name).startswith(TASK_PREFIX) and hasattr(result, "shape"):
                     bar.update(int(result.shape[0]))
 
         self.callback = _Tasks()

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from napari.layers import Image
 
+from napari_imreg._widgets._layers import spatial_shape
+
 if TYPE_CHECKING:
     from napari_imreg._widgets._pair_model import PairJob
 
@@ -31,7 +33,7 @@ def map_placement(reference: Image, shape: tuple[int, ...]) -> tuple[np.ndarray,
     size = high - low + pixel
     scale, translate = pixel.copy(), low.copy()
     data = reference.data[0] if reference.multiscale else reference.data
-    planes = _spatial_shape(reference, data.shape)[-ndim:]
+    planes = spatial_shape(reference, data.shape)[-ndim:]
     shown = min(ndim, 2)
     for axis in range(ndim - shown):
         translate[axis] = low[axis] + (planes[axis] // 2 - shape[axis] // 2) * pixel[axis]
@@ -70,7 +72,3 @@ def map_plane(job: PairJob) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndar
             except np.linalg.LinAlgError:
                 covariance = None
     return plane, coords[-2:], job.full_shift[-2:], covariance
-
-
-def _spatial_shape(layer: Image, shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(shape[:-1]) if layer.rgb else tuple(shape)

@@ -62,14 +62,14 @@ def layer_array(
     level = 0
     if layer.multiscale:
         levels = list(layer.data)
-        level = _choose_level([_spatial_shape(layer, lv.shape) for lv in levels], pixel_budget)
-        full = np.array(_spatial_shape(layer, levels[0].shape), dtype=float)
+        level = _choose_level([spatial_shape(layer, lv.shape) for lv in levels], pixel_budget)
+        full = np.array(spatial_shape(layer, levels[0].shape), dtype=float)
         data = levels[level]
-        factor = full / np.array(_spatial_shape(layer, data.shape), dtype=float)
+        factor = full / np.array(spatial_shape(layer, data.shape), dtype=float)
         if level:
             notes.append(
                 f"{layer.name!r} is multiscale: registered at level {level} "
-                f"(shape {tuple(_spatial_shape(layer, data.shape))}); shifts are reported in "
+                f"(shape {tuple(spatial_shape(layer, data.shape))}); shifts are reported in "
                 "full-resolution pixels."
             )
     else:
@@ -161,7 +161,8 @@ def axis_names(ndim: int) -> list[str]:
     return [names[ndim - 1 - i] if ndim - 1 - i < 3 else f"axis{i}" for i in range(ndim)]
 
 
-def _spatial_shape(layer: Image, shape: tuple[int, ...]) -> tuple[int, ...]:
+def spatial_shape(layer: Image, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` without an RGB layer's channel axis."""
     return tuple(shape[:-1]) if layer.rgb else tuple(shape)
 
 

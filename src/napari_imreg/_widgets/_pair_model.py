@@ -36,6 +36,7 @@ from napari_imreg._widgets._layers import (
     numbers,
     placed_overlap,
     remove_output,
+    spatial_shape,
 )
 from napari_imreg._widgets._plot import SIGMA_COLORS
 from napari_imreg._widgets._verdict import Verdict, verdict_of
@@ -330,10 +331,10 @@ class PairRegistration:
             job.result.boundary if self.options.method == "chi2" else self.options.core.boundary
         )
         if layer.multiscale:
-            full = np.array(_spatial_shape(layer, layer.data[0].shape), dtype=float)
+            full = np.array(spatial_shape(layer, layer.data[0].shape), dtype=float)
             out = []
             for level in layer.data:
-                level_shift = shift * np.array(_spatial_shape(layer, level.shape)) / full
+                level_shift = shift * np.array(spatial_shape(layer, level.shape)) / full
                 out.append(_shift_image(np.asarray(level), level_shift, layer.rgb, boundary))
             return out
         return _shift_image(np.asarray(layer.data), shift, layer.rgb, boundary)
@@ -631,10 +632,6 @@ def _output_tag(role: str, job: PairJob) -> dict[str, str]:
 
 def _spatial_scale(layer: Image) -> np.ndarray:
     return np.asarray(layer.scale, dtype=float)
-
-
-def _spatial_shape(layer: Image, shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(shape[:-1]) if layer.rgb else tuple(shape)
 
 
 def _full_vector(current: Sequence[float], tail: np.ndarray) -> np.ndarray:
