@@ -84,3 +84,21 @@ def test_validation(kwargs, error, match):
         chi2_map(np.ones((4, 4)), np.ones((4, 4)), **kwargs)
     with pytest.raises(ValueError, match="shape"):
         chi2_map(np.ones((4, 4)), np.ones((4, 5)))
+
+
+def test_slice_covariance_has_the_delta_chi2_of_the_slice_through_the_minimum():
+    # chi2 = x^T C^-1 x for a Gaussian; on the slice where the leading components stay
+    # at the minimum (0), its delta-chi2 at y must be y^T S^-1 y with S the slice's covariance.
+    from napari_imreg.core import slice_covariance
+
+    rng = np.random.default_rng(7)
+    root = rng.standard_normal((3, 3))
+    covariance = root @ root.T + 0.1 * np.eye(3)
+    slice_cov = slice_covariance(covariance)
+    inverse = np.linalg.inv(covariance)
+    for y in rng.standard_normal((5, 2)):
+        point = np.concatenate([[0.0], y])
+        assert point @ inverse @ point == pytest.approx(y @ np.linalg.solve(slice_cov, y))
+    # The slice is narrower than the marginal wherever the components correlate.
+    assert np.all(np.diag(slice_cov) <= np.diag(covariance)[1:] + 1e-12)
+    assert slice_covariance(np.zeros((3, 3))) is None

@@ -10,6 +10,7 @@ import numpy as np
 from napari.layers import Image
 
 from napari_imreg._widgets._layers import spatial_shape
+from napari_imreg.core import slice_covariance
 
 if TYPE_CHECKING:
     from napari_imreg._widgets._pair_model import PairJob
@@ -65,10 +66,5 @@ def map_plane(job: PairJob) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndar
     covariance = None
     if result.covariance is not None:
         factor = np.asarray(job.moving_array.factor, dtype=float)
-        full = np.asarray(result.covariance) * np.outer(factor, factor)
-        with np.errstate(all="ignore"):
-            try:
-                covariance = np.linalg.inv(np.linalg.inv(full)[-2:, -2:])
-            except np.linalg.LinAlgError:
-                covariance = None
+        covariance = slice_covariance(np.asarray(result.covariance) * np.outer(factor, factor))
     return plane, coords[-2:], job.full_shift[-2:], covariance

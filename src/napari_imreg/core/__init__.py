@@ -16,7 +16,7 @@ of :func:`register` are private modules, one per stage (see docs/architecture.md
 from ._apply import apply_shift, apply_shifts
 from ._chi2map import Chi2Map, chi2_map
 from ._crosscorr import register_dft, register_periodic, register_taylor
-from ._deltachi2 import delta_chi2_levels
+from ._deltachi2 import delta_chi2_levels, slice_covariance
 from ._fits import (
     FitsImage,
     FitsRegistration,
@@ -74,6 +74,7 @@ __all__ = [
     "register_stack",
     "register_taylor",
     "register_wcs",
+    "slice_covariance",
     "upsampled_dft",
     "wcs_from_header",
     "write_fits",

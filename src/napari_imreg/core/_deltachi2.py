@@ -28,6 +28,25 @@ def delta_chi2_levels(ndim: int, sigmas=(1, 2, 3)) -> tuple[float, ...]:
     return tuple(float(level) for level in scipy.stats.chi2.ppf(coverage, int(ndim)))
 
 
+def slice_covariance(covariance, axes: int = 2) -> np.ndarray | None:
+    """The covariance of the last ``axes`` shift components with the others held at
+    their best values: the one whose delta-chi2 contours are those of the map's slice
+    through its minimum (the inverse of the inverted covariance's block); None when
+    ``covariance`` is singular.
+
+    Examples
+    --------
+    >>> slice_covariance(np.diag([4.0, 1.0, 2.0])).tolist()
+    [[1.0, 0.0], [0.0, 2.0]]
+    """
+    full = np.asarray(covariance, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        try:
+            return np.linalg.inv(np.linalg.inv(full)[-axes:, -axes:])
+        except np.linalg.LinAlgError:
+            return None
+
+
 def delta_chi2_map(surface, shift, f_min, scale, sigma, upsample_factor):
     """The map of chi2 minus its minimum on ``2 MAP_HALF_WIDTH + 1`` samples per axis
     around ``shift``, ``upsample_factor`` per pixel (``"auto"``: fine enough for the
