@@ -86,18 +86,27 @@ def _related(output: Path, source: Path) -> bool:
 def dask_config(compute_options):
     import dask
 
-    with dask.config.set(**{k: v for k, v in compute_options.items() if k != "num_workers"}):
+    with dask.config.set(**compute_options):
         yield
 
 
 @contextlib.contextmanager
 def dask_scheduler(address, workers, timeout):
-    """Keyword arguments for ``dask.compute``: local threads, or a distributed client."""
+    """Keyword arguments for ``dask.compute``: local threads, or a distributed client.
+
+    The local threads are started at once (``core._threads``): a Ctrl-C as dask starts
+    one of its own could leave it for the interpreter to wait for at exit, forever.
+    """
     if address is None:
-        options = {"scheduler": "threads"}
-        if workers is not None:
-            options["num_workers"] = workers
-        yield options
+        from dask.system import CPU_COUNT
+
+        from napari_imreg.core._threads import started_pool
+
+        pool = started_pool(workers or CPU_COUNT, "napari-imreg-dask")
+        try:
+            yield {"scheduler": "threads", "pool": pool}
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         return
     with _connect(address, timeout) as client:
         yield {"scheduler": client}

@@ -12,7 +12,6 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
@@ -22,6 +21,7 @@ from ._options import Options
 from ._register import Registrar
 from ._result import RegistrationResult, held_warnings, warn_registration
 from ._template import moved_frame
+from ._threads import started_pool
 
 T = TypeVar("T")
 
@@ -41,7 +41,7 @@ def in_order(tasks: Iterable[Callable[[], T]], workers: int) -> Iterator[T]:
             yield task()
         return
     tasks = iter(tasks)
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="register-stack")
+    pool = started_pool(workers, "register-stack")
     pending = deque()
 
     def submit(task):

@@ -1,0 +1,46 @@
+"""The stack's thread pools start every thread at once, with Ctrl-C held back meanwhile, so
+that an interrupt cannot leave a thread the interpreter waits for at exit (core._threads)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+import pytest
+
+from napari_imreg.core._threads import interrupt_held, started_pool
+
+
+def _named(prefix):
+    return [t for t in threading.enumerate() if t.name.startswith(prefix)]
+
+
+def test_every_thread_of_the_pool_runs_before_any_work_is_submitted():
+    pool = started_pool(3, "started-pool-test")
+    try:
+        assert len(_named("started-pool-test")) == 3
+        # Work submitted now runs on those threads: no new one is started.
+        names = {pool.submit(lambda: threading.current_thread().name).result() for _ in range(20)}
+        assert len(_named("started-pool-test")) == 3
+        assert names <= {t.name for t in _named("started-pool-test")}
+    finally:
+        pool.shutdown(wait=True)
+    assert _named("started-pool-test") == []
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="no signal masks here")
+def test_a_ctrl_c_inside_the_held_block_arrives_when_the_block_ends():
+    reached = []
+
+    def interrupted_inside():
+        with interrupt_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # bytecodes at which an unheld signal would be raised
+                reached.append(sys.getrecursionlimit())
+        reached.append("after")  # not reached: the interrupt comes as the block ends
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted_inside()
+    assert len(reached) == 1000
