@@ -21,6 +21,20 @@ def test_a_band_of_zeros_on_two_edges_is_found():
     np.testing.assert_array_equal(fill_bands(image), expected)
 
 
+def test_the_zero_corners_of_a_turned_footprint_are_found():
+    rng = np.random.default_rng(2)
+    image = rng.normal(10.0, 1.0, (48, 40))
+    rows, columns = np.indices(image.shape)
+    corners = (rows + columns < 12) | ((47 - rows) + columns < 9)
+    image[corners] = 0.0
+    np.testing.assert_array_equal(fill_bands(image), corners)
+    volume = rng.normal(10.0, 1.0, (12, 14, 16))
+    planes, rows, columns = np.indices(volume.shape)
+    corner = planes + rows + columns < 6
+    volume[corner] = -1.0
+    np.testing.assert_array_equal(fill_bands(volume), corner)
+
+
 def test_data_is_not_fill():
     rng = np.random.default_rng(1)
     assert fill_bands(rng.normal(size=(32, 32))) is None
@@ -33,6 +47,9 @@ def test_data_is_not_fill():
     clipped = np.minimum(rng.normal(0.0, 1.0, (32, 32)), 0.5)
     clipped[-1] = 0.5
     assert fill_bands(clipped) is None
+    # A clipped background that touches the edges and lies inside as well.
+    background = np.maximum(rng.normal(0.0, 1.0, (64, 64)), 0.0)
+    assert fill_bands(background) is None
 
 
 def test_zero_borders_fixed_in_both_images_do_not_pull_the_shift():
@@ -50,4 +67,23 @@ def test_zero_borders_fixed_in_both_images_do_not_pull_the_shift():
             result = register(reference, moving, **errors)
         assert result.measured
         assert np.all(np.abs(result.shift - pair.shift) < 0.05)
+        assert np.all(np.abs(result.shift - pair.shift) <= 3 * result.error)
+
+
+def test_zero_corners_fixed_in_both_images_do_not_pull_the_shift():
+    # Two exposures of a turned field put on one north-up grid: zero wedges at the
+    # same corners of both (before: this pair 20 sigma off; 0.22-0.43 px rms on 72 real
+    # pairs, 5 beyond 4 sigma).
+    pair = make_binned_pair(load_scene("moon"), (64, 64), (5, -7), rng=4, snr=30)
+    rows, columns = np.indices(pair.reference.shape)
+    corners = (rows + columns < 20) | ((63 - rows) + (63 - columns) < 20)
+    reference, moving = pair.reference.copy(), pair.moving.copy()
+    for image in (reference, moving):
+        image[corners] = 0.0
+    noise = pair.reference.std() / 30
+    for errors in ({}, {"error": noise, "reference_error": noise}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = register(reference, moving, **errors)
+        assert result.measured
         assert np.all(np.abs(result.shift - pair.shift) <= 3 * result.error)

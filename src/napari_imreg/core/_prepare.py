@@ -198,61 +198,86 @@ def ignore_unknown_noise(mask, error):
 
 
 def fill_bands(image: np.ndarray) -> np.ndarray | None:
-    """The bands at the image's edges that hold one value and are not data: True
-    where a whole edge row (hyperplane) and those inside it, up to the first that
-    differs, hold one value that no other pixel of the image holds; None where
-    there are none.
+    """The fill at the image's edges, which is not data: True where a pixel holds a
+    value that no pixel outside such runs holds and that is reached from an edge by a
+    run of that value along an axis (two pixels or more of it in all); None where
+    there is none.
 
     An image resampled or padded before it came here (a reprojected exposure, a
-    stitched tile, either image moved onto a common grid) carries a band of zeros
-    or of some fill value along its edges. A band at the same place in both images
-    is a sharp edge that does not move with the scene, and it pulls the match to
-    no shift (zero-filled 2-8 px borders on real pairs: 0.4-0.55 px off at up to
-    155 sigma). A value found nowhere else is no level of the scene (a dark sky
-    clipped at zero, or photon counts of zero, recur inside the image and are
-    kept).
+    stitched tile, either image moved onto a common grid) carries a fill value
+    where it had no data: bands along its edges, wedges at its corners where a
+    turned footprint was put on a square grid. Fill at the same place in both images
+    is a sharp edge that does not move with the scene, and it pulls the match to no
+    shift (zero-filled 2-8 px borders on real pairs: 0.4-0.55 px off at up to 155
+    sigma; zero corner wedges in both: 0.22-0.43 px rms, 5 of 72 beyond 4 sigma).
+    A value found elsewhere is a level of the scene (a dark sky clipped at zero, or
+    photon counts of zero, recur inside the image and are kept), and so is a
+    constant image. A rare level of integer data (a photon count found only in two
+    neighbouring edge pixels) passes for fill: two pixels less, no bias.
     """
     values = np.asarray(image)
-    cuts = []
+    candidates = _repeated_edge_values(values)
+    candidates = [v for v in candidates if _lattice_reaches_edges(values, v)]
+    if not candidates:  # the usual case, noise in every edge pixel: no full-size work
+        return None
+    fill = np.zeros(values.shape, dtype=bool)
+    for value in candidates:
+        held = values == value
+        runs = _runs_from_edges(held)
+        if not runs.all() and np.count_nonzero(runs) == np.count_nonzero(held) >= 2:
+            fill |= runs
+    return fill if fill.any() else None
+
+
+def _repeated_edge_values(values: np.ndarray) -> np.ndarray:
+    """The finite values of the edge pixels that have a neighbour of their own value,
+    along the edge or inwards: fill can start nowhere else."""
+    found = []
     for axis, n in enumerate(values.shape):
-        for end in (0, -1):
-            depth = 0
-            while depth < n - 1:
-                index = depth if end == 0 else n - 1 - depth
-                plane = np.take(values, index, axis=axis)
-                first = plane.flat[0]
-                if not (np.isfinite(first) and np.all(plane == first)):
-                    break
-                depth += 1
-            if depth:
-                cut = [slice(None)] * values.ndim
-                cut[axis] = slice(0, depth) if end == 0 else slice(n - depth, n)
-                cuts.append(tuple(cut))
-    if not cuts:  # the usual case, noise in every edge pixel: no full-size mask made
-        return None
-    bands = np.zeros(values.shape, dtype=bool)
-    for cut in cuts:
-        bands[cut] = True
-    if bands.all():  # all one value: a constant image, not fill
-        return None
-    fills = np.unique(values[bands & _edge_planes(bands)])
-    inside = values[~bands]
-    keep = np.zeros(values.shape, dtype=bool)
-    for fill in fills:
-        if not np.any(inside == fill):
-            keep |= bands & (values == fill)
-    return keep if keep.any() else None
+        if n < 2:
+            continue
+        for index, inward in ((0, 1), (n - 1, n - 2)):
+            edge = np.take(values, index, axis=axis)
+            found.append(edge[edge == np.take(values, inward, axis=axis)])
+            for along in range(edge.ndim):
+                first = np.take(edge, range(edge.shape[along] - 1), axis=along)
+                found.append(
+                    first[first == np.take(edge, range(1, edge.shape[along]), axis=along)]
+                )
+    found = np.unique(np.concatenate([f.ravel() for f in found])) if found else np.array([])
+    return found[np.isfinite(found)]
 
 
-def _edge_planes(bands: np.ndarray) -> np.ndarray:
-    """The pixels of ``bands`` on the image's outer edge (where the bands start)."""
-    edge = np.zeros(bands.shape, dtype=bool)
-    for axis in range(bands.ndim):
-        for index in (0, -1):
-            cut = [slice(None)] * bands.ndim
-            cut[axis] = index
-            edge[tuple(cut)] = True
-    return edge
+def _lattice_reaches_edges(values: np.ndarray, value) -> bool:
+    """Whether every pixel of a coarse lattice (about 4096 pixels) that holds ``value``
+    reaches an edge through pixels of it along some axis: a cheap refusal of a level
+    of the scene (a clipped background recurs inside, away from any edge)."""
+    step = max(1, round((values.size / 4096) ** (1 / values.ndim)))
+    lattice = values[(slice(None, None, step),) * values.ndim]
+    for point in np.argwhere(lattice == value) * step:
+        if not any(
+            np.all(line == value)
+            for axis in range(values.ndim)
+            for line in _lines_to_edges(values, tuple(point), axis)
+        ):
+            return False
+    return True
+
+
+def _lines_to_edges(values: np.ndarray, point: tuple, axis: int):
+    """The pixels from ``point`` to either end of its line along ``axis``."""
+    before = (*point[:axis], slice(0, point[axis] + 1), *point[axis + 1 :])
+    after = (*point[:axis], slice(point[axis], None), *point[axis + 1 :])
+    return values[before], values[after]
+
+
+def _runs_from_edges(held: np.ndarray) -> np.ndarray:
+    """True where a pixel is reached from an edge through ``held`` pixels along an axis."""
+    runs = np.zeros(held.shape, dtype=bool)
+    for axis in range(held.ndim):
+        runs |= np.logical_and.accumulate(held, axis=axis)
+        runs |= np.flip(np.logical_and.accumulate(np.flip(held, axis), axis=axis), axis)
+    return runs
 
 
 def set_aside(mask, error, image):
