@@ -16,7 +16,8 @@ temporary name and renamed into place only when the whole run has succeeded.
 
 Exit status: 0 for a measurement, 1 for an error, 2 for a usage error, 3 when the
 run finished but the answer is not a measurement (a shift or error that is not
-finite), 130 when interrupted (Ctrl-C).
+finite, or an answer the core flagged: ``measured`` False; for a stack, any frame's),
+130 when interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -329,6 +330,7 @@ def stack(
             result = result.compute(**compute_options)
             callback.finish()
         columns = {"chi2": result.chi2, "dof": result.dof, "noise": result.noise}
+        columns["measured"] = result.measured
         with Staging() as staging:
             if table is None:
                 write_shift_rows(sys.stdout, result.shifts, result.errors, **columns)
@@ -348,7 +350,7 @@ def stack(
         click.echo(f"shifts of {count} frames written to {table}", err=True)
     if registered is not None:
         click.echo(f"registered stack written to {registered}", err=True)
-    unmeasured = _unmeasured_frames(result.shifts, result.errors)
+    unmeasured = _unmeasured_frames(result.shifts, result.errors, result.measured)
     if unmeasured is not None:
         raise _NotMeasured(unmeasured)
 
@@ -378,19 +380,24 @@ def _stack_mask(stack_path, shape, axis, mask_path, fits_mask):
     return ignored if one is None else ignored | np.expand_dims(one, axis)
 
 
-def _unmeasured_frames(shifts, errors) -> str | None:
-    """Which frames have a shift or error that is not finite, or ``None`` if none has."""
+def _unmeasured_frames(shifts, errors, measured) -> str | None:
+    """Which frames are not measurements (a shift or error that is not finite, or a finite
+    answer the core flagged: ``measured`` False), or ``None`` if every frame is one."""
     import numpy as np
 
-    bad = ~np.all(np.isfinite(shifts), axis=1) | ~np.all(np.isfinite(errors), axis=1)
+    lost = ~np.all(np.isfinite(shifts), axis=1) | ~np.all(np.isfinite(errors), axis=1)
+    bad = lost | ~np.asarray(measured, dtype=bool)
     if not bad.any():
         return None
-    frames = np.flatnonzero(bad)
-    listed = ", ".join(str(i) for i in frames[:10]) + (", ..." if frames.size > 10 else "")
-    return (
-        f"{frames.size} of {bad.size} frames have a shift or error that is not finite "
-        f"(frames {listed}); their rows hold nan or inf."
-    )
+    parts = []
+    for frames, what in (
+        (np.flatnonzero(lost), "a shift or error that is not finite (their rows hold nan or inf)"),
+        (np.flatnonzero(bad & ~lost), "an answer the registration flagged (measured False)"),
+    ):
+        if frames.size:
+            listed = ", ".join(str(i) for i in frames[:10]) + (", ..." if frames.size > 10 else "")
+            parts.append(f"{frames.size} of {bad.size} frames have {what} (frames {listed})")
+    return "; ".join(parts) + "."
 
 
 def main(argv=None) -> int:
