@@ -37,6 +37,7 @@ from napari_imreg._widgets._layers import (
     numbers,
     placed_overlap,
     remove_output,
+    shifted_channels,
     spatial_shape,
 )
 from napari_imreg._widgets._plot import SIGMA_COLORS
@@ -508,16 +509,9 @@ def _shift_image(data: np.ndarray, shift: np.ndarray, rgb: bool, boundary: str) 
     from napari_imreg.core import apply_shift
 
     if rgb:  # every channel (alpha too) moves the same way
-        channels = [
-            apply_shift(data[..., c], shift, boundary=boundary) for c in range(data.shape[-1])
-        ]
-        moved = np.stack(channels, axis=-1)
-        if np.issubdtype(data.dtype, np.integer):
-            # napari reads float RGB as 0-1: a float copy of 0-255 data showed white, at 8x
-            # the memory. Back in the source's dtype, it shows as the source does.
-            info = np.iinfo(data.dtype)
-            moved = np.clip(np.rint(moved), info.min, info.max).astype(data.dtype)
-        return moved
+        return shifted_channels(
+            data, lambda channel: apply_shift(channel, shift, boundary=boundary)
+        )
     return apply_shift(data, shift, boundary=boundary)
 
 
