@@ -5,7 +5,7 @@ onto the reference)::
 
     frame, shift_y, shift_x, error_y, error_x[, chi2, dof[, noise]][, measured]
 
-Volumes have ``shift_z`` first; more than three axes are named ``axis0``, ``axis1``... Values
+Volumes have ``shift_z`` first; axes before ``z`` are named ``axis0``, ``axis1``... Values
 are written with every digit (``repr``), so a table read back gives the same numbers; a value
 not measured is ``nan`` and an unconstrained error ``inf``. ``measured`` is ``True`` or
 ``False``: False where the frame's shift is not a measurement (the core's ``measured``). The
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
@@ -27,6 +28,7 @@ from napari_imreg.core._atomic import staged
 __all__ = [
     "ShiftTable",
     "axis_names",
+    "is_axis_name",
     "load_shift_table",
     "load_shifts_csv",
     "save_shifts_csv",
@@ -55,15 +57,42 @@ class ShiftTable(NamedTuple):
     measured: np.ndarray | None
 
 
-def axis_names(ndim: int) -> tuple[str, ...]:
-    """Names of the shift components: ``("y", "x")``, ``("z", "y", "x")``, else ``axis0``...
+def axis_names(ndim: int, labels: Sequence[str] | None = None) -> tuple[str, ...]:
+    """Names of a shift's components in numpy order: the last three ``z, y, x``, any axis
+    before them ``axis0``, ``axis1``... by its numpy index.
+
+    ``labels`` (one per axis: the viewer's axis labels of a layer) names an axis instead
+    where its label is a name (:func:`is_axis_name`), not napari's default number; the
+    defaults are kept if the names would repeat.
 
     Examples
     --------
-    >>> axis_names(2), axis_names(4)[:2]
-    (('y', 'x'), ('axis0', 'axis1'))
+    >>> axis_names(2), axis_names(4)
+    (('y', 'x'), ('axis0', 'z', 'y', 'x'))
+    >>> axis_names(3, ["t", "-2", "-1"])
+    ('t', 'y', 'x')
     """
-    return ("z", "y", "x")[-ndim:] if ndim <= 3 else tuple(f"axis{i}" for i in range(ndim))
+    defaults = tuple(
+        ("z", "y", "x")[axis - ndim + 3] if axis >= ndim - 3 else f"axis{axis}"
+        for axis in range(ndim)
+    )
+    if labels is None:
+        return defaults
+    labels = [str(label) for label in labels]
+    if len(labels) != ndim:
+        raise ValueError(f"{len(labels)} axis labels {labels} for {ndim} axes.")
+    names = tuple(
+        label if is_axis_name(label) else default
+        for label, default in zip(labels, defaults, strict=True)
+    )
+    return names if len(set(names)) == ndim else defaults
+
+
+def is_axis_name(label: str) -> bool:
+    """Whether an axis label is a name, not empty and not napari's default (its index,
+    ``"0"`` or ``"-1"``)."""
+    label = str(label)
+    return bool(label) and not label.lstrip("-").isdigit()
 
 
 def write_shift_rows(

@@ -1,12 +1,20 @@
 """The widgets' headless models, on napari's ViewerModel (no canvas needed): what scripts use."""
 
+import io
+
 import dask.array as da
 import numpy as np
 import pytest
 from napari.components import ViewerModel
 
+from napari_imreg._shift_table import axis_names, write_shift_rows
 from napari_imreg._widgets import _pair_model
-from napari_imreg._widgets._layers import crop_to_common, layer_array, rgb_to_channel
+from napari_imreg._widgets._layers import (
+    crop_to_common,
+    layer_array,
+    rgb_to_channel,
+    viewer_axis_labels,
+)
 from napari_imreg._widgets._stack import StackOptions, StackRegistration
 from napari_imreg.core import Options, make_extended, make_shifted
 
@@ -101,6 +109,28 @@ def test_a_lazy_labels_stack_moves_by_whole_pixels():
     np.testing.assert_array_equal(moved[1, 2:, :5], labels[1, :-2, 3:])
     assert not moved[1, :2].any()
     assert not moved[1, :, 5:].any()
+
+
+@pytest.mark.parametrize("ndim", [2, 3, 4, 5])
+def test_axis_names_follow_the_viewers_axis_labels(ndim):
+    # The widgets and the shift table named a 4-D shift's axes two ways ("axis0, z, y, x"
+    # and "axis0, axis1, axis2, axis3"), and neither read the viewer's labels.
+    viewer = ViewerModel()
+    layer = viewer.add_image(np.zeros((2,) * ndim))
+    defaults = viewer_axis_labels(viewer, layer)
+    assert defaults == list(viewer.dims.axis_labels)  # napari's numbers: "-2", "-1"...
+    names = axis_names(ndim, defaults)
+    assert names == axis_names(ndim)
+    assert names[-2:] == ("y", "x")
+    assert len(set(names)) == ndim
+    stream = io.StringIO()
+    write_shift_rows(stream, np.zeros((1, ndim)))
+    header = stream.getvalue().splitlines()[0].split(",")
+    assert header[1 : ndim + 1] == [f"shift_{name}" for name in names]
+    custom = ("t", "c", "z", "row", "col")[-ndim:]
+    viewer.dims.axis_labels = custom
+    assert axis_names(ndim, viewer_axis_labels(viewer, layer)) == custom
+    assert axis_names(ndim, ["x", *defaults[1:]]) == names  # a repeated name: the defaults
 
 
 def test_layer_arrays():

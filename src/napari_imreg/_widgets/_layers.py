@@ -178,10 +178,10 @@ def numbers(values: Sequence[float]) -> str:
     return "(" + ", ".join(f"{float(v):g}" for v in values) + ")"
 
 
-def axis_names(ndim: int) -> list[str]:
-    """The names of a shift's components in numpy order: ``["y", "x"]``, ``["z", "y", "x"]``."""
-    names = ["x", "y", "z"]
-    return [names[ndim - 1 - i] if ndim - 1 - i < 3 else f"axis{i}" for i in range(ndim)]
+def viewer_axis_labels(viewer: Any, layer: Layer) -> list[str]:
+    """The viewer's axis labels of ``layer``'s axes (its last ``layer.ndim``; an RGB layer's
+    channels are not an axis)."""
+    return [str(label) for label in list(viewer.dims.axis_labels)[-layer.ndim :]]
 
 
 def spatial_shape(layer: Image, shape: tuple[int, ...]) -> tuple[int, ...]:
