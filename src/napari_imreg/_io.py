@@ -117,6 +117,13 @@ def read_stack(path, *, dataset: str | None = None, min_ndim: int = 3):
 
 
 def _open_npy(path, dataset):
+    with open(path, "rb") as stream:
+        try:
+            np.lib.format.read_magic(stream)
+        except ValueError:
+            raise _ReadError(
+                f"{path}: is not a .npy file (it does not start with numpy's header)."
+            ) from None
     return lazy_frames(np.load(path, mmap_mode="r", allow_pickle=False))
 
 
@@ -125,7 +132,16 @@ def _open_tiff(path, dataset):
     import zarr
 
     tiff = tifffile.TiffFile(path)
-    store = tiff.series[0].aszarr()
+    series = tiff.series[0]
+    if "S" in series.axes:  # samples per pixel: RGB(A) or other colour channels
+        shape = tuple(series.shape)
+        tiff.close()
+        raise _ReadError(
+            f"{path}: holds colour images ({shape[series.axes.index('S')]} samples per "
+            f"pixel, shape {shape}); the command line registers grey images: save one "
+            "channel or the luminance."
+        )
+    store = series.aszarr()
     # The file stays open while the lazy stack may read it, and closes with it.
     weakref.finalize(store, tiff.close)
     node = zarr.open(store, mode="r")

@@ -16,11 +16,13 @@ temporary name and renamed into place only when the whole run has succeeded.
 
 Exit status: 0 for a measurement, 1 for an error, 2 for a usage error, 3 when the
 run finished but the answer is not a measurement (a shift or error that is not
-finite), 130 when interrupted (Ctrl-C).
+finite, or an answer the core flagged: ``measured`` False; for a stack, any frame's),
+130 when interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import warnings
@@ -314,21 +316,20 @@ def stack(
     if isinstance(reference, Path):
         reference = _io.read_image(reference)
     mask = _stack_mask(stack_path, tuple(frames.shape), axis, mask_path, fits_mask)
-    result = register_stack(
-        frames,
-        axis=axis,
-        reference=reference,
-        error=error,
-        mask=mask,
-        **options,
-    )
+    frame_shape = _frame_shape(stack_path, tuple(frames.shape), axis)
+    with _about_frames(stack_path, frame_shape, axis):
+        result = register_stack(
+            frames, axis=axis, reference=reference, error=error, mask=mask, **options
+        )
     count = result.shifts.shape[0]
     disable = None if progress is None else not progress
     with dask_scheduler(scheduler, workers, scheduler_timeout) as compute_options:
-        with FrameProgress(count, "registering", disable) as callback:
+        about_frames = _about_frames(stack_path, frame_shape, axis)
+        with FrameProgress(count, "registering", disable) as callback, about_frames:
             result = result.compute(**compute_options)
             callback.finish()
         columns = {"chi2": result.chi2, "dof": result.dof, "noise": result.noise}
+        columns["measured"] = result.measured
         with Staging() as staging:
             if table is None:
                 write_shift_rows(sys.stdout, result.shifts, result.errors, **columns)
@@ -348,9 +349,35 @@ def stack(
         click.echo(f"shifts of {count} frames written to {table}", err=True)
     if registered is not None:
         click.echo(f"registered stack written to {registered}", err=True)
-    unmeasured = _unmeasured_frames(result.shifts, result.errors)
+    unmeasured = _unmeasured_frames(result.shifts, result.errors, result.measured)
     if unmeasured is not None:
         raise _NotMeasured(unmeasured)
+
+
+def _frame_shape(stack_path, shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
+    """One frame's shape; a stack of fewer than two frames along ``axis`` is refused (an
+    axis out of range is left to the core's message)."""
+    if not -len(shape) <= axis < len(shape):
+        return shape
+    if shape[axis] < 2:
+        raise click.ClickException(
+            f"{stack_path}: has {shape[axis]} frame(s) along axis {axis} (shape {shape}); a "
+            "stack needs at least 2 (register two images with 'napari-imreg pair')."
+        )
+    return tuple(n for i, n in enumerate(shape) if i != axis % len(shape))
+
+
+@contextlib.contextmanager
+def _about_frames(stack_path, frame_shape: tuple[int, ...], axis: int):
+    """The core's refusals of the frames, said of the file: the core counts a frame's
+    axes, which differ from the file's from the frame axis on."""
+    try:
+        yield
+    except ValueError as exc:
+        raise ValueError(
+            f"{stack_path}: frames of shape {frame_shape} along axis {axis} (the axes "
+            f"that follow are a frame's): {exc}"
+        ) from exc
 
 
 def _stack_mask(stack_path, shape, axis, mask_path, fits_mask):
@@ -378,19 +405,25 @@ def _stack_mask(stack_path, shape, axis, mask_path, fits_mask):
     return ignored if one is None else ignored | np.expand_dims(one, axis)
 
 
-def _unmeasured_frames(shifts, errors) -> str | None:
-    """Which frames have a shift or error that is not finite, or ``None`` if none has."""
+def _unmeasured_frames(shifts, errors, measured) -> str | None:
+    """Which frames are not measurements (a shift or error that is not finite, or a finite
+    answer the core flagged: ``measured`` False), or ``None`` if every frame is one."""
     import numpy as np
 
-    bad = ~np.all(np.isfinite(shifts), axis=1) | ~np.all(np.isfinite(errors), axis=1)
+    lost = ~np.all(np.isfinite(shifts), axis=1) | ~np.all(np.isfinite(errors), axis=1)
+    bad = lost | ~np.asarray(measured, dtype=bool)
     if not bad.any():
         return None
-    frames = np.flatnonzero(bad)
-    listed = ", ".join(str(i) for i in frames[:10]) + (", ..." if frames.size > 10 else "")
-    return (
-        f"{frames.size} of {bad.size} frames have a shift or error that is not finite "
-        f"(frames {listed}); their rows hold nan or inf."
-    )
+    parts = []
+    nan_rows = "; their rows hold nan or inf"
+    for frames, what, rows in (
+        (np.flatnonzero(lost), "a shift or error that is not finite", nan_rows),
+        (np.flatnonzero(bad & ~lost), "an answer the registration flagged (measured False)", ""),
+    ):
+        if frames.size:
+            listed = ", ".join(str(i) for i in frames[:10]) + (", ..." if frames.size > 10 else "")
+            parts.append(f"{frames.size} of {bad.size} frames have {what} (frames {listed}){rows}")
+    return "; ".join(parts) + "."
 
 
 def main(argv=None) -> int:

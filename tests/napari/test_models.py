@@ -1,10 +1,20 @@
 """The widgets' headless models, on napari's ViewerModel (no canvas needed): what scripts use."""
 
+import io
+
+import dask.array as da
 import numpy as np
 import pytest
 from napari.components import ViewerModel
 
-from napari_imreg._widgets._layers import crop_to_common, layer_array, rgb_to_channel
+from napari_imreg._shift_table import axis_names, write_shift_rows
+from napari_imreg._widgets import _pair_model
+from napari_imreg._widgets._layers import (
+    crop_to_common,
+    layer_array,
+    rgb_to_channel,
+    viewer_axis_labels,
+)
 from napari_imreg._widgets._stack import StackOptions, StackRegistration
 from napari_imreg.core import Options, make_extended, make_shifted
 
@@ -55,6 +65,72 @@ def test_stack_plan_refusals(model_viewer):
     short = model_viewer.add_image(np.zeros((2, 8, 8)), name="short")
     with pytest.raises(ValueError, match="fewer than the 3 shifts"):
         model.shifted_layer_data(short, np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["numpy", "dask"])
+def test_rgb_channels_move_together_in_both_models(lazy):
+    # Whole-pixel shifts with wrapping: the truth is np.roll, to the last count, in the
+    # source's dtype; the pair and the stack models move RGB(A) through one function.
+    rng = np.random.default_rng(4)
+    frames = rng.integers(0, 256, size=(3, 16, 12, 4), dtype=np.uint8)
+    shifts = np.array([[0.0, 0.0], [2.0, -3.0], [-1.0, 5.0]])
+    rolled = np.stack(
+        [np.roll(f, s.astype(int), axis=(0, 1)) for f, s in zip(frames, shifts, strict=True)]
+    )
+    pair = _pair_model._shift_image(frames[1], shifts[1], True, "wrap")
+    assert pair.dtype == np.uint8
+    np.testing.assert_array_equal(pair, rolled[1])
+    viewer = ViewerModel()
+    layer = viewer.add_image(da.from_array(frames) if lazy else frames, rgb=True)
+    model = StackRegistration(viewer)
+    model.options = StackOptions(axis=0, core=Options(boundary="wrap"))
+    moved, kwargs, kind = model.shifted_layer_data(layer, shifts)
+    assert isinstance(moved, da.Array) == lazy
+    assert kwargs["rgb"]
+    assert kind == "image"
+    assert moved.dtype == np.uint8
+    np.testing.assert_array_equal(np.asarray(moved), rolled)
+
+
+def test_a_lazy_labels_stack_moves_by_whole_pixels():
+    # Labels move by whole pixels, the rest left empty (0); a dask stack's copy stays lazy
+    # (dask's nan_to_num refused the nan= that filled the empty pixels).
+    labels = np.random.default_rng(5).integers(1, 5, size=(2, 10, 8)).astype(np.int32)
+    viewer = ViewerModel()
+    layer = viewer.add_labels(da.from_array(labels))
+    model = StackRegistration(viewer)
+    model.options = StackOptions(axis=0)
+    moved, _, kind = model.shifted_layer_data(layer, np.array([[0.0, 0.0], [2.0, -3.0]]))
+    assert kind == "labels"
+    assert isinstance(moved, da.Array)
+    moved = np.asarray(moved)
+    assert moved.dtype == np.int32
+    np.testing.assert_array_equal(moved[0], labels[0])
+    np.testing.assert_array_equal(moved[1, 2:, :5], labels[1, :-2, 3:])
+    assert not moved[1, :2].any()
+    assert not moved[1, :, 5:].any()
+
+
+@pytest.mark.parametrize("ndim", [2, 3, 4, 5])
+def test_axis_names_follow_the_viewers_axis_labels(ndim):
+    # The widgets and the shift table named a 4-D shift's axes two ways ("axis0, z, y, x"
+    # and "axis0, axis1, axis2, axis3"), and neither read the viewer's labels.
+    viewer = ViewerModel()
+    layer = viewer.add_image(np.zeros((2,) * ndim))
+    defaults = viewer_axis_labels(viewer, layer)
+    assert defaults == list(viewer.dims.axis_labels)  # napari's numbers: "-2", "-1"...
+    names = axis_names(ndim, defaults)
+    assert names == axis_names(ndim)
+    assert names[-2:] == ("y", "x")
+    assert len(set(names)) == ndim
+    stream = io.StringIO()
+    write_shift_rows(stream, np.zeros((1, ndim)))
+    header = stream.getvalue().splitlines()[0].split(",")
+    assert header[1 : ndim + 1] == [f"shift_{name}" for name in names]
+    custom = ("t", "c", "z", "row", "col")[-ndim:]
+    viewer.dims.axis_labels = custom
+    assert axis_names(ndim, viewer_axis_labels(viewer, layer)) == custom
+    assert axis_names(ndim, ["x", *defaults[1:]]) == names  # a repeated name: the defaults
 
 
 def test_layer_arrays():

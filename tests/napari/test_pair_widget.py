@@ -1,5 +1,9 @@
 """The pair widget on a real viewer: known shifts recovered, layers added, inputs untouched."""
 
+import threading
+
+import dask
+import dask.array as da
 import numpy as np
 import pytest
 
@@ -114,6 +118,41 @@ def test_other_methods_and_noise_choices(viewer, sample_widget, wait_for):
         (job,) = sample_widget.last_jobs
         assert job.result.noise is None  # the noise was given, not estimated
         _assert_recovers(job.full_shift, job.full_error, PAIR_SHIFT)
+
+
+@pytest.mark.parametrize("kind", ["error", "variance"])
+def test_a_dask_error_layer_is_read_in_the_worker(viewer, wait_for, kind):
+    # The error layer was read whole (np.asarray) on the GUI thread when the jobs were
+    # planned. Its chunks record the thread that computes them; the synchronous scheduler
+    # computes them in the thread that asks.
+    reference = make_extended((64, 64), seed=11)
+    truth = (1.6, -0.9)
+    moving = make_shifted(reference, truth, noise=0.05, seed=12)
+    computed_in = []
+
+    def recorded(block):
+        computed_in.append(threading.current_thread())
+        return block
+
+    sigma = np.full((64, 64), 0.05 if kind == "error" else 0.05**2)
+    error = da.from_array(sigma, chunks=32).map_blocks(recorded, dtype=float)
+    ref_layer = viewer.add_image(reference, name="ref")
+    mov_layer = viewer.add_image(moving, name="mov")
+    error_layer = viewer.add_image(
+        error, name="mov error", metadata={"fits_kind": kind}, visible=False
+    )
+    widget = PairWidget(viewer)
+    widget.set_layers(ref_layer, [mov_layer])
+    widget._noise.value = "error layer"
+    widget._error_layer.value = error_layer
+    computed_in.clear()  # napari reads a layer's chunks to show it
+    with dask.config.set(scheduler="synchronous"):
+        _run(widget, wait_for)
+    assert computed_in, "the error layer was never read"
+    assert threading.main_thread() not in computed_in
+    (job,) = widget.last_jobs
+    assert job.result.noise is None  # the noise was given, not estimated
+    _assert_recovers(job.full_shift, job.full_error, truth)
 
 
 def test_layers_with_scale_and_translate(viewer, wait_for):

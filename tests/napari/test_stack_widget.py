@@ -9,6 +9,7 @@ import dask.array as da
 import numpy as np
 import pytest
 
+from napari_imreg._shift_table import load_shift_table
 from napari_imreg._widgets import _stack, _stack_model, _stack_shifts
 from napari_imreg._widgets._stack import StackWidget, load_shifts_csv, save_shifts_csv
 from napari_imreg._widgets._stack_model import UPDATE_SECONDS
@@ -395,7 +396,7 @@ def test_frames_that_are_not_measured_are_left_blank(viewer, wait_for, monkeypat
     np.testing.assert_array_equal(labels.data, before[1])
 
 
-def test_flagged_frames_are_moved_and_listed(viewer, wait_for):
+def test_flagged_frames_are_moved_and_listed(viewer, wait_for, tmp_path):
     # A scene repeating every 10 px along x: each frame's x shift is known only modulo the
     # period, so the core flags it and widens its error to reach the other matches.
     scene = np.tile(make_extended((48, 10), seed=32), (1, 5))[:, :48]
@@ -415,6 +416,12 @@ def test_flagged_frames_are_moved_and_listed(viewer, wait_for):
     copy = viewer.layers["lattice registered"]
     assert copy.metadata["stack_registration"]["flagged"] == [1, 2]
     assert copy.metadata["stack_registration"]["not_measured"] == []
+    # Saved and loaded back, the flagged frames stay flagged.
+    path = widget.save_csv(tmp_path / "shifts.csv")
+    np.testing.assert_array_equal(load_shift_table(path).measured, [True, False, False])
+    fresh = StackWidget(viewer)
+    assert fresh.load_csv(path)
+    assert fresh.flagged == [1, 2]
 
 
 @pytest.mark.parametrize(

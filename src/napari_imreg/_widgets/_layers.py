@@ -6,7 +6,7 @@ channel, or the standard luminance of an RGB layer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -98,6 +98,29 @@ def rgb_to_channel(rgb: np.ndarray, channel: RgbChannel) -> np.ndarray:
     return rgb[..., RGB_CHANNELS.index(channel) - 1]
 
 
+def shifted_channels(data: Any, move: Callable[[Any], Any]) -> Any:
+    """An RGB(A) array (channels last) with every channel, alpha too, moved the same way by
+    ``move`` (one channel in, moved out): numpy or dask as ``move`` returns them. Integer
+    data come back in their dtype (:func:`as_integers`): napari reads float RGB as 0-1, and a
+    float copy of 0-255 data showed white, at 8x the memory."""
+    channels = [move(data[..., c]) for c in range(data.shape[-1])]
+    stack = da.stack if isinstance(channels[0], da.Array) else np.stack
+    moved = stack(channels, axis=-1)
+    return as_integers(moved, data.dtype) if np.issubdtype(data.dtype, np.integer) else moved
+
+
+def as_integers(moved: Any, dtype: np.dtype) -> Any:
+    """Resampled data back in their source's integer dtype, rounded and clipped to its range;
+    a NaN (a stack's frame not measured, left blank) becomes 0 (no label, black)."""
+    # dask's nan_to_num takes no ``nan=``: each block's numpy one does.
+    if isinstance(moved, da.Array):
+        filled = moved.map_blocks(np.nan_to_num, nan=0.0)
+    else:
+        filled = np.nan_to_num(moved, nan=0.0)
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(filled), info.min, info.max).astype(dtype)
+
+
 def crop_to_common(arrays: Sequence[np.ndarray]) -> tuple[list[np.ndarray], tuple[int, ...]]:
     """Crop arrays of the same ndim to their common shape, anchored at pixel 0 of every axis."""
     shape = tuple(int(n) for n in np.min([a.shape for a in arrays], axis=0))
@@ -155,10 +178,10 @@ def numbers(values: Sequence[float]) -> str:
     return "(" + ", ".join(f"{float(v):g}" for v in values) + ")"
 
 
-def axis_names(ndim: int) -> list[str]:
-    """The names of a shift's components in numpy order: ``["y", "x"]``, ``["z", "y", "x"]``."""
-    names = ["x", "y", "z"]
-    return [names[ndim - 1 - i] if ndim - 1 - i < 3 else f"axis{i}" for i in range(ndim)]
+def viewer_axis_labels(viewer: Any, layer: Layer) -> list[str]:
+    """The viewer's axis labels of ``layer``'s axes (its last ``layer.ndim``; an RGB layer's
+    channels are not an axis)."""
+    return [str(label) for label in list(viewer.dims.axis_labels)[-layer.ndim :]]
 
 
 def spatial_shape(layer: Image, shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -40,15 +40,16 @@ from napari.layers import Image, Labels, Layer, Shapes
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QSizePolicy
 
+from napari_imreg._shift_table import axis_names
 from napari_imreg._widgets._delta_map import map_plane
 from napari_imreg._widgets._layers import (
     COMMON_TOOLTIPS,
-    axis_names,
     fits_mask_layer,
     is_output,
     kept_selection,
     numbers,
     set_tooltips,
+    viewer_axis_labels,
 )
 from napari_imreg._widgets._options import PEAK_OPTIONS, add_common_controls
 from napari_imreg._widgets._pair_model import (
@@ -67,24 +68,26 @@ if TYPE_CHECKING:
     import napari
 
 
-def format_result(job: PairJob) -> str:
+def format_result(job: PairJob, labels: Sequence[str] | None = None) -> str:
     """The pair, then one line per axis: the shift and its 1-sigma error in pixels, and in
     physical units (the layer's scale and units, or its FITS WCS in arcsec) when it has any.
-    A pair refused or not measured gets one line saying why; a flagged one, a line more."""
+    A pair refused or not measured gets one line saying why; a flagged one, a line more.
+    ``labels``: the moving layer's axis labels in the viewer, which name the axes where
+    they are names (:func:`~napari_imreg._shift_table.axis_names`)."""
     pair = f"{job.moving.name} → {job.reference.name}"
     if job.failure is not None:
         return f"{pair}: not registered: {job.failure}"
     verdict = job.verdict
     if not verdict.moves:
         return f"{pair}: not measured, {verdict.reason}. Nothing was added or moved."
-    axes = axis_names(len(job.full_shift))
+    axes = axis_names(len(job.full_shift), labels)
     physical = physical_units(job.moving)
     lines = [f"{pair}:"]
 
     def measures(shift: np.ndarray) -> list[str]:
         out = []
         for axis, (name, value, err) in enumerate(zip(axes, shift, job.full_error, strict=True)):
-            text = f"d{name} = {format_measure(value, err)} px"
+            text = f"d{name if len(name) == 1 else f'({name})'} = {format_measure(value, err)} px"
             if physical is not None:
                 factor, unit = physical[axis]
                 text += f" = {format_measure(value * factor, err * factor)} {unit}"
@@ -350,7 +353,7 @@ class PairWidget(Container):
             show_error(f"Could not add the result for {job.moving.name!r}: {exc}")
             return
         self.last_jobs.append(job)
-        line = format_result(job)
+        line = format_result(job, viewer_axis_labels(self.viewer, job.moving))
         self._results.value = f"{self._results.value}\n{line}".strip()
         self._show_plot(job)
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+import dask.array as da
 import numpy as np
 from napari.layers import Image, Layer, Shapes
 from napari.utils.colormaps import Colormap
@@ -36,6 +37,7 @@ from napari_imreg._widgets._layers import (
     numbers,
     placed_overlap,
     remove_output,
+    shifted_channels,
     spatial_shape,
 )
 from napari_imreg._widgets._plot import SIGMA_COLORS
@@ -83,7 +85,8 @@ class PairJob:
     moving: Image
     reference_array: LayerArray
     moving_array: LayerArray
-    error: np.ndarray | float | None
+    #: The noise: a scalar, or a map kept lazy until the worker reads it; None: estimated.
+    error: np.ndarray | da.Array | float | None
     #: The pixels to ignore in (reference, moving), True = ignore; None: none.
     mask: tuple[np.ndarray, np.ndarray] | None = None
     notes: list[str] = field(default_factory=list)
@@ -277,7 +280,9 @@ class PairRegistration:
                 )
         return masks[0], masks[1]
 
-    def _error_for(self, moving: Image, shape: tuple[int, ...]) -> np.ndarray | float | None:
+    def _error_for(
+        self, moving: Image, shape: tuple[int, ...]
+    ) -> np.ndarray | da.Array | float | None:
         options = self.options
         if options.noise == "estimate from data":
             return None
@@ -485,30 +490,28 @@ def registration_record(job: PairJob, options: PairOptions) -> dict[str, Any]:
     }
 
 
-def _error_array(layer: Image, channel: RgbChannel) -> np.ndarray:
+def _error_array(layer: Image, channel: RgbChannel) -> np.ndarray | da.Array:
+    """The error layer's 1-sigma map, not read: a dask or zarr layer stays lazy, and a
+    variance or inverse variance is turned into an error as its chunks are read, by the
+    worker (:func:`~._layers.materialize`), not on the GUI thread where jobs are planned."""
     from napari_imreg.core import error_from_uncertainty
 
     array = layer_array(layer, channel=channel).data
     kind = layer.metadata.get("fits_kind", "error")
-    if kind in ("variance", "inverse_variance"):
-        return error_from_uncertainty(array, kind)
-    return np.asarray(array)
+    if kind not in ("variance", "inverse_variance"):
+        return array
+    lazy = da.asarray(array)
+    dtype = np.float32 if lazy.dtype == np.float32 else np.float64
+    return lazy.map_blocks(error_from_uncertainty, kind, dtype=dtype)
 
 
 def _shift_image(data: np.ndarray, shift: np.ndarray, rgb: bool, boundary: str) -> np.ndarray:
     from napari_imreg.core import apply_shift
 
     if rgb:  # every channel (alpha too) moves the same way
-        channels = [
-            apply_shift(data[..., c], shift, boundary=boundary) for c in range(data.shape[-1])
-        ]
-        moved = np.stack(channels, axis=-1)
-        if np.issubdtype(data.dtype, np.integer):
-            # napari reads float RGB as 0-1: a float copy of 0-255 data showed white, at 8x
-            # the memory. Back in the source's dtype, it shows as the source does.
-            info = np.iinfo(data.dtype)
-            moved = np.clip(np.rint(moved), info.min, info.max).astype(data.dtype)
-        return moved
+        return shifted_channels(
+            data, lambda channel: apply_shift(channel, shift, boundary=boundary)
+        )
     return apply_shift(data, shift, boundary=boundary)
 
 

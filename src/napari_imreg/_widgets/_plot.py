@@ -14,7 +14,7 @@ from qtpy.QtCore import QPointF, QRectF, Qt
 from qtpy.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
-from napari_imreg._widgets._layers import axis_names
+from napari_imreg._shift_table import axis_names
 
 #: Colours of the Δχ² regions, shared with the map layer's colormap: inside 1σ, 1-2σ, 2-3σ,
 #: beyond 3σ (RGBA, 0-1).
@@ -75,11 +75,19 @@ class ShiftPlot(_Plot):
         self.shifts: np.ndarray | None = None
         self.errors: np.ndarray | None = None
         self.n_frames = 0
+        #: The shift components' names (:func:`~napari_imreg._shift_table.axis_names`).
+        self.names: tuple[str, ...] | None = None
 
     def set_data(
-        self, shifts: np.ndarray | None, errors: np.ndarray | None, n_frames: int
+        self,
+        shifts: np.ndarray | None,
+        errors: np.ndarray | None,
+        n_frames: int,
+        names: Sequence[str] | None = None,
     ) -> None:
-        """Plot ``shifts`` (frames done, ndim) out of ``n_frames`` and schedule a repaint."""
+        """Plot ``shifts`` (frames done, ndim) out of ``n_frames`` and schedule a repaint;
+        ``names``: the shift's components (else the default :func:`axis_names`)."""
+        self.names = None if names is None else tuple(names)
         self.shifts = None if shifts is None else np.asarray(shifts, dtype=float)
         self.errors = None if errors is None else np.asarray(errors, dtype=float)
         self.n_frames = int(n_frames)
@@ -121,7 +129,7 @@ class ShiftPlot(_Plot):
             if shade.width() > painter.fontMetrics().horizontalAdvance("not registered"):
                 painter.drawText(shade, int(Qt.AlignmentFlag.AlignCenter), "not registered")
         frames = np.arange(done)
-        names = axis_names(shifts.shape[1])
+        names = self.names if self.names is not None else axis_names(shifts.shape[1])
         for axis in range(shifts.shape[1]):
             color = QColor(_SERIES_COLORS[axis % len(_SERIES_COLORS)])
             upper = shifts[:, axis] + errors[:, axis]

@@ -42,6 +42,8 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels, Layer, Shapes
 from napari.utils.notifications import show_error, show_info, show_warning
 
+from napari_imreg._shift_table import axis_names, is_axis_name
+
 # The CSV functions, importable from here as before the shifts-held actions moved out.
 from napari_imreg._shift_table import load_shifts_csv as load_shifts_csv
 from napari_imreg._shift_table import save_shifts_csv as save_shifts_csv
@@ -51,6 +53,7 @@ from napari_imreg._widgets._layers import (
     is_output,
     kept_selection,
     set_tooltips,
+    viewer_axis_labels,
 )
 from napari_imreg._widgets._options import add_common_controls
 from napari_imreg._widgets._plot import ShiftPlot
@@ -273,7 +276,15 @@ class StackWidget(HeldShifts, Container):
             self._status.value = f"Registering {job.n_frames} frames… {job.done} done."
         self.shifts, self.errors = np.array(job.shifts), np.array(job.errors)
         self.flagged = [i for i, verdict in enumerate(job.verdicts) if verdict.kind == "flagged"]
-        self.plot.set_data(self.shifts, self.errors, job.n_frames)
+        self.plot.set_data(self.shifts, self.errors, job.n_frames, self._frame_axis_names(job))
+
+    def _frame_axis_names(self, job: StackJob) -> tuple[str, ...]:
+        """The names of a frame's shift components: the layer's axes but the frame axis,
+        named by the viewer's labels where they are names."""
+        labels = viewer_axis_labels(self.viewer, job.layer)
+        del labels[job.axis]
+        ndim = job.layer.ndim - 1
+        return axis_names(ndim, labels if len(labels) == ndim else None)
 
     def _on_warning(self, warning: tuple) -> None:
         # The core warns about one frame: its axes are told as the layer's.
@@ -331,7 +342,7 @@ class StackWidget(HeldShifts, Container):
         layer = self._layer.value if hasattr(self, "_layer") else None
         if layer is None:
             return [("0", 0)]
-        labels = list(self.viewer.dims.axis_labels)[-layer.ndim :]
+        labels = viewer_axis_labels(self.viewer, layer)
         return [(_axis_title(axis, label), axis) for axis, label in enumerate(labels)]
 
     def _other_choices(self, widget: Any = None) -> list[tuple[str, Layer]]:
@@ -372,6 +383,6 @@ class StackWidget(HeldShifts, Container):
 def _axis_title(axis: int, label: str) -> str:
     """``"axis 0"``, with the viewer's axis label when it is a name (not a default number)."""
     name = str(label)
-    if not name or name.lstrip("-").isdigit():
+    if not is_axis_name(name):
         return f"axis {axis}"
     return f"axis {axis} ({name})"

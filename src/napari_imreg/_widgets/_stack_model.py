@@ -24,10 +24,12 @@ from napari_imreg._widgets._layers import (
     MaskMode,
     RgbChannel,
     add_output,
+    as_integers,
     fits_mask_layer,
     ignored_pixels,
     mask_grid,
     rgb_to_channel,
+    shifted_channels,
 )
 from napari_imreg._widgets._verdict import Verdict, verdict_of
 from napari_imreg.core import Options, StackWorkers
@@ -308,17 +310,13 @@ class StackRegistration:
         rgb = bool(getattr(layer, "rgb", False))
         order = 0 if is_labels else 3
         if rgb:
-            channels = [
-                _apply_shifts(
-                    frames[..., c], shifts, axis=axis, boundary=self.options.core.boundary, order=3
-                )
-                for c in range(frames.shape[-1])
-            ]
-            stack = da.stack if isinstance(channels[0], da.Array) else np.stack
-            moved = stack(channels, axis=-1)
-            if np.issubdtype(data.dtype, np.integer):
-                # napari reads float RGB as 0-1: a float copy of 0-255 data showed white.
-                moved = _as_integers(moved, data.dtype)
+            boundary = self.options.core.boundary
+            moved = shifted_channels(
+                frames,
+                lambda channel: _apply_shifts(
+                    channel, shifts, axis=axis, boundary=boundary, order=3
+                ),
+            )
         else:
             moved = _apply_shifts(
                 frames,
@@ -328,7 +326,7 @@ class StackRegistration:
                 order=order,
             )
         if is_labels:
-            moved = _as_integers(moved, data.dtype)
+            moved = as_integers(moved, data.dtype)
         partial = n < total
         name = f"{layer.name} registered"
         if partial:
@@ -428,14 +426,6 @@ def _array_or_dask(data: Any) -> Any:
     if isinstance(data, np.ndarray | da.Array):
         return data
     return da.from_array(data)
-
-
-def _as_integers(moved: Any, dtype: np.dtype) -> Any:
-    """Resampled frames back in their source's integer dtype, rounded and clipped to its
-    range; a frame not measured (NaN, left blank) becomes 0 (no labels, black)."""
-    nan_to_num = da.nan_to_num if isinstance(moved, da.Array) else np.nan_to_num
-    info = np.iinfo(dtype)
-    return np.clip(np.rint(nan_to_num(moved, nan=0)), info.min, info.max).astype(dtype)
 
 
 def _frames_first(stack: Any, axis: int) -> Any:

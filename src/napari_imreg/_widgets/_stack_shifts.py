@@ -12,7 +12,7 @@ import numpy as np
 from napari.layers import Layer
 from napari.utils.notifications import show_error, show_info
 
-from napari_imreg._shift_table import load_shifts_csv, save_shifts_csv
+from napari_imreg._shift_table import load_shift_table, save_shifts_csv
 from napari_imreg._widgets._layers import add_output, numbers
 from napari_imreg._widgets._stack_model import StackJob, shifted_layers
 from napari_imreg._widgets._worker import start_worker
@@ -82,20 +82,26 @@ class HeldShifts:
         return worker
 
     def save_csv(self, path: str | os.PathLike) -> Path | None:
-        """Save the shifts held to a CSV file."""
+        """Save the shifts held to a CSV file, with whether each frame is a measurement
+        (False for a frame not measured, NaN, and for a flagged one)."""
         if self.shifts is None:
             show_info("No shifts to save yet.")
             return None
-        return save_shifts_csv(path, self.shifts, self.errors)
+        measured = np.all(np.isfinite(self.shifts), axis=1)
+        measured[list(self.flagged)] = False
+        return save_shifts_csv(path, self.shifts, self.errors, measured=measured)
 
     def load_csv(self, path: str | os.PathLike) -> bool:
-        """Load shifts from a CSV file (then "Apply shifts" re-applies them)."""
+        """Load shifts from a CSV file (then "Apply shifts" re-applies them); the frames its
+        ``measured`` column flags with a finite shift are held as flagged."""
         try:
-            shifts, errors = load_shifts_csv(path)
+            shifts, errors, measured = load_shift_table(path)
         except (OSError, ValueError) as exc:
             show_error(f"Could not load shifts: {exc}")
             return False
-        self.shifts, self.errors, self.flagged = shifts, errors, []
+        finite = np.all(np.isfinite(shifts), axis=1)
+        flagged = [] if measured is None else np.flatnonzero(finite & ~measured).tolist()
+        self.shifts, self.errors, self.flagged = shifts, errors, flagged
         self._apply_button.enabled = self._save_button.enabled = True
         self._status.value = f"Loaded {len(shifts)} shifts from {Path(path).name}."
         self.plot.set_data(shifts, errors, len(shifts))

@@ -180,6 +180,12 @@ class StackResult:
     noise : numpy.ndarray or dask.array.Array or None
         ``(frames,)`` the 1-sigma noise of each difference image, estimated from
         the residual; ``None`` when an ``error`` was given.
+    measured : numpy.ndarray or dask.array.Array
+        ``(frames,)`` booleans: False where the frame's shift is not a measurement
+        (:attr:`RegistrationResult.measured`: no significant match, a match on the
+        ``max_shift`` edge or rivalled, a frame with no valid pixel). With
+        ``reference="previous"`` a frame is not measured when its step is not. The
+        reference frame is measured (its shift is 0 by definition).
     reference : int or str
         The frame index, ``"mean"``, ``"previous"`` or ``"array"``. The reference
         frame itself (or the first frame, for ``"previous"``) is not registered:
@@ -196,11 +202,12 @@ class StackResult:
     chi2: np.ndarray | da.Array
     dof: np.ndarray | da.Array
     noise: np.ndarray | da.Array | None
+    measured: np.ndarray | da.Array
     reference: int | str
     axis: int
     boundary: str
 
-    _ARRAY_FIELDS = ("shifts", "errors", "chi2", "dof", "noise")
+    _ARRAY_FIELDS = ("shifts", "errors", "chi2", "dof", "noise", "measured")
 
     @property
     def is_lazy(self) -> bool:

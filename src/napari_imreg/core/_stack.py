@@ -38,7 +38,7 @@ from ._options import BoundaryChoice, ErrorModel, Options
 from ._periodic import stack_options
 from ._prepare import check_mask
 from ._result import RegistrationResult, RegistrationWarning, StackResult
-from ._stack_driver import against_one, bridge_step, chained, onto_previous
+from ._stack_driver import against_one, bridge_step, chained, flagged_column, onto_previous
 from ._stack_graph import (
     FROM_FRAMES,
     dask_view,
@@ -386,6 +386,7 @@ def register_stack(
         chi2=table[:, 2 * ndim],
         dof=table[:, 2 * ndim + 1],
         noise=None if noise_maps is not None else table[:, 2 * ndim + 2],
+        measured=table[:, flagged_column(ndim)] == 0,
         reference=label,
         axis=axis,
         boundary=options.boundary,

@@ -68,7 +68,13 @@ def _with_one_blas_thread(task: Callable[[], T]) -> tuple[T, list[str]]:
 
 
 def row_columns(ndim: int) -> int:
-    """Columns of the per-frame table: shift, error, chi2, dof, noise."""
+    """Columns of the per-frame table: shift, error, chi2, dof, noise, flagged."""
+    return 2 * ndim + 4
+
+
+def flagged_column(ndim: int) -> int:
+    """The table's column that is 1 where the frame's answer is not a measurement
+    (``measured`` False), 0 where it is: a row of zeros (the reference frame) is measured."""
     return 2 * ndim + 3
 
 
@@ -84,6 +90,7 @@ def table(results: Iterable[RegistrationResult | None], count: int, ndim: int) -
         out[row, 2 * ndim] = np.nan if result.chi2_min is None else result.chi2_min
         out[row, 2 * ndim + 1] = np.nan if result.dof is None else result.dof
         out[row, 2 * ndim + 2] = np.nan if result.noise is None else result.noise
+        out[row, flagged_column(ndim)] = 0.0 if result.measured else 1.0
     return out
 
 
@@ -100,7 +107,7 @@ def unmeasured(ndim: int, boundary: str) -> RegistrationResult:
 
 
 def from_row(row: np.ndarray, ndim: int, boundary: str) -> RegistrationResult:
-    """A result from its row of :func:`table` (shift, error, chi2, dof, noise)."""
+    """A result from its row of :func:`table` (shift, error, chi2, dof, noise, flagged)."""
     error = row[ndim : 2 * ndim]
     return RegistrationResult(
         shift=row[:ndim],
@@ -110,6 +117,7 @@ def from_row(row: np.ndarray, ndim: int, boundary: str) -> RegistrationResult:
         dof=float(row[2 * ndim + 1]),
         noise=float(row[2 * ndim + 2]),
         boundary=boundary,
+        measured=not row[flagged_column(ndim)],
     )
 
 
