@@ -55,11 +55,10 @@ def judge(engine, image, shift, *, rivals: bool = True) -> Significance:
 
     def complete():
         # The prepared images with the margins that the filter zeroed filtered too (the
-        # edges extended), for the rival test's sub-pixel shifts (:mod:`._ambiguity`).
-        return tuple(
-            smooth_to_edges(prepared.source, engine._kernels, subtract=prepared.mean)
-            for prepared in (reference, image)
-        )
+        # edges extended), for the rival test's sub-pixel shifts (:mod:`._ambiguity`);
+        # the reference's made once per engine.
+        moving = smooth_to_edges(image.source, engine._kernels, subtract=image.mean)
+        return engine.completed_reference(), moving
 
     return match_significance(
         ref_data,
