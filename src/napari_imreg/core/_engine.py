@@ -12,7 +12,7 @@ from . import _fft
 from ._chi2 import outer_product
 from ._deltachi2 import delta_chi2_map as build_delta_chi2_map
 from ._errors import Errors, measure_errors, undiluted
-from ._filter import filter_response, smooth_to_edges, smoothing_kernels
+from ._filter import filter_response, smoothing_kernels
 from ._options import Boundary
 from ._pipeline_residual import residual_excess
 from ._prefilter import blend
@@ -92,7 +92,7 @@ class Engine:
         self._binned_reference: Spectra | None = None
         self._tapered_reference: dict = {}
         self._reference_squares: Marginals | None = None
-        self._completed_reference: np.ndarray | None = None
+        self._completed_reference: np.ndarray | None = None  # see _trust.completed_reference
         #: Keep the reference's spectra between calls (False for a one-off registration).
         self.keep_reference_spectra = True
 
@@ -113,19 +113,6 @@ class Engine:
     def _significance_share(self) -> ReferenceShare:
         """The significance test's work on the (unmasked) reference, made once."""
         return ReferenceShare.of(self._reference.data, boundary=self.boundary)
-
-    def completed_reference(self) -> np.ndarray:
-        """The reference as prepared with the margins that the filter zeroed filtered too
-        (the edges extended; the rival test's, see ``_trust.judge``), read-only: made
-        once and kept unless the engine is a one-off (a stack's frames all ask)."""
-        completed = self._completed_reference
-        if completed is None:
-            reference = self._reference
-            completed = smooth_to_edges(reference.source, self._kernels, subtract=reference.mean)
-            completed.setflags(write=False)
-            if self.keep_reference_spectra:
-                self._completed_reference = completed
-        return completed
 
     @property
     def _smooth(self) -> bool:
