@@ -92,6 +92,7 @@ class Engine:
         self._binned_reference: Spectra | None = None
         self._tapered_reference: dict = {}
         self._reference_squares: Marginals | None = None
+        self._completed_reference: np.ndarray | None = None  # see _trust.completed_reference
         #: Keep the reference's spectra between calls (False for a one-off registration).
         self.keep_reference_spectra = True
 

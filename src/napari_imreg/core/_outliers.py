@@ -155,7 +155,9 @@ def sample(values: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
         where = where.ravel()
     if values.size > 4 * SAMPLE:
         draw = _draw(values.size)
-        picked = values[draw] if where is None else values[draw][where[draw]]
+        if where is None:  # the first SAMPLE drawn: all that is kept
+            return values[draw[:SAMPLE]]
+        picked = values[draw][where[draw]]
         if picked.size >= SAMPLE // 2:
             return picked[:SAMPLE]
     values = values if where is None else values[where]

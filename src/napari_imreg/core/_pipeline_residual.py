@@ -127,7 +127,7 @@ def _shifted_spectrum(moving, shift, *, wrap: bool):
         view = [1] * padded.ndim
         view[axis] = len(k)
         k = k.reshape(view)
-        spectrum = spectrum * np.exp(-2j * np.pi * k * shift[axis])
+        spectrum *= np.exp(-2j * np.pi * k * shift[axis])  # the transform's own array
         frequencies.append(k)
     inside = tuple(slice(m, m + n) for m, n in zip(margins, moving.shape, strict=True))
 

@@ -86,7 +86,12 @@ class Taper:
         pixel in ``u`` shifts the spectrum, and one batch of inverse FFTs gives every
         order at every pixel plus that fraction."""
         whole = np.floor(u)
-        fractions, which = np.unique(u - whole, return_inverse=True)
+        fraction = u - whole
+        if fraction.size and np.all(fraction == fraction.flat[0]):
+            # One fraction throughout (what np.unique would find), without its sort.
+            fractions, which = fraction.reshape(-1)[:1], np.zeros(u.shape, dtype=np.intp)
+        else:
+            fractions, which = np.unique(fraction, return_inverse=True)
         values = _shifted_interpolants(self, tuple(fractions.tolist()), tuple(orders))
         picked = values[:, which.reshape(u.shape), whole.astype(np.intp) % self.period]
         pairs = zip(picked, orders, strict=True)
@@ -129,15 +134,29 @@ def _shifted_interpolants(taper: Taper, fractions: tuple, orders: tuple) -> np.n
     period = taper.period
     k = np.arange(period // 2 + 1)
     shifted = taper._spectrum * np.exp((2j * np.pi / period) * np.outer(fractions, k))
-    factors = np.stack([(2j * np.pi * k / period) ** order for order in orders])
+    factors = _derivative_factors(period, orders)
     values = np.fft.irfft(factors[:, None, :] * shifted[None, :, :], n=period, axis=-1)
     values.setflags(write=False)
     return values
 
 
+@functools.lru_cache(maxsize=16)
+def _derivative_factors(period: int, orders: tuple) -> np.ndarray:
+    """``(2 pi i k / period) ** order`` for each of ``orders`` (rows) on the half
+    spectrum's frequencies ``k``, read-only: every shift of one period asks again."""
+    k = np.arange(period // 2 + 1)
+    factors = np.stack([(2j * np.pi * k / period) ** order for order in orders])
+    factors.setflags(write=False)
+    return factors
+
+
+@functools.lru_cache(maxsize=64)
 def _pixels(n: int, band: tuple[int, int]) -> np.ndarray:
+    """The pixels of an axis of ``n`` outside ``band`` (read-only)."""
     first, last = band
-    return np.r_[0:first, last:n]
+    pixels = np.r_[0:first, last:n]
+    pixels.setflags(write=False)
+    return pixels
 
 
 @functools.lru_cache(maxsize=64)
@@ -183,8 +202,15 @@ def _key(positions) -> tuple:
 
 
 def _constant_rows(positions, orders) -> np.ndarray:
-    """The derivative table of a constant one: 1 in the order-0 rows."""
-    return np.concatenate([np.full(len(positions), 1.0 if o == 0 else 0.0) for o in orders])
+    """The derivative table of a constant one: 1 in the order-0 rows (read-only)."""
+    return _constant_table(len(positions), tuple(orders))
+
+
+@functools.lru_cache(maxsize=16)
+def _constant_table(count: int, orders: tuple) -> np.ndarray:
+    table = np.concatenate([np.full(count, 1.0 if o == 0 else 0.0) for o in orders])
+    table.setflags(write=False)
+    return table
 
 
 class TaperCorrelation(Term):

@@ -55,11 +55,10 @@ def judge(engine, image, shift, *, rivals: bool = True) -> Significance:
 
     def complete():
         # The prepared images with the margins that the filter zeroed filtered too (the
-        # edges extended), for the rival test's sub-pixel shifts (:mod:`._ambiguity`).
-        return tuple(
-            smooth_to_edges(prepared.source, engine._kernels, subtract=prepared.mean)
-            for prepared in (reference, image)
-        )
+        # edges extended), for the rival test's sub-pixel shifts (:mod:`._ambiguity`);
+        # the reference's made once per engine.
+        moving = smooth_to_edges(image.source, engine._kernels, subtract=image.mean)
+        return completed_reference(engine), moving
 
     return match_significance(
         ref_data,
@@ -74,6 +73,20 @@ def judge(engine, image, shift, *, rivals: bool = True) -> Significance:
         rivals=rivals,
         complete=complete if engine._smooth and not (masked or tilted) else None,
     )
+
+
+def completed_reference(engine) -> np.ndarray:
+    """The engine's reference as prepared, with the margins that the filter zeroed
+    filtered too (the edges extended; the rival test's, see :func:`judge`), read-only:
+    made once and kept on the engine unless it is a one-off (a stack's frames all ask)."""
+    completed = engine._completed_reference
+    if completed is None:
+        reference = engine._reference
+        completed = smooth_to_edges(reference.source, engine._kernels, subtract=reference.mean)
+        completed.setflags(write=False)
+        if engine.keep_reference_spectra:
+            engine._completed_reference = completed
+    return completed
 
 
 def _valid(image) -> np.ndarray:
