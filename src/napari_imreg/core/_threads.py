@@ -12,6 +12,7 @@ thread is started at once with SIGINT held back, so ``submit`` never starts one 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -20,18 +21,30 @@ from concurrent.futures import ThreadPoolExecutor
 
 @contextlib.contextmanager
 def interrupt_held() -> Iterator[None]:
-    """SIGINT held back (delivered when the block ends) in the main thread, where the
-    platform can do that; elsewhere nothing changes (other threads never see Ctrl-C)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(
-        signal, "pthread_sigmask"
+    """A Ctrl-C (SIGINT) during the block delivered when the block ends, in the main
+    thread; elsewhere nothing changes (other threads never see KeyboardInterrupt).
+
+    The signal is caught by a handler of our own for the block, not masked: a mask
+    holds it back from one thread only, and the kernel hands it to another (BLAS's,
+    dask's), whose interrupt the main thread then raises all the same.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is None  # a handler Python cannot put back
     ):
         yield
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            if callable(previous):
+                previous(signal.SIGINT, caught[-1])
+            elif previous == signal.SIG_DFL:
+                os.kill(os.getpid(), signal.SIGINT)
 
 
 def started_pool(workers: int, name: str) -> ThreadPoolExecutor:
