@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from napari_imreg.core._binned_pairs import bin_image, load_scene
 from napari_imreg.core._leverage import adjusted_sandwich, noise_level, sandwich_beyond_noise
 from napari_imreg.core._pipeline_residual import (
     gauss_newton_hessian,
@@ -115,38 +114,3 @@ def test_the_noise_level_is_the_typical_blocks_not_the_features():
     residual[:4, :12] *= 10.0
     assert noise_level(residual, weight, base, 4, 1.0) == pytest.approx(2.0, rel=0.1)
     assert noise_level(residual, weight, base, 4, 0.5) == pytest.approx(4.0, rel=0.1)
-
-
-@pytest.mark.parametrize("along", [0, 1])
-def test_strips_hold_a_residual_correlated_along_whole_lines(along):
-    # A binned real brick crop (straight mortar lines) as the model, and noise that
-    # holds an offset per column (along=0) or per row (along=1) that varies from
-    # line to line, on top of white noise of the same variance: the exact
-    # covariance of the least-squares shift is H^-1 J^T V J H^-1 with V the white
-    # part plus one for every pair of pixels on a line. Blocks of any size cut each
-    # line, and held half of the variance across the lines or less (0.45-0.50); with
-    # the strips across the image counted where they exceed the blocks beyond
-    # sampling error, 0.64-0.72 on average over the draws.
-    image = bin_image(load_scene("brick")[100:356, 100:356], 4)
-    image = image / image.std()
-    jacobian = np.stack([*np.gradient(image), image, np.ones_like(image)], -1)
-    weight = np.ones_like(image)
-    hessian = gauss_newton_hessian(jacobian, weight)
-    inverse = np.linalg.inv(hessian)
-    flat = jacobian.reshape(-1, 4)
-    lines = jacobian.sum(axis=along)
-    exact = np.diag(inverse @ (flat.T @ flat + lines.T @ lines) @ inverse)[:2]
-    offsets = list(image.shape)
-    offsets[along] = 1
-    rng = np.random.default_rng(3)
-    plain, adjusted = [], []
-    for _ in range(200):
-        noise = rng.normal(size=image.shape) + rng.normal(size=offsets)
-        residual = noise - jacobian @ (inverse @ (flat.T @ noise.ravel()))
-        grid = influence_grid(jacobian, residual, weight, hessian, 4)
-        plain.append(np.diag(largest_block_covariance(grid)))
-        adjusted.append(np.diag(adjusted_sandwich(jacobian, residual, weight, 4)[0]))
-    across = 1 - along  # the shift across the lines
-    for estimates in (plain, adjusted):
-        ratio = np.mean(estimates, axis=0)[across] / exact[across]
-        assert 0.6 < ratio < 1.6, ratio

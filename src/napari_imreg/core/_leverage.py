@@ -21,14 +21,7 @@ from scipy import special
 from ._filters import grid_sums
 from ._prefilter import FLOOR_CHECK_SIGMA
 
-__all__ = [
-    "adjusted_sandwich",
-    "covariance_envelope",
-    "largest_block",
-    "noise_level",
-    "raised_along_lines",
-    "sandwich_beyond_noise",
-]
+__all__ = ["adjusted_sandwich", "largest_block", "noise_level", "sandwich_beyond_noise"]
 
 #: Below this leverage a block's adjustment is its binomial series (see
 #: :func:`_adjusted_influences`).
@@ -90,48 +83,12 @@ def _adjusted_influences(hessian, parts, scores):
     return adjusted @ root
 
 
-def _strips(grid: np.ndarray) -> list[np.ndarray]:
-    """A grid of per-block sums (spatial axes, then the values) summed along each
-    spatial axis in turn: the sums over strips that span the whole image along that
-    axis, one block wide across it (a column of blocks, a row of blocks)."""
-    return [grid.sum(axis=axis) for axis in range(grid.ndim - 1)]
-
-
-def covariance_envelope(first, second):
-    """The covariance of larger trace, each diagonal term raised to the other's where
-    that is larger: positive semi-definite, and no axis's variance below either's.
-
-    >>> covariance_envelope(np.diag([4.0, 1.0]), np.diag([1.0, 2.0])).tolist()
-    [[4.0, 0.0], [0.0, 2.0]]
-    """
-    big, small = (first, second) if np.trace(first) >= np.trace(second) else (second, first)
-    return big + np.diag(np.maximum(np.diag(small) - np.diag(big), 0.0))
-
-
-def _cluster_sandwich(hessian, shift_rows, flat_scores, flat_parts):
-    """The bias-reduced covariance of the shift over the clusters whose scores and
-    Hessians are ``flat_scores`` and ``flat_parts`` (those with pixels), and the
-    effective number of clusters that carry the information on each axis (see
-    :func:`adjusted_sandwich`)."""
-    ndim, p = shift_rows.shape[1], hessian.shape[0]
-    held = np.any(flat_parts.reshape(-1, p * p) != 0, axis=1)
-    flat_scores, flat_parts = flat_scores[held], flat_parts[held]
-    influences = _adjusted_influences(hessian, flat_parts, flat_scores)[:, :ndim]
-    moved = (flat_parts.reshape(-1, p) @ shift_rows).reshape(-1, p, ndim)
-    shares = np.sum(shift_rows * moved, axis=1)
-    effective = np.sum(shares, axis=0) ** 2 / np.maximum(np.sum(shares**2, axis=0), 1e-300)
-    return influences.T @ influences, effective, int(np.count_nonzero(held))
-
-
 def adjusted_sandwich(jacobian, residual, weight, block: int):
     """The bias-reduced block covariance of the shift (the first ``residual.ndim``
     parameters) over blocks of ``block`` pixels and of two and four times that:
     the largest (the blocks must hold the residual's correlation, as in
-    :func:`~._pipeline_residual.largest_block_covariance`), raised on each axis to
-    the covariance over strips of blocks across the whole image where that exceeds
-    it beyond its sampling error (as :func:`raised_along_lines`, over the strips'
-    effective number); and the effective number of clusters that carry the
-    information on each axis, of the clusters that set that axis.
+    :func:`~._pipeline_residual.largest_block_covariance`), and at that size the
+    effective number of blocks that carry the information on each axis.
 
     Each block's influence is ``H^-1 (I - H_b H^-1)^(-1/2) s_b`` (``H``
     Gauss-Newton's Hessian ``sum w J J^T``, ``H_b`` and ``s_b`` the block's share of
@@ -146,28 +103,24 @@ def adjusted_sandwich(jacobian, residual, weight, block: int):
     # The columns of H^-1 for the shift: block b's influence has the variance
     # a_k^T H_b a_k on axis k under the noise model.
     shift_rows = np.linalg.pinv(hessian)[:, :ndim]
-    strips = zip(_strips(scores), _strips(parts), strict=True)
     best = None
     for level in range(3):
         if level:
             scores, parts = grid_sums(scores, 2), grid_sums(parts, 2)
-        candidate = _cluster_sandwich(
-            hessian, shift_rows, scores.reshape(-1, p), parts.reshape(-1, p, p)
-        )
-        if level and candidate[2] < 4:
+        flat_scores = scores.reshape(-1, p)
+        flat_parts = parts.reshape(-1, p, p)
+        held = np.any(flat_parts.reshape(-1, p * p) != 0, axis=1)
+        if level and np.count_nonzero(held) < 4:
             break
-        if best is None or np.trace(candidate[0]) > np.trace(best[0]):
-            best = candidate[:2]
-    covariance, effective = best
-    for strip_scores, strip_parts in strips:
-        lines, freedom, count = _cluster_sandwich(
-            hessian, shift_rows, strip_scores.reshape(-1, p), strip_parts.reshape(-1, p, p)
-        )
-        raised = _beyond_blocks(covariance, lines, effective, freedom) & (count >= 4)
-        if np.any(raised):
-            covariance = covariance_envelope(covariance, lines)
-            effective = np.where(raised, freedom, effective)
-    return covariance, effective
+        flat_scores, flat_parts = flat_scores[held], flat_parts[held]
+        influences = _adjusted_influences(hessian, flat_parts, flat_scores)[:, :ndim]
+        covariance = influences.T @ influences
+        if best is None or np.trace(covariance) > np.trace(best[0]):
+            moved = (flat_parts.reshape(-1, p) @ shift_rows).reshape(-1, p, ndim)
+            shares = np.sum(shift_rows * moved, axis=1)
+            effective = np.sum(shares, axis=0) ** 2 / np.maximum(np.sum(shares**2, axis=0), 1e-300)
+            best = (covariance, effective)
+    return best
 
 
 def largest_block(grid: np.ndarray) -> tuple[np.ndarray, int]:
@@ -189,48 +142,6 @@ def largest_block(grid: np.ndarray) -> tuple[np.ndarray, int]:
         if best is None or np.trace(covariance) > np.trace(best):
             best, count = covariance, groups
     return best, count
-
-
-def _beyond_blocks(blocks, lines, block_clusters, line_clusters) -> np.ndarray:
-    """Whether each axis's variance over strips (``lines``) exceeds that over blocks
-    (``blocks``) by more than :data:`~._prefilter.FLOOR_CHECK_SIGMA` times the
-    sampling error of their ratio (relative ``sqrt(2 / (m - 1) + 2 / (n - 1))``
-    over ``m`` blocks and ``n`` strips, counts or effective counts per axis; never
-    with fewer than two of either): where the residual is not correlated along the
-    strips both estimate the same variance, and the larger of two noisy estimates
-    would overstate it."""
-    spare = np.minimum(np.asarray(block_clusters, float), np.asarray(line_clusters, float)) - 1
-    relative = np.sqrt(
-        2.0 / np.maximum(np.asarray(block_clusters, float) - 1, 1e-300)
-        + 2.0 / np.maximum(np.asarray(line_clusters, float) - 1, 1e-300)
-    )
-    limit = np.diag(blocks) * (1.0 + FLOOR_CHECK_SIGMA * relative)
-    return (np.diag(lines) > limit) & (spare >= 1.0)
-
-
-def raised_along_lines(blocks: np.ndarray, count: int, grid: np.ndarray) -> np.ndarray:
-    """The block covariance ``blocks`` (over ``count`` blocks) raised on an axis to
-    ``G/(G-1) sum_s i_s i_s^T``
-    over the ``G`` strips of blocks that span the whole image along one axis
-    (``grid``: per-block influences, spatial axes then the parameters) where that
-    exceeds it beyond its sampling error (:func:`_beyond_blocks`); axes with fewer
-    than four strips are left.
-
-    A residual correlated along a whole row or column (a detector's readout: an
-    offset per row or per column that differs between the two exposures) is cut at
-    every block edge along it, and blocks of any size hold only their share of it;
-    a strip holds all of it, and the strips across the image are independent.
-    """
-    covariance = blocks
-    for sums in _strips(grid):
-        sums = sums.reshape(-1, sums.shape[-1])
-        sums = sums[np.any(sums != 0, axis=1)]
-        if len(sums) < 4:
-            continue
-        lines = sums.T @ sums * len(sums) / (len(sums) - 1)
-        if np.any(_beyond_blocks(blocks, lines, count, len(sums))):
-            covariance = covariance_envelope(covariance, lines)
-    return covariance
 
 
 def noise_level(residual, weight, base, block: int, filtered: float) -> float:

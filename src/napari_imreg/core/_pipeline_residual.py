@@ -25,14 +25,7 @@ from scipy import ndimage
 from ._chi2 import outer_product
 from ._distortion import distortion_bias
 from ._filters import fill_invalid, grid_sums
-from ._leverage import (
-    adjusted_sandwich,
-    covariance_envelope,
-    largest_block,
-    noise_level,
-    raised_along_lines,
-    sandwich_beyond_noise,
-)
+from ._leverage import adjusted_sandwich, largest_block, noise_level, sandwich_beyond_noise
 from ._prefilter import FLOOR_CHECK_SIGMA
 
 __all__ = [
@@ -186,6 +179,17 @@ def gauss_newton_hessian(jacobian, weight):
     return (jacobian * weight[..., None]).reshape(-1, p).T @ jacobian.reshape(-1, p)
 
 
+def covariance_envelope(first, second):
+    """The covariance of larger trace, each diagonal term raised to the other's where
+    that is larger: positive semi-definite, and no axis's variance below either's.
+
+    >>> covariance_envelope(np.diag([4.0, 1.0]), np.diag([1.0, 2.0])).tolist()
+    [[4.0, 0.0], [0.0, 2.0]]
+    """
+    big, small = (first, second) if np.trace(first) >= np.trace(second) else (second, first)
+    return big + np.diag(np.maximum(np.diag(small) - np.diag(big), 0.0))
+
+
 def observed_hessian(hessian, residual, weight, gain, gradients, curvatures):
     """``sum w (J J^T - r d2m)``: the least-squares Hessian with the residual term,
     from the Gauss-Newton ``hessian = sum w J J^T`` of the model
@@ -250,11 +254,8 @@ def largest_block_covariance(grid: np.ndarray) -> np.ndarray:
     the correlation, then levels off (and gets noisier). Taking the largest of
     three sizes is the conservative end of that plateau. Influences are linear in
     the scores, so larger blocks are the sums of smaller ones, two by two per axis.
-    A residual correlated along a whole row or column no block holds: each axis's
-    variance is raised to that over strips across the image where it is larger
-    beyond its sampling error (:func:`~._leverage.raised_along_lines`).
     """
-    return raised_along_lines(*largest_block(grid), grid)
+    return largest_block(grid)[0]
 
 
 @dataclass(frozen=True)
