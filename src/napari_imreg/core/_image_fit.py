@@ -45,6 +45,7 @@ from scipy import ndimage
 
 from ._brightness import tilt_coordinates
 from ._filters import grid_sums
+from ._interpolants import InterpolantFits
 from ._pipeline_residual import (
     ComparedImages,
     Witness,
@@ -370,6 +371,7 @@ def fit_image_shift(
             clear=spline_chi2 - f_chi2 > margin,
             witness=witness,
             noise_given=known,
+            interpolants=InterpolantFits(f_chi2, spline_chi2, margin, dof, known),
         )
     elif use_fourier and pipeline is not None and spline_chi2 - f_chi2 > margin:
         # The data prefer the Fourier model clearly, i.e. they are close to band-
