@@ -45,7 +45,6 @@ from scipy import ndimage
 
 from ._brightness import tilt_coordinates
 from ._filters import grid_sums
-from ._interpolants import InterpolantFits
 from ._pipeline_residual import (
     ComparedImages,
     Witness,
@@ -371,7 +370,6 @@ def fit_image_shift(
             clear=spline_chi2 - f_chi2 > margin,
             witness=witness,
             noise_given=known,
-            interpolants=InterpolantFits(f_chi2, spline_chi2, margin, dof, known),
         )
     elif use_fourier and pipeline is not None and spline_chi2 - f_chi2 > margin:
         # The data prefer the Fourier model clearly, i.e. they are close to band-

@@ -25,7 +25,6 @@ from scipy import ndimage
 from ._chi2 import outer_product
 from ._distortion import distortion_bias
 from ._filters import fill_invalid, grid_sums
-from ._interpolants import InterpolantFits
 from ._leverage import adjusted_sandwich, largest_block, noise_level, sandwich_beyond_noise
 from ._prefilter import FLOOR_CHECK_SIGMA
 
@@ -471,7 +470,6 @@ def pipeline_terms(
     clear: bool,
     witness: Witness | None = None,
     noise_given: bool = False,
-    interpolants: InterpolantFits | None = None,
 ):
     """The noise, sandwich and model terms of the pipeline's ``shift``.
 
@@ -511,13 +509,6 @@ def pipeline_terms(
     strengths weigh that axis by the same taper, and the Fourier model's better fit
     is no sign of band-limited data there (8 x 120 real pairs 0.5 px apart across:
     every strength 0.08-0.11 px off, the verdict clear, errors 0.01 px).
-
-    Nor does a witness see the bias both strengths share on a scene sampled below its
-    content (text, a sharp limb): the Fourier series folds that content back at every
-    frequency, and no filter takes it out. Where the spline fits such a pair better
-    than the Fourier model (``interpolants``, see :mod:`._interpolants`), the Fourier
-    answer's share of the two answers' difference beyond its random part counts too,
-    the larger standing.
     """
     shared = compared.shared_bias
     clear = clear and not compared.tapered_through
@@ -545,11 +536,7 @@ def pipeline_terms(
     if clear:
         return covariance, sandwich, witness.bias(independent=True) + distortion
     if witness is not None and not shared:
-        bound = witness.bias(independent=False)
-        if interpolants is not None and interpolants.shows_bias(compared.excess):
-            random = largest_block_covariance(spline_grid() - grid)
-            bound = np.maximum(bound, interpolants.fourier_bias(difference, random))
-        return covariance, sandwich, bound + distortion
+        return covariance, sandwich, witness.bias(independent=False) + distortion
     random = largest_block_covariance(spline_grid() - grid)
     spline = np.diag(np.maximum(difference**2 - np.diag(random), 0.0))
     if witness is None:
