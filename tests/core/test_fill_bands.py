@@ -33,6 +33,10 @@ def test_the_zero_corners_of_a_turned_footprint_are_found():
     corner = planes + rows + columns < 6
     volume[corner] = -1.0
     np.testing.assert_array_equal(fill_bands(volume), corner)
+    # A dead column across the image is not data either.
+    image = rng.normal(10.0, 1.0, (48, 40))
+    image[:, 17] = 0.0
+    np.testing.assert_array_equal(fill_bands(image), image == 0.0)
 
 
 def test_data_is_not_fill():
@@ -47,6 +51,10 @@ def test_data_is_not_fill():
     clipped = np.minimum(rng.normal(0.0, 1.0, (32, 32)), 0.5)
     clipped[-1] = 0.5
     assert fill_bands(clipped) is None
+    # A rare photon count that happens to sit in two neighbouring edge pixels only.
+    counts = rng.poisson(100.0, (32, 32)).astype(float)
+    counts[0, 5:7] = 1000.0
+    assert fill_bands(counts) is None
     # A clipped background that touches the edges and lies inside as well.
     background = np.maximum(rng.normal(0.0, 1.0, (64, 64)), 0.0)
     assert fill_bands(background) is None
