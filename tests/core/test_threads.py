@@ -8,8 +8,6 @@ import signal
 import sys
 import threading
 
-import pytest
-
 from napari_imreg.core._threads import interrupt_held, started_pool
 
 
@@ -30,25 +28,23 @@ def test_every_thread_of_the_pool_runs_before_any_work_is_submitted():
     assert _named("started-pool-test") == []
 
 
-def test_a_ctrl_c_inside_the_held_block_arrives_when_the_block_ends():
+def test_a_ctrl_c_inside_the_held_block_reaches_the_handler_as_the_block_ends():
     # Another thread is alive, as BLAS's and dask's are: the kernel may hand it the
-    # signal (a mask on the main thread alone held nothing back then).
+    # signal (a mask on the main thread alone held nothing back then). The handler in
+    # place is one that records when it ran, whatever the test session had installed.
     release = threading.Event()
     bystander = threading.Thread(target=release.wait)
     bystander.start()
-    reached = []
-
-    def interrupted_inside():
+    reached, calls = [], []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: calls.append(len(reached)))
+    try:
         with interrupt_held():
             os.kill(os.getpid(), signal.SIGINT)
-            for _ in range(1000):  # bytecodes at which an unheld signal would be raised
+            for _ in range(1000):  # bytecodes at which an unheld signal would be handled
                 reached.append(sys.getrecursionlimit())
-        reached.append("after")  # not reached: the interrupt comes as the block ends
-
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            interrupted_inside()
+        reached.append("after")
     finally:
+        signal.signal(signal.SIGINT, previous)
         release.set()
         bystander.join()
-    assert len(reached) == 1000
+    assert calls == [1000]  # once, when the block ended
