@@ -201,27 +201,26 @@ def load_shift_table(path: str | os.PathLike) -> ShiftTable:
     if not rows:
         raise ValueError(f"{str(path)!r} is empty; expected a header and one row per frame.")
     header = rows[0]
-    shift_columns = [i for i, name in enumerate(header) if name.startswith("shift_")]
-    error_columns = [i for i, name in enumerate(header) if name.startswith("error_")]
+    flag_column = header.index("measured") if "measured" in header else None
+    numeric = [name for i, name in enumerate(header) if i != flag_column]
+    shift_columns = [i for i, name in enumerate(numeric) if name.startswith("shift_")]
+    error_columns = [i for i, name in enumerate(numeric) if name.startswith("error_")]
     if not shift_columns:
         raise ValueError(
             f"{str(path)!r} has no shift_ columns (header {header}); expected a shift table "
             "written by napari-imreg (frame, shift_y, shift_x, ...)."
         )
-    flag_column = header.index("measured") if "measured" in header else None
     body = [row for row in rows[1:] if row]
     measured = None if flag_column is None else _flags(path, body, flag_column)
     try:
         numbers = [[v for i, v in enumerate(row) if i != flag_column] for row in body]
         table = np.array([[float(value) for value in row] for row in numbers], dtype=float)
-        table = table.reshape(-1, len(header) - (flag_column is not None))
+        table = table.reshape(-1, len(numeric))
     except ValueError as exc:
         raise ValueError(f"{str(path)!r} holds a row that is not all numbers: {exc}") from exc
-    # The numeric columns' positions once ``measured`` is left out.
-    place = {i: i - (flag_column is not None and i > flag_column) for i in range(len(header))}
-    shifts = table[:, [place[i] for i in shift_columns]]
+    shifts = table[:, shift_columns]
     if len(error_columns) == len(shift_columns):
-        errors = table[:, [place[i] for i in error_columns]]
+        errors = table[:, error_columns]
     else:
         errors = np.full_like(shifts, np.nan)
     return ShiftTable(shifts, errors, measured)

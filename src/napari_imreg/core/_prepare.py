@@ -197,7 +197,7 @@ def ignore_unknown_noise(mask, error):
     return unknown if mask is None else mask | unknown
 
 
-def fill_bands(image: np.ndarray) -> np.ndarray | None:
+def edge_fill(image: np.ndarray) -> np.ndarray | None:
     """The fill at the image's edges, which is not data: True where a pixel holds a
     value that no pixel outside such runs holds and that is reached from an edge by a
     run of that value along an axis, where these pixels hold a whole line across the
@@ -240,10 +240,8 @@ def _repeated_edge_values(values: np.ndarray) -> np.ndarray:
             edge = np.take(values, index, axis=axis)
             found.append(edge[edge == np.take(values, inward, axis=axis)])
             for along in range(edge.ndim):
-                first = np.take(edge, range(edge.shape[along] - 1), axis=along)
-                found.append(
-                    first[first == np.take(edge, range(1, edge.shape[along]), axis=along)]
-                )
+                line = np.moveaxis(edge, along, 0)  # a view: neighbours along the edge
+                found.append(line[:-1][line[:-1] == line[1:]])
     found = np.unique(np.concatenate([f.ravel() for f in found])) if found else np.array([])
     return found[np.isfinite(found)]
 
@@ -279,8 +277,9 @@ def _solid(region: np.ndarray) -> bool:
     if any(region.all(axis=axis).any() for axis in range(region.ndim)):
         return True
     block = region
-    for axis, n in enumerate(region.shape):
-        block = np.take(block, range(n - 1), axis=axis) & np.take(block, range(1, n), axis=axis)
+    for axis in range(region.ndim):
+        pairs = np.moveaxis(block, axis, 0)  # a view: both pixels of each pair held
+        block = np.moveaxis(pairs[:-1] & pairs[1:], 0, axis)
     return bool(block.any())
 
 
@@ -288,19 +287,34 @@ def _runs_from_edges(held: np.ndarray) -> np.ndarray:
     """True where a pixel is reached from an edge through ``held`` pixels along an axis."""
     runs = np.zeros(held.shape, dtype=bool)
     for axis in range(held.ndim):
-        runs |= np.logical_and.accumulate(held, axis=axis)
-        runs |= np.flip(np.logical_and.accumulate(np.flip(held, axis), axis=axis), axis)
+        runs |= _held_from_start(held, axis)
+        runs |= np.flip(_held_from_start(np.flip(held, axis), axis), axis)
     return runs
+
+
+def _held_from_start(held: np.ndarray, axis: int) -> np.ndarray:
+    """True where every pixel from the start of its line along ``axis`` is held.
+
+    Along the last axis numpy's accumulate is quick; along the others it walks one
+    line at a time (22 ms at 2048²), so the planes are combined in turn (1.2 ms).
+    """
+    if axis == held.ndim - 1:
+        return np.logical_and.accumulate(held, axis=axis)
+    out = np.array(held)
+    planes = np.moveaxis(out, axis, 0)
+    for index in range(1, planes.shape[0]):
+        np.logical_and(planes[index - 1], planes[index], out=planes[index])
+    return out
 
 
 def set_aside(mask, error, image):
     """``mask`` (True: ignore) with the pixels whose noise map ``error`` flags
-    (:func:`ignore_unknown_noise`) and the image's fill bands (:func:`fill_bands`)."""
+    (:func:`ignore_unknown_noise`) and the fill at the image's edges (:func:`edge_fill`)."""
     mask = ignore_unknown_noise(mask, error)
-    bands = fill_bands(image)
-    if bands is None:
+    fill = edge_fill(image)
+    if fill is None:
         return mask
-    return bands if mask is None else mask | bands
+    return fill if mask is None else mask | fill
 
 
 def modelled_error(error, *, wrap: bool, smooth: float = VARIANCE_SMOOTHING):

@@ -8,7 +8,7 @@ import pytest
 
 from napari_imreg.core import register
 from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
-from napari_imreg.core._prepare import fill_bands
+from napari_imreg.core._prepare import edge_fill
 
 
 def test_a_band_of_zeros_on_two_edges_is_found():
@@ -19,7 +19,7 @@ def test_a_band_of_zeros_on_two_edges_is_found():
     expected = np.zeros(image.shape, dtype=bool)
     expected[:, :4] = True
     expected[-2:] = True
-    np.testing.assert_array_equal(fill_bands(image), expected)
+    np.testing.assert_array_equal(edge_fill(image), expected)
 
 
 def test_the_zero_corners_of_a_turned_footprint_are_found():
@@ -28,37 +28,37 @@ def test_the_zero_corners_of_a_turned_footprint_are_found():
     rows, columns = np.indices(image.shape)
     corners = (rows + columns < 12) | ((47 - rows) + columns < 9)
     image[corners] = 0.0
-    np.testing.assert_array_equal(fill_bands(image), corners)
+    np.testing.assert_array_equal(edge_fill(image), corners)
     volume = rng.normal(10.0, 1.0, (12, 14, 16))
     planes, rows, columns = np.indices(volume.shape)
     corner = planes + rows + columns < 6
     volume[corner] = -1.0
-    np.testing.assert_array_equal(fill_bands(volume), corner)
+    np.testing.assert_array_equal(edge_fill(volume), corner)
     # A dead column across the image is not data either.
     image = rng.normal(10.0, 1.0, (48, 40))
     image[:, 17] = 0.0
-    np.testing.assert_array_equal(fill_bands(image), image == 0.0)
+    np.testing.assert_array_equal(edge_fill(image), image == 0.0)
 
 
 def test_data_is_not_fill():
     rng = np.random.default_rng(1)
-    assert fill_bands(rng.normal(size=(32, 32))) is None
-    assert fill_bands(np.full((16, 16), 3.0)) is None  # a constant image is not fill
+    assert edge_fill(rng.normal(size=(32, 32))) is None
+    assert edge_fill(np.full((16, 16), 3.0)) is None  # a constant image is not fill
     # Photon counts of zero on a dark sky: a row of zeros at the edge, and zeros inside.
     counts = rng.poisson(0.05, (32, 32)).astype(float)
     counts[0] = 0.0
-    assert fill_bands(counts) is None
+    assert edge_fill(counts) is None
     # A saturated edge row whose level recurs inside is the scene's.
     clipped = np.minimum(rng.normal(0.0, 1.0, (32, 32)), 0.5)
     clipped[-1] = 0.5
-    assert fill_bands(clipped) is None
+    assert edge_fill(clipped) is None
     # A rare photon count that happens to sit in two neighbouring edge pixels only.
     counts = rng.poisson(100.0, (32, 32)).astype(float)
     counts[0, 5:7] = 1000.0
-    assert fill_bands(counts) is None
+    assert edge_fill(counts) is None
     # A clipped background that touches the edges and lies inside as well.
     background = np.maximum(rng.normal(0.0, 1.0, (64, 64)), 0.0)
-    assert fill_bands(background) is None
+    assert edge_fill(background) is None
 
 
 def _bands(shape):
