@@ -117,7 +117,9 @@ def check_error(error, shape: tuple[int, ...], name: str) -> float | np.ndarray 
 
     Returns ``None``, a float or a float64 array of ``shape``. NaN in a map is
     allowed and marks pixels to ignore; zero, negative or infinite values are
-    rejected.
+    rejected. A map of one value everywhere is that scalar: the two take different
+    paths through the stages (a map weighs pixel by pixel), and a pair must not
+    depend on which form its noise was given in.
     """
     if error is None:
         return None
@@ -151,6 +153,8 @@ def check_error(error, shape: tuple[int, ...], name: str) -> float | np.ndarray 
         )
     if not finite.any():
         raise ValueError(f"{name} is NaN everywhere: no pixel has a usable noise value.")
+    if finite.all() and array.min() == array.max():
+        return float(array.flat[0])
     return array
 
 
