@@ -412,16 +412,22 @@ def test_flagged_frames_are_moved_and_listed(viewer, wait_for, tmp_path):
     np.testing.assert_allclose(widget.shifts[1:, 0], truth[1:, 0], atol=0.05)
     period_off = (widget.shifts[1:, 1] - truth[1:, 1] + 5) % 10 - 5
     np.testing.assert_allclose(period_off, 0, atol=0.1)
-    assert "2 flagged (frames 1, 2: " in widget._status.value
-    copy = viewer.layers["lattice registered"]
+    # Named as the pair widget names a flagged pair's copy, and reported in its words.
+    assert "2 flagged, not a single measurement (frames 1, 2: " in widget._status.value
+    copy = viewer.layers["lattice registered (flagged)"]
     assert copy.metadata["stack_registration"]["flagged"] == [1, 2]
     assert copy.metadata["stack_registration"]["not_measured"] == []
-    # Saved and loaded back, the flagged frames stay flagged.
+    # Saved and loaded back, the flagged frames stay flagged, and name their copy so.
     path = widget.save_csv(tmp_path / "shifts.csv")
     np.testing.assert_array_equal(load_shift_table(path).measured, [True, False, False])
     fresh = StackWidget(viewer)
     assert fresh.load_csv(path)
     assert fresh.flagged == [1, 2]
+    fresh.set_layer(layer)
+    viewer.layers.remove(copy)
+    fresh.apply_shifts()
+    wait_for(fresh)
+    assert [added.name for added in fresh.last_added] == ["lattice registered (flagged)"]
 
 
 @pytest.mark.parametrize(

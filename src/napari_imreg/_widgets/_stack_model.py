@@ -31,7 +31,7 @@ from napari_imreg._widgets._layers import (
     rgb_to_channel,
     shifted_channels,
 )
-from napari_imreg._widgets._verdict import Verdict, verdict_of
+from napari_imreg._widgets._verdict import FLAGGED, Verdict, registered_name, verdict_of
 from napari_imreg.core import Options, StackWorkers
 
 if TYPE_CHECKING:
@@ -88,11 +88,12 @@ class StackJob:
         return int(self.stack.shape[self.axis])
 
     def summary(self) -> str:
-        """The frames that are not measurements, in words ("" when every frame is one)."""
+        """The frames that are not measurements, in words ("" when every frame is one): a
+        flagged frame in the pair widget's words, and the copy named as the pair's is."""
         parts = []
-        for kind, fate in (
-            ("not measured", "left blank in the registered copy"),
-            ("flagged", "moved, and listed in the copy's metadata"),
+        for kind, words, fate in (
+            ("not measured", "not measured", "left blank in the registered copy"),
+            ("flagged", FLAGGED, "moved, the copy named '(flagged)' and listing them"),
         ):
             frames = [i for i, verdict in enumerate(self.verdicts) if verdict.kind == kind]
             if not frames:
@@ -100,7 +101,7 @@ class StackJob:
             listed = ", ".join(map(str, frames[:10])) + (", ..." if len(frames) > 10 else "")
             reasons = dict.fromkeys(self.verdicts[i].reason for i in frames)
             parts.append(
-                f"{len(frames)} {kind} (frame{'s' if len(frames) > 1 else ''} {listed}: "
+                f"{len(frames)} {words} (frame{'s' if len(frames) > 1 else ''} {listed}: "
                 f"{'; '.join(reasons)}): {fate}."
             )
         return " ".join(parts)
@@ -294,7 +295,9 @@ class StackRegistration:
         frames, named and marked as partial when that is fewer than the layer has. Labels are
         moved by whole nearest pixels so that they stay labels. A lazy layer gives a lazy copy.
         A frame whose shift is NaN (not measured) is left blank (NaN; no labels); its index,
-        and the ``flagged`` frames', are in the copy's ``metadata["stack_registration"]``.
+        and the ``flagged`` frames', are in the copy's ``metadata["stack_registration"]``;
+        a copy with flagged frames is named "(flagged)", as the pair widget names a copy
+        that a flagged shift moved (:func:`~._verdict.registered_name`).
         """
         axis = self.options.axis if axis is None else axis
         data = _array_or_dask(layer.data)
@@ -328,7 +331,7 @@ class StackRegistration:
         if is_labels:
             moved = as_integers(moved, data.dtype)
         partial = n < total
-        name = f"{layer.name} registered"
+        name = registered_name(layer.name, flagged=len(flagged) > 0)
         if partial:
             name += f" (partial: frames 0-{n - 1} of {total})"
         kwargs: dict[str, Any] = {
