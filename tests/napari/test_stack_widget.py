@@ -14,6 +14,9 @@ from napari_imreg._widgets import _stack, _stack_model, _stack_shifts
 from napari_imreg._widgets._stack import StackWidget, load_shifts_csv, save_shifts_csv
 from napari_imreg._widgets._stack_model import UPDATE_SECONDS
 from napari_imreg.core import make_extended, make_shifted
+from napari_imreg.core._axis_messages import AXES
+from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
+from napari_imreg.core._result import AxisWarning
 from napari_imreg.core._stack_pool import SEGMENT_PREFIX
 
 PLUGIN = "napari-imreg"
@@ -433,27 +436,58 @@ def test_flagged_frames_are_moved_and_listed(viewer, wait_for, tmp_path):
 @pytest.mark.parametrize(
     ("shape", "frame_axis", "short_axis"), [((5, 3, 48), 0, 1), ((48, 5, 3), 1, 2)]
 )
-def test_messages_count_the_layers_axes(viewer, wait_for, errors, shape, frame_axis, short_axis):
+@pytest.mark.parametrize("labels", [None, ("t", "y", "x")])
+def test_messages_count_the_layers_axes(
+    viewer, wait_for, errors, shape, frame_axis, short_axis, labels
+):
     # An axis of 3 pixels is too short for the overlap mode. The core counts a frame's
-    # axes ("axis 0" for the frames' first); the user sees the layer's.
+    # axes ("axis 0" for the frames' first); the user sees the layer's, by name where
+    # the viewer's axis labels are names.
     data = np.random.default_rng(33).normal(size=shape)
     layer = viewer.add_image(data, name="thin")
+    if labels is not None:
+        viewer.dims.axis_labels = labels
     widget = StackWidget(viewer)
     widget.set_layer(layer)
     widget._axis.value = frame_axis
     widget.run()
     wait_for(widget)
     assert len(errors) == 1
-    assert f"axis {short_axis} of 'thin' has 3 pixel(s)" in errors[0]
+    named = f" ({labels[short_axis]})" if labels else ""
+    assert f"axis {short_axis}{named} of 'thin' has 3 pixel(s)" in errors[0]
     assert np.asarray(layer.data).shape[short_axis] == 3
 
 
+def test_a_warning_from_the_worker_processes_names_the_layers_axis(viewer, wait_for, monkeypatch):
+    # Frames of 4 rows hold no shift along their rows: each moved frame warns about its
+    # axis 0, in the widget's worker processes; the user reads the layer's axis 1, "y".
+    told = []
+    monkeypatch.setattr(_stack, "show_warning", told.append)
+    pair = make_binned_pair(load_scene("camera"), (4, 120), (-1, 1), bin_factor=2, rng=2, snr=30)
+    layer = viewer.add_image(np.stack([pair.reference, *[pair.moving] * 9]), name="rows")
+    viewer.dims.axis_labels = ("t", "y", "x")
+    widget = StackWidget(viewer)
+    widget.set_layer(layer)
+    widget._apply_when_done.value = False
+    widget.run()
+    wait_for(widget)
+    held = [message for message in told if "not held by the images" in message]
+    assert len(held) >= 9
+    assert all("along axis 1 (y) of 'rows': its error" in message for message in held)
+
+
 def test_a_frames_axes_are_renumbered_as_the_layers():
-    job = _stack_model.StackJob(layer=_Named("cube"), stack=np.zeros((4, 5, 6, 7)), axis=1)
-    assert (
-        _stack_model.in_layer_axes("not held along axis 0, 2: raise max_shift", job)
-        == "not held along axis 0, 3 of 'cube': raise max_shift"
+    labels = ("t", "z", "0", "x")
+    job = _stack_model.StackJob(
+        layer=_Named("cube"), stack=np.zeros((4, 5, 6, 7)), axis=1, axis_labels=labels
     )
+    message = AxisWarning(f"not held along {AXES}: raise max_shift", [0, 2])
+    assert (
+        _stack_model.in_layer_axes(message, job)
+        == "not held along axis 0 (t), 3 (x) of 'cube': raise max_shift"
+    )
+    # Any other message is told as it is.
+    assert _stack_model.in_layer_axes(ValueError("axis 0 is odd"), job) == "axis 0 is odd"
 
 
 class _Named:

@@ -8,7 +8,6 @@ widget that runs it is :mod:`._stack`.
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import dask.array as da
 import numpy as np
 from napari.layers import Image, Labels, Layer
 
+from napari_imreg._shift_table import is_axis_name
 from napari_imreg._widgets._layers import (
     MASK_MODES,
     OUTPUT_KEY,
@@ -30,9 +30,10 @@ from napari_imreg._widgets._layers import (
     mask_grid,
     rgb_to_channel,
     shifted_channels,
+    viewer_axis_labels,
 )
 from napari_imreg._widgets._verdict import FLAGGED, Verdict, registered_name, verdict_of
-from napari_imreg.core import Options, StackWorkers
+from napari_imreg.core import AxisMessage, Options, StackWorkers
 
 if TYPE_CHECKING:
     import napari
@@ -79,6 +80,8 @@ class StackJob:
     mask: np.ndarray | None = None
     #: What the plan did that the user should know, in words.
     notes: list[str] = field(default_factory=list)
+    #: The viewer's labels of the layer's axes (names, or napari's default numbers).
+    axis_labels: tuple[str, ...] = ()
     shifts: list[np.ndarray] = field(default_factory=list)
     errors: list[np.ndarray] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
@@ -194,7 +197,10 @@ class StackRegistration:
             raise ValueError(f"The noise value must be positive, got {options.error_value}.")
         notes: list[str] = []
         mask = self._mask_for(layer, tuple(stack.shape), axis, notes)
-        return StackJob(layer=layer, stack=stack, axis=axis, mask=mask, notes=notes)
+        labels = tuple(viewer_axis_labels(self.viewer, layer))
+        return StackJob(
+            layer=layer, stack=stack, axis=axis, mask=mask, notes=notes, axis_labels=labels
+        )
 
     def _mask_for(
         self, layer: Image, shape: tuple[int, ...], axis: int, notes: list[str]
@@ -247,8 +253,11 @@ class StackRegistration:
                     job.errors.extend(frame.error for frame in batch)
                     job.verdicts.extend(frame.verdict for frame in batch)
                     yield batch
-            except (ValueError, TypeError) as exc:  # the core's, about one frame's axes
-                raise type(exc)(in_layer_axes(str(exc), job)) from exc
+            except (ValueError, TypeError) as exc:
+                if not isinstance(exc, AxisMessage):
+                    raise
+                # The core's, about one frame's axes: told as the layer's.
+                raise ValueError(in_layer_axes(exc, job)) from exc
 
     def _in_batches(
         self, job: StackJob, reference: int | str, core_options: dict[str, Any]
@@ -372,24 +381,27 @@ class StackRegistration:
         return added
 
 
-#: "axis 0" or "axis 0, 2" in the core's messages: the axes of one frame.
-_FRAME_AXES = re.compile(r"\baxis (\d+(?:, \d+)*)")
+def in_layer_axes(message: object, job: StackJob) -> str:
+    """A core error or warning about one frame, its axes told as the stack layer's.
 
-
-def in_layer_axes(message: str, job: StackJob) -> str:
-    """A core message about one frame, its axes counted as the stack layer's.
-
-    The core registers frames: its "axis 0" is a frame's first axis, which is the layer's
-    axis 1 when the frames lie along axis 0. Every "axis k" of the message becomes the
-    layer's number, with the layer named.
+    The core registers frames: its axis 0 is a frame's first axis, which is the layer's
+    axis 1 when the frames lie along axis 0. A message that names axes
+    (:class:`~napari_imreg.core.AxisMessage`, which keeps them as numbers) names the
+    layer's, with the viewer's label where it is a name, and the layer; any other is
+    told as it is.
     """
+    if not isinstance(message, AxisMessage):
+        return str(message)
 
-    def renumbered(match: re.Match) -> str:
-        axes = [int(k) for k in match.group(1).split(", ")]
-        layer_axes = ", ".join(str(k + (k >= job.axis)) for k in axes)
-        return f"axis {layer_axes} of {job.layer.name!r}"
+    def named(axes: tuple[int, ...]) -> str:
+        told = []
+        for axis in axes:
+            layer_axis = axis + (axis >= job.axis)
+            label = job.axis_labels[layer_axis] if layer_axis < len(job.axis_labels) else ""
+            told.append(f"{layer_axis} ({label})" if is_axis_name(label) else str(layer_axis))
+        return f"axis {', '.join(told)} of {job.layer.name!r}"
 
-    return _FRAME_AXES.sub(renumbered, message)
+    return message.told(named)
 
 
 class StackRegistrationError(Exception):
