@@ -159,11 +159,18 @@ class StackRegistration:
         Raises
         ------
         ValueError
-            If no layer is chosen, it has fewer than 3 axes, the axis does not exist or holds
-            one frame, or the reference frame index is outside the stack.
+            If no layer is chosen, it is not an image layer, it has fewer than 3 axes, the
+            axis does not exist or holds one frame, or the reference frame index is outside
+            the stack.
         """
         if layer is None:
             raise ValueError("Choose an image layer with a time or z axis.")
+        if not isinstance(layer, Image):
+            raise ValueError(
+                f"{layer.name!r} is a {type(layer).__name__.lower()} layer: a stack is "
+                "registered from an image layer (labels and other images with the same "
+                "frames follow its drift through 'apply to')."
+            )
         if layer.multiscale:
             raise ValueError(
                 f"{layer.name!r} is multiscale; stack registration needs a single-scale layer."
