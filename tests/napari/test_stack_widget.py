@@ -518,6 +518,26 @@ def test_a_stack_removed_while_it_registers_gets_no_copy_and_no_other_layer_does
     assert other.data.shape == stack.data.shape
 
 
+def test_applying_with_no_layer_left_says_so(viewer, wait_for, monkeypatch):
+    # The stack registered and then closed, the only layer: "Apply shifts" did nothing,
+    # and said nothing.
+    told = []
+    monkeypatch.setattr(_stack_shifts, "show_info", told.append)
+    image = make_extended((48, 48), seed=34)
+    frames = np.stack([make_shifted(image, (0.5 * i, 0.0), noise=0.02, seed=i) for i in range(4)])
+    layer = viewer.add_image(frames, name="closed")
+    widget = StackWidget(viewer)
+    widget.set_layer(layer)
+    widget._apply_when_done.value = False
+    widget.run()
+    wait_for(widget)
+    viewer.layers.remove(layer)
+    assert widget.apply_shifts() is None
+    assert told == ["No layer to apply the shifts to: choose a stack, or layers to apply to."]
+    assert len(viewer.layers) == 0
+    assert widget.shifts.shape == (4, 2)  # kept, to save or apply later
+
+
 def test_an_rgb_stack_copy_keeps_its_integer_dtype(viewer, timelapse, wait_for):
     # napari shows a float RGB layer as 0-1: a float copy of 0-255 frames came out white.
     grey = np.asarray(timelapse[0].data, dtype=float)
