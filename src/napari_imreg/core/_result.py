@@ -190,7 +190,8 @@ class StackResult:
         ``(frames,)`` booleans: False where the frame's shift is not a measurement
         (:attr:`RegistrationResult.measured`: no significant match, a match on the
         ``max_shift`` edge or rivalled, a frame with no valid pixel). With
-        ``reference="previous"`` a frame is not measured when its step is not. The
+        ``reference="previous"`` a frame is not measured when its step is not (onto
+        its predecessor, or onto the last measured frame after one not measured). The
         reference frame is measured (its shift is 0 by definition).
     reference : int or str
         The frame index, ``"mean"``, ``"previous"`` or ``"array"``. The reference
