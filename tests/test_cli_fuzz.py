@@ -38,8 +38,8 @@ def inputs(tmp_path_factory):
         (["stack", "image.npy"], "has shape (32, 32), needs at least 3 dimensions"),
         (
             ["stack", "four_d.npy", "--axis", "0"],
-            "four_d.npy: frames of shape (2, 32, 32) along axis 0 (the axes that follow are a "
-            "frame's): reference is too small to register without wrapping: axis 0 has 2",
+            "four_d.npy: frames of shape (2, 32, 32) along axis 0: reference is too small to "
+            "register without wrapping: axis 1 of the stack has 2",
         ),
         (["stack", "empty.fits"], "HDU 0 has no pixels (NAXIS3 = 0)"),
         (["stack", "rgb.tif"], "rgb.tif: holds colour images (3 samples per pixel, shape"),

@@ -369,15 +369,33 @@ def _frame_shape(stack_path, shape: tuple[int, ...], axis: int) -> tuple[int, ..
 
 @contextlib.contextmanager
 def _about_frames(stack_path, frame_shape: tuple[int, ...], axis: int):
-    """The core's refusals of the frames, said of the file: the core counts a frame's
-    axes, which differ from the file's from the frame axis on."""
-    try:
-        yield
-    except ValueError as exc:
-        raise ValueError(
-            f"{stack_path}: frames of shape {frame_shape} along axis {axis} (the axes "
-            f"that follow are a frame's): {exc}"
-        ) from exc
+    """The core's refusals and warnings about the frames, said of the file: the core
+    counts a frame's axes, which differ from the file's from the frame axis on. Those
+    that name axes (:class:`~napari_imreg.core.AxisMessage`) name the file's."""
+    from napari_imreg.core import AxisMessage
+
+    frame_axis = axis % (len(frame_shape) + 1)
+
+    def named(axes: tuple[int, ...]) -> str:
+        told = ", ".join(str(k + (k >= frame_axis)) for k in axes)
+        return f"axis {told} of the stack"
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if isinstance(message, AxisMessage):
+            message = message.told(named)
+        shown(message, category, filename, lineno, file, line)
+
+    frames = f"{stack_path}: frames of shape {frame_shape} along axis {axis}"
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        try:
+            yield
+        except ValueError as exc:
+            if isinstance(exc, AxisMessage):
+                raise ValueError(f"{frames}: {exc.told(named)}") from exc
+            raise ValueError(f"{frames} (the axes that follow are a frame's): {exc}") from exc
 
 
 def _stack_mask(stack_path, shape, axis, mask_path, fits_mask):

@@ -74,3 +74,50 @@ def test_the_iterator_flags_the_same_frame(stack_with_a_noise_frame, reference):
     shifts = np.array([result.shift for result in results])
     errors = np.array([result.error for result in results])
     _check(measured, shifts, errors, drift)
+
+
+@pytest.fixture(scope="module")
+def stack_with_a_faint_frame():
+    """Frame 5 is the scene at a quarter of the noise's std: its steps onto frame 4
+    and from it to frame 6 find a match rivalled by other minima (flagged, with an
+    error widened to reach them), not none."""
+    stack, drift = drifting_stack(12, 64)
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0.0, stack.std(), stack[NOISE_FRAME].shape)
+    stack[NOISE_FRAME] = 0.8 * noise + 0.2 * stack[NOISE_FRAME]
+    return stack, drift
+
+
+def _drifts_onto_previous(stack, road):
+    """``measured``, shifts and errors of ``register_stack(stack, reference="previous")``
+    by ``road`` (numpy in one thread or in processes, dask, or the iterator)."""
+    if road == "iterator":
+        results = [result for _, result in iter_register_stack(stack, reference="previous")]
+        return (
+            np.array([result.measured for result in results]),
+            np.array([result.shift for result in results]),
+            np.array([result.error for result in results]),
+        )
+    data = da.from_array(stack, chunks=(3, 64, 64)) if road == "dask" else stack
+    workers = 2 if road == "processes" else 1
+    result = register_stack(data, reference="previous", num_workers=workers)
+    if road == "dask":
+        result = result.compute()
+    return result.measured, result.shifts, result.errors
+
+
+@pytest.mark.parametrize("road", ["one thread", "processes", "dask", "iterator"])
+def test_a_flagged_step_is_not_added_to_the_later_drifts(stack_with_a_faint_frame, road):
+    """reference="previous": the later frames are registered past the flagged frame
+    onto the last measured one, so they stay measurements, within 4 of their errors
+    of the truth, and their errors do not hold the flagged step's."""
+    stack, drift = stack_with_a_faint_frame
+    if road == "processes" and not _stack_processes.forking_available():
+        pytest.skip("worker processes are forked on Linux only")
+    with pytest.warns(RegistrationWarning, match="not significantly better"):
+        measured, shifts, errors = _drifts_onto_previous(stack, road)
+    np.testing.assert_array_equal(measured, _expected())
+    assert np.all(np.isfinite(errors[NOISE_FRAME]))  # a flagged step, not a lost one
+    later = slice(NOISE_FRAME + 1, None)
+    assert np.all(np.abs(shifts[later] - drift[later]) <= 4 * errors[later])
+    assert np.all(errors[later] < errors[NOISE_FRAME])

@@ -59,6 +59,11 @@ def test_stack_plan_refusals(model_viewer):
     model.options = StackOptions(noise="scalar", error_value=0.0)
     with pytest.raises(ValueError, match="noise value must be positive"):
         model.plan(layer)
+    # A script may hand the model any layer: a labels stack has no colour channels to
+    # take one of (an AttributeError before), and is refused in words.
+    labels = model_viewer.add_labels(np.zeros((3, 8, 8), dtype=np.uint8), name="cells")
+    with pytest.raises(ValueError, match="'cells' is a labels layer: a stack is registered"):
+        model.plan(labels)
     pyramid = model_viewer.add_image([np.zeros((3, 64, 64)), np.zeros((3, 32, 32))])
     with pytest.raises(ValueError, match="multiscale"):
         model.plan(pyramid)

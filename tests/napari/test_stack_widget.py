@@ -14,6 +14,9 @@ from napari_imreg._widgets import _stack, _stack_model, _stack_shifts
 from napari_imreg._widgets._stack import StackWidget, load_shifts_csv, save_shifts_csv
 from napari_imreg._widgets._stack_model import UPDATE_SECONDS
 from napari_imreg.core import make_extended, make_shifted
+from napari_imreg.core._axis_messages import AXES
+from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
+from napari_imreg.core._result import AxisWarning
 from napari_imreg.core._stack_pool import SEGMENT_PREFIX
 
 PLUGIN = "napari-imreg"
@@ -412,42 +415,79 @@ def test_flagged_frames_are_moved_and_listed(viewer, wait_for, tmp_path):
     np.testing.assert_allclose(widget.shifts[1:, 0], truth[1:, 0], atol=0.05)
     period_off = (widget.shifts[1:, 1] - truth[1:, 1] + 5) % 10 - 5
     np.testing.assert_allclose(period_off, 0, atol=0.1)
-    assert "2 flagged (frames 1, 2: " in widget._status.value
-    copy = viewer.layers["lattice registered"]
+    # Named as the pair widget names a flagged pair's copy, and reported in its words.
+    assert "2 flagged, not a single measurement (frames 1, 2: " in widget._status.value
+    copy = viewer.layers["lattice registered (flagged)"]
     assert copy.metadata["stack_registration"]["flagged"] == [1, 2]
     assert copy.metadata["stack_registration"]["not_measured"] == []
-    # Saved and loaded back, the flagged frames stay flagged.
+    # Saved and loaded back, the flagged frames stay flagged, and name their copy so.
     path = widget.save_csv(tmp_path / "shifts.csv")
     np.testing.assert_array_equal(load_shift_table(path).measured, [True, False, False])
     fresh = StackWidget(viewer)
     assert fresh.load_csv(path)
     assert fresh.flagged == [1, 2]
+    fresh.set_layer(layer)
+    viewer.layers.remove(copy)
+    fresh.apply_shifts()
+    wait_for(fresh)
+    assert [added.name for added in fresh.last_added] == ["lattice registered (flagged)"]
 
 
 @pytest.mark.parametrize(
     ("shape", "frame_axis", "short_axis"), [((5, 3, 48), 0, 1), ((48, 5, 3), 1, 2)]
 )
-def test_messages_count_the_layers_axes(viewer, wait_for, errors, shape, frame_axis, short_axis):
+@pytest.mark.parametrize("labels", [None, ("t", "y", "x")])
+def test_messages_count_the_layers_axes(
+    viewer, wait_for, errors, shape, frame_axis, short_axis, labels
+):
     # An axis of 3 pixels is too short for the overlap mode. The core counts a frame's
-    # axes ("axis 0" for the frames' first); the user sees the layer's.
+    # axes ("axis 0" for the frames' first); the user sees the layer's, by name where
+    # the viewer's axis labels are names.
     data = np.random.default_rng(33).normal(size=shape)
     layer = viewer.add_image(data, name="thin")
+    if labels is not None:
+        viewer.dims.axis_labels = labels
     widget = StackWidget(viewer)
     widget.set_layer(layer)
     widget._axis.value = frame_axis
     widget.run()
     wait_for(widget)
     assert len(errors) == 1
-    assert f"axis {short_axis} of 'thin' has 3 pixel(s)" in errors[0]
+    named = f" ({labels[short_axis]})" if labels else ""
+    assert f"axis {short_axis}{named} of 'thin' has 3 pixel(s)" in errors[0]
     assert np.asarray(layer.data).shape[short_axis] == 3
 
 
+def test_a_warning_from_the_worker_processes_names_the_layers_axis(viewer, wait_for, monkeypatch):
+    # Frames of 4 rows hold no shift along their rows: each moved frame warns about its
+    # axis 0, in the widget's worker processes; the user reads the layer's axis 1, "y".
+    told = []
+    monkeypatch.setattr(_stack, "show_warning", told.append)
+    pair = make_binned_pair(load_scene("camera"), (4, 120), (-1, 1), bin_factor=2, rng=2, snr=30)
+    layer = viewer.add_image(np.stack([pair.reference, *[pair.moving] * 9]), name="rows")
+    viewer.dims.axis_labels = ("t", "y", "x")
+    widget = StackWidget(viewer)
+    widget.set_layer(layer)
+    widget._apply_when_done.value = False
+    widget.run()
+    wait_for(widget)
+    held = [message for message in told if "not held by the images" in message]
+    assert len(held) >= 9
+    assert all("along axis 1 (y) of 'rows': its error" in message for message in held)
+
+
 def test_a_frames_axes_are_renumbered_as_the_layers():
-    job = _stack_model.StackJob(layer=_Named("cube"), stack=np.zeros((4, 5, 6, 7)), axis=1)
-    assert (
-        _stack_model.in_layer_axes("not held along axis 0, 2: raise max_shift", job)
-        == "not held along axis 0, 3 of 'cube': raise max_shift"
+    labels = ("t", "z", "0", "x")
+    job = _stack_model.StackJob(
+        layer=_Named("cube"), stack=np.zeros((4, 5, 6, 7)), axis=1, axis_labels=labels
     )
+    message = AxisWarning(f"not held along {AXES}: raise max_shift", [0, 2])
+    assert (
+        _stack_model.in_layer_axes(message, job)
+        == "not held along axis 0 (t), 3 (x) of 'cube': raise max_shift"
+    )
+    # Any other message is told as it is.
+    assert _stack_model.in_layer_axes(ValueError("axis 0 is odd"), job) == "axis 0 is odd"
 
 
 class _Named:
@@ -476,6 +516,26 @@ def test_a_stack_removed_while_it_registers_gets_no_copy_and_no_other_layer_does
     ]
     np.testing.assert_allclose(widget.shifts, stack.metadata["known_shifts"], atol=0.02)
     assert other.data.shape == stack.data.shape
+
+
+def test_applying_with_no_layer_left_says_so(viewer, wait_for, monkeypatch):
+    # The stack registered and then closed, the only layer: "Apply shifts" did nothing,
+    # and said nothing.
+    told = []
+    monkeypatch.setattr(_stack_shifts, "show_info", told.append)
+    image = make_extended((48, 48), seed=34)
+    frames = np.stack([make_shifted(image, (0.5 * i, 0.0), noise=0.02, seed=i) for i in range(4)])
+    layer = viewer.add_image(frames, name="closed")
+    widget = StackWidget(viewer)
+    widget.set_layer(layer)
+    widget._apply_when_done.value = False
+    widget.run()
+    wait_for(widget)
+    viewer.layers.remove(layer)
+    assert widget.apply_shifts() is None
+    assert told == ["No layer to apply the shifts to: choose a stack, or layers to apply to."]
+    assert len(viewer.layers) == 0
+    assert widget.shifts.shape == (4, 2)  # kept, to save or apply later
 
 
 def test_an_rgb_stack_copy_keeps_its_integer_dtype(viewer, timelapse, wait_for):

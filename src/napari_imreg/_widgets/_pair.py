@@ -61,6 +61,7 @@ from napari_imreg._widgets._pair_model import (
     PairRegistration,
 )
 from napari_imreg._widgets._plot import DeltaChi2Plot
+from napari_imreg._widgets._verdict import FLAGGED
 from napari_imreg._widgets._worker import start_worker
 from napari_imreg.core import delta_chi2_levels
 
@@ -105,7 +106,7 @@ def format_result(job: PairJob, labels: Sequence[str] | None = None) -> str:
     if noise is not None:
         lines.append(f"  (noise σ ≈ {noise:.3g}, estimated from the data)")
     if verdict.kind == "flagged":
-        lines.append(f"  flagged, not a single measurement: {verdict.reason}.")
+        lines.append(f"  {FLAGGED}: {verdict.reason}.")
     return "\n".join(lines)
 
 

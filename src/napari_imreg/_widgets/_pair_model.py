@@ -41,7 +41,7 @@ from napari_imreg._widgets._layers import (
     spatial_shape,
 )
 from napari_imreg._widgets._plot import SIGMA_COLORS
-from napari_imreg._widgets._verdict import Verdict, verdict_of
+from napari_imreg._widgets._verdict import Verdict, registered_name, verdict_of
 from napari_imreg.core import Options, delta_chi2_levels
 
 if TYPE_CHECKING:
@@ -359,7 +359,6 @@ class PairRegistration:
             return []
         shift = job.full_shift
         record = registration_record(job, self.options)
-        flagged = " (flagged)" if job.verdict.kind == "flagged" else ""
         scale = np.asarray(reference.scale[-len(shift) :], dtype=float)
         target = np.asarray(reference.translate[-len(shift) :], dtype=float) + shift * scale
         # The copy is resampled by the shift beyond the whole pixels it starts from, and
@@ -379,7 +378,7 @@ class PairRegistration:
                     self.viewer,
                     "image",
                     job.shifted,
-                    name=f"{moving.name} registered{flagged}",
+                    name=registered_name(moving.name, flagged=job.verdict.kind == "flagged"),
                     scale=moving.scale,
                     translate=copy_translate,
                     units=moving.units,

@@ -288,8 +288,8 @@ class StackWidget(HeldShifts, Container):
 
     def _on_warning(self, warning: tuple) -> None:
         # The core warns about one frame: its axes are told as the layer's.
-        message = str(warning[0])
-        show_warning(message if self.job is None else in_layer_axes(message, self.job))
+        message = warning[0]
+        show_warning(str(message) if self.job is None else in_layer_axes(message, self.job))
 
     def _on_error(self, exc: Exception) -> None:
         show_error(f"Stack registration failed: {exc}")

@@ -8,7 +8,6 @@ widget that runs it is :mod:`._stack`.
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import dask.array as da
 import numpy as np
 from napari.layers import Image, Labels, Layer
 
+from napari_imreg._shift_table import is_axis_name
 from napari_imreg._widgets._layers import (
     MASK_MODES,
     OUTPUT_KEY,
@@ -30,9 +30,10 @@ from napari_imreg._widgets._layers import (
     mask_grid,
     rgb_to_channel,
     shifted_channels,
+    viewer_axis_labels,
 )
-from napari_imreg._widgets._verdict import Verdict, verdict_of
-from napari_imreg.core import Options, StackWorkers
+from napari_imreg._widgets._verdict import FLAGGED, Verdict, registered_name, verdict_of
+from napari_imreg.core import AxisMessage, Options, StackWorkers
 
 if TYPE_CHECKING:
     import napari
@@ -79,6 +80,8 @@ class StackJob:
     mask: np.ndarray | None = None
     #: What the plan did that the user should know, in words.
     notes: list[str] = field(default_factory=list)
+    #: The viewer's labels of the layer's axes (names, or napari's default numbers).
+    axis_labels: tuple[str, ...] = ()
     shifts: list[np.ndarray] = field(default_factory=list)
     errors: list[np.ndarray] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
@@ -88,11 +91,12 @@ class StackJob:
         return int(self.stack.shape[self.axis])
 
     def summary(self) -> str:
-        """The frames that are not measurements, in words ("" when every frame is one)."""
+        """The frames that are not measurements, in words ("" when every frame is one): a
+        flagged frame in the pair widget's words, and the copy named as the pair's is."""
         parts = []
-        for kind, fate in (
-            ("not measured", "left blank in the registered copy"),
-            ("flagged", "moved, and listed in the copy's metadata"),
+        for kind, words, fate in (
+            ("not measured", "not measured", "left blank in the registered copy"),
+            ("flagged", FLAGGED, "moved, the copy named '(flagged)' and listing them"),
         ):
             frames = [i for i, verdict in enumerate(self.verdicts) if verdict.kind == kind]
             if not frames:
@@ -100,7 +104,7 @@ class StackJob:
             listed = ", ".join(map(str, frames[:10])) + (", ..." if len(frames) > 10 else "")
             reasons = dict.fromkeys(self.verdicts[i].reason for i in frames)
             parts.append(
-                f"{len(frames)} {kind} (frame{'s' if len(frames) > 1 else ''} {listed}: "
+                f"{len(frames)} {words} (frame{'s' if len(frames) > 1 else ''} {listed}: "
                 f"{'; '.join(reasons)}): {fate}."
             )
         return " ".join(parts)
@@ -155,11 +159,18 @@ class StackRegistration:
         Raises
         ------
         ValueError
-            If no layer is chosen, it has fewer than 3 axes, the axis does not exist or holds
-            one frame, or the reference frame index is outside the stack.
+            If no layer is chosen, it is not an image layer, it has fewer than 3 axes, the
+            axis does not exist or holds one frame, or the reference frame index is outside
+            the stack.
         """
         if layer is None:
             raise ValueError("Choose an image layer with a time or z axis.")
+        if not isinstance(layer, Image):
+            raise ValueError(
+                f"{layer.name!r} is a {type(layer).__name__.lower()} layer: a stack is "
+                "registered from an image layer (labels and other images with the same "
+                "frames follow its drift through 'apply to')."
+            )
         if layer.multiscale:
             raise ValueError(
                 f"{layer.name!r} is multiscale; stack registration needs a single-scale layer."
@@ -193,7 +204,10 @@ class StackRegistration:
             raise ValueError(f"The noise value must be positive, got {options.error_value}.")
         notes: list[str] = []
         mask = self._mask_for(layer, tuple(stack.shape), axis, notes)
-        return StackJob(layer=layer, stack=stack, axis=axis, mask=mask, notes=notes)
+        labels = tuple(viewer_axis_labels(self.viewer, layer))
+        return StackJob(
+            layer=layer, stack=stack, axis=axis, mask=mask, notes=notes, axis_labels=labels
+        )
 
     def _mask_for(
         self, layer: Image, shape: tuple[int, ...], axis: int, notes: list[str]
@@ -246,8 +260,11 @@ class StackRegistration:
                     job.errors.extend(frame.error for frame in batch)
                     job.verdicts.extend(frame.verdict for frame in batch)
                     yield batch
-            except (ValueError, TypeError) as exc:  # the core's, about one frame's axes
-                raise type(exc)(in_layer_axes(str(exc), job)) from exc
+            except (ValueError, TypeError) as exc:
+                if not isinstance(exc, AxisMessage):
+                    raise
+                # The core's, about one frame's axes: told as the layer's.
+                raise ValueError(in_layer_axes(exc, job)) from exc
 
     def _in_batches(
         self, job: StackJob, reference: int | str, core_options: dict[str, Any]
@@ -294,7 +311,9 @@ class StackRegistration:
         frames, named and marked as partial when that is fewer than the layer has. Labels are
         moved by whole nearest pixels so that they stay labels. A lazy layer gives a lazy copy.
         A frame whose shift is NaN (not measured) is left blank (NaN; no labels); its index,
-        and the ``flagged`` frames', are in the copy's ``metadata["stack_registration"]``.
+        and the ``flagged`` frames', are in the copy's ``metadata["stack_registration"]``;
+        a copy with flagged frames is named "(flagged)", as the pair widget names a copy
+        that a flagged shift moved (:func:`~._verdict.registered_name`).
         """
         axis = self.options.axis if axis is None else axis
         data = _array_or_dask(layer.data)
@@ -328,7 +347,7 @@ class StackRegistration:
         if is_labels:
             moved = as_integers(moved, data.dtype)
         partial = n < total
-        name = f"{layer.name} registered"
+        name = registered_name(layer.name, flagged=len(flagged) > 0)
         if partial:
             name += f" (partial: frames 0-{n - 1} of {total})"
         kwargs: dict[str, Any] = {
@@ -369,24 +388,27 @@ class StackRegistration:
         return added
 
 
-#: "axis 0" or "axis 0, 2" in the core's messages: the axes of one frame.
-_FRAME_AXES = re.compile(r"\baxis (\d+(?:, \d+)*)")
+def in_layer_axes(message: object, job: StackJob) -> str:
+    """A core error or warning about one frame, its axes told as the stack layer's.
 
-
-def in_layer_axes(message: str, job: StackJob) -> str:
-    """A core message about one frame, its axes counted as the stack layer's.
-
-    The core registers frames: its "axis 0" is a frame's first axis, which is the layer's
-    axis 1 when the frames lie along axis 0. Every "axis k" of the message becomes the
-    layer's number, with the layer named.
+    The core registers frames: its axis 0 is a frame's first axis, which is the layer's
+    axis 1 when the frames lie along axis 0. A message that names axes
+    (:class:`~napari_imreg.core.AxisMessage`, which keeps them as numbers) names the
+    layer's, with the viewer's label where it is a name, and the layer; any other is
+    told as it is.
     """
+    if not isinstance(message, AxisMessage):
+        return str(message)
 
-    def renumbered(match: re.Match) -> str:
-        axes = [int(k) for k in match.group(1).split(", ")]
-        layer_axes = ", ".join(str(k + (k >= job.axis)) for k in axes)
-        return f"axis {layer_axes} of {job.layer.name!r}"
+    def named(axes: tuple[int, ...]) -> str:
+        told = []
+        for axis in axes:
+            layer_axis = axis + (axis >= job.axis)
+            label = job.axis_labels[layer_axis] if layer_axis < len(job.axis_labels) else ""
+            told.append(f"{layer_axis} ({label})" if is_axis_name(label) else str(layer_axis))
+        return f"axis {', '.join(told)} of {job.layer.name!r}"
 
-    return _FRAME_AXES.sub(renumbered, message)
+    return message.told(named)
 
 
 class StackRegistrationError(Exception):

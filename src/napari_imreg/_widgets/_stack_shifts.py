@@ -61,6 +61,9 @@ class HeldShifts:
             stack = None
         targets = [stack, *(self._apply_to.value or [])]
         targets = [layer for layer in dict.fromkeys(targets) if layer is not None]
+        if not targets and job is None:
+            show_info("No layer to apply the shifts to: choose a stack, or layers to apply to.")
+            return None
         targets = _on_the_stacks_grid(targets, job.layer if job is not None else stack)
         if not targets:
             return None

@@ -5,8 +5,9 @@ constant image, no significant match, a match on the search edge).
 
 The pair and stack widgets read it the same way: a result that is not a measurement
 moves nothing (no registered copy, no translate; a stack's frame is left blank in its
-copy), and a flagged one is applied and marked as flagged. Nothing here computes a
-number: the reasons are read off the result's own fields.
+copy), and a flagged one is applied and marked as flagged, in the same words: the copy
+it moved is named by :func:`registered_name`, and the report says :data:`FLAGGED`.
+Nothing here computes a number: the reasons are read off the result's own fields.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any, Literal
 import numpy as np
 
 Kind = Literal["measured", "flagged", "not measured"]
+#: What a flagged answer is, in the reports of both widgets.
+FLAGGED = "flagged, not a single measurement"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,12 @@ class Verdict:
     def moves(self) -> bool:
         """Whether the shift may move a layer (a measurement, or a flagged one)."""
         return self.kind != "not measured"
+
+
+def registered_name(name: str, *, flagged: bool) -> str:
+    """The name of the registered copy of the layer ``name``, marked "(flagged)" when a
+    flagged shift moved it (the pair's, or any frame's of a stack)."""
+    return f"{name} registered" + (" (flagged)" if flagged else "")
 
 
 def verdict_of(result: Any) -> Verdict:

@@ -14,6 +14,7 @@ of :func:`register` are private modules, one per stage (see docs/architecture.md
 """
 
 from ._apply import apply_shift, apply_shifts
+from ._axis_messages import AxisMessage
 from ._chi2map import Chi2Map, chi2_map
 from ._crosscorr import register_dft, register_periodic, register_taylor
 from ._deltachi2 import delta_chi2_levels, slice_covariance
@@ -41,6 +42,7 @@ from ._stack_pool import StackWorkers
 from ._synthetic import make_crop_pair, make_extended, make_shifted
 
 __all__ = [
+    "AxisMessage",
     "Chi2Map",
     "FitsImage",
     "FitsRegistration",

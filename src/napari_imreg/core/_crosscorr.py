@@ -47,6 +47,7 @@ import warnings
 import numpy as np
 
 from . import _fft
+from ._axis_messages import AXES, AxisValueError
 from ._chi2 import Series
 from ._options import ERROR_MODELS, ErrorModel
 from ._periodic import is_periodic
@@ -161,7 +162,9 @@ def _integer_peak(correlation: np.ndarray, max_shift: np.ndarray | None) -> np.n
             shifts = np.abs(_wrap(np.arange(n), (n,)))
             outside = shifts > limit
             if outside.all():
-                raise ValueError(f"max_shift={limit!r} excludes every shift along axis {axis}.")
+                raise AxisValueError(
+                    f"max_shift={limit!r} excludes every shift along {AXES}.", [axis]
+                )
             index = [np.newaxis] * correlation.ndim
             index[axis] = slice(None)
             values = np.where(outside[tuple(index)], -np.inf, values)

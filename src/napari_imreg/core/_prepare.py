@@ -8,6 +8,7 @@ import numpy as np
 import scipy.ndimage
 
 from . import _fft
+from ._axis_messages import AXES, AxisValueError
 from ._chi2 import outer_product
 from ._filter import smooth
 from ._filters import fill_invalid
@@ -405,11 +406,12 @@ def check_overlap_axes(shape, margins, name: str) -> None:
         needed = max(MIN_AXIS, 2 * m + 2)
         if n < needed:
             colour = " (a colour image? register one channel, or its luminance)"
-            raise ValueError(
-                f"{name} is too small to register without wrapping: axis {axis} has {n} "
+            raise AxisValueError(
+                f"{name} is too small to register without wrapping: {AXES} has {n} "
                 f"pixel(s), and it needs {needed} (the filter's edges take {2 * m}). Register "
                 "with boundary='wrap', or drop the axis (e.g. image[0] for a 1 x N image)"
-                f"{colour if axis == len(shape) - 1 and n == 3 else ''}."
+                f"{colour if axis == len(shape) - 1 and n == 3 else ''}.",
+                [axis],
             )
 
 

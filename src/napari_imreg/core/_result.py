@@ -1,4 +1,4 @@
-"""The result types of a registration and of a stack, and the warning."""
+"""The result types of a registration and of a stack, and the warnings."""
 
 from __future__ import annotations
 
@@ -14,11 +14,17 @@ import dask
 import dask.array as da
 import numpy as np
 
+from ._axis_messages import AxisMessage
 from ._significance import Significance
 
 
 class RegistrationWarning(UserWarning):
     """The data cannot support a confident shift (no structure, flat chi2 surface)."""
+
+
+class AxisWarning(AxisMessage, RegistrationWarning):
+    """A :class:`RegistrationWarning` about some axes of the images, which it keeps as
+    numbers (see :class:`~._axis_messages.AxisMessage`)."""
 
 
 def _frozen(array):
@@ -184,7 +190,8 @@ class StackResult:
         ``(frames,)`` booleans: False where the frame's shift is not a measurement
         (:attr:`RegistrationResult.measured`: no significant match, a match on the
         ``max_shift`` edge or rivalled, a frame with no valid pixel). With
-        ``reference="previous"`` a frame is not measured when its step is not. The
+        ``reference="previous"`` a frame is not measured when its step is not (onto
+        its predecessor, or onto the last measured frame after one not measured). The
         reference frame is measured (its shift is 0 by definition).
     reference : int or str
         The frame index, ``"mean"``, ``"previous"`` or ``"array"``. The reference
@@ -243,12 +250,16 @@ class StackResult:
 #: Where :func:`warn_registration` puts its messages while :func:`held_warnings` runs, per
 #: thread (a context variable): ``warnings.catch_warnings`` is process-wide, and with frames
 #: registered in threads it swallowed the other frames' warnings.
-_HELD: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("held", default=None)
+_HELD: contextvars.ContextVar[list[str | RegistrationWarning] | None] = contextvars.ContextVar(
+    "held", default=None
+)
 
 
 @contextlib.contextmanager
 def held_warnings():
-    """Hold the :class:`RegistrationWarning` messages raised inside, in the list yielded."""
+    """Hold the :class:`RegistrationWarning` messages raised inside, in the list yielded
+    (each as given to :func:`warn_registration`: a text, or a warning that keeps data,
+    such as the axes it names)."""
     token = _HELD.set([])
     try:
         yield _HELD.get()
@@ -256,9 +267,10 @@ def held_warnings():
         _HELD.reset(token)
 
 
-def warn_registration(message: str) -> None:
-    """Warn with :class:`RegistrationWarning`, reported at the first caller outside the
-    core: the public entry points sit at different depths above the stage that warns."""
+def warn_registration(message: str | RegistrationWarning) -> None:
+    """Warn with :class:`RegistrationWarning` (``message``'s text, or ``message`` itself
+    when it is one), reported at the first caller outside the core: the public entry
+    points sit at different depths above the stage that warns."""
     held = _HELD.get()
     if held is not None:
         held.append(message)

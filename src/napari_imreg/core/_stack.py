@@ -263,8 +263,10 @@ def register_stack(
         frames are registered onto their plain mean, then onto the mean of the
         frames moved by those shifts, which the drift does not blur), each
         frame's predecessor (the drifts are then accumulated from the first
-        frame, with the step errors added in quadrature), or a given image of the
-        frames' shape (numpy or dask).
+        frame, with the step errors added in quadrature; a frame after one not
+        measured, ``measured`` False, is registered onto the last measured frame
+        instead, so no later drift carries a step that was not a measurement), or a
+        given image of the frames' shape (numpy or dask).
     error : float or array_like, optional
         1-sigma noise of every frame: a scalar, a map of one frame shared by all,
         or a map per frame (an array of the stack's shape, frames first). The
@@ -482,7 +484,8 @@ def iter_register_stack(
         ``result.shift`` registers the frame onto the reference (numpy axis
         order). With ``reference="previous"``, ``shift``, ``error`` and
         ``covariance`` are the accumulated drift onto the first frame, and the
-        other fields those of the step from the previous frame. The reference
+        other fields those of the step from the previous frame (from the last
+        measured frame, after a frame not measured). The reference
         frame itself (and the first frame for ``"previous"``) comes with a zero
         shift, error and covariance, ``chi2_min=0`` and ``method="reference"``.
 

@@ -309,24 +309,21 @@ def chained(
     """The drift of each frame after the first from ``steps`` (step ``i - 1`` registers
     frame ``i`` onto frame ``i - 1``): the steps added up, their covariances summed.
 
-    A frame whose predecessor's drift is unknown (a blank, featureless or unmatched
-    frame) is registered onto the last frame whose drift is known instead,
+    Only measured steps are added up. A frame whose predecessor's drift is not a
+    measurement (a blank, featureless or unmatched frame, or one whose step was
+    flagged, ``measured`` False) is registered onto the last measured frame instead,
     ``bridge(anchor, index)`` (a step of the same kind): a dropped frame costs its own
-    drift, not every later frame's. A frame not measured gets a NaN drift and an
-    infinite error.
+    drift, not every later frame's, and no later drift carries a step that was not a
+    measurement. A frame whose step is flagged keeps the drift through that step
+    (its error widened to reach the step's rivals), ``measured`` False; one whose step
+    has no bounded answer gets a NaN drift and an infinite error.
     """
     anchor, total, covariance = 0, 0.0, 0.0
     for index, step in enumerate(steps, start=1):
         if anchor != index - 1:
             step = bridge(anchor, index)
-        if _finite(step):
-            anchor, total, covariance = index, total + step.shift, covariance + step.covariance
-            yield dataclasses.replace(
-                step, shift=total, error=np.sqrt(np.diag(covariance)), covariance=covariance
-            )
-        else:
-            ndim = len(step.shift)
-            lost = unmeasured(ndim, step.boundary)
+        if not _finite(step):
+            lost = unmeasured(len(step.shift), step.boundary)
             yield dataclasses.replace(
                 step,
                 shift=lost.shift,
@@ -334,6 +331,13 @@ def chained(
                 covariance=lost.covariance,
                 measured=False,
             )
+            continue
+        drift, spread = total + step.shift, covariance + step.covariance
+        if step.measured:
+            anchor, total, covariance = index, drift, spread
+        yield dataclasses.replace(
+            step, shift=drift, error=np.sqrt(np.diag(spread)), covariance=spread
+        )
 
 
 def bridge_step(pair, options: Options) -> RegistrationResult:

@@ -110,7 +110,7 @@ def register_steps(
 
 def chained_table(steps: np.ndarray, stack, errors, masks, *, options: Options) -> np.ndarray:
     """Per-frame table of accumulated drift from the step table (frame 0 first), a frame
-    after one whose drift is unknown registered onto the last known one (see
+    after one whose drift is not measured registered onto the last measured one (see
     :func:`chained`): ``stack``, and ``errors`` and ``masks`` when per frame, are hidden
     (:class:`Opaque`) and read a frame at a time, only for such frames."""
     ndim = stack.array.ndim - 1

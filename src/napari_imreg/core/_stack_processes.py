@@ -38,7 +38,7 @@ import dask.array as da
 import numpy as np
 
 from ._options import Options
-from ._result import RegistrationWarning
+from ._result import AxisWarning, RegistrationWarning
 from ._stack_driver import chunk_moved, chunk_onto_one, chunk_steps
 from ._stack_graph import (
     Opaque,
@@ -94,13 +94,20 @@ def _adopt(job: Callable[..., Any]) -> None:
     keep_heap()
 
 
-def _run(chunk: slice, *values) -> tuple[Any, list[tuple[type[Warning], str]]]:
-    """``job(chunk, *values)`` in a worker, and the warnings it raised (category, text):
-    they are raised again in the parent."""
+def _run(chunk: slice, *values) -> tuple[Any, list[tuple[type[Warning], str | Warning]]]:
+    """``job(chunk, *values)`` in a worker, and the warnings it raised (category, and
+    text, or the warning itself where it keeps data: :class:`AxisWarning`): they are
+    raised again in the parent."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RegistrationWarning)
         result = _worker_job["job"](chunk, *values)
-    return result, [(warning.category, str(warning.message)) for warning in caught]
+    return result, [(warning.category, _sent(warning.message)) for warning in caught]
+
+
+def _sent(message: Warning) -> str | Warning:
+    """A warning as it is sent back to the parent: its text, unless it keeps data (any
+    other warning may not pickle)."""
+    return message if isinstance(message, AxisWarning) else str(message)
 
 
 @contextlib.contextmanager

@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._axis_messages import AXES
 from ._brightness import detrended, fits_tilt
 from ._filter import smooth_to_edges
 from ._pipeline_residual import covariance_envelope
-from ._result import warn_registration
+from ._result import AxisWarning, warn_registration
 from ._significance import Significance, match_significance
 
 
@@ -171,10 +172,12 @@ def within_window(significance: Significance, limits, shift, covariance) -> np.n
     if not np.any(wide):
         return covariance
     where = np.array2string(np.asarray(shift), precision=3, separator=", ")
-    axes = ", ".join(str(axis) for axis in np.flatnonzero(wide))
     warn_registration(
-        f"the best match ({where}) is not held by the images along axis {axes}: its "
-        "error there exceeds max_shift, so the shift is not a measurement and its error "
-        "is infinite."
+        AxisWarning(
+            f"the best match ({where}) is not held by the images along {AXES}: its "
+            "error there exceeds max_shift, so the shift is not a measurement and its "
+            "error is infinite.",
+            np.flatnonzero(wide),
+        )
     )
     return np.full_like(np.asarray(covariance, dtype=np.float64), np.inf)
