@@ -455,7 +455,10 @@ def bench_stack(frames: int, n: int, rounds: int, *, quick: bool) -> tuple[list[
 
                 cluster = stack_of_contexts.enter_context(
                     LocalCluster(
-                        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+                        n_workers=2,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address="127.0.0.1:0",
                     )
                 )
                 client = stack_of_contexts.enter_context(Client(cluster))
