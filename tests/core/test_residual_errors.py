@@ -63,7 +63,8 @@ def test_the_errors_option_is_validated():
 
 @pytest.mark.parametrize("boundary", ["overlap", "wrap"])
 def test_large_images_take_a_window_with_masks_and_maps(boundary):
-    # Above STAGE_PIXELS the stage fits one window (rolled into place for "wrap"); masked
+    # Above STAGE_PIXELS the stage fits one window (for "wrap", the moving image's pixels at
+    # the whole shift, taken round the edge when the window crosses it); masked
     # pixels and NaN errors are ignored there too.
     rng = np.random.default_rng(21)
     pair = make_binned_pair(
