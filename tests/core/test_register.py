@@ -1063,3 +1063,26 @@ def test_a_masked_surface_that_dips_below_zero_keeps_its_noise(errors):
     hole[20:40, 25:45] = True
     result = register(pairs[0].reference, pairs[3].moving, mask=hole, errors=errors)
     _assert_within_errors(result, pairs[3].shift)
+
+
+def test_a_periodic_pair_holds_at_most_four_times_its_inputs():
+    # Issue 15's memory bound for the periodic mode: a call's arrays (traced by
+    # tracemalloc, the FFT plans' buffers made by the first call) peak at 4x the two
+    # inputs at most. The whole-pixel search scores the cross term where the inverse
+    # FFT left it, in the plan's own buffer (a 512² pair peaked at 4.5x with a fresh
+    # array for it).
+    import tracemalloc
+
+    image = make_extended((512, 512), seed=0)
+    reference = image + np.random.default_rng(5).normal(0, 0.1, image.shape)
+    moving = make_shifted(image, (3.3, -7.6), noise=0.1, seed=1)
+    first = register(reference, moving, boundary="wrap")
+    tracemalloc.start()
+    try:
+        second = register(reference, moving, boundary="wrap")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(second.shift, first.shift)
+    assert np.all(np.abs(second.shift - (3.3, -7.6)) < 5 * second.error + 2e-3)
+    assert peak <= 4.0 * (reference.nbytes + moving.nbytes)

@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from napari_imreg.core import Options, register
 from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
+from napari_imreg.core._residual import _moved_window, _window
 
 # Scenes and noise levels from the real test set; exact truth from crop and bin.
 SCENES = ("astronaut", "coins", "immunohistochemistry", "retina", "moon", "brick")
@@ -62,7 +63,8 @@ def test_the_errors_option_is_validated():
 
 @pytest.mark.parametrize("boundary", ["overlap", "wrap"])
 def test_large_images_take_a_window_with_masks_and_maps(boundary):
-    # Above STAGE_PIXELS the stage fits one window (rolled into place for "wrap"); masked
+    # Above STAGE_PIXELS the stage fits one window (for "wrap", the moving image's pixels at
+    # the whole shift, taken round the edge when the window crosses it); masked
     # pixels and NaN errors are ignored there too.
     rng = np.random.default_rng(21)
     pair = make_binned_pair(
@@ -96,6 +98,22 @@ def test_large_images_take_a_window_with_masks_and_maps(boundary):
     assert np.all(result.error >= 0.99 * fisher.error)  # the surface's error is the floor
     if boundary == "overlap":
         assert np.all(np.abs(result.shift - pair.shift) < 4 * result.error)
+
+
+@pytest.mark.parametrize("whole", [(3, -5), (-60, 30), (-40, 70), (90, 0)])
+def test_a_periodic_window_is_cut_where_the_rolled_image_holds_it(whole):
+    # The periodic mode's stage reads the moving window of the image rolled by the whole
+    # shift: slices of the image itself where that window lies inside it, else None
+    # (the stage rolls the image then). The pixels count up along both axes, so a
+    # window that crosses an edge shows a step down.
+    image = np.arange(256 * 200, dtype=np.float64).reshape(256, 200)
+    window, _, _ = _window(image.shape, (0, 0))
+    rolled = np.roll(image, whole, (0, 1))[window]
+    crosses = bool(np.any(np.diff(rolled, axis=0) < 0) or np.any(np.diff(rolled, axis=1) < 0))
+    moved = _moved_window(window, whole, image.shape)
+    assert (moved is None) == crosses
+    if moved is not None:
+        np.testing.assert_array_equal(image[moved], rolled)
 
 
 def test_stack_frames_inherit_the_residual_errors():

@@ -453,7 +453,12 @@ class ProfiledSurface:
     def grid(self, threads=None, window=None):
         """The score at every whole-pixel shift (FFT layout, or ``window``) and ``W``
         (None when constant)."""
-        values = [term.grid(threads, window=window) for term in self._terms()]
+        terms = self._terms()
+        # The periodic mode's cross term is the one grid among constants: its values
+        # may stay in the FFT's own buffer (no transform runs before they are scored)
+        # rather than in a fresh array of the grid's size.
+        scratch = self.sums.w.is_constant and sum(not t.is_constant for t in terms) == 1
+        values = [term.grid(threads, window=window, scratch=scratch) for term in terms]
         shape = np.broadcast_shapes(*[np.shape(v) for v in values])
         weight = None if self.sums.w.is_constant else np.asarray(values[0])
         if not shape:

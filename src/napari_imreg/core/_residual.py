@@ -200,15 +200,21 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
         # not noise (a bias, as large seen from either end).
         return fit.covariance
     if engine.boundary == "wrap":
-        # The window's moving side may wrap round: take the periodic image's pixels.
-        axes = tuple(range(len(shape)))
-        moving = np.roll(moving, tuple(whole), axes)
-        mov_known = None if mov_known is None else np.roll(mov_known, tuple(whole), axes)
-        if maps:
-            mov_var = np.roll(mov_var, tuple(whole), axes)
-        compared = _rolled(compared, tuple(whole))
-        whole = np.zeros_like(whole)
-    ref_s, mov_s, share = _window(shape, whole)
+        # The whole overlap is the image; the window's moving side is the periodic
+        # image's pixels at the whole shift: cut where they lie, unless the window
+        # crosses the image's edge there (the image is then rolled by the shift).
+        ref_s, mov_s, share = _window(shape, np.zeros_like(whole))
+        mov_s = _moved_window(mov_s, whole, shape)
+        if mov_s is None:
+            axes = tuple(range(len(shape)))
+            moving = np.roll(moving, tuple(whole), axes)
+            mov_known = None if mov_known is None else np.roll(mov_known, tuple(whole), axes)
+            if maps:
+                mov_var = np.roll(mov_var, tuple(whole), axes)
+            compared = _rolled(compared, tuple(whole))
+            mov_s = ref_s
+    else:
+        ref_s, mov_s, share = _window(shape, whole)
     # The holes are filled in the windows only: the stage reads nothing else.
     ref_w, ref_valid = _valid(
         np.asarray(reference[ref_s], dtype=np.float64),
@@ -250,6 +256,16 @@ def _scaled(fit, pipeline, share):
     image, so not scaled)."""
     sandwich = fit.sandwich_covariance * share
     return covariance_envelope(sandwich, pipeline) + fit.model_covariance
+
+
+def _moved_window(slices, whole, shape):
+    """``slices`` moved back by the whole shift ``whole``: the pixels of the image
+    rolled by ``whole`` that they cut, as slices of the image itself (views, no
+    rolled copy of the whole image); None where that window crosses an edge."""
+    moved = [slice(s.start - w, s.stop - w) for s, w in zip(slices, whole, strict=True)]
+    if all(s.start >= 0 and s.stop <= n for s, n in zip(moved, shape, strict=True)):
+        return tuple(moved)
+    return None
 
 
 def _rolled(compared, whole):

@@ -342,7 +342,13 @@ def profiled_from_spectra(
         )
     ref.release_squares()
     mov.release_squares()
-    cross = _product(ref.w_x, mov.w_x)
+    if ref.uniform and not mov.keep:
+        # Nothing below reads the moving spectrum (against a uniform reference its
+        # sum is a constant): the cross term takes its memory.
+        cross = np.conj(mov.w_x, out=mov.w_x)
+        cross *= ref.w_x
+    else:
+        cross = _product(ref.w_x, mov.w_x)
     for plane in nyquist:
         cross[plane] = 0.0
     filtered = _filtered(cross, transfer, shape)
