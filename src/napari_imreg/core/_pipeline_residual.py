@@ -316,11 +316,13 @@ def pipeline_influences(
     """The pipeline's per-block influences (:func:`influence_grid`) at ``shift``,
     through Gauss-Newton's Hessian and through the observed one
     (:func:`observed_hessian`; None where it is not positive on the shift), of
-    the model that :func:`_fit_pipeline` fits.
+    the model that :func:`_fit_pipeline` fits. ``fit``: that fit at ``shift`` with its
+    curvatures, if made already.
     """
-    fit = _fit_pipeline(
-        compared, shift, variance=variance, basis=basis, wrap=wrap, curvatures=True
-    )
+    if fit is None or fit.curvatures is None:
+        fit = _fit_pipeline(
+            compared, shift, variance=variance, basis=basis, wrap=wrap, curvatures=True
+        )
     ndim = fit.residual.ndim
     hessian = gauss_newton_hessian(fit.jacobian, fit.weight)
     grid = influence_grid(fit.jacobian, fit.residual, fit.weight, hessian, block)
