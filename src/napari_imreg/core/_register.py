@@ -10,7 +10,6 @@ import numpy as np
 
 from . import _fft
 from ._background import ALPHA, tilt_p_value
-from ._blur import matched_blur
 from ._brightness import Brightness
 from ._engine import Engine
 from ._filter import smoothing_kernels
@@ -612,10 +611,7 @@ def register(
     the images share at each shift, from FFT cross-correlations; ``delta chi2 = 1``
     is a 1-sigma change, and the error of axis ``i`` is ``sqrt((2 H^-1)_ii)`` with
     ``H`` the chi2 Hessian, corrected for the taper, the filter and the noise of
-    both images. The derivations are in docs/how-it-works.md. A measured pair
-    (not periodic, no mask) whose widths differ at the shift found (a change of
-    seeing or focus, read from the two spectra) is registered again with its
-    sharper image blurred to match the other, its noise carried (``core/_blur.py``).
+    both images. The derivations are in docs/how-it-works.md.
 
     References
     ----------
@@ -650,17 +646,4 @@ def register(
     registrar = Registrar._one_off(
         ref, options, reference_error=reference_error, reference_mask=reference_mask
     )
-    result = registrar.register(mov, error=error, mask=moving_mask)
-    if not result.measured or result.boundary == "wrap" or mask is not None:
-        return result
-    if result.saturated:
-        return result  # plateaus are no blurred scene
-    # A change of seeing or focus: the sharper image blurred to match, compared
-    # again (core/_blur.py).
-    matched = matched_blur(ref, mov, reference_error, error, result.shift)
-    if matched is None:
-        return result
-    registrar = Registrar._one_off(
-        matched[0], options, reference_error=matched[2], reference_mask=None
-    )
-    return registrar.register(matched[1], error=matched[3])
+    return registrar.register(mov, error=error, mask=moving_mask)
