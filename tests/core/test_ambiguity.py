@@ -186,18 +186,18 @@ def test_real_pairs_at_snr_30_are_unrivalled_measurements(scene):
 
 
 @pytest.mark.parametrize(
-    ("scene", "noise", "snr", "trial", "shoulder"),
-    [("clock", "gaussian", 1.0, 240, True), ("retina", "poisson", 3.0, 211, False)],
+    ("scene", "noise", "snr", "trial"),
+    [("clock", "gaussian", 1.0, 240), ("retina", "poisson", 3.0, 211)],
 )
-def test_a_truth_on_the_judged_peaks_shoulder_is_within_the_error(
-    scene, noise, snr, trial, shoulder
-):
-    """Pairs of the real-scene benchmark's seeding whose truth lies 1.2-1.4 px from
-    the answer along a flat ridge of chi2, never a local maximum of the correlation:
-    the curvature said 0.1-0.3 px (5-9 sigma). The shoulders' chi2 differences
-    bound the minimum's width, and the truth falls within it. (The retina pair is now
-    filtered at full strength, where its answer is 0.8 px off and the curvature's own
-    error reaches the truth: no shoulder is needed there.)"""
+def test_a_truth_off_the_judged_peak_is_within_the_error(scene, noise, snr, trial):
+    """Pairs of the real-scene benchmark's seeding whose answer lies 0.8-1.1 px from
+    the truth along a flat ridge of chi2: the curvature said 0.1-0.3 px (5-9 sigma).
+    The correlation over the pixels each shift compares finds a second minimum on the
+    truth's side of the ridge that the noise cannot rule out: the pair is flagged as
+    rivalled and its error widened to reach it, and the truth falls within it. (Judged
+    on the products over the overlap divided by its fraction alone, both pairs were
+    measured, their errors reaching the truth through the shoulder's width or the
+    curvature at full filter strength.)"""
     rng = np.random.default_rng(
         [20261206, ["gaussian", "poisson"].index(noise), round(10 * snr), trial]
     )
@@ -209,9 +209,11 @@ def test_a_truth_on_the_judged_peaks_shoulder_is_within_the_error(
         "error": np.sqrt(pair.moving_variance.mean()),
         "reference_error": np.sqrt(pair.reference_variance.mean()),
     }
-    result = register(pair.reference, pair.moving, **noise_given)
+    with pytest.warns(RegistrationWarning, match="not significantly better"):
+        result = register(pair.reference, pair.moving, **noise_given)
     assert np.any(np.abs(result.shift - pair.shift) > 0.5)  # the answer is off the truth
-    assert np.any(result.significance.rival_spread) == shoulder
+    assert not result.measured
+    assert result.significance.ambiguous
     assert np.all(np.abs(result.shift - pair.shift) <= 4.0 * result.error)
 
 

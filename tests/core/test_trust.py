@@ -78,6 +78,24 @@ def test_significance_does_not_depend_on_units():
         assert scaled.significant == base.significant
 
 
+@pytest.mark.parametrize("scene", ["cell", "retina", "rocket"])
+def test_a_large_shift_is_judged_on_the_pixels_it_compares(scene):
+    """A shift near ``max_shift`` compares a part of each image whose mean and spread are
+    not the whole image's (a dark margin beside the bright cell, the rocket's sky): the
+    correlation over those pixels, each part about its own mean, finds the match at its
+    true shift and calls it significant (the products over the part divided by its
+    fraction alone missed 7 of these 18 pairs: not significant, or a peak elsewhere)."""
+    rng = np.random.default_rng([11, len(scene)])
+    for _ in range(6):
+        far = rng.choice([-1, 1]) * rng.integers(48, 61)  # 12-15 binned pixels
+        offset = np.array([far, rng.integers(-40, 41)])[:: rng.choice([-1, 1])]
+        pair = make_binned_pair(load_scene(scene), (64, 64), offset, rng=rng, snr=30)
+        result = match_significance(pair.reference, pair.moving, max_shift=16)
+        assert result.significant, (pair.shift, result)
+        reach = max(1.5, 0.5 * np.sqrt(result.cell))
+        assert np.all(np.abs(result.peak - pair.shift) <= reach), (pair.shift, result.peak)
+
+
 def _scattered_mask(rng, shape):
     """About 12% of the pixels: three blobs and scattered hot pixels."""
     import scipy.ndimage

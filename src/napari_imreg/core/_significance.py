@@ -8,9 +8,10 @@ chance, and whether it sits on the ``max_shift`` edge, where the true minimum ma
 lie outside.
 
 The statistic is the peak of the normalised cross-correlation ``c(s)`` over the
-search window, standardised by the surface's own fluctuations away from the peak
-(median and MAD): ``z = (c_peak - median) / (1.4826 MAD)``. Under the null (no
-common signal), ``c`` at shifts further apart than its correlation length are
+search window (the correlation coefficient over the pixels the shift compares),
+standardised by the surface's own fluctuations away from the peak (median and
+MAD): ``z = (c_peak - median) / (1.4826 MAD)``. Under the null (no common
+signal), ``c`` at shifts further apart than its correlation length are
 close to independent Gaussians, so the largest of ``n_eff`` of them exceeds ``z``
 with probability ``p = 1 - (1 - Q(z))^n_eff`` (``Q`` the Gaussian tail), with
 ``n_eff`` the window's samples divided by the area of one correlation cell,
@@ -143,9 +144,45 @@ def _spectral_sum(a: np.ndarray, b: np.ndarray, last: int) -> float:
     return float(np.sum((a * b) @ weights))
 
 
-def _overlap_fraction(shape, lags):
-    """Per axis, the fraction of the image two copies ``lag`` apart share (overlap mode)."""
-    return [np.maximum(n - np.abs(lag), 1) / n for n, lag in zip(shape, lags, strict=True)]
+def _overlap_sums(image, lags, sign: int) -> np.ndarray:
+    """The sums of ``image`` over the part two copies share at each of ``lags`` (a grid,
+    overlap mode): the reference's pixels ``x`` with ``x - s`` inside (``sign`` 1) or
+    the moving image's ``x`` with ``x + s`` inside (``sign`` -1), from running sums
+    along each axis in turn (no transform)."""
+    sums = image
+    for axis, (n, lag) in enumerate(zip(image.shape, lags, strict=True)):
+        running = np.concatenate(
+            [np.zeros_like(np.take(sums, [0], axis=axis)), np.cumsum(sums, axis=axis)],
+            axis=axis,
+        )
+        start = np.clip(sign * lag, 0, n)
+        stop = np.clip(n + sign * lag, 0, n)
+        sums = np.take(running, stop, axis=axis) - np.take(running, start, axis=axis)
+    return sums
+
+
+def _overlap_correlation(ref, mov, window, lags):
+    """The correlation coefficient of the two unmasked images over the part they share
+    at each of ``lags`` (overlap mode), from ``window`` (their raw products summed
+    there), and that part's pixels.
+
+    A large shift compares a part of each image whose mean and spread are not the
+    whole image's (a dark corner of one against the bright middle of the other): the
+    products over it, divided by the shared fraction alone, then read the parts'
+    means as a match. Each part's own mean and energy (running sums) make it the
+    correlation over the pixels compared, as masked images have it
+    (:func:`_masked_correlation`).
+    """
+    grids = np.meshgrid(*lags, indexing="ij", sparse=True)
+    count = np.ones(window.shape)
+    for n, grid in zip(ref.shape, grids, strict=True):
+        count = count * np.maximum(n - np.abs(grid), 1)
+    sum_r, sum_m = _overlap_sums(ref, lags, 1), _overlap_sums(mov, lags, -1)
+    cross = window - sum_r * sum_m / count
+    energy_r = np.maximum(_overlap_sums(ref**2, lags, 1) - sum_r**2 / count, 0.0)
+    energy_m = np.maximum(_overlap_sums(mov**2, lags, -1) - sum_m**2 / count, 0.0)
+    norm = np.sqrt(energy_r * energy_m)
+    return np.where(norm > 0, cross / np.where(norm > 0, norm, 1.0), 0.0), count
 
 
 def _masked_bin(image, valid, factors):
@@ -269,13 +306,13 @@ def _outer_limit(limit, shape, wrap: bool) -> np.ndarray:
 def _surface(reference, moving, wrap, limit, valid=None, share: ReferenceShare | None = None):
     """The z-score of the cross-correlation at every whole-pixel shift within ``limit``.
 
-    ``c(s) = sum r(x) m(x - s)`` of the zero-mean unit-norm images, over the
-    overlap fraction ``f(s)``; its null variance is ``S / (N f(s))`` with
-    Bartlett's ``S = sum_tau rho_r(tau) rho_m(tau)``, which Parseval gives from
-    the two power spectra without a transform. With ``valid`` (the two images'
-    valid pixels), ``c(s)`` is the correlation coefficient over the ``n(s)`` pixels
-    valid in both at ``s``, with its null variance ``S / n(s)``: the masked pixels
-    are neither samples nor a pattern. With ``share`` (unmasked images only),
+    ``c(s)`` is the correlation coefficient of the two images over the ``n(s)``
+    pixels they share at ``s`` (each part with its own mean and energy; the whole
+    periodic image for wrap), with the null variance ``S / n(s)`` and Bartlett's
+    ``S = sum_tau rho_r(tau) rho_m(tau)``, which Parseval gives from the two power
+    spectra without a transform. With ``valid`` (the two images' valid pixels),
+    ``n(s)`` counts the pixels valid in both at ``s``: the masked pixels are
+    neither samples nor a pattern. With ``share`` (unmasked images only),
     ``reference`` is not read: its binned unit image and spectrum are the share's.
     Returns the z-scores on the window, each axis's lags, ``S``, and the two images
     centred and scaled as correlated.
@@ -306,12 +343,11 @@ def _surface(reference, moving, wrap, limit, valid=None, share: ReferenceShare |
         # The product where the moving spectrum was (one spectrum fewer at a time).
         product = np.multiply(r_spec, np.conj(m_spec, out=m_spec), out=m_spec)
         window = sp_fft.irfftn(product, shape, axes=axes)[at_lags]
-        fraction = np.ones(window.shape)
-        if not wrap:
-            for axis, f in enumerate(_overlap_fraction(mov.shape, lags)):
-                fraction = fraction * f.reshape([-1 if a == axis else 1 for a in axes])
-        # raw / f is the correlation over the overlap.
-        correlation, samples, usable = window / fraction, mov.size * fraction, True
+        if wrap:  # every shift compares the whole periodic image
+            correlation, samples, usable = window, float(mov.size), True
+        else:
+            correlation, samples = _overlap_correlation(ref, mov, window, lags)
+            usable = samples >= max(16.0, 2.0 * bartlett)
     # Fisher's transform atanh makes the correlation Gaussian with std
     # sqrt(S / (N f)) under the null, also near |c| = 1.
     correlation = np.clip(correlation, -1 + 1e-12, 1 - 1e-12)
