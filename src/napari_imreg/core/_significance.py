@@ -8,14 +8,15 @@ chance, and whether it sits on the ``max_shift`` edge, where the true minimum ma
 lie outside.
 
 The statistic is the peak of the normalised cross-correlation ``c(s)`` over the
-search window (the correlation coefficient over the pixels the shift compares),
-standardised by the surface's own fluctuations away from the peak (median and
-MAD): ``z = (c_peak - median) / (1.4826 MAD)``. Under the null (no common
-signal), ``c`` at shifts further apart than its correlation length are
-close to independent Gaussians, so the largest of ``n_eff`` of them exceeds ``z``
+search window (the correlation coefficient over the pixels the shift compares:
+each part's own mean and energy), made Gaussian by Fisher's transform and
+standardised by its spread under the null: ``z = atanh(c) sqrt(N / S)``, with
+``N`` the pixels the shift compares and ``S`` the area of one correlation cell
+(the images' own autocorrelation, Bartlett's effective sample size). Under the
+null (no common signal), ``z`` at shifts further apart than a cell are close to
+independent standard Gaussians, so the largest of ``n_eff`` of them exceeds ``z``
 with probability ``p = 1 - (1 - Q(z))^n_eff`` (``Q`` the Gaussian tail), with
-``n_eff`` the window's samples divided by the area of one correlation cell,
-measured from the surface's own autocorrelation.
+``n_eff`` the window's samples divided by the area of one correlation cell.
 """
 
 from __future__ import annotations
