@@ -1,14 +1,24 @@
 """The stack's thread pools start every thread at once, with Ctrl-C held back meanwhile, so
-that an interrupt cannot leave a thread the interpreter waits for at exit (core._threads)."""
+that an interrupt cannot leave a thread the interpreter waits for at exit; a stack leaves
+no thread registering once it returns or raises, and a fork waits for the core's locks, so
+that a forked worker never starts with one held (core._threads)."""
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import sys
 import threading
+import time
 
-from napari_imreg.core._threads import interrupt_held, started_pool
+import dask.threaded
+import numpy as np
+import pytest
+
+from napari_imreg.core import _stack_processes, register_stack
+from napari_imreg.core._axis_messages import AxisValueError
+from napari_imreg.core._threads import fork_safe_lock, interrupt_held, started_pool
 
 
 def _named(prefix):
@@ -48,3 +58,39 @@ def test_a_ctrl_c_inside_the_held_block_reaches_the_handler_as_the_block_ends():
         release.set()
         bystander.join()
     assert calls == [1000]  # once, when the block ended
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+@pytest.mark.parametrize("make", [fork_safe_lock, threading.Lock], ids=["fork-safe", "plain"])
+def test_a_fork_waits_for_a_fork_safe_lock_another_thread_holds(make):
+    # Another thread holds the lock as the process forks. The child has only the forking
+    # thread: a plain lock stays held there for good; a fork-safe one is released.
+    lock, held = make(), threading.Event()
+
+    def hold():
+        with lock:
+            held.set()
+            time.sleep(0.3)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    child = os.fork()
+    if child == 0:  # the child: exit 0 if it can take the lock
+        os._exit(0 if lock.acquire(timeout=1.0) else 1)
+    holder.join()
+    _, status = os.waitpid(child, 0)
+    assert (os.waitstatus_to_exitcode(status) == 0) == (make is fork_safe_lock)
+
+
+def test_a_stack_that_raises_leaves_no_thread_registering(monkeypatch):
+    # Frames of 3 rows are too short for the overlap mode: every frame raises. Threads,
+    # not processes; dask's shared pools emptied so that a pool kept from another test
+    # cannot hide one made here.
+    monkeypatch.setattr(_stack_processes, "forking_available", lambda: False)
+    monkeypatch.setattr(dask.threaded, "pools", collections.defaultdict(dict))
+    stack = np.random.default_rng(1).normal(size=(40, 3, 48))
+    before = set(threading.enumerate())
+    with pytest.raises(AxisValueError):
+        register_stack(stack, num_workers=2).compute()
+    assert set(threading.enumerate()) - before == set()

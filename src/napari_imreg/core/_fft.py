@@ -23,6 +23,7 @@ import numpy as np
 import scipy.fft
 from threadpoolctl import ThreadpoolController
 
+from ._threads import fork_safe_lock
 from ._wisdom import Wisdom
 
 
@@ -106,7 +107,7 @@ class _BlasLimit:
     """
 
     def __init__(self):
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()  # a forked stack worker takes it first thing
         self._users = 0
         self._limits = None
         self._setters = _fallback_setters()

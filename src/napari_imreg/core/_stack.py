@@ -53,6 +53,7 @@ from ._stack_graph import (
 from ._stack_pool import StackWorkers
 from ._stack_processes import InWorkers, forked_table, worth_processes
 from ._template import AlignedMean, moved_frame
+from ._threads import started_pool
 from ._validation import (
     as_image,
     check_choice,
@@ -422,7 +423,14 @@ def _computed_table(
         masks=masks,
         reference_mask=reference_mask,
     )
-    return graph.compute(scheduler="threads", num_workers=workers)
+    # A pool of its own, waited for: a frame that raises leaves no frame registering
+    # in a thread of dask's shared pool after the call (it would hold the locks a
+    # later stack's fork copies, and the cores).
+    pool = started_pool(workers, "register-stack")
+    try:
+        return graph.compute(scheduler="threads", pool=pool)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def iter_register_stack(

@@ -7,6 +7,12 @@ thread that nobody wakes and that the interpreter joins at exit: the process han
 saying it was interrupted (seen in about 1 of 10 CLI runs interrupted as their first frame
 was submitted; cpython issue 125886 is the same race in the process pool). Here every
 thread is started at once with SIGINT held back, so ``submit`` never starts one later.
+
+A fork copies only the thread that forks: a lock another thread held at that moment stays
+held in the child, and the child's first use of it waits forever (seen: a stack's forked
+worker stuck in the BLAS limit's lock, which a thread left over from an earlier stack held
+as the workers were forked). The locks of the core's process-wide state are
+made by :func:`fork_safe_lock`, which a fork waits for.
 """
 
 from __future__ import annotations
@@ -58,3 +64,13 @@ def started_pool(workers: int, name: str) -> ThreadPoolExecutor:
             pool.submit(everyone.wait)
         everyone.wait()
     return pool
+
+
+def fork_safe_lock() -> threading.Lock:
+    """A lock that a fork of this process waits for, so that no child starts with it
+    held by a thread the child does not have."""
+    lock = threading.Lock()
+    os.register_at_fork(
+        before=lock.acquire, after_in_parent=lock.release, after_in_child=lock.release
+    )
+    return lock

@@ -20,8 +20,9 @@ import json
 import logging
 import os
 import tempfile
-import threading
 from pathlib import Path
+
+from ._threads import fork_safe_lock
 
 __all__ = ["ENVIRONMENT_VARIABLE", "Wisdom"]
 
@@ -51,7 +52,7 @@ class Wisdom:
 
     def __init__(self, pyfftw):
         self._pyfftw = pyfftw
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
         self._loaded_from: Path | None = None
 
     def path(self) -> Path | None:
