@@ -38,7 +38,14 @@ from ._options import BoundaryChoice, ErrorModel, Options
 from ._periodic import stack_options
 from ._prepare import check_mask
 from ._result import RegistrationResult, RegistrationWarning, StackResult
-from ._stack_driver import against_one, bridge_step, chained, flagged_column, onto_previous
+from ._stack_driver import (
+    against_one,
+    bridge_step,
+    chained,
+    computed_in_threads,
+    flagged_column,
+    onto_previous,
+)
 from ._stack_graph import (
     FROM_FRAMES,
     dask_view,
@@ -53,7 +60,6 @@ from ._stack_graph import (
 from ._stack_pool import StackWorkers
 from ._stack_processes import InWorkers, forked_table, worth_processes
 from ._template import AlignedMean, moved_frame
-from ._threads import started_pool
 from ._validation import (
     as_image,
     check_choice,
@@ -423,14 +429,7 @@ def _computed_table(
         masks=masks,
         reference_mask=reference_mask,
     )
-    # A pool of its own, waited for: a frame that raises leaves no frame registering
-    # in a thread of dask's shared pool after the call (it would hold the locks a
-    # later stack's fork copies, and the cores).
-    pool = started_pool(workers, "register-stack")
-    try:
-        return graph.compute(scheduler="threads", pool=pool)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    return computed_in_threads(graph, workers)
 
 
 def iter_register_stack(

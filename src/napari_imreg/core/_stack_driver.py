@@ -61,6 +61,18 @@ def in_order(tasks: Iterable[Callable[[], T]], workers: int) -> Iterator[T]:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+def computed_in_threads(graph, workers: int):
+    """``graph`` (a dask collection) computed on ``workers`` threads of a pool of its
+    own, which is waited for: a task that raises leaves no frame registering after
+    the call, as it would in a thread of dask's shared pool (holding the cores, and
+    the locks a later stack's fork would copy held)."""
+    pool = started_pool(workers, "register-stack")
+    try:
+        return graph.compute(scheduler="threads", pool=pool)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _with_one_blas_thread(task: Callable[[], T]) -> tuple[T, list[str]]:
     """The task's result, and the warnings it held for the caller."""
     with _fft.one_blas_thread(), held_warnings() as said:
