@@ -10,6 +10,7 @@ import numpy as np
 
 from . import _fft
 from ._background import ALPHA, tilt_p_value
+from ._blur import seeing_change
 from ._brightness import Brightness
 from ._engine import Engine
 from ._filter import smoothing_kernels
@@ -285,7 +286,7 @@ class Registrar:
         # BLAS on one thread for the whole call: a threaded OpenBLAS call wakes
         # spinning threads that slow what follows (see _fft.one_blas_thread).
         with _fft.one_blas_thread():
-            result = _tilted_if_needed(registrar, mov, moving_error, mask, delta_chi2_map)
+            result = _seeing_matched(registrar, mov, moving_error, mask, delta_chi2_map)
         if self._unit != 1.0:  # back to the images' units
             result = result.in_units(self._unit)
         return result
@@ -455,6 +456,36 @@ def _registered(registrar, mov, moving_error, mask, delta_chi2_map) -> Registrat
         threshold=options.clip_threshold,
         saturation=options.saturation,
     )
+
+
+def _seeing_matched(registrar, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
+    """The registration by ``registrar`` (:func:`_tilted_if_needed`), or, when the two
+    images' widths differ at its shift (a change of seeing or focus,
+    ``_blur.seeing_change``), the pair registered again with its sharper image blurred
+    to match: the moving image through ``registrar`` itself (its reference prepared
+    once), the reference through a registrar of its own, not matched again. The
+    first registration's warnings are then dropped, and ``blur`` says what was done."""
+    with held_warnings() as said:
+        result = _tilted_if_needed(registrar, mov, moving_error, mask, delta_chi2_map)
+    match = seeing_change(registrar, mov, moving_error, mask, result)
+    if match is None:
+        for message in said:
+            warn_registration(message)
+        return result
+    if not match.blur_reference:
+        blurred, error = match.blurred(mov), match.blurred_error(moving_error)
+        result = _tilted_if_needed(registrar, blurred, error, None, delta_chi2_map)
+    else:
+        blurred = Registrar._one_off(
+            match.blurred(registrar._source),
+            registrar.options,
+            reference_error=match.blurred_error(registrar._inputs["reference_error"]),
+            reference_mask=None,
+        )
+        blurred.matches_blur = False
+        result = blurred.register(mov, error=moving_error, delta_chi2_map=delta_chi2_map)
+    sign = -1.0 if match.blur_reference else 1.0
+    return dataclasses.replace(result, blur=sign * match.sigma)
 
 
 def _tilted_if_needed(registrar, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
