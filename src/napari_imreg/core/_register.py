@@ -642,7 +642,11 @@ def register(
     the images share at each shift, from FFT cross-correlations; ``delta chi2 = 1``
     is a 1-sigma change, and the error of axis ``i`` is ``sqrt((2 H^-1)_ii)`` with
     ``H`` the chi2 Hessian, corrected for the taper, the filter and the noise of
-    both images. The derivations are in docs/how-it-works.md.
+    both images. The derivations are in docs/how-it-works.md. A measured pair (1-D
+    or 2-D, overlap mode, nothing masked) whose widths differ at the shift found (a
+    change of seeing or focus, read from the two spectra) is registered again with
+    its sharper image blurred to match, its noise carried (``result.blur``;
+    docs/how-it-works-errors.md, "The sharper image matched").
 
     References
     ----------
