@@ -547,11 +547,14 @@ def test_max_shift_restricts_the_search():
     _assert_within_errors(register(reference, moving, max_shift=8), truth)
     _assert_within_errors(register(reference, moving, max_shift=(1, 7)), truth)
     limited = _register_expecting_trouble(reference, moving, max_shift=3)
-    # Whole-pixel search within 3 px, then at most one pixel of refinement.
-    assert abs(limited.shift[1]) <= 4.0
-    assert abs(limited.shift[1] - truth[1]) > 2.0
+    # Whole-pixel search within 3 px and one guard pixel, then at most one pixel of
+    # refinement.
+    assert abs(limited.shift[1]) <= 5.0
+    assert abs(limited.shift[1] - truth[1]) > 1.0
+    assert not limited.measured  # 6.4 px lies beyond max_shift
     limited = _register_expecting_trouble(reference, moving, max_shift=(2, 3))
-    assert abs(limited.shift[1]) <= 4.0
+    assert abs(limited.shift[1]) <= 5.0
+    assert not limited.measured
 
 
 def test_max_shift_wrap():

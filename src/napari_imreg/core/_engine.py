@@ -74,14 +74,19 @@ class Engine:
         requested = max_shift
         half = np.asarray(ref.shape, dtype=np.float64) / 2
         self._binning = (1,) * ref.ndim
+        # ``max_shift`` is the window the answer must lie in; the whole-pixel search
+        # (``_limits``) reaches one pixel further, a guard, so that a minimum inside
+        # the window is bracketed by samples on both sides and is a measurement.
         if self.boundary == "wrap":
-            self._limits = half if requested is None else np.minimum(requested, half)
+            self.max_shift = half if requested is None else np.minimum(requested, half)
+            self._limits = np.minimum(np.ceil(self.max_shift) + 1, half)
             self._padded = ref.shape
             self._tapers = None
         else:
             default = np.maximum(1.0, np.floor(np.asarray(ref.shape) / 4))
             limits = default if requested is None else requested
-            self._limits = np.minimum(np.floor(limits), np.asarray(ref.shape) - 1)
+            self.max_shift = np.minimum(limits, np.asarray(ref.shape) - 1)
+            self._limits = np.minimum(np.ceil(self.max_shift) + 1, np.asarray(ref.shape) - 1)
             self._padded = _fft.next_fast_shape(
                 np.asarray(ref.shape) + self._limits.astype(int) + 2
             )
@@ -265,7 +270,7 @@ class Engine:
                 reach = widened(verdict, fit.shift, bound)
             stage = verdict.measured and self.errors == "residual"
             if not (stage and np.all(np.isfinite(bound))):
-                return result(verdict, within_window(verdict, self._limits, fit.shift, reach))
+                return result(verdict, within_window(verdict, self.max_shift, fit.shift, reach))
             if callable(witness):
                 witness = witness()
             # The residual stage's error, no narrower than the rival test's reach.
@@ -273,7 +278,7 @@ class Engine:
                 self, image, fit.shift, bound, given_moving_error, mask, witness, excess
             )
             reach = widened(verdict, fit.shift, stage_covariance)
-            return result(verdict, within_window(verdict, self._limits, fit.shift, reach))
+            return result(verdict, within_window(verdict, self.max_shift, fit.shift, reach))
 
         return quick, finish
 

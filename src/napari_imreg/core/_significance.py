@@ -361,6 +361,7 @@ def match_significance(
     moving,
     *,
     max_shift,
+    searched=None,
     boundary="overlap",
     shift=None,
     alpha: float = FALSE_ALARM,
@@ -377,7 +378,13 @@ def match_significance(
     reference, moving : array_like
         The images as the pipeline compares them (filtered, masked pixels zeroed).
     max_shift : float or sequence of float
-        The largest shift searched per axis, pixels.
+        The largest shift allowed per axis, pixels: the test's window.
+    searched : float or sequence of float, optional
+        The largest whole-pixel shift the pipeline's search sampled per axis
+        (default ``max_shift``). A shift is on the edge beyond ``max_shift``, or where
+        its whole-pixel minimum was the last sampled (beyond ``searched - 0.5``), so
+        is not bracketed: a search one pixel beyond ``max_shift`` (a guard) brackets
+        every minimum within it.
     boundary : {"overlap", "wrap"}
         Whether the images are periodic.
     shift : array_like, optional
@@ -428,6 +435,7 @@ def match_significance(
     wrap = boundary == "wrap"
     limit = np.broadcast_to(np.asarray(max_shift, dtype=np.float64), (reference.ndim,))
     shape, full_limit = reference.shape, limit
+    sampled = limit if searched is None else np.broadcast_to(searched, limit.shape)
     if share is not None and (share.shape != shape or share.wrap != wrap):
         raise ValueError(
             f"share was made for a reference of shape {share.shape} with wrap={share.wrap}, "
@@ -481,9 +489,10 @@ def match_significance(
     judged_full = judged * factors
     for axis, n in enumerate(shape):
         spans = wrap and full_limit[axis] >= n / 2
-        # A whole-pixel minimum on the last sampled shift is not bracketed: the
-        # true one may lie beyond it.
-        if not spans and abs(judged_full[axis]) > np.floor(full_limit[axis]) - 0.5:
+        # Beyond the window, or a whole-pixel minimum on the last sampled shift, which
+        # is not bracketed: the true one may lie beyond it.
+        edge = min(full_limit[axis], np.floor(sampled[axis]) - 0.5)
+        if not spans and abs(judged_full[axis]) > edge:
             on_edge = True
     verdict = Significance(
         agrees=agrees,

@@ -64,7 +64,8 @@ def judge(engine, image, shift, *, rivals: bool = True) -> Significance:
     return match_significance(
         ref_data,
         mov_data,
-        max_shift=engine._limits,
+        max_shift=engine.max_shift,
+        searched=engine._limits,
         boundary=engine.boundary,
         shift=shift,
         valid=(_valid(reference), _valid(image)) if masked else None,
