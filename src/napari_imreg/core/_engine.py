@@ -74,25 +74,27 @@ class Engine:
         requested = max_shift
         half = np.asarray(ref.shape, dtype=np.float64) / 2
         self._binning = (1,) * ref.ndim
-        # ``max_shift`` is the window the answer must lie in; the whole-pixel search
-        # (``_limits``) reaches one pixel further, a guard, so that a minimum inside
-        # the window is bracketed by samples on both sides and is a measurement.
+        # ``max_shift`` is the window the answer must lie in, and the whole-pixel
+        # minimum is one of the ``allowed`` shifts within it; the surface is read one
+        # pixel further (``_limits``), a guard, so that a minimum on the window's edge
+        # is bracketed by samples on both sides.
         if self.boundary == "wrap":
             self.max_shift = half if requested is None else np.minimum(requested, half)
-            self._limits = np.minimum(np.ceil(self.max_shift) + 1, half)
+            self._limits = np.minimum(np.floor(self.max_shift) + 1, half)
             self._padded = ref.shape
             self._tapers = None
         else:
             default = np.maximum(1.0, np.floor(np.asarray(ref.shape) / 4))
             limits = default if requested is None else requested
             self.max_shift = np.minimum(limits, np.asarray(ref.shape) - 1)
-            self._limits = np.minimum(np.ceil(self.max_shift) + 1, np.asarray(ref.shape) - 1)
+            self._limits = np.minimum(np.floor(self.max_shift) + 1, np.asarray(ref.shape) - 1)
             self._padded = _fft.next_fast_shape(
                 np.asarray(ref.shape) + self._limits.astype(int) + 2
             )
             margins = [k.size // 2 if filter_margins else 0 for k in full]
             self._tapers = [overlap_taper(n, m) for n, m in zip(ref.shape, margins, strict=True)]
             self._binning = binning_factors(ref.shape)
+        self.allowed = np.floor(self.max_shift)
         self._reference_cache: dict = {}
         self._binned_reference: Spectra | None = None
         self._tapered_reference: dict = {}
