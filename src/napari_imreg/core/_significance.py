@@ -380,11 +380,9 @@ def match_significance(
     max_shift : float or sequence of float
         The largest shift allowed per axis, pixels: the test's window.
     searched : float or sequence of float, optional
-        The largest whole-pixel shift the pipeline's search sampled per axis
-        (default ``max_shift``). A shift is on the edge beyond ``max_shift``, or where
-        its whole-pixel minimum was the last sampled (beyond ``searched - 0.5``), so
-        is not bracketed: a search one pixel beyond ``max_shift`` (a guard) brackets
-        every minimum within it.
+        How far the pipeline's search read, per axis (default ``max_shift``): a shift
+        beyond ``max_shift`` or ``searched - 0.5`` (a whole-pixel minimum on the last
+        sample, not bracketed) is on the edge.
     boundary : {"overlap", "wrap"}
         Whether the images are periodic.
     shift : array_like, optional
