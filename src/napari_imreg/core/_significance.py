@@ -487,11 +487,9 @@ def match_significance(
     judged_full = judged * factors
     for axis, n in enumerate(shape):
         spans = wrap and full_limit[axis] >= n / 2
-        # Beyond the window, or a whole-pixel minimum on the last sampled shift, which
-        # is not bracketed: the true one may lie beyond it.
+        # Beyond the window, or not bracketed (the true minimum may lie beyond it).
         edge = min(full_limit[axis], np.floor(sampled[axis]) - 0.5)
-        if not spans and abs(judged_full[axis]) > edge:
-            on_edge = True
+        on_edge = on_edge or (not spans and abs(judged_full[axis]) > edge)
     verdict = Significance(
         agrees=agrees,
         cell=cell * float(np.prod(factors)),
