@@ -68,7 +68,9 @@ class Registrar:
         The older name of ``brightness``: True fits an offset (``"offset"``),
         False nothing (``"none"``).
     max_shift : float or sequence of float, optional
-        Largest shift searched, per axis, in pixels. Default: half of each axis for
+        Largest shift allowed, per axis, in pixels: an answer beyond it is not a
+        measurement (``measured`` False). The search samples one whole pixel more,
+        so that an answer up to it is bracketed. Default: half of each axis for
         ``"wrap"``, a quarter of each axis for ``"overlap"`` (raise it for larger
         offsets; the padded correlation then grows).
     prefilter : bool or float
@@ -565,8 +567,8 @@ def register(
     zero_mean : bool, optional
         The older name of ``brightness``: True is ``"offset"``, False ``"none"``.
     max_shift : float or sequence of float, optional
-        Largest shift searched per axis in pixels (default: a quarter of each axis
-        for ``"overlap"``, half for ``"wrap"``).
+        Largest shift allowed per axis in pixels, as for :func:`register` (default:
+        a quarter of each axis for ``"overlap"``, half for ``"wrap"``).
     prefilter : bool or float
         ``"overlap"`` only: discount the content near the Nyquist frequency, which
         a truncated image cannot be sub-pixel shifted with, as much as the noise

@@ -361,6 +361,7 @@ def match_significance(
     moving,
     *,
     max_shift,
+    searched=None,
     boundary="overlap",
     shift=None,
     alpha: float = FALSE_ALARM,
@@ -377,7 +378,11 @@ def match_significance(
     reference, moving : array_like
         The images as the pipeline compares them (filtered, masked pixels zeroed).
     max_shift : float or sequence of float
-        The largest shift searched per axis, pixels.
+        The largest shift allowed per axis, pixels: the test's window.
+    searched : float or sequence of float, optional
+        How far the pipeline's search read, per axis (default ``max_shift``): a shift
+        beyond ``max_shift`` or ``searched - 0.5`` (a whole-pixel minimum on the last
+        sample, not bracketed) is on the edge.
     boundary : {"overlap", "wrap"}
         Whether the images are periodic.
     shift : array_like, optional
@@ -428,6 +433,7 @@ def match_significance(
     wrap = boundary == "wrap"
     limit = np.broadcast_to(np.asarray(max_shift, dtype=np.float64), (reference.ndim,))
     shape, full_limit = reference.shape, limit
+    sampled = limit if searched is None else np.broadcast_to(searched, limit.shape)
     if share is not None and (share.shape != shape or share.wrap != wrap):
         raise ValueError(
             f"share was made for a reference of shape {share.shape} with wrap={share.wrap}, "
@@ -481,10 +487,9 @@ def match_significance(
     judged_full = judged * factors
     for axis, n in enumerate(shape):
         spans = wrap and full_limit[axis] >= n / 2
-        # A whole-pixel minimum on the last sampled shift is not bracketed: the
-        # true one may lie beyond it.
-        if not spans and abs(judged_full[axis]) > np.floor(full_limit[axis]) - 0.5:
-            on_edge = True
+        # Beyond the window, or not bracketed (the true minimum may lie beyond it).
+        edge = min(full_limit[axis], np.floor(sampled[axis]) - 0.5)
+        on_edge = on_edge or (not spans and abs(judged_full[axis]) > edge)
     verdict = Significance(
         agrees=agrees,
         cell=cell * float(np.prod(factors)),
