@@ -151,6 +151,18 @@ def _derivative_factors(period: int, orders: tuple) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
+def _interpolated_overlap(taper: Taper, positions: tuple, orders: tuple) -> np.ndarray:
+    """``sum_x t(x) t(x - s)`` along a periodic taper's axis and its derivatives of each
+    of ``orders`` (rows, orders slowest) at ``s = positions``: the interpolated
+    autocorrelation of the samples, a series on ``|T|**2``. Cached and read-only:
+    Newton's passes and the terms of one surface ask at the same shifts."""
+    kernel = axis_kernels(taper.period, positions, half=True, orders=orders)
+    profile = (kernel @ np.abs(taper._spectrum) ** 2).real
+    profile.setflags(write=False)
+    return profile
+
+
+@functools.lru_cache(maxsize=64)
 def _pixels(n: int, band: tuple[int, int]) -> np.ndarray:
     """The pixels of an axis of ``n`` outside ``band`` (read-only)."""
     first, last = band
@@ -393,13 +405,12 @@ class TaperOverlap(Term):
         profiles = []
         for taper, p, o in zip(self.tapers, positions, orders, strict=True):
             if taper.period is not None:
-                # The interpolated autocorrelation of the samples: a series on |T|**2.
-                kernel = axis_kernels(taper.period, p, half=True, orders=tuple(o))
-                profiles.append((kernel @ np.abs(taper._spectrum) ** 2).real)
+                profiles.append(_interpolated_overlap(taper, _key(p), tuple(o)))
                 continue
             weight = taper.samples()
             # sum_x t(x) (1 - e(x - s)), and its derivatives in s.
             everything = (taper.n, taper.n)  # no pixel is left out
             kernel = _kernel(taper, everything, _key(p), tuple(o), 1)
             profiles.append(weight.sum() * _constant_rows(p, o) - kernel @ weight)
-        return outer_product(profiles)
+        out = outer_product(profiles)
+        return out if out.flags.writeable else out.copy()  # one axis: the cached profile
