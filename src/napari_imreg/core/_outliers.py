@@ -420,9 +420,24 @@ def _residual(ref, mov, valid, shift, scale, offset, *, wrap):
     return residual
 
 
-def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, threshold):
+def reference_quantum(registrar, valid: np.ndarray) -> float:
+    """:func:`quantum` of ``registrar``'s reference on its ``valid`` pixels, kept on the
+    registrar for the next call with the same pixels (a stack's frames all ask with
+    one mask)."""
+    kept = registrar._reference_quantum
+    if kept is not None and np.array_equal(kept[0], valid):
+        return kept[1]
+    step = quantum(registrar._source, valid)
+    registrar._reference_quantum = (valid, step)
+    return step
+
+
+def outlier_masks(
+    ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, threshold, reference_step=None
+):
     """The pixels of each image whose residual ``R - scale M' - offset`` at ``shift``
     is an outlier (:func:`clip_residual`), as a mask on each image's own grid.
+    ``reference_step``: ``quantum(ref, ~ref_mask)`` when known.
 
     A sharp feature present in both images leaves an interpolation error in the
     residual: up to ``MODEL_ERROR`` times the cubic-minus-linear interpolant, where
@@ -438,7 +453,9 @@ def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, t
     valid = ~ref_mask & reached(mov_mask, shift, wrap=wrap)
     residual = _residual(ref_clean, filled, valid, shift, scale, offset, wrap=wrap)
     # Digitised images: their rounding is noise the robust sigma may not see.
-    rounding = np.hypot(quantum(ref, ~ref_mask), scale * quantum(mov, ~mov_mask)) / np.sqrt(12)
+    if reference_step is None:
+        reference_step = quantum(ref, ~ref_mask)
+    rounding = np.hypot(reference_step, scale * quantum(mov, ~mov_mask)) / np.sqrt(12)
     candidates, sigma = clip_residual(
         residual, valid, threshold=threshold, grow=0, sigma_floor=float(rounding)
     )
@@ -614,16 +631,18 @@ def reject_outliers(
     runs = _Registrations(registrar, mov, moving_error, delta_chi2_map, ref_out, mov_out)
 
     def judged(result):
+        ref_mask = ref_out | clip_ref
         new = outlier_masks(
             ref,
             mov,
-            ref_out | clip_ref,
+            ref_mask,
             mov_out | clip_mov,
             result.shift,
             1.0 if result.scale is None else result.scale,
             0.0 if result.offset is None else result.offset,
             wrap=wrap,
             threshold=threshold,
+            reference_step=reference_quantum(registrar, ~ref_mask),
         )
         return new[0] | clip_ref, new[1] | clip_mov
 
