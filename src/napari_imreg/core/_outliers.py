@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import weakref
 
 import numpy as np
 import scipy.ndimage
@@ -420,15 +421,18 @@ def _residual(ref, mov, valid, shift, scale, offset, *, wrap):
     return residual
 
 
+#: Each live Registrar's last valid pixels asked about and its reference's step there.
+_REFERENCE_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def reference_quantum(registrar, valid: np.ndarray) -> float:
-    """:func:`quantum` of ``registrar``'s reference on its ``valid`` pixels, kept on the
-    registrar for the next call with the same pixels (a stack's frames all ask with
-    one mask)."""
-    kept = registrar._reference_quantum
+    """:func:`quantum` of ``registrar``'s reference on ``valid``, kept for the next call
+    with the same pixels while the registrar lives (a stack's frames ask with one)."""
+    kept = _REFERENCE_STEPS.get(registrar)
     if kept is not None and np.array_equal(kept[0], valid):
         return kept[1]
     step = quantum(registrar._source, valid)
-    registrar._reference_quantum = (valid, step)
+    _REFERENCE_STEPS[registrar] = (valid, step)
     return step
 
 
@@ -631,18 +635,17 @@ def reject_outliers(
     runs = _Registrations(registrar, mov, moving_error, delta_chi2_map, ref_out, mov_out)
 
     def judged(result):
-        ref_mask = ref_out | clip_ref
         new = outlier_masks(
             ref,
             mov,
-            ref_mask,
+            ref_out | clip_ref,
             mov_out | clip_mov,
             result.shift,
             1.0 if result.scale is None else result.scale,
             0.0 if result.offset is None else result.offset,
             wrap=wrap,
             threshold=threshold,
-            reference_step=reference_quantum(registrar, ~ref_mask),
+            reference_step=reference_quantum(registrar, ~(ref_out | clip_ref)),
         )
         return new[0] | clip_ref, new[1] | clip_mov
 

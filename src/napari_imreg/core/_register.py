@@ -230,9 +230,6 @@ class Registrar:
         self._windows: dict[tuple, Engine] = {}
         self._lock = threading.Lock()
         self._content: EdgeContent | None = None
-        #: The reference's digitisation step on the valid pixels last asked about, and
-        #: those pixels (see ``_outliers.reference_quantum``).
-        self._reference_quantum: tuple | None = None
         self.keep_reference_spectra = True
         self._source = ref
         #: The reference's mean noise variance (0 when not given).
