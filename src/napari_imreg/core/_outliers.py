@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import weakref
 
 import numpy as np
 import scipy.ndimage
@@ -420,9 +421,27 @@ def _residual(ref, mov, valid, shift, scale, offset, *, wrap):
     return residual
 
 
-def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, threshold):
+#: Each live Registrar's last valid pixels asked about and its reference's step there.
+_REFERENCE_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def reference_quantum(registrar, valid: np.ndarray) -> float:
+    """:func:`quantum` of ``registrar``'s reference on ``valid``, kept for the next call
+    with the same pixels while the registrar lives (a stack's frames ask with one)."""
+    kept = _REFERENCE_STEPS.get(registrar)
+    if kept is not None and np.array_equal(kept[0], valid):
+        return kept[1]
+    step = quantum(registrar._source, valid)
+    _REFERENCE_STEPS[registrar] = (valid, step)
+    return step
+
+
+def outlier_masks(
+    ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, threshold, reference_step=None
+):
     """The pixels of each image whose residual ``R - scale M' - offset`` at ``shift``
     is an outlier (:func:`clip_residual`), as a mask on each image's own grid.
+    ``reference_step``: ``quantum(ref, ~ref_mask)`` when known.
 
     A sharp feature present in both images leaves an interpolation error in the
     residual: up to ``MODEL_ERROR`` times the cubic-minus-linear interpolant, where
@@ -438,7 +457,9 @@ def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, t
     valid = ~ref_mask & reached(mov_mask, shift, wrap=wrap)
     residual = _residual(ref_clean, filled, valid, shift, scale, offset, wrap=wrap)
     # Digitised images: their rounding is noise the robust sigma may not see.
-    rounding = np.hypot(quantum(ref, ~ref_mask), scale * quantum(mov, ~mov_mask)) / np.sqrt(12)
+    if reference_step is None:
+        reference_step = quantum(ref, ~ref_mask)
+    rounding = np.hypot(reference_step, scale * quantum(mov, ~mov_mask)) / np.sqrt(12)
     candidates, sigma = clip_residual(
         residual, valid, threshold=threshold, grow=0, sigma_floor=float(rounding)
     )
@@ -624,6 +645,7 @@ def reject_outliers(
             0.0 if result.offset is None else result.offset,
             wrap=wrap,
             threshold=threshold,
+            reference_step=reference_quantum(registrar, ~(ref_out | clip_ref)),
         )
         return new[0] | clip_ref, new[1] | clip_mov
 
