@@ -48,8 +48,9 @@ from ._filter import gradients
 
 __all__ = ["ROUNDS", "field_terms", "flattened", "gain_p_value"]
 
-#: The most corrections made in turn. Each is a registration; the second takes
-#: what the polynomial left of a field the first read from the other image.
+#: The most fields fitted in turn. Each is a registration (and one more when the
+#: last moved the shift the field was placed at); the second takes what the
+#: polynomial left of a field the first read from the other image.
 ROUNDS = 3
 
 
@@ -115,17 +116,32 @@ def field_on_moving(coefficients, shape, shift) -> np.ndarray:
     return 1.0 + sum(c * u for c, u in zip(coefficients, terms, strict=True))
 
 
-def _positive_step(coefficients, shape, shift):
-    """The field of ``coefficients`` on the moving image, or of the largest of their
-    halves, quarters... that is positive everywhere (a field fitted at a shift still
-    far off can darken a corner to nothing: the step towards it is then shortened,
-    and the next round fits the rest at the better shift); None when none is."""
+def _placed(steps, shape, shift) -> np.ndarray:
+    """The field of every round's coefficients (each a factor, in the reference's
+    coordinates) at the moving image's pixels, for a moving image at ``shift``."""
+    field = np.ones(shape)
+    for coefficients in steps:
+        field = field * field_on_moving(coefficients, shape, shift)
+    return field
+
+
+def _positive_step(coefficients, field, shape, shift):
+    """``coefficients``, or the largest of their halves, quarters... whose factor
+    keeps ``field`` positive everywhere (a field fitted at a shift still far off can
+    darken a corner to nothing: the step towards it is then shortened, and the next
+    round fits the rest at the better shift); None when none does."""
     for _ in range(8):
-        change = field_on_moving(coefficients, shape, shift)
-        if np.min(change) > 0:
-            return change
+        if np.min(field * field_on_moving(coefficients, shape, shift)) > 0:
+            return coefficients
         coefficients = coefficients / 2.0
     return None
+
+
+def _settled(placed, result) -> bool:
+    """Whether the field placed for the moving image at ``placed`` is where
+    ``result`` puts it: within a tenth of its error on every axis (a field misplaced
+    by ``d`` biases the shift by less than ``d``)."""
+    return bool(np.all(np.abs(np.asarray(result.shift) - placed) <= 0.1 * result.error))
 
 
 def _fisher(slopes, nuisances) -> np.ndarray:
@@ -186,30 +202,35 @@ def flattened(result, ref, mov, moving_error, invalid, *, wrap: bool, register):
         registration, its covariance with the field profiled out.
     """
     shape = ref.shape
-    tilted = result.brightness == "scale+offset+tilt"
-    blocks, field, corrected = None, np.ones(shape), False
-    for round_ in range(ROUNDS + 1):
+    steps, placed = [], None
+    for _ in range(ROUNDS + 1):
         if not np.all(np.isfinite(result.shift)):
             break
         scale = 1.0 if result.scale is None else result.scale
+        field = _placed(steps, shape, result.shift)
         blocks = ResidualBlocks(ref, mov * field, invalid, result.shift, scale, wrap)
-        if round_ == ROUNDS or not gain_p_value(blocks, shape) < ALPHA:
+        if len(steps) < ROUNDS and gain_p_value(blocks, shape) < ALPHA:
+            at = np.ix_(*blocks.lattice)
+            coefficients = fitted_field(blocks, ref[at], shape, tilt=False)
+            if coefficients is not None:
+                coefficients = _positive_step(coefficients, field, shape, result.shift)
+            if coefficients is None:
+                break
+            steps.append(coefficients)
+            field = _placed(steps, shape, result.shift)
+        elif placed is None or _settled(placed, result):
             break
-        at = np.ix_(*blocks.lattice)
-        coefficients = fitted_field(blocks, ref[at], shape, tilt=False)
-        if coefficients is None:
-            break
-        change = _positive_step(coefficients, shape, result.shift)
-        if change is None:
-            break
-        field = field * change
+        placed = np.asarray(result.shift)
         error = moving_error
         if error is not None:
             error = error * (field if np.ndim(error) else np.sqrt(np.mean(field**2)))
         result = register(mov * field, error)
-        corrected = True
-    if not corrected or result.covariance is None or not np.all(np.isfinite(result.covariance)):
+    if placed is None or result.covariance is None or not np.all(np.isfinite(result.covariance)):
         return result
+    scale = 1.0 if result.scale is None else result.scale
+    field = _placed(steps, shape, placed)
+    blocks = ResidualBlocks(ref, mov * field, invalid, result.shift, scale, wrap)
+    tilted = result.brightness == "scale+offset+tilt"
     return _with_covariance(
         result, profiled_covariance(result.covariance, blocks, shape, tilt=tilted)
     )
