@@ -79,7 +79,12 @@ def _lattice_columns(blocks: ResidualBlocks, shape, *, tilt: bool = True) -> tup
 
 def gain_p_value(blocks: ResidualBlocks, shape) -> float:
     """The p-value of "the residual in ``blocks`` holds no gain field" (the module
-    docstring's test); 1.0 when there are too few blocks to test."""
+    docstring's test); 1.0 when there are too few blocks to test, or when the
+    aligned moving image is constant (its field's columns are then the coordinates'
+    own, and a field multiplies nothing)."""
+    valid = blocks.aligned[blocks.valid]
+    if valid.size == 0 or np.ptp(valid) == 0:
+        return 1.0
     slopes, nuisances, field = _lattice_columns(blocks, shape)
     columns = [blocks.means(c) for c in (*nuisances, *slopes, *field)]
     return slopes_p_value(np.array(columns).T, blocks.medians, len(field))
