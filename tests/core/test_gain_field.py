@@ -57,8 +57,28 @@ def test_the_fit_recovers_a_known_field_in_the_reference():
     field = 1.0 + sum(c * u for c, u in zip(truth, field_terms(grid, SHAPE), strict=True))
     ref = pair.reference_clean * field
     blocks = _blocks(ref, pair.moving_clean, pair.shift)
-    fitted = fitted_field(blocks, ref, SHAPE, tilt=False)
-    np.testing.assert_allclose(fitted, truth, atol=1e-9)
+    fitted = fitted_field(blocks, ref, SHAPE)
+    assert not fitted.inverse
+    np.testing.assert_allclose(fitted.coefficients, truth, atol=1e-9)
+
+
+def test_a_field_in_the_moving_image_is_fitted_there():
+    # 1 / (1 + p) is no polynomial: the fit in the moving image's terms meets p itself,
+    # and the factor it gives the moving image undoes the field.
+    pair, _ = _binned("astronaut", 4, offset=(-4, 8))
+    truth = np.array([-0.04, 0.06, -0.25, 0.02, -0.2])
+    shift = np.asarray(pair.shift)
+    grid = np.meshgrid(
+        *(np.arange(n) + s for n, s in zip(SHAPE, shift, strict=True)), indexing="ij", sparse=True
+    )
+    field = 1.0 + sum(c * u for c, u in zip(truth, field_terms(grid, SHAPE), strict=True))
+    mov = pair.moving_clean * field
+    fitted = fitted_field(
+        _blocks(pair.reference_clean, mov, pair.shift), pair.reference_clean, SHAPE
+    )
+    assert fitted.inverse
+    np.testing.assert_allclose(fitted.coefficients, truth, atol=1e-9)
+    np.testing.assert_allclose(fitted.on_moving(SHAPE, shift) * field, 1.0, atol=1e-9)
 
 
 def test_the_test_finds_a_vignette_and_not_a_clean_pair():

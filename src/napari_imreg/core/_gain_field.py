@@ -19,14 +19,24 @@ normalised to ``[-1, 1]`` across the image (:func:`field_terms`).
   scene ``grad M'`` and ``M' x`` can be alike (a Gaussian's gradient *is* ``-M' x /
   sigma**2``), and what they share goes to the shift, not to the field.
 * **The fit.** At that shift, the pixels (on the test's lattice) are fitted by
-  least squares with the same columns: ``R ~ c + g M' + d . grad M' + t . x +
-  sum_u a_u M' u``. The gain field is ``1 + p(x) / g`` with ``p = sum_u a_u u``.
-* **The correction.** The moving image is multiplied by the field read at its
-  pixels' places in the reference, ``x = y + shift``, and registered again; its
-  noise map likewise (a scalar noise by the field's root mean square: a field of
-  a few tens of percent leaves the noise nearly uniform). The test is asked again
-  of the new residual: a field in the moving image, ``1 / f`` in the reference's
-  terms, is no polynomial, and a second round takes what the first left.
+  least squares in either image's terms: ``R ~ c + g M' + d . grad M' + sum_u a_u
+  M' u`` (a field ``1 + p`` in the reference, ``p = sum_u (a_u / g) u``) or ``M' ~
+  c + h R + d . grad R + sum_u b_u R u`` (a field in the moving image, seen at its
+  place in the reference: ``1 / (1 + p)`` in the reference's terms, no polynomial,
+  ``p = sum_u (b_u / h) u``), whichever leaves the smaller misfit in the
+  reference's units (the second's times ``g**2``; each holds both images' noise
+  alike). No tilt is fitted here: on a bright scene ``M' u`` is nearly ``u``, and
+  the field's linear terms take what an additive ramp leaves (the tilted
+  registration, if it was run, fits the tilt again).
+* **The correction.** The moving image is multiplied by the factor that flattens
+  it (``1 + p`` or ``1 / (1 + p)``) read at its pixels' places in the reference,
+  ``x = y + shift``, and registered again; its noise map likewise (a scalar noise
+  by the factor's root mean square: a field of a few tens of percent leaves the
+  noise nearly uniform). The fields are kept in the reference's coordinates and
+  placed again at each new shift (one placed at a first shift far off leaves a
+  linear gain error that pulls the next); the test is asked again of the new
+  residual, at most :data:`ROUNDS` fields are fitted, and the pair is registered
+  once more while the shift moves the field by over a tenth of its error.
 * **The error.** The field's coefficients are profiled out of the shift's
   covariance as the chi2 stage profiles the gain: with ``J`` the gradients of the
   aligned image (the shift's columns) and ``N`` the nuisances, the shift's Fisher
@@ -40,13 +50,22 @@ A pair whose test does not fire is returned as registered: exactly today's answe
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 
 from ._background import ALPHA, ResidualBlocks, slopes_p_value
 from ._filter import gradients
 
-__all__ = ["ROUNDS", "field_terms", "flattened", "gain_p_value"]
+__all__ = [
+    "ROUNDS",
+    "FieldStep",
+    "field_terms",
+    "fitted_field",
+    "flattened",
+    "gain_p_value",
+    "profiled_covariance",
+]
 
 #: The most fields fitted in turn. Each is a registration (and one more when the
 #: last moved the shift the field was placed at); the second takes what the
@@ -97,48 +116,87 @@ def _pixel_design(blocks: ResidualBlocks, columns) -> np.ndarray:
     return np.column_stack([ones, *(np.broadcast_to(c, valid.shape)[valid] for c in columns)])
 
 
-def fitted_field(blocks: ResidualBlocks, ref_on_lattice: np.ndarray, shape, *, tilt: bool):
-    """The field's coefficients ``a_u / g`` (module docstring, "The fit"), or None
-    when the fitted gain is not positive. ``tilt``: whether the registration fits a
-    tilt (its columns join the fit; without one, the field's linear terms take what
-    an additive ramp leaves, as a bright scene's ``M' u`` is nearly ``u``)."""
-    slopes, nuisances, field = _lattice_columns(blocks, shape, tilt=tilt)
+@dataclass(frozen=True)
+class FieldStep:
+    """One round's field, in the reference's coordinates: ``1 + p(x)`` for a field in
+    the reference, or ``1 / (1 + p(x))`` (``inverse``) for one in the moving image,
+    as seen at its place in the reference."""
+
+    coefficients: np.ndarray
+    inverse: bool
+
+    def on_moving(self, shape, shift) -> np.ndarray:
+        """The factor that flattens the moving image, at each of its pixels ``y``
+        (the field read at ``y + shift``)."""
+        grid = np.meshgrid(
+            *(np.arange(n) + s for n, s in zip(shape, shift, strict=True)),
+            indexing="ij",
+            sparse=True,
+        )
+        terms = field_terms(grid, shape)
+        field = 1.0 + sum(c * u for c, u in zip(self.coefficients, terms, strict=True))
+        return 1.0 / field if self.inverse else field
+
+    def halved(self) -> FieldStep:
+        return FieldStep(self.coefficients / 2.0, self.inverse)
+
+
+def _least_squares(design, target):
+    solution, residual = np.linalg.lstsq(design, target, rcond=None)[:2]
+    misfit = (
+        float(residual[0]) if residual.size else float(np.sum((target - design @ solution) ** 2))
+    )
+    return solution, misfit
+
+
+def fitted_field(blocks: ResidualBlocks, ref_on_lattice: np.ndarray, shape) -> FieldStep | None:
+    """The field (module docstring, "The fit"), in whichever image it fits the better:
+    ``R ~ c + g M' + d . grad M' + sum_u a_u M' u`` (in the reference: ``p = a / g``),
+    or ``M' ~ c + h R + d . grad R + sum_u b_u R u`` (in the moving image: ``p = b /
+    h``), by their misfits in the reference's units (the second's times ``g**2``: the
+    noise of either is then the same). None when a fitted gain is not positive."""
+    slopes, nuisances, field = _lattice_columns(blocks, shape, tilt=False)
+    valid = blocks.valid
     design = _pixel_design(blocks, [*nuisances, *slopes, *field])
-    target = ref_on_lattice[blocks.valid]
-    solution = np.linalg.lstsq(design, target, rcond=None)[0]
-    gain = solution[1]
+    forward, forward_misfit = _least_squares(design, ref_on_lattice[valid])
+    gain = forward[1]
     if not gain > 0:
         return None
-    return solution[-len(field) :] / gain
-
-
-def field_on_moving(coefficients, shape, shift) -> np.ndarray:
-    """The gain field ``1 + sum_u c_u u(y + shift)`` at each moving pixel ``y``."""
-    grid = np.meshgrid(
-        *(np.arange(n) + s for n, s in zip(shape, shift, strict=True)), indexing="ij", sparse=True
+    grid = np.meshgrid(*blocks.lattice, indexing="ij", sparse=True)
+    reverse_columns = [
+        ref_on_lattice,
+        *gradients(ref_on_lattice),
+        *(ref_on_lattice * term for term in field_terms(grid, shape)),
+    ]
+    reverse, reverse_misfit = _least_squares(
+        _pixel_design(blocks, reverse_columns), blocks.aligned[valid]
     )
-    terms = field_terms(grid, shape)
-    return 1.0 + sum(c * u for c, u in zip(coefficients, terms, strict=True))
+    count = len(field)
+    if reverse[1] > 0 and gain**2 * reverse_misfit < forward_misfit:
+        return FieldStep(reverse[-count:] / reverse[1], inverse=True)
+    return FieldStep(forward[-count:] / gain, inverse=False)
 
 
 def _placed(steps, shape, shift) -> np.ndarray:
-    """The field of every round's coefficients (each a factor, in the reference's
-    coordinates) at the moving image's pixels, for a moving image at ``shift``."""
+    """The factor of every round's field at the moving image's pixels, for a moving
+    image at ``shift``."""
     field = np.ones(shape)
-    for coefficients in steps:
-        field = field * field_on_moving(coefficients, shape, shift)
+    for step in steps:
+        field = field * step.on_moving(shape, shift)
     return field
 
 
-def _positive_step(coefficients, field, shape, shift):
-    """``coefficients``, or the largest of their halves, quarters... whose factor
-    keeps ``field`` positive everywhere (a field fitted at a shift still far off can
-    darken a corner to nothing: the step towards it is then shortened, and the next
-    round fits the rest at the better shift); None when none does."""
+def _positive_step(step: FieldStep, field, shape, shift):
+    """``step``, or the largest of its halves, quarters... whose factor keeps
+    ``field`` positive and finite everywhere (a field fitted at a shift still far off
+    can darken a corner to nothing: the step towards it is then shortened, and the
+    next round fits the rest at the better shift); None when none does."""
     for _ in range(8):
-        if np.min(field * field_on_moving(coefficients, shape, shift)) > 0:
-            return coefficients
-        coefficients = coefficients / 2.0
+        with np.errstate(divide="ignore"):
+            factor = field * step.on_moving(shape, shift)
+        if np.all(np.isfinite(factor)) and np.min(factor) > 0:
+            return step
+        step = step.halved()
     return None
 
 
@@ -162,8 +220,8 @@ def _root(matrix: np.ndarray, power: float) -> np.ndarray:
 
 def profiled_covariance(covariance, blocks: ResidualBlocks, shape, *, tilt: bool) -> np.ndarray:
     """``covariance`` with the field's coefficients profiled out as well
-    (:math:`L C L^T`, module docstring, "The error"); ``tilt`` as for
-    :func:`fitted_field`."""
+    (:math:`L C L^T`, module docstring, "The error"); ``tilt``: whether the
+    registration fitted a tilt (the coordinates are then nuisances too)."""
     slopes, nuisances, field = _lattice_columns(blocks, shape, tilt=tilt)
     valid = blocks.valid
     jacobian = np.column_stack([s[valid] for s in slopes])
@@ -216,12 +274,12 @@ def flattened(result, ref, mov, moving_error, invalid, *, wrap: bool, register):
         blocks = ResidualBlocks(ref, mov * field, invalid, result.shift, scale, wrap)
         if len(steps) < ROUNDS and gain_p_value(blocks, shape) < ALPHA:
             at = np.ix_(*blocks.lattice)
-            coefficients = fitted_field(blocks, ref[at], shape, tilt=False)
-            if coefficients is not None:
-                coefficients = _positive_step(coefficients, field, shape, result.shift)
-            if coefficients is None:
+            step = fitted_field(blocks, ref[at], shape)
+            if step is not None:
+                step = _positive_step(step, field, shape, result.shift)
+            if step is None:
                 break
-            steps.append(coefficients)
+            steps.append(step)
             field = _placed(steps, shape, result.shift)
         elif placed is None or _settled(placed, result):
             break
