@@ -136,6 +136,8 @@ def test_a_vignetted_binned_pair_that_missed_is_measured_within_its_error(seed, 
     result = _registered(ref, mov, monkeypatch)
     assert result.measured
     assert np.all(np.abs(result.shift - pair.shift) < 3.0 * result.error)
+    assert without.brightness == "scale+offset"
+    assert result.brightness.endswith("+field")  # the result says what was fitted
 
 
 @pytest.mark.parametrize("name", ["camera", "moon", "cell", "coins"])
@@ -148,3 +150,4 @@ def test_a_pair_without_a_gain_field_is_registered_as_before(name, monkeypatch):
     after = _registered(ref, mov, monkeypatch)
     np.testing.assert_array_equal(after.shift, before.shift)
     np.testing.assert_array_equal(after.error, before.error)
+    assert after.brightness == before.brightness

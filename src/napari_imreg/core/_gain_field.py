@@ -267,8 +267,11 @@ def flattened(result, ref, mov, moving_error, invalid, *, wrap: bool, register):
     shape = ref.shape
     steps, placed = [], None
     for _ in range(ROUNDS + 1):
-        if not np.all(np.isfinite(result.shift)):
-            break
+        verdict = result.significance
+        if not np.all(np.isfinite(result.shift)) or (
+            verdict is not None and not (verdict.significant and not verdict.on_boundary)
+        ):
+            break  # no match, or one that may lie beyond the window: no field to read
         scale = 1.0 if result.scale is None else result.scale
         field = _placed(steps, shape, result.shift)
         blocks = ResidualBlocks(ref, mov * field, invalid, result.shift, scale, wrap)

@@ -487,8 +487,8 @@ def _tilted_if_needed(registrar, mov, moving_error, mask, delta_chi2_map) -> Reg
         flat = flattened(
             result, registrar._source, mov, moving_error, invalid, wrap=wrap, register=again
         )
-        if flat is not result:
-            result, said = flat, last
+        if flat is not result:  # the result says that a field was divided out
+            result, said = dataclasses.replace(flat, brightness=f"{flat.brightness}+field"), last
     for message in said:
         warn_registration(message)
     return result
