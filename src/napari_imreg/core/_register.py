@@ -14,11 +14,12 @@ from ._brightness import Brightness
 from ._engine import Engine
 from ._filter import smoothing_kernels
 from ._options import BoundaryChoice, ErrorModel, Options
-from ._outliers import reject_outliers, saturated
+from ._outliers import reject_outliers
 from ._periodic import is_discontinuous, is_periodic
 from ._prefilter import EdgeContent, floor_checked, least_variance_strength
 from ._prepare import check_mask, set_aside, split_mask, unknown_pixels
 from ._result import RegistrationResult, held_warnings, warn_registration
+from ._saturation import saturated
 from ._strength import choose_strength, floor_variance, reference_edge_scale, unknown_noise
 from ._validation import (
     as_image,
@@ -366,6 +367,17 @@ class Registrar:
             options,
             reference_error=self._inputs["reference_error"],
             reference_mask=reference_mask,
+        )
+
+    def _with_reference_error(self, reference_error: np.ndarray) -> Registrar:
+        """A one-off Registrar of this one's options and mask with ``reference_error``
+        (in the core's units): the outlier stage's registration with the errors of a
+        noise that grows with the signal (:mod:`._photon`)."""
+        return Registrar._one_off(
+            self._source,
+            self.options,
+            reference_error=reference_error,
+            reference_mask=self._inputs["reference_mask"],
         )
 
     def _engine(self, strength: float, *, prepare: bool = True) -> Engine:
