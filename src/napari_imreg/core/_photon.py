@@ -139,12 +139,13 @@ def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift
     if y.size < 4 * GROUP:
         return None
     y = np.square(y - np.median(y))
-    order = np.argsort(x, kind="stable")
+    parts = _quantile_groups(x.size)
+    order = np.argpartition(x, [part.start for part in parts[1:]])
     x, y = x[order], y[order]
     share = interpolated_share(shift)
     # A level's noise variance over the residual's: the reference's, over its neighbours.
     level_noise = 1.0 / (share * (3**residual.ndim - 1))
-    groups = np.array(_distinct_groups(x, y, level_noise))
+    groups = np.array(_distinct_groups(x, y, parts, level_noise))
     if len(groups) < 2:
         return None
     levels, variances, errors = groups.T
@@ -179,8 +180,8 @@ def _informative_variance(line: NoiseLine, level: np.ndarray, valid: np.ndarray)
 
 
 def _quantile_groups(size: int) -> list[slice]:
-    """Slices of ``size`` ranked values at the quantiles ``2**-k`` and ``1 - 2**-k``,
-    each group of at least :data:`GROUP` values."""
+    """Slices of ``size`` ranks cut at the quantiles ``2**-k`` and ``1 - 2**-k``, each
+    of at least :data:`GROUP` values."""
     cuts = [size // 2]
     while cuts[0] >= 2 * GROUP:
         cuts.insert(0, cuts[0] // 2)
@@ -189,25 +190,24 @@ def _quantile_groups(size: int) -> list[slice]:
     return [slice(low, high) for low, high in itertools.pairwise(edges)]
 
 
-def _distinct_groups(levels, squares, level_noise: float) -> list[tuple]:
-    """:func:`_group` of the ranked ``levels`` over :func:`_quantile_groups`, each merged
-    with the next while their levels lie within :data:`SIGNIFICANCE` sigmas of a
-    level's noise (its variance ``level_noise`` times the residual's): ranking within
-    the noise sorts the noise, not the signal, and would flatten the line."""
+def _distinct_groups(levels, squares, parts, level_noise: float) -> list[tuple]:
+    """:func:`_group` of ``levels`` (partitioned at the ``parts``, slices of ranks) over
+    the parts, each merged with the one before while their levels lie within
+    :data:`SIGNIFICANCE` sigmas of a level's noise (its variance ``level_noise`` times
+    the residual's): ranking within the noise sorts the noise, not the signal, and
+    would flatten the line."""
     merged: list[slice] = []
-    for part in _quantile_groups(levels.size):
+    last = None
+    for part in parts:
         new = _group(levels[part], squares[part])
-        if merged:
-            last = _group(levels[merged[-1]], squares[merged[-1]])
-            close = new is None or last is None
-            if not close:
-                close = new[0] - last[0] <= SIGNIFICANCE * np.sqrt(
-                    level_noise * max(last[1], new[1])
-                )
-            if close:
-                merged[-1] = slice(merged[-1].start, part.stop)
-                continue
-        merged.append(part)
+        close = bool(merged) and (new is None or last is None)
+        if merged and not close:
+            close = new[0] - last[0] <= SIGNIFICANCE * np.sqrt(level_noise * max(last[1], new[1]))
+        if close:
+            merged[-1] = slice(merged[-1].start, part.stop)
+        else:
+            merged.append(part)
+        last = new
     groups = [_group(levels[part], squares[part]) for part in merged]
     return [group for group in groups if group is not None]
 
