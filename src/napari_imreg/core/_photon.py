@@ -138,17 +138,16 @@ def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift
     """
     y = residual[valid].astype(np.float64)
     x = level[valid]
-    slopes = _squared_gradient(level)[valid]
     if y.size < 4 * GROUP:
         return None
     y = np.square(y - np.median(y))
     parts = _quantile_groups(x.size)
     order = np.argpartition(x, [part.start for part in parts[1:]])
-    x, y, slopes = x[order], y[order], slopes[order]
+    x, y = x[order], y[order]
     share = interpolated_share(shift)
     # A level's noise variance over the residual's: the reference's, over its neighbours.
     level_noise = 1.0 / (share * (3**residual.ndim - 1))
-    groups = np.array(_distinct_groups(x, y, slopes, parts, level_noise))
+    groups = np.array(_distinct_groups(x, y, parts, level_noise))
     if len(groups) < 2:
         return None
     levels, variances, counts = groups.T
@@ -171,7 +170,7 @@ def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift
 def _informative_variance(line: NoiseLine, level: np.ndarray, valid: np.ndarray) -> float:
     """The line's residual variance averaged over the pixels weighted by the squared
     gradient of ``level``: where a shift's information lies."""
-    weight = _squared_gradient(level)[valid]
+    weight = sum(np.square(part) for part in np.gradient(level))[valid]
     total = float(np.sum(weight))
     if not total > 0:
         return 0.0
@@ -211,12 +210,7 @@ def _quantile_groups(size: int) -> list[slice]:
     return [slice(low, high) for low, high in itertools.pairwise(edges)]
 
 
-def _squared_gradient(level: np.ndarray) -> np.ndarray:
-    """The squared gradient of ``level`` (central differences)."""
-    return sum(np.square(part) for part in np.gradient(level))
-
-
-def _distinct_groups(levels, squares, slopes, parts, level_noise: float) -> list[tuple]:
+def _distinct_groups(levels, squares, parts, level_noise: float) -> list[tuple]:
     """:func:`_group` of ``levels`` (partitioned at the ``parts``, slices of ranks) over
     the parts, each merged with the one before while their levels lie within
     :data:`SIGNIFICANCE` sigmas of a level's noise (its variance ``level_noise`` times
@@ -225,7 +219,7 @@ def _distinct_groups(levels, squares, slopes, parts, level_noise: float) -> list
     merged: list[slice] = []
     last = None
     for part in parts:
-        new = _group(levels[part], squares[part], slopes[part])
+        new = _group(levels[part], squares[part])
         close = bool(merged) and (new is None or last is None)
         if merged and not close:
             close = new[0] - last[0] <= SIGNIFICANCE * np.sqrt(level_noise * max(last[1], new[1]))
@@ -234,18 +228,14 @@ def _distinct_groups(levels, squares, slopes, parts, level_noise: float) -> list
         else:
             merged.append(part)
         last = new
-    groups = [_group(levels[part], squares[part], slopes[part]) for part in merged]
+    groups = [_group(levels[part], squares[part]) for part in merged]
     return [group for group in groups if group is not None]
 
 
-def _group(levels: np.ndarray, squares: np.ndarray, slopes: np.ndarray):
-    """``(level, variance, pixels)`` of one group's squared residuals on its flatter
-    half (``slopes``, the level's squared gradient, at most their median: the misfit
-    of the interpolation lies on edges, a noise everywhere), within :data:`OUTLIER`
-    sigmas (of their median's sigma, then of their mean's), or None when too few
-    are left."""
-    flat = slopes <= np.median(slopes)
-    levels, squares = levels[flat], squares[flat]
+def _group(levels: np.ndarray, squares: np.ndarray):
+    """``(level, variance, pixels)`` of one group's squared residuals
+    within :data:`OUTLIER` sigmas (of their median's sigma, then of their mean's), or
+    None when too few are left."""
     variance = float(np.median(squares)) / CHI2_1_MEDIAN
     for _ in range(2):
         kept = squares <= OUTLIER**2 * variance
