@@ -33,8 +33,6 @@ OUTLIER = 5.0
 #: The line counts where, averaged where the shift's information lies, it exceeds the
 #: one number (the residual's robust variance) by this factor: errors 2x too small.
 UNDERSTATED = 4.0
-#: Rounds of the line's fit, each weighted by the line of the round before.
-LINE_ROUNDS = 3
 #: The fewest pixels in a group of one level.
 GROUP = 8
 #: The median of a chi-squared variable of one degree of freedom.
@@ -150,12 +148,16 @@ def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift
     groups = np.array(_distinct_groups(x, y, parts, level_noise))
     if len(groups) < 2:
         return None
-    levels, variances, counts = groups.T
-    fitted = _weighted_line(levels, variances, counts)
-    if fitted is None:
+    levels, variances, errors = groups.T
+    design = np.stack([np.ones_like(levels), levels], axis=1)
+    normal = design.T @ (design / np.square(errors)[:, None])
+    try:
+        covariance = np.linalg.inv(normal)
+    except np.linalg.LinAlgError:
         return None
-    (intercept, slope), slope_error = fitted
-    if not slope > SIGNIFICANCE * slope_error:
+    coefficients = covariance @ (design.T @ (variances / np.square(errors)))
+    intercept, slope = coefficients
+    if not slope > SIGNIFICANCE * np.sqrt(covariance[1, 1]):
         return None
     floor = intercept + slope * float(levels[0])
     if not floor > 0:
@@ -175,28 +177,6 @@ def _informative_variance(line: NoiseLine, level: np.ndarray, valid: np.ndarray)
     if not total > 0:
         return 0.0
     return float(np.sum(weight * line.residual_variance(level[valid]))) / total
-
-
-def _weighted_line(levels, variances, counts):
-    """``((intercept, slope), the slope's standard error)`` of the groups' variances
-    against their levels, or None when singular: least squares weighted by each
-    group's variance error under the line, ``line * sqrt(2 / n)``, the line from the
-    round before (from the groups' own variances at first). Weights from each group's
-    own estimate would favour the groups whose variance came out low, and bias the
-    slope low (by a quarter with groups of 8-16 pixels)."""
-    design = np.stack([np.ones_like(levels), levels], axis=1)
-    expected = variances
-    for _ in range(LINE_ROUNDS):
-        weight = counts / (2.0 * np.square(expected))
-        normal = design.T @ (design * weight[:, None])
-        try:
-            covariance = np.linalg.inv(normal)
-        except np.linalg.LinAlgError:
-            return None
-        coefficients = covariance @ (design.T @ (weight * variances))
-        line = design @ coefficients
-        expected = np.where(line > 0, line, variances)
-    return (float(coefficients[0]), float(coefficients[1])), float(np.sqrt(covariance[1, 1]))
 
 
 def _quantile_groups(size: int) -> list[slice]:
@@ -233,7 +213,7 @@ def _distinct_groups(levels, squares, parts, level_noise: float) -> list[tuple]:
 
 
 def _group(levels: np.ndarray, squares: np.ndarray):
-    """``(level, variance, pixels)`` of one group's squared residuals
+    """``(level, variance, its standard error)`` of one group's squared residuals
     within :data:`OUTLIER` sigmas (of their median's sigma, then of their mean's), or
     None when too few are left."""
     variance = float(np.median(squares)) / CHI2_1_MEDIAN
@@ -242,4 +222,5 @@ def _group(levels: np.ndarray, squares: np.ndarray):
         if np.count_nonzero(kept) < GROUP // 2 or not variance > 0:
             return None
         variance = float(np.mean(squares[kept]))
-    return float(np.mean(levels[kept])), variance, float(np.count_nonzero(kept))
+    error = variance * np.sqrt(2.0 / np.count_nonzero(kept))
+    return float(np.mean(levels[kept])), variance, error
