@@ -576,7 +576,12 @@ def reject_outliers(
         line = _photon_line_of(ref, mov, ref_out, mov_out, result, wrap=wrap)
     if line is not None:  # the pair again, with the errors of the noise's line
         gain, offset = _brightness_of(result)
-        registrar = registrar._with_reference_error(line.image_error(ref, ref_out))
+        registrar = type(registrar)._one_off(
+            ref,
+            registrar.options,
+            reference_error=line.image_error(ref, ref_out),
+            reference_mask=registrar._inputs["reference_mask"],
+        )
         moving_error = line.image_error(mov, mov_out, gain, offset)
         runs = _Registrations(registrar, mov, moving_error, delta_chi2_map, ref_out, mov_out)
         result = runs.masked(clip_ref, clip_mov, saturated_reference=sat_any)

@@ -33,6 +33,10 @@ OUTLIER = 5.0
 #: The line counts where, averaged where the shift's information lies, it exceeds the
 #: one number (the residual's robust variance) by this factor: errors 2x too small.
 UNDERSTATED = 4.0
+#: The pixels the line is fitted on, at most (a fixed thinning of larger images).
+PIXELS = 1 << 16
+#: The share of the brightest pixels that a thinning keeps whole.
+BRIGHT = 1 / 64
 #: The fewest pixels in a group of one level.
 GROUP = 8
 #: The median of a chi-squared variable of one degree of freedom.
@@ -90,9 +94,12 @@ def local_level(image: np.ndarray) -> np.ndarray:
     """The mean of each pixel's neighbours (the ``3**ndim - 1`` around it, mirrored at
     the edges), without the pixel itself: a level whose noise is not the pixel's."""
     image = np.asarray(image, dtype=np.float64)
-    box = scipy.ndimage.uniform_filter(image, size=3, mode="mirror")
+    level = scipy.ndimage.uniform_filter(image, size=3, mode="mirror")
     count = 3**image.ndim
-    return (box * count - image) / (count - 1)
+    level *= count
+    level -= image
+    level /= count - 1
+    return level
 
 
 def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift):
@@ -134,11 +141,18 @@ def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift
     scenes), and the errors from one number hold; on a sparse field the information
     lies in the cores, whose noise is 10-60 times the sky's.
     """
-    y = residual[valid].astype(np.float64)
     x = level[valid]
-    if y.size < 4 * GROUP:
+    if x.size < 4 * GROUP:
         return None
-    y = np.square(y - np.median(y))
+    spread, bright = _thinning(x)
+    residual = residual[valid]
+    y = residual[spread].astype(np.float64)
+    centre = float(np.median(y))
+    y = np.square(y - centre)
+    scalar = float(np.median(y)) / CHI2_1_MEDIAN
+    if bright.size:
+        x = np.concatenate([x[spread], x[bright]])
+        y = np.concatenate([y, np.square(residual[bright].astype(np.float64) - centre)])
     parts = _quantile_groups(x.size)
     order = np.argpartition(x, [part.start for part in parts[1:]])
     x, y = x[order], y[order]
@@ -163,7 +177,6 @@ def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift
     if not floor > 0:
         return None
     line = NoiseLine(float(intercept), float(slope), float(floor), share)
-    scalar = float(np.median(y)) / CHI2_1_MEDIAN
     if _informative_variance(line, level, valid) < UNDERSTATED * scalar:
         return None
     return line
@@ -172,11 +185,27 @@ def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift
 def _informative_variance(line: NoiseLine, level: np.ndarray, valid: np.ndarray) -> float:
     """The line's residual variance averaged over the pixels weighted by the squared
     gradient of ``level``: where a shift's information lies."""
-    weight = sum(np.square(part) for part in np.gradient(level))[valid]
+    gradient = np.gradient(level)
+    parts = gradient if level.ndim > 1 else [gradient]
+    weight = sum(np.square(part) for part in parts)[valid]
     total = float(np.sum(weight))
     if not total > 0:
         return 0.0
     return float(np.sum(weight * line.residual_variance(level[valid]))) / total
+
+
+def _thinning(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of ``levels``: all of them (and none apart) up to :data:`PIXELS` values;
+    beyond, an even spread of the others (the residual's centre and robust variance
+    are read on it) and, apart, all of the brightest :data:`BRIGHT` (a sparse field's
+    stars), :data:`PIXELS` in all."""
+    size = levels.size
+    if size <= PIXELS:
+        return np.arange(size), np.arange(0)
+    bright = int(size * BRIGHT)
+    order = np.argpartition(levels, size - bright)
+    step = -(-(size - bright) // (PIXELS - bright))
+    return order[: size - bright][::step], order[size - bright :]
 
 
 def _quantile_groups(size: int) -> list[slice]:

@@ -369,17 +369,6 @@ class Registrar:
             reference_mask=reference_mask,
         )
 
-    def _with_reference_error(self, reference_error: np.ndarray) -> Registrar:
-        """A one-off Registrar of this one's options and mask with ``reference_error``
-        (in the core's units): the outlier stage's registration with the errors of a
-        noise that grows with the signal (:mod:`._photon`)."""
-        return Registrar._one_off(
-            self._source,
-            self.options,
-            reference_error=reference_error,
-            reference_mask=self._inputs["reference_mask"],
-        )
-
     def _engine(self, strength: float, *, prepare: bool = True) -> Engine:
         """The registration at one filter strength (the latest few are kept), its
         reference prepared unless ``prepare`` is False."""
