@@ -145,14 +145,14 @@ def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift
     if x.size < 4 * GROUP:
         return None
     spread, bright = _thinning(x)
-    residual = residual[valid]
-    y = residual[spread].astype(np.float64)
+    values = residual[valid]
+    y = values[spread].astype(np.float64)
     centre = float(np.median(y))
     y = np.square(y - centre)
     scalar = float(np.median(y)) / CHI2_1_MEDIAN
     if bright.size:
         x = np.concatenate([x[spread], x[bright]])
-        y = np.concatenate([y, np.square(residual[bright].astype(np.float64) - centre)])
+        y = np.concatenate([y, np.square(values[bright].astype(np.float64) - centre)])
     parts = _quantile_groups(x.size)
     order = np.argpartition(x, [part.start for part in parts[1:]])
     x, y = x[order], y[order]
