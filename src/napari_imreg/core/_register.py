@@ -15,11 +15,12 @@ from ._engine import Engine
 from ._filter import smoothing_kernels
 from ._gain_field import flattened
 from ._options import BoundaryChoice, ErrorModel, Options
-from ._outliers import reject_outliers, saturated
+from ._outliers import reject_outliers
 from ._periodic import is_discontinuous, is_periodic
 from ._prefilter import EdgeContent, floor_checked, least_variance_strength
 from ._prepare import check_mask, set_aside, split_mask, unknown_pixels
 from ._result import RegistrationResult, held_warnings, warn_registration
+from ._saturation import saturated
 from ._strength import choose_strength, floor_variance, reference_edge_scale, unknown_noise
 from ._validation import (
     as_image,
