@@ -18,11 +18,11 @@ from napari_imreg.core._outliers import (
     _on_moving,
     _sharpness,
     _sharpness_at,
-    dilate,
     outlier_masks,
     quantum,
     sample,
 )
+from napari_imreg.core._saturation import dilate
 from napari_imreg.core._spline_model import keys_shift, spline_shift
 
 

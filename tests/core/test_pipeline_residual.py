@@ -15,6 +15,7 @@ from napari_imreg.core._pipeline_residual import (
     influence_grid,
     largest_block_covariance,
     least_squares,
+    odd_fast_length,
     pipeline_influences,
 )
 
@@ -49,6 +50,39 @@ def test_the_fourier_model_does_not_depend_on_the_orientation(shape):
     moved = fourier_shifted(image, shift, wrap=False)
     transposed = fourier_shifted(image.T, shift[::-1], wrap=False).T
     np.testing.assert_allclose(moved, transposed, atol=1e-12)
+
+
+def test_the_padded_length_is_the_smallest_odd_fast_one():
+    # Odd (no Nyquist term) and of factors 3, 5, 7 and 11 only: a prime length such as
+    # 163, where the margins of a 128-pixel window came to, cost ten times 165.
+    def smooth(n):
+        return all(p in (3, 5, 7, 11) for p in range(2, n + 1) if n % p == 0 and _prime(p))
+
+    for least in range(1, 400):
+        size = odd_fast_length(least)
+        assert size >= least
+        assert size % 2 == 1
+        assert smooth(size)
+        assert not any(smooth(n) for n in range(least + 1 - least % 2, size, 2))
+
+
+def _prime(n):
+    return n > 1 and all(n % d for d in range(2, int(n**0.5) + 1))
+
+
+@pytest.mark.parametrize("shape", [(100, 100), (120, 97), (128, 128)])
+def test_a_blob_inside_the_image_moves_to_its_analytic_place(shape):
+    # A Gaussian blob far from the edges and from their mirror images in the margins
+    # (where the periodic seam's jump rings) moved by a sub-pixel shift is the blob at
+    # the moved centre, whatever length the margins round the axes up to.
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
+    centre, sigma, shift = np.array(shape) / 2, 2.0, np.array([0.3, -1.48])
+
+    def blob(at):
+        return np.exp(-((y - at[0]) ** 2 + (x - at[1]) ** 2) / (2 * sigma**2))
+
+    moved = fourier_shifted(blob(centre), shift, wrap=False)
+    np.testing.assert_allclose(moved, blob(centre + shift), atol=1e-7)
 
 
 def test_fourier_jet_curvatures_are_the_second_derivatives():

@@ -547,11 +547,13 @@ def test_max_shift_restricts_the_search():
     _assert_within_errors(register(reference, moving, max_shift=8), truth)
     _assert_within_errors(register(reference, moving, max_shift=(1, 7)), truth)
     limited = _register_expecting_trouble(reference, moving, max_shift=3)
-    # Whole-pixel search within 3 px, then at most one pixel of refinement.
+    # The whole-pixel minimum within 3 px, then at most one pixel of refinement.
     assert abs(limited.shift[1]) <= 4.0
     assert abs(limited.shift[1] - truth[1]) > 2.0
+    assert not limited.measured  # 6.4 px lies beyond max_shift
     limited = _register_expecting_trouble(reference, moving, max_shift=(2, 3))
     assert abs(limited.shift[1]) <= 4.0
+    assert not limited.measured
 
 
 def test_max_shift_wrap():
@@ -560,7 +562,9 @@ def test_max_shift_wrap():
     moving = make_shifted(reference, truth, noise=0.1, seed=32)
     _assert_within_errors(register(reference, moving, boundary="wrap"), truth)
     limited = _register_expecting_trouble(reference, moving, boundary="wrap", max_shift=4)
+    # The whole-pixel minimum within 4 px, then at most one pixel of refinement.
     assert abs(limited.shift[0]) <= 5.0
+    assert not limited.measured  # 7.2 px lies beyond max_shift
 
 
 # --- Registrar --------------------------------------------------------------------

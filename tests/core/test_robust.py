@@ -25,8 +25,9 @@ from napari_imreg.core._brightness import (
     check_brightness,
     profiled_residual,
 )
-from napari_imreg.core._outliers import clip_residual, levelled, saturated, search_copy
+from napari_imreg.core._outliers import clip_residual, search_copy
 from napari_imreg.core._prepare import PreparedImage, overlap_taper
+from napari_imreg.core._saturation import levelled, saturated
 from napari_imreg.core._surface_spectral import Spectra, profiled_from_spectra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))

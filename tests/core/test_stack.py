@@ -563,8 +563,12 @@ def test_previous_bridges_the_drift_over_dropped_frames(path):
     assert np.all(np.abs(shifts[~lost] - truth[~lost]) <= 4 * errors[~lost] + 1e-12)
 
 
-def test_a_blank_first_frame_is_named_with_previous():
-    stack, _ = _stack_with_a_blank_frame(blank=0)
-    with pytest.warns(RegistrationWarning, match="frame 0 was not measured"):
+def test_a_blank_first_frame_is_named_with_previous_and_the_drift_starts_after_it():
+    stack, drift = _stack_with_a_blank_frame(blank=0)
+    with pytest.warns(RegistrationWarning) as record:
         result = register_stack(stack, reference="previous")
-    assert np.isnan(result.shifts[1:]).all()
+    said = [str(warning.message) for warning in record]
+    assert any("frame 0 was not measured" in message for message in said)
+    assert any("the drifts are measured from frame 1" in message for message in said)
+    np.testing.assert_array_equal(result.shifts[1], 0.0)
+    _check_blank_frame(result.shifts, result.errors, drift - drift[1], blank=0)

@@ -121,3 +121,28 @@ def test_a_flagged_step_is_not_added_to_the_later_drifts(stack_with_a_faint_fram
     later = slice(NOISE_FRAME + 1, None)
     assert np.all(np.abs(shifts[later] - drift[later]) <= 4 * errors[later])
     assert np.all(errors[later] < errors[NOISE_FRAME])
+
+
+@pytest.mark.parametrize("road", ["one thread", "processes", "dask", "iterator"])
+def test_a_dark_first_frame_moves_the_origin_to_the_next(road):
+    """reference="previous" with a first frame of noise alone (a shutter still closed):
+    nothing can be measured onto it, so the drifts are measured from frame 1. Frame 0
+    is not measured, frame 1 is the origin (zero shift and error), and the later frames
+    are within 4 of their errors of the drift relative to frame 1."""
+    if road == "processes" and not _stack_processes.forking_available():
+        pytest.skip("worker processes are forked on Linux only")
+    stack, drift = drifting_stack(12, 64)
+    rng = np.random.default_rng(3)
+    stack[0] = rng.normal(0.0, stack.std(), stack[0].shape)
+    with pytest.warns(RegistrationWarning) as said:
+        measured, shifts, errors = _drifts_onto_previous(stack, road)
+    assert any("measured from frame 1" in str(warning.message) for warning in said)
+    expected = np.ones(12, dtype=bool)
+    expected[0] = False
+    np.testing.assert_array_equal(measured, expected)
+    assert np.all(np.isnan(shifts[0]))
+    assert np.all(np.isinf(errors[0]))
+    np.testing.assert_array_equal(shifts[1], 0.0)
+    later = slice(2, None)
+    truth = drift[later] - drift[1]
+    assert np.all(np.abs(shifts[later] - truth) <= 4 * errors[later])

@@ -15,7 +15,7 @@ import pytest
 import scipy.ndimage
 
 from napari_imreg.core import _register, fourier_shift, register, register_stack
-from napari_imreg.core._background import _keys_on_lattice, _slopes_p_value, tilt_p_value
+from napari_imreg.core._background import _keys_on_lattice, slopes_p_value, tilt_p_value
 from napari_imreg.core._brightness import (
     Jet,
     OverlapSums,
@@ -324,8 +324,8 @@ def test_the_test_of_need_holds_its_false_alarm_rate_under_its_null():
         spread = rng.uniform(0.5, 2.0, blocks)
         medians = 0.3 * moving + spread * rng.normal(size=blocks)
         regressors = np.column_stack([moving, y, x]).astype(float)
-        p_values.append(_slopes_p_value(regressors, medians, 2))
-        planted.append(_slopes_p_value(regressors, medians + 0.3 * (y - x), 2))
+        p_values.append(slopes_p_value(regressors, medians, 2))
+        planted.append(slopes_p_value(regressors, medians + 0.3 * (y - x), 2))
     p_values = np.array(p_values)
     for level in (0.05, 0.2, 0.5):
         assert (

@@ -96,6 +96,36 @@ def test_a_large_shift_is_judged_on_the_pixels_it_compares(scene):
         assert np.all(np.abs(result.peak - pair.shift) <= reach), (pair.shift, result.peak)
 
 
+@pytest.mark.parametrize("boundary", ["overlap", "wrap"])
+@pytest.mark.parametrize("scene", ["camera", "cell", "brick"])
+def test_a_shift_inside_max_shift_is_measured_up_to_the_edge(scene, boundary):
+    """With ``max_shift=4``, shifts of 3.5-4 px (binned crops moved by 14-16 full-resolution
+    pixels) are inside the window: the search's guard pixel brackets their whole-pixel
+    minimum, so they are measurements within 4 of their errors (every one of 3.75 px was
+    flagged as on the edge before). Shifts of 4.5-5 px lie beyond it and are not."""
+    rng = np.random.default_rng([17, len(scene)])
+    for inside in (14, 15, 16, 15):
+        offset = np.array([inside, rng.integers(-12, 13)])[:: rng.choice([-1, 1])]
+        offset = offset * rng.choice([-1, 1], size=2)
+        pair = make_binned_pair(load_scene(scene), (64, 64), offset, rng=rng, snr=30)
+        result = _quiet(pair.reference, pair.moving, max_shift=4, boundary=boundary)
+        if np.max(np.abs(result.shift)) <= 3.9:  # an answer at the edge may be either
+            assert result.measured, (pair.shift, result.shift)
+        if result.measured:
+            assert np.all(np.abs(result.shift - pair.shift) <= 4 * result.error)
+    for beyond in (18, 20):
+        offset = np.array([beyond, rng.integers(-12, 13)])[:: rng.choice([-1, 1])]
+        pair = make_binned_pair(load_scene(scene), (64, 64), offset, rng=rng, snr=30)
+        result = _quiet(pair.reference, pair.moving, max_shift=4, boundary=boundary)
+        assert not result.measured, (pair.shift, result.shift)
+
+
+def _quiet(reference, moving, **options):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RegistrationWarning)
+        return register(reference, moving, **options)
+
+
 def _scattered_mask(rng, shape):
     """About 12% of the pixels: three blobs and scattered hot pixels."""
     import scipy.ndimage

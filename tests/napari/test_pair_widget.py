@@ -300,6 +300,25 @@ def test_a_layer_removed_during_the_run_gets_no_result(viewer, wait_for, monkeyp
     _assert_recovers(job.full_shift, job.full_error, (1.5, -2.0))
 
 
+def test_a_layer_given_other_data_during_the_run_gets_no_result(viewer, wait_for, monkeypatch):
+    # The result measured on the data the layer had was added for the data that
+    # replaced it (of the same shape).
+    told = []
+    monkeypatch.setattr(_pair, "show_info", told.append)
+    image = make_extended((64, 64), seed=5)
+    reference = viewer.add_image(image, name="ref")
+    moving = viewer.add_image(make_shifted(image, (1.5, -2.0), noise=0.01, seed=6), name="mov")
+    widget = PairWidget(viewer)
+    widget.set_layers(reference, [moving])
+    assert widget.run() is not None
+    moving.data = make_shifted(image, (-3.0, 0.5), noise=0.01, seed=7)
+    wait_for(widget)
+    assert [layer.name for layer in viewer.layers] == ["ref", "mov"]
+    assert told == [
+        "The data of 'mov' changed during the registration: the result for 'mov' is not added."
+    ]
+
+
 def test_core_warnings_become_notifications(viewer, wait_for, monkeypatch):
     # A constant image cannot be registered: the core warns, and the user sees the warning.
     warnings = []

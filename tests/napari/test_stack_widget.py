@@ -518,6 +518,30 @@ def test_a_stack_removed_while_it_registers_gets_no_copy_and_no_other_layer_does
     assert other.data.shape == stack.data.shape
 
 
+def test_a_stack_given_other_data_while_it_registers_gets_no_copy(
+    viewer, timelapse, widget, wait_for, monkeypatch
+):
+    # Data of the same shape put in the layer while its frames registered was moved by
+    # the shifts measured on the data it had, as if they were its own.
+    told = []
+    monkeypatch.setattr(_stack_shifts, "show_info", told.append)
+    stack = timelapse[0]
+    measured_on = np.asarray(stack.data).copy()
+    assert widget.run() is not None
+    stack.data = measured_on[:, ::-1].copy()
+    wait_for(widget)
+    wait_for(widget)
+    names = [layer.name for layer in viewer.layers]
+    assert "drifting stack registered" not in names
+    assert "drifting stack (channel 2) registered" in names  # its data is what it was
+    assert told == [
+        "The data of 'drifting stack' changed during the registration: no copy of it is "
+        "added (the shifts, measured on the data it had, are kept: save them, or register "
+        "it again)."
+    ]
+    np.testing.assert_allclose(widget.shifts, stack.metadata["known_shifts"], atol=0.02)
+
+
 def test_applying_with_no_layer_left_says_so(viewer, wait_for, monkeypatch):
     # The stack registered and then closed, the only layer: "Apply shifts" did nothing,
     # and said nothing.

@@ -343,6 +343,18 @@ class PairWidget(Container):
                 f"the result for {job.moving.name!r} is not added."
             )
             return
+        layers = (job.reference, job.moving)
+        changed = [
+            layer.name
+            for layer, data in zip(layers, job.planned_data, strict=True)
+            if layer.data is not data
+        ]
+        if changed:  # the result was measured on the data they had
+            show_info(
+                f"The data of {' and '.join(map(repr, changed))} changed during the "
+                f"registration: the result for {job.moving.name!r} is not added."
+            )
+            return
         if job.failure is not None:
             show_error(
                 f"Could not register {job.moving.name!r} onto {job.reference.name!r}: "

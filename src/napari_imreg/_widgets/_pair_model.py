@@ -103,6 +103,9 @@ class PairJob:
     #: translate then (an "in place" result changes it).
     placement_offset: np.ndarray | None = None
     placed_translate: tuple[float, ...] = ()
+    #: The (reference, moving) layers' data when planned: the result is measured on it,
+    #: not on data that replaced it while the pair registered.
+    planned_data: tuple[Any, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -214,6 +217,7 @@ class PairRegistration:
             start=overlap.start,
             placement_offset=offset,
             placed_translate=tuple(float(v) for v in moving.translate),
+            planned_data=(reference.data, moving.data),
         )
 
     def _mask_for(

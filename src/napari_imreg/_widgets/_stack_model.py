@@ -82,6 +82,9 @@ class StackJob:
     notes: list[str] = field(default_factory=list)
     #: The viewer's labels of the layer's axes (names, or napari's default numbers).
     axis_labels: tuple[str, ...] = ()
+    #: The layer's data when planned: the shifts are measured on it, not on data that
+    #: replaced it while the frames registered.
+    data: Any = None
     shifts: list[np.ndarray] = field(default_factory=list)
     errors: list[np.ndarray] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
@@ -206,7 +209,13 @@ class StackRegistration:
         mask = self._mask_for(layer, tuple(stack.shape), axis, notes)
         labels = tuple(viewer_axis_labels(self.viewer, layer))
         return StackJob(
-            layer=layer, stack=stack, axis=axis, mask=mask, notes=notes, axis_labels=labels
+            layer=layer,
+            stack=stack,
+            axis=axis,
+            mask=mask,
+            notes=notes,
+            axis_labels=labels,
+            data=layer.data,
         )
 
     def _mask_for(

@@ -51,8 +51,15 @@ class HeldShifts:
                 show_error(str(exc))
                 return None
             stack = self._layer.value
-        elif job.layer in list(self.viewer.layers):
+        elif job.layer in list(self.viewer.layers) and job.layer.data is job.data:
             stack = job.layer
+        elif job.layer in list(self.viewer.layers):
+            show_info(
+                f"The data of {job.layer.name!r} changed during the registration: no copy of "
+                "it is added (the shifts, measured on the data it had, are kept: save "
+                "them, or register it again)."
+            )
+            stack = None
         else:
             show_info(
                 f"{job.layer.name!r} left the viewer during the registration: no copy of it "

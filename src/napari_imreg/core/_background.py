@@ -38,7 +38,7 @@ from ._filter import gradients
 from ._outliers import SAMPLE, folded, reached
 from ._spline_model import _keys, keys_shift
 
-__all__ = ["ALPHA", "tilt_p_value"]
+__all__ = ["ALPHA", "ResidualBlocks", "slopes_p_value", "tilt_p_value"]
 
 #: The false-alarm probability of the test: a clean pair is re-registered with the
 #: tilt (a cost in time, not in accuracy) this often.
@@ -122,52 +122,82 @@ def tilt_p_value(ref, mov, invalid, shift, scale: float, wrap: bool) -> float:
     per axis, ``k`` the smallest that keeps it within ``SAMPLE`` pixels: the blocks
     are the same, each summarised from fewer of its pixels.
     """
-    shift = np.asarray(shift, dtype=np.float64)
-    ndim = ref.ndim
-    stride = max(1, int(np.ceil((ref.size / SAMPLE) ** (1.0 / ndim) - 1e-9)))
-    lattice = [np.arange((n % stride) // 2, n, stride) for n in ref.shape]
-    at = np.ix_(*lattice)
-    ref_invalid, mov_invalid = invalid
-    valid = (~ref_invalid & reached(mov_invalid, shift, wrap=wrap))[at]
-    # Pixels left out take any finite value: no valid residual reads them.
-    moving = np.where(mov_invalid, 0.0, mov) if mov_invalid.any() else mov
-    if stride == 1:
-        aligned = keys_shift(moving, shift, wrap=wrap)
-    else:
-        aligned = _keys_on_lattice(moving, shift, lattice, wrap=wrap)
-    residual = np.where(valid, ref[at] - scale * aligned, np.nan)
-    per_axis = [
-        max(1, min(len(points), round(float(np.sqrt(n)))))
-        for n, points in zip(ref.shape, lattice, strict=True)
-    ]
-    residual = _blocks(residual, per_axis)
-    enough = np.count_nonzero(np.isfinite(residual), axis=1) * 2 >= residual.shape[1]
-    medians = _medians(residual[enough])
-    where = _blocks(valid, per_axis)[enough]
-    count = where.sum(axis=1)
-
-    def block_means(values):
-        return np.sum(_blocks(values, per_axis)[enough] * where, axis=1) / count
-
-    columns = [block_means(aligned)]
-    # What a shift error leaves, -g grad(M') . delta: without these columns the residual
-    # of a slightly wrong shift on a smooth scene (a gradient field) reads as a tilt.
-    columns += [block_means(slope) for slope in gradients(aligned)]
-    for axis, points in enumerate(lattice):
-        coordinate = points.astype(np.float64).reshape(
-            [-1 if a == axis else 1 for a in range(ndim)]
-        )
-        coordinate = np.broadcast_to(coordinate, valid.shape)
-        columns.append(block_means(coordinate))
-    return _slopes_p_value(np.array(columns).T, medians, ndim)
+    blocks = ResidualBlocks(ref, mov, invalid, shift, scale, wrap)
+    columns = blocks.shift_columns() + [blocks.means(c) for c in blocks.coordinates()]
+    return slopes_p_value(np.array(columns).T, blocks.medians, ref.ndim)
 
 
-def _slopes_p_value(regressors: np.ndarray, medians: np.ndarray, ndim: int) -> float:
-    """The F test's p-value that the last ``ndim`` of ``regressors`` (with an
+class ResidualBlocks:
+    """The residual ``ref - scale * mov(x - shift)`` at a shift, cut into blocks of
+    about ``sqrt(n)`` per axis and summarised by each block's median, on the lattice
+    of :func:`tilt_p_value`'s Notes; and the block means of what a regression of the
+    medians takes as its columns (see the module docstring).
+
+    Attributes
+    ----------
+    lattice : list of numpy.ndarray
+        The reference pixels read along each axis.
+    aligned : numpy.ndarray
+        The moving image at ``shift`` on the lattice (Keys' cubic convolution).
+    medians : numpy.ndarray
+        The median of each block holding at least half its pixels valid.
+    """
+
+    def __init__(self, ref, mov, invalid, shift, scale: float, wrap: bool):
+        shift = np.asarray(shift, dtype=np.float64)
+        ndim = ref.ndim
+        stride = max(1, int(np.ceil((ref.size / SAMPLE) ** (1.0 / ndim) - 1e-9)))
+        self.lattice = [np.arange((n % stride) // 2, n, stride) for n in ref.shape]
+        at = np.ix_(*self.lattice)
+        ref_invalid, mov_invalid = invalid
+        self.valid = (~ref_invalid & reached(mov_invalid, shift, wrap=wrap))[at]
+        # Pixels left out take any finite value: no valid residual reads them.
+        moving = np.where(mov_invalid, 0.0, mov) if mov_invalid.any() else mov
+        if stride == 1:
+            self.aligned = keys_shift(moving, shift, wrap=wrap)
+        else:
+            self.aligned = _keys_on_lattice(moving, shift, self.lattice, wrap=wrap)
+        self.residual = np.where(self.valid, ref[at] - scale * self.aligned, np.nan)
+        self._per_axis = [
+            max(1, min(len(points), round(float(np.sqrt(n)))))
+            for n, points in zip(ref.shape, self.lattice, strict=True)
+        ]
+        cut = _blocks(self.residual, self._per_axis)
+        self._enough = np.count_nonzero(np.isfinite(cut), axis=1) * 2 >= cut.shape[1]
+        self.medians = _medians(cut[self._enough])
+        self._where = _blocks(self.valid, self._per_axis)[self._enough]
+        self._count = self._where.sum(axis=1)
+
+    def means(self, values: np.ndarray) -> np.ndarray:
+        """The mean of ``values`` (on the lattice) over each block's valid pixels."""
+        cut = _blocks(values, self._per_axis)[self._enough]
+        return np.sum(cut * self._where, axis=1) / self._count
+
+    def coordinates(self) -> list[np.ndarray]:
+        """Each axis's pixel coordinate on the lattice (broadcast to its shape)."""
+        ndim = len(self.lattice)
+        return [
+            np.broadcast_to(
+                points.astype(np.float64).reshape([-1 if a == axis else 1 for a in range(ndim)]),
+                self.valid.shape,
+            )
+            for axis, points in enumerate(self.lattice)
+        ]
+
+    def shift_columns(self) -> list[np.ndarray]:
+        """The block means of the aligned image and of its gradients: what a better
+        gain and a shift slightly off leave, ``-g grad(M') . delta`` (without them, the
+        residual of a slightly wrong shift on a smooth scene, a gradient field, reads
+        as a tilt)."""
+        return [self.means(self.aligned)] + [self.means(g) for g in gradients(self.aligned)]
+
+
+def slopes_p_value(regressors: np.ndarray, medians: np.ndarray, tested: int) -> float:
+    """The F test's p-value that the last ``tested`` of ``regressors`` (with an
     intercept) have no slope in ``medians``, with the sandwich covariance."""
     blocks, columns = regressors.shape[0], regressors.shape[1] + 1
     # As many blocks left over as the slopes tested, at least, for the F distribution.
-    if blocks - columns < max(ndim, 2) or not np.all(np.isfinite(regressors)):
+    if blocks - columns < max(tested, 2) or not np.all(np.isfinite(regressors)):
         return 1.0
     design = np.column_stack([np.ones(blocks), regressors - regressors.mean(axis=0)])
     bread = np.linalg.pinv(design.T @ design)
@@ -179,12 +209,12 @@ def _slopes_p_value(regressors: np.ndarray, medians: np.ndarray, ndim: int) -> f
     leverage = np.einsum("ij,jk,ik->i", design, bread, design)
     scaled = misfit / np.maximum(1.0 - leverage, 1e-12)
     meat = (design * scaled[:, None] ** 2).T @ design
-    covariance = (bread @ meat @ bread)[-ndim:, -ndim:]
-    slopes = coefficients[-ndim:]
+    covariance = (bread @ meat @ bread)[-tested:, -tested:]
+    slopes = coefficients[-tested:]
     try:
         wald = float(slopes @ np.linalg.solve(covariance, slopes))
     except np.linalg.LinAlgError:
         return 1.0
     if not np.isfinite(wald):
         return 1.0
-    return float(scipy.special.fdtrc(ndim, blocks - columns, wald / ndim))
+    return float(scipy.special.fdtrc(tested, blocks - columns, wald / tested))

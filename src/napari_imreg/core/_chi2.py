@@ -313,9 +313,16 @@ def signed_shifts(shape) -> list[np.ndarray]:
 
 
 def whole_pixel_minimum(
-    surface: Surface, limits: np.ndarray, *, min_weight_fraction: float, threads=None
+    surface: Surface,
+    limits: np.ndarray,
+    *,
+    min_weight_fraction: float,
+    threads=None,
+    allowed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The whole-pixel shift minimising the surface within ``|s| <= limits``.
+    """The whole-pixel shift minimising the surface within ``|s| <= allowed``
+    (default ``limits``), read on the shifts within ``|s| <= limits``: those beyond
+    ``allowed`` (a guard) bracket a minimum on its edge for the parabola.
 
     Returns the shift and a parabolic estimate of the sub-pixel offset from it
     (a starting point for :func:`refine_minimum`). Shifts where the images share
@@ -336,7 +343,7 @@ def whole_pixel_minimum(
         # Too little overlap, or none (W can vanish): not a candidate.
         score[~(weight > min_weight_fraction * np.max(weight))] = np.inf
         score[~np.isfinite(score)] = np.inf
-    index = np.unravel_index(int(np.argmin(score)), score.shape)
+    index = _smallest(score, shifts, limits if allowed is None else allowed)
     if not np.isfinite(score[index]):  # the smallest is infinite: all are
         raise ValueError(
             "no shift leaves enough overlap between the images; raise max_shift or check "
@@ -345,6 +352,20 @@ def whole_pixel_minimum(
     shift = np.array([shifts[a][i] for a, i in enumerate(index)], dtype=np.float64)
     periodic = [len(values) == n for values, n in zip(shifts, surface.shape, strict=True)]
     return shift, parabolic_offset(score, index, periodic)
+
+
+def _smallest(score: np.ndarray, shifts, allowed) -> tuple[int, ...]:
+    """The index of ``score``'s smallest value among the shifts within ``allowed``
+    (``shifts``: each axis' shift per index)."""
+    keep = [
+        np.flatnonzero(np.abs(values) <= bound)
+        for values, bound in zip(shifts, allowed, strict=True)
+    ]
+    if all(len(k) == n for k, n in zip(keep, score.shape, strict=True)):
+        return np.unravel_index(int(np.argmin(score)), score.shape)
+    inner = score[np.ix_(*keep)]
+    where = np.unravel_index(int(np.argmin(inner)), inner.shape)
+    return tuple(int(k[i]) for k, i in zip(keep, where, strict=True))
 
 
 def parabolic_offset(score: np.ndarray, index, periodic) -> np.ndarray:

@@ -29,6 +29,21 @@ from ._trust import judge, unmeasured, widened, within_window
 logger = logging.getLogger(__name__)
 
 
+def search_window(shape, requested, *, wrap: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The window the answer must lie in, per axis (``max_shift``: ``requested``, or
+    half of each axis for ``wrap``, a quarter otherwise), and how far the surface is
+    read: one whole pixel further, a guard, so that a minimum on the window's edge is
+    bracketed by samples on both sides."""
+    shape = np.asarray(shape, dtype=np.float64)
+    if wrap:
+        half = shape / 2
+        window = half if requested is None else np.minimum(requested, half)
+        return window, np.minimum(np.floor(window) + 1, half)
+    default = np.maximum(1.0, np.floor(shape / 4))
+    window = np.minimum(default if requested is None else requested, shape - 1)
+    return window, np.minimum(np.floor(window) + 1, shape - 1)
+
+
 class Engine:
     """A :class:`Registrar` at one filter strength: the reference prepared once, the
     spectra it reuses, and the registration proper."""
@@ -71,17 +86,16 @@ class Engine:
         self._kernels = blend(full, self.strength)
         self._source = ref  # as given, never written to
         self._reference_complete = reference_complete
-        requested = max_shift
-        half = np.asarray(ref.shape, dtype=np.float64) / 2
         self._binning = (1,) * ref.ndim
+        self.max_shift, self._limits = search_window(
+            ref.shape, max_shift, wrap=self.boundary == "wrap"
+        )
+        # The whole-pixel minimum is one of the shifts within the window.
+        self.allowed = np.floor(self.max_shift)
         if self.boundary == "wrap":
-            self._limits = half if requested is None else np.minimum(requested, half)
             self._padded = ref.shape
             self._tapers = None
         else:
-            default = np.maximum(1.0, np.floor(np.asarray(ref.shape) / 4))
-            limits = default if requested is None else requested
-            self._limits = np.minimum(np.floor(limits), np.asarray(ref.shape) - 1)
             self._padded = _fft.next_fast_shape(
                 np.asarray(ref.shape) + self._limits.astype(int) + 2
             )
@@ -265,7 +279,7 @@ class Engine:
                 reach = widened(verdict, fit.shift, bound)
             stage = verdict.measured and self.errors == "residual"
             if not (stage and np.all(np.isfinite(bound))):
-                return result(verdict, within_window(verdict, self._limits, fit.shift, reach))
+                return result(verdict, within_window(verdict, self.max_shift, fit.shift, reach))
             if callable(witness):
                 witness = witness()
             # The residual stage's error, no narrower than the rival test's reach.
@@ -273,7 +287,7 @@ class Engine:
                 self, image, fit.shift, bound, given_moving_error, mask, witness, excess
             )
             reach = widened(verdict, fit.shift, stage_covariance)
-            return result(verdict, within_window(verdict, self._limits, fit.shift, reach))
+            return result(verdict, within_window(verdict, self.max_shift, fit.shift, reach))
 
         return quick, finish
 

@@ -48,7 +48,7 @@ class Options:
         None follows ``brightness``. After validation it says whether an offset
         is fitted (``brightness != "none"``).
     max_shift : float, sequence of float or None
-        Largest shift searched per axis, in pixels (checked against the images'
+        Largest shift allowed per axis, in pixels (checked against the images'
         shape when they are known). None: a quarter of each axis for
         ``"overlap"``, half for ``"wrap"`` (the model used, with ``"auto"``).
     prefilter : bool or float

@@ -1,10 +1,8 @@
 """Pixels that one image has and the other has not: hot pixels, cosmic rays, saturation.
 
-Four pieces, each a pure function on arrays, for the stages of the pipeline:
+Pure functions on arrays for the stages of the pipeline (saturation, and levelling a
+saturated pair, are :mod:`._saturation`'s):
 
-* :func:`saturated` (validate/prepare): the pixels at an image's largest value when
-  there are several, and their neighbours. A saturated pixel carries no brightness
-  the other image can match, whatever the gain.
 * :func:`search_copy` (whole-pixel search only): the image with its brightest and
   darkest ``tail`` of pixels clipped to the quantile there. A hot pixel or a streak
   then weighs no more than the brightest real feature, so the coincidences of
@@ -15,11 +13,9 @@ Four pieces, each a pure function on arrays, for the stages of the pipeline:
   whose residual ``R - g M' - c`` is more than ``threshold`` robust sigmas from its
   median. It judges a pixel by the other image, not by its neighbours, so a real
   star 1-2 px wide, present in both images, is kept, and an outlier is found
-  whatever its shape.
-
-* :func:`levelled` (after the registration): where either image is saturated, both
-  clipped at the lower of their full wells (in the reference's units, through the
-  fitted gain) and registered again, so that the pair is a gain apart once more.
+  whatever its shape. When the noise is not given and grows with the signal
+  (:mod:`._photon`), each pixel is judged by the noise at its level instead, and
+  the pair is registered with the errors that noise gives.
 
 Clipped pixels leave every sum: the degrees of freedom are the weight of the pixels
 kept, and the noise estimated from the residual is that of the pixels kept (at a
@@ -31,77 +27,26 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import weakref
 
 import numpy as np
 import scipy.ndimage
 
-from ._prepare import box_eroded
+from ._photon import local_level, noise_line
 from ._result import held_warnings, warn_registration
+from ._saturation import dilate, levelled, saturated
 from ._spline_model import keys_shift, spline_shift, tap_weights
 
 __all__ = [
     "clip_residual",
-    "dilate",
     "folded",
-    "levelled",
     "reached",
     "robust_sigma",
-    "saturated",
     "search_copy",
 ]
 
-#: Pixels at an image's largest value that make it a plateau (saturation).
-PLATEAU_PIXELS = 3
 #: MAD to Gaussian sigma.
 MAD_SIGMA = 1.482602218505602
-
-
-def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
-    """``mask`` dilated by ``pixels`` along every axis and diagonal."""
-    if pixels <= 0 or not mask.any():
-        return mask
-    return ~box_eroded(~mask, [2 * int(pixels) + 1] * mask.ndim, outside=True)
-
-
-def saturated(image, *, min_pixels: int = PLATEAU_PIXELS, grow: int = 0) -> np.ndarray:
-    """The pixels at the image's largest finite value, if ``min_pixels`` or more are.
-
-    A detector clips at its full well, so saturated pixels share one value, the
-    image's largest; a single pixel at the maximum is just the brightest. The mask
-    is grown by ``grow`` pixels: charge bleeds into the neighbours of a saturated
-    pixel, and its flux there is unreliable too.
-
-    Parameters
-    ----------
-    image : array_like
-        Any dimension.
-    min_pixels : int
-        Pixels at the maximum needed to call it saturation.
-    grow : int
-        Pixels added around each saturated one.
-
-    Returns
-    -------
-    numpy.ndarray of bool
-        True where saturated.
-
-    Examples
-    --------
-    >>> image = np.arange(25.0).reshape(5, 5)
-    >>> int(saturated(image).sum()), int(saturated(np.minimum(image, 20.0), grow=0).sum())
-    (0, 5)
-    """
-    image = np.asarray(image, dtype=np.float64)
-    finite = np.isfinite(image)
-    if not finite.any():
-        return np.zeros(image.shape, dtype=bool)
-    top = image[finite].max()
-    mask = image == top
-    count = np.count_nonzero(mask)
-    # A constant image is flat, not saturated (the registration says it has no structure).
-    if count < int(min_pixels) or count == np.count_nonzero(finite):
-        return np.zeros(image.shape, dtype=bool)
-    return dilate(mask, grow)
 
 
 def search_copy(image: np.ndarray, valid: np.ndarray | None = None, *, tail: float = 0.01):
@@ -197,7 +142,8 @@ def clip_residual(
     grow: int = 1,
     model_error: np.ndarray | None = None,
     sigma_floor: float = 0.0,
-) -> tuple[np.ndarray, float]:
+    noise: np.ndarray | None = None,
+) -> tuple[np.ndarray, float | np.ndarray]:
     """The pixels whose residual departs from its median by more than ``threshold``
     robust sigmas, grown by ``grow`` pixels.
 
@@ -217,18 +163,24 @@ def clip_residual(
         A per-pixel bound on what the alignment itself can leave in the residual
         (the interpolation's error at sharp features), added in quadrature to the
         noise: a sharp real feature present in both images is then kept.
+    sigma_floor : float
+        The least sigma (the rounding of digitised images).
+    noise : numpy.ndarray, optional
+        The residual's 1-sigma noise per pixel, in place of its robust sigma (a noise
+        that grows with the signal, :mod:`._photon`).
 
     Returns
     -------
     mask : numpy.ndarray of bool
         True where clipped (on ``residual``'s grid).
-    sigma : float
-        The robust sigma of the residual.
+    sigma : float or numpy.ndarray
+        The robust sigma of the residual, or ``noise`` (at least ``sigma_floor``).
     """
     values = sample(residual, valid)
     centre = float(np.median(values))
-    sigma = max(robust_sigma(values), sigma_floor)
-    if not sigma > 0:
+    if noise is not None:
+        sigma = np.maximum(noise, sigma_floor)
+    elif not (sigma := max(robust_sigma(values), sigma_floor)) > 0:
         return np.zeros(residual.shape, dtype=bool), sigma
     scale = sigma if model_error is None else np.sqrt(sigma**2 + model_error**2)
     outliers = valid & (np.abs(residual - centre) > threshold * scale)
@@ -420,9 +372,63 @@ def _residual(ref, mov, valid, shift, scale, offset, *, wrap):
     return residual
 
 
-def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, threshold):
+#: Each live Registrar's last valid pixels asked about and its reference's step there.
+_REFERENCE_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def reference_quantum(registrar, valid: np.ndarray) -> float:
+    """:func:`quantum` of ``registrar``'s reference on ``valid``, kept for the next call
+    with the same pixels while the registrar lives (a stack's frames ask with one)."""
+    kept = _REFERENCE_STEPS.get(registrar)
+    if kept is not None and np.array_equal(kept[0], valid):
+        return kept[1]
+    step = quantum(registrar._source, valid)
+    _REFERENCE_STEPS[registrar] = (valid, step)
+    return step
+
+
+def _residual_at(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap):
+    """``(reference, moving, valid, residual)``: the images with their masked pixels
+    filled, the pixels where the residual ``R - scale M' - offset`` at ``shift`` is
+    defined, and the residual (:func:`_residual`)."""
+    filled = mov
+    if mov_mask.any():
+        filled = np.where(mov_mask, float(np.median(sample(mov, ~mov_mask))), mov)
+    ref_clean = np.where(ref_mask, 0.0, ref) if ref_mask.any() else ref
+    valid = ~ref_mask & reached(mov_mask, shift, wrap=wrap)
+    residual = _residual(ref_clean, filled, valid, shift, scale, offset, wrap=wrap)
+    return ref_clean, filled, valid, residual
+
+
+def photon_line(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap):
+    """The residual's noise variance at ``shift`` as a line in the pixels' level
+    (:func:`~._photon.noise_line`), or None for a flat noise."""
+    shift = np.asarray(shift, dtype=np.float64)
+    ref_clean, _, valid, residual = _residual_at(
+        ref, mov, ref_mask, mov_mask, shift, scale, offset, wrap=wrap
+    )
+    return noise_line(residual, local_level(ref_clean), valid, shift)
+
+
+def outlier_masks(
+    ref,
+    mov,
+    ref_mask,
+    mov_mask,
+    shift,
+    scale,
+    offset,
+    *,
+    wrap,
+    threshold,
+    reference_step=None,
+    line=None,
+):
     """The pixels of each image whose residual ``R - scale M' - offset`` at ``shift``
-    is an outlier (:func:`clip_residual`), as a mask on each image's own grid.
+    is an outlier (:func:`clip_residual`), as a mask on each image's own grid: beyond
+    ``threshold`` times its robust sigma, or with ``line`` (:class:`~._photon.NoiseLine`)
+    its noise at each pixel's level. ``reference_step``: ``quantum(ref, ~ref_mask)``
+    when known.
 
     A sharp feature present in both images leaves an interpolation error in the
     residual: up to ``MODEL_ERROR`` times the cubic-minus-linear interpolant, where
@@ -431,16 +437,19 @@ def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, t
     where the residual stands out without it (it can only spare pixels).
     """
     shift = np.asarray(shift, dtype=np.float64)
-    filled = mov
-    if mov_mask.any():
-        filled = np.where(mov_mask, float(np.median(sample(mov, ~mov_mask))), mov)
-    ref_clean = np.where(ref_mask, 0.0, ref) if ref_mask.any() else ref
-    valid = ~ref_mask & reached(mov_mask, shift, wrap=wrap)
-    residual = _residual(ref_clean, filled, valid, shift, scale, offset, wrap=wrap)
+    ref_clean, filled, valid, residual = _residual_at(
+        ref, mov, ref_mask, mov_mask, shift, scale, offset, wrap=wrap
+    )
+    noise = None
+    if line is not None:  # at the brighter of the two images' levels (a star's)
+        aligned = local_level(np.where(valid, ref_clean - residual, ref_clean))
+        noise = np.sqrt(line.residual_variance(np.maximum(local_level(ref_clean), aligned)))
     # Digitised images: their rounding is noise the robust sigma may not see.
-    rounding = np.hypot(quantum(ref, ~ref_mask), scale * quantum(mov, ~mov_mask)) / np.sqrt(12)
+    if reference_step is None:
+        reference_step = quantum(ref, ~ref_mask)
+    rounding = np.hypot(reference_step, scale * quantum(mov, ~mov_mask)) / np.sqrt(12)
     candidates, sigma = clip_residual(
-        residual, valid, threshold=threshold, grow=0, sigma_floor=float(rounding)
+        residual, valid, threshold=threshold, grow=0, sigma_floor=float(rounding), noise=noise
     )
     if not candidates.any():  # nothing stands out even without the allowance: done
         return candidates, candidates.copy()
@@ -455,10 +464,11 @@ def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, t
     spread = float(np.std(sample(ref_clean, valid)))
     model_error = np.maximum(model_error, ROUND_OFF * spread)
     centre = float(np.median(sample(residual, valid)))
+    at = tuple(points.T)
+    sigma = sigma if noise is None else sigma[at]
     bound = threshold * np.sqrt(sigma**2 + model_error**2)
     # The candidates' residual by the cubic spline, whose interpolation error the
     # allowance bounds.
-    at = tuple(points.T)
     exact = ref_clean[at] - scale * _spline_at(filled, points, shift, wrap=wrap) - offset
     kept = np.abs(exact - centre) > bound
     clipped = np.zeros(ref.shape, dtype=bool)
@@ -469,59 +479,6 @@ def outlier_masks(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, t
 
 #: Rounds of clipping and registering again, at most.
 MAX_ROUNDS = 3
-#: Pixels above the common full well by less than this fraction of the reference's
-#: standard deviation are left as they are (no second registration for them).
-LEVEL_TOLERANCE = 0.01
-
-
-def levelled(ref, mov, ref_invalid, mov_invalid, scale: float, offset: float):
-    """Both images clipped at one full well, in the reference's units, when either
-    is saturated (see :func:`saturated`): ``(reference, moving, pixels)`` (new arrays,
-    and the pixels at that level in both), or None when neither is saturated or the
-    clipping would change nothing.
-
-    Two exposures clipped by one detector are not a gain apart where either clipped:
-    the longer one's plateaus are wider, and ``reference ~ scale * moving + offset``
-    leaves them in the residual on one side of every plateau, a bias (0.02-0.03 px,
-    up to 8 sigma, on 96 px real crops clipped at 1%). Clipped at the lower of the
-    two full wells (``scale`` and ``offset`` from a first registration), the pair is
-    again a gain apart, and no pixel is lost: masking the plateaus instead loses
-    their edges to the filter, and its sub-pixel overlap is that of irregular masks.
-    Noiseless binary images whose plateaus look saturated are levelled at their
-    own plateau, which changes nothing.
-    """
-    ref_valid, mov_valid = _valid_values(ref, ref_invalid), _valid_values(mov, mov_invalid)
-    (ref_top, sat_ref), (mov_top, sat_mov) = _plateau(ref_valid), _plateau(mov_valid)
-    if not (sat_ref or sat_mov) or not scale > 0:
-        return None
-    level = min(
-        ref_top if sat_ref else np.inf,
-        scale * mov_top + offset if sat_mov else np.inf,
-    )
-    mov_level = (level - offset) / scale
-    excess = max(ref_top - level, scale * (mov_top - mov_level))
-    if not excess > LEVEL_TOLERANCE * float(np.std(ref_valid)):
-        return None
-    pixels = int(np.count_nonzero(ref_valid >= level) + np.count_nonzero(mov_valid >= mov_level))
-    with np.errstate(invalid="ignore"):
-        return np.minimum(ref, level), np.minimum(mov, mov_level), pixels
-
-
-def _valid_values(image: np.ndarray, invalid: np.ndarray) -> np.ndarray:
-    """The values of ``image`` outside ``invalid``, flat, in order: a view when none is
-    invalid (no copy of a large image for a test that usually finds nothing)."""
-    return image.ravel() if not invalid.any() else image[~invalid]
-
-
-def _plateau(values: np.ndarray) -> tuple[float, bool]:
-    """The largest of ``values`` (an image's valid pixels, all finite), and whether it
-    is a plateau as :func:`saturated` sees one: shared by ``PLATEAU_PIXELS`` or more,
-    not all."""
-    if values.size == 0:
-        return -np.inf, False
-    top = float(values.max())
-    count = int(np.count_nonzero(values == top))
-    return top, PLATEAU_PIXELS <= count < values.size
 
 
 class _Registrations:
@@ -577,6 +534,21 @@ class _Registrations:
         self._clipped = None
 
 
+def _brightness_of(result) -> tuple[float, float]:
+    """``result``'s gain and offset (1 and 0 where not fitted)."""
+    gain = 1.0 if result.scale is None else float(result.scale)
+    return gain, 0.0 if result.offset is None else float(result.offset)
+
+
+def _photon_line_of(ref, mov, ref_out, mov_out, result, *, wrap):
+    """:func:`photon_line` at ``result``'s shift, or None when it found none to
+    judge from (or a gain of nil)."""
+    gain, offset = _brightness_of(result)
+    if not (np.all(np.isfinite(result.shift)) and gain != 0.0 and np.isfinite(gain)):
+        return None
+    return photon_line(ref, mov, ref_out, mov_out, result.shift, gain, offset, wrap=wrap)
+
+
 def reject_outliers(
     registrar, mov, moving_error, mask, delta_chi2_map, *, threshold: float, saturation: bool
 ):
@@ -624,10 +596,26 @@ def reject_outliers(
             0.0 if result.offset is None else result.offset,
             wrap=wrap,
             threshold=threshold,
+            reference_step=reference_quantum(registrar, ~(ref_out | clip_ref)),
+            line=line,
         )
         return new[0] | clip_ref, new[1] | clip_mov
 
     result = runs.masked(clip_ref, clip_mov, saturated_reference=sat_any)
+    line = None
+    if registrar._inputs["reference_error"] is None and moving_error is None:
+        line = _photon_line_of(ref, mov, ref_out, mov_out, result, wrap=wrap)
+    if line is not None:  # the pair again, with the errors of the noise's line
+        gain, offset = _brightness_of(result)
+        registrar = type(registrar)._one_off(
+            ref,
+            registrar.options,
+            reference_error=line.image_error(ref, ref_out),
+            reference_mask=registrar._inputs["reference_mask"],
+        )
+        moving_error = line.image_error(mov, mov_out, gain, offset)
+        runs = _Registrations(registrar, mov, moving_error, delta_chi2_map, ref_out, mov_out)
+        result = runs.masked(clip_ref, clip_mov, saturated_reference=sat_any)
     for round_ in range(MAX_ROUNDS):
         new_ref, new_mov = judged(result)
         lost = not np.all(np.isfinite(result.error))  # no curvature: perhaps fooled

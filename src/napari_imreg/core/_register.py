@@ -14,12 +14,14 @@ from ._blur import seeing_change
 from ._brightness import Brightness
 from ._engine import Engine
 from ._filter import smoothing_kernels
+from ._gain_field import flattened
 from ._options import BoundaryChoice, ErrorModel, Options
-from ._outliers import reject_outliers, saturated
+from ._outliers import reject_outliers
 from ._periodic import is_discontinuous, is_periodic
 from ._prefilter import EdgeContent, floor_checked, least_variance_strength
 from ._prepare import check_mask, set_aside, split_mask, unknown_pixels
 from ._result import RegistrationResult, held_warnings, warn_registration
+from ._saturation import saturated
 from ._strength import choose_strength, floor_variance, reference_edge_scale, unknown_noise
 from ._validation import (
     as_image,
@@ -69,7 +71,9 @@ class Registrar:
         The older name of ``brightness``: True fits an offset (``"offset"``),
         False nothing (``"none"``).
     max_shift : float or sequence of float, optional
-        Largest shift searched, per axis, in pixels. Default: half of each axis for
+        Largest shift allowed, per axis, in pixels: an answer beyond it is not a
+        measurement (``measured`` False). The search samples one whole pixel more,
+        so that an answer up to it is bracketed. Default: half of each axis for
         ``"wrap"``, a quarter of each axis for ``"overlap"`` (raise it for larger
         offsets; the padded correlation then grows).
     prefilter : bool or float
@@ -491,37 +495,63 @@ def _seeing_matched(registrar, mov, moving_error, mask, delta_chi2_map) -> Regis
 def _tilted_if_needed(registrar, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
     """The registration by ``registrar``, or, when its residual holds a tilt the default
     fit leaves there, the pair registered again with it (issue 14, ``_background``);
-    the first registration's warnings are then dropped."""
-    with held_warnings() as said:
-        result = _registered(registrar, mov, moving_error, mask, delta_chi2_map)
-    if _tilt_needed(registrar, result, mov, mask):
-        tilted = registrar._twin_with("_tilted_twin", brightness="scale+offset+tilt")
-        return _registered(tilted, mov, moving_error, mask, delta_chi2_map)
+    then, when the residual holds a smooth gain field, again with the moving image
+    flattened by it (issue 13, ``_gain_field``). Only the last registration's
+    warnings are given."""
+
+    def held(registrar, moving, error):
+        with held_warnings() as said:
+            return _registered(registrar, moving, error, mask, delta_chi2_map), said
+
+    result, said = held(registrar, mov, moving_error)
+    if registrar.options.brightness == "scale+offset":
+        invalid = _invalid_pixels(registrar, result, mov, mask)
+        if _tilt_needed(registrar, result, mov, invalid):
+            registrar = registrar._twin_with("_tilted_twin", brightness="scale+offset+tilt")
+            result, said = held(registrar, mov, moving_error)
+        last = []
+
+        def again(moving, error):
+            outcome, last[:] = held(registrar, moving, error)
+            return outcome
+
+        wrap = registrar.boundary == "wrap"
+        flat = flattened(
+            result, registrar._source, mov, moving_error, invalid, wrap=wrap, register=again
+        )
+        if flat is not result:  # the result says that a field was divided out
+            result, said = dataclasses.replace(flat, brightness=f"{flat.brightness}+field"), last
     for message in said:
         warn_registration(message)
     return result
 
 
-def _tilt_needed(registrar, result: RegistrationResult, mov: np.ndarray, mask) -> bool:
-    """Whether ``result`` (the default brightness fit) leaves a significant tilt in
-    the residual (:func:`tilt_p_value` below ``ALPHA``)."""
-    # A match the ramp hid (not measured) is tested too: it may stand out once fitted.
-    if registrar.options.brightness != "scale+offset" or not np.all(np.isfinite(result.shift)):
-        return False
+def _invalid_pixels(registrar, result: RegistrationResult, mov: np.ndarray, mask) -> list:
+    """The pixels of each image the background's tests leave out: masked, not finite
+    and, when the result found any, saturated (plateaus match through no gain)."""
     ref = registrar._source
     ref_mask = registrar._inputs["reference_mask"]
     invalid = [
         ~np.isfinite(ref) if ref_mask is None else ref_mask | ~np.isfinite(ref),
         ~np.isfinite(mov) if mask is None else mask | ~np.isfinite(mov),
     ]
-    if result.saturated:  # plateaus match through no gain: they are no evidence of a tilt
+    if result.saturated:
         invalid = [
             out | saturated(np.where(out, np.nan, image))
             for out, image in zip(invalid, (ref, mov), strict=True)
         ]
+    return invalid
+
+
+def _tilt_needed(registrar, result: RegistrationResult, mov: np.ndarray, invalid) -> bool:
+    """Whether ``result`` (the default brightness fit) leaves a significant tilt in
+    the residual (:func:`tilt_p_value` below ``ALPHA``)."""
+    # A match the ramp hid (not measured) is tested too: it may stand out once fitted.
+    if not np.all(np.isfinite(result.shift)):
+        return False
     scale = 1.0 if result.scale is None else result.scale
     wrap = registrar.boundary == "wrap"
-    return tilt_p_value(ref, mov, invalid, result.shift, scale, wrap) < ALPHA
+    return tilt_p_value(registrar._source, mov, invalid, result.shift, scale, wrap) < ALPHA
 
 
 def _private(array):
@@ -596,8 +626,8 @@ def register(
     zero_mean : bool, optional
         The older name of ``brightness``: True is ``"offset"``, False ``"none"``.
     max_shift : float or sequence of float, optional
-        Largest shift searched per axis in pixels (default: a quarter of each axis
-        for ``"overlap"``, half for ``"wrap"``).
+        Largest shift allowed per axis in pixels, as for :func:`register` (default:
+        a quarter of each axis for ``"overlap"``, half for ``"wrap"``).
     prefilter : bool or float
         ``"overlap"`` only: discount the content near the Nyquist frequency, which
         a truncated image cannot be sub-pixel shifted with, as much as the noise

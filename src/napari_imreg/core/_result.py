@@ -90,6 +90,9 @@ class RegistrationResult:
     brightness : str or None
         What the chi2 method fitted between the images (``"scale+offset"``,
         ``"scale+offset+tilt"``, ``"offset"``, ``"none"``); None for other methods.
+        ``"+field"`` is appended when the residual held a smooth gain field between
+        the images (vignetting, illumination) and the pair was registered again with
+        the moving image divided by it: ``scale`` is then the divided image's.
     scale : float or None
         The fitted gain, ``reference ~ scale * moving + offset`` over the overlap
         at the best shift (1 when only an offset is fitted; None when nothing is).

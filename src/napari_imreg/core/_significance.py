@@ -39,6 +39,8 @@ FALSE_ALARM = 1e-3
 #: Volumes are binned by voxel count (see ``_test_binning``), at most this much per axis.
 TEST_SIZE = 128
 MAX_VOLUME_BINNING = 4
+#: Sets of lags whose reference sums a :class:`ReferenceShare` keeps.
+KEPT_OVERLAPS = 4
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,21 @@ def _spectral_sum(a: np.ndarray, b: np.ndarray, last: int) -> float:
     return float(np.sum((a * b) @ weights))
 
 
+def _running_sums(values: np.ndarray, axis: int) -> np.ndarray:
+    """``np.cumsum`` of ``values`` along ``axis`` after a zero: entry ``k`` sums the
+    first ``k``. Along the first axis of an image, row after row (the same additions
+    in the same order: numpy's cumulative sum across rows is several times slower)."""
+    if axis > 0 or values.ndim < 2:
+        zero = np.zeros_like(np.take(values, [0], axis=axis))
+        return np.concatenate([zero, np.cumsum(values, axis=axis)], axis=axis)
+    running = np.empty((values.shape[0] + 1, *values.shape[1:]), dtype=values.dtype)
+    running[0] = 0.0
+    running[1] = values[0]
+    for row in range(1, values.shape[0]):
+        np.add(running[row], values[row], out=running[row + 1])
+    return running
+
+
 def _overlap_sums(image, lags, sign: int) -> np.ndarray:
     """The sums of ``image`` over the part two copies share at each of ``lags`` (a grid,
     overlap mode): the reference's pixels ``x`` with ``x - s`` inside (``sign`` 1) or
@@ -152,17 +169,29 @@ def _overlap_sums(image, lags, sign: int) -> np.ndarray:
     along each axis in turn (no transform)."""
     sums = image
     for axis, (n, lag) in enumerate(zip(image.shape, lags, strict=True)):
-        running = np.concatenate(
-            [np.zeros_like(np.take(sums, [0], axis=axis)), np.cumsum(sums, axis=axis)],
-            axis=axis,
-        )
+        running = _running_sums(sums, axis)
         start = np.clip(sign * lag, 0, n)
         stop = np.clip(n + sign * lag, 0, n)
         sums = np.take(running, stop, axis=axis) - np.take(running, start, axis=axis)
     return sums
 
 
-def _overlap_correlation(ref, mov, window, lags):
+def _reference_overlap(ref, lags) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What :func:`_overlap_correlation` reads of the reference alone at each of
+    ``lags``: the pixels the two images share, the reference's sum over its part
+    and that part's centred energy (read-only arrays)."""
+    grids = np.meshgrid(*lags, indexing="ij", sparse=True)
+    count = np.ones([len(lag) for lag in lags])
+    for n, grid in zip(ref.shape, grids, strict=True):
+        count = count * np.maximum(n - np.abs(grid), 1)
+    sum_r = _overlap_sums(ref, lags, 1)
+    energy_r = np.maximum(_overlap_sums(ref**2, lags, 1) - sum_r**2 / count, 0.0)
+    for array in (count, sum_r, energy_r):
+        array.setflags(write=False)
+    return count, sum_r, energy_r
+
+
+def _overlap_correlation(ref, mov, window, lags, share: ReferenceShare | None = None):
     """The correlation coefficient of the two unmasked images over the part they share
     at each of ``lags`` (overlap mode), from ``window`` (their raw products summed
     there), and that part's pixels.
@@ -172,15 +201,15 @@ def _overlap_correlation(ref, mov, window, lags):
     products over it, divided by the shared fraction alone, then read the parts'
     means as a match. Each part's own mean and energy (running sums) make it the
     correlation over the pixels compared, as masked images have it
-    (:func:`_masked_correlation`).
+    (:func:`_masked_correlation`). With ``share`` (made from ``ref``), the
+    reference's part is the one it keeps rather than summed again.
     """
-    grids = np.meshgrid(*lags, indexing="ij", sparse=True)
-    count = np.ones(window.shape)
-    for n, grid in zip(ref.shape, grids, strict=True):
-        count = count * np.maximum(n - np.abs(grid), 1)
-    sum_r, sum_m = _overlap_sums(ref, lags, 1), _overlap_sums(mov, lags, -1)
+    if share is None:
+        count, sum_r, energy_r = _reference_overlap(ref, lags)
+    else:
+        count, sum_r, energy_r = share.overlap(lags)
+    sum_m = _overlap_sums(mov, lags, -1)
     cross = window - sum_r * sum_m / count
-    energy_r = np.maximum(_overlap_sums(ref**2, lags, 1) - sum_r**2 / count, 0.0)
     energy_m = np.maximum(_overlap_sums(mov**2, lags, -1) - sum_m**2 / count, 0.0)
     norm = np.sqrt(energy_r * energy_m)
     return np.where(norm > 0, cross / np.where(norm > 0, norm, 1.0), 0.0), count
@@ -265,6 +294,20 @@ class ReferenceShare:
     unit: np.ndarray  # binned, centred, unit norm
     spectrum: np.ndarray
     power: np.ndarray
+    #: ``_reference_overlap``'s arrays, by the lags asked for (a stack asks for one set).
+    _overlaps: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def overlap(self, lags) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`_reference_overlap` of the unit image at ``lags`` (consecutive
+        integers per axis), made once per set of lags (the latest few kept)."""
+        key = tuple((int(lag[0]), len(lag)) for lag in lags)
+        found = self._overlaps.get(key)
+        if found is None:
+            found = _reference_overlap(self.unit, lags)
+            if len(self._overlaps) >= KEPT_OVERLAPS:
+                self._overlaps.clear()
+            self._overlaps[key] = found
+        return found
 
     @classmethod
     def of(cls, reference, *, boundary: str = "overlap") -> ReferenceShare:
@@ -347,7 +390,7 @@ def _surface(reference, moving, wrap, limit, valid=None, share: ReferenceShare |
         if wrap:  # every shift compares the whole periodic image
             correlation, samples, usable = window, float(mov.size), True
         else:
-            correlation, samples = _overlap_correlation(ref, mov, window, lags)
+            correlation, samples = _overlap_correlation(ref, mov, window, lags, share)
             usable = samples >= max(16.0, 2.0 * bartlett)
     # Fisher's transform atanh makes the correlation Gaussian with std
     # sqrt(S / (N f)) under the null, also near |c| = 1.
@@ -361,6 +404,7 @@ def match_significance(
     moving,
     *,
     max_shift,
+    searched=None,
     boundary="overlap",
     shift=None,
     alpha: float = FALSE_ALARM,
@@ -377,7 +421,11 @@ def match_significance(
     reference, moving : array_like
         The images as the pipeline compares them (filtered, masked pixels zeroed).
     max_shift : float or sequence of float
-        The largest shift searched per axis, pixels.
+        The largest shift allowed per axis, pixels: the test's window.
+    searched : float or sequence of float, optional
+        How far the pipeline's search read, per axis (default ``max_shift``): a shift
+        beyond ``max_shift`` or ``searched - 0.5`` (a whole-pixel minimum on the last
+        sample, not bracketed) is on the edge.
     boundary : {"overlap", "wrap"}
         Whether the images are periodic.
     shift : array_like, optional
@@ -428,6 +476,7 @@ def match_significance(
     wrap = boundary == "wrap"
     limit = np.broadcast_to(np.asarray(max_shift, dtype=np.float64), (reference.ndim,))
     shape, full_limit = reference.shape, limit
+    sampled = limit if searched is None else np.broadcast_to(searched, limit.shape)
     if share is not None and (share.shape != shape or share.wrap != wrap):
         raise ValueError(
             f"share was made for a reference of shape {share.shape} with wrap={share.wrap}, "
@@ -481,10 +530,9 @@ def match_significance(
     judged_full = judged * factors
     for axis, n in enumerate(shape):
         spans = wrap and full_limit[axis] >= n / 2
-        # A whole-pixel minimum on the last sampled shift is not bracketed: the
-        # true one may lie beyond it.
-        if not spans and abs(judged_full[axis]) > np.floor(full_limit[axis]) - 0.5:
-            on_edge = True
+        # Beyond the window, or not bracketed (the true minimum may lie beyond it).
+        edge = min(full_limit[axis], np.floor(sampled[axis]) - 0.5)
+        on_edge = on_edge or (not spans and abs(judged_full[axis]) > edge)
     verdict = Significance(
         agrees=agrees,
         cell=cell * float(np.prod(factors)),

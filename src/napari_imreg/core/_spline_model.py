@@ -180,6 +180,12 @@ def tap_weights(phase: float) -> list[float]:
     return [float(w) for w in _beta3(-phase - np.arange(-2.0, 2.0))]
 
 
+def keys_weights(phase: float) -> np.ndarray:
+    """Keys' cubic weights on the samples at ``x - 2 .. x + 1`` for its value at
+    ``x - phase`` (``0 <= phase < 1``)."""
+    return _keys(-phase - np.arange(-2.0, 2.0))
+
+
 def keys_shift(image, shift, *, wrap):
     """``image(x - shift)`` by Keys' cubic convolution, one pass per axis in the
     image's precision: a local cubic (its error a few times the spline's at sharp

@@ -40,6 +40,7 @@ from ._prepare import check_mask
 from ._result import RegistrationResult, RegistrationWarning, StackResult
 from ._stack_driver import (
     against_one,
+    at_origin,
     bridge_step,
     chained,
     computed_in_threads,
@@ -272,8 +273,10 @@ def register_stack(
         frame's predecessor (the drifts are then accumulated from the first
         frame, with the step errors added in quadrature; a frame after one not
         measured, ``measured`` False, is registered onto the last measured frame
-        instead, so no later drift carries a step that was not a measurement), or a
-        given image of the frames' shape (numpy or dask).
+        instead, so no later drift carries a step that was not a measurement; when
+        nothing can be measured onto the first frame, a dark or blank one, the drifts
+        are measured from the next frame, with a warning), or a given image of the
+        frames' shape (numpy or dask).
     error : float or array_like, optional
         1-sigma noise of every frame: a scalar, a map of one frame shared by all,
         or a map per frame (an array of the stack's shape, frames first). The
@@ -493,7 +496,8 @@ def iter_register_stack(
         ``covariance`` are the accumulated drift onto the first frame, and the
         other fields those of the step from the previous frame (from the last
         measured frame, after a frame not measured). The reference
-        frame itself (and the first frame for ``"previous"``) comes with a zero
+        frame itself (for ``"previous"``, the first frame, or the next one when
+        nothing can be measured onto the first) comes with a zero
         shift, error and covariance, ``chi2_min=0`` and ``method="reference"``.
 
     Examples
@@ -627,18 +631,7 @@ def _iterate(moved, reference, frame_error, frame_mask: _FrameMasks, options: Op
     ndim = moved.ndim - 1
     errors, per_frame = frame_error.errors, frame_error.per_frame
 
-    def zero():
-        return RegistrationResult(
-            shift=np.zeros(ndim),
-            error=np.zeros(ndim),
-            covariance=np.zeros((ndim, ndim)),
-            chi2_min=0.0,
-            boundary=options.boundary,
-            method="reference",
-        )
-
     if isinstance(reference, str) and reference == "previous":
-        yield 0, zero()
         steps = runner.steps()
 
         def bridge(anchor: int, index: int) -> RegistrationResult:
@@ -646,7 +639,7 @@ def _iterate(moved, reference, frame_error, frame_mask: _FrameMasks, options: Op
             pair += (frame_error(anchor), frame_error(index), frame_mask(anchor))
             return bridge_step((*pair, frame_mask(index)), options)
 
-        yield from enumerate(chained(steps, bridge), start=1)
+        yield from enumerate(chained(steps, bridge, at_origin(ndim, options.boundary)))
         return
 
     skip = reference if isinstance(reference, int) else None
@@ -679,7 +672,7 @@ def _iterate(moved, reference, frame_error, frame_mask: _FrameMasks, options: Op
         template = aligned.mean()
         target = target if template is None else template
     for index, result in enumerate(registered(target)):
-        yield index, zero() if result is None else result
+        yield index, at_origin(ndim, options.boundary) if result is None else result
 
 
 def _pairs(moved, frame_error, frame_mask):

@@ -118,6 +118,18 @@ def unmeasured(ndim: int, boundary: str) -> RegistrationResult:
     )
 
 
+def at_origin(ndim: int, boundary: str) -> RegistrationResult:
+    """The result of the frame the others are measured from: zero shift and error."""
+    return RegistrationResult(
+        shift=np.zeros(ndim),
+        error=np.zeros(ndim),
+        covariance=np.zeros((ndim, ndim)),
+        chi2_min=0.0,
+        boundary=boundary,
+        method="reference",
+    )
+
+
 def from_row(row: np.ndarray, ndim: int, boundary: str) -> RegistrationResult:
     """A result from its row of :func:`table` (shift, error, chi2, dof, noise, flagged)."""
     error = row[ndim : 2 * ndim]
@@ -316,10 +328,13 @@ def onto_previous(
 
 
 def chained(
-    steps: Iterable[RegistrationResult], bridge: Callable[[int, int], RegistrationResult]
+    steps: Iterable[RegistrationResult],
+    bridge: Callable[[int, int], RegistrationResult],
+    origin_result: RegistrationResult,
 ) -> Iterator[RegistrationResult]:
-    """The drift of each frame after the first from ``steps`` (step ``i - 1`` registers
-    frame ``i`` onto frame ``i - 1``): the steps added up, their covariances summed.
+    """The drift of every frame from ``steps`` (step ``i - 1`` registers frame ``i``
+    onto frame ``i - 1``): the steps added up, their covariances summed, from the
+    origin, whose result is ``origin_result`` (a zero shift and error).
 
     Only measured steps are added up. A frame whose predecessor's drift is not a
     measurement (a blank, featureless or unmatched frame, or one whose step was
@@ -329,27 +344,78 @@ def chained(
     measurement. A frame whose step is flagged keeps the drift through that step
     (its error widened to reach the step's rivals), ``measured`` False; one whose step
     has no bounded answer gets a NaN drift and an infinite error.
+
+    The origin is the first frame unless nothing can be measured against it (a
+    blank or dark first frame): when a frame is measured onto its predecessor but
+    neither it nor any frame before it onto the first frame, the drifts are measured
+    from that predecessor instead, with a warning, and the frames before it are not
+    measured.
     """
-    anchor, total, covariance = 0, 0.0, 0.0
-    for index, step in enumerate(steps, start=1):
+    origin, held = 0, []
+    steps = enumerate(steps, start=1)
+    for index, step in steps:
+        if index > 1:
+            bridged = bridge(origin, index)
+            if not _linked(bridged) and _linked(step):
+                origin = index - 1
+                _warn_new_origin(origin)
+                break
+            step = bridged
+        if _linked(step):
+            break
+        held.append(step)
+    else:
+        index, step = len(held) + 1, None
+    yield origin_result if origin == 0 else _lost(origin_result)
+    for before in held[: max(origin - 1, 0)]:
+        yield _lost(before)
+    if origin > 0:
+        yield origin_result
+    else:
+        yield from (_through(before, 0.0, 0.0) for before in held)
+    if step is None:
+        return
+    anchor, total, covariance = index, step.shift, step.covariance
+    yield step
+    for index, step in steps:
         if anchor != index - 1:
             step = bridge(anchor, index)
-        if not _finite(step):
-            lost = unmeasured(len(step.shift), step.boundary)
-            yield dataclasses.replace(
-                step,
-                shift=lost.shift,
-                error=lost.error,
-                covariance=lost.covariance,
-                measured=False,
-            )
-            continue
-        drift, spread = total + step.shift, covariance + step.covariance
-        if step.measured:
-            anchor, total, covariance = index, drift, spread
-        yield dataclasses.replace(
-            step, shift=drift, error=np.sqrt(np.diag(spread)), covariance=spread
-        )
+        result = _through(step, total, covariance)
+        if result.measured:
+            anchor, total, covariance = index, result.shift, result.covariance
+        yield result
+
+
+def _linked(step: RegistrationResult) -> bool:
+    """True if ``step`` measured a frame onto another: bounded and not flagged."""
+    return _finite(step) and step.measured
+
+
+def _through(step: RegistrationResult, total, covariance) -> RegistrationResult:
+    """``step`` added to the drift ``total`` (covariance ``covariance``) of the frame
+    it registers onto; a step with no bounded answer gives a NaN drift."""
+    if not _finite(step):
+        return _lost(step)
+    spread = covariance + step.covariance
+    return dataclasses.replace(
+        step, shift=total + step.shift, error=np.sqrt(np.diag(spread)), covariance=spread
+    )
+
+
+def _lost(result: RegistrationResult) -> RegistrationResult:
+    """``result`` with a NaN drift and an infinite error, not measured."""
+    lost = unmeasured(len(result.shift), result.boundary)
+    return dataclasses.replace(
+        result, shift=lost.shift, error=lost.error, covariance=lost.covariance, measured=False
+    )
+
+
+def _warn_new_origin(origin: int) -> None:
+    warn_registration(
+        f"no frame could be measured onto frame 0, and frame {origin + 1} was measured onto "
+        f"frame {origin}: the drifts are measured from frame {origin}, and the frames before "
+        "it are not measured (NaN shift, infinite error)."
+    )
 
 
 def bridge_step(pair, options: Options) -> RegistrationResult:

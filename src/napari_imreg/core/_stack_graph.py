@@ -15,6 +15,7 @@ from ._options import Options
 from ._result import RegistrationResult
 from ._stack_driver import (
     against_one,
+    at_origin,
     bridge_step,
     chained,
     from_row,
@@ -126,9 +127,9 @@ def chained_table(steps: np.ndarray, stack, errors, masks, *, options: Options) 
         with _fft.one_blas_thread():
             return bridge_step(pair, options)
 
-    results = chained((from_row(row, ndim, options.boundary) for row in steps), bridge)
-    first = np.zeros((1, row_columns(ndim)))
-    return np.concatenate([first, table(results, len(steps), ndim)])
+    rows = (from_row(row, ndim, options.boundary) for row in steps)
+    results = chained(rows, bridge, at_origin(ndim, options.boundary))
+    return table(results, len(steps) + 1, ndim)
 
 
 def frames_per_chunk(frame_bytes: int, frames: int, workers: int) -> int:

@@ -156,9 +156,12 @@ def binned_estimate(engine, moving: np.ndarray, valid=None) -> np.ndarray:
             fit_offset=engine.zero_mean,
             split_noise=False,
         )
-    limits = np.floor(engine._limits / engine._binning)
     whole, offset = whole_pixel_minimum(
-        surface.for_search(), limits, min_weight_fraction=0.25, threads=engine.threads
+        surface.for_search(),
+        np.floor(engine._limits / engine._binning),
+        min_weight_fraction=0.25,
+        threads=engine.threads,
+        allowed=np.floor(engine.allowed / engine._binning),
     )
     return (whole + offset) * np.asarray(engine._binning)
 

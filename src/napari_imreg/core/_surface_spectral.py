@@ -439,7 +439,11 @@ def spectral_surface(
             weighted_spectra(engine, image, None),
         )
         start, offset = whole_pixel_minimum(
-            surface.for_search(), engine._limits, min_weight_fraction=0.25, threads=engine.threads
+            surface.for_search(),
+            engine._limits,
+            min_weight_fraction=0.25,
+            threads=engine.threads,
+            allowed=engine.allowed,
         )
         # The moving image's noise in the reference's units: times the fitted gain
         # (read at the sub-pixel guess: a pixel off, the match and the gain are lower).
@@ -461,7 +465,11 @@ def spectral_surface(
     del ref_spec, mov_spec
 
     start, offset = whole_pixel_minimum(
-        surface.for_search(), engine._limits, min_weight_fraction=0.25, threads=engine.threads
+        surface.for_search(),
+        engine._limits,
+        min_weight_fraction=0.25,
+        threads=engine.threads,
+        allowed=engine.allowed,
     )
     if not gained and ref_map and not mov_map and np.any(mov_var):
         # A reference noise map: its weights hold the moving noise at unit gain. Once the

@@ -81,6 +81,22 @@ class Taper:
             return self._raised_cosine(u, orders)
         return self._interpolated(u, orders)
 
+    def complement_moved(self, pixels, shifts, orders=(0,)) -> list[np.ndarray]:
+        """:meth:`complement` at ``pixels - s`` (rows) for each of ``shifts``.
+
+        With a ``period``, each shift's fraction of a pixel is taken once, as exact
+        arithmetic has it: the positions ``pixels - s`` themselves round it a little
+        differently at each pixel, and each rounding would cost its own transform.
+        """
+        pixels = np.asarray(pixels)
+        shifts = np.asarray(shifts, dtype=np.float64).reshape(-1)
+        if self.period is None:
+            return self._raised_cosine(pixels[None, :] - shifts[:, None], orders)
+        whole = np.floor(-shifts)
+        which = np.arange(shifts.size)[:, None]
+        at = pixels[None, :] + whole.astype(np.intp)[:, None]
+        return self._picked(at, which, -shifts - whole, orders)
+
     def _interpolated(self, u: np.ndarray, orders) -> list[np.ndarray]:
         """:meth:`complement` from the interpolant of the samples: each fraction of a
         pixel in ``u`` shifts the spectrum, and one batch of inverse FFTs gives every
@@ -92,8 +108,13 @@ class Taper:
             fractions, which = fraction.reshape(-1)[:1], np.zeros(u.shape, dtype=np.intp)
         else:
             fractions, which = np.unique(fraction, return_inverse=True)
+        return self._picked(whole.astype(np.intp), which.reshape(u.shape), fractions, orders)
+
+    def _picked(self, whole, which, fractions, orders) -> list[np.ndarray]:
+        """The derivatives of ``1 - t`` at the whole pixels ``whole`` plus the
+        fractions ``fractions[which]``, from the interpolant of the samples."""
         values = _shifted_interpolants(self, tuple(fractions.tolist()), tuple(orders))
-        picked = values[:, which.reshape(u.shape), whole.astype(np.intp) % self.period]
+        picked = values[:, which, whole % self.period]
         pairs = zip(picked, orders, strict=True)
         return [(1.0 - part) if order == 0 else -part for part, order in pairs]
 
@@ -151,6 +172,18 @@ def _derivative_factors(period: int, orders: tuple) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
+def _interpolated_overlap(taper: Taper, positions: tuple, orders: tuple) -> np.ndarray:
+    """``sum_x t(x) t(x - s)`` along a periodic taper's axis and its derivatives of each
+    of ``orders`` (rows, orders slowest) at ``s = positions``: the interpolated
+    autocorrelation of the samples, a series on ``|T|**2``. Cached and read-only:
+    Newton's passes and the terms of one surface ask at the same shifts."""
+    kernel = axis_kernels(taper.period, positions, half=True, orders=orders)
+    profile = (kernel @ np.abs(taper._spectrum) ** 2).real
+    profile.setflags(write=False)
+    return profile
+
+
+@functools.lru_cache(maxsize=64)
 def _pixels(n: int, band: tuple[int, int]) -> np.ndarray:
     """The pixels of an axis of ``n`` outside ``band`` (read-only)."""
     first, last = band
@@ -164,8 +197,7 @@ def _kernel(taper: Taper, band: tuple[int, int], positions: tuple, orders: tuple
     """Rows ``(order, position)`` (orders slowest), columns the pixels of ``band``: the
     derivative of ``1 - t(x - sign * s)`` with respect to ``s``, at ``s = position``.
     Cached and read-only: the terms of one surface are evaluated at the same shifts."""
-    u = _pixels(taper.n, band)[None, :] - sign * np.asarray(positions)[:, None]
-    parts = taper.complement(u, orders)
+    parts = taper.complement_moved(_pixels(taper.n, band), sign * np.asarray(positions), orders)
     kernel = np.concatenate([(-sign) ** o * part for o, part in zip(orders, parts, strict=True)])
     kernel.setflags(write=False)
     return kernel
@@ -393,13 +425,12 @@ class TaperOverlap(Term):
         profiles = []
         for taper, p, o in zip(self.tapers, positions, orders, strict=True):
             if taper.period is not None:
-                # The interpolated autocorrelation of the samples: a series on |T|**2.
-                kernel = axis_kernels(taper.period, p, half=True, orders=tuple(o))
-                profiles.append((kernel @ np.abs(taper._spectrum) ** 2).real)
+                profiles.append(_interpolated_overlap(taper, _key(p), tuple(o)))
                 continue
             weight = taper.samples()
             # sum_x t(x) (1 - e(x - s)), and its derivatives in s.
             everything = (taper.n, taper.n)  # no pixel is left out
             kernel = _kernel(taper, everything, _key(p), tuple(o), 1)
             profiles.append(weight.sum() * _constant_rows(p, o) - kernel @ weight)
-        return outer_product(profiles)
+        out = outer_product(profiles)
+        return out if out.flags.writeable else out.copy()  # one axis: the cached profile

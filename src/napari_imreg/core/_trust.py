@@ -64,7 +64,8 @@ def judge(engine, image, shift, *, rivals: bool = True) -> Significance:
     return match_significance(
         ref_data,
         mov_data,
-        max_shift=engine._limits,
+        max_shift=engine.max_shift,
+        searched=engine._limits,
         boundary=engine.boundary,
         shift=shift,
         valid=(_valid(reference), _valid(image)) if masked else None,
@@ -119,8 +120,9 @@ def unmeasured(significance: Significance, shift, covariance):
         )
     else:
         reason = (
-            f"the best match ({where}) is on the max_shift edge of the search window, so "
-            "the true one may lie beyond it: raise max_shift"
+            f"the best match ({where}) is on the max_shift edge of the search window "
+            "(beyond it, or not bracketed inside it), so the true one may lie beyond it: "
+            "raise max_shift"
         )
     warn_registration(f"{reason}. The shift is not a measurement and its error is infinite.")
     return np.full_like(np.asarray(covariance, dtype=np.float64), np.inf)
