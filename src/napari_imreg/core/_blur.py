@@ -41,8 +41,9 @@ from ._filter import filter_response, smoothing_kernels
 from ._outliers import search_copy, search_tail
 from ._prefilter import FLOOR_CHECK_SIGMA
 from ._prepare import bin_blocks
+from ._result import held_warnings, warn_registration
 
-__all__ = ["BlurMatch", "blur_match", "relative_blur", "seeing_change"]
+__all__ = ["BlurMatch", "blur_match", "relative_blur", "seeing_change", "seeing_matched"]
 
 #: Width of the rings of ``|k|`` the spectra are averaged in, in frequency bins of the
 #: shortest axis (rings of ``|k|^2`` would be a fraction of a bin wide near the top,
@@ -423,3 +424,35 @@ def seeing_change(registrar, mov: np.ndarray, moving_error, mask, result) -> Blu
         reference_part = dataclasses.replace(reference_part, noise=noises[0])
         moving_part = dataclasses.replace(moving_part, noise=noises[1])
     return blur_match(reference_part, moving_part, mov.shape)
+
+
+def seeing_matched(registrar, mov, moving_error, mask, delta_chi2_map: bool, register_pair):
+    """The registration ``register_pair(registrar, mov, moving_error, mask,
+    delta_chi2_map)`` (``_register._tilted_if_needed``: ``mov`` validated, in the
+    core's units), or, when the two images' widths differ at its shift
+    (:func:`seeing_change`), the pair registered again with its sharper image blurred
+    to match: the moving image through ``registrar`` itself (its reference prepared
+    once), the reference through a one-off registrar of its own, not matched again.
+    The first registration's warnings are then dropped, and the result's ``blur``
+    says what was done."""
+    with held_warnings() as said:
+        result = register_pair(registrar, mov, moving_error, mask, delta_chi2_map)
+    match = seeing_change(registrar, mov, moving_error, mask, result)
+    if match is None:
+        for message in said:
+            warn_registration(message)
+        return result
+    if not match.blur_reference:
+        blurred, error = match.blurred(mov), match.blurred_error(moving_error)
+        result = register_pair(registrar, blurred, error, None, delta_chi2_map)
+    else:
+        blurred = type(registrar)._one_off(
+            match.blurred(registrar._source),
+            registrar.options,
+            reference_error=match.blurred_error(registrar._inputs["reference_error"]),
+            reference_mask=None,
+        )
+        blurred.matches_blur = False
+        result = blurred.register(mov, error=moving_error, delta_chi2_map=delta_chi2_map)
+    sign = -1.0 if match.blur_reference else 1.0
+    return dataclasses.replace(result, blur=sign * match.sigma)

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _fft
 from ._background import ALPHA, tilt_p_value
-from ._blur import seeing_change
+from ._blur import seeing_matched
 from ._brightness import Brightness
 from ._engine import Engine
 from ._filter import smoothing_kernels
@@ -290,7 +290,7 @@ class Registrar:
         # BLAS on one thread for the whole call: a threaded OpenBLAS call wakes
         # spinning threads that slow what follows (see _fft.one_blas_thread).
         with _fft.one_blas_thread():
-            result = _seeing_matched(registrar, mov, moving_error, mask, delta_chi2_map)
+            result = _matched(registrar, mov, moving_error, mask, delta_chi2_map)
         if self._unit != 1.0:  # back to the images' units
             result = result.in_units(self._unit)
         return result
@@ -462,34 +462,10 @@ def _registered(registrar, mov, moving_error, mask, delta_chi2_map) -> Registrat
     )
 
 
-def _seeing_matched(registrar, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
-    """The registration by ``registrar`` (:func:`_tilted_if_needed`), or, when the two
-    images' widths differ at its shift (a change of seeing or focus,
-    ``_blur.seeing_change``), the pair registered again with its sharper image blurred
-    to match: the moving image through ``registrar`` itself (its reference prepared
-    once), the reference through a registrar of its own, not matched again. The
-    first registration's warnings are then dropped, and ``blur`` says what was done."""
-    with held_warnings() as said:
-        result = _tilted_if_needed(registrar, mov, moving_error, mask, delta_chi2_map)
-    match = seeing_change(registrar, mov, moving_error, mask, result)
-    if match is None:
-        for message in said:
-            warn_registration(message)
-        return result
-    if not match.blur_reference:
-        blurred, error = match.blurred(mov), match.blurred_error(moving_error)
-        result = _tilted_if_needed(registrar, blurred, error, None, delta_chi2_map)
-    else:
-        blurred = Registrar._one_off(
-            match.blurred(registrar._source),
-            registrar.options,
-            reference_error=match.blurred_error(registrar._inputs["reference_error"]),
-            reference_mask=None,
-        )
-        blurred.matches_blur = False
-        result = blurred.register(mov, error=moving_error, delta_chi2_map=delta_chi2_map)
-    sign = -1.0 if match.blur_reference else 1.0
-    return dataclasses.replace(result, blur=sign * match.sigma)
+def _matched(registrar, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
+    """:func:`_tilted_if_needed`, the pair's sharper image first blurred to the other's
+    width when the two differ (a change of seeing or focus: ``_blur.seeing_matched``)."""
+    return seeing_matched(registrar, mov, moving_error, mask, delta_chi2_map, _tilted_if_needed)
 
 
 def _tilted_if_needed(registrar, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
