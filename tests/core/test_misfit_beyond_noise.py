@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from napari_imreg.core import register
+from napari_imreg.core import Registrar, register
 from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
 from napari_imreg.core._pipeline_residual import residual_excess
 
@@ -44,12 +44,24 @@ def test_a_seeing_change_with_the_noise_given_stays_within_its_errors(noise, snr
         offset = rng.integers(-8, 9, size=2)
         pair = make_binned_pair(load_scene(name), (64, 64), offset, rng=rng, snr=snr, noise=noise)
         moving, error, reference_error = _blurred(pair, noise, rng)
+        # The rule on its own (the blur not matched, core/_blur.py): the residual shows
+        # the misfit, and the errors hold it.
+        unmatched = Registrar(pair.reference, reference_error=reference_error)
+        unmatched.matches_blur = False
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = register(pair.reference, moving, error=error, reference_error=reference_error)
-        assert result.chi2_min / result.dof > 2.0  # the residual shows the misfit
+            result = unmatched.register(moving, error=error)
+            matched = register(
+                pair.reference, moving, error=error, reference_error=reference_error
+            )
+        assert result.chi2_min / result.dof > 2.0
         assert result.measured
         pulls.append((result.shift - pair.shift) / result.error)
+        # By default the sharper image, the reference, is blurred to match (by about
+        # the 0.8 px applied): the misfit goes.
+        assert matched.blur == pytest.approx(-0.8, abs=0.2)
+        assert matched.chi2_min / matched.dof < result.chi2_min / result.dof
+        pulls.append((matched.shift - pair.shift) / matched.error)
     assert np.max(np.abs(pulls)) < 4.0, np.round(pulls, 1)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import _fft
 from ._background import ALPHA, tilt_p_value
+from ._blur import seeing_matched
 from ._brightness import Brightness
 from ._engine import Engine
 from ._filter import smoothing_kernels
@@ -289,7 +290,7 @@ class Registrar:
         # BLAS on one thread for the whole call: a threaded OpenBLAS call wakes
         # spinning threads that slow what follows (see _fft.one_blas_thread).
         with _fft.one_blas_thread():
-            result = _tilted_if_needed(registrar, mov, moving_error, mask, delta_chi2_map)
+            result = _matched(registrar, mov, moving_error, mask, delta_chi2_map)
         if self._unit != 1.0:  # back to the images' units
             result = result.in_units(self._unit)
         return result
@@ -459,6 +460,12 @@ def _registered(registrar, mov, moving_error, mask, delta_chi2_map) -> Registrat
         threshold=options.clip_threshold,
         saturation=options.saturation,
     )
+
+
+def _matched(registrar, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
+    """:func:`_tilted_if_needed`, the pair's sharper image first blurred to the other's
+    width when the two differ (a change of seeing or focus: ``_blur.seeing_matched``)."""
+    return seeing_matched(registrar, mov, moving_error, mask, delta_chi2_map, _tilted_if_needed)
 
 
 def _tilted_if_needed(registrar, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
@@ -641,7 +648,11 @@ def register(
     the images share at each shift, from FFT cross-correlations; ``delta chi2 = 1``
     is a 1-sigma change, and the error of axis ``i`` is ``sqrt((2 H^-1)_ii)`` with
     ``H`` the chi2 Hessian, corrected for the taper, the filter and the noise of
-    both images. The derivations are in docs/how-it-works.md.
+    both images. The derivations are in docs/how-it-works.md. A measured pair (1-D
+    or 2-D, overlap mode, nothing masked) whose widths differ at the shift found (a
+    change of seeing or focus, read from the two spectra) is registered again with
+    its sharper image blurred to match, its noise carried (``result.blur``;
+    docs/how-it-works-errors.md, "The sharper image matched").
 
     References
     ----------

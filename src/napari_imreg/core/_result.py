@@ -110,6 +110,12 @@ class RegistrationResult:
         cosmic rays); None when ``outliers`` is off or for other methods.
     saturated : int or None
         Saturated pixels of both images set aside (None as for ``clipped``).
+    blur : float or None
+        A change of seeing or focus matched: the std (pixels) of the Gaussian the
+        sharper image was blurred by to the other's width before the registration
+        reported, positive when that was the moving image, negative when the
+        reference; None when the two widths were not shown to differ (or not
+        compared: masked, periodic or unmeasured pairs, more than 2-D).
     """
 
     shift: np.ndarray
@@ -133,6 +139,7 @@ class RegistrationResult:
     tilt: np.ndarray | None = None
     clipped: int | None = None
     saturated: int | None = None
+    blur: float | None = None
 
     def __post_init__(self):
         for name in ("shift", "error", "covariance", "delta_chi2", "tilt"):
