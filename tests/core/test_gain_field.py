@@ -151,3 +151,15 @@ def test_a_pair_without_a_gain_field_is_registered_as_before(name, monkeypatch):
     np.testing.assert_array_equal(after.shift, before.shift)
     np.testing.assert_array_equal(after.error, before.error)
     assert after.brightness == before.brightness
+
+
+def test_a_field_that_loses_the_match_is_not_kept(monkeypatch):
+    # Rocket at SNR 1 (real_accuracy.py's pair 67): a rivalled match near the truth,
+    # whose residual passed the field's test; the flattened pair then lost its match
+    # (a gain of 0) and the answer went to the window's corner, 18 px off.
+    rng = np.random.default_rng([20261206, 0, 10, 67])
+    offset = rng.integers(-12, 13, 2)
+    pair = make_binned_pair(load_scene("rocket"), (64, 64), offset, rng=rng, snr=1.0)
+    result = _registered(pair.reference, pair.moving, monkeypatch)
+    assert not result.brightness.endswith("+field")
+    assert np.all(np.abs(result.shift - pair.shift) < 1.0)

@@ -265,13 +265,15 @@ def flattened(result, ref, mov, moving_error, invalid, *, wrap: bool, register):
         registration, its covariance with the field profiled out.
     """
     shape = ref.shape
-    steps, placed = [], None
+    steps, placed, original = [], None, result
     for _ in range(ROUNDS + 1):
         verdict = result.significance
         if not np.all(np.isfinite(result.shift)) or (
             verdict is not None and not (verdict.significant and not verdict.on_boundary)
         ):
-            break  # no match, or one that may lie beyond the window: no field to read
+            # No match, or one that may lie beyond the window: no field to read; and
+            # a flattened pair that lost its match was not helped by the field.
+            return original
         scale = 1.0 if result.scale is None else result.scale
         field = _placed(steps, shape, result.shift)
         blocks = ResidualBlocks(ref, mov * field, invalid, result.shift, scale, wrap)
