@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from _stars import star_field
 
-from napari_imreg.core import _outliers, register
+from napari_imreg.core import _outliers, make_extended, make_shifted, register
 from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
-from napari_imreg.core._photon import local_level, noise_line
+from napari_imreg.core._photon import PIXELS, _thinning, local_level, noise_line
 
 
 def _sparse_level(rng, side=256, sky=10.0):
@@ -114,3 +114,24 @@ def test_a_noise_given_is_never_replaced(monkeypatch):
     register(
         reference, moving, error=np.sqrt(moving.mean()), reference_error=np.sqrt(reference.mean())
     )
+
+
+@pytest.mark.parametrize("size", [PIXELS + 1, 64 * PIXELS, 80 * PIXELS])
+def test_a_large_image_is_thinned_to_at_most_pixels_with_its_brightest_apart(size):
+    # From 2048² (64 x PIXELS) on, the brightest 1/64 alone was all of PIXELS: the
+    # spread's step divided by zero, and every default registration of such an image
+    # with the noise estimated raised ZeroDivisionError.
+    levels = np.random.default_rng(size).random(size)
+    spread, bright = _thinning(levels)
+    assert spread.size + bright.size <= PIXELS
+    assert np.intersect1d(spread, bright).size == 0
+    assert bright.size > 0
+    assert levels[bright].min() >= levels[spread].max()
+
+
+def test_a_2048_pair_registers_with_the_noise_estimated():
+    image = make_extended((2048, 2048), seed=9)
+    moving = make_shifted(image, (1.3, -0.6), noise=0.05, seed=10)
+    result = register(image + np.random.default_rng(11).normal(0, 0.05, image.shape), moving)
+    assert result.measured
+    assert np.all(np.abs(result.shift - (1.3, -0.6)) <= 4 * result.error)

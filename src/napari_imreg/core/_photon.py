@@ -198,11 +198,12 @@ def _thinning(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Indices of ``levels``: all of them (and none apart) up to :data:`PIXELS` values;
     beyond, an even spread of the others (the residual's centre and robust variance
     are read on it) and, apart, all of the brightest :data:`BRIGHT` (a sparse field's
-    stars), :data:`PIXELS` in all."""
+    stars), at most half of :data:`PIXELS`, which are in all."""
     size = levels.size
     if size <= PIXELS:
         return np.arange(size), np.arange(0)
-    bright = int(size * BRIGHT)
+    # From 2048² on, the brightest share alone would be all of PIXELS (or more).
+    bright = min(int(size * BRIGHT), PIXELS // 2)
     order = np.argpartition(levels, size - bright)
     step = -(-(size - bright) // (PIXELS - bright))
     return order[: size - bright][::step], order[size - bright :]
