@@ -227,6 +227,8 @@ def _distinct_groups(levels, squares, parts, level_noise: float) -> list[tuple]:
     the residual's): ranking within the noise sorts the noise, not the signal, and
     would flatten the line."""
     merged: list[slice] = []
+    whole: list[bool] = []  # a merged slice that is one part keeps that part's group
+    found: list = []
     last = None
     for part in parts:
         new = _group(levels[part], squares[part])
@@ -235,10 +237,16 @@ def _distinct_groups(levels, squares, parts, level_noise: float) -> list[tuple]:
             close = new[0] - last[0] <= SIGNIFICANCE * np.sqrt(level_noise * max(last[1], new[1]))
         if close:
             merged[-1] = slice(merged[-1].start, part.stop)
+            whole[-1] = False
         else:
             merged.append(part)
+            whole.append(True)
+            found.append(new)
         last = new
-    groups = [_group(levels[part], squares[part]) for part in merged]
+    groups = [
+        group if kept else _group(levels[part], squares[part])
+        for part, kept, group in zip(merged, whole, found, strict=True)
+    ]
     return [group for group in groups if group is not None]
 
 
