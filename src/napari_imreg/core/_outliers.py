@@ -387,6 +387,24 @@ def reference_quantum(registrar, valid: np.ndarray) -> float:
     return step
 
 
+#: Each live Registrar's last pixels left out and its reference's local level then.
+_REFERENCE_LEVELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def reference_level(registrar, invalid: np.ndarray) -> np.ndarray:
+    """:func:`~._photon.local_level` of ``registrar``'s reference with its ``invalid``
+    pixels zeroed (as the residual takes it), kept for the next call with the same
+    pixels while the registrar lives: the photon line and the outlier stage both read
+    it, and a stack's frames share it."""
+    kept = _REFERENCE_LEVELS.get(registrar)
+    if kept is not None and np.array_equal(kept[0], invalid):
+        return kept[1]
+    ref = registrar._source
+    level = local_level(np.where(invalid, 0.0, ref) if invalid.any() else ref)
+    _REFERENCE_LEVELS[registrar] = (invalid.copy(), level)
+    return level
+
+
 def _residual_at(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap):
     """``(reference, moving, valid, residual)``: the images with their masked pixels
     filled, the pixels where the residual ``R - scale M' - offset`` at ``shift`` is
@@ -400,14 +418,15 @@ def _residual_at(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap):
     return ref_clean, filled, valid, residual
 
 
-def photon_line(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap):
+def photon_line(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, level=None):
     """The residual's noise variance at ``shift`` as a line in the pixels' level
-    (:func:`~._photon.noise_line`), or None for a flat noise."""
+    (:func:`~._photon.noise_line`), or None for a flat noise. ``level``: the
+    reference's local level with ``ref_mask`` zeroed, when known."""
     shift = np.asarray(shift, dtype=np.float64)
     ref_clean, _, valid, residual = _residual_at(
         ref, mov, ref_mask, mov_mask, shift, scale, offset, wrap=wrap
     )
-    return noise_line(residual, local_level(ref_clean), valid, shift)
+    return noise_line(residual, local_level(ref_clean) if level is None else level, valid, shift)
 
 
 def outlier_masks(
@@ -423,12 +442,13 @@ def outlier_masks(
     threshold,
     reference_step=None,
     line=None,
+    level=None,
 ):
     """The pixels of each image whose residual ``R - scale M' - offset`` at ``shift``
     is an outlier (:func:`clip_residual`), as a mask on each image's own grid: beyond
     ``threshold`` times its robust sigma, or with ``line`` (:class:`~._photon.NoiseLine`)
-    its noise at each pixel's level. ``reference_step``: ``quantum(ref, ~ref_mask)``
-    when known.
+    its noise at each pixel's level. ``reference_step``: ``quantum(ref, ~ref_mask)``,
+    and ``level``: the reference's local level with ``ref_mask`` zeroed, when known.
 
     A sharp feature present in both images leaves an interpolation error in the
     residual: up to ``MODEL_ERROR`` times the cubic-minus-linear interpolant, where
@@ -443,7 +463,8 @@ def outlier_masks(
     noise = None
     if line is not None:  # at the brighter of the two images' levels (a star's)
         aligned = local_level(np.where(valid, ref_clean - residual, ref_clean))
-        noise = np.sqrt(line.residual_variance(np.maximum(local_level(ref_clean), aligned)))
+        level = local_level(ref_clean) if level is None else level
+        noise = np.sqrt(line.residual_variance(np.maximum(level, aligned)))
     # Digitised images: their rounding is noise the robust sigma may not see.
     if reference_step is None:
         reference_step = quantum(ref, ~ref_mask)
@@ -540,13 +561,17 @@ def _brightness_of(result) -> tuple[float, float]:
     return gain, 0.0 if result.offset is None else float(result.offset)
 
 
-def _photon_line_of(ref, mov, ref_out, mov_out, result, *, wrap):
-    """:func:`photon_line` at ``result``'s shift, or None when it found none to
-    judge from (or a gain of nil)."""
+def _photon_line_of(registrar, mov, ref_out, mov_out, result, *, wrap):
+    """:func:`photon_line` of ``registrar``'s reference and ``mov`` at ``result``'s
+    shift, or None when it found none to judge from (or a gain of nil)."""
     gain, offset = _brightness_of(result)
     if not (np.all(np.isfinite(result.shift)) and gain != 0.0 and np.isfinite(gain)):
         return None
-    return photon_line(ref, mov, ref_out, mov_out, result.shift, gain, offset, wrap=wrap)
+    level = reference_level(registrar, ref_out)
+    ref = registrar._source
+    return photon_line(
+        ref, mov, ref_out, mov_out, result.shift, gain, offset, wrap=wrap, level=level
+    )
 
 
 def reject_outliers(
@@ -598,13 +623,14 @@ def reject_outliers(
             threshold=threshold,
             reference_step=reference_quantum(registrar, ~(ref_out | clip_ref)),
             line=line,
+            level=None if line is None else reference_level(registrar, ref_out | clip_ref),
         )
         return new[0] | clip_ref, new[1] | clip_mov
 
     result = runs.masked(clip_ref, clip_mov, saturated_reference=sat_any)
     line = None
     if registrar._inputs["reference_error"] is None and moving_error is None:
-        line = _photon_line_of(ref, mov, ref_out, mov_out, result, wrap=wrap)
+        line = _photon_line_of(registrar, mov, ref_out, mov_out, result, wrap=wrap)
     if line is not None:  # the pair again, with the errors of the noise's line
         gain, offset = _brightness_of(result)
         registrar = type(registrar)._one_off(
