@@ -22,7 +22,7 @@ import scipy.ndimage
 
 from ._spline_model import keys_weights
 
-__all__ = ["NoiseLine", "noise_line"]
+__all__ = ["LevelRanks", "NoiseLine", "noise_line"]
 
 #: The slope counts when it is this many of its standard errors above nil (a one-sided
 #: false alarm of 3e-5 for a flat noise; the floor check's level).
@@ -102,7 +102,47 @@ def local_level(image: np.ndarray) -> np.ndarray:
     return level
 
 
-def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift):
+class LevelRanks:
+    """The pixels a noise line is read on, ranked by level (:func:`noise_line`'s
+    thinning and groups): they depend on the level and the valid pixels alone, so the
+    frames of a stack registered onto one reference share them.
+
+    Attributes
+    ----------
+    level, valid : numpy.ndarray
+        As given (``valid`` is kept, not copied).
+    spread : numpy.ndarray of int or None
+        Flat indices of the pixels whose residual gives its centre and robust
+        variance (:func:`_thinning`); None when too few pixels are valid.
+    picks : numpy.ndarray of int
+        Flat indices of the pixels the line is fitted on, partitioned at the ``parts``.
+    levels : numpy.ndarray
+        Their levels, in that order.
+    parts : list of slice
+        The groups' ranks (:func:`_quantile_groups`).
+    """
+
+    def __init__(self, level: np.ndarray, valid: np.ndarray):
+        self.level, self.valid = level, valid
+        self.spread = None
+        x = level[valid]
+        if x.size < 4 * GROUP:
+            return
+        spread, bright = _thinning(x)
+        if bright.size:
+            x = np.concatenate([x[spread], x[bright]])
+            picks = np.concatenate([spread, bright])
+        else:  # all of them: the spread is every valid pixel
+            picks = spread
+        self.parts = _quantile_groups(x.size)
+        order = np.argpartition(x, [part.start for part in self.parts[1:]])
+        self.levels = x[order]
+        flat = np.flatnonzero(valid)
+        self.spread = flat[spread]
+        self.picks = flat[picks[order]]
+
+
+def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift, ranks=None):
     """The residual's noise variance as a line in the level, or None when its slope
     does not stand out (a flat noise: :data:`SIGNIFICANCE`).
 
@@ -117,6 +157,8 @@ def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift
         The pixels where the residual is defined.
     shift : sequence of float
         The shift the moving image was interpolated at.
+    ranks : LevelRanks, optional
+        ``LevelRanks(level, valid)``, when known.
 
     Returns
     -------
@@ -141,25 +183,18 @@ def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift
     Poisson pairs), and the errors from one number hold; on a sparse field the
     information lies in the cores, whose noise is 10-60 times the sky's.
     """
-    x = level[valid]
-    if x.size < 4 * GROUP:
+    if ranks is None:
+        ranks = LevelRanks(level, valid)
+    if ranks.spread is None:
         return None
-    spread, bright = _thinning(x)
-    values = residual[valid]
-    y = values[spread].astype(np.float64)
+    y = np.take(residual, ranks.spread).astype(np.float64)
     centre = float(np.median(y))
-    y = np.square(y - centre)
-    scalar = float(np.median(y)) / CHI2_1_MEDIAN
-    if bright.size:
-        x = np.concatenate([x[spread], x[bright]])
-        y = np.concatenate([y, np.square(values[bright].astype(np.float64) - centre)])
-    parts = _quantile_groups(x.size)
-    order = np.argpartition(x, [part.start for part in parts[1:]])
-    x, y = x[order], y[order]
+    scalar = float(np.median(np.square(y - centre))) / CHI2_1_MEDIAN
+    y = np.square(np.take(residual, ranks.picks).astype(np.float64) - centre)
     share = interpolated_share(shift)
     # A level's noise variance over the residual's: the reference's, over its neighbours.
     level_noise = 1.0 / (share * (3**residual.ndim - 1))
-    groups = np.array(_distinct_groups(x, y, parts, level_noise))
+    groups = np.array(_distinct_groups(ranks.levels, y, ranks.parts, level_noise))
     if len(groups) < 2:
         return None
     levels, variances, errors = groups.T
