@@ -188,8 +188,8 @@ def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift
     if ranks.spread is None:
         return None
     y = np.take(residual, ranks.spread).astype(np.float64)
-    centre = float(np.median(y))
-    scalar = float(np.median(np.square(y - centre))) / CHI2_1_MEDIAN
+    centre = _median(y)
+    scalar = _median(np.square(y - centre)) / CHI2_1_MEDIAN
     y = np.square(np.take(residual, ranks.picks).astype(np.float64) - centre)
     share = interpolated_share(shift)
     # A level's noise variance over the residual's: the reference's, over its neighbours.
@@ -289,11 +289,24 @@ def _group(levels: np.ndarray, squares: np.ndarray):
     """``(level, variance, its standard error)`` of one group's squared residuals
     within :data:`OUTLIER` sigmas (of their median's sigma, then of their mean's), or
     None when too few are left."""
-    variance = float(np.median(squares)) / CHI2_1_MEDIAN
+    variance = _median(squares) / CHI2_1_MEDIAN
     for _ in range(2):
-        kept = squares <= OUTLIER**2 * variance
-        if np.count_nonzero(kept) < GROUP // 2 or not variance > 0:
+        inside = squares <= OUTLIER**2 * variance
+        count = np.count_nonzero(inside)
+        if count < GROUP // 2 or not variance > 0:
             return None
+        kept = slice(None) if count == squares.size else inside  # all: no copy
         variance = float(np.mean(squares[kept]))
-    error = variance * np.sqrt(2.0 / np.count_nonzero(kept))
+    error = variance * np.sqrt(2.0 / count)
     return float(np.mean(levels[kept])), variance, error
+
+
+def _median(values: np.ndarray) -> float:
+    """``numpy.median`` of a 1-D float array (the same value, NaN where it holds one),
+    without its general handling, which costs more than the partition on a group."""
+    half = values.size // 2
+    middle = [half - 1, half] if values.size % 2 == 0 else [half]
+    part = np.partition(values, [*middle, -1])
+    if np.isnan(part[-1]):
+        return float("nan")
+    return float(np.mean(part[middle[0] : half + 1]))
