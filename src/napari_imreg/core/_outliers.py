@@ -28,12 +28,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import weakref
-from typing import NamedTuple
 
 import numpy as np
 import scipy.ndimage
 
-from ._photon import LevelRanks, local_level, noise_line
+from ._photon import kept_ranks, local_level, noise_line
 from ._result import held_warnings, warn_registration
 from ._saturation import dilate, levelled, saturated
 from ._spline_model import keys_shift, spline_shift, tap_weights
@@ -406,34 +405,7 @@ def reference_level(registrar, invalid: np.ndarray) -> np.ndarray:
     return level
 
 
-#: Each live Registrar's last level and valid pixels asked about, and their ranks.
-_REFERENCE_RANKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def reference_ranks(registrar, level: np.ndarray, valid: np.ndarray) -> LevelRanks:
-    """:class:`~._photon.LevelRanks` of ``level`` (:func:`reference_level`'s, kept by
-    ``registrar``) on ``valid``, kept for the next call with the same level and
-    pixels while the registrar lives: a stack's frames whose valid pixels agree (all
-    of them in the periodic mode) share its partitions."""
-    kept = _REFERENCE_RANKS.get(registrar)
-    if kept is not None and kept.level is level and np.array_equal(kept.valid, valid):
-        return kept
-    ranks = LevelRanks(level, valid.copy())
-    _REFERENCE_RANKS[registrar] = ranks
-    return ranks
-
-
-class ResidualAt(NamedTuple):
-    """:func:`_residual_at`'s images with their masked pixels filled, the pixels where
-    the residual is defined, and the residual."""
-
-    reference: np.ndarray
-    moving: np.ndarray
-    valid: np.ndarray
-    residual: np.ndarray
-
-
-def _residual_at(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap) -> ResidualAt:
+def _residual_at(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap):
     """``(reference, moving, valid, residual)``: the images with their masked pixels
     filled, the pixels where the residual ``R - scale M' - offset`` at ``shift`` is
     defined, and the residual (:func:`_residual`)."""
@@ -443,16 +415,17 @@ def _residual_at(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap) ->
     ref_clean = np.where(ref_mask, 0.0, ref) if ref_mask.any() else ref
     valid = ~ref_mask & reached(mov_mask, shift, wrap=wrap)
     residual = _residual(ref_clean, filled, valid, shift, scale, offset, wrap=wrap)
-    return ResidualAt(ref_clean, filled, valid, residual)
+    return ref_clean, filled, valid, residual
 
 
-def photon_line(at: ResidualAt, shift, *, level=None, ranks=None):
+def photon_line(at, shift, *, level=None, ranks=None):
     """The noise variance of the residual ``at`` (:func:`_residual_at` at ``shift``)
     as a line in the pixels' level (:func:`~._photon.noise_line`), or None for a flat
     noise. ``level``: the reference's local level with its mask zeroed, and
-    ``ranks``: its :class:`~._photon.LevelRanks` on ``at.valid``, when known."""
-    level = local_level(at.reference) if level is None else level
-    return noise_line(at.residual, level, at.valid, np.asarray(shift, dtype=np.float64), ranks)
+    ``ranks``: its :class:`~._photon.LevelRanks` on the valid pixels, when known."""
+    ref_clean, _, valid, residual = at
+    level = local_level(ref_clean) if level is None else level
+    return noise_line(residual, level, valid, np.asarray(shift, dtype=np.float64), ranks)
 
 
 def outlier_masks(
@@ -592,16 +565,16 @@ def _brightness_of(result) -> tuple[float, float]:
 def _photon_line_of(registrar, mov, ref_out, mov_out, result, *, wrap):
     """:func:`photon_line` of ``registrar``'s reference and ``mov`` at ``result``'s
     shift (None when it found none to judge from, or a gain of nil), and the residual
-    there (:class:`ResidualAt`; None with no line sought): the outlier stage judges it
-    next when the line leaves the result as it is."""
+    there (:func:`_residual_at`'s; None with no line sought): the outlier stage judges
+    it next when the line leaves the result as it is."""
     gain, offset = _brightness_of(result)
     if not (np.all(np.isfinite(result.shift)) and gain != 0.0 and np.isfinite(gain)):
         return None, None
     shift = np.asarray(result.shift, dtype=np.float64)
     at = _residual_at(registrar._source, mov, ref_out, mov_out, shift, gain, offset, wrap=wrap)
     level = reference_level(registrar, ref_out)
-    ranks = reference_ranks(registrar, level, at.valid)
-    return photon_line(at, shift, level=level, ranks=ranks), at
+    valid = at[2]
+    return photon_line(at, shift, level=level, ranks=kept_ranks(registrar, level, valid)), at
 
 
 def reject_outliers(

@@ -15,6 +15,7 @@ the pair is registered with the per-pixel errors it gives (docs/how-it-works-err
 from __future__ import annotations
 
 import itertools
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ import scipy.ndimage
 
 from ._spline_model import keys_weights
 
-__all__ = ["LevelRanks", "NoiseLine", "noise_line"]
+__all__ = ["LevelRanks", "NoiseLine", "kept_ranks", "noise_line"]
 
 #: The slope counts when it is this many of its standard errors above nil (a one-sided
 #: false alarm of 3e-5 for a flat noise; the floor check's level).
@@ -140,6 +141,23 @@ class LevelRanks:
         flat = np.flatnonzero(valid)
         self.spread = flat[spread]
         self.picks = flat[picks[order]]
+
+
+#: Each live owner's (a Registrar's) last ranks asked for.
+_KEPT_RANKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def kept_ranks(owner, level: np.ndarray, valid: np.ndarray) -> LevelRanks:
+    """``LevelRanks(level, valid)``, kept for ``owner``'s next call with the same
+    ``level`` (the same array) and valid pixels while ``owner`` lives: the frames of a
+    stack registered by one Registrar share them while their valid pixels agree (all
+    of them in the periodic mode)."""
+    kept = _KEPT_RANKS.get(owner)
+    if kept is not None and kept.level is level and np.array_equal(kept.valid, valid):
+        return kept
+    ranks = LevelRanks(level, valid.copy())
+    _KEPT_RANKS[owner] = ranks
+    return ranks
 
 
 def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift, ranks=None):
