@@ -5,6 +5,7 @@ import pytest
 
 from napari_imreg.core import fourier_shift, fourier_zoom, make_extended, upsampled_dft
 from napari_imreg.core._fourier import (
+    _contracted,
     axis_kernel,
     axis_kernels,
     evaluate_series,
@@ -343,3 +344,28 @@ def test_series_on_thin_shapes_reproduces_the_samples_and_shifts(shape):
         np.testing.assert_allclose(
             evaluate_series(spectrum, kernels, real=True), picked, atol=1e-10
         )
+
+
+@pytest.mark.parametrize(
+    ("shape", "rows", "position"),
+    [
+        ((512, 257), 3, 0),
+        ((54, 28), 5, 0),
+        ((54, 28), 1, 1),
+        ((12, 10, 6), 4, 1),
+        ((7, 9, 5), 2, 2),
+    ],
+)
+@pytest.mark.parametrize("transposed", [False, True])
+def test_a_contraction_is_numpys_tensordot(shape, rows, position, transposed):
+    rng = np.random.default_rng(rows)
+    array = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    if transposed:  # a view whose axes are not in memory order
+        array = np.ascontiguousarray(array.T).T
+    kernel = rng.standard_normal((rows, shape[position])) + 1j * rng.standard_normal(
+        (rows, shape[position])
+    )
+    expected = np.tensordot(kernel, array, axes=([1], [position]))
+    out = _contracted(kernel, array, position)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, rtol=1e-13, atol=1e-13 * np.abs(expected).max())

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from _stars import star_field
 
-from napari_imreg.core import _outliers, make_extended, make_shifted, register
+from napari_imreg.core import Registrar, _outliers, make_extended, make_shifted, register
 from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
-from napari_imreg.core._photon import PIXELS, _thinning, local_level, noise_line
+from napari_imreg.core._photon import PIXELS, _median, _thinning, local_level, noise_line
 
 
 def _sparse_level(rng, side=256, sky=10.0):
@@ -135,3 +135,47 @@ def test_a_2048_pair_registers_with_the_noise_estimated():
     result = register(image + np.random.default_rng(11).normal(0, 0.05, image.shape), moving)
     assert result.measured
     assert np.all(np.abs(result.shift - (1.3, -0.6)) <= 4 * result.error)
+
+
+def test_the_frames_of_one_registrar_read_the_line_as_each_pair_alone(monkeypatch):
+    """A stack's frames share the reference's level ranks while their valid pixels
+    agree (kept per Registrar): each frame's shift and errors are those of its pair
+    registered alone, a frame whose valid pixels differ from the last one's included,
+    and with the line counting."""
+    rng = np.random.default_rng([18, 1])
+    scene = 5.0 / 9 + 100.0 * (star_field(232, 20, 6.0, rng, sky=1.0) - 1.0)
+    offsets = [(3, -5), (3, -5), (-7, 4), (3, -5)]
+    pairs = [
+        make_binned_pair(scene, (64, 64), offset, bin_factor=3, noise="none", start=(20, 20))
+        for offset in offsets
+    ]
+    reference = rng.poisson(pairs[0].reference_clean).astype(float)
+    lines, ranks = [], []
+
+    def seen(residual, level, valid, shift, kept=None):
+        ranks.append(kept)
+        lines.append(noise_line(residual, level, valid, shift, kept))
+        return lines[-1]
+
+    monkeypatch.setattr(_outliers, "noise_line", seen)
+    registrar = Registrar(reference)
+    for pair in pairs:
+        moving = rng.poisson(pair.moving_clean).astype(float)
+        shared = registrar.register(moving)
+        alone = register(reference, moving)
+        np.testing.assert_array_equal(shared.shift, alone.shift)
+        np.testing.assert_array_equal(shared.error, alone.error)
+        assert np.all(np.abs(shared.shift - pair.shift) < 4 * shared.error)
+    assert all(line is not None for line in lines)
+    # Frames 0 and 1 (one offset) share the ranks; frame 2's pixels differ.
+    shared_ranks = ranks[0::2]  # each frame's shared registration, then its pair alone
+    assert shared_ranks[1] is shared_ranks[0]
+    assert shared_ranks[2] is not shared_ranks[0]
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 8, 1001, 4096])
+def test_median_is_numpys(size):
+    values = np.random.default_rng(size).chisquare(1, size)
+    assert _median(values) == np.median(values)
+    values[size // 2] = np.nan
+    assert np.isnan(_median(values))

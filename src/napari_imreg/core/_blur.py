@@ -31,6 +31,7 @@ the noise.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,13 +151,16 @@ def _taps(sigma: float) -> np.ndarray:
     return scipy.ndimage.gaussian_filter1d(impulse, sigma, mode="constant")
 
 
+@functools.lru_cache(maxsize=8)
 def _hann(shape) -> np.ndarray:
-    """The separable Hann taper of ``shape``."""
+    """The separable Hann taper of ``shape`` (read-only, kept per shape: a stack's
+    frames share it)."""
     taper = np.ones(shape)
     for axis, n in enumerate(shape):
         view = [1] * len(shape)
         view[axis] = n
         taper = taper * np.hanning(n).reshape(view)
+    taper.setflags(write=False)
     return taper
 
 
@@ -200,12 +204,22 @@ def spectrum(part: np.ndarray, variance: float) -> Spectrum:
     return Spectrum(transform, power, noise=noise, factor=factor, shape=part.shape)
 
 
-def _ring_means(values: np.ndarray, shape) -> np.ndarray:
-    """``values`` (an ``rfftn`` grid of ``shape``) averaged over rings of ``|k|`` one
-    bin of the shortest axis wide, from the first ring past 0 to Nyquist."""
+@functools.lru_cache(maxsize=8)
+def _unit_rings(shape) -> tuple[np.ndarray, np.ndarray]:
+    """Each frequency's ring of ``|k|`` one bin of the shortest axis wide (an ``rfftn``
+    grid of ``shape``, flat) and the rings' counts; read-only, kept per shape."""
     k = np.sqrt(sum(f**2 for f in _frequencies(shape))) * min(shape) / (2 * np.pi)
     ring = np.rint(k).astype(int).ravel()
     counts = np.bincount(ring)
+    ring.setflags(write=False)
+    counts.setflags(write=False)
+    return ring, counts
+
+
+def _ring_means(values: np.ndarray, shape) -> np.ndarray:
+    """``values`` (an ``rfftn`` grid of ``shape``) averaged over rings of ``|k|`` one
+    bin of the shortest axis wide, from the first ring past 0 to Nyquist."""
+    ring, counts = _unit_rings(tuple(shape))
     means = np.bincount(ring, values.ravel()) / np.maximum(counts, 1)
     top = min(shape) // 2
     return means[1 : top + 1], counts[1 : top + 1]
@@ -276,22 +290,10 @@ def relative_blur(reference: Spectrum, moving: Spectrum) -> tuple[float, float, 
     True
     """
     shape = reference.shape
-    frequencies = _frequencies(shape)
-    k2 = sum(f**2 for f in frequencies)
-    # Rings RING_WIDTH frequency bins wide (the coarsest axis's) in |k|: thinner rings
-    # would share their noise through the taper, and their scatter about the line
-    # would understate the slope's error.
-    width = RING_WIDTH * 2 * np.pi / min(shape)
-    rings = int(HIGHEST * np.pi / width)
-    if rings < FEWEST_RINGS:
+    found = _blur_rings(shape)
+    if found is None:
         return 0.0, np.inf, 0
-    top = (rings * width) ** 2
-    inside = (k2 > 0) & (k2 <= top)
-    ring = np.minimum((np.sqrt(k2[inside]) / width).astype(int), rings - 1)
-    counts = np.bincount(ring, minlength=rings).astype(np.float64)
-    filled = counts > 0
-    counts = counts[filled]
-    centre = np.bincount(ring, k2[inside], minlength=rings)[filled] / counts
+    inside, ring, rings, filled, counts, centre = found
     signals, variances = [], []
     # Each ring's mean power scatters by its noise's cross term with the signal and
     # the noise's own power, over the ring's independent frequencies; the content's
@@ -318,6 +320,34 @@ def relative_blur(reference: Spectrum, moving: Spectrum) -> tuple[float, float, 
     scatter = float(np.sum(weight * (ratio - design @ coefficients) ** 2)) / dof
     covariance = np.linalg.inv(normal) * scatter
     return float(coefficients[1]), float(np.sqrt(max(covariance[1, 1], 0.0))), dof
+
+
+@functools.lru_cache(maxsize=8)
+def _blur_rings(shape):
+    """:func:`relative_blur`'s rings on an ``rfftn`` grid of ``shape``: the frequencies
+    inside them, each one's ring, the number of rings, those holding frequencies,
+    their counts and mean ``|k|^2``; None when there are fewer than ``FEWEST_RINGS``.
+    Read-only, kept per shape.
+
+    The rings are ``RING_WIDTH`` frequency bins wide (the coarsest axis's) in ``|k|``:
+    thinner rings would share their noise through the taper, and their scatter about
+    the line would understate the slope's error.
+    """
+    k2 = sum(f**2 for f in _frequencies(shape))
+    width = RING_WIDTH * 2 * np.pi / min(shape)
+    rings = int(HIGHEST * np.pi / width)
+    if rings < FEWEST_RINGS:
+        return None
+    top = (rings * width) ** 2
+    inside = (k2 > 0) & (k2 <= top)
+    ring = np.minimum((np.sqrt(k2[inside]) / width).astype(int), rings - 1)
+    counts = np.bincount(ring, minlength=rings).astype(np.float64)
+    filled = counts > 0
+    counts = counts[filled]
+    centre = np.bincount(ring, k2[inside], minlength=rings)[filled] / counts
+    for array in (inside, ring, filled, counts, centre):
+        array.setflags(write=False)
+    return inside, ring, rings, filled, counts, centre
 
 
 def _score_share(match_sigma: float, part: Spectrum, shape) -> float:

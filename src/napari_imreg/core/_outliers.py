@@ -32,7 +32,7 @@ import weakref
 import numpy as np
 import scipy.ndimage
 
-from ._photon import local_level, noise_line
+from ._photon import kept_ranks, local_level, noise_line
 from ._result import held_warnings, warn_registration
 from ._saturation import dilate, levelled, saturated
 from ._spline_model import keys_shift, spline_shift, tap_weights
@@ -418,15 +418,14 @@ def _residual_at(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap):
     return ref_clean, filled, valid, residual
 
 
-def photon_line(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap, level=None):
-    """The residual's noise variance at ``shift`` as a line in the pixels' level
-    (:func:`~._photon.noise_line`), or None for a flat noise. ``level``: the
-    reference's local level with ``ref_mask`` zeroed, when known."""
-    shift = np.asarray(shift, dtype=np.float64)
-    ref_clean, _, valid, residual = _residual_at(
-        ref, mov, ref_mask, mov_mask, shift, scale, offset, wrap=wrap
-    )
-    return noise_line(residual, local_level(ref_clean) if level is None else level, valid, shift)
+def photon_line(at, shift, *, level=None, ranks=None):
+    """The noise variance of the residual ``at`` (:func:`_residual_at` at ``shift``)
+    as a line in the pixels' level (:func:`~._photon.noise_line`), or None for a flat
+    noise. ``level``: the reference's local level with its mask zeroed, and
+    ``ranks``: its :class:`~._photon.LevelRanks` on the valid pixels, when known."""
+    ref_clean, _, valid, residual = at
+    level = local_level(ref_clean) if level is None else level
+    return noise_line(residual, level, valid, np.asarray(shift, dtype=np.float64), ranks)
 
 
 def outlier_masks(
@@ -443,12 +442,14 @@ def outlier_masks(
     reference_step=None,
     line=None,
     level=None,
+    at=None,
 ):
     """The pixels of each image whose residual ``R - scale M' - offset`` at ``shift``
     is an outlier (:func:`clip_residual`), as a mask on each image's own grid: beyond
     ``threshold`` times its robust sigma, or with ``line`` (:class:`~._photon.NoiseLine`)
     its noise at each pixel's level. ``reference_step``: ``quantum(ref, ~ref_mask)``,
-    and ``level``: the reference's local level with ``ref_mask`` zeroed, when known.
+    ``level``: the reference's local level with ``ref_mask`` zeroed, and ``at``:
+    :func:`_residual_at` of these arguments, when known.
 
     A sharp feature present in both images leaves an interpolation error in the
     residual: up to ``MODEL_ERROR`` times the cubic-minus-linear interpolant, where
@@ -457,9 +458,9 @@ def outlier_masks(
     where the residual stands out without it (it can only spare pixels).
     """
     shift = np.asarray(shift, dtype=np.float64)
-    ref_clean, filled, valid, residual = _residual_at(
-        ref, mov, ref_mask, mov_mask, shift, scale, offset, wrap=wrap
-    )
+    if at is None:
+        at = _residual_at(ref, mov, ref_mask, mov_mask, shift, scale, offset, wrap=wrap)
+    ref_clean, filled, valid, residual = at
     noise = None
     if line is not None:  # at the brighter of the two images' levels (a star's)
         aligned = local_level(np.where(valid, ref_clean - residual, ref_clean))
@@ -563,15 +564,17 @@ def _brightness_of(result) -> tuple[float, float]:
 
 def _photon_line_of(registrar, mov, ref_out, mov_out, result, *, wrap):
     """:func:`photon_line` of ``registrar``'s reference and ``mov`` at ``result``'s
-    shift, or None when it found none to judge from (or a gain of nil)."""
+    shift (None when it found none to judge from, or a gain of nil), and the residual
+    there (:func:`_residual_at`'s; None with no line sought): the outlier stage judges
+    it next when the line leaves the result as it is."""
     gain, offset = _brightness_of(result)
     if not (np.all(np.isfinite(result.shift)) and gain != 0.0 and np.isfinite(gain)):
-        return None
+        return None, None
+    shift = np.asarray(result.shift, dtype=np.float64)
+    at = _residual_at(registrar._source, mov, ref_out, mov_out, shift, gain, offset, wrap=wrap)
     level = reference_level(registrar, ref_out)
-    ref = registrar._source
-    return photon_line(
-        ref, mov, ref_out, mov_out, result.shift, gain, offset, wrap=wrap, level=level
-    )
+    valid = at[2]
+    return photon_line(at, shift, level=level, ranks=kept_ranks(registrar, level, valid)), at
 
 
 def reject_outliers(
@@ -611,6 +614,9 @@ def reject_outliers(
     runs = _Registrations(registrar, mov, moving_error, delta_chi2_map, ref_out, mov_out)
 
     def judged(result):
+        # The residual the line was read on, where nothing has changed since.
+        same = first[0] is result and not (clip_ref.any() or clip_mov.any())
+        at = first[1] if same else None
         new = outlier_masks(
             ref,
             mov,
@@ -624,13 +630,15 @@ def reject_outliers(
             reference_step=reference_quantum(registrar, ~(ref_out | clip_ref)),
             line=line,
             level=None if line is None else reference_level(registrar, ref_out | clip_ref),
+            at=at,
         )
         return new[0] | clip_ref, new[1] | clip_mov
 
     result = runs.masked(clip_ref, clip_mov, saturated_reference=sat_any)
-    line = None
+    line, first = None, (None, None)
     if registrar._inputs["reference_error"] is None and moving_error is None:
-        line = _photon_line_of(registrar, mov, ref_out, mov_out, result, wrap=wrap)
+        line, at = _photon_line_of(registrar, mov, ref_out, mov_out, result, wrap=wrap)
+        first = (result, at)
     if line is not None:  # the pair again, with the errors of the noise's line
         gain, offset = _brightness_of(result)
         registrar = type(registrar)._one_off(

@@ -15,6 +15,7 @@ the pair is registered with the per-pixel errors it gives (docs/how-it-works-err
 from __future__ import annotations
 
 import itertools
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ import scipy.ndimage
 
 from ._spline_model import keys_weights
 
-__all__ = ["NoiseLine", "noise_line"]
+__all__ = ["LevelRanks", "NoiseLine", "kept_ranks", "noise_line"]
 
 #: The slope counts when it is this many of its standard errors above nil (a one-sided
 #: false alarm of 3e-5 for a flat noise; the floor check's level).
@@ -102,7 +103,64 @@ def local_level(image: np.ndarray) -> np.ndarray:
     return level
 
 
-def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift):
+class LevelRanks:
+    """The pixels a noise line is read on, ranked by level (:func:`noise_line`'s
+    thinning and groups): they depend on the level and the valid pixels alone, so the
+    frames of a stack registered onto one reference share them.
+
+    Attributes
+    ----------
+    level, valid : numpy.ndarray
+        As given (``valid`` is kept, not copied).
+    spread : numpy.ndarray of int or None
+        Flat indices of the pixels whose residual gives its centre and robust
+        variance (:func:`_thinning`); None when too few pixels are valid.
+    picks : numpy.ndarray of int
+        Flat indices of the pixels the line is fitted on, partitioned at the ``parts``.
+    levels : numpy.ndarray
+        Their levels, in that order.
+    parts : list of slice
+        The groups' ranks (:func:`_quantile_groups`).
+    """
+
+    def __init__(self, level: np.ndarray, valid: np.ndarray):
+        self.level, self.valid = level, valid
+        self.spread = None
+        x = level[valid]
+        if x.size < 4 * GROUP:
+            return
+        spread, bright = _thinning(x)
+        if bright.size:
+            x = np.concatenate([x[spread], x[bright]])
+            picks = np.concatenate([spread, bright])
+        else:  # all of them: the spread is every valid pixel
+            picks = spread
+        self.parts = _quantile_groups(x.size)
+        order = np.argpartition(x, [part.start for part in self.parts[1:]])
+        self.levels = x[order]
+        flat = np.flatnonzero(valid)
+        self.spread = flat[spread]
+        self.picks = flat[picks[order]]
+
+
+#: Each live owner's (a Registrar's) last ranks asked for.
+_KEPT_RANKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def kept_ranks(owner, level: np.ndarray, valid: np.ndarray) -> LevelRanks:
+    """``LevelRanks(level, valid)``, kept for ``owner``'s next call with the same
+    ``level`` (the same array) and valid pixels while ``owner`` lives: the frames of a
+    stack registered by one Registrar share them while their valid pixels agree (all
+    of them in the periodic mode)."""
+    kept = _KEPT_RANKS.get(owner)
+    if kept is not None and kept.level is level and np.array_equal(kept.valid, valid):
+        return kept
+    ranks = LevelRanks(level, valid.copy())
+    _KEPT_RANKS[owner] = ranks
+    return ranks
+
+
+def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift, ranks=None):
     """The residual's noise variance as a line in the level, or None when its slope
     does not stand out (a flat noise: :data:`SIGNIFICANCE`).
 
@@ -117,6 +175,8 @@ def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift
         The pixels where the residual is defined.
     shift : sequence of float
         The shift the moving image was interpolated at.
+    ranks : LevelRanks, optional
+        ``LevelRanks(level, valid)``, when known.
 
     Returns
     -------
@@ -141,25 +201,18 @@ def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift
     Poisson pairs), and the errors from one number hold; on a sparse field the
     information lies in the cores, whose noise is 10-60 times the sky's.
     """
-    x = level[valid]
-    if x.size < 4 * GROUP:
+    if ranks is None:
+        ranks = LevelRanks(level, valid)
+    if ranks.spread is None:
         return None
-    spread, bright = _thinning(x)
-    values = residual[valid]
-    y = values[spread].astype(np.float64)
-    centre = float(np.median(y))
-    y = np.square(y - centre)
-    scalar = float(np.median(y)) / CHI2_1_MEDIAN
-    if bright.size:
-        x = np.concatenate([x[spread], x[bright]])
-        y = np.concatenate([y, np.square(values[bright].astype(np.float64) - centre)])
-    parts = _quantile_groups(x.size)
-    order = np.argpartition(x, [part.start for part in parts[1:]])
-    x, y = x[order], y[order]
+    y = np.take(residual, ranks.spread).astype(np.float64)
+    centre = _median(y)
+    scalar = _median(np.square(y - centre)) / CHI2_1_MEDIAN
+    y = np.square(np.take(residual, ranks.picks).astype(np.float64) - centre)
     share = interpolated_share(shift)
     # A level's noise variance over the residual's: the reference's, over its neighbours.
     level_noise = 1.0 / (share * (3**residual.ndim - 1))
-    groups = np.array(_distinct_groups(x, y, parts, level_noise))
+    groups = np.array(_distinct_groups(ranks.levels, y, ranks.parts, level_noise))
     if len(groups) < 2:
         return None
     levels, variances, errors = groups.T
@@ -254,11 +307,24 @@ def _group(levels: np.ndarray, squares: np.ndarray):
     """``(level, variance, its standard error)`` of one group's squared residuals
     within :data:`OUTLIER` sigmas (of their median's sigma, then of their mean's), or
     None when too few are left."""
-    variance = float(np.median(squares)) / CHI2_1_MEDIAN
+    variance = _median(squares) / CHI2_1_MEDIAN
     for _ in range(2):
-        kept = squares <= OUTLIER**2 * variance
-        if np.count_nonzero(kept) < GROUP // 2 or not variance > 0:
+        inside = squares <= OUTLIER**2 * variance
+        count = np.count_nonzero(inside)
+        if count < GROUP // 2 or not variance > 0:
             return None
+        kept = slice(None) if count == squares.size else inside  # all: no copy
         variance = float(np.mean(squares[kept]))
-    error = variance * np.sqrt(2.0 / np.count_nonzero(kept))
+    error = variance * np.sqrt(2.0 / count)
     return float(np.mean(levels[kept])), variance, error
+
+
+def _median(values: np.ndarray) -> float:
+    """``numpy.median`` of a 1-D float array (the same value, NaN where it holds one),
+    without its general handling, which costs more than the partition on a group."""
+    half = values.size // 2
+    middle = [half - 1, half] if values.size % 2 == 0 else [half]
+    part = np.partition(values, [*middle, -1])
+    if np.isnan(part[-1]):
+        return float("nan")
+    return float(np.mean(part[middle[0] : half + 1]))
