@@ -608,8 +608,7 @@ def reject_outliers(
         ref_out |= sat_ref
         mov_out |= sat_mov
         del sat_ref, sat_mov
-    clip_ref = np.zeros(ref.shape, dtype=bool)
-    clip_mov = np.zeros(ref.shape, dtype=bool)
+    clip_ref, clip_mov = (np.zeros(ref.shape, dtype=bool) for _ in range(2))
 
     runs = _Registrations(registrar, mov, moving_error, delta_chi2_map, ref_out, mov_out)
 
@@ -636,21 +635,25 @@ def reject_outliers(
 
     result = runs.masked(clip_ref, clip_mov, saturated_reference=sat_any)
     line, first = None, (None, None)
-    if registrar._inputs["reference_error"] is None and moving_error is None:
-        line, at = _photon_line_of(registrar, mov, ref_out, mov_out, result, wrap=wrap)
-        first = (result, at)
-    if line is not None:  # the pair again, with the errors of the noise's line
-        gain, offset = _brightness_of(result)
-        registrar = type(registrar)._one_off(
-            ref,
-            registrar.options,
-            reference_error=line.image_error(ref, ref_out),
-            reference_mask=registrar._inputs["reference_mask"],
-        )
-        moving_error = line.image_error(mov, mov_out, gain, offset)
-        runs = _Registrations(registrar, mov, moving_error, delta_chi2_map, ref_out, mov_out)
-        result = runs.masked(clip_ref, clip_mov, saturated_reference=sat_any)
+    # The noise's line is read at the first measured shift: where nothing matches, the
+    # scene's mismatch grows with its brightness and passes for photon noise.
+    unread = registrar._inputs["reference_error"] is None and moving_error is None
     for round_ in range(MAX_ROUNDS):
+        if unread and result.measured:
+            unread = False
+            line, at = _photon_line_of(registrar, mov, ref_out, mov_out, result, wrap=wrap)
+            first = (result, at)
+        if line is not None and moving_error is None:  # again, with the line's errors
+            gain, offset = _brightness_of(result)
+            registrar = type(registrar)._one_off(
+                ref,
+                registrar.options,
+                reference_error=line.image_error(ref, ref_out),
+                reference_mask=registrar._inputs["reference_mask"],
+            )
+            moving_error = line.image_error(mov, mov_out, gain, offset)
+            runs = _Registrations(registrar, mov, moving_error, delta_chi2_map, ref_out, mov_out)
+            result = runs.masked(clip_ref, clip_mov, saturated_reference=sat_any)
         new_ref, new_mov = judged(result)
         lost = not np.all(np.isfinite(result.error))  # no curvature: perhaps fooled
         if not lost and np.array_equal(new_ref, clip_ref) and np.array_equal(new_mov, clip_mov):
