@@ -53,6 +53,26 @@ def test_a_flat_noise_has_no_line(seed):
     assert noise_line(residual, level, np.ones(level.shape, bool), (0.25, -0.5)) is None
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_noise_line_reads_the_slope_of_photon_counts_on_a_dim_sky(seed):
+    """Two exposures of a sparse field whose sky holds 0.3 counts per pixel: most
+    residuals tie at nought, so a group's median sigma was nought, its variance left
+    out every pixel that saw a photon, and the dim parts, each within the noise of the
+    next, chained every level into one group: no line (seeds 2, 3) or a slope of 1.2
+    (seed 1). The residual of two Poisson draws has the variance ``2 * level``."""
+    rng = np.random.default_rng(seed)
+    level = 0.3 + 20.0 * (star_field(256, 20, 3.0, rng, sky=1.0) - 1.0)
+    reference = rng.poisson(level).astype(float)
+    moving = rng.poisson(level).astype(float)
+    valid = np.ones(level.shape, bool)
+    rounding = 2.0 / 12.0  # two images of integer counts
+    line = noise_line(
+        reference - moving, local_level(reference), valid, (0.0, 0.0), rounding=rounding
+    )
+    assert line is not None
+    assert abs(line.slope - 2.0) < 0.15 * 2.0
+
+
 def _star_pair(seed, bin_factor, sky):
     """A few stars rendered at full resolution, binned, under photon noise (counts):
     the pair and its exact shift."""
@@ -76,6 +96,18 @@ def test_a_sparse_star_field_under_photon_noise_keeps_its_cores(seed, bin_factor
     clips the cores of six, these three among them; with the line, of one, as main,
     and one more pair is not measured, which main measured with 117 pixels clipped.)
     """
+    reference, moving, truth = _star_pair(seed, bin_factor, sky)
+    result = register(reference, moving)
+    assert result.measured
+    assert result.clipped == 0
+    assert np.all(np.abs(result.shift - truth) < 4 * result.error)
+
+
+@pytest.mark.parametrize(("seed", "bin_factor", "sky"), [(2, 2, 0.3), (3, 4, 0.5)])
+def test_a_star_field_on_a_sky_under_a_count_per_pixel_keeps_its_cores(seed, bin_factor, sky):
+    """The same pairs with a sky of under one count per pixel: the line was lost
+    (``noise_line``'s dim-sky test), the cores were judged by the sky's robust sigma
+    and 110-119 of their pixels clipped. Now none is, and the truth is within the errors."""
     reference, moving, truth = _star_pair(seed, bin_factor, sky)
     result = register(reference, moving)
     assert result.measured
@@ -152,9 +184,9 @@ def test_the_frames_of_one_registrar_read_the_line_as_each_pair_alone(monkeypatc
     reference = rng.poisson(pairs[0].reference_clean).astype(float)
     lines, ranks = [], []
 
-    def seen(residual, level, valid, shift, kept=None):
+    def seen(residual, level, valid, shift, kept=None, rounding=0.0):
         ranks.append(kept)
-        lines.append(noise_line(residual, level, valid, shift, kept))
+        lines.append(noise_line(residual, level, valid, shift, kept, rounding))
         return lines[-1]
 
     monkeypatch.setattr(_outliers, "noise_line", seen)

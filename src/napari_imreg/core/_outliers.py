@@ -418,14 +418,15 @@ def _residual_at(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap):
     return ref_clean, filled, valid, residual
 
 
-def photon_line(at, shift, *, level=None, ranks=None):
+def photon_line(at, shift, *, level=None, ranks=None, rounding=0.0):
     """The noise variance of the residual ``at`` (:func:`_residual_at` at ``shift``)
     as a line in the pixels' level (:func:`~._photon.noise_line`), or None for a flat
     noise. ``level``: the reference's local level with its mask zeroed, and
-    ``ranks``: its :class:`~._photon.LevelRanks` on the valid pixels, when known."""
+    ``ranks``: its :class:`~._photon.LevelRanks` on the valid pixels, when known;
+    ``rounding``: the residual's variance from digitising the images."""
     ref_clean, _, valid, residual = at
     level = local_level(ref_clean) if level is None else level
-    return noise_line(residual, level, valid, np.asarray(shift, dtype=np.float64), ranks)
+    return noise_line(residual, level, valid, np.asarray(shift, float), ranks, rounding)
 
 
 def outlier_masks(
@@ -573,8 +574,10 @@ def _photon_line_of(registrar, mov, ref_out, mov_out, result, *, wrap):
     shift = np.asarray(result.shift, dtype=np.float64)
     at = _residual_at(registrar._source, mov, ref_out, mov_out, shift, gain, offset, wrap=wrap)
     level = reference_level(registrar, ref_out)
-    valid = at[2]
-    return photon_line(at, shift, level=level, ranks=kept_ranks(registrar, level, valid)), at
+    # Digitised images: their rounding, within which most residuals of a dim sky tie.
+    steps = np.hypot(reference_quantum(registrar, ~ref_out), gain * quantum(mov, ~mov_out))
+    ranks = kept_ranks(registrar, level, at[2])
+    return photon_line(at, shift, level=level, ranks=ranks, rounding=steps**2 / 12), at
 
 
 def reject_outliers(

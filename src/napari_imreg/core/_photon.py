@@ -160,7 +160,9 @@ def kept_ranks(owner, level: np.ndarray, valid: np.ndarray) -> LevelRanks:
     return ranks
 
 
-def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift, ranks=None):
+def noise_line(
+    residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift, ranks=None, rounding=0.0
+):
     """The residual's noise variance as a line in the level, or None when its slope
     does not stand out (a flat noise: :data:`SIGNIFICANCE`).
 
@@ -177,6 +179,10 @@ def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift
         The shift the moving image was interpolated at.
     ranks : LevelRanks, optional
         ``LevelRanks(level, valid)``, when known.
+    rounding : float
+        The residual's variance from digitising the images (``step**2 / 12`` each,
+        for integer counts or an 8-bit scale), 0 for continuous values: the least
+        variance a group starts from.
 
     Returns
     -------
@@ -207,12 +213,12 @@ def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift
         return None
     y = np.take(residual, ranks.spread).astype(np.float64)
     centre = _median(y)
-    scalar = _median(np.square(y - centre)) / CHI2_1_MEDIAN
+    scalar = max(_median(np.square(y - centre)) / CHI2_1_MEDIAN, rounding)
     y = np.square(np.take(residual, ranks.picks).astype(np.float64) - centre)
     share = interpolated_share(shift)
     # A level's noise variance over the residual's: the reference's, over its neighbours.
     level_noise = 1.0 / (share * (3**residual.ndim - 1))
-    groups = np.array(_distinct_groups(ranks.levels, y, ranks.parts, level_noise))
+    groups = np.array(_distinct_groups(ranks.levels, y, ranks.parts, level_noise, rounding))
     if len(groups) < 2:
         return None
     levels, variances, errors = groups.T
@@ -225,6 +231,13 @@ def noise_line(residual: np.ndarray, level: np.ndarray, valid: np.ndarray, shift
     coefficients = covariance @ (design.T @ (variances / np.square(errors)))
     intercept, slope = coefficients
     if not slope > SIGNIFICANCE * np.sqrt(covariance[1, 1]):
+        return None
+    # A detector's intercept is its read noise squared, never below nought: one far
+    # below is a line drawn by outliers (streaks among the bright groups), not by the
+    # noise. Its error scaled by the groups' scatter about the line, where above theirs.
+    misfit = variances - design @ coefficients
+    scatter = max(1.0, float(np.sum(np.square(misfit / errors))) / max(1, len(levels) - 2))
+    if intercept < -SIGNIFICANCE * np.sqrt(scatter * covariance[0, 0]):
         return None
     floor = intercept + slope * float(levels[0])
     if not floor > 0:
@@ -273,21 +286,25 @@ def _quantile_groups(size: int) -> list[slice]:
     return [slice(low, high) for low, high in itertools.pairwise(edges)]
 
 
-def _distinct_groups(levels, squares, parts, level_noise: float) -> list[tuple]:
+def _distinct_groups(levels, squares, parts, level_noise: float, rounding: float) -> list[tuple]:
     """:func:`_group` of ``levels`` (partitioned at the ``parts``, slices of ranks) over
-    the parts, each merged with the one before while their levels lie within
+    the parts, each merged into the group before while its level lies within
     :data:`SIGNIFICANCE` sigmas of a level's noise (its variance ``level_noise`` times
-    the residual's): ranking within the noise sorts the noise, not the signal, and
-    would flatten the line."""
+    the residual's) of that group's first part: ranking within the noise sorts the
+    noise, not the signal, and would flatten the line. (Compared with the part just
+    before, a dim sky's many parts, each within the noise of the next, chained every
+    level into one group, and no line was left.)"""
     merged: list[slice] = []
     whole: list[bool] = []  # a merged slice that is one part keeps that part's group
-    found: list = []
-    last = None
+    found: list = []  # each merged slice's first part's group
     for part in parts:
-        new = _group(levels[part], squares[part])
-        close = bool(merged) and (new is None or last is None)
+        new = _group(levels[part], squares[part], rounding)
+        first = found[-1] if found else None
+        close = bool(merged) and (new is None or first is None)
         if merged and not close:
-            close = new[0] - last[0] <= SIGNIFICANCE * np.sqrt(level_noise * max(last[1], new[1]))
+            close = new[0] - first[0] <= SIGNIFICANCE * np.sqrt(
+                level_noise * max(first[1], new[1])
+            )
         if close:
             merged[-1] = slice(merged[-1].start, part.stop)
             whole[-1] = False
@@ -295,19 +312,22 @@ def _distinct_groups(levels, squares, parts, level_noise: float) -> list[tuple]:
             merged.append(part)
             whole.append(True)
             found.append(new)
-        last = new
     groups = [
-        group if kept else _group(levels[part], squares[part])
+        group if kept else _group(levels[part], squares[part], rounding)
         for part, kept, group in zip(merged, whole, found, strict=True)
     ]
     return [group for group in groups if group is not None]
 
 
-def _group(levels: np.ndarray, squares: np.ndarray):
+def _group(levels: np.ndarray, squares: np.ndarray, rounding: float):
     """``(level, variance, its standard error)`` of one group's squared residuals
-    within :data:`OUTLIER` sigmas (of their median's sigma, then of their mean's), or
-    None when too few are left."""
-    variance = _median(squares) / CHI2_1_MEDIAN
+    within :data:`OUTLIER` sigmas (of their median's sigma, at least ``rounding``'s,
+    then of their mean's), or None when too few are left.
+
+    Counts of a dim sky (under a count per pixel) mostly tie: the median residual is
+    that of the pixels at nought in both images, and the median's sigma is nought or
+    near it, which would leave out every pixel that saw a photon."""
+    variance = max(_median(squares) / CHI2_1_MEDIAN, rounding)
     for _ in range(2):
         inside = squares <= OUTLIER**2 * variance
         count = np.count_nonzero(inside)
