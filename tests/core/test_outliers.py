@@ -19,9 +19,8 @@ from napari_imreg.core._outliers import (
     _sharpness,
     _sharpness_at,
     outlier_masks,
-    quantum,
-    sample,
 )
+from napari_imreg.core._sampling import quantum, sample
 from napari_imreg.core._saturation import dilate
 from napari_imreg.core._spline_model import keys_shift, spline_shift
 

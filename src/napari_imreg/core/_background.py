@@ -35,7 +35,8 @@ import numpy as np
 import scipy.special
 
 from ._filter import gradients
-from ._outliers import SAMPLE, folded, reached
+from ._outliers import folded, reached
+from ._sampling import SAMPLE
 from ._spline_model import _keys, keys_shift
 
 __all__ = ["ALPHA", "ResidualBlocks", "slopes_p_value", "tilt_p_value"]

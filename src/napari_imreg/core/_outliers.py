@@ -26,7 +26,6 @@ its variance by less than 1e-5 of itself).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import weakref
 
 import numpy as np
@@ -34,6 +33,7 @@ import scipy.ndimage
 
 from ._photon import kept_ranks, local_level, noise_line
 from ._result import held_warnings, warn_registration
+from ._sampling import quantum, robust_sigma, sample, tails
 from ._saturation import dilate, levelled, saturated
 from ._spline_model import keys_shift, spline_shift, tap_weights
 
@@ -41,12 +41,8 @@ __all__ = [
     "clip_residual",
     "folded",
     "reached",
-    "robust_sigma",
     "search_copy",
 ]
-
-#: MAD to Gaussian sigma.
-MAD_SIGMA = 1.482602218505602
 
 
 def search_copy(image: np.ndarray, valid: np.ndarray | None = None, *, tail: float = 0.01):
@@ -67,71 +63,9 @@ def search_copy(image: np.ndarray, valid: np.ndarray | None = None, *, tail: flo
     -------
     numpy.ndarray
         float64, the values outside the ``tail`` and ``1 - tail`` quantiles set to them
-        (taken over at most :data:`SAMPLE` of the values).
+        (taken over at most :data:`~._sampling.SAMPLE` of the values).
     """
-    return np.clip(image, *_tails(image, valid, tail))
-
-
-def _tails(image, valid, tail):
-    """The ``tail`` and ``1 - tail`` quantiles of the valid finite values (of a sample)."""
-    values = sample(image, valid)
-    values = values[np.isfinite(values)]
-    low, high = np.quantile(values, [tail, 1.0 - tail])
-    return float(low), float(high)
-
-
-#: Values a quantile, median or spread is taken from, at most: above it, a fixed
-#: random draw of this many (their MAD is within 1% of the whole's, the 10 sigma
-#: cut within 0.1 sigma).
-SAMPLE = 1 << 14
-
-
-@functools.lru_cache(maxsize=8)
-def _draw(size: int) -> np.ndarray:
-    """Indices of ``2 * SAMPLE`` values of ``size``, drawn once with a fixed seed."""
-    return np.random.default_rng(0).integers(0, size, 2 * SAMPLE)
-
-
-def sample(values: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
-    """``values[where]`` (all values when ``where`` is None), 1-D, or about
-    :data:`SAMPLE` of them drawn with a fixed seed (without gathering the rest)."""
-    values = values.ravel()
-    if where is not None:
-        where = where.ravel()
-    if values.size > 4 * SAMPLE:
-        draw = _draw(values.size)
-        if where is None:  # the first SAMPLE drawn: all that is kept
-            return values[draw[:SAMPLE]]
-        picked = values[draw][where[draw]]
-        if picked.size >= SAMPLE // 2:
-            return picked[:SAMPLE]
-    values = values if where is None else values[where]
-    if values.size <= SAMPLE:
-        return values
-    return values[_draw(values.size)[:SAMPLE]]
-
-
-def robust_sigma(values: np.ndarray) -> float:
-    """The Gaussian sigma of ``values`` from their median absolute deviation."""
-    values = np.asarray(values, dtype=np.float64)
-    return float(MAD_SIGMA * np.median(np.abs(values - np.median(values))))
-
-
-def quantum(image: np.ndarray, valid: np.ndarray | None = None) -> float:
-    """The step between the values of ``image`` when they all lie on one lattice (integer
-    counts, an 8-bit scale: digitised data), else 0.
-
-    Such data carry a rounding error of variance ``step**2 / 12`` each, which the median
-    absolute deviation does not see once most residuals tie at one value.
-    """
-    values = np.unique(sample(image, valid))
-    values = values[np.isfinite(values)]
-    if values.size < 2:
-        return 0.0
-    step = float(np.min(np.diff(values)))
-    lattice = (values - values[0]) / step
-    on_lattice = np.all(np.abs(lattice - np.round(lattice)) <= 1e-6)
-    return step if on_lattice else 0.0
+    return np.clip(image, *tails(image, valid, tail))
 
 
 def clip_residual(
@@ -478,8 +412,8 @@ def outlier_masks(
         return candidates, candidates.copy()
     points = np.argwhere(candidates)
     fraction = shift - np.round(shift)
-    ref_levels = _tails(ref_clean, ~ref_mask, search_tail(ref.size))
-    mov_levels = _tails(filled, ~mov_mask, search_tail(mov.size))
+    ref_levels = tails(ref_clean, ~ref_mask, search_tail(ref.size))
+    mov_levels = tails(filled, ~mov_mask, search_tail(mov.size))
     sharp_mov = _sharpness(filled, points, shift, wrap=wrap, levels=mov_levels)
     sharp_ref = _sharpness(ref_clean, points, fraction, wrap=wrap, levels=ref_levels)
     model_error = MODEL_ERROR * np.minimum(abs(scale) * sharp_mov, sharp_ref)
