@@ -11,11 +11,11 @@ full one with the noise given, else the spline fit (both count with masked pixel
 docs/how-it-works-errors.md, "The pipeline's own residual" and "Bias shared by both
 strengths"). The shift stays the pipeline's: the option changes the errors only.
 
-The stage costs tens of full-image passes. Above :data:`STAGE_PIXELS` pixels it
-runs on one window of that many pixels at the centre of the overlap (the moving
-window offset by the whole-pixel shift, so the two show the same scene), and its
-sandwich, which falls as one over the pixels compared, is scaled by the window's
-share of the overlap.
+The stage costs tens of full-image passes. Above :data:`STAGE_PIXELS` pixels (a
+cube of side :data:`STAGE_SIDE` for volumes) it runs on one window of that many
+pixels at the centre of the overlap (the moving window offset by the whole-pixel
+shift, so the two show the same scene), and its sandwich, which falls as one over
+the pixels compared, is scaled by the window's share of the overlap.
 """
 
 from __future__ import annotations
@@ -28,12 +28,16 @@ from scipy import ndimage
 from . import _fft
 from ._brightness import fits_tilt
 from ._filters import fill_invalid
-from ._image_fit import covariance_envelope, fit_image_shift, variance_model
+from ._image_fit import BLOCK, covariance_envelope, fit_image_shift, variance_model
 from ._pipeline_residual import ComparedImages, Witness
 from ._prepare import SCATTERED, taper_interior
 
 #: Images with more pixels than this are fitted on a window of this many pixels.
 STAGE_PIXELS = 128**2
+#: The window's least side: the sandwich's largest blocks (four times
+#: :data:`~._image_fit.BLOCK`), which must hold the residual's correlation. In 2-D
+#: the :data:`STAGE_PIXELS` square is longer; a cube of as many voxels is not (25³).
+STAGE_SIDE = 4 * BLOCK
 #: Pixels either side of the nearest one whose spline coefficients the cubic
 #: B-spline reads at a point (4 per axis): a moving pixel this close to a hole is
 #: interpolated partly from the hole's fill, and left out of the stage.
@@ -100,16 +104,24 @@ def _valid(source, valid, *, reach: int = 0):
     return filled, valid
 
 
+def _stage_pixels(ndim: int) -> int:
+    """The stage's pixel budget in ``ndim`` dimensions: :data:`STAGE_PIXELS`, or a cube
+    of side :data:`STAGE_SIDE` where that holds more (32³ for volumes)."""
+    return max(STAGE_PIXELS, STAGE_SIDE**ndim)
+
+
 def _window_sizes(overlap) -> list[int]:
-    """The window's length along each axis: a cube of :data:`STAGE_PIXELS` pixels,
-    with the axes whose overlap is shorter than its side taken whole and their
-    share of the pixels given to the others (a 4 x 100000 image: 4 x 4096, not the
-    4 x 128 whose spline is as biased by the edges as the pipeline)."""
+    """The window's length along each axis: a cube of :func:`_stage_pixels` pixels,
+    with the axes whose overlap is shorter than its side taken whole and their share
+    of the pixels given to the others (a 4 x 100000 image: 4 x 4096, not the 4 x 128
+    whose spline is as biased by the edges as the pipeline)."""
     sizes = list(overlap)
     free = list(range(len(overlap)))
-    budget = float(STAGE_PIXELS)
+    budget = float(_stage_pixels(len(overlap)))
     while free:
-        side = int(np.floor(budget ** (1.0 / len(free))))
+        # The largest whole side whose cube fits (32768 ** (1 / 3) is 31.99999...).
+        side = round(budget ** (1.0 / len(free)))
+        side -= side ** len(free) > budget
         short = [axis for axis in free if overlap[axis] <= side]
         if not short:
             for axis in free:
@@ -176,7 +188,7 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
         excess=excess,
         filtered=engine._variance_factor,
     )
-    if reference.size <= STAGE_PIXELS:
+    if reference.size <= _stage_pixels(reference.ndim):
         reference, ref_valid = _valid(reference, ref_known)
         moving, mov_valid = _valid(moving, mov_known, reach=SPLINE_REACH)
         weight = _weight(ref_valid, mov_valid, whole)
