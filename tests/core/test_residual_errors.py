@@ -16,6 +16,20 @@ from napari_imreg.core._residual import _moved_window, _window, _window_sizes
 SCENES = ("astronaut", "coins", "immunohistochemistry", "retina", "moon", "brick")
 
 
+def _registered(pair, *, given: bool, **options):
+    """``register`` of a binned pair, quietly, its noise estimated or (``given``) each
+    image's true noise std as a scalar."""
+    noise = {}
+    if given:
+        noise = {
+            "error": np.sqrt(pair.moving_variance.mean()),
+            "reference_error": np.sqrt(pair.reference_variance.mean()),
+        }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return register(pair.reference, pair.moving, **noise, **options)
+
+
 def _pulls(errors, *, noise="gaussian", modes=("estimated", "scalar"), size=40, pairs=72):
     rng = np.random.default_rng(13)
     pulls = []
@@ -26,15 +40,7 @@ def _pulls(errors, *, noise="gaussian", modes=("estimated", "scalar"), size=40, 
         pair = make_binned_pair(
             scene, (size, size), rng.integers(-8, 9, 2), rng=rng, noise=noise, snr=snr
         )
-        kwargs = {}
-        if mode == "scalar":
-            kwargs = {
-                "error": np.sqrt(pair.moving_variance.mean()),
-                "reference_error": np.sqrt(pair.reference_variance.mean()),
-            }
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = register(pair.reference, pair.moving, errors=errors, **kwargs)
+        result = _registered(pair, given=mode == "scalar", errors=errors)
         if result.measured:
             pulls.append((result.shift - pair.shift) / result.error)
     return np.array(pulls)
@@ -266,14 +272,7 @@ def test_a_minimum_broader_than_its_curvature_says_is_covered():
     pair = make_binned_pair(
         load_scene("colorwheel"), (48, 48), offset, bin_factor=2, rng=rng, snr=3.0
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = register(
-            pair.reference,
-            pair.moving,
-            error=np.sqrt(pair.moving_variance.mean()),
-            reference_error=np.sqrt(pair.reference_variance.mean()),
-        )
+    result = _registered(pair, given=True)
     assert np.max(np.abs(result.shift - pair.shift)) > 1.0  # the broad minimum's miss
     assert np.all(np.abs(result.shift - pair.shift) < 3 * result.error)
     assert result.measured == bool(np.all(np.isfinite(result.error)))
@@ -332,14 +331,7 @@ def test_volume_errors_hold_on_binned_real_volumes():
         rng = np.random.default_rng([31, index])
         snr = (30.0, 100.0)[index % 2]
         pair = make_binned_pair(volume, (32, 32, 32), rng.integers(-8, 9, 3), rng=rng, snr=snr)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = register(
-                pair.reference,
-                pair.moving,
-                error=np.sqrt(pair.moving_variance.mean()),
-                reference_error=np.sqrt(pair.reference_variance.mean()),
-            )
+        result = _registered(pair, given=True)
         assert result.measured
         pulls.append((result.shift - pair.shift) / result.error)
     pulls = np.array(pulls)
