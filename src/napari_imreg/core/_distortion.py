@@ -34,7 +34,7 @@ import numpy as np
 import scipy.special
 
 from ._filters import grid_sums
-from ._leverage import largest_block
+from ._leverage import block_covariances, largest_block
 
 __all__ = ["ALPHA", "distortion_bias"]
 
@@ -90,15 +90,9 @@ def _significant(slopes, influences, shape) -> bool:
     whole or in their similarity part, at blocks of any of three sizes (six tests
     sharing :data:`ALPHA`)."""
     similar = _similarity_contrasts(shape)
-    for level in range(3):
-        if level:
-            influences = grid_sums(influences, 2)
-        sums = influences.reshape(-1, len(slopes))
-        sums = sums[np.any(sums != 0, axis=1)]
-        blocks = len(sums)
+    for covariance, blocks in block_covariances(influences):
         if blocks < 4:
             break
-        covariance = sums.T @ sums * blocks / (blocks - 1)
         tests = ((slopes, covariance), (similar @ slopes, similar @ covariance @ similar.T))
         for values, spread in tests:
             if _hotelling_p_value(values, spread, blocks) < ALPHA / 6:

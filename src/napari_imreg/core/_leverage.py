@@ -123,22 +123,28 @@ def adjusted_sandwich(jacobian, residual, weight, block: int):
     return best
 
 
-def largest_block(grid: np.ndarray) -> tuple[np.ndarray, int]:
-    """``G/(G-1) sum_b i_b i_b^T`` over a grid of per-block influences ``i_b``
+def block_covariances(grid: np.ndarray):
+    """``(G/(G-1) sum_b i_b i_b^T, G)`` over a grid of per-block influences ``i_b``
     (spatial axes, then the parameters), at its blocks and at blocks two and four
-    times larger: the one of largest trace, and the number of blocks ``G`` it was
-    summed over (see :func:`~._pipeline_residual.largest_block_covariance`)."""
+    times larger while at least 4 are left: each size's covariance and its number of
+    blocks ``G``."""
     ndim = grid.shape[-1]
-    best, count = None, 0
     for level in range(3):
         if level:
             grid = grid_sums(grid, 2)
         sums = grid.reshape(-1, ndim)
         sums = sums[np.any(sums != 0, axis=1)]
         if level and len(sums) < 4:
-            break
+            return
         groups = max(len(sums), 2)
-        covariance = sums.T @ sums * groups / (groups - 1)
+        yield sums.T @ sums * groups / (groups - 1), groups
+
+
+def largest_block(grid: np.ndarray) -> tuple[np.ndarray, int]:
+    """Of :func:`block_covariances`, the one of largest trace, and its number of
+    blocks (see :func:`~._pipeline_residual.largest_block_covariance`)."""
+    best, count = None, 0
+    for covariance, groups in block_covariances(grid):
         if best is None or np.trace(covariance) > np.trace(best):
             best, count = covariance, groups
     return best, count
