@@ -60,7 +60,7 @@ def median(values: np.ndarray) -> float:
     if np.isnan(part[half:]).any():  # NaN sorts last
         return float("nan")
     if values.size % 2:
-        return float(np.mean(part[half : half + 1]))
+        return float(part[half])
     part[half - 1] = np.max(part[:half])  # the rank below the middle
     return float(np.mean(part[half - 1 : half + 1]))
 
