@@ -30,13 +30,16 @@ difference's own block variance (the bound the floor check's witness gives,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.special
+from scipy import ndimage
 
 from ._filters import grid_sums
 from ._leverage import block_covariances, largest_block
 
-__all__ = ["ALPHA", "distortion_bias"]
+__all__ = ["ALPHA", "Distortion", "distortion"]
 
 #: The test's false-alarm rate: the tilt test's (:data:`~._background.ALPHA`, which
 #: this module cannot import: the background test sits above the residual stage). A
@@ -44,14 +47,41 @@ __all__ = ["ALPHA", "distortion_bias"]
 ALPHA = 1e-3
 
 
-def _field_columns(jacobian, ndim: int) -> np.ndarray:
-    """The shift's columns of ``jacobian`` times each coordinate from the centre (over
-    the axis' length): the Jacobian of a displacement linear in the place."""
-    shape = jacobian.shape[:ndim]
-    coordinates = [
+#: The converged fit stops when no pixel's displacement moves by more than this.
+TOLERANCE = 1e-4
+#: At most this many Gauss-Newton steps of the converged fit.
+MAX_STEPS = 12
+
+
+@dataclass(frozen=True)
+class Distortion:
+    """The shift at the moving image's centre less the translation's (``correction``,
+    zeros where the field is not significant) and the covariance of that difference
+    (``covariance``, the block variance of its random part)."""
+
+    correction: np.ndarray
+    covariance: np.ndarray
+    sandwich: np.ndarray | None = None
+
+    @classmethod
+    def none(cls, ndim: int) -> Distortion:
+        """No significant field: nothing to correct, nothing to add."""
+        return cls(np.zeros(ndim), np.zeros((ndim, ndim)))
+
+
+def _coordinates(shape) -> list[np.ndarray]:
+    """Each pixel's place from the centre over the axis' length, per axis (broadcast)."""
+    ndim = len(shape)
+    return [
         ((np.arange(n) - (n - 1) / 2) / n).reshape([-1 if a == axis else 1 for a in range(ndim)])
         for axis, n in enumerate(shape)
     ]
+
+
+def _field_columns(jacobian, ndim: int) -> np.ndarray:
+    """The shift's columns of ``jacobian`` times each coordinate from the centre (over
+    the axis' length): the Jacobian of a displacement linear in the place."""
+    coordinates = _coordinates(jacobian.shape[:ndim])
     columns = [jacobian[..., k] * u for k in range(ndim) for u in coordinates]
     return np.stack(columns, -1)
 
@@ -100,44 +130,124 @@ def _significant(slopes, influences, shape) -> bool:
     return False
 
 
-def distortion_bias(jacobian, residual, weight, block: int) -> np.ndarray:
-    """The bias of the translation's shift against the shift at the image's centre,
-    where the residual holds a significant linear displacement field; else zeros.
+
+def _sampled(coefficients, displacement, start, *, wrap: bool):
+    """Each cubic B-spline's ``coefficients`` at ``x - displacement(x)``, ``x`` every
+    pixel, and where that lies inside the moving image moved by ``start`` (all of it
+    if ``wrap``)."""
+    shape = coefficients[0].shape
+    places = np.indices(shape, dtype=np.float64)
+    places -= np.stack(np.broadcast_arrays(*displacement))
+    mode = "grid-wrap" if wrap else "mirror"
+    values = [
+        ndimage.map_coordinates(c, places, order=3, mode=mode, prefilter=False) for c in coefficients
+    ]
+    if wrap:
+        return values, 1.0
+    view = (-1,) + (1,) * len(shape)
+    moved = places - np.reshape(start, view)
+    inside = np.all((moved >= 0) & (moved <= np.reshape(shape, view) - 1), axis=0)
+    return values, inside
+
+
+def _converged(coefficients, reference, weight, basis, start, *, field: bool, wrap: bool):
+    """Gauss-Newton to convergence on the model ``gain * m(x - s - A u) + background``
+    (``A`` nil unless ``field``), ``m`` and its gradients the moving image's cubic
+    splines at the pipeline's shift (``coefficients``: its value's first), the gain
+    and background solved at each step: ``s``, ``A`` (``ndim x ndim``, rows the
+    displacement's axes), the Jacobian (the shift's columns, the gain's, the
+    background's, then the field's as :func:`_field_columns`), the residual and the
+    weight (``weight`` on the pixels whose model lies inside the moving image, which
+    ``start`` moved)."""
+    shape, ndim, base = reference.shape, reference.ndim, weight
+    places = _coordinates(shape)
+    shift, slopes = np.zeros(ndim), np.zeros((ndim, ndim))
+    for _ in range(MAX_STEPS):
+        displacement = [shift[k] + sum(slopes[k, j] * places[j] for j in range(ndim)) for k in range(ndim)]
+        (value, *gradients), inside = _sampled(coefficients, displacement, start, wrap=wrap)
+        weight = base * inside
+        columns = [value, *basis]
+        stacked = np.stack(columns, -1).reshape(-1, len(columns))
+        weighted = stacked * weight.reshape(-1, 1)
+        solution = np.linalg.lstsq(weighted.T @ stacked, weighted.T @ reference.ravel(), rcond=None)[0]
+        residual = reference - (stacked @ solution).reshape(shape)
+        moved = [-solution[0] * g for g in gradients]
+        jacobian = np.stack(moved + columns, -1)
+        if field:
+            jacobian = np.concatenate([jacobian, _field_columns(jacobian, ndim)], -1)
+        q = jacobian.shape[-1]
+        wj = (jacobian * weight[..., None]).reshape(-1, q)
+        step = np.linalg.lstsq(wj.T @ jacobian.reshape(-1, q), wj.T @ residual.ravel(), rcond=None)[0]
+        turn = step[q - ndim * ndim :].reshape(ndim, ndim) if field else np.zeros((ndim, ndim))
+        # The largest move of any pixel's displacement (the places reach half a length).
+        if np.max(np.abs(step[:ndim]) + 0.5 * np.abs(turn).sum(1)) < TOLERANCE:
+            break
+        shift, slopes = shift + step[:ndim], slopes + turn
+    return shift, slopes, jacobian, residual, weight
+
+
+def distortion(fit, reference, start, block: int, *, wrap: bool, centre=None) -> Distortion:
+    """The shift at the moving image's centre less the translation's ``start``, where
+    the residual holds a significant linear displacement field, with its variance
+    (see the module); else :meth:`Distortion.none`.
 
     Parameters
     ----------
-    jacobian : numpy.ndarray
-        The translation model's Jacobian at its shift, one column per parameter
-        (the shift's ``ndim`` first), last axis.
-    residual, weight : numpy.ndarray
-        The model's residual and weights at that shift.
+    fit
+        The pipeline's fit at ``start``: its ``jacobian`` (the shift's columns, the
+        gain's, the background's, last axis), ``residual``, ``weight`` and
+        ``gradients`` (the moving image's, moved by ``start``).
+    reference : numpy.ndarray
+        The reference as the pipeline compared it, in the fit's units.
+    start : numpy.ndarray
+        The pipeline's shift.
     block : int
-        The smallest block edge of the cluster-robust covariance (blocks of two
+        The smallest block edge of the cluster-robust covariances (blocks of two
         and four times that are tried too: the largest covariance stands).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(ndim, ndim)``, diagonal: ``max(D**2 - V, 0)`` per axis, ``D`` the
-        centre's shift less the translation's and ``V`` its block variance, where
-        the field is significant; else zeros.
+    wrap : bool
+        The images are periodic.
+    centre : array_like, optional
+        The moving image's centre from the moving side's in the fit's frame, in
+        pixels (a window cut off the image's centre); default nil.
     """
+    jacobian, residual, weight = fit.jacobian, fit.residual, fit.weight
     ndim = residual.ndim
     p = jacobian.shape[-1]
     design = np.concatenate([jacobian, _field_columns(jacobian, ndim)], -1)
     q = design.shape[-1]
     weighted = (design * weight[..., None]).reshape(-1, q)
-    hessian = weighted.T @ design.reshape(-1, q)
-    inverse = np.linalg.pinv(hessian)
-    inverse_translation = np.linalg.pinv(hessian[:p, :p])
+    inverse = np.linalg.pinv(weighted.T @ design.reshape(-1, q))
     step = inverse @ (weighted.T @ residual.ravel())
-    translation_step = inverse_translation @ (weighted[:, :p].T @ residual.ravel())
-    difference = step[:ndim] - translation_step[:ndim]
     after = residual - (design.reshape(-1, q) @ step).reshape(residual.shape)
-    scores = grid_sums(design * (weight * after)[..., None], block)
-    influences = scores @ inverse.T
+    influences = grid_sums(design * (weight * after)[..., None], block) @ inverse.T
     if not _significant(step[p:], influences[..., p:], residual.shape):
-        return np.zeros((ndim, ndim))
-    translation = (scores[..., :p] @ inverse_translation.T)[..., :ndim]
-    covariance, _ = largest_block(influences[..., :ndim] - translation)
-    return np.diag(np.maximum(difference**2 - np.diag(covariance), 0.0))
+        return Distortion.none(ndim)
+    # Significant: the one step above undershoots a turn of a degree or more (the
+    # image's own curvature over a displacement of pixels); converge on the field,
+    # and on the translation alone with the same splines, whose bias the two share.
+    mode = "grid-wrap" if wrap else "mirror"
+    images = [jacobian[..., ndim], *fit.gradients]
+    coefficients = [ndimage.spline_filter(image, order=3, mode=mode) for image in images]
+    basis = [jacobian[..., k] for k in range(ndim + 1, p)]
+    kwargs = {"wrap": wrap}
+    args = (coefficients, reference, weight, basis, start)
+    alone = _converged(*args, field=False, **kwargs)[0]
+    shift, slopes, design, after, weight = _converged(*args, field=True, **kwargs)
+    weighted = (design * weight[..., None]).reshape(-1, q)
+    hessian = weighted.T @ design.reshape(-1, q)
+    scores = grid_sums(design * (weight * after)[..., None], block)
+    influences = scores @ np.linalg.pinv(hessian).T
+    translation = (scores[..., :p] @ np.linalg.pinv(hessian[:p, :p]).T)[..., :ndim]
+    # The displacement is d(x) = a + B (x - c) about the frame's centre c (B: the
+    # slopes over each axis' length): the moving image's centre, at c + e in its own
+    # frame, comes from the reference's x with x - c = (I - B)^-1 (a + e).
+    lengths = np.asarray(residual.shape, dtype=np.float64)
+    inward = np.linalg.inv(np.eye(ndim) - slopes / lengths)
+    e = np.zeros(ndim) if centre is None else np.asarray(centre, dtype=np.float64)
+    landing = inward @ (np.asarray(start, dtype=np.float64) + shift + e)
+    slope_moves = influences[..., p:].reshape(*influences.shape[:-1], ndim, ndim)
+    moves = influences[..., :ndim] + np.einsum("...kj,j->...k", slope_moves, landing / lengths)
+    moves = moves @ inward.T
+    difference, _ = largest_block(moves - translation)
+    covariance, _ = largest_block(moves)
+    return Distortion(landing - e - (np.asarray(start) + alone), difference, covariance)

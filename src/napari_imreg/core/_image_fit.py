@@ -99,6 +99,10 @@ class ImageFit:
         Effective pixels compared minus fitted parameters.
     outliers : int
         Pixels down-weighted by the Huber weights.
+    distortion : numpy.ndarray
+        With ``compared``: the shift at the moving image's centre less the
+        pipeline's, where the images turned or changed scale (see ``_distortion``);
+        else zeros.
     """
 
     shift: np.ndarray
@@ -114,6 +118,7 @@ class ImageFit:
     chi2: float
     dof: float
     outliers: int
+    distortion: np.ndarray
 
 
 def _overlap_weight(shape, shift, *, wrap, margin=1.0):
@@ -356,8 +361,9 @@ def fit_image_shift(
     pipeline = None if covariance is None else np.asarray(covariance, dtype=np.float64)
     use_fourier = _prefer_fourier(shift, spline_chi2, f_chi2, margin, spline_terms, pipeline)
     difference = np.nan_to_num(shift - start, nan=1.0)
+    distortion = np.zeros(ndim)
     if compared is not None and pipeline is not None:
-        noise, sandwich, model_cov = pipeline_terms(
+        noise, sandwich, model_cov, distortion = pipeline_terms(
             compared.scaled(scale),
             start,
             variance=variance,
@@ -411,6 +417,7 @@ def fit_image_shift(
         chi2=f_chi2 if use_fourier else chi2,
         dof=dof,
         outliers=int(np.sum(huber < 1)),
+        distortion=distortion,
     )
 
 

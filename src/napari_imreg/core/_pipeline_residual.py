@@ -23,7 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 from ._chi2 import outer_product
-from ._distortion import distortion_bias
+from ._distortion import distortion
 from ._filters import fill_invalid, grid_sums
 from ._leverage import adjusted_sandwich, largest_block, noise_level, sandwich_beyond_noise
 from ._prefilter import FLOOR_CHECK_SIGMA
@@ -64,6 +64,7 @@ class ComparedImages:
     tapered_through: bool = False
     excess: float = 1.0
     filtered: float = 1.0
+    centre: tuple = ()
 
     @property
     def masked(self) -> bool:
@@ -91,8 +92,12 @@ class ComparedImages:
                 return [profile[s] for profile, s in zip(weight, slices, strict=True)]
             return weight[slices]
 
+        shape = self.moving.shape
+        centre = self.centre or (0.0,) * len(shape)
+        moved = [(n - 1) / 2 - (s.start + (s.stop - s.start - 1) / 2) for n, s in zip(shape, moving_slices, strict=True)]
         return replace(
             self,
+            centre=tuple(c + m for c, m in zip(centre, moved, strict=True)),
             reference=self.reference[reference_slices],
             moving=self.moving[moving_slices],
             reference_weight=cut(self.reference_weight, reference_slices),
@@ -528,7 +533,6 @@ def pipeline_terms(
     is no sign of band-limited data there (8 x 120 real pairs 0.5 px apart across:
     every strength 0.08-0.11 px off, the verdict clear, errors 0.01 px).
     """
-    shared = compared.shared_bias
     clear = clear and not compared.tapered_through
     kwargs = {"variance": variance, "basis": basis, "wrap": wrap, "block": max(block // 2, 1)}
     alone = clear and not (witness is not None and witness.apart())
@@ -538,8 +542,19 @@ def pipeline_terms(
     # A displacement that changes across the image (a rotation, a change of scale):
     # the translation's shift is the one where the information lies, not the
     # centre's; no sandwich shows it (see _distortion).
-    distortion = distortion_bias(fit.jacobian, fit.residual, fit.weight, kwargs["block"])
+    reference = np.asarray(compared.reference, dtype=np.float64)
+    field = distortion(fit, reference, shift, kwargs["block"], wrap=wrap, centre=compared.centre or None)
+    if field.sandwich is not None:
+        return covariance, field.sandwich, 0 * covariance, field.correction
     kwargs["fit"] = fit
+    args = (compared, shift, covariance, kwargs, spline_grid, difference)
+    noise, sandwich, bias = _terms(*args, alone=alone, clear=clear, witness=witness, noise_given=noise_given)
+    return noise, sandwich, bias + field.covariance, field.correction
+
+
+def _terms(compared, shift, covariance, kwargs, spline_grid, difference, *, alone, clear, witness, noise_given):
+    """:func:`pipeline_terms`' noise, sandwich and model terms but the field's."""
+    shared = compared.shared_bias
     if alone:
         sandwich = clear_sandwich(compared, shift, covariance, noise_given=noise_given, **kwargs)
         if compared.excess > 1.0:
@@ -547,16 +562,16 @@ def pipeline_terms(
             # noise term scaled by it, as an estimated noise would be, counts too.
             sandwich = covariance_envelope(sandwich, covariance * compared.excess)
         if witness is None:
-            return covariance, sandwich, distortion
-        return covariance, sandwich, witness.bias(independent=True) + distortion
+            return covariance, sandwich, 0 * covariance
+        return covariance, sandwich, witness.bias(independent=True)
     grid, observed = pipeline_influences(compared, shift, **kwargs)
     sandwich = broader_than_modelled(largest_block_covariance(grid), observed, covariance)
     if clear:
-        return covariance, sandwich, witness.bias(independent=True) + distortion
+        return covariance, sandwich, witness.bias(independent=True)
     if witness is not None and not shared:
-        return covariance, sandwich, witness.bias(independent=False) + distortion
+        return covariance, sandwich, witness.bias(independent=False)
     random = largest_block_covariance(spline_grid() - grid)
     spline = np.diag(np.maximum(difference**2 - np.diag(random), 0.0))
     if witness is None:
-        return covariance, sandwich, spline + distortion
-    return covariance, sandwich, np.maximum(spline, witness.bias(independent=False)) + distortion
+        return covariance, sandwich, spline
+    return covariance, sandwich, np.maximum(spline, witness.bias(independent=False))

@@ -207,10 +207,11 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
             compared=compared,
             witness=witness,
         )
-        # The pipeline's shift stays the answer: the stage gives its error, from the
+        # The pipeline's shift stays the answer but where the images turned or changed
+        # scale (then the moving image's centre's): the stage gives its error, from the
         # pipeline's own residual and the part of the models' difference that is
         # not noise (a bias, as large seen from either end).
-        return fit.covariance
+        return fit.covariance, fit.distortion
     if engine.boundary == "wrap":
         # The whole overlap is the image; the window's moving side is the periodic
         # image's pixels at the whole shift: cut where they lie, unless the window
@@ -257,7 +258,7 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
         compared=compared.window(ref_s, mov_s),
         witness=witness,
     )
-    return _scaled(fit, pipeline, share)
+    return _scaled(fit, pipeline, share), fit.distortion
 
 
 def _scaled(fit, pipeline, share):
@@ -284,8 +285,11 @@ def _rolled(compared, whole):
     """The compared images with the moving side rolled by ``whole`` pixels (periodic)."""
     axes = tuple(range(len(whole)))
     weight = compared.moving_weight
+    # The moving image's centre moves with its pixels.
+    centre = compared.centre or (0.0,) * len(whole)
     return replace(
         compared,
+        centre=tuple(c + w for c, w in zip(centre, whole, strict=True)),
         moving=np.roll(compared.moving, whole, axes),
         moving_weight=None if weight is None else np.roll(weight, whole, axes),
     )
