@@ -56,17 +56,30 @@ MAX_STEPS = 12
 @dataclass(frozen=True)
 class Distortion:
     """The shift at the moving image's centre less the translation's (``correction``,
-    zeros where the field is not significant) and the covariance of that difference
-    (``covariance``, the block variance of its random part)."""
+    zeros where the field is not significant); where it is, the centre's shift itself
+    (``centre``, in the fit's frame), its per-block influences (``moves``), their
+    block sandwich (``sandwich``), the factor by which the centre's noise error
+    exceeds the translation's, per axis (``inflation``), and the converged fit's
+    weighted squared residual per degree of freedom (``misfit``)."""
 
     correction: np.ndarray
-    covariance: np.ndarray
+    centre: np.ndarray | None = None
+    moves: np.ndarray | None = None
     sandwich: np.ndarray | None = None
+    inflation: np.ndarray | None = None
+    misfit: float = 1.0
 
     @classmethod
     def none(cls, ndim: int) -> Distortion:
-        """No significant field: nothing to correct, nothing to add."""
-        return cls(np.zeros(ndim), np.zeros((ndim, ndim)))
+        """No significant field: nothing to correct."""
+        return cls(np.zeros(ndim))
+
+    def bias(self, other: Distortion) -> np.ndarray:
+        """A bound on the centre's bias from ``other``, the centre's shift by a model
+        whose bias differs: their squared difference beyond its random part (the
+        block variance of the difference of their influences), per axis."""
+        random, _ = largest_block(other.moves - self.moves)
+        return np.diag(np.maximum((other.centre - self.centre) ** 2 - np.diag(random), 0.0))
 
 
 def _coordinates(shape) -> list[np.ndarray]:
@@ -130,7 +143,6 @@ def _significant(slopes, influences, shape) -> bool:
     return False
 
 
-
 def _sampled(coefficients, displacement, start, *, wrap: bool):
     """Each cubic B-spline's ``coefficients`` at ``x - displacement(x)``, ``x`` every
     pixel, and where that lies inside the moving image moved by ``start`` (all of it
@@ -140,7 +152,8 @@ def _sampled(coefficients, displacement, start, *, wrap: bool):
     places -= np.stack(np.broadcast_arrays(*displacement))
     mode = "grid-wrap" if wrap else "mirror"
     values = [
-        ndimage.map_coordinates(c, places, order=3, mode=mode, prefilter=False) for c in coefficients
+        ndimage.map_coordinates(c, places, order=3, mode=mode, prefilter=False)
+        for c in coefficients
     ]
     if wrap:
         return values, 1.0
@@ -163,13 +176,17 @@ def _converged(coefficients, reference, weight, basis, start, *, field: bool, wr
     places = _coordinates(shape)
     shift, slopes = np.zeros(ndim), np.zeros((ndim, ndim))
     for _ in range(MAX_STEPS):
-        displacement = [shift[k] + sum(slopes[k, j] * places[j] for j in range(ndim)) for k in range(ndim)]
+        displacement = [
+            shift[k] + sum(slopes[k, j] * places[j] for j in range(ndim)) for k in range(ndim)
+        ]
         (value, *gradients), inside = _sampled(coefficients, displacement, start, wrap=wrap)
         weight = base * inside
         columns = [value, *basis]
         stacked = np.stack(columns, -1).reshape(-1, len(columns))
         weighted = stacked * weight.reshape(-1, 1)
-        solution = np.linalg.lstsq(weighted.T @ stacked, weighted.T @ reference.ravel(), rcond=None)[0]
+        solution = np.linalg.lstsq(
+            weighted.T @ stacked, weighted.T @ reference.ravel(), rcond=None
+        )[0]
         residual = reference - (stacked @ solution).reshape(shape)
         moved = [-solution[0] * g for g in gradients]
         jacobian = np.stack(moved + columns, -1)
@@ -177,7 +194,9 @@ def _converged(coefficients, reference, weight, basis, start, *, field: bool, wr
             jacobian = np.concatenate([jacobian, _field_columns(jacobian, ndim)], -1)
         q = jacobian.shape[-1]
         wj = (jacobian * weight[..., None]).reshape(-1, q)
-        step = np.linalg.lstsq(wj.T @ jacobian.reshape(-1, q), wj.T @ residual.ravel(), rcond=None)[0]
+        step = np.linalg.lstsq(
+            wj.T @ jacobian.reshape(-1, q), wj.T @ residual.ravel(), rcond=None
+        )[0]
         turn = step[q - ndim * ndim :].reshape(ndim, ndim) if field else np.zeros((ndim, ndim))
         # The largest move of any pixel's displacement (the places reach half a length).
         if np.max(np.abs(step[:ndim]) + 0.5 * np.abs(turn).sum(1)) < TOLERANCE:
@@ -188,8 +207,8 @@ def _converged(coefficients, reference, weight, basis, start, *, field: bool, wr
 
 def distortion(fit, reference, start, block: int, *, wrap: bool, centre=None) -> Distortion:
     """The shift at the moving image's centre less the translation's ``start``, where
-    the residual holds a significant linear displacement field, with its variance
-    (see the module); else :meth:`Distortion.none`.
+    the residual holds a significant linear displacement field (see the module); else
+    :meth:`Distortion.none`.
 
     Parameters
     ----------
@@ -223,31 +242,53 @@ def distortion(fit, reference, start, block: int, *, wrap: bool, centre=None) ->
     if not _significant(step[p:], influences[..., p:], residual.shape):
         return Distortion.none(ndim)
     # Significant: the one step above undershoots a turn of a degree or more (the
-    # image's own curvature over a displacement of pixels); converge on the field,
-    # and on the translation alone with the same splines, whose bias the two share.
-    mode = "grid-wrap" if wrap else "mirror"
-    images = [jacobian[..., ndim], *fit.gradients]
-    coefficients = [ndimage.spline_filter(image, order=3, mode=mode) for image in images]
+    # image's own curvature over a displacement of pixels): converge.
+    moved = (jacobian[..., ndim], fit.gradients)
     basis = [jacobian[..., k] for k in range(ndim + 1, p)]
-    kwargs = {"wrap": wrap}
+    return centre_fit(moved, reference, weight, basis, start, block, wrap=wrap, centre=centre)
+
+
+def centre_fit(moved, reference, weight, basis, start, block: int, *, wrap: bool, centre=None):
+    """The :class:`Distortion` of the model ``gain * m(x - s - A u) + background``
+    converged, ``moved`` the moving image and its gradients moved by ``start`` (any
+    interpolation model's, on the reference's grid), against the translation alone
+    converged with the same splines, whose bias the two share (``weight``, ``basis``,
+    ``block``, ``wrap`` and ``centre`` as in :func:`distortion`)."""
+    ndim = reference.ndim
+    mode = "grid-wrap" if wrap else "mirror"
+    images = [moved[0], *moved[1]]
+    coefficients = [ndimage.spline_filter(image, order=3, mode=mode) for image in images]
     args = (coefficients, reference, weight, basis, start)
-    alone = _converged(*args, field=False, **kwargs)[0]
-    shift, slopes, design, after, weight = _converged(*args, field=True, **kwargs)
+    alone = _converged(*args, field=False, wrap=wrap)[0]
+    shift, slopes, design, after, weight = _converged(*args, field=True, wrap=wrap)
+    p, q = ndim + 1 + len(basis), design.shape[-1]
     weighted = (design * weight[..., None]).reshape(-1, q)
     hessian = weighted.T @ design.reshape(-1, q)
-    scores = grid_sums(design * (weight * after)[..., None], block)
-    influences = scores @ np.linalg.pinv(hessian).T
-    translation = (scores[..., :p] @ np.linalg.pinv(hessian[:p, :p]).T)[..., :ndim]
+    inverse = np.linalg.pinv(hessian)
+    influences = grid_sums(design * (weight * after)[..., None], block) @ inverse.T
     # The displacement is d(x) = a + B (x - c) about the frame's centre c (B: the
     # slopes over each axis' length): the moving image's centre, at c + e in its own
     # frame, comes from the reference's x with x - c = (I - B)^-1 (a + e).
-    lengths = np.asarray(residual.shape, dtype=np.float64)
+    lengths = np.asarray(reference.shape, dtype=np.float64)
     inward = np.linalg.inv(np.eye(ndim) - slopes / lengths)
     e = np.zeros(ndim) if centre is None else np.asarray(centre, dtype=np.float64)
     landing = inward @ (np.asarray(start, dtype=np.float64) + shift + e)
-    slope_moves = influences[..., p:].reshape(*influences.shape[:-1], ndim, ndim)
-    moves = influences[..., :ndim] + np.einsum("...kj,j->...k", slope_moves, landing / lengths)
-    moves = moves @ inward.T
-    difference, _ = largest_block(moves - translation)
-    covariance, _ = largest_block(moves)
-    return Distortion(landing - e - (np.asarray(start) + alone), difference, covariance)
+    # The centre's shift linearised in the parameters: its per-block influences, and
+    # its noise variance over the translation's per axis (the two fits' Hessians).
+    linear = np.zeros((ndim, q))
+    linear[:, :ndim] = np.eye(ndim)
+    for k in range(ndim):
+        linear[k, p + k * ndim : p + (k + 1) * ndim] = landing / lengths
+    linear = inward @ linear
+    moves = influences @ linear.T
+    ratio = np.diag(linear @ inverse @ linear.T) / np.diag(np.linalg.pinv(hessian[:p, :p]))[:ndim]
+    sandwich, _ = largest_block(moves)
+    dof = max(float(np.count_nonzero(weight)) - q, 1.0)
+    return Distortion(
+        correction=landing - e - (np.asarray(start) + alone),
+        centre=landing - e,
+        moves=moves,
+        sandwich=sandwich,
+        inflation=np.sqrt(np.maximum(ratio, 1.0)),
+        misfit=float(np.sum(weight * after**2)) / dof,
+    )

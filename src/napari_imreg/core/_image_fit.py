@@ -44,11 +44,13 @@ import numpy as np
 from scipy import ndimage
 
 from ._brightness import tilt_coordinates
+from ._distortion import centre_fit
 from ._filters import grid_sums
 from ._pipeline_residual import (
     ComparedImages,
     Witness,
     covariance_envelope,
+    fourier_jet,
     fourier_shifted,
     gauss_newton_hessian,
     influence_grid,
@@ -363,7 +365,7 @@ def fit_image_shift(
     difference = np.nan_to_num(shift - start, nan=1.0)
     distortion = np.zeros(ndim)
     if compared is not None and pipeline is not None:
-        noise, sandwich, model_cov, distortion = pipeline_terms(
+        noise, sandwich, model_cov, field = pipeline_terms(
             compared.scaled(scale),
             start,
             variance=variance,
@@ -377,6 +379,24 @@ def fit_image_shift(
             witness=witness,
             noise_given=known,
         )
+        distortion = field.correction
+        if field.centre is not None:
+            # The centre's shift from the images as given (no filter), whose bias
+            # differs from the pipeline's: the analogue of the spline's bound.
+            moved = fourier_jet(mov, start, wrap=wrap)
+            raw = centre_fit(
+                moved,
+                ref,
+                w,
+                basis,
+                start,
+                max(block // 2, 1),
+                wrap=wrap,
+                centre=compared.centre or None,
+            )
+            model_cov = field.bias(raw)
+            # The floor below is the pipeline's noise term, which read the field as noise.
+            pipeline = noise
     elif use_fourier and pipeline is not None and spline_chi2 - f_chi2 > margin:
         # The data prefer the Fourier model clearly, i.e. they are close to band-
         # limited: the pipeline's own error is calibrated there (docs/accuracy.md),

@@ -94,7 +94,10 @@ class ComparedImages:
 
         shape = self.moving.shape
         centre = self.centre or (0.0,) * len(shape)
-        moved = [(n - 1) / 2 - (s.start + (s.stop - s.start - 1) / 2) for n, s in zip(shape, moving_slices, strict=True)]
+        moved = [
+            (n - 1) / 2 - (s.start + (s.stop - s.start - 1) / 2)
+            for n, s in zip(shape, moving_slices, strict=True)
+        ]
         return replace(
             self,
             centre=tuple(c + m for c, m in zip(centre, moved, strict=True)),
@@ -543,16 +546,43 @@ def pipeline_terms(
     # the translation's shift is the one where the information lies, not the
     # centre's; no sandwich shows it (see _distortion).
     reference = np.asarray(compared.reference, dtype=np.float64)
-    field = distortion(fit, reference, shift, kwargs["block"], wrap=wrap, centre=compared.centre or None)
+    field = distortion(
+        fit, reference, shift, kwargs["block"], wrap=wrap, centre=compared.centre or None
+    )
     if field.sandwich is not None:
-        return covariance, field.sandwich, 0 * covariance, field.correction
+        # The moving image's centre's shift is reported: its noise term is the
+        # translation's, inflated as the fits' Hessians say; its sandwich the field
+        # fit's (the translation's residual holds the field); its model term the
+        # caller's, who holds another model (the translation's would count the field).
+        # The translation's residual held the field: the noise term, read from it
+        # (estimated) or beyond it (``excess``), scales by the field fit's share of it.
+        translation = float(np.sum(fit.weight * fit.residual**2))
+        dof = max(float(np.count_nonzero(fit.weight)) - fit.jacobian.shape[-1], 1.0)
+        share = field.misfit / max(translation / dof, 1e-300)
+        share = max(share * compared.excess, 1.0) if noise_given else share
+        noise = covariance * np.outer(field.inflation, field.inflation) * share
+        return noise, field.sandwich, 0 * covariance, field
     kwargs["fit"] = fit
     args = (compared, shift, covariance, kwargs, spline_grid, difference)
-    noise, sandwich, bias = _terms(*args, alone=alone, clear=clear, witness=witness, noise_given=noise_given)
-    return noise, sandwich, bias + field.covariance, field.correction
+    noise, sandwich, bias = _terms(
+        *args, alone=alone, clear=clear, witness=witness, noise_given=noise_given
+    )
+    return noise, sandwich, bias, field
 
 
-def _terms(compared, shift, covariance, kwargs, spline_grid, difference, *, alone, clear, witness, noise_given):
+def _terms(
+    compared,
+    shift,
+    covariance,
+    kwargs,
+    spline_grid,
+    difference,
+    *,
+    alone,
+    clear,
+    witness,
+    noise_given,
+):
     """:func:`pipeline_terms`' noise, sandwich and model terms but the field's."""
     shared = compared.shared_bias
     if alone:
