@@ -1,5 +1,5 @@
 """Whether the residual holds a displacement that changes across the image (a rotation,
-a change of scale), and the error it puts on the shift at the image's centre.
+a change of scale), and if so the shift at the moving image's centre and its error.
 
 A translation fitted to a pair that also turned or changed scale between the
 exposures reports the displacement where the information lies, weighted by it: the
@@ -16,16 +16,29 @@ shift's columns times each coordinate. ``A`` is judged by Hotelling's test with 
 cluster-robust covariance over blocks of the extended fit's residual, at the tilt
 test's false-alarm rate (:data:`ALPHA`) shared among six tests: the whole field and
 its similarity part alone (a turn in each plane and a change of scale, what turns a
-camera or a field), each with blocks of one, two and four times the edge. The bias
-below takes the largest covariance (the most conservative, on the fewest blocks),
-but on a small image that is as few as 16 blocks, where a test of ``ndim**2`` slopes
-has little power: a 0.3-2 degree turn of a 61 x 61 real pair went unseen (F of 4
-and 12 degrees of freedom, p = 0.01) while its shift lay 0.06-0.18 px from the
-centre's at errors of 0.005-0.008 px. A false alarm costs little: the bias counts
-only beyond its own noise. Where the field is significant, the centre's shift ``a``
-less the translation's is a bias the error must hold: its square beyond that
-difference's own block variance (the bound the floor check's witness gives,
-:meth:`~._pipeline_residual.Witness.bias`).
+camera or a field), each with blocks of one, two and four times the edge: the
+largest blocks alone are as few as 16 on a small image, where a test of ``ndim**2``
+slopes has little power (a 0.3-2 degree turn of a 61 x 61 real pair went unseen, F
+of 4 and 12 degrees of freedom, p = 0.01, while its shift lay 0.06-0.18 px from the
+centre's at errors of 0.005-0.008 px). Where the field is significant, the shift
+reported is the moving image's centre's.
+
+The one step undershoots a turn of a degree or more: the moving image's curvature
+over a displacement of a pixel at the corners (0.07 of 0.18 px on a clock pair
+turned by 2 degrees). So the field is then fitted to convergence (:func:`centre_fit`):
+Gauss-Newton on ``gain * m(x - a - A u) + background``, ``m`` and its gradients the
+pipeline's moving image moved by its shift, resampled at each step by cubic splines
+(exact at the pixels, so the translation alone starts at the pipeline's minimum), and
+the translation alone likewise, whose interpolation bias the two share: the
+correction is the centre's shift by the field less the translation's by the same
+splines. The moving image's centre lands where ``x - d(x)`` is its centre (the
+window's shift of a turned crop; the reference's centre moves by the turn times the
+shift more). Its error: the field fit's block sandwich of the centre's influences,
+the pipeline's noise term inflated by the ratio of the centre's to the translation's
+variance in the two fits' Hessians and scaled by the field fit's share of the
+translation's misfit, and a bias bound from the same fit on the images as given (no
+filter: :meth:`Distortion.bias`), the analogue of the spline's. A false alarm costs
+a correction within its own noise, which the error holds.
 """
 
 from __future__ import annotations
@@ -38,6 +51,7 @@ from scipy import ndimage
 
 from ._filters import grid_sums
 from ._leverage import block_covariances, largest_block
+from ._prefilter import FLOOR_CHECK_SIGMA
 
 __all__ = ["ALPHA", "Distortion", "distortion"]
 
@@ -58,23 +72,28 @@ class Distortion:
     """The shift at the moving image's centre less the translation's (``correction``,
     zeros where the field is not significant); where it is, the centre's shift itself
     (``centre``, in the fit's frame), its per-block influences (``moves``), their
-    block sandwich (``sandwich``), the factor by which the centre's noise error
-    exceeds the translation's, per axis (``inflation``), and the converged fit's
-    weighted squared residual per degree of freedom (``misfit``)."""
+    block sandwich (``sandwich``), the block covariance of the correction's random
+    part (``spread``), the factor by which the centre's noise error exceeds the
+    translation's, per axis (``inflation``), and the converged fit's weighted
+    squared residual per degree of freedom (``misfit``). Where the field is
+    significant but the correction within its noise: none, and the one step's
+    difference beyond its noise as a bias (``bias``)."""
 
     correction: np.ndarray
     centre: np.ndarray | None = None
     moves: np.ndarray | None = None
     sandwich: np.ndarray | None = None
+    spread: np.ndarray | None = None
     inflation: np.ndarray | None = None
     misfit: float = 1.0
+    bias: np.ndarray | None = None
 
     @classmethod
     def none(cls, ndim: int) -> Distortion:
         """No significant field: nothing to correct."""
-        return cls(np.zeros(ndim))
+        return cls(np.zeros(ndim), bias=np.zeros((ndim, ndim)))
 
-    def bias(self, other: Distortion) -> np.ndarray:
+    def bound(self, other: Distortion) -> np.ndarray:
         """A bound on the centre's bias from ``other``, the centre's shift by a model
         whose bias differs: their squared difference beyond its random part (the
         block variance of the difference of their influences), per axis."""
@@ -235,17 +254,32 @@ def distortion(fit, reference, start, block: int, *, wrap: bool, centre=None) ->
     design = np.concatenate([jacobian, _field_columns(jacobian, ndim)], -1)
     q = design.shape[-1]
     weighted = (design * weight[..., None]).reshape(-1, q)
-    inverse = np.linalg.pinv(weighted.T @ design.reshape(-1, q))
+    hessian = weighted.T @ design.reshape(-1, q)
+    inverse = np.linalg.pinv(hessian)
+    inverse_translation = np.linalg.pinv(hessian[:p, :p])
     step = inverse @ (weighted.T @ residual.ravel())
+    translation_step = inverse_translation @ (weighted[:, :p].T @ residual.ravel())
     after = residual - (design.reshape(-1, q) @ step).reshape(residual.shape)
-    influences = grid_sums(design * (weight * after)[..., None], block) @ inverse.T
+    scores = grid_sums(design * (weight * after)[..., None], block)
+    influences = scores @ inverse.T
     if not _significant(step[p:], influences[..., p:], residual.shape):
         return Distortion.none(ndim)
     # Significant: the one step above undershoots a turn of a degree or more (the
     # image's own curvature over a displacement of pixels): converge.
     moved = (jacobian[..., ndim], fit.gradients)
     basis = [jacobian[..., k] for k in range(ndim + 1, p)]
-    return centre_fit(moved, reference, weight, basis, start, block, wrap=wrap, centre=centre)
+    found = centre_fit(moved, reference, weight, basis, start, block, wrap=wrap, centre=centre)
+    if np.any(found.correction**2 > FLOOR_CHECK_SIGMA**2 * np.diag(found.spread)):
+        return found
+    # A correction within its own noise (a false alarm, or a misfit of another
+    # kind: saturated cores): the shift stays the translation's, and the one
+    # step's difference counts beyond its noise, as a bias.
+    difference = step[:ndim] - translation_step[:ndim]
+    translation = (scores[..., :p] @ inverse_translation.T)[..., :ndim]
+    covariance, _ = largest_block(influences[..., :ndim] - translation)
+    return Distortion(
+        np.zeros(ndim), bias=np.diag(np.maximum(difference**2 - np.diag(covariance), 0.0))
+    )
 
 
 def centre_fit(moved, reference, weight, basis, start, block: int, *, wrap: bool, centre=None):
@@ -265,7 +299,9 @@ def centre_fit(moved, reference, weight, basis, start, block: int, *, wrap: bool
     weighted = (design * weight[..., None]).reshape(-1, q)
     hessian = weighted.T @ design.reshape(-1, q)
     inverse = np.linalg.pinv(hessian)
-    influences = grid_sums(design * (weight * after)[..., None], block) @ inverse.T
+    scores = grid_sums(design * (weight * after)[..., None], block)
+    influences = scores @ inverse.T
+    translation = (scores[..., :p] @ np.linalg.pinv(hessian[:p, :p]).T)[..., :ndim]
     # The displacement is d(x) = a + B (x - c) about the frame's centre c (B: the
     # slopes over each axis' length): the moving image's centre, at c + e in its own
     # frame, comes from the reference's x with x - c = (I - B)^-1 (a + e).
@@ -283,12 +319,14 @@ def centre_fit(moved, reference, weight, basis, start, block: int, *, wrap: bool
     moves = influences @ linear.T
     ratio = np.diag(linear @ inverse @ linear.T) / np.diag(np.linalg.pinv(hessian[:p, :p]))[:ndim]
     sandwich, _ = largest_block(moves)
+    spread, _ = largest_block(moves - translation)
     dof = max(float(np.count_nonzero(weight)) - q, 1.0)
     return Distortion(
         correction=landing - e - (np.asarray(start) + alone),
         centre=landing - e,
         moves=moves,
         sandwich=sandwich,
+        spread=spread,
         inflation=np.sqrt(np.maximum(ratio, 1.0)),
         misfit=float(np.sum(weight * after**2)) / dof,
     )

@@ -394,7 +394,7 @@ def fit_image_shift(
                 wrap=wrap,
                 centre=compared.centre or None,
             )
-            model_cov = field.bias(raw)
+            model_cov = field.bound(raw)
             # The floor below is the pipeline's noise term, which read the field as noise.
             pipeline = noise
     elif use_fourier and pipeline is not None and spline_chi2 - f_chi2 > margin:

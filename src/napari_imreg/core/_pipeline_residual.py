@@ -567,7 +567,7 @@ def pipeline_terms(
     noise, sandwich, bias = _terms(
         *args, alone=alone, clear=clear, witness=witness, noise_given=noise_given
     )
-    return noise, sandwich, bias, field
+    return noise, sandwich, bias + field.bias, field
 
 
 def _terms(
