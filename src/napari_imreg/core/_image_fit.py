@@ -392,7 +392,6 @@ def fit_image_shift(
                 start,
                 max(block // 2, 1),
                 wrap=wrap,
-                centre=compared.centre or None,
             )
             model_cov = field.bound(raw)
             # The floor below is the pipeline's noise term, which read the field as noise.

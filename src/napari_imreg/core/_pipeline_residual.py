@@ -54,7 +54,8 @@ class ComparedImages:
     leave no interior on some axis (a thin image's short axis is all taper).
     ``excess``: the pipeline's chi2 per degree of freedom beyond the noise given
     (:func:`residual_excess`). ``filtered``: the variance of the filtered noise per
-    unit of the raw noise's (the pipeline's filter; 1 unfiltered).
+    unit of the raw noise's (the pipeline's filter; 1 unfiltered). ``windowed``: the
+    images are a window cut from larger ones (:meth:`window`).
     """
 
     reference: np.ndarray
@@ -64,7 +65,7 @@ class ComparedImages:
     tapered_through: bool = False
     excess: float = 1.0
     filtered: float = 1.0
-    centre: tuple = ()
+    windowed: bool = False
 
     @property
     def masked(self) -> bool:
@@ -92,15 +93,9 @@ class ComparedImages:
                 return [profile[s] for profile, s in zip(weight, slices, strict=True)]
             return weight[slices]
 
-        shape = self.moving.shape
-        centre = self.centre or (0.0,) * len(shape)
-        moved = [
-            (n - 1) / 2 - (s.start + (s.stop - s.start - 1) / 2)
-            for n, s in zip(shape, moving_slices, strict=True)
-        ]
         return replace(
             self,
-            centre=tuple(c + m for c, m in zip(centre, moved, strict=True)),
+            windowed=True,
             reference=self.reference[reference_slices],
             moving=self.moving[moving_slices],
             reference_weight=cut(self.reference_weight, reference_slices),
@@ -547,7 +542,7 @@ def pipeline_terms(
     # centre's; no sandwich shows it (see _distortion).
     reference = np.asarray(compared.reference, dtype=np.float64)
     field = distortion(
-        fit, reference, shift, kwargs["block"], wrap=wrap, centre=compared.centre or None
+        fit, reference, shift, kwargs["block"], wrap=wrap, converge=not compared.windowed
     )
     if field.sandwich is not None:
         # The moving image's centre's shift is reported: its noise term is the

@@ -285,11 +285,8 @@ def _rolled(compared, whole):
     """The compared images with the moving side rolled by ``whole`` pixels (periodic)."""
     axes = tuple(range(len(whole)))
     weight = compared.moving_weight
-    # The moving image's centre moves with its pixels.
-    centre = compared.centre or (0.0,) * len(whole)
     return replace(
         compared,
-        centre=tuple(c + w for c, w in zip(centre, whole, strict=True)),
         moving=np.roll(compared.moving, whole, axes),
         moving_weight=None if weight is None else np.roll(weight, whole, axes),
     )
