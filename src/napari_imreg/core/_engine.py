@@ -253,9 +253,7 @@ class Engine:
             fit, errors, self.upsample_factor, wanted=delta_chi2_map, now=not rivals_later
         )
 
-        def result(
-            significance, covariance, *, with_map: bool = True, answer=fit
-        ) -> RegistrationResult:
+        def result(significance, covariance, *, with_map=True, answer=fit) -> RegistrationResult:
             return self._result(
                 answer,
                 errors,
@@ -288,7 +286,6 @@ class Engine:
             stage_covariance, distortion = residual_errors(
                 self, image, fit.shift, bound, given_moving_error, mask, witness, excess
             )
-            # The images turned or changed scale: the shift at the moving image's centre.
             answer = dataclasses.replace(fit, shift=fit.shift + distortion)
             reach = widened(verdict, answer.shift, stage_covariance)
             bounded = within_window(verdict, self.max_shift, answer.shift, reach)

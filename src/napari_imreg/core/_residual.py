@@ -156,7 +156,9 @@ def residual_errors(
     reference and the prepared ``image`` (its source, less the pixels ``mask``
     marks) from that shift and the pipeline's ``covariance`` (see the module).
     ``witness``: the same pair measured at another filter strength (a result with
-    ``shift`` and ``covariance``), or None."""
+    ``shift`` and ``covariance``), or None. Also the shift at the moving image's centre
+    less ``shift``, where the images turned or changed scale (zeros elsewhere: see
+    ``_distortion``): the shift to report."""
     if witness is not None and np.all(np.isfinite(witness.covariance)):
         witness = Witness.of(shift, covariance, witness.shift, witness.covariance)
     else:
