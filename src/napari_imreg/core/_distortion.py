@@ -43,6 +43,7 @@ a correction within its own noise, which the error holds.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,7 +54,7 @@ from ._filters import grid_sums
 from ._leverage import block_covariances, largest_block
 from ._prefilter import FLOOR_CHECK_SIGMA
 
-__all__ = ["ALPHA", "Distortion", "distortion"]
+__all__ = ["ALPHA", "Distortion", "distortion", "extended_step"]
 
 #: The test's false-alarm rate: the tilt test's (:data:`~._background.ALPHA`, which
 #: this module cannot import: the background test sits above the residual stage). A
@@ -110,12 +111,18 @@ def _coordinates(shape) -> list[np.ndarray]:
     ]
 
 
-def _field_columns(jacobian, ndim: int) -> np.ndarray:
-    """The shift's columns of ``jacobian`` times each coordinate from the centre (over
-    the axis' length): the Jacobian of a displacement linear in the place."""
-    coordinates = _coordinates(jacobian.shape[:ndim])
-    columns = [jacobian[..., k] * u for k in range(ndim) for u in coordinates]
-    return np.stack(columns, -1)
+def _field_design(jacobian, ndim: int) -> np.ndarray:
+    """``jacobian``'s columns, then the shift's columns times each coordinate from the
+    centre (over the axis' length): the Jacobian of a displacement linear in the
+    place. Made in one array (the columns written where they go, not stacked and
+    then joined)."""
+    shape, p = jacobian.shape[:ndim], jacobian.shape[-1]
+    coordinates = _coordinates(shape)
+    design = np.empty((*jacobian.shape[:-1], p + ndim * len(coordinates)))
+    design[..., :p] = jacobian
+    for column, (k, u) in enumerate(itertools.product(range(ndim), coordinates), start=p):
+        np.multiply(jacobian[..., k], u, out=design[..., column])
+    return design
 
 
 def _hotelling_p_value(slopes, covariance, blocks: int) -> float:
@@ -188,7 +195,7 @@ def _converged(coefficients, reference, weight, basis, start, *, field: bool, wr
     splines at the pipeline's shift (``coefficients``: its value's first), the gain
     and background solved at each step: ``s``, ``A`` (``ndim x ndim``, rows the
     displacement's axes), the Jacobian (the shift's columns, the gain's, the
-    background's, then the field's as :func:`_field_columns`), the residual and the
+    background's, then the field's as :func:`_field_design`), the residual and the
     weight (``weight`` on the pixels whose model lies inside the moving image, which
     ``start`` moved)."""
     shape, ndim, base = reference.shape, reference.ndim, weight
@@ -210,7 +217,7 @@ def _converged(coefficients, reference, weight, basis, start, *, field: bool, wr
         moved = [-solution[0] * g for g in gradients]
         jacobian = np.stack(moved + columns, -1)
         if field:
-            jacobian = np.concatenate([jacobian, _field_columns(jacobian, ndim)], -1)
+            jacobian = _field_design(jacobian, ndim)
         q = jacobian.shape[-1]
         wj = (jacobian * weight[..., None]).reshape(-1, q)
         step = np.linalg.lstsq(
@@ -257,18 +264,10 @@ def distortion(fit, reference, start, block: int, *, wrap: bool, converge: bool 
     jacobian, residual, weight = fit.jacobian, fit.residual, fit.weight
     ndim = residual.ndim
     p = jacobian.shape[-1]
-    design = np.concatenate([jacobian, _field_columns(jacobian, ndim)], -1)
-    q = design.shape[-1]
-    weighted = (design * weight[..., None]).reshape(-1, q)
-    hessian = weighted.T @ design.reshape(-1, q)
-    inverse = np.linalg.pinv(hessian)
-    inverse_translation = np.linalg.pinv(hessian[:p, :p])
-    step = inverse @ (weighted.T @ residual.ravel())
-    translation_step = inverse_translation @ (weighted[:, :p].T @ residual.ravel())
-    after = residual - (design.reshape(-1, q) @ step).reshape(residual.shape)
-    scores = grid_sums(design * (weight * after)[..., None], block)
-    influences = scores @ inverse.T
-    if not _significant(step[p:], influences[..., p:], residual.shape):
+    difference, slopes, influences, covariance = extended_step(
+        _field_design(jacobian, ndim), p, residual, weight, block
+    )
+    if not _significant(slopes, influences, residual.shape):
         return Distortion.none(ndim)
     # Significant: the one step above undershoots a turn of a degree or more (the
     # image's own curvature over a displacement of pixels): converge.
@@ -281,12 +280,37 @@ def distortion(fit, reference, start, block: int, *, wrap: bool, converge: bool 
     # A window, or a correction within its own noise (a false alarm, or a misfit
     # of another kind: saturated cores): the shift stays the translation's, and the
     # one step's difference counts beyond its noise, as a bias.
-    difference = step[:ndim] - translation_step[:ndim]
-    translation = (scores[..., :p] @ inverse_translation.T)[..., :ndim]
-    covariance, _ = largest_block(influences[..., :ndim] - translation)
     return Distortion(
         np.zeros(ndim), bias=np.diag(np.maximum(difference**2 - np.diag(covariance), 0.0))
     )
+
+
+def extended_step(design, p: int, residual, weight, block: int):
+    """One Gauss-Newton step of a model extended beyond its first ``p`` columns (the
+    translation's Jacobian, the shift's ``ndim`` first, then its other parameters),
+    ``design`` holding all its columns, last axis, from the translation's fit at its
+    shift (``residual``, ``weight``).
+
+    Returns the shift's move against the translation's own step (``D``), the extra
+    columns' coefficients and their per-block influences (over blocks of ``block``
+    pixels), and the largest block covariance of ``D``'s influences (blocks of one,
+    two and four times ``block``).
+    """
+    ndim = residual.ndim
+    q = design.shape[-1]
+    weighted = (design * weight[..., None]).reshape(-1, q)
+    hessian = weighted.T @ design.reshape(-1, q)
+    inverse = np.linalg.pinv(hessian)
+    inverse_translation = np.linalg.pinv(hessian[:p, :p])
+    step = inverse @ (weighted.T @ residual.ravel())
+    translation_step = inverse_translation @ (weighted[:, :p].T @ residual.ravel())
+    difference = step[:ndim] - translation_step[:ndim]
+    after = residual - (design.reshape(-1, q) @ step).reshape(residual.shape)
+    scores = grid_sums(design * (weight * after)[..., None], block)
+    influences = scores @ inverse.T
+    translation = (scores[..., :p] @ inverse_translation.T)[..., :ndim]
+    covariance, _ = largest_block(influences[..., :ndim] - translation)
+    return difference, step[p:], influences[..., p:], covariance
 
 
 def centre_fit(moved, reference, weight, basis, start, block: int, *, wrap: bool):
