@@ -138,9 +138,11 @@ class LevelRanks:
         self.parts = _quantile_groups(x.size)
         order = np.argpartition(x, [part.start for part in self.parts[1:]])
         self.levels = x[order]
-        flat = np.flatnonzero(valid)
-        self.spread = flat[spread]
-        self.picks = flat[picks[order]]
+        picks = picks[order]
+        if not valid.all():  # else the valid pixels' ranks are their flat indices
+            flat = np.flatnonzero(valid)
+            spread, picks = flat[spread], flat[picks]
+        self.spread, self.picks = spread, picks
 
 
 #: Each live owner's (a Registrar's) last ranks asked for.
@@ -272,7 +274,8 @@ def _thinning(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bright = min(int(size * BRIGHT), PIXELS // 2)
     order = np.argpartition(levels, size - bright)
     step = -(-(size - bright) // (PIXELS - bright))
-    return order[: size - bright][::step], order[size - bright :]
+    # Copies: the slices would keep the whole ordering alive.
+    return order[: size - bright][::step].copy(), order[size - bright :].copy()
 
 
 def _quantile_groups(size: int) -> list[slice]:
