@@ -7,7 +7,8 @@ from _stars import star_field
 
 from napari_imreg.core import Registrar, _outliers, make_extended, make_shifted, register
 from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
-from napari_imreg.core._photon import PIXELS, _median, _thinning, local_level, noise_line
+from napari_imreg.core._photon import PIXELS, _thinning, local_level, noise_line
+from napari_imreg.core._sampling import median
 
 
 def _sparse_level(rng, side=256, sky=10.0):
@@ -205,9 +206,17 @@ def test_the_frames_of_one_registrar_read_the_line_as_each_pair_alone(monkeypatc
     assert shared_ranks[2] is not shared_ranks[0]
 
 
-@pytest.mark.parametrize("size", [1, 2, 7, 8, 1001, 4096])
-def test_median_is_numpys(size):
-    values = np.random.default_rng(size).chisquare(1, size)
-    assert _median(values) == np.median(values)
-    values[size // 2] = np.nan
-    assert np.isnan(_median(values))
+@pytest.mark.parametrize("size", [1, 2, 7, 8, 1001, 4096, 16384])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+def test_median_is_numpys(size, dtype):
+    rng = np.random.default_rng(size)
+    values = rng.chisquare(1, size)
+    if dtype is np.int64:  # ties, which a median of counts mostly is
+        values = rng.poisson(2.0, size)
+    values = values.astype(dtype)
+    assert median(values) == np.median(values)
+    if dtype is not np.int64:
+        values[size // 2] = np.nan
+        assert np.isnan(median(values))
+        values[:] = np.nan
+        assert np.isnan(median(values))

@@ -123,9 +123,7 @@ def tilt_p_value(ref, mov, invalid, shift, scale: float, wrap: bool) -> float:
     per axis, ``k`` the smallest that keeps it within ``SAMPLE`` pixels: the blocks
     are the same, each summarised from fewer of its pixels.
     """
-    blocks = ResidualBlocks(ref, mov, invalid, shift, scale, wrap)
-    columns = blocks.shift_columns() + [blocks.means(c) for c in blocks.coordinates()]
-    return slopes_p_value(np.array(columns).T, blocks.medians, ref.ndim)
+    return ResidualBlocks(ref, mov, invalid, shift, scale, wrap).tilt_p_value()
 
 
 class ResidualBlocks:
@@ -168,6 +166,11 @@ class ResidualBlocks:
         self.medians = _medians(cut[self._enough])
         self._where = _blocks(self.valid, self._per_axis)[self._enough]
         self._count = self._where.sum(axis=1)
+
+    def tilt_p_value(self) -> float:
+        """:func:`tilt_p_value` of the residual these blocks cut."""
+        columns = self.shift_columns() + [self.means(c) for c in self.coordinates()]
+        return slopes_p_value(np.array(columns).T, self.medians, len(self.lattice))
 
     def means(self, values: np.ndarray) -> np.ndarray:
         """The mean of ``values`` (on the lattice) over each block's valid pixels."""

@@ -30,6 +30,8 @@ difference's own block variance (the bound the floor check's witness gives,
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import scipy.special
 
@@ -44,16 +46,21 @@ __all__ = ["ALPHA", "distortion_bias"]
 ALPHA = 1e-3
 
 
-def _field_columns(jacobian, ndim: int) -> np.ndarray:
-    """The shift's columns of ``jacobian`` times each coordinate from the centre (over
-    the axis' length): the Jacobian of a displacement linear in the place."""
-    shape = jacobian.shape[:ndim]
+def _field_design(jacobian, ndim: int) -> np.ndarray:
+    """``jacobian``'s columns, then the shift's columns times each coordinate from the
+    centre (over the axis' length): the Jacobian of a displacement linear in the
+    place. Made in one array (the columns written where they go, not stacked and
+    then joined)."""
+    shape, p = jacobian.shape[:ndim], jacobian.shape[-1]
     coordinates = [
         ((np.arange(n) - (n - 1) / 2) / n).reshape([-1 if a == axis else 1 for a in range(ndim)])
         for axis, n in enumerate(shape)
     ]
-    columns = [jacobian[..., k] * u for k in range(ndim) for u in coordinates]
-    return np.stack(columns, -1)
+    design = np.empty((*jacobian.shape[:-1], p + ndim * len(coordinates)))
+    design[..., :p] = jacobian
+    for column, (k, u) in enumerate(itertools.product(range(ndim), coordinates), start=p):
+        np.multiply(jacobian[..., k], u, out=design[..., column])
+    return design
 
 
 def _hotelling_p_value(slopes, covariance, blocks: int) -> float:
@@ -72,7 +79,7 @@ def _hotelling_p_value(slopes, covariance, blocks: int) -> float:
 
 def _similarity_contrasts(shape) -> np.ndarray:
     """The rows that take a field's slopes (``A[k, u]`` in the order of
-    :func:`_field_columns`, in pixels per axis length) to its similarity part: the
+    :func:`_field_design`, in pixels per axis length) to its similarity part: the
     change of scale ``sum_k A[k, k] / n_k`` and, for each plane ``(i, j)``, the turn
     ``A[i, j] / n_j - A[j, i] / n_i`` (both in pixels per pixel)."""
     ndim = len(shape)
@@ -124,7 +131,7 @@ def distortion_bias(jacobian, residual, weight, block: int) -> np.ndarray:
     """
     ndim = residual.ndim
     p = jacobian.shape[-1]
-    design = np.concatenate([jacobian, _field_columns(jacobian, ndim)], -1)
+    design = _field_design(jacobian, ndim)
     q = design.shape[-1]
     weighted = (design * weight[..., None]).reshape(-1, q)
     hessian = weighted.T @ design.reshape(-1, q)

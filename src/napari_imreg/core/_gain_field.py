@@ -237,7 +237,7 @@ def _with_covariance(result, covariance):
     return dataclasses.replace(result, covariance=covariance, error=error)
 
 
-def flattened(result, ref, mov, moving_error, invalid, *, wrap: bool, register):
+def flattened(result, ref, mov, moving_error, invalid, *, wrap: bool, register, blocks=None):
     """``result``, or the pair registered again with the moving image flattened by
     the gain field its residual holds (the module docstring), until the test no
     longer fires or :data:`ROUNDS` corrections are made.
@@ -257,6 +257,9 @@ def flattened(result, ref, mov, moving_error, invalid, *, wrap: bool, register):
     register : callable
         ``register(moving, moving_error) -> RegistrationResult``: the same
         registration of another moving image.
+    blocks : ResidualBlocks, optional
+        The residual's blocks at ``result`` (``ResidualBlocks(ref, mov, invalid,
+        result.shift, result.scale or 1, wrap)``), when made already (the tilt test's).
 
     Returns
     -------
@@ -276,7 +279,8 @@ def flattened(result, ref, mov, moving_error, invalid, *, wrap: bool, register):
             return original
         scale = 1.0 if result.scale is None else result.scale
         field = _placed(steps, shape, result.shift)
-        blocks = ResidualBlocks(ref, mov * field, invalid, result.shift, scale, wrap)
+        if blocks is None or steps:  # the first round's blocks are the result's own
+            blocks = ResidualBlocks(ref, mov * field, invalid, result.shift, scale, wrap)
         if len(steps) < ROUNDS and gain_p_value(blocks, shape) < ALPHA:
             at = np.ix_(*blocks.lattice)
             step = fitted_field(blocks, ref[at], shape)

@@ -33,7 +33,7 @@ import scipy.ndimage
 
 from ._photon import kept_ranks, local_level, noise_line
 from ._result import held_warnings, warn_registration
-from ._sampling import quantum, robust_sigma, sample, tails
+from ._sampling import median, quantum, robust_sigma, sample, tails
 from ._saturation import dilate, levelled, saturated
 from ._spline_model import keys_shift, spline_shift, tap_weights
 
@@ -111,7 +111,7 @@ def clip_residual(
         The robust sigma of the residual, or ``noise`` (at least ``sigma_floor``).
     """
     values = sample(residual, valid)
-    centre = float(np.median(values))
+    centre = median(values)
     if noise is not None:
         sigma = np.maximum(noise, sigma_floor)
     elif not (sigma := max(robust_sigma(values), sigma_floor)) > 0:
@@ -345,7 +345,7 @@ def _residual_at(ref, mov, ref_mask, mov_mask, shift, scale, offset, *, wrap):
     defined, and the residual (:func:`_residual`)."""
     filled = mov
     if mov_mask.any():
-        filled = np.where(mov_mask, float(np.median(sample(mov, ~mov_mask))), mov)
+        filled = np.where(mov_mask, median(sample(mov, ~mov_mask)), mov)
     ref_clean = np.where(ref_mask, 0.0, ref) if ref_mask.any() else ref
     valid = ~ref_mask & reached(mov_mask, shift, wrap=wrap)
     residual = _residual(ref_clean, filled, valid, shift, scale, offset, wrap=wrap)
@@ -375,6 +375,7 @@ def outlier_masks(
     wrap,
     threshold,
     reference_step=None,
+    moving_step=None,
     line=None,
     level=None,
     at=None,
@@ -383,8 +384,9 @@ def outlier_masks(
     is an outlier (:func:`clip_residual`), as a mask on each image's own grid: beyond
     ``threshold`` times its robust sigma, or with ``line`` (:class:`~._photon.NoiseLine`)
     its noise at each pixel's level. ``reference_step``: ``quantum(ref, ~ref_mask)``,
-    ``level``: the reference's local level with ``ref_mask`` zeroed, and ``at``:
-    :func:`_residual_at` of these arguments, when known.
+    ``moving_step``: ``quantum(mov, ~mov_mask)``, ``level``: the reference's local
+    level with ``ref_mask`` zeroed, and ``at``: :func:`_residual_at` of these
+    arguments, when known.
 
     A sharp feature present in both images leaves an interpolation error in the
     residual: up to ``MODEL_ERROR`` times the cubic-minus-linear interpolant, where
@@ -404,7 +406,9 @@ def outlier_masks(
     # Digitised images: their rounding is noise the robust sigma may not see.
     if reference_step is None:
         reference_step = quantum(ref, ~ref_mask)
-    rounding = np.hypot(reference_step, scale * quantum(mov, ~mov_mask)) / np.sqrt(12)
+    if moving_step is None:
+        moving_step = quantum(mov, ~mov_mask)
+    rounding = np.hypot(reference_step, scale * moving_step) / np.sqrt(12)
     candidates, sigma = clip_residual(
         residual, valid, threshold=threshold, grow=0, sigma_floor=float(rounding), noise=noise
     )
@@ -420,7 +424,7 @@ def outlier_masks(
     # Noiseless images: a residual at round-off is no outlier.
     spread = float(np.std(sample(ref_clean, valid)))
     model_error = np.maximum(model_error, ROUND_OFF * spread)
-    centre = float(np.median(sample(residual, valid)))
+    centre = median(sample(residual, valid))
     at = tuple(points.T)
     sigma = sigma if noise is None else sigma[at]
     bound = threshold * np.sqrt(sigma**2 + model_error**2)
@@ -497,11 +501,12 @@ def _brightness_of(result) -> tuple[float, float]:
     return gain, 0.0 if result.offset is None else float(result.offset)
 
 
-def _photon_line_of(registrar, mov, ref_out, mov_out, result, *, wrap):
+def _photon_line_of(registrar, mov, ref_out, mov_out, result, *, wrap, moving_step):
     """:func:`photon_line` of ``registrar``'s reference and ``mov`` at ``result``'s
     shift (None when it found none to judge from, or a gain of nil), and the residual
     there (:func:`_residual_at`'s; None with no line sought): the outlier stage judges
-    it next when the line leaves the result as it is."""
+    it next when the line leaves the result as it is. ``moving_step(mov_out)``:
+    ``quantum(mov, ~mov_out)``."""
     gain, offset = _brightness_of(result)
     if not (np.all(np.isfinite(result.shift)) and gain != 0.0 and np.isfinite(gain)):
         return None, None
@@ -509,7 +514,7 @@ def _photon_line_of(registrar, mov, ref_out, mov_out, result, *, wrap):
     at = _residual_at(registrar._source, mov, ref_out, mov_out, shift, gain, offset, wrap=wrap)
     level = reference_level(registrar, ref_out)
     # Digitised images: their rounding, within which most residuals of a dim sky tie.
-    steps = np.hypot(reference_quantum(registrar, ~ref_out), gain * quantum(mov, ~mov_out))
+    steps = np.hypot(reference_quantum(registrar, ~ref_out), gain * moving_step(mov_out))
     ranks = kept_ranks(registrar, level, at[2])
     return photon_line(at, shift, level=level, ranks=ranks, rounding=steps**2 / 12), at
 
@@ -548,22 +553,30 @@ def reject_outliers(
     clip_ref, clip_mov = (np.zeros(ref.shape, dtype=bool) for _ in range(2))
 
     runs = _Registrations(registrar, mov, moving_error, delta_chi2_map, ref_out, mov_out)
+    kept_step = []  # the moving image's pixels left out last asked about, and its step
+
+    def moving_step(out):
+        if not (kept_step and np.array_equal(kept_step[0], out)):
+            kept_step[:] = [out, quantum(mov, ~out)]
+        return kept_step[1]
 
     def judged(result):
         # The residual the line was read on, where nothing has changed since.
         same = first[0] is result and not (clip_ref.any() or clip_mov.any())
         at = first[1] if same else None
+        mov_mask = mov_out | clip_mov
         new = outlier_masks(
             ref,
             mov,
             ref_out | clip_ref,
-            mov_out | clip_mov,
+            mov_mask,
             result.shift,
             1.0 if result.scale is None else result.scale,
             0.0 if result.offset is None else result.offset,
             wrap=wrap,
             threshold=threshold,
             reference_step=reference_quantum(registrar, ~(ref_out | clip_ref)),
+            moving_step=moving_step(mov_mask),
             line=line,
             level=None if line is None else reference_level(registrar, ref_out | clip_ref),
             at=at,
@@ -578,7 +591,9 @@ def reject_outliers(
     for round_ in range(MAX_ROUNDS):
         if unread and result.measured:
             unread = False
-            line, at = _photon_line_of(registrar, mov, ref_out, mov_out, result, wrap=wrap)
+            line, at = _photon_line_of(
+                registrar, mov, ref_out, mov_out, result, wrap=wrap, moving_step=moving_step
+            )
             first = (result, at)
         if line is not None and moving_error is None:  # again, with the line's errors
             gain, offset = _brightness_of(result)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.ndimage
 
+from ._sampling import median
 from ._spline_model import keys_weights
 
 __all__ = ["LevelRanks", "NoiseLine", "kept_ranks", "noise_line"]
@@ -74,7 +75,11 @@ class NoiseLine:
         are ``gain * image + offset`` in the reference's units: the residual's
         variance at their local level (:func:`local_level`), the interpolation's
         share taken out, in the image's units."""
-        filled = np.where(invalid, np.median(image[~invalid]), image) if invalid.any() else image
+        filled = (
+            np.where(invalid, np.float64(median(image[~invalid])), image)
+            if invalid.any()
+            else image
+        )
         level = local_level(gain * np.asarray(filled, dtype=np.float64) + offset)
         error = np.sqrt(self.residual_variance(level) / self.share) / abs(gain)
         error[invalid] = np.nan
@@ -126,6 +131,7 @@ class LevelRanks:
     def __init__(self, level: np.ndarray, valid: np.ndarray):
         self.level, self.valid = level, valid
         self.spread = None
+        self._information = None
         x = level[valid]
         if x.size < 4 * GROUP:
             return
@@ -143,6 +149,16 @@ class LevelRanks:
             flat = np.flatnonzero(valid)
             spread, picks = flat[spread], flat[picks]
         self.spread, self.picks = spread, picks
+
+    def information(self) -> tuple[np.ndarray, float, np.ndarray]:
+        """The squared gradient of the level at the valid pixels (where a shift's
+        information lies), its total, and those pixels' levels; made on first use."""
+        if self._information is None:
+            gradient = np.gradient(self.level)
+            parts = gradient if self.level.ndim > 1 else [gradient]
+            weight = sum(np.square(part) for part in parts)[self.valid]
+            self._information = (weight, float(np.sum(weight)), self.level[self.valid])
+        return self._information
 
 
 #: Each live owner's (a Registrar's) last ranks asked for.
@@ -214,8 +230,8 @@ def noise_line(
     if ranks.spread is None:
         return None
     y = np.take(residual, ranks.spread).astype(np.float64)
-    centre = _median(y)
-    scalar = max(_median(np.square(y - centre)) / CHI2_1_MEDIAN, rounding)
+    centre = median(y)
+    scalar = max(median(np.square(y - centre)) / CHI2_1_MEDIAN, rounding)
     y = np.square(np.take(residual, ranks.picks).astype(np.float64) - centre)
     share = interpolated_share(shift)
     # A level's noise variance over the residual's: the reference's, over its neighbours.
@@ -245,21 +261,19 @@ def noise_line(
     if not floor > 0:
         return None
     line = NoiseLine(float(intercept), float(slope), float(floor), share)
-    if _informative_variance(line, level, valid) < UNDERSTATED * scalar:
+    if _informative_variance(line, ranks) < UNDERSTATED * scalar:
         return None
     return line
 
 
-def _informative_variance(line: NoiseLine, level: np.ndarray, valid: np.ndarray) -> float:
-    """The line's residual variance averaged over the pixels weighted by the squared
-    gradient of ``level``: where a shift's information lies."""
-    gradient = np.gradient(level)
-    parts = gradient if level.ndim > 1 else [gradient]
-    weight = sum(np.square(part) for part in parts)[valid]
-    total = float(np.sum(weight))
+def _informative_variance(line: NoiseLine, ranks: LevelRanks) -> float:
+    """The line's residual variance averaged over the valid pixels weighted by the
+    squared gradient of the level (:meth:`LevelRanks.information`): where a shift's
+    information lies."""
+    weight, total, levels = ranks.information()
     if not total > 0:
         return 0.0
-    return float(np.sum(weight * line.residual_variance(level[valid]))) / total
+    return float(np.sum(weight * line.residual_variance(levels))) / total
 
 
 def _thinning(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -330,24 +344,19 @@ def _group(levels: np.ndarray, squares: np.ndarray, rounding: float):
     Counts of a dim sky (under a count per pixel) mostly tie: the median residual is
     that of the pixels at nought in both images, and the median's sigma is nought or
     near it, which would leave out every pixel that saw a photon."""
-    variance = max(_median(squares) / CHI2_1_MEDIAN, rounding)
+    variance = max(median(squares) / CHI2_1_MEDIAN, rounding)
     for _ in range(2):
         inside = squares <= OUTLIER**2 * variance
         count = np.count_nonzero(inside)
         if count < GROUP // 2 or not variance > 0:
             return None
         kept = slice(None) if count == squares.size else inside  # all: no copy
-        variance = float(np.mean(squares[kept]))
+        variance = _mean(squares[kept])
     error = variance * np.sqrt(2.0 / count)
-    return float(np.mean(levels[kept])), variance, error
+    return _mean(levels[kept]), variance, error
 
 
-def _median(values: np.ndarray) -> float:
-    """``numpy.median`` of a 1-D float array (the same value, NaN where it holds one),
-    without its general handling, which costs more than the partition on a group."""
-    half = values.size // 2
-    middle = [half - 1, half] if values.size % 2 == 0 else [half]
-    part = np.partition(values, [*middle, -1])
-    if np.isnan(part[-1]):
-        return float("nan")
-    return float(np.mean(part[middle[0] : half + 1]))
+def _mean(values: np.ndarray) -> float:
+    """``numpy.mean`` of a 1-D float64 array (the same sum, divided alike), without its
+    general handling: most of the time of the line's small groups."""
+    return float(np.add.reduce(values) / values.size)

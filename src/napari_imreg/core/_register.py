@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 
 from . import _fft
-from ._background import ALPHA, tilt_p_value
+from ._background import ALPHA, ResidualBlocks
 from ._blur import seeing_matched
 from ._brightness import Brightness
 from ._engine import Engine
@@ -482,18 +482,20 @@ def _tilted_if_needed(registrar, mov, moving_error, mask, delta_chi2_map) -> Reg
     result, said = held(registrar, mov, moving_error)
     if registrar.options.brightness == "scale+offset":
         invalid = _invalid_pixels(registrar, result, mov, mask)
-        if _tilt_needed(registrar, result, mov, invalid):
+        blocks = _residual_blocks(registrar, result, mov, invalid)
+        if blocks is not None and blocks.tilt_p_value() < ALPHA:
             registrar = registrar._twin_with("_tilted_twin", brightness="scale+offset+tilt")
             result, said = held(registrar, mov, moving_error)
+            blocks = None  # another result's
         last = []
 
         def again(moving, error):
             outcome, last[:] = held(registrar, moving, error)
             return outcome
 
-        wrap = registrar.boundary == "wrap"
+        ref, wrap = registrar._source, registrar.boundary == "wrap"
         flat = flattened(
-            result, registrar._source, mov, moving_error, invalid, wrap=wrap, register=again
+            result, ref, mov, moving_error, invalid, wrap=wrap, register=again, blocks=blocks
         )
         if flat is not result:  # the result says that a field was divided out
             result, said = dataclasses.replace(flat, brightness=f"{flat.brightness}+field"), last
@@ -519,15 +521,15 @@ def _invalid_pixels(registrar, result: RegistrationResult, mov: np.ndarray, mask
     return invalid
 
 
-def _tilt_needed(registrar, result: RegistrationResult, mov: np.ndarray, invalid) -> bool:
-    """Whether ``result`` (the default brightness fit) leaves a significant tilt in
-    the residual (:func:`tilt_p_value` below ``ALPHA``)."""
+def _residual_blocks(registrar, result: RegistrationResult, mov: np.ndarray, invalid):
+    """The blocks of ``result``'s residual (``_background.ResidualBlocks``) that the
+    tilt test and the gain field's first test read; None without a shift."""
     # A match the ramp hid (not measured) is tested too: it may stand out once fitted.
     if not np.all(np.isfinite(result.shift)):
-        return False
+        return None
     scale = 1.0 if result.scale is None else result.scale
     wrap = registrar.boundary == "wrap"
-    return tilt_p_value(registrar._source, mov, invalid, result.shift, scale, wrap) < ALPHA
+    return ResidualBlocks(registrar._source, mov, invalid, result.shift, scale, wrap)
 
 
 def _private(array):

@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["MAD_SIGMA", "SAMPLE", "quantum", "robust_sigma", "sample", "tails"]
+__all__ = ["MAD_SIGMA", "SAMPLE", "median", "quantum", "robust_sigma", "sample", "tails"]
 
 #: MAD to Gaussian sigma.
 MAD_SIGMA = 1.482602218505602
@@ -49,10 +49,26 @@ def sample(values: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
     return values[_draw(values.size)[:SAMPLE]]
 
 
+def median(values: np.ndarray) -> float:
+    """``numpy.median`` of a 1-D array (the same value, NaN where it holds one), from
+    one partition at the middle rank: numpy's also places the rank below it and the
+    largest value (for its NaN check), which costs 3-5x more on 10^4-10^5 values."""
+    if values.size < 2:
+        return float(np.median(values))
+    half = values.size // 2
+    part = np.partition(values, half)
+    if np.isnan(part[half:]).any():  # NaN sorts last
+        return float("nan")
+    if values.size % 2:
+        return float(part[half])
+    part[half - 1] = np.max(part[:half])  # the rank below the middle
+    return float(np.mean(part[half - 1 : half + 1]))
+
+
 def robust_sigma(values: np.ndarray) -> float:
     """The Gaussian sigma of ``values`` from their median absolute deviation."""
     values = np.asarray(values, dtype=np.float64)
-    return float(MAD_SIGMA * np.median(np.abs(values - np.median(values))))
+    return float(MAD_SIGMA * median(np.abs(values - median(values))))
 
 
 def quantum(image: np.ndarray, valid: np.ndarray | None = None) -> float:
