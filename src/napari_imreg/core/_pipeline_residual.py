@@ -23,7 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 from ._chi2 import outer_product
-from ._distortion import distortion_bias
+from ._distortion import distortion
 from ._filters import fill_invalid, grid_sums
 from ._leverage import adjusted_sandwich, largest_block, noise_level, sandwich_beyond_noise
 from ._prefilter import FLOOR_CHECK_SIGMA
@@ -54,7 +54,8 @@ class ComparedImages:
     leave no interior on some axis (a thin image's short axis is all taper).
     ``excess``: the pipeline's chi2 per degree of freedom beyond the noise given
     (:func:`residual_excess`). ``filtered``: the variance of the filtered noise per
-    unit of the raw noise's (the pipeline's filter; 1 unfiltered).
+    unit of the raw noise's (the pipeline's filter; 1 unfiltered). ``windowed``: the
+    images are a window cut from larger ones (:meth:`window`).
     """
 
     reference: np.ndarray
@@ -64,6 +65,7 @@ class ComparedImages:
     tapered_through: bool = False
     excess: float = 1.0
     filtered: float = 1.0
+    windowed: bool = False
 
     @property
     def masked(self) -> bool:
@@ -93,6 +95,7 @@ class ComparedImages:
 
         return replace(
             self,
+            windowed=True,
             reference=self.reference[reference_slices],
             moving=self.moving[moving_slices],
             reference_weight=cut(self.reference_weight, reference_slices),
@@ -528,7 +531,6 @@ def pipeline_terms(
     is no sign of band-limited data there (8 x 120 real pairs 0.5 px apart across:
     every strength 0.08-0.11 px off, the verdict clear, errors 0.01 px).
     """
-    shared = compared.shared_bias
     clear = clear and not compared.tapered_through
     kwargs = {"variance": variance, "basis": basis, "wrap": wrap, "block": max(block // 2, 1)}
     alone = clear and not (witness is not None and witness.apart())
@@ -538,8 +540,46 @@ def pipeline_terms(
     # A displacement that changes across the image (a rotation, a change of scale):
     # the translation's shift is the one where the information lies, not the
     # centre's; no sandwich shows it (see _distortion).
-    distortion = distortion_bias(fit.jacobian, fit.residual, fit.weight, kwargs["block"])
+    reference = np.asarray(compared.reference, dtype=np.float64)
+    field = distortion(
+        fit, reference, shift, kwargs["block"], wrap=wrap, converge=not compared.windowed
+    )
+    if field.sandwich is not None:
+        # The moving image's centre's shift is reported: its noise term is the
+        # translation's, inflated as the fits' Hessians say; its sandwich the field
+        # fit's (the translation's residual holds the field); its model term the
+        # caller's, who holds another model (the translation's would count the field).
+        # The translation's residual held the field: the noise term, read from it
+        # (estimated) or beyond it (``excess``), scales by the field fit's share of it.
+        translation = float(np.sum(fit.weight * fit.residual**2))
+        dof = max(float(np.count_nonzero(fit.weight)) - fit.jacobian.shape[-1], 1.0)
+        share = field.misfit / max(translation / dof, 1e-300)
+        share = max(share * compared.excess, 1.0) if noise_given else share
+        noise = covariance * np.outer(field.inflation, field.inflation) * share
+        return noise, field.sandwich, 0 * covariance, field
     kwargs["fit"] = fit
+    args = (compared, shift, covariance, kwargs, spline_grid, difference)
+    noise, sandwich, terms = _terms(
+        *args, alone=alone, clear=clear, witness=witness, noise_given=noise_given
+    )
+    return noise, sandwich, terms + field.bias, field
+
+
+def _terms(
+    compared,
+    shift,
+    covariance,
+    kwargs,
+    spline_grid,
+    difference,
+    *,
+    alone,
+    clear,
+    witness,
+    noise_given,
+):
+    """:func:`pipeline_terms`' noise, sandwich and model terms, the field's apart."""
+    shared = compared.shared_bias
     if alone:
         sandwich = clear_sandwich(compared, shift, covariance, noise_given=noise_given, **kwargs)
         if compared.excess > 1.0:
@@ -547,16 +587,16 @@ def pipeline_terms(
             # noise term scaled by it, as an estimated noise would be, counts too.
             sandwich = covariance_envelope(sandwich, covariance * compared.excess)
         if witness is None:
-            return covariance, sandwich, distortion
-        return covariance, sandwich, witness.bias(independent=True) + distortion
+            return covariance, sandwich, 0 * covariance
+        return covariance, sandwich, witness.bias(independent=True)
     grid, observed = pipeline_influences(compared, shift, **kwargs)
     sandwich = broader_than_modelled(largest_block_covariance(grid), observed, covariance)
     if clear:
-        return covariance, sandwich, witness.bias(independent=True) + distortion
+        return covariance, sandwich, witness.bias(independent=True)
     if witness is not None and not shared:
-        return covariance, sandwich, witness.bias(independent=False) + distortion
+        return covariance, sandwich, witness.bias(independent=False)
     random = largest_block_covariance(spline_grid() - grid)
     spline = np.diag(np.maximum(difference**2 - np.diag(random), 0.0))
     if witness is None:
-        return covariance, sandwich, spline + distortion
-    return covariance, sandwich, np.maximum(spline, witness.bias(independent=False)) + distortion
+        return covariance, sandwich, spline
+    return covariance, sandwich, np.maximum(spline, witness.bias(independent=False))
