@@ -314,8 +314,6 @@ def extended_step(design, p: int, residual, weight, block: int):
     after = residual - (design.reshape(-1, q) @ step).reshape(residual.shape)
     scores = grid_sums(design * (weight * after)[..., None], block)
     influences = scores @ inverse.T
-    if not _significant(step[p:], influences[..., p:], residual.shape):
-        return np.zeros((ndim, ndim))
     translation = (scores[..., :p] @ inverse_translation.T)[..., :ndim]
     covariance, _ = largest_block(influences[..., :ndim] - translation)
     return difference, step[p:], influences[..., p:], covariance
