@@ -237,7 +237,9 @@ def _converged(coefficients, reference, weight, basis, start, *, field: bool, wr
     return shift, slopes, jacobian, residual, weight
 
 
-def distortion(fit, reference, start, block: int, *, wrap: bool, converge: bool = True):
+def distortion(
+    fit, reference, start, block: int, *, wrap: bool, converge: bool = True, filled=None
+):
     """The shift at the moving image's centre less the translation's ``start``, where
     the residual holds a significant linear displacement field (see the module); else
     :meth:`Distortion.none`.
@@ -262,19 +264,31 @@ def distortion(fit, reference, start, block: int, *, wrap: bool, converge: bool 
         centre of what it sees, and a window's slopes, carried to an image's centre
         far off, would carry their noise with them (a 4 x 4096 window of a 4 x 50000
         pair: 0.006 px off at errors of 0.002 px). Else the one step's bias only.
+    filled : callable, optional
+        Where ``converge``: the pipeline's fit again, its moving image's zeroed
+        margins filled (:func:`~._filters.fill_invalid`), asked for where the field
+        is significant on ``fit``; the test is asked again of it, and the converged
+        fit starts from it. The Fourier shift of the moving image rings from the
+        step at its margins into the pixels that the field's columns weigh most,
+        the edges: under a background's ramp (4 scene stds across a binned real 64
+        x 64 frame) that step read as a change of scale (the converged centre 0.047
+        px off at errors of 0.015 px; filled, the field is not significant).
 
     Returns
     -------
     Distortion
     """
-    jacobian, residual, weight = fit.jacobian, fit.residual, fit.weight
-    ndim = residual.ndim
-    p = jacobian.shape[-1]
-    difference, slopes, influences, covariance = extended_step(
-        _field_design(jacobian, ndim), p, residual, weight, block
-    )
-    if not _significant(slopes, influences, residual.shape):
-        return Distortion.none(ndim)
+    ndim = fit.residual.ndim
+    fits = [fit] if filled is None or not converge else [fit, filled]
+    for fit in fits:
+        fit = fit() if callable(fit) else fit
+        jacobian, residual, weight = fit.jacobian, fit.residual, fit.weight
+        p = jacobian.shape[-1]
+        difference, slopes, influences, covariance = extended_step(
+            _field_design(jacobian, ndim), p, residual, weight, block
+        )
+        if not _significant(slopes, influences, residual.shape):
+            return Distortion.none(ndim)
     # Significant: the one step above undershoots a turn of a degree or more (the
     # image's own curvature over a displacement of pixels): converge.
     moved = (jacobian[..., ndim], fit.gradients)

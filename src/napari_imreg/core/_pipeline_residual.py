@@ -294,12 +294,21 @@ class _PipelineFit:
 
 
 def _fit_pipeline(
-    compared: ComparedImages, shift, *, variance, basis, wrap: bool, curvatures: bool
+    compared: ComparedImages,
+    shift,
+    *,
+    variance,
+    basis,
+    wrap: bool,
+    curvatures: bool,
+    margins_filled: bool = False,
 ) -> _PipelineFit:
     """The model ``gain * moving(x - shift) + background`` (``basis``: the
     background's columns, a constant first) by the Fourier shift theorem, fitted
     over the product of the reference's weight and the moving weight moved by
-    ``shift``, divided by ``variance`` (the stage's, a scalar or a map)."""
+    ``shift``, divided by ``variance`` (the stage's, a scalar or a map).
+    ``margins_filled``: the zeroed margins of a separable weight are filled too (as
+    a mask's holes are)."""
     reference = np.asarray(compared.reference, dtype=np.float64)
     moving = np.asarray(compared.moving, dtype=np.float64)
     if isinstance(compared.moving_weight, np.ndarray):
@@ -308,6 +317,8 @@ def _fit_pipeline(
         # into the pixels round it (a sandwich 30x the pipeline's error on a pair
         # whose outlier stage clipped 600 pixels): the holes are filled smoothly.
         moving = fill_invalid(moving, compared.moving_weight > 0)
+    elif margins_filled and isinstance(compared.moving_weight, list):
+        moving = fill_invalid(moving, outer_product(compared.moving_weight) > 0)
     value, gradients, *second = fourier_jet(moving, shift, wrap=wrap, curvatures=curvatures)
     base = _moved_weight(compared.moving_weight, shift, reference.shape, wrap=wrap)
     if compared.reference_weight is not None:
@@ -541,8 +552,31 @@ def pipeline_terms(
     # the translation's shift is the one where the information lies, not the
     # centre's; no sandwich shows it (see _distortion).
     reference = np.asarray(compared.reference, dtype=np.float64)
+
+    def filled():
+        # The filter's zeroed margins step from the image's level (a background's
+        # ramp: 4 scene stds across a 64 x 64 frame), and the Fourier shift rings from
+        # that step into the pixels that the field's columns weigh most, the edges.
+        return _fit_pipeline(
+            compared,
+            shift,
+            variance=variance,
+            basis=basis,
+            wrap=wrap,
+            curvatures=False,
+            margins_filled=True,
+        )
+
+    # A periodic pair's displacement cannot change across it (a turn or a change of
+    # scale breaks the period): there a significant field is a misfit of another kind.
     field = distortion(
-        fit, reference, shift, kwargs["block"], wrap=wrap, converge=not compared.windowed
+        fit,
+        reference,
+        shift,
+        kwargs["block"],
+        wrap=wrap,
+        converge=not (compared.windowed or wrap),
+        filled=filled,
     )
     if field.sandwich is not None:
         # The moving image's centre's shift is reported: its noise term is the
