@@ -43,6 +43,12 @@ variance in the two fits' Hessians and scaled by the field fit's share of the
 translation's misfit, and a bias bound from the same fit on the images as given (no
 filter: :meth:`Distortion.bias`), the analogue of the spline's. A false alarm costs
 a correction within its own noise, which the error holds.
+
+The converged fit runs only where its model can hold: not on a window (its slopes
+carried to a centre far off), not on a periodic pair (a turn breaks the period),
+and, where the pipeline's fit shows the field, only if the same fit with the moving
+image's zeroed filter margins filled shows it too (the Fourier shift's ringing from
+those margins weighs most at the edges, as a field's columns do).
 """
 
 from __future__ import annotations
@@ -175,27 +181,23 @@ def _significant(slopes, influences, shape) -> bool:
     return False
 
 
-def _sampled(coefficients, displacement, start, *, wrap: bool):
+def _sampled(coefficients, displacement, start):
     """Each cubic B-spline's ``coefficients`` at ``x - displacement(x)``, ``x`` every
-    pixel, and where that lies inside the moving image moved by ``start`` (all of it
-    if ``wrap``)."""
+    pixel, and where that lies inside the moving image moved by ``start``."""
     shape = coefficients[0].shape
     places = np.indices(shape, dtype=np.float64)
     places -= np.stack(np.broadcast_arrays(*displacement))
-    mode = "grid-wrap" if wrap else "mirror"
     values = [
-        ndimage.map_coordinates(c, places, order=3, mode=mode, prefilter=False)
+        ndimage.map_coordinates(c, places, order=3, mode="mirror", prefilter=False)
         for c in coefficients
     ]
-    if wrap:
-        return values, 1.0
     view = (-1,) + (1,) * len(shape)
     moved = places - np.reshape(start, view)
     inside = np.all((moved >= 0) & (moved <= np.reshape(shape, view) - 1), axis=0)
     return values, inside
 
 
-def _converged(coefficients, reference, weight, basis, start, *, field: bool, wrap: bool):
+def _converged(coefficients, reference, weight, basis, start, *, field: bool):
     """Gauss-Newton to convergence on the model ``gain * m(x - s - A u) + background``
     (``A`` nil unless ``field``), ``m`` and its gradients the moving image's cubic
     splines at the pipeline's shift (``coefficients``: its value's first), the gain
@@ -211,7 +213,7 @@ def _converged(coefficients, reference, weight, basis, start, *, field: bool, wr
         displacement = [
             shift[k] + sum(slopes[k, j] * places[j] for j in range(ndim)) for k in range(ndim)
         ]
-        (value, *gradients), inside = _sampled(coefficients, displacement, start, wrap=wrap)
+        (value, *gradients), inside = _sampled(coefficients, displacement, start)
         weight = base * inside
         columns = [value, *basis]
         stacked = np.stack(columns, -1).reshape(-1, len(columns))
@@ -237,6 +239,19 @@ def _converged(coefficients, reference, weight, basis, start, *, field: bool, wr
     return shift, slopes, jacobian, residual, weight
 
 
+def _tested_step(fit, block: int):
+    """:func:`extended_step` of the linear field from ``fit`` (see :func:`distortion`):
+    the shift's move and its block covariance where the field is significant, else
+    None."""
+    ndim = fit.residual.ndim
+    difference, slopes, influences, covariance = extended_step(
+        _field_design(fit.jacobian, ndim), fit.jacobian.shape[-1], fit.residual, fit.weight, block
+    )
+    if not _significant(slopes, influences, fit.residual.shape):
+        return None
+    return difference, covariance
+
+
 def distortion(
     fit, reference, start, block: int, *, wrap: bool, converge: bool = True, filled=None
 ):
@@ -258,48 +273,52 @@ def distortion(
         The smallest block edge of the cluster-robust covariances (blocks of two
         and four times that are tried too: the largest covariance stands).
     wrap : bool
-        The images are periodic.
+        The images are periodic: the one step's bias only. A displacement that
+        changes across a periodic pair breaks its period, so a significant field
+        there is a misfit of another kind (binned real crops registered as
+        periodic: the seam's misfit read as slopes of a pixel per length, and the
+        converged centre 0.75 px off the truth, 8 of its errors).
     converge : bool
         Whether the images are whole (not a window): the converged fit finds the
         centre of what it sees, and a window's slopes, carried to an image's centre
         far off, would carry their noise with them (a 4 x 4096 window of a 4 x 50000
         pair: 0.006 px off at errors of 0.002 px). Else the one step's bias only.
     filled : callable, optional
-        Where ``converge``: the pipeline's fit again, its moving image's zeroed
-        margins filled (:func:`~._filters.fill_invalid`), asked for where the field
-        is significant on ``fit``; the test is asked again of it, and the converged
+        The pipeline's fit again, its moving image's zeroed margins filled
+        (:func:`~._filters.fill_invalid`): where the field is significant on ``fit``
+        and would be converged, the test is asked again of it, and the converged
         fit starts from it. The Fourier shift of the moving image rings from the
         step at its margins into the pixels that the field's columns weigh most,
-        the edges: under a background's ramp (4 scene stds across a binned real 64
-        x 64 frame) that step read as a change of scale (the converged centre 0.047
-        px off at errors of 0.015 px; filled, the field is not significant).
+        the edges: under a tilted background (4 scene stds across a binned real 64
+        x 64 frame) that read as a change of scale, and the converged centre moved
+        the answer by 0.047 px, three of the translation's errors (filled, the field
+        is not significant).
 
     Returns
     -------
     Distortion
     """
     ndim = fit.residual.ndim
-    fits = [fit] if filled is None or not converge else [fit, filled]
-    for fit in fits:
-        fit = fit() if callable(fit) else fit
-        jacobian, residual, weight = fit.jacobian, fit.residual, fit.weight
-        p = jacobian.shape[-1]
-        difference, slopes, influences, covariance = extended_step(
-            _field_design(jacobian, ndim), p, residual, weight, block
-        )
-        if not _significant(slopes, influences, residual.shape):
-            return Distortion.none(ndim)
+    converge = converge and not wrap
+    step = _tested_step(fit, block)
+    if step is not None and converge and filled is not None:
+        fit = filled()
+        step = _tested_step(fit, block)
+    if step is None:
+        return Distortion.none(ndim)
+    difference, covariance = step
+    jacobian, weight, p = fit.jacobian, fit.weight, fit.jacobian.shape[-1]
     # Significant: the one step above undershoots a turn of a degree or more (the
     # image's own curvature over a displacement of pixels): converge.
     moved = (jacobian[..., ndim], fit.gradients)
     basis = [jacobian[..., k] for k in range(ndim + 1, p)]
     if converge:
-        found = centre_fit(moved, reference, weight, basis, start, block, wrap=wrap)
+        found = centre_fit(moved, reference, weight, basis, start, block)
         if np.any(found.apart**2 > FLOOR_CHECK_SIGMA**2 * np.diag(found.spread)):
             return found
-    # A window, or a correction within its own noise (a false alarm, or a misfit
-    # of another kind: saturated cores): the shift stays the translation's, and the
-    # one step's difference counts beyond its noise, as a bias.
+    # A window, a periodic pair, or a correction within its own noise (a false
+    # alarm, or a misfit of another kind: saturated cores): the shift stays the
+    # translation's, and the one step's difference counts beyond its noise, as a bias.
     return Distortion(
         np.zeros(ndim), bias=np.diag(np.maximum(difference**2 - np.diag(covariance), 0.0))
     )
@@ -333,19 +352,18 @@ def extended_step(design, p: int, residual, weight, block: int):
     return difference, step[p:], influences[..., p:], covariance
 
 
-def centre_fit(moved, reference, weight, basis, start, block: int, *, wrap: bool):
+def centre_fit(moved, reference, weight, basis, start, block: int):
     """The :class:`Distortion` of the model ``gain * m(x - s - A u) + background``
     converged, ``moved`` the moving image and its gradients moved by ``start`` (any
     interpolation model's, on the reference's grid), and the translation alone
     converged with the same splines, which ``apart`` compares with it (``weight``,
-    ``basis``, ``block`` and ``wrap`` as in :func:`distortion`)."""
+    ``basis`` and ``block`` as in :func:`distortion`)."""
     ndim = reference.ndim
-    mode = "grid-wrap" if wrap else "mirror"
     images = [moved[0], *moved[1]]
-    coefficients = [ndimage.spline_filter(image, order=3, mode=mode) for image in images]
+    coefficients = [ndimage.spline_filter(image, order=3, mode="mirror") for image in images]
     args = (coefficients, reference, weight, basis, start)
-    alone = _converged(*args, field=False, wrap=wrap)[0]
-    shift, slopes, design, after, weight = _converged(*args, field=True, wrap=wrap)
+    alone = _converged(*args, field=False)[0]
+    shift, slopes, design, after, weight = _converged(*args, field=True)
     p, q = ndim + 1 + len(basis), design.shape[-1]
     weighted = (design * weight[..., None]).reshape(-1, q)
     hessian = weighted.T @ design.reshape(-1, q)

@@ -438,7 +438,7 @@ def _pipeline_side(compared, pipeline, raw, *, wrap, block, **kwargs):
     if field.centre is None:
         return noise, sandwich, model_cov, pipeline, field.correction
     moved = fourier_jet(mov, start, wrap=wrap)
-    other = centre_fit(moved, ref, w, basis, start, max(block // 2, 1), wrap=wrap)
+    other = centre_fit(moved, ref, w, basis, start, max(block // 2, 1))
     return noise, sandwich, field.bound(other), noise, field.correction
 
 

@@ -567,15 +567,13 @@ def pipeline_terms(
             margins_filled=True,
         )
 
-    # A periodic pair's displacement cannot change across it (a turn or a change of
-    # scale breaks the period): there a significant field is a misfit of another kind.
     field = distortion(
         fit,
         reference,
         shift,
         kwargs["block"],
         wrap=wrap,
-        converge=not (compared.windowed or wrap),
+        converge=not compared.windowed,
         filled=filled,
     )
     if field.sandwich is not None:
