@@ -287,38 +287,38 @@ def distortion(
         The pipeline's fit again, its moving image's zeroed margins filled
         (:func:`~._filters.fill_invalid`): where the field is significant on ``fit``
         and would be converged, the test is asked again of it, and the converged
-        fit starts from it. The Fourier shift of the moving image rings from the
-        step at its margins into the pixels that the field's columns weigh most,
-        the edges: under a tilted background (4 scene stds across a binned real 64
-        x 64 frame) that read as a change of scale, and the converged centre moved
-        the answer by 0.047 px, three of the translation's errors (filled, the field
-        is not significant).
+        fit starts from it; the bias, where nothing converges, stays ``fit``'s.
+        The Fourier shift of the moving image rings from the step at its margins
+        into the pixels that the field's columns weigh most, the edges: under a
+        tilted background (4 scene stds across a binned real 64 x 64 frame) that
+        read as a change of scale, and the converged centre moved the answer by
+        0.047 px, three of the translation's errors (filled, the field is not
+        significant).
 
     Returns
     -------
     Distortion
     """
     ndim = fit.residual.ndim
-    converge = converge and not wrap
     step = _tested_step(fit, block)
-    if step is not None and converge and filled is not None:
-        fit = filled()
-        step = _tested_step(fit, block)
     if step is None:
         return Distortion.none(ndim)
-    difference, covariance = step
-    jacobian, weight, p = fit.jacobian, fit.weight, fit.jacobian.shape[-1]
     # Significant: the one step above undershoots a turn of a degree or more (the
-    # image's own curvature over a displacement of pixels): converge.
-    moved = (jacobian[..., ndim], fit.gradients)
-    basis = [jacobian[..., k] for k in range(ndim + 1, p)]
-    if converge:
-        found = centre_fit(moved, reference, weight, basis, start, block)
+    # image's own curvature over a displacement of pixels): converge, from a fit
+    # whose field stands without the margins' ringing.
+    clean = fit if filled is None or not converge or wrap else filled()
+    if converge and not wrap and (clean is fit or _tested_step(clean, block) is not None):
+        jacobian, p = clean.jacobian, clean.jacobian.shape[-1]
+        moved = (jacobian[..., ndim], clean.gradients)
+        basis = [jacobian[..., k] for k in range(ndim + 1, p)]
+        found = centre_fit(moved, reference, clean.weight, basis, start, block)
         if np.any(found.apart**2 > FLOOR_CHECK_SIGMA**2 * np.diag(found.spread)):
             return found
-    # A window, a periodic pair, or a correction within its own noise (a false
-    # alarm, or a misfit of another kind: saturated cores): the shift stays the
-    # translation's, and the one step's difference counts beyond its noise, as a bias.
+    difference, covariance = step
+    # A window, a periodic pair, a field that the margins' ringing made, or a
+    # correction within its own noise (a false alarm, or a misfit of another kind:
+    # saturated cores): the shift stays the translation's, and the pipeline's one
+    # step's difference counts beyond its noise, as a bias.
     return Distortion(
         np.zeros(ndim), bias=np.diag(np.maximum(difference**2 - np.diag(covariance), 0.0))
     )
