@@ -92,10 +92,20 @@ class Taper:
         shifts = np.asarray(shifts, dtype=np.float64).reshape(-1)
         if self.period is None:
             return self._raised_cosine(pixels[None, :] - shifts[:, None], orders)
+        pairs = zip(self.interpolant_moved(pixels, shifts, orders), orders, strict=True)
+        return [(1.0 - part) if order == 0 else -part for part, order in pairs]
+
+    def interpolant_moved(self, pixels, shifts, orders) -> np.ndarray:
+        """``values[order, shift, pixel]``: the derivatives of a periodic taper's
+        interpolant (not its complement) at ``pixels - s`` for each of ``shifts``, a
+        new C-ordered array (the products the kernels take part in depend on their
+        layout); see :meth:`complement_moved`."""
         whole = np.floor(-shifts)
         which = np.arange(shifts.size)[:, None]
         at = pixels[None, :] + whole.astype(np.intp)[:, None]
-        return self._picked(at, which, -shifts - whole, orders)
+        fractions = -shifts - whole
+        values = _shifted_interpolants(self, tuple(fractions.tolist()), tuple(orders))
+        return np.ascontiguousarray(values[:, which, at % self.period])
 
     def _interpolated(self, u: np.ndarray, orders) -> list[np.ndarray]:
         """:meth:`complement` from the interpolant of the samples: each fraction of a
@@ -197,8 +207,20 @@ def _kernel(taper: Taper, band: tuple[int, int], positions: tuple, orders: tuple
     """Rows ``(order, position)`` (orders slowest), columns the pixels of ``band``: the
     derivative of ``1 - t(x - sign * s)`` with respect to ``s``, at ``s = position``.
     Cached and read-only: the terms of one surface are evaluated at the same shifts."""
-    parts = taper.complement_moved(_pixels(taper.n, band), sign * np.asarray(positions), orders)
-    kernel = np.concatenate([(-sign) ** o * part for o, part in zip(orders, parts, strict=True)])
+    pixels, shifts = _pixels(taper.n, band), sign * np.asarray(positions, dtype=np.float64)
+    if taper.period is None:
+        parts = zip(orders, taper.complement_moved(pixels, shifts, orders), strict=True)
+        kernel = np.concatenate([(-sign) ** o * part for o, part in parts])
+    else:
+        # The complement's rows made in place: 1 - v for order 0, and for the others
+        # (-sign)**o times -v, which is -v or v (a product by +-1 is exact).
+        values = taper.interpolant_moved(pixels, shifts, orders)
+        for row, order in zip(values, orders, strict=True):
+            if order == 0:
+                np.subtract(1.0, row, out=row)
+            elif (-sign) ** order == 1:
+                np.negative(row, out=row)
+        kernel = values.reshape(-1, pixels.size)
     kernel.setflags(write=False)
     return kernel
 
