@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._chi2 import Term, outer_product
-from ._fourier import axis_kernels
+from ._chi2 import Term, outer_product, series_kernels
 from ._rows import block_rows
 
 __all__ = ["Taper", "TaperCorrelation", "TaperOverlap"]
@@ -187,7 +186,7 @@ def _interpolated_overlap(taper: Taper, positions: tuple, orders: tuple) -> np.n
     of ``orders`` (rows, orders slowest) at ``s = positions``: the interpolated
     autocorrelation of the samples, a series on ``|T|**2``. Cached and read-only:
     Newton's passes and the terms of one surface ask at the same shifts."""
-    kernel = axis_kernels(taper.period, positions, half=True, orders=orders)
+    kernel = series_kernels(taper.period, positions, True, orders)
     profile = (kernel @ np.abs(taper._spectrum) ** 2).real
     profile.setflags(write=False)
     return profile
