@@ -72,6 +72,21 @@ def test_no_phase_error_adds_nothing():
     assert fired <= 1
 
 
+def test_noise_alone_does_not_fire_on_a_spread_from_few_blocks():
+    # Blocks of 12 px on 48²: the largest covariance is read from 16 blocks (15 degrees
+    # of freedom). At a normal 4 sigma the move fired on 2 of these 100 noise draws
+    # (its rate should be about 1e-4); at Student's t on the blocks' count, on none.
+    reference, moving, _ = _dispersed_pair(cubic=0.0)
+    rng = np.random.default_rng(5)
+    fired = 0
+    for _ in range(100):
+        noisy = reference + rng.normal(0.0, 0.01 * reference.std(), reference.shape)
+        shift, jacobian, residual = _translation_fit(noisy, moving)
+        third = fourier_third(moving, shift, wrap=True)
+        fired += bool(np.any(dispersion_bias(jacobian, residual, np.ones_like(noisy), third, 12)))
+    assert fired == 0
+
+
 def _page_pair(snr, trial):
     """A binned 3x3 page of text, 48² (the glyphs' edges all at one phase of the grid)."""
     rng = np.random.default_rng([7, int(snr), trial])

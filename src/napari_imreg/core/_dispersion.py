@@ -16,17 +16,27 @@ grows with the frequency").
 The test fits the phase error's lowest odd order beyond the shift: the pipeline's
 model is extended by the moving image's third derivatives (in the frequency domain,
 a phase ``k_i k_j k_l``, which a shift's ``k`` cannot absorb), one Gauss-Newton step
-from the pipeline's fit at its shift. Where that moves the shift on some axis by
-more than :data:`~._prefilter.FLOOR_CHECK_SIGMA` times the cluster-robust spread of
-the move (the floor check's test that a bias, not the noise or a scattered misfit,
-sets two estimates apart), the move counts as a bias beyond its own noise, as the
-strength witness does (:meth:`~._pipeline_residual.Witness.bias`): as large seen from
-either end.
+from the pipeline's fit at its shift. Where that moves the shift on some axis beyond
+its cluster-robust spread at the two-sided level of
+:data:`~._prefilter.FLOOR_CHECK_SIGMA` normal sigmas (the floor check's test that a
+bias, not the noise or a scattered misfit, sets two estimates apart), the move counts
+as a bias beyond its own noise, as the strength witness does
+(:meth:`~._pipeline_residual.Witness.bias`): as large seen from either end.
+
+The spread is read from the blocks' scatter, often from only 9 to 36 blocks in a small
+image, and a variance from few blocks is often short: on binned real pairs of 26² to
+96² with the noise given and dominant (SNR 1-10), a tenth of the moves' block variances
+fall below 0.3-0.4 of the variance the weights give them. Against a normal 4 sigma
+such a move fired on noise or on a misfit the few blocks' scatter hides, and the true
+error was a small part of the move. The level is therefore Student's t on the covariance's
+degrees of freedom (its number of blocks less one), as the blur test reads its own
+few-ring scatter (:func:`~._blur.blur_match`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
 from ._distortion import extended_step
 from ._prefilter import FLOOR_CHECK_SIGMA
@@ -56,15 +66,18 @@ def dispersion_bias(jacobian, residual, weight, third, block: int) -> np.ndarray
     -------
     numpy.ndarray
         ``(ndim, ndim)``, diagonal: ``max(D**2 - V, 0)`` per axis, ``D`` the shift's
-        move and ``V`` its block variance, where ``|D|`` exceeds
-        :data:`~._prefilter.FLOOR_CHECK_SIGMA` ``sqrt(V)`` on some axis; else zeros.
+        move and ``V`` its block variance, where ``|D|`` exceeds ``t sqrt(V)`` on some
+        axis, ``t`` Student's at the two-sided level of
+        :data:`~._prefilter.FLOOR_CHECK_SIGMA` normal sigmas on the covariance's
+        number of blocks less one; else zeros.
     """
     ndim = residual.ndim
     design = np.concatenate([jacobian, third], -1)
-    difference, _, _, covariance = extended_step(
+    difference, _, _, covariance, blocks = extended_step(
         design, jacobian.shape[-1], residual, weight, block
     )
     variance = np.diag(covariance)
-    if not np.any(difference**2 > FLOOR_CHECK_SIGMA**2 * variance):
+    level = -special.stdtrit(blocks - 1, special.ndtr(-FLOOR_CHECK_SIGMA))
+    if not np.any(difference**2 > level**2 * variance):
         return np.zeros((ndim, ndim))
     return np.diag(np.maximum(difference**2 - variance, 0.0))

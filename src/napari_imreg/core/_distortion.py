@@ -130,7 +130,7 @@ def distortion_bias(jacobian, residual, weight, block: int) -> np.ndarray:
         the field is significant; else zeros.
     """
     ndim = residual.ndim
-    difference, slopes, influences, covariance = extended_step(
+    difference, slopes, influences, covariance, _ = extended_step(
         _field_design(jacobian, ndim), jacobian.shape[-1], residual, weight, block
     )
     if not _significant(slopes, influences, residual.shape):
@@ -147,7 +147,7 @@ def extended_step(design, p: int, residual, weight, block: int):
     Returns the shift's move against the translation's own step (``D``), the extra
     columns' coefficients and their per-block influences (over blocks of ``block``
     pixels), and the largest block covariance of ``D``'s influences (blocks of one,
-    two and four times ``block``).
+    two and four times ``block``) with its number of blocks.
     """
     ndim = residual.ndim
     q = design.shape[-1]
@@ -162,5 +162,5 @@ def extended_step(design, p: int, residual, weight, block: int):
     scores = grid_sums(design * (weight * after)[..., None], block)
     influences = scores @ inverse.T
     translation = (scores[..., :p] @ inverse_translation.T)[..., :ndim]
-    covariance, _ = largest_block(influences[..., :ndim] - translation)
-    return difference, step[p:], influences[..., p:], covariance
+    covariance, blocks = largest_block(influences[..., :ndim] - translation)
+    return difference, step[p:], influences[..., p:], covariance, blocks
