@@ -38,7 +38,7 @@ import scipy.special
 from ._filters import grid_sums
 from ._leverage import block_covariances, largest_block
 
-__all__ = ["ALPHA", "distortion_bias"]
+__all__ = ["ALPHA", "distortion_bias", "extended_step"]
 
 #: The test's false-alarm rate: the tilt test's (:data:`~._background.ALPHA`, which
 #: this module cannot import: the background test sits above the residual stage). A
@@ -130,8 +130,26 @@ def distortion_bias(jacobian, residual, weight, block: int) -> np.ndarray:
         the field is significant; else zeros.
     """
     ndim = residual.ndim
-    p = jacobian.shape[-1]
-    design = _field_design(jacobian, ndim)
+    difference, slopes, influences, covariance, _ = extended_step(
+        _field_design(jacobian, ndim), jacobian.shape[-1], residual, weight, block
+    )
+    if not _significant(slopes, influences, residual.shape):
+        return np.zeros((ndim, ndim))
+    return np.diag(np.maximum(difference**2 - np.diag(covariance), 0.0))
+
+
+def extended_step(design, p: int, residual, weight, block: int):
+    """One Gauss-Newton step of a model extended beyond its first ``p`` columns (the
+    translation's Jacobian, the shift's ``ndim`` first, then its other parameters),
+    ``design`` holding all its columns, last axis, from the translation's fit at its
+    shift (``residual``, ``weight``).
+
+    Returns the shift's move against the translation's own step (``D``), the extra
+    columns' coefficients and their per-block influences (over blocks of ``block``
+    pixels), and the largest block covariance of ``D``'s influences (blocks of one,
+    two and four times ``block``) with its number of blocks.
+    """
+    ndim = residual.ndim
     q = design.shape[-1]
     weighted = (design * weight[..., None]).reshape(-1, q)
     hessian = weighted.T @ design.reshape(-1, q)
@@ -143,8 +161,6 @@ def distortion_bias(jacobian, residual, weight, block: int) -> np.ndarray:
     after = residual - (design.reshape(-1, q) @ step).reshape(residual.shape)
     scores = grid_sums(design * (weight * after)[..., None], block)
     influences = scores @ inverse.T
-    if not _significant(step[p:], influences[..., p:], residual.shape):
-        return np.zeros((ndim, ndim))
     translation = (scores[..., :p] @ inverse_translation.T)[..., :ndim]
-    covariance, _ = largest_block(influences[..., :ndim] - translation)
-    return np.diag(np.maximum(difference**2 - np.diag(covariance), 0.0))
+    covariance, blocks = largest_block(influences[..., :ndim] - translation)
+    return difference, step[p:], influences[..., p:], covariance, blocks
