@@ -101,16 +101,7 @@ def test_given_noise_errors_hold_the_bias_of_binned_text(maps):
     # Every strength and the spline shared a 0.09 px bias here; before the dispersion
     # term the pair missed by 8 sigma with the noise given, scalar or maps alike.
     pair = _page_pair(30.0, 2)
-    if maps:
-        errors = {
-            "error": np.sqrt(pair.moving_variance),
-            "reference_error": np.sqrt(pair.reference_variance),
-        }
-    else:
-        errors = {
-            "error": float(np.sqrt(np.mean(pair.moving_variance))),
-            "reference_error": float(np.sqrt(np.mean(pair.reference_variance))),
-        }
+    errors = pair.given_noise(maps)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = register(pair.reference, pair.moving, **errors)
