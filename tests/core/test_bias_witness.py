@@ -35,16 +35,7 @@ def test_given_noise_errors_cover_the_bias_both_strengths_share(make_pair, maps)
     # Before the witness rule these pairs missed by 6.4 and 4.9 sigma with the
     # noise given, scalar or maps alike; the truth is exact (whole full-res pixels).
     pair = make_pair()
-    if maps:
-        errors = {
-            "error": np.sqrt(pair.moving_variance),
-            "reference_error": np.sqrt(pair.reference_variance),
-        }
-    else:
-        errors = {
-            "error": float(np.sqrt(np.mean(pair.moving_variance))),
-            "reference_error": float(np.sqrt(np.mean(pair.reference_variance))),
-        }
+    errors = pair.given_noise(maps)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = register(pair.reference, pair.moving, **errors)

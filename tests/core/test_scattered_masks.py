@@ -36,12 +36,7 @@ def _masked_pairs(kind: str, seed: int = 5):
 def test_scattered_masks_register_within_their_errors(kind, given):
     measured = 0
     for reference, moving, pair in _masked_pairs(kind):
-        errors = {}
-        if given:
-            errors = {
-                "error": np.sqrt(pair.moving_variance),
-                "reference_error": np.sqrt(pair.reference_variance),
-            }
+        errors = pair.given_noise() if given else {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RegistrationWarning)
             result = register(reference, moving, **errors)

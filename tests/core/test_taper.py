@@ -182,3 +182,34 @@ def test_taper_overlap_with_a_period_sums_the_interpolated_taper(period):
     step = np.array([h, 0.0])
     slope = (summed(point + step) - summed(point - step)) / (2 * h)
     assert value[1, 0] == pytest.approx(slope, rel=1e-6)
+
+
+def test_taper_overlap_after_a_series_at_the_same_shift_is_the_interpolated_sum():
+    # The overlap reads its axes' kernels from the cache the cross term's series
+    # fill (the last axis's are the same): a series evaluated first, at the same
+    # shift given as numpy floats, leaves the overlap what it is on its own.
+    from napari_imreg.core._chi2 import Series, series_kernels
+    from napari_imreg.core._taper import _interpolated_overlap
+
+    period = (47, 44)
+    tapers = [Taper(40, 6, 2, period=period[0]), Taper(31, 4, 1, period=period[1])]
+    point = np.array([0.61, -1.27])
+    orders = [(0, 1, 2)] * 2
+    series_kernels.cache_clear()
+    _interpolated_overlap.cache_clear()
+    alone = TaperOverlap(tapers).tensor([[x] for x in point], orders)
+    series_kernels.cache_clear()
+    _interpolated_overlap.cache_clear()
+    spectrum = np.fft.rfftn(np.random.default_rng(3).normal(size=period))
+    Series(spectrum, period).tensor([[x] for x in point], orders)
+    after = TaperOverlap(tapers).tensor([[x] for x in point], orders)
+    np.testing.assert_array_equal(after, alone)
+
+    def summed(s):  # sum_x t(x) I[t](x - s), term by term
+        out = 1.0
+        for taper, shift in zip(tapers, s, strict=True):
+            moved = 1.0 - taper.complement(np.arange(taper.n) - shift)[0]
+            out *= float(taper.samples() @ moved)
+        return out
+
+    assert after[0, 0] == pytest.approx(summed(point), rel=1e-12)

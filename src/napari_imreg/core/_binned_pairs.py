@@ -51,6 +51,19 @@ class BinnedPair:
     reference_clean: np.ndarray
     moving_clean: np.ndarray
 
+    def given_noise(self, maps: bool = True) -> dict:
+        """:func:`register`'s ``error`` and ``reference_error`` from the true noise:
+        the per-pixel maps, or with ``maps=False`` the scalars of their mean variance."""
+        if maps:
+            return {
+                "error": np.sqrt(self.moving_variance),
+                "reference_error": np.sqrt(self.reference_variance),
+            }
+        return {
+            "error": float(np.sqrt(np.mean(self.moving_variance))),
+            "reference_error": float(np.sqrt(np.mean(self.reference_variance))),
+        }
+
 
 def load_scene(name: str) -> np.ndarray:
     """A scikit-image data scene as a float64 single-channel array.

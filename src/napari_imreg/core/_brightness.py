@@ -160,20 +160,28 @@ class Jet:
         self.hess = np.asarray(hess, dtype=np.float64)
 
     @classmethod
+    def _of(cls, value, grad: np.ndarray, hess: np.ndarray) -> Jet:
+        """A Jet of float64 arrays made by the operations below (no conversion:
+        Newton's steps on the profiled surface build a few hundred)."""
+        jet = object.__new__(cls)
+        jet.value, jet.grad, jet.hess = float(value), grad, hess
+        return jet
+
+    @classmethod
     def constant(cls, value, ndim: int) -> Jet:
-        return cls(value, np.zeros(ndim), np.zeros((ndim, ndim)))
+        return cls._of(value, np.zeros(ndim), np.zeros((ndim, ndim)))
 
     def _lift(self, other) -> Jet:
         return other if isinstance(other, Jet) else Jet.constant(other, self.grad.size)
 
     def __add__(self, other):
         other = self._lift(other)
-        return Jet(self.value + other.value, self.grad + other.grad, self.hess + other.hess)
+        return Jet._of(self.value + other.value, self.grad + other.grad, self.hess + other.hess)
 
     __radd__ = __add__
 
     def __neg__(self):
-        return Jet(-self.value, -self.grad, -self.hess)
+        return Jet._of(-self.value, -self.grad, -self.hess)
 
     def __sub__(self, other):
         return self + (-self._lift(other))
@@ -183,8 +191,8 @@ class Jet:
 
     def __mul__(self, other):
         other = self._lift(other)
-        cross = np.outer(self.grad, other.grad)
-        return Jet(
+        cross = self.grad[:, None] * other.grad  # np.outer's products
+        return Jet._of(
             self.value * other.value,
             self.grad * other.value + self.value * other.grad,
             self.hess * other.value + self.value * other.hess + cross + cross.T,
@@ -194,10 +202,10 @@ class Jet:
 
     def reciprocal(self) -> Jet:
         v = self.value
-        return Jet(
+        return Jet._of(
             1.0 / v,
             -self.grad / v**2,
-            -self.hess / v**2 + 2.0 * np.outer(self.grad, self.grad) / v**3,
+            -self.hess / v**2 + 2.0 * (self.grad[:, None] * self.grad) / v**3,
         )
 
     def __truediv__(self, other):

@@ -118,7 +118,9 @@ class Series(Term):
                 out[zero_order] = self.constant
             return out
         kernels = [
-            _kernels(self.shape[a], tuple(np.ravel(positions[a])), a == ndim - 1, tuple(orders[a]))
+            series_kernels(
+                self.shape[a], tuple(np.ravel(positions[a])), a == ndim - 1, tuple(orders[a])
+            )
             for a in range(ndim)
         ]
         if self.transfer is not None:
@@ -137,10 +139,11 @@ class Series(Term):
         return out
 
 
-@functools.lru_cache(maxsize=16)
-def _kernels(n: int, positions: tuple, half: bool, orders: tuple) -> np.ndarray:
+@functools.lru_cache(maxsize=32)
+def series_kernels(n: int, positions: tuple, half: bool, orders: tuple) -> np.ndarray:
     """:func:`axis_kernels`, cached and read-only: the series of one surface are
-    evaluated at the same points."""
+    evaluated at the same points (the taper's overlap on an axis's half spectrum,
+    ``_taper``, asks for the last axis's kernels too)."""
     kernels = axis_kernels(n, positions, half=half, orders=orders)
     kernels.setflags(write=False)
     return kernels

@@ -244,7 +244,7 @@ def _tested_step(fit, block: int):
     the shift's move and its block covariance where the field is significant, else
     None."""
     ndim = fit.residual.ndim
-    difference, slopes, influences, covariance = extended_step(
+    difference, slopes, influences, covariance, _ = extended_step(
         _field_design(fit.jacobian, ndim), fit.jacobian.shape[-1], fit.residual, fit.weight, block
     )
     if not _significant(slopes, influences, fit.residual.shape):
@@ -333,7 +333,7 @@ def extended_step(design, p: int, residual, weight, block: int):
     Returns the shift's move against the translation's own step (``D``), the extra
     columns' coefficients and their per-block influences (over blocks of ``block``
     pixels), and the largest block covariance of ``D``'s influences (blocks of one,
-    two and four times ``block``).
+    two and four times ``block``) with its number of blocks.
     """
     ndim = residual.ndim
     q = design.shape[-1]
@@ -348,8 +348,8 @@ def extended_step(design, p: int, residual, weight, block: int):
     scores = grid_sums(design * (weight * after)[..., None], block)
     influences = scores @ inverse.T
     translation = (scores[..., :p] @ inverse_translation.T)[..., :ndim]
-    covariance, _ = largest_block(influences[..., :ndim] - translation)
-    return difference, step[p:], influences[..., p:], covariance
+    covariance, blocks = largest_block(influences[..., :ndim] - translation)
+    return difference, step[p:], influences[..., p:], covariance, blocks
 
 
 def centre_fit(moved, reference, weight, basis, start, block: int):

@@ -17,12 +17,14 @@ their shifts (docs/how-it-works-errors.md, "The pipeline's own residual").
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
 
 from ._chi2 import outer_product
+from ._dispersion import dispersion_bias
 from ._distortion import distortion
 from ._filters import fill_invalid, grid_sums
 from ._leverage import adjusted_sandwich, largest_block, noise_level, sandwich_beyond_noise
@@ -183,6 +185,19 @@ def fourier_jet(moving, shift, *, wrap: bool, curvatures: bool = False):
         for m in range(k, len(frequencies))
     }
     return back(spectrum), gradients, second
+
+
+def fourier_third(moving, shift, *, wrap: bool) -> np.ndarray:
+    """The third derivatives of ``moving(x - shift)`` (every combination of three axes,
+    one per column, last axis) by the Fourier shift theorem (see ``_shifted_spectrum``)."""
+    spectrum, frequencies, back = _shifted_spectrum(moving, shift, wrap=wrap)
+    columns = []
+    for axes in itertools.combinations_with_replacement(range(moving.ndim), 3):
+        values = spectrum
+        for axis in axes:
+            values = values * (2j * np.pi * frequencies[axis])
+        columns.append(back(values))
+    return np.stack(columns, -1)
 
 
 def least_squares(columns, target, weight):
@@ -533,6 +548,12 @@ def pipeline_terms(
     may share a bias their difference does not show, and the pipeline's sandwich
     counts too.
 
+    With the noise given, a phase error that grows with the frequency (an aliased
+    scene whose edges sit at one phase of the pixel grid: binned text, a few
+    undersampled stars) biases every strength alike and no sandwich shows it; where
+    the residual shows it apart from its own spread, its bound joins the model term
+    in every branch (:func:`~._dispersion.dispersion_bias`).
+
     A witness must not share the bias it bounds. With masked pixels (a weight that
     is an array) both filter strengths zero-fill the same holes before filtering,
     and a bias from them is common to both; the spline fit weighs the holes out of
@@ -589,12 +610,25 @@ def pipeline_terms(
         share = max(share * compared.excess, 1.0) if noise_given else share
         noise = covariance * np.outer(field.inflation, field.inflation) * share
         return noise, field.sandwich, 0 * covariance, field
+    bias = field.bias
+    if noise_given:
+        # A phase error that grows with the frequency, the same in every block (an
+        # aliased scene drawn on the pixel grid): every strength shares its bias, and
+        # no sandwich shows it (see _dispersion). With the noise estimated, the noise
+        # term is read from the residual, which holds that misfit already.
+        moving = compared.moving
+        if isinstance(compared.moving_weight, np.ndarray):
+            moving = fill_invalid(moving, compared.moving_weight > 0)
+        third = fourier_third(np.asarray(moving, dtype=np.float64), shift, wrap=wrap)
+        bias = bias + dispersion_bias(
+            fit.jacobian, fit.residual, fit.weight, third, kwargs["block"]
+        )
     kwargs["fit"] = fit
     args = (compared, shift, covariance, kwargs, spline_grid, difference)
     noise, sandwich, terms = _terms(
         *args, alone=alone, clear=clear, witness=witness, noise_given=noise_given
     )
-    return noise, sandwich, terms + field.bias, field
+    return noise, sandwich, terms + bias, field
 
 
 def _terms(

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._chi2 import Term, outer_product
-from ._fourier import axis_kernels
+from ._chi2 import Term, outer_product, series_kernels
 from ._rows import block_rows
 
 __all__ = ["Taper", "TaperCorrelation", "TaperOverlap"]
@@ -92,10 +91,20 @@ class Taper:
         shifts = np.asarray(shifts, dtype=np.float64).reshape(-1)
         if self.period is None:
             return self._raised_cosine(pixels[None, :] - shifts[:, None], orders)
+        pairs = zip(self.interpolant_moved(pixels, shifts, orders), orders, strict=True)
+        return [(1.0 - part) if order == 0 else -part for part, order in pairs]
+
+    def interpolant_moved(self, pixels, shifts, orders) -> np.ndarray:
+        """``values[order, shift, pixel]``: the derivatives of a periodic taper's
+        interpolant (not its complement) at ``pixels - s`` for each of ``shifts``, a
+        new C-ordered array (the products the kernels take part in depend on their
+        layout); see :meth:`complement_moved`."""
         whole = np.floor(-shifts)
         which = np.arange(shifts.size)[:, None]
         at = pixels[None, :] + whole.astype(np.intp)[:, None]
-        return self._picked(at, which, -shifts - whole, orders)
+        fractions = -shifts - whole
+        values = _shifted_interpolants(self, tuple(fractions.tolist()), tuple(orders))
+        return np.ascontiguousarray(values[:, which, at % self.period])
 
     def _interpolated(self, u: np.ndarray, orders) -> list[np.ndarray]:
         """:meth:`complement` from the interpolant of the samples: each fraction of a
@@ -177,7 +186,7 @@ def _interpolated_overlap(taper: Taper, positions: tuple, orders: tuple) -> np.n
     of ``orders`` (rows, orders slowest) at ``s = positions``: the interpolated
     autocorrelation of the samples, a series on ``|T|**2``. Cached and read-only:
     Newton's passes and the terms of one surface ask at the same shifts."""
-    kernel = axis_kernels(taper.period, positions, half=True, orders=orders)
+    kernel = series_kernels(taper.period, positions, True, orders)
     profile = (kernel @ np.abs(taper._spectrum) ** 2).real
     profile.setflags(write=False)
     return profile
@@ -197,8 +206,20 @@ def _kernel(taper: Taper, band: tuple[int, int], positions: tuple, orders: tuple
     """Rows ``(order, position)`` (orders slowest), columns the pixels of ``band``: the
     derivative of ``1 - t(x - sign * s)`` with respect to ``s``, at ``s = position``.
     Cached and read-only: the terms of one surface are evaluated at the same shifts."""
-    parts = taper.complement_moved(_pixels(taper.n, band), sign * np.asarray(positions), orders)
-    kernel = np.concatenate([(-sign) ** o * part for o, part in zip(orders, parts, strict=True)])
+    pixels, shifts = _pixels(taper.n, band), sign * np.asarray(positions, dtype=np.float64)
+    if taper.period is None:
+        parts = zip(orders, taper.complement_moved(pixels, shifts, orders), strict=True)
+        kernel = np.concatenate([(-sign) ** o * part for o, part in parts])
+    else:
+        # The complement's rows made in place: 1 - v for order 0, and for the others
+        # (-sign)**o times -v, which is -v or v (a product by +-1 is exact).
+        values = taper.interpolant_moved(pixels, shifts, orders)
+        for row, order in zip(values, orders, strict=True):
+            if order == 0:
+                np.subtract(1.0, row, out=row)
+            elif (-sign) ** order == 1:
+                np.negative(row, out=row)
+        kernel = values.reshape(-1, pixels.size)
     kernel.setflags(write=False)
     return kernel
 
@@ -288,21 +309,25 @@ class TaperCorrelation(Term):
 
     def tensor(self, positions, orders) -> np.ndarray:
         ndim = len(self.tapers)
-        for axis, p in enumerate(positions):
+        keys = [_key(p) for p in positions]
+        for axis, key in enumerate(keys):
             lo, hi = self.reach[axis]
-            if np.min(p) < lo - 1e-9 or np.max(p) > hi + 1e-9:
-                raise RuntimeError(f"shift {p} along axis {axis} is beyond the reach {lo, hi}")
+            if any(math.isnan(v) for v in key):  # np.min's NaN, which passed the check
+                continue
+            if min(key) < lo - 1e-9 or max(key) > hi + 1e-9:
+                raise RuntimeError(f"shift {key} along axis {axis} is beyond the reach {lo, hi}")
         constants = [_constant_rows(p, o) for p, o in zip(positions, orders, strict=True)]
         kernels = [
-            _kernel(taper, band, _key(p), tuple(o), self.sign)
-            for taper, band, p, o in zip(self.tapers, self._edges, positions, orders, strict=True)
+            _kernel(taper, band, key, tuple(o), self.sign)
+            for taper, band, key, o in zip(self.tapers, self._edges, keys, orders, strict=True)
         ]
         sums = self.sums
         if ndim == 2:  # images: the four sums written out (the loop below, without its overhead)
             (k0, k1), (c0, c1) = kernels, constants
-            out = float(sums[()]) * np.outer(c0, c1)
-            out -= np.outer(k0 @ sums[(0,)], c1)
-            out -= np.outer(c0, k1 @ sums[(1,)])
+            # Outer products by broadcasting (np.outer's products, without its checks).
+            out = float(sums[()]) * (c0[:, None] * c1)
+            out -= (k0 @ sums[(0,)])[:, None] * c1
+            out -= c0[:, None] * (k1 @ sums[(1,)])
             out += k0 @ sums[(0, 1)] @ k1.T
             return out * self.scale
         out = np.zeros([c.size for c in constants])
