@@ -253,9 +253,9 @@ class Engine:
             fit, errors, self.upsample_factor, wanted=delta_chi2_map, now=not rivals_later
         )
 
-        def result(significance, covariance, *, with_map=True, answer=fit) -> RegistrationResult:
+        def result(significance, covariance, *, with_map: bool = True) -> RegistrationResult:
             return self._result(
-                answer,
+                fit,
                 errors,
                 *(delta_map() if with_map else (None, None, None)),
                 covariance=covariance,
@@ -283,13 +283,11 @@ class Engine:
             if callable(witness):
                 witness = witness()
             # The residual stage's error, no narrower than the rival test's reach.
-            stage_covariance, distortion = residual_errors(
+            stage_covariance = residual_errors(
                 self, image, fit.shift, bound, given_moving_error, mask, witness, excess
             )
-            answer = dataclasses.replace(fit, shift=fit.shift + distortion)
-            reach = widened(verdict, answer.shift, stage_covariance)
-            bounded = within_window(verdict, self.max_shift, answer.shift, reach)
-            return result(verdict, bounded, answer=answer)
+            reach = widened(verdict, fit.shift, stage_covariance)
+            return result(verdict, within_window(verdict, self.max_shift, fit.shift, reach))
 
         return quick, finish
 
