@@ -36,11 +36,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.ndimage
-import scipy.stats
 
 from ._filter import filter_response, smoothing_kernels
 from ._outliers import search_copy, search_tail
-from ._prefilter import FLOOR_CHECK_SIGMA
+from ._prefilter import floor_check_level
 from ._prepare import bin_blocks
 from ._result import held_warnings, warn_registration
 
@@ -391,21 +390,13 @@ def blur_match(reference_part: Spectrum, moving_part: Spectrum, shape) -> BlurMa
     if dof < 1:
         return None
     factor = reference_part.factor
-    level = _student_level(int(dof))
+    level = floor_check_level(int(dof))
     if not abs(delta) - PIXEL_VARIANCE / factor**2 > level * error:
         return None
     sigma = float(factor * np.sqrt(abs(delta)))
     blurrier = reference_part if delta > 0 else moving_part
     share = _score_share(sigma, blurrier, shape)
     return BlurMatch(sigma=sigma, blur_reference=delta < 0, noise_share=share)
-
-
-@functools.lru_cache(maxsize=64)
-def _student_level(dof: int) -> float:
-    """Student's t on ``dof`` degrees of freedom at the two-sided level of
-    ``FLOOR_CHECK_SIGMA`` normal sigmas (scipy's distributions cost about a
-    millisecond a call, and a stack's frames ask again for the same few)."""
-    return float(scipy.stats.t.isf(scipy.stats.norm.sf(FLOOR_CHECK_SIGMA), dof))
 
 
 def noise_variance(error) -> float:

@@ -36,10 +36,9 @@ few-ring scatter (:func:`~._blur.blur_match`).
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
 from ._distortion import extended_step
-from ._prefilter import FLOOR_CHECK_SIGMA
+from ._prefilter import floor_check_level
 
 __all__ = ["dispersion_bias"]
 
@@ -77,7 +76,7 @@ def dispersion_bias(jacobian, residual, weight, third, block: int) -> np.ndarray
         design, jacobian.shape[-1], residual, weight, block
     )
     variance = np.diag(covariance)
-    level = -special.stdtrit(blocks - 1, special.ndtr(-FLOOR_CHECK_SIGMA))
+    level = floor_check_level(int(blocks) - 1)
     if not np.any(difference**2 > level**2 * variance):
         return np.zeros((ndim, ndim))
     return np.diag(np.maximum(difference**2 - variance, 0.0))

@@ -10,11 +10,13 @@ the strength are derived in docs/how-it-works.md, "The filter and its strength".
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.ndimage
+import scipy.stats
 
 from ._filter import filter_response
 
@@ -40,6 +42,17 @@ FLOOR_DECAY = 1.6
 #: The full-strength answer replaces the chosen one when they differ by more than
 #: this many standard deviations of their difference on some axis.
 FLOOR_CHECK_SIGMA = 4.0
+
+
+@functools.lru_cache(maxsize=64)
+def floor_check_level(dof: int) -> float:
+    """Student's t on ``dof`` degrees of freedom at the two-sided level of
+    :data:`FLOOR_CHECK_SIGMA` normal sigmas: the floor check's level for a spread read
+    from few blocks or rings (scipy's distributions cost about a millisecond a call,
+    and a stack's frames ask again for the same few)."""
+    return float(scipy.stats.t.isf(scipy.stats.norm.sf(FLOOR_CHECK_SIGMA), dof))
+
+
 #: Strengths are rounded up to a multiple of this.
 STRENGTH_STEP = 0.1
 #: Along each axis, the statistics read up to this many lines of the image.
