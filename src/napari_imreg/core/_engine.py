@@ -253,9 +253,9 @@ class Engine:
             fit, errors, self.upsample_factor, wanted=delta_chi2_map, now=not rivals_later
         )
 
-        def result(significance, covariance, *, with_map: bool = True) -> RegistrationResult:
+        def result(significance, covariance, *, with_map=True, answer=fit) -> RegistrationResult:
             return self._result(
-                fit,
+                answer,
                 errors,
                 *(delta_map() if with_map else (None, None, None)),
                 covariance=covariance,
@@ -283,11 +283,13 @@ class Engine:
             if callable(witness):
                 witness = witness()
             # The residual stage's error, no narrower than the rival test's reach.
-            stage_covariance = residual_errors(
+            stage_covariance, distortion = residual_errors(
                 self, image, fit.shift, bound, given_moving_error, mask, witness, excess
             )
-            reach = widened(verdict, fit.shift, stage_covariance)
-            return result(verdict, within_window(verdict, self.max_shift, fit.shift, reach))
+            answer = dataclasses.replace(fit, shift=fit.shift + distortion)
+            reach = widened(verdict, answer.shift, stage_covariance)
+            bounded = within_window(verdict, self.max_shift, answer.shift, reach)
+            return result(verdict, bounded, answer=answer)
 
         return quick, finish
 

@@ -44,11 +44,13 @@ import numpy as np
 from scipy import ndimage
 
 from ._brightness import tilt_coordinates
+from ._distortion import centre_fit
 from ._filters import grid_sums
 from ._pipeline_residual import (
     ComparedImages,
     Witness,
     covariance_envelope,
+    fourier_jet,
     fourier_shifted,
     gauss_newton_hessian,
     influence_grid,
@@ -99,6 +101,10 @@ class ImageFit:
         Effective pixels compared minus fitted parameters.
     outliers : int
         Pixels down-weighted by the Huber weights.
+    distortion : numpy.ndarray
+        With ``compared``: the shift at the moving image's centre less the
+        pipeline's, where the images turned or changed scale (see ``_distortion``);
+        else zeros.
     """
 
     shift: np.ndarray
@@ -114,6 +120,7 @@ class ImageFit:
     chi2: float
     dof: float
     outliers: int
+    distortion: np.ndarray
 
 
 def _overlap_weight(shape, shift, *, wrap, margin=1.0):
@@ -355,18 +362,17 @@ def fit_image_shift(
     )
     pipeline = None if covariance is None else np.asarray(covariance, dtype=np.float64)
     use_fourier = _prefer_fourier(shift, spline_chi2, f_chi2, margin, spline_terms, pipeline)
-    difference = np.nan_to_num(shift - start, nan=1.0)
+    difference, distortion = np.nan_to_num(shift - start, nan=1.0), np.zeros(ndim)
     if compared is not None and pipeline is not None:
-        noise, sandwich, model_cov = pipeline_terms(
+        noise, sandwich, model_cov, pipeline, distortion = _pipeline_side(
             compared.scaled(scale),
-            start,
-            variance=variance,
-            basis=basis,
+            pipeline,
+            (mov, ref, w, basis, start),
             wrap=wrap,
             block=block,
+            variance=variance,
             spline_grid=lambda: spline_terms()[1],
             difference=difference,
-            covariance=pipeline,
             clear=spline_chi2 - f_chi2 > margin,
             witness=witness,
             noise_given=known,
@@ -411,7 +417,29 @@ def fit_image_shift(
         chi2=f_chi2 if use_fourier else chi2,
         dof=dof,
         outliers=int(np.sum(huber < 1)),
+        distortion=distortion,
     )
+
+
+def _pipeline_side(compared, pipeline, raw, *, wrap, block, **kwargs):
+    """:func:`~._pipeline_residual.pipeline_terms` on the pipeline's images; where they
+    turned or changed scale, the bias bound of the moving image's centre's shift from
+    the same converged fit on the images as given (``raw``: the moving image, the
+    reference, their weights, the background's basis and the pipeline's shift; no
+    filter, so a bias that differs, as the spline's difference bounds the
+    translation's). The noise, sandwich and model terms, the floor (the pipeline's
+    noise term ``pipeline``, or the centre's: the pipeline's read the field as noise)
+    and the centre's correction."""
+    mov, ref, w, basis, start = raw
+    terms = pipeline_terms(
+        compared, start, basis=basis, wrap=wrap, block=block, covariance=pipeline, **kwargs
+    )
+    noise, sandwich, model_cov, field = terms
+    if field.centre is None:
+        return noise, sandwich, model_cov, pipeline, field.correction
+    moved = fourier_jet(mov, start, wrap=wrap)
+    other = centre_fit(moved, ref, w, basis, start, max(block // 2, 1))
+    return noise, sandwich, field.bound(other), noise, field.correction
 
 
 def _spline_covariances(value, gradients, curvatures, residual, w, gain, basis, block, scale):

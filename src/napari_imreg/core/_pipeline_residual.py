@@ -25,7 +25,7 @@ from scipy import ndimage
 
 from ._chi2 import outer_product
 from ._dispersion import dispersion_bias
-from ._distortion import distortion_bias
+from ._distortion import distortion
 from ._filters import fill_invalid, grid_sums
 from ._leverage import adjusted_sandwich, largest_block, noise_level, sandwich_beyond_noise
 from ._prefilter import FLOOR_CHECK_SIGMA
@@ -56,7 +56,8 @@ class ComparedImages:
     leave no interior on some axis (a thin image's short axis is all taper).
     ``excess``: the pipeline's chi2 per degree of freedom beyond the noise given
     (:func:`residual_excess`). ``filtered``: the variance of the filtered noise per
-    unit of the raw noise's (the pipeline's filter; 1 unfiltered).
+    unit of the raw noise's (the pipeline's filter; 1 unfiltered). ``windowed``: the
+    images are a window cut from larger ones (:meth:`window`).
     """
 
     reference: np.ndarray
@@ -66,6 +67,7 @@ class ComparedImages:
     tapered_through: bool = False
     excess: float = 1.0
     filtered: float = 1.0
+    windowed: bool = False
 
     @property
     def masked(self) -> bool:
@@ -95,6 +97,7 @@ class ComparedImages:
 
         return replace(
             self,
+            windowed=True,
             reference=self.reference[reference_slices],
             moving=self.moving[moving_slices],
             reference_weight=cut(self.reference_weight, reference_slices),
@@ -306,12 +309,21 @@ class _PipelineFit:
 
 
 def _fit_pipeline(
-    compared: ComparedImages, shift, *, variance, basis, wrap: bool, curvatures: bool
+    compared: ComparedImages,
+    shift,
+    *,
+    variance,
+    basis,
+    wrap: bool,
+    curvatures: bool,
+    margins_filled: bool = False,
 ) -> _PipelineFit:
     """The model ``gain * moving(x - shift) + background`` (``basis``: the
     background's columns, a constant first) by the Fourier shift theorem, fitted
     over the product of the reference's weight and the moving weight moved by
-    ``shift``, divided by ``variance`` (the stage's, a scalar or a map)."""
+    ``shift``, divided by ``variance`` (the stage's, a scalar or a map).
+    ``margins_filled``: the zeroed margins of a separable weight are filled too (as
+    a mask's holes are)."""
     reference = np.asarray(compared.reference, dtype=np.float64)
     moving = np.asarray(compared.moving, dtype=np.float64)
     if isinstance(compared.moving_weight, np.ndarray):
@@ -320,6 +332,8 @@ def _fit_pipeline(
         # into the pixels round it (a sandwich 30x the pipeline's error on a pair
         # whose outlier stage clipped 600 pixels): the holes are filled smoothly.
         moving = fill_invalid(moving, compared.moving_weight > 0)
+    elif margins_filled and isinstance(compared.moving_weight, list):
+        moving = fill_invalid(moving, outer_product(compared.moving_weight) > 0)
     value, gradients, *second = fourier_jet(moving, shift, wrap=wrap, curvatures=curvatures)
     base = _moved_weight(compared.moving_weight, shift, reference.shape, wrap=wrap)
     if compared.reference_weight is not None:
@@ -549,7 +563,6 @@ def pipeline_terms(
     is no sign of band-limited data there (8 x 120 real pairs 0.5 px apart across:
     every strength 0.08-0.11 px off, the verdict clear, errors 0.01 px).
     """
-    shared = compared.shared_bias
     clear = clear and not compared.tapered_through
     kwargs = {"variance": variance, "basis": basis, "wrap": wrap, "block": max(block // 2, 1)}
     alone = clear and not (witness is not None and witness.apart())
@@ -559,7 +572,45 @@ def pipeline_terms(
     # A displacement that changes across the image (a rotation, a change of scale):
     # the translation's shift is the one where the information lies, not the
     # centre's; no sandwich shows it (see _distortion).
-    distortion = distortion_bias(fit.jacobian, fit.residual, fit.weight, kwargs["block"])
+    reference = np.asarray(compared.reference, dtype=np.float64)
+
+    def filled():
+        # The filter's zeroed margins step from the image's level (a background's
+        # ramp: 4 scene stds across a 64 x 64 frame), and the Fourier shift rings from
+        # that step into the pixels that the field's columns weigh most, the edges.
+        return _fit_pipeline(
+            compared,
+            shift,
+            variance=variance,
+            basis=basis,
+            wrap=wrap,
+            curvatures=False,
+            margins_filled=True,
+        )
+
+    field = distortion(
+        fit,
+        reference,
+        shift,
+        kwargs["block"],
+        wrap=wrap,
+        converge=not compared.windowed,
+        filled=filled,
+    )
+    if field.sandwich is not None:
+        # The moving image's centre's shift is reported: its noise term is the
+        # translation's, inflated as the fits' Hessians say; its sandwich the field
+        # fit's (the translation's residual holds the field); its model term the
+        # caller's, who holds another model (the translation's would count the field).
+        # The translation's residual held the field: the noise term, read from it
+        # (estimated) or beyond it (``excess``), scales by the field fit's share of it.
+        translation = float(np.sum(fit.weight * fit.residual**2))
+        dof = max(float(np.count_nonzero(fit.weight)) - fit.jacobian.shape[-1], 1.0)
+        share = field.misfit / max(translation / dof, 1e-300)
+        share = max(share * compared.excess, 1.0) if noise_given else share
+        noise = covariance * np.outer(field.inflation, field.inflation) * share
+        return noise, field.sandwich, 0 * covariance, field
+    bias = field.bias
     if noise_given:
         # A phase error that grows with the frequency, the same in every block (an
         # aliased scene drawn on the pixel grid): every strength shares its bias, and
@@ -569,10 +620,32 @@ def pipeline_terms(
         if isinstance(compared.moving_weight, np.ndarray):
             moving = fill_invalid(moving, compared.moving_weight > 0)
         third = fourier_third(np.asarray(moving, dtype=np.float64), shift, wrap=wrap)
-        distortion = distortion + dispersion_bias(
+        bias = bias + dispersion_bias(
             fit.jacobian, fit.residual, fit.weight, third, kwargs["block"]
         )
     kwargs["fit"] = fit
+    args = (compared, shift, covariance, kwargs, spline_grid, difference)
+    noise, sandwich, terms = _terms(
+        *args, alone=alone, clear=clear, witness=witness, noise_given=noise_given
+    )
+    return noise, sandwich, terms + bias, field
+
+
+def _terms(
+    compared,
+    shift,
+    covariance,
+    kwargs,
+    spline_grid,
+    difference,
+    *,
+    alone,
+    clear,
+    witness,
+    noise_given,
+):
+    """:func:`pipeline_terms`' noise, sandwich and model terms, the field's apart."""
+    shared = compared.shared_bias
     if alone:
         sandwich = clear_sandwich(compared, shift, covariance, noise_given=noise_given, **kwargs)
         if compared.excess > 1.0:
@@ -580,16 +653,16 @@ def pipeline_terms(
             # noise term scaled by it, as an estimated noise would be, counts too.
             sandwich = covariance_envelope(sandwich, covariance * compared.excess)
         if witness is None:
-            return covariance, sandwich, distortion
-        return covariance, sandwich, witness.bias(independent=True) + distortion
+            return covariance, sandwich, 0 * covariance
+        return covariance, sandwich, witness.bias(independent=True)
     grid, observed = pipeline_influences(compared, shift, **kwargs)
     sandwich = broader_than_modelled(largest_block_covariance(grid), observed, covariance)
     if clear:
-        return covariance, sandwich, witness.bias(independent=True) + distortion
+        return covariance, sandwich, witness.bias(independent=True)
     if witness is not None and not shared:
-        return covariance, sandwich, witness.bias(independent=False) + distortion
+        return covariance, sandwich, witness.bias(independent=False)
     random = largest_block_covariance(spline_grid() - grid)
     spline = np.diag(np.maximum(difference**2 - np.diag(random), 0.0))
     if witness is None:
-        return covariance, sandwich, spline + distortion
-    return covariance, sandwich, np.maximum(spline, witness.bias(independent=False)) + distortion
+        return covariance, sandwich, spline
+    return covariance, sandwich, np.maximum(spline, witness.bias(independent=False))

@@ -156,7 +156,9 @@ def residual_errors(
     reference and the prepared ``image`` (its source, less the pixels ``mask``
     marks) from that shift and the pipeline's ``covariance`` (see the module).
     ``witness``: the same pair measured at another filter strength (a result with
-    ``shift`` and ``covariance``), or None."""
+    ``shift`` and ``covariance``), or None. Also the shift at the moving image's centre
+    less ``shift``, where the images turned or changed scale (zeros elsewhere: see
+    ``_distortion``): the shift to report."""
     if witness is not None and np.all(np.isfinite(witness.covariance)):
         witness = Witness.of(shift, covariance, witness.shift, witness.covariance)
     else:
@@ -207,10 +209,11 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
             compared=compared,
             witness=witness,
         )
-        # The pipeline's shift stays the answer: the stage gives its error, from the
+        # The pipeline's shift stays the answer but where the images turned or changed
+        # scale (then the moving image's centre's): the stage gives its error, from the
         # pipeline's own residual and the part of the models' difference that is
         # not noise (a bias, as large seen from either end).
-        return fit.covariance
+        return fit.covariance, fit.distortion
     if engine.boundary == "wrap":
         # The whole overlap is the image; the window's moving side is the periodic
         # image's pixels at the whole shift: cut where they lie, unless the window
@@ -257,7 +260,7 @@ def _residual_errors(engine, image, shift, covariance, moving_error, mask, witne
         compared=compared.window(ref_s, mov_s),
         witness=witness,
     )
-    return _scaled(fit, pipeline, share)
+    return _scaled(fit, pipeline, share), fit.distortion
 
 
 def _scaled(fit, pipeline, share):
