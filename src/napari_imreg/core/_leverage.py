@@ -124,10 +124,10 @@ def adjusted_sandwich(jacobian, residual, weight, block: int):
 
 
 def block_covariances(grid: np.ndarray):
-    """``(G/(G-1) sum_b i_b i_b^T, G)`` over a grid of per-block influences ``i_b``
+    """``(G/(G-1) sum_b i_b i_b^T, G, i)`` over a grid of per-block influences ``i_b``
     (spatial axes, then the parameters), at its blocks and at blocks two and four
-    times larger while at least 4 are left: each size's covariance and its number of
-    blocks ``G``."""
+    times larger while at least 4 are left: each size's covariance, its number of
+    blocks ``G`` and the influences of its blocks with pixels (rows)."""
     ndim = grid.shape[-1]
     for level in range(3):
         if level:
@@ -137,14 +137,14 @@ def block_covariances(grid: np.ndarray):
         if level and len(sums) < 4:
             return
         groups = max(len(sums), 2)
-        yield sums.T @ sums * groups / (groups - 1), groups
+        yield sums.T @ sums * groups / (groups - 1), groups, sums
 
 
 def largest_block(grid: np.ndarray) -> tuple[np.ndarray, int]:
     """Of :func:`block_covariances`, the one of largest trace, and its number of
     blocks (see :func:`~._pipeline_residual.largest_block_covariance`)."""
     best, count = None, 0
-    for covariance, groups in block_covariances(grid):
+    for covariance, groups, _ in block_covariances(grid):
         if best is None or np.trace(covariance) > np.trace(best):
             best, count = covariance, groups
     return best, count
