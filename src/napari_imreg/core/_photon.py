@@ -146,8 +146,7 @@ class LevelRanks:
         self.levels = x[order]
         picks = picks[order]
         if not valid.all():  # else the valid pixels' ranks are their flat indices
-            flat = np.flatnonzero(valid)
-            spread, picks = flat[spread], flat[picks]
+            spread, picks = _flat_indices(valid, spread, picks)
         self.spread, self.picks = spread, picks
 
     def information(self) -> tuple[np.ndarray, float, np.ndarray]:
@@ -159,6 +158,29 @@ class LevelRanks:
             weight = sum(np.square(part) for part in parts)[self.valid]
             self._information = (weight, float(np.sum(weight)), self.level[self.valid])
         return self._information
+
+
+def _flat_indices(valid: np.ndarray, *ranks: np.ndarray) -> list[np.ndarray]:
+    """The flat indices of the valid pixels of each of ``ranks`` (their places among
+    the valid pixels in C order). When the valid pixels fill a box (a pair's overlap,
+    nothing masked) they are read off its corner and shape, without listing every
+    valid pixel (2048²: 18 -> 2.6 ms)."""
+    lows, shape = [], []
+    for axis in range(valid.ndim):
+        others = tuple(a for a in range(valid.ndim) if a != axis)
+        along = np.flatnonzero(np.any(valid, axis=others))
+        lows.append(along[0])
+        shape.append(along[-1] + 1 - along[0])
+    if np.count_nonzero(valid) != np.prod(shape):
+        flat = np.flatnonzero(valid)
+        return [flat[r] for r in ranks]
+    return [
+        np.ravel_multi_index(
+            [i + low for i, low in zip(np.unravel_index(r, shape), lows, strict=True)],
+            valid.shape,
+        )
+        for r in ranks
+    ]
 
 
 #: Each live owner's (a Registrar's) last ranks asked for.
