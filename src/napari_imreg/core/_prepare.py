@@ -97,17 +97,24 @@ def zero_edges(values: np.ndarray, margins) -> np.ndarray:
     return values
 
 
+#: :func:`bin_blocks`' blocks of rows, in blocks of the other passes (``block_rows``):
+#: 2048² by 16 15.5 -> 11.7 ms, by 4 9.3 -> 7.3 ms (one thread; 1, 2, 4, 8 tried).
+BIN_BLOCKS = 4
+
+
 def bin_blocks(values: np.ndarray, factors) -> np.ndarray:
     """Means of blocks of ``factors`` pixels along each axis (a last partial block dropped).
 
     Each axis is summed as its ``f`` interleaved slices, the last axis first:
     numpy reduces a short inner axis far more slowly than it adds arrays. A large
     array is summed a few whole blocks of rows at a time, so that the slices of
-    each are read from cache (the same additions in the same order).
+    each are read from cache (the same additions in the same order). The blocks are
+    :data:`BIN_BLOCKS` of the other passes' (``block_rows``): each costs ``2 f``
+    small additions whose calls, not the reading, bounded the smaller blocks.
     """
     values = values[tuple(slice(0, n - n % f) for n, f in zip(values.shape, factors, strict=True))]
     step = int(factors[0])
-    rows = max(1, block_rows(values) // step) * step
+    rows = max(1, BIN_BLOCKS * block_rows(values) // step) * step
     if rows >= values.shape[0]:
         return _block_sums(values, factors) / float(np.prod(factors))
     out = np.empty([n // int(f) for n, f in zip(values.shape, factors, strict=True)])
