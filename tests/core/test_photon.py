@@ -7,7 +7,7 @@ from _stars import star_field
 
 from napari_imreg.core import Registrar, _outliers, make_extended, make_shifted, register
 from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
-from napari_imreg.core._photon import PIXELS, _thinning, local_level, noise_line
+from napari_imreg.core._photon import PIXELS, _flat_indices, _thinning, local_level, noise_line
 from napari_imreg.core._sampling import median
 
 
@@ -160,6 +160,32 @@ def test_a_large_image_is_thinned_to_at_most_pixels_with_its_brightest_apart(siz
     assert np.intersect1d(spread, bright).size == 0
     assert bright.size > 0
     assert levels[bright].min() >= levels[spread].max()
+
+
+@pytest.mark.parametrize(
+    ("shape", "box"),
+    [
+        ((40, 50), (slice(3, 37), slice(0, 45))),
+        ((40, 50), (slice(None), slice(None))),
+        ((60,), (slice(5, 52),)),
+        ((12, 10, 14), (slice(1, 11), slice(2, 10), slice(0, 13))),
+    ],
+)
+@pytest.mark.parametrize("hole", [False, True])
+def test_the_valid_pixels_of_given_ranks_are_numpys(shape, box, hole):
+    # Read off the box the valid pixels fill (a pair's overlap) or, when they do
+    # not fill one, listed: either way the flat indices of the valid pixels ranked.
+    valid = np.zeros(shape, bool)
+    valid[box] = True
+    if hole:
+        valid[tuple(s.start + 2 if s.start else 2 for s in box)] = False
+    rng = np.random.default_rng(len(shape) + hole)
+    count = np.count_nonzero(valid)
+    ranks = [rng.permutation(count)[: count // 3], np.arange(count), np.arange(0)]
+    found = _flat_indices(valid, *ranks)
+    for r, indices in zip(ranks, found, strict=True):
+        np.testing.assert_array_equal(indices, np.flatnonzero(valid)[r])
+        assert indices.dtype == np.flatnonzero(valid).dtype
 
 
 def test_a_2048_pair_registers_with_the_noise_estimated():
