@@ -153,6 +153,26 @@ def test_plan_cache_is_bounded():
         assert len(_fft._local.plans) <= _fft._PLAN_CACHE_SIZE
 
 
+@pytest.mark.skipif(_fft.BACKEND != "pyfftw", reason="plans and buffers are pyfftw's")
+def test_plans_let_go_by_the_cache_are_freed_at_once():
+    # A plan holds its buffers and a buffer knows the plan that last wrote it: held
+    # strongly, plan and buffer made a cycle that kept both (and an FFT-sized array)
+    # alive after the cache dropped the plan, until the garbage collector's next round.
+    import gc
+
+    gc.collect()
+    gc.disable()
+    try:
+        for n in range(4, 4 + 2 * _fft._PLAN_CACHE_SIZE):
+            _fft.rfftn(np.ones(n), s=(n + 3,))  # padded: the plan writes its input buffer
+            _fft.irfftn(np.ones(n // 2 + 1, dtype=complex), s=(n,))
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert len(_fft._local.plans) <= _fft._PLAN_CACHE_SIZE
+    assert unreachable == 0
+
+
 def test_explicit_threads():
     array = np.random.default_rng(6).standard_normal((16, 16))
     expected = np.fft.fftn(array)

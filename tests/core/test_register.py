@@ -1090,3 +1090,25 @@ def test_a_periodic_pair_holds_at_most_four_times_its_inputs():
     np.testing.assert_array_equal(second.shift, first.shift)
     assert np.all(np.abs(second.shift - (3.3, -7.6)) < 5 * second.error + 2e-3)
     assert peak <= 4.0 * (reference.nbytes + moving.nbytes)
+
+
+@pytest.mark.parametrize("boundary", ["overlap", "wrap"])
+def test_a_call_leaves_no_reference_cycles(boundary):
+    # Arrays caught in a reference cycle live until the garbage collector's next
+    # round, not until the call returns: a recursive closure over the spline's
+    # passes held them so (a 96³ volume in the periodic mode peaked at 32x its
+    # inputs, 10x without). A crop pair in the periodic mode runs every stage: the
+    # image-space fit, the outlier rounds, the masked re-registration.
+    import gc
+
+    reference, moving = make_crop_pair(128, (3.3, -7.6), noise=0.1, seed=1)
+    register(reference, moving, boundary=boundary)  # plans and caches made once
+    gc.collect()
+    gc.disable()
+    try:
+        result = register(reference, moving, boundary=boundary)
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert np.all(np.isfinite(result.error))
+    assert unreachable == 0

@@ -173,11 +173,25 @@ def next_fast_shape(shape) -> tuple[int, ...]:
 
 
 class _Buffer:
-    """An aligned array shared by the plans of one thread, and the plan that last wrote it."""
+    """An aligned array shared by the plans of one thread, and the plan that last wrote it.
+
+    The writer is held by a weak reference: a plan holds its buffers, and a buffer
+    holding its plan would make a cycle that keeps both (and the arrays) alive
+    after the plan cache or the thread lets them go, until the garbage collector's
+    next round.
+    """
 
     def __init__(self, shape, dtype):
         self.array = pyfftw.zeros_aligned(shape, dtype=dtype)
-        self.writer = None
+        self._writer = None
+
+    @property
+    def writer(self):
+        return None if self._writer is None else self._writer()
+
+    @writer.setter
+    def writer(self, plan) -> None:
+        self._writer = None if plan is None else weakref.ref(plan)
 
 
 def _buffer(shape, dtype, role: str) -> _Buffer:

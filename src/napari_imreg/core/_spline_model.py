@@ -78,15 +78,16 @@ def _evaluate(
     every axis, so each pass is four slices of its input.
     """
     padded, taps = _padded(coefficients, shift, wrap=wrap)
-    cache = {(): padded}
-
-    def prefix(key):
-        if key not in cache:
-            axis = len(key) - 1
-            cache[key] = _taps(prefix(key[:-1]), axis, *taps[axis], kernels[key[-1]])
-        return cache[key]
-
-    return {order: prefix(tuple(order)) for order in orders}
+    # A loop, not a recursive closure: a closure that calls itself is a reference
+    # cycle, which would keep every pass (each the image's size) alive until the
+    # garbage collector's next round rather than until the return.
+    passes = {(): padded}
+    for order in orders:
+        for axis, kernel in enumerate(order):
+            key = tuple(order[: axis + 1])
+            if key not in passes:
+                passes[key] = _taps(passes[key[:-1]], axis, *taps[axis], kernels[kernel])
+    return {order: passes[tuple(order)] for order in orders}
 
 
 def _padded(coefficients, shift, *, wrap):
