@@ -49,7 +49,7 @@ carried to a centre far off), not on a periodic pair (a turn breaks the period),
 only where the field stands with each test's degrees of freedom its effective
 blocks, how many blocks its evidence comes from (a displacement that changes across
 the image moves every textured block; the aliased edges of a few flat shapes are a
-misfit of a few blocks: :func:`_significant`), and, where the pipeline's fit shows
+misfit of a few blocks: :func:`_field_p_value`), and, where the pipeline's fit shows
 the field, only if the same fit with the moving image's zeroed filter margins filled
 shows it too (the Fourier shift's ringing from those margins weighs most at the
 edges, as a field's columns do). And the converged centre stands only where its
@@ -72,13 +72,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.special
 from scipy import ndimage
 
 from ._filters import grid_sums
-from ._leverage import block_covariances, largest_block
+from ._leverage import block_covariances, difference_beyond_noise, largest_block
 from ._prefilter import FLOOR_CHECK_SIGMA
 
 __all__ = ["ALPHA", "Distortion", "distortion", "extended_step"]
@@ -139,7 +140,7 @@ class Distortion:
         whose bias differs: their squared difference beyond its random part (the
         block variance of the difference of their influences), per axis."""
         random, _ = largest_block(other.moves - self.moves)
-        return np.diag(np.maximum((other.centre - self.centre) ** 2 - np.diag(random), 0.0))
+        return difference_beyond_noise(other.centre - self.centre, random)
 
 
 def _coordinates(shape) -> list[np.ndarray]:
@@ -204,13 +205,12 @@ def _similarity_contrasts(shape) -> np.ndarray:
     return np.stack([row.ravel() for row in rows])
 
 
-def _significant(
-    slopes, influences, shape, *, effective: bool = False, alpha: float = ALPHA
-) -> bool:
-    """Whether the field's ``slopes`` (with their per-block ``influences``) stand out,
-    whole or in their similarity part, at blocks of any of three sizes (six tests
-    sharing ``alpha``); ``effective``: with each test's degrees of freedom its
-    effective blocks (:func:`_effective_blocks`), not their count.
+def _field_p_value(slopes, influences, shape, *, effective: bool = False) -> float:
+    """The smallest p-value of the field's ``slopes`` (with their per-block
+    ``influences``), whole or in their similarity part, at blocks of any of three
+    sizes: six tests, so the field stands at a level ``alpha`` where this is below
+    ``alpha / 6``. ``effective``: with each test's degrees of freedom its effective
+    blocks (:func:`_effective_blocks`), not their count.
 
     A displacement that changes across the image moves every textured block, and the
     cluster-robust covariance's F reference holds where the blocks weigh alike. Where
@@ -220,6 +220,7 @@ def _significant(
     over 144-256 blocks, 7-31 of them effective (p = 5e-4 to 0.01 at best
     counted so)."""
     similar = _similarity_contrasts(shape)
+    smallest = 1.0
     for covariance, blocks, scores in block_covariances(influences):
         if blocks < 4:
             break
@@ -227,9 +228,8 @@ def _significant(
         for values, spread, rows in tests:
             spread = similar @ covariance @ similar.T if spread is None else spread
             count = min(blocks, _effective_blocks(rows, spread)) if effective else blocks
-            if _hotelling_p_value(values, spread, count) < alpha / 6:
-                return True
-    return False
+            smallest = min(smallest, _hotelling_p_value(values, spread, count))
+    return smallest
 
 
 def _mostly_similar(slopes) -> bool:
@@ -308,29 +308,51 @@ def _converged(coefficients, reference, weight, basis, start, *, field: bool):
     return shift, slopes, jacobian, residual, weight
 
 
-def _tested_step(fit, block: int):
+class _FieldStep(NamedTuple):
+    """The one step's field (see :func:`_tested_step`)."""
+
+    difference: np.ndarray  #: the shift's move against the translation's own step
+    covariance: np.ndarray  #: its block covariance
+    stands: bool  #: the field stands at ALPHA over its blocks
+    firm: bool  #: and over each test's effective blocks too
+
+
+def _tested_step(fit, block: int) -> _FieldStep | None:
     """:func:`extended_step` of the linear field from ``fit`` (see :func:`distortion`):
     where the field stands out at :data:`SCREEN`, the shift's move, its block
     covariance, whether the field stands at :data:`ALPHA` (``stands``) and, if so,
     whether with each test's effective blocks too (``firm``: see
-    :func:`_significant`); else None."""
+    :func:`_field_p_value`); else None."""
     ndim = fit.residual.ndim
     design = _field_design(fit.jacobian, ndim)
     difference, slopes, influences, covariance, _ = extended_step(
         design, fit.jacobian.shape[-1], fit.residual, fit.weight, block
     )
     shape = fit.residual.shape
-    if not _significant(slopes, influences, shape, alpha=SCREEN):
+    p_value = _field_p_value(slopes, influences, shape)
+    if not p_value < SCREEN / 6:
         return None
-    stands = _significant(slopes, influences, shape)
-    firm = stands and _significant(slopes, influences, shape, effective=True)
-    return difference, covariance, stands, firm
+    stands = p_value < ALPHA / 6
+    firm = stands and _field_p_value(slopes, influences, shape, effective=True) < ALPHA / 6
+    return _FieldStep(difference, covariance, stands, firm)
 
 
 def _firm(fit, block: int) -> bool:
     """Whether the field from ``fit`` stands with each test's effective blocks."""
     step = _tested_step(fit, block)
-    return step is not None and step[3]
+    return step is not None and step.firm
+
+
+def _centre_of(clean, reference, start, block: int) -> tuple[Distortion, bool]:
+    """:func:`centre_fit` from the pipeline's fit ``clean`` (its moving image moved
+    by ``start`` and gradients, its background's columns), and whether its centre
+    lies apart from the translation beyond its noise."""
+    ndim = clean.residual.ndim
+    jacobian, p = clean.jacobian, clean.jacobian.shape[-1]
+    moved = (jacobian[..., ndim], clean.gradients)
+    basis = [jacobian[..., k] for k in range(ndim + 1, p)]
+    found = centre_fit(moved, reference, clean.weight, basis, start, block)
+    return found, bool(np.any(found.apart**2 > FLOOR_CHECK_SIGMA**2 * np.diag(found.spread)))
 
 
 def distortion(
@@ -384,7 +406,7 @@ def distortion(
     step = _tested_step(fit, block)
     if step is None:
         return Distortion.none(ndim)
-    if not step[2]:
+    if not step.stands:
         # Standing at SCREEN only: one step undershoots a turn of degrees, so the
         # converged field is asked, where it can be converged (a bias only).
         if converge and not wrap:
@@ -395,24 +417,19 @@ def distortion(
     # whose field stands without the margins' ringing.
     # Converged only where the field stands with its effective blocks too (not the
     # aliased edges of a few flat shapes), on the fit and on the filled fit.
-    firm = converge and not wrap and step[3]
+    firm = converge and not wrap and step.firm
     clean = fit if filled is None or not firm else filled()
     if firm and (clean is fit or _firm(clean, block)):
-        jacobian, p = clean.jacobian, clean.jacobian.shape[-1]
-        moved = (jacobian[..., ndim], clean.gradients)
-        basis = [jacobian[..., k] for k in range(ndim + 1, p)]
-        found = centre_fit(moved, reference, clean.weight, basis, start, block)
-        apart = np.any(found.apart**2 > FLOOR_CHECK_SIGMA**2 * np.diag(found.spread))
+        found, apart = _centre_of(clean, reference, start, block)
         if apart and _mostly_similar(found.slopes):
             return found
-    difference, covariance = step[:2]
     # A window, a periodic pair, a field that the margins' ringing made, a field
     # that is no turn or change of scale (a clipped face's edges), or a correction
     # within its own noise (a false alarm, or a misfit of another kind: saturated
     # cores): the shift stays the translation's, and the pipeline's one step's
     # difference counts beyond its noise, as a bias.
     return Distortion(
-        np.zeros(ndim), bias=np.diag(np.maximum(difference**2 - np.diag(covariance), 0.0))
+        np.zeros(ndim), bias=difference_beyond_noise(step.difference, step.covariance)
     )
 
 
@@ -434,21 +451,15 @@ def _confirmed(fit, reference, start, block: int, filled) -> Distortion:
     or shear (shares 0.7-1.1) lay up to 0.9 px from the translation (a phantom at
     SNR 100, whose error was 0.015 px): they count nothing."""
     ndim = fit.residual.ndim
-    clean = fit if filled is None else filled()
-    jacobian, p = clean.jacobian, clean.jacobian.shape[-1]
-    moved = (jacobian[..., ndim], clean.gradients)
-    basis = [jacobian[..., k] for k in range(ndim + 1, p)]
-    found = centre_fit(moved, reference, clean.weight, basis, start, block)
+    found, apart = _centre_of(fit if filled is None else filled(), reference, start, block)
     shape = fit.residual.shape
-    slopes, influences = found.tested
-    stands = _significant(slopes, influences, shape) and _significant(
-        slopes, influences, shape, effective=True
+    stands = all(
+        _field_p_value(*found.tested, shape, effective=effective) < ALPHA / 6
+        for effective in (False, True)
     )
-    apart = np.any(found.apart**2 > FLOOR_CHECK_SIGMA**2 * np.diag(found.spread))
     if not (stands and apart and _mostly_similar(found.slopes)):
         return Distortion.none(ndim)
-    bias = np.maximum(found.correction**2 - np.diag(found.spread), 0.0)
-    return Distortion(np.zeros(ndim), bias=np.diag(bias))
+    return Distortion(np.zeros(ndim), bias=difference_beyond_noise(found.correction, found.spread))
 
 
 def extended_step(design, p: int, residual, weight, block: int):

@@ -168,6 +168,16 @@ def noise_level(residual, weight, base, block: int, filtered: float) -> float:
     return float(np.median(sums[full, 0] / sums[full, 1])) / filtered
 
 
+def difference_beyond_noise(difference, covariance) -> np.ndarray:
+    """A bias from the ``difference`` of two estimates: its square beyond its noise
+    (the diagonal of ``covariance``), per axis, as a diagonal covariance.
+
+    >>> difference_beyond_noise(np.array([0.3, 0.1]), np.diag([0.04, 0.04])).round(4).tolist()
+    [[0.05, 0.0], [0.0, 0.0]]
+    """
+    return np.diag(np.maximum(np.asarray(difference) ** 2 - np.diag(covariance), 0.0))
+
+
 def sandwich_beyond_noise(sandwich, effective, covariance, level: float = 1.0) -> np.ndarray:
     """``sandwich`` where it exceeds the noise term ``covariance``, taken at the
     residual's ``level`` (at least 1), beyond what its sampling under the noise model

@@ -27,7 +27,13 @@ from ._chi2 import outer_product
 from ._dispersion import dispersion_bias
 from ._distortion import distortion
 from ._filters import fill_invalid, grid_sums
-from ._leverage import adjusted_sandwich, largest_block, noise_level, sandwich_beyond_noise
+from ._leverage import (
+    adjusted_sandwich,
+    difference_beyond_noise,
+    largest_block,
+    noise_level,
+    sandwich_beyond_noise,
+)
 from ._prefilter import FLOOR_CHECK_SIGMA
 
 __all__ = [
@@ -662,7 +668,7 @@ def _terms(
     if witness is not None and not shared:
         return covariance, sandwich, witness.bias(independent=False)
     random = largest_block_covariance(spline_grid() - grid)
-    spline = np.diag(np.maximum(difference**2 - np.diag(random), 0.0))
+    spline = difference_beyond_noise(difference, random)
     if witness is None:
         return covariance, sandwich, spline
     return covariance, sandwich, np.maximum(spline, witness.bias(independent=False))
