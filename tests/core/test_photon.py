@@ -1,6 +1,8 @@
 """A noise that grows with the signal, read from the residual when the noise is not
 given (core/_photon.py, and the outlier stage that uses it)."""
 
+import itertools
+
 import numpy as np
 import pytest
 from _stars import star_field
@@ -16,16 +18,22 @@ def _sparse_level(rng, side=256, sky=10.0):
     return sky + 50.0 * (star_field(side, 20, 3.0, rng, sky=1.0) - 1.0)
 
 
-def test_local_level_is_the_mean_of_the_neighbours_without_the_pixel():
+@pytest.mark.parametrize(
+    "shape",
+    # (300, 260): two blocks of rows; axes of one and two samples; a 1-D and a 4-D array.
+    [(7, 9), (300, 260), (6, 5, 4), (1, 9), (9, 1), (2, 3), (11,), (3, 1, 2, 4)],
+)
+def test_local_level_is_the_mean_of_the_neighbours_without_the_pixel(shape):
     rng = np.random.default_rng(0)
-    image = rng.normal(size=(7, 9))
-    padded = np.pad(image, 1, mode="reflect")
-    expected = np.empty_like(image)
-    for i in range(7):
-        for j in range(9):
-            window = padded[i : i + 3, j : j + 3]
-            expected[i, j] = (window.sum() - image[i, j]) / 8
-    np.testing.assert_allclose(local_level(image), expected, rtol=1e-12)
+    image = rng.normal(size=shape)
+    # Mirrored at the edges, the edge sample not repeated (an axis of one: itself).
+    padded = np.pad(image, [(1, 1) if n > 1 else (0, 0) for n in shape], mode="reflect")
+    padded = np.pad(padded, [(0, 0) if n > 1 else (1, 1) for n in shape], mode="edge")
+    total = np.zeros_like(image)
+    for offset in itertools.product(range(3), repeat=image.ndim):
+        total += padded[tuple(slice(o, o + n) for o, n in zip(offset, shape, strict=True))]
+    expected = (total - image) / (3**image.ndim - 1)
+    np.testing.assert_allclose(local_level(image), expected, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -19,8 +19,8 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.ndimage
 
+from ._rows import block_rows
 from ._sampling import median
 from ._spline_model import keys_weights
 
@@ -98,14 +98,52 @@ def interpolated_share(shift) -> float:
 
 def local_level(image: np.ndarray) -> np.ndarray:
     """The mean of each pixel's neighbours (the ``3**ndim - 1`` around it, mirrored at
-    the edges), without the pixel itself: a level whose noise is not the pixel's."""
+    the edges), without the pixel itself: a level whose noise is not the pixel's.
+
+    In blocks of rows that stay in cache, each summed along the first axis from its
+    rows and one more on either side, then along the others (``scipy.ndimage``'s
+    filters along the first axis of a large image read it a column at a time: 2048²,
+    160-170 ms against about 40 ms here; 96³, 34 ms against 11).
+    """
     image = np.asarray(image, dtype=np.float64)
-    level = scipy.ndimage.uniform_filter(image, size=3, mode="mirror")
-    count = 3**image.ndim
-    level *= count
-    level -= image
-    level /= count - 1
-    return level
+    n = image.shape[0]
+    out = np.empty_like(image)
+    rows = block_rows(image)
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        # The block's rows with one more on either side, mirrored at the image's ends.
+        window = image[_mirrored(np.arange(start - 1, stop + 1), n)]
+        total = window[:-2] + window[1:-1]
+        total += window[2:]
+        for axis in range(1, image.ndim):
+            total = _neighbour_sums(total, axis)
+        total -= image[start:stop]
+        np.divide(total, 3**image.ndim - 1, out=out[start:stop])
+    return out
+
+
+def _mirrored(index: np.ndarray, n: int) -> np.ndarray:
+    """Indices one beyond ``[0, n)`` mirrored back into it (-1 -> 1, n -> n - 2)."""
+    if n == 1:
+        return np.zeros_like(index)
+    return np.where(index < 0, -index, np.where(index >= n, 2 * (n - 1) - index, index))
+
+
+def _neighbour_sums(values: np.ndarray, axis: int) -> np.ndarray:
+    """Each entry plus its two neighbours along ``axis``, mirrored at the ends (slices,
+    not gathered copies)."""
+    n = values.shape[axis]
+    moved = np.moveaxis(values, axis, 0)
+    if n == 1:
+        return values * 3.0
+    out = np.empty_like(values)
+    total = np.moveaxis(out, axis, 0)
+    np.add(moved[:-2], moved[1:-1], out=total[1:-1])
+    total[1:-1] += moved[2:]
+    for edge, inner in ((0, 1), (n - 1, n - 2)):
+        np.multiply(moved[inner], 2.0, out=total[edge])
+        total[edge] += moved[edge]
+    return out
 
 
 class LevelRanks:
