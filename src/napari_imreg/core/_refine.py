@@ -56,7 +56,7 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
         surface, start, guess, reference_power = tapered_surface(
             engine, image, estimate, split_noise=unknown
         )
-    elif binned_road(engine, noise_maps=ref_map or mov_map):
+    elif binned_road(engine):
         # A masked pair's estimate reads both images' valid pixels as the filter
         # leaves them: one made at another strength holds only if this one filters
         # too (the unfiltered strength 0 keeps the pixels a filter would lose). An
@@ -65,7 +65,7 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
         if estimate is None or not (unmasked or engine._smooth):
             estimate = binned_estimate(engine, image.source, image.valid)
         surface, start, guess, reference_power = masked_surface(
-            engine, image, estimate, split_noise=unknown
+            engine, image, estimate, ref_var, mov_var, split_noise=unknown
         )
     else:
         surface, start, guess, reference_power = spectral_surface(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 from typing import Literal
 
@@ -19,7 +20,7 @@ from ._options import BoundaryChoice, ErrorModel, Options
 from ._outliers import reject_outliers
 from ._periodic import is_discontinuous, is_periodic
 from ._prefilter import EdgeContent, floor_checked, least_variance_strength
-from ._prepare import check_mask, set_aside, split_mask, unknown_pixels
+from ._prepare import check_mask, modelled_error, set_aside, split_mask, unknown_pixels
 from ._result import RegistrationResult, held_warnings, warn_registration
 from ._saturation import saturated
 from ._strength import choose_strength, floor_variance, reference_edge_scale, unknown_noise
@@ -333,11 +334,14 @@ class Registrar:
             else:
                 strength = choose_strength(self, scale, noise_var)
 
+        # A noise map as the weights use it, modelled once for every strength.
+        modelled = modelled_error(moving_error, wrap=self.boundary == "wrap")
+
         def at(level: float, rivals_later: bool = False):
             # The result without the residual stage, and the stage.
             return self._engine(level).measure_deferred(
                 mov,
-                moving_error,
+                modelled,
                 mask,
                 delta_chi2_map,
                 estimate=estimate,
@@ -345,6 +349,7 @@ class Registrar:
                 floor_var=floor_variance(self, scale, level),
                 fitted=fitted if level == 1.0 else None,
                 rivals_later=rivals_later,
+                modelled=True,
             )
 
         measured = at(strength)
@@ -373,6 +378,12 @@ class Registrar:
             reference_mask=reference_mask,
         )
 
+    @functools.cached_property
+    def _reference_noise(self):
+        """The reference's noise as its engines' weights use it: a map modelled once
+        (``modelled_error``), a scalar or None as given."""
+        return modelled_error(self._inputs["reference_error"], wrap=self.boundary == "wrap")
+
     def _engine(self, strength: float, *, prepare: bool = True) -> Engine:
         """The registration at one filter strength (the latest few are kept), its
         reference prepared unless ``prepare`` is False."""
@@ -383,7 +394,7 @@ class Registrar:
                     self._source,
                     strength=strength,
                     reference_complete=self._complete,
-                    **self._inputs,
+                    **{**self._inputs, "reference_error": self._reference_noise},
                 )
                 engine.keep_reference_spectra = self._keep
             self._engines[strength] = engine  # the most recent last

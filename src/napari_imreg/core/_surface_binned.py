@@ -25,10 +25,9 @@ from ._filter import SHORT_AXIS
 from ._prepare import PreparedImage, bin_blocks
 from ._surface_spectral import (
     Spectra,
-    full_surface,
     profiled_from_spectra,
+    spectral_surface,
     surface_from_spectra,
-    weighted_spectra,
 )
 from ._taper import Marginals, Taper, TaperCorrelation, TaperOverlap
 
@@ -67,21 +66,21 @@ def cross_padding(shape, largest, tapers) -> tuple[int, ...]:
     return _fft.next_fast_shape(np.asarray(shape) + np.asarray(short))
 
 
-def binned_road(engine, *, noise_maps: bool) -> bool:
+def binned_road(engine) -> bool:
     """Whether the whole-pixel search can run on binned images, masked or not:
-    overlap mode, an axis long enough to bin, and no noise maps.
+    overlap mode and an axis long enough to bin.
 
     A thin image bins its long axes only; its axes shorter than ``SHORT_AXIS``
     keep the full surface's period (see :func:`_near`).
     """
-    return engine._tapers is not None and max(engine._binning) > 1 and not noise_maps
+    return engine._tapers is not None and max(engine._binning) > 1
 
 
 def binned_search(engine, complete: bool, *, noise_maps: bool) -> bool:
     """Whether the binned road (:func:`binned_road`) runs with weights that are the
-    taper alone: nothing masked in the reference; ``complete``: the moving image
-    has no invalid pixel either."""
-    return binned_road(engine, noise_maps=noise_maps) and engine._reference_complete and complete
+    taper alone: no noise maps, nothing masked in the reference; ``complete``: the
+    moving image has no invalid pixel either."""
+    return binned_road(engine) and not noise_maps and engine._reference_complete and complete
 
 
 def tapered_road(engine, complete: bool, *, noise_maps: bool) -> bool:
@@ -189,28 +188,29 @@ def _near(engine, estimate):
     return centre, radius, reach, padded
 
 
-def masked_surface(engine, image: PreparedImage, estimate, *, split_noise: bool):
-    """The surface of masked or thin images near ``estimate``, the shift found on
-    their binned images (:func:`binned_estimate`, with their valid pixels): every
-    term from the spectra of the weighted images (taper times valid pixels, as
+def masked_surface(engine, image: PreparedImage, estimate, ref_var, mov_var, *, split_noise):
+    """The surface of masked or thin images, or of images with noise maps, near
+    ``estimate``, the shift found on their binned images (:func:`binned_estimate`,
+    with their valid pixels, unweighted): every term from the spectra of the
+    weighted images (taper times valid pixels, times the inverse variance of the
+    maps ``ref_var`` and ``mov_var``; see
     :func:`~napari_imreg.core._surface_spectral.spectral_surface`), padded only as
-    far as that shift needs. Returns what :func:`tapered_surface` does.
+    far as that shift needs, and searched near it. Returns what
+    :func:`tapered_surface` does.
 
     The weights vanish where the taper does, so the padding that makes the cross
     term of :func:`tapered_surface` exact makes every term exact.
     """
     centre, radius, _, padded = _near(engine, estimate)
-    ref_spec = weighted_spectra(
-        engine, engine._reference, None, cache_key=("near", padded), padded=padded
-    )
-    surface = full_surface(
+    return spectral_surface(
         engine,
-        ref_spec,
-        weighted_spectra(engine, image, None, padded=padded),
+        image,
+        ref_var,
+        mov_var,
         split_noise=split_noise,
+        padded=padded,
+        search=lambda surface: _local_minimum(engine, surface.for_search(), centre, radius),
     )
-    start, guess = _local_minimum(engine, surface.for_search(), centre, radius)
-    return surface, start, guess, ref_spec.sum_w_x2 / ref_spec.sum_w
 
 
 def tapered_surface(engine, image: PreparedImage, estimate, *, split_noise: bool):

@@ -419,12 +419,40 @@ def weighted_spectra(
 
 
 def spectral_surface(
-    engine, image: PreparedImage, ref_var, mov_var, *, split_noise: bool, gained: bool = False
+    engine,
+    image: PreparedImage,
+    ref_var,
+    mov_var,
+    *,
+    split_noise: bool,
+    gained: bool = False,
+    padded=None,
+    search=None,
 ):
-    """The surface from the spectra of every term, its whole-pixel minimum over the
-    whole range of shifts, a sub-pixel guess from there, and the reference's
-    weighted mean square. ``gained``: ``mov_var`` is already in the reference's
-    units (times the squared gain)."""
+    """The surface from the spectra of every term, its whole-pixel minimum, a
+    sub-pixel guess from there, and the reference's weighted mean square.
+    ``gained``: ``mov_var`` is already in the reference's units (times the squared
+    gain).
+
+    ``padded`` and ``search``: the FFT shape and the search of the surface's
+    whole-pixel minimum (``search(surface)`` returns it and the guess). None: the
+    engine's shape, exact at every shift in range, searched over the whole range.
+    The large-image road gives a shape exact near its binned estimate, and a
+    search there (``_surface_binned.masked_surface``).
+    """
+    if search is None:
+
+        def search(surface):
+            start, offset = whole_pixel_minimum(
+                surface.for_search(),
+                engine._limits,
+                min_weight_fraction=0.25,
+                threads=engine.threads,
+                allowed=engine.allowed,
+            )
+            return start, start + offset
+
+    padded = engine._padded if padded is None else tuple(padded)
     ref_map = isinstance(ref_var, np.ndarray)
     mov_map = isinstance(mov_var, np.ndarray)
     if mov_map:
@@ -435,51 +463,52 @@ def spectral_surface(
         # reference frame, so that one weight, fixed there, holds the total variance.
         surface = full_surface(
             engine,
-            weighted_spectra(engine, engine._reference, None, cache_key=("plain",)),
-            weighted_spectra(engine, image, None),
+            weighted_spectra(
+                engine, engine._reference, None, cache_key=("plain", padded), padded=padded
+            ),
+            weighted_spectra(engine, image, None, padded=padded),
         )
-        start, offset = whole_pixel_minimum(
-            surface.for_search(),
-            engine._limits,
-            min_weight_fraction=0.25,
-            threads=engine.threads,
-            allowed=engine.allowed,
-        )
+        _, guess = search(surface)
         # The moving image's noise in the reference's units: times the fitted gain
         # (read at the sub-pixel guess: a pixel off, the match and the gain are lower).
-        moved = move(mov_var, np.round(start + offset).astype(int), wrap=True)
-        total = ref_var + gain_squared(engine, surface, start + offset, mov_var) * moved
+        moved = move(mov_var, np.round(guess).astype(int), wrap=True)
+        total = ref_var + gain_squared(engine, surface, guess, mov_var) * moved
         ref_spec, mov_spec = (
-            weighted_spectra(engine, engine._reference, total),
-            weighted_spectra(engine, image, None),
+            weighted_spectra(engine, engine._reference, total, padded=padded),
+            weighted_spectra(engine, image, None, padded=padded),
         )
     elif ref_map:
-        key = ("map", float(mov_var))
-        ref_spec = weighted_spectra(engine, engine._reference, ref_var + mov_var, cache_key=key)
-        mov_spec = weighted_spectra(engine, image, None)
+        key = ("map", float(mov_var), padded)
+        ref_spec = weighted_spectra(
+            engine, engine._reference, ref_var + mov_var, cache_key=key, padded=padded
+        )
+        mov_spec = weighted_spectra(engine, image, None, padded=padded)
     else:
-        ref_spec = weighted_spectra(engine, engine._reference, None, cache_key=("plain",))
-        mov_spec = weighted_spectra(engine, image, None)
+        ref_spec = weighted_spectra(
+            engine, engine._reference, None, cache_key=("plain", padded), padded=padded
+        )
+        mov_spec = weighted_spectra(engine, image, None, padded=padded)
     surface = full_surface(engine, ref_spec, mov_spec, split_noise=split_noise)
     reference_power = ref_spec.sum_w_x2 / ref_spec.sum_w  # its weighted mean square
     del ref_spec, mov_spec
 
-    start, offset = whole_pixel_minimum(
-        surface.for_search(),
-        engine._limits,
-        min_weight_fraction=0.25,
-        threads=engine.threads,
-        allowed=engine.allowed,
-    )
+    start, guess = search(surface)
     if not gained and ref_map and not mov_map and np.any(mov_var):
         # A reference noise map: its weights hold the moving noise at unit gain. Once the
         # gain is known at the whole-pixel minimum, weigh again with it.
-        gain2 = gain_squared(engine, surface, start + offset, mov_var)
+        gain2 = gain_squared(engine, surface, guess, mov_var)
         if not np.isclose(gain2, 1.0, rtol=1e-3):
             return spectral_surface(
-                engine, image, ref_var, mov_var * gain2, split_noise=split_noise, gained=True
+                engine,
+                image,
+                ref_var,
+                mov_var * gain2,
+                split_noise=split_noise,
+                gained=True,
+                padded=padded,
+                search=search,
             )
-    return surface, start, start + offset, reference_power
+    return surface, start, guess, reference_power
 
 
 def gain_squared(engine, surface, point, mov_var) -> float:
