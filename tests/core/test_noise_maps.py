@@ -211,6 +211,39 @@ def test_maps_that_differ_between_the_images(given):
     assert coverage >= 0.95
 
 
+@pytest.mark.parametrize("boundary", ["overlap", "wrap"])
+def test_chi2_per_degree_of_freedom_is_one_with_maps_that_vary(boundary):
+    # Noise drawn from a map whose left half is twenty times quieter than its right,
+    # passed exactly: each pixel's weighted term then has unit expectation, so chi2
+    # per degree of freedom is 1 (within its sampling spread), as with scalars. A
+    # count of the weights times the mean variance took it to 0.1.
+    rng = np.random.default_rng(11)
+    shape = (48, 48)
+    variance = np.ones(shape)
+    variance[:, shape[1] // 2 :] = 20.0
+    ratios = []
+    for trial in range(6):
+        if boundary == "wrap":
+            clean = make_extended(shape[0], seed=trial)
+            moving_clean = make_shifted(clean, (1.3, -0.6))
+        else:
+            pair = make_binned_pair(
+                load_scene(SCENES[trial % len(SCENES)]),
+                shape,
+                rng.integers(-8, 9, 2),
+                rng=rng,
+                noise="none",
+            )
+            clean, moving_clean = pair.reference, pair.moving
+        level = (clean.std() / 3) ** 2
+        ref = _noisy(clean, level * variance, rng)
+        mov = _noisy(moving_clean, level * variance, rng)
+        error = np.sqrt(level * variance)
+        result = _register(ref, mov, error=error, reference_error=error, boundary=boundary)
+        ratios.append(result.chi2_min / result.dof)
+    assert 0.85 <= float(np.mean(ratios)) <= 1.2
+
+
 def _with_unknown(error, rng):
     error = error.copy()
     error[rng.random(error.shape) < 0.05] = np.nan

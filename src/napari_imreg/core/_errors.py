@@ -22,7 +22,7 @@ from ._prepare import (
     move,
     taper_interior,
 )
-from ._refine import Fit
+from ._refine import Fit, geometric_weight_sums
 from ._result import warn_registration
 
 #: With no error given, at full filter strength, a noise variance below this fraction
@@ -47,39 +47,18 @@ def _score_covariance(engine, surface: Surface, shift, scale, chi2_hessian, rati
     return (4.0 / engine._variance_factor) * ratio * (scale / weight) * curvature
 
 
-def _weight_sums(engine, image: PreparedImage, shift) -> tuple[float, float]:
-    """``sum t`` and ``sum t**2`` for the geometric weight ``t(x) = a(x) b(x - s)``
-    (taper and validity, no noise), at the whole pixel nearest ``shift``."""
-    whole = np.round(shift).astype(int)
-    wrap = engine.boundary == "wrap"
-    ref_weight = engine._base_weight(engine._reference)
-    mov_weight = engine._base_weight(image)
-    if ref_weight is None and mov_weight is None:  # periodic, nothing masked: all ones
-        count = float(np.prod(engine.shape))
-        return count, count
-    if isinstance(ref_weight, list) and isinstance(mov_weight, list):
-        first, second = 1.0, 1.0
-        for a, b, k in zip(ref_weight, mov_weight, whole, strict=True):
-            t = a * move(b, [k], wrap=wrap)
-            first *= float(np.sum(t))
-            second *= float(np.sum(t**2))
-        return first, second
-    a = materialize(ref_weight, engine.shape)
-    t = a * move(materialize(mov_weight, engine.shape), whole, wrap=wrap)
-    return float(np.sum(t)), float(np.sum(t**2))
-
-
 def _squared_weight_ratio(engine, image: PreparedImage, shift) -> float:
-    """``sum t**2 / sum t`` for the geometric weight (see :meth:`_weight_sums`), 1
-    without a taper; None where the images share no weight at ``shift``."""
+    """``sum t**2 / sum t`` for the geometric weight (see
+    :func:`~._refine.geometric_weight_sums`), 1 without a taper; None where the images
+    share no weight at ``shift``."""
     if engine._tapers is None:
         return 1.0
-    first, second = _weight_sums(engine, image, shift)
+    first, second = geometric_weight_sums(engine, image, shift)
     return second / first if first > 0 else None
 
 
 def _sum_squared_weights(engine, image: PreparedImage, shift) -> float:
-    return _weight_sums(engine, image, shift)[1]
+    return geometric_weight_sums(engine, image, shift)[1]
 
 
 def _noise_coupling_covariance(

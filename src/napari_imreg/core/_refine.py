@@ -8,7 +8,7 @@ import numpy as np
 
 from ._brightness import ProfiledSurface, fitted_count
 from ._chi2 import Surface, refine_minimum
-from ._prepare import PreparedImage, taper_interior
+from ._prepare import PreparedImage, materialize, move, taper_interior
 from ._surface_binned import (
     binned_estimate,
     binned_road,
@@ -89,10 +89,11 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
             # The Nyquist frequencies left out of the comparison carry no residual.
             kept = np.prod([1 - 1 / n for n in engine.shape if n % 2 == 0 and n > 2])
             pixels = weight * kept
-    else:  # the weights hold 1 / variance: convert back to a pixel count
-        pixels = (
-            weight * filtered * float(np.nanmean(np.broadcast_to(ref_var + mov_var, engine.shape)))
-        )
+    else:
+        # The weights hold 1 / variance, so each pixel's term has unit expectation:
+        # the count is the pixels' geometric weight (taper and validity). Their sum
+        # times the mean variance would count a quiet, flat region many times over.
+        pixels = geometric_weight_sums(engine, image, shift)[0]
     dof = max(pixels - fitted, 1.0)
     noise = None
     if unknown:
@@ -127,6 +128,28 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
         dilution,
         estimate,
     )
+
+
+def geometric_weight_sums(engine, image: PreparedImage, shift) -> tuple[float, float]:
+    """``sum t`` and ``sum t**2`` for the geometric weight ``t(x) = a(x) b(x - s)``
+    (taper and validity, no noise), at the whole pixel nearest ``shift``."""
+    whole = np.round(shift).astype(int)
+    wrap = engine.boundary == "wrap"
+    ref_weight = engine._base_weight(engine._reference)
+    mov_weight = engine._base_weight(image)
+    if ref_weight is None and mov_weight is None:  # periodic, nothing masked: all ones
+        count = float(np.prod(engine.shape))
+        return count, count
+    if isinstance(ref_weight, list) and isinstance(mov_weight, list):
+        first, second = 1.0, 1.0
+        for a, b, k in zip(ref_weight, mov_weight, whole, strict=True):
+            t = a * move(b, [k], wrap=wrap)
+            first *= float(np.sum(t))
+            second *= float(np.sum(t**2))
+        return first, second
+    a = materialize(ref_weight, engine.shape)
+    t = a * move(materialize(mov_weight, engine.shape), whole, wrap=wrap)
+    return float(np.sum(t)), float(np.sum(t**2))
 
 
 def _unchecked(engine, image: PreparedImage, shift) -> bool:
