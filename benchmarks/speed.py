@@ -757,7 +757,9 @@ def main(argv=None) -> int:
         "(pairs, 96³, thin images, the 200-frame stack; 256³ with --big); prints only",
     )
     parser.add_argument(
-        "--parts", default="pairs,thin,stack", help="with --default-mode: which cases to run"
+        "--parts",
+        default="pairs,thin,stack",
+        help="with --default-mode: which cases to run (pairs, thin, stack, maps)",
     )
     parser.add_argument("--memory-probe", nargs=2, metavar=("METHOD", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -11,6 +11,9 @@ file. Every case runs the same methods side by side, in interleaved rounds:
 * ``ours wrap`` and ``ours wrap fisher``: the periodic mode, with the same two settings;
 * ``skimage``: ``phase_cross_correlation(upsample_factor=100)`` (periodic).
 
+With ``--parts maps``: a 2048² pair with per-pixel noise maps, against the same pair
+with scalar errors (``bench_maps``).
+
 Two stacks of 200 frames of 512²: ``speed.make_stack``'s periodic frames, on which
 ``boundary="auto"`` chooses the periodic mode (so "ours default" is the wrap mode
 there), and ``speed.make_drifting_stack``'s windows of one scene that drift, on
@@ -109,6 +112,36 @@ def bench_pairs(shapes, rounds: int) -> list[dict]:
         rows.append({"shape": shape, "times": times, "rounds": rounds})
         print(f"  {shape}: {times}", flush=True)
     return rows
+
+
+def bench_maps(n: int, rounds: int) -> dict:
+    """A pair with per-pixel noise maps (an astronomer's ERR extensions) against the
+    same pair with scalar errors: ``crop_pair`` lifted to positive counts, each map the
+    square root of its image's counts (scaled to the noise's level)."""
+    from napari_imreg.core import register
+
+    reference, moving, _ = crop_pair((n, n))
+    reference, moving = reference - reference.min() + 1.0, moving - moving.min() + 1.0
+    scale = 0.1 / float(np.sqrt(np.mean(moving)))  # the maps' mean near the noise added
+    maps = {"error": scale * np.sqrt(moving), "reference_error": scale * np.sqrt(reference)}
+    scalars = {key: float(np.sqrt(np.mean(value**2))) for key, value in maps.items()}
+
+    def call(**options):
+        def run():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return register(reference, moving, **options)
+
+        return run
+
+    runs = {
+        "default, scalars": call(**scalars),
+        "default, maps": call(**maps),
+        "wrap fisher, maps": call(boundary="wrap", errors="fisher", outliers=False, **maps),
+    }
+    times = timed(runs, rounds)
+    print(f"  maps {n}²: {times}", flush=True)
+    return {"n": n, "times": times, "rounds": rounds}
 
 
 def thin_pair(shape, seed: int = 3):
@@ -226,7 +259,7 @@ def _ratio_cells(times) -> str:
     return " | ".join(" / ".join(_ratio(times, a, b, c) for c in (0, 1)) for a, b in pairs)
 
 
-def report(pairs, thin, stack, big, loads) -> str:
+def report(pairs, thin, stack, big, loads, maps=None) -> str:
     lines = [
         "| work | ours default | ours fisher | ours wrap | ours wrap fisher | skimage | "
         "default / wrap fisher | fisher / wrap fisher | skimage / default | rounds |",
@@ -278,6 +311,15 @@ def report(pairs, thin, stack, big, loads) -> str:
                 f"{values['error']:.4f} px |"
             )
         lines.append("")
+    if maps:
+        t = maps["times"]
+        lines += [f"| {maps['n']}² pair, noise | median wall time (CPU) | / default, scalars |"]
+        lines += ["| --- | --- | --- |"]
+        base = t["default, scalars"]
+        for name, (wall, cpu) in t.items():
+            ratio = f"{wall / base[0]:.2f} / {cpu / base[1]:.2f}"
+            lines.append(f"| {name} | {wall * 1e3:.0f} ms ({cpu * 1e3:.0f}) | {ratio} |")
+        lines.append("")
     lines.append(f"Load average at start / end: {loads[0]} / {loads[-1]}.")
     return "\n".join(lines)
 
@@ -297,12 +339,16 @@ def run(*, big: bool, rounds: int, load_average, parts=("pairs", "thin", "stack"
             bench_stack(200, 512, max(1, rounds // 3), drifting=drifting)
             for drifting in (False, True)
         ]
+    maps = None
+    if "maps" in parts:
+        print("maps", flush=True)
+        maps = bench_maps(2048, max(1, rounds // 2))
     volume = None
     if big:
         print("256³", flush=True)
         volume = bench_big_volume()
     loads.append(load_average())
-    return report(pairs, thin, stack, volume, loads)
+    return report(pairs, thin, stack, volume, loads, maps)
 
 
 if __name__ == "__main__":

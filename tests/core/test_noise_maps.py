@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
-from napari_imreg.core import make_extended, make_shifted, register
+from napari_imreg.core import _refine, make_extended, make_shifted, register
 from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
 from napari_imreg.core._prepare import (
     FLAGGED,
@@ -139,6 +139,45 @@ def test_poisson_maps_from_the_data_are_as_accurate_as_scalars(snr):
     assert pull == pytest.approx(scalar_pull, rel=0.15)
     assert 0.75 <= pull <= 1.35
     assert coverage >= 0.95
+
+
+def _large_poisson_pairs(rng):
+    # Scenes large enough to bin 256² windows from: such pairs take the large-image
+    # road (a binned search, the surface near it).
+    for scene_name, factor in (("retina", 4), ("hubble_deep_field", 3), ("cell", 2)):
+        scene = load_scene(scene_name)
+        for _ in range(2):
+            offset = rng.integers(-8, 9, 2)
+            yield make_binned_pair(
+                scene, (256, 256), offset, bin_factor=factor, rng=rng, noise="poisson", snr=30
+            )
+
+
+def _data_maps(pair):
+    return {
+        "error": np.sqrt(np.maximum(pair.moving, 1.0)),
+        "reference_error": np.sqrt(np.maximum(pair.reference, 1.0)),
+    }
+
+
+def test_maps_on_the_large_image_road_cover_the_truth():
+    for pair in _large_poisson_pairs(np.random.default_rng(4)):
+        result = _register(pair.reference, pair.moving, **_data_maps(pair))
+        assert result.measured
+        assert np.all(np.abs(result.shift - pair.shift) < 4 * result.error)
+
+
+def test_maps_on_the_large_image_road_give_the_full_surface_answer(monkeypatch):
+    # The surface near the binned estimate, padded only as far as that shift needs,
+    # against every shift's surface at the full padding: the same minimum, but for the
+    # period of the interpolant between pixels (a small fraction of the error).
+    pairs = list(_large_poisson_pairs(np.random.default_rng(5)))[::2]
+    near = [_register(p.reference, p.moving, **_data_maps(p)) for p in pairs]
+    monkeypatch.setattr(_refine, "binned_road", lambda engine: False)
+    full = [_register(p.reference, p.moving, **_data_maps(p)) for p in pairs]
+    for a, b in zip(near, full, strict=True):
+        assert np.all(np.abs(a.shift - b.shift) < 0.05 * b.error)
+        np.testing.assert_allclose(a.error, b.error, rtol=0.01)
 
 
 def _periodic_poisson(rng):

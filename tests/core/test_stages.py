@@ -189,7 +189,7 @@ def test_the_masked_surface_near_the_binned_shift_is_the_whole_range_one_at_whol
     engine = Registrar(reference, reference_mask=reference_mask)._engine(1.0)
     image = engine._prepare(moving, None, moving_mask)
     estimate = binned_estimate(engine, moving, image.valid)
-    near, start, guess, power = masked_surface(engine, image, estimate, split_noise=True)
+    near, start, guess, power = masked_surface(engine, image, estimate, 0.0, 0.0, split_noise=True)
     whole, whole_start, _, whole_power = spectral_surface(
         engine, image, 0.0, 0.0, split_noise=True
     )
@@ -218,7 +218,7 @@ def test_a_thin_images_surface_near_the_binned_shift_is_the_full_ones_across_it(
     image = engine._prepare(pair.moving, None, None)
     estimate = binned_estimate(engine, pair.moving)
     assert np.all(np.abs(estimate - pair.shift) <= 2.0)
-    near, start, _, power = masked_surface(engine, image, estimate, split_noise=True)
+    near, start, _, power = masked_surface(engine, image, estimate, 0.0, 0.0, split_noise=True)
     whole, whole_start, _, whole_power = spectral_surface(
         engine, image, 0.0, 0.0, split_noise=True
     )
