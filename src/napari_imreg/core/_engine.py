@@ -16,7 +16,7 @@ from ._filter import filter_response, smoothing_kernels
 from ._options import Boundary
 from ._pipeline_residual import residual_excess
 from ._prefilter import blend
-from ._prepare import PreparedImage, modelled_error, overlap_taper
+from ._prepare import PreparedImage, overlap_taper
 from ._refine import Fit, fit_minimum
 from ._residual import residual_errors
 from ._result import RegistrationResult, warn_registration
@@ -77,8 +77,8 @@ class Engine:
         # The pixels a noise map flags are in the mask already (Registrar: before the
         # outlier stage, which would clip round them).
         self._reference_mask = reference_mask
-        # A noise map enters every stage as its smoothed variance (see ``modelled_error``):
-        # the Registrar models it once for all its engines.
+        # A noise map enters every stage as its smoothed variance (``modelled_error``,
+        # made once by the Registrar for all its engines; so is the moving one).
         self._reference_error = reference_error
         # Overlap mode filters both images with a compact low-pass kernel, as
         # strongly as ``strength`` (see ``_prefilter``).
@@ -202,7 +202,6 @@ class Engine:
         floor_var: float = 0.0,
         fitted: tuple[PreparedImage, Fit] | None = None,
         rivals_later: bool = False,
-        modelled: bool = False,
     ):
         """The registration of ``mov`` without the residual stage and the delta-chi2
         map, and a function that returns it with both (the same shift; errors at
@@ -211,12 +210,9 @@ class Engine:
         ``estimate``: the shift from :meth:`binned_estimate` when the caller has it;
         ``noise_var``: the mean noise variance of the difference when errors are
         given; ``floor_var``: the sub-pixel floor as a noise variance, added to the
-        errors; ``fitted``: what :meth:`fit_unknown_noise` returned for ``mov``;
-        ``modelled``: ``moving_error`` is already a modelled map (``modelled_error``).
+        errors; ``fitted``: what :meth:`fit_unknown_noise` returned for ``mov``.
         """
         if fitted is None:
-            if not modelled:
-                moving_error = modelled_error(moving_error, wrap=self.boundary == "wrap")
             image, fit = self._prepare(mov, moving_error, mask), None
             if image is None:
                 nothing = self._no_information()

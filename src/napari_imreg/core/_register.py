@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import threading
 from typing import Literal
 
@@ -227,6 +226,8 @@ class Registrar:
             "threads": options.threads,
             "errors": options.errors,
         }
+        #: The reference's noise as the engines' weights use it (a map modelled once).
+        self._reference_noise = modelled_error(reference_error, wrap=self.boundary == "wrap")
         #: The filter's strength, or None when each call chooses it from the noise.
         self._strength = None if prefilter is True else float(prefilter)
         if self.boundary == "wrap":
@@ -335,13 +336,13 @@ class Registrar:
                 strength = choose_strength(self, scale, noise_var)
 
         # A noise map as the weights use it, modelled once for every strength.
-        modelled = modelled_error(moving_error, wrap=self.boundary == "wrap")
+        moving_error = modelled_error(moving_error, wrap=self.boundary == "wrap")
 
         def at(level: float, rivals_later: bool = False):
             # The result without the residual stage, and the stage.
             return self._engine(level).measure_deferred(
                 mov,
-                modelled,
+                moving_error,
                 mask,
                 delta_chi2_map,
                 estimate=estimate,
@@ -349,7 +350,6 @@ class Registrar:
                 floor_var=floor_variance(self, scale, level),
                 fitted=fitted if level == 1.0 else None,
                 rivals_later=rivals_later,
-                modelled=True,
             )
 
         measured = at(strength)
@@ -378,28 +378,13 @@ class Registrar:
             reference_mask=reference_mask,
         )
 
-    @functools.cached_property
-    def _reference_noise(self):
-        """The reference's noise as its engines' weights use it: a map modelled once
-        (``modelled_error``), a scalar or None as given."""
-        return modelled_error(self._inputs["reference_error"], wrap=self.boundary == "wrap")
-
     def _engine(self, strength: float, *, prepare: bool = True) -> Engine:
         """The registration at one filter strength (the latest few are kept), its
         reference prepared unless ``prepare`` is False."""
+        changes = {"strength": strength, "reference_complete": self._complete}
+        changes["reference_error"] = self._reference_noise  # modelled once
         with self._lock:
-            engine = self._engines.pop(strength, None)
-            if engine is None:
-                engine = Engine(
-                    self._source,
-                    strength=strength,
-                    reference_complete=self._complete,
-                    **{**self._inputs, "reference_error": self._reference_noise},
-                )
-                engine.keep_reference_spectra = self._keep
-            self._engines[strength] = engine  # the most recent last
-            while len(self._engines) > KEPT_ENGINES:
-                del self._engines[next(iter(self._engines))]
+            engine = _kept(self, self._engines, strength, self._source, changes)
         if prepare:
             engine._reference  # noqa: B018 - prepared here, where its errors belong
         return engine
@@ -409,25 +394,10 @@ class Registrar:
         unmasked and with no error given: the unknown noise is measured on it. The
         latest few are kept, so a drifting stack's frames prepare each window once."""
         key = tuple((part.start, part.stop) for part in window)
+        changes = {"reference_error": None, "reference_mask": None, "max_shift": None}
+        changes.update(reference_complete=True, strength=1.0)
         with self._lock:
-            engine = self._windows.pop(key, None)
-            if engine is None:
-                engine = Engine(
-                    self._source[window],
-                    **{
-                        **self._inputs,
-                        "reference_error": None,
-                        "reference_mask": None,
-                        "max_shift": None,
-                    },
-                    reference_complete=True,
-                    strength=1.0,
-                )
-                engine.keep_reference_spectra = self._keep
-            self._windows[key] = engine  # the most recent last
-            while len(self._windows) > KEPT_ENGINES:
-                del self._windows[next(iter(self._windows))]
-        return engine
+            return _kept(self, self._windows, key, self._source[window], changes)
 
 
 def full_strength_witness(registrar, scale: float, noise_var: float, at):
@@ -471,6 +441,20 @@ def _registered(registrar, mov, moving_error, mask, delta_chi2_map) -> Registrat
         threshold=options.clip_threshold,
         saturation=options.saturation,
     )
+
+
+def _kept(registrar: Registrar, engines: dict, key, source, changes: dict) -> Engine:
+    """``engines[key]``, made when missing from ``source`` and ``registrar``'s inputs
+    with ``changes``, moved to the end (the most recent last); the oldest beyond
+    ``KEPT_ENGINES`` are let go."""
+    engine = engines.pop(key, None)
+    if engine is None:
+        engine = Engine(source, **{**registrar._inputs, **changes})
+        engine.keep_reference_spectra = registrar._keep
+    engines[key] = engine
+    while len(engines) > KEPT_ENGINES:
+        del engines[next(iter(engines))]
+    return engine
 
 
 def _matched(registrar, mov, moving_error, mask, delta_chi2_map) -> RegistrationResult:
