@@ -429,6 +429,11 @@ class ProfiledSurface:
         #: The latest shift whose sums were evaluated, and its sums: the brightness
         #: fit and the gain's dilution read them at the same shift, the minimum.
         self._latest_sums: tuple | None = None
+        #: The noise's expected share of the residual, subtracted from it where it
+        #: depends on the shift (as ``Surface.noise_overlap``); None: constant.
+        self.noise_overlap = None
+        #: As ``Surface.score_shape``.
+        self.score_shape = None
 
     @property
     def weight(self):
@@ -438,17 +443,18 @@ class ProfiledSurface:
         """This surface scoring ``1 - rho**2`` (scale fitted) for the whole-pixel search."""
         out = ProfiledSurface(self.sums, self.brightness, self.shape)
         out.normalised = self.brightness != "offset" and self.brightness != "none"
+        out.noise_overlap = self.noise_overlap
         return out
 
     def _terms(self) -> list:
         return self.sums.terms()
 
-    def _score(self, values) -> np.ndarray:
+    def _score(self, values, noise=None) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             fit = profiled_residual(self.sums.like(values), self.brightness, offset=False)
             w = values[0]
             if not self.normalised:
-                score = fit.residual / w
+                score = (fit.residual if noise is None else fit.residual - noise) / w
             elif np.ndim(fit.spread):
                 # A flat reference overlap correlates with nothing: 1 - rho**2 = 1.
                 score = np.where(fit.spread > 0, fit.residual / fit.spread, 1.0)
@@ -475,16 +481,28 @@ class ProfiledSurface:
         # size of a block, not of the grid (a volume's grid is as large as its input).
         score = np.empty(shape)
         arrays = [np.broadcast_to(v, shape) if np.ndim(v) else v for v in values]
+        noise = self._noise(lambda term: term.grid(threads, window=window))
         step = block_rows(score)
         for start in range(0, shape[0], step):
             rows = slice(start, start + step)
-            score[rows] = self._score([v[rows] if np.ndim(v) else v for v in arrays])
+            score[rows] = self._score(
+                [v[rows] if np.ndim(v) else v for v in arrays],
+                None if noise is None else noise[rows],
+            )
         return score, weight
+
+    def _noise(self, evaluate):
+        """The noise's share of the residual, by ``evaluate`` (None: none subtracted:
+        constant, or the normalised search score, which it does not enter)."""
+        if self.noise_overlap is None or self.normalised:
+            return None
+        return evaluate(self.noise_overlap)
 
     def values(self, positions) -> np.ndarray:
         """The score on the tensor grid of ``positions`` (one array of shifts per axis)."""
         orders = [(0,)] * len(positions)
-        return self._score([term.tensor(positions, orders) for term in self._terms()])
+        noise = self._noise(lambda term: term.tensor(positions, orders))
+        return self._score([term.tensor(positions, orders) for term in self._terms()], noise)
 
     def _sums_at(self, point) -> OverlapSums:
         """Every sum at one shift (floats), evaluated once per shift in a row."""
@@ -531,7 +549,9 @@ class ProfiledSurface:
             ndim = len(point)
             out = (np.inf, np.zeros(ndim), np.zeros((ndim, ndim)))
         else:
-            f = profiled_residual(self.sums.like(jets), self.brightness).residual / jets[0]
+            residual = profiled_residual(self.sums.like(jets), self.brightness).residual
+            noise = self._noise(lambda term: Jet(*term.derivatives(point)))
+            f = (residual if noise is None else residual - noise) / jets[0]
             out = (f.value, f.grad, f.hess)
         return (*out, None) if third else out
 

@@ -186,6 +186,10 @@ class Surface:
     residual, ``W`` the summed weight and ``B`` the weighted sum of the residual,
     whose term fits a constant offset between the images at every shift
     (``offset`` None: no offset fitted).
+
+    ``noise_overlap``: the noise's expected share of ``A``, subtracted from it (see
+    :func:`~napari_imreg.core._surface_spectral.noise_overlap`). None: that share
+    is constant over ``f``, as with uniform weights.
     """
 
     residual: Term
@@ -194,6 +198,10 @@ class Surface:
     shape: tuple[int, ...]
     reference_part: Term | None = None
     filtered_cross: Series | None = None
+    noise_overlap: Series | None = None
+    #: Weighted by noise maps: the unweighted surface's score over its curvature
+    #: (``_surface_spectral.score_shape``), which the score's covariance reads.
+    score_shape: np.ndarray | None = None
 
     def for_search(self) -> Surface:
         """The surface the whole-pixel search scores: this one (no gain is fitted)."""
@@ -213,6 +221,7 @@ class Surface:
             window is None
             and self.weight.is_constant
             and self.offset is None
+            and self.noise_overlap is None
             and residual.spectrum is not None
         ):
             # f = (scale * IDFT + constant) / W: only the sign of the scale matters.
@@ -225,6 +234,8 @@ class Surface:
         f = residual.grid(threads, window=window)
         if np.ndim(f) == 0:  # a constant residual: a grid of it
             f = np.full(shape, f)
+        if self.noise_overlap is not None:
+            f = f - self.noise_overlap.grid(threads, window=window)
         weight = None if self.weight.is_constant else self.weight.grid(threads, window=window)
         divisor = self.weight.constant if weight is None else weight
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -243,12 +254,17 @@ class Surface:
         series over a constant weight (no offset fitted), else None.
         """
         if third:
-            if self.weight.is_constant and self.offset is None:
+            if self.weight.is_constant and self.offset is None and self.noise_overlap is None:
                 w = self.weight.constant
                 return tuple(d / w for d in self.residual.derivatives(point, third=True))
             return (*self.derivatives(point), None)
         w, gw, hw = self.weight.derivatives(point)
-        f, gf, hf = _quotient(self.residual.derivatives(point), (w, gw, hw))
+        residual = self.residual.derivatives(point)
+        if self.noise_overlap is not None:
+            residual = tuple(
+                r - n for r, n in zip(residual, self.noise_overlap.derivatives(point), strict=True)
+            )
+        f, gf, hf = _quotient(residual, (w, gw, hw))
         if self.offset is not None:
             v, gv, hv = _quotient(self.offset.derivatives(point), (w, gw, hw))
             f = f - v * v
@@ -260,7 +276,10 @@ class Surface:
         """``f`` on the tensor grid of ``positions`` (one coordinate array per axis)."""
         orders = [(0,)] * len(self.shape)
         weight = self.weight.tensor(positions, orders)
-        f = self.residual.tensor(positions, orders) / weight
+        residual = self.residual.tensor(positions, orders)
+        if self.noise_overlap is not None:
+            residual = residual - self.noise_overlap.tensor(positions, orders)
+        f = residual / weight
         if self.offset is not None:
             f = f - (self.offset.tensor(positions, orders) / weight) ** 2
         return f
