@@ -13,14 +13,16 @@ import warnings
 import numpy as np
 import pytest
 
-from napari_imreg.core import _refine, make_extended, make_shifted, register
-from napari_imreg.core._binned_pairs import load_scene, make_binned_pair
+from napari_imreg.core import Registrar, _refine, make_extended, make_shifted, register
+from napari_imreg.core._binned_pairs import bin_image, load_scene, make_binned_pair
 from napari_imreg.core._prepare import (
     FLAGGED,
     VARIANCE_SMOOTHING,
+    materialize,
     modelled_error,
     unknown_pixels,
 )
+from napari_imreg.core._surface_spectral import noise_overlap
 
 SCENES = ("moon", "camera", "cell", "gravel")
 
@@ -178,6 +180,63 @@ def test_maps_on_the_large_image_road_give_the_full_surface_answer(monkeypatch):
     for a, b in zip(near, full, strict=True):
         assert np.all(np.abs(a.shift - b.shift) < 0.05 * b.error)
         np.testing.assert_allclose(a.error, b.error, rtol=0.01)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_the_noise_overlap_is_the_correlation_of_the_geometric_weights(masked):
+    # corr(a, b)(s) = sum_x a(x) b(x - s), summed here pixel by pixel at whole shifts.
+    rng = np.random.default_rng(0)
+    reference, moving = rng.normal(size=(2, 40, 48))
+    mask = np.zeros((40, 48), bool)
+    if masked:
+        mask[10:14, 20:30] = True
+    engine = Registrar(reference, reference_mask=mask if masked else None)._engine(1.0)
+    image = engine._prepare(moving, None, None)
+    padded = engine._padded
+    term = noise_overlap(engine, image, padded)
+    a = materialize(engine._base_weight(engine._reference), engine.shape)
+    b = materialize(engine._base_weight(image), engine.shape)
+    for shift in ((0, 0), (3, -5), (-7, 2)):
+        moved = np.zeros_like(b)
+        dy, dx = shift
+        moved[max(dy, 0) : 40 + min(dy, 0), max(dx, 0) : 48 + min(dx, 0)] = b[
+            max(-dy, 0) : 40 + min(-dy, 0), max(-dx, 0) : 48 + min(-dx, 0)
+        ]
+        expected = float(np.sum(a * moved))
+        value = float(term.derivatives(np.array(shift, dtype=float))[0])
+        assert value == pytest.approx(expected, rel=1e-9)
+
+
+def test_fisher_errors_with_a_map_that_jumps_match_the_scatter():
+    # A retina crop whose dark surround (a fifth of a count: a map of 1 there, as
+    # sqrt(max(counts, 1)) makes it) meets the fundus (up to 1000 counts): the
+    # weights jump by hundreds. The score's covariance read from the weighted cross
+    # term's curvature took in that jump: errors 3.7-4.1x the shifts' scatter over
+    # noise draws. The truth here is that scatter.
+    scene = load_scene("retina")
+    low, high = scene.min(), scene.max()
+    rates = [
+        1000
+        * (bin_image(scene[y : y + 288, x : x + 288], 3) - low + 2e-4 * (high - low))
+        / (high - low)
+        for y, x in ((34, 901), (37, 906))
+    ]
+    rng = np.random.default_rng(1)
+    shifts, errors = [], []
+    for _ in range(12):
+        ref, mov = (rng.poisson(rate) * 1.0 for rate in rates)
+        result = _register(
+            ref,
+            mov,
+            error=np.sqrt(np.maximum(mov, 1.0)),
+            reference_error=np.sqrt(np.maximum(ref, 1.0)),
+            errors="fisher",
+            outliers=False,
+        )
+        shifts.append(result.shift)
+        errors.append(result.error)
+    ratio = np.median(errors, axis=0) / np.std(shifts, axis=0, ddof=1)
+    assert np.all((ratio > 0.6) & (ratio < 1.6))
 
 
 def _periodic_poisson(rng):
