@@ -72,7 +72,7 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
             engine, image, ref_var, mov_var, split_noise=unknown
         )
     shift, f_min, hessian, positive = refine_minimum(surface, start, guess=guess)
-    if getattr(surface, "noise_overlap", None) is not None:
+    if surface.noise_overlap is not None:
         # chi2 holds the noise that the surface compared without (noise maps): its
         # share at the minimum is added back.
         f_min += float(surface.noise_overlap.derivatives(shift)[0]) / surface.weight_at(shift)

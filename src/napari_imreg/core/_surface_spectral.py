@@ -499,6 +499,8 @@ def spectral_surface(
         # (read at the sub-pixel guess: a pixel off, the match and the gain are lower).
         moved = move(mov_var, np.round(guess).astype(int), wrap=True)
         total = ref_var + gain_squared(engine, plain, guess, mov_var) * moved
+        shape = score_shape(plain, guess) if engine._smooth else None
+        del plain  # its spectra go before the weighted ones are made
         ref_spec, mov_spec = (
             weighted_spectra(engine, engine._reference, total, padded=padded),
             weighted_spectra(engine, image, None, padded=padded),
@@ -537,9 +539,9 @@ def spectral_surface(
                 search=search,
             )
     if (ref_map or mov_map) and engine._smooth:
-        if not mov_map:
-            plain = _unweighted(engine, image, padded)
-        surface.score_shape = score_shape(plain, guess)
+        surface.score_shape = (
+            shape if mov_map else score_shape(_unweighted(engine, image, padded), guess)
+        )
     return surface, start, guess, reference_power
 
 
