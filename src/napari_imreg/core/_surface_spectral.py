@@ -38,11 +38,7 @@ class Spectra:
                 self._weighted = self._weighted * profile.reshape(
                     [-1 if a == axis else 1 for a in range(x.ndim)]
                 )
-            last = x.ndim - 1
-            self.w_factors = [
-                np.fft.rfft(p, n) if a == last else np.fft.fft(p, n)
-                for a, (p, n) in enumerate(zip(weight, padded, strict=True))
-            ]
+            self.w_factors = _profile_spectra(weight, padded)
             self.sum_w = float(np.prod([p.sum() for p in weight]))
         else:
             self._weighted = weight * x
@@ -119,6 +115,21 @@ class Spectra:
                 "w_x_x": [spectrum(self._weighted * c) for c in coords],
             }
         return self._moments
+
+
+def _profile_spectra(profiles, shape) -> list[np.ndarray]:
+    """The spectrum of each axis' 1-D profile zero-padded to ``shape`` (the last axis
+    a half-spectrum): the factors of a separable weight's spectrum."""
+    last = len(shape) - 1
+    return [
+        np.fft.rfft(p, n) if a == last else np.fft.fft(p, n)
+        for a, (p, n) in enumerate(zip(profiles, shape, strict=True))
+    ]
+
+
+def _correlated(first, second) -> list[np.ndarray]:
+    """The factors of the correlation of two separable spectra, axis by axis."""
+    return [a * np.conj(b) for a, b in zip(first, second, strict=True)]
 
 
 def _filtered(cross, transfer, shape) -> Series | None:
@@ -262,7 +273,7 @@ def surface_from_spectra(
     elif mov.uniform:
         weight = Series(None, shape, constant=ref.sum_w)
     elif ref.w_factors is not None and mov.w_factors is not None:
-        factors = [a * np.conj(b) for a, b in zip(ref.w_factors, mov.w_factors, strict=True)]
+        factors = _correlated(ref.w_factors, mov.w_factors)
         weight = Series(None, shape, factors=factors)
     else:
         full = ref.w if ref.w is not None else outer_product(ref.w_factors)
@@ -298,7 +309,7 @@ def _weight_term(ref: Spectra, mov: Spectra, shape) -> Series:
     if mov.uniform:
         return Series(None, shape, constant=ref.sum_w)
     if ref.w_factors is not None and mov.w_factors is not None:
-        factors = [a * np.conj(b) for a, b in zip(ref.w_factors, mov.w_factors, strict=True)]
+        factors = _correlated(ref.w_factors, mov.w_factors)
         return Series(None, shape, factors=factors)
     full = ref.w if ref.w is not None else outer_product(ref.w_factors)
     return Series(mov.times_weight(full, conjugate=True), shape)
@@ -407,14 +418,9 @@ def noise_overlap(engine, image: PreparedImage, padded) -> Series | None:
     if ref_weight is None and mov_weight is None:
         return None
     shape = tuple(padded)
-    last = len(shape) - 1
     if isinstance(ref_weight, list) and isinstance(mov_weight, list):
-        factors = [
-            (np.fft.rfft if a == last else np.fft.fft)(p, n)
-            * np.conj((np.fft.rfft if a == last else np.fft.fft)(q, n))
-            for a, (p, q, n) in enumerate(zip(ref_weight, mov_weight, shape, strict=True))
-        ]
-        return Series(None, shape, factors=factors)
+        first, second = (_profile_spectra(weight, shape) for weight in (ref_weight, mov_weight))
+        return Series(None, shape, factors=_correlated(first, second))
     first = _fft.rfftn(materialize(ref_weight, engine.shape), s=shape, threads=engine.threads)
     second = _fft.rfftn(materialize(mov_weight, engine.shape), s=shape, threads=engine.threads)
     return Series(_product(first, second), shape)
