@@ -432,8 +432,8 @@ class ProfiledSurface:
         #: The noise's expected share of the residual, subtracted from it where it
         #: depends on the shift (as ``Surface.noise_overlap``); None: constant.
         self.noise_overlap = None
-        #: As ``Surface.score_shape``.
-        self.score_shape = None
+        #: As ``Surface.score_ratio``.
+        self.score_ratio = None
 
     @property
     def weight(self):

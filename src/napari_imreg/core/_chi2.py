@@ -200,8 +200,8 @@ class Surface:
     filtered_cross: Series | None = None
     noise_overlap: Series | None = None
     #: Weighted by noise maps: the unweighted surface's score over its curvature
-    #: (``_surface_spectral.score_shape``), which the score's covariance reads.
-    score_shape: np.ndarray | None = None
+    #: (``_surface_spectral.score_ratio``), which the score's covariance reads.
+    score_ratio: np.ndarray | None = None
 
     def for_search(self) -> Surface:
         """The surface the whole-pixel search scores: this one (no gain is fitted)."""

@@ -42,9 +42,8 @@ def _score_covariance(engine, surface: Surface, shift, scale, chi2_hessian, rati
     # :func:`_squared_weight_ratio`): the tapered edges count less in the variance.
     if surface.filtered_cross is None:
         return 2.0 * ratio * chi2_hessian
-    shape = surface.score_shape
-    if shape is not None:  # noise maps: the unweighted surface's ratio (``score_shape``)
-        score = shape @ chi2_hessian
+    if surface.score_ratio is not None:  # noise maps: the unweighted surface's ratio
+        score = surface.score_ratio @ chi2_hessian
         return (2.0 / engine._variance_factor) * ratio * (score + score.T)
     weight = surface.weight_at(shift)
     curvature = -surface.filtered_cross.derivatives(shift)[2]

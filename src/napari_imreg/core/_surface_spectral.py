@@ -505,7 +505,7 @@ def spectral_surface(
         # (read at the sub-pixel guess: a pixel off, the match and the gain are lower).
         moved = move(mov_var, np.round(guess).astype(int), wrap=True)
         total = ref_var + gain_squared(engine, plain, guess, mov_var) * moved
-        shape = score_shape(plain, guess) if engine._smooth else None
+        ratio = score_ratio(plain, guess) if engine._smooth else None
         del plain  # its spectra go before the weighted ones are made
         ref_spec, mov_spec = (
             weighted_spectra(engine, engine._reference, total, padded=padded),
@@ -545,8 +545,8 @@ def spectral_surface(
                 search=search,
             )
     if (ref_map or mov_map) and engine._smooth:
-        surface.score_shape = (
-            shape if mov_map else score_shape(_unweighted(engine, image, padded), guess)
+        surface.score_ratio = (
+            ratio if mov_map else score_ratio(_unweighted(engine, image, padded), guess)
         )
     return surface, start, guess, reference_power
 
@@ -563,7 +563,7 @@ def _unweighted(engine, image: PreparedImage, padded):
     )
 
 
-def score_shape(plain, point) -> np.ndarray:
+def score_ratio(plain, point) -> np.ndarray:
     """What the score's covariance of a surface weighted by noise maps reads from the
     same images' unweighted surface ``plain`` at ``point``: its filtered cross
     term's curvature (times the fitted gain) over its Hessian and weight,
