@@ -44,10 +44,12 @@ def test_a_step_is_the_same_measured_from_either_frame():
 
 
 def test_the_roles_bias_does_not_add_up_along_a_real_stack():
-    """A faint real scene (moon, 900 counts): registered one way, the steps share a
-    bias of the two images' roles, and over 24 steps the drift strays 0.8 px, beyond
-    3 of its errors. Both ways, the bias cancels: the drift is several times closer
-    to the truth, within 4 of its errors."""
+    """A faint real scene (moon, 900 counts). The steps registered one way shared a
+    bias of the two images' roles: the gain, fitted by least squares of the reference
+    on the moving image, was diluted by the moving image's noise alone. Over 24 steps
+    the drift strayed 1.6 px, 4.1 of its errors. With the gain fitted with both
+    images' noise, the drift one way is as close to the truth as both ways (the
+    stack's ``reference="previous"``), and both are within 4 of their errors."""
     stack, truth = _poisson_drift_stack("moon", 25, 48, 900.0, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RegistrationWarning)
@@ -55,11 +57,11 @@ def test_the_roles_bias_does_not_add_up_along_a_real_stack():
         steps = [register(stack[k - 1], stack[k]) for k in range(1, len(stack))]
     one_way = np.cumsum([step.shift for step in steps], axis=0) - truth[1:]
     one_way_errors = np.sqrt(np.cumsum([np.square(step.error) for step in steps], axis=0))
-    assert np.max(np.abs(one_way) / one_way_errors) > 3
+    assert np.all(np.abs(one_way) <= 4 * one_way_errors)
     deviation = np.asarray(result.shifts)[1:] - truth[1:]
     assert np.all(np.abs(deviation) <= 4 * np.asarray(result.errors)[1:])
     rms = np.sqrt(np.mean(np.square(deviation), axis=0))
-    assert np.all(rms < np.sqrt(np.mean(np.square(one_way), axis=0)) / 2)
+    assert np.all(np.sqrt(np.mean(np.square(one_way), axis=0)) < 1.5 * rms)
 
 
 @pytest.mark.parametrize("scene", ["moon", "gravel"])

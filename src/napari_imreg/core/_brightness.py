@@ -211,6 +211,14 @@ class Jet:
     def __truediv__(self, other):
         return self * self._lift(other).reciprocal()
 
+    def sqrt(self) -> Jet:
+        root = np.sqrt(self.value)
+        return Jet._of(
+            root,
+            self.grad / (2.0 * root),
+            self.hess / (2.0 * root) - (self.grad[:, None] * self.grad) / (4.0 * root**3),
+        )
+
     def __rtruediv__(self, other):
         return self._lift(other) * self.reciprocal()
 
@@ -326,7 +334,9 @@ def _value(x):
     return x.value if isinstance(x, Jet) else x
 
 
-def profiled_residual(sums: OverlapSums, brightness: str, *, offset: bool = True) -> BrightnessFit:
+def profiled_residual(
+    sums: OverlapSums, brightness: str, *, offset: bool = True, noise: tuple | None = None
+) -> BrightnessFit:
     """Minimise the weighted residual over the brightness fit, in closed form.
 
     Parameters
@@ -338,6 +348,10 @@ def profiled_residual(sums: OverlapSums, brightness: str, *, offset: bool = True
     offset : bool
         Whether to return the offset on a grid of shifts (the whole-pixel search
         scores the residual alone: None then).
+    noise : tuple or None
+        ``(s_R, s_M, K)``: the two images' noise variances (each in its own units)
+        and the residual's scale; given, a fitted gain is the errors-in-variables
+        one (:func:`_errors_in_variables`), else least squares of ``R`` on ``M'``.
 
     Returns
     -------
@@ -376,17 +390,54 @@ def profiled_residual(sums: OverlapSums, brightness: str, *, offset: bool = True
     if isinstance(crm, Jet) or isinstance(cmm, Jet):
         # One shift: the branch is the value's.
         if _value(crm) > 0 and _value(cmm) > FLAT * abs(_value(mm)):
-            gain = crm / cmm
+            if noise is None:
+                gain = crm / cmm
+                residual = crr - crm * gain
+            else:
+                gain, residual = _errors_in_variables(crr, cmm, crm, noise)
             offset = None if tilted else (r - gain * m) / w
-            return BrightnessFit(crr - crm * gain, gain, offset, crr)
+            return BrightnessFit(residual, gain, offset, crr)
         return BrightnessFit(crr, 0.0, None if tilted else r / w, crr)
     with np.errstate(divide="ignore", invalid="ignore"):
         matched = (crm > 0) & (cmm > FLAT * np.abs(mm))
-        gain = np.zeros(np.shape(matched))
-        np.divide(crm, cmm, out=gain, where=matched)
-        residual = crr - gain * crm
+        if noise is None:
+            gain = np.zeros(np.shape(matched))
+            np.divide(crm, cmm, out=gain, where=matched)
+            residual = crr - gain * crm
+        else:
+            gain, residual = _errors_in_variables(crr, cmm, crm, noise)
+            gain = np.where(matched, gain, 0.0)
+            residual = np.where(matched, residual, crr)
         fitted = None if tilted or not offset else (r - gain * m) / w
     return BrightnessFit(residual, gain, fitted, crr)
+
+
+def _errors_in_variables(crr, cmm, crm, noise: tuple):
+    """The gain and residual of ``R ~ g M'`` when both images are noisy (Deming's
+    regression): ``g`` minimises ``(Crr - 2 g Crm + g**2 Cmm) / (s_R + g**2 s_M)``,
+    the larger root of ``s_M Crm g**2 + (s_R Cmm - s_M Crr) g - s_R Crm = 0``; the
+    residual is that minimum times ``K``. ``noise`` is ``(s_R, s_M, K)``.
+
+    Least squares of ``R`` on ``M'`` (``g = Crm / Cmm``) takes ``M'``'s noise for
+    signal: its gain is diluted by ``Cmm / (Cmm + W s_M)``, and the dilution varies
+    with the shift wherever the overlap's power does, which biases the shift. With
+    ``s_M = 0`` this is least squares; with ``s_R = 0``, ``g = Crr / Crm``. With
+    ``K = s_R + g**2 s_M`` at the fitted gain the residual is
+    ``Crr - 2 g Crm + g**2 Cmm`` there, the images' difference in the reference's
+    units.
+    """
+    s_r, s_m, scale = noise
+    d = crr * s_m - cmm * s_r
+    square = d * d + 4.0 * s_m * s_r * crm * crm
+    # The larger root, in the form that does not cancel for either sign of d.
+    if isinstance(square, Jet) or isinstance(crm, Jet):
+        root = Jet.sqrt(square) if isinstance(square, Jet) else float(np.sqrt(square))
+        gain = (d + root) / (2.0 * s_m * crm) if _value(d) >= 0 else 2.0 * s_r * crm / (root - d)
+    else:
+        root = np.sqrt(square)
+        gain = np.where(d >= 0, (d + root) / (2.0 * s_m * crm), 2.0 * s_r * crm / (root - d))
+    residual = (crr - 2.0 * gain * crm + gain * gain * cmm) * (scale / (s_r + s_m * gain * gain))
+    return gain, residual
 
 
 def background_fit(sums: OverlapSums, gain: float) -> tuple[float, tuple]:
@@ -434,10 +485,31 @@ class ProfiledSurface:
         self.noise_overlap = None
         #: As ``Surface.score_ratio``.
         self.score_ratio = None
+        #: ``(s_R, s_M, K)`` when the gain is fitted with both images' noise
+        #: (:meth:`weigh_noise`); None: least squares of the reference on the moving.
+        self.noise: tuple | None = None
+        #: The gain at which noise maps' weights hold the moving noise (1: none).
+        self.weights_gain = 1.0
 
     @property
     def weight(self):
         return self.sums.w
+
+    def weigh_noise(self, reference: float, moving: float) -> None:
+        """Fit the gain with the noise of both images, of variances ``reference`` and
+        ``moving`` (each in its own units; only their ratio matters): errors in
+        variables (:func:`_errors_in_variables`), so the moving noise neither
+        dilutes the gain nor biases the shift."""
+        self.noise = (float(reference), float(moving), float(reference) + float(moving))
+
+    def spreads(self, point) -> tuple[float, float] | None:
+        """``Crr, Cmm`` at ``point``: each image's power over the overlap, less the
+        offset (and tilt); None where either is not positive."""
+        sums = self._sums_at(point)
+        if not sums.w > 0:
+            return None
+        crr, cmm, _ = centred_sums(sums)
+        return (float(crr), float(cmm)) if crr > 0 and cmm > 0 else None
 
     def for_search(self) -> ProfiledSurface:
         """This surface scoring ``1 - rho**2`` (scale fitted) for the whole-pixel search."""
@@ -451,7 +523,12 @@ class ProfiledSurface:
 
     def _score(self, values, noise=None) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
-            fit = profiled_residual(self.sums.like(values), self.brightness, offset=False)
+            fit = profiled_residual(
+                self.sums.like(values),
+                self.brightness,
+                offset=False,
+                noise=None if self.normalised else self.noise,
+            )
             w = values[0]
             if not self.normalised:
                 score = (fit.residual if noise is None else fit.residual - noise) / w
@@ -522,7 +599,7 @@ class ProfiledSurface:
         sums = self._sums_at(point)
         if not sums.w > 0:
             return BrightnessFit(0.0, 1.0, 0.0)
-        fit = profiled_residual(sums, self.brightness)
+        fit = profiled_residual(sums, self.brightness, noise=self.noise)
         residual, scale = float(np.asarray(fit.residual)), float(np.asarray(fit.scale))
         if sums.tilt is None:
             return BrightnessFit(residual, scale, float(np.asarray(fit.offset)))
@@ -534,6 +611,8 @@ class ProfiledSurface:
         ``variance`` (as compared: filtered): ``a = 1 - W variance / Cmm``, the moving
         image's centred power ``Cmm = MM - M**2 / W`` holding its noise too. The
         residual's moving part is then ``g g_true variance = g**2 variance / a``."""
+        if self.noise is not None:  # errors in variables: the gain is not diluted
+            return 1.0
         sums = self._sums_at(point)
         w = sums.w
         spread = centred_sums(sums)[1] if w > 0 else 0.0
@@ -549,7 +628,9 @@ class ProfiledSurface:
             ndim = len(point)
             out = (np.inf, np.zeros(ndim), np.zeros((ndim, ndim)))
         else:
-            residual = profiled_residual(self.sums.like(jets), self.brightness).residual
+            residual = profiled_residual(
+                self.sums.like(jets), self.brightness, noise=self.noise
+            ).residual
             noise = self._noise(lambda term: Jet(*term.derivatives(point)))
             f = (residual if noise is None else residual - noise) / jets[0]
             out = (f.value, f.grad, f.hess)

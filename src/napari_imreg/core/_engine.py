@@ -17,7 +17,7 @@ from ._options import Boundary
 from ._pipeline_residual import residual_excess
 from ._prefilter import blend
 from ._prepare import PreparedImage, overlap_taper
-from ._refine import Fit, fit_minimum
+from ._refine import Fit, detail_variance, fit_minimum
 from ._residual import residual_errors
 from ._result import RegistrationResult, warn_registration
 from ._significance import ReferenceShare
@@ -67,8 +67,7 @@ class Engine:
         self.shape = ref.shape
         #: "residual": the image-space stage's errors (issue 13); "fisher": the surface's.
         self.errors = errors
-        self.boundary = boundary
-        self.upsample_factor = upsample_factor
+        self.boundary, self.upsample_factor = boundary, upsample_factor
         #: What is fitted between the images (see ``_brightness``); the images are
         #: centred whenever an offset is (keeps the centred sums free of cancellation).
         self.brightness = brightness
@@ -86,6 +85,7 @@ class Engine:
         self.strength = strength if boundary == "overlap" else 0.0
         self._kernels = blend(full, self.strength)
         self._source = ref  # as given, never written to
+        self._reference_detail = detail_variance(ref)  # its noise, for the gain (_refine)
         self._reference_complete = reference_complete
         self._binning = (1,) * ref.ndim
         self.max_shift, self._limits = search_window(

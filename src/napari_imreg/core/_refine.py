@@ -8,6 +8,7 @@ import numpy as np
 
 from ._brightness import ProfiledSurface, fitted_count
 from ._chi2 import Surface, refine_minimum
+from ._image_fit import pixel_noise
 from ._prepare import PreparedImage, materialize, move, taper_interior
 from ._surface_binned import (
     binned_estimate,
@@ -17,6 +18,10 @@ from ._surface_binned import (
     tapered_surface,
 )
 from ._surface_spectral import spectral_surface
+
+#: Pixels per axis of the central window an image's noise is read from when no
+#: error is given (the fitted gain's noise ratio): 2**16 of them in a plane.
+DETAIL_WINDOW = 256
 
 
 @dataclass
@@ -71,13 +76,21 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
         surface, start, guess, reference_power = spectral_surface(
             engine, image, ref_var, mov_var, split_noise=unknown
         )
+    point = start if guess is None else guess
+    _weigh_noise(engine, surface, image, point, ref_var, mov_var, unknown)
     shift, f_min, hessian, positive = refine_minimum(surface, start, guess=guess)
+    if isinstance(surface, ProfiledSurface) and surface.noise is not None:
+        # The errors-in-variables gain placed the minimum. Chi2, the gain and the
+        # errors are read from least squares there, as every later stage takes them.
+        surface.noise = None
+        f_min, _, hessian = surface.derivatives(shift)
+        positive = bool(np.all(np.linalg.eigvalsh(0.5 * (hessian + hessian.T)) > 0))
+    gain, offset, tilt = _brightness_at(engine, surface, shift)
     if surface.noise_overlap is not None:
         # chi2 holds the noise that the surface compared without (noise maps): its
         # share at the minimum is added back.
         f_min += float(surface.noise_overlap.derivatives(shift)[0]) / surface.weight_at(shift)
     weight = surface.weight_at(shift)
-    gain, offset, tilt = _brightness_at(engine, surface, shift)
     # The moving image's noise in the reference's units (a noise map's weights
     # already hold it: see ``spectral_surface``).
     dilution = gain_dilution(engine, surface, shift, mov_var)
@@ -132,6 +145,59 @@ def fit_minimum(engine, image: PreparedImage, moving_error, *, estimate) -> Fit:
         dilution,
         estimate,
     )
+
+
+def _weigh_noise(engine, surface, image: PreparedImage, point, ref_var, mov_var, unknown) -> None:
+    """Have a profiled surface fit its gain with both images' noise (errors in
+    variables, :meth:`ProfiledSurface.weigh_noise`), each variance as compared.
+
+    The noises are the scalar errors given or, with none given, each image's read
+    from its finest detail (failing that, a flat half of an image, each is taken as
+    noisy for its power over the overlap at ``point``). What the model cannot fit
+    (a change of blur, the sub-pixel floor) is the residual beyond the noise at
+    ``point``: it is taken as the reference's, so that a misfit leaves the gain to
+    least squares, which do not read it as the images' noise.
+    """
+    if not isinstance(surface, ProfiledSurface) or not (unknown or np.any(mov_var)):
+        return
+    filtered, pixels = engine._variance_factor, surface.weight_at(point)
+    if unknown:
+        source = image.source if image.source is not None else image.data
+        noise = (engine._reference_detail * filtered, detail_variance(source) * filtered)
+        if not min(noise) > 0:
+            spreads = surface.spreads(point)
+            if spreads is not None:
+                surface.weigh_noise(*spreads)
+            return
+    elif np.ndim(ref_var) or np.ndim(mov_var):
+        # Noise maps: the sums are weighted by 1 / (v_R + g0**2 v_M); each noise is its
+        # map's mean share of that (they sum to 1 at g0), per geometric pixel.
+        g2 = surface.weights_gain**2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares = [v / (ref_var + g2 * mov_var) for v in (ref_var, mov_var)]
+        noise = tuple(float(np.nanmean(np.broadcast_to(v, engine.shape))) for v in shares)
+        pixels = geometric_weight_sums(engine, image, point)[0]
+    else:
+        noise = (ref_var * filtered, mov_var * filtered)
+    fit, spreads = surface.fit_at(point), surface.spreads(point)  # least squares
+    if pixels > 0 and fit.scale > 0 and spreads is not None:
+        # The residual's noise at the least-squares gain g = a g_true: s_R + g**2 s_M / a.
+        dilution = float(np.clip(1.0 - pixels * noise[1] / spreads[1], 0.05, 1.0))
+        expected = noise[0] + fit.scale**2 * noise[1] / dilution
+        noise = (noise[0] + max(fit.residual / pixels - expected, 0.0), noise[1])
+    surface.weigh_noise(*noise)
+
+
+def detail_variance(data: np.ndarray) -> float:
+    """The white-noise variance of an image, from the finest detail of its central
+    ``DETAIL_WINDOW`` pixels per axis (:func:`~._image_fit.pixel_noise`, an upper
+    bound that texture raises); 0 where that is not finite."""
+    window = tuple(
+        slice(max(n - DETAIL_WINDOW, 0) // 2, max(n - DETAIL_WINDOW, 0) // 2 + DETAIL_WINDOW)
+        for n in data.shape
+    )
+    variance = pixel_noise(data[window]) ** 2
+    return variance if np.isfinite(variance) else 0.0
 
 
 def geometric_weight_sums(engine, image: PreparedImage, shift) -> tuple[float, float]:

@@ -504,7 +504,8 @@ def spectral_surface(
         # The moving image's noise in the reference's units: times the fitted gain
         # (read at the sub-pixel guess: a pixel off, the match and the gain are lower).
         moved = move(mov_var, np.round(guess).astype(int), wrap=True)
-        total = ref_var + gain_squared(engine, plain, guess, mov_var) * moved
+        weights_gain2 = gain_squared(engine, plain, guess, mov_var)
+        total = ref_var + weights_gain2 * moved
         ratio = score_ratio(plain, guess) if engine._smooth else None
         del plain  # its spectra go before the weighted ones are made
         ref_spec, mov_spec = (
@@ -527,6 +528,8 @@ def spectral_surface(
     del ref_spec, mov_spec
     if ref_map or mov_map:
         surface.noise_overlap = noise_overlap(engine, image, padded)
+    if mov_map and isinstance(surface, ProfiledSurface):
+        surface.weights_gain = weights_gain2**0.5
 
     start, guess = search(surface)
     if not gained and ref_map and not mov_map and np.any(mov_var):
@@ -534,7 +537,7 @@ def spectral_surface(
         # gain is known at the whole-pixel minimum, weigh again with it.
         gain2 = gain_squared(engine, surface, guess, mov_var)
         if not np.isclose(gain2, 1.0, rtol=1e-3):
-            return spectral_surface(
+            surface, start, guess, reference_power = spectral_surface(
                 engine,
                 image,
                 ref_var,
@@ -544,6 +547,8 @@ def spectral_surface(
                 padded=padded,
                 search=search,
             )
+            surface.weights_gain = gain2**0.5
+            return surface, start, guess, reference_power
     if (ref_map or mov_map) and engine._smooth:
         surface.score_ratio = (
             ratio if mov_map else score_ratio(_unweighted(engine, image, padded), guess)
