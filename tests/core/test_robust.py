@@ -69,6 +69,18 @@ def clean_pull(clean_trials):
 # ---------------------------------------------------------------- the closed form
 
 
+def _weighted_sums(w, ref, mov) -> OverlapSums:
+    """The six overlap sums of pixel values ``ref`` and ``mov`` with weights ``w``."""
+    return OverlapSums(
+        w.sum(),
+        (w * ref).sum(),
+        (w * mov).sum(),
+        (w * ref**2).sum(),
+        (w * mov**2).sum(),
+        (w * ref * mov).sum(),
+    )
+
+
 @pytest.mark.parametrize("brightness", ["scale+offset", "offset", "none"])
 def test_profiled_residual_is_the_weighted_least_squares_minimum(brightness):
     rng = np.random.default_rng(0)
@@ -85,14 +97,7 @@ def test_profiled_residual_is_the_weighted_least_squares_minimum(brightness):
         expected = float(np.sum(w * (target - np.stack(columns, axis=1) @ beta) ** 2))
     else:
         expected = float(np.sum(w * target**2))
-    sums = OverlapSums(
-        w.sum(),
-        (w * ref).sum(),
-        (w * mov).sum(),
-        (w * ref**2).sum(),
-        (w * mov**2).sum(),
-        (w * ref * mov).sum(),
-    )
+    sums = _weighted_sums(w, ref, mov)
     fit = profiled_residual(sums, brightness)
     assert fit.residual == pytest.approx(expected, rel=1e-9)
     if brightness == "scale+offset":
@@ -108,14 +113,7 @@ def test_the_errors_in_variables_gain_minimises_the_residual_over_both_noises(no
     signal = rng.normal(size=300)
     ref = 1.7 * signal + 2.0 + rng.normal(scale=0.4, size=300)
     mov = signal + rng.normal(scale=0.6, size=300)
-    sums = OverlapSums(
-        w.sum(),
-        (w * ref).sum(),
-        (w * mov).sum(),
-        (w * ref**2).sum(),
-        (w * mov**2).sum(),
-        (w * ref * mov).sum(),
-    )
+    sums = _weighted_sums(w, ref, mov)
     s_r, s_m = noise
 
     def objective(gains):  # each gain with its best offset, pixel by pixel
