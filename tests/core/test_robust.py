@@ -127,10 +127,10 @@ def test_the_errors_in_variables_gain_minimises_the_residual_over_both_noises(no
     near = np.linspace(best - 0.005, best + 0.005, 2001)
     values, near_offsets = objective(near)
     best = int(np.argmin(values / (s_r + near**2 * s_m)))
-    fit = profiled_residual(sums, "scale+offset", noise=(s_r, s_m, 3.0))
+    fit = profiled_residual(sums, "scale+offset", noise=(s_r, s_m))
     assert float(fit.scale) == pytest.approx(near[best], abs=1e-5)
     assert float(fit.residual) == pytest.approx(
-        3.0 * values[best] / (s_r + near[best] ** 2 * s_m), rel=1e-8
+        (s_r + s_m) * values[best] / (s_r + near[best] ** 2 * s_m), rel=1e-8
     )
     assert float(fit.offset) == pytest.approx(near_offsets[best], abs=1e-4)
 

@@ -211,6 +211,9 @@ class Jet:
     def __truediv__(self, other):
         return self * self._lift(other).reciprocal()
 
+    def __rtruediv__(self, other):
+        return self._lift(other) * self.reciprocal()
+
     def sqrt(self) -> Jet:
         root = np.sqrt(self.value)
         return Jet._of(
@@ -218,9 +221,6 @@ class Jet:
             self.grad / (2.0 * root),
             self.hess / (2.0 * root) - (self.grad[:, None] * self.grad) / (4.0 * root**3),
         )
-
-    def __rtruediv__(self, other):
-        return self._lift(other) * self.reciprocal()
 
 
 @dataclass(frozen=True)
@@ -349,9 +349,9 @@ def profiled_residual(
         Whether to return the offset on a grid of shifts (the whole-pixel search
         scores the residual alone: None then).
     noise : tuple or None
-        ``(s_R, s_M, K)``: the two images' noise variances (each in its own units)
-        and the residual's scale; given, a fitted gain is the errors-in-variables
-        one (:func:`_errors_in_variables`), else least squares of ``R`` on ``M'``.
+        ``(s_R, s_M)``: the two images' noise variances (each in its own units);
+        given, a fitted gain is the errors-in-variables one
+        (:func:`_errors_in_variables`), else least squares of ``R`` on ``M'``.
 
     Returns
     -------
@@ -416,17 +416,16 @@ def _errors_in_variables(crr, cmm, crm, noise: tuple):
     """The gain and residual of ``R ~ g M'`` when both images are noisy (Deming's
     regression): ``g`` minimises ``(Crr - 2 g Crm + g**2 Cmm) / (s_R + g**2 s_M)``,
     the larger root of ``s_M Crm g**2 + (s_R Cmm - s_M Crr) g - s_R Crm = 0``; the
-    residual is that minimum times ``K``. ``noise`` is ``(s_R, s_M, K)``.
+    residual is that minimum times ``s_R + s_M`` (the units of a difference at unit
+    gain). ``noise`` is ``(s_R, s_M)``.
 
     Least squares of ``R`` on ``M'`` (``g = Crm / Cmm``) takes ``M'``'s noise for
     signal: its gain is diluted by ``Cmm / (Cmm + W s_M)``, and the dilution varies
     with the shift wherever the overlap's power does, which biases the shift. With
-    ``s_M = 0`` this is least squares; with ``s_R = 0``, ``g = Crr / Crm``. With
-    ``K = s_R + g**2 s_M`` at the fitted gain the residual is
-    ``Crr - 2 g Crm + g**2 Cmm`` there, the images' difference in the reference's
-    units.
+    ``s_M = 0`` this is least squares; with ``s_R = 0``, ``g = Crr / Crm``.
     """
-    s_r, s_m, scale = noise
+    s_r, s_m = noise
+    scale = s_r + s_m
     d = crr * s_m - cmm * s_r
     square = d * d + 4.0 * s_m * s_r * crm * crm
     # The larger root, in the form that does not cancel for either sign of d.
@@ -485,7 +484,7 @@ class ProfiledSurface:
         self.noise_overlap = None
         #: As ``Surface.score_ratio``.
         self.score_ratio = None
-        #: ``(s_R, s_M, K)`` when the gain is fitted with both images' noise
+        #: ``(s_R, s_M)`` when the gain is fitted with both images' noise
         #: (:meth:`weigh_noise`); None: least squares of the reference on the moving.
         self.noise: tuple | None = None
         #: The gain at which noise maps' weights hold the moving noise (1: none).
@@ -500,7 +499,7 @@ class ProfiledSurface:
         ``moving`` (each in its own units; only their ratio matters): errors in
         variables (:func:`_errors_in_variables`), so the moving noise neither
         dilutes the gain nor biases the shift."""
-        self.noise = (float(reference), float(moving), float(reference) + float(moving))
+        self.noise = (float(reference), float(moving))
 
     def spreads(self, point) -> tuple[float, float] | None:
         """``Crr, Cmm`` at ``point``: each image's power over the overlap, less the
@@ -611,8 +610,6 @@ class ProfiledSurface:
         ``variance`` (as compared: filtered): ``a = 1 - W variance / Cmm``, the moving
         image's centred power ``Cmm = MM - M**2 / W`` holding its noise too. The
         residual's moving part is then ``g g_true variance = g**2 variance / a``."""
-        if self.noise is not None:  # errors in variables: the gain is not diluted
-            return 1.0
         sums = self._sums_at(point)
         w = sums.w
         spread = centred_sums(sums)[1] if w > 0 else 0.0

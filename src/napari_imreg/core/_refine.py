@@ -179,10 +179,11 @@ def _weigh_noise(engine, surface, image: PreparedImage, point, ref_var, mov_var,
         pixels = geometric_weight_sums(engine, image, point)[0]
     else:
         noise = (ref_var * filtered, mov_var * filtered)
-    fit, spreads = surface.fit_at(point), surface.spreads(point)  # least squares
-    if pixels > 0 and fit.scale > 0 and spreads is not None:
-        # The residual's noise at the least-squares gain g = a g_true: s_R + g**2 s_M / a.
-        dilution = float(np.clip(1.0 - pixels * noise[1] / spreads[1], 0.05, 1.0))
+    fit = surface.fit_at(point)  # least squares
+    if pixels > 0 and fit.scale > 0:
+        # The residual's noise at the least-squares gain g = a g_true: s_R + g**2 s_M / a
+        # (the dilution of a noise s_M per one of the ``pixels``).
+        dilution = surface.dilution(point, noise[1] * pixels / surface.weight_at(point))
         expected = noise[0] + fit.scale**2 * noise[1] / dilution
         noise = (noise[0] + max(fit.residual / pixels - expected, 0.0), noise[1])
     surface.weigh_noise(*noise)
